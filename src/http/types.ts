@@ -1,0 +1,80 @@
+/**
+ * The contract between a front end (uWS or node:http) and the rest of the server.
+ *
+ * A front end copies everything it needs out of its native request object before the first
+ * await (uWS invalidates `req` after the handler returns), so the rest of the pipeline only
+ * ever sees these plain shapes.
+ */
+
+/** A request as copied off the wire. */
+export interface IncomingRequest {
+  /** Method exactly as sent (`GET`, `POST`, ...). */
+  readonly method: string;
+  /** The raw request target as on the request line: path plus `?query` if one was sent. */
+  readonly target: string;
+  /** `HTTP/1.1` or `HTTP/1.0`. */
+  readonly protocol: string;
+  /**
+   * Header fields in arrival order as a flat list: `[name0, value0, name1, value1, ...]`.
+   * Names are lower-case; values are as received with surrounding whitespace trimmed.
+   */
+  readonly headers: readonly string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** `http`, or `https` when the listener is TLS. */
+  readonly scheme: "http" | "https";
+  /** The request body; present for every request, empty when none was sent. */
+  readonly body: RequestBody;
+}
+
+/**
+ * A request body arriving from the socket. Chunks are delivered once, in order; the consumer
+ * may pause the socket while it is busy.
+ */
+export interface RequestBody {
+  /** Declared length from Content-Length, or -1 when chunked or absent. */
+  readonly declaredLength: number;
+  /** True when the request used Transfer-Encoding: chunked. */
+  readonly chunked: boolean;
+  /**
+   * Start delivery. `onChunk` receives each chunk (valid only during the call: copy it if kept)
+   * and `last` is true on the final one (which may be empty). Call at most once.
+   */
+  start(onChunk: (chunk: Uint8Array, last: boolean) => void): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** One response header field. */
+export type HeaderPair = readonly [name: string, value: string];
+
+/**
+ * Where a response is written. Implemented by each front end; used by static file serving,
+ * the gateway interface and error pages alike.
+ */
+export interface ResponseSink {
+  /** True once the client has gone away; nothing written after that reaches anyone. */
+  readonly aborted: boolean;
+  /** Called once if the client goes away before `end()`. */
+  onAbort(cb: () => void): void;
+  /**
+   * Send the status line and headers. `Content-Length`, when present and valid, is honoured:
+   * the body is sent with that length (and cut or padded never: the writer must send exactly
+   * that many bytes). Without it the body is sent chunked (HTTP/1.1) or until close.
+   * Must be called exactly once, before any write.
+   */
+  writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void;
+  /**
+   * Write a body chunk. Returns true when the chunk was accepted without backpressure; false
+   * means: wait for `drain()` before writing more.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Resolves when the socket can take more data (immediately when it already can). */
+  drain(): Promise<void>;
+  /** Finish the response, optionally with a last chunk. */
+  end(chunk?: Uint8Array): void;
+  /** Drop the connection without completing the response (after a failure mid-body). */
+  destroy(): void;
+}

@@ -1,0 +1,267 @@
+/**
+ * `wsgi.input`: the request body with WSGI's synchronous file API.
+ *
+ * WSGI reads are synchronous, so the body is collected before the application is called:
+ * small bodies in memory, larger ones spooled to an unlinked temporary file read back with
+ * positional fs.readSync, so a huge upload costs a file, not memory.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import type { RequestBody } from "../http/types";
+import { NodewsgiError } from "../errors";
+
+const EMPTY = Buffer.alloc(0);
+const ITER_CHUNK = 64 * 1024;
+
+/** A collected request body: random access by position, released with `dispose()`. */
+export interface BodyBuffer {
+  readonly length: number;
+  /** Up to `size` bytes from `position` (fewer at the end). */
+  readAt(position: number, size: number): Buffer;
+  /** Free the memory or close the spool file. Idempotent. */
+  dispose(): void;
+}
+
+class MemoryBody implements BodyBuffer {
+  constructor(private data: Buffer) {}
+  get length(): number {
+    return this.data.length;
+  }
+  readAt(position: number, size: number): Buffer {
+    return this.data.subarray(position, Math.min(this.data.length, position + size));
+  }
+  dispose(): void {
+    this.data = EMPTY;
+  }
+}
+
+class FileBody implements BodyBuffer {
+  private fd: number;
+  constructor(fd: number, readonly length: number) {
+    this.fd = fd;
+  }
+  readAt(position: number, size: number): Buffer {
+    const n = Math.max(0, Math.min(size, this.length - position));
+    if (n === 0 || this.fd < 0) return EMPTY;
+    const out = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const r = fs.readSync(this.fd, out, got, n - got, position + got);
+      if (r === 0) break;
+      got += r;
+    }
+    return got === n ? out : out.subarray(0, got);
+  }
+  dispose(): void {
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = -1;
+    }
+  }
+}
+
+/** A body held in memory (for tests, and for bodies that arrive already complete). */
+export function memoryBody(data: Uint8Array): BodyBuffer {
+  return new MemoryBody(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+}
+
+export interface CollectOptions {
+  /** LimitRequestBody in bytes; 0 = unlimited (Apache's default). */
+  readonly limit: number;
+  /** Bodies over this many bytes are spooled to a temporary file. */
+  readonly spoolThreshold: number;
+  /** Directory for spool files (default os.tmpdir()). */
+  readonly tmpDir?: string;
+  /** Abort collection (client gone): rejects with E_BODY_ABORTED. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Read the whole body. Rejects with NodewsgiError E_BODY_TOO_LARGE (property `status` 413)
+ * as soon as more than `limit` bytes have arrived (chunked bodies are cut off while being
+ * read, as Apache does), and with E_BODY_ABORTED when `signal` fires. On rejection the body is
+ * paused and nothing is kept.
+ */
+export function collectBody(body: RequestBody, opts: CollectOptions): Promise<BodyBuffer> {
+  const limit = opts.limit > 0 ? opts.limit : Infinity;
+  if (body.declaredLength > limit) {
+    return Promise.reject(tooLarge(body.declaredLength, limit));
+  }
+  return new Promise<BodyBuffer>((resolve, reject) => {
+    let total = 0;
+    let chunks: Buffer[] = [];
+    let fd = -1;
+    let writing: Promise<void> = Promise.resolve();
+    let settled = false;
+
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      chunks = [];
+      body.pause();
+      opts.signal?.removeEventListener("abort", onAbort);
+      // Close only after queued writes finish with the descriptor.
+      const closeFd = fd;
+      if (closeFd >= 0) writing.finally(() => fs.close(closeFd, () => undefined));
+      reject(err);
+    };
+    const onAbort = (): void => fail(new NodewsgiError("E_BODY_ABORTED", "Client went away while the request body was being read"));
+    if (opts.signal) {
+      if (opts.signal.aborted) return onAbort();
+      opts.signal.addEventListener("abort", onAbort, { once: true });
+    }
+
+    const finish = (): void => {
+      if (fd < 0) {
+        settled = true;
+        opts.signal?.removeEventListener("abort", onAbort);
+        resolve(new MemoryBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
+        chunks = [];
+        return;
+      }
+      writing.then(() => {
+        if (settled) return;
+        settled = true;
+        opts.signal?.removeEventListener("abort", onAbort);
+        resolve(new FileBody(fd, total));
+      }, fail);
+    };
+
+    const spool = (data: Buffer): void => {
+      // Writes are queued in order; the socket is paused while one is outstanding so an
+      // upload faster than the disk does not pile up in memory.
+      body.pause();
+      writing = writing.then(
+        () =>
+          new Promise<void>((done, bad) => {
+            if (settled) return done();
+            writeAll(fd, data, (err) => (err ? bad(err) : (body.resume(), done())));
+          }),
+      );
+      writing.catch(fail);
+    };
+
+    try {
+      body.start((chunk, last) => {
+        if (settled) return;
+        total += chunk.length;
+        if (total > limit) return fail(tooLarge(total, limit));
+        if (chunk.length > 0) {
+          const copy = Buffer.from(chunk); // the front end reuses its chunk memory
+          if (fd >= 0) spool(copy);
+          else {
+            chunks.push(copy);
+            if (total > opts.spoolThreshold) {
+              try {
+                fd = openSpoolFile(opts.tmpDir ?? os.tmpdir());
+              } catch (err) {
+                return fail(err as Error);
+              }
+              const pending = Buffer.concat(chunks, total);
+              chunks = [];
+              spool(pending);
+            }
+          }
+        }
+        if (last) finish();
+      });
+    } catch (err) {
+      fail(err as Error);
+    }
+  });
+}
+
+function tooLarge(size: number, limit: number): NodewsgiError {
+  const e = new NodewsgiError("E_BODY_TOO_LARGE", `Request body of ${size} bytes exceeds LimitRequestBody ${limit}`);
+  (e as NodewsgiError & { status: number }).status = 413;
+  return e;
+}
+
+function openSpoolFile(dir: string): number {
+  const file = path.join(dir, `nodewsgi-body-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const fd = fs.openSync(file, "wx+", 0o600);
+  // Unlinked at once: the data lives exactly as long as the descriptor, even after a crash.
+  fs.unlinkSync(file);
+  return fd;
+}
+
+function writeAll(fd: number, data: Buffer, cb: (err: Error | null) => void): void {
+  fs.write(fd, data, 0, data.length, null, (err, n) => {
+    if (err) return cb(err);
+    if (n < data.length) return writeAll(fd, data.subarray(n), cb);
+    cb(null);
+  });
+}
+
+/** The `wsgi.input` object. */
+export class WsgiInput {
+  private pos = 0;
+  constructor(private readonly body: BodyBuffer) {}
+
+  /** Bytes not yet read. */
+  get remaining(): number {
+    return this.body.length - this.pos;
+  }
+
+  /** Up to `size` bytes; all that is left when `size` is omitted or negative. */
+  read(size?: number | null): Buffer {
+    const n = size == null || size < 0 ? this.remaining : Math.min(size, this.remaining);
+    if (n <= 0) return EMPTY;
+    const out = this.body.readAt(this.pos, n);
+    this.pos += out.length;
+    return out;
+  }
+
+  /** One line including its `\n`, at most `size` bytes; an empty Buffer at the end. */
+  readline(size?: number | null): Buffer {
+    const max = size == null || size < 0 ? this.remaining : Math.min(size, this.remaining);
+    if (max <= 0) return EMPTY;
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < max) {
+      const block = this.body.readAt(this.pos + got, Math.min(8192, max - got));
+      if (block.length === 0) break;
+      const nl = block.indexOf(10);
+      const take = nl >= 0 ? nl + 1 : block.length;
+      parts.push(take === block.length ? block : block.subarray(0, take));
+      got += take;
+      if (nl >= 0) break;
+    }
+    this.pos += got;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, got);
+  }
+
+  /** Lines until at least `hint` bytes have been read (all lines when omitted or <= 0). */
+  readlines(hint?: number | null): Buffer[] {
+    const lines: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const line = this.readline();
+      if (line.length === 0) break;
+      lines.push(line);
+      total += line.length;
+      if (hint != null && hint > 0 && total >= hint) break;
+    }
+    return lines;
+  }
+
+  /** Iterating `wsgi.input` yields lines, as a Python file does. */
+  *[Symbol.iterator](): Iterator<Buffer> {
+    for (let line = this.readline(); line.length > 0; line = this.readline()) yield line;
+  }
+
+  /** Async iteration yields the unread rest in chunks. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for (let chunk = this.read(ITER_CHUNK); chunk.length > 0; chunk = this.read(ITER_CHUNK)) yield chunk;
+  }
+}
+
+export function createInput(buf: BodyBuffer): WsgiInput {
+  return new WsgiInput(buf);
+}

@@ -1,0 +1,170 @@
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { collectBody, createInput, memoryBody } = require("../dist/app/input");
+const { buildEnviron, fileWrapper } = require("../dist/app/environ");
+const { WsgiErrors, clientPrefix } = require("../dist/app/errors-stream");
+
+/** A RequestBody double delivering `chunks` asynchronously, reusing one scratch buffer. */
+function fakeBody(chunks, { declaredLength = -1, chunked = declaredLength < 0 } = {}) {
+  const scratch = Buffer.alloc(1 << 20);
+  const body = {
+    declaredLength,
+    chunked,
+    paused: 0,
+    started: false,
+    start(onChunk) {
+      assert.equal(body.started, false, "start is called once");
+      body.started = true;
+      let i = 0;
+      const next = () => {
+        if (i >= chunks.length) return;
+        const c = Buffer.from(chunks[i]);
+        c.copy(scratch);
+        const view = scratch.subarray(0, c.length);
+        i++;
+        onChunk(view, i === chunks.length);
+        view.fill(0x2a); // the front end reuses its memory: collectBody must have copied
+        setImmediate(next);
+      };
+      setImmediate(next);
+    },
+    pause() {
+      body.paused++;
+    },
+    resume() {},
+  };
+  return body;
+}
+
+test("small bodies are collected in memory; read/readline/readlines follow WSGI", async () => {
+  const buf = await collectBody(fakeBody(["line one\nli", "ne two\n", "tail"]), { limit: 0, spoolThreshold: 1024 });
+  assert.equal(buf.length, 22);
+  const input = createInput(buf);
+  assert.equal(input.readline().toString(), "line one\n");
+  assert.equal(input.readline(3).toString(), "lin");
+  assert.equal(input.readline().toString(), "e two\n");
+  assert.equal(input.read(2).toString(), "ta");
+  assert.equal(input.read().toString(), "il");
+  assert.equal(input.read().length, 0);
+  assert.equal(input.readline().length, 0);
+
+  const again = createInput(buf);
+  assert.deepEqual(again.readlines().map(String), ["line one\n", "line two\n", "tail"]);
+  assert.deepEqual(createInput(buf).readlines(5).map(String), ["line one\n"]);
+  assert.deepEqual([...createInput(buf)].map(String), ["line one\n", "line two\n", "tail"]);
+  buf.dispose();
+});
+
+test("empty body", async () => {
+  const buf = await collectBody(fakeBody([""]), { limit: 10, spoolThreshold: 1024 });
+  assert.equal(createInput(buf).read().length, 0);
+});
+
+test("large bodies are spooled to an unlinked temp file and read back exactly", async () => {
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-spool-"));
+  const parts = [];
+  for (let i = 0; i < 40; i++) parts.push(Buffer.alloc(1000, 65 + (i % 26)));
+  parts.push(Buffer.from("\nend"));
+  const expected = Buffer.concat(parts);
+  const body = fakeBody(parts);
+  const buf = await collectBody(body, { limit: 0, spoolThreshold: 4096, tmpDir });
+  assert.equal(fs.readdirSync(tmpDir).length, 0, "spool file is unlinked");
+  assert.ok(body.paused > 0, "socket paused while spooling");
+  assert.equal(buf.length, expected.length);
+  const input = createInput(buf);
+  assert.deepEqual(input.read(10), expected.subarray(0, 10));
+  const line = input.readline();
+  assert.equal(line.length, expected.indexOf(10) + 1 - 10);
+  assert.deepEqual(input.read(), Buffer.from("end"));
+  const chunks = [];
+  for await (const c of createInput(buf)) chunks.push(c);
+  assert.deepEqual(Buffer.concat(chunks), expected);
+  buf.dispose();
+  buf.dispose();
+  fs.rmSync(tmpDir, { recursive: true });
+});
+
+test("limit: declared length and chunked bodies over the limit reject with 413", async () => {
+  await assert.rejects(collectBody(fakeBody(["x".repeat(20)], { declaredLength: 20 }), { limit: 16, spoolThreshold: 1024 }), {
+    code: "E_BODY_TOO_LARGE",
+    status: 413,
+  });
+  const body = fakeBody(["x".repeat(10), "x".repeat(10), "x".repeat(10)]);
+  await assert.rejects(collectBody(body, { limit: 16, spoolThreshold: 8 }), { code: "E_BODY_TOO_LARGE", status: 413 });
+  assert.ok(body.paused > 0);
+  // Exactly at the limit is fine.
+  const ok = await collectBody(fakeBody(["x".repeat(16)]), { limit: 16, spoolThreshold: 1024 });
+  assert.equal(ok.length, 16);
+});
+
+test("abort signal rejects a body that never completes", async () => {
+  const ac = new AbortController();
+  const body = { declaredLength: 100, chunked: false, start() {}, pause() {}, resume() {} };
+  const p = collectBody(body, { limit: 0, spoolThreshold: 1024, signal: ac.signal });
+  ac.abort();
+  await assert.rejects(p, { code: "E_BODY_ABORTED" });
+});
+
+test("async iteration over wsgi.input yields the unread rest", async () => {
+  const input = createInput(memoryBody(Buffer.from("abcdef")));
+  input.read(2);
+  const got = [];
+  for await (const c of input) got.push(c.toString());
+  assert.deepEqual(got, ["cdef"]);
+});
+
+test("environ: plain object with the CGI and wsgi keys; HTTPS and PATH handled as mod_wsgi", () => {
+  const lines = [];
+  const log = { log: (level, mod, msg) => lines.push([level, mod, msg]), close() {} };
+  const errors = new WsgiErrors(log, clientPrefix("127.0.0.1", 5555));
+  const input = createInput(memoryBody(Buffer.from("hi")));
+  const env = buildEnviron(["REQUEST_METHOD", "GET", "PATH", "/usr/bin", "HTTPS", "on", "HTTP_HOST", "x"], {
+    urlScheme: "http",
+    input,
+    errors,
+    multithread: true,
+    multiprocess: false,
+    runOnce: false,
+    extra: { "mod_wsgi.thread_id": 1 },
+  });
+  assert.equal(env.REQUEST_METHOD, "GET");
+  assert.equal("PATH" in env, false);
+  assert.equal("HTTPS" in env, false);
+  assert.equal(env["wsgi.url_scheme"], "https");
+  assert.deepEqual(env["wsgi.version"], [1, 0]);
+  assert.equal(env["wsgi.input_terminated"], true);
+  assert.equal(env["wsgi.multiprocess"], false);
+  assert.equal(env["mod_wsgi.thread_id"], 1);
+  assert.ok("wsgi.input" in env && "wsgi.errors" in env);
+  const keys = Object.entries(env).map(([k]) => k);
+  assert.ok(keys.includes("HTTP_HOST") && keys.includes("wsgi.file_wrapper"));
+  const json = JSON.parse(JSON.stringify(env));
+  assert.equal(json.HTTP_HOST, "x");
+  assert.equal(env["wsgi.input"].read().toString(), "hi");
+
+  const overridden = buildEnviron(["wsgi.url_scheme", "https"], { urlScheme: "http", input, errors, multithread: false, multiprocess: false, runOnce: false });
+  assert.equal(overridden["wsgi.url_scheme"], "https");
+
+  env["wsgi.errors"].write("first line\nsecond ");
+  env["wsgi.errors"].writelines(["part\n", "dangling"]);
+  assert.deepEqual(lines, [
+    ["error", "wsgi", "[client 127.0.0.1:5555] first line"],
+    ["error", "wsgi", "[client 127.0.0.1:5555] second part"],
+  ]);
+  env["wsgi.errors"].flush();
+  assert.deepEqual(lines[2], ["error", "wsgi", "[client 127.0.0.1:5555] dangling"]);
+});
+
+test("wsgi.file_wrapper iterates blocks and closes", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-fw-"));
+  const file = path.join(dir, "f");
+  fs.writeFileSync(file, "0123456789");
+  const w = fileWrapper(fs.openSync(file, "r"), 4);
+  assert.deepEqual([...w].map(String), ["0123", "4567", "89"]);
+  w.close();
+  fs.rmSync(dir, { recursive: true });
+});

@@ -1,0 +1,172 @@
+/**
+ * Validators and conditional requests as Apache's core computes them: `ap_make_etag_ex`
+ * (http_etag.c), `ap_set_last_modified`, and `ap_meets_conditions` / `ap_condition_*`
+ * (http_protocol.c), including Apache's rules that a Last-Modified less than 60 s older than
+ * the request is only a weak validator, and that an ETag made within 1 s of the file's mtime
+ * is weak.
+ */
+import type * as fs from "node:fs";
+
+export type AnyStats = fs.Stats | fs.BigIntStats;
+
+/** Which parts go into an ETag (FileETag); Apache 2.4's default is MTime Size. */
+export interface FileETagParts {
+  inode?: boolean;
+  mtime?: boolean;
+  size?: boolean;
+}
+
+export const DEFAULT_FILE_ETAG: FileETagParts = { mtime: true, size: true };
+
+/** mtime in microseconds, as APR keeps it. Exact with BigIntStats; from `mtimeMs` otherwise. */
+export function mtimeMicros(stat: AnyStats): bigint {
+  const ns = (stat as fs.BigIntStats).mtimeNs;
+  if (typeof ns === "bigint") return ns / 1000n;
+  // A double holds mtimeMs to ~0.1 µs; the epsilon keeps x.999999 from flooring one µs low.
+  return BigInt(Math.floor(Number(stat.mtimeMs) * 1000 + 1e-3));
+}
+
+/**
+ * Apache's ETag: `"size-mtime"` in lower-case hex with mtime in µs under the default FileETag,
+ * `"inode-size-mtime"` with INode. Weak (`W/`) when the request comes within a second of the mtime.
+ * Returns undefined for `FileETag None`.
+ */
+export function makeETag(stat: AnyStats, nowMs: number, parts: FileETagParts = DEFAULT_FILE_ETAG): string | undefined {
+  const fields: string[] = [];
+  if (parts.inode) fields.push(BigInt(stat.ino).toString(16));
+  if (parts.size) fields.push(BigInt(stat.size).toString(16));
+  const mtime = mtimeMicros(stat);
+  if (parts.mtime) fields.push(mtime.toString(16));
+  if (fields.length === 0) return undefined;
+  const weak = BigInt(Math.floor(nowMs * 1000)) - mtime < 1_000_000n;
+  return `${weak ? "W/" : ""}"${fields.join("-")}"`;
+}
+
+/** Last-Modified in seconds: the mtime, but never later than the request (ap_rationalize_mtime). */
+export function lastModifiedSeconds(stat: AnyStats, nowMs: number): number {
+  const mtimeSec = Number(mtimeMicros(stat) / 1_000_000n);
+  return Math.min(mtimeSec, Math.floor(nowMs / 1000));
+}
+
+/** RFC 1123 date, as Apache formats it. */
+export function httpDate(seconds: number): string {
+  return new Date(seconds * 1000).toUTCString();
+}
+
+/** apr_date_parse_http in whole seconds; 0 when unparseable (APR_DATE_BAD). */
+export function parseHttpDateSeconds(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
+}
+
+/** Split an entity-tag list on commas outside quoted strings. */
+function etagList(header: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (const c of header) {
+    if (c === '"') quoted = !quoted;
+    if (c === "," && !quoted) {
+      out.push(cur.trim());
+      cur = "";
+    } else cur += c;
+  }
+  out.push(cur.trim());
+  return out.filter((t) => t.length > 0);
+}
+
+/** Strong comparison: neither side may be weak. */
+export function etagMatchesStrong(header: string, etag: string): boolean {
+  if (etag.startsWith("W/")) return false;
+  return etagList(header).some((t) => !t.startsWith("W/") && t === etag);
+}
+
+/** Weak comparison: `W/` ignored on both sides. */
+export function etagMatchesWeak(header: string, etag: string): boolean {
+  const opaque = etag.replace(/^W\//, "");
+  return etagList(header).some((t) => t.replace(/^W\//, "") === opaque);
+}
+
+const enum Cond {
+  None,
+  NoMatch,
+  Weak,
+  Strong,
+}
+
+export interface ConditionInput {
+  /** `GET` and `HEAD` count as GET (M_GET); anything else does not. */
+  method: string;
+  /** Request header lookup by lower-case name. */
+  header(name: string): string | undefined;
+  etag: string | undefined;
+  lastModifiedSec: number;
+  nowSec: number;
+}
+
+/**
+ * ap_meets_conditions: 412 (If-Match / If-Unmodified-Since, or If-None-Match on a non-GET),
+ * 304 (If-None-Match / If-Modified-Since on GET), or 200 to go on.
+ */
+export function evaluateConditions(c: ConditionInput): 200 | 304 | 412 {
+  const isGet = c.method === "GET" || c.method === "HEAD";
+  const hasRange = c.header("range") !== undefined;
+  const mtime = c.lastModifiedSec;
+  const freshness = (): Cond => (c.nowSec < mtime + 60 ? (hasRange ? Cond.NoMatch : Cond.Weak) : Cond.Strong);
+  let notModified = -1;
+
+  const ifMatch = c.header("if-match");
+  if (ifMatch !== undefined) {
+    const ok = ifMatch.startsWith("*") || (c.etag !== undefined && etagMatchesStrong(ifMatch, c.etag));
+    if (!ok) return 412;
+  }
+
+  const ius = c.header("if-unmodified-since");
+  if (ius !== undefined) {
+    // Modified after the given date: fails (412), unless Apache deems the mtime too fresh under a Range.
+    const t = parseHttpDateSeconds(ius);
+    const cond = t !== 0 && mtime > t ? freshness() : Cond.NoMatch;
+    if (cond === Cond.NoMatch) notModified = 0;
+    else return 412;
+  }
+
+  const inm = c.header("if-none-match");
+  if (inm !== undefined) {
+    let cond = Cond.NoMatch;
+    if (inm.startsWith("*")) cond = Cond.Strong;
+    else if (c.etag !== undefined) {
+      if (isGet) {
+        if (hasRange) cond = etagMatchesStrong(inm, c.etag) ? Cond.Strong : Cond.NoMatch;
+        else cond = etagMatchesWeak(inm, c.etag) ? Cond.Weak : Cond.NoMatch;
+      } else if (etagMatchesStrong(inm, c.etag)) cond = Cond.Strong;
+    }
+    if (cond === Cond.NoMatch) notModified = 0;
+    else if (isGet) {
+      if (notModified !== 0) notModified = 1;
+    } else return 412;
+  }
+
+  const ims = c.header("if-modified-since");
+  if (ims !== undefined) {
+    const t = parseHttpDateSeconds(ims);
+    const cond = t >= mtime && t <= c.nowSec ? freshness() : Cond.NoMatch;
+    if (cond === Cond.NoMatch) notModified = 0;
+    else if (isGet && notModified !== 0) notModified = 1;
+  }
+
+  // Any If-Range alongside a Range leaves the decision to the range code.
+  if (c.header("if-range") !== undefined && hasRange) return 200;
+  return notModified === 1 ? 304 : 200;
+}
+
+/**
+ * ap_condition_if_range: may the Range be honoured? A quoted value must equal the ETag exactly
+ * (strong); a date must equal Last-Modified and be at least 60 s older than the request.
+ */
+export function ifRangeAllows(ifRange: string | undefined, etag: string | undefined, lastModifiedSec: number, nowSec: number): boolean {
+  if (ifRange === undefined) return true;
+  if (ifRange.startsWith('"')) return etag !== undefined && ifRange === etag;
+  const t = parseHttpDateSeconds(ifRange);
+  return t === lastModifiedSec && nowSec >= lastModifiedSec + 60;
+}

@@ -1,0 +1,125 @@
+/**
+ * Apache's canned error documents (`ap_send_error_response` and `get_canned_error_string` in
+ * modules/http/http_protocol.c), byte for byte as Apache 2.4.71 (Debian) sends them with
+ * `ServerSignature Off`: HTML 4.01 doctype, `<title>CODE Reason</title>`, `<h1>Reason</h1>`.
+ */
+import type { HeaderPair, ResponseSink } from "../http/types";
+import { reasonPhrase } from "./status";
+
+export interface ErrorPageContext {
+  /** Request method, echoed (escaped) by 405, 411, 413 and 501. */
+  method?: string;
+  /** Redirect target for 3xx pages. */
+  location?: string;
+  /** ServerAdmin, shown by 500 ("[no address given]" when unset, as Apache). */
+  serverAdmin?: string;
+  /** Apache's `error-notes`: extra text some pages append (400, 403, 411, 414, 501, 502). */
+  errorNotes?: string;
+}
+
+export interface ErrorPage {
+  reason: string;
+  html: string;
+}
+
+/** The content type Apache gives its own error documents. */
+export const ERROR_PAGE_CONTENT_TYPE = "text/html; charset=iso-8859-1";
+
+/** The methods Apache's default handler lists in `Allow` (make_allow, TraceEnable on). */
+export const STATIC_ALLOW = "GET,POST,OPTIONS,HEAD,TRACE";
+
+const DOCTYPE = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n';
+
+/** ap_escape_html: `<`, `>`, `&`, `"` (not `'`). */
+export function escapeHtml(s: string): string {
+  return s.replace(/[<>&"]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === "&" ? "&amp;" : "&quot;"));
+}
+
+function withNotes(prefix: string, notes: string | undefined, suffix: string): string {
+  return prefix + (notes ?? "") + suffix;
+}
+
+function cannedText(status: number, ctx: ErrorPageContext): string {
+  const method = escapeHtml(ctx.method ?? "GET");
+  switch (status) {
+    case 301: case 302: case 307: case 308:
+      return `<p>The document has moved <a href="${escapeHtml(ctx.location ?? "")}">here</a>.</p>\n`;
+    case 303:
+      return `<p>The answer to your request is located <a href="${escapeHtml(ctx.location ?? "")}">here</a>.</p>\n`;
+    case 401: case 407:
+      return "<p>This server could not verify that you\nare authorized to access the document\nrequested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\nbrowser doesn't understand how to supply\nthe credentials required.</p>\n";
+    case 400:
+      return withNotes("<p>Your browser sent a request that this server could not understand.<br />\n", ctx.errorNotes, "</p>\n");
+    case 403:
+      return withNotes("<p>You don't have permission to access this resource.", ctx.errorNotes, "</p>\n");
+    case 404:
+      return "<p>The requested URL was not found on this server.</p>\n";
+    case 405:
+      return `<p>The requested method ${method} is not allowed for this URL.</p>\n`;
+    case 408:
+      return "<p>Server timeout waiting for the HTTP request from the client.</p>\n";
+    case 410:
+      return "<p>The requested resource is no longer available on this server and there is no forwarding address.\nPlease remove all references to this resource.</p>\n";
+    case 411:
+      return withNotes(`<p>A request of the requested method ${method} requires a valid Content-length.<br />\n`, ctx.errorNotes, "</p>\n");
+    case 412:
+      return "<p>The precondition on the request for this URL evaluated to false.</p>\n";
+    case 413:
+      return `The requested resource does not allow request data with ${method} requests, or the amount of data provided in\nthe request exceeds the capacity limit.\n`;
+    case 414:
+      return withNotes("<p>The requested URL's length exceeds the capacity\nlimit for this server.<br />\n", ctx.errorNotes, "</p>\n");
+    case 415:
+      return "<p>The supplied request data is not in a format\nacceptable for processing by this resource.</p>\n";
+    case 416:
+      return "<p>None of the range-specifier values in the Range\nrequest-header field overlap the current extent\nof the selected resource.</p>\n";
+    case 431:
+      return "<p>The server refused this request because\nthe request header fields are too large.</p>\n";
+    case 501:
+      return withNotes(`<p>${method} not supported for current URL.<br />\n`, ctx.errorNotes, "</p>\n");
+    case 502:
+      return withNotes("<p>The proxy server received an invalid\r\nresponse from an upstream server.<br />\r\n", ctx.errorNotes, "</p>\n");
+    case 503:
+      return "<p>The server is temporarily unable to service your\nrequest due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n";
+    case 504:
+      return "<p>The gateway did not receive a timely response\nfrom the upstream server or application.</p>\n";
+    default:
+      return (
+        "<p>The server encountered an internal error or\nmisconfiguration and was unable to complete\nyour request.</p>\n" +
+        `<p>Please contact the server administrator at \n ${escapeHtml(ctx.serverAdmin ?? "[no address given]")} to inform them of the time this error occurred,\n` +
+        " and the actions you performed just before this error.</p>\n" +
+        "<p>More information about this error may be available\nin the server error log.</p>\n"
+      );
+  }
+}
+
+/** Apache's default error document for `status`. */
+export function errorPage(status: number, ctx: ErrorPageContext = {}): ErrorPage {
+  const reason = reasonPhrase(status);
+  const html =
+    DOCTYPE +
+    `<html><head>\n<title>${status} ${reason}</title>\n</head><body>\n<h1>${reason}</h1>\n` +
+    cannedText(status, ctx) +
+    "</body></html>\n";
+  return { reason, html };
+}
+
+/**
+ * Write Apache's error response: the canned page as `text/html; charset=iso-8859-1` with its
+ * length, `Allow` on 405/501, plus `extraHeaders` (WWW-Authenticate, Location, ...). HEAD gets
+ * the headers only, as Apache.
+ */
+export function sendErrorPage(
+  sink: ResponseSink,
+  status: number,
+  ctx: ErrorPageContext = {},
+  extraHeaders: readonly HeaderPair[] = [],
+): void {
+  const { reason, html } = errorPage(status, ctx);
+  const body = Buffer.from(html, "latin1");
+  const headers: HeaderPair[] = [...extraHeaders];
+  if (status === 405 || status === 501) headers.push(["Allow", STATIC_ALLOW]);
+  headers.push(["Content-Length", String(body.length)], ["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
+  sink.writeHead(status, reason, headers);
+  if (ctx.method === "HEAD") sink.end();
+  else sink.end(body);
+}

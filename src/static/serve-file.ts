@@ -1,0 +1,265 @@
+/**
+ * Apache's default handler for a static file (`default_handler` in server/core.c plus the
+ * byterange and conditional logic it relies on), writing to a ResponseSink.
+ *
+ * Behaviour recorded from Apache 2.4.71 (Debian):
+ * - GET, HEAD and POST serve the file; OPTIONS answers 200 with `Allow`; any other method
+ *   Apache knows gets 405, an unknown method 501 (both with `Allow`).
+ * - Headers in Apache's order: Last-Modified, ETag, Accept-Ranges, Content-Length,
+ *   Content-Range, Content-Type (absent when no MIME type matches).
+ * - 304 carries Last-Modified, ETag, Accept-Ranges; 412 the same plus `Content-Length: 0`
+ *   and the Content-Type, with no body (it is not an error document).
+ * - 416 is the canned error document. Apache sends no Content-Range with it; we add
+ *   `Content-Range: bytes *\/LENGTH` as RFC 9110 asks, which no client can be hurt by.
+ * The file is read in chunks at explicit positions, honouring backpressure; the file handle is
+ * closed on completion, on error and when the client goes away.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import type { HeaderPair, ResponseSink } from "../http/types";
+import type { ErrorLog } from "../log/error-log";
+import {
+  AnyStats, DEFAULT_FILE_ETAG, FileETagParts, evaluateConditions, httpDate, ifRangeAllows,
+  lastModifiedSeconds, makeETag,
+} from "./conditional";
+import { STATIC_ALLOW, sendErrorPage } from "./error-page";
+import { MimeTable, defaultMimeTable } from "./mime";
+import { ByteRange, RangeLimits, evaluateRange } from "./range";
+import { reasonPhrase } from "./status";
+
+export interface StaticRequest {
+  readonly method: string;
+  /** Flat lower-case `[name, value, ...]`, as IncomingRequest.headers. */
+  readonly headers: readonly string[];
+}
+
+export interface ServeFileOptions {
+  /** MIME table (TypesConfig + AddType); the /etc/mime.types table by default. */
+  mime?: MimeTable;
+  /** Content type forced for this file (ForceType), bypassing the MIME table. */
+  forceType?: string;
+  /** FileETag; Apache 2.4's default (MTime Size) when omitted. */
+  fileETag?: FileETagParts;
+  /** Request time in ms since the epoch (tests); `Date.now()` by default. */
+  now?: number;
+  /** MaxRanges / MaxRangeOverlaps / MaxRangeReversals. */
+  rangeLimits?: RangeLimits;
+  /** Bytes read per chunk; 64 KiB by default. */
+  chunkSize?: number;
+  /** Where AH-style messages go (open failures, read errors). */
+  log?: ErrorLog;
+}
+
+/** Apache's per-process multipart boundary (`ap_multipart_boundary`): 16 hex digits. */
+const MULTIPART_BOUNDARY = crypto.randomBytes(8).toString("hex");
+
+/** Methods Apache registers (anything else is M_INVALID -> 501). HEAD counts as GET. */
+const KNOWN_METHODS = new Set([
+  "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PROPFIND",
+  "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "VERSION-CONTROL", "CHECKOUT",
+  "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL", "REPORT", "MKWORKSPACE", "MKACTIVITY",
+  "BASELINE-CONTROL", "MERGE",
+]);
+
+/** First value of a header in a flat lower-case list (Apache's apr_table_get). */
+export function headerValue(headers: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
+}
+
+/**
+ * Serve `filePath` (already mapped and stat'ed by the caller; pass `fs.stat(p, {bigint: true})`
+ * for exact µs ETags). Resolves with the status sent once the response is finished or abandoned.
+ */
+export async function serveFile(
+  req: StaticRequest,
+  filePath: string,
+  stat: AnyStats,
+  sink: ResponseSink,
+  opts: ServeFileOptions = {},
+): Promise<number> {
+  const method = req.method;
+  const header = (name: string) => headerValue(req.headers, name);
+  const mime = opts.mime ?? defaultMimeTable();
+  const contentType = opts.forceType ?? mime.lookup(filePath);
+
+  if (method !== "GET" && method !== "HEAD" && method !== "POST") {
+    if (!KNOWN_METHODS.has(method)) {
+      opts.log?.log("error", "core", `AH00135: Invalid method in request ${method}`);
+      sendErrorPage(sink, 501, { method });
+      return 501;
+    }
+    if (method === "OPTIONS") {
+      const h: HeaderPair[] = [["Allow", STATIC_ALLOW], ["Content-Length", "0"]];
+      if (contentType) h.push(["Content-Type", contentType]);
+      sink.writeHead(200, "OK", h);
+      sink.end();
+      return 200;
+    }
+    sendErrorPage(sink, 405, { method });
+    return 405;
+  }
+
+  if (stat.isDirectory()) {
+    opts.log?.log("info", "core", `AH00129: Attempt to serve directory: ${filePath}`);
+    sendErrorPage(sink, 404, { method });
+    return 404;
+  }
+  if (!stat.isFile()) {
+    opts.log?.log("error", "core", `refusing to serve a file that is not a regular file: ${filePath}`);
+    sendErrorPage(sink, 403, { method });
+    return 403;
+  }
+
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(filePath, "r");
+  } catch (err) {
+    opts.log?.log("error", "core", `AH00132: file permissions deny server access: ${filePath} (${(err as Error).message})`);
+    sendErrorPage(sink, 403, { method });
+    return 403;
+  }
+
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    fh.close().catch(() => undefined);
+  };
+  let abortWake: () => void = () => undefined;
+  const abortSignal = new Promise<void>((resolve) => (abortWake = resolve));
+  sink.onAbort(() => {
+    abortWake();
+    close();
+  });
+
+  try {
+    if (sink.aborted) return 0;
+    const nowMs = opts.now ?? Date.now();
+    const nowSec = Math.floor(nowMs / 1000);
+    const size = Number(stat.size);
+    const lmSec = lastModifiedSeconds(stat, nowMs);
+    const etag = makeETag(stat, nowMs, opts.fileETag ?? DEFAULT_FILE_ETAG);
+
+    const validators: HeaderPair[] = [["Last-Modified", httpDate(lmSec)]];
+    if (etag) validators.push(["ETag", etag]);
+    validators.push(["Accept-Ranges", "bytes"]);
+    const typeHeader: HeaderPair[] = contentType ? [["Content-Type", contentType]] : [];
+
+    const cond = evaluateConditions({ method, header, etag, lastModifiedSec: lmSec, nowSec });
+    if (cond === 304) {
+      sink.writeHead(304, reasonPhrase(304), validators);
+      sink.end();
+      return 304;
+    }
+    if (cond === 412) {
+      sink.writeHead(412, reasonPhrase(412), [...validators, ["Content-Length", "0"], ...typeHeader]);
+      sink.end();
+      return 412;
+    }
+
+    const rangeHeader = header("range");
+    const verdict =
+      rangeHeader !== undefined && ifRangeAllows(header("if-range"), etag, lmSec, nowSec)
+        ? evaluateRange(rangeHeader, size, opts.rangeLimits)
+        : ({ kind: "full" } as const);
+
+    if (verdict.kind === "unsatisfiable") {
+      sendErrorPage(sink, 416, { method }, [["Content-Range", `bytes */${size}`]]);
+      return 416;
+    }
+
+    if (verdict.kind === "full") {
+      sink.writeHead(200, "OK", [...validators, ["Content-Length", String(size)], ...typeHeader]);
+      if (method === "HEAD") sink.end();
+      else await streamRanges(fh, sink, [{ start: 0, end: size - 1 }], [], abortSignal, opts);
+      return 200;
+    }
+
+    const ranges = verdict.ranges;
+    if (ranges.length === 1) {
+      const r = ranges[0]!;
+      sink.writeHead(206, reasonPhrase(206), [
+        ...validators,
+        ["Content-Length", String(r.end - r.start + 1)],
+        ["Content-Range", `bytes ${r.start}-${r.end}/${size}`],
+        ...typeHeader,
+      ]);
+      if (method === "HEAD") sink.end();
+      else await streamRanges(fh, sink, ranges, [], abortSignal, opts);
+      return 206;
+    }
+
+    // multipart/byteranges, laid out exactly as Apache's byterange filter writes it.
+    const heads = ranges.map((r) =>
+      Buffer.from(
+        `\r\n--${MULTIPART_BOUNDARY}\r\n` +
+          (contentType ? `Content-type: ${contentType}\r\n` : "") +
+          `Content-range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`,
+        "latin1",
+      ),
+    );
+    const tail = Buffer.from(`\r\n--${MULTIPART_BOUNDARY}--\r\n`, "latin1");
+    let total = tail.length;
+    ranges.forEach((r, i) => (total += heads[i]!.length + r.end - r.start + 1));
+    sink.writeHead(206, reasonPhrase(206), [
+      ...validators,
+      ["Content-Length", String(total)],
+      ["Content-Type", `multipart/byteranges; boundary=${MULTIPART_BOUNDARY}`],
+    ]);
+    if (method === "HEAD") sink.end();
+    else await streamRanges(fh, sink, ranges, heads, abortSignal, opts, tail);
+    return 206;
+  } finally {
+    close();
+  }
+}
+
+/**
+ * Copy `ranges` of the file to the sink, each preceded by `heads[i]` when given, then `tail`.
+ * Waits for drain on backpressure; stops quietly when the client is gone.
+ */
+async function streamRanges(
+  fh: fs.promises.FileHandle,
+  sink: ResponseSink,
+  ranges: readonly ByteRange[],
+  heads: readonly Buffer[],
+  aborted: Promise<void>,
+  opts: ServeFileOptions,
+  tail?: Buffer,
+): Promise<void> {
+  const chunkSize = opts.chunkSize ?? 64 * 1024;
+  const push = async (chunk: Uint8Array): Promise<boolean> => {
+    if (sink.aborted) return false;
+    if (!sink.write(chunk)) await Promise.race([sink.drain(), aborted]);
+    return !sink.aborted;
+  };
+  try {
+    for (let i = 0; i < ranges.length; i++) {
+      const head = heads[i];
+      if (head && !(await push(head))) return;
+      const r = ranges[i]!;
+      let pos = r.start;
+      while (pos <= r.end) {
+        const want = Math.min(chunkSize, r.end - pos + 1);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        if (sink.aborted) return;
+        if (bytesRead === 0) {
+          // The file shrank under us: the promised length cannot be met, so drop the connection.
+          opts.log?.log("error", "core", "static file shorter than its stat: connection dropped");
+          sink.destroy();
+          return;
+        }
+        pos += bytesRead;
+        if (!(await push(bytesRead === want ? buf : buf.subarray(0, bytesRead)))) return;
+      }
+    }
+    if (sink.aborted) return;
+    sink.end(tail);
+  } catch (err) {
+    if (sink.aborted) return;
+    opts.log?.log("error", "core", `error reading static file: ${(err as Error).message}`);
+    sink.destroy();
+  }
+}

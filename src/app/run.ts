@@ -1,0 +1,421 @@
+/**
+ * Running an application against one request: start_response, the response iterable, and
+ * the rules mod_wsgi enforces around them.
+ *
+ * - Headers go out with the first non-empty body chunk, or at the end (WSGI's rule), so an
+ *   application can still change its mind with start_response(..., exc_info) until then.
+ * - Body items may be Buffer/Uint8Array, or strings (encoded as UTF-8 for convenience, where
+ *   mod_wsgi insists on bytes). An application may also return a single Buffer or string,
+ *   a Promise of the result, or an async iterable.
+ * - `write(chunk)` from start_response sends at once; it returns a Promise that resolves
+ *   when the socket can take more (awaiting it is optional).
+ * - A declared Content-Length is enforced: extra bytes are cut off (as mod_wsgi does); a
+ *   short body is logged and the connection dropped, since the framing cannot be completed.
+ *   An array result without one gets a Content-Length computed from its items.
+ * - `close()` on the result is called once when the response ends: after the last byte,
+ *   after a failure, or as soon as the client goes away.
+ * - An exception before headers are sent gives Apache's 500 page; after that the connection
+ *   is dropped. Both are logged with the stack. runApplication itself never rejects.
+ */
+import type { HeaderPair, ResponseSink } from "../http/types";
+import type { ErrorLog } from "../log/error-log";
+import type { Environ } from "./environ";
+
+export interface RunOptions {
+  /** The request method; HEAD runs the application but sends no body. */
+  readonly method: string;
+  readonly log: ErrorLog;
+  /** The script for log messages (default: environ.SCRIPT_FILENAME). */
+  readonly scriptFilename?: string;
+  /** Prefix for log lines, e.g. clientPrefix(addr, port) from ./errors-stream. */
+  readonly logPrefix?: string;
+  /** Shown on the 500 page (default: environ.SERVER_ADMIN, else "[no address given]"). */
+  readonly serverAdmin?: string;
+}
+
+export type StartResponse = (status: string, headers: readonly (readonly [string, string])[], excInfo?: unknown) => WriteCallable;
+export type WriteCallable = (data: Uint8Array | string) => Promise<void>;
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const STATUS = /^(\d{3}) ([^\x00-\x1f\x7f]*)$/;
+const RESOLVED: Promise<void> = Promise.resolve();
+const ABORTED: unique symbol = Symbol("aborted");
+
+/** Run `app(environ, start_response)` and write its response to `sink`. Never rejects. */
+export async function runApplication(app: (environ: Environ, startResponse: StartResponse) => unknown, environ: Environ, sink: ResponseSink, opts: RunOptions): Promise<void> {
+  const run = new ResponseRun(environ, sink, opts);
+  await run.run(app);
+}
+
+class ResponseRun {
+  private code = 0;
+  private reason = "";
+  private headers: HeaderPair[] = [];
+  private started = false;
+  private headersSent = false;
+  private finished = false;
+  private declared = -1;
+  private sent = 0;
+  private readonly head: boolean;
+  private aborted = false;
+  private readonly abortPromise: Promise<typeof ABORTED>;
+  private tail: Promise<void> | null = null;
+  private writeError: unknown = null;
+  private result: unknown = undefined;
+  private closed = false;
+  private iterator: Iterator<unknown> | AsyncIterator<unknown> | null = null;
+
+  constructor(
+    private readonly environ: Environ,
+    private readonly sink: ResponseSink,
+    private readonly opts: RunOptions,
+  ) {
+    this.head = opts.method === "HEAD";
+    let onAbort!: (v: typeof ABORTED) => void;
+    this.abortPromise = new Promise((resolve) => (onAbort = resolve));
+    if (sink.aborted) {
+      this.aborted = true;
+      onAbort(ABORTED);
+    } else {
+      sink.onAbort(() => {
+        this.aborted = true;
+        onAbort(ABORTED);
+        // Stop the application's iteration and let it release resources now, not when
+        // (if ever) its next chunk arrives.
+        this.stopIterator();
+        this.callClose();
+      });
+    }
+  }
+
+  async run(app: (environ: Environ, startResponse: StartResponse) => unknown): Promise<void> {
+    try {
+      let result = app(this.environ, this.startResponse);
+      if (isThenable(result)) result = await result;
+      this.result = result;
+      if (this.aborted) this.callClose();
+      else await this.consume(result);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.finished = true;
+      this.callClose();
+      const errors = this.environ["wsgi.errors"] as { flush?: () => void } | undefined;
+      try {
+        errors?.flush?.();
+      } catch {
+        /* a broken log stream must not break the response */
+      }
+    }
+  }
+
+  private readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (this.finished) throw new Error("start_response() called after request completed");
+    if (excInfo != null) {
+      if (this.headersSent) throw Array.isArray(excInfo) ? excInfo[1] : excInfo;
+    } else if (this.started) {
+      throw new Error("start_response() called more than once without exc_info");
+    }
+    const [code, reason] = parseStatus(status);
+    const { list, declared } = checkHeaders(headers);
+    this.code = code;
+    this.reason = reason;
+    this.headers = list;
+    this.declared = declared;
+    this.started = true;
+    return this.write;
+  };
+
+  private readonly write: WriteCallable = (data) => {
+    if (this.finished) throw new Error("write() called after request completed");
+    if (!this.started) throw new Error("start_response() must be called before response content is produced");
+    const buf = toBytes(data, "write() argument");
+    if (buf.length === 0) return this.tail ?? RESOLVED;
+    if (this.tail === null) {
+      const r = this.send(buf);
+      return r === undefined ? RESOLVED : this.track(r);
+    }
+    return this.track(this.tail.then(() => this.send(buf)));
+  };
+
+  private track(p: Promise<void>): Promise<void> {
+    const t: Promise<void> = p.then(
+      () => {
+        if (this.tail === t) this.tail = null;
+      },
+      (err) => {
+        this.writeError ??= err;
+        if (this.tail === t) this.tail = null;
+      },
+    );
+    this.tail = t;
+    return t;
+  }
+
+  private async consume(result: unknown): Promise<void> {
+    if (typeof result === "string" || result instanceof Uint8Array) result = [result];
+    if (Array.isArray(result)) return this.consumeArray(result);
+    if (result == null || (typeof result !== "object" && typeof result !== "function")) {
+      throw new TypeError(`response must be an iterable, not ${typeName(result)}`);
+    }
+    const asyncIt = (result as AsyncIterable<unknown>)[Symbol.asyncIterator];
+    const syncIt = (result as Iterable<unknown>)[Symbol.iterator];
+    if (typeof asyncIt !== "function" && typeof syncIt !== "function") {
+      throw new TypeError(`response must be an iterable, not ${typeName(result)}`);
+    }
+    const it = typeof asyncIt === "function" ? asyncIt.call(result) : syncIt.call(result);
+    this.iterator = it;
+    let done = false;
+    try {
+      while (!this.aborted) {
+        let step = it.next() as IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
+        if (isThenable(step)) {
+          const s = await Promise.race([step, this.abortPromise]);
+          if (s === ABORTED) break;
+          step = s;
+        }
+        if (step.done) {
+          done = true;
+          break;
+        }
+        const buf = toBytes(step.value, "response iterable item");
+        if (buf.length === 0) continue;
+        await this.flushWrites();
+        const r = this.send(buf);
+        if (r !== undefined) await r;
+      }
+    } finally {
+      if (!done) this.stopIterator();
+    }
+    await this.finish();
+  }
+
+  private async consumeArray(items: readonly unknown[]): Promise<void> {
+    const bufs = items.map((item) => toBytes(item, "response iterable item"));
+    if (this.started && !this.headersSent && this.declared < 0 && this.tail === null) {
+      let total = 0;
+      for (const b of bufs) total += b.length;
+      this.headers.push(["Content-Length", String(total)]);
+      this.declared = total;
+    }
+    let last = bufs.length - 1;
+    while (last >= 0 && bufs[last].length === 0) last--;
+    for (let i = 0; i < last && !this.aborted; i++) {
+      if (bufs[i].length === 0) continue;
+      await this.flushWrites();
+      const r = this.send(bufs[i]);
+      if (r !== undefined) await r;
+    }
+    // The last chunk goes out with end(): one write for the common one-item response.
+    await this.finish(last >= 0 ? bufs[last] : undefined);
+  }
+
+  private async flushWrites(): Promise<void> {
+    if (this.tail !== null) await this.tail;
+    if (this.writeError !== null) throw this.writeError;
+  }
+
+  /** Send one non-empty chunk; a Promise when the socket wants us to wait. */
+  private send(buf: Buffer): Promise<void> | undefined {
+    if (this.aborted || this.sink.aborted) return undefined;
+    if (!this.headersSent) this.sendHeaders();
+    const chunk = this.clip(buf);
+    if (chunk === null || this.head) return undefined;
+    if (this.sink.write(chunk)) return undefined;
+    return Promise.race([this.sink.drain(), this.abortPromise]).then(() => undefined);
+  }
+
+  /** Count a chunk against the declared length; null when nothing of it may be sent. */
+  private clip(buf: Buffer): Buffer | null {
+    if (this.declared >= 0) {
+      const room = this.declared - this.sent;
+      if (buf.length > room) {
+        this.logLine(`mod_wsgi (pid=${process.pid}): Content length mismatch, expected ${this.declared}, response generated more: ${this.script()}`, "warn");
+        if (room <= 0) return null;
+        buf = buf.subarray(0, room);
+      }
+    }
+    this.sent += buf.length;
+    return buf;
+  }
+
+  private sendHeaders(): void {
+    if (!this.started) throw new Error("start_response() must be called before response content is produced");
+    this.sink.writeHead(this.code, this.reason, this.headers);
+    this.headersSent = true;
+  }
+
+  private async finish(last?: Buffer): Promise<void> {
+    await this.flushWrites();
+    if (this.aborted || this.sink.aborted) return;
+    if (!this.headersSent) this.sendHeaders();
+    const chunk = last !== undefined && last.length > 0 ? this.clip(last) : null;
+    if (this.declared >= 0 && this.sent < this.declared && !this.head) {
+      this.logLine(`mod_wsgi (pid=${process.pid}): Content length mismatch, expected ${this.declared}, response generated ${this.sent}: ${this.script()}`, "error");
+      if (chunk !== null) this.sink.write(chunk);
+      this.sink.destroy();
+      return;
+    }
+    if (chunk !== null && !this.head) this.sink.end(chunk);
+    else this.sink.end();
+  }
+
+  private fail(err: unknown): void {
+    this.logException(err);
+    if (this.aborted || this.sink.aborted) return;
+    if (this.headersSent) return this.sink.destroy();
+    this.headersSent = true;
+    try {
+      sendInternalServerError(this.sink, this.head, this.opts.serverAdmin ?? (typeof this.environ.SERVER_ADMIN === "string" ? this.environ.SERVER_ADMIN : undefined));
+    } catch (err) {
+      this.logException(err);
+      this.sink.destroy();
+    }
+  }
+
+  private stopIterator(): void {
+    const it = this.iterator;
+    this.iterator = null;
+    if (it === null || typeof it.return !== "function") return;
+    try {
+      const r = it.return() as unknown;
+      if (isThenable(r)) (r as Promise<unknown>).then(undefined, (err) => this.logException(err));
+    } catch (err) {
+      this.logException(err);
+    }
+  }
+
+  private callClose(): void {
+    if (this.closed) return;
+    const result = this.result as { close?: () => unknown } | null | undefined;
+    if (result == null || (typeof result !== "object" && typeof result !== "function")) return;
+    this.closed = true;
+    if (typeof result.close !== "function") return;
+    try {
+      const r = result.close();
+      if (isThenable(r)) (r as Promise<unknown>).then(undefined, (err) => this.logException(err));
+    } catch (err) {
+      this.logException(err);
+    }
+  }
+
+  private script(): string {
+    return this.opts.scriptFilename ?? String(this.environ.SCRIPT_FILENAME ?? "");
+  }
+
+  private logLine(message: string, level: "error" | "warn" = "error"): void {
+    this.opts.log.log(level, "wsgi", (this.opts.logPrefix ?? "") + message);
+  }
+
+  private logException(err: unknown): void {
+    logScriptException(this.opts.log, this.script(), err, this.opts.logPrefix);
+  }
+}
+
+/**
+ * Log an exception as mod_wsgi does: a headline naming the script, then the stack one line
+ * per entry (level error, module wsgi).
+ */
+export function logScriptException(log: ErrorLog, scriptFilename: string, err: unknown, prefix = ""): void {
+  log.log("error", "wsgi", `${prefix}mod_wsgi (pid=${process.pid}): Exception occurred processing WSGI script '${scriptFilename}'.`);
+  const text = err instanceof Error ? err.stack ?? `${err.name}: ${err.message}` : `Uncaught value: ${safeString(err)}`;
+  for (const line of text.split("\n")) log.log("error", "wsgi", prefix + line);
+  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
+  if (cause instanceof Error && cause.stack && !text.includes(cause.stack)) {
+    for (const line of ("Caused by: " + cause.stack).split("\n")) log.log("error", "wsgi", prefix + line);
+  }
+}
+
+/** Apache's 500 page, byte for byte (ServerSignature Off). */
+export function internalErrorPage(serverAdmin = "[no address given]"): Buffer {
+  return Buffer.from(
+    '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n' +
+      "<html><head>\n<title>500 Internal Server Error</title>\n</head><body>\n" +
+      "<h1>Internal Server Error</h1>\n" +
+      "<p>The server encountered an internal error or\nmisconfiguration and was unable to complete\nyour request.</p>\n" +
+      `<p>Please contact the server administrator at \n ${escapeHtml(serverAdmin)} to inform them of the time this error occurred,\n` +
+      " and the actions you performed just before this error.</p>\n" +
+      "<p>More information about this error may be available\nin the server error log.</p>\n" +
+      "</body></html>\n",
+    "latin1",
+  );
+}
+
+/** Answer 500 with Apache's page (headers only for HEAD). */
+export function sendInternalServerError(sink: ResponseSink, head = false, serverAdmin?: string): void {
+  const body = internalErrorPage(serverAdmin);
+  sink.writeHead(500, "Internal Server Error", [
+    ["Content-Type", "text/html; charset=iso-8859-1"],
+    ["Content-Length", String(body.length)],
+  ]);
+  if (head) sink.end();
+  else sink.end(body);
+}
+
+function parseStatus(status: unknown): [number, string] {
+  if (typeof status !== "string") throw new TypeError(`expected string object for status line, value of type ${typeName(status)} found`);
+  const m = STATUS.exec(status);
+  if (m === null) {
+    if (!/^\d{3}(?!\d)/.test(status)) throw new Error("status code is not a 3 digit integer");
+    if (status[3] !== " ") throw new Error("no space following status code");
+    throw new Error("control character present in reason phrase");
+  }
+  return [Number(m[1]), m[2]];
+}
+
+function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number } {
+  if (!Array.isArray(headers)) throw new TypeError(`response headers must be a list, not ${typeName(headers)}`);
+  const list: HeaderPair[] = [];
+  let declared = -1;
+  let lengthAt = -1;
+  for (const item of headers) {
+    if (!Array.isArray(item) || item.length !== 2) throw new TypeError("response header must be a [name, value] pair");
+    const [name, value] = item as unknown[];
+    if (typeof name !== "string") throw new TypeError(`expected string object for header name, value of type ${typeName(name)} found`);
+    if (typeof value !== "string") throw new TypeError(`expected string object for header value, value of type ${typeName(value)} found`);
+    if (!TOKEN.test(name)) throw new Error(name === "" ? "header name is empty" : `invalid character in header name '${name}'`);
+    if (BAD_VALUE.test(value)) throw new Error(`carriage return/line feed or control character present in header value for '${name}'`);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) throw new Error(`Hop-by-hop header '${name}' not allowed`);
+    if (lower === "content-length") {
+      if (!/^[0-9]{1,15}$/.test(value)) throw new Error(`invalid Content-Length header value: '${value}'`);
+      declared = Number(value);
+      // The last one wins (as ap_set_content_length does); never send two.
+      if (lengthAt >= 0) list.splice(lengthAt, 1);
+      lengthAt = list.length;
+    }
+    list.push([name, value]);
+  }
+  return { list, declared };
+}
+
+function toBytes(item: unknown, what: string): Buffer {
+  if (Buffer.isBuffer(item)) return item;
+  if (item instanceof Uint8Array) return Buffer.from(item.buffer, item.byteOffset, item.byteLength);
+  if (typeof item === "string") return Buffer.from(item, "utf8");
+  throw new TypeError(`${what} must be bytes or string, not ${typeName(item)}`);
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as PromiseLike<unknown>).then === "function";
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return (v as object).constructor?.name ?? "object";
+  return typeof v;
+}
+
+function safeString(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return typeName(v);
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
+}

@@ -1,0 +1,119 @@
+/**
+ * The URL escaping mod_rewrite applies (Apache's ap_escape_uri, ap_unescape_url, mod_rewrite's
+ * escape_backref and escape_absolute_uri). Apache works on bytes: strings here are treated as
+ * UTF-8, so a non-ASCII character escapes to its UTF-8 bytes.
+ */
+
+const HEX = "0123456789abcdef";
+const pct = (b: number) => "%" + HEX[b >> 4] + HEX[b & 15];
+const isAlnum = (b: number) =>
+  (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+
+/** Bytes left alone by ap_escape_uri (T_OS_ESCAPE_PATH clear). */
+const PATH_SAFE = new Set(Array.from("$-_.+!*'(),:;@&=/~", (c) => c.charCodeAt(0)));
+
+function mapBytes(s: string, f: (b: number) => string): string {
+  // Fast path: nothing to escape.
+  let out = "";
+  for (const b of Buffer.from(s, "utf8")) out += f(b);
+  return out;
+}
+
+/** ap_escape_uri (ap_os_escape_path with partial=1). */
+export function escapeUriPath(s: string): string {
+  return mapBytes(s, (b) => (isAlnum(b) || PATH_SAFE.has(b) ? String.fromCharCode(b) : pct(b)));
+}
+
+/**
+ * ap_unescape_url: every valid %XX decoded (a bad escape stays as it is; a decoded NUL ends the
+ * string as it does in C). Returns the decoded text as UTF-8 (invalid sequences as U+FFFD).
+ */
+export function unescapeUrl(s: string): string {
+  if (!s.includes("%")) return s;
+  const src = Buffer.from(s, "utf8");
+  const out: number[] = [];
+  const hex = (b: number | undefined) => b !== undefined && /[0-9a-fA-F]/.test(String.fromCharCode(b));
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b === 0x25 && hex(src[i + 1]) && hex(src[i + 2])) {
+      const v = parseInt(String.fromCharCode(src[i + 1]!, src[i + 2]!), 16);
+      if (v === 0) break;
+      out.push(v);
+      i += 2;
+    } else {
+      out.push(b);
+    }
+  }
+  return Buffer.from(out).toString("utf8");
+}
+
+export interface BackrefEscapeOptions {
+  /** B=chars: only these are escaped. */
+  readonly escapeChars: string | null;
+  /** BNE=chars: these are never escaped. */
+  readonly noEscapeChars: string | null;
+  /** BNP: a space becomes %20 rather than +. */
+  readonly noPlus: boolean;
+  /** BCTLS: only controls and space are escaped. */
+  readonly ctls: boolean;
+}
+
+/** mod_rewrite's escape_backref, for [B]. */
+export function escapeBackref(s: string, o: BackrefEscapeOptions): string {
+  const has = (set: string | null, b: number) => set !== null && b < 0x80 && set.includes(String.fromCharCode(b));
+  return mapBytes(s, (b) => {
+    const vcharObs = (b >= 0x21 && b <= 0x7e) || b >= 0x80;
+    const selected = (o.ctls ? !vcharObs : o.escapeChars === null) || has(o.escapeChars, b);
+    if (selected && !has(o.noEscapeChars, b)) {
+      if (isAlnum(b) || b === 0x5f) return String.fromCharCode(b);
+      if (b === 0x20 && !o.noPlus) return "+";
+      return pct(b);
+    }
+    return String.fromCharCode(b);
+  }).replace(/[\x80-\xff]+/g, (raw) => Buffer.from(raw, "latin1").toString("utf8"));
+}
+
+/** True when `s` holds a control character or a space (ap_scan_vchar_obstext stops early). */
+export function hasCtlOrSpace(s: string): boolean {
+  return /[\x00-\x20\x7f]/.test(s);
+}
+
+/**
+ * escape_absolute_uri: keep `scheme://host/`, escape the rest with ap_escape_uri (ldap URLs
+ * keep their `?` separators). `schemeLen` is what isAbsoluteUri returned.
+ */
+export function escapeAbsoluteUri(uri: string, schemeLen: number): string {
+  if (!schemeLen || uri.length < schemeLen) return uri;
+  let cp = schemeLen;
+  if (uri[cp - 1] === "/") {
+    while (cp < uri.length && uri[cp] !== "/") cp++;
+    if (cp >= uri.length || cp + 1 >= uri.length) return uri;
+    cp++;
+    if (uri.slice(0, 4).toLowerCase() === "ldap") {
+      const tokens = uri.slice(cp).split("?");
+      const head = tokens.slice(0, 4);
+      if (tokens.length > 5) head.push(tokens.slice(4).join("?"));
+      else if (tokens.length === 5) head.push(tokens[4]!);
+      return uri.slice(0, cp) + head.map(escapeUriPath).join("?");
+    }
+  }
+  return uri.slice(0, cp) + escapeUriPath(uri.slice(cp));
+}
+
+/**
+ * is_absolute_uri: the length of a known `scheme://` (or `mailto:` ...) prefix, 0 otherwise,
+ * and whether a query string makes sense for that scheme.
+ */
+export function isAbsoluteUri(uri: string): { len: number; query: boolean } {
+  if (uri[0] === "/" || uri.length <= 5) return { len: 0, query: false };
+  const l = uri.toLowerCase();
+  const table: Array<[string, boolean]> = [
+    ["ajp://", true], ["balancer://", true], ["ftp://", false], ["fcgi://", true],
+    ["gopher://", false], ["http://", true], ["https://", true], ["h2://", true], ["h2c://", true],
+    ["ldap://", false], ["mailto:", true], ["news:", false], ["nntp://", false], ["scgi://", true],
+    ["ws://", true], ["wss://", true],
+  ];
+  for (const [prefix, query] of table) if (l.startsWith(prefix)) return { len: prefix.length, query };
+  if (l.startsWith("unix:")) return { len: l.startsWith("unix://") ? 7 : 5, query: true };
+  return { len: 0, query: false };
+}

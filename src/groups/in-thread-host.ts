@@ -1,0 +1,39 @@
+/**
+ * Runs applications in the calling thread: mod_wsgi's embedded mode with every application
+ * group in the main isolate. Each group still gets its own ScriptCache, so two groups never
+ * share a script's module state. This is the %{GLOBAL} fast path (no hop); worker-thread
+ * groups build on the same pieces on the other side of their queue.
+ */
+import type { ApplicationHost, AppRequest } from "./types";
+import type { RequestBody, ResponseSink } from "../http/types";
+import type { ErrorLog } from "../log/error-log";
+import { ScriptCache } from "../app/loader";
+import { runRequest } from "./run-request";
+
+export class InThreadHost implements ApplicationHost {
+  private readonly caches = new Map<string, ScriptCache>();
+  private closing = false;
+
+  constructor(private readonly log: ErrorLog) {}
+
+  cache(group: string): ScriptCache {
+    let c = this.caches.get(group);
+    if (!c) {
+      c = new ScriptCache(group);
+      this.caches.set(group, c);
+    }
+    return c;
+  }
+
+  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
+    return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log, this.closing);
+  }
+
+  async preload(script: string, callable: string, applicationGroup: string): Promise<void> {
+    await this.cache(applicationGroup).getCallable(script, callable);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+  }
+}

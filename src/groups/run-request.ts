@@ -1,0 +1,69 @@
+/**
+ * Running one AppRequest against a ScriptCache: load the callable, read the body, build the
+ * environ, run the application. Shared by every kind of host (in-thread, worker thread,
+ * daemon process), so the gateway behaves the same wherever the application lives.
+ */
+import type { AppRequest } from "./types";
+import type { RequestBody, ResponseSink } from "../http/types";
+import type { ErrorLog } from "../log/error-log";
+import type { ScriptCache } from "../app/loader";
+import { collectBody, createInput, memoryBody, type BodyBuffer } from "../app/input";
+import { buildEnviron } from "../app/environ";
+import { WsgiErrors } from "../app/errors-stream";
+import { logScriptException, runApplication, sendInternalServerError } from "../app/run";
+import { sendErrorPage } from "../static/error-page";
+
+/** Bodies larger than this are spooled to a temporary file instead of held in memory. */
+export const SPOOL_THRESHOLD = 1 << 20;
+
+const NO_BODY = memoryBody(new Uint8Array(0));
+
+export async function runRequest(
+  cache: ScriptCache,
+  req: AppRequest,
+  body: RequestBody,
+  sink: ResponseSink,
+  log: ErrorLog,
+  _closing: boolean,
+): Promise<void> {
+  let app;
+  try {
+    app = await cache.getCallable(req.script, req.callable, req.scriptMtimeMs);
+  } catch (err) {
+    logScriptException(log, req.script, err, req.logPrefix);
+    if (!sink.aborted) sendInternalServerError(sink, req.method === "HEAD");
+    return;
+  }
+
+  let buf: BodyBuffer = NO_BODY;
+  if (body.declaredLength > 0 || body.chunked) {
+    try {
+      buf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: SPOOL_THRESHOLD });
+    } catch (err) {
+      const status = (err as { status?: number }).status === 413 ? 413 : 400;
+      if (!sink.aborted) sendErrorPage(sink, status, { method: req.method });
+      return;
+    }
+  }
+
+  const errors = new WsgiErrors(log, req.logPrefix);
+  try {
+    const environ = buildEnviron(req.environ, {
+      urlScheme: req.urlScheme,
+      input: createInput(buf),
+      errors,
+      multithread: req.multithread,
+      multiprocess: req.multiprocess,
+      runOnce: req.runOnce,
+    });
+    await runApplication(app, environ, sink, {
+      method: req.method,
+      log,
+      scriptFilename: req.script,
+      logPrefix: req.logPrefix,
+    });
+  } finally {
+    errors.flush();
+    if (buf !== NO_BODY) buf.dispose();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The contract between the map phase and wherever an application runs: in this thread
+ * (%{GLOBAL}), in a worker thread (one per application group), or in a daemon process group.
+ * The map phase produces an AppRequest; an ApplicationHost runs it and writes the response.
+ */
+import type { RequestBody, ResponseSink } from "../http/types";
+
+/** Everything needed to run one request in an application, in a form that can cross threads and processes. */
+export interface AppRequest {
+  /** Absolute path of the script file. */
+  readonly script: string;
+  /** The callable's name: `application`, WSGICallableObject's, or `handle_request`. */
+  readonly callable: string;
+  /** The application group name; "" is %{GLOBAL}. */
+  readonly applicationGroup: string;
+  /** The process group name; "" is the front-end process (embedded mode). */
+  readonly processGroup: string;
+  /** Request method (HEAD sends no body). */
+  readonly method: string;
+  /** The string environ keys as a flat `[key, value, ...]` list (CGI, HTTP_*, mod_wsgi.*, SetEnv). */
+  readonly environ: readonly string[];
+  /** `wsgi.url_scheme`. */
+  readonly urlScheme: "http" | "https";
+  readonly multithread: boolean;
+  readonly multiprocess: boolean;
+  readonly runOnce: boolean;
+  /** LimitRequestBody in bytes, 0 for none (enforced again while reading a chunked body). */
+  readonly bodyLimit: number;
+  /** Prefix for wsgi.errors lines, e.g. `[client 127.0.0.1:5000] `. */
+  readonly logPrefix: string;
+  /** mtime of the script as the map phase saw it (saves a stat), or undefined. */
+  readonly scriptMtimeMs?: number;
+}
+
+export interface ApplicationHost {
+  /**
+   * Run the request and write its response to `sink`. Never rejects: every failure becomes a
+   * response (500/502/503/504) and a line in the error log. Resolves when the response ended.
+   */
+  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void>;
+  /** Load a script ahead of the first request (WSGIImportScript, preloaded aliases). */
+  preload(script: string, callable: string, applicationGroup: string): Promise<void>;
+  /** Stop taking requests, let those in flight finish within `graceMs`, release resources. */
+  close(graceMs: number): Promise<void>;
+}

@@ -1,0 +1,370 @@
+/**
+ * The uWebSockets.js front end. All of the uWS contract lives in this file:
+ *
+ * - `onAborted` is attached first, and nothing touches `res` after it fires;
+ * - everything needed from `req` is copied before the handler returns (uWS reuses it);
+ * - `onData` is attached synchronously when a body is expected (uWS drops body bytes that
+ *   arrive while no handler is attached), and chunks are buffered until the consumer starts;
+ * - every write happens inside `res.cork()`;
+ * - backpressure: bodies of known length go through `tryEnd` + `onWritable`, others through
+ *   `write` + `onWritable`;
+ * - one catch-all route (`any /*`): routing is the mapper's job, not uWS's.
+ *
+ * Known limits of the uWS 20.30 binary, checked on this build and documented in
+ * docs/front-ends.md: HTTP/1.0 requests, absolute-form targets and header names containing `_`
+ * get no response (the connection is dropped or left to time out); an empty query (`/a?`) is
+ * indistinguishable from none; the client's port is not exposed. `NODEWSGI_FRONTEND=node`
+ * selects the node:http front end, which has none of these limits.
+ */
+import * as path from "node:path";
+import type { FrontEnd, FrontEndOptions, ListenAddress, RequestHandler } from "./front-end";
+import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
+import { NodewsgiError } from "../errors";
+import { parseDeclaredLength, conflictingContentLength } from "./request-checks";
+
+/* The subset of the uWS.js API this file uses, typed locally so the rest of the code never
+ * depends on uWS types. */
+interface UwsResponse {
+  onAborted(cb: () => void): UwsResponse;
+  onData(cb: (chunk: ArrayBuffer, isLast: boolean) => void): UwsResponse;
+  onWritable(cb: (offset: number) => boolean): UwsResponse;
+  cork(cb: () => void): UwsResponse;
+  writeStatus(status: string): UwsResponse;
+  writeHeader(name: string, value: string): UwsResponse;
+  write(chunk: Uint8Array | string): boolean;
+  end(chunk?: Uint8Array | string, closeConnection?: boolean): UwsResponse;
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): UwsResponse;
+  tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
+  getWriteOffset(): number;
+  getRemoteAddressAsText(): ArrayBuffer;
+  pause(): void;
+  resume(): void;
+  close(): UwsResponse;
+}
+interface UwsRequest {
+  getCaseSensitiveMethod(): string;
+  getUrl(): string;
+  getQuery(): string | undefined;
+  forEach(cb: (name: string, value: string) => void): void;
+}
+interface UwsApp {
+  any(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
+  listen(host: string, port: number, cb: (socket: unknown) => void): UwsApp;
+}
+interface UwsModule {
+  App(): UwsApp;
+  us_listen_socket_close(socket: unknown): void;
+  us_socket_local_port(socket: unknown): number;
+}
+
+let cached: UwsModule | undefined;
+
+/**
+ * Load the uWS binary directly rather than through the package's entry point, which silently
+ * swaps in a slow pure-JS imitation when the binary does not load: we would rather know, and
+ * use our own node:http front end instead.
+ */
+export function loadUws(maxHeaderBytes: number): UwsModule {
+  if (cached) return cached;
+  // uWS reads this once, when the binary loads.
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(maxHeaderBytes);
+  let dir: string;
+  try {
+    dir = path.dirname(require.resolve("@trufflesuite/uws-js-unofficial/package.json"));
+  } catch (err) {
+    throw new NodewsgiError("E_UWS_UNAVAILABLE", "the uWebSockets.js package is not installed", { cause: err });
+  }
+  const binary = path.join(dir, "binaries", `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = require(binary) as UwsModule;
+  } catch (err) {
+    throw new NodewsgiError("E_UWS_UNAVAILABLE", `cannot load ${binary}: ${(err as Error).message}`, { cause: err });
+  }
+  return cached;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class UwsFrontEnd implements FrontEnd {
+  readonly kind = "uws" as const;
+  draining = false;
+  private readonly uws: UwsModule;
+  private readonly app: UwsApp;
+  private readonly sockets: unknown[] = [];
+  private active = 0;
+
+  constructor(handler: RequestHandler, options: FrontEndOptions) {
+    this.uws = loadUws(options.maxHeaderBytes);
+    this.app = this.uws.App();
+    this.app.any("/*", (res, req) => this.accept(res, req, handler));
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  listen(host: string, port: number): Promise<ListenAddress> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) {
+          reject(new NodewsgiError("E_LISTEN", `could not bind to ${host}:${port} (address in use or not available)`));
+          return;
+        }
+        this.sockets.push(socket);
+        resolve({ host, port: this.uws.us_socket_local_port(socket) });
+      });
+    });
+  }
+
+  stopListening(): void {
+    for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s);
+  }
+
+  private accept(res: UwsResponse, req: UwsRequest, handler: RequestHandler): void {
+    const sink = new UwsSink(res, this);
+    res.onAborted(() => sink.abort());
+    this.active++;
+
+    const headers: string[] = [];
+    req.forEach((name, value) => {
+      headers.push(name, value);
+    });
+    const method = req.getCaseSensitiveMethod();
+    const url = req.getUrl();
+    const query = req.getQuery();
+    const target = query ? `${url}?${query}` : url;
+
+    // Two different Content-Length values are a request-smuggling vector: refuse and close.
+    if (conflictingContentLength(headers)) {
+      sink.refuse(400);
+      return;
+    }
+    const declared = parseDeclaredLength(headers);
+    if (declared.invalid) {
+      sink.refuse(400);
+      return;
+    }
+    const body = new UwsBody(res, declared.length, declared.chunked);
+    sink.headOnly = method === "HEAD";
+
+    const request: IncomingRequest = {
+      method,
+      target,
+      protocol: "HTTP/1.1",
+      headers,
+      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString("latin1"),
+      remotePort: 0,
+      localAddress: "",
+      localPort: 0,
+      scheme: "http",
+      body,
+    };
+    handler(request, sink);
+  }
+
+  /** Called by a sink when its response has ended or been aborted. */
+  settle(): void {
+    this.active--;
+  }
+}
+
+/** A body delivered by `res.onData`, buffered until the consumer calls `start()`. */
+class UwsBody implements RequestBody {
+  private queue: Uint8Array[] | null = null;
+  private ended = false;
+  private consumer: ((chunk: Uint8Array, last: boolean) => void) | null = null;
+
+  constructor(
+    private readonly res: UwsResponse,
+    readonly declaredLength: number,
+    readonly chunked: boolean,
+  ) {
+    if (declaredLength > 0 || chunked) {
+      this.queue = [];
+      res.onData((ab, isLast) => this.receive(ab, isLast));
+    } else {
+      this.ended = true;
+    }
+  }
+
+  private receive(ab: ArrayBuffer, isLast: boolean): void {
+    if (this.consumer) {
+      this.consumer(new Uint8Array(ab), isLast);
+      return;
+    }
+    // uWS neuters `ab` after this call returns: keep a copy until someone asks.
+    this.queue!.push(Buffer.from(new Uint8Array(ab)));
+    if (isLast) this.ended = true;
+  }
+
+  start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
+    if (this.consumer) throw new NodewsgiError("E_BODY_STARTED", "request body already being read");
+    const queued = this.queue ?? [];
+    this.queue = null;
+    for (let i = 0; i < queued.length; i++) onChunk(queued[i], this.ended && i === queued.length - 1);
+    if (this.ended) {
+      if (queued.length === 0) onChunk(EMPTY, true);
+      return;
+    }
+    this.consumer = onChunk;
+  }
+
+  pause(): void {
+    if (!this.ended) this.res.pause();
+  }
+
+  resume(): void {
+    if (!this.ended) this.res.resume();
+  }
+}
+
+class UwsSink implements ResponseSink {
+  aborted = false;
+  headOnly = false;
+  /** Close the connection after this response (set for requests refused as malformed). */
+  closeAfter = false;
+  private backpressured = false;
+  private abortHandlers: (() => void)[] = [];
+  private status = "";
+  private headers: readonly HeaderPair[] = [];
+  private headSent = false;
+  private finished = false;
+  /** Declared body length, or -1 when the body is sent chunked. */
+  private length = -1;
+  private written = 0;
+  /** A chunk `tryEnd` could not fully send, with the write offset it started at. */
+  private pending: { chunk: Uint8Array; offset: number } | null = null;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly res: UwsResponse,
+    private readonly owner: UwsFrontEnd,
+  ) {}
+
+  abort(): void {
+    if (this.aborted || this.finished) return;
+    this.aborted = true;
+    this.owner.settle();
+    for (const cb of this.abortHandlers.splice(0)) cb();
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  onAbort(cb: () => void): void {
+    if (this.aborted) cb();
+    else this.abortHandlers.push(cb);
+  }
+
+  /** Answer with a bare error status and close: used before the request reaches the handler. */
+  refuse(status: number): void {
+    this.writeHead(status, status === 400 ? "Bad Request" : "Error", [["Content-Length", "0"]]);
+    this.closeAfter = true;
+    this.end();
+  }
+
+  writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
+    if (this.status) throw new NodewsgiError("E_HEAD_SENT", "response head already written");
+    this.status = `${status} ${reason}`;
+    const kept: HeaderPair[] = [];
+    for (const h of headers) {
+      const name = h[0].toLowerCase();
+      // uWS writes its own framing headers; a second copy would corrupt the response.
+      if (name === "content-length") {
+        const n = Number(h[1]);
+        if (Number.isSafeInteger(n) && n >= 0) this.length = n;
+      } else if (name !== "transfer-encoding" && name !== "connection") {
+        kept.push(h);
+      }
+    }
+    if (status === 204 || status === 304 || (status >= 100 && status < 200)) this.length = 0;
+    this.headers = kept;
+  }
+
+  private sendHead(): void {
+    if (this.headSent) return;
+    this.headSent = true;
+    this.res.writeStatus(this.status);
+    for (const [name, value] of this.headers) this.res.writeHeader(name, value);
+    if (this.owner.draining) this.res.writeHeader("Connection", "close");
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.aborted || this.finished) return false;
+    if (chunk.length === 0) return !this.backpressured;
+    this.res.cork(() => {
+      this.sendHead();
+      if (this.headOnly) return;
+      if (this.length >= 0) this.tryEnd(chunk);
+      else if (!this.res.write(chunk)) this.waitWritable();
+    });
+    return !this.backpressured;
+  }
+
+  /** Send part of a known-length body; what uWS cannot take now is resent from onWritable. */
+  private tryEnd(chunk: Uint8Array): void {
+    const offset = this.res.getWriteOffset();
+    const [sent, done] = this.res.tryEnd(chunk, this.length);
+    this.written += chunk.length;
+    if (done) this.markFinished();
+    if (!sent) {
+      this.pending = { chunk, offset };
+      this.waitWritable();
+    }
+  }
+
+  private waitWritable(): void {
+    if (this.backpressured) return;
+    this.backpressured = true;
+    this.res.onWritable((offset) => {
+      if (this.aborted) return true;
+      const p = this.pending;
+      if (p) {
+        const [sent, done] = this.res.tryEnd(p.chunk.subarray(offset - p.offset), this.length);
+        if (done) this.markFinished();
+        if (!sent) return false;
+        this.pending = null;
+      }
+      this.backpressured = false;
+      for (const w of this.waiters.splice(0)) w();
+      return true;
+    });
+  }
+
+  drain(): Promise<void> {
+    if (this.aborted || !this.backpressured) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  end(chunk?: Uint8Array): void {
+    if (this.aborted || this.finished) return;
+    const body = chunk ?? EMPTY;
+    const close = this.owner.draining || this.closeAfter;
+    this.res.cork(() => {
+      this.sendHead();
+      if (this.headOnly) {
+        this.res.endWithoutBody(this.length >= 0 ? this.length : undefined, close);
+      } else if (this.length < 0) {
+        this.res.end(body, close);
+      } else if (body.length > 0) {
+        // Known length: a short body is the application's error, and the gateway layer
+        // destroys the connection for it.
+        this.tryEnd(body);
+      } else if (this.written === 0) {
+        this.res.endWithoutBody(this.length, close);
+      }
+    });
+    this.markFinished();
+  }
+
+  destroy(): void {
+    if (this.aborted || this.finished) return;
+    this.res.close();
+    this.markFinished();
+  }
+
+  private markFinished(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.owner.settle();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * AuthUserFile (mod_authn_file) reading and password verification (apr_password_validate).
+ *
+ * Formats: `{SHA}` (base64 SHA-1), `$apr1$` and `$1$` (MD5-crypt), bcrypt `$2y$`/`$2a$`/`$2b$`
+ * (through the `bcryptjs` package, loaded on first use). Everything else Apache on Linux hands
+ * to the system crypt(3): traditional DES and glibc's `$5$`/`$6$` are not implemented here and
+ * are refused with a logged reason. Plain-text entries are refused too, as Apache on Linux does
+ * (htpasswd -p warns "might just not work on this platform": crypt() never equals the plain text).
+ *
+ * Files are parsed once and re-read when their mtime, size or inode changes; the stat per
+ * request is what Apache's per-request open costs, minus the parse.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import { NodewsgiError } from "../errors";
+import { md5Crypt } from "./md5-crypt";
+
+export type VerifyOutcome = { ok: true } | { ok: false; reason: string; unsupported?: boolean };
+
+/** Equal-time comparison of two strings' bytes; false (still in constant time per length) on length mismatch. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a, "latin1");
+  const bb = Buffer.from(b, "latin1");
+  if (ab.length !== bb.length) {
+    crypto.timingSafeEqual(ab, ab);
+    return false;
+  }
+  return crypto.timingSafeEqual(ab, bb);
+}
+
+interface BcryptLike {
+  compare(password: string, hash: string): Promise<boolean>;
+}
+
+let bcrypt: BcryptLike | null | undefined;
+
+function loadBcrypt(): BcryptLike | null {
+  if (bcrypt === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      bcrypt = require("bcryptjs") as BcryptLike;
+    } catch {
+      bcrypt = null;
+    }
+  }
+  return bcrypt;
+}
+
+/** Which scheme a stored hash uses (for logs and docs). */
+export function hashScheme(hash: string): "sha1" | "apr1" | "md5-crypt" | "bcrypt" | "sha-crypt" | "des-crypt" | "plain" {
+  if (hash.startsWith("{SHA}")) return "sha1";
+  if (hash.startsWith("$apr1$")) return "apr1";
+  if (hash.startsWith("$1$")) return "md5-crypt";
+  if (/^\$2[aby]\$/.test(hash)) return "bcrypt";
+  if (/^\$[56]\$/.test(hash)) return "sha-crypt";
+  if (/^[./0-9A-Za-z]{13}$/.test(hash)) return "des-crypt";
+  return "plain";
+}
+
+/**
+ * Check `password` (the raw bytes the client sent) against a stored htpasswd hash.
+ * Async because bcrypt is deliberately slow and must not block the event loop.
+ */
+export async function verifyPassword(password: Buffer, hash: string): Promise<VerifyOutcome> {
+  const scheme = hashScheme(hash);
+  let ok: boolean;
+  switch (scheme) {
+    case "sha1": {
+      const digest = crypto.createHash("sha1").update(password).digest("base64");
+      ok = constantTimeEqual("{SHA}" + digest, hash);
+      break;
+    }
+    case "apr1":
+    case "md5-crypt": {
+      const magic = scheme === "apr1" ? "$apr1$" : "$1$";
+      ok = constantTimeEqual(md5Crypt(password, magic, hash.slice(magic.length)), hash);
+      break;
+    }
+    case "bcrypt": {
+      const b = loadBcrypt();
+      if (!b) return { ok: false, unsupported: true, reason: "bcrypt hash, but the bcryptjs package is not installed" };
+      // bcryptjs hashes the UTF-8 of the string it is given: decode the client's bytes as UTF-8 so
+      // that valid UTF-8 passwords reach it unchanged.
+      ok = await b.compare(password.toString("utf8"), hash);
+      break;
+    }
+    case "sha-crypt":
+      return { ok: false, unsupported: true, reason: "crypt(3) SHA-256/512 ($5$/$6$) hashes are not supported: use htpasswd -B or -m" };
+    case "des-crypt":
+      return { ok: false, unsupported: true, reason: "crypt(3) DES hashes are not supported: use htpasswd -B or -m" };
+    default:
+      return { ok: false, unsupported: true, reason: "plain-text passwords are not accepted (as Apache on Linux): use htpasswd -B or -m" };
+  }
+  return ok ? { ok: true } : { ok: false, reason: "Password Mismatch" };
+}
+
+/** Parse htpasswd text: `user:hash` lines, `#` comments and blank lines skipped, first entry for a user wins. */
+export function parseHtpasswd(text: string): Map<string, string> {
+  const users = new Map<string, string>();
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const colon = line.indexOf(":");
+    if (colon < 0) continue;
+    const user = line.slice(0, colon);
+    // Apache reads the hash up to the next colon (ap_getword_nulls): later fields are ignored.
+    const hash = line.slice(colon + 1).split(":")[0]!;
+    if (!users.has(user)) users.set(user, hash);
+  }
+  return users;
+}
+
+interface CachedFile {
+  mtimeMs: number;
+  size: number;
+  ino: number;
+  users: Map<string, string>;
+}
+
+/** AuthUserFile contents, cached per path and re-read when the file changes. */
+export class HtpasswdCache {
+  private readonly files = new Map<string, CachedFile>();
+
+  /**
+   * The stored hash for `user` in `file`, or undefined when the user is absent. Throws
+   * NodewsgiError("AUTH_USERFILE") when the file cannot be read (Apache: 500).
+   */
+  async lookup(file: string, user: string): Promise<string | undefined> {
+    return (await this.load(file)).get(user);
+  }
+
+  async load(file: string): Promise<Map<string, string>> {
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(file);
+    } catch (err) {
+      this.files.delete(file);
+      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
+    }
+    const hit = this.files.get(file);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino) return hit.users;
+    let text: string;
+    try {
+      // latin1 keeps every byte as one char, as the user names Apache compares are bytes.
+      text = await fs.promises.readFile(file, "latin1");
+    } catch (err) {
+      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
+    }
+    const users = parseHtpasswd(text);
+    this.files.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users });
+    return users;
+  }
+}

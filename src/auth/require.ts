@@ -1,0 +1,212 @@
+/**
+ * mod_authz_core's requirement tree: `Require` lines and `<RequireAny>`/`<RequireAll>`/
+ * `<RequireNone>` sections, compiled once from configuration, evaluated per request with
+ * Apache's five-valued logic (apply_authz_sections): granted, denied, denied-no-user (a user
+ * could change the answer), neutral, error.
+ */
+import { NodewsgiError } from "../errors";
+import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
+
+/**
+ * Configuration input: a string is the arguments of one `Require` line (`"valid-user"`,
+ * `"not ip 10.0.0.0/8"`); objects are sections. An array is the lines of one context, which
+ * Apache treats as an implicit `<RequireAny>`.
+ */
+export type RequireInput =
+  | string
+  | readonly RequireInput[]
+  | { readonly any: readonly RequireInput[] }
+  | { readonly all: readonly RequireInput[] }
+  | { readonly none: readonly RequireInput[] };
+
+export type AuthzStatus = "granted" | "denied" | "denied-no-user" | "neutral" | "error";
+
+type Provider =
+  | { kind: "all"; granted: boolean }
+  | { kind: "valid-user" }
+  | { kind: "user"; users: ReadonlySet<string> }
+  | { kind: "ip"; rules: readonly IpRule[] }
+  | { kind: "local" }
+  | { kind: "method"; methods: ReadonlySet<string> }
+  | { kind: "env"; names: readonly string[] };
+
+interface Leaf {
+  negate: boolean;
+  provider: Provider;
+  text: string;
+}
+interface Section {
+  negate: boolean;
+  op: "and" | "or";
+  children: Node[];
+  text: string;
+}
+type Node = Leaf | Section;
+
+/** A compiled requirement; opaque to callers. */
+export interface Requirement {
+  readonly root: Node;
+}
+
+export interface AuthzRequest {
+  remoteAddress: string;
+  localAddress?: string;
+  method?: string;
+  /** The authenticated user, once there is one. */
+  user?: string;
+  /** Request environment variables for `Require env` (SetEnvIf and friends). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+function fail(message: string): never {
+  throw new NodewsgiError("CONFIG_REQUIRE", message);
+}
+
+function compileLine(line: string): Leaf {
+  const words = line.trim().split(/\s+/).filter(Boolean);
+  let negate = false;
+  if (words[0]?.toLowerCase() === "not") {
+    negate = true;
+    words.shift();
+  }
+  const name = (words.shift() ?? "").toLowerCase();
+  const args = words;
+  let provider: Provider;
+  switch (name) {
+    case "all":
+      if (args.length !== 1 || !/^(granted|denied)$/i.test(args[0]!)) fail(`Require all: expected 'granted' or 'denied', got '${args.join(" ")}'`);
+      provider = { kind: "all", granted: args[0]!.toLowerCase() === "granted" };
+      break;
+    case "valid-user":
+      provider = { kind: "valid-user" };
+      break;
+    case "user":
+      if (args.length === 0) fail("Require user: no user names given");
+      provider = { kind: "user", users: new Set(args) };
+      break;
+    case "ip":
+      if (args.length === 0) fail("Require ip: no addresses given");
+      provider = { kind: "ip", rules: args.map(parseIpRule) };
+      break;
+    case "local":
+      provider = { kind: "local" };
+      break;
+    case "method":
+      if (args.length === 0) fail("Require method: no methods given");
+      provider = { kind: "method", methods: new Set(args.map((m) => m.toUpperCase())) };
+      break;
+    case "env":
+      if (args.length === 0) fail("Require env: no variable names given");
+      provider = { kind: "env", names: args };
+      break;
+    case "":
+      fail("Require: no authorization provider given");
+    // falls through (fail throws)
+    default:
+      fail(`Require ${name}: unknown or unsupported authorization provider`);
+  }
+  return { negate, provider, text: `Require ${line.trim()}` };
+}
+
+function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
+  if (typeof input === "string") {
+    const leaf = compileLine(input);
+    if (leaf.negate && parentOp === "or") fail(`negative Require directive has no effect in <RequireAny> or <RequireNone>: ${leaf.text}`);
+    return leaf;
+  }
+  let op: "and" | "or";
+  let negate = false;
+  let items: readonly RequireInput[];
+  let text: string;
+  if (Array.isArray(input)) {
+    op = "or";
+    items = input;
+    text = "<Directory>, <Location>, or similar";
+  } else if ("all" in input) {
+    op = "and";
+    items = input.all;
+    text = "<RequireAll>";
+  } else if ("any" in input) {
+    op = "or";
+    items = input.any;
+    text = "<RequireAny>";
+  } else {
+    op = "or";
+    negate = true;
+    items = (input as { none: readonly RequireInput[] }).none;
+    text = "<RequireNone>";
+  }
+  if (negate && parentOp === "or") fail("negative <RequireNone> has no effect in <RequireAny> or <RequireNone>");
+  if (items.length === 0) fail(`${text} contains no authorization directives`);
+  const section: Section = { negate, op, children: items.map((i) => compileNode(i, op)), text };
+  // authz_core_check_section: after De Morgan lifts a negated child section of the other
+  // operator into this one (signs flipped), some child must be positive.
+  const effective = section.children.flatMap((c) =>
+    "op" in c && c.negate && c.op !== op ? c.children.map((g) => !g.negate) : [c.negate],
+  );
+  if (effective.every((neg) => neg)) fail(`${text} directive contains only negative authorization directives`);
+  return section;
+}
+
+/** Compile configuration into a Requirement. Throws NodewsgiError("CONFIG_REQUIRE"/"CONFIG_REQUIRE_IP"). */
+export function compileRequire(input: RequireInput): Requirement {
+  return { root: compileNode(input, null) };
+}
+
+function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
+  switch (p.kind) {
+    case "all":
+      return p.granted ? "granted" : "denied";
+    case "valid-user":
+      return r.user !== undefined ? "granted" : "denied-no-user";
+    case "user":
+      if (r.user === undefined) return "denied-no-user";
+      return p.users.has(r.user) ? "granted" : "denied";
+    case "ip":
+      return p.rules.some((rule) => ipMatches(rule, r.remoteAddress)) ? "granted" : "denied";
+    case "local":
+      return isLocal(r.remoteAddress, r.localAddress) ? "granted" : "denied";
+    case "method":
+      return r.method !== undefined && p.methods.has(r.method === "HEAD" ? "GET" : r.method) ? "granted" : "denied";
+    case "env":
+      return p.names.some((n) => r.env?.[n] !== undefined) ? "granted" : "denied";
+  }
+}
+
+function apply(node: Node, r: AuthzRequest): AuthzStatus {
+  let result: AuthzStatus;
+  if (!("op" in node)) {
+    result = checkProvider(node.provider, r);
+  } else {
+    result = "neutral";
+    for (const child of node.children) {
+      const c = apply(child, r);
+      if (c === "error") return "error";
+      if (c === "neutral") continue;
+      if (node.op === "and") {
+        if (c === "denied") {
+          result = c;
+          break;
+        }
+        if ((c === "denied-no-user" && result !== "denied") || result === "neutral") result = c;
+      } else {
+        if (c === "granted") {
+          result = c;
+          break;
+        }
+        if ((c === "denied-no-user" && result === "denied") || result === "neutral") result = c;
+      }
+    }
+  }
+  if (node.negate) {
+    // A negated denial is only neutral: not being refused is no reason to grant.
+    if (result === "granted") result = "denied";
+    else if (result === "denied" || result === "denied-no-user") result = "neutral";
+  }
+  return result;
+}
+
+/** Evaluate a requirement for a request (and its user, once authenticated). */
+export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus {
+  return apply(req.root, r);
+}

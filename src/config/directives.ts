@@ -1,0 +1,1361 @@
+/**
+ * THE directive table: one entry per directive nodewsgi knows, driving parsing (arity,
+ * contexts, AllowOverride), validation and storage (`apply`), and the generated docs
+ * (docs/directives/, scripts/gen-directive-docs.js). Semantics follow httpd 2.4 and mod_wsgi.
+ */
+import * as path from "node:path";
+import { isLogLevel, type LogLevel } from "../log/error-log";
+import { badArgs, badValue, DirectiveProblem, type Where } from "./errors";
+import {
+  emptyRewrite,
+  mergeOptions,
+  type AuthzContainer,
+  type DaemonProcessSpec,
+  type DirSettings,
+  type HostConfig,
+  type OptionName,
+  type OverrideClass,
+  type RewriteCondition,
+  type RewriteConfig,
+  type RewriteOption,
+  type RewriteRuleFlags,
+  type SectionKind,
+  type ServerConfig,
+  type Setting,
+  type WsgiScriptOptions,
+} from "./model";
+import { compileConfigRegex, type ConfigRegex } from "./regex";
+import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
+
+/** Where a directive may appear: httpd's RSRC_CONF split in two, ACCESS_CONF, and .htaccess. */
+export type Context = "server" | "virtualhost" | "directory" | "htaccess";
+
+export interface ApplyScope {
+  readonly config: ServerConfig;
+  /** The main server or the enclosing <VirtualHost>. */
+  readonly host: HostConfig;
+  /** Where per-directory settings go: the section's, the host's `dir`, or the .htaccess result. */
+  readonly dir: DirSettings;
+  readonly context: Context;
+  /** The enclosing section kind when context is "directory". */
+  readonly section?: SectionKind;
+  readonly where: Where;
+  /** The argument text before word splitting. */
+  readonly rawArgs: string;
+  /** The Require container being filled (an explicit <RequireAll/Any/None>), if any. */
+  readonly authzContainer?: AuthzContainer;
+  /** In .htaccess: the options `AllowOverride Options=...` permits (undefined: all). */
+  readonly allowedOptions?: readonly OptionName[];
+  notice(message: string): void;
+  /** Resolve a path relative to ServerRoot, as httpd's ap_server_root_relative. */
+  serverRelative(p: string): string;
+}
+
+export interface DirectiveSpec {
+  readonly name: string;
+  readonly module: string;
+  /** Sections are opened by `<Name ...>` and handled by the loader. */
+  readonly kind: "directive" | "section";
+  readonly contexts: readonly Context[];
+  /** The AllowOverride class needed to use it in .htaccess. */
+  readonly override?: OverrideClass;
+  /** Allowed only in <Directory> (not <Location>/<Files>) among the directory contexts. */
+  readonly directoryOnly?: boolean;
+  readonly minArgs: number;
+  readonly maxArgs: number;
+  readonly syntax: string;
+  readonly default?: string;
+  readonly doc: string;
+  /** implemented; ignored (accepted with a notice); unsupported (a configuration error). */
+  readonly status: "implemented" | "ignored" | "unsupported";
+  /** Split arguments with mod_wsgi's `name="quoted value"` rule instead of httpd's. */
+  readonly wsgiWords?: boolean;
+  readonly apply?: (scope: ApplyScope, args: string[]) => void;
+}
+
+const ALL: readonly Context[] = ["server", "virtualhost", "directory", "htaccess"];
+const SV: readonly Context[] = ["server", "virtualhost"];
+const SVD: readonly Context[] = ["server", "virtualhost", "directory"];
+const S: readonly Context[] = ["server"];
+const D: readonly Context[] = ["directory", "htaccess"];
+const INF = Number.POSITIVE_INFINITY;
+
+const table: DirectiveSpec[] = [];
+
+type Spec = Omit<DirectiveSpec, "kind" | "status" | "module"> & Partial<Pick<DirectiveSpec, "kind" | "status" | "module">>;
+
+let currentModule = "core";
+function def(spec: Spec): void {
+  table.push({ kind: "directive", status: "implemented", module: currentModule, ...spec });
+}
+
+function setting<T>(scope: ApplyScope, value: T): Setting<T> {
+  return { value, where: scope.where };
+}
+
+function regex(source: string, ci = false): ConfigRegex {
+  try {
+    return compileConfigRegex(source, ci);
+  } catch (e) {
+    throw new DirectiveProblem("E_CONFIG_REGEX", (e as Error).message);
+  }
+}
+
+/** The rewrite config this directive belongs to: the host's in server context, else per-dir. */
+function rewriteFor(scope: ApplyScope): RewriteConfig {
+  if (scope.context === "server" || scope.context === "virtualhost") return scope.host.rewrite;
+  return (scope.dir.rewrite ??= emptyRewrite());
+}
+
+function isServerLevel(scope: ApplyScope): boolean {
+  return scope.context === "server" || scope.context === "virtualhost";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections (the loader opens them; the table gives contexts and docs)
+// ---------------------------------------------------------------------------------------------
+
+function section(name: string, contexts: readonly Context[], syntax: string, doc: string, minArgs = 1, maxArgs = 2): void {
+  table.push({ name, module: currentModule, kind: "section", status: "implemented", contexts, minArgs, maxArgs, syntax, doc });
+}
+
+section("VirtualHost", S, "<VirtualHost addr[:port] [addr[:port]] ...> ... </VirtualHost>",
+  "Groups directives that apply to one virtual host, chosen by the request's address and Host header (ServerName, ServerAlias). Anything not set inside falls back to the main server's setting.", 1, INF);
+section("Directory", SV, "<Directory directory-path> ... </Directory>  or  <Directory ~ regex>",
+  "Directives that apply to a filesystem directory and everything below it. Non-regex sections are merged shortest path first, then regex sections (`~` form and <DirectoryMatch>) in configuration order. Wildcards `*`, `?` and `[]` match within one path segment.");
+section("DirectoryMatch", SV, "<DirectoryMatch regex> ... </DirectoryMatch>",
+  "Like <Directory ~ regex>: a PCRE-syntax regular expression matched against directory paths. Invalid regexes are reported at configuration time with file and line.", 1, 1);
+section("Location", SV, "<Location URL-path> ... </Location>  or  <Location ~ regex>",
+  "Directives that apply to a URL path and everything below it, merged after <Directory> and <Files> sections, in configuration order. A prefix matches at segment boundaries as httpd does.");
+section("LocationMatch", SV, "<LocationMatch regex> ... </LocationMatch>",
+  "Like <Location ~ regex>: a PCRE-syntax regular expression matched against the URL path.", 1, 1);
+section("Files", ["server", "virtualhost", "directory", "htaccess"], "<Files filename> ... </Files>  or  <Files ~ regex>",
+  "Directives that apply to files by name (the last path component), wherever they are. May be nested in <Directory> or used in .htaccess; not in <Location>.");
+section("FilesMatch", ["server", "virtualhost", "directory", "htaccess"], "<FilesMatch regex> ... </FilesMatch>",
+  "Like <Files ~ regex>: a PCRE-syntax regular expression matched against the file name.", 1, 1);
+section("IfModule", ALL, "<IfModule [!]module-file-or-name> ... </IfModule>",
+  "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_authz_core, mod_authz_host and mod_authz_user. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
+section("IfDefine", ALL, "<IfDefine [!]parameter-name> ... </IfDefine>",
+  "Includes its contents only when the parameter is (or with `!`, is not) defined, by `-D NAME` on the command line or a `Define` directive read before it.", 1, 1);
+currentModule = "mod_authz_core";
+section("RequireAll", D, "<RequireAll> Require ... </RequireAll>",
+  "Authorization succeeds only if every enclosed Require line (or nested container) succeeds and none fails.", 0, 0);
+section("RequireAny", D, "<RequireAny> Require ... </RequireAny>",
+  "Authorization succeeds if any enclosed Require line succeeds. This is also how several Require lines directly in a section combine. Negated lines are not allowed here.", 0, 0);
+section("RequireNone", D, "<RequireNone> Require ... </RequireNone>",
+  "Authorization fails if any enclosed Require line succeeds; it never grants access on its own, so use it inside <RequireAll>.", 0, 0);
+
+// ---------------------------------------------------------------------------------------------
+// core
+// ---------------------------------------------------------------------------------------------
+currentModule = "core";
+
+def({
+  name: "Include", contexts: SVD, minArgs: 1, maxArgs: 1, syntax: "Include file-path|directory-path|wildcard",
+  doc: "Reads another configuration file (or every file in a directory, or every file matching a wildcard, in alphabetical order) as if it were written here. Relative paths are relative to ServerRoot; when ServerRoot is not set, that is the directory of the main configuration file. A wildcard that matches nothing is an error; use IncludeOptional to allow that.",
+});
+def({
+  name: "IncludeOptional", contexts: SVD, minArgs: 1, maxArgs: 1, syntax: "IncludeOptional file-path|directory-path|wildcard",
+  doc: "Like Include, but a path or wildcard that matches no file is silently ignored.",
+});
+def({
+  name: "Define", contexts: S, minArgs: 1, maxArgs: 2, syntax: "Define parameter-name [value]",
+  doc: "Defines a parameter for <IfDefine> and for `${name}` substitution in later lines, like `-D name` on the command line. Without a value, `${name}` is left as written.",
+  apply(scope, [name, value]) {
+    if (name!.includes(":")) throw badValue(`the name '${name}' must not contain ':'`);
+    scope.config.defines.set(name!, value ?? "");
+  },
+});
+def({
+  name: "UnDefine", contexts: S, minArgs: 1, maxArgs: 1, syntax: "UnDefine parameter-name",
+  doc: "Removes a parameter defined by Define or `-D`.",
+  apply(scope, [name]) {
+    scope.config.defines.delete(name!);
+  },
+});
+def({
+  name: "ServerRoot", contexts: S, minArgs: 1, maxArgs: 1, syntax: "ServerRoot directory-path", default: "directory of the main configuration file",
+  doc: "The base directory for relative paths in Include, ErrorLog, PidFile, CustomLog, DocumentRoot and AuthUserFile. httpd's default is its compiled-in prefix; nodewsgi's is the directory that holds the main configuration file. Takes effect for the lines after it.",
+  apply(scope, [p]) {
+    scope.config.serverRoot = path.resolve(scope.config.serverRoot, p!);
+  },
+});
+def({
+  name: "Listen", contexts: S, minArgs: 1, maxArgs: 2, syntax: "Listen [IP-address:]port [protocol]",
+  doc: "An address and port to accept connections on; repeat for several. `Listen 8080` listens on all interfaces, `Listen 127.0.0.1:8080` on one, `Listen [::1]:8080` on an IPv6 address. Listening twice on the same address is an error.",
+  apply(scope, [spec, proto]) {
+    const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(spec!);
+    if (!m) throw badValue(`'${spec}' is not [address:]port`);
+    const port = parseInteger(m[3]!, "port", 1, 65535);
+    const host = m[1] ?? m[2];
+    if (proto !== undefined && !/^https?$/i.test(proto)) throw badValue(`unknown protocol '${proto}' (http or https)`);
+    const dup = scope.config.listen.find((l) => l.port === port && l.host === host);
+    if (dup) throw badValue(`Cannot define multiple Listeners on the same IP:port (first at ${dup.where.file}:${dup.where.line})`);
+    scope.config.listen.push({ ...(host !== undefined ? { host } : {}), port, where: scope.where });
+  },
+});
+def({
+  name: "ServerName", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "ServerName [scheme://]hostname[:port]",
+  doc: "The host name (and port) the server uses to identify itself: SERVER_NAME, self-referential redirects, name-based virtual host selection, and mod_wsgi's default application group (`%{RESOURCE}` = `host[:port]|SCRIPT_NAME`).",
+  apply(scope, [name]) {
+    if (!/^([a-z][a-z0-9+.-]*:\/\/)?[^\s/:]+(:\d+)?$/i.test(name!) && !/^\[[0-9a-f:.]+\](:\d+)?$/i.test(name!)) {
+      throw badValue(`'${name}' is not a host name`);
+    }
+    scope.host.serverName = setting(scope, name!);
+  },
+});
+def({
+  name: "ServerAlias", contexts: ["virtualhost"], minArgs: 1, maxArgs: INF, syntax: "ServerAlias hostname [hostname] ...",
+  doc: "Other names (wildcards `*` and `?` allowed) under which a name-based virtual host answers.",
+  apply(scope, names) {
+    scope.host.serverAliases.push(...names);
+  },
+});
+def({
+  name: "DocumentRoot", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "DocumentRoot directory-path", default: "none",
+  doc: "The directory URLs map to when no Alias, WSGIScriptAlias or rewrite rule claims them. Relative to ServerRoot when not absolute. A missing directory is reported as a notice, as httpd warns.",
+  apply(scope, [p]) {
+    const abs = scope.serverRelative(p!).replace(/(.)\/+$/, "$1");
+    scope.host.documentRoot = setting(scope, abs);
+  },
+});
+def({
+  name: "PidFile", contexts: S, minArgs: 1, maxArgs: 1, syntax: "PidFile file-path", default: "none",
+  doc: "The file the server writes its process id to. Relative to ServerRoot.",
+  apply(scope, [p]) {
+    scope.config.pidFile = setting(scope, scope.serverRelative(p!));
+  },
+});
+def({
+  name: "ErrorLog", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "ErrorLog file-path|syslog[:facility]|\"|command\"", default: "standard error",
+  doc: "Where the error log goes: a file (relative to ServerRoot), or a piped command. Application output on `wsgi.errors`, uncaught exceptions and server messages are written here in httpd's format.",
+  apply(scope, [p]) {
+    const v = p!.startsWith("|") || p!.startsWith("syslog") ? p! : scope.serverRelative(p!);
+    scope.host.errorLog = setting(scope, v);
+    if (scope.context === "server") scope.config.errorLog = scope.host.errorLog;
+  },
+});
+def({
+  name: "LogLevel", contexts: SV, minArgs: 1, maxArgs: INF, syntax: "LogLevel level [module:level] ...", default: "warn",
+  doc: "The least severe message written to the error log: emerg, alert, crit, error, warn, notice, info, debug (trace1 to trace8 count as debug). Per-module levels (`rewrite:trace3`) are accepted and apply to the whole log.",
+  apply(scope, args) {
+    let level: LogLevel | undefined;
+    for (const a of args) {
+      const m = /^(?:([\w.]+):)?(\w+)$/.exec(a);
+      const l = m?.[2]?.toLowerCase() ?? "";
+      const norm = /^trace[1-8]$/.test(l) ? "debug" : l;
+      if (!m || !isLogLevel(norm)) throw badValue(`'${a}' is not a log level (emerg, alert, crit, error, warn, notice, info, debug, trace1-8)`);
+      if (!m[1]) level = norm;
+    }
+    if (level) {
+      scope.host.logLevel = setting(scope, level);
+      if (scope.context === "server") scope.config.logLevel = level;
+    }
+  },
+});
+def({
+  name: "Timeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "Timeout seconds", default: "60",
+  doc: "How long to wait for a client to send the request or accept the response, and (as mod_wsgi's socket-timeout default) for a daemon process to answer.",
+  apply(scope, [s]) {
+    scope.host.timeout = setting(scope, parseInteger(s!, "Timeout", 0));
+  },
+});
+def({
+  name: "KeepAlive", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "KeepAlive On|Off", default: "On",
+  doc: "Whether a connection may carry more than one request.",
+  apply(scope, [s]) {
+    scope.host.keepAlive = setting(scope, parseFlag(s!, "KeepAlive"));
+  },
+});
+def({
+  name: "KeepAliveTimeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "KeepAliveTimeout num[ms]", default: "5",
+  doc: "How long an idle persistent connection is kept open waiting for the next request, in seconds, or milliseconds with an `ms` suffix.",
+  apply(scope, [s]) {
+    const ms = /^(\d+)ms$/i.exec(s!);
+    scope.host.keepAliveTimeout = setting(scope, ms ? Number(ms[1]) / 1000 : parseInteger(s!, "KeepAliveTimeout", 0));
+  },
+});
+def({
+  name: "MaxKeepAliveRequests", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "MaxKeepAliveRequests number", default: "100",
+  doc: "How many requests one persistent connection may carry; 0 means unlimited.",
+  apply(scope, [s]) {
+    scope.host.maxKeepAliveRequests = setting(scope, parseInteger(s!, "MaxKeepAliveRequests", 0));
+  },
+});
+def({
+  name: "Options", contexts: ALL, override: "Options", minArgs: 1, maxArgs: INF, syntax: "Options [+|-]option [[+|-]option] ...", default: "FollowSymLinks",
+  doc: "Features enabled in a directory: None, All (everything but MultiViews), ExecCGI (needed to run scripts by SetHandler/AddHandler wsgi-script, not under WSGIScriptAlias), Indexes, MultiViews, FollowSymLinks, SymLinksIfOwnerMatch, Includes, IncludesNOEXEC. Options without `+`/`-` replace what is inherited; with `+`/`-` they adjust it. Mixing the two forms in one line is an error, as in httpd.",
+  apply(scope, args) {
+    const next = parseOptions(args, scope);
+    scope.dir.options = mergeOptions(scope.dir.options, next);
+  },
+});
+def({
+  name: "AllowOverride", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
+  syntax: "AllowOverride All|None|directive-type [directive-type] ...", default: "None",
+  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd. `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
+  apply(scope, args) {
+    const classes = new Set<OverrideClass>();
+    let options: OptionName[] | undefined;
+    const nonfatal: ("Override" | "Unknown" | "All")[] = [];
+    for (const a of args) {
+      const [k, v] = splitOnce(a, "=");
+      const key = k.toLowerCase();
+      if (key === "all") for (const c of OVERRIDE_CLASSES) classes.add(c);
+      else if (key === "none") classes.clear();
+      else if (key === "nonfatal") nonfatal.push(parseChoice(v ?? "", ["Override", "Unknown", "All"] as const, "Nonfatal"));
+      else {
+        const c = parseChoice(k, OVERRIDE_CLASSES, "AllowOverride");
+        classes.add(c);
+        if (c === "Options" && v !== undefined) options = v.split(",").map((o) => parseChoice(o, OPTION_NAMES, "Options="));
+      }
+    }
+    scope.dir.allowOverride = { classes: [...classes], ...(options ? { options } : {}), nonfatal, where: scope.where };
+  },
+});
+def({
+  name: "AllowOverrideList", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
+  syntax: "AllowOverrideList None|directive [directive] ...", default: "None",
+  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits.",
+  apply(scope, args) {
+    const list = args.length === 1 && args[0]!.toLowerCase() === "none" ? [] : args.map((a) => canonicalDirective(a));
+    scope.dir.allowOverrideList = setting(scope, list);
+  },
+});
+def({
+  name: "AccessFileName", contexts: SV, minArgs: 1, maxArgs: INF, syntax: "AccessFileName filename [filename] ...", default: ".htaccess",
+  doc: "The name of the per-directory configuration files read in directories where AllowOverride permits them.",
+  apply(scope, names) {
+    scope.host.accessFileName = setting(scope, names);
+  },
+});
+def({
+  name: "AcceptPathInfo", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "AcceptPathInfo On|Off|Default", default: "Default",
+  doc: "Whether a request may name a file followed by more path (PATH_INFO). Default lets the handler decide: static files refuse it with 404, WSGI scripts accept it.",
+  apply(scope, [s]) {
+    scope.dir.acceptPathInfo = setting(scope, parseChoice(s!, ["On", "Off", "Default"] as const).toLowerCase() as "on" | "off" | "default");
+  },
+});
+def({
+  name: "AllowEncodedSlashes", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "AllowEncodedSlashes On|Off|NoDecode", default: "Off",
+  doc: "What to do with `%2F` in a URL path: Off answers 404, On decodes it to `/`, NoDecode accepts it and leaves it encoded.",
+  apply(scope, [s]) {
+    scope.host.allowEncodedSlashes = setting(scope, parseChoice(s!, ["On", "Off", "NoDecode"] as const).toLowerCase() as "on" | "off" | "nodecode");
+  },
+});
+def({
+  name: "DefaultType", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "DefaultType none", default: "none",
+  doc: "Has no effect beyond `none` since httpd 2.4; other values are accepted with a notice, as httpd warns.",
+  apply(scope, [s]) {
+    if (s!.toLowerCase() !== "none") scope.notice(`DefaultType '${s}' has no effect (httpd 2.4 ignores it too); use AddType or ForceType`);
+  },
+});
+def({
+  name: "ErrorDocument", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 2, syntax: "ErrorDocument error-code document",
+  doc: "What to send instead of the built-in error page for a status: a local URL path (`/errors/404.html`, served by an internal redirect), an external URL (a redirect), or a quoted message. `default` restores the built-in page.",
+  apply(scope, [code, doc]) {
+    const n = parseInteger(code!, "error code", 400, 599);
+    (scope.dir.errorDocuments ??= new Map()).set(n, setting(scope, doc!));
+  },
+});
+def({
+  name: "FileETag", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "FileETag component ...", default: "MTime Size",
+  doc: "What the ETag of a static file is made from: INode, MTime, Size, All, None, Digest (with `+`/`-` to adjust the inherited set).",
+  apply(scope, args) {
+    for (const a of args) parseChoice(a.replace(/^[+-]/, ""), ["INode", "MTime", "Size", "All", "None", "Digest"] as const, "FileETag");
+    scope.dir.fileETag = setting(scope, args);
+  },
+});
+def({
+  name: "LimitRequestBody", contexts: ALL, override: "Limit", minArgs: 1, maxArgs: 1, syntax: "LimitRequestBody bytes", default: "1073741824",
+  doc: "The largest request body accepted, in bytes; 0 means unlimited. A Content-Length above it gets 413 before the application runs; a chunked body is cut off at the limit. httpd 2.4.54 changed the default from unlimited to 1 GiB; nodewsgi uses 1 GiB.",
+  apply(scope, [s]) {
+    scope.dir.limitRequestBody = setting(scope, parseInteger(s!, "LimitRequestBody", 0));
+  },
+});
+def({
+  name: "LimitRequestFieldSize", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "LimitRequestFieldSize bytes", default: "8190",
+  doc: "The largest request header field accepted; a larger one gets 400.",
+  apply(scope, [s]) {
+    scope.host.limitRequestFieldSize = setting(scope, parseInteger(s!, "LimitRequestFieldSize", 0, 65536));
+  },
+});
+def({
+  name: "LimitRequestFields", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "LimitRequestFields number", default: "100",
+  doc: "The most request header fields accepted; more get 400. 0 means unlimited.",
+  apply(scope, [s]) {
+    scope.host.limitRequestFields = setting(scope, parseInteger(s!, "LimitRequestFields", 0, 32767));
+  },
+});
+def({
+  name: "LimitRequestLine", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "LimitRequestLine bytes", default: "8190",
+  doc: "The longest request line accepted; a longer one gets 414.",
+  apply(scope, [s]) {
+    scope.host.limitRequestLine = setting(scope, parseInteger(s!, "LimitRequestLine", 0, 65536));
+  },
+});
+def({
+  name: "SetHandler", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "SetHandler handler-name|none",
+  doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out.",
+  apply(scope, [h]) {
+    scope.dir.handler = setting(scope, h!.toLowerCase() === "none" ? "none" : h!);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// mod_wsgi
+// ---------------------------------------------------------------------------------------------
+currentModule = "mod_wsgi";
+
+const SCRIPT_OPTIONS = ["process-group", "application-group", "callable-object", "pass-authorization"] as const;
+
+function parseScriptOptions(words: string[], allowed: readonly string[], what: string): WsgiScriptOptions {
+  const out: WsgiScriptOptions = {};
+  for (const w of words) {
+    const [k, v] = splitOnce(w, "=");
+    if (v === undefined || !allowed.includes(k)) {
+      throw badValue(`invalid option '${w}' to ${what}; expected ${allowed.map((a) => a + "=").join(", ")}`);
+    }
+    if (v === "") throw badValue(`option ${k}= needs a value`);
+    if (k === "process-group") {
+      checkGroupExpression(v, "process-group");
+      out.processGroup = v;
+    } else if (k === "application-group") {
+      checkGroupExpression(v, "application-group");
+      out.applicationGroup = v;
+    } else if (k === "callable-object") out.callableObject = v;
+    else out.passAuthorization = parseFlag(v, "pass-authorization");
+  }
+  return out;
+}
+
+function scriptAlias(isRegex: boolean) {
+  return (scope: ApplyScope, [pattern, target, ...opts]: string[]) => {
+    const options = parseScriptOptions(opts, SCRIPT_OPTIONS, isRegex ? "WSGIScriptAliasMatch" : "WSGIScriptAlias");
+    const compiled = isRegex ? regex(pattern!) : undefined;
+    if (!isRegex && !pattern!.startsWith("/")) throw badValue(`URL path '${pattern}' must start with '/'`);
+    scope.host.aliases.push({
+      kind: isRegex ? "WSGIScriptAliasMatch" : "WSGIScriptAlias", isScript: true, regex: isRegex, pattern: pattern!,
+      ...(compiled ? { compiled } : {}), target: target!, options, where: scope.where,
+    });
+  };
+}
+
+def({
+  name: "WSGIScriptAlias", contexts: SV, wsgiWords: true, minArgs: 2, maxArgs: 6,
+  syntax: "WSGIScriptAlias URL-path file-path|directory-path [process-group=name] [application-group=name] [callable-object=name] [pass-authorization=On|Off]",
+  doc: "Mounts a WSGI application script at a URL path, like Alias but forcing the `wsgi-script` handler (no `Options ExecCGI` needed). With a file target, SCRIPT_NAME is the mount point and the rest of the URL is PATH_INFO; with a directory target (URL and path ending in `/`) the first segment names a script in that directory. The prefix matches at segment boundaries (`/app` does not match `/apple`). Alias and AliasMatch are tried first; among WSGI aliases the first in configuration order wins. Options choose the daemon process group, the application group (when both are literal the script is preloaded at start), the callable (default `application`) and whether Authorization is passed.",
+  apply: scriptAlias(false),
+});
+def({
+  name: "WSGIScriptAliasMatch", contexts: SV, wsgiWords: true, minArgs: 2, maxArgs: 6,
+  syntax: "WSGIScriptAliasMatch regex file-path|directory-path [process-group=name] [application-group=name] [callable-object=name] [pass-authorization=On|Off]",
+  doc: "WSGIScriptAlias with a PCRE regular expression; `$0`..`$9` in the target are replaced by the match's groups. The URL up to the end of the whole match becomes SCRIPT_NAME (so a pattern that swallows the whole URL leaves PATH_INFO empty), and the unmatched rest is appended to the target before the filesystem walk. Same options as WSGIScriptAlias.",
+  apply: scriptAlias(true),
+});
+def({
+  name: "WSGIHandlerScript", contexts: SVD, wsgiWords: true, minArgs: 2, maxArgs: 5,
+  syntax: "WSGIHandlerScript handler-name script-path [process-group=name] [application-group=name] [pass-authorization=On|Off]",
+  doc: "Defines a handler name for SetHandler/AddHandler: matching files are served by calling `handle_request(environ, start_response)` from the script (WSGICallableObject does not apply); the requested file is in `environ.SCRIPT_FILENAME`.",
+  apply(scope, [name, script, ...opts]) {
+    const options = parseScriptOptions(opts, ["process-group", "application-group", "pass-authorization"], "WSGIHandlerScript");
+    const hs = { name: name!, script: script!, options, where: scope.where };
+    if (isServerLevel(scope)) scope.host.handlerScripts.set(name!, hs);
+    else (scope.dir.handlerScripts ??= new Map()).set(name!, hs);
+  },
+});
+def({
+  name: "WSGIImportScript", contexts: SV, wsgiWords: true, minArgs: 3, maxArgs: 3,
+  syntax: "WSGIImportScript script-path process-group=name application-group=name",
+  doc: "Loads a script into an application group when its process starts, before any request, so the first request does not pay for it. Both options are required; the process group must be `%{GLOBAL}` or a WSGIDaemonProcess.",
+  apply(scope, [script, ...opts]) {
+    const o = parseScriptOptions(opts, ["process-group", "application-group"], "WSGIImportScript");
+    if (o.processGroup === undefined || o.applicationGroup === undefined) {
+      throw badArgs("both process-group= and application-group= are required");
+    }
+    scope.config.importScripts.push({ script: script!, processGroup: o.processGroup, applicationGroup: o.applicationGroup, where: scope.where });
+  },
+});
+def({
+  name: "WSGICallableObject", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGICallableObject name", default: "application",
+  doc: "The name of the exported callable that is the application. It must be a top-level export: dotted paths are not followed.",
+  apply(scope, [name]) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(name!)) throw badValue(`'${name}' is not a plain identifier`);
+    scope.dir.callableObject = setting(scope, name!);
+  },
+});
+def({
+  name: "WSGIPassAuthorization", contexts: ALL, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "WSGIPassAuthorization On|Off", default: "Off",
+  doc: "Whether the Authorization request header reaches the application as `HTTP_AUTHORIZATION`. Off by default so credentials checked by the server are not leaked to applications.",
+  apply(scope, [s]) {
+    scope.dir.passAuthorization = setting(scope, parseFlag(s!, "WSGIPassAuthorization"));
+  },
+});
+def({
+  name: "WSGIChunkedRequest", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIChunkedRequest On|Off", default: "Off",
+  doc: "Whether a request body sent with `Transfer-Encoding: chunked` is accepted. Off answers 411 Length Required, as mod_wsgi does.",
+  apply(scope, [s]) {
+    scope.dir.chunkedRequest = setting(scope, parseFlag(s!, "WSGIChunkedRequest"));
+  },
+});
+def({
+  name: "WSGIScriptReloading", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIScriptReloading On|Off", default: "On",
+  doc: "Whether a script whose modification time changed is reloaded on the next request (in daemon mode: the process group is restarted).",
+  apply(scope, [s]) {
+    scope.dir.scriptReloading = setting(scope, parseFlag(s!, "WSGIScriptReloading"));
+  },
+});
+def({
+  name: "WSGITrustedProxies", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "WSGITrustedProxies address|CIDR ...",
+  doc: "The peers whose WSGITrustedProxyHeaders are believed. Without this directive every peer is trusted; with it, the listed headers from any other peer are removed. X-Forwarded-For is walked back over trusted hops.",
+  apply(scope, args) {
+    for (const a of args) if (!isAddressSpec(a, false)) throw badValue(`'${a}' is not an IP address or CIDR block`);
+    scope.dir.trustedProxies = setting(scope, args);
+  },
+});
+def({
+  name: "WSGITrustedProxyHeaders", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "WSGITrustedProxyHeaders header ...",
+  doc: "Forwarding headers to honour from trusted proxies: X-Forwarded-For, X-Client-IP, X-Real-IP (client address), X-Forwarded-Proto, X-Forwarded-Scheme, X-Scheme, X-Forwarded-HTTPS, X-Forwarded-SSL, X-HTTPS (scheme), X-Forwarded-Host, X-Host, X-Forwarded-Server, X-Forwarded-Port, X-Script-Name, X-Forwarded-Script-Name. Other names are accepted and ignored, as mod_wsgi does.",
+  apply(scope, args) {
+    for (const a of args) if (!/^[A-Za-z0-9-]+$/.test(a)) throw badValue(`'${a}' is not a header name`);
+    scope.dir.trustedProxyHeaders = setting(scope, args);
+  },
+});
+def({
+  name: "WSGIProcessGroup", contexts: SVD, minArgs: 1, maxArgs: 1, syntax: "WSGIProcessGroup name|%{GLOBAL}|%{ENV:variable}", default: "%{GLOBAL}",
+  doc: "The daemon process group (a WSGIDaemonProcess name) that runs matching requests. `%{GLOBAL}` runs them in the front-end process; `%{ENV:var}` takes the name from a request variable (SetEnv, RewriteRule [E=]).",
+  apply(scope, [g]) {
+    checkGroupExpression(g!, "WSGIProcessGroup");
+    scope.dir.processGroup = setting(scope, g!);
+  },
+});
+def({
+  name: "WSGIApplicationGroup", contexts: SVD, minArgs: 1, maxArgs: 1, syntax: "WSGIApplicationGroup name|%{GLOBAL}|%{RESOURCE}|%{SERVER}|%{HOST}|%{ENV:variable}", default: "%{RESOURCE}",
+  doc: "The application group (a separate JavaScript isolate) an application runs in. `%{RESOURCE}` gives each mount its own (`host[:port]|SCRIPT_NAME`), `%{SERVER}` one per virtual host, `%{GLOBAL}` the process's main isolate (fastest, no thread hop), a literal name shares one isolate between mounts.",
+  apply(scope, [g]) {
+    checkGroupExpression(g!, "WSGIApplicationGroup");
+    scope.dir.applicationGroup = setting(scope, g!);
+  },
+});
+def({
+  name: "WSGIRestrictProcess", contexts: SVD, minArgs: 1, maxArgs: INF, syntax: "WSGIRestrictProcess group ...",
+  doc: "The process groups WSGIProcessGroup may select here; selecting another gives 403.",
+  apply(scope, args) {
+    scope.dir.restrictProcess = setting(scope, args);
+  },
+});
+def({
+  name: "WSGIMapHEADToGET", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIMapHEADToGET On|Off|Auto", default: "Auto",
+  doc: "Whether HEAD requests reach the application as GET (so it produces the same headers); the body is discarded.",
+  apply(scope, [s]) {
+    scope.dir.mapHeadToGet = setting(scope, parseChoice(s!, ["On", "Off", "Auto"] as const).toLowerCase() as "on" | "off" | "auto");
+  },
+});
+def({
+  name: "WSGIErrorOverride", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIErrorOverride On|Off", default: "Off",
+  doc: "In daemon mode, whether ErrorDocument pages replace error responses produced by the application.",
+  apply(scope, [s]) {
+    scope.dir.errorOverride = setting(scope, parseFlag(s!));
+  },
+});
+def({
+  name: "WSGIEnableSendfile", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIEnableSendfile On|Off", default: "Off",
+  doc: "Whether `wsgi.file_wrapper` responses are sent with sendfile().",
+  apply(scope, [s]) {
+    scope.dir.enableSendfile = setting(scope, parseFlag(s!));
+  },
+});
+def({
+  name: "WSGIIgnoreActivity", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIIgnoreActivity On|Off", default: "Off",
+  doc: "Matching requests (health checks) do not reset a daemon group's inactivity-timeout clock.",
+  apply(scope, [s]) {
+    scope.dir.ignoreActivity = setting(scope, parseFlag(s!));
+  },
+});
+def({
+  name: "WSGIRestrictEmbedded", contexts: S, minArgs: 1, maxArgs: 1, syntax: "WSGIRestrictEmbedded On|Off", default: "Off",
+  doc: "When On, a request not delegated to a daemon process group gets 500 instead of running in the front-end process.",
+  apply(scope, [s]) {
+    scope.config.restrictEmbedded = parseFlag(s!, "WSGIRestrictEmbedded");
+  },
+});
+def({
+  name: "WSGISocketPrefix", contexts: S, minArgs: 1, maxArgs: 1, syntax: "WSGISocketPrefix path-prefix", default: "a private runtime directory",
+  doc: "Path prefix for the Unix sockets between the front end and daemon process groups. Relative to ServerRoot.",
+  apply(scope, [p]) {
+    scope.config.socketPrefix = setting(scope, scope.serverRelative(p!));
+  },
+});
+def({
+  name: "WSGIDaemonProcess", contexts: SV, wsgiWords: true, minArgs: 1, maxArgs: INF,
+  syntax: "WSGIDaemonProcess name [option=value] ...",
+  doc: "Defines a daemon process group: `processes` child Node processes (default 1) with `threads` requests in flight each (default 15), selected by WSGIProcessGroup or `process-group=`. The name must be unique in the server. Options, as mod_wsgi's: processes, threads, maximum-requests, restart-interval, inactivity-timeout, request-timeout, interrupt-timeout, graceful-timeout (15), eviction-timeout, shutdown-timeout (5), deadlock-timeout (300), startup-timeout, queue-timeout, connect-timeout (15), socket-timeout (Timeout), response-socket-timeout, listen-backlog (100), display-name, home, user, group, supplementary-groups, umask, lang, locale, memory-limit, virtual-memory-limit, cpu-time-limit, cpu-priority, stack-size, send-buffer-size, receive-buffer-size, header-buffer-size, response-buffer-size, script-user, script-group, socket-user, server-metrics; python-home, python-path, python-eggs, switch-interval and chroot are accepted for compatibility. Any other option is an error. An explicit `processes=` (even 1) makes `wsgi.multiprocess` true.",
+  apply(scope, [name, ...opts]) {
+    if (name!.includes("=")) throw badArgs(`the first argument is the group name, got '${name}'`);
+    const prev = scope.config.daemonProcesses.get(name!);
+    if (prev) throw badValue(`name '${name}' duplicates the WSGIDaemonProcess at ${prev.where.file}:${prev.where.line}`);
+    const spec = defaultDaemonSpec(name!, scope.where);
+    for (const o of opts) applyDaemonOption(spec, o, scope);
+    scope.config.daemonProcesses.set(name!, spec);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// mod_alias
+// ---------------------------------------------------------------------------------------------
+currentModule = "mod_alias";
+
+def({
+  name: "Alias", contexts: SV, minArgs: 2, maxArgs: 2, syntax: "Alias URL-path file-path|directory-path",
+  doc: "Maps URLs starting with URL-path to a file or directory outside the DocumentRoot. Tried before any WSGIScriptAlias, in configuration order; the prefix matches at segment boundaries and runs of `/` match each other. Access to the target still needs a <Directory> that grants it.",
+  apply(scope, [url, target]) {
+    scope.host.aliases.push({ kind: "Alias", isScript: false, regex: false, pattern: url!, target: target!, options: {}, where: scope.where });
+  },
+});
+def({
+  name: "AliasMatch", contexts: SV, minArgs: 2, maxArgs: 2, syntax: "AliasMatch regex file-path|directory-path",
+  doc: "Alias with a PCRE regular expression; `$0`..`$9` in the target are replaced by the match's groups, and the rest of the URL is not appended.",
+  apply(scope, [re, target]) {
+    const compiled = regex(re!);
+    scope.host.aliases.push({ kind: "AliasMatch", isScript: false, regex: true, pattern: re!, compiled, target: target!, options: {}, where: scope.where });
+  },
+});
+
+function redirectStatus(s: string): number | undefined {
+  const named: Record<string, number> = { permanent: 301, temp: 302, seeother: 303, gone: 410 };
+  if (s.toLowerCase() in named) return named[s.toLowerCase()];
+  if (/^\d{3}$/.test(s)) {
+    const n = Number(s);
+    if ((n >= 300 && n < 400) || (n >= 400 && n < 600)) return n;
+    throw badValue(`redirect status ${s} must be 3xx, 4xx or 5xx`);
+  }
+  return undefined;
+}
+
+function addRedirect(scope: ApplyScope, isRegex: boolean, args: string[], fixed?: number): void {
+  let status = fixed ?? 302;
+  let rest = args;
+  if (fixed === undefined && args.length > 1) {
+    const st = redirectStatus(args[0]!);
+    if (st !== undefined) {
+      status = st;
+      rest = args.slice(1);
+    }
+  }
+  const [pattern, url, extra] = rest;
+  if (extra !== undefined || pattern === undefined) throw badArgs("expects [status] URL-path [URL]");
+  if (status >= 300 && status < 400 && url === undefined) throw badArgs(`a ${status} redirect needs a target URL`);
+  if (status >= 400 && url !== undefined) throw badArgs(`a ${status} response takes no target URL`);
+  if (url !== undefined && !/^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith("/")) throw badValue(`'${url}' is not a URL or an absolute path`);
+  const compiled = isRegex ? regex(pattern) : undefined;
+  const r = { regex: isRegex, pattern, ...(compiled ? { compiled } : {}), status, ...(url !== undefined ? { url } : {}), where: scope.where };
+  if (isServerLevel(scope)) scope.host.redirects.push(r);
+  else (scope.dir.redirects ??= []).push(r);
+}
+
+def({
+  name: "Redirect", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 3, syntax: "Redirect [status] URL-path [URL]", default: "status 302",
+  doc: "Answers requests for URL-path (and below) with a redirect to URL plus the rest of the path. Status may be permanent (301), temp (302), seeother (303), gone (410, no URL) or a number. Redirects are checked before aliases.",
+  apply(scope, args) {
+    addRedirect(scope, false, args);
+  },
+});
+def({
+  name: "RedirectMatch", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RedirectMatch [status] regex URL",
+  doc: "Redirect with a PCRE regular expression; `$0`..`$9` in the URL are replaced by the match's groups.",
+  apply(scope, args) {
+    addRedirect(scope, true, args);
+  },
+});
+def({
+  name: "RedirectPermanent", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 2, syntax: "RedirectPermanent URL-path URL",
+  doc: "Redirect with status 301.",
+  apply(scope, args) {
+    addRedirect(scope, false, args, 301);
+  },
+});
+def({
+  name: "RedirectTemp", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 2, syntax: "RedirectTemp URL-path URL",
+  doc: "Redirect with status 302.",
+  apply(scope, args) {
+    addRedirect(scope, false, args, 302);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config
+// ---------------------------------------------------------------------------------------------
+currentModule = "mod_mime";
+
+function extMap(scope: ApplyScope, key: "addHandlers" | "addTypes" | "addEncodings" | "addCharsets", value: string, exts: string[]): void {
+  const m = (scope.dir[key] ??= new Map());
+  for (const e of exts) {
+    const ext = e.replace(/^\./, "").toLowerCase();
+    if (ext === "") throw badValue("empty extension");
+    m.set(ext, setting(scope, value));
+  }
+}
+
+def({
+  name: "AddHandler", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddHandler handler-name extension [extension] ...",
+  doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections.",
+  apply(scope, [h, ...exts]) {
+    extMap(scope, "addHandlers", h!, exts);
+  },
+});
+def({
+  name: "RemoveHandler", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveHandler extension [extension] ...",
+  doc: "Removes inherited AddHandler mappings for these extensions.",
+  apply(scope, exts) {
+    extMap(scope, "addHandlers", "", exts);
+  },
+});
+def({
+  name: "AddType", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddType media-type extension [extension] ...",
+  doc: "Maps extensions to a Content-Type for static files, over the built-in table.",
+  apply(scope, [t, ...exts]) {
+    if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(t!)) throw badValue(`'${t}' is not a media type`);
+    extMap(scope, "addTypes", t!.toLowerCase(), exts);
+  },
+});
+def({
+  name: "RemoveType", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveType extension [extension] ...",
+  doc: "Removes inherited AddType mappings for these extensions.",
+  apply(scope, exts) {
+    extMap(scope, "addTypes", "", exts);
+  },
+});
+def({
+  name: "AddEncoding", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddEncoding encoding extension [extension] ...",
+  doc: "Maps extensions to a Content-Encoding (`gzip`, `br`, ...) for static files.",
+  apply(scope, [e, ...exts]) {
+    extMap(scope, "addEncodings", e!.toLowerCase(), exts);
+  },
+});
+def({
+  name: "AddCharset", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddCharset charset extension [extension] ...",
+  doc: "Maps extensions to a charset added to the Content-Type of static files.",
+  apply(scope, [c, ...exts]) {
+    extMap(scope, "addCharsets", c!, exts);
+  },
+});
+def({
+  name: "MultiviewsMatch", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 2, syntax: "MultiviewsMatch Any|NegotiatedOnly|Filters|Handlers [Handlers|Filters]", default: "NegotiatedOnly",
+  doc: "Which files MultiViews may choose among: NegotiatedOnly (only extensions with a type, encoding, charset or language), Handlers (also extensions with a handler, e.g. `.wsgi`), Any.",
+  apply(scope, args) {
+    const vals = args.map((a) => parseChoice(a, ["Any", "NegotiatedOnly", "Filters", "Handlers"] as const, "MultiviewsMatch"));
+    if (vals.length === 2 && (vals.includes("Any") || vals.includes("NegotiatedOnly"))) throw badValue("Any and NegotiatedOnly stand alone");
+    const v = (vals.length === 2 ? "Filters Handlers" : vals[0]!) as "Any" | "NegotiatedOnly" | "Filters" | "Handlers" | "Filters Handlers";
+    scope.dir.multiviewsMatch = setting(scope, v);
+  },
+});
+
+currentModule = "mod_dir";
+def({
+  name: "DirectoryIndex", contexts: ALL, override: "Indexes", minArgs: 1, maxArgs: INF, syntax: "DirectoryIndex disabled|local-url [local-url] ...", default: "index.html",
+  doc: "What to serve for a request for a directory: the first of these that exists (relative names in the directory, or absolute URL paths). `disabled` turns it off. A later DirectoryIndex in the same section adds to the list; in a nested section it replaces it.",
+  apply(scope, args) {
+    if (args.length === 1 && args[0]!.toLowerCase() === "disabled") {
+      scope.dir.directoryIndex = setting(scope, []);
+      return;
+    }
+    const prev = scope.dir.directoryIndex?.value ?? [];
+    scope.dir.directoryIndex = setting(scope, [...prev, ...args]);
+  },
+});
+def({
+  name: "DirectorySlash", contexts: ALL, override: "Indexes", minArgs: 1, maxArgs: 1, syntax: "DirectorySlash On|Off", default: "On",
+  doc: "Whether a request for a directory without a trailing slash is redirected (301) to the URL with one.",
+  apply(scope, [s]) {
+    scope.dir.directorySlash = setting(scope, parseFlag(s!, "DirectorySlash"));
+  },
+});
+
+currentModule = "mod_env";
+def({
+  name: "SetEnv", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 2, syntax: "SetEnv variable [value]",
+  doc: "Sets a request variable: it appears in the application's `environ` (never in `process.env`) and can select groups through `%{ENV:variable}`. Accumulates with enclosing sections.",
+  apply(scope, [name, value]) {
+    (scope.dir.env ??= []).push({ op: "set", name: name!, value: value ?? "", where: scope.where });
+  },
+});
+def({
+  name: "UnsetEnv", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "UnsetEnv variable [variable] ...",
+  doc: "Removes request variables set by SetEnv or PassEnv further out.",
+  apply(scope, names) {
+    for (const n of names) (scope.dir.env ??= []).push({ op: "unset", name: n, where: scope.where });
+  },
+});
+def({
+  name: "PassEnv", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "PassEnv variable [variable] ...",
+  doc: "Copies variables from the server's own environment into each request's variables.",
+  apply(scope, names) {
+    for (const n of names) (scope.dir.env ??= []).push({ op: "pass", name: n, where: scope.where });
+  },
+});
+
+currentModule = "mod_setenvif";
+function setEnvIf(ci: boolean, fixedAttribute?: string) {
+  return (scope: ApplyScope, args: string[]) => {
+    const [attribute, pattern, ...assignments] = fixedAttribute ? [fixedAttribute, ...args] : args;
+    if (!assignments.length) throw badArgs("needs at least one variable to set");
+    const compiled = regex(pattern!, ci);
+    (scope.dir.setEnvIf ??= []).push({ attribute: attribute!, pattern: pattern!, compiled, assignments, where: scope.where });
+  };
+}
+def({
+  name: "SetEnvIf", contexts: ALL, override: "FileInfo", minArgs: 3, maxArgs: INF, syntax: "SetEnvIf attribute regex [!]variable[=value] ...",
+  doc: "Sets request variables when a request attribute (a header name, Remote_Addr, Remote_Host, Request_Method, Request_Protocol, Request_URI) matches a regular expression.",
+  apply: setEnvIf(false),
+});
+def({
+  name: "SetEnvIfNoCase", contexts: ALL, override: "FileInfo", minArgs: 3, maxArgs: INF, syntax: "SetEnvIfNoCase attribute regex [!]variable[=value] ...",
+  doc: "SetEnvIf with a case-insensitive match.",
+  apply: setEnvIf(true),
+});
+def({
+  name: "BrowserMatch", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "BrowserMatch regex [!]variable[=value] ...",
+  doc: "SetEnvIf on the User-Agent header.",
+  apply: setEnvIf(false, "User-Agent"),
+});
+
+currentModule = "mod_headers";
+const HEADER_ACTIONS = ["set", "setifempty", "append", "merge", "add", "unset", "echo", "edit", "edit*", "note"] as const;
+function headerDirective(which: "Header" | "RequestHeader") {
+  return (scope: ApplyScope, args: string[]) => {
+    let i = 0;
+    let condition: "onsuccess" | "always" | undefined;
+    if (which === "Header" && /^(always|onsuccess)$/i.test(args[0]!)) condition = args[i++]!.toLowerCase() as "always" | "onsuccess";
+    const action = parseChoice(args[i++] ?? "", HEADER_ACTIONS, "action");
+    const header = args[i++];
+    if (header === undefined) throw badArgs("needs a header name");
+    let value: string | undefined;
+    let replacement: string | undefined;
+    if (action === "edit" || action === "edit*") {
+      value = args[i++];
+      replacement = args[i++];
+      if (replacement === undefined) throw badArgs(`${action} needs a regex and a replacement`);
+      regex(value!);
+    } else if (action !== "unset" && action !== "echo") {
+      value = args[i++];
+      if (value === undefined) throw badArgs(`${action} needs a value`);
+    }
+    const extra = args[i++];
+    if (extra !== undefined && !/^(early|env=!?.+|expr=.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early, env=[!]var or expr=...)`);
+    if (args[i] !== undefined) throw badArgs("too many arguments");
+    (scope.dir.headers ??= []).push({
+      directive: which, ...(condition ? { condition } : {}), action, header,
+      ...(value !== undefined ? { value } : {}), ...(replacement !== undefined ? { replacement } : {}), ...(extra !== undefined ? { extra } : {}),
+      where: scope.where,
+    });
+  };
+}
+def({
+  name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var|expr=...]",
+  doc: "Changes response headers, from static files and applications alike.",
+  apply: headerDirective("Header"),
+});
+def({
+  name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var|expr=...]",
+  doc: "Changes request headers before the application sees them.",
+  apply: headerDirective("RequestHeader"),
+});
+
+currentModule = "mod_log_config";
+def({
+  name: "LogFormat", contexts: SV, minArgs: 1, maxArgs: 2, syntax: "LogFormat format|nickname [nickname]", default: "\"%h %l %u %t \\\"%r\\\" %>s %b\"",
+  doc: "Defines an access log format, optionally under a nickname that CustomLog can use. The `%` directives are mod_log_config's.",
+  apply(scope, [fmt, nick]) {
+    scope.host.logFormats.set(nick ?? "", fmt!);
+  },
+});
+def({
+  name: "CustomLog", contexts: SV, minArgs: 2, maxArgs: 3, syntax: "CustomLog file|\"|command\" format|nickname [env=[!]variable|expr=expression]",
+  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname.",
+  apply(scope, [target, fmt, cond]) {
+    if (cond !== undefined && !/^(env=!?.+|expr=.+)$/i.test(cond)) throw badValue(`'${cond}' must be env=[!]variable or expr=...`);
+    const format = scope.host.logFormats.get(fmt!) ?? scope.config.main.logFormats.get(fmt!) ?? fmt!;
+    const t = target!.startsWith("|") ? target! : scope.serverRelative(target!);
+    scope.host.customLogs.push({ target: t, format, ...(cond !== undefined ? { condition: cond } : {}), where: scope.where });
+  },
+});
+def({
+  name: "TransferLog", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "TransferLog file|\"|command\"",
+  doc: "CustomLog with the most recent LogFormat that has no nickname.",
+  apply(scope, [target]) {
+    const format = scope.host.logFormats.get("") ?? scope.config.main.logFormats.get("") ?? "%h %l %u %t \"%r\" %>s %b";
+    const t = target!.startsWith("|") ? target! : scope.serverRelative(target!);
+    scope.host.customLogs.push({ target: t, format, where: scope.where });
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Authentication and authorization
+// ---------------------------------------------------------------------------------------------
+currentModule = "mod_authz_core";
+def({
+  name: "Require", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF,
+  syntax: "Require [not] all granted|all denied|valid-user|user name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...",
+  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, or an HTTP `method`. Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
+  apply(scope, args) {
+    let negated = false;
+    let a = args;
+    if (a[0]!.toLowerCase() === "not") {
+      negated = true;
+      a = a.slice(1);
+    }
+    const provider = (a[0] ?? "").toLowerCase();
+    const rest = a.slice(1);
+    switch (provider) {
+      case "all":
+        if (rest.length !== 1 || !/^(granted|denied)$/i.test(rest[0]!)) throw badArgs("Require all takes 'granted' or 'denied'");
+        rest[0] = rest[0]!.toLowerCase();
+        break;
+      case "valid-user":
+      case "local":
+        if (rest.length) throw badArgs(`Require ${provider} takes no arguments`);
+        break;
+      case "user":
+      case "host":
+      case "env":
+      case "method":
+        if (!rest.length) throw badArgs(`Require ${provider} needs at least one argument`);
+        break;
+      case "ip":
+        if (!rest.length) throw badArgs("Require ip needs at least one address");
+        for (const ip of rest) if (!isAddressSpec(ip, true)) throw badValue(`'${ip}' is not an IP address, partial address, CIDR block or network/mask`);
+        break;
+      case "group":
+      case "expr":
+      case "file-owner":
+      case "file-group":
+        throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Require ${provider} is not supported by nodewsgi`);
+      default:
+        throw badValue(`unknown authorization provider '${a[0] ?? ""}' (all, valid-user, user, ip, host, local, env, method)`);
+    }
+    const target = scope.authzContainer ?? (scope.dir.authz ??= { kind: "any", items: [], where: scope.where });
+    if (negated && target.kind === "any") {
+      throw badValue("negative Require directive has no effect in <RequireAny> directive (use it inside <RequireAll> or <RequireNone>)");
+    }
+    target.items.push({ kind: "require", negated, provider, args: rest, where: scope.where });
+  },
+});
+def({
+  name: "AuthMerging", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthMerging Off|And|Or", default: "Off",
+  doc: "How this section's Require lines combine with the inherited ones: Off replaces them, And requires both, Or either.",
+  apply(scope, [s]) {
+    scope.dir.authMerging = setting(scope, parseChoice(s!, ["Off", "And", "Or"] as const, "AuthMerging"));
+  },
+});
+
+currentModule = "mod_auth_basic";
+def({
+  name: "AuthType", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthType Basic|None",
+  doc: "The kind of user authentication: Basic (HTTP Basic, against AuthUserFile) or None. Digest and Form are not supported.",
+  apply(scope, [t]) {
+    const v = t!.toLowerCase();
+    if (v === "digest" || v === "form") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `AuthType ${t} is not supported by nodewsgi (Basic or None)`);
+    scope.dir.authType = setting(scope, parseChoice(t!, ["Basic", "None"] as const, "AuthType"));
+  },
+});
+def({
+  name: "AuthName", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthName realm",
+  doc: "The realm sent in the `WWW-Authenticate` challenge; browsers show it in the login prompt.",
+  apply(scope, [n]) {
+    scope.dir.authName = setting(scope, n!);
+  },
+});
+def({
+  name: "AuthBasicProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthBasicProvider file", default: "file",
+  doc: "Where Basic credentials are checked. Only `file` (AuthUserFile) is available.",
+  apply(scope, args) {
+    for (const p of args) if (p.toLowerCase() !== "file") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `provider '${p}' is not supported by nodewsgi (file)`);
+    scope.dir.authBasicProvider = setting(scope, args.map((a) => a.toLowerCase()));
+  },
+});
+currentModule = "mod_authn_file";
+def({
+  name: "AuthUserFile", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthUserFile file-path",
+  doc: "An htpasswd file of `user:hash` lines (bcrypt `$2y$`, `$apr1$` MD5, `{SHA}` and crypt hashes). Relative to ServerRoot.",
+  apply(scope, [p]) {
+    scope.dir.authUserFile = setting(scope, scope.serverRelative(p!));
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// mod_rewrite
+// ---------------------------------------------------------------------------------------------
+currentModule = "mod_rewrite";
+
+const COND_TESTS = ["-d", "-f", "-F", "-h", "-l", "-L", "-s", "-U", "-x", "-eq", "-ge", "-gt", "-le", "-lt", "-ne", "-ipmatch", "-strmatch", "-strcmatch", "-fnmatch"];
+
+def({
+  name: "RewriteEngine", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "RewriteEngine On|Off", default: "Off",
+  doc: "Turns mod_rewrite processing on for the server, virtual host or directory. Rules in server context apply to the URL before mapping; rules in <Directory> and .htaccess apply to the path relative to that directory after mapping.",
+  apply(scope, [s]) {
+    rewriteFor(scope).engine = parseFlag(s!, "RewriteEngine");
+  },
+});
+def({
+  name: "RewriteOptions", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RewriteOptions Inherit|InheritBefore|InheritDown|InheritDownBefore|IgnoreInherit|AllowNoSlash|AllowAnyURI|MergeBase ...",
+  doc: "Inherit appends the parent's rules after this context's; InheritBefore puts them before. Without it a directory with its own rewrite directives does not run the parent directory's rules.",
+  apply(scope, args) {
+    const choices: readonly RewriteOption[] = ["Inherit", "InheritBefore", "InheritDown", "InheritDownBefore", "IgnoreInherit", "AllowNoSlash", "AllowAnyURI", "MergeBase", "LongURLOptimization", "LegacyPrefixDocRoot"];
+    rewriteFor(scope).options = args.map((a) => parseChoice(a, choices, "RewriteOptions"));
+  },
+});
+def({
+  name: "RewriteBase", contexts: D, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "RewriteBase URL-path",
+  doc: "The URL prefix that replaces the directory path in relative substitutions of per-directory rules.",
+  apply(scope, [b]) {
+    if (!b!.startsWith("/")) throw badValue("RewriteBase takes an absolute URL path");
+    rewriteFor(scope).base = b!;
+  },
+});
+def({
+  name: "RewriteCond", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteCond TestString [!]CondPattern [[NC,OR,NV]]",
+  doc: "A condition on the next RewriteRule: TestString (with `%{VARIABLE}`, `$N` and `%N` references) is matched against a regular expression, compared (`=`, `<`, `>`, `<=`, `>=`, `-eq`...) or tested as a file (`-f`, `-d`, `-s`, `-l`, `-x`, `-U`, `-F`). Flags: NC (no case), OR (or with the next condition), NV.",
+  apply(scope, [test, pat, flagText]) {
+    let p = pat!;
+    const negated = p.startsWith("!");
+    if (negated) p = p.slice(1);
+    const flags = { nocase: false, ornext: false, novary: false };
+    for (const [k] of parseFlagList(flagText)) {
+      if (k === "nc" || k === "nocase") flags.nocase = true;
+      else if (k === "or" || k === "ornext") flags.ornext = true;
+      else if (k === "nv" || k === "novary") flags.novary = true;
+      else throw badValue(`unknown flag '${k}' (NC, OR, NV)`);
+    }
+    let kind = "regex";
+    let compiled: ConfigRegex | undefined;
+    if (COND_TESTS.includes(p)) kind = p;
+    else if (/^(<=|>=|=|<|>)/.test(p)) kind = /^(<=|>=|=|<|>)/.exec(p)![1]!;
+    else if (test === "expr" || p === "expr") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "ap_expr conditions are not supported by nodewsgi");
+    else compiled = regex(p, flags.nocase);
+    const cond: RewriteCondition = { testString: test!, pattern: p, negated, test: kind, ...(compiled ? { compiled } : {}), flags, where: scope.where };
+    rewriteFor(scope).pendingConditions.push(cond);
+  },
+});
+def({
+  name: "RewriteRule", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteRule [!]Pattern Substitution [flags]",
+  doc: "Rewrites the URL (server context) or the path relative to the directory (per-directory) when Pattern matches and the preceding RewriteCond lines hold. Substitution `-` leaves it unchanged. Flags: L, END, PT, QSA, QSD, NC, NE, C, F, G, R[=code], S=n, E=var:value, H=handler, T=type, N, B, NS, DPI and others of mod_rewrite; [P] (proxy) is not supported.",
+  apply(scope, [pat, sub, flagText]) {
+    let p = pat!;
+    const negated = p.startsWith("!");
+    if (negated) p = p.slice(1);
+    const flags = parseRuleFlags(flagText);
+    const compiled = regex(p, flags.noCase);
+    const rw = rewriteFor(scope);
+    rw.rules.push({ pattern: p, negated, compiled, substitution: sub!, flags, conditions: rw.pendingConditions, where: scope.where });
+    rw.pendingConditions = [];
+  },
+});
+def({
+  name: "RewriteMap", contexts: SV, minArgs: 2, maxArgs: 3, syntax: "RewriteMap MapName MapType:MapSource",
+  doc: "Defines a map for `${MapName:key|default}` in substitutions: txt (a text file of key value lines), rnd, int (toupper, tolower, escape, unescape). dbm, prg and dbd are not supported.",
+  apply(scope, [name, spec]) {
+    const m = /^(txt|rnd|int|dbm|prg|dbd|fastdbd)(?:=[^:]*)?:(.+)$/i.exec(spec!);
+    if (!m) throw badValue(`'${spec}' is not MapType:MapSource`);
+    const type = m[1]!.toLowerCase();
+    if (!["txt", "rnd", "int"].includes(type)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `map type ${type} is not supported by nodewsgi (txt, rnd, int)`);
+    if (type === "int" && !/^(toupper|tolower|escape|unescape)$/.test(m[2]!)) throw badValue(`unknown internal map '${m[2]}'`);
+    const source = type === "int" ? m[2]! : scope.serverRelative(m[2]!);
+    scope.host.rewriteMaps.set(name!, { name: name!, type, source, where: scope.where });
+  },
+});
+
+function parseFlagList(text: string | undefined): [string, string][] {
+  if (text === undefined) return [];
+  if (!text.startsWith("[") || !text.endsWith("]")) throw badValue(`flags '${text}' must be written [FLAG,FLAG=value,...]`);
+  const inner = text.slice(1, -1).trim();
+  if (inner === "") return [];
+  return inner.split(",").map((f) => {
+    const [k, v] = splitOnce(f.trim(), "=");
+    return [k.toLowerCase(), v ?? ""];
+  });
+}
+
+const RULE_FLAG_NAMES: Record<string, string> = {
+  b: "b", bnp: "bnp", backrefnoplus: "bnp", bctls: "bctls", bne: "bne", c: "chain", chain: "chain", co: "cookie", cookie: "cookie",
+  dpi: "discardpath", discardpath: "discardpath", e: "env", env: "env", end: "end", f: "forbidden", forbidden: "forbidden", g: "gone", gone: "gone",
+  h: "handler", handler: "handler", l: "last", last: "last", n: "next", next: "next", nc: "nocase", nocase: "nocase", ne: "noescape", noescape: "noescape",
+  ns: "nosubreq", nosubreq: "nosubreq", pt: "passthrough", passthrough: "passthrough", qsa: "qsappend", qsappend: "qsappend",
+  qsd: "qsdiscard", qsdiscard: "qsdiscard", qsl: "qslast", qslast: "qslast", r: "redirect", redirect: "redirect", s: "skip", skip: "skip",
+  t: "type", type: "type", unsafeallow3f: "unsafeallow3f", unsafeprefixstat: "unsafeprefixstat",
+};
+
+function parseRuleFlags(text: string | undefined): RewriteRuleFlags {
+  const raw = new Map<string, string>();
+  const f: RewriteRuleFlags = {
+    raw, last: false, end: false, passThrough: false, qsAppend: false, qsDiscard: false, noCase: false, noEscape: false,
+    chain: false, forbidden: false, gone: false, skip: 0, env: [], next: false,
+  };
+  for (const [k, v] of parseFlagList(text)) {
+    if (k === "p" || k === "proxy") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "the [P] (proxy) flag is not supported by nodewsgi");
+    const name = RULE_FLAG_NAMES[k];
+    if (!name) throw badValue(`unknown flag '${k}'`);
+    raw.set(name, v);
+    switch (name) {
+      case "last": f.last = true; break;
+      case "end": f.end = true; break;
+      case "passthrough": f.passThrough = true; break;
+      case "qsappend": f.qsAppend = true; break;
+      case "qsdiscard": f.qsDiscard = true; break;
+      case "nocase": f.noCase = true; break;
+      case "noescape": f.noEscape = true; break;
+      case "chain": f.chain = true; break;
+      case "forbidden": f.forbidden = true; break;
+      case "gone": f.gone = true; break;
+      case "next": f.next = true; break;
+      case "redirect": {
+        const st = v === "" ? 302 : (redirectStatus(v) ?? parseInteger(v, "R= status", 300, 599));
+        f.redirect = st;
+        break;
+      }
+      case "skip": f.skip = parseInteger(v, "S= count", 1); break;
+      case "env": if (v === "") throw badValue("E= needs variable[:value]"); f.env.push(v); break;
+      case "handler": if (v === "") throw badValue("H= needs a handler name"); f.handler = v; break;
+      case "type": if (v === "") throw badValue("T= needs a media type"); f.type = v; break;
+    }
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accepted without effect, and known but unsupported
+// ---------------------------------------------------------------------------------------------
+
+function ignored(module: string, names: string[], contexts: readonly Context[], reason: string, override?: OverrideClass): void {
+  for (const name of names) {
+    table.push({
+      name, module, kind: "directive", status: "ignored", contexts, ...(override ? { override } : {}), minArgs: 0, maxArgs: INF,
+      syntax: `${name} ...`, doc: `Accepted for compatibility with httpd configurations and ignored: ${reason}.`,
+      apply(scope) {
+        scope.notice(`${name}: ignored (${reason})`);
+      },
+    });
+  }
+}
+
+function unsupported(module: string, names: string[], reason: string): void {
+  for (const name of names) {
+    table.push({
+      name, module, kind: "directive", status: "unsupported", contexts: ALL, minArgs: 0, maxArgs: INF,
+      syntax: `${name} ...`, doc: `Known but not supported by nodewsgi: ${reason}. Using it is a configuration error.`,
+      apply() {
+        throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `not supported by nodewsgi (${reason})`);
+      },
+    });
+  }
+}
+
+ignored("core", ["User", "Group"], SV, "nodewsgi runs as the user that starts it; use user= and group= on WSGIDaemonProcess");
+ignored("core", ["ServerAdmin", "ServerSignature", "ServerTokens", "HostnameLookups", "UseCanonicalName", "TraceEnable", "Protocols", "Mutex", "DefaultRuntimeDir", "ScoreBoardFile", "GracefulShutdownTimeout", "ListenBacklog", "EnableMMAP", "EnableSendfile", "AddDefaultCharset", "ServerLimit", "ThreadLimit", "StartServers", "MinSpareServers", "MaxSpareServers", "MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild", "MaxRequestWorkers", "MaxClients", "MaxConnectionsPerChild", "MaxRequestsPerChild", "MergeSlashes", "RequestReadTimeout", "LogMessage", "ExtendedStatus"], SV, "not applicable to nodewsgi's process model or built-in defaults");
+ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
+ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
+ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");
+ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "AddLanguage", "DefaultLanguage"], ALL, "content negotiation uses media types and handlers only", "FileInfo");
+ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGIPythonOptimize", "WSGIPythonHashSeed", "WSGIPythonWarnings", "WSGIDontWriteBytecode", "WSGISwitchInterval", "WSGIDestroyInterpreter", "WSGIPerInterpreterGIL", "WSGIFreeThreading", "WSGIRestrictStdin", "WSGIRestrictStdout", "WSGIRestrictSignal", "WSGILazyInitialization", "WSGIVerboseDebugging"], S, "Python interpreter setting");
+ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
+unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");
+unsupported("mod_wsgi", ["WSGIDispatchScript", "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript", "WSGIGroupAuthoritative", "WSGIPassApacheRequest", "WSGITelemetryService", "WSGITelemetryOptions", "WSGISlowRequests"], "not implemented yet");
+unsupported("mod_authz_groupfile", ["AuthGroupFile"], "group files are not implemented");
+unsupported("mod_auth_digest", ["AuthDigestProvider", "AuthDigestDomain"], "Digest authentication is not implemented");
+unsupported("core", ["ForceType"], "not implemented; use AddType");
+
+// LoadModule gets its own entry: a module we implement needs no notice.
+currentModule = "mod_so";
+def({
+  name: "LoadModule", contexts: S, minArgs: 2, maxArgs: 2, syntax: "LoadModule module-name file-path",
+  doc: "Accepted so httpd configurations load unchanged. nodewsgi's modules are built in; naming one of them is silent, naming any other gives a notice and the module is absent for <IfModule>.",
+  apply(scope, [name]) {
+    if (!isKnownModule(name!)) scope.notice(`LoadModule ${name}: nodewsgi has no such module; ignored`);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const OVERRIDE_CLASSES: readonly OverrideClass[] = ["AuthConfig", "FileInfo", "Indexes", "Limit", "Options"];
+export const OPTION_NAMES: readonly OptionName[] = ["ExecCGI", "Indexes", "MultiViews", "FollowSymLinks", "SymLinksIfOwnerMatch", "Includes", "IncludesNOEXEC"];
+const OPTIONS_ALL: readonly OptionName[] = ["ExecCGI", "Indexes", "FollowSymLinks", "SymLinksIfOwnerMatch", "Includes"];
+
+/** httpd's set_options: one `Options` line to a setting (not yet merged). */
+function parseOptions(args: string[], scope: ApplyScope) {
+  let first = true;
+  let merge = false;
+  let allNone = false;
+  const opts = new Set<OptionName>();
+  const add = new Set<OptionName>();
+  const remove = new Set<OptionName>();
+  let explicit = false;
+  for (const word of args) {
+    let w = word;
+    let action = "";
+    if (w.startsWith("+") || w.startsWith("-")) {
+      action = w[0]!;
+      w = w.slice(1);
+      if (!merge && !first && !allNone) throw badValue("Either all Options must start with + or -, or no Option may.");
+      merge = true;
+    } else if (first) {
+      explicit = true;
+      opts.clear();
+    } else if (merge) {
+      throw badValue("Either all Options must start with + or -, or no Option may.");
+    }
+    let list: readonly OptionName[];
+    const lw = w.toLowerCase();
+    if (lw === "none" || lw === "all") {
+      if (!first) throw badValue(`'Options ${w}' must be the first Option given.`);
+      if (merge) throw badValue(`You may not use 'Options +${w}' or 'Options -${w}'.`);
+      list = lw === "all" ? OPTIONS_ALL : [];
+      allNone = true;
+    } else {
+      const hit = OPTION_NAMES.find((o) => o.toLowerCase() === lw);
+      if (!hit) throw badValue(`Illegal option ${w}`);
+      list = [hit];
+    }
+    if (scope.allowedOptions && list.some((o) => !scope.allowedOptions!.includes(o))) throw badValue("Option not allowed here");
+    for (const o of list) {
+      if (action === "-") {
+        remove.add(o);
+        add.delete(o);
+        opts.delete(o);
+      } else if (action === "+") {
+        add.add(o);
+        remove.delete(o);
+        opts.add(o);
+      } else opts.add(o);
+    }
+    first = false;
+  }
+  return { opts: [...opts], add: [...add], remove: [...remove], explicit, where: scope.where };
+}
+
+export function defaultDaemonSpec(name: string, where: Where): DaemonProcessSpec {
+  return {
+    name, processes: 1, processesExplicit: false, threads: 15, maximumRequests: 0, restartInterval: 0, inactivityTimeout: 0,
+    requestTimeout: 0, interruptTimeout: 0, gracefulTimeout: 15, evictionTimeout: 0, shutdownTimeout: 5, deadlockTimeout: 300,
+    startupTimeout: 0, queueTimeout: 0, connectTimeout: 15, socketTimeout: 0, responseSocketTimeout: 0, listenBacklog: 100,
+    memoryLimit: 0, virtualMemoryLimit: 0, cpuTimeLimit: 0, cpuPriority: 0, stackSize: 0, sendBufferSize: 0, receiveBufferSize: 0,
+    headerBufferSize: 0, responseBufferSize: 0, supplementaryGroups: [], pythonPath: [], serverMetrics: false, where,
+  };
+}
+
+type NumericDaemonKey = { [K in keyof DaemonProcessSpec]-?: DaemonProcessSpec[K] extends number ? K : never }[keyof DaemonProcessSpec];
+
+/** mod_wsgi's integer options: name -> [field, minimum, maximum, minimum when non-zero]. */
+const DAEMON_INTS: Record<string, [NumericDaemonKey, number, number?, number?]> = {
+  processes: ["processes", 1],
+  threads: ["threads", 0, 65533],
+  "maximum-requests": ["maximumRequests", 0],
+  "restart-interval": ["restartInterval", 0],
+  "inactivity-timeout": ["inactivityTimeout", 0],
+  "request-timeout": ["requestTimeout", 0],
+  "interrupt-timeout": ["interruptTimeout", 0],
+  "graceful-timeout": ["gracefulTimeout", 0],
+  "eviction-timeout": ["evictionTimeout", 0],
+  "shutdown-timeout": ["shutdownTimeout", 0],
+  "deadlock-timeout": ["deadlockTimeout", 0],
+  "startup-timeout": ["startupTimeout", 0],
+  "queue-timeout": ["queueTimeout", 0],
+  "connect-timeout": ["connectTimeout", 0],
+  "socket-timeout": ["socketTimeout", 0],
+  "response-socket-timeout": ["responseSocketTimeout", 0],
+  "listen-backlog": ["listenBacklog", 0],
+  "memory-limit": ["memoryLimit", 0],
+  "virtual-memory-limit": ["virtualMemoryLimit", 0],
+  "cpu-time-limit": ["cpuTimeLimit", 0],
+  "cpu-priority": ["cpuPriority", -20, 20],
+  "stack-size": ["stackSize", 0],
+  "send-buffer-size": ["sendBufferSize", 0, undefined, 512],
+  "receive-buffer-size": ["receiveBufferSize", 0, undefined, 512],
+  "header-buffer-size": ["headerBufferSize", 0, undefined, 8192],
+  "response-buffer-size": ["responseBufferSize", 0, undefined, 65536],
+};
+
+const DAEMON_STRINGS = ["display-name", "home", "user", "group", "lang", "locale", "script-user", "script-group", "socket-user", "python-home", "python-eggs"] as const;
+const DAEMON_OTHER = ["supplementary-groups", "umask", "python-path", "switch-interval", "server-metrics", "chroot", "response-flush-delay"];
+export const DAEMON_OPTION_NAMES: readonly string[] = [...Object.keys(DAEMON_INTS), ...DAEMON_STRINGS, ...DAEMON_OTHER].sort();
+
+function applyDaemonOption(spec: DaemonProcessSpec, word: string, scope: ApplyScope): void {
+  const [k, v] = splitOnce(word, "=");
+  const key = k.toLowerCase();
+  if (v === undefined) throw badValue(`invalid option '${word}': options are name=value`);
+  if (!DAEMON_OPTION_NAMES.includes(key)) {
+    const near = DAEMON_OPTION_NAMES.filter((n) => n.startsWith(key.slice(0, 4)) || key.startsWith(n.slice(0, 6)));
+    throw badValue(`unknown option '${k}'${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}`);
+  }
+  if (v === "") throw badValue(`option ${k}= needs a value`);
+  const ints = DAEMON_INTS[key];
+  if (ints) {
+    const [field, min, max, minNonZero] = ints;
+    const n = parseInteger(v, k, min, max);
+    if (minNonZero !== undefined && n !== 0 && n < minNonZero) throw badValue(`${k} must be 0 or at least ${minNonZero}, got ${n}`);
+    spec[field] = n;
+    if (key === "processes") spec.processesExplicit = true;
+    return;
+  }
+  switch (key) {
+    case "display-name": spec.displayName = v; return;
+    case "home":
+      if (!path.isAbsolute(v)) throw badValue(`home must be an absolute path, got '${v}'`);
+      spec.home = v;
+      return;
+    case "user": spec.user = v; return;
+    case "group": spec.group = v; return;
+    case "lang": spec.lang = v; return;
+    case "locale": spec.locale = v; return;
+    case "script-user":
+    case "script-group":
+      if ((key === "script-user" ? spec.scriptGroup : spec.scriptUser) !== undefined) throw badValue("only one of script-user and script-group may be set");
+      if (key === "script-user") spec.scriptUser = v;
+      else spec.scriptGroup = v;
+      return;
+    case "socket-user": spec.socketUser = v; return;
+    case "python-home": spec.pythonHome = v; return;
+    case "python-eggs": spec.pythonEggs = v; return;
+    case "python-path": spec.pythonPath = v.split(":").filter((s) => s !== ""); return;
+    case "supplementary-groups": spec.supplementaryGroups = v.split(",").filter((s) => s !== ""); return;
+    case "umask":
+      if (!/^0?[0-7]{1,4}$/.test(v)) throw badValue(`umask must be octal, got '${v}'`);
+      spec.umask = parseInt(v, 8);
+      return;
+    case "switch-interval": spec.switchInterval = parseNumber(v, "switch-interval"); return;
+    case "server-metrics": spec.serverMetrics = parseFlag(v, "server-metrics"); return;
+    case "chroot": scope.notice("WSGIDaemonProcess: chroot= is ignored"); return;
+    case "response-flush-delay": parseInteger(v, k, 0); return;
+  }
+}
+
+function splitOnce(s: string, sep: string): [string, string | undefined] {
+  const i = s.indexOf(sep);
+  return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookup
+// ---------------------------------------------------------------------------------------------
+
+export const DIRECTIVES: readonly DirectiveSpec[] = [...table].sort((a, b) => a.name.localeCompare(b.name));
+const byLower = new Map(DIRECTIVES.map((d) => [d.name.toLowerCase(), d]));
+
+/** Directive (or section, without `<`) by name, case-insensitively. */
+export function findDirective(name: string): DirectiveSpec | undefined {
+  return byLower.get(name.toLowerCase());
+}
+
+function canonicalDirective(name: string): string {
+  const d = findDirective(name);
+  if (!d || d.kind !== "directive") throw badValue(`'${name}' is not a directive nodewsgi knows`);
+  return d.name;
+}
+
+/** Modules nodewsgi implements, as `<IfModule>` and LoadModule see them. */
+const MODULES = ["core", "http_core", "so", "wsgi", "alias", "rewrite", "mime", "dir", "env", "setenvif", "headers", "log_config",
+  "negotiation", "autoindex", "auth_basic", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "unixd"];
+
+export function isKnownModule(spec: string): boolean {
+  const m = /^mod_([\w]+)\.c$/.exec(spec) ?? /^([\w]+)_module$/.exec(spec) ?? /^mod_([\w]+)$/.exec(spec);
+  const base = m ? m[1]! : spec;
+  return MODULES.includes(base.toLowerCase());
+}

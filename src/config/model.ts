@@ -1,0 +1,542 @@
+/**
+ * The configuration model: what the mapper (Apache's translate phase), the supervisor and the
+ * front end read. Shaped after httpd's own split: server-wide settings, per-host settings, and
+ * per-directory settings (`DirSettings`) that are merged section by section at request time
+ * with `mergeDirSettings`, using each module's own merge rule.
+ */
+import type { LogLevel } from "../log/error-log";
+import type { Where } from "./errors";
+import type { ConfigRegex } from "./regex";
+
+export type { Where } from "./errors";
+
+export interface ListenAddress {
+  /** Undefined: all interfaces. IPv6 without brackets. */
+  readonly host?: string;
+  readonly port: number;
+  readonly where: Where;
+}
+
+/** mod_wsgi's per-mount options (WSGIScriptAlias*, WSGIHandlerScript, WSGIImportScript). */
+export interface WsgiScriptOptions {
+  processGroup?: string;
+  applicationGroup?: string;
+  callableObject?: string;
+  passAuthorization?: boolean;
+}
+
+export type AliasKind = "Alias" | "AliasMatch" | "WSGIScriptAlias" | "WSGIScriptAliasMatch";
+
+export interface AliasDirective {
+  readonly kind: AliasKind;
+  /** WSGIScriptAlias*: forces handler wsgi-script. */
+  readonly isScript: boolean;
+  /** *Match forms. */
+  readonly regex: boolean;
+  /** URL path (prefix forms) or the regex source as written. */
+  readonly pattern: string;
+  /** Compiled regex for *Match forms. */
+  readonly compiled?: ConfigRegex;
+  /** Filesystem target; may hold `$0`..`$9` in *Match forms. */
+  readonly target: string;
+  readonly options: WsgiScriptOptions;
+  readonly where: Where;
+}
+
+export interface RedirectDirective {
+  readonly regex: boolean;
+  readonly pattern: string;
+  readonly compiled?: ConfigRegex;
+  /** 301, 302, 303, 410, or another 3xx/4xx given numerically. */
+  readonly status: number;
+  /** Undefined for `gone` (410). */
+  readonly url?: string;
+  readonly where: Where;
+}
+
+export interface HandlerScript {
+  readonly name: string;
+  readonly script: string;
+  readonly options: WsgiScriptOptions;
+  readonly where: Where;
+}
+
+export interface ImportScript {
+  readonly script: string;
+  readonly processGroup: string;
+  readonly applicationGroup: string;
+  readonly where: Where;
+}
+
+/**
+ * WSGIDaemonProcess, with mod_wsgi's defaults filled in. Times are seconds, sizes bytes;
+ * 0 means "off" as in mod_wsgi.
+ */
+export interface DaemonProcessSpec {
+  readonly name: string;
+  processes: number;
+  /** True when `processes=` was given, even as 1: that makes wsgi.multiprocess true. */
+  processesExplicit: boolean;
+  threads: number;
+  maximumRequests: number;
+  restartInterval: number;
+  inactivityTimeout: number;
+  requestTimeout: number;
+  interruptTimeout: number;
+  gracefulTimeout: number;
+  evictionTimeout: number;
+  shutdownTimeout: number;
+  deadlockTimeout: number;
+  startupTimeout: number;
+  queueTimeout: number;
+  connectTimeout: number;
+  socketTimeout: number;
+  responseSocketTimeout: number;
+  listenBacklog: number;
+  memoryLimit: number;
+  virtualMemoryLimit: number;
+  cpuTimeLimit: number;
+  cpuPriority: number;
+  stackSize: number;
+  sendBufferSize: number;
+  receiveBufferSize: number;
+  headerBufferSize: number;
+  responseBufferSize: number;
+  displayName?: string;
+  home?: string;
+  user?: string;
+  group?: string;
+  supplementaryGroups: string[];
+  umask?: number;
+  lang?: string;
+  locale?: string;
+  scriptUser?: string;
+  scriptGroup?: string;
+  socketUser?: string;
+  pythonPath: string[];
+  pythonHome?: string;
+  pythonEggs?: string;
+  switchInterval?: number;
+  serverMetrics: boolean;
+  readonly where: Where;
+}
+
+export type OptionName =
+  | "ExecCGI"
+  | "Indexes"
+  | "MultiViews"
+  | "FollowSymLinks"
+  | "SymLinksIfOwnerMatch"
+  | "Includes"
+  | "IncludesNOEXEC";
+
+/**
+ * `Options`, kept the way httpd keeps it: `opts` is the absolute set, `add`/`remove` the
+ * `+`/`-` modifiers, `explicit` false when only modifiers were given (httpd's OPT_UNSET).
+ */
+export interface OptionsSetting {
+  opts: OptionName[];
+  add: OptionName[];
+  remove: OptionName[];
+  explicit: boolean;
+  where: Where;
+}
+
+export type OverrideClass = "AuthConfig" | "FileInfo" | "Indexes" | "Limit" | "Options";
+
+export interface AllowOverrideSetting {
+  classes: OverrideClass[];
+  /** `Options=a,b`: which options .htaccess may set; undefined: all. */
+  options?: OptionName[];
+  nonfatal: ("Override" | "Unknown" | "All")[];
+  where: Where;
+}
+
+export interface RequireLine {
+  readonly kind: "require";
+  readonly negated: boolean;
+  /** all, valid-user, user, group, ip, host, local, env, method */
+  readonly provider: string;
+  readonly args: readonly string[];
+  readonly where: Where;
+}
+
+export interface AuthzContainer {
+  readonly kind: "all" | "any" | "none";
+  readonly items: AuthzItem[];
+  readonly where: Where;
+}
+
+export type AuthzItem = RequireLine | AuthzContainer;
+
+export type EnvOp =
+  | { readonly op: "set"; readonly name: string; readonly value: string; readonly where: Where }
+  | { readonly op: "unset"; readonly name: string; readonly where: Where }
+  | { readonly op: "pass"; readonly name: string; readonly where: Where };
+
+export interface SetEnvIfRule {
+  /** Request attribute: a header name, Remote_Addr, Request_URI, ... */
+  readonly attribute: string;
+  readonly pattern: string;
+  readonly compiled: ConfigRegex;
+  /** `name`, `name=value`, `!name`. */
+  readonly assignments: readonly string[];
+  readonly where: Where;
+}
+
+export interface RewriteCondition {
+  readonly testString: string;
+  /** As written, without a leading `!`. */
+  readonly pattern: string;
+  readonly negated: boolean;
+  /** `regex`, or the special test: `-d`, `-f`, `-s`, `-l`, `-x`, `-U`, `-F`, `=`, `<`, `>`, `<=`, `>=`, `-eq` ... */
+  readonly test: string;
+  readonly compiled?: ConfigRegex;
+  readonly flags: { nocase: boolean; ornext: boolean; novary: boolean };
+  readonly where: Where;
+}
+
+export interface RewriteRuleFlags {
+  /** All flags as written, lower-cased name -> value ("" when none). */
+  readonly raw: ReadonlyMap<string, string>;
+  last: boolean;
+  end: boolean;
+  passThrough: boolean;
+  qsAppend: boolean;
+  qsDiscard: boolean;
+  noCase: boolean;
+  noEscape: boolean;
+  chain: boolean;
+  forbidden: boolean;
+  gone: boolean;
+  /** R flag: the status (302 when R is bare). */
+  redirect?: number;
+  skip: number;
+  env: string[];
+  handler?: string;
+  type?: string;
+  next: boolean;
+}
+
+export interface RewriteRule {
+  readonly pattern: string;
+  readonly negated: boolean;
+  readonly compiled: ConfigRegex;
+  readonly substitution: string;
+  readonly flags: RewriteRuleFlags;
+  readonly conditions: readonly RewriteCondition[];
+  readonly where: Where;
+}
+
+export type RewriteOption = "Inherit" | "InheritBefore" | "InheritDown" | "InheritDownBefore" | "IgnoreInherit" | "AllowNoSlash" | "AllowAnyURI" | "MergeBase" | "LongURLOptimization" | "LegacyPrefixDocRoot";
+
+/** mod_rewrite's config, per server or per directory. Undefined fields: not set here. */
+export interface RewriteConfig {
+  engine?: boolean;
+  options?: RewriteOption[];
+  /** RewriteBase (per-directory only). */
+  base?: string;
+  rules: RewriteRule[];
+  /** RewriteCond lines not yet followed by a RewriteRule while parsing. */
+  pendingConditions: RewriteCondition[];
+}
+
+export interface RewriteMapDef {
+  readonly name: string;
+  readonly type: string;
+  readonly source: string;
+  readonly where: Where;
+}
+
+export interface HeaderDirective {
+  readonly directive: "Header" | "RequestHeader";
+  readonly condition?: "onsuccess" | "always";
+  readonly action: string;
+  readonly header: string;
+  readonly value?: string;
+  readonly replacement?: string;
+  readonly extra?: string;
+  readonly where: Where;
+}
+
+export interface Setting<T> {
+  readonly value: T;
+  readonly where: Where;
+}
+
+/**
+ * Settings that httpd keeps per directory. Every field is optional: undefined means "not set
+ * in this section"; `mergeDirSettings` applies each directive's own merge rule.
+ */
+export interface DirSettings {
+  options?: OptionsSetting;
+  allowOverride?: AllowOverrideSetting;
+  allowOverrideList?: Setting<string[]>;
+  /** SetHandler; value "none" clears a handler set further out. */
+  handler?: Setting<string>;
+  /** AddHandler/RemoveHandler: extension (lower-case, no dot) -> handler; "" = removed. */
+  addHandlers?: Map<string, Setting<string>>;
+  /** AddType/RemoveType: extension -> media type; "" = removed. */
+  addTypes?: Map<string, Setting<string>>;
+  addEncodings?: Map<string, Setting<string>>;
+  addCharsets?: Map<string, Setting<string>>;
+  multiviewsMatch?: Setting<"Any" | "NegotiatedOnly" | "Filters" | "Handlers" | "Filters Handlers">;
+  /** SetEnv/UnsetEnv/PassEnv in configuration order; apply in order. */
+  env?: EnvOp[];
+  setEnvIf?: SetEnvIfRule[];
+  /** DirectoryIndex; an empty list for `DirectoryIndex disabled`. */
+  directoryIndex?: Setting<string[]>;
+  directorySlash?: Setting<boolean>;
+  acceptPathInfo?: Setting<"on" | "off" | "default">;
+  errorDocuments?: Map<number, Setting<string>>;
+  fileETag?: Setting<string[]>;
+  limitRequestBody?: Setting<number>;
+  authType?: Setting<"Basic" | "None">;
+  authName?: Setting<string>;
+  authUserFile?: Setting<string>;
+  authBasicProvider?: Setting<string[]>;
+  authMerging?: Setting<"Off" | "And" | "Or">;
+  /** The Require lines (an implicit RequireAny at the top). Replaced by a child's unless AuthMerging. */
+  authz?: AuthzContainer;
+  rewrite?: RewriteConfig;
+  redirects?: RedirectDirective[];
+  headers?: HeaderDirective[];
+  handlerScripts?: Map<string, HandlerScript>;
+  // mod_wsgi
+  processGroup?: Setting<string>;
+  applicationGroup?: Setting<string>;
+  callableObject?: Setting<string>;
+  passAuthorization?: Setting<boolean>;
+  scriptReloading?: Setting<boolean>;
+  chunkedRequest?: Setting<boolean>;
+  trustedProxies?: Setting<string[]>;
+  trustedProxyHeaders?: Setting<string[]>;
+  mapHeadToGet?: Setting<"on" | "off" | "auto">;
+  errorOverride?: Setting<boolean>;
+  enableSendfile?: Setting<boolean>;
+  ignoreActivity?: Setting<boolean>;
+  restrictProcess?: Setting<string[]>;
+}
+
+export type SectionKind = "Directory" | "DirectoryMatch" | "Location" | "LocationMatch" | "Files" | "FilesMatch";
+
+export interface Section {
+  readonly kind: SectionKind;
+  /** True for *Match and the `~` forms. */
+  readonly isRegex: boolean;
+  /** As written (for Directory: a non-regex path gets a trailing `/`, as httpd does). */
+  readonly pattern: string;
+  readonly compiled?: ConfigRegex;
+  /** Non-regex pattern containing `*`, `?` or `[`: fnmatch semantics. */
+  readonly hasWildcards: boolean;
+  readonly settings: DirSettings;
+  /** `<Files>` sections nested in this `<Directory>`, in order. */
+  readonly files: Section[];
+  readonly where: Where;
+}
+
+export interface VirtualHostAddress {
+  /** `*`, `_default_`, an IP or a name. */
+  readonly host: string;
+  /** Undefined or `*`: any port. */
+  readonly port?: number | "*";
+}
+
+export interface CustomLog {
+  /** Path (ServerRoot-relative resolved), or `|command`. */
+  readonly target: string;
+  /** The format string (a nickname is resolved when LogFormat defined it before, else kept). */
+  readonly format: string;
+  readonly condition?: string;
+  readonly where: Where;
+}
+
+export interface HostConfig {
+  /** Undefined for the main server. */
+  readonly where?: Where;
+  serverName?: Setting<string>;
+  serverAliases: string[];
+  addresses: VirtualHostAddress[];
+  documentRoot?: Setting<string>;
+  aliases: AliasDirective[];
+  redirects: RedirectDirective[];
+  handlerScripts: Map<string, HandlerScript>;
+  /** Server-context mod_rewrite (rules outside any section). */
+  rewrite: RewriteConfig;
+  rewriteMaps: Map<string, RewriteMapDef>;
+  /** Directory/DirectoryMatch/Location/LocationMatch/Files/FilesMatch in configuration order. */
+  sections: Section[];
+  /** Per-directory directives given at server/vhost level (httpd's "server's dir config"). */
+  dir: DirSettings;
+  errorLog?: Setting<string>;
+  logLevel?: Setting<LogLevel>;
+  customLogs: CustomLog[];
+  logFormats: Map<string, string>;
+  timeout?: Setting<number>;
+  keepAlive?: Setting<boolean>;
+  keepAliveTimeout?: Setting<number>;
+  maxKeepAliveRequests?: Setting<number>;
+  limitRequestLine?: Setting<number>;
+  limitRequestFieldSize?: Setting<number>;
+  limitRequestFields?: Setting<number>;
+  allowEncodedSlashes?: Setting<"on" | "off" | "nodecode">;
+  accessFileName?: Setting<string[]>;
+}
+
+export interface ServerConfig {
+  /** The main file first, then every included file, in reading order. */
+  files: string[];
+  serverRoot: string;
+  defines: Map<string, string>;
+  listen: ListenAddress[];
+  pidFile?: Setting<string>;
+  /** The main server's ErrorLog/LogLevel (also on `main`). */
+  errorLog?: Setting<string>;
+  logLevel: LogLevel;
+  daemonProcesses: Map<string, DaemonProcessSpec>;
+  importScripts: ImportScript[];
+  restrictEmbedded: boolean;
+  socketPrefix?: Setting<string>;
+  main: HostConfig;
+  virtualHosts: HostConfig[];
+  /** One-line notices (directives accepted but without effect, ...): the CLI prints them. */
+  notices: string[];
+}
+
+export function emptyRewrite(): RewriteConfig {
+  return { rules: [], pendingConditions: [] };
+}
+
+export function emptyHost(where?: Where): HostConfig {
+  return {
+    ...(where ? { where } : {}),
+    serverAliases: [],
+    addresses: [],
+    aliases: [],
+    redirects: [],
+    handlerScripts: new Map(),
+    rewrite: emptyRewrite(),
+    rewriteMaps: new Map(),
+    sections: [],
+    dir: {},
+    customLogs: [],
+    logFormats: new Map(),
+  };
+}
+
+const BUILTIN: Where = { file: "(built-in default)", line: 0 };
+
+/**
+ * httpd's settings before any configuration: the base the mapper merges sections onto.
+ * (httpd 2.4's default Options is FollowSymLinks, not explicitly set.)
+ */
+export function defaultDirSettings(): DirSettings {
+  return {
+    options: { opts: ["FollowSymLinks"], add: [], remove: [], explicit: false, where: BUILTIN },
+  };
+}
+
+/** httpd core's Options merge (merge_core_dir_configs). */
+export function mergeOptions(base: OptionsSetting | undefined, add: OptionsSetting | undefined): OptionsSetting | undefined {
+  if (!add) return base;
+  if (!base || add.explicit) return { ...add, opts: [...add.opts], add: [...add.add], remove: [...add.remove] };
+  const addSet = union(minus(base.add, add.remove), add.add);
+  const removeSet = union(minus(base.remove, add.add), add.remove);
+  return { opts: union(minus(base.opts, removeSet), addSet), add: addSet, remove: removeSet, explicit: base.explicit, where: add.where };
+}
+
+/** The options in force for a merged DirSettings. */
+export function effectiveOptions(dir: DirSettings): Set<OptionName> {
+  return new Set(dir.options?.opts ?? []);
+}
+
+/** mod_rewrite's per-directory merge (merge_rewrite_dir_configs). */
+export function mergeRewrite(base: RewriteConfig | undefined, add: RewriteConfig | undefined): RewriteConfig | undefined {
+  if (!add) return base;
+  if (!base) return add;
+  const options = add.options ?? base.options;
+  const merged: RewriteConfig = { rules: add.rules, pendingConditions: [] };
+  const engine = add.engine ?? base.engine;
+  if (engine !== undefined) merged.engine = engine;
+  if (options) merged.options = options;
+  const rb = add.base ?? base.base;
+  if (rb !== undefined) merged.base = rb;
+  if (options?.includes("InheritBefore")) merged.rules = [...base.rules, ...add.rules];
+  else if (options?.includes("Inherit")) merged.rules = [...add.rules, ...base.rules];
+  return merged;
+}
+
+function mergeMap<K, V>(base: Map<K, V> | undefined, add: Map<K, V> | undefined): Map<K, V> | undefined {
+  if (!add) return base;
+  if (!base) return add;
+  const m = new Map(base);
+  for (const [k, v] of add) m.set(k, v);
+  return m;
+}
+
+function concat<T>(base: T[] | undefined, add: T[] | undefined): T[] | undefined {
+  if (!add) return base;
+  if (!base) return add;
+  return [...base, ...add];
+}
+
+function mergeAuthz(base: DirSettings, add: DirSettings): AuthzContainer | undefined {
+  if (!add.authz) return base.authz;
+  if (!base.authz) return add.authz;
+  const how = add.authMerging?.value ?? "Off";
+  if (how === "Off") return add.authz;
+  return { kind: how === "And" ? "all" : "any", items: [base.authz, add.authz], where: add.authz.where };
+}
+
+/**
+ * Merge a more specific section's settings (`add`) onto the settings in force (`base`), by
+ * each directive's rule in httpd: most settings replace; AddHandler/AddType/ErrorDocument
+ * are per-key; SetEnv and friends accumulate; Options merges +/-; Require replaces unless
+ * AuthMerging; mod_rewrite follows RewriteOptions. Neither argument is modified.
+ */
+export function mergeDirSettings(base: DirSettings, add: DirSettings): DirSettings {
+  const out: DirSettings = { ...base };
+  for (const key of Object.keys(add) as (keyof DirSettings)[]) {
+    if (add[key] !== undefined) (out as Record<string, unknown>)[key] = add[key];
+  }
+  const set = <K extends keyof DirSettings>(k: K, v: DirSettings[K]) => {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  };
+  set("options", mergeOptions(base.options, add.options));
+  set("addHandlers", mergeMap(base.addHandlers, add.addHandlers));
+  set("addTypes", mergeMap(base.addTypes, add.addTypes));
+  set("addEncodings", mergeMap(base.addEncodings, add.addEncodings));
+  set("addCharsets", mergeMap(base.addCharsets, add.addCharsets));
+  set("errorDocuments", mergeMap(base.errorDocuments, add.errorDocuments));
+  set("handlerScripts", mergeMap(base.handlerScripts, add.handlerScripts));
+  set("env", concat(base.env, add.env));
+  set("setEnvIf", concat(base.setEnvIf, add.setEnvIf));
+  set("headers", concat(base.headers, add.headers));
+  set("redirects", concat(add.redirects, base.redirects));
+  set("authz", mergeAuthz(base, add));
+  set("rewrite", mergeRewrite(base.rewrite, add.rewrite));
+  return out;
+}
+
+/** Apply SetEnv/UnsetEnv/PassEnv in order: the variables a request gets. */
+export function resolveEnv(ops: readonly EnvOp[] | undefined, processEnv: NodeJS.ProcessEnv = process.env): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const op of ops ?? []) {
+    if (op.op === "set") vars.set(op.name, op.value);
+    else if (op.op === "unset") vars.delete(op.name);
+    else {
+      const v = processEnv[op.name];
+      if (v !== undefined) vars.set(op.name, v);
+    }
+  }
+  return vars;
+}
+
+function minus<T>(a: readonly T[], b: readonly T[]): T[] {
+  return a.filter((x) => !b.includes(x));
+}
+
+function union<T>(a: readonly T[], b: readonly T[]): T[] {
+  return [...a, ...b.filter((x) => !a.includes(x))];
+}

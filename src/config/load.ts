@@ -200,7 +200,7 @@ class Loader {
       }
     }
     const prefix = name.startsWith("<") ? "<" : "";
-    const hint = best && bestD <= Math.max(2, Math.floor(bare.length / 4)) ? ` (did you mean ${prefix}${best.name}?)` : "";
+    const hint = best && bestD <= Math.max(2, Math.floor(bare.length / 4)) ? ` (did you mean ${prefix}${best.name}${prefix ? ">" : ""}?)` : "";
     this.error("E_CONFIG_UNKNOWN_DIRECTIVE", where, name,
       `Invalid command '${name}', perhaps misspelled or defined by a module not included in the server configuration${hint}`);
   }

@@ -132,9 +132,10 @@ export function parseText(text: string, file: string): ParsedText {
       }
       if (top.section.name.toLowerCase() !== name.toLowerCase()) {
         syntax(where, `</${name}>`, `Expected </${top.section.name}> but saw </${name}>`);
-        // Recover: close the innermost section of that name if one is open, else ignore.
+        // Recover: close up to the section of that name if one is open, else treat it as a
+        // misspelt close of the innermost section, so one typo does not cascade.
         const idx = findOpen(stack, name);
-        if (idx > 0) stack.length = idx;
+        stack.length = idx > 0 ? idx : stack.length - 1;
         continue;
       }
       stack.pop();

@@ -193,7 +193,8 @@ test("server-level values: Listen, LogLevel, limits, paths relative to ServerRoo
   const cfg = parseConfigText("ServerRoot /srv/web\nListen 8080\nListen 127.0.0.1:8081\nListen [::1]:8082\nLogLevel info rewrite:trace3\nErrorLog logs/error.log\nLimitRequestFieldSize 1000\nAllowEncodedSlashes NoDecode\nTimeout 30\n", "s.conf");
   assert.deepEqual(cfg.listen.map((l) => [l.host, l.port]), [[undefined, 8080], ["127.0.0.1", 8081], ["::1", 8082]]);
   assert.equal(cfg.logLevel, "info");
-  assert.equal(cfg.errorLog.value, "/srv/web/logs/error.log");
+  assert.equal(cfg.errorLog, "/srv/web/logs/error.log");
+  assert.equal(cfg.main.errorLog.where.line, 6);
   assert.equal(cfg.main.limitRequestFieldSize.value, 1000);
   assert.equal(cfg.main.allowEncodedSlashes.value, "nodecode");
   assert.equal(cfg.main.timeout.value, 30);

@@ -156,7 +156,7 @@ test("Include and IncludeOptional: ServerRoot-relative, wildcards sorted, direct
   // ServerRoot moves the base for later relative paths.
   fs.writeFileSync(path.join(dir, "conf.d", "20-b.conf"), "ServerRoot /nonexistent-root\n");
   fs.writeFileSync(main, "Include conf.d/20-b.conf\nPidFile run/x.pid\n");
-  assert.equal(loadConfig(main).pidFile.value, "/nonexistent-root/run/x.pid");
+  assert.equal(loadConfig(main).pidFile, "/nonexistent-root/run/x.pid");
 });
 
 test("unknown directive: Apache's message plus a suggestion, with file and line", () => {

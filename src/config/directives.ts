@@ -223,7 +223,7 @@ def({
   name: "PidFile", contexts: S, minArgs: 1, maxArgs: 1, syntax: "PidFile file-path", default: "none",
   doc: "The file the server writes its process id to. Relative to ServerRoot.",
   apply(scope, [p]) {
-    scope.config.pidFile = setting(scope, scope.serverRelative(p!));
+    scope.config.pidFile = scope.serverRelative(p!);
   },
 });
 def({
@@ -232,7 +232,7 @@ def({
   apply(scope, [p]) {
     const v = p!.startsWith("|") || p!.startsWith("syslog") ? p! : scope.serverRelative(p!);
     scope.host.errorLog = setting(scope, v);
-    if (scope.context === "server") scope.config.errorLog = scope.host.errorLog;
+    if (scope.context === "server") scope.config.errorLog = v;
   },
 });
 def({
@@ -258,6 +258,13 @@ def({
   doc: "How long to wait for a client to send the request or accept the response, and (as mod_wsgi's socket-timeout default) for a daemon process to answer.",
   apply(scope, [s]) {
     scope.host.timeout = setting(scope, parseInteger(s!, "Timeout", 0));
+  },
+});
+def({
+  name: "GracefulShutdownTimeout", contexts: S, minArgs: 1, maxArgs: 1, syntax: "GracefulShutdownTimeout seconds", default: "the server's own (10 seconds)",
+  doc: "How long a graceful stop waits for requests in flight before closing connections; 0 waits as long as it takes.",
+  apply(scope, [s]) {
+    scope.config.shutdownTimeoutMs = parseInteger(s!, "GracefulShutdownTimeout", 0) * 1000;
   },
 });
 def({
@@ -1150,7 +1157,7 @@ function unsupported(module: string, names: string[], reason: string): void {
 }
 
 ignored("core", ["User", "Group"], SV, "nodewsgi runs as the user that starts it; use user= and group= on WSGIDaemonProcess");
-ignored("core", ["ServerAdmin", "ServerSignature", "ServerTokens", "HostnameLookups", "UseCanonicalName", "TraceEnable", "Protocols", "Mutex", "DefaultRuntimeDir", "ScoreBoardFile", "GracefulShutdownTimeout", "ListenBacklog", "EnableMMAP", "EnableSendfile", "AddDefaultCharset", "ServerLimit", "ThreadLimit", "StartServers", "MinSpareServers", "MaxSpareServers", "MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild", "MaxRequestWorkers", "MaxClients", "MaxConnectionsPerChild", "MaxRequestsPerChild", "MergeSlashes", "RequestReadTimeout", "LogMessage", "ExtendedStatus"], SV, "not applicable to nodewsgi's process model or built-in defaults");
+ignored("core", ["ServerAdmin", "ServerSignature", "ServerTokens", "HostnameLookups", "UseCanonicalName", "TraceEnable", "Protocols", "Mutex", "DefaultRuntimeDir", "ScoreBoardFile", "ListenBacklog", "EnableMMAP", "EnableSendfile", "AddDefaultCharset", "ServerLimit", "ThreadLimit", "StartServers", "MinSpareServers", "MaxSpareServers", "MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild", "MaxRequestWorkers", "MaxClients", "MaxConnectionsPerChild", "MaxRequestsPerChild", "MergeSlashes", "RequestReadTimeout", "LogMessage", "ExtendedStatus"], SV, "not applicable to nodewsgi's process model or built-in defaults");
 ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
 ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
 ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");

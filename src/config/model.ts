@@ -389,9 +389,12 @@ export interface ServerConfig {
   serverRoot: string;
   defines: Map<string, string>;
   listen: ListenAddress[];
-  pidFile?: Setting<string>;
-  /** The main server's ErrorLog/LogLevel (also on `main`). */
-  errorLog?: Setting<string>;
+  /** PidFile, resolved against ServerRoot (where: see config.main / notices). */
+  pidFile?: string;
+  /** The main server's ErrorLog target (path, `|command` or `syslog...`); with `where` on `main.errorLog`. */
+  errorLog?: string;
+  /** GracefulShutdownTimeout in milliseconds; undefined: the server's own default. */
+  shutdownTimeoutMs?: number;
   logLevel: LogLevel;
   daemonProcesses: Map<string, DaemonProcessSpec>;
   importScripts: ImportScript[];

@@ -1,0 +1,261 @@
+/**
+ * The main of an application group's worker thread: one isolate, one ScriptCache, fed by the
+ * request ring and answering on the response ring (./request-queue). Each request runs
+ * through runRequest exactly as in the calling thread, against a RequestBody and ResponseSink
+ * that stand in for the socket on the other side of the rings.
+ *
+ * Up to `threads` requests run at once (an async application can overlap them; a synchronous
+ * one still runs them one after another, since the isolate has one JS thread). The rest wait
+ * in a FIFO here; the front end bounds how many it admits.
+ */
+import * as fs from "node:fs";
+import { parentPort, workerData } from "node:worker_threads";
+import type { HeaderPair, RequestBody, ResponseSink } from "../http/types";
+import type { ErrorLog, LogLevel } from "../log/error-log";
+import type { AppRequest } from "./types";
+import { ScriptCache } from "../app/loader";
+import { runRequest } from "./run-request";
+import {
+  F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_REQUEST, R_DESTROY, R_DONE, R_END, STARTED_WORD,
+  RingConsumer, RingProducer, readPair, readRequest, writePair, writeResponse,
+  LOG_LEVELS, type BodyRef, type DecodedRequest, type ResponseHead, type WorkerData,
+} from "./request-queue";
+
+const MAX_LOG_CHARS = 64 * 1024;
+const FD_READ_CHUNK = 256 * 1024;
+
+const data = workerData as WorkerData;
+const out = new RingProducer(data.responses);
+const pieceMax = Math.min(256 * 1024, out.maxPayload >> 2);
+
+/** The ErrorLog of this thread: lines travel to the front end's ErrorLog. */
+const log: ErrorLog = {
+  log(level: LogLevel, module: string, message: string): void {
+    const text = message.length > MAX_LOG_CHARS ? message.slice(0, MAX_LOG_CHARS) : message;
+    writePair(out, F_LOG, LOG_LEVELS.indexOf(level), 0, module, text);
+  },
+  close(): void {},
+};
+
+const cache = new ScriptCache(data.group);
+const threads = Math.max(1, data.threads | 0);
+const sinks = new Map<number, WorkerSink>();
+const waiting: DecodedRequest[] = [];
+let waitingAt = 0;
+let running = 0;
+
+/** The response side of one request: frames on the response ring, credit-based backpressure. */
+class WorkerSink implements ResponseSink {
+  aborted = false;
+  private readonly abortCallbacks: (() => void)[] = [];
+  private head: ResponseHead | null = null;
+  private unacked = 0;
+  private drainWaiters: (() => void)[] = [];
+  private endFlags = 0;
+  private endChunk: Uint8Array | null = null;
+
+  constructor(readonly id: number) {}
+
+  onAbort(cb: () => void): void {
+    this.abortCallbacks.push(cb);
+  }
+
+  writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
+    // Held until the first chunk or the end: the head and body usually share one frame.
+    this.head = { status, reason, headers };
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.aborted || this.endFlags !== 0) return true;
+    this.unacked += chunk.length;
+    this.send(chunk, 0);
+    return this.unacked <= data.window;
+  }
+
+  drain(): Promise<void> {
+    if (this.aborted || this.unacked <= data.window) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  end(chunk?: Uint8Array): void {
+    if (this.endFlags !== 0) return;
+    this.endFlags = R_END;
+    this.endChunk = chunk ?? null;
+  }
+
+  destroy(): void {
+    if (this.endFlags !== 0) return;
+    this.endFlags = R_DESTROY;
+  }
+
+  credit(n: number): void {
+    this.unacked -= n;
+    if (this.unacked <= data.window) this.release();
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.release();
+    for (const cb of this.abortCallbacks.splice(0)) {
+      try {
+        cb();
+      } catch (err) {
+        log.log("error", "wsgi", `Abort handler failed: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    }
+  }
+
+  /** The request is over: the end (deferred so END and DONE travel in one frame). */
+  done(): void {
+    if (this.aborted) return writeResponse(out, this.id, R_DONE, null, null);
+    // A request that neither ended nor destroyed (cannot happen through runRequest) is cut off.
+    this.send(this.endChunk, (this.endFlags || R_DESTROY) | R_DONE);
+  }
+
+  private send(chunk: Uint8Array | null, lastFlags: number): void {
+    let head = this.head;
+    this.head = null;
+    if (head !== null && head.reason.length + head.headers.length * 64 > pieceMax) {
+      writeResponse(out, this.id, 0, head, null); // a huge head goes alone
+      head = null;
+    }
+    const len = chunk === null ? 0 : chunk.length;
+    let at = 0;
+    while (len - at > pieceMax) {
+      writeResponse(out, this.id, 0, head, (chunk as Uint8Array).subarray(at, at + pieceMax));
+      head = null;
+      at += pieceMax;
+    }
+    writeResponse(out, this.id, lastFlags, head, chunk === null ? null : at === 0 ? chunk : chunk.subarray(at));
+  }
+
+  private release(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/**
+ * The request body on this side: the bytes that came inline in the request frame, or the
+ * front end's spool file read by descriptor (threads share the process's descriptors; the
+ * front end closes it when the request is done), in chunks, honouring pause().
+ */
+class ForwardedBody implements RequestBody {
+  readonly chunked = false;
+  readonly declaredLength: number;
+  private paused = false;
+  private pos = 0;
+  private onChunk: ((chunk: Uint8Array, last: boolean) => void) | null = null;
+  private scheduled = false;
+
+  constructor(private readonly ref: BodyRef) {
+    this.declaredLength = ref.length;
+  }
+
+  start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
+    if (this.ref.fd < 0) return onChunk(this.ref.data ?? new Uint8Array(0), true);
+    this.onChunk = onChunk;
+    this.pump();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.onChunk !== null && !this.scheduled && this.pos < this.ref.length) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.pump();
+      });
+    }
+  }
+
+  private pump(): void {
+    const buf = Buffer.allocUnsafe(Math.min(FD_READ_CHUNK, this.ref.length));
+    while (!this.paused && this.onChunk !== null && this.pos < this.ref.length) {
+      const n = fs.readSync(this.ref.fd, buf, 0, Math.min(buf.length, this.ref.length - this.pos), this.pos);
+      if (n === 0) throw new Error(`Spooled request body ended at ${this.pos} of ${this.ref.length} bytes`);
+      this.pos += n;
+      const last = this.pos >= this.ref.length;
+      this.onChunk(buf.subarray(0, n), last);
+      if (last) this.onChunk = null;
+    }
+  }
+}
+
+function pump(): void {
+  while (running < threads && waitingAt < waiting.length) {
+    const d = waiting[waitingAt];
+    waiting[waitingAt++] = undefined as unknown as DecodedRequest;
+    if (waitingAt > 1024 && waitingAt * 2 > waiting.length) {
+      waiting.splice(0, waitingAt);
+      waitingAt = 0;
+    }
+    start(d);
+  }
+}
+
+function start(d: DecodedRequest): void {
+  // Tells the front end, should this thread die, that this request was already under way.
+  Atomics.add(requests.ctl, STARTED_WORD, 1);
+  const sink = sinks.get(d.id) as WorkerSink;
+  if (sink.aborted) {
+    finish(sink);
+    return;
+  }
+  running++;
+  const done = (): void => {
+    running--;
+    finish(sink);
+    pump();
+  };
+  runRequest(cache, d.req as AppRequest, new ForwardedBody(d.body), sink, log, false).then(done, (err) => {
+    log.log("error", "wsgi", `Request failed in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`);
+    done();
+  });
+}
+
+function finish(sink: WorkerSink): void {
+  sinks.delete(sink.id);
+  sink.done();
+}
+
+function onFrame(b: Buffer, o: number, len: number): void {
+  switch (b[o]) {
+    case F_REQUEST: {
+      const d = readRequest(b, o, len);
+      sinks.set(d.id, new WorkerSink(d.id));
+      waiting.push(d);
+      pump();
+      break;
+    }
+    case F_ABORT:
+      sinks.get(b.readUInt32LE(o + 4))?.abort();
+      break;
+    case F_CREDIT:
+      sinks.get(b.readUInt32LE(o + 4))?.credit(b.readUInt32LE(o + 8));
+      break;
+    case F_PRELOAD: {
+      const p = readPair(b, o, len);
+      cache.getCallable(p.a, p.b).then(
+        () => writePair(out, F_PRELOADED, 1, p.id, "", ""),
+        (err) => writePair(out, F_PRELOADED, 0, p.id, "", (err as Error)?.message ?? String(err)),
+      );
+      break;
+    }
+    default:
+      log.log("error", "wsgi", `Unknown frame type ${b[o]} in application group '${data.group}'`);
+  }
+}
+
+const requests = new RingConsumer(data.requests, onFrame, (err) =>
+  log.log("error", "wsgi", `Bad frame in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`),
+);
+// A pending Atomics.waitAsync does not keep a thread alive; this listener does.
+parentPort?.on("message", () => undefined);
+requests.start();

@@ -1,0 +1,405 @@
+/**
+ * One application group in its own isolate: a worker_threads Worker fed through the
+ * SharedArrayBuffer rings of ./request-queue (the front end never blocks on them).
+ *
+ * - Admission: at most `threads + queueCapacity` requests per group are accepted (running in
+ *   the worker, waiting there, or having their body read); one more gets Apache's 503 page.
+ * - Bodies are read here with collectBody before the request is handed over: up to
+ *   `inlineBodyMax` bytes travel inside the request frame, larger ones are spooled to an
+ *   unlinked temporary file whose descriptor the worker reads by position (threads share
+ *   descriptors). The descriptor is closed here when the request is done or its worker dies.
+ * - Responses stream back in frames; the worker may have at most `window` bytes per request
+ *   unacknowledged, and acknowledgements are sent only once the ResponseSink took the bytes
+ *   (after drain() when it pushed back), so a slow client throttles the application instead
+ *   of filling memory.
+ * - A client abort is sent to the worker, whose sink then fires runApplication's abort path
+ *   (the result's close() runs).
+ * - A worker that dies (uncaught exception outside a request, process.exit, out of memory) is
+ *   logged; requests it had started get a 500 (or have their connection dropped when the
+ *   head was sent), requests it had not started yet are handed to a fresh worker once. The
+ *   replacement is created by the next request, so a group that dies at once cannot spin.
+ */
+import * as path from "node:path";
+import { Worker, type ResourceLimits } from "node:worker_threads";
+import type { AppRequest } from "./types";
+import type { RequestBody, ResponseSink } from "../http/types";
+import type { ErrorLog } from "../log/error-log";
+import { collectBody, type BodyBuffer } from "../app/input";
+import { sendErrorPage } from "../static/error-page";
+import { NodewsgiError } from "../errors";
+import { SPOOL_THRESHOLD } from "./run-request";
+import {
+  F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_RESPONSE, R_DESTROY, R_DONE, R_END, STARTED_WORD,
+  RingConsumer, RingProducer, createRing, readPair, readResponse, requestFrameBound, writePair, writeRequest, writeSmall,
+  LOG_LEVELS, type BodyRef, type DecodedResponse, type WorkerData,
+} from "./request-queue";
+
+export interface WorkerGroupOptions {
+  /** The application group's name (as the map phase formed it, e.g. `localhost|/app`). */
+  readonly name: string;
+  readonly log: ErrorLog;
+  /** Requests the isolate may have in flight at once (default 1). */
+  readonly threads?: number;
+  /** Requests that may wait beyond `threads` before the next one gets a 503 (default 100). */
+  readonly queueCapacity?: number;
+  /** Bytes of the front end -> worker ring (default 4 MiB; rounded up to a power of two). */
+  readonly requestRingBytes?: number;
+  /** Bytes of the worker -> front end ring (default 1 MiB). */
+  readonly responseRingBytes?: number;
+  /** Unacknowledged response bytes per request before the application sees backpressure (default 256 KiB). */
+  readonly window?: number;
+  /** Bodies up to this size travel inline; larger ones via a spool file (default 1 MiB, capped by the ring). */
+  readonly inlineBodyMax?: number;
+  /** Passed to the Worker (maxOldGenerationSizeMb, ...): exceeding them kills and replaces it. */
+  readonly resourceLimits?: ResourceLimits;
+}
+
+interface Instance {
+  readonly worker: Worker;
+  readonly out: RingProducer;
+  readonly input: RingConsumer;
+  readonly requestCtl: Int32Array;
+  /** Requests handed to this worker so far (their `seq` numbers count from 0). */
+  submitted: number;
+  readonly preloads: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+  error: unknown;
+  exited: boolean;
+}
+
+interface Flight {
+  readonly id: number;
+  readonly req: AppRequest;
+  readonly sink: ResponseSink;
+  readonly body: BodyRef;
+  readonly bodyBuf: BodyBuffer | null;
+  readonly resolve: () => void;
+  inst: Instance | null;
+  seq: number;
+  attempts: number;
+  headersSent: boolean;
+  ended: boolean;
+  /** Frames waiting while the sink drains; null when not draining. */
+  backlog: DecodedResponse[] | null;
+  credit: number;
+  abortWait: Promise<void>;
+}
+
+const NO_BODY: BodyRef = { length: 0, fd: -1, data: null };
+const WORKER_SCRIPT = path.join(__dirname, "worker-entry.js");
+
+export class WorkerGroup {
+  readonly name: string;
+  readonly threads: number;
+  readonly queueCapacity: number;
+  private readonly log: ErrorLog;
+  private readonly opts: WorkerGroupOptions;
+  private readonly inlineBodyMax: number;
+  private current: Instance | null = null;
+  private readonly flights = new Map<number, Flight>();
+  private admitted = 0;
+  private nextId = 1;
+  private nextToken = 1;
+  private closing = false;
+  private drained: (() => void) | null = null;
+  private readonly preloaded: [string, string][] = [];
+  private readonly creditDue = new Set<Flight>();
+  private creditQueued = false;
+
+  constructor(opts: WorkerGroupOptions) {
+    this.opts = opts;
+    this.name = opts.name;
+    this.log = opts.log;
+    this.threads = Math.max(1, Math.floor(opts.threads ?? 1));
+    this.queueCapacity = Math.max(0, Math.floor(opts.queueCapacity ?? 100));
+    // The request ring must hold a frame with a full inline body plus its environ.
+    let ring = 4096;
+    while (ring < (opts.requestRingBytes ?? 4 << 20)) ring *= 2;
+    this.inlineBodyMax = Math.min(opts.inlineBodyMax ?? SPOOL_THRESHOLD, SPOOL_THRESHOLD, ring / 4);
+  }
+
+  /** Requests accepted and not yet finished. */
+  get inFlight(): number {
+    return this.admitted;
+  }
+
+  /** The worker's thread id, or -1 when none is running. */
+  get threadId(): number {
+    return this.current?.worker.threadId ?? -1;
+  }
+
+  async dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
+    if (this.closing || this.admitted >= this.threads + this.queueCapacity) {
+      if (!sink.aborted) sendErrorPage(sink, 503, { method: req.method });
+      return;
+    }
+    this.admitted++;
+    let bodyBuf: BodyBuffer | null = null;
+    let ref = NO_BODY;
+    if (body.declaredLength > 0 || body.chunked) {
+      const ac = new AbortController();
+      if (!sink.aborted) sink.onAbort(() => ac.abort());
+      try {
+        bodyBuf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: this.inlineBodyMax, signal: ac.signal });
+      } catch (err) {
+        this.admitted--;
+        this.checkDrained();
+        const status = (err as { status?: number }).status === 413 ? 413 : 400;
+        if (!sink.aborted) sendErrorPage(sink, status, { method: req.method });
+        return;
+      }
+      ref = bodyRef(bodyBuf);
+    }
+    return new Promise<void>((resolve) => {
+      const f: Flight = {
+        id: this.allocId(),
+        req,
+        sink,
+        body: ref,
+        bodyBuf,
+        resolve,
+        inst: null,
+        seq: 0,
+        attempts: 0,
+        headersSent: false,
+        ended: false,
+        backlog: null,
+        credit: 0,
+        abortWait: new Promise<void>((r) => (sink.aborted ? r() : sink.onAbort(r))),
+      };
+      this.flights.set(f.id, f);
+      f.abortWait.then(() => {
+        if (this.flights.get(f.id) === f && f.inst !== null && !f.inst.exited) writeSmall(f.inst.out, F_ABORT, f.id);
+      });
+      this.submit(f);
+    });
+  }
+
+  /** Load a script in the group's isolate ahead of its first request (rejects with the load error). */
+  preload(script: string, callable: string): Promise<void> {
+    this.preloaded.push([script, callable]);
+    return this.sendPreload(this.instance(), script, callable);
+  }
+
+  /** Stop admitting, wait up to `graceMs` for requests in flight, then terminate the worker. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    if (this.admitted > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, graceMs));
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.drained = null;
+    }
+    const inst = this.current;
+    this.current = null;
+    if (inst !== null && !inst.exited) {
+      await inst.worker.terminate();
+      // 'exit' may arrive after terminate() resolves: fail what is left now.
+      this.onExit(inst, 1, null);
+    }
+  }
+
+  private allocId(): number {
+    let id = this.nextId;
+    while (this.flights.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
+    this.nextId = id >= 0xfffffffe ? 1 : id + 1;
+    return id;
+  }
+
+  private submit(f: Flight): void {
+    const inst = this.instance();
+    const pre = requestFrameBound(f.req, f.body.fd < 0 ? f.body.length : 0);
+    if (pre.bound > inst.out.maxPayload) {
+      this.log.log("error", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Request too large for the queue of application group '${this.name}' (${pre.bound} bytes).`);
+      return this.fail(f, 500);
+    }
+    f.inst = inst;
+    f.seq = inst.submitted++;
+    writeRequest(inst.out, f.id, f.req, f.body, pre);
+  }
+
+  private instance(): Instance {
+    if (this.current !== null) return this.current;
+    const requests = createRing(this.opts.requestRingBytes ?? 4 << 20);
+    const responses = createRing(this.opts.responseRingBytes ?? 1 << 20);
+    const workerData: WorkerData = { group: this.name, threads: this.threads, requests, responses, window: this.opts.window ?? 256 * 1024 };
+    const worker = new Worker(WORKER_SCRIPT, { workerData, resourceLimits: this.opts.resourceLimits });
+    const inst: Instance = {
+      worker,
+      out: new RingProducer(requests),
+      input: null as unknown as RingConsumer,
+      requestCtl: new Int32Array(requests, 0, 64),
+      submitted: 0,
+      preloads: new Map(),
+      error: null,
+      exited: false,
+    };
+    (inst as { input: RingConsumer }).input = new RingConsumer(
+      responses,
+      (b, o, len) => this.onFrame(inst, b, o, len),
+      (err) => this.log.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Bad response frame from application group '${this.name}': ${(err as Error)?.stack ?? String(err)}`),
+    );
+    worker.on("error", (err) => {
+      inst.error = err;
+    });
+    worker.on("exit", (code) => this.onExit(inst, code, inst.error));
+    inst.input.start();
+    this.current = inst;
+    for (const [script, callable] of this.preloaded) {
+      this.sendPreload(inst, script, callable).catch(() => undefined); // logged by the worker's load
+    }
+    return inst;
+  }
+
+  private sendPreload(inst: Instance, script: string, callable: string): Promise<void> {
+    const token = this.nextToken++;
+    return new Promise<void>((resolve, reject) => {
+      inst.preloads.set(token, { resolve, reject });
+      writePair(inst.out, F_PRELOAD, 0, token, script, callable);
+    });
+  }
+
+  private onFrame(inst: Instance, b: Buffer, o: number, len: number): void {
+    const type = b[o];
+    if (type === F_RESPONSE) {
+      const d = readResponse(b, o, len);
+      const f = this.flights.get(d.id);
+      if (f === undefined || f.inst !== inst) return;
+      if (f.backlog !== null) f.backlog.push(d);
+      else this.apply(f, d);
+    } else if (type === F_LOG) {
+      const p = readPair(b, o, len);
+      this.log.log(LOG_LEVELS[p.byte1] ?? "error", p.a, p.b);
+    } else if (type === F_PRELOADED) {
+      const p = readPair(b, o, len);
+      const w = inst.preloads.get(p.id);
+      inst.preloads.delete(p.id);
+      if (w === undefined) return;
+      if (p.byte1 === 1) w.resolve();
+      else w.reject(new NodewsgiError("E_PRELOAD", p.b));
+    }
+  }
+
+  /** Apply one response frame to the sink, in order; pauses on backpressure. */
+  private apply(f: Flight, d: DecodedResponse): void {
+    const sink = f.sink;
+    const live = !sink.aborted && !f.ended;
+    if (d.head !== null && live && !f.headersSent) {
+      sink.writeHead(d.head.status, d.head.reason, d.head.headers);
+      f.headersSent = true;
+    }
+    const flags = d.flags;
+    if ((flags & R_END) !== 0) {
+      if (live) {
+        f.ended = true;
+        if (d.chunk !== null) sink.end(d.chunk);
+        else sink.end();
+      }
+    } else if (d.chunk !== null) {
+      if (live && !sink.write(d.chunk)) {
+        f.backlog = [];
+        Promise.race([sink.drain(), f.abortWait]).then(() => {
+          this.giveCredit(f, (d.chunk as Buffer).length);
+          const queued = f.backlog ?? [];
+          f.backlog = null;
+          for (let i = 0; i < queued.length; i++) {
+            if (f.backlog !== null) {
+              (f.backlog as DecodedResponse[]).push(...queued.slice(i));
+              break;
+            }
+            this.apply(f, queued[i]);
+          }
+        });
+      } else {
+        this.giveCredit(f, d.chunk.length);
+      }
+    }
+    if ((flags & R_DESTROY) !== 0 && live) {
+      f.ended = true;
+      sink.destroy();
+    }
+    if ((flags & R_DONE) !== 0) {
+      if (f.backlog !== null) f.backlog.push({ id: f.id, flags: R_DONE, head: null, chunk: null });
+      else this.finish(f);
+    }
+  }
+
+  private giveCredit(f: Flight, n: number): void {
+    f.credit += n;
+    this.creditDue.add(f);
+    if (!this.creditQueued) {
+      this.creditQueued = true;
+      queueMicrotask(this.sendCredits);
+    }
+  }
+
+  /** Acknowledgements go out once per microtask checkpoint, one frame per request. */
+  private readonly sendCredits = (): void => {
+    this.creditQueued = false;
+    for (const f of this.creditDue) {
+      if (f.credit > 0 && f.inst !== null && !f.inst.exited && this.flights.get(f.id) === f) writeSmall(f.inst.out, F_CREDIT, f.id, f.credit);
+      f.credit = 0;
+    }
+    this.creditDue.clear();
+  };
+
+  private finish(f: Flight): void {
+    if (this.flights.get(f.id) !== f) return;
+    this.flights.delete(f.id);
+    f.inst = null;
+    f.bodyBuf?.dispose();
+    this.admitted--;
+    f.resolve();
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (this.admitted === 0 && this.drained !== null) this.drained();
+  }
+
+  private fail(f: Flight, status: number): void {
+    const sink = f.sink;
+    if (!sink.aborted && !f.ended) {
+      if (!f.headersSent) sendErrorPage(sink, status, { method: f.req.method });
+      else sink.destroy();
+      f.ended = true;
+    }
+    this.finish(f);
+  }
+
+  private onExit(inst: Instance, code: number, error: unknown): void {
+    if (inst.exited) return;
+    inst.exited = true;
+    inst.input.drain(); // whatever the worker wrote before it died (log lines, finished responses)
+    inst.input.stop();
+    inst.out.close();
+    if (this.current === inst) this.current = null;
+    const started = Atomics.load(inst.requestCtl, STARTED_WORD);
+    for (const w of inst.preloads.values()) w.reject(new NodewsgiError("E_WORKER_EXIT", `Application group '${this.name}' worker exited`));
+    inst.preloads.clear();
+    const orphans = [...this.flights.values()].filter((f) => f.inst === inst);
+    if (!this.closing) {
+      const why = error instanceof Error ? error.stack ?? `${error.name}: ${error.message}` : error != null ? String(error) : `exit code ${code}`;
+      const lines = `mod_wsgi (pid=${process.pid}): Application group '${this.name}' worker thread ${inst.worker.threadId} died (${orphans.length} request(s) in flight); it is replaced on the next request.\n${why}`;
+      for (const line of lines.split("\n")) this.log.log("error", "wsgi", line);
+    }
+    for (const f of orphans) {
+      f.inst = null;
+      if (this.closing) this.fail(f, 503);
+      else if (f.seq >= started && f.attempts === 0 && !f.sink.aborted) {
+        f.attempts++;
+        this.submit(f);
+      } else this.fail(f, 500);
+    }
+  }
+}
+
+function bodyRef(buf: BodyBuffer): BodyRef {
+  // A spooled body (collectBody's file-backed buffer) is passed by descriptor, not copied.
+  const fd = (buf as unknown as { fd?: unknown }).fd;
+  if (typeof fd === "number" && fd >= 0) return { length: buf.length, fd, data: null };
+  return { length: buf.length, fd: -1, data: buf.readAt(0, buf.length) };
+}

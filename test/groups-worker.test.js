@@ -1,0 +1,466 @@
+"use strict";
+// Worker-thread application groups: real Worker threads behind the SharedArrayBuffer rings.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const crypto = require("node:crypto");
+const { ProcessHost } = require("../dist/groups/process-host");
+const { InThreadHost } = require("../dist/groups/in-thread-host");
+const { WorkerGroup } = require("../dist/groups/worker-group");
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-groups-"));
+function script(name, source) {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, source);
+  return file;
+}
+
+const DUMP = script(
+  "dump.wsgi",
+  `"use strict";
+const NAME = "myapp";
+function dump(environ, start_response, callable) {
+  const body = environ["wsgi.input"].read();
+  const out = {};
+  for (const [k, v] of Object.entries(environ))
+    if (typeof v === "string" || typeof v === "boolean" || typeof v === "number") out[k] = v;
+  out["wsgi.input.length"] = body.length;
+  out["@script"] = NAME;
+  out["@callable"] = callable;
+  const data = Buffer.from(JSON.stringify(out));
+  start_response("200 OK", [["Content-Type", "application/x-environ+json"], ["Content-Length", String(data.length)]]);
+  return [data];
+}
+exports.application = (e, s) => dump(e, s, "application");
+exports.app = (e, s) => dump(e, s, "app");
+exports.handle_request = (e, s) => dump(e, s, "handle_request");
+`,
+);
+
+const THREAD = script(
+  "thread.js",
+  `const { threadId } = require("worker_threads");
+exports.application = (environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [String(threadId)];
+};`,
+);
+
+const SLOW = script(
+  "slow.js",
+  `exports.application = async (environ, start_response) => {
+  await new Promise((r) => setTimeout(r, Number(environ.QUERY_STRING || 150)));
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return ["slow"];
+};`,
+);
+
+const CRASH = script(
+  "crash.js",
+  `exports.application = (environ, start_response) => {
+  if (environ.QUERY_STRING === "exit") process.exit(3);
+  if (environ.QUERY_STRING === "throw") throw new Error("in-request failure");
+  setTimeout(() => { throw new Error("boom outside any request"); }, 5);
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return ["scheduled"];
+};`,
+);
+
+const HASH = script(
+  "hash.js",
+  `const crypto = require("crypto");
+exports.application = async (environ, start_response) => {
+  const h = crypto.createHash("sha256");
+  let n = 0;
+  for await (const chunk of environ["wsgi.input"]) { h.update(chunk); n += chunk.length; }
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [n + " " + h.digest("hex")];
+};`,
+);
+
+const STREAM = script(
+  "stream.js",
+  `exports.application = (environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+  const errors = environ["wsgi.errors"];
+  return (function* () {
+    for (let i = 0; i < 64; i++) {
+      errors.write("produced " + i + "\\n");
+      yield Buffer.alloc(65536, i);
+    }
+  })();
+};`,
+);
+
+const CONCURRENT = script(
+  "concurrent.js",
+  `let active = 0, peak = 0;
+exports.application = async (environ, start_response) => {
+  active++; peak = Math.max(peak, active);
+  const until = Date.now() + 2000;
+  while (active < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+  const seen = peak;
+  active--;
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  return [String(seen)];
+};`,
+);
+
+const ABORTABLE = script(
+  "abortable.js",
+  `exports.application = (environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "text/plain"]]);
+  const errors = environ["wsgi.errors"];
+  let i = 0;
+  return {
+    [Symbol.asyncIterator]() { return this; },
+    async next() { await new Promise((r) => setTimeout(r, i === 0 ? 0 : 50)); return { done: i > 100, value: "chunk " + i++ + "\\n" }; },
+    close() { errors.write("closed after " + i + "\\n"); errors.flush(); },
+  };
+};`,
+);
+
+function memLog() {
+  const lines = [];
+  return { lines, log: (level, module, message) => lines.push(`[${module}:${level}] ${message}`), close() {} };
+}
+
+function request(scriptFile, group, over = {}) {
+  const query = over.query ?? "";
+  const method = over.method ?? "GET";
+  return {
+    script: scriptFile,
+    callable: over.callable ?? "application",
+    applicationGroup: group,
+    processGroup: "",
+    method,
+    environ: [
+      "REQUEST_METHOD", method,
+      "SCRIPT_NAME", "/app",
+      "PATH_INFO", "/x y/é",
+      "QUERY_STRING", query,
+      "SERVER_NAME", "localhost",
+      "SERVER_PORT", "80",
+      "SERVER_PROTOCOL", "HTTP/1.1",
+      "REMOTE_ADDR", "127.0.0.1",
+      "HTTP_HOST", "localhost",
+      "HTTP_X_WEIRD", "ünïcode ☃",
+      "mod_wsgi.application_group", group,
+      "mod_wsgi.process_group", "",
+      ...(over.extraEnviron ?? []),
+    ],
+    urlScheme: "http",
+    multithread: true,
+    multiprocess: false,
+    runOnce: false,
+    bodyLimit: 0,
+    logPrefix: "[client 127.0.0.1:5000] ",
+  };
+}
+
+function body(data = null, { chunked = false, chunk = 65536 } = {}) {
+  let paused = false;
+  let resume = null;
+  return {
+    declaredLength: data === null || chunked ? -1 : data.length,
+    chunked: data !== null && chunked,
+    start(onChunk) {
+      if (data === null) return onChunk(new Uint8Array(0), true);
+      let at = 0;
+      const step = () => {
+        while (!paused && at < data.length) {
+          const n = Math.min(chunk, data.length - at);
+          const part = Buffer.from(data.subarray(at, at + n));
+          at += n;
+          onChunk(part, at >= data.length);
+          part.fill(0); // the front end reuses its chunk memory
+          if (at < data.length) return setImmediate(step);
+        }
+        if (paused) resume = step;
+      };
+      setImmediate(step);
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      if (resume) {
+        const r = resume;
+        resume = null;
+        setImmediate(r);
+      }
+    },
+  };
+}
+
+function sink({ writable = true } = {}) {
+  const abortCbs = [];
+  const s = {
+    aborted: false,
+    head: null,
+    chunks: [],
+    ended: false,
+    destroyed: false,
+    writable,
+    drainResolvers: [],
+    onAbort(cb) {
+      abortCbs.push(cb);
+    },
+    writeHead(status, reason, headers) {
+      assert.equal(s.head, null, "writeHead once");
+      s.head = { status, reason, headers: headers.map((h) => [...h]) };
+    },
+    write(chunk) {
+      assert.ok(s.head && !s.ended);
+      s.chunks.push(Buffer.from(chunk));
+      return s.writable;
+    },
+    drain() {
+      if (s.writable) return Promise.resolve();
+      return new Promise((r) => s.drainResolvers.push(r));
+    },
+    end(chunk) {
+      assert.ok(s.head && !s.ended);
+      if (chunk) s.chunks.push(Buffer.from(chunk));
+      s.ended = true;
+    },
+    destroy() {
+      s.destroyed = true;
+    },
+    abort() {
+      s.aborted = true;
+      for (const cb of abortCbs) cb();
+    },
+    release() {
+      s.writable = true;
+      for (const r of s.drainResolvers.splice(0)) r();
+    },
+    get body() {
+      return Buffer.concat(s.chunks);
+    },
+  };
+  return s;
+}
+
+async function run(host, req, b = body()) {
+  const s = sink();
+  await host.dispatch(req, b, s);
+  return s;
+}
+
+const waitFor = async (cond, ms = 3000) => {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+test("the dump app sees the same environ in a worker group as in the calling thread", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log, threads: 2 });
+  const local = new InThreadHost(log);
+  try {
+    for (const callable of ["application", "handle_request"]) {
+      const payload = Buffer.from("name=value&x=ü");
+      const over = { callable, method: "POST", query: "a=1&b=%20" };
+      const inWorker = await run(host, request(DUMP, "localhost|/app", over), body(payload));
+      const inThread = await run(local, request(DUMP, "localhost|/app", over), body(payload));
+      assert.equal(inWorker.head.status, 200);
+      assert.deepEqual(inWorker.head, inThread.head);
+      const a = JSON.parse(inWorker.body);
+      const b = JSON.parse(inThread.body);
+      assert.deepEqual(a, b);
+      assert.equal(a["wsgi.input.length"], payload.length);
+      assert.equal(a["@callable"], callable);
+      assert.equal(a.HTTP_X_WEIRD, "ünïcode ☃");
+      assert.equal(a["mod_wsgi.application_group"], "localhost|/app");
+    }
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("worker groups run in their own thread; %{GLOBAL} runs in the calling thread", async () => {
+  const host = new ProcessHost({ log: memLog() });
+  try {
+    const a = await run(host, request(THREAD, "localhost|/a"));
+    const b = await run(host, request(THREAD, "localhost|/b"));
+    const g = await run(host, request(THREAD, ""));
+    const { threadId } = require("node:worker_threads");
+    assert.equal(g.body.toString(), String(threadId));
+    assert.notEqual(a.body.toString(), String(threadId));
+    assert.notEqual(a.body.toString(), b.body.toString(), "one isolate per group");
+    assert.equal(a.body.toString(), String(host.group("localhost|/a").threadId));
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("a full queue answers 503 with Apache's page and keeps no more than it admitted", async () => {
+  const group = new WorkerGroup({ name: "q", log: memLog(), threads: 1, queueCapacity: 1 });
+  try {
+    const sinks = [sink(), sink(), sink()];
+    const done = sinks.map((s) => group.dispatch(request(SLOW, "q", { query: "150" }), body(), s));
+    assert.equal(group.inFlight, 2);
+    await done[2];
+    assert.equal(sinks[2].head.status, 503);
+    assert.match(sinks[2].body.toString(), /<title>503 Service Unavailable<\/title>/);
+    await Promise.all(done);
+    assert.equal(sinks[0].head.status, 200);
+    assert.equal(sinks[1].head.status, 200);
+    assert.equal(group.inFlight, 0);
+  } finally {
+    await group.close(1000);
+  }
+});
+
+test("an exception inside a request is a 500 and the worker stays", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log });
+  try {
+    const before = (await run(host, request(THREAD, "g"))).body.toString();
+    const failed = await run(host, request(CRASH, "g", { query: "throw" }));
+    assert.equal(failed.head.status, 500);
+    assert.ok(log.lines.some((l) => l.includes("in-request failure")), "stack logged");
+    assert.equal((await run(host, request(THREAD, "g"))).body.toString(), before);
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("a worker that throws outside a request is logged and replaced; the next request succeeds", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log });
+  try {
+    const first = (await run(host, request(THREAD, "c"))).body.toString();
+    const crash = await run(host, request(CRASH, "c"));
+    assert.equal(crash.head.status, 200);
+    await waitFor(() => log.lines.some((l) => l.includes("died")));
+    assert.ok(log.lines.some((l) => l.includes("boom outside any request")), log.lines.join("\n"));
+    const next = await run(host, request(THREAD, "c"));
+    assert.equal(next.head.status, 200);
+    assert.notEqual(next.body.toString(), first, "a new thread");
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("process.exit in a request: that request gets 500, a queued one runs on the replacement", async () => {
+  const log = memLog();
+  const group = new WorkerGroup({ name: "x", log, threads: 1 });
+  try {
+    const s1 = sink();
+    const s2 = sink();
+    await Promise.all([group.dispatch(request(CRASH, "x", { query: "exit" }), body(), s1), group.dispatch(request(THREAD, "x"), body(), s2)]);
+    assert.equal(s1.head.status, 500);
+    assert.equal(s2.head.status, 200);
+    assert.ok(log.lines.some((l) => l.includes("exit code 3")), log.lines.join("\n"));
+  } finally {
+    await group.close(1000);
+  }
+});
+
+test("a POST body of several MiB arrives intact (spooled, read by descriptor), chunked too", async () => {
+  const host = new ProcessHost({ log: memLog() });
+  try {
+    const data = crypto.randomBytes(5 * 1024 * 1024 + 17);
+    const want = `${data.length} ${crypto.createHash("sha256").update(data).digest("hex")}`;
+    const a = await run(host, request(HASH, "b", { method: "POST" }), body(data));
+    assert.equal(a.body.toString(), want);
+    const b = await run(host, request(HASH, "b", { method: "POST" }), body(data, { chunked: true }));
+    assert.equal(b.body.toString(), want);
+    const small = Buffer.from("x".repeat(70000));
+    const c = await run(host, request(HASH, "b", { method: "POST" }), body(small));
+    assert.equal(c.body.toString(), `${small.length} ${crypto.createHash("sha256").update(small).digest("hex")}`);
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("LimitRequestBody is enforced before the hand-off (413)", async () => {
+  const host = new ProcessHost({ log: memLog() });
+  try {
+    const req = { ...request(HASH, "l", { method: "POST" }), bodyLimit: 10 };
+    const s = await run(host, req, body(Buffer.alloc(100)));
+    assert.equal(s.head.status, 413);
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("a streamed response follows the sink's backpressure (the worker does not run ahead)", async () => {
+  const log = memLog();
+  const group = new WorkerGroup({ name: "s", log, window: 128 * 1024 });
+  try {
+    const s = sink({ writable: false });
+    const done = group.dispatch(request(STREAM, "s"), body(), s);
+    await waitFor(() => s.chunks.length > 0);
+    await new Promise((r) => setTimeout(r, 150));
+    const produced = log.lines.filter((l) => l.includes("produced")).length;
+    assert.ok(produced <= 6, `produced ${produced} chunks while the client was stalled`);
+    assert.equal(s.chunks.length, 1, "no write after a refused one until drain");
+    s.release();
+    await done;
+    assert.equal(s.body.length, 64 * 65536);
+    for (let i = 0; i < 64; i++) assert.equal(s.body[i * 65536 + 100], i);
+    assert.ok(s.ended);
+  } finally {
+    await group.close(1000);
+  }
+});
+
+test("threads=4 lets an async application handle four requests at once", async () => {
+  const group = new WorkerGroup({ name: "t", log: memLog(), threads: 4 });
+  try {
+    const started = Date.now();
+    const sinks = await Promise.all([1, 2, 3, 4].map(() => run(group, request(CONCURRENT, "t"))));
+    assert.deepEqual(sinks.map((s) => s.body.toString()), ["4", "4", "4", "4"]);
+    assert.ok(Date.now() - started < 1500);
+  } finally {
+    await group.close(1000);
+  }
+});
+
+test("a client abort reaches the worker: the result's close() runs", async () => {
+  const log = memLog();
+  const group = new WorkerGroup({ name: "a", log });
+  try {
+    const s = sink();
+    const done = group.dispatch(request(ABORTABLE, "a"), body(), s);
+    await waitFor(() => s.chunks.length >= 2);
+    s.abort();
+    await done;
+    await waitFor(() => log.lines.some((l) => l.includes("closed after")));
+    assert.ok(!s.ended);
+    assert.equal(group.inFlight, 0);
+  } finally {
+    await group.close(1000);
+  }
+});
+
+test("close(grace) lets requests in flight finish, then answers 503", async () => {
+  const host = new ProcessHost({ log: memLog() });
+  const s = sink();
+  const inflight = host.dispatch(request(SLOW, "d", { query: "100" }), body(), s);
+  await new Promise((r) => setTimeout(r, 20));
+  await host.close(2000);
+  await inflight;
+  assert.equal(s.head.status, 200);
+  const after = await run(host, request(SLOW, "d"));
+  assert.equal(after.head.status, 503);
+});
+
+test("preload loads the script in the group's isolate and reports load errors", async () => {
+  const host = new ProcessHost({ log: memLog() });
+  try {
+    await host.preload(THREAD, "application", "p");
+    await assert.rejects(host.preload(path.join(dir, "missing.js"), "application", "p"), /not found/);
+  } finally {
+    await host.close(1000);
+  }
+});

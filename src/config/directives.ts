@@ -182,14 +182,14 @@ def({
 });
 def({
   name: "Listen", contexts: S, minArgs: 1, maxArgs: 2, syntax: "Listen [IP-address:]port [protocol]",
-  doc: "An address and port to accept connections on; repeat for several. `Listen 8080` listens on all interfaces, `Listen 127.0.0.1:8080` on one, `Listen [::1]:8080` on an IPv6 address. Listening twice on the same address is an error.",
+  doc: "An address and port to accept connections on; repeat for several. `Listen 8080` listens on all interfaces, `Listen 127.0.0.1:8080` on one, `Listen [::1]:8080` on an IPv6 address. Listening twice on the same address is an error. Unlike Apache, port 0 is accepted: the system picks a free port and `serve` prints it (for tests and tools).",
   apply(scope, [spec, proto]) {
     const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(spec!);
     if (!m) throw badValue(`'${spec}' is not [address:]port`);
-    const port = parseInteger(m[3]!, "port", 1, 65535);
+    const port = parseInteger(m[3]!, "port", 0, 65535);
     const host = m[1] ?? m[2];
     if (proto !== undefined && !/^https?$/i.test(proto)) throw badValue(`unknown protocol '${proto}' (http or https)`);
-    const dup = scope.config.listen.find((l) => l.port === port && l.host === host);
+    const dup = port === 0 ? undefined : scope.config.listen.find((l) => l.port === port && l.host === host);
     if (dup) throw badValue(`Cannot define multiple Listeners on the same IP:port (first at ${dup.where.file}:${dup.where.line})`);
     scope.config.listen.push({ ...(host !== undefined ? { host } : {}), port, where: scope.where });
   },

@@ -1,0 +1,94 @@
+/**
+ * The CGI/WSGI environ of a request, as mod_wsgi builds it (wsgi_build_environment): the
+ * header keys from the engine (with trusted-proxy rewriting), Apache's CGI variables, the
+ * request's environment (SetEnv, rewrite E=, REDIRECT_*), and the mod_wsgi.* keys.
+ * The result is a flat `[key, value, ...]` list of strings; later keys win.
+ */
+import type { Engine, ProxyList } from "../engine/types";
+import type { MapRequest } from "./mapper";
+
+export interface EnvironInput {
+  readonly req: MapRequest;
+  readonly requestUri: string;
+  readonly query: string | null;
+  readonly scriptName: string;
+  readonly pathInfo: string;
+  readonly pathTranslated: string | null;
+  readonly scriptFilename: string;
+  readonly documentRoot: string;
+  readonly contextPrefix: string;
+  readonly contextDocumentRoot: string;
+  readonly serverName: string;
+  readonly serverPort: string;
+  readonly env: ReadonlyMap<string, string>;
+  readonly authEnviron: Readonly<Record<string, string>>;
+  readonly passAuthorization: boolean;
+  readonly trustedProxyHeaders: readonly string[] | null;
+  readonly trustedProxies: ProxyList | null;
+  readonly handler: string;
+  readonly handlerScript: string;
+  readonly callable: string;
+  readonly processGroup: string;
+  readonly applicationGroup: string;
+}
+
+let requestCounter = 0;
+
+export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
+  const req = e.req;
+  const out: string[] = [];
+  for (const [k, v] of e.env) out.push(k, v);
+
+  const headers = engine.headersToEnviron(req.headers, { passAuthorization: e.passAuthorization });
+  let overrides: readonly string[] = [];
+  if (e.trustedProxyHeaders && e.trustedProxyHeaders.length > 0) {
+    overrides = engine.applyTrustedProxyHeaders(headers, req.remoteAddress, e.trustedProxyHeaders, e.trustedProxies).set;
+  }
+  for (let i = 0; i < headers.length; i++) out.push(headers[i]);
+
+  const now = String(Date.now() * 1000);
+  out.push(
+    "GATEWAY_INTERFACE", "CGI/1.1",
+    "SERVER_PROTOCOL", req.protocol,
+    "REQUEST_METHOD", req.method,
+    "QUERY_STRING", e.query ?? "",
+    "REQUEST_URI", e.requestUri,
+    "SCRIPT_NAME", e.scriptName,
+    "PATH_INFO", e.pathInfo,
+    "SCRIPT_FILENAME", e.scriptFilename,
+    "DOCUMENT_ROOT", e.documentRoot,
+    "CONTEXT_PREFIX", e.contextPrefix,
+    "CONTEXT_DOCUMENT_ROOT", e.contextDocumentRoot,
+    "REQUEST_SCHEME", req.scheme,
+    "SERVER_NAME", e.serverName,
+    "SERVER_PORT", e.serverPort,
+    "SERVER_ADDR", req.localAddress,
+    "SERVER_ADMIN", "[no address given]",
+    "SERVER_SIGNATURE", "",
+    "SERVER_SOFTWARE", "nodewsgi",
+    "REMOTE_ADDR", req.remoteAddress,
+    "REMOTE_PORT", String(req.remotePort),
+  );
+  if (e.pathTranslated !== null) out.push("PATH_TRANSLATED", e.pathTranslated);
+  for (const k in e.authEnviron) out.push(k, e.authEnviron[k]);
+  out.push(
+    "mod_wsgi.script_name", e.scriptName,
+    "mod_wsgi.path_info", e.pathInfo,
+    "mod_wsgi.process_group", e.processGroup,
+    "mod_wsgi.application_group", e.applicationGroup,
+    "mod_wsgi.callable_object", e.callable,
+    "mod_wsgi.request_handler", e.handler,
+    "mod_wsgi.handler_script", e.handlerScript,
+    "mod_wsgi.script_reloading", "1",
+    "mod_wsgi.enable_sendfile", "0",
+    "mod_wsgi.ignore_activity", "0",
+    "mod_wsgi.listener_host", req.localAddress,
+    "mod_wsgi.listener_port", String(req.localPort),
+    "mod_wsgi.request_id", `${process.pid.toString(36)}-${(++requestCounter).toString(36)}`,
+    "mod_wsgi.request_start", now,
+    "mod_wsgi.script_start", now,
+  );
+  // Trusted proxy headers rewrite REMOTE_ADDR, HTTP_HOST, SERVER_PORT, SCRIPT_NAME, ... last.
+  for (let i = 0; i < overrides.length; i++) out.push(overrides[i]);
+  return out;
+}

@@ -1,0 +1,102 @@
+/**
+ * Everything the mapper precomputes for one (virtual) host when the configuration loads: the
+ * engine's alias table, the section index, compiled rewrite rules, handler scripts. Built
+ * once, read on every request.
+ */
+import type { AliasDirective, HandlerScript, HostConfig, RewriteConfig, ServerConfig } from "../config/model";
+import type { AliasTable, Engine } from "../engine/types";
+import { SectionIndex } from "./sections";
+import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
+import type { RewriteMapSpec } from "./rewrite-map";
+
+export class HostTables {
+  readonly aliases: readonly AliasDirective[];
+  readonly aliasTable: AliasTable;
+  readonly sections: SectionIndex;
+  readonly serverRewrite: CompiledRewrite | null;
+  readonly handlerScripts: ReadonlyMap<string, HandlerScript>;
+  readonly documentRoot: string;
+  /** ServerName as configured: the name in default application group names. */
+  readonly configuredName: string;
+  readonly maps: RewriteMapSpec[];
+  private readonly perDirRewrite = new WeakMap<RewriteConfig, Map<string, CompiledRewrite>>();
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly host: HostConfig,
+    engine: Engine,
+  ) {
+    const main = config.main;
+    const inherits = host !== main;
+    // A virtual host sees its own aliases first, then the main server's (httpd's merge).
+    this.aliases = inherits ? [...host.aliases, ...main.aliases] : host.aliases;
+    this.aliasTable = engine.compileAliasTable(
+      this.aliases.map((a) =>
+        a.regex ? { kind: "regex" as const, pattern: a.pattern, target: a.target } : { kind: "prefix" as const, url: a.pattern, target: a.target },
+      ),
+    );
+    this.sections = new SectionIndex(host, inherits ? main.sections : []);
+    this.handlerScripts = new Map([...(inherits ? main.handlerScripts : []), ...host.handlerScripts]);
+    this.documentRoot = stripTrailingSlash(host.documentRoot?.value ?? main.documentRoot?.value ?? "/var/www/html");
+    this.configuredName = host.serverName?.value ?? main.serverName?.value ?? "localhost";
+    this.maps = [...(inherits ? main.rewriteMaps.values() : []), ...host.rewriteMaps.values()].map((m) => ({
+      name: m.name,
+      type: m.type as RewriteMapSpec["type"],
+      source: m.source,
+    }));
+    const rw = host.rewrite;
+    this.serverRewrite =
+      rw.engine && rw.rules.length > 0
+        ? compileRewriteRules(rw.rules.map(toRuleSpec), this.maps, { perDir: false, serverRoot: config.serverRoot })
+        : null;
+  }
+
+  /** Per-directory rules, compiled on first use for the directory they apply to. */
+  perDirRules(rewrite: RewriteConfig, directory: string): CompiledRewrite {
+    let byDir = this.perDirRewrite.get(rewrite);
+    if (!byDir) {
+      byDir = new Map();
+      this.perDirRewrite.set(rewrite, byDir);
+    }
+    let compiled = byDir.get(directory);
+    if (!compiled) {
+      compiled = compileRewriteRules(rewrite.rules.map(toRuleSpec), this.maps, {
+        perDir: true,
+        directory,
+        ...(rewrite.base !== undefined ? { base: rewrite.base } : {}),
+        serverRoot: this.config.serverRoot,
+      });
+      byDir.set(directory, compiled);
+    }
+    return compiled;
+  }
+}
+
+function toRuleSpec(rule: RewriteConfig["rules"][number]): RewriteRuleSpec {
+  return {
+    pattern: (rule.negated ? "!" : "") + rule.pattern,
+    substitution: rule.substitution,
+    flags: rawFlags(rule.flags.raw),
+    conds: rule.conditions.map((c) => ({
+      testString: c.testString,
+      condPattern: (c.negated ? "!" : "") + c.pattern,
+      flags: condFlags(c.flags),
+      where: c.where,
+    })),
+    where: rule.where,
+  };
+}
+
+function rawFlags(raw: ReadonlyMap<string, string>): string | undefined {
+  if (raw.size === 0) return undefined;
+  return "[" + [...raw].map(([k, v]) => (v === "" ? k : `${k}=${v}`)).join(",") + "]";
+}
+
+function condFlags(f: { nocase: boolean; ornext: boolean; novary: boolean }): string | undefined {
+  const names = [f.nocase && "NC", f.ornext && "OR", f.novary && "NV"].filter(Boolean);
+  return names.length > 0 ? `[${names.join(",")}]` : undefined;
+}
+
+function stripTrailingSlash(p: string): string {
+  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}

@@ -1,0 +1,63 @@
+/**
+ * Per-directory .htaccess files, read where AllowOverride permits and cached by mtime, so a
+ * request costs one stat per directory level, not a parse. An .htaccess with errors makes
+ * the request a 500 with the reason in the error log, as in Apache.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { DirSettings } from "../config/model";
+import { parseHtaccess } from "../config/load";
+import type { ErrorLog } from "../log/error-log";
+import type { HtaccessReader } from "./sections";
+import { NodewsgiError } from "../errors";
+
+interface Cached {
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly allowKey: string;
+  readonly settings: DirSettings | null;
+  readonly error: string | null;
+}
+
+export class HtaccessFiles implements HtaccessReader {
+  private readonly cache = new Map<string, Cached>();
+
+  constructor(private readonly log: ErrorLog) {}
+
+  read(dir: string, allowed: DirSettings): DirSettings | null {
+    const names = allowed.allowOverride === undefined ? [".htaccess"] : [".htaccess"];
+    for (const name of names) {
+      const file = path.join(dir, name);
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      if (!st || !st.isFile()) continue;
+      const allowKey = JSON.stringify(allowed.allowOverride?.classes ?? []) + JSON.stringify(allowed.allowOverrideList?.value ?? []);
+      let entry = this.cache.get(file);
+      if (!entry || entry.mtimeMs !== st.mtimeMs || entry.size !== st.size || entry.allowKey !== allowKey) {
+        entry = this.load(file, st, allowed, allowKey);
+        this.cache.set(file, entry);
+      }
+      if (entry.error) throw new NodewsgiError("E_HTACCESS", entry.error);
+      return entry.settings;
+    }
+    return null;
+  }
+
+  private load(file: string, st: fs.Stats, allowed: DirSettings, allowKey: string): Cached {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+      return { mtimeMs: st.mtimeMs, size: st.size, allowKey, settings: null, error: `${file}: unable to read htaccess file: ${(err as Error).message}` };
+    }
+    const result = parseHtaccess(text, file, {
+      ...(allowed.allowOverride ? { allowOverride: allowed.allowOverride } : {}),
+      ...(allowed.allowOverrideList ? { allowOverrideList: allowed.allowOverrideList.value } : {}),
+    });
+    if (result.errors.length > 0) {
+      const error = result.errors.map((e) => e.message).join("; ");
+      this.log.log("alert", "core", error);
+      return { mtimeMs: st.mtimeMs, size: st.size, allowKey, settings: null, error };
+    }
+    return { mtimeMs: st.mtimeMs, size: st.size, allowKey, settings: { ...result.settings }, error: null };
+  }
+}

@@ -1,0 +1,681 @@
+/**
+ * The map phase: Apache's request processing up to the handler, in Apache's order.
+ *
+ *   parse target -> decode/normalise -> virtual host
+ *   -> translate (server mod_rewrite, Alias/AliasMatch, WSGIScriptAlias*, DocumentRoot)
+ *   -> directory walk (PATH_INFO) -> sections (+ .htaccess) -> access (Require, Basic auth)
+ *   -> handler (SetHandler/AddHandler, H=) -> MultiViews -> per-dir mod_rewrite -> mod_dir
+ *   -> the handler's own checks -> a MapResult the site serves.
+ *
+ * Internal redirects (DirectoryIndex, MultiViews, per-directory rewrites) loop back to
+ * translate with a new URL-path, at most LIMIT_INTERNAL_RECURSION times, as Apache does.
+ */
+import * as path from "node:path";
+import * as fs from "node:fs";
+import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem } from "../config/model";
+import { effectiveOptions, resolveEnv } from "../config/model";
+import type { Engine, ProxyList } from "../engine/types";
+import type { ErrorLog } from "../log/error-log";
+import type { HeaderPair } from "../http/types";
+import { splitTarget } from "./request-target";
+import { requestHost, selectHost } from "./host";
+import { HostTables } from "./host-tables";
+import { walkPath, findPathInfo, noTwoSlashes, type WalkResult } from "./walk";
+import type { HtaccessReader } from "./sections";
+import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
+import { compileRequire, evaluateRequire, authorize, type Requirement } from "../auth";
+import { buildCgiEnviron } from "./environ";
+import { resolveGroupName } from "./groups";
+
+/** Apache's LimitInternalRecursion default. */
+const LIMIT_INTERNAL_RECURSION = 10;
+
+/** What the map phase needs from a request (copied off the wire by the front end). */
+export interface MapRequest {
+  readonly method: string;
+  readonly target: string;
+  readonly protocol: string;
+  readonly headers: readonly string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly scheme: "http" | "https";
+}
+
+/** A request for an application, ready for an ApplicationHost. */
+export interface WsgiTarget {
+  readonly kind: "wsgi";
+  readonly script: string;
+  readonly callable: string;
+  readonly processGroup: string;
+  readonly applicationGroup: string;
+  readonly environ: string[];
+  readonly urlScheme: "http" | "https";
+  readonly bodyLimit: number;
+  readonly acceptChunked: boolean;
+  readonly scriptMtimeMs: number | undefined;
+  readonly settings: DirSettings;
+}
+
+export type MapResult =
+  | WsgiTarget
+  | { readonly kind: "static"; readonly file: string; readonly stat: fs.Stats; readonly forcedType: string | null; readonly settings: DirSettings }
+  | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
+  | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null }
+  | {
+      readonly kind: "error";
+      readonly status: number;
+      readonly headers?: readonly HeaderPair[];
+      /** Why, for the error log (omitted for ordinary 404s). */
+      readonly reason?: string;
+      readonly settings: DirSettings | null;
+    };
+
+/** Request state that survives internal redirects. */
+interface RequestState {
+  readonly req: MapRequest;
+  readonly tables: HostTables;
+  readonly serverName: string;
+  readonly serverPort: string;
+  /** REQUEST_URI: the target as sent. */
+  readonly requestUri: string;
+  /** Environment variables (SetEnv, rewrite E=, REDIRECT_*), in order of setting. */
+  env: Map<string, string>;
+  /** After an internal redirect: the variables of the redirected-from request. */
+  redirected: boolean;
+  rewriteEnded: boolean;
+  redirectScriptUrl: string | null;
+  authEnviron: Readonly<Record<string, string>>;
+}
+
+/** Where translate_name put the request. */
+interface Translation {
+  readonly filename: string;
+  /** The request was mapped by WSGIScriptAlias*: handler wsgi-script, no ExecCGI needed. */
+  readonly scriptAlias: { readonly options: { processGroup?: string; applicationGroup?: string; callableObject?: string; passAuthorization?: boolean } } | null;
+  readonly contextPrefix: string;
+  readonly contextDocumentRoot: string;
+  readonly forcedHandler: string | null;
+  readonly forcedType: string | null;
+}
+
+export interface MapperOptions {
+  readonly log: ErrorLog;
+  readonly htaccess?: HtaccessReader;
+}
+
+export class Mapper {
+  private readonly tables = new Map<HostConfig, HostTables>();
+  private readonly requirements = new WeakMap<AuthzContainer, Requirement>();
+  private readonly proxyLists = new WeakMap<object, ProxyList>();
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly engine: Engine,
+    private readonly options: MapperOptions,
+  ) {
+    for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
+  }
+
+  /** Regex rules the native engine hands to JavaScript, for the startup notice. */
+  jsEvaluatedAliasRules(): string[] {
+    const out: string[] = [];
+    for (const t of this.tables.values()) {
+      for (const i of t.aliasTable.jsEvaluatedRules) {
+        const a = t.aliases[i];
+        out.push(`${a.where.file}:${a.where.line}: ${a.kind} ${a.pattern}`);
+      }
+    }
+    return out;
+  }
+
+  async map(req: MapRequest): Promise<MapResult> {
+    const { rawPath, query } = splitTarget(req.target);
+    if (!rawPath.startsWith("/")) {
+      // Absolute-form targets are handled by the front end; `*` is only for OPTIONS.
+      return req.method === "OPTIONS" && rawPath === "*" ? { kind: "error", status: 200, settings: null } : bad(400, "request target is not a path");
+    }
+    const hostHeader = headerValue(req.headers, "host");
+    const rh = requestHost(hostHeader, "", req.scheme);
+    if (!rh) return bad(400, `invalid Host header '${hostHeader}'`);
+    const host = selectHost(this.config, rh.serverName, req.localPort);
+    const tables = this.tables.get(host)!;
+    const serverName = rh.serverName || tables.configuredName;
+    const slashes = host.allowEncodedSlashes?.value ?? this.config.main.allowEncodedSlashes?.value ?? "off";
+    const norm = this.engine.normalizePath(rawPath, slashes);
+    if (!norm.ok) return bad(norm.status, `cannot map ${rawPath}`);
+
+    const state: RequestState = {
+      req,
+      tables,
+      serverName,
+      serverPort: rh.serverPort,
+      requestUri: req.target,
+      env: new Map(),
+      redirected: false,
+      rewriteEnded: false,
+      redirectScriptUrl: null,
+      authEnviron: {},
+    };
+    return this.resolve(state, mergeSlashes(norm.path), query, 0);
+  }
+
+  /** One pass of request processing for `uri`; internal redirects recurse. */
+  private async resolve(state: RequestState, uri: string, query: string | null, depth: number): Promise<MapResult> {
+    if (depth > LIMIT_INTERNAL_RECURSION) {
+      return bad(500, `request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} internal redirects`);
+    }
+    const t = state.tables;
+
+    // translate_name: server-context mod_rewrite, then mod_alias and mod_wsgi, then the core.
+    let forcedHandler: string | null = null;
+    let forcedType: string | null = null;
+    let translated: Translation | null = null;
+    if (t.serverRewrite && !state.rewriteEnded) {
+      const outcome = applyRewrite(t.serverRewrite, this.rewriteContext(state, uri, query, null, null));
+      this.applyRewriteEnv(state, outcome);
+      forcedHandler = outcome.forcedHandler;
+      forcedType = outcome.forcedType;
+      if (outcome.end) state.rewriteEnded = true;
+      switch (outcome.kind) {
+        case "redirect":
+          return { kind: "redirect", status: outcome.status, location: outcome.location, settings: null };
+        case "status":
+          return bad(outcome.status, `rewrite rule answered ${outcome.status}`);
+        case "internal-redirect":
+          return bad(500, "unexpected internal redirect from server-context rewrite");
+        case "file":
+          query = outcome.query;
+          translated = { filename: outcome.filename, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler, forcedType };
+          break;
+        case "uri":
+          query = outcome.query;
+          uri = outcome.uri;
+          break;
+        case "none":
+          query = outcome.query;
+      }
+    }
+    translated ??= this.translateAliases(t, uri, forcedHandler, forcedType);
+
+    // map_to_storage: the directory walk, then the sections that apply.
+    const walk = walkPath(translated.filename);
+    if (walk.forbidden) return bad(403, `permission denied: ${walk.filename}`);
+    const isDir = walk.stat?.isDirectory() ?? false;
+    const dir = walk.stat === null ? parentDir(walk.filename) : isDir ? withSlash(walk.filename) : parentDir(walk.filename);
+    const basename = isDir ? null : path.basename(walk.filename);
+    let settings: DirSettings;
+    try {
+      settings = t.sections.settingsFor(dir, basename, uri, this.options.htaccess ?? null);
+    } catch (err) {
+      return bad(500, (err as Error).message);
+    }
+
+    // Access: Require (host-based and Basic authentication).
+    const denied = await this.checkAccess(state, settings, uri);
+    if (denied) return denied;
+
+    // type_checker: which handler runs this.
+    const options = effectiveOptions(settings);
+    let handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
+    const setHandler = settings.handler?.value;
+    if (setHandler && setHandler.toLowerCase() !== "none") handler = translated.forcedHandler ?? setHandler;
+    else if (!handler && !isDir) handler = handlerByExtension(settings, walk.filename);
+
+    // MultiViews: a missing file may be negotiated from `name.*` in its directory.
+    if (walk.stat === null && options.has("MultiViews")) {
+      const found = negotiate(walk.filename, settings);
+      if (found) {
+        const newUri = uri.slice(0, uri.length - walk.pathInfo.length - path.basename(walk.filename).length) + found + walk.pathInfo;
+        return this.resolve(state, newUri, query, depth + 1);
+      }
+    }
+
+    // fixups: per-directory mod_rewrite (may redirect internally), SetEnv, mod_dir.
+    if (settings.rewrite?.engine && settings.rewrite.rules.length > 0 && !state.rewriteEnded) {
+      const perDir = this.perDirectoryRewrite(state, settings, uri, query, walk);
+      if (perDir) return perDir.kind === "redirect-to" ? this.internalRedirect(state, perDir.url, uri, query, depth) : perDir.result;
+    }
+    for (const [k, v] of resolveEnv(settings.env)) state.env.set(k, v);
+
+    if (isDir && (handler === null || handler === "httpd/unix-directory")) {
+      return this.directory(state, t, settings, uri, query, walk.filename, depth);
+    }
+
+    if (handler === "wsgi-script" || (handler !== null && t.handlerScripts.has(handler) )) {
+      return this.wsgi(state, settings, uri, query, translated, walk, handler, options.has("ExecCGI"));
+    }
+    const handlerScript = handler !== null ? settings.handlerScripts?.get(handler) : undefined;
+    if (handlerScript) return this.wsgi(state, settings, uri, query, translated, walk, handler!, options.has("ExecCGI"));
+
+    // The default handler: a static file.
+    if (walk.stat === null) return { kind: "error", status: 404, settings };
+    if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
+    if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, settings };
+    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: translated.forcedType, settings };
+  }
+
+  /** mod_alias, then mod_wsgi's aliases, then DocumentRoot. */
+  private translateAliases(t: HostTables, uri: string, forcedHandler: string | null, forcedType: string | null): Translation {
+    const hit = t.aliasTable.match(uri);
+    if (hit) {
+      const alias = t.aliases[hit.index];
+      if (!alias.isScript) {
+        return {
+          filename: hit.target,
+          scriptAlias: null,
+          contextPrefix: alias.regex ? "" : alias.pattern,
+          contextDocumentRoot: alias.regex ? hit.target : alias.target,
+          forcedHandler,
+          forcedType,
+        };
+      }
+      // mod_wsgi appends the unmatched tail of the URL to the target, regex form included; a
+      // mount at exactly "/" keeps the whole URL.
+      const filename = alias.regex
+        ? hit.target + uri.slice(hit.matchedLength)
+        : alias.pattern === "/"
+          ? alias.target + uri
+          : hit.target;
+      return {
+        filename,
+        scriptAlias: { options: alias.options },
+        contextPrefix: alias.regex ? uri.slice(0, hit.matchedLength) : alias.pattern,
+        contextDocumentRoot: alias.regex ? hit.target : alias.target,
+        forcedHandler,
+        forcedType,
+      };
+    }
+    return { filename: t.documentRoot + uri, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler, forcedType };
+  }
+
+  /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
+  private pathTranslated(state: RequestState, pathInfo: string): string {
+    const t = state.tables;
+    if (t.serverRewrite) {
+      const outcome = applyRewrite(t.serverRewrite, this.rewriteContext(state, pathInfo, null, null, null));
+      if (outcome.kind === "file") return outcome.filename;
+      if (outcome.kind === "uri") pathInfo = outcome.uri;
+    }
+    return this.translateAliases(t, pathInfo, null, null).filename;
+  }
+
+  private async checkAccess(state: RequestState, settings: DirSettings, uri: string): Promise<MapResult | null> {
+    const container = settings.authz;
+    const requirement = container ? this.requirement(container) : null;
+    const req = state.req;
+    const authType = settings.authType?.value;
+    if (requirement && !authType) {
+      // No authentication configured: host-based rules decide synchronously.
+      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: Object.fromEntries(state.env) });
+      if (verdict === "granted") return null;
+      if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `client denied by server configuration: ${uri}`, settings };
+    }
+    const result = await authorize(
+      {
+        remoteAddress: req.remoteAddress,
+        localAddress: req.localAddress,
+        method: req.method,
+        authorization: headerValue(req.headers, "authorization"),
+        uri,
+        env: Object.fromEntries(state.env),
+      },
+      requirement,
+      {
+        ...(authType ? { type: authType } : {}),
+        ...(settings.authName ? { name: settings.authName.value } : {}),
+        ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
+      },
+      { log: this.options.log },
+    );
+    if (result.ok) {
+      state.authEnviron = result.environ;
+      return null;
+    }
+    if (result.status === 401) return { kind: "error", status: 401, headers: result.headers, settings };
+    if (result.status === 500) return bad(500, result.reason, settings);
+    return { kind: "error", status: 403, reason: `client denied by server configuration: ${uri}`, settings };
+  }
+
+  private requirement(container: AuthzContainer): Requirement {
+    let r = this.requirements.get(container);
+    if (!r) {
+      r = compileRequire(toRequireInput(container));
+      this.requirements.set(container, r);
+    }
+    return r;
+  }
+
+  private perDirectoryRewrite(
+    state: RequestState,
+    settings: DirSettings,
+    uri: string,
+    query: string | null,
+    walk: WalkResult,
+  ): { kind: "redirect-to"; url: string } | { kind: "result"; result: MapResult } | null {
+    const rw = settings.rewrite!;
+    const where = rw.rules[0]?.where;
+    // The rules belong to the directory whose section (or .htaccess) defined them.
+    const directory = ruleDirectory(state.tables, rw, walk) ?? parentDir(walk.filename);
+    const compiled = state.tables.perDirRules(rw, directory);
+    const outcome = applyRewrite(compiled, this.rewriteContext(state, uri, query, walk.filename, walk.pathInfo === "" ? null : walk.pathInfo));
+    this.applyRewriteEnv(state, outcome);
+    if (outcome.end) state.rewriteEnded = true;
+    switch (outcome.kind) {
+      case "internal-redirect":
+        return { kind: "redirect-to", url: outcome.url };
+      case "redirect":
+        return { kind: "result", result: { kind: "redirect", status: outcome.status, location: outcome.location, settings } };
+      case "status":
+        return { kind: "result", result: bad(outcome.status, `rewrite rule at ${where?.file}:${where?.line} answered ${outcome.status}`, settings) };
+      default:
+        return null;
+    }
+  }
+
+  /** An internal redirect: the old request's variables become REDIRECT_*; processing starts again. */
+  private async internalRedirect(state: RequestState, url: string, oldUri: string, oldQuery: string | null, depth: number): Promise<MapResult> {
+    const { rawPath, query } = splitTarget(url);
+    const norm = this.engine.normalizePath(rawPath, "off");
+    if (!norm.ok) return bad(norm.status, `cannot map internal redirect to ${url}`);
+    const env = new Map<string, string>();
+    for (const [k, v] of state.env) env.set("REDIRECT_" + k, v);
+    if (oldQuery !== null) env.set("REDIRECT_QUERY_STRING", oldQuery);
+    env.set("REDIRECT_URL", oldUri);
+    env.set("REDIRECT_STATUS", "200");
+    state.redirectScriptUrl = state.env.get("SCRIPT_URL") ?? null;
+    state.env = env;
+    state.redirected = true;
+    return this.resolve(state, mergeSlashes(norm.path), query, depth + 1);
+  }
+
+  /** mod_dir: DirectorySlash, DirectoryIndex, then mod_autoindex or 403. */
+  private directory(state: RequestState, t: HostTables, settings: DirSettings, uri: string, query: string | null, dirPath: string, depth: number): Promise<MapResult> | MapResult {
+    if (!uri.endsWith("/")) {
+      if (settings.directorySlash?.value === false) return { kind: "error", status: 404, settings };
+      const port = state.serverPort === (state.req.scheme === "https" ? "443" : "80") ? "" : `:${state.serverPort}`;
+      const location = `${state.req.scheme}://${state.serverName}${port}${encodeUri(uri)}/${query !== null ? "?" + query : ""}`;
+      return { kind: "redirect", status: 301, location, settings };
+    }
+    const indexes = settings.directoryIndex?.value ?? ["index.html"];
+    for (const name of indexes) {
+      if (name === "disabled") break;
+      const candidate = name.startsWith("/") ? name : uri + name;
+      // A subrequest in Apache; a cheap existence check of the mapped file is what decides.
+      const mapped = name.startsWith("/") ? this.translateAliases(t, candidate, null, null).filename : path.join(dirPath, name);
+      if (fs.existsSync(mapped)) return this.resolve(state, candidate, query, depth + 1);
+    }
+    if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
+    return bad(403, `Cannot serve directory ${withSlash(dirPath)}: No matching DirectoryIndex (${indexes.join(",")}) found, and server-generated directory index forbidden by Options directive`, settings);
+  }
+
+  /** mod_wsgi's handler: its checks, the groups, and the environ. */
+  private wsgi(
+    state: RequestState,
+    settings: DirSettings,
+    uri: string,
+    query: string | null,
+    translated: Translation,
+    walk: WalkResult,
+    handler: string,
+    execCgi: boolean,
+  ): MapResult {
+    const handlerScript = handler === "wsgi-script" ? undefined : (settings.handlerScripts?.get(handler) ?? state.tables.handlerScripts.get(handler));
+    if (!handlerScript) {
+      if (!execCgi && !translated.scriptAlias) {
+        return bad(403, `Options ExecCGI is off in this directory: ${walk.filename}`, settings);
+      }
+      if (walk.stat === null) return { kind: "error", status: 404, reason: `Target WSGI script not found or unable to stat: ${walk.filename}`, settings };
+      if (walk.stat.isDirectory()) return bad(403, `Attempt to invoke directory as WSGI application: ${walk.filename}`, settings);
+    }
+    if (walk.pathInfo !== "" && settings.acceptPathInfo?.value === "off") return { kind: "error", status: 404, settings };
+
+    const opts = translated.scriptAlias?.options ?? handlerScript?.options ?? {};
+    const req = state.req;
+    const scriptName = noTwoSlashes(walk.pathInfo === "" ? uri : uri.slice(0, findPathInfo(uri, walk.pathInfo)));
+    const pathInfo = noTwoSlashes(walk.pathInfo);
+    const env = state.env;
+    const groupContext = { serverName: state.tables.configuredName, serverPort: state.serverPort, scriptName, env };
+    const processGroup = resolveGroupName(opts.processGroup ?? settings.processGroup?.value ?? "", groupContext, "");
+    const applicationGroup = resolveGroupName(opts.applicationGroup ?? settings.applicationGroup?.value ?? "%{RESOURCE}", groupContext, "%{RESOURCE}");
+    const callable = handlerScript ? "handle_request" : (opts.callableObject ?? settings.callableObject?.value ?? "application");
+    const passAuthorization = opts.passAuthorization ?? settings.passAuthorization?.value ?? false;
+
+    let proxies: ProxyList | null = null;
+    const trusted = settings.trustedProxies?.value;
+    if (trusted) proxies = this.proxyList(trusted);
+
+    const environ = buildCgiEnviron(this.engine, {
+      req,
+      requestUri: state.requestUri,
+      query,
+      scriptName,
+      pathInfo,
+      pathTranslated: pathInfo !== "" ? this.pathTranslated(state, pathInfo) : null,
+      scriptFilename: walk.filename,
+      documentRoot: state.tables.documentRoot,
+      contextPrefix: translated.contextPrefix,
+      contextDocumentRoot: translated.contextDocumentRoot,
+      serverName: state.serverName,
+      serverPort: state.serverPort,
+      env,
+      authEnviron: state.authEnviron,
+      passAuthorization,
+      trustedProxyHeaders: settings.trustedProxyHeaders?.value ?? null,
+      trustedProxies: proxies,
+      handler,
+      handlerScript: handlerScript?.script ?? "",
+      callable,
+      processGroup,
+      applicationGroup,
+    });
+    return {
+      kind: "wsgi",
+      script: handlerScript?.script ?? walk.filename,
+      callable,
+      processGroup,
+      applicationGroup,
+      environ,
+      urlScheme: req.scheme,
+      bodyLimit: settings.limitRequestBody?.value ?? 0,
+      acceptChunked: settings.chunkedRequest?.value ?? false,
+      scriptMtimeMs: handlerScript ? undefined : walk.stat?.mtimeMs,
+      settings,
+    };
+  }
+
+  private proxyList(entries: readonly string[]): ProxyList {
+    let list = this.proxyLists.get(entries);
+    if (!list) {
+      list = this.engine.compileProxyList(entries);
+      this.proxyLists.set(entries, list);
+    }
+    return list;
+  }
+
+  private rewriteContext(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null): RewriteContext {
+    const req = state.req;
+    const t = state.tables;
+    return {
+      uri,
+      query,
+      ...(filename !== null ? { filename, pathInfo } : {}),
+      endSeen: state.rewriteEnded,
+      redirectScriptUrl: state.redirectScriptUrl,
+      variable: (name) => serverVariable(name, state, uri, query),
+      stat: (p) => {
+        let st: fs.Stats | undefined;
+        let lst: fs.Stats | undefined;
+        try {
+          st = fs.statSync(p, { throwIfNoEntry: false });
+          lst = st ? fs.lstatSync(p) : undefined;
+        } catch {
+          return null;
+        }
+        if (!st) return null;
+        return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
+      },
+      lookupUri: (url) => (fs.existsSync(this.translateAliases(t, url, null, null).filename) ? 200 : 404),
+      ...(req.remoteAddress ? {} : {}),
+    };
+  }
+
+  private applyRewriteEnv(state: RequestState, outcome: RewriteOutcome): void {
+    for (const [k, v] of outcome.env) {
+      if (v === null) state.env.delete(k);
+      else state.env.set(k, v);
+    }
+  }
+}
+
+function serverVariable(name: string, state: RequestState, uri: string, query: string | null): string {
+  const req = state.req;
+  if (name.startsWith("HTTP:")) return headerValue(req.headers, name.slice(5).toLowerCase()) ?? "";
+  if (name.startsWith("ENV:")) return state.env.get(name.slice(4)) ?? process.env[name.slice(4)] ?? "";
+  if (name.startsWith("SSL:")) return "";
+  switch (name) {
+    case "DOCUMENT_ROOT":
+    case "CONTEXT_DOCUMENT_ROOT":
+      return state.tables.documentRoot;
+    case "CONTEXT_PREFIX":
+      return "";
+    case "SERVER_NAME":
+      return state.serverName;
+    case "SERVER_PORT":
+      return state.serverPort;
+    case "SERVER_ADDR":
+      return req.localAddress;
+    case "SERVER_PROTOCOL":
+      return req.protocol;
+    case "SERVER_SOFTWARE":
+      return "nodewsgi";
+    case "SERVER_ADMIN":
+      return "[no address given]";
+    case "REQUEST_SCHEME":
+      return req.scheme;
+    case "HTTPS":
+      return req.scheme === "https" ? "on" : "off";
+    case "REMOTE_ADDR":
+      return req.remoteAddress;
+    case "REMOTE_PORT":
+      return String(req.remotePort);
+    case "REMOTE_HOST":
+      return req.remoteAddress;
+    case "REMOTE_USER":
+      return state.authEnviron.REMOTE_USER ?? "";
+    case "AUTH_TYPE":
+      return state.authEnviron.AUTH_TYPE ?? "";
+    case "REQUEST_METHOD":
+      return req.method;
+    case "THE_REQUEST":
+      return `${req.method} ${req.target} ${req.protocol}`;
+    case "API_VERSION":
+      return "20120211:0";
+    case "REQUEST_URI":
+      return uri;
+    case "QUERY_STRING":
+      return query ?? "";
+    default: {
+      // HTTP_USER_AGENT and friends: the header of that name.
+      if (name.startsWith("HTTP_")) return headerValue(req.headers, name.slice(5).toLowerCase().replace(/_/g, "-")) ?? "";
+      return "";
+    }
+  }
+}
+
+/** The directory whose per-dir rules these are: the deepest applied Directory section that set them. */
+function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, walk: WalkResult): string | null {
+  const target = walk.stat?.isDirectory() ? withSlash(walk.filename) : parentDir(walk.filename);
+  let best: string | null = null;
+  for (const s of [...t.config.main.sections, ...t.host.sections]) {
+    if (s.kind !== "Directory" || s.isRegex || s.settings.rewrite === undefined) continue;
+    if (!s.settings.rewrite.rules.some((r) => rw.rules.includes(r))) continue;
+    const p = withSlash(s.pattern);
+    if (target.startsWith(p) && (best === null || p.length > best.length)) best = p;
+  }
+  return best;
+}
+
+function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
+  if (c.kind === "require") return `${c.negated ? "not " : ""}${c.provider} ${c.args.join(" ")}`.trim();
+  const items = c.items.map(toRequireInput);
+  return c.kind === "all" ? { all: items } : c.kind === "none" ? { none: items } : { any: items };
+}
+
+/** mod_mime: the handler of the last extension that has one (AddHandler). */
+function handlerByExtension(settings: DirSettings, file: string): string | null {
+  const map = settings.addHandlers;
+  if (!map || map.size === 0) return null;
+  const parts = path.basename(file).split(".");
+  let handler: string | null = null;
+  for (let i = 1; i < parts.length; i++) {
+    const h = map.get(parts[i].toLowerCase());
+    if (h !== undefined) handler = h.value === "" ? null : h.value;
+  }
+  return handler;
+}
+
+/**
+ * mod_negotiation's MultiViews, reduced to what matters for serving: the files named
+ * `base.*` in the directory whose extensions are all known types or (with MultiviewsMatch
+ * Handlers/Any) handlers. The shortest such name wins, as the best variant usually does.
+ */
+function negotiate(missing: string, settings: DirSettings): string | null {
+  const dir = path.dirname(missing);
+  const base = path.basename(missing);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const match = settings.multiviewsMatch?.value ?? "NegotiatedOnly";
+  const handlers = settings.addHandlers;
+  const candidates = names.filter((n) => {
+    if (!n.startsWith(base + ".")) return false;
+    const exts = n.slice(base.length + 1).split(".");
+    return exts.every((e) => {
+      const ext = e.toLowerCase();
+      if (match === "Any") return true;
+      if ((match === "Handlers" || match === "Filters Handlers") && handlers?.has(ext)) return true;
+      return KNOWN_NEGOTIATION_EXTENSIONS.has(ext) || (settings.addTypes?.has(ext) ?? false);
+    });
+  });
+  candidates.sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
+  return candidates[0] ?? null;
+}
+
+/** Extensions with a media type in a stock /etc/mime.types that MultiViews can negotiate. */
+const KNOWN_NEGOTIATION_EXTENSIONS = new Set(["html", "htm", "txt", "css", "js", "json", "xml", "png", "jpg", "jpeg", "gif", "svg", "pdf", "ico", "webp"]);
+
+function headerValue(headers: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
+}
+
+function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
+  return { kind: "error", status, reason, settings };
+}
+
+function mergeSlashes(p: string): string {
+  return noTwoSlashes(p);
+}
+
+function parentDir(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i + 1);
+}
+
+function withSlash(p: string): string {
+  return p.endsWith("/") ? p : p + "/";
+}
+
+/** Percent-encode a decoded URL-path for a Location header (ap_escape_uri). */
+function encodeUri(p: string): string {
+  return p.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) =>
+    Array.from(Buffer.from(c, "latin1"))
+      .map((b) => "%" + b.toString(16).toUpperCase().padStart(2, "0"))
+      .join(""),
+  );
+}

@@ -1,0 +1,155 @@
+/**
+ * A site: one loaded configuration, ready to answer requests. `handle` runs the map phase
+ * (src/map/mapper.ts) and serves what it decided: an application in its group, a static
+ * file, a directory listing, a redirect or an error page.
+ */
+import type { ServerConfig, DirSettings } from "./config/model";
+import type { Engine } from "./engine/types";
+import type { ErrorLog } from "./log/error-log";
+import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
+import type { ApplicationHost, AppRequest } from "./groups/types";
+import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
+import { InThreadHost } from "./groups/in-thread-host";
+import { serveFile, serveDirectoryListing, sendErrorPage, MimeTable, reasonPhrase } from "./static";
+import { clientPrefix } from "./app/errors-stream";
+import { HtaccessFiles } from "./map/htaccess";
+
+export class Site {
+  readonly mapper: Mapper;
+  /** Applications of this process (embedded mode): %{GLOBAL} in this thread, others in workers. */
+  private readonly embedded: ApplicationHost;
+  /** Daemon process groups by name. */
+  private readonly daemons = new Map<string, ApplicationHost>();
+  private readonly mime: MimeTable;
+  private readonly mimeByTypes = new WeakMap<object, MimeTable>();
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly engine: Engine,
+    private readonly log: ErrorLog,
+    notice: (message: string) => void,
+  ) {
+    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log) });
+    for (const rule of this.mapper.jsEvaluatedAliasRules()) {
+      notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
+    }
+    this.embedded = new InThreadHost(log);
+    this.mime = MimeTable.load();
+  }
+
+  handle(req: IncomingRequest, sink: ResponseSink): void {
+    this.serve(req, sink).catch((err: unknown) => {
+      this.log.log("error", "core", `${clientPrefix(req.remoteAddress, req.remotePort)}internal error serving ${req.target}: ${(err as Error)?.stack ?? err}`);
+      if (!sink.aborted) {
+        try {
+          sendErrorPage(sink, 500, { method: req.method });
+        } catch {
+          sink.destroy();
+        }
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.embedded.close(10_000), ...[...this.daemons.values()].map((d) => d.close(10_000))]);
+  }
+
+  private async serve(req: IncomingRequest, sink: ResponseSink): Promise<void> {
+    const result = await this.mapper.map(req);
+    switch (result.kind) {
+      case "wsgi":
+        return this.runApplication(req, result, sink);
+      case "static":
+        await serveFile(req, result.file, result.stat, sink, {
+          mime: this.mimeFor(result.settings),
+          ...(result.forcedType ? { forceType: result.forcedType } : {}),
+          log: this.log,
+        });
+        return;
+      case "listing":
+        await serveDirectoryListing(req, result.dir, result.uri, sink);
+        return;
+      case "redirect":
+        return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
+      case "error":
+        if (result.reason && result.status !== 404) {
+          this.log.log("error", "core", `${clientPrefix(req.remoteAddress, req.remotePort)}${result.reason}`);
+        }
+        return this.sendError(req, sink, result.status, result.settings, result.headers ?? []);
+    }
+  }
+
+  private runApplication(req: IncomingRequest, target: WsgiTarget, sink: ResponseSink): Promise<void> | void {
+    const verdict = this.engine.bodyVerdict(req.body.declaredLength, req.body.chunked, target.bodyLimit, target.acceptChunked);
+    if (verdict !== 0) {
+      // The body is never read: close the connection rather than drain it.
+      return this.sendError(req, sink, verdict, target.settings, [["Connection", "close"]]);
+    }
+    const host = target.processGroup === "" ? this.embedded : this.daemons.get(target.processGroup);
+    if (!host) {
+      this.log.log("error", "wsgi", `${clientPrefix(req.remoteAddress, req.remotePort)}No WSGI daemon process called '${target.processGroup}' has been configured: ${target.script}`);
+      return this.sendError(req, sink, 500, target.settings, []);
+    }
+    const appRequest: AppRequest = {
+      script: target.script,
+      callable: target.callable,
+      applicationGroup: target.applicationGroup,
+      processGroup: target.processGroup,
+      method: req.method,
+      environ: target.environ,
+      urlScheme: target.urlScheme,
+      // Embedded mode reports what Apache's threaded MPM does.
+      multithread: true,
+      multiprocess: true,
+      runOnce: false,
+      bodyLimit: target.bodyLimit,
+      logPrefix: clientPrefix(req.remoteAddress, req.remotePort),
+      ...(target.scriptMtimeMs !== undefined ? { scriptMtimeMs: target.scriptMtimeMs } : {}),
+    };
+    return host.dispatch(appRequest, req.body, sink);
+  }
+
+  /** An error response: ErrorDocument when one is configured, else Apache's canned page. */
+  private sendError(
+    req: IncomingRequest,
+    sink: ResponseSink,
+    status: number,
+    settings: DirSettings | null,
+    headers: readonly HeaderPair[],
+    location?: string,
+  ): void {
+    if (sink.aborted) return;
+    const doc = settings?.errorDocuments?.get(status)?.value;
+    if (doc !== undefined && status >= 400) {
+      if (/^https?:\/\//i.test(doc)) {
+        sendErrorPage(sink, 302, { method: req.method, location: doc }, [["Location", doc]]);
+        return;
+      }
+      if (!doc.startsWith("/")) {
+        // A literal message (Apache drops a leading quote).
+        const text = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
+        sink.writeHead(status, reasonPhrase(status), [...headers, ["Content-Length", String(text.length)], ["Content-Type", "text/html; charset=iso-8859-1"]]);
+        if (req.method === "HEAD") sink.end();
+        else sink.end(text);
+        return;
+      }
+    }
+    sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}) }, headers);
+  }
+
+  private mimeFor(settings: DirSettings): MimeTable {
+    const add = settings.addTypes;
+    if (!add || add.size === 0) return this.mime;
+    let table = this.mimeByTypes.get(add);
+    if (!table) {
+      const types: Record<string, string> = {};
+      for (const [ext, s] of add) types[ext] = s.value;
+      table = this.mime.withAddTypes(types);
+      this.mimeByTypes.set(add, table);
+    }
+    return table;
+  }
+}
+
+
+export type { MapResult };

@@ -1,0 +1,83 @@
+/**
+ * All WSGIDaemonProcess groups of a configuration: one DaemonGroup per spec, their sockets
+ * under one private 0700 directory, WSGIImportScript lines routed to their group.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { ApplicationHost, AppRequest } from "./types";
+import type { RequestBody, ResponseSink } from "../http/types";
+import type { ErrorLog } from "../log/error-log";
+import type { ServerConfig } from "../config/model";
+import { DaemonGroup, type DaemonGroupOptions } from "./daemon-supervisor";
+import { sendErrorPage } from "../static/error-page";
+
+export interface DaemonPoolOptions {
+  /** Apache's `Timeout` (seconds), the meaning of socket-timeout=0. Default 60. */
+  apacheTimeout?: number;
+  /** WSGIScriptReloading for daemon groups (default true). */
+  scriptReloading?: boolean;
+  /** Parent directory for the private socket directory (default os.tmpdir()). */
+  socketParent?: string;
+  childModule?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class DaemonPool implements ApplicationHost {
+  readonly groups = new Map<string, DaemonGroup>();
+  readonly socketDir: string;
+
+  constructor(
+    config: Pick<ServerConfig, "daemonProcesses">,
+    private readonly log: ErrorLog,
+    options: DaemonPoolOptions = {},
+  ) {
+    // Short path: Unix socket paths are limited to 107 bytes.
+    this.socketDir = fs.mkdtempSync(path.join(options.socketParent ?? os.tmpdir(), "nwsgi-"));
+    let i = 0;
+    for (const spec of config.daemonProcesses.values()) {
+      const opts: DaemonGroupOptions = {
+        socketDir: path.join(this.socketDir, `g${i++}`),
+        ...(options.apacheTimeout !== undefined ? { apacheTimeout: options.apacheTimeout } : {}),
+        ...(options.scriptReloading !== undefined ? { scriptReloading: options.scriptReloading } : {}),
+        ...(options.childModule !== undefined ? { childModule: options.childModule } : {}),
+        ...(options.env !== undefined ? { env: options.env } : {}),
+      };
+      this.groups.set(spec.name, new DaemonGroup(spec, log, opts));
+    }
+  }
+
+  /** Spawn every group's processes and run the WSGIImportScript lines aimed at them. */
+  async start(importScripts: ServerConfig["importScripts"] = []): Promise<void> {
+    for (const g of this.groups.values()) g.start();
+    await Promise.all(
+      importScripts
+        .filter((s) => s.processGroup !== "" && this.groups.has(s.processGroup))
+        .map((s) => this.groups.get(s.processGroup)!.preload(s.script, "application", s.applicationGroup)),
+    );
+  }
+
+  get(name: string): DaemonGroup | undefined {
+    return this.groups.get(name);
+  }
+
+  /** Route by `req.processGroup`; an unknown group is a 500, as mod_wsgi. */
+  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
+    const g = this.groups.get(req.processGroup);
+    if (g) return g.dispatch(req, body, sink);
+    this.log.log("error", "wsgi", `${req.logPrefix}No WSGI daemon process called '${req.processGroup}' has been configured: ${req.script}`);
+    if (!sink.aborted) sendErrorPage(sink, 500, { method: req.method });
+    return Promise.resolve();
+  }
+
+  /** Preload in `processGroup`, or in every group when it is omitted. */
+  async preload(script: string, callable: string, applicationGroup: string, processGroup?: string): Promise<void> {
+    const targets = processGroup !== undefined ? [this.groups.get(processGroup)].filter((g): g is DaemonGroup => !!g) : [...this.groups.values()];
+    await Promise.all(targets.map((g) => g.preload(script, callable, applicationGroup)));
+  }
+
+  async close(graceMs: number): Promise<void> {
+    await Promise.all([...this.groups.values()].map((g) => g.close(graceMs)));
+    fs.rmSync(this.socketDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,903 @@
+/**
+ * One WSGIDaemonProcess group: `processes` child Node processes owned by the front-end
+ * process, fed over Unix sockets (one per child, in a private 0700 directory) with the framed
+ * protocol of daemon-protocol.ts.
+ *
+ * The supervisor balances requests (least in flight, at most `threads` per process, a bounded
+ * queue beyond that), answers failures as mod_wsgi does (503 unreachable, 504 queue/socket/
+ * request timeout, 502 when a daemon dies before its headers) and recycles processes without
+ * losing requests: the replacement is spawned first; the old process stops taking requests once
+ * the new one is ready, finishes its in-flight requests within graceful-timeout and is killed
+ * after shutdown-timeout.
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { fork, type ChildProcess } from "node:child_process";
+import type { ApplicationHost, AppRequest } from "./types";
+import type { RequestBody, ResponseSink } from "../http/types";
+import type { ErrorLog } from "../log/error-log";
+import type { DaemonProcessSpec } from "../config/model";
+import type { ChildInit, FromChild, ToChild } from "./daemon-child";
+import { Frame, FrameReader, dataFrame, decodeResponseHead, emptyFrame, encodeHead } from "./daemon-protocol";
+import { sendErrorPage } from "../static/error-page";
+import { NodewsgiError } from "../errors";
+
+export interface DaemonGroupOptions {
+  /** Directory for this group's sockets; created 0700 if missing. */
+  readonly socketDir: string;
+  /** Apache's `Timeout` in seconds: what socket-timeout=0 means (default 60). */
+  readonly apacheTimeout?: number;
+  /** WSGIScriptReloading: restart the group when a script's mtime changes (default true). */
+  readonly scriptReloading?: boolean;
+  /** The child's main module (default: daemon-child.js next to this file). */
+  readonly childModule?: string;
+  /** Base environment of the children (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+type ChildState = "starting" | "ready" | "retiring" | "stopping" | "dead";
+
+interface Preload {
+  script: string;
+  callable: string;
+  group: string;
+}
+
+/** One daemon process as the supervisor sees it. */
+class DaemonChild {
+  state: ChildState = "starting";
+  inflight = 0;
+  /** Requests handed to it (mod_wsgi counts accepted requests for maximum-requests). */
+  served = 0;
+  /** A replacement has been asked for; this one keeps serving until it is ready. */
+  recycling = false;
+  readonly idle: net.Socket[] = [];
+  readonly timers = new Set<NodeJS.Timeout>();
+  inactivityTimer: NodeJS.Timeout | null = null;
+  readonly pendingPreloads = new Map<number, () => void>();
+  exited: Promise<void>;
+  private markExited!: () => void;
+  /** A connection to it just failed or broke: it is probably dying, route around it for a moment. */
+  suspect = false;
+  /** Preloads sent so far (index into the group's list). */
+  preloadsSent = 0;
+
+  constructor(
+    readonly proc: ChildProcess,
+    readonly socketPath: string,
+    readonly maxRequests: number,
+  ) {
+    this.exited = new Promise((r) => (this.markExited = r));
+  }
+  get pid(): number {
+    return this.proc.pid ?? 0;
+  }
+  timer(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+    return t;
+  }
+  clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.inactivityTimer) clearTimeout(this.inactivityTimer);
+    this.inactivityTimer = null;
+  }
+  send(msg: ToChild): boolean {
+    if (!this.proc.connected) return false;
+    try {
+      this.proc.send(msg);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  closeIdle(): void {
+    for (const s of this.idle.splice(0)) s.destroy();
+  }
+  died(): void {
+    this.state = "dead";
+    this.clearTimers();
+    this.closeIdle();
+    for (const done of this.pendingPreloads.values()) done();
+    this.pendingPreloads.clear();
+    this.markExited();
+  }
+}
+
+/** µs since the epoch, as mod_wsgi's `*_start` environ keys. */
+function nowMicros(): string {
+  return String(Math.round((performance.timeOrigin + performance.now()) * 1000));
+}
+
+const DAEMON_KEYS = new Set([
+  "mod_wsgi.process_group",
+  "mod_wsgi.daemon_connects",
+  "mod_wsgi.daemon_restarts",
+  "mod_wsgi.queue_start",
+  "mod_wsgi.daemon_start",
+]);
+
+/** How long to wait before respawning after the n-th crash in a row during startup. */
+function backoffMs(crashes: number): number {
+  return crashes <= 0 ? 0 : Math.min(100 * 2 ** (crashes - 1), 10_000);
+}
+
+/** Default for startup-timeout=0: a child that never comes up must not hold requests forever. */
+const DEFAULT_READY_TIMEOUT_MS = 30_000;
+/**
+ * Recycles are logged at warn so they show at the default LogLevel (a recycle is what an
+ * operator looks for when requests slow down).
+ */
+const RECYCLE_LEVEL = "warn";
+/** How often memory-limit and cpu-time-limit are checked. */
+const RESOURCE_POLL_MS = 1000;
+/** How long a process whose connection broke gets no new requests (see DaemonGroup.suspect). */
+const SUSPECT_MS = 250;
+
+export class DaemonGroup implements ApplicationHost {
+  readonly name: string;
+  private readonly children: DaemonChild[] = [];
+  private readonly queue: Exchange[] = [];
+  private readonly preloads: Preload[] = [];
+  private readonly scriptMtimes = new Map<string, number>();
+  private started = false;
+  private closing = false;
+  private seq = 0;
+  private preloadSeq = 0;
+  private startupCrashes = 0;
+  private respawnTimer: NodeJS.Timeout | null = null;
+  private resourceTimer: NodeJS.Timeout | null = null;
+  private readonly childModule: string;
+  private readonly uid?: number;
+  private readonly gid?: number;
+  /** Restarts of the whole group for a touched script (mod_wsgi.daemon_restarts is per request). */
+  readonly multiprocess: boolean;
+  readonly multithread: boolean;
+  readonly runOnce: boolean;
+  readonly threads: number;
+  /** Recycles so far, by reason (for tests and status pages). */
+  readonly recycles = new Map<string, number>();
+
+  constructor(
+    readonly spec: DaemonProcessSpec,
+    private readonly log: ErrorLog,
+    private readonly options: DaemonGroupOptions,
+  ) {
+    this.name = spec.name;
+    this.threads = Math.max(1, spec.threads);
+    this.multiprocess = spec.processes > 1 || spec.processesExplicit;
+    this.multithread = spec.threads > 1;
+    this.runOnce = spec.threads === 1 && spec.maximumRequests === 1;
+    this.childModule = options.childModule ?? path.join(__dirname, "daemon-child.js");
+    const ids = resolveIds(spec, log);
+    if (ids.uid !== undefined) this.uid = ids.uid;
+    if (ids.gid !== undefined) this.gid = ids.gid;
+    fs.mkdirSync(options.socketDir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(options.socketDir, 0o700);
+    // A child running as another user must be able to create its socket there.
+    if (this.uid !== undefined) fs.chownSync(options.socketDir, this.uid, this.gid ?? -1);
+  }
+
+  /** Spawn the processes (done on the first request otherwise). */
+  start(): void {
+    if (this.started || this.closing) return;
+    this.started = true;
+    this.ensureCapacity();
+    if (this.spec.memoryLimit > 0 || this.spec.cpuTimeLimit > 0) {
+      this.resourceTimer = setInterval(() => this.checkResources(), RESOURCE_POLL_MS);
+      this.resourceTimer.unref();
+    }
+  }
+
+  /** Pids of the processes currently serving (ready), for tests and status. */
+  pids(): number[] {
+    return this.children.filter((c) => c.state === "ready").map((c) => c.pid);
+  }
+
+  /** Resolves once `processes` children are ready (or the timeout passes). */
+  async waitReady(timeoutMs = 10_000): Promise<boolean> {
+    this.start();
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      if (this.children.filter((c) => c.state === "ready" && !c.recycling).length >= this.spec.processes) return true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return false;
+  }
+
+  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.closing) {
+        if (!sink.aborted) sendErrorPage(sink, 503, { method: req.method });
+        resolve();
+        return;
+      }
+      this.start();
+      if (this.options.scriptReloading !== false) this.checkScriptTouched(req);
+      new Exchange(this, req, body, sink, resolve).begin();
+    });
+  }
+
+  async preload(script: string, callable: string, applicationGroup: string): Promise<void> {
+    this.preloads.push({ script, callable, group: applicationGroup });
+    this.start();
+    await Promise.all(this.children.filter((c) => c.state === "ready").map((c) => this.sendPreloads(c)));
+  }
+
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    if (this.resourceTimer) clearInterval(this.resourceTimer);
+    for (const ex of this.queue.splice(0)) ex.fail(503, `Daemon process '${this.name}' is shutting down`);
+    const all = this.children.slice();
+    for (const c of all) {
+      c.clearTimers();
+      c.closeIdle();
+      if (c.state !== "dead") {
+        c.state = "stopping";
+        c.proc.kill("SIGTERM");
+      }
+    }
+    const kill = setTimeout(() => {
+      for (const c of all) if (c.state !== "dead") c.proc.kill("SIGKILL");
+    }, Math.max(0, graceMs));
+    await Promise.all(all.map((c) => c.exited));
+    clearTimeout(kill);
+    fs.rmSync(this.options.socketDir, { recursive: true, force: true });
+  }
+
+  // ---- scheduling ----
+
+  /** Hand the exchange a process now, or queue it. */
+  acquire(ex: Exchange): void {
+    const child = this.pick();
+    if (child) {
+      this.assign(child, ex);
+      return;
+    }
+    if (this.queue.length >= Math.max(1, this.spec.listenBacklog)) {
+      ex.fail(503, `Unable to connect to WSGI daemon process '${this.name}': listener backlog limit was exceeded`);
+      return;
+    }
+    this.queue.push(ex);
+    ex.queued();
+  }
+
+  dequeue(ex: Exchange): void {
+    const i = this.queue.indexOf(ex);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  /** True when some process is up (busy or not): a waiting request will be served eventually. */
+  hasLiveProcess(): boolean {
+    return this.children.some((c) => c.state === "ready");
+  }
+
+  private pick(): DaemonChild | null {
+    let best: DaemonChild | null = null;
+    for (const c of this.children) {
+      if (c.state !== "ready" || c.suspect || c.inflight >= this.threads) continue;
+      if (!best || c.inflight < best.inflight) best = c;
+    }
+    return best;
+  }
+
+  private assign(child: DaemonChild, ex: Exchange): void {
+    child.inflight++;
+    child.served++;
+    if (child.inactivityTimer) {
+      clearTimeout(child.inactivityTimer);
+      child.inactivityTimer = null;
+    }
+    if (this.spec.maximumRequests > 0 && child.served >= child.maxRequests) this.recycle(child, "maximum requests reached");
+    ex.assigned(child);
+  }
+
+  /** The exchange is done with the process. */
+  release(child: DaemonChild): void {
+    child.inflight--;
+    if (child.state === "retiring" && child.inflight === 0) this.stop(child);
+    if (child.state === "ready" && child.inflight === 0 && this.spec.inactivityTimeout > 0) {
+      if (child.inactivityTimer) clearTimeout(child.inactivityTimer);
+      child.inactivityTimer = setTimeout(() => {
+        child.inactivityTimer = null;
+        if (child.inflight === 0) this.recycle(child, "inactivity timeout reached");
+      }, this.spec.inactivityTimeout * 1000);
+    }
+    this.pump();
+  }
+
+  /** Give queued requests to processes with free threads. */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const child = this.pick();
+      if (!child) return;
+      this.assign(child, this.queue.shift()!);
+    }
+  }
+
+  /**
+   * A connection broke before any response: the process is probably dying (its 'exit' event
+   * comes later than the broken socket). Send nothing new its way until that is settled.
+   */
+  suspect(child: DaemonChild): void {
+    if (child.suspect || child.state === "dead") return;
+    child.suspect = true;
+    setTimeout(() => {
+      child.suspect = false;
+      this.pump();
+    }, SUSPECT_MS).unref();
+  }
+
+  /** Put an exchange whose connection failed before anything was sent back at the front. */
+  retry(ex: Exchange): void {
+    this.queue.unshift(ex);
+    this.pump();
+  }
+
+  /** Connection to a child: a pooled idle one, or a new one. */
+  connection(child: DaemonChild): net.Socket | null {
+    while (child.idle.length > 0) {
+      const s = child.idle.pop()!;
+      if (!s.destroyed && s.writable) return s;
+    }
+    return null;
+  }
+
+  /** A connection that ended a request cleanly goes back to its child's pool. */
+  keepIdle(child: DaemonChild, s: net.Socket): void {
+    if (child.state !== "ready" || child.idle.length >= this.threads) {
+      s.destroy();
+      return;
+    }
+    s.removeAllListeners("data");
+    s.removeAllListeners("close");
+    s.removeAllListeners("timeout");
+    s.removeAllListeners("error");
+    s.removeAllListeners("drain");
+    s.on("error", () => {});
+    s.setTimeout(0);
+    s.on("close", () => {
+      const i = child.idle.indexOf(s);
+      if (i >= 0) child.idle.splice(i, 1);
+    });
+    child.idle.push(s);
+  }
+
+  // ---- process lifecycle ----
+
+  /** Keep `processes` children starting or serving (recycling ones do not count). */
+  private ensureCapacity(): void {
+    if (this.closing || !this.started || this.respawnTimer) return;
+    const live = this.children.filter((c) => c.state === "starting" || (c.state === "ready" && !c.recycling)).length;
+    const missing = this.spec.processes - live;
+    if (missing <= 0) return;
+    const delay = backoffMs(this.startupCrashes);
+    if (delay > 0) {
+      this.respawnTimer = setTimeout(() => {
+        this.respawnTimer = null;
+        this.ensureCapacity();
+      }, delay);
+      this.respawnTimer.unref();
+      return;
+    }
+    for (let i = 0; i < missing; i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const spec = this.spec;
+    const socketPath = path.join(this.options.socketDir, `c${++this.seq}.sock`);
+    const init: ChildInit = { group: this.name, socketPath };
+    if (spec.displayName) init.displayName = spec.displayName === "%{GROUP}" ? `(wsgi:${this.name})` : spec.displayName;
+    const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), NODEWSGI_DAEMON_INIT: JSON.stringify(init) };
+    if (spec.lang) env.LANG = spec.lang;
+    if (spec.locale) env.LC_ALL = spec.locale;
+    const jitter = spec.maximumRequests > 0 ? Math.floor(Math.random() * (Math.floor(spec.maximumRequests * 0.25) + 1)) : 0;
+    let proc: ChildProcess;
+    try {
+      proc = fork(this.childModule, [], {
+        execArgv: [],
+        env,
+        ...(spec.home ? { cwd: spec.home } : {}),
+        ...(this.uid !== undefined ? { uid: this.uid } : {}),
+        ...(this.gid !== undefined ? { gid: this.gid } : {}),
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      });
+    } catch (err) {
+      this.log.log("error", "wsgi", `mod_wsgi: Unable to start daemon process '${this.name}': ${(err as Error).message}`);
+      this.startupCrashes++;
+      this.ensureCapacity();
+      return;
+    }
+    const child = new DaemonChild(proc, socketPath, spec.maximumRequests + jitter);
+    this.children.push(child);
+    const readyMs = spec.startupTimeout > 0 ? spec.startupTimeout * 1000 : DEFAULT_READY_TIMEOUT_MS;
+    child.timer(readyMs, () => {
+      if (child.state !== "starting") return;
+      this.log.log("error", "wsgi", `mod_wsgi: Daemon process '${this.name}' (pid ${child.pid}) did not start within ${readyMs / 1000} seconds, killing it`);
+      proc.kill("SIGKILL");
+    });
+    proc.on("message", (msg: FromChild) => this.onMessage(child, msg));
+    proc.on("error", (err) => {
+      this.log.log("error", "wsgi", `mod_wsgi: Daemon process '${this.name}' (pid ${child.pid}): ${err.message}`);
+      // A failed spawn (bad cwd, bad uid) never emits 'exit'.
+      if (proc.pid === undefined && child.state !== "dead") this.onExit(child, null, null);
+    });
+    proc.on("exit", (code, signal) => this.onExit(child, code, signal));
+    this.log.log("info", "wsgi", `mod_wsgi: Starting process '${this.name}' with pid ${child.pid}.`);
+  }
+
+  private onMessage(child: DaemonChild, msg: FromChild): void {
+    switch (msg.t) {
+      case "log":
+        this.log.log(msg.level, msg.module, msg.message);
+        return;
+      case "preloaded": {
+        const done = child.pendingPreloads.get(msg.id);
+        child.pendingPreloads.delete(msg.id);
+        done?.();
+        return;
+      }
+      case "listening":
+        if (child.state !== "starting") return;
+        // WSGIImportScript runs before the process takes requests, as in mod_wsgi.
+        void this.sendPreloads(child).then(() => this.onReady(child));
+        return;
+    }
+  }
+
+  private sendPreloads(child: DaemonChild): Promise<void> {
+    const waits: Promise<void>[] = [];
+    while (child.preloadsSent < this.preloads.length) {
+      const p = this.preloads[child.preloadsSent++]!;
+      const id = ++this.preloadSeq;
+      waits.push(new Promise<void>((resolve) => child.pendingPreloads.set(id, resolve)));
+      if (!child.send({ t: "preload", id, ...p })) child.pendingPreloads.get(id)?.();
+    }
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  private onReady(child: DaemonChild): void {
+    if (child.state !== "starting") return;
+    child.clearTimers();
+    child.state = "ready";
+    this.startupCrashes = 0;
+    if (this.spec.restartInterval > 0) child.timer(this.spec.restartInterval * 1000, () => this.recycle(child, "restart interval reached"));
+    // Spawn before retire: the oldest process waiting for a replacement can stop now.
+    const old = this.children.find((c) => c.state === "ready" && c.recycling);
+    if (old) this.retire(old);
+    this.pump();
+  }
+
+  /** Graceful recycle: a replacement first, then the old process drains. */
+  recycle(child: DaemonChild, reason: string): void {
+    if (child.state !== "ready" || child.recycling || this.closing) return;
+    child.recycling = true;
+    this.recycles.set(reason, (this.recycles.get(reason) ?? 0) + 1);
+    this.log.log(RECYCLE_LEVEL, "wsgi", `Process '${this.name}' has been recycled (${reason}), pid ${child.pid}`);
+    this.ensureCapacity();
+  }
+
+  /** Stop giving the process requests; stop it once idle or when graceful-timeout expires. */
+  private retire(child: DaemonChild): void {
+    if (child.state !== "ready") return;
+    child.state = "retiring";
+    child.clearTimers();
+    child.closeIdle();
+    if (child.inflight === 0) {
+      this.stop(child);
+      return;
+    }
+    child.timer(this.spec.gracefulTimeout * 1000, () => this.stop(child));
+  }
+
+  /** SIGTERM (the child finishes what it has), SIGKILL after shutdown-timeout. */
+  private stop(child: DaemonChild): void {
+    if (child.state === "stopping" || child.state === "dead") return;
+    child.state = "stopping";
+    child.clearTimers();
+    child.closeIdle();
+    child.proc.kill("SIGTERM");
+    child.timer(Math.max(this.spec.shutdownTimeout, 0) * 1000, () => child.proc.kill("SIGKILL"));
+  }
+
+  private onExit(child: DaemonChild, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child.state === "dead") return;
+    const was = child.state;
+    child.died();
+    const i = this.children.indexOf(child);
+    if (i >= 0) this.children.splice(i, 1);
+    try {
+      fs.unlinkSync(child.socketPath);
+    } catch {
+      /* the child removed it, or never made it */
+    }
+    if (this.closing) return;
+    if (was !== "stopping") {
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      this.log.log("error", "wsgi", `mod_wsgi: Daemon process '${this.name}' (pid ${child.pid}) died unexpectedly (${how}), restarting.`);
+      if (was === "starting") this.startupCrashes++;
+    }
+    this.ensureCapacity();
+    this.pump();
+  }
+
+  // ---- recycle triggers ----
+
+  private checkScriptTouched(req: AppRequest): void {
+    const mtime = req.scriptMtimeMs ?? statMtime(req.script);
+    const seen = this.scriptMtimes.get(req.script);
+    this.scriptMtimes.set(req.script, mtime);
+    if (seen === undefined || seen === mtime) return;
+    // mod_wsgi daemon mode: a modified script restarts the group; this request goes to the new code.
+    this.log.log("info", "wsgi", `mod_wsgi: Forcing restart of daemon process group '${this.name}' due to modification of script '${req.script}'.`);
+    for (const c of this.children.slice()) {
+      if (c.state === "ready") {
+        this.recycles.set("script modified", (this.recycles.get("script modified") ?? 0) + 1);
+        this.log.log(RECYCLE_LEVEL, "wsgi", `Process '${this.name}' has been recycled (script modified), pid ${c.pid}`);
+        this.retire(c);
+      } else if (c.state === "starting") {
+        // It may have preloaded the old file.
+        c.state = "stopping";
+        c.proc.kill("SIGKILL");
+      }
+    }
+    this.ensureCapacity();
+  }
+
+  private checkResources(): void {
+    for (const c of this.children) {
+      if (c.state !== "ready" || c.recycling || !c.pid) continue;
+      const st = readProcStats(c.pid);
+      if (!st) continue;
+      if (this.spec.memoryLimit > 0 && st.rss > this.spec.memoryLimit) this.recycle(c, "memory limit exceeded");
+      else if (this.spec.cpuTimeLimit > 0 && st.cpuSeconds > this.spec.cpuTimeLimit) this.recycle(c, "cpu time limit exceeded");
+    }
+  }
+
+  // ---- helpers for Exchange ----
+
+  get logRef(): ErrorLog {
+    return this.log;
+  }
+  get timeoutMs(): { socket: number; queue: number; connect: number; request: number } {
+    const s = this.spec;
+    return {
+      socket: (s.socketTimeout > 0 ? s.socketTimeout : this.options.apacheTimeout ?? 60) * 1000,
+      queue: s.queueTimeout * 1000,
+      connect: s.connectTimeout * 1000,
+      request: s.requestTimeout * 1000,
+    };
+  }
+}
+
+/** One request's trip through the group: queue, connection, frames both ways, timers. */
+class Exchange {
+  private done = false;
+  private child: DaemonChild | null = null;
+  private conn: net.Socket | null = null;
+  private headersSent = false;
+  private bodySent = false;
+  private responded = false;
+  private connects = 0;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly queueStart = nowMicros();
+  private bodyStarted = false;
+
+  constructor(
+    private readonly group: DaemonGroup,
+    private readonly req: AppRequest,
+    private readonly body: RequestBody,
+    private readonly sink: ResponseSink,
+    private readonly resolve: () => void,
+  ) {}
+
+  begin(): void {
+    this.sink.onAbort(() => this.abort());
+    if (this.sink.aborted) {
+      this.finish();
+      return;
+    }
+    const t = this.group.timeoutMs;
+    // Nothing is ever left waiting: no headers within socket-timeout (Apache Timeout) is a 504.
+    this.timer(t.socket, () => {
+      if (!this.headersSent) this.fail(504, `Timeout when reading response headers from daemon process '${this.group.name}': ${this.req.script}`);
+    });
+    this.group.acquire(this);
+  }
+
+  queued(): void {
+    const t = this.group.timeoutMs;
+    if (t.queue > 0) {
+      this.timer(t.queue, () => {
+        if (!this.child) this.fail(504, `Queue timeout expired for WSGI daemon process '${this.group.name}'.`);
+      });
+    }
+    if (t.connect > 0) {
+      this.timer(t.connect, () => {
+        if (!this.child && !this.group.hasLiveProcess()) {
+          this.fail(503, `Unable to connect to WSGI daemon process '${this.group.name}': no process could be started within connect-timeout.`);
+        }
+      });
+    }
+  }
+
+  assigned(child: DaemonChild): void {
+    if (this.done) {
+      this.group.release(child);
+      return;
+    }
+    this.child = child;
+    this.connects++;
+    const pooled = this.group.connection(child);
+    if (pooled) {
+      this.attach(pooled);
+      return;
+    }
+    const conn = net.createConnection(child.socketPath);
+    const t = this.group.timeoutMs;
+    const connectTimer = t.connect > 0 ? setTimeout(() => conn.destroy(new Error("connect timeout")), t.connect) : null;
+    conn.once("connect", () => {
+      if (connectTimer) clearTimeout(connectTimer);
+      if (this.done) conn.destroy();
+      else this.attach(conn);
+    });
+    conn.once("error", (err) => {
+      if (connectTimer) clearTimeout(connectTimer);
+      if (this.conn === conn || this.done) return;
+      this.connectFailed(err);
+    });
+  }
+
+  private connectFailed(err: Error): void {
+    const child = this.child!;
+    this.child = null;
+    this.group.suspect(child);
+    this.group.release(child);
+    if (this.connects < 2 * this.group.spec.processes + 1 && !this.done) {
+      this.group.retry(this);
+      return;
+    }
+    this.fail(503, `Unable to connect to WSGI daemon process '${this.group.name}' on '${child.socketPath}': ${err.message}`);
+  }
+
+  private attach(conn: net.Socket): void {
+    this.conn = conn;
+    const child = this.child!;
+    const t = this.group.timeoutMs;
+    if (t.request > 0) {
+      this.timer(t.request, () => {
+        this.fail(504, `Daemon process '${this.group.name}' request timeout of ${t.request / 1000} seconds exceeded: ${this.req.script}`);
+        this.group.recycle(child, "request timeout");
+      });
+    }
+    const reader = new FrameReader((type, payload) => this.onFrame(type, payload));
+    conn.on("data", (d: Buffer) => {
+      try {
+        reader.push(d);
+      } catch (err) {
+        this.fail(502, `Bad response from daemon process '${this.group.name}': ${(err as Error).message}`);
+      }
+    });
+    conn.on("error", () => {});
+    conn.on("close", () => {
+      if (this.done) return;
+      if (!this.headersSent && this.child) this.group.suspect(this.child);
+      if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${this.req.script}`);
+      else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${this.req.script}`);
+    });
+    this.sendRequest(conn);
+  }
+
+  private sendRequest(conn: net.Socket): void {
+    const g = this.group;
+    const src = this.req.environ;
+    const environ: string[] = [];
+    for (let i = 0; i + 1 < src.length; i += 2) {
+      if (!DAEMON_KEYS.has(src[i]!)) environ.push(src[i]!, src[i + 1]!);
+    }
+    environ.push(
+      "mod_wsgi.process_group", g.name,
+      "mod_wsgi.daemon_connects", String(this.connects),
+      "mod_wsgi.daemon_restarts", "0",
+      "mod_wsgi.queue_start", this.queueStart,
+    );
+    const req: AppRequest = {
+      ...this.req,
+      environ,
+      processGroup: g.name,
+      multiprocess: g.multiprocess,
+      multithread: g.multithread,
+      runOnce: g.runOnce,
+    };
+    conn.write(encodeHead({ req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }));
+    if (this.body.declaredLength > 0 || this.body.chunked) {
+      this.bodyStarted = true;
+      this.body.start((chunk, last) => {
+        if (this.done || this.conn !== conn || conn.destroyed) return;
+        let ok = true;
+        if (chunk.length > 0) {
+          const parts = dataFrame(Frame.Body, chunk);
+          if (parts.length === 1) ok = conn.write(parts[0]!);
+          else {
+            conn.cork();
+            conn.write(parts[0]!);
+            ok = conn.write(parts[1]!);
+            conn.uncork();
+          }
+        }
+        if (last) {
+          conn.write(emptyFrame(Frame.BodyEnd));
+          this.bodySent = true;
+          this.maybeRecycleConn();
+        } else if (!ok) {
+          // A slow daemon reader pauses the client, not our memory.
+          this.body.pause();
+          conn.once("drain", () => this.body.resume());
+        }
+      });
+    } else {
+      conn.write(emptyFrame(Frame.BodyEnd));
+      this.bodySent = true;
+    }
+  }
+
+  private onFrame(type: number, payload: Buffer): void {
+    if (this.done) return;
+    const sink = this.sink;
+    switch (type) {
+      case Frame.RespHead: {
+        const h = decodeResponseHead(payload);
+        this.headersSent = true;
+        if (!sink.aborted) sink.writeHead(h.status, h.reason, h.headers);
+        // After the headers, socket-timeout applies to each read from the daemon.
+        this.conn!.setTimeout(this.group.timeoutMs.socket, () => this.fail(0, `Timeout when reading response from daemon process '${this.group.name}': ${this.req.script}`));
+        return;
+      }
+      case Frame.RespBody: {
+        if (sink.aborted) return;
+        if (!sink.write(payload)) {
+          // A slow client pauses the daemon (its writes stop returning true), not our memory.
+          const conn = this.conn!;
+          conn.pause();
+          conn.setTimeout(0);
+          void sink.drain().then(() => {
+            if (this.done) return;
+            conn.setTimeout(this.group.timeoutMs.socket);
+            conn.resume();
+          });
+        }
+        return;
+      }
+      case Frame.RespEnd:
+        if (!sink.aborted) sink.end();
+        this.responded = true;
+        this.maybeRecycleConn();
+        this.finish();
+        return;
+      default:
+        this.fail(502, `Bad response frame ${type} from daemon process '${this.group.name}'`);
+    }
+  }
+
+  /** Pool the connection when both directions are complete; otherwise it cannot be reused. */
+  private maybeRecycleConn(): void {
+    if (!this.responded || !this.conn) return;
+    const conn = this.conn;
+    if (this.bodySent && this.child) this.group.keepIdle(this.child, conn);
+    else conn.destroy();
+    this.conn = null;
+  }
+
+  /** Answer with an error page (status>0, before headers) or drop the client (status 0 / after headers). */
+  fail(status: number, message: string): void {
+    if (this.done) return;
+    this.group.logRef.log("error", "wsgi", `${this.req.logPrefix}${message}`);
+    if (!this.sink.aborted) {
+      if (!this.headersSent && status > 0) sendErrorPage(this.sink, status, { method: this.req.method });
+      else this.sink.destroy();
+    }
+    if (this.conn) {
+      this.conn.destroy();
+      this.conn = null;
+    }
+    this.finish();
+  }
+
+  private abort(): void {
+    if (this.done) return;
+    if (this.conn) {
+      this.conn.destroy();
+      this.conn = null;
+    }
+    this.finish();
+  }
+
+  private timer(ms: number, fn: () => void): void {
+    this.timers.push(setTimeout(fn, ms));
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const t of this.timers) clearTimeout(t);
+    if (this.conn && !this.responded) {
+      this.conn.destroy();
+      this.conn = null;
+    }
+    // A body still arriving must keep flowing (and be dropped), or the client stalls.
+    if (this.bodyStarted && !this.bodySent) this.body.resume();
+    if (this.child) {
+      const c = this.child;
+      this.child = null;
+      this.group.release(c);
+    } else {
+      this.group.dequeue(this);
+    }
+    this.resolve();
+  }
+}
+
+function statMtime(file: string): number {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st ? st.mtimeMs : -1;
+}
+
+/** RSS (bytes) and CPU time (seconds) of a process, from /proc. */
+function readProcStats(pid: number): { rss: number; cpuSeconds: number } | null {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "latin1");
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(rest[11]) + Number(rest[12]);
+    return { rss: m ? Number(m[1]) * 1024 : 0, cpuSeconds: ticks / 100 };
+  } catch {
+    return null;
+  }
+}
+
+/** user=/group= to ids: only when running as root, as mod_wsgi (otherwise a notice). */
+function resolveIds(spec: DaemonProcessSpec, log: ErrorLog): { uid?: number; gid?: number } {
+  if (!spec.user && !spec.group) return {};
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+    log.log("notice", "wsgi", `mod_wsgi: Daemon process '${spec.name}': user/group ignored, the server is not running as root.`);
+    return {};
+  }
+  const out: { uid?: number; gid?: number } = {};
+  if (spec.user) {
+    const pw = lookup("/etc/passwd", spec.user);
+    if (!pw) throw new NodewsgiError("E_DAEMON_USER", `WSGIDaemonProcess ${spec.name}: unknown user '${spec.user}'`);
+    out.uid = Number(pw[2]);
+    if (out.uid === 0) throw new NodewsgiError("E_DAEMON_USER", `WSGIDaemonProcess ${spec.name}: refusing to run as root (uid 0)`);
+    out.gid = Number(pw[3]);
+  }
+  if (spec.group) {
+    const gr = lookup("/etc/group", spec.group);
+    if (!gr) throw new NodewsgiError("E_DAEMON_GROUP", `WSGIDaemonProcess ${spec.name}: unknown group '${spec.group}'`);
+    out.gid = Number(gr[2]);
+  }
+  return out;
+}
+
+function lookup(file: string, name: string): string[] | null {
+  if (/^#?\d+$/.test(name)) {
+    const n = name.replace("#", "");
+    return ["", "", n, n];
+  }
+  try {
+    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f[0] === name) return f;
+    }
+  } catch {
+    /* no such file */
+  }
+  return null;
+}

@@ -1,0 +1,336 @@
+"use strict";
+// Daemon process groups: real child processes, real Unix sockets, the framed protocol.
+const { test, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { DaemonGroup } = require("../dist/groups/daemon-supervisor");
+const { DaemonPool } = require("../dist/groups/daemon-pool");
+const { FrameReader, encodeHead, decodeHead, encodeResponseHead, decodeResponseHead, dataFrame } = require("../dist/groups/daemon-protocol");
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-test-"));
+const groups = [];
+after(async () => {
+  await Promise.all(groups.map((g) => g.close(500)));
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+const DUMP = `"use strict";
+const NAME = "myapp";
+function dump(environ, start_response, callable) {
+  const body = environ["wsgi.input"].read();
+  const out = {};
+  for (const [k, v] of Object.entries(environ))
+    if (typeof v === "string" || typeof v === "boolean" || typeof v === "number") out[k] = v;
+  out["wsgi.input.length"] = body.length;
+  out["@script"] = NAME;
+  out["@callable"] = callable;
+  const data = Buffer.from(JSON.stringify(out));
+  start_response("200 OK", [["Content-Type", "application/x-environ+json"], ["Content-Length", String(data.length)]]);
+  return [data];
+}
+exports.application = (e, s) => dump(e, s, "application");
+exports.app = (e, s) => dump(e, s, "app");
+exports.handle_request = (e, s) => dump(e, s, "handle_request");
+`;
+
+function script(name, source) {
+  const file = path.join(root, name);
+  fs.writeFileSync(file, source);
+  return file;
+}
+
+const PID_APP = script(
+  "pid.js",
+  `exports.application = async (environ, start_response) => {
+     const ms = Number(environ.QUERY_STRING || 0);
+     if (ms) await new Promise((r) => setTimeout(r, ms));
+     start_response("200 OK", [["Content-Type", "text/plain"]]);
+     return [String(process.pid)];
+   };`,
+);
+
+function spec(name, over = {}) {
+  return {
+    name, processes: 1, processesExplicit: false, threads: 15, maximumRequests: 0, restartInterval: 0, inactivityTimeout: 0,
+    requestTimeout: 0, interruptTimeout: 0, gracefulTimeout: 15, evictionTimeout: 0, shutdownTimeout: 5, deadlockTimeout: 300,
+    startupTimeout: 0, queueTimeout: 0, connectTimeout: 15, socketTimeout: 0, responseSocketTimeout: 0, listenBacklog: 100,
+    memoryLimit: 0, virtualMemoryLimit: 0, cpuTimeLimit: 0, cpuPriority: 0, stackSize: 0, sendBufferSize: 0, receiveBufferSize: 0,
+    headerBufferSize: 0, responseBufferSize: 0, supplementaryGroups: [], pythonPath: [], serverMetrics: false,
+    where: { file: "test.conf", line: 1 },
+    ...over,
+  };
+}
+
+function memLog() {
+  const lines = [];
+  return { lines, log: (level, module, message) => lines.push(`[${module}:${level}] ${message}`), close() {} };
+}
+
+function group(name, over = {}, opts = {}) {
+  const log = memLog();
+  const g = new DaemonGroup(spec(name, over), log, { socketDir: path.join(root, "s-" + name), ...opts });
+  groups.push(g);
+  return { g, log };
+}
+
+function request(scriptFile, over = {}) {
+  return {
+    script: scriptFile, callable: "application", applicationGroup: "", processGroup: "x", method: "GET",
+    environ: ["REQUEST_METHOD", over.method ?? "GET", "SCRIPT_NAME", "/app", "PATH_INFO", "", "QUERY_STRING", over.query ?? ""],
+    urlScheme: "http", multithread: false, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
+    ...over,
+  };
+}
+
+function body(data) {
+  if (!data) return { declaredLength: 0, chunked: false, start() {}, pause() {}, resume() {} };
+  return {
+    declaredLength: data.length, chunked: false,
+    start(cb) {
+      // Deliver in 64 KB pieces, honouring pause/resume as a front end would.
+      let off = 0;
+      let paused = false;
+      const pump = () => {
+        while (!paused && off < data.length) {
+          const piece = data.subarray(off, off + 65536);
+          off += piece.length;
+          cb(piece, off >= data.length);
+        }
+      };
+      this.pause = () => (paused = true);
+      this.resume = () => {
+        if (paused) {
+          paused = false;
+          setImmediate(pump);
+        }
+      };
+      pump();
+    },
+    pause() {},
+    resume() {},
+  };
+}
+
+function sink() {
+  const s = {
+    aborted: false, status: 0, headers: null, chunks: [], ended: false, destroyed: false, cbs: [],
+    onAbort(cb) { s.cbs.push(cb); },
+    writeHead(status, reason, headers) { assert.equal(s.status, 0, "writeHead once"); s.status = status; s.headers = headers; },
+    write(c) { s.chunks.push(Buffer.from(c)); return true; },
+    drain() { return Promise.resolve(); },
+    end(c) { if (c) s.chunks.push(Buffer.from(c)); s.ended = true; },
+    destroy() { s.destroyed = true; },
+    get text() { return Buffer.concat(s.chunks).toString(); },
+  };
+  return s;
+}
+
+async function run(g, req, b) {
+  const s = sink();
+  await g.dispatch(req, b ?? body(), s);
+  return s;
+}
+
+test("protocol: head and response frames round-trip through a split stream", () => {
+  const req = request("/x/y.wsgi", { scriptMtimeMs: 1234.5, environ: ["A", "é", "B", ""] , urlScheme: "https", multithread: true });
+  const head = encodeHead({ req, declaredLength: 7, chunked: false });
+  const resp = encodeResponseHead(201, "Created", [["X-A", "1"], ["Set-Cookie", "a=b"]]);
+  const big = dataFrame(11, Buffer.alloc(100000, 7));
+  const all = Buffer.concat([head, resp, ...big]);
+  const got = [];
+  const r = new FrameReader((t, p) => got.push([t, Buffer.from(p)]));
+  for (let i = 0; i < all.length; i += 333) r.push(all.subarray(i, i + 333));
+  assert.equal(got.length, 3);
+  const w = decodeHead(got[0][1]);
+  assert.deepEqual(w.req, req);
+  assert.equal(w.declaredLength, 7);
+  assert.deepEqual(decodeResponseHead(got[1][1]), { status: 201, reason: "Created", headers: [["X-A", "1"], ["Set-Cookie", "a=b"]] });
+  assert.equal(got[2][1].length, 100000);
+});
+
+test("round trip with the dump app runs in another process with the daemon environ keys", async () => {
+  const dump = script("dump.wsgi", DUMP);
+  const { g } = group("single", { threads: 5 });
+  const s = await run(g, request(dump, { method: "POST" }), body(Buffer.from("hello body")));
+  assert.equal(s.status, 200, s.text);
+  const env = JSON.parse(s.text);
+  assert.equal(env["mod_wsgi.process_group"], "single");
+  assert.equal(env["wsgi.multiprocess"], false);
+  assert.equal(env["wsgi.multithread"], true);
+  assert.equal(env["wsgi.run_once"], false);
+  assert.equal(env["mod_wsgi.daemon_connects"], "1");
+  assert.equal(env["mod_wsgi.daemon_restarts"], "0");
+  assert.match(env["mod_wsgi.daemon_start"], /^\d{16}$/);
+  assert.ok(Number(env["mod_wsgi.queue_start"]) <= Number(env["mod_wsgi.daemon_start"]));
+  assert.equal(env["wsgi.input.length"], 10);
+  const p = await run(g, request(PID_APP));
+  assert.equal(p.status, 200);
+  assert.notEqual(Number(p.text), process.pid);
+  assert.deepEqual(g.pids(), [Number(p.text)]);
+});
+
+test("explicit processes=1 is multiprocess; large bodies cross both ways", async () => {
+  const echo = script(
+    "echo.js",
+    `exports.application = (environ, start_response) => {
+       const b = environ["wsgi.input"].read();
+       start_response("200 OK", [["Content-Length", String(b.length * 2)]]);
+       return [b, b];
+     };`,
+  );
+  const { g } = group("one", { processesExplicit: true, threads: 1 });
+  const data = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < data.length; i++) data[i] = i & 0xff;
+  const s = await run(g, request(echo, { method: "POST" }), body(data));
+  assert.equal(s.status, 200);
+  const out = Buffer.concat(s.chunks);
+  assert.equal(out.length, data.length * 2);
+  assert.ok(out.subarray(0, data.length).equals(data) && out.subarray(data.length).equals(data));
+  const d = await run(g, request(script("dump2.wsgi", DUMP)));
+  const env = JSON.parse(d.text);
+  assert.equal(env["wsgi.multiprocess"], true);
+  assert.equal(env["wsgi.multithread"], false);
+});
+
+test("processes=2 spreads concurrent requests over both processes", async () => {
+  const { g } = group("multi", { processes: 2, processesExplicit: true, threads: 4 });
+  assert.ok(await g.waitReady());
+  const results = await Promise.all([1, 2, 3, 4].map(() => run(g, request(PID_APP, { query: "150" }))));
+  const pids = new Set(results.map((s) => s.text));
+  assert.ok(results.every((s) => s.status === 200));
+  assert.equal(pids.size, 2);
+});
+
+test("kill -9 of a daemon mid-request gives 502; the next request succeeds on a respawned process", async () => {
+  const marker = path.join(root, "started.pid");
+  const slow = script(
+    "slow.js",
+    `exports.application = async (environ, start_response) => {
+       require("fs").writeFileSync(${JSON.stringify(marker)}, String(process.pid));
+       await new Promise((r) => setTimeout(r, 10000));
+       start_response("200 OK", []);
+       return ["late"];
+     };`,
+  );
+  const { g, log } = group("killed", { threads: 2 });
+  const pending = run(g, request(slow));
+  while (!fs.existsSync(marker)) await new Promise((r) => setTimeout(r, 10));
+  const pid = Number(fs.readFileSync(marker, "utf8"));
+  process.kill(pid, "SIGKILL");
+  const s = await pending;
+  assert.equal(s.status, 502);
+  const next = await run(g, request(PID_APP));
+  assert.equal(next.status, 200);
+  assert.notEqual(Number(next.text), pid);
+  assert.ok(log.lines.some((l) => l.includes(`pid ${pid}) died unexpectedly`)), log.lines.join("\n"));
+});
+
+test("a never-returning handler gets 504 after request-timeout and its process is recycled; others are unaffected", async () => {
+  const hang = script("hang.js", `exports.application = () => new Promise(() => {});`);
+  const { g, log } = group("hung", { threads: 4, requestTimeout: 1, gracefulTimeout: 1, shutdownTimeout: 1 });
+  const t0 = Date.now();
+  const hung = run(g, request(hang));
+  await new Promise((r) => setTimeout(r, 100));
+  const ok = await run(g, request(PID_APP));
+  assert.equal(ok.status, 200);
+  const s = await hung;
+  assert.equal(s.status, 504);
+  assert.ok(Date.now() - t0 >= 950 && Date.now() - t0 < 3000);
+  assert.ok(log.lines.some((l) => /has been recycled \(request timeout\), pid \d+/.test(l)), log.lines.join("\n"));
+  const after = await run(g, request(PID_APP));
+  assert.equal(after.status, 200);
+});
+
+test("maximum-requests recycles under concurrent load without a failed request", async () => {
+  const { g, log } = group("recycle", { processes: 2, processesExplicit: true, threads: 3, maximumRequests: 8, gracefulTimeout: 2 });
+  const statuses = [];
+  const pids = new Set();
+  const until = Date.now() + 1500;
+  const worker = async () => {
+    while (Date.now() < until) {
+      const s = await run(g, request(PID_APP, { query: "5" }));
+      statuses.push(s.status);
+      pids.add(s.text);
+    }
+  };
+  await Promise.all([1, 2, 3, 4, 5, 6].map(worker));
+  assert.ok(statuses.length > 100, `requests: ${statuses.length}`);
+  assert.deepEqual(statuses.filter((x) => x !== 200), []);
+  const recycles = log.lines.filter((l) => /Process 'recycle' has been recycled \(maximum requests reached\), pid \d+/.test(l)).length;
+  assert.ok(recycles >= 4, `recycles: ${recycles}\n${log.lines.join("\n")}`);
+  assert.ok(pids.size >= 4, `pids: ${[...pids]}`);
+  assert.equal(log.lines.filter((l) => l.includes("died unexpectedly")).length, 0);
+});
+
+test("touching the script restarts the group and the next request sees the new code", async () => {
+  const file = script("touch.js", `exports.application = (e, s) => { s("200 OK", []); return ["v1 " + process.pid]; };`);
+  const { g, log } = group("touched", { gracefulTimeout: 1 });
+  const a = await run(g, request(file));
+  assert.match(a.text, /^v1 /);
+  fs.writeFileSync(file, `exports.application = (e, s) => { s("200 OK", []); return ["v2 " + process.pid]; };`);
+  const later = new Date(Date.now() + 5000);
+  fs.utimesSync(file, later, later);
+  const b = await run(g, request(file));
+  assert.equal(b.status, 200);
+  assert.match(b.text, /^v2 /);
+  assert.notEqual(b.text.split(" ")[1], a.text.split(" ")[1], "a new process");
+  assert.ok(log.lines.some((l) => l.includes("has been recycled (script modified)")));
+});
+
+test("a script that crashes at load gives 500, not a hang, and the process keeps serving", async () => {
+  const bad = script("bad.js", `throw new Error("boom at load");`);
+  const { g, log } = group("crashy");
+  const s = await run(g, request(bad));
+  assert.equal(s.status, 500);
+  assert.ok(log.lines.some((l) => l.includes("boom at load")));
+  const ok = await run(g, request(PID_APP));
+  assert.equal(ok.status, 200);
+});
+
+test("queue-timeout answers 504 when every thread stays busy", async () => {
+  const { g } = group("queued", { threads: 1, queueTimeout: 1 });
+  const busy = run(g, request(PID_APP, { query: "2500" }));
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = Date.now();
+  const s = await run(g, request(PID_APP));
+  assert.equal(s.status, 504);
+  assert.ok(Date.now() - t0 < 2000);
+  assert.equal((await busy).status, 200);
+});
+
+test("a daemon that cannot start gives 503 after connect-timeout, with backoff logged", async () => {
+  const broken = script("broken-child.js", `process.exit(3);`);
+  const { g, log } = group("broken", { connectTimeout: 1 }, { childModule: broken });
+  const t0 = Date.now();
+  const s = await run(g, request(PID_APP));
+  assert.equal(s.status, 503);
+  assert.ok(Date.now() - t0 < 3000);
+  assert.ok(log.lines.some((l) => l.includes("died unexpectedly (exit code 3)")));
+  const restarts = log.lines.filter((l) => l.includes("died unexpectedly")).length;
+  assert.ok(restarts < 10, `backoff keeps restarts down (${restarts})`);
+});
+
+test("preload runs WSGIImportScript in each process; the pool routes by process group; close stops everything", async () => {
+  const flag = path.join(root, "preloaded");
+  const pre = script("pre.js", `require("fs").appendFileSync(${JSON.stringify(flag)}, process.pid + "\\n"); exports.application = (e, s) => { s("200 OK", []); return ["pre"]; };`);
+  const log = memLog();
+  const specs = new Map([["p1", spec("p1", { processes: 2 })], ["p2", spec("p2")]]);
+  const pool = new DaemonPool({ daemonProcesses: specs }, log);
+  await pool.start([{ script: pre, processGroup: "p1", applicationGroup: "", where: { file: "t", line: 1 } }]);
+  assert.ok(await pool.get("p1").waitReady());
+  const lines = fs.readFileSync(flag, "utf8").trim().split("\n");
+  assert.equal(new Set(lines).size, 2);
+  const s = sink();
+  await pool.dispatch(request(pre, { processGroup: "p1" }), body(), s);
+  assert.equal(s.text, "pre");
+  assert.equal(fs.readFileSync(flag, "utf8").trim().split("\n").length, 2, "the preloaded module was reused");
+  const u = sink();
+  await pool.dispatch(request(pre, { processGroup: "nope" }), body(), u);
+  assert.equal(u.status, 500);
+  const pids = pool.get("p1").pids().concat(pool.get("p2").pids());
+  await pool.close(1000);
+  for (const pid of pids) assert.throws(() => process.kill(pid, 0));
+  assert.equal(fs.existsSync(pool.socketDir), false);
+});

@@ -152,7 +152,7 @@ test("protocol: head and response frames round-trip through a split stream", () 
 
 test("round trip with the dump app runs in another process with the daemon environ keys", async () => {
   const dump = script("dump.wsgi", DUMP);
-  const { g } = group("single", { threads: 5 });
+  const { g } = group("single", { threads: 5, displayName: "%{GROUP}", lang: "C.UTF-8", home: root });
   const s = await run(g, request(dump, { method: "POST" }), body(Buffer.from("hello body")));
   assert.equal(s.status, 200, s.text);
   const env = JSON.parse(s.text);
@@ -165,10 +165,17 @@ test("round trip with the dump app runs in another process with the daemon envir
   assert.match(env["mod_wsgi.daemon_start"], /^\d{16}$/);
   assert.ok(Number(env["mod_wsgi.queue_start"]) <= Number(env["mod_wsgi.daemon_start"]));
   assert.equal(env["wsgi.input.length"], 10);
+  // A named application group runs in its own isolate inside the daemon process.
+  const named = await run(g, request(dump, { applicationGroup: "localhost|/a" }));
+  assert.equal(named.status, 200, named.text);
+  assert.equal(JSON.parse(named.text)["mod_wsgi.process_group"], "single");
   const p = await run(g, request(PID_APP));
   assert.equal(p.status, 200);
   assert.notEqual(Number(p.text), process.pid);
   assert.deepEqual(g.pids(), [Number(p.text)]);
+  assert.match(fs.readFileSync(`/proc/${p.text}/cmdline`, "latin1"), /^\(wsgi:single\)/);
+  assert.equal(fs.readlinkSync(`/proc/${p.text}/cwd`), fs.realpathSync(root));
+  assert.match(fs.readFileSync(`/proc/${p.text}/environ`, "latin1"), /(^|\0)LANG=C\.UTF-8\0/);
 });
 
 test("explicit processes=1 is multiprocess; large bodies cross both ways", async () => {
@@ -333,4 +340,57 @@ test("preload runs WSGIImportScript in each process; the pool routes by process 
   await pool.close(1000);
   for (const pid of pids) assert.throws(() => process.kill(pid, 0));
   assert.equal(fs.existsSync(pool.socketDir), false);
+});
+
+test("a slow client holds the daemon back instead of buffering the response without bound", async () => {
+  const streamer = script(
+    "stream.js",
+    `let produced = 0;
+     exports.application = (e, s) => {
+       s("200 OK", [["Content-Type", "application/octet-stream"]]);
+       return (async function* () { for (let i = 0; i < 400; i++) { produced++; yield Buffer.alloc(65536, 1); } })();
+     };
+     exports.count = (e, s) => { s("200 OK", []); return [String(produced)]; };`,
+  );
+  const { g } = group("slow-client", { threads: 4 });
+  let release;
+  const gate = new Promise((r) => (release = r));
+  let open = false;
+  let received = 0;
+  const s = sink();
+  s.write = (c) => { received += c.length; return open; };
+  s.drain = () => (open ? Promise.resolve() : gate);
+  const done = g.dispatch(request(streamer), body(), s);
+  await new Promise((r) => setTimeout(r, 500));
+  const count = await run(g, request(streamer, { callable: "count" }));
+  assert.ok(Number(count.text) < 120, `the daemon produced ${count.text} chunks for a stalled client`);
+  open = true;
+  release();
+  await done;
+  assert.equal(s.status, 200);
+  assert.ok(s.ended);
+  assert.equal(received, 400 * 65536);
+});
+
+test("socket-timeout: no response headers in time gives 504", async () => {
+  const { g } = group("sockto", { socketTimeout: 1 });
+  const t0 = Date.now();
+  const s = await run(g, request(PID_APP, { query: "3000" }));
+  assert.equal(s.status, 504);
+  assert.ok(Date.now() - t0 < 2000);
+});
+
+test("close lets an in-flight request finish, then the processes are gone", async () => {
+  const { g } = group("closing", {});
+  assert.ok(await g.waitReady());
+  const pid = g.pids()[0];
+  const pending = run(g, request(PID_APP, { query: "300" }));
+  await new Promise((r) => setTimeout(r, 50));
+  await g.close(2000);
+  const s = await pending;
+  assert.equal(s.status, 200);
+  assert.equal(s.text, String(pid));
+  assert.throws(() => process.kill(pid, 0));
+  const late = await run(g, request(PID_APP));
+  assert.equal(late.status, 503);
 });

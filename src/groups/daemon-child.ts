@@ -24,6 +24,8 @@ import {
 export interface ChildInit {
   group: string;
   socketPath: string;
+  /** The group's `threads`: requests this process may run at once. */
+  threads: number;
   displayName?: string;
 }
 
@@ -196,6 +198,7 @@ function serveConnection(socket: net.Socket, host: ApplicationHost, group: strin
   const settle = () => {
     if (responseDone && bodyDone) {
       busy = false;
+      busySockets.delete(socket);
       body = null;
       sink = null;
       if (shuttingDown) socket.end();
@@ -208,6 +211,7 @@ function serveConnection(socket: net.Socket, host: ApplicationHost, group: strin
         if (busy) throw new Error("request frame while a request is in progress");
         const wire: WireRequest = decodeHead(payload);
         busy = true;
+        busySockets.add(socket);
         responseDone = false;
         bodyDone = false;
         const environ = wire.req.environ.slice();
@@ -255,6 +259,7 @@ function serveConnection(socket: net.Socket, host: ApplicationHost, group: strin
   socket.on("error", () => {});
   socket.on("close", () => {
     sockets.delete(socket);
+    busySockets.delete(socket);
     // The front end went away (client abort, timeout): unblock a body reader, tell the app.
     const b = body as WireBody | null;
     const s = sink as WireSink | null;
@@ -265,21 +270,29 @@ function serveConnection(socket: net.Socket, host: ApplicationHost, group: strin
 }
 
 const sockets = new Set<net.Socket>();
+/** Connections with a request in progress (the others sit idle in the supervisor pool). */
+const busySockets = new Set<net.Socket>();
 const childLog = new IpcErrorLog();
 
+let exiting = false;
+let hostRef: ApplicationHost | null = null;
+
+/** Once shutting down and idle: release the host (worker threads) and exit. */
 function maybeExit(): void {
-  if (shuttingDown && active === 0) {
-    for (const s of sockets) s.end();
-    process.exit(0);
-  }
+  if (!shuttingDown || active > 0 || exiting) return;
+  exiting = true;
+  for (const s of sockets) s.end();
+  const host = hostRef;
+  // Nothing is in flight, so a short grace is enough; the supervisor SIGKILLs if we stall.
+  void (host ? host.close(1000) : Promise.resolve()).finally(() => process.exit(0));
 }
 
-function beginShutdown(host: ApplicationHost): void {
+function beginShutdown(): void {
   if (shuttingDown) return;
   shuttingDown = true;
   server?.close();
   // Idle pooled connections: close them now so the supervisor stops using them.
-  void host.close(0);
+  for (const s of sockets) if (!busySockets.has(s)) s.end();
   maybeExit();
 }
 
@@ -293,7 +306,8 @@ function main(): void {
       /* not settable on this platform */
     }
   }
-  const host = createDaemonHost(childLog);
+  const host = createDaemonHost(childLog, init.threads);
+  hostRef = host;
 
   process.on("uncaughtException", (err) => {
     childLog.log("error", "wsgi", `daemon ${init.group}: uncaught exception: ${err && (err as Error).stack ? (err as Error).stack : String(err)}`);
@@ -301,8 +315,8 @@ function main(): void {
   process.on("unhandledRejection", (err) => {
     childLog.log("error", "wsgi", `daemon ${init.group}: unhandled rejection: ${err && (err as Error).stack ? (err as Error).stack : String(err)}`);
   });
-  process.on("SIGTERM", () => beginShutdown(host));
-  process.on("SIGINT", () => beginShutdown(host));
+  process.on("SIGTERM", () => beginShutdown());
+  process.on("SIGINT", () => beginShutdown());
   // The supervisor is gone: nothing can reach us any more.
   process.on("disconnect", () => process.exit(0));
 
@@ -316,7 +330,7 @@ function main(): void {
         },
       );
     } else if (msg.t === "shutdown") {
-      beginShutdown(host);
+      beginShutdown();
     }
   });
 

@@ -1,12 +1,13 @@
 /**
- * What hosts the application groups inside a daemon child. One factory, so the host can be
- * swapped (ProcessHost: %{GLOBAL} on the child's main thread, other groups on worker threads)
- * without touching the child's connection handling.
+ * What hosts the application groups inside a daemon child: a ProcessHost (%{GLOBAL} on the
+ * child's main thread, other application groups on worker threads), behind one factory so the
+ * child's connection handling does not care which host it is.
  */
 import type { ApplicationHost } from "./types";
 import type { ErrorLog } from "../log/error-log";
-import { InThreadHost } from "./in-thread-host";
+import { ProcessHost } from "./process-host";
 
-export function createDaemonHost(log: ErrorLog): ApplicationHost {
-  return new InThreadHost(log);
+export function createDaemonHost(log: ErrorLog, threads: number): ApplicationHost {
+  // `threads` requests per process may be in flight; each application group may take them all.
+  return new ProcessHost({ log, threads: Math.max(1, threads) });
 }

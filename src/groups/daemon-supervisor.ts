@@ -392,7 +392,7 @@ export class DaemonGroup implements ApplicationHost {
   private spawn(): void {
     const spec = this.spec;
     const socketPath = path.join(this.options.socketDir, `c${++this.seq}.sock`);
-    const init: ChildInit = { group: this.name, socketPath };
+    const init: ChildInit = { group: this.name, socketPath, threads: this.threads };
     if (spec.displayName) init.displayName = spec.displayName === "%{GROUP}" ? `(wsgi:${this.name})` : spec.displayName;
     const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), NODEWSGI_DAEMON_INIT: JSON.stringify(init) };
     if (spec.lang) env.LANG = spec.lang;

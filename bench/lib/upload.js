@@ -1,0 +1,83 @@
+"use strict";
+/**
+ * The streamed-upload memory check: POST `mib` MiB (Content-Length known, sent in 1 MiB writes that
+ * respect backpressure) to an application that reads and discards the body, sampling the server
+ * process tree's RSS every 50 ms. A server that buffers the body grows by its size; one that
+ * streams grows by a few buffers.
+ */
+const http = require("node:http");
+const { startServer, request, DidNotStart } = require("./servers");
+const { treeRssBytes } = require("./proc");
+
+const CHUNK = Buffer.alloc(1024 * 1024, "u");
+
+function upload(port, path, total, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { "content-type": "application/octet-stream", "content-length": String(total) } },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString().slice(0, 200) }));
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`not finished within ${timeoutMs / 1000} s`)), timeoutMs);
+    req.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.on("close", () => clearTimeout(timer));
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        const n = Math.min(CHUNK.length, total - sent);
+        sent += n;
+        const ok = req.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n));
+        if (!ok) return void req.once("drain", pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+/** Resolves { growthBytes, baselineBytes, peakBytes, mibPerS, status, body } or { skipped }. */
+async function uploadCheck(spec, path, mib, ctx) {
+  let server;
+  try {
+    server = await startServer(spec, ctx);
+  } catch (err) {
+    return { mib, skipped: err instanceof DidNotStart ? `did not start: ${err.message}` : `did not start: ${err.message}` };
+  }
+  try {
+    // Warm the path (script load, first buffers) so the baseline is the steady state.
+    for (let i = 0; i < 5; i++) {
+      const r = await request(server.port, path, { method: "POST", body: Buffer.alloc(64 * 1024, "w") });
+      if (r.status !== 200) return { mib, skipped: `wrong response: POST ${path} gave ${r.status} ${r.body.toString().slice(0, 120)}` };
+    }
+    if (global.gc) global.gc();
+    const baselineBytes = treeRssBytes(server.pid);
+    let peakBytes = baselineBytes;
+    const sampler = setInterval(() => {
+      peakBytes = Math.max(peakBytes, treeRssBytes(server.pid));
+    }, 50);
+    const total = mib * 1024 * 1024;
+    const t0 = process.hrtime.bigint();
+    let res;
+    try {
+      res = await upload(server.port, path, total, 180_000);
+    } catch (err) {
+      return { mib, skipped: `upload failed: ${err.message}` };
+    } finally {
+      clearInterval(sampler);
+    }
+    peakBytes = Math.max(peakBytes, treeRssBytes(server.pid));
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const note = res.status === 200 && res.body.trim() === String(total) ? null : `the app did not report ${total} bytes: status ${res.status}, body ${JSON.stringify(res.body)}`;
+    return { mib, baselineBytes, peakBytes, growthBytes: peakBytes - baselineBytes, seconds, mibPerS: mib / seconds, status: res.status, note };
+  } finally {
+    await server.stop();
+  }
+}
+
+module.exports = { uploadCheck };

@@ -1,0 +1,95 @@
+"use strict";
+/**
+ * What the benchmark measures: the servers, the rows (a server + a request shape), the sets of rows
+ * that run side by side in alternating rounds, and the targets (ratios of two rows of one set).
+ */
+const { aliasTarget } = require("./lib/configs");
+
+const ENGINES = ["native", "js"];
+
+/** Server specs, by id. `kind` picks how bench/lib/servers.js starts it. */
+const SERVERS = {
+  uws: { label: "raw uWebSockets.js", kind: "script", script: "uws-hello.js" },
+  "node-http": { label: "node:http", kind: "script", script: "node-http-hello.js" },
+  fastify: { label: "fastify", kind: "script", script: "fastify-hello.js", requires: "fastify" },
+  "apache-daemon": { label: "Apache mod_wsgi daemon processes=2 threads=15", kind: "apache", mode: "daemon", daemonOptions: "processes=2 threads=15" },
+  "apache-embedded": { label: "Apache mod_wsgi embedded", kind: "apache", mode: "embedded" },
+};
+const NODEWSGI_HOSTS = [
+  { key: "inthread", label: "in-thread %{GLOBAL}", mode: "in-thread" },
+  { key: "worker", label: "worker group", mode: "worker" },
+  { key: "daemon1", label: "daemon processes=1", mode: "daemon", daemonOptions: "processes=1" },
+  { key: "daemon2", label: "daemon processes=2", mode: "daemon", daemonOptions: "processes=2" },
+  { key: "daemon2t15", label: "daemon processes=2 threads=15", mode: "daemon", daemonOptions: "processes=2 threads=15" },
+];
+for (const engine of ENGINES) {
+  for (const h of NODEWSGI_HOSTS) {
+    SERVERS[`nw-${h.key}-${engine}`] = { label: `nodewsgi ${h.label} (${engine})`, kind: "nodewsgi", mode: h.mode, daemonOptions: h.daemonOptions, engine };
+  }
+}
+const ALIAS_COUNTS = [10, 100, 1000, 10000];
+for (const engine of ENGINES) {
+  for (const n of ALIAS_COUNTS) {
+    SERVERS[`nw-alias${n}-${engine}`] = { label: `nodewsgi ${n} aliases (${engine})`, kind: "nodewsgi", mode: "in-thread", aliases: n, engine };
+  }
+}
+SERVERS["nw-payload-native"] = { label: "nodewsgi in-thread, payload site (native)", kind: "nodewsgi", mode: "in-thread", payload: true, engine: "native" };
+for (const [id, s] of Object.entries(SERVERS)) s.id = id;
+
+const HELLO = { status: 200, body: "Hello World!" };
+const MIB = 1024 * 1024;
+
+/** Rows: { id, set, server, label, request: { path, method?, bodyBytes?, padHeaderBytes? }, expect } */
+const ROWS = [];
+const helloServers = ["uws", "node-http", "fastify"];
+for (const engine of ENGINES) for (const h of NODEWSGI_HOSTS) helloServers.push(`nw-${h.key}-${engine}`);
+helloServers.push("apache-daemon", "apache-embedded");
+for (const id of helloServers) ROWS.push({ id, set: "hello", server: id, label: SERVERS[id].label, request: { path: "/" }, expect: HELLO });
+for (const engine of ENGINES) {
+  for (const n of ALIAS_COUNTS) {
+    const id = `nw-alias${n}-${engine}`;
+    ROWS.push({ id, set: "aliases", server: id, label: `${SERVERS[id].label}, GET ${aliasTarget(n)}`, request: { path: aliasTarget(n) }, expect: HELLO });
+  }
+}
+const P = "nw-payload-native";
+ROWS.push(
+  { id: "payload-hello", set: "payloads", server: P, label: "hello, GET /", request: { path: "/" }, expect: HELLO },
+  { id: "payload-header8k", set: "payloads", server: P, label: "hello with an 8000-byte request header", request: { path: "/", padHeaderBytes: 8000 }, expect: HELLO },
+  { id: "payload-post1m", set: "payloads", server: P, label: "POST 1 MiB to an app that reads and discards it", request: { path: "/upload", method: "POST", bodyBytes: MIB }, expect: { status: 200, body: String(MIB) } },
+  { id: "payload-static64k", set: "payloads", server: P, label: "static 64 KiB file (Alias)", request: { path: "/static/64k.bin" }, expect: { status: 200, bodyBytes: 64 * 1024 } },
+  { id: "payload-413", set: "payloads", server: P, label: "POST 4 KiB over LimitRequestBody 1024: 413", request: { path: "/limited/", method: "POST", bodyBytes: 4096 }, expect: { status: 413 } },
+);
+
+const SETS = ["hello", "aliases", "payloads"];
+
+/** The rows `--quick` runs: the headline pairs, the alias extremes it can afford, 413 vs hello. */
+const QUICK_ROWS = new Set([
+  "uws",
+  "node-http",
+  "fastify",
+  "nw-inthread-native",
+  "nw-worker-native",
+  "nw-daemon2-native",
+  "nw-alias10-native",
+  "nw-alias1000-native",
+  "nw-alias1000-js",
+  "payload-hello",
+  "payload-413",
+]);
+
+/** Targets from the benchmark issue: a / b >= min, both rows from the same set and the same run. */
+const TARGETS = [
+  { name: "in-thread / raw uWS", a: "nw-inthread-native", b: "uws", min: 0.7 },
+  { name: "worker group / raw uWS", a: "nw-worker-native", b: "uws", min: 0.55 },
+  { name: "daemon (processes=2) / raw uWS", a: "nw-daemon2-native", b: "uws", min: 0.35 },
+  { name: "worker group / fastify", a: "nw-worker-native", b: "fastify", min: 1.5 },
+  { name: "daemon processes=2 threads=15 / Apache mod_wsgi daemon, same options", a: "nw-daemon2t15-native", b: "apache-daemon", min: 4 },
+  { name: "10000 aliases / 10 aliases (native)", a: "nw-alias10000-native", b: "nw-alias10-native", min: 0.9 },
+  { name: "native / js, 1000 aliases end to end", a: "nw-alias1000-native", b: "nw-alias1000-js", min: 1.5 },
+  { name: "over-limit 413 / hello (same server)", a: "payload-413", b: "payload-hello", min: 0.9 },
+];
+
+/** The streamed-upload memory check: server RSS growth while an app discards the body. */
+const UPLOAD = { server: P, path: "/upload", maxGrowthMiB: 64 };
+
+module.exports = { SERVERS, ROWS, SETS, QUICK_ROWS, TARGETS, UPLOAD, MIB };

@@ -198,10 +198,19 @@ export class RingConsumer extends Ring {
     private readonly onFrame: FrameHandler,
     /** A handler that throws must not stop the ring: the error goes here. */
     private readonly onError: (err: unknown) => void = () => undefined,
+    /**
+     * After the ring runs empty, keep polling it once per event-loop turn for this long before
+     * sleeping: under load the producer then never has to pay for a cross-thread wake-up.
+     */
+    spinMicros = 0,
   ) {
     super(sab);
     this.tail = Atomics.load(this.ctl, TAIL) >>> 0;
+    this.spinMs = spinMicros / 1000;
   }
+
+  private readonly spinMs: number;
+  private idleSince = -1;
 
   /** Start the wait-and-drain loop. */
   start(): void {
@@ -251,8 +260,17 @@ export class RingConsumer extends Ring {
 
   private readonly loop = (): void => {
     while (!this.stopped) {
-      this.drain();
+      if (this.drain() > 0) this.idleSince = -1;
       if (this.stopped) break;
+      if (this.spinMs > 0) {
+        const now = performance.now();
+        if (this.idleSince < 0) this.idleSince = now;
+        if (now - this.idleSince < this.spinMs) {
+          setImmediate(this.loop);
+          return;
+        }
+      }
+      this.idleSince = -1;
       const head = Atomics.load(this.ctl, HEAD);
       Atomics.store(this.ctl, SLEEPING, 1);
       if ((head >>> 0) !== this.tail || (Atomics.load(this.ctl, HEAD) >>> 0) !== this.tail) {
@@ -564,6 +582,8 @@ export interface WorkerData {
   readonly responses: SharedArrayBuffer;
   /** Unacknowledged response bytes per request before write() reports backpressure. */
   readonly window: number;
+  /** RingConsumer spin before sleeping, in the worker. */
+  readonly spinMicros: number;
 }
 
 /** F_LOG carries the level as its index here. */

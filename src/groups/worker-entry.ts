@@ -255,6 +255,7 @@ function onFrame(b: Buffer, o: number, len: number): void {
 
 const requests = new RingConsumer(data.requests, onFrame, (err) =>
   log.log("error", "wsgi", `Bad frame in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`),
+  data.spinMicros,
 );
 // A pending Atomics.waitAsync does not keep a thread alive; this listener does.
 parentPort?.on("message", () => undefined);

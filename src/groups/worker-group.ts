@@ -50,6 +50,12 @@ export interface WorkerGroupOptions {
   readonly window?: number;
   /** Bodies up to this size travel inline; larger ones via a spool file (default 1 MiB, capped by the ring). */
   readonly inlineBodyMax?: number;
+  /**
+   * How long each side keeps polling its ring (once per event-loop turn) after it runs empty,
+   * before sleeping on Atomics.waitAsync (default 0: sleep at once; env NODEWSGI_SPIN_US overrides). Saves the
+   * cross-thread wake-ups under load at the cost of that much polling after a burst.
+   */
+  readonly spinMicros?: number;
   /** Passed to the Worker (maxOldGenerationSizeMb, ...): exceeding them kills and replaces it. */
   readonly resourceLimits?: ResourceLimits;
 }
@@ -84,6 +90,7 @@ interface Flight {
   abortWait: Promise<void>;
 }
 
+const DEFAULT_SPIN_MICROS = 0;
 const NO_BODY: BodyRef = { length: 0, fd: -1, data: null };
 const WORKER_SCRIPT = path.join(__dirname, "worker-entry.js");
 
@@ -94,6 +101,7 @@ export class WorkerGroup {
   private readonly log: ErrorLog;
   private readonly opts: WorkerGroupOptions;
   private readonly inlineBodyMax: number;
+  private readonly spinMicros: number;
   private current: Instance | null = null;
   private readonly flights = new Map<number, Flight>();
   private admitted = 0;
@@ -111,6 +119,7 @@ export class WorkerGroup {
     this.log = opts.log;
     this.threads = Math.max(1, Math.floor(opts.threads ?? 1));
     this.queueCapacity = Math.max(0, Math.floor(opts.queueCapacity ?? 100));
+    this.spinMicros = Math.max(0, opts.spinMicros ?? (Number(process.env.NODEWSGI_SPIN_US) || DEFAULT_SPIN_MICROS));
     // The request ring must hold a frame with a full inline body plus its environ.
     let ring = 4096;
     while (ring < (opts.requestRingBytes ?? 4 << 20)) ring *= 2;
@@ -225,7 +234,7 @@ export class WorkerGroup {
     if (this.current !== null) return this.current;
     const requests = createRing(this.opts.requestRingBytes ?? 4 << 20);
     const responses = createRing(this.opts.responseRingBytes ?? 1 << 20);
-    const workerData: WorkerData = { group: this.name, threads: this.threads, requests, responses, window: this.opts.window ?? 256 * 1024 };
+    const workerData: WorkerData = { group: this.name, threads: this.threads, requests, responses, window: this.opts.window ?? 256 * 1024, spinMicros: this.spinMicros };
     const worker = new Worker(WORKER_SCRIPT, { workerData, resourceLimits: this.opts.resourceLimits });
     const inst: Instance = {
       worker,
@@ -241,6 +250,7 @@ export class WorkerGroup {
       responses,
       (b, o, len) => this.onFrame(inst, b, o, len),
       (err) => this.log.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Bad response frame from application group '${this.name}': ${(err as Error)?.stack ?? String(err)}`),
+      this.spinMicros,
     );
     worker.on("error", (err) => {
       inst.error = err;

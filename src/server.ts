@@ -31,6 +31,12 @@ export class Server {
   static async start(config: ServerConfig, options: ServerOptions): Promise<Server> {
     const notice = options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
     const site = new Site(config, options.engine, options.errorLog, notice);
+    try {
+      await site.start();
+    } catch (err) {
+      await site.close();
+      throw err;
+    }
     const frontEnd = createFrontEnd(
       options.frontEnd,
       (req, res) => site.handle(req, res),

@@ -9,17 +9,24 @@ import type { ErrorLog } from "./log/error-log";
 import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
 import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
-import { InThreadHost } from "./groups/in-thread-host";
+import { ProcessHost } from "./groups/process-host";
+import { DaemonPool } from "./groups/daemon-pool";
 import { serveFile, serveDirectoryListing, sendErrorPage, MimeTable, reasonPhrase } from "./static";
 import { clientPrefix } from "./app/errors-stream";
 import { HtaccessFiles } from "./map/htaccess";
+
+/**
+ * Requests a worker-thread application group of the front-end process may have in flight
+ * (async applications; a synchronous application handles one at a time regardless).
+ */
+const EMBEDDED_THREADS = 15;
 
 export class Site {
   readonly mapper: Mapper;
   /** Applications of this process (embedded mode): %{GLOBAL} in this thread, others in workers. */
   private readonly embedded: ApplicationHost;
-  /** Daemon process groups by name. */
-  private readonly daemons = new Map<string, ApplicationHost>();
+  /** WSGIDaemonProcess groups: child processes under a supervisor. */
+  private readonly daemons: DaemonPool;
   private readonly mime: MimeTable;
   private readonly mimeByTypes = new WeakMap<object, MimeTable>();
 
@@ -33,8 +40,19 @@ export class Site {
     for (const rule of this.mapper.jsEvaluatedAliasRules()) {
       notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
     }
-    this.embedded = new InThreadHost(log);
+    this.embedded = new ProcessHost({ log, threads: EMBEDDED_THREADS });
+    this.daemons = new DaemonPool(config, log, { ...(config.main.timeout ? { apacheTimeout: config.main.timeout.value } : {}) });
     this.mime = MimeTable.load();
+  }
+
+  /** Start the daemon process groups and run WSGIImportScript lines, before the first request. */
+  async start(): Promise<void> {
+    await this.daemons.start(this.config.importScripts);
+    await Promise.all(
+      this.config.importScripts
+        .filter((s) => s.processGroup === "")
+        .map((s) => this.embedded.preload(s.script, "application", s.applicationGroup)),
+    );
   }
 
   handle(req: IncomingRequest, sink: ResponseSink): void {
@@ -51,7 +69,7 @@ export class Site {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.embedded.close(10_000), ...[...this.daemons.values()].map((d) => d.close(10_000))]);
+    await Promise.all([this.embedded.close(10_000), this.daemons.close(10_000)]);
   }
 
   private async serve(req: IncomingRequest, sink: ResponseSink): Promise<void> {
@@ -85,7 +103,7 @@ export class Site {
       // The body is never read: close the connection rather than drain it.
       return this.sendError(req, sink, verdict, target.settings, [["Connection", "close"]]);
     }
-    const host = target.processGroup === "" ? this.embedded : this.daemons.get(target.processGroup);
+    const host: ApplicationHost | undefined = target.processGroup === "" ? this.embedded : this.daemons.get(target.processGroup);
     if (!host) {
       this.log.log("error", "wsgi", `${clientPrefix(req.remoteAddress, req.remotePort)}No WSGI daemon process called '${target.processGroup}' has been configured: ${target.script}`);
       return this.sendError(req, sink, 500, target.settings, []);

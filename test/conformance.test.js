@@ -11,7 +11,7 @@ const { createNativeEngine } = require("../dist/engine/native-engine");
 const { FileErrorLog } = require("../dist/log/error-log");
 
 // Daemon process groups are the process-group work's; these scenarios need them.
-const NEEDS_DAEMONS = new Set(["daemon-mode", "aliasmatch-groups", "import-script", "env-groups", "process-group-directive"]);
+const NEEDS_DAEMONS = new Set([]);
 
 // What the uWS 20.30 binary cannot do (docs/front-ends.md): it drops requests with `_` in a
 // header name, and cannot tell `/a?` from `/a`. The node:http front end passes these.

@@ -147,6 +147,10 @@ export class UwsFrontEnd implements FrontEnd {
     }
     const body = new UwsBody(res, declared.length, declared.chunked);
     sink.headOnly = method === "HEAD";
+    // uWS closes after `end()` when the client asked for it, but not after `endWithoutBody()`.
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i] === "connection" && /(^|,)\s*close\s*(,|$)/i.test(headers[i + 1])) sink.closeAfter = true;
+    }
 
     const request: IncomingRequest = {
       method,
@@ -272,7 +276,9 @@ class UwsSink implements ResponseSink {
       if (name === "content-length") {
         const n = Number(h[1]);
         if (Number.isSafeInteger(n) && n >= 0) this.length = n;
-      } else if (name !== "transfer-encoding" && name !== "connection") {
+      } else if (name === "connection") {
+        if (/close/i.test(h[1])) this.closeAfter = true;
+      } else if (name !== "transfer-encoding") {
         kept.push(h);
       }
     }

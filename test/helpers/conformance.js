@@ -99,12 +99,21 @@ function rawRequest(req) {
   return Buffer.concat([Buffer.from(lines.join("\r\n") + "\r\n\r\n", "latin1"), payload]);
 }
 
+/**
+ * Send raw bytes and collect the answer until the server closes. A HEAD answer is complete at
+ * the end of its header block (uWS keeps the connection open after a HEAD response even when
+ * the client asked to close; see docs/front-ends.md).
+ */
 function send(port, data, timeoutMs = 5000) {
+  const head = data.subarray(0, 5).toString("latin1") === "HEAD ";
   return new Promise((resolve) => {
     const chunks = [];
     const s = net.connect(port, "127.0.0.1", () => s.write(data));
     const timer = setTimeout(() => s.destroy(), timeoutMs);
-    s.on("data", (c) => chunks.push(c));
+    s.on("data", (c) => {
+      chunks.push(c);
+      if (head && Buffer.concat(chunks).includes("\r\n\r\n")) s.destroy();
+    });
     s.on("error", () => {});
     s.on("close", () => {
       clearTimeout(timer);

@@ -22,6 +22,8 @@ export interface BodyBuffer {
   readAt(position: number, size: number): Buffer;
   /** Free the memory or close the spool file. Idempotent. */
   dispose(): void;
+  /** The spool file's descriptor, for a reader in another thread of this process; absent in memory. */
+  readonly fd?: number;
 }
 
 class MemoryBody implements BodyBuffer {
@@ -38,7 +40,7 @@ class MemoryBody implements BodyBuffer {
 }
 
 class FileBody implements BodyBuffer {
-  private fd: number;
+  fd: number;
   constructor(fd: number, readonly length: number) {
     this.fd = fd;
   }
@@ -67,6 +69,15 @@ class FileBody implements BodyBuffer {
 }
 
 /** A body held in memory (for tests, and for bodies that arrive already complete). */
+/**
+ * A spool file another thread of this process already wrote: read by position, never closed
+ * here (its owner closes it).
+ */
+export function borrowedFileBody(fd: number, length: number): BodyBuffer {
+  const body = new FileBody(fd, length);
+  return { length, fd, readAt: (p, n) => body.readAt(p, n), dispose: () => {} };
+}
+
 export function memoryBody(data: Uint8Array): BodyBuffer {
   return new MemoryBody(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 }

@@ -12,7 +12,6 @@ import { runRequest } from "./run-request";
 
 export class InThreadHost implements ApplicationHost {
   private readonly caches = new Map<string, ScriptCache>();
-  private closing = false;
 
   constructor(private readonly log: ErrorLog) {}
 
@@ -26,7 +25,7 @@ export class InThreadHost implements ApplicationHost {
   }
 
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
-    return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log, this.closing);
+    return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log);
   }
 
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {
@@ -34,6 +33,6 @@ export class InThreadHost implements ApplicationHost {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
+    // Nothing to release: requests in flight finish on their own.
   }
 }

@@ -6,7 +6,7 @@
 import type { AppRequest } from "./types";
 import type { RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
-import type { ScriptCache } from "../app/loader";
+import type { ScriptCache, WsgiApplication } from "../app/loader";
 import { collectBody, createInput, memoryBody, type BodyBuffer } from "../app/input";
 import { buildEnviron } from "../app/environ";
 import { WsgiErrors } from "../app/errors-stream";
@@ -24,17 +24,13 @@ export async function runRequest(
   body: RequestBody,
   sink: ResponseSink,
   log: ErrorLog,
-  _closing: boolean,
 ): Promise<void> {
   let app;
   try {
     app = await cache.getCallable(req.script, req.callable, req.scriptMtimeMs);
   } catch (err) {
-    logScriptException(log, req.script, err, req.logPrefix);
-    if (!sink.aborted) sendInternalServerError(sink, req.method === "HEAD");
-    return;
+    return failLoad(log, req, sink, err);
   }
-
   let buf: BodyBuffer = NO_BODY;
   if (body.declaredLength > 0 || body.chunked) {
     try {
@@ -45,7 +41,33 @@ export async function runRequest(
       return;
     }
   }
+  try {
+    await runLoaded(app, req, buf, sink, log);
+  } finally {
+    if (buf !== NO_BODY) buf.dispose();
+  }
+}
 
+/**
+ * Run a request whose body has already been collected (a worker thread gets it from the
+ * front-end thread). The caller owns `buf`.
+ */
+export async function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> {
+  let app;
+  try {
+    app = await cache.getCallable(req.script, req.callable, req.scriptMtimeMs);
+  } catch (err) {
+    return failLoad(log, req, sink, err);
+  }
+  await runLoaded(app, req, buf, sink, log);
+}
+
+function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unknown): void {
+  logScriptException(log, req.script, err, req.logPrefix);
+  if (!sink.aborted) sendInternalServerError(sink, req.method === "HEAD");
+}
+
+async function runLoaded(app: WsgiApplication, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> {
   const errors = new WsgiErrors(log, req.logPrefix);
   try {
     const environ = buildEnviron(req.environ, {
@@ -64,6 +86,5 @@ export async function runRequest(
     });
   } finally {
     errors.flush();
-    if (buf !== NO_BODY) buf.dispose();
   }
 }

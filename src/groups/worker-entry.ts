@@ -8,13 +8,13 @@
  * one still runs them one after another, since the isolate has one JS thread). The rest wait
  * in a FIFO here; the front end bounds how many it admits.
  */
-import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import type { HeaderPair, RequestBody, ResponseSink } from "../http/types";
+import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog, LogLevel } from "../log/error-log";
 import type { AppRequest } from "./types";
 import { ScriptCache } from "../app/loader";
-import { runRequest } from "./run-request";
+import { runCollected } from "./run-request";
+import { borrowedFileBody, memoryBody, type BodyBuffer } from "../app/input";
 import {
   F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_REQUEST, R_DESTROY, R_DONE, R_END, STARTED_WORD,
   RingConsumer, RingProducer, readPair, readRequest, writePair, writeResponse,
@@ -22,7 +22,6 @@ import {
 } from "./request-queue";
 
 const MAX_LOG_CHARS = 64 * 1024;
-const FD_READ_CHUNK = 256 * 1024;
 
 const data = workerData as WorkerData;
 const out = new RingProducer(data.responses);
@@ -137,55 +136,10 @@ class WorkerSink implements ResponseSink {
   }
 }
 
-/**
- * The request body on this side: the bytes that came inline in the request frame, or the
- * front end's spool file read by descriptor (threads share the process's descriptors; the
- * front end closes it when the request is done), in chunks, honouring pause().
- */
-class ForwardedBody implements RequestBody {
-  readonly chunked = false;
-  readonly declaredLength: number;
-  private paused = false;
-  private pos = 0;
-  private onChunk: ((chunk: Uint8Array, last: boolean) => void) | null = null;
-  private scheduled = false;
-
-  constructor(private readonly ref: BodyRef) {
-    this.declaredLength = ref.length;
-  }
-
-  start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
-    if (this.ref.fd < 0) return onChunk(this.ref.data ?? new Uint8Array(0), true);
-    this.onChunk = onChunk;
-    this.pump();
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    if (this.onChunk !== null && !this.scheduled && this.pos < this.ref.length) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.pump();
-      });
-    }
-  }
-
-  private pump(): void {
-    const buf = Buffer.allocUnsafe(Math.min(FD_READ_CHUNK, this.ref.length));
-    while (!this.paused && this.onChunk !== null && this.pos < this.ref.length) {
-      const n = fs.readSync(this.ref.fd, buf, 0, Math.min(buf.length, this.ref.length - this.pos), this.pos);
-      if (n === 0) throw new Error(`Spooled request body ended at ${this.pos} of ${this.ref.length} bytes`);
-      this.pos += n;
-      const last = this.pos >= this.ref.length;
-      this.onChunk(buf.subarray(0, n), last);
-      if (last) this.onChunk = null;
-    }
-  }
+/** The body as the front-end thread collected it: inline bytes, or its spool file by descriptor. */
+function collectedBody(ref: BodyRef): BodyBuffer {
+  if (ref.fd >= 0) return borrowedFileBody(ref.fd, ref.length);
+  return memoryBody(ref.data ?? new Uint8Array(0));
 }
 
 function pump(): void {
@@ -214,7 +168,7 @@ function start(d: DecodedRequest): void {
     finish(sink);
     pump();
   };
-  runRequest(cache, d.req as AppRequest, new ForwardedBody(d.body), sink, log, false).then(done, (err) => {
+  runCollected(cache, d.req as AppRequest, collectedBody(d.body), sink, log).then(done, (err) => {
     log.log("error", "wsgi", `Request failed in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`);
     done();
   });

@@ -409,7 +409,7 @@ export class WorkerGroup {
 
 function bodyRef(buf: BodyBuffer): BodyRef {
   // A spooled body (collectBody's file-backed buffer) is passed by descriptor, not copied.
-  const fd = (buf as unknown as { fd?: unknown }).fd;
-  if (typeof fd === "number" && fd >= 0) return { length: buf.length, fd, data: null };
+  const fd = buf.fd;
+  if (fd !== undefined && fd >= 0) return { length: buf.length, fd, data: null };
   return { length: buf.length, fd: -1, data: buf.readAt(0, buf.length) };
 }

@@ -49,6 +49,8 @@ export interface ApplyScope {
   notice(message: string): void;
   /** Resolve a path relative to ServerRoot, as httpd's ap_server_root_relative. */
   serverRelative(p: string): string;
+  /** Like serverRelative, but keeps a trailing `/` (it matters to Alias targets). */
+  targetPath(p: string): string;
 }
 
 export interface DirectiveSpec {
@@ -175,7 +177,7 @@ def({
 });
 def({
   name: "ServerRoot", contexts: S, minArgs: 1, maxArgs: 1, syntax: "ServerRoot directory-path", default: "directory of the main configuration file",
-  doc: "The base directory for relative paths in Include, ErrorLog, PidFile, CustomLog, DocumentRoot and AuthUserFile. httpd's default is its compiled-in prefix; nodewsgi's is the directory that holds the main configuration file. Takes effect for the lines after it.",
+  doc: "The base directory for relative paths in Include, ErrorLog, PidFile, CustomLog, DocumentRoot, AuthUserFile, <Directory>, and (a nodewsgi extension: httpd requires absolute paths there) the targets of Alias, AliasMatch, WSGIScriptAlias*, WSGIHandlerScript and WSGIImportScript. httpd's default is its compiled-in prefix; nodewsgi's is the directory that holds the main configuration file. Takes effect for the lines after it.",
   apply(scope, [p]) {
     scope.config.serverRoot = path.resolve(scope.config.serverRoot, p!);
   },
@@ -443,7 +445,7 @@ function scriptAlias(isRegex: boolean) {
     if (!isRegex && !pattern!.startsWith("/")) throw badValue(`URL path '${pattern}' must start with '/'`);
     scope.host.aliases.push({
       kind: isRegex ? "WSGIScriptAliasMatch" : "WSGIScriptAlias", isScript: true, regex: isRegex, pattern: pattern!,
-      ...(compiled ? { compiled } : {}), target: target!, options, where: scope.where,
+      ...(compiled ? { compiled } : {}), target: scope.targetPath(target!), options, where: scope.where,
     });
   };
 }
@@ -466,7 +468,7 @@ def({
   doc: "Defines a handler name for SetHandler/AddHandler: matching files are served by calling `handle_request(environ, start_response)` from the script (WSGICallableObject does not apply); the requested file is in `environ.SCRIPT_FILENAME`.",
   apply(scope, [name, script, ...opts]) {
     const options = parseScriptOptions(opts, ["process-group", "application-group", "pass-authorization"], "WSGIHandlerScript");
-    const hs = { name: name!, script: script!, options, where: scope.where };
+    const hs = { name: name!, script: scope.serverRelative(script!), options, where: scope.where };
     if (isServerLevel(scope)) scope.host.handlerScripts.set(name!, hs);
     else (scope.dir.handlerScripts ??= new Map()).set(name!, hs);
   },
@@ -480,7 +482,7 @@ def({
     if (o.processGroup === undefined || o.applicationGroup === undefined) {
       throw badArgs("both process-group= and application-group= are required");
     }
-    scope.config.importScripts.push({ script: script!, processGroup: o.processGroup, applicationGroup: o.applicationGroup, where: scope.where });
+    scope.config.importScripts.push({ script: scope.serverRelative(script!), processGroup: o.processGroup, applicationGroup: o.applicationGroup, where: scope.where });
   },
 });
 def({
@@ -616,7 +618,7 @@ def({
   name: "Alias", contexts: SV, minArgs: 2, maxArgs: 2, syntax: "Alias URL-path file-path|directory-path",
   doc: "Maps URLs starting with URL-path to a file or directory outside the DocumentRoot. Tried before any WSGIScriptAlias, in configuration order; the prefix matches at segment boundaries and runs of `/` match each other. Access to the target still needs a <Directory> that grants it.",
   apply(scope, [url, target]) {
-    scope.host.aliases.push({ kind: "Alias", isScript: false, regex: false, pattern: url!, target: target!, options: {}, where: scope.where });
+    scope.host.aliases.push({ kind: "Alias", isScript: false, regex: false, pattern: url!, target: scope.targetPath(target!), options: {}, where: scope.where });
   },
 });
 def({
@@ -624,7 +626,7 @@ def({
   doc: "Alias with a PCRE regular expression; `$0`..`$9` in the target are replaced by the match's groups, and the rest of the URL is not appended.",
   apply(scope, [re, target]) {
     const compiled = regex(re!);
-    scope.host.aliases.push({ kind: "AliasMatch", isScript: false, regex: true, pattern: re!, compiled, target: target!, options: {}, where: scope.where });
+    scope.host.aliases.push({ kind: "AliasMatch", isScript: false, regex: true, pattern: re!, compiled, target: scope.targetPath(target!), options: {}, where: scope.where });
   },
 });
 

@@ -176,7 +176,10 @@ class Loader {
         this.error("E_CONFIG_REGEX", node.where, tag, (e as Error).message);
         return;
       }
-    } else if (kind === "Directory" && !pattern.endsWith("/")) pattern += "/";
+    } else if (kind === "Directory") {
+      if (!path.isAbsolute(pattern)) pattern = path.join(this.config.serverRoot, pattern);
+      if (!pattern.endsWith("/")) pattern += "/";
+    }
     const sec: Section = {
       kind, isRegex, pattern, ...(compiled ? { compiled } : {}), hasWildcards: !isRegex && /[*?[]/.test(pattern),
       settings: {}, files: [], where: node.where,
@@ -267,6 +270,7 @@ class Loader {
       ...(scope.allowOverride?.options ? { allowedOptions: scope.allowOverride.options } : {}),
       notice: (m) => this.notice(node.where, m),
       serverRelative: (p) => path.resolve(this.config.serverRoot, p),
+      targetPath: (p) => (path.isAbsolute(p) ? p : path.join(this.config.serverRoot, p)),
     };
     try {
       spec.apply?.(applyScope, args);

@@ -36,7 +36,8 @@ export class FileErrorLog implements ErrorLog {
   }
 
   log(level: LogLevel, module: string, message: string): void {
-    if (LEVELS.indexOf(level) > this.threshold) return;
+    // As httpd's log.c: notice-level messages (start, stop, restarts) are logged whatever the LogLevel.
+    if (level !== "notice" && LEVELS.indexOf(level) > this.threshold) return;
     const line = `[${timestamp()}] [${module}:${level}] [pid ${process.pid}] ${message}\n`;
     try {
       fs.writeSync(this.fd, line);

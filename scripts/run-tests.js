@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+"use strict";
+// `npm test`: compile the TypeScript (so tests never run stale code), then run every
+// test/**/*.test.js with node:test. Extra arguments are passed to `node --test`
+// (e.g. `npm test -- --test-name-pattern=conformance`).
+const { spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.join(__dirname, "..");
+const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json")], { stdio: "inherit" });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+function find(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && e.name !== "fixtures" && e.name !== "helpers") out.push(...find(p));
+    else if (e.isFile() && e.name.endsWith(".test.js")) out.push(p);
+  }
+  return out.sort();
+}
+const args = process.argv.slice(2);
+const files = args.some((a) => a.endsWith(".js")) ? [] : find(path.join(root, "test"));
+const run = spawnSync(process.execPath, ["--test", ...args, ...files], { stdio: "inherit", cwd: root });
+process.exit(run.status ?? 1);

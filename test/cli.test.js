@@ -1,0 +1,161 @@
+"use strict";
+// The command line as a user meets it: real `node bin/nodewsgi.js` processes, real sockets.
+const { describe, it } = require("node:test");
+const assert = require("node:assert/strict");
+const { spawn, spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const http = require("node:http");
+
+const ROOT = path.join(__dirname, "..");
+const BIN = path.join(ROOT, "bin", "nodewsgi.js");
+
+function run(args, env = {}) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout: 20_000 });
+}
+
+function tmpdir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-cli-"));
+}
+
+/** A config serving examples/hello on a free port, plus a slow app for the graceful-stop test. */
+function writeSite(dir, extra = "") {
+  fs.writeFileSync(
+    path.join(dir, "slow.js"),
+    `exports.application = async (e, sr) => { await new Promise((r) => setTimeout(r, 600)); sr("200 OK", [["Content-Type", "text/plain"]]); return [Buffer.from("slow done")]; };\n`,
+  );
+  const conf = path.join(dir, "site.conf");
+  fs.writeFileSync(
+    conf,
+    [
+      "ServerName localhost",
+      "Listen 127.0.0.1:0",
+      `PidFile ${dir}/nodewsgi.pid`,
+      `ErrorLog ${dir}/error.log`,
+      `WSGIScriptAlias /hello ${ROOT}/examples/hello/app.js application-group=%{GLOBAL}`,
+      `WSGIScriptAlias /slow ${dir}/slow.js application-group=%{GLOBAL}`,
+      extra,
+      "",
+    ].join("\n"),
+  );
+  return conf;
+}
+
+/** Start `serve`, resolve with the child and the URL it printed. */
+function serve(conf, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "serve", "-f", conf], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /serving (http:\/\/[^\s]+)/.exec(out);
+      if (m) resolve({ child, url: m[1], stderr: () => err });
+    });
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+}
+
+function get(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+    }).on("error", reject);
+  });
+}
+
+function exited(child) {
+  return new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+}
+
+describe("nodewsgi CLI", () => {
+  it("--version and --help", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    const v = run(["--version"]);
+    assert.equal(v.status, 0);
+    assert.equal(v.stdout.trim(), `nodewsgi ${pkg.version}`);
+    const h = run(["--help"]);
+    assert.equal(h.status, 0);
+    assert.match(h.stdout, /serve -f FILE/);
+    assert.match(h.stdout, /configtest -f FILE/);
+  });
+
+  it("configtest says Syntax OK for the example site", () => {
+    const r = run(["configtest", "-f", path.join(ROOT, "examples", "site.conf")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "Syntax OK\n");
+  });
+
+  it("a misspelled directive: configtest and serve exit 1 naming file, line and directive", () => {
+    const dir = tmpdir();
+    const conf = path.join(dir, "bad.conf");
+    fs.writeFileSync(conf, "ServerName localhost\nListen 127.0.0.1:0\nWSGIScriptAlais /x /tmp/x.wsgi\n");
+    for (const cmd of ["configtest", "serve"]) {
+      const r = run([cmd, "-f", conf]);
+      assert.equal(r.status, 1, `${cmd}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${conf.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3: WSGIScriptAlais: `));
+      assert.match(r.stderr, /did you mean WSGIScriptAlias/);
+      assert.doesNotMatch(r.stdout, /serving/);
+    }
+  });
+
+  it("an unreadable configuration file: exit 1 with its name", () => {
+    const r = run(["serve", "-f", "/nonexistent/nodewsgi.conf"]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\/nonexistent\/nodewsgi\.conf/);
+  });
+
+  it("unknown command and missing -f: exit 1", () => {
+    assert.equal(run(["frobnicate"]).status, 1);
+    assert.equal(run(["serve"]).status, 1);
+  });
+
+  it("a port in use: exit 1, no half-started server", async () => {
+    const blocker = net.createServer();
+    await new Promise((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = blocker.address().port;
+    const dir = tmpdir();
+    const conf = writeSite(dir).toString();
+    fs.writeFileSync(conf, fs.readFileSync(conf, "utf8").replace("Listen 127.0.0.1:0", `Listen 127.0.0.1:0\nListen 127.0.0.1:${port}`));
+    const r = run(["serve", "-f", conf]);
+    blocker.close();
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.equal(fs.existsSync(path.join(dir, "nodewsgi.pid")), false);
+  });
+
+  it("forcing an engine that cannot load is an error, not a silent fallback", () => {
+    const dir = tmpdir();
+    const r = run(["serve", "-f", writeSite(dir)], { NODEWSGI_ENGINE: "native", NODEWSGI_NATIVE_ADDON: path.join(dir, "missing.node") });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /native/i);
+  });
+
+  for (const engine of ["native", "js"]) {
+    it(`serves the hello app on the ${engine} engine and stops gracefully on SIGTERM`, async () => {
+      const dir = tmpdir();
+      const { child, url } = await serve(writeSite(dir), { NODEWSGI_ENGINE: engine });
+      const done = exited(child);
+      try {
+        assert.match(fs.readFileSync(path.join(dir, "nodewsgi.pid"), "utf8"), new RegExp(`^${child.pid}\\n$`));
+        const hello = await get(url + "hello");
+        assert.deepEqual(hello, { status: 200, body: "Hello World!" });
+        // A request in flight when SIGTERM arrives still gets its answer.
+        const slow = get(url + "slow");
+        await new Promise((r) => setTimeout(r, 150));
+        child.kill("SIGTERM");
+        assert.deepEqual(await slow, { status: 200, body: "slow done" });
+        assert.deepEqual(await done, { code: 0, signal: null });
+        assert.equal(fs.existsSync(path.join(dir, "nodewsgi.pid")), false);
+        assert.match(fs.readFileSync(path.join(dir, "error.log"), "utf8"), /shutting down gracefully/);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    });
+  }
+});

@@ -1,11 +1,14 @@
 /**
- * The `nodewsgi` command line: `serve`, `configtest`, `--help`, `--version`.
+ * The `nodewsgi` command line: `serve`, `configtest`, `start-server`, `setup-server`,
+ * `--help`, `--version`.
  * Each subcommand lives in its own module; this file only dispatches.
  */
 import { parseArgs } from "node:util";
 import { readPackageVersion } from "./version";
 import { runServe } from "./serve";
 import { runConfigtest } from "./configtest";
+import { runStartServer } from "./start-server";
+import { runSetupServer } from "./setup-server";
 
 const USAGE = `Usage: nodewsgi <command> [options]
 
@@ -13,8 +16,14 @@ Commands:
   serve -f FILE        Serve the Apache-syntax configuration FILE in the foreground until
                        SIGTERM or SIGINT (graceful: requests in flight finish first).
   configtest -f FILE   Check FILE and print "Syntax OK" or every error with file and line.
+  start-server SCRIPT [options]
+                       Serve one application at / on port 8000 with no configuration file
+                       (like mod_wsgi-express); \`nodewsgi start-server --help\` lists the options.
+  setup-server SCRIPT --server-root DIR [options]
+                       Write start-server's configuration plus DIR/apachectl, a systemd unit
+                       and an nginx server block, for a real deployment.
 
-Options:
+Options (serve, configtest):
   -f, --config FILE    The configuration file (required by serve and configtest).
   -D NAME              Define NAME for <IfDefine NAME> sections (repeatable).
   -h, --help           Show this help.
@@ -40,6 +49,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`nodewsgi ${readPackageVersion()}\n`);
     return 0;
   }
+  // These two have their own options (mod_wsgi-express's): they parse them themselves.
+  if (command === "start-server") return runStartServer(rest);
+  if (command === "setup-server") return runSetupServer(rest);
   if (command !== "serve" && command !== "configtest") {
     process.stderr.write(`nodewsgi: unknown command '${command}'\n\n${USAGE}`);
     return 1;

@@ -8,6 +8,7 @@ import type { ErrorLog } from "./log/error-log";
 import type { FrontEnd, ListenAddress } from "./http/front-end";
 import { createFrontEnd, type FrontEndChoice } from "./http/create-front-end";
 import { Site } from "./site";
+import { AccessLog } from "./log/access-log";
 
 export interface ServerOptions {
   readonly engine: Engine;
@@ -17,29 +18,47 @@ export interface ServerOptions {
   readonly maxHeaderBytes?: number;
   /** Where one-line operational notices go (stderr for the CLI). */
   readonly notice?: (message: string) => void;
+  /**
+   * The access log. Omitted: opened from the configuration's CustomLog lines (none: no access
+   * logging and no per-request cost); null: no access log whatever the configuration says.
+   * The server closes it on stop.
+   */
+  readonly accessLog?: AccessLog | null;
 }
 
 export class Server {
+  /** The site requests go to; replaced by `reload`. */
+  private current: Site;
+
   private constructor(
     readonly frontEnd: FrontEnd,
-    readonly site: Site,
+    site: Site,
     readonly addresses: readonly ListenAddress[],
-    private readonly errorLog: ErrorLog,
-  ) {}
+    private readonly options: ServerOptions,
+  ) {
+    this.current = site;
+  }
+
+  get site(): Site {
+    return this.current;
+  }
 
   /** Build the site, bind every Listen address, and start serving. Nothing is left bound on failure. */
   static async start(config: ServerConfig, options: ServerOptions): Promise<Server> {
     const notice = options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
-    const site = new Site(config, options.engine, options.errorLog, notice);
+    const accessLog = options.accessLog === undefined ? AccessLog.fromConfig(config) : options.accessLog;
+    const site = new Site(config, options.engine, options.errorLog, notice, accessLog);
     try {
       await site.start();
     } catch (err) {
       await site.close();
+      await accessLog?.close();
       throw err;
     }
+    let server: Server | undefined;
     const frontEnd = createFrontEnd(
       options.frontEnd,
-      (req, res) => site.handle(req, res),
+      (req, res) => (server ? server.current : site).handle(req, res),
       { maxHeaderBytes: options.maxHeaderBytes ?? 16384 },
       notice,
     );
@@ -51,7 +70,29 @@ export class Server {
       await site.close();
       throw err;
     }
-    return new Server(frontEnd, site, addresses, options.errorLog);
+    server = new Server(frontEnd, site, addresses, options);
+    return server;
+  }
+
+  /**
+   * Graceful restart (SIGHUP, apachectl graceful): build and start a site from `config`, send
+   * new requests to it, then let the old site's requests finish and its groups and daemon
+   * processes stop. Listen addresses are kept: changing them needs a full restart.
+   */
+  async reload(config: ServerConfig, graceMs = 10_000): Promise<void> {
+    const notice = this.options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
+    const next = new Site(config, this.options.engine, this.options.errorLog, notice);
+    try {
+      await next.start();
+    } catch (err) {
+      await next.close();
+      throw err;
+    }
+    const old = this.current;
+    this.current = next;
+    const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
+    if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
+    await old.close(graceMs);
   }
 
   /**
@@ -66,8 +107,8 @@ export class Server {
       await new Promise((r) => setTimeout(r, 20));
     }
     const clean = this.frontEnd.inFlight === 0;
-    if (!clean) this.errorLog.log("warn", "core", `shutdown: ${this.frontEnd.inFlight} request(s) still running after ${graceMs} ms`);
-    await this.site.close();
+    if (!clean) this.options.errorLog.log("warn", "core", `shutdown: ${this.frontEnd.inFlight} request(s) still running after ${graceMs} ms`);
+    await this.current.close(graceMs);
     return clean;
   }
 }

@@ -12,7 +12,8 @@ import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
 import { serveFile, serveDirectoryListing, sendErrorPage, MimeTable, reasonPhrase } from "./static";
-import { clientPrefix } from "./app/errors-stream";
+import { requestLogPrefix } from "./log/request-id";
+import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
 
 /**
@@ -35,6 +36,8 @@ export class Site {
     readonly engine: Engine,
     private readonly log: ErrorLog,
     notice: (message: string) => void,
+    /** CustomLog files; null when none is configured (then requests are not wrapped at all). */
+    private readonly accessLog: AccessLog | null = null,
   ) {
     this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log) });
     for (const rule of this.mapper.jsEvaluatedAliasRules()) {
@@ -55,9 +58,10 @@ export class Site {
     );
   }
 
-  handle(req: IncomingRequest, sink: ResponseSink): void {
+  handle(req: IncomingRequest, res: ResponseSink): void {
+    const sink = this.accessLog === null ? res : this.accessLog.begin(req, res);
     this.serve(req, sink).catch((err: unknown) => {
-      this.log.log("error", "core", `${clientPrefix(req.remoteAddress, req.remotePort)}internal error serving ${req.target}: ${(err as Error)?.stack ?? err}`);
+      this.log.log("error", "core", `${requestLogPrefix(req)}internal error serving ${req.target}: ${(err as Error)?.stack ?? err}`);
       if (!sink.aborted) {
         try {
           sendErrorPage(sink, 500, { method: req.method });
@@ -68,12 +72,14 @@ export class Site {
     });
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.embedded.close(10_000), this.daemons.close(10_000)]);
+  /** Stop the groups: requests in flight get `graceMs` to finish. */
+  async close(graceMs = 10_000): Promise<void> {
+    await Promise.all([this.embedded.close(graceMs), this.daemons.close(graceMs)]);
   }
 
   private async serve(req: IncomingRequest, sink: ResponseSink): Promise<void> {
     const result = await this.mapper.map(req);
+    if (sink instanceof LoggedResponse) sink.result = result;
     switch (result.kind) {
       case "wsgi":
         return this.runApplication(req, result, sink);
@@ -91,7 +97,7 @@ export class Site {
         return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
       case "error":
         if (result.reason && result.status !== 404) {
-          this.log.log("error", "core", `${clientPrefix(req.remoteAddress, req.remotePort)}${result.reason}`);
+          this.log.log("error", "core", `${requestLogPrefix(req)}${result.reason}`);
         }
         return this.sendError(req, sink, result.status, result.settings, result.headers ?? []);
     }
@@ -105,7 +111,7 @@ export class Site {
     }
     const host: ApplicationHost | undefined = target.processGroup === "" ? this.embedded : this.daemons.get(target.processGroup);
     if (!host) {
-      this.log.log("error", "wsgi", `${clientPrefix(req.remoteAddress, req.remotePort)}No WSGI daemon process called '${target.processGroup}' has been configured: ${target.script}`);
+      this.log.log("error", "wsgi", `${requestLogPrefix(req)}No WSGI daemon process called '${target.processGroup}' has been configured: ${target.script}`);
       return this.sendError(req, sink, 500, target.settings, []);
     }
     const appRequest: AppRequest = {
@@ -121,7 +127,7 @@ export class Site {
       multiprocess: true,
       runOnce: false,
       bodyLimit: target.bodyLimit,
-      logPrefix: clientPrefix(req.remoteAddress, req.remotePort),
+      logPrefix: requestLogPrefix(req),
       ...(target.scriptMtimeMs !== undefined ? { scriptMtimeMs: target.scriptMtimeMs } : {}),
     };
     return host.dispatch(appRequest, req.body, sink);

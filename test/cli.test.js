@@ -20,8 +20,12 @@ function tmpdir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-cli-"));
 }
 
-/** A config serving examples/hello on a free port, plus a slow app for the graceful-stop test. */
+/** A config serving a hello app on a free port, plus a slow app for the graceful-stop test. */
 function writeSite(dir, extra = "") {
+  fs.writeFileSync(
+    path.join(dir, "hello.js"),
+    `exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "12"]]); return [Buffer.from("Hello World!")]; };\n`,
+  );
   fs.writeFileSync(
     path.join(dir, "slow.js"),
     `exports.application = async (e, sr) => { await new Promise((r) => setTimeout(r, 600)); sr("200 OK", [["Content-Type", "text/plain"]]); return [Buffer.from("slow done")]; };\n`,
@@ -34,7 +38,7 @@ function writeSite(dir, extra = "") {
       "Listen 127.0.0.1:0",
       `PidFile ${dir}/nodewsgi.pid`,
       `ErrorLog ${dir}/error.log`,
-      `WSGIScriptAlias /hello ${ROOT}/examples/hello/app.js application-group=%{GLOBAL}`,
+      `WSGIScriptAlias /hello ${dir}/hello.js application-group=%{GLOBAL}`,
       `WSGIScriptAlias /slow ${dir}/slow.js application-group=%{GLOBAL}`,
       extra,
       "",
@@ -158,4 +162,37 @@ describe("nodewsgi CLI", () => {
       }
     });
   }
+
+  it("SIGHUP re-reads the configuration gracefully; a broken file keeps the old one", async () => {
+    const dir = tmpdir();
+    const conf = writeSite(dir);
+    fs.writeFileSync(path.join(dir, "v2.js"), `exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "text/plain"]]); return ["version 2"]; };\n`);
+    const { child, url } = await serve(conf);
+    const done = exited(child);
+    try {
+      assert.equal((await get(url + "v2")).status, 404);
+      fs.appendFileSync(conf, `WSGIScriptAlias /v2 ${dir}/v2.js\n`);
+      child.kill("SIGHUP");
+      let r;
+      for (let i = 0; i < 50; i++) {
+        r = await get(url + "v2");
+        if (r.status === 200) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.deepEqual(r, { status: 200, body: "version 2" });
+      assert.deepEqual(await get(url + "hello"), { status: 200, body: "Hello World!" });
+
+      fs.appendFileSync(conf, "WSGIScriptAlais /broken /x\n");
+      child.kill("SIGHUP");
+      const log = path.join(dir, "error.log");
+      for (let i = 0; i < 50 && !/graceful restart failed/.test(fs.readFileSync(log, "utf8")); i++) await new Promise((res) => setTimeout(res, 100));
+      assert.match(fs.readFileSync(log, "utf8"), /WSGIScriptAlais/);
+      assert.match(fs.readFileSync(log, "utf8"), /graceful restart failed/);
+      assert.deepEqual(await get(url + "v2"), { status: 200, body: "version 2" });
+      child.kill("SIGTERM");
+      assert.equal((await done).code, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });

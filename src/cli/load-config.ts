@@ -5,19 +5,22 @@ import type { ServerConfig } from "../config";
 import { ConfigError, ConfigErrors } from "../config/errors";
 
 /** The loaded configuration, or undefined after printing what is wrong to stderr. */
-export function loadConfigOrReport(options: CommonOptions): ServerConfig | undefined {
+export function loadConfigOrReport(
+  options: CommonOptions,
+  report: (line: string) => void = (line) => process.stderr.write(line + "\n"),
+): ServerConfig | undefined {
   try {
     const config = loadConfig(options.configFile, { defines: options.defines });
-    for (const notice of config.notices) process.stderr.write(`nodewsgi: notice: ${notice}\n`);
+    for (const notice of config.notices) report(`nodewsgi: notice: ${notice}`);
     return config;
   } catch (err) {
     if (err instanceof ConfigErrors) {
-      for (const e of err.errors) process.stderr.write(`${e.message}\n`);
+      for (const e of err.errors) report(e.message);
     } else if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
+      report(err.message);
     } else {
       const e = err as NodeJS.ErrnoException;
-      process.stderr.write(`nodewsgi: cannot read configuration ${options.configFile}: ${e.message}\n`);
+      report(`nodewsgi: cannot read configuration ${options.configFile}: ${e.message}`);
     }
     return undefined;
   }

@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import type { CommonOptions } from "./main";
 import { loadConfigOrReport } from "./load-config";
 import { loadEngine } from "../engine/load";
-import { FileErrorLog, type ErrorLog } from "../log/error-log";
+import { ApacheErrorLog } from "../log/apache-error-log";
+import { routeConsole } from "../log/console-redirect";
+import type { LogLevel } from "../log/error-log";
 import { frontEndChoiceFromEnv } from "../http/create-front-end";
 import { Server } from "../server";
 import { readPackageVersion } from "./version";
@@ -12,9 +14,9 @@ export async function runServe(options: CommonOptions): Promise<number> {
   const config = loadConfigOrReport(options);
   if (!config) return 1;
 
-  let errorLog: ErrorLog;
+  let errorLog: ApacheErrorLog;
   try {
-    errorLog = new FileErrorLog(config.errorLog ?? 2, config.logLevel);
+    errorLog = new ApacheErrorLog(config.errorLog ?? 2, { level: config.logLevel, ...moduleLevels(config) });
   } catch (err) {
     process.stderr.write(`nodewsgi: cannot open ErrorLog ${config.errorLog}: ${(err as Error).message}\n`);
     return 1;
@@ -47,6 +49,16 @@ export async function runServe(options: CommonOptions): Promise<number> {
   errorLog.log("notice", "core", `nodewsgi/${version} configured -- resuming normal operations (${how})`);
   process.stdout.write(`nodewsgi ${version}: serving ${where} (${how})\n`);
 
+  // As mod_wsgi sends sys.stdout/sys.stderr to the error log, console output of applications
+  // in this process (%{GLOBAL}) goes there too; NODEWSGI_CONSOLE=stdio keeps the console as is.
+  const restoreConsole = process.env.NODEWSGI_CONSOLE === "stdio" ? () => undefined : routeConsole((line) => errorLog.log("error", "wsgi", line));
+  // logrotate's postrotate: `kill -USR1 $(cat PidFile)` opens the log files again.
+  const reopen = () => {
+    server.reopenLogs();
+    errorLog.log("notice", "core", "caught SIGUSR1, log files reopened");
+  };
+  process.on("SIGUSR1", reopen);
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -56,9 +68,11 @@ export async function runServe(options: CommonOptions): Promise<number> {
       }
       stopping = true;
       errorLog.log("notice", "core", `caught ${signal}, shutting down gracefully`);
-      void server.stop(config.shutdownTimeoutMs ?? 10_000).then(() => {
+      void server.stop(config.shutdownTimeoutMs ?? 10_000).then(async () => {
         if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
-        errorLog.close();
+        process.off("SIGUSR1", reopen);
+        restoreConsole();
+        await errorLog.closeAsync();
         resolve(0);
         // Idle keep-alive connections must not hold the process open.
         setImmediate(() => process.exit(0));
@@ -66,5 +80,30 @@ export async function runServe(options: CommonOptions): Promise<number> {
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
+    // SIGHUP: re-read the configuration and swap to it gracefully; a bad file changes nothing.
+    let reloading = Promise.resolve();
+    process.on("SIGHUP", () => {
+      reloading = reloading.then(async () => {
+        if (stopping) return;
+        errorLog.log("notice", "core", "SIGHUP received.  Attempting to restart");
+        const next = loadConfigOrReport(options, (line) => errorLog.log("error", "core", line));
+        if (!next) {
+          errorLog.log("error", "core", "graceful restart failed: the configuration has errors; still serving the previous one");
+          return;
+        }
+        try {
+          await server.reload(next, next.shutdownTimeoutMs ?? 10_000);
+          errorLog.log("notice", "core", `nodewsgi/${version} configured -- resuming normal operations`);
+        } catch (err) {
+          errorLog.log("error", "core", `graceful restart failed: ${(err as Error).message}; still serving the previous configuration`);
+        }
+      });
+    });
   });
+}
+
+/** Per-module LogLevel entries (`LogLevel warn wsgi:info`), when the configuration kept them. */
+function moduleLevels(config: { logLevel: unknown }): { moduleLevels?: ReadonlyMap<string, LogLevel> } {
+  const m = (config as { moduleLogLevels?: ReadonlyMap<string, LogLevel> }).moduleLogLevels;
+  return m && m.size > 0 ? { moduleLevels: m } : {};
 }

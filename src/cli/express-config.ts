@@ -627,13 +627,12 @@ export function generateNginxConfig(o: ExpressOptions, aliasKind: AliasKindOf): 
     const dir = o.documentRoot.endsWith("/") ? o.documentRoot : o.documentRoot + "/";
     const loc = mount === "/" ? "/" : mount + "/";
     // Like the nodewsgi configuration: an existing file wins, anything else is the application's.
-    out.push(
-      "",
-      `    location ${nginxWord(loc)} {`,
-      mount === "/" ? `        root ${nginxWord(o.documentRoot)};` : `        alias ${nginxWord(dir)};`,
-      hasApp ? "        try_files $uri @nodewsgi;" : "        try_files $uri =404;",
-      "    }",
-    );
+    // (try_files misbehaves with alias, so a mounted root hands misses over with error_page;
+    // a directory has no index here, so it is a 403 and goes to the application too.)
+    out.push("", `    location ${nginxWord(loc)} {`);
+    if (mount === "/") out.push(`        root ${nginxWord(o.documentRoot)};`, hasApp ? "        try_files $uri @nodewsgi;" : "        try_files $uri =404;");
+    else out.push(`        alias ${nginxWord(dir)};`, "        index .nodewsgi-no-index;", ...(hasApp ? ["        error_page 403 404 = @nodewsgi;"] : []));
+    out.push("    }");
     if (mount !== "/" && hasApp) out.push(`    location = ${nginxWord(mount)} {`, "        try_files /nonexistent @nodewsgi;", "    }");
   } else if (hasApp) {
     out.push("", `    location ${nginxWord(mount)} {`, "        try_files /nonexistent @nodewsgi;", "    }");

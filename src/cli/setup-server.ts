@@ -31,9 +31,9 @@ export function runSetupServer(argv: readonly string[]): number {
   }
   process.stdout.write(describeSetup(prepared));
   process.stdout.write(
-    `${"Control script:".padEnd(16)}${apachectl} start|stop|restart|graceful|configtest\n` +
-      `${"systemd unit:".padEnd(16)}${unit}\n` +
-      `${"nginx server:".padEnd(16)}${nginx} (listens on ${options.nginxPort}; include it in nginx's http {} block)\n`,
+    `${"Control script:".padEnd(18)}${apachectl} start|stop|restart|graceful|configtest\n` +
+      `${"systemd unit:".padEnd(18)}${unit}\n` +
+      `${"nginx server:".padEnd(18)}${nginx} (listens on ${options.nginxPort}; include it in nginx's http {} block)\n`,
   );
   return 0;
 }

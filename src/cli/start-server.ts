@@ -179,7 +179,7 @@ export function describeSetup(p: PreparedServer): string {
   }
   rows.push(["Error log", o.logToTerminal ? "the terminal" : p.paths.errorLog]);
   if (o.accessLog) rows.push(["Access log", p.paths.accessLog]);
-  return rows.map(([k, v]) => `${(k + ":").padEnd(16)}${v}\n`).join("");
+  return rows.map(([k, v]) => `${(k + ":").padEnd(18)}${v}\n`).join("");
 }
 
 export async function runStartServer(argv: readonly string[]): Promise<number> {

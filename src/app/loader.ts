@@ -22,6 +22,9 @@ import Module from "node:module";
 import { pathToFileURL } from "node:url";
 import { NodewsgiError } from "../errors";
 import { MARKER } from "./esm-hooks";
+import type { Server as NetServer } from "node:net";
+import { withListenCapture } from "./adapters/listen-capture";
+import { loadApplicationShape, parseApplicationType, type ApplicationType } from "./adapters/detect";
 
 /** The gateway interface's callable: `(environ, start_response) => result`. */
 export type WsgiApplication = (environ: Record<string, unknown>, startResponse: (...args: any[]) => unknown) => unknown;
@@ -33,6 +36,8 @@ export interface LoadedScript {
   readonly mtimeMs: number;
   /** `module.exports` (CommonJS) or the module namespace (ESM). */
   readonly exports: unknown;
+  /** A server the script called listen() on while loading (captured, no port bound). */
+  readonly listenServer?: NetServer | null;
 }
 
 /** The parts of node:module's internals a per-load CommonJS instance needs. */
@@ -51,8 +56,17 @@ interface InternalModuleStatics {
 const ESM_SYNTAX = /^[ \t]*(?:import[ \t]*[\w{*"'`]|export[ \t]+|export[ \t]*[{*]|.*\bimport\.meta\b)/m;
 const CJS_PARAMS = ["exports", "require", "module", "__filename", "__dirname"];
 
-/** Read and run a script file as a fresh module. Errors: E_SCRIPT_NOT_FOUND, E_SCRIPT_LOAD. */
+/**
+ * Read and run a script file as a fresh module. A listen() the script makes on an HTTP server
+ * while it loads binds nothing and is recorded as `listenServer` (./adapters/listen-capture).
+ * Errors: E_SCRIPT_NOT_FOUND, E_SCRIPT_LOAD.
+ */
 export async function loadScript(filename: string): Promise<LoadedScript> {
+  const { value, server } = await withListenCapture(() => loadScriptModule(filename));
+  return server ? { ...value, listenServer: server } : value;
+}
+
+async function loadScriptModule(filename: string): Promise<LoadedScript> {
   let source: string;
   let mtimeMs: number;
   try {
@@ -161,6 +175,12 @@ async function importEsm(filename: string): Promise<unknown> {
 export interface ScriptCacheOptions {
   /** WSGIScriptReloading (default true): reload when the file's mtime differs, earlier or later. */
   readonly reloading?: boolean;
+  /**
+   * What the scripts export (./adapters/detect): "auto" (default) detects WSGI callables,
+   * fetch handlers and Node listeners. Defaults to $NODEWSGI_APPLICATION_TYPE when set, so a
+   * CLI flag reaches worker threads and daemon processes through the environment.
+   */
+  readonly applicationType?: ApplicationType;
 }
 
 interface CacheEntry {
@@ -178,9 +198,12 @@ interface CacheEntry {
 export class ScriptCache {
   private readonly entries = new Map<string, CacheEntry>();
   private readonly reloading: boolean;
+  private readonly applicationType: ApplicationType;
 
   constructor(readonly group: string, options: ScriptCacheOptions = {}) {
     this.reloading = options.reloading ?? true;
+    const fromEnv = process.env.NODEWSGI_APPLICATION_TYPE;
+    this.applicationType = options.applicationType ?? (fromEnv ? parseApplicationType(fromEnv) : "auto");
   }
 
   get size(): number {
@@ -200,7 +223,7 @@ export class ScriptCache {
     const entry = this.entry(filename, mtimeMs);
     const cached = entry.callables.get(name);
     if (cached) return cached;
-    const lookup = entry.script.then((script) => findCallable(script, name));
+    const lookup = entry.script.then((script) => loadApplicationShape(script, name, this.applicationType).application);
     entry.callables.set(name, lookup);
     lookup.then(
       (fn) => entry.callables.set(name, fn),

@@ -29,14 +29,22 @@ export interface ServerOptions {
 export class Server {
   /** The site requests go to; replaced by `reload`. */
   private current: Site;
+  /** The current site's access log (null: none); replaced by `reload` with the site. */
+  private currentAccessLog: AccessLog | null;
 
   private constructor(
     readonly frontEnd: FrontEnd,
     site: Site,
     readonly addresses: readonly ListenAddress[],
     private readonly options: ServerOptions,
+    accessLog: AccessLog | null,
   ) {
     this.current = site;
+    this.currentAccessLog = accessLog;
+  }
+
+  get accessLog(): AccessLog | null {
+    return this.currentAccessLog;
   }
 
   get site(): Site {
@@ -68,9 +76,10 @@ export class Server {
     } catch (err) {
       frontEnd.stopListening();
       await site.close();
+      await accessLog?.close();
       throw err;
     }
-    server = new Server(frontEnd, site, addresses, options);
+    server = new Server(frontEnd, site, addresses, options, accessLog);
     return server;
   }
 
@@ -81,18 +90,24 @@ export class Server {
    */
   async reload(config: ServerConfig, graceMs = 10_000): Promise<void> {
     const notice = this.options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
-    const next = new Site(config, this.options.engine, this.options.errorLog, notice);
+    const nextLog = this.options.accessLog === undefined ? AccessLog.fromConfig(config) : this.options.accessLog;
+    const next = new Site(config, this.options.engine, this.options.errorLog, notice, nextLog);
     try {
       await next.start();
     } catch (err) {
       await next.close();
+      if (nextLog !== this.options.accessLog) await nextLog?.close();
       throw err;
     }
     const old = this.current;
+    const oldLog = this.currentAccessLog;
     this.current = next;
+    this.currentAccessLog = nextLog;
     const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
     if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
     await old.close(graceMs);
+    // Requests of the old site still log into its files until they end.
+    if (oldLog !== nextLog) await oldLog?.close();
   }
 
   /**
@@ -109,6 +124,14 @@ export class Server {
     const clean = this.frontEnd.inFlight === 0;
     if (!clean) this.options.errorLog.log("warn", "core", `shutdown: ${this.frontEnd.inFlight} request(s) still running after ${graceMs} ms`);
     await this.current.close(graceMs);
+    await this.currentAccessLog?.close();
     return clean;
+  }
+
+  /** Open the log files again under their names (SIGUSR1, after logrotate moved them). */
+  reopenLogs(): void {
+    this.currentAccessLog?.reopen();
+    const log = this.options.errorLog as ErrorLog & { reopen?: () => void };
+    if (typeof log.reopen === "function") log.reopen();
   }
 }

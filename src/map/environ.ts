@@ -6,6 +6,7 @@
  */
 import type { Engine, ProxyList } from "../engine/types";
 import type { MapRequest } from "./mapper";
+import { requestIdOf } from "../log/request-id";
 
 export interface EnvironInput {
   readonly req: MapRequest;
@@ -31,8 +32,6 @@ export interface EnvironInput {
   readonly processGroup: string;
   readonly applicationGroup: string;
 }
-
-let requestCounter = 0;
 
 export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
   const req = e.req;
@@ -84,7 +83,8 @@ export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
     "mod_wsgi.ignore_activity", "0",
     "mod_wsgi.listener_host", req.localAddress,
     "mod_wsgi.listener_port", String(req.localPort),
-    "mod_wsgi.request_id", `${process.pid.toString(36)}-${(++requestCounter).toString(36)}`,
+    // Shared with the error log lines and the access log's %L of this request.
+    "mod_wsgi.request_id", requestIdOf(req),
     "mod_wsgi.request_start", now,
     "mod_wsgi.script_start", now,
   );

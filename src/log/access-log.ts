@@ -1,0 +1,302 @@
+/**
+ * The access log (mod_log_config's CustomLog/TransferLog): every configured log, its format
+ * compiled once, its file opened once (several CustomLogs naming one file share it) and
+ * written through a buffer (./log-file). A request is followed by a LoggedResponse: a
+ * ResponseSink wrapper that records status, headers and bytes and writes the entry when the
+ * response ends or the client goes away. Site creates it only when some CustomLog exists, so
+ * a server without access logs pays nothing.
+ *
+ * As Apache: a <VirtualHost> with its own CustomLog lines logs only there; one without logs
+ * to the main server's. `env=VAR` / `env=!VAR` log conditionally; `expr=` is refused.
+ */
+import * as os from "node:os";
+import type { HostConfig, ServerConfig } from "../config/model";
+import { resolveEnv } from "../config/model";
+import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
+import type { MapResult } from "../map/mapper";
+import { requestHost, selectHost } from "../map/host";
+import { NodewsgiError } from "../errors";
+import { compileJsonFormat, compileLogFormat, firstHeader, PREDEFINED_FORMATS, type CompiledFormat, type LogSubject } from "./log-format";
+import { openLogTarget, type LogTarget } from "./log-file";
+import { requestIdOf } from "./request-id";
+
+interface CompiledLog {
+  readonly format: CompiledFormat;
+  readonly target: LogTarget;
+  /** env= condition: log when the variable is set (or, negated, when it is not). */
+  readonly condition: { readonly name: string; readonly negate: boolean } | null;
+}
+
+export class AccessLog {
+  private readonly targets = new Map<string, LogTarget>();
+  private readonly mainLogs: CompiledLog[];
+  /** Virtual hosts with logs of their own; empty: every request logs to the main server's. */
+  private readonly hostLogs = new Map<HostConfig, CompiledLog[]>();
+  private readonly defaultName: string;
+
+  /** The access log of a configuration, or null when it has no CustomLog at all. */
+  static fromConfig(config: ServerConfig): AccessLog | null {
+    const any = config.main.customLogs.length > 0 || config.virtualHosts.some((v) => v.customLogs.length > 0);
+    return any ? new AccessLog(config) : null;
+  }
+
+  /** Opens every log file; throws NodewsgiError (E_LOG_FORMAT, E_LOG_TARGET) with the config line. */
+  constructor(readonly config: ServerConfig) {
+    this.defaultName = config.main.serverName?.value ?? os.hostname();
+    try {
+      this.mainLogs = this.compileHost(config.main);
+      for (const vh of config.virtualHosts) if (vh.customLogs.length > 0) this.hostLogs.set(vh, this.compileHost(vh));
+    } catch (err) {
+      void this.close();
+      throw err;
+    }
+  }
+
+  private compileHost(host: HostConfig): CompiledLog[] {
+    return host.customLogs.map((cl) => {
+      try {
+        const format = resolveFormat(cl.format, host, this.config.main);
+        const condition = parseCondition(cl.condition);
+        let target = this.targets.get(cl.target);
+        if (!target) {
+          target = openLogTarget(cl.target, true);
+          this.targets.set(cl.target, target);
+        }
+        return { format, target, condition };
+      } catch (err) {
+        const e = err as NodewsgiError;
+        throw new NodewsgiError(e.code ?? "E_LOG", `${cl.where.file}:${cl.where.line}: CustomLog: ${e.message}`, { cause: err });
+      }
+    });
+  }
+
+  /** Follow one request: the returned sink stands in for `sink` and logs when it finishes. */
+  begin(req: IncomingRequest, sink: ResponseSink): LoggedResponse {
+    return new LoggedResponse(req, sink, this);
+  }
+
+  /** Write the entries of a finished request. */
+  record(r: LoggedResponse): void {
+    let logs = this.mainLogs;
+    if (this.hostLogs.size > 0) {
+      const own = this.hostLogs.get(r.host);
+      if (own) logs = own;
+    }
+    for (const log of logs) {
+      if (log.condition !== null && (r.env(log.condition.name) !== undefined) === log.condition.negate) continue;
+      let line: string;
+      try {
+        line = log.format(r);
+      } catch {
+        continue; // a format must never break a response
+      }
+      log.target.write(line + "\n");
+    }
+  }
+
+  /** Open every file again (SIGUSR1 after logrotate). */
+  reopen(): void {
+    for (const t of this.targets.values()) t.reopen();
+  }
+
+  /** Write out what is buffered and close the files. */
+  async close(): Promise<void> {
+    const all = [...this.targets.values()];
+    this.targets.clear();
+    await Promise.all(all.map((t) => t.close()));
+  }
+
+  /** The (virtual) host a request was served by, and the name and port it asked for. */
+  hostOf(req: IncomingRequest): { host: HostConfig; name: string | null; port: string } {
+    const rh = requestHost(firstHeader(req, "host"), this.defaultName, req.scheme);
+    const name = rh?.serverName ?? this.defaultName;
+    const host = this.config.virtualHosts.length === 0 ? this.config.main : selectHost(this.config, name, req.localPort);
+    return { host, name: rh ? rh.serverName : null, port: rh?.serverPort ?? String(req.localPort) };
+  }
+
+  canonicalName(host: HostConfig): string {
+    return host.serverName?.value ?? this.defaultName;
+  }
+}
+
+function resolveFormat(format: string, host: HostConfig, main: HostConfig): CompiledFormat {
+  // CustomLog keeps a nickname LogFormat had not defined yet: look again now the whole file is read.
+  const named = host.logFormats.get(format) ?? main.logFormats.get(format);
+  if (named !== undefined && named !== format) return resolveFormat(named, host, main);
+  if (format === "json") return compileJsonFormat();
+  return compileLogFormat(PREDEFINED_FORMATS[format] ?? format);
+}
+
+function parseCondition(cond: string | undefined): CompiledLog["condition"] {
+  if (cond === undefined) return null;
+  const m = /^env=(!?)(.+)$/i.exec(cond);
+  if (m) return { name: m[2], negate: m[1] === "!" };
+  throw new NodewsgiError("E_LOG_CONDITION", `'${cond}': expr= conditions are not supported; use env=[!]variable`);
+}
+
+/** The header block's size on the wire, less what the front end adds (Date, Server, framing). */
+const FRONT_END_HEADER_BYTES = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n".length;
+
+/**
+ * A response being written for a request, recorded for the access log; also the LogSubject
+ * the formats read. Everything beyond status and byte counts is computed only when a format
+ * asks for it.
+ */
+export class LoggedResponse implements ResponseSink, LogSubject {
+  status = 200;
+  bodyBytes = 0;
+  headerBytes = 0;
+  durationUs = 0;
+  readonly startMs: number;
+  /** What the map phase decided (set by Site once known). */
+  result: MapResult | null = null;
+  private responseHeaders: readonly HeaderPair[] = [];
+  private readonly t0: number;
+  private finished = false;
+  private wasAborted = false;
+  private hostInfo: ReturnType<AccessLog["hostOf"]> | null = null;
+  private envMap: Map<string, string> | null = null;
+  private readonly headOnly: boolean;
+
+  constructor(
+    readonly req: IncomingRequest,
+    private readonly inner: ResponseSink,
+    private readonly log: AccessLog,
+  ) {
+    this.t0 = performance.now();
+    this.startMs = performance.timeOrigin + this.t0;
+    this.headOnly = req.method === "HEAD";
+    inner.onAbort(() => this.finish(true));
+  }
+
+  // ResponseSink --------------------------------------------------------------------------
+
+  /** The client went away (for the log: the response did not complete). */
+  get aborted(): boolean {
+    return this.finished ? this.wasAborted : this.inner.aborted;
+  }
+
+  onAbort(cb: () => void): void {
+    this.inner.onAbort(cb);
+  }
+
+  writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
+    this.status = status;
+    this.responseHeaders = headers;
+    let n = 13 + reason.length + FRONT_END_HEADER_BYTES + 2; // "HTTP/1.1 200 " ... "\r\n"
+    for (const [k, v] of headers) n += k.length + v.length + 4;
+    this.headerBytes = n;
+    this.inner.writeHead(status, reason, headers);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (!this.headOnly) this.bodyBytes += chunk.length;
+    return this.inner.write(chunk);
+  }
+
+  drain(): Promise<void> {
+    return this.inner.drain();
+  }
+
+  end(chunk?: Uint8Array): void {
+    if (chunk && !this.headOnly) this.bodyBytes += chunk.length;
+    this.inner.end(chunk);
+    this.finish(false);
+  }
+
+  destroy(): void {
+    this.inner.destroy();
+    this.finish(true);
+  }
+
+  private finish(aborted: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.wasAborted = aborted;
+    this.durationUs = (performance.now() - this.t0) * 1000;
+    this.log.record(this);
+  }
+
+  // LogSubject ----------------------------------------------------------------------------
+
+  get requestId(): string {
+    return requestIdOf(this.req);
+  }
+
+  get host(): HostConfig {
+    return this.hostData().host;
+  }
+
+  get serverName(): string {
+    return this.log.canonicalName(this.hostData().host);
+  }
+
+  get hostName(): string {
+    return this.hostData().name ?? this.serverName;
+  }
+
+  get serverPort(): string {
+    return this.hostData().port;
+  }
+
+  get user(): string | undefined {
+    const r = this.result;
+    if (r === null) return undefined;
+    if (r.kind === "wsgi") return this.env("REMOTE_USER");
+    // Basic auth on a static resource: the user whose credentials were accepted.
+    if (r.settings?.authType?.value === "Basic" && this.status !== 401) return basicUser(firstHeader(this.req, "authorization"));
+    return undefined;
+  }
+
+  get filename(): string | undefined {
+    const r = this.result;
+    if (r === null) return undefined;
+    if (r.kind === "wsgi") return r.script;
+    if (r.kind === "static") return r.file;
+    if (r.kind === "listing") return r.dir;
+    return undefined;
+  }
+
+  get handler(): string | undefined {
+    return this.result?.kind === "wsgi" ? "wsgi-script" : undefined;
+  }
+
+  get keepAlive(): boolean {
+    if (this.wasAborted) return false;
+    const reqConn = firstHeader(this.req, "connection")?.toLowerCase() ?? "";
+    if (reqConn.includes("close")) return false;
+    if (this.responseHeader("connection")?.toLowerCase().includes("close")) return false;
+    return this.req.protocol === "HTTP/1.1" || reqConn.includes("keep-alive");
+  }
+
+  responseHeader(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    for (const [k, v] of this.responseHeaders) if (k.toLowerCase() === lower) return v;
+    return undefined;
+  }
+
+  /** The request's environment (SetEnv, rewrite E=, and for applications the whole environ). */
+  env(name: string): string | undefined {
+    const r = this.result;
+    if (r === null) return undefined;
+    if (r.kind === "wsgi") {
+      const e = r.environ;
+      for (let i = e.length - 2; i >= 0; i -= 2) if (e[i] === name) return e[i + 1];
+      return undefined;
+    }
+    if (this.envMap === null) this.envMap = r.settings ? resolveEnv(r.settings.env) : new Map();
+    return this.envMap.get(name);
+  }
+
+  private hostData(): ReturnType<AccessLog["hostOf"]> {
+    if (this.hostInfo === null) this.hostInfo = this.log.hostOf(this.req);
+    return this.hostInfo;
+  }
+}
+
+function basicUser(auth: string | undefined): string | undefined {
+  if (!auth || !/^basic\s/i.test(auth)) return undefined;
+  const decoded = Buffer.from(auth.slice(6).trim(), "base64").toString("latin1");
+  const colon = decoded.indexOf(":");
+  return colon > 0 ? decoded.slice(0, colon) : undefined;
+}

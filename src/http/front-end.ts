@@ -4,6 +4,7 @@
  * (the fallback when the uWS binary cannot load, and the choice for clients uWS refuses).
  */
 import type { IncomingRequest, ResponseSink } from "./types";
+import type { RequestLimits } from "./request-checks";
 
 export type RequestHandler = (req: IncomingRequest, res: ResponseSink) => void;
 
@@ -23,8 +24,9 @@ export interface FrontEnd {
   /** Requests whose responses have not ended yet. */
   readonly inFlight: number;
   /**
-   * Set once shutdown starts: responses from now on carry `Connection: close` so keep-alive
-   * clients go away instead of holding the process open.
+   * Set once shutdown starts: responses from now on carry `Connection: close`, idle keep-alive
+   * connections are closed at once, and once no request is in flight every connection still
+   * open (a half-sent request, a silent client) is closed too, so nothing holds shutdown.
    */
   draining: boolean;
 }
@@ -32,4 +34,6 @@ export interface FrontEnd {
 export interface FrontEndOptions {
   /** Largest header block accepted, in bytes (uWS needs it before it loads). */
   readonly maxHeaderBytes: number;
+  /** Request limits; Apache's defaults (request-checks.ts) with `maxHeaderBytes` when absent. */
+  readonly limits?: RequestLimits;
 }

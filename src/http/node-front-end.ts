@@ -8,38 +8,75 @@ import type { AddressInfo, Socket } from "node:net";
 import type { FrontEnd, FrontEndOptions, ListenAddress, RequestHandler } from "./front-end";
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
-import { conflictingContentLength, parseDeclaredLength } from "./request-checks";
+import { checkRequestHead, defaultLimits, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
+import { sendRefusal } from "./refusal";
+import { errorPage, ERROR_PAGE_CONTENT_TYPE } from "../static/error-page";
 
 export class NodeFrontEnd implements FrontEnd {
   readonly kind = "node" as const;
-  draining = false;
   private readonly servers: http.Server[] = [];
+  /** Every server ever bound, to close leftover connections at the end of a drain. */
+  private readonly bound: http.Server[] = [];
   private active = 0;
+  private isDraining = false;
+  private readonly limits: RequestLimits;
+  /** Sockets with a response under way: a parse error there must not write a second response. */
+  private readonly busy = new WeakSet<Socket>();
+  /** Sockets whose request was refused: whatever else was pipelined on them is never run. */
+  private readonly refused = new WeakSet<Socket>();
 
   constructor(
     private readonly handler: RequestHandler,
-    private readonly options: FrontEndOptions,
-  ) {}
+    options: FrontEndOptions,
+  ) {
+    this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
+  }
 
   get inFlight(): number {
     return this.active;
   }
 
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  set draining(on: boolean) {
+    this.isDraining = on;
+    if (!on) return;
+    for (const s of this.bound) s.closeIdleConnections();
+    this.closeLeftovers();
+  }
+
   listen(host: string, port: number): Promise<ListenAddress> {
     const server = http.createServer(
       {
-        maxHeaderSize: this.options.maxHeaderBytes,
+        // node counts the request line in this budget, as our own check does.
+        maxHeaderSize: this.limits.headerBytes,
         // Apache's KeepAliveTimeout default.
         keepAliveTimeout: 5000,
+        // A client has this long to send its header block (Apache's RequestReadTimeout
+        // header=20), checked every few seconds: slowloris connections do not pile up.
+        headersTimeout: 20_000,
+        connectionsCheckingInterval: 5000,
         requestTimeout: 0,
       },
       (req, res) => this.accept(req, res),
     );
-    server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) return;
-      const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-      const text = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    // One more than the limit, so that a request over it is seen (node drops the excess).
+    server.maxHeadersCount = this.limits.fields + 1;
+    server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+      if (!socket.writable || this.busy.has(socket) || this.refused.has(socket)) {
+        socket.destroy();
+        return;
+      }
+      this.refused.add(socket);
+      const status = clientErrorStatus(err, this.limits);
+      const { reason, html } = errorPage(status);
+      socket.end(
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(html, "latin1")}\r\n` +
+          `Content-Type: ${ERROR_PAGE_CONTENT_TYPE}\r\nConnection: close\r\n\r\n${html}`,
+        "latin1",
+      );
     });
     return new Promise((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) =>
@@ -47,6 +84,7 @@ export class NodeFrontEnd implements FrontEnd {
       );
       server.listen(port, host, () => {
         this.servers.push(server);
+        this.bound.push(server);
         resolve({ host, port: (server.address() as AddressInfo).port });
       });
     });
@@ -60,23 +98,41 @@ export class NodeFrontEnd implements FrontEnd {
   }
 
   private accept(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    if (this.refused.has(socket)) {
+      // Pipelined behind a refused request: never run it.
+      socket.destroy();
+      return;
+    }
     this.active++;
-    const sink = new NodeSink(req, res, this);
+    this.busy.add(socket);
+    const sink = new NodeSink(req, res, this, () => this.busy.delete(socket));
     const headers: string[] = [];
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) headers.push(raw[i].toLowerCase(), raw[i + 1]);
 
-    const declared = parseDeclaredLength(headers);
-    if (conflictingContentLength(headers) || declared.invalid) {
-      sink.writeHead(400, "Bad Request", [["Content-Length", "0"], ["Connection", "close"]]);
-      sink.end();
+    const method = req.method ?? "GET";
+    const protocol = `HTTP/${req.httpVersion}`;
+    let target = req.url ?? "/";
+    const refusal = checkRequestHead(method, target, protocol, headers, this.limits);
+    if (refusal) {
+      this.refused.add(socket);
+      sendRefusal(sink, refusal, method);
       return;
     }
-    const socket = req.socket;
+    const absolute = target.startsWith("/") ? null : splitAbsoluteForm(target);
+    if (absolute) {
+      // Apache serves absolute-form and takes the host from it (RFC 9112 3.2.2).
+      target = absolute.target;
+      const at = headers.indexOf("host");
+      if (at >= 0 && at % 2 === 0) headers[at + 1] = absolute.authority;
+      else headers.push("host", absolute.authority);
+    }
+    const declared = parseDeclaredLength(headers);
     const request: IncomingRequest = {
-      method: req.method ?? "GET",
-      target: req.url ?? "/",
-      protocol: `HTTP/${req.httpVersion}`,
+      method,
+      target,
+      protocol,
       headers,
       remoteAddress: stripMappedPrefix(socket.remoteAddress ?? ""),
       remotePort: socket.remotePort ?? 0,
@@ -88,9 +144,29 @@ export class NodeFrontEnd implements FrontEnd {
     this.handler(request, sink);
   }
 
+  /** Called by a sink once its response is fully handed to the socket, or aborted. */
   settle(): void {
     this.active--;
+    this.closeLeftovers();
   }
+
+  private closeLeftovers(): void {
+    if (this.isDraining && this.active === 0) {
+      for (const s of this.bound) s.closeAllConnections();
+    }
+  }
+}
+
+/** The status for a request node's parser refused: 414 for an endless request line. */
+function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, limits: RequestLimits): number {
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return 408;
+  if (err.code !== "HPE_HEADER_OVERFLOW") return 400;
+  const raw = err.rawPacket;
+  if (raw) {
+    const eol = raw.indexOf(10);
+    if (eol < 0 || eol > limits.requestLine + 1) return 414;
+  }
+  return 431;
 }
 
 function stripMappedPrefix(addr: string): string {
@@ -133,25 +209,36 @@ class NodeBody implements RequestBody {
 class NodeSink implements ResponseSink {
   aborted = false;
   private finished = false;
+  private settled = false;
   private abortHandlers: (() => void)[] = [];
+  private readonly headOnly: boolean;
 
   constructor(
     req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
     private readonly owner: NodeFrontEnd,
+    private readonly onSettled: () => void,
   ) {
+    // Settle only once the response has been handed to the socket in full, so a drain that
+    // closes leftover connections never cuts a response still being flushed.
+    res.on("finish", () => this.settle());
     res.on("close", () => {
       if (!this.finished) {
         this.aborted = true;
         this.finished = true;
-        this.owner.settle();
         for (const cb of this.abortHandlers.splice(0)) cb();
       }
+      this.settle();
     });
-    if (req.method === "HEAD") this.headOnly = true;
+    this.headOnly = req.method === "HEAD";
   }
 
-  private readonly headOnly: boolean = false;
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onSettled();
+    this.owner.settle();
+  }
 
   onAbort(cb: () => void): void {
     if (this.aborted) cb();
@@ -186,7 +273,6 @@ class NodeSink implements ResponseSink {
   end(chunk?: Uint8Array): void {
     if (this.aborted || this.finished) return;
     this.finished = true;
-    this.owner.settle();
     if (chunk && chunk.length > 0 && !this.headOnly) this.res.end(chunk);
     else this.res.end();
   }
@@ -194,7 +280,6 @@ class NodeSink implements ResponseSink {
   destroy(): void {
     if (this.finished) return;
     this.finished = true;
-    this.owner.settle();
     this.res.destroy();
   }
 }

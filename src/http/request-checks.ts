@@ -1,19 +1,90 @@
 /**
- * Framing checks every front end applies before a request reaches the mapper. They are about
- * the integrity of the message itself (RFC 9112 section 6), not about policy.
+ * Checks every front end applies before a request reaches the mapper: the integrity of the
+ * message itself (RFC 9112 sections 3 and 6) and Apache's request limits. A request that fails
+ * one is answered with the status given and the connection is closed, because after a framing
+ * error nothing that follows on the connection can be trusted (CVE-2022-22720).
  */
 
-/** True when Content-Length appears with two different values (a request-smuggling vector). */
+/** Apache's defaults (include/httpd.h): LimitRequestLine, LimitRequestFieldSize, LimitRequestFields. */
+export const LIMIT_REQUEST_LINE = 8190;
+export const LIMIT_REQUEST_FIELD_SIZE = 8190;
+export const LIMIT_REQUEST_FIELDS = 100;
+
+export interface RequestLimits {
+  /** Longest request line (`METHOD target HTTP/1.1`), in bytes: beyond it, 414. */
+  readonly requestLine: number;
+  /** Longest header field line (`name: value`), in bytes: beyond it, 400. */
+  readonly fieldSize: number;
+  /** Most header fields: beyond it, 400. */
+  readonly fields: number;
+  /** Largest header block (request line and every field line), in bytes: beyond it, 431. */
+  readonly headerBytes: number;
+}
+
+export function defaultLimits(headerBytes: number): RequestLimits {
+  return { requestLine: LIMIT_REQUEST_LINE, fieldSize: LIMIT_REQUEST_FIELD_SIZE, fields: LIMIT_REQUEST_FIELDS, headerBytes };
+}
+
+/** Why a request is refused before it reaches the site. */
+export interface Refusal {
+  readonly status: number;
+  /** For the error log. */
+  readonly why: string;
+}
+
+/**
+ * Everything wrong with a request's head, or null when it may proceed. `headers` is the
+ * front-end flat list (lower-case names). Parsers of both front ends have already refused what
+ * they cannot tokenize; this covers what they let through.
+ */
+export function checkRequestHead(
+  method: string,
+  target: string,
+  protocol: string,
+  headers: readonly string[],
+  limits: RequestLimits,
+): Refusal | null {
+  const lineBytes = method.length + 1 + Buffer.byteLength(target, "latin1") + 1 + protocol.length;
+  if (lineBytes > limits.requestLine) return { status: 414, why: `request line of ${lineBytes} bytes exceeds ${limits.requestLine}` };
+  const fields = headers.length / 2;
+  if (fields > limits.fields) return { status: 400, why: `${fields} header fields exceed ${limits.fields}` };
+  let total = lineBytes + 2;
+  let hosts = 0;
+  let lengths = 0;
+  let encodings = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    const size = name.length + 2 + Buffer.byteLength(headers[i + 1], "latin1");
+    if (size > limits.fieldSize) return { status: 400, why: `header field ${name} of ${size} bytes exceeds ${limits.fieldSize}` };
+    total += size + 2;
+    if (name === "host") hosts++;
+    else if (name === "content-length") lengths++;
+    else if (name === "transfer-encoding") encodings++;
+  }
+  if (total > limits.headerBytes) return { status: 431, why: `header block of ${total} bytes exceeds ${limits.headerBytes}` };
+  if (hosts > 1) return { status: 400, why: "more than one Host header" };
+  if (hosts === 0 && protocol === "HTTP/1.1") return { status: 400, why: "HTTP/1.1 request without a Host header" };
+  // Apache merges repeated fields into "a, b", which then fails its strict Content-Length
+  // parse: any repetition is refused, equal values included.
+  if (lengths > 1 || conflictingContentLength(headers)) return { status: 400, why: "repeated Content-Length" };
+  if (encodings > 1) return { status: 400, why: "repeated Transfer-Encoding" };
+  if (encodings > 0 && lengths > 0) return { status: 400, why: "both Content-Length and Transfer-Encoding (request smuggling)" };
+  // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+  if (encodings > 0 && protocol === "HTTP/1.0") return { status: 400, why: "Transfer-Encoding in an HTTP/1.0 request" };
+  const declared = parseDeclaredLength(headers);
+  if (declared.invalid) return { status: 400, why: "invalid Content-Length or unsupported Transfer-Encoding" };
+  return null;
+}
+
+/** True when Content-Length holds a list or two different values (a request-smuggling vector). */
 export function conflictingContentLength(headers: readonly string[]): boolean {
   let seen: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     if (headers[i] !== "content-length") continue;
-    // A single field may itself hold a list ("5, 5"); every member must agree.
-    for (const part of headers[i + 1].split(",")) {
-      const v = part.trim();
-      if (seen === undefined) seen = v;
-      else if (v !== seen) return true;
-    }
+    const v = headers[i + 1];
+    if (v.includes(",")) return true;
+    if (seen === undefined) seen = v.trim();
+    else if (v.trim() !== seen) return true;
   }
   return false;
 }
@@ -33,17 +104,31 @@ export function parseDeclaredLength(headers: readonly string[]): DeclaredLength 
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
     if (name === "content-length") {
-      const v = headers[i + 1].split(",")[0].trim();
+      const v = headers[i + 1].trim();
       if (!/^\d{1,15}$/.test(v)) invalid = true;
       else length = Number(v);
     } else if (name === "transfer-encoding") {
-      const codings = headers[i + 1].toLowerCase().split(",").map((s) => s.trim());
-      // Only "chunked" is supported, and it must be the final coding (RFC 9112 6.1).
-      if (codings[codings.length - 1] === "chunked" && codings.length === 1) chunked = true;
+      // Only "chunked" alone is supported; Apache answers 400 when the final coding is not
+      // chunked, and a coding before it would reach the application still encoded.
+      if (headers[i + 1].trim().toLowerCase() === "chunked") chunked = true;
       else invalid = true;
     }
   }
   // Transfer-Encoding overrides Content-Length (RFC 9112 6.3).
   if (chunked) length = -1;
   return { length, chunked, invalid };
+}
+
+/**
+ * An absolute-form target (`http://host:port/path?q`) as Apache maps it: the origin-form
+ * path and query, and the authority that replaces Host (RFC 9112 3.2.2). Null when `target`
+ * is not absolute-form or is malformed.
+ */
+export function splitAbsoluteForm(target: string): { target: string; authority: string } | null {
+  const m = /^https?:\/\/([^/?#\s]+)([^#\s]*)$/i.exec(target);
+  if (!m) return null;
+  const authority = m[1];
+  if (authority.includes("@")) return null;
+  const rest = m[2];
+  return { authority, target: rest === "" ? "/" : rest.startsWith("?") ? `/${rest}` : rest };
 }

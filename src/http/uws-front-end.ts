@@ -20,7 +20,8 @@ import * as path from "node:path";
 import type { FrontEnd, FrontEndOptions, ListenAddress, RequestHandler } from "./front-end";
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
-import { parseDeclaredLength, conflictingContentLength } from "./request-checks";
+import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
+import { sendRefusal } from "./refusal";
 
 /* The subset of the uWS.js API this file uses, typed locally so the rest of the code never
  * depends on uWS types. */
@@ -50,6 +51,8 @@ interface UwsRequest {
 interface UwsApp {
   any(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
   listen(host: string, port: number, cb: (socket: unknown) => void): UwsApp;
+  /** Close the listen sockets and every connection of this app. */
+  close(): void;
 }
 interface UwsModule {
   App(): UwsApp;
@@ -88,20 +91,41 @@ const EMPTY = new Uint8Array(0);
 
 export class UwsFrontEnd implements FrontEnd {
   readonly kind = "uws" as const;
-  draining = false;
   private readonly uws: UwsModule;
   private readonly app: UwsApp;
   private readonly sockets: unknown[] = [];
   private active = 0;
+  private isDraining = false;
+  private closed = false;
+  private readonly limits: RequestLimits;
 
   constructor(handler: RequestHandler, options: FrontEndOptions) {
-    this.uws = loadUws(options.maxHeaderBytes);
+    this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
+    this.uws = loadUws(this.limits.headerBytes);
     this.app = this.uws.App();
     this.app.any("/*", (res, req) => this.accept(res, req, handler));
   }
 
   get inFlight(): number {
     return this.active;
+  }
+
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  /** uWS exposes no idle connections: once nothing is in flight, close them all at once. */
+  set draining(on: boolean) {
+    this.isDraining = on;
+    this.closeLeftovers();
+  }
+
+  private closeLeftovers(): void {
+    if (!this.isDraining || this.active > 0 || this.closed) return;
+    this.closed = true;
+    this.sockets.length = 0;
+    // Not from inside a uWS callback: closing the app there would pull sockets from under it.
+    setImmediate(() => this.app.close());
   }
 
   listen(host: string, port: number): Promise<ListenAddress> {
@@ -135,16 +159,15 @@ export class UwsFrontEnd implements FrontEnd {
     const query = req.getQuery();
     const target = query ? `${url}?${query}` : url;
 
-    // Two different Content-Length values are a request-smuggling vector: refuse and close.
-    if (conflictingContentLength(headers)) {
-      sink.refuse(400);
+    // uWS's parser lets through repeated Content-Length, two Host headers, oversized header
+    // blocks that arrive in one read, and long request lines: refuse those and close.
+    const refusal = checkRequestHead(method, target, "HTTP/1.1", headers, this.limits);
+    if (refusal) {
+      sink.closeAfter = true;
+      sendRefusal(sink, refusal, method);
       return;
     }
     const declared = parseDeclaredLength(headers);
-    if (declared.invalid) {
-      sink.refuse(400);
-      return;
-    }
     const body = new UwsBody(res, declared.length, declared.chunked);
     sink.headOnly = method === "HEAD";
     // uWS closes after `end()` when the client asked for it, but not after `endWithoutBody()`.
@@ -170,6 +193,7 @@ export class UwsFrontEnd implements FrontEnd {
   /** Called by a sink when its response has ended or been aborted. */
   settle(): void {
     this.active--;
+    this.closeLeftovers();
   }
 }
 
@@ -240,6 +264,8 @@ class UwsSink implements ResponseSink {
   /** A chunk `tryEnd` could not fully send, with the write offset it started at. */
   private pending: { chunk: Uint8Array; offset: number } | null = null;
   private waiters: (() => void)[] = [];
+  /** Close the connection once a streamed known-length body is fully sent. */
+  private closeWhenSent = false;
 
   constructor(
     private readonly res: UwsResponse,
@@ -257,13 +283,6 @@ class UwsSink implements ResponseSink {
   onAbort(cb: () => void): void {
     if (this.aborted) cb();
     else this.abortHandlers.push(cb);
-  }
-
-  /** Answer with a bare error status and close: used before the request reaches the handler. */
-  refuse(status: number): void {
-    this.writeHead(status, status === 400 ? "Bad Request" : "Error", [["Content-Length", "0"]]);
-    this.closeAfter = true;
-    this.end();
   }
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
@@ -311,7 +330,7 @@ class UwsSink implements ResponseSink {
     const offset = this.res.getWriteOffset();
     const [sent, done] = this.res.tryEnd(chunk, this.length);
     this.written += chunk.length;
-    if (done) this.markFinished();
+    if (done) this.completed();
     if (!sent) {
       this.pending = { chunk, offset };
       this.waitWritable();
@@ -326,7 +345,7 @@ class UwsSink implements ResponseSink {
       const p = this.pending;
       if (p) {
         const [sent, done] = this.res.tryEnd(p.chunk.subarray(offset - p.offset), this.length);
-        if (done) this.markFinished();
+        if (done) this.completed();
         if (!sent) return false;
         this.pending = null;
       }
@@ -349,23 +368,40 @@ class UwsSink implements ResponseSink {
       this.sendHead();
       if (this.headOnly) {
         this.res.endWithoutBody(this.length >= 0 ? this.length : undefined, close);
-      } else if (this.length < 0) {
+      } else if (this.length < 0 || (this.written === 0 && body.length === this.length)) {
+        // The whole body at once: uWS frames it and closes afterwards when asked to.
         this.res.end(body, close);
       } else if (body.length > 0) {
-        // Known length: a short body is the application's error, and the gateway layer
-        // destroys the connection for it.
+        // Known length, streamed: a short body is the application's error, and the gateway
+        // layer destroys the connection for it. `tryEnd` cannot close; do it once sent.
+        this.closeWhenSent = close;
         this.tryEnd(body);
       } else if (this.written === 0) {
         this.res.endWithoutBody(this.length, close);
+      } else if (close && this.written >= this.length) {
+        this.closeSoon();
       }
     });
     this.markFinished();
+  }
+
+  /** Close after a streamed response that must not keep the connection alive. */
+  private closeSoon(): void {
+    setImmediate(() => {
+      if (!this.aborted) this.res.close();
+    });
   }
 
   destroy(): void {
     if (this.aborted || this.finished) return;
     this.res.close();
     this.markFinished();
+  }
+
+  /** The last byte of a streamed known-length body has been handed to uWS. */
+  private completed(): void {
+    this.markFinished();
+    if (this.closeWhenSent) this.closeSoon();
   }
 
   private markFinished(): void {

@@ -1,0 +1,19 @@
+/**
+ * The answer to a request refused by the front end (malformed framing, limits): Apache's
+ * canned error page, then the connection is closed.
+ */
+import type { ResponseSink } from "./types";
+import type { Refusal } from "./request-checks";
+import { errorPage, ERROR_PAGE_CONTENT_TYPE } from "../static/error-page";
+
+export function sendRefusal(sink: ResponseSink, refusal: Refusal, method: string): void {
+  const { reason, html } = errorPage(refusal.status, { method });
+  const body = Buffer.from(html, "latin1");
+  sink.writeHead(refusal.status, reason, [
+    ["Content-Length", String(body.length)],
+    ["Content-Type", ERROR_PAGE_CONTENT_TYPE],
+    ["Connection", "close"],
+  ]);
+  if (method === "HEAD") sink.end();
+  else sink.end(body);
+}

@@ -1,0 +1,188 @@
+"use strict";
+// Raw-byte HTTP/1.1 over net sockets, for robustness tests: write exactly the bytes given and
+// report what came back and whether (and how quickly) the server closed the connection.
+const fs = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const { loadConfig } = require("../../dist/config");
+const { Server } = require("../../dist/server");
+const { jsEngine } = require("../../dist/engine/js-engine");
+const { FileErrorLog } = require("../../dist/log/error-log");
+
+const HELLO = `"use strict";
+exports.application = (environ, start_response) => {
+  const body = Buffer.from("Hello World!");
+  start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", String(body.length)]]);
+  return [body];
+};
+`;
+
+// Reads the whole body, answers with its length and the app-visible request facts.
+const ECHO = `"use strict";
+globalThis.__robustnessCalls = globalThis.__robustnessCalls || [];
+exports.application = (environ, start_response) => {
+  const body = environ["wsgi.input"].read();
+  globalThis.__robustnessCalls.push(environ.REQUEST_METHOD + " " + environ.REQUEST_URI);
+  const out = Buffer.from(JSON.stringify({
+    method: environ.REQUEST_METHOD,
+    uri: environ.REQUEST_URI,
+    path: environ.PATH_INFO,
+    protocol: environ.SERVER_PROTOCOL,
+    host: environ.HTTP_HOST,
+    length: body.length,
+    body: body.toString("latin1"),
+    trailer: environ.HTTP_X_TRAILER,
+    fold: environ.HTTP_X_FOLD,
+  }));
+  start_response("200 OK", [["Content-Type", "application/json"], ["Content-Length", String(out.length)]]);
+  return [out];
+};
+`;
+
+// Answers after a delay given in the query string (ms), to make the response asynchronous.
+const SLOW = `"use strict";
+exports.application = async (environ, start_response) => {
+  const ms = Number(environ.QUERY_STRING) || 0;
+  await new Promise((r) => setTimeout(r, ms));
+  const body = Buffer.from("slow " + ms);
+  start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", String(body.length)]]);
+  return [body];
+};
+`;
+
+const BIG_SIZE = 32 * 1024 * 1024;
+
+/** A site with /app (hello), /echo (body echo), /slow (async) and /big.bin (32 MiB static). */
+function makeSite() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-robust-"));
+  const htdocs = path.join(work, "htdocs");
+  const apps = path.join(work, "apps");
+  fs.mkdirSync(htdocs);
+  fs.mkdirSync(apps);
+  fs.writeFileSync(path.join(htdocs, "index.html"), "<h1>it works</h1>\n");
+  fs.writeFileSync(path.join(htdocs, "big.bin"), Buffer.alloc(BIG_SIZE, 97));
+  fs.writeFileSync(path.join(apps, "hello.wsgi"), HELLO);
+  fs.writeFileSync(path.join(apps, "echo.wsgi"), ECHO);
+  fs.writeFileSync(path.join(apps, "slow.wsgi"), SLOW);
+  const configFile = path.join(work, "server.conf");
+  fs.writeFileSync(
+    configFile,
+    `ServerName localhost
+Listen 127.0.0.1:0
+PidFile "${work}/server.pid"
+ErrorLog "${work}/error.log"
+DocumentRoot "${htdocs}"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "${htdocs}">
+    Require all granted
+</Directory>
+<Directory "${apps}">
+    Require all granted
+</Directory>
+WSGIApplicationGroup %{GLOBAL}
+WSGIChunkedRequest On
+WSGIScriptAlias /app "${apps}/hello.wsgi"
+WSGIScriptAlias /echo "${apps}/echo.wsgi"
+WSGIScriptAlias /slow "${apps}/slow.wsgi"
+`,
+  );
+  return { work, configFile };
+}
+
+async function startServer(frontEnd, site = makeSite()) {
+  const config = loadConfig(site.configFile);
+  const server = await Server.start(config, {
+    engine: jsEngine,
+    frontEnd,
+    errorLog: new FileErrorLog(config.errorLog ?? 2, "debug"),
+    notice: () => {},
+  });
+  return { server, port: server.addresses[0].port, site };
+}
+
+/**
+ * Connect, write `data` (a Buffer/string, or an array written one after another), and collect
+ * everything until the server closes or `timeoutMs` passes. Resolves
+ * `{ raw, closed, ms }`: `closed` is true when the server ended the connection.
+ */
+function exchange(port, data, { timeoutMs = 2000, until } = {}) {
+  const parts = Array.isArray(data) ? data : [data];
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const chunks = [];
+    let done = false;
+    const s = net.connect(port, "127.0.0.1", () => {
+      for (const p of parts) s.write(typeof p === "string" ? Buffer.from(p, "latin1") : p);
+    });
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ raw: Buffer.concat(chunks), closed, ms: Date.now() - started });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    s.on("data", (c) => {
+      chunks.push(c);
+      if (until && until(Buffer.concat(chunks))) finish(false);
+    });
+    s.on("error", () => finish(true));
+    s.on("end", () => finish(true));
+    s.on("close", () => finish(true));
+  });
+}
+
+/** Split a byte stream into the responses in it (Content-Length or chunked framing). */
+function parseResponses(raw) {
+  const out = [];
+  let rest = raw;
+  while (rest.length > 0) {
+    const sep = rest.indexOf("\r\n\r\n");
+    if (sep < 0) break;
+    const lines = rest.subarray(0, sep).toString("latin1").split("\r\n");
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+    if (!m) break;
+    const headers = {};
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(":");
+      headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+    }
+    let body;
+    rest = rest.subarray(sep + 4);
+    const status = Number(m[1]);
+    if (headers["content-length"] !== undefined) {
+      const n = Number(headers["content-length"]);
+      body = rest.subarray(0, n);
+      rest = rest.subarray(n);
+    } else if ((headers["transfer-encoding"] ?? "").toLowerCase() === "chunked") {
+      const parts = [];
+      for (;;) {
+        const nl = rest.indexOf("\r\n");
+        if (nl < 0) break;
+        const n = parseInt(rest.subarray(0, nl).toString("latin1"), 16);
+        rest = rest.subarray(nl + 2);
+        if (!n) {
+          const end = rest.indexOf("\r\n");
+          rest = end < 0 ? Buffer.alloc(0) : rest.subarray(end + 2);
+          break;
+        }
+        parts.push(rest.subarray(0, n));
+        rest = rest.subarray(n + 2);
+      }
+      body = Buffer.concat(parts);
+    } else if (status === 204 || status === 304) {
+      body = Buffer.alloc(0);
+    } else {
+      body = rest;
+      rest = Buffer.alloc(0);
+    }
+    out.push({ status, headers, body });
+  }
+  return out;
+}
+
+module.exports = { makeSite, startServer, exchange, parseResponses, BIG_SIZE };

@@ -22,6 +22,15 @@ import { HtaccessFiles } from "./map/htaccess";
  */
 const EMBEDDED_THREADS = 15;
 
+/** %{GLOBAL} names the main group (""); other names are literal. */
+function groupName(value: string): string {
+  return value === "%{GLOBAL}" ? "" : value;
+}
+
+function isLiteralGroup(value: string): boolean {
+  return value === "%{GLOBAL}" || !value.includes("%{");
+}
+
 export class Site {
   readonly mapper: Mapper;
   /** Applications of this process (embedded mode): %{GLOBAL} in this thread, others in workers. */
@@ -51,11 +60,27 @@ export class Site {
   /** Start the daemon process groups and run WSGIImportScript lines, before the first request. */
   async start(): Promise<void> {
     await this.daemons.start(this.config.importScripts);
-    await Promise.all(
-      this.config.importScripts
-        .filter((s) => s.processGroup === "")
-        .map((s) => this.embedded.preload(s.script, "application", s.applicationGroup)),
-    );
+    const preloads = this.config.importScripts
+      .filter((s) => s.processGroup === "")
+      .map((s) => this.embedded.preload(s.script, "application", s.applicationGroup));
+    // mod_wsgi preloads a WSGIScriptAlias* script whose process and application groups are
+    // both given literally (and whose target has no $N substitution) when its process starts.
+    for (const host of [this.config.main, ...this.config.virtualHosts]) {
+      for (const a of host.aliases) {
+        const pg = a.options.processGroup;
+        const ag = a.options.applicationGroup;
+        if (!a.isScript || pg === undefined || ag === undefined || a.target.includes("$")) continue;
+        if (!isLiteralGroup(pg) || !isLiteralGroup(ag)) continue;
+        const callable = a.options.callableObject ?? "application";
+        const target: ApplicationHost | undefined = groupName(pg) === "" ? this.embedded : this.daemons.get(pg);
+        preloads.push(
+          (target ?? this.embedded).preload(a.target, callable, groupName(ag)).catch((err: unknown) => {
+            this.log.log("error", "wsgi", `Failed to preload ${a.target} (${a.where.file}:${a.where.line}): ${(err as Error).message}`);
+          }),
+        );
+      }
+    }
+    await Promise.all(preloads);
   }
 
   handle(req: IncomingRequest, res: ResponseSink): void {

@@ -482,7 +482,9 @@ def({
     if (o.processGroup === undefined || o.applicationGroup === undefined) {
       throw badArgs("both process-group= and application-group= are required");
     }
-    scope.config.importScripts.push({ script: scope.serverRelative(script!), processGroup: o.processGroup, applicationGroup: o.applicationGroup, where: scope.where });
+    // %{GLOBAL} is stored as "", the name the groups use for the main interpreter.
+    const name = (g: string) => (g === "%{GLOBAL}" ? "" : g);
+    scope.config.importScripts.push({ script: scope.serverRelative(script!), processGroup: name(o.processGroup), applicationGroup: name(o.applicationGroup), where: scope.where });
   },
 });
 def({

@@ -1,0 +1,141 @@
+"use strict";
+// Application and process groups through the whole server: where each request really runs,
+// preloading, and recycling under load without a lost request.
+const { describe, it, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const http = require("node:http");
+const autocannon = require("autocannon");
+const { loadConfig } = require("../dist/config");
+const { Server } = require("../dist/server");
+const { jsEngine } = require("../dist/engine/js-engine");
+const { FileErrorLog } = require("../dist/log/error-log");
+
+const WHERE_APP = `"use strict";
+const { threadId } = require("node:worker_threads");
+exports.application = async (environ, start_response) => {
+  if (environ.PATH_INFO === "/slow") await new Promise((r) => setTimeout(r, 100));
+  const body = Buffer.from(JSON.stringify({
+    pid: process.pid, threadId,
+    processGroup: environ["mod_wsgi.process_group"], applicationGroup: environ["mod_wsgi.application_group"],
+    multiprocess: environ["wsgi.multiprocess"], multithread: environ["wsgi.multithread"],
+  }));
+  start_response("200 OK", [["Content-Type", "application/json"], ["Content-Length", String(body.length)]]);
+  return [body];
+};
+`;
+
+function get(port, p) {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+      })
+      .on("error", reject);
+  });
+}
+
+async function start(configText) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-groups-"));
+  fs.writeFileSync(path.join(dir, "where.js"), WHERE_APP);
+  fs.writeFileSync(
+    path.join(dir, "preload.js"),
+    `require("node:fs").appendFileSync(${JSON.stringify(path.join(dir, "loaded.txt"))}, process.pid + "\\n");\nexports.application = (e, sr) => { sr("200 OK", []); return []; };\n`,
+  );
+  const conf = path.join(dir, "site.conf");
+  fs.writeFileSync(conf, `ServerName localhost\nListen 127.0.0.1:0\nErrorLog ${dir}/error.log\n${configText.split("@DIR@").join(dir)}\n<Directory ${dir}>\n    Require all granted\n</Directory>\n`);
+  const config = loadConfig(conf);
+  const server = await Server.start(config, { engine: jsEngine, frontEnd: "node", errorLog: new FileErrorLog(config.errorLog, "info"), notice: () => {} });
+  return { server, dir, port: server.addresses[0].port };
+}
+
+describe("groups through the server", () => {
+  let s;
+  before(async () => {
+    s = await start(`WSGIDaemonProcess multi processes=2 threads=4
+WSGIDaemonProcess single threads=3
+WSGIScriptAlias /main @DIR@/where.js application-group=%{GLOBAL}
+WSGIScriptAlias /worker @DIR@/where.js
+WSGIScriptAlias /multi @DIR@/where.js process-group=multi
+WSGIScriptAlias /multi-global @DIR@/where.js process-group=multi application-group=%{GLOBAL}
+WSGIScriptAlias /single @DIR@/where.js process-group=single application-group=named
+WSGIImportScript @DIR@/preload.js process-group=single application-group=%{GLOBAL}`);
+  });
+  after(() => s?.server.stop(2000));
+
+  it("%{GLOBAL} runs in the front-end thread; other groups in worker threads", async () => {
+    const main = JSON.parse((await get(s.port, "/main")).body);
+    assert.equal(main.pid, process.pid);
+    assert.equal(main.threadId, 0);
+    assert.equal(main.applicationGroup, "");
+    const worker = JSON.parse((await get(s.port, "/worker")).body);
+    assert.equal(worker.pid, process.pid);
+    assert.notEqual(worker.threadId, 0);
+    assert.equal(worker.applicationGroup, `localhost:${s.port}|/worker`);
+  });
+
+  it("daemon groups run in child processes, spread over `processes`", async () => {
+    const answers = await Promise.all(Array.from({ length: 16 }, () => get(s.port, "/multi/slow")));
+    const seen = answers.map((a) => JSON.parse(a.body));
+    const pids = new Set(seen.map((a) => a.pid));
+    assert.equal(pids.has(process.pid), false);
+    assert.equal(pids.size, 2, `pids: ${[...pids]}`);
+    for (const a of seen) {
+      assert.equal(a.processGroup, "multi");
+      assert.notEqual(a.threadId, 0, "a named application group runs in a worker thread of the daemon");
+      assert.equal(a.multiprocess, true);
+      assert.equal(a.multithread, true);
+    }
+    const global = JSON.parse((await get(s.port, "/multi-global")).body);
+    assert.equal(global.threadId, 0);
+    assert.ok(pids.has(global.pid));
+  });
+
+  it("an omitted processes= is not multiprocess; WSGIImportScript ran at start", async () => {
+    const single = JSON.parse((await get(s.port, "/single")).body);
+    assert.equal(single.multiprocess, false);
+    assert.equal(single.multithread, true);
+    assert.equal(single.applicationGroup, "named");
+    const loaded = fs.readFileSync(path.join(s.dir, "loaded.txt"), "utf8").trim().split("\n");
+    assert.deepEqual(loaded, [String(single.pid)]);
+  });
+});
+
+describe("recycling under load", () => {
+  it("maximum-requests recycles many times with no failed or non-2xx response", async () => {
+    const s = await start(`WSGIDaemonProcess soak processes=2 threads=15 maximum-requests=200 graceful-timeout=5
+WSGIScriptAlias /app @DIR@/where.js process-group=soak application-group=%{GLOBAL}`);
+    try {
+      // Slow requests keep some work in flight at every recycle.
+      let slowFailures = 0;
+      let slowDone = 0;
+      let stop = false;
+      const slowLoop = (async () => {
+        while (!stop) {
+          const batch = await Promise.all(Array.from({ length: 4 }, () => get(s.port, "/app/slow").catch(() => ({ status: 0 }))));
+          for (const r of batch) {
+            slowDone++;
+            if (r.status !== 200) slowFailures++;
+          }
+        }
+      })();
+      const result = await autocannon({ url: `http://127.0.0.1:${s.port}/app`, connections: 10, duration: 6 });
+      stop = true;
+      await slowLoop;
+      const log = fs.readFileSync(path.join(s.dir, "error.log"), "utf8");
+      const recycles = (log.match(/has been recycled \(maximum requests reached\)/g) ?? []).length;
+      assert.equal(result.errors, 0, "connection errors");
+      assert.equal(result.timeouts, 0, "timeouts");
+      assert.equal(result.non2xx, 0, "non-2xx responses");
+      assert.equal(slowFailures, 0, "failed slow requests");
+      assert.ok(slowDone > 0);
+      assert.ok(recycles >= 10, `only ${recycles} recycles in ${result.requests.total} requests`);
+    } finally {
+      await s.server.stop(5000);
+    }
+  });
+});

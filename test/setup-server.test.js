@@ -17,7 +17,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-setup-server-"));
 const ENVIRON_APP = `exports.application = (environ, start_response) => {
   const out = {};
   for (const [k, v] of Object.entries(environ)) if (typeof v !== "object" && typeof v !== "function") out[k] = v;
-  start_response("200 OK", [["Content-Type", "application/json"]]);
+  start_response("200 OK", [["Content-Type", "application/json"], ["X-App", "environ"]]);
   return [JSON.stringify(out)];
 };
 `;
@@ -175,10 +175,10 @@ test("nginx in front: static files by nginx, the application through the proxy w
   assert.equal(file.status, 200);
   assert.equal(file.body, "static hello\n");
   assert.match(file.headers.server, /^nginx/);
-  assert.equal(file.headers.uwebsockets, undefined, "served by nginx, not proxied");
+  assert.equal(file.headers["x-app"], undefined, "served by nginx, not proxied");
   const css = await request(nginxPort, "/assets/style.css");
   assert.equal(css.body, "body{}\n");
-  assert.equal(css.headers.uwebsockets, undefined);
+  assert.equal(css.headers["x-app"], undefined);
 
   // The client is 127.0.0.2; nginx reaches nodewsgi from 127.0.0.1, a trusted proxy. A forged
   // X-Forwarded-For from the client is replaced by nginx.
@@ -187,7 +187,7 @@ test("nginx in front: static files by nginx, the application through the proxy w
     headers: { Host: `example.test:${nginxPort}`, "X-Forwarded-For": "6.6.6.6" },
   });
   assert.equal(res.status, 200, res.body);
-  assert.ok(res.headers.uwebsockets, "the application answered through the proxy");
+  assert.equal(res.headers["x-app"], "environ", "the application answered through the proxy");
   const env = JSON.parse(res.body);
   assert.equal(env.REMOTE_ADDR, "127.0.0.2");
   assert.equal(env.HTTP_HOST, "example.test");
@@ -199,4 +199,10 @@ test("nginx in front: static files by nginx, the application through the proxy w
 
   // A directory (no file) under the document root is the application's, as without nginx.
   assert.equal(JSON.parse((await request(nginxPort, "/")).body).PATH_INFO, "/");
+
+  // With nodewsgi stopped, nginx still serves the static files itself; the application is 502.
+  assert.equal(apachectl("stop").status, 0);
+  assert.equal((await request(nginxPort, "/hello.txt")).body, "static hello\n");
+  assert.equal((await request(nginxPort, "/assets/style.css")).body, "body{}\n");
+  assert.equal((await request(nginxPort, "/app/path")).status, 502);
 });

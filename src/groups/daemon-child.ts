@@ -8,7 +8,9 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import type { ApplicationHost } from "./types";
 import type { HeaderPair, RequestBody, ResponseSink } from "../http/types";
-import type { ErrorLog, LogLevel } from "../log/error-log";
+import type { LogLevel } from "../log/error-log";
+import type { LogOrigin, OriginErrorLog } from "../log/apache-error-log";
+import { routeStdio } from "../log/console-redirect";
 import { createDaemonHost } from "./daemon-host";
 import {
   Frame,
@@ -38,18 +40,30 @@ export type ToChild =
 export type FromChild =
   | { t: "listening" }
   | { t: "preloaded"; id: number; ok: boolean }
-  | { t: "log"; level: LogLevel; module: string; message: string };
+  | { t: "log"; level: LogLevel; module: string; message: string; tid?: number };
 
 function send(msg: FromChild): void {
   if (process.connected && process.send) process.send(msg);
 }
 
-/** Forwards log lines to the supervisor's ErrorLog (stderr when the channel is gone). */
-class IpcErrorLog implements ErrorLog {
+/**
+ * Forwards log lines to the supervisor's ErrorLog, which writes them with this child's pid
+ * and process group (stderr when the channel is gone).
+ */
+class IpcErrorLog implements OriginErrorLog {
+  /** Standard error's own write: application output is routed into this log (main()). */
+  stderrWrite: (text: string) => void = (text) => void process.stderr.write(text);
+
   log(level: LogLevel, module: string, message: string): void {
-    if (process.connected) send({ t: "log", level, module, message });
-    else process.stderr.write(`[${module}:${level}] [pid ${process.pid}] ${message}\n`);
+    this.logFrom({}, level, module, message);
   }
+
+  /** `origin.tid`: a worker thread of this child (its lines arrive through a WorkerGroup). */
+  logFrom(origin: LogOrigin, level: LogLevel, module: string, message: string): void {
+    if (process.connected) send(origin.tid ? { t: "log", level, module, message, tid: origin.tid } : { t: "log", level, module, message });
+    else this.stderrWrite(`[${module}:${level}] [pid ${process.pid}${origin.tid ? `:tid ${origin.tid}` : ""}] ${message}\n`);
+  }
+
   close(): void {}
 }
 
@@ -306,6 +320,9 @@ function main(): void {
       /* not settable on this platform */
     }
   }
+  // Application output in this process (console.*, process.stdout/stderr) becomes error log
+  // lines carrying this child's pid and group, as mod_wsgi does with sys.stdout/sys.stderr.
+  childLog.stderrWrite = routeStdio((line) => childLog.log("error", "wsgi", line)).stderrWrite;
   const host = createDaemonHost(childLog, init.threads);
   hostRef = host;
 

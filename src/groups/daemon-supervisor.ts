@@ -17,6 +17,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import type { ApplicationHost, AppRequest } from "./types";
 import type { RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
+import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
 import { Frame, FrameReader, dataFrame, decodeResponseHead, emptyFrame, encodeHead } from "./daemon-protocol";
@@ -435,7 +436,7 @@ export class DaemonGroup implements ApplicationHost {
   private onMessage(child: DaemonChild, msg: FromChild): void {
     switch (msg.t) {
       case "log":
-        this.log.log(msg.level, msg.module, msg.message);
+        logFrom(this.log, { pid: child.pid, ...(msg.tid ? { tid: msg.tid } : {}), process: this.name }, msg.level, msg.module, msg.message);
         return;
       case "preloaded": {
         const done = child.pendingPreloads.get(msg.id);

@@ -20,6 +20,7 @@ import {
   RingConsumer, RingProducer, readPair, readRequest, writePair, writeResponse,
   LOG_LEVELS, type BodyRef, type DecodedRequest, type ResponseHead, type WorkerData,
 } from "./request-queue";
+import { routeStdio } from "../log/console-redirect";
 
 const MAX_LOG_CHARS = 64 * 1024;
 
@@ -35,6 +36,10 @@ const log: ErrorLog = {
   },
   close(): void {},
 };
+
+// Application output (console.*, process.stdout/stderr writes) becomes error log lines, as
+// mod_wsgi does with sys.stdout/sys.stderr; the front end tags them with this thread's id.
+routeStdio((line) => log.log("error", "wsgi", line));
 
 const cache = new ScriptCache(data.group);
 const threads = Math.max(1, data.threads | 0);

@@ -24,6 +24,7 @@ import { Worker, type ResourceLimits } from "node:worker_threads";
 import type { AppRequest } from "./types";
 import type { RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
+import { logFrom } from "../log/apache-error-log";
 import { collectBody, type BodyBuffer } from "../app/input";
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
@@ -282,7 +283,7 @@ export class WorkerGroup {
       else this.apply(f, d);
     } else if (type === F_LOG) {
       const p = readPair(b, o, len);
-      this.log.log(LOG_LEVELS[p.byte1] ?? "error", p.a, p.b);
+      logFrom(this.log, { tid: inst.worker.threadId }, LOG_LEVELS[p.byte1] ?? "error", p.a, p.b);
     } else if (type === F_PRELOADED) {
       const p = readPair(b, o, len);
       const w = inst.preloads.get(p.id);

@@ -1,0 +1,241 @@
+"use strict";
+// Access and error logs through a real server on a real socket: common/combined/json lines,
+// env= conditions, per-vhost logs, the request id shared by environ, access log and error
+// log, and application output (wsgi.errors, console.*) from %{GLOBAL}, a worker-thread
+// group and a daemon process group landing in the error log with pid/tid/process group.
+const { describe, it, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const http = require("node:http");
+const { loadConfig } = require("../dist/config");
+const { Server } = require("../dist/server");
+const { jsEngine } = require("../dist/engine/js-engine");
+const { ApacheErrorLog } = require("../dist/log/apache-error-log");
+
+const APP = `"use strict";
+const { threadId } = require("node:worker_threads");
+exports.application = (environ, start_response) => {
+  const id = environ["mod_wsgi.request_id"];
+  environ["wsgi.errors"].write("errors line " + id + "\\n");
+  if (environ.QUERY_STRING === "console") {
+    console.log("console.log line " + id);
+    console.error("console.error line " + id);
+    process.stdout.write("stdout line " + id + "\\n");
+  }
+  const body = Buffer.from(JSON.stringify({ id, pid: process.pid, threadId }));
+  start_response("200 OK", [["Content-Type", "application/json"], ["Content-Length", String(body.length)]]);
+  return [body];
+};
+`;
+
+function get(port, p, headers = {}) {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path: p, headers, agent: false }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      })
+      .on("error", reject);
+  });
+}
+
+async function start(configText, frontEnd = "node") {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-logs-"));
+  fs.mkdirSync(path.join(dir, "htdocs"));
+  fs.writeFileSync(path.join(dir, "htdocs", "file.txt"), "0123456789");
+  fs.writeFileSync(path.join(dir, "app.js"), APP);
+  const conf = path.join(dir, "site.conf");
+  fs.writeFileSync(
+    conf,
+    `ServerName localhost\nListen 127.0.0.1:0\nErrorLog ${dir}/error.log\nDocumentRoot ${dir}/htdocs\n` +
+      `${configText.split("@DIR@").join(dir)}\n<Directory ${dir}>\n    Require all granted\n</Directory>\n`,
+  );
+  const config = loadConfig(conf);
+  const errorLog = new ApacheErrorLog(config.errorLog, { level: "info" });
+  const server = await Server.start(config, { engine: jsEngine, frontEnd, errorLog, notice: () => {} });
+  return { server, dir, errorLog, port: server.addresses[0].port, read: (f) => fs.readFileSync(path.join(dir, f), "utf8") };
+}
+
+async function waitFor(fn, ms = 5000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) return fn();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const CLF = /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] /;
+
+for (const frontEnd of ["node", "uws"]) describe(`access log over a real server (${frontEnd} front end)`, () => {
+  let s;
+  const results = {};
+  before(async () => {
+    s = await start(`LogFormat "%h %>s %b %L %{X-Tag}i" mine
+SetEnv tagged yes
+CustomLog @DIR@/common.log common
+CustomLog @DIR@/combined.log combined
+CustomLog @DIR@/access.json json
+CustomLog @DIR@/mine.log mine
+CustomLog @DIR@/only-app.log "%U" env=SCRIPT_NAME
+CustomLog @DIR@/not-app.log "%U" env=!SCRIPT_NAME
+WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}`, frontEnd);
+    results.file = await get(s.port, "/file.txt", { Referer: "http://ref/", "User-Agent": "t-agent", "X-Tag": "t1" });
+    results.missing = await get(s.port, "/missing");
+    results.app = await get(s.port, "/app/x?y=1", { "User-Agent": 'quote"agent' });
+    results.head = await new Promise((resolve, reject) => {
+      http.request({ host: "127.0.0.1", port: s.port, path: "/file.txt", method: "HEAD", agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode));
+      }).on("error", reject).end();
+    });
+    await s.server.stop(2000);
+    s.errorLog.close();
+  });
+
+  it("common: Debian's %h %l %u %t \"%r\" %>s %O, one line per request in order", () => {
+    const lines = s.read("common.log").trimEnd().split("\n");
+    assert.equal(lines.length, 4);
+    assert.match(lines[0], CLF);
+    assert.match(lines[0], /"GET \/file\.txt HTTP\/1\.1" 200 \d+$/);
+    const sent = Number(lines[0].split(" ").pop());
+    assert.ok(sent > 10 + 50, `%O counts headers and body: ${sent}`);
+    assert.match(lines[1], /"GET \/missing HTTP\/1\.1" 404 \d+$/);
+    assert.match(lines[2], /"GET \/app\/x\?y=1 HTTP\/1\.1" 200 \d+$/);
+    assert.match(lines[3], /"HEAD \/file\.txt HTTP\/1\.1" 200 \d+$/);
+  });
+
+  it("combined: referer and user agent, escaped", () => {
+    const lines = s.read("combined.log").trimEnd().split("\n");
+    assert.match(lines[0], /" 200 \d+ "http:\/\/ref\/" "t-agent"$/);
+    assert.match(lines[1], /" 404 \d+ "-" "-"$/);
+    assert.match(lines[2], /" 200 \d+ "-" "quote\\"agent"$/);
+  });
+
+  it("json: one object per line with status, bytes, duration and the request id", () => {
+    const objs = s.read("access.json").trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(objs.length, 4);
+    assert.deepEqual(objs.map((o) => o.status), [200, 404, 200, 200]);
+    assert.equal(objs[0].bytes, 10);
+    assert.equal(objs[3].bytes, 0, "HEAD sends no body");
+    assert.equal(objs[0].referer, "http://ref/");
+    assert.equal(objs[0].user_agent, "t-agent");
+    assert.equal(objs[2].path, "/app/x");
+    assert.equal(objs[2].query, "y=1");
+    assert.equal(objs[2].request_id, JSON.parse(results.app.body).id, "the environ's mod_wsgi.request_id is the access log's");
+    for (const o of objs) {
+      assert.equal(typeof o.duration_us, "number");
+      assert.ok(o.duration_us >= 0);
+      assert.match(o.request_id, /^[A-Za-z0-9+/]{11}$/);
+      assert.equal(o.aborted, false);
+    }
+    assert.equal(new Set(objs.map((o) => o.request_id)).size, 4);
+  });
+
+  it("a LogFormat nickname, %b, %L and %{..}i", () => {
+    const lines = s.read("mine.log").trimEnd().split("\n");
+    assert.match(lines[0], /^127\.0\.0\.1 200 10 [A-Za-z0-9+/]{11} t1$/);
+    assert.match(lines[3], /^127\.0\.0\.1 200 - [A-Za-z0-9+/]{11} -$/);
+  });
+
+  it("env= and env=! conditions", () => {
+    assert.equal(s.read("only-app.log"), "/app/x\n");
+    assert.equal(s.read("not-app.log"), "/file.txt\n/missing\n/file.txt\n");
+  });
+
+  it("the request id in the access log is on the request's error log lines", () => {
+    const id = JSON.parse(results.app.body).id;
+    const err = s.read("error.log");
+    assert.match(err, new RegExp(`\\[wsgi:error\\] \\[pid ${process.pid}\\] \\[client 127\\.0\\.0\\.1:\\d+\\] \\[R:${id.replace(/[+/]/g, "\\$&")}\\] errors line ${id.replace(/[+/]/g, "\\$&")}\\n`));
+  });
+});
+
+describe("access log: configuration errors and virtual hosts", () => {
+  it("an unknown directive or an expr= condition is a config error with file and line", async () => {
+    await assert.rejects(start("CustomLog @DIR@/a.log \"%h %Z\""), { code: "E_LOG_FORMAT", message: /site\.conf:\d+: CustomLog: .*%Z/ });
+    await assert.rejects(start("CustomLog @DIR@/a.log common \"expr=%{REQUEST_STATUS} == 200\""), { code: "E_LOG_CONDITION" });
+  });
+
+  it("a virtual host with its own CustomLog logs there; others log to the main server's", async () => {
+    const s = await start(`CustomLog @DIR@/main.log "%v %U"
+<VirtualHost *>
+  ServerName one.test
+  DocumentRoot @DIR@/htdocs
+  CustomLog @DIR@/one.log "%v %V %U"
+</VirtualHost>
+<VirtualHost *>
+  ServerName two.test
+  DocumentRoot @DIR@/htdocs
+</VirtualHost>`);
+    await get(s.port, "/file.txt", { Host: "one.test" });
+    await get(s.port, "/file.txt?2", { Host: "two.test" });
+    await s.server.stop(2000);
+    s.errorLog.close();
+    assert.equal(s.read("one.log"), "one.test one.test /file.txt\n");
+    assert.equal(s.read("main.log"), "two.test /file.txt\n");
+  });
+
+  it("without CustomLog no request is wrapped", async () => {
+    const s = await start("");
+    assert.equal(s.server.accessLog, null);
+    await s.server.stop(500);
+    s.errorLog.close();
+  });
+});
+
+describe("application output in the error log", () => {
+  let s;
+  before(async () => {
+    s = await start(`WSGIDaemonProcess dgroup processes=1 threads=2
+WSGIScriptAlias /global @DIR@/app.js application-group=%{GLOBAL}
+WSGIScriptAlias /worker @DIR@/app.js
+WSGIScriptAlias /daemon @DIR@/app.js process-group=dgroup application-group=%{GLOBAL}
+WSGIScriptAlias /daemon-worker @DIR@/app.js process-group=dgroup`);
+  });
+  after(async () => {
+    await s?.server.stop(2000);
+    s?.errorLog.close();
+  });
+
+  const esc = (t) => t.replace(/[+/]/g, "\\$&");
+
+  it("worker-thread group: wsgi.errors with client and id, console and stdout with the thread id", async () => {
+    const r = JSON.parse((await get(s.port, "/worker?console")).body);
+    assert.notEqual(r.threadId, 0);
+    const tag = `\\[pid ${process.pid}:tid ${r.threadId}\\]`;
+    const err = await waitFor(() => {
+      const t = s.read("error.log");
+      return t.includes(`stdout line ${r.id}`) && t;
+    });
+    assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} \\[client 127\\.0\\.0\\.1:\\d+\\] \\[R:${esc(r.id)}\\] errors line ${esc(r.id)}\\n`));
+    assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} console\\.log line ${esc(r.id)}\\n`));
+    assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} console\\.error line ${esc(r.id)}\\n`));
+    assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} stdout line ${esc(r.id)}\\n`));
+  });
+
+  for (const [where, url] of [["main thread", "/daemon?console"], ["worker thread", "/daemon-worker?console"]]) {
+    it(`daemon group (${where}): lines carry the child's pid and the process group`, async () => {
+      const r = JSON.parse((await get(s.port, url)).body);
+      assert.notEqual(r.pid, process.pid);
+      const tag = `\\[pid ${r.pid}${r.threadId ? `:tid ${r.threadId}` : ""}\\] \\[process dgroup\\]`;
+      const err = await waitFor(() => {
+        const t = s.read("error.log");
+        return t.includes(`stdout line ${r.id}`) && t.includes(`errors line ${r.id}`) && t;
+      });
+      assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} \\[client 127\\.0\\.0\\.1:\\d+\\] \\[R:${esc(r.id)}\\] errors line ${esc(r.id)}\\n`));
+      assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} console\\.log line ${esc(r.id)}\\n`));
+      assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} console\\.error line ${esc(r.id)}\\n`));
+      assert.match(err, new RegExp(`\\[wsgi:error\\] ${tag} stdout line ${esc(r.id)}\\n`));
+    });
+  }
+
+  it("%{GLOBAL} in the front-end thread: wsgi.errors in the error log; console is left alone by Server", async () => {
+    const r = JSON.parse((await get(s.port, "/global")).body);
+    assert.equal(r.threadId, 0);
+    assert.match(s.read("error.log"), new RegExp(`\\[wsgi:error\\] \\[pid ${process.pid}\\] \\[client 127\\.0\\.0\\.1:\\d+\\] \\[R:${esc(r.id)}\\] errors line`));
+  });
+});

@@ -82,10 +82,11 @@ function log(msg) {
   process.stdout.write(`${msg}\n`);
 }
 
-function machine() {
+/** Read before the runner pins itself, which would make availableParallelism() say 1. */
+function machine(nproc) {
   const cpu = os.cpus()[0]?.model ?? "unknown";
   const kernel = `${os.type()} ${os.release()}`;
-  return { nproc: os.availableParallelism?.() ?? os.cpus().length, cpu, node: process.version, kernel };
+  return { nproc, cpu, node: process.version, kernel };
 }
 
 /** The run's scratch tree: the apps, a 64 KiB static file; readable by Apache's www-data. */
@@ -99,6 +100,13 @@ function prepareRunDir() {
   for (const f of ["hello.js", "discard.js", "hello.wsgi"]) fs.copyFileSync(path.join(__dirname, "apps", f), path.join(appDir, f));
   fs.writeFileSync(path.join(staticDir, "64k.bin"), crypto.randomBytes(64 * 1024));
   return { runDir, appDir, staticDir };
+}
+
+/** An error page's <title>, or the start of a body: enough to say what came back. */
+function bodyGist(body) {
+  const text = body.toString("latin1");
+  const title = /<title>([^<]*)<\/title>/i.exec(text);
+  return JSON.stringify(title ? title[1].trim() : text.slice(0, 80).replace(/\s+/g, " "));
 }
 
 /** The one request each row sends, checked once before measuring: a wrong answer is no row. */
@@ -119,7 +127,7 @@ async function verify(row, port) {
     return `request failed: ${err.message}`;
   }
   const e = row.expect;
-  if (res.status !== e.status) return `expected status ${e.status}, got ${res.status} ${res.body.toString("latin1").slice(0, 120).replace(/\s+/g, " ")}`;
+  if (res.status !== e.status) return `expected status ${e.status}, got ${res.status} ${bodyGist(res.body)}`;
   if (e.body !== undefined && res.body.toString() !== e.body) return `expected body ${JSON.stringify(e.body)}, got ${JSON.stringify(res.body.toString().slice(0, 80))}`;
   if (e.bodyBytes !== undefined && res.body.length !== e.bodyBytes) return `expected ${e.bodyBytes} body bytes, got ${res.body.length}`;
   return null;
@@ -239,7 +247,7 @@ function summarize(res) {
     foreignShare: median(r.map((m) => m.foreignShare)),
     roundsRps: res.rounds.map((m) => (m ? m.rps : NaN)),
   };
-  if (out.foreignShare > 0.05) res.notes.push(`other processes used ${Math.round(out.foreignShare * 100)}% of the server core (median): the machine was busy`);
+  if (out.foreignShare > 0.1) res.notes.push(`other processes used ${Math.round(out.foreignShare * 100)}% of the server core (median): the machine was busy`);
   if (res.repeated) res.notes.push(`${res.repeated} round(s) repeated because the machine was busy`);
   const expectErrorStatus = res.row.expect.status >= 400;
   if (!expectErrorStatus && out.non2xx) res.notes.push(`${out.non2xx} of ${out.requests} responses were not 2xx/3xx`);
@@ -331,7 +339,7 @@ async function main() {
     const report = renderReport({
       opts,
       argv: process.argv.slice(2),
-      machine: machine(),
+      machine: machine(nproc),
       tool,
       toolVersion: tool === "wrk" ? wrkVersion() : `autocannon ${require("autocannon/package.json").version}`,
       apacheVersion: apache ? (spawnSync(apache.binary, ["-v"], { encoding: "utf8" }).stdout.split("\n")[0] ?? "") : null,

@@ -84,8 +84,10 @@ function treeRssBytes(root) {
 module.exports = { parseStat, processTree, treeCpuSeconds, treeRssBytes, clockTicks };
 
 /**
- * Per-CPU counters from /proc/stat, in ticks: { cpuN: { busy, steal, total } }. Busy excludes idle,
- * iowait and steal; steal is time the hypervisor gave to someone else.
+ * Per-CPU counters from /proc/stat, in ticks: { cpuN: { busy, steal, total } }. Busy is user, nice
+ * and system time, which processes are charged for; irq/softirq time (partly the server's own
+ * loopback traffic) is left out so it is not mistaken for someone else's load. Steal is time the
+ * hypervisor gave to another guest.
  */
 function cpuCounters(text = fs.readFileSync("/proc/stat", "utf8")) {
   const out = {};
@@ -93,8 +95,8 @@ function cpuCounters(text = fs.readFileSync("/proc/stat", "utf8")) {
     const m = /^(cpu\d+)\s+(.*)$/.exec(line);
     if (!m) continue;
     const [user, nice, system, idle, iowait, irq, softirq, steal] = m[2].split(/\s+/).map(Number);
-    const busy = user + nice + system + irq + softirq;
-    out[m[1]] = { busy, steal: steal || 0, total: busy + idle + (iowait || 0) + (steal || 0) };
+    const busy = user + nice + system;
+    out[m[1]] = { busy, steal: steal || 0, total: busy + idle + (iowait || 0) + (irq || 0) + (softirq || 0) + (steal || 0) };
   }
   return out;
 }

@@ -104,7 +104,8 @@ async function launch({ argv, env, port, probePath = "/", startTimeoutMs, cwd = 
     /** The last lines of the server's own error log, for a "wrong response" explanation. */
     logTail() {
       try {
-        return logFile ? lastLines(fs.readFileSync(logFile, "utf8"), 2) : "";
+        // The last entry without its "[date] [module:level] [pid N] [client ...]" prefix.
+        return logFile ? lastLines(fs.readFileSync(logFile, "utf8"), 1).replace(/^(\[[^\]]*\]\s*)+/, "") : "";
       } catch {
         return "";
       }

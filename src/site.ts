@@ -62,7 +62,7 @@ export class Site {
     await this.daemons.start(this.config.importScripts);
     const preloads = this.config.importScripts
       .filter((s) => s.processGroup === "")
-      .map((s) => this.embedded.preload(s.script, "application", s.applicationGroup));
+      .map((s) => this.embedded.preload(s.script, "", s.applicationGroup));
     // mod_wsgi preloads a WSGIScriptAlias* script whose process and application groups are
     // both given literally (and whose target has no $N substitution) when its process starts.
     for (const host of [this.config.main, ...this.config.virtualHosts]) {

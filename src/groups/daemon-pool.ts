@@ -53,7 +53,7 @@ export class DaemonPool implements ApplicationHost {
     await Promise.all(
       importScripts
         .filter((s) => s.processGroup !== "" && this.groups.has(s.processGroup))
-        .map((s) => this.groups.get(s.processGroup)!.preload(s.script, "application", s.applicationGroup)),
+        .map((s) => this.groups.get(s.processGroup)!.preload(s.script, "", s.applicationGroup)),
     );
   }
 

@@ -29,7 +29,9 @@ export class InThreadHost implements ApplicationHost {
   }
 
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {
-    await this.cache(applicationGroup).getCallable(script, callable);
+    const cache = this.cache(applicationGroup);
+    if (callable === "") await cache.load(script);
+    else await cache.getCallable(script, callable);
   }
 
   async close(): Promise<void> {

@@ -38,7 +38,10 @@ export interface ApplicationHost {
    * response (500/502/503/504) and a line in the error log. Resolves when the response ended.
    */
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void>;
-  /** Load a script ahead of the first request (WSGIImportScript, preloaded aliases). */
+  /**
+   * Load a script ahead of the first request: with `callable` "" only import it
+   * (WSGIImportScript); otherwise also look the callable up (preloaded aliases).
+   */
   preload(script: string, callable: string, applicationGroup: string): Promise<void>;
   /** Stop taking requests, let those in flight finish within `graceMs`, release resources. */
   close(graceMs: number): Promise<void>;

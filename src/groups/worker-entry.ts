@@ -201,7 +201,7 @@ function onFrame(b: Buffer, o: number, len: number): void {
       break;
     case F_PRELOAD: {
       const p = readPair(b, o, len);
-      cache.getCallable(p.a, p.b).then(
+      (p.b === "" ? cache.load(p.a) : cache.getCallable(p.a, p.b)).then(
         () => writePair(out, F_PRELOADED, 1, p.id, "", ""),
         (err) => writePair(out, F_PRELOADED, 0, p.id, "", (err as Error)?.message ?? String(err)),
       );

@@ -26,6 +26,8 @@ import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrit
 import { compileRequire, evaluateRequire, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron } from "./environ";
 import { resolveGroupName } from "./groups";
+import { matchRedirect } from "./redirect";
+import { negotiate } from "./negotiate";
 
 /** Apache's LimitInternalRecursion default. */
 const LIMIT_INTERNAL_RECURSION = 10;
@@ -41,6 +43,8 @@ export interface MapRequest {
   readonly localAddress: string;
   readonly localPort: number;
   readonly scheme: "http" | "https";
+  /** The body as announced (IncomingRequest.body): static files check LimitRequestBody. */
+  readonly body?: { readonly declaredLength: number; readonly chunked: boolean };
 }
 
 /** A request for an application, ready for an ApplicationHost. */
@@ -197,6 +201,11 @@ export class Mapper {
           query = outcome.query;
       }
     }
+    if (!translated && t.redirects.length > 0) {
+      // mod_alias runs its redirects before any alias (and mod_wsgi's aliases come after it).
+      const hit = matchRedirect(t.redirects, uri, query, (p) => absoluteUrl(state, p));
+      if (hit) return redirectResult(hit, null);
+    }
     translated ??= this.translateAliases(t, uri, forcedHandler, forcedType);
 
     // map_to_storage: the directory walk, then the sections that apply.
@@ -225,17 +234,28 @@ export class Mapper {
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
     if (walk.stat === null && options.has("MultiViews")) {
-      const found = negotiate(walk.filename, settings);
-      if (found) {
+      const n = negotiate(walk.filename, settings, headerValue(state.req.headers, "accept"), headerValue(state.req.headers, "accept-language"));
+      if (n.kind === "not-acceptable") return { kind: "error", status: 406, settings };
+      if (n.kind === "found") {
+        const found = n.name;
         const newUri = uri.slice(0, uri.length - walk.pathInfo.length - path.basename(walk.filename).length) + found + walk.pathInfo;
         return this.resolve(state, newUri, query, depth + 1);
       }
     }
 
     // fixups: per-directory mod_rewrite (may redirect internally), SetEnv, mod_dir.
+    let staticType = translated.forcedType;
     if (settings.rewrite?.engine && settings.rewrite.rules.length > 0 && !state.rewriteEnded) {
       const perDir = this.perDirectoryRewrite(state, settings, uri, query, walk);
-      if (perDir) return perDir.kind === "redirect-to" ? this.internalRedirect(state, perDir.url, uri, query, depth) : perDir.result;
+      if (perDir.kind === "redirect-to") return this.internalRedirect(state, perDir.url, uri, query, depth);
+      if (perDir.kind === "result") return perDir.result;
+      // [H=...] and [T=...] in a directory context apply to this request as it stands.
+      if (perDir.forcedHandler) handler = perDir.forcedHandler;
+      if (perDir.forcedType) staticType = perDir.forcedType;
+    }
+    if (settings.redirects && settings.redirects.length > 0) {
+      const hit = matchRedirect(settings.redirects, uri, query, (p) => absoluteUrl(state, p));
+      if (hit) return redirectResult(hit, settings);
     }
     for (const [k, v] of resolveEnv(settings.env)) state.env.set(k, v);
 
@@ -253,7 +273,15 @@ export class Mapper {
     if (walk.stat === null) return { kind: "error", status: 404, settings };
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
     if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, settings };
-    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: translated.forcedType, settings };
+    // The default handler discards the body, and the limit applies while it does.
+    const declared = state.req.body?.declaredLength ?? -1;
+    const limit = settings.limitRequestBody?.value ?? 0;
+    if (limit > 0 && declared > limit) {
+      return { kind: "error", status: 413, headers: [["Connection", "close"]], reason: `Requested content-length of ${declared} is larger than the configured limit of ${limit}`, settings };
+    }
+    const forceType = settings.forceType?.value;
+    if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
+    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings };
   }
 
   /** mod_alias, then mod_wsgi's aliases, then DocumentRoot. */
@@ -353,7 +381,10 @@ export class Mapper {
     uri: string,
     query: string | null,
     walk: WalkResult,
-  ): { kind: "redirect-to"; url: string } | { kind: "result"; result: MapResult } | null {
+  ):
+    | { kind: "redirect-to"; url: string }
+    | { kind: "result"; result: MapResult }
+    | { kind: "continue"; forcedHandler: string | null; forcedType: string | null } {
     const rw = settings.rewrite!;
     const where = rw.rules[0]?.where;
     // The rules belong to the directory whose section (or .htaccess) defined them.
@@ -370,7 +401,7 @@ export class Mapper {
       case "status":
         return { kind: "result", result: bad(outcome.status, `rewrite rule at ${where?.file}:${where?.line} answered ${outcome.status}`, settings) };
       default:
-        return null;
+        return { kind: "continue", forcedHandler: outcome.forcedHandler, forcedType: outcome.forcedType };
     }
   }
 
@@ -393,9 +424,12 @@ export class Mapper {
   /** mod_dir: DirectorySlash, DirectoryIndex, then mod_autoindex or 403. */
   private directory(state: RequestState, t: HostTables, settings: DirSettings, uri: string, query: string | null, dirPath: string, depth: number): Promise<MapResult> | MapResult {
     if (!uri.endsWith("/")) {
-      if (settings.directorySlash?.value === false) return { kind: "error", status: 404, settings };
-      const port = state.serverPort === (state.req.scheme === "https" ? "443" : "80") ? "" : `:${state.serverPort}`;
-      const location = `${state.req.scheme}://${state.serverName}${port}${encodeUri(uri)}/${query !== null ? "?" + query : ""}`;
+      // DirectorySlash Off: mod_dir declines; mod_autoindex lists the directory or refuses.
+      if (settings.directorySlash?.value === false) {
+        if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
+        return bad(403, `Cannot serve directory ${withSlash(dirPath)}: server-generated directory index forbidden by Options directive`, settings);
+      }
+      const location = absoluteUrl(state, `${encodeUri(uri)}/${query !== null ? "?" + query : ""}`);
       return { kind: "redirect", status: 301, location, settings };
     }
     const indexes = settings.directoryIndex?.value ?? ["index.html"];
@@ -615,39 +649,6 @@ function handlerByExtension(settings: DirSettings, file: string): string | null 
   }
   return handler;
 }
-
-/**
- * mod_negotiation's MultiViews, reduced to what matters for serving: the files named
- * `base.*` in the directory whose extensions are all known types or (with MultiviewsMatch
- * Handlers/Any) handlers. The shortest such name wins, as the best variant usually does.
- */
-function negotiate(missing: string, settings: DirSettings): string | null {
-  const dir = path.dirname(missing);
-  const base = path.basename(missing);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return null;
-  }
-  const match = settings.multiviewsMatch?.value ?? "NegotiatedOnly";
-  const handlers = settings.addHandlers;
-  const candidates = names.filter((n) => {
-    if (!n.startsWith(base + ".")) return false;
-    const exts = n.slice(base.length + 1).split(".");
-    return exts.every((e) => {
-      const ext = e.toLowerCase();
-      if (match === "Any") return true;
-      if ((match === "Handlers" || match === "Filters Handlers") && handlers?.has(ext)) return true;
-      return KNOWN_NEGOTIATION_EXTENSIONS.has(ext) || (settings.addTypes?.has(ext) ?? false);
-    });
-  });
-  candidates.sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
-  return candidates[0] ?? null;
-}
-
-/** Extensions with a media type in a stock /etc/mime.types that MultiViews can negotiate. */
-const KNOWN_NEGOTIATION_EXTENSIONS = new Set(["html", "htm", "txt", "css", "js", "json", "xml", "png", "jpg", "jpeg", "gif", "svg", "pdf", "ico", "webp"]);
 
 function headerValue(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];

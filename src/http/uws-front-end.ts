@@ -10,11 +10,12 @@
  *   `write` + `onWritable`;
  * - one catch-all route (`any /*`): routing is the mapper's job, not uWS's.
  *
- * Known limits of the uWS 20.30 binary, checked on this build and documented in
- * docs/front-ends.md: HTTP/1.0 requests, absolute-form targets and header names containing `_`
- * get no response (the connection is dropped or left to time out); an empty query (`/a?`) is
- * indistinguishable from none; the client's port is not exposed. `NODEWSGI_FRONTEND=node`
- * selects the node:http front end, which has none of these limits.
+ * Known limits of the uWS 20.30 binary, asserted by test/http-robustness.test.js and
+ * documented in docs/front-ends.md: HTTP/1.0 requests, absolute-form targets, header names
+ * containing `_` and most malformed heads get no response (the connection is left to uWS's
+ * ~10 s idle timeout); a request pipelined behind a pending response makes uWS close the
+ * connection; an empty query (`/a?`) is indistinguishable from none; the client's port is not
+ * exposed. `NODEWSGI_FRONTEND=node` selects the node:http front end, which has none of these.
  */
 import * as path from "node:path";
 import type { FrontEnd, FrontEndOptions, ListenAddress, RequestHandler } from "./front-end";
@@ -164,7 +165,13 @@ export class UwsFrontEnd implements FrontEnd {
     const refusal = checkRequestHead(method, target, "HTTP/1.1", headers, this.limits);
     if (refusal) {
       sink.closeAfter = true;
-      sendRefusal(sink, refusal, method);
+      // Not now: uWS closes only after parsing everything else in this read, and would run a
+      // request pipelined (smuggled) behind this one. Left pending, the response makes uWS
+      // drop the connection the moment it sees a further request; when none follows, the
+      // refusal goes out on the next turn.
+      setImmediate(() => {
+        if (!sink.aborted) sendRefusal(sink, refusal, method);
+      });
       return;
     }
     const declared = parseDeclaredLength(headers);

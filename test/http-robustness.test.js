@@ -1,0 +1,364 @@
+"use strict";
+// Bad and hostile input, as raw bytes on real sockets, against both front ends of a real
+// in-process server (hello app, body-echo app, async app, static files). Each case says what
+// the node:http front end and the uWS front end must do; where uWS's own parser decides and
+// cannot be changed, the case asserts the documented behaviour (docs/front-ends.md).
+//
+// Outcomes:
+//   { status, close }  a response with that status; `close`: the server then closes
+//   "dropped"          the connection is closed at once with no response (uWS parser errors)
+//   "ignored"          no response and no close within IGNORE_MS (uWS parser errors that
+//                      leave the connection to its ~10 s idle timeout)
+const { describe, it, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const net = require("node:net");
+const { makeSite, startServer, exchange, parseResponses, BIG_SIZE } = require("./helpers/raw-http");
+
+const IGNORE_MS = 300;
+const H = "Host: a\r\n";
+const calls = () => globalThis.__robustnessCalls ?? [];
+
+const SMUGGLED = "GET /echo/smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+
+const CASES = [
+  // Body framing
+  ["conflicting Content-Length", `POST /echo HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 10\r\n\r\nhelloworld`,
+    { status: 400, close: true }, { status: 400, close: true }],
+  ["identical repeated Content-Length (Apache merges, then refuses)", `POST /echo HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello`,
+    { status: 400, close: true }, { status: 400, close: true }],
+  ["Content-Length list", `POST /echo HTTP/1.1\r\n${H}Content-Length: 5, 5\r\n\r\nhello`,
+    { status: 400, close: true }, "dropped"],
+  ["non-numeric Content-Length", `POST /echo HTTP/1.1\r\n${H}Content-Length: abc\r\n\r\nhello`,
+    { status: 400, close: true }, "dropped"],
+  ["signed Content-Length", `POST /echo HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\nhello`,
+    { status: 400, close: true }, "dropped"],
+  ["CL.TE smuggling (Content-Length + chunked)", `POST /echo HTTP/1.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+    { status: 400, close: true }, "dropped"],
+  ["TE.CL smuggling (chunked + Content-Length)", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n`,
+    { status: 400, close: true }, "dropped"],
+  ["Transfer-Encoding: gzip", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n`,
+    { status: 400, close: true }, { status: 400, close: true }],
+  ["Transfer-Encoding: gzip, chunked", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
+    { status: 400, close: true }, { status: 400, close: true }],
+  ["Transfer-Encoding: identity", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\n\r\n`,
+    { status: 400, close: true }, { status: 400, close: true }],
+  ["Transfer-Encoding: identity with Content-Length", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello`,
+    { status: 400, close: true }, "dropped"],
+  ["two Transfer-Encoding: chunked lines", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    { status: 400, close: true }, { status: 400, close: true }],
+  ["space before the colon of Transfer-Encoding", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\nhello`,
+    { status: 400, close: true }, "ignored"],
+  ["Transfer-Encoding in HTTP/1.0", `POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    { status: 400, close: true }, "ignored"],
+  // A bad chunk is found after the request went to the application: no status can be sent
+  // any more, so the connection is dropped (the application sees an abort).
+  ["bad chunk size", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`,
+    "dropped", "dropped"],
+  ["runaway chunk (data longer than its size)", `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n4\r\nSEE-THIS\r\n0\r\n\r\n`,
+    "dropped", "dropped"],
+  // Limits (Apache: LimitRequestLine 8190 -> 414, LimitRequestFieldSize 8190 -> 400,
+  // LimitRequestFields 100 -> 400; the header block is capped at 16384 bytes -> 431).
+  ["request line over 8190 bytes", `GET /app?${"q".repeat(9000)} HTTP/1.1\r\n${H}\r\n`,
+    { status: 414, close: true }, { status: 414, close: true }],
+  ["request line over the whole header budget", `GET /app?${"q".repeat(20000)} HTTP/1.1\r\n${H}\r\n`,
+    { status: 414, close: true }, { status: 414, close: true }],
+  ["one header field over 8190 bytes", `GET /app HTTP/1.1\r\n${H}X-Big: ${"a".repeat(9000)}\r\n\r\n`,
+    { status: 400, close: true }, { status: 400, close: true }],
+  ["header block over 16384 bytes", `GET /app HTTP/1.1\r\n${H}${Array.from({ length: 20 }, (_, i) => `X-F${i}: ${"b".repeat(1000)}\r\n`).join("")}\r\n`,
+    { status: 431, close: true }, { status: 431, close: true }],
+  ["101 header fields", `GET /app HTTP/1.1\r\n${H}${Array.from({ length: 100 }, (_, i) => `X-H${i}: v\r\n`).join("")}\r\n`,
+    { status: 400, close: true }, "ignored"],
+  // Request line and field syntax
+  ["invalid method token", `G(T /app HTTP/1.1\r\n${H}\r\n`, { status: 400, close: true }, "dropped"],
+  ["lower-case method", `get /app HTTP/1.1\r\n${H}\r\n`, { status: 400, close: true }, "dropped"],
+  ["NUL in a header value", `GET /app HTTP/1.1\r\n${H}X-A: a\0b\r\n\r\n`, { status: 400, close: true }, "ignored"],
+  ["bare CR in a header value", `GET /app HTTP/1.1\r\n${H}X-A: a\rb\r\n\r\n`, { status: 400, close: true }, "ignored"],
+  ["bare LF in a header value", `GET /app HTTP/1.1\r\n${H}X-A: a\nb\r\n\r\n`, { status: 400, close: true }, "ignored"],
+  ["bare LF line endings", `GET /app HTTP/1.1\nHost: a\n\n`, { status: 400, close: true }, "ignored"],
+  ["obs-fold (a continuation line)", `GET /echo HTTP/1.1\r\n${H}X-Fold: a\r\n b\r\n\r\n`, { status: 400, close: true }, "ignored"],
+  ["HTTP/1.1 without Host", `GET /app HTTP/1.1\r\n\r\n`, { status: 400, close: true }, "ignored"],
+  ["two Host headers", `GET /app HTTP/1.1\r\n${H}Host: b\r\n\r\n`, { status: 400, close: true }, { status: 400, close: true }],
+  ["underscore in a header name", `GET /app HTTP/1.1\r\n${H}X_Auth_User: admin\r\n\r\n`, { status: 200, close: false }, "ignored"],
+  // Forms uWS does not serve
+  ["HTTP/1.0 request", `GET /app HTTP/1.0\r\n\r\n`, { status: 200, close: true }, "ignored"],
+  ["HTTP/1.0 request with Host", `GET /app HTTP/1.0\r\nHost: a\r\n\r\n`, { status: 200, close: true }, "ignored"],
+  ["absolute-form target", `GET http://example.test/echo/abs?x=1 HTTP/1.1\r\nHost: other\r\n\r\n`,
+    { status: 200, close: false, check: (r) => {
+      const env = JSON.parse(r.body.toString());
+      assert.equal(env.uri, "/echo/abs?x=1");
+      assert.equal(env.path, "/abs");
+      assert.equal(env.host, "example.test", "the target's authority replaces Host (RFC 9112 3.2.2)");
+    } }, "ignored"],
+];
+
+async function expectOutcome(port, bytes, want) {
+  if (want === "ignored") {
+    const r = await exchange(port, bytes, { timeoutMs: IGNORE_MS });
+    assert.equal(r.raw.length, 0, `expected no response, got ${JSON.stringify(r.raw.toString("latin1").slice(0, 60))}`);
+    assert.equal(r.closed, false, "uWS leaves this connection to its idle timeout");
+    return;
+  }
+  const r = await exchange(port, bytes, { timeoutMs: 1500 });
+  if (want === "dropped") {
+    assert.equal(r.raw.length, 0, `expected no response, got ${JSON.stringify(r.raw.toString("latin1").slice(0, 60))}`);
+    assert.ok(r.closed, "the connection is closed");
+    assert.ok(r.ms < 1000, `closed at once, not after ${r.ms} ms`);
+    return;
+  }
+  const responses = parseResponses(r.raw);
+  assert.equal(responses.length, 1, `one response, got ${JSON.stringify(r.raw.toString("latin1").slice(0, 120))}`);
+  assert.equal(responses[0].status, want.status);
+  if (want.close) {
+    assert.ok(r.closed && r.ms < 1000, "the connection is closed after the response");
+    if (want.status >= 400) assert.match(responses[0].headers.connection ?? "", /close/i);
+  } else {
+    assert.equal(r.closed, false, "the connection stays open");
+  }
+  want.check?.(responses[0]);
+}
+
+/** Send requests one after another on one connection, each after the previous answer. */
+function keepAliveRun(port, count, request) {
+  return new Promise((resolve, reject) => {
+    const statuses = [];
+    let buf = Buffer.alloc(0);
+    const s = net.connect(port, "127.0.0.1", () => s.write(request(0)));
+    s.on("data", (c) => {
+      buf = Buffer.concat([buf, c]);
+      const rs = parseResponses(buf);
+      // parseResponses stops at an incomplete response; a complete one has its whole body.
+      if (rs.length === 1 && rs[0].body.length === Number(rs[0].headers["content-length"])) {
+        statuses.push(rs[0].status);
+        buf = Buffer.alloc(0);
+        if (statuses.length === count) {
+          s.end();
+          resolve(statuses);
+        } else s.write(request(statuses.length));
+      }
+    });
+    s.on("error", reject);
+    s.on("close", () => {
+      if (statuses.length < count) reject(new Error(`closed after ${statuses.length} responses`));
+    });
+  });
+}
+
+const site = makeSite();
+
+for (const frontEnd of ["node", "uws"]) {
+  describe(`http robustness: ${frontEnd} front end`, () => {
+    let server;
+    let port;
+    before(async () => {
+      ({ server, port } = await startServer(frontEnd, site));
+    });
+    after(async () => {
+      await server?.stop(500);
+    });
+
+    describe("malformed and hostile requests", { concurrency: true }, () => {
+      for (const [name, bytes, onNode, onUws] of CASES) {
+        const want = frontEnd === "node" ? onNode : onUws;
+        const label = typeof want === "string" ? want : `${want.status}${want.close ? " + close" : ""}`;
+        it(`${name} -> ${label}`, () => expectOutcome(port, bytes, want));
+      }
+    });
+
+    it("never runs a request smuggled behind a refused one", async () => {
+      await exchange(port, `POST /echo HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 50\r\n\r\nhello${SMUGGLED}`);
+      await exchange(port, `POST /echo HTTP/1.1\r\n${H}Host: b\r\nContent-Length: 0\r\n\r\n${SMUGGLED}`);
+      assert.ok(!calls().some((c) => c.includes("smuggled")), `smuggled request ran: ${calls()}`);
+    });
+
+    it("the server is still healthy after the hostile cases", async () => {
+      const r = await exchange(port, `GET /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+      const [res] = parseResponses(r.raw);
+      assert.equal(res.status, 200);
+      assert.equal(res.body.toString(), "Hello World!");
+      if (frontEnd === "uws") assert.equal(res.headers.uwebsockets, "20", "uWS adds this header to every response");
+    });
+
+    it("chunked body with trailers reaches the application", async () => {
+      const r = await exchange(port, `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n`, { timeoutMs: 500 });
+      const [res] = parseResponses(r.raw);
+      assert.equal(res.status, 200);
+      const env = JSON.parse(res.body.toString());
+      assert.equal(env.body, "hello world");
+      assert.equal(r.closed, false, "keep-alive survives a trailer section");
+    });
+
+    it("pipelined GETs in one write are answered in order", async () => {
+      const r = await exchange(port, `GET /app HTTP/1.1\r\n${H}\r\nGET /echo/second HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+      const rs = parseResponses(r.raw);
+      assert.deepEqual(rs.map((x) => x.status), [200, 200]);
+      assert.equal(rs[0].body.toString(), "Hello World!");
+      assert.equal(JSON.parse(rs[1].body.toString()).uri, "/echo/second");
+      assert.ok(r.closed);
+    });
+
+    it(
+      frontEnd === "node"
+        ? "pipelined behind an asynchronous response: both answered in order"
+        : "pipelined behind an asynchronous response: uWS closes the connection, neither is answered (documented)",
+      async () => {
+        const r = await exchange(port, `GET /slow?50 HTTP/1.1\r\n${H}\r\nGET /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+        const rs = parseResponses(r.raw);
+        assert.ok(r.closed);
+        if (frontEnd === "node") {
+          assert.deepEqual(rs.map((x) => x.body.toString()), ["slow 50", "Hello World!"]);
+        } else {
+          assert.equal(rs.length, 0);
+          assert.ok(r.ms < 1000, "closed at once");
+        }
+        // A static file is read asynchronously too.
+        const st = await exchange(port, `GET /index.html HTTP/1.1\r\n${H}\r\nGET /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+        assert.deepEqual(parseResponses(st.raw).map((x) => x.status), frontEnd === "node" ? [200, 200] : []);
+        // The abandoned response does not leak a request slot.
+        const deadline = Date.now() + 1000;
+        while (server.frontEnd.inFlight > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+        assert.equal(server.frontEnd.inFlight, 0);
+      },
+    );
+
+    it("keep-alive: 100 requests on one connection", async () => {
+      const statuses = await keepAliveRun(port, 100, (i) =>
+        i % 2 ? `GET /app HTTP/1.1\r\n${H}\r\n` : `POST /echo/${i} HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`,
+      );
+      assert.equal(statuses.length, 100);
+      assert.ok(statuses.every((s) => s === 200));
+    });
+
+    it("Expect: 100-continue gets 100 before the body is sent, then the answer", async () => {
+      const result = await new Promise((resolve, reject) => {
+        let buf = Buffer.alloc(0);
+        let sentBody = false;
+        const s = net.connect(port, "127.0.0.1", () =>
+          s.write(`POST /echo HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`),
+        );
+        s.on("data", (c) => {
+          buf = Buffer.concat([buf, c]);
+          if (!sentBody && /^HTTP\/1\.1 100 /.test(buf.toString("latin1")) && buf.includes("\r\n\r\n")) {
+            sentBody = true;
+            s.write("hello");
+          }
+        });
+        s.on("error", reject);
+        s.on("close", () => resolve({ buf, sentBody }));
+      });
+      assert.ok(result.sentBody, "the interim 100 arrived");
+      const text = result.buf.toString("latin1");
+      const final = parseResponses(Buffer.from(text.slice(text.indexOf("\r\n\r\n") + 4), "latin1"));
+      assert.equal(final[0].status, 200);
+      assert.equal(JSON.parse(final[0].body.toString()).body, "hello");
+    });
+
+    it("HEAD with Connection: close", async () => {
+      const r = await exchange(port, `HEAD /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { timeoutMs: IGNORE_MS });
+      assert.match(r.raw.toString("latin1"), /^HTTP\/1\.1 200 /);
+      assert.ok(!r.raw.toString("latin1").includes("Hello"), "no body on HEAD");
+      // uWS keeps the connection after a HEAD response whatever the client asked (documented).
+      assert.equal(r.closed, frontEnd === "node");
+    });
+
+    it("a client that aborts mid-body does not disturb the server", async () => {
+      await new Promise((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => {
+          s.write(`POST /echo HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\n`);
+          s.write(Buffer.alloc(1000, 120), () => setTimeout(() => s.destroy(), 30));
+        });
+        s.on("error", () => {});
+        s.on("close", resolve);
+      });
+      const r = await exchange(port, `GET /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+      assert.equal(parseResponses(r.raw)[0]?.status, 200);
+      const deadline = Date.now() + 1000;
+      while (server.frontEnd.inFlight > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+      assert.equal(server.frontEnd.inFlight, 0, "the aborted request released its slot");
+    });
+
+    it("slow reader of a large static file: bounded memory, complete when it resumes", async () => {
+      global.gc?.();
+      const base = process.memoryUsage();
+      let peak = 0;
+      const got = await new Promise((resolve, reject) => {
+        let received = 0;
+        let head = null;
+        const s = net.connect(port, "127.0.0.1", () => {
+          s.write(`GET /big.bin HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+          s.pause();
+          const sample = setInterval(() => {
+            const m = process.memoryUsage();
+            peak = Math.max(peak, m.external + m.arrayBuffers - base.external - base.arrayBuffers, m.rss - base.rss);
+          }, 20);
+          setTimeout(() => {
+            clearInterval(sample);
+            s.resume();
+          }, 400);
+        });
+        s.on("data", (c) => {
+          if (head === null) {
+            const text = c.toString("latin1");
+            const sep = text.indexOf("\r\n\r\n");
+            head = text.slice(0, sep);
+            received += c.length - sep - 4;
+          } else received += c.length;
+        });
+        s.on("error", reject);
+        s.on("close", () => resolve({ head, received }));
+      });
+      assert.match(got.head, /^HTTP\/1\.1 200 /);
+      assert.equal(got.received, BIG_SIZE, "the whole file arrived");
+      assert.ok(peak < BIG_SIZE / 2, `memory grew by ${(peak / 1048576).toFixed(1)} MiB while the client was not reading`);
+    });
+  });
+
+  describe(`shutdown with hostile clients: ${frontEnd} front end`, () => {
+    it("half a request and an idle keep-alive client do not hold server.stop()", async () => {
+      const { server, port } = await startServer(frontEnd, site);
+      const closedAt = (s) => new Promise((resolve) => s.on("close", () => resolve(Date.now())));
+      const half = net.connect(port, "127.0.0.1", () => half.write(`GET /app HTTP/1.1\r\n${H}X-Partial: `));
+      half.on("error", () => {});
+      const idle = net.connect(port, "127.0.0.1", () => idle.write(`GET /app HTTP/1.1\r\n${H}\r\n`));
+      idle.on("error", () => {});
+      await new Promise((resolve) => idle.once("data", resolve));
+      const halfClosed = closedAt(half);
+      const idleClosed = closedAt(idle);
+      const t0 = Date.now();
+      const clean = await server.stop(3000);
+      assert.ok(Date.now() - t0 < 1000, `stop took ${Date.now() - t0} ms`);
+      assert.equal(clean, true);
+      const deadline = (p) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(Infinity), 1000))]);
+      assert.ok((await deadline(halfClosed)) - t0 < 1000, "the half-sent request's connection is closed");
+      assert.ok((await deadline(idleClosed)) - t0 < 1000, "the idle keep-alive connection is closed");
+    });
+
+    it("a request in flight finishes during stop(), then its connection closes", async () => {
+      const { server, port } = await startServer(frontEnd, site);
+      const pending = exchange(port, `GET /slow?200 HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 3000 });
+      await new Promise((r) => setTimeout(r, 50));
+      const clean = await server.stop(3000);
+      assert.equal(clean, true);
+      const r = await pending;
+      const rs = parseResponses(r.raw);
+      assert.equal(rs[0]?.body.toString(), "slow 200");
+      assert.ok(r.closed, "closed after the response although the client asked for keep-alive");
+    });
+  });
+}
+
+describe("uWS idle timeout on requests its parser ignores", () => {
+  it(
+    "closes the connection after about 10 s",
+    { skip: process.env.NODEWSGI_SLOW_TESTS ? false : "waits out uWS's 10 s idle timeout; set NODEWSGI_SLOW_TESTS=1" },
+    async () => {
+      const { server, port } = await startServer("uws", site);
+      try {
+        const r = await exchange(port, `GET /app HTTP/1.0\r\n\r\n`, { timeoutMs: 20000 });
+        assert.equal(r.raw.length, 0);
+        assert.ok(r.closed && r.ms > 5000 && r.ms < 15000, `closed after ${r.ms} ms`);
+      } finally {
+        await server.stop(100);
+      }
+    },
+  );
+});

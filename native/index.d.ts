@@ -30,10 +30,11 @@ export declare function bodyVerdict(declaredLength: number, chunked: boolean, li
 export declare function findAlias(table: NativeAliasTable, path: string, out: OutSlots): number
 
 /**
- * Flat `[name, value, ...]` joined with NUL (`count` fields) -> flat `[key, value, ...]`
- * joined with NUL; None when a field holds a NUL (the caller then uses its own path).
+ * The environ key of one request header name (`HTTP_X_FOO`, `CONTENT_TYPE`), or None when
+ * the header is not passed to applications. The caller memoises it per name, so values never
+ * cross the boundary.
  */
-export declare function headersToEnviron(packed: string, count: number, passAuthorization: boolean): string | null
+export declare function headerEnvironKey(name: string, passAuthorization: boolean): string | null
 
 /**
  * The normalised path, or "400"/"404" (no leading `/`, so never a path).

@@ -91,20 +91,12 @@ pub fn find_alias(table: &NativeAliasTable, path: String, out: OutSlots) -> i32 
     }
 }
 
-/// Flat `[name, value, ...]` joined with NUL (`count` fields) -> flat `[key, value, ...]`
-/// joined with NUL; None when a field holds a NUL (the caller then uses its own path).
+/// The environ key of one request header name (`HTTP_X_FOO`, `CONTENT_TYPE`), or None when
+/// the header is not passed to applications. The caller memoises it per name, so values never
+/// cross the boundary.
 #[napi]
-pub fn headers_to_environ(packed: String, count: u32, pass_authorization: bool) -> Option<String> {
-    let fields: Vec<&str> = if count == 0 {
-        Vec::new()
-    } else {
-        packed.split('\0').collect()
-    };
-    if fields.len() != count as usize {
-        return None;
-    }
-    let env = headers::headers_to_environ(fields.into_iter(), pass_authorization);
-    Some(join_pairs(&env))
+pub fn header_environ_key(name: String, pass_authorization: bool) -> Option<String> {
+    headers::environ_key(&name, pass_authorization)
 }
 
 fn join_pairs(pairs: &[(String, String)]) -> String {

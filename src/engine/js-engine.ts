@@ -2,6 +2,7 @@
  * The pure-TypeScript engine: the reference twin of native/ (and the fallback when the addon
  * is missing). Straightforward on purpose: rules are tried one by one in configuration order.
  */
+import { assembleHeaderEnviron, memoiseEnvironKey } from "./header-environ";
 import { NodewsgiError } from "../errors";
 import { toByteString } from "./byte-string";
 import { translateApacheRegex } from "./regex";
@@ -96,7 +97,7 @@ export function http2env(name: string): string | null {
   return "HTTP_" + name.toUpperCase().replace(/-/g, "_");
 }
 
-function environKey(name: string, passAuthorization: boolean): string | null {
+export function environKey(name: string, passAuthorization: boolean): string | null {
   switch (name.toLowerCase()) {
     case "content-type": return "CONTENT_TYPE";
     case "content-length": return "CONTENT_LENGTH";
@@ -107,22 +108,10 @@ function environKey(name: string, passAuthorization: boolean): string | null {
   return http2env(name);
 }
 
+const jsEnvironKey = memoiseEnvironKey(environKey);
+
 function headersToEnviron(headers: readonly string[], options: HeaderEnvironOptions): string[] {
-  const out: string[] = [];
-  const position = new Map<string, number>();
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    const key = environKey(headers[i], options.passAuthorization);
-    if (key === null) continue;
-    const value = headers[i + 1].replace(/^[ \t]+|[ \t]+$/g, "");
-    const at = position.get(key);
-    if (at === undefined) {
-      position.set(key, out.length);
-      out.push(key, value);
-    } else {
-      out[at + 1] += ", " + value;
-    }
-  }
-  return out;
+  return assembleHeaderEnviron(headers, options.passAuthorization, jsEnvironKey);
 }
 
 // ---------------------------------------------------------------------------------------------

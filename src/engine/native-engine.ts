@@ -4,6 +4,7 @@
  * Rust cannot run, a path that is not a byte string, a header holding a NUL) is answered by
  * the JS twin, so both engines always agree.
  */
+import { assembleHeaderEnviron, memoiseEnvironKey } from "./header-environ";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { NodewsgiError } from "../errors";
@@ -18,7 +19,7 @@ interface Binding {
   NativeAliasTable: new (kinds: number[], sources: string[], prefixes: string[]) => { readonly rejected: number[] };
   NativeProxyList: new (entries: string[]) => { contains(address: string): boolean };
   findAlias(table: object, path: string, out: Int32Array): number;
-  headersToEnviron(packed: string, count: number, passAuthorization: boolean): string | null;
+  headerEnvironKey(name: string, passAuthorization: boolean): string | null;
   applyTrustedProxyHeaders(packed: string, count: number, remote: string, trusted: string[], proxies: object | null): string | null;
   normalizePath(raw: string, encodedSlashes: number): string;
   bodyVerdict(declaredLength: number, chunked: boolean, limit: number, acceptChunked: boolean): number;
@@ -124,15 +125,12 @@ class NativeProxyList implements ProxyList {
 
 export function createNativeEngine(): Engine {
   const binding = loadBinding();
+  // Header names are converted by Rust once each; see header-environ.ts.
+  const environKey = memoiseEnvironKey((name, pass) => binding.headerEnvironKey(name, pass));
   return {
     name: "native",
     compileAliasTable: (rules) => new NativeAliasTable(binding, rules),
-    headersToEnviron(headers, options) {
-      if (headers.length === 0) return [];
-      const packed = binding.headersToEnviron(headers.join("\0"), headers.length, options.passAuthorization);
-      if (packed === null) return jsEngine.headersToEnviron(headers, options);
-      return packed === "" ? [] : packed.split("\0");
-    },
+    headersToEnviron: (headers, options) => assembleHeaderEnviron(headers, options.passAuthorization, environKey),
     compileProxyList(entries) {
       try {
         return new NativeProxyList(new binding.NativeProxyList([...entries]));

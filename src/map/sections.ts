@@ -96,7 +96,10 @@ export class SectionIndex {
     if (basename !== null) for (const e of fileCandidates) if (e.test(basename)) applied.push(e);
     for (const e of this.locations) if (e.test(uri)) applied.push(e);
 
-    if (useHtaccess) return this.mergeWithHtaccess(dir!, applied, htaccess!);
+    // .htaccess files are only looked for where some section (or the server) allows overrides.
+    if (useHtaccess && (allowsOverride(this.base) || applied.some((e) => allowsOverride(e.section.settings)))) {
+      return this.mergeWithHtaccess(dir!, applied, htaccess!);
+    }
     const key = applied.map((e) => e.index).join(",");
     let merged = this.cache.get(key);
     if (!merged) {
@@ -125,6 +128,10 @@ export class SectionIndex {
     for (; i < applied.length; i++) merged = mergeDirSettings(merged, applied[i].section.settings);
     return merged;
   }
+}
+
+function allowsOverride(settings: DirSettings): boolean {
+  return (settings.allowOverride?.classes.length ?? 0) > 0;
 }
 
 /** `/a/b/` -> [`/`, `/a/`, `/a/b/`]. */

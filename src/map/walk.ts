@@ -20,6 +20,45 @@ export interface WalkResult {
 const STAT_OPTS = { throwIfNoEntry: false } as const;
 
 /**
+ * How long a stat result is reused. Apache stats on every request; under load that is most of
+ * the map phase's cost, so results are kept for a moment: a file created, removed or touched is
+ * seen within this many milliseconds.
+ */
+export const STAT_TTL_MS = 200;
+const STAT_CACHE_MAX = 8192;
+
+interface CachedStat {
+  readonly at: number;
+  readonly stat: fs.Stats | undefined;
+  readonly code: string | undefined;
+}
+
+const statCache = new Map<string, CachedStat>();
+
+/** fs.statSync through the short-lived cache; `code` is the errno code of a failure other than ENOENT. */
+function cachedStat(p: string): { stat: fs.Stats | undefined; code: string | undefined } {
+  const now = Date.now();
+  const hit = statCache.get(p);
+  if (hit !== undefined && now - hit.at < STAT_TTL_MS) return hit;
+  let stat: fs.Stats | undefined;
+  let code: string | undefined;
+  try {
+    stat = fs.statSync(fsPath(p), STAT_OPTS);
+  } catch (err) {
+    code = (err as NodeJS.ErrnoException).code;
+  }
+  if (statCache.size >= STAT_CACHE_MAX) statCache.clear();
+  const entry = { at: now, stat, code };
+  statCache.set(p, entry);
+  return entry;
+}
+
+/** Forget cached stats (tests that change files and must see it at once). */
+export function clearStatCache(): void {
+  statCache.clear();
+}
+
+/**
  * Mapped paths are byte strings (one character per byte, as the engine decodes URLs); the
  * filesystem wants those bytes back, not their UTF-8 re-encoding.
  */
@@ -30,15 +69,10 @@ export function fsPath(p: string): string | Buffer {
 
 export function walkPath(mapped: string): WalkResult {
   // Fast path: the whole path exists (a script file, a static file, a directory).
-  let whole: fs.Stats | undefined;
-  try {
-    whole = fs.statSync(fsPath(mapped), STAT_OPTS);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EACCES") return { filename: mapped, pathInfo: "", stat: null, forbidden: true };
-    // ENOTDIR: a file in the middle of the path; walk to find it.
-  }
-  if (whole) return { filename: mapped, pathInfo: "", stat: whole, forbidden: false };
+  const whole = cachedStat(mapped);
+  if (whole.stat) return { filename: mapped, pathInfo: "", stat: whole.stat, forbidden: false };
+  if (whole.code === "EACCES") return { filename: mapped, pathInfo: "", stat: null, forbidden: true };
+  // ENOENT or ENOTDIR: walk segment by segment to find where the path stops existing.
 
   let pos = mapped.startsWith("/") ? 1 : 0;
   for (;;) {
@@ -51,14 +85,8 @@ export function walkPath(mapped: string): WalkResult {
       continue;
     }
     const prefix = mapped.slice(0, end);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.statSync(fsPath(prefix), STAT_OPTS);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EACCES") {
-        return { filename: prefix, pathInfo: mapped.slice(end), stat: null, forbidden: true };
-      }
-    }
+    const { stat: st, code } = cachedStat(prefix);
+    if (code === "EACCES") return { filename: prefix, pathInfo: mapped.slice(end), stat: null, forbidden: true };
     if (!st) return { filename: prefix, pathInfo: mapped.slice(end), stat: null, forbidden: false };
     if (!st.isDirectory()) return { filename: prefix, pathInfo: mapped.slice(end), stat: st, forbidden: false };
     if (next < 0) return { filename: prefix, pathInfo: "", stat: st, forbidden: false };

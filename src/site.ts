@@ -11,7 +11,7 @@ import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
-import { serveFile, serveDirectoryListing, sendErrorPage, MimeTable, reasonPhrase } from "./static";
+import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, MimeTable, reasonPhrase } from "./static";
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
@@ -174,6 +174,10 @@ export class Site {
         sendErrorPage(sink, 302, { method: req.method, location: doc }, [["Location", doc]]);
         return;
       }
+      if (doc.startsWith("/")) {
+        void this.sendLocalErrorDocument(req, sink, status, doc, headers);
+        return;
+      }
       if (!doc.startsWith("/")) {
         // A literal message (Apache drops a leading quote).
         const text = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
@@ -184,6 +188,30 @@ export class Site {
       }
     }
     sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}) }, headers);
+  }
+
+  /**
+   * `ErrorDocument CODE /path`: a static page there is sent with the error's status (Apache's
+   * internal redirect). Anything else at that path (an application, another error) gets the
+   * canned page, as Apache's "additionally ... while trying to use an ErrorDocument" does.
+   */
+  private async sendLocalErrorDocument(req: IncomingRequest, sink: ResponseSink, status: number, doc: string, headers: readonly HeaderPair[]): Promise<void> {
+    try {
+      const method = req.method === "HEAD" ? "HEAD" : "GET";
+      const result = await this.mapper.map({ ...req, method, target: doc, body: { declaredLength: -1, chunked: false } });
+      if (sink.aborted) return;
+      if (result.kind === "static") {
+        await serveFile({ method, headers: [] }, result.file, result.stat, withErrorStatus(sink, status, headers), {
+          mime: this.mimeFor(result.settings),
+          ...(result.forcedType ? { forceType: result.forcedType } : {}),
+          log: this.log,
+        });
+        return;
+      }
+    } catch (err) {
+      this.log.log("error", "core", `${requestLogPrefix(req)}ErrorDocument ${doc}: ${(err as Error).message}`);
+    }
+    if (!sink.aborted) sendErrorPage(sink, status, { method: req.method }, headers);
   }
 
   private mimeFor(settings: DirSettings): MimeTable {

@@ -698,7 +698,7 @@ def({
 // ---------------------------------------------------------------------------------------------
 currentModule = "mod_mime";
 
-function extMap(scope: ApplyScope, key: "addHandlers" | "addTypes" | "addEncodings" | "addCharsets", value: string, exts: string[]): void {
+function extMap(scope: ApplyScope, key: "addHandlers" | "addTypes" | "addEncodings" | "addCharsets" | "addLanguages", value: string, exts: string[]): void {
   const m = (scope.dir[key] ??= new Map());
   for (const e of exts) {
     const ext = e.replace(/^\./, "").toLowerCase();
@@ -734,6 +734,21 @@ def({
   doc: "Removes inherited AddType mappings for these extensions.",
   apply(scope, exts) {
     extMap(scope, "addTypes", "", exts);
+  },
+});
+def({
+  name: "ForceType", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "ForceType media-type|None",
+  doc: "Every file in the section is served with this Content-Type, whatever its extension; `None` clears a ForceType set further out. Handlers still apply.",
+  apply(scope, [t]) {
+    if (t!.toLowerCase() !== "none" && !/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(t!)) throw badValue(`'${t}' is not a media type`);
+    scope.dir.forceType = setting(scope, t!.toLowerCase() === "none" ? "none" : t!);
+  },
+});
+def({
+  name: "AddLanguage", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddLanguage language-tag extension [extension] ...",
+  doc: "Maps extensions to a content language, so MultiViews can choose between `page.html.en` and `page.html.fr` by Accept-Language.",
+  apply(scope, [lang, ...exts]) {
+    extMap(scope, "addLanguages", lang!.toLowerCase(), exts);
   },
 });
 def({
@@ -1165,14 +1180,13 @@ ignored("core", ["ServerAdmin", "ServerSignature", "ServerTokens", "HostnameLook
 ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
 ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
 ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");
-ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "AddLanguage", "DefaultLanguage"], ALL, "content negotiation uses media types and handlers only", "FileInfo");
+ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "DefaultLanguage"], ALL, "MultiViews negotiates by Accept and Accept-Language quality, then size", "FileInfo");
 ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGIPythonOptimize", "WSGIPythonHashSeed", "WSGIPythonWarnings", "WSGIDontWriteBytecode", "WSGISwitchInterval", "WSGIDestroyInterpreter", "WSGIPerInterpreterGIL", "WSGIFreeThreading", "WSGIRestrictStdin", "WSGIRestrictStdout", "WSGIRestrictSignal", "WSGILazyInitialization", "WSGIVerboseDebugging"], S, "Python interpreter setting");
 ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
 unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");
 unsupported("mod_wsgi", ["WSGIDispatchScript", "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript", "WSGIGroupAuthoritative", "WSGIPassApacheRequest", "WSGITelemetryService", "WSGITelemetryOptions", "WSGISlowRequests"], "not implemented yet");
 unsupported("mod_authz_groupfile", ["AuthGroupFile"], "group files are not implemented");
 unsupported("mod_auth_digest", ["AuthDigestProvider", "AuthDigestDomain"], "Digest authentication is not implemented");
-unsupported("core", ["ForceType"], "not implemented; use AddType");
 
 // LoadModule gets its own entry: a module we implement needs no notice.
 currentModule = "mod_so";

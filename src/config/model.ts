@@ -280,6 +280,10 @@ export interface DirSettings {
   addTypes?: Map<string, Setting<string>>;
   addEncodings?: Map<string, Setting<string>>;
   addCharsets?: Map<string, Setting<string>>;
+  /** AddLanguage: extension -> language tag (lower-case), for MultiViews. */
+  addLanguages?: Map<string, Setting<string>>;
+  /** ForceType: the media type of every file here; "none" clears an outer one. */
+  forceType?: Setting<string>;
   multiviewsMatch?: Setting<"Any" | "NegotiatedOnly" | "Filters" | "Handlers" | "Filters Handlers">;
   /** SetEnv/UnsetEnv/PassEnv in configuration order; apply in order. */
   env?: EnvOp[];
@@ -511,6 +515,7 @@ export function mergeDirSettings(base: DirSettings, add: DirSettings): DirSettin
   set("addTypes", mergeMap(base.addTypes, add.addTypes));
   set("addEncodings", mergeMap(base.addEncodings, add.addEncodings));
   set("addCharsets", mergeMap(base.addCharsets, add.addCharsets));
+  set("addLanguages", mergeMap(base.addLanguages, add.addLanguages));
   set("errorDocuments", mergeMap(base.errorDocuments, add.errorDocuments));
   set("handlerScripts", mergeMap(base.handlerScripts, add.handlerScripts));
   set("env", concat(base.env, add.env));

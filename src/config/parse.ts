@@ -163,7 +163,9 @@ export function parseText(text: string, file: string): ParsedText {
     const sp = /^(\S+)\s*(.*)$/.exec(t)!;
     const name = sp[1]!;
     const rawArgs = sp[2]!;
-    const args = splitWords(rawArgs);
+    // httpd's ap_getword_conf takes an unterminated quote to the end of the line; we refuse
+    // that except for ErrorDocument, whose `ErrorDocument 403 "message` idiom is documented.
+    const args = splitWords(rawArgs) ?? (name.toLowerCase() === "errordocument" ? splitWords(rawArgs + '"') : null);
     if (!args) {
       syntax(where, name, "unterminated quoted string");
       continue;

@@ -3,7 +3,7 @@
  * engine's alias table, the section index, compiled rewrite rules, handler scripts. Built
  * once, read on every request.
  */
-import type { AliasDirective, HandlerScript, HostConfig, RewriteConfig, ServerConfig } from "../config/model";
+import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, ServerConfig } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
 import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
@@ -12,6 +12,8 @@ import type { RewriteMapSpec } from "./rewrite-map";
 export class HostTables {
   readonly aliases: readonly AliasDirective[];
   readonly aliasTable: AliasTable;
+  /** Server-level Redirect* directives, the virtual host's before the main server's. */
+  readonly redirects: readonly RedirectDirective[];
   readonly sections: SectionIndex;
   readonly serverRewrite: CompiledRewrite | null;
   readonly handlerScripts: ReadonlyMap<string, HandlerScript>;
@@ -30,6 +32,7 @@ export class HostTables {
     const inherits = host !== main;
     // A virtual host sees its own aliases first, then the main server's (httpd's merge).
     this.aliases = inherits ? [...host.aliases, ...main.aliases] : host.aliases;
+    this.redirects = inherits ? [...host.redirects, ...main.redirects] : host.redirects;
     this.aliasTable = engine.compileAliasTable(
       this.aliases.map((a) =>
         a.regex ? { kind: "regex" as const, pattern: a.pattern, target: a.target } : { kind: "prefix" as const, url: a.pattern, target: a.target },

@@ -650,6 +650,17 @@ function handlerByExtension(settings: DirSettings, file: string): string | null 
   return handler;
 }
 
+/** ap_construct_url: scheme, the request's server name, the port when not the default. */
+function absoluteUrl(state: RequestState, localPath: string): string {
+  const port = state.serverPort === (state.req.scheme === "https" ? "443" : "80") ? "" : `:${state.serverPort}`;
+  return `${state.req.scheme}://${state.serverName}${port}${localPath}`;
+}
+
+function redirectResult(hit: { status: number; location: string | null }, settings: DirSettings | null): MapResult {
+  if (hit.location === null) return { kind: "error", status: hit.status, settings };
+  return { kind: "redirect", status: hit.status, location: hit.location, settings };
+}
+
 function headerValue(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
   return undefined;

@@ -1,8 +1,10 @@
 /**
  * `Options Indexes` without FancyIndexing: mod_autoindex's plain list, as Apache 2.4.71 sends
  * it (`text/html;charset=ISO-8859-1`, a `<ul>` with a Parent Directory link and one `<li>` per
- * entry, sorted by name in byte order, directories with a trailing `/`). Column sorting
- * (`?C=N;O=D`), IndexOptions and icons are not implemented.
+ * entry, sorted by name in byte order, directories with a trailing `/`). The query's
+ * `C=N|M|S|D` and `O=A|D` pick the sort column and order as mod_autoindex does (ties fall back
+ * to the name; the order reverses the whole comparison). IndexOptions and icons are not
+ * implemented.
  */
 import * as fs from "node:fs";
 import type { ResponseSink } from "../http/types";
@@ -36,10 +38,43 @@ function byteCompare(a: string, b: string): number {
 }
 
 /** The listing page for `uriPath` (the request path of the directory, e.g. `/idx/`). */
-export function renderDirectoryListing(uriPath: string, entries: readonly { name: string; isDir: boolean }[]): string {
+export interface ListingEntry {
+  name: string;
+  isDir: boolean;
+  mtimeMs?: number;
+  size?: number;
+}
+
+export interface ListingOrder {
+  /** N(ame), M(odified), S(ize), D(escription). */
+  column: "N" | "M" | "S" | "D";
+  ascending: boolean;
+}
+
+/** mod_autoindex's `C=` and `O=` query arguments (separated by `;` or `&`); unknown ones are ignored. */
+export function listingOrder(query: string | null): ListingOrder {
+  const order: ListingOrder = { column: "N", ascending: true };
+  for (const arg of (query ?? "").split(/[;&]/)) {
+    const m = /^([CO])=(.)$/.exec(arg);
+    if (!m) continue;
+    if (m[1] === "C" && "NMSD".includes(m[2]!)) order.column = m[2] as ListingOrder["column"];
+    if (m[1] === "O" && (m[2] === "A" || m[2] === "D")) order.ascending = m[2] === "A";
+  }
+  return order;
+}
+
+function compareEntries(a: ListingEntry, b: ListingEntry, order: ListingOrder): number {
+  let r = 0;
+  if (order.column === "M") r = Math.sign((a.mtimeMs ?? 0) - (b.mtimeMs ?? 0));
+  else if (order.column === "S") r = Math.sign((a.isDir ? -1 : (a.size ?? 0)) - (b.isDir ? -1 : (b.size ?? 0)));
+  if (r === 0) r = byteCompare(a.name, b.name);
+  return order.ascending ? r : -r;
+}
+
+export function renderDirectoryListing(uriPath: string, entries: readonly ListingEntry[], order: ListingOrder = { column: "N", ascending: true }): string {
   // The title shows the path without its trailing slash, except for the root.
   const title = escapeHtml(uriPath.length > 1 ? uriPath.replace(/\/+$/, "") : uriPath);
-  const sorted = [...entries].sort((a, b) => byteCompare(a.name, b.name));
+  const sorted = [...entries].sort((a, b) => compareEntries(a, b, order));
   let html =
     '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n' +
     `<html>\n <head>\n  <title>Index of ${title}</title>\n </head>\n <body>\n<h1>Index of ${title}</h1>\n<ul>`;
@@ -64,7 +99,7 @@ export function renderDirectoryListing(uriPath: string, entries: readonly { name
  * `.` and `..` are never listed; unreadable directories give 403.
  */
 export async function serveDirectoryListing(
-  req: { method: string },
+  req: { method: string; target?: string },
   dirPath: string,
   uriPath: string,
   sink: ResponseSink,
@@ -82,7 +117,10 @@ export async function serveDirectoryListing(
     return 403;
   }
   const ignore = (opts.ignore ?? []).map(globToRegExp);
-  const entries: { name: string; isDir: boolean }[] = [];
+  const q = req.target?.indexOf("?") ?? -1;
+  const order = listingOrder(q >= 0 ? req.target!.slice(q + 1) : null);
+  const needStat = order.column === "M" || order.column === "S";
+  const entries: ListingEntry[] = [];
   for (const d of dirents) {
     if (d.name === "." || d.name === ".." || ignore.some((re) => re.test(d.name))) continue;
     let isDir = d.isDirectory();
@@ -93,10 +131,20 @@ export async function serveDirectoryListing(
         continue; // a dangling link: Apache skips what it cannot stat
       }
     }
-    entries.push({ name: d.name, isDir });
+    const e: ListingEntry = { name: d.name, isDir };
+    if (needStat) {
+      try {
+        const st = await fs.promises.stat(`${dirPath}/${d.name}`);
+        e.mtimeMs = st.mtimeMs;
+        e.size = st.size;
+      } catch {
+        continue;
+      }
+    }
+    entries.push(e);
   }
   if (sink.aborted) return 0;
-  const body = Buffer.from(renderDirectoryListing(uriPath, entries), "utf8");
+  const body = Buffer.from(renderDirectoryListing(uriPath, entries, order), "utf8");
   sink.writeHead(200, "OK", [
     ["Content-Length", String(body.length)],
     ["Content-Type", "text/html;charset=ISO-8859-1"],

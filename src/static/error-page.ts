@@ -123,3 +123,22 @@ export function sendErrorPage(
   if (ctx.method === "HEAD") sink.end();
   else sink.end(body);
 }
+
+/**
+ * A sink that sends `status` instead of whatever status its writer chooses, with
+ * `extraHeaders` first: an ErrorDocument page served by the default handler keeps the
+ * error's status, as after Apache's internal redirect from ap_die.
+ */
+export function withErrorStatus(sink: ResponseSink, status: number, extraHeaders: readonly HeaderPair[]): ResponseSink {
+  return {
+    get aborted() {
+      return sink.aborted;
+    },
+    onAbort: (cb) => sink.onAbort(cb),
+    writeHead: (_status, _reason, headers) => sink.writeHead(status, reasonPhrase(status), [...extraHeaders, ...headers]),
+    write: (chunk) => sink.write(chunk),
+    drain: () => sink.drain(),
+    end: (chunk) => sink.end(chunk),
+    destroy: () => sink.destroy(),
+  };
+}

@@ -87,6 +87,11 @@ export class MimeTable {
     for (const [ext, type] of Object.entries(addTypes)) this.types.set(ext.replace(/^\./, "").toLowerCase(), type);
   }
 
+  /** The media type of one extension (no dot, any case), or undefined. */
+  extensionType(ext: string): string | undefined {
+    return this.types.get(ext.toLowerCase());
+  }
+
   /** The media type for a file name or path, or undefined when no extension has one. */
   lookup(filePath: string): string | undefined {
     const parts = path.basename(filePath).split(".");

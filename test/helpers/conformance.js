@@ -166,6 +166,11 @@ function compare(exp, got) {
   for (const [h, v] of Object.entries(exp.headers ?? {})) {
     if (h === "content-type" && v.startsWith("application/x-environ+json")) continue;
     if (h === "content-type" && (got.headers[h] ?? "").split(";")[0] !== v.split(";")[0]) diffs.push(`header ${h}: ${got.headers[h]} != ${v}`);
+    // Headers the recorder keeps beyond against.py's (refrun.py KEEP_HEADERS): exact values.
+    if ((h === "content-range" || h === "www-authenticate") && got.headers[h] !== v) diffs.push(`header ${h}: ${got.headers[h]} != ${v}`);
+    // Apache builds Allow from a hash table: the set of methods is stable, their order is not.
+    const methods = (x) => (x ?? "").split(",").map((m) => m.trim()).filter(Boolean).sort().join(",");
+    if (h === "allow" && methods(got.headers[h]) !== methods(v)) diffs.push(`header allow: ${got.headers[h]} != ${v}`);
     if (h === "location") {
       const tail = v.split("://").slice(-1)[0].split("/").slice(1).join("/");
       if (!(got.headers[h] ?? "").endsWith(tail)) diffs.push(`header location: ${got.headers[h]} != ${v}`);
@@ -183,6 +188,10 @@ function compare(exp, got) {
   } else if (exp.body !== undefined && got.body !== exp.body) {
     diffs.push(`body ${JSON.stringify((got.body ?? "").slice(0, 40))} != ${JSON.stringify(exp.body.slice(0, 40))}`);
   }
+  // Error bodies, recorded only for scenarios that ask for them (record_error_body).
+  if (exp.error_body !== undefined && got.errorBody !== exp.error_body) {
+    diffs.push(`error body ${JSON.stringify((got.errorBody ?? "").slice(0, 60))} != ${JSON.stringify(exp.error_body.slice(0, 60))}`);
+  }
   return diffs;
 }
 
@@ -199,6 +208,8 @@ async function replay(port, root, req) {
     }
   } else if (status < 300) {
     got.body = body.toString("latin1");
+  } else {
+    got.errorBody = normalise(body.toString("latin1"), root, port);
   }
   return got;
 }

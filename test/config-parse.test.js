@@ -238,6 +238,7 @@ test("${VAR} substitution from Define and the environment; undefined gives a not
   const cfg = parseConfigText("Define APP /srv/app\nWSGIScriptAlias /a ${APP}/a.wsgi\nAlias /e ${NODEWSGI_TEST_ROOT}/e\nAlias /u ${NOPE_NOT_SET}/u\n", "d.conf");
   assert.equal(cfg.main.aliases[0].target, "/srv/app/a.wsgi");
   assert.equal(cfg.main.aliases[1].target, "/from-env/e");
-  assert.equal(cfg.main.aliases[2].target, "${NOPE_NOT_SET}/u");
+  // An unset variable stays as written (and a relative target resolves against ServerRoot).
+  assert.equal(cfg.main.aliases[2].target, path.join(cfg.serverRoot, "${NOPE_NOT_SET}/u"));
   assert.ok(cfg.notices.some((n) => /d\.conf:4: .*NOPE_NOT_SET/.test(n)));
 });

@@ -1,6 +1,7 @@
 /** `nodewsgi serve -f FILE`: serve in the foreground until SIGTERM/SIGINT. */
 import * as fs from "node:fs";
 import type { CommonOptions } from "./main";
+import type { ServerConfig } from "../config";
 import { loadConfigOrReport } from "./load-config";
 import { loadEngine } from "../engine/load";
 import { ApacheErrorLog } from "../log/apache-error-log";
@@ -102,8 +103,7 @@ export async function runServe(options: CommonOptions): Promise<number> {
   });
 }
 
-/** Per-module LogLevel entries (`LogLevel warn wsgi:info`), when the configuration kept them. */
-function moduleLevels(config: { logLevel: unknown }): { moduleLevels?: ReadonlyMap<string, LogLevel> } {
-  const m = (config as { moduleLogLevels?: ReadonlyMap<string, LogLevel> }).moduleLogLevels;
-  return m && m.size > 0 ? { moduleLevels: m } : {};
+/** Per-module LogLevel entries (`LogLevel warn wsgi:info`). */
+function moduleLevels(config: ServerConfig): { moduleLevels?: ReadonlyMap<string, LogLevel> } {
+  return config.moduleLogLevels.size > 0 ? { moduleLevels: config.moduleLogLevels } : {};
 }

@@ -239,7 +239,7 @@ def({
 });
 def({
   name: "LogLevel", contexts: SV, minArgs: 1, maxArgs: INF, syntax: "LogLevel level [module:level] ...", default: "warn",
-  doc: "The least severe message written to the error log: emerg, alert, crit, error, warn, notice, info, debug (trace1 to trace8 count as debug). Per-module levels (`rewrite:trace3`) are accepted and apply to the whole log.",
+  doc: "The least severe message written to the error log: emerg, alert, crit, error, warn, notice, info, debug (trace1 to trace8 count as debug). Per-module levels (`LogLevel warn wsgi:info`) set the level for that module's messages (server level only).",
   apply(scope, args) {
     let level: LogLevel | undefined;
     for (const a of args) {
@@ -248,6 +248,7 @@ def({
       const norm = /^trace[1-8]$/.test(l) ? "debug" : l;
       if (!m || !isLogLevel(norm)) throw badValue(`'${a}' is not a log level (emerg, alert, crit, error, warn, notice, info, debug, trace1-8)`);
       if (!m[1]) level = norm;
+      else if (scope.context === "server") scope.config.moduleLogLevels.set(m[1].toLowerCase(), norm);
     }
     if (level) {
       scope.host.logLevel = setting(scope, level);

@@ -382,6 +382,7 @@ function newConfig(mainFile: string, options: LoadOptions): ServerConfig {
     defines,
     listen: [],
     logLevel: "warn",
+    moduleLogLevels: new Map(),
     daemonProcesses: new Map(),
     importScripts: [],
     restrictEmbedded: false,

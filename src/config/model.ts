@@ -400,6 +400,8 @@ export interface ServerConfig {
   /** GracefulShutdownTimeout in milliseconds; undefined: the server's own default. */
   shutdownTimeoutMs?: number;
   logLevel: LogLevel;
+  /** `LogLevel ... module:level` entries (server level), module names lower-case. */
+  moduleLogLevels: Map<string, LogLevel>;
   daemonProcesses: Map<string, DaemonProcessSpec>;
   importScripts: ImportScript[];
   restrictEmbedded: boolean;

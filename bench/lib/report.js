@@ -112,7 +112,7 @@ function renderReport(r) {
       const notes = [...x.notes, ...(x.skipped ? [x.skipped] : [])];
       // A server below ~95% of its core was waiting on the client: its req/s is the client's limit.
       const quiet = !(s.foreignShare > 0.1);
-      if (quiet && s.cpuShare < 0.9 && !x.row.server.startsWith("nw-daemon") && !x.row.server.startsWith("apache")) notes.push(`server at ${Math.round(s.cpuShare * 100)}% of a core: likely load-generator bound, compare CPU µs/req`);
+      if (quiet && s.cpuShare < 0.85 && !x.row.server.startsWith("nw-daemon") && !x.row.server.startsWith("apache")) notes.push(`server at ${Math.round(s.cpuShare * 100)}% of a core: likely load-generator bound, compare CPU µs/req`);
       L.push(`| ${esc(x.row.label)} | ${fmtNum(s.rps)} | ${fmtUs(s.p50us)} | ${fmtUs(s.p99us)} | ${fmtNum(s.cpuUsPerReq, 1)} | ${Math.round(s.cpuShare * 100)}% | ${ratio} | ${esc(notes.join("; "))} |`);
     }
     L.push("");

@@ -82,6 +82,14 @@ function log(msg) {
   process.stdout.write(`${msg}\n`);
 }
 
+/** The checkout's commit, "+dirty" when src/ or dist/ differ from it (dist/ is what actually ran). */
+function gitRevision() {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" });
+  if (head.status !== 0) return "unknown";
+  const dirty = spawnSync("git", ["status", "--porcelain", "--", "src", "native", "bin"], { cwd: ROOT, encoding: "utf8" });
+  return `${head.stdout.trim()}${dirty.stdout.trim() ? " + uncommitted changes in src/native/bin" : ""}`;
+}
+
 /** Read before the runner pins itself, which would make availableParallelism() say 1. */
 function machine(nproc) {
   const cpu = os.cpus()[0]?.model ?? "unknown";
@@ -340,6 +348,7 @@ async function main() {
       opts,
       argv: process.argv.slice(2),
       machine: machine(nproc),
+      revision: gitRevision(),
       tool,
       toolVersion: tool === "wrk" ? wrkVersion() : `autocannon ${require("autocannon/package.json").version}`,
       apacheVersion: apache ? (spawnSync(apache.binary, ["-v"], { encoding: "utf8" }).stdout.split("\n")[0] ?? "") : null,

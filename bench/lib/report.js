@@ -48,6 +48,7 @@ function renderReport(r) {
   L.push(`| CPU model | ${esc(r.machine.cpu)} |`);
   L.push(`| kernel | ${esc(r.machine.kernel)} |`);
   L.push(`| Node.js | ${r.machine.node} |`);
+  if (r.revision) L.push(`| nodewsgi revision | ${esc(r.revision)} (servers run dist/ as built at their start; a rebuild during the run changes later sets) |`);
   L.push(`| load generator | ${esc(r.toolVersion)} |`);
   L.push(`| Apache httpd | ${r.apacheVersion ? esc(r.apacheVersion) : "not installed"} |`);
   L.push(`| pinning | ${r.pinned ? "server process tree on CPU 0, load generator on CPU 1 (taskset)" : "none"} |`);

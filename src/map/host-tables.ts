@@ -6,6 +6,7 @@
 import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, ServerConfig } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
+import { RouteCache } from "./route-cache";
 import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
 import type { RewriteMapSpec } from "./rewrite-map";
 
@@ -21,6 +22,8 @@ export class HostTables {
   /** ServerName as configured: the name in default application group names. */
   readonly configuredName: string;
   readonly maps: RewriteMapSpec[];
+  /** Per-path results of the map phase's path-only steps (see route-cache.ts). */
+  readonly routes = new RouteCache();
   private readonly perDirRewrite = new WeakMap<RewriteConfig, Map<string, CompiledRewrite>>();
 
   constructor(

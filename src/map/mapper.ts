@@ -20,7 +20,8 @@ import type { HeaderPair } from "../http/types";
 import { splitTarget } from "./request-target";
 import { requestHost, selectHost } from "./host";
 import { HostTables } from "./host-tables";
-import { walkPath, findPathInfo, noTwoSlashes, type WalkResult } from "./walk";
+import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
+import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
 import { compileRequire, evaluateRequire, authorize, type Requirement } from "../auth";
@@ -91,17 +92,6 @@ interface RequestState {
   rewriteEnded: boolean;
   redirectScriptUrl: string | null;
   authEnviron: Readonly<Record<string, string>>;
-}
-
-/** Where translate_name put the request. */
-interface Translation {
-  readonly filename: string;
-  /** The request was mapped by WSGIScriptAlias*: handler wsgi-script, no ExecCGI needed. */
-  readonly scriptAlias: { readonly options: { processGroup?: string; applicationGroup?: string; callableObject?: string; passAuthorization?: boolean } } | null;
-  readonly contextPrefix: string;
-  readonly contextDocumentRoot: string;
-  readonly forcedHandler: string | null;
-  readonly forcedType: string | null;
 }
 
 export interface MapperOptions {
@@ -206,31 +196,25 @@ export class Mapper {
       const hit = matchRedirect(t.redirects, uri, query, (p) => absoluteUrl(state, p));
       if (hit) return redirectResult(hit, null);
     }
-    translated ??= this.translateAliases(t, uri, forcedHandler, forcedType);
-
-    // map_to_storage: the directory walk, then the sections that apply.
-    const walk = walkPath(translated.filename);
-    if (walk.forbidden) return bad(403, `permission denied: ${walk.filename}`);
-    const isDir = walk.stat?.isDirectory() ?? false;
-    const dir = walk.stat === null ? parentDir(walk.filename) : isDir ? withSlash(walk.filename) : parentDir(walk.filename);
-    const basename = isDir ? null : path.basename(walk.filename);
-    let settings: DirSettings;
-    try {
-      settings = t.sections.settingsFor(dir, basename, uri, this.options.htaccess ?? null);
-    } catch (err) {
-      return bad(500, (err as Error).message);
+    // translate + map_to_storage + the handler depend only on the URL-path (and the disk) when
+    // no server rewrite intervened: reuse them while the stat results they rest on are fresh.
+    const cacheable = translated === null && forcedHandler === null && forcedType === null;
+    let loc = cacheable ? t.routes.get(uri) : undefined;
+    if (loc === undefined || Date.now() - loc.at >= STAT_TTL_MS) {
+      const located = this.locate(t, uri, translated ?? this.translateAliases(t, uri, forcedHandler, forcedType));
+      if (!("translated" in located)) return located;
+      loc = located;
+      if (cacheable) t.routes.set(uri, loc);
     }
+    const { translated: tr, walk, isDir, settings } = loc;
+    translated = tr;
 
     // Access: Require (host-based and Basic authentication).
     const denied = await this.checkAccess(state, settings, uri);
     if (denied) return denied;
 
-    // type_checker: which handler runs this.
-    const options = effectiveOptions(settings);
-    let handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
-    const setHandler = settings.handler?.value;
-    if (setHandler && setHandler.toLowerCase() !== "none") handler = translated.forcedHandler ?? setHandler;
-    else if (!handler && !isDir) handler = handlerByExtension(settings, walk.filename);
+    const options = loc.options;
+    let handler = loc.handler;
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
     if (walk.stat === null && options.has("MultiViews")) {
@@ -257,17 +241,17 @@ export class Mapper {
       const hit = matchRedirect(settings.redirects, uri, query, (p) => absoluteUrl(state, p));
       if (hit) return redirectResult(hit, settings);
     }
-    for (const [k, v] of resolveEnv(settings.env)) state.env.set(k, v);
+    for (const [k, v] of loc.env) state.env.set(k, v);
 
     if (isDir && (handler === null || handler === "httpd/unix-directory")) {
       return this.directory(state, t, settings, uri, query, walk.filename, depth);
     }
 
     if (handler === "wsgi-script" || (handler !== null && t.handlerScripts.has(handler) )) {
-      return this.wsgi(state, settings, uri, query, translated, walk, handler, options.has("ExecCGI"));
+      return this.wsgi(state, loc, uri, query, handler);
     }
     const handlerScript = handler !== null ? settings.handlerScripts?.get(handler) : undefined;
-    if (handlerScript) return this.wsgi(state, settings, uri, query, translated, walk, handler!, options.has("ExecCGI"));
+    if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     // The default handler: a static file.
     if (walk.stat === null) return { kind: "error", status: 404, settings };
@@ -282,6 +266,27 @@ export class Mapper {
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
     return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings };
+  }
+
+  /** map_to_storage and type_checker for a translated request: the walk, the sections, the handler. */
+  private locate(t: HostTables, uri: string, translated: Translation): Located | MapResult {
+    const walk = walkPath(translated.filename);
+    if (walk.forbidden) return bad(403, `permission denied: ${walk.filename}`);
+    const isDir = walk.stat?.isDirectory() ?? false;
+    const dir = walk.stat === null ? parentDir(walk.filename) : isDir ? withSlash(walk.filename) : parentDir(walk.filename);
+    const basename = isDir ? null : path.basename(walk.filename);
+    let settings: DirSettings;
+    try {
+      settings = t.sections.settingsFor(dir, basename, uri, this.options.htaccess ?? null);
+    } catch (err) {
+      return bad(500, (err as Error).message);
+    }
+    // type_checker: which handler runs this.
+    let handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
+    const setHandler = settings.handler?.value;
+    if (setHandler && setHandler.toLowerCase() !== "none") handler = translated.forcedHandler ?? setHandler;
+    else if (!handler && !isDir) handler = handlerByExtension(settings, walk.filename);
+    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler, env: resolveEnv(settings.env), pathTranslated: undefined };
   }
 
   /** mod_alias, then mod_wsgi's aliases, then DocumentRoot. */
@@ -447,14 +452,13 @@ export class Mapper {
   /** mod_wsgi's handler: its checks, the groups, and the environ. */
   private wsgi(
     state: RequestState,
-    settings: DirSettings,
+    loc: Located,
     uri: string,
     query: string | null,
-    translated: Translation,
-    walk: WalkResult,
     handler: string,
-    execCgi: boolean,
   ): MapResult {
+    const { settings, translated, walk } = loc;
+    const execCgi = loc.options.has("ExecCGI");
     const handlerScript = handler === "wsgi-script" ? undefined : (settings.handlerScripts?.get(handler) ?? state.tables.handlerScripts.get(handler));
     if (!handlerScript) {
       if (!execCgi && !translated.scriptAlias) {
@@ -486,7 +490,7 @@ export class Mapper {
       query,
       scriptName,
       pathInfo,
-      pathTranslated: pathInfo !== "" ? this.pathTranslated(state, pathInfo) : null,
+      pathTranslated: pathInfo !== "" ? (loc.pathTranslated ??= this.pathTranslated(state, pathInfo)) : null,
       scriptFilename: walk.filename,
       documentRoot: state.tables.documentRoot,
       contextPrefix: translated.contextPrefix,

@@ -224,3 +224,25 @@ test("--help lists the options and exits 0", () => {
   }
   assert.match(runCli(["--help"]).stdout, /start-server SCRIPT/);
 });
+
+test("an unmodified Express app (ending with app.listen(3000)) and a Hono app, as they are", async () => {
+  const express = await startServer([path.join(ROOT, "examples", "express", "app.js")]);
+  try {
+    const home = await get(express.url + "/");
+    assert.equal(home.status, 200);
+    assert.match(home.body, /Hello from Express/);
+    const json = await get(express.url + "/json?x=1");
+    assert.equal(json.status, 200);
+    assert.match(json.headers["content-type"], /application\/json/);
+  } finally {
+    await stop(express);
+  }
+  const hono = await startServer([path.join(ROOT, "examples", "hono", "app.mjs")]);
+  try {
+    const home = await get(hono.url + "/");
+    assert.equal(home.status, 200);
+    assert.match(home.body, /Hello from Hono/);
+  } finally {
+    await stop(hono);
+  }
+});

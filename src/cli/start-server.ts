@@ -124,8 +124,10 @@ function checkStaticPaths(o: ExpressOptions): void {
 // Runs in a child so the application's top-level code never runs in the front-end process.
 const CHECK_SOURCE = `
 const [loader, script, callable] = process.argv.slice(1);
-const { loadScript, findCallable } = require(loader);
-loadScript(script).then((s) => { findCallable(s, callable); process.exit(0); }, (e) => {
+const { loadScript } = require(loader);
+const { loadApplicationShape } = require(require("node:path").join(require("node:path").dirname(loader), "adapters", "detect.js"));
+// A WSGI callable, a fetch handler or a Node listener (Express, Hono, ...) all count.
+loadScript(script).then((s) => { loadApplicationShape(s, callable); process.exit(0); }, (e) => {
   const cause = e && e.cause && e.cause.message ? ": " + String(e.cause.message).split("\\n")[0] : "";
   process.stderr.write(String(e && e.message) + cause + "\\n"); process.exit(1);
 }).catch((e) => { process.stderr.write(String(e && e.message) + "\\n"); process.exit(1); });

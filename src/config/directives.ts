@@ -868,7 +868,8 @@ function headerDirective(which: "Header" | "RequestHeader") {
       if (value === undefined) throw badArgs(`${action} needs a value`);
     }
     const extra = args[i++];
-    if (extra !== undefined && !/^(early|env=!?.+|expr=.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early, env=[!]var or expr=...)`);
+    if (extra !== undefined && /^expr=/i.test(extra)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "expr= conditions (ap_expr) are not supported; use env=[!]variable");
+    if (extra !== undefined && !/^(early|env=!?.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early or env=[!]var)`);
     if (args[i] !== undefined) throw badArgs("too many arguments");
     (scope.dir.headers ??= []).push({
       directive: which, ...(condition ? { condition } : {}), action, header,
@@ -878,13 +879,13 @@ function headerDirective(which: "Header" | "RequestHeader") {
   };
 }
 def({
-  name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var|expr=...]",
-  doc: "Changes response headers, from static files and applications alike.",
+  name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var]",
+  doc: "Changes response headers, from static files, applications and error pages alike. `onsuccess` (the default) applies to 2xx and 3xx responses, `always` to all. Values may use `%{VAR}e`, `%{Header}i`, `%D`, `%t`. `env=[!]VAR` makes the rule conditional; `expr=` is not supported.",
   apply: headerDirective("Header"),
 });
 def({
-  name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var|expr=...]",
-  doc: "Changes request headers before the application sees them.",
+  name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var]",
+  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values may use `%{VAR}e`, `%D`, `%t`. `env=[!]VAR` makes the rule conditional; `expr=` is not supported.",
   apply: headerDirective("RequestHeader"),
 });
 

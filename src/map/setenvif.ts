@@ -1,0 +1,61 @@
+/**
+ * mod_setenvif: `SetEnvIf`, `SetEnvIfNoCase` and `BrowserMatch` set request variables when an
+ * attribute of the request matches a regular expression. The attribute is one of
+ * Remote_Host, Remote_Addr, Server_Addr, Request_Method, Request_Protocol, Request_URI, else a
+ * request header name, else a request variable set earlier. Values may use `$1`..`$9`.
+ */
+import type { SetEnvIfRule } from "../config/model";
+
+export interface SetEnvIfRequest {
+  readonly method: string;
+  readonly protocol: string;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  /** Flat lower-case `[name, value, ...]`. */
+  readonly headers: readonly string[];
+}
+
+/** Apply `rules` in order to `env` (modified in place). `uri` is the decoded URL-path. */
+export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfRequest, uri: string, env: Map<string, string>): void {
+  for (const rule of rules) {
+    const subject = attributeValue(rule.attribute, req, uri, env);
+    if (subject === undefined) continue;
+    const re = rule.compiled.regexp;
+    re.lastIndex = 0;
+    const m = re.exec(subject);
+    if (!m) continue;
+    for (const a of rule.assignments) {
+      if (a.startsWith("!")) {
+        env.delete(a.slice(1));
+        continue;
+      }
+      const eq = a.indexOf("=");
+      const name = eq < 0 ? a : a.slice(0, eq);
+      const value = eq < 0 ? "1" : a.slice(eq + 1).replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? "");
+      env.set(name, value);
+    }
+  }
+}
+
+function attributeValue(attribute: string, req: SetEnvIfRequest, uri: string, env: ReadonlyMap<string, string>): string | undefined {
+  switch (attribute.toLowerCase()) {
+    case "remote_host":
+    case "remote_addr":
+      return req.remoteAddress;
+    case "server_addr":
+      return req.localAddress;
+    case "request_method":
+      return req.method;
+    case "request_protocol":
+      return req.protocol;
+    case "request_uri":
+      return uri;
+  }
+  const name = attribute.toLowerCase();
+  const h = req.headers;
+  let found: string | undefined;
+  for (let i = 0; i < h.length; i += 2) {
+    if (h[i] === name) found = found === undefined ? h[i + 1] : `${found}, ${h[i + 1]}`;
+  }
+  return found ?? env.get(attribute);
+}

@@ -1,0 +1,77 @@
+"use strict";
+// mod_headers (Header, RequestHeader) and mod_setenvif (SetEnvIf, BrowserMatch) as pure rules.
+const { it } = require("node:test");
+const assert = require("node:assert/strict");
+const { parseConfigText } = require("../dist/config");
+const { applyRequestHeaderRules, applyResponseHeaderRules, rulesOf } = require("../dist/http/header-rules");
+const { applySetEnvIf } = require("../dist/map/setenvif");
+
+function dirOf(lines) {
+  return parseConfigText(lines.join("\n") + "\n", "rules.conf").main.dir;
+}
+
+const ctx = (env = {}) => ({ env: new Map(Object.entries(env)), requestHeaders: ["host", "x.test", "x-trace", "abc", "x-other", "1"], startMicros: 1_000_000 });
+
+it("Header: set, append, merge, add, setifempty, unset, edit, echo, and %{VAR}e", () => {
+  const dir = dirOf([
+    "Header set X-Frame-Options DENY",
+    "Header append Cache-Control no-store",
+    "Header merge Vary Accept-Encoding",
+    "Header merge Vary Accept-Encoding",
+    "Header add Set-Cookie b=2",
+    "Header setifempty X-Empty filled",
+    "Header unset Server",
+    'Header edit Location ^http: https:',
+    "Header echo ^x-tr",
+    "Header set X-Who %{USER}e",
+  ]);
+  const out = applyResponseHeaderRules(rulesOf(dir.headers, "Header"), 200, [
+    ["Cache-Control", "private"],
+    ["Set-Cookie", "a=1"],
+    ["X-Empty", ""],
+    ["Server", "app"],
+    ["Location", "http://x.test/next"],
+  ], ctx({ USER: "alice" }));
+  assert.deepEqual(out, [
+    ["Cache-Control", "private, no-store"],
+    ["Set-Cookie", "a=1"],
+    ["X-Empty", "filled"],
+    ["Location", "https://x.test/next"],
+    ["X-Frame-Options", "DENY"],
+    ["Vary", "Accept-Encoding"],
+    ["Set-Cookie", "b=2"],
+    ["x-trace", "abc"],
+    ["X-Who", "alice"],
+  ]);
+});
+
+it("Header: onsuccess rules skip errors, always rules do not; env= conditions", () => {
+  const dir = dirOf(["Header set X-A a", "Header always set X-B b", "Header set X-C c env=DEBUG", "Header set X-D d env=!DEBUG"]);
+  const rules = rulesOf(dir.headers, "Header");
+  assert.deepEqual(applyResponseHeaderRules(rules, 404, [], ctx()), [["X-B", "b"]]);
+  assert.deepEqual(applyResponseHeaderRules(rules, 200, [], ctx({ DEBUG: "1" })), [["X-A", "a"], ["X-B", "b"], ["X-C", "c"]]);
+  assert.deepEqual(applyResponseHeaderRules(rules, 301, [], ctx()), [["X-A", "a"], ["X-B", "b"], ["X-D", "d"]]);
+});
+
+it("RequestHeader rewrites what the application will see", () => {
+  const dir = dirOf(["RequestHeader set X-Forwarded-Proto https", "RequestHeader unset X-Other", "RequestHeader append X-Trace more"]);
+  const out = applyRequestHeaderRules(rulesOf(dir.headers, "RequestHeader"), ["host", "x.test", "x-trace", "abc", "x-other", "1"], ctx());
+  assert.deepEqual(out, ["host", "x.test", "x-trace", "abc, more", "x-forwarded-proto", "https"]);
+});
+
+it("expr= conditions are refused at configuration time", () => {
+  assert.throws(() => dirOf(["Header set X-A a expr=%{REQUEST_URI}=='/'"]), /expr= conditions/);
+});
+
+it("SetEnvIf, SetEnvIfNoCase and BrowserMatch", () => {
+  const dir = dirOf([
+    "SetEnvIf Request_URI ^/api/(v\\d+) API_VERSION=$1",
+    "SetEnvIf Remote_Addr ^127\\. LOCAL",
+    "SetEnvIfNoCase X-Mode ^DEBUG$ DEBUG=yes",
+    "BrowserMatch ^curl CLI !LOCAL",
+    "SetEnvIf API_VERSION v2 MODERN=1",
+  ]);
+  const env = new Map();
+  applySetEnvIf(dir.setEnvIf, { method: "GET", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", localAddress: "127.0.0.1", headers: ["x-mode", "debug", "user-agent", "curl/8"] }, "/api/v2/x", env);
+  assert.deepEqual(Object.fromEntries(env), { API_VERSION: "v2", DEBUG: "yes", CLI: "1", MODERN: "1" });
+});

@@ -394,3 +394,23 @@ test("close lets an in-flight request finish, then the processes are gone", asyn
   const late = await run(g, request(PID_APP));
   assert.equal(late.status, 503);
 });
+
+test("a large body that arrives while the script is still loading is read in full", async () => {
+  // The daemon stops reading the socket when 256 KiB wait with no reader; the reader that
+  // starts after an asynchronous script load must let the rest in (this hung until the
+  // socket-timeout once).
+  const slow = script(
+    "slow-load.mjs",
+    `await new Promise((r) => setTimeout(r, 300));
+     export function application(environ, start_response) {
+       const b = environ["wsgi.input"].read();
+       start_response("200 OK", [["Content-Length", String(b.length)]]);
+       return [b];
+     }`,
+  );
+  const { g } = group("slowload", { threads: 1, socketTimeout: 5 });
+  const data = Buffer.alloc(3 * 1024 * 1024, 7);
+  const s = await run(g, request(slow, { method: "POST" }), body(data));
+  assert.equal(s.status, 200);
+  assert.equal(Buffer.concat(s.chunks).length, data.length);
+});

@@ -89,6 +89,9 @@ class WireBody implements RequestBody {
   start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
     this.onChunk = onChunk;
     this.flush();
+    // push() may have paused the socket while nobody was reading (a slow script load): the
+    // queue is drained now, so let the rest of the body in.
+    if (!this.paused && this.queued < QUEUE_HIGH) this.socket.resume();
   }
   pause(): void {
     this.paused = true;

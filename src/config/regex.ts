@@ -1,72 +1,31 @@
 /**
- * Configuration regexes are Apache's (PCRE). We validate them with regexp-tree (so a bad one is
- * a config error with file and line) and translate the common PCRE-only spellings to
- * JavaScript: a leading `(?i)`, `(?P<name>`, `\A`, `\z`, `\Z`. Anything else PCRE-only
- * (possessive quantifiers, atomic groups, `\Q..\E`) is reported as unsupported.
+ * Every regular expression in the configuration (AliasMatch and WSGIScriptAliasMatch, the
+ * *Match sections, RewriteRule and RewriteCond, SetEnvIf, Header edit, ...) is Apache's PCRE
+ * syntax, and all of them go through one translation, src/engine/regex.ts, so a pattern means
+ * the same wherever it is written: `.` matches a newline and `$` only the end (Apache's
+ * defaults), `\d \w \s` and case folding are ASCII, subjects are byte strings. A pattern
+ * JavaScript cannot express is an error here, with the pattern and the reason.
  */
-// regexp-tree ships no types we rely on: only parse() is used.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const regexpTree: { parse(re: string): unknown } = require("regexp-tree");
+import { translateApacheRegex } from "../engine/regex";
 
 export interface ConfigRegex {
   /** The pattern exactly as written in the configuration. */
   readonly source: string;
   /** The JavaScript translation (no delimiters). */
   readonly jsSource: string;
-  /** JavaScript flags: "" or "i". */
+  /** JavaScript flags: always "s" (Apache compiles with DOTALL); case folding is in the source. */
   readonly flags: string;
   readonly regexp: RegExp;
 }
 
 /** Compile an Apache regex; throws Error with a readable message when it is invalid. */
 export function compileConfigRegex(source: string, caseInsensitive = false): ConfigRegex {
-  let body = source;
-  let flags = caseInsensitive ? "i" : "";
-  if (body.startsWith("(?i)")) {
-    body = body.slice(4);
-    flags = "i";
-  }
-  let js = "";
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (c === "\\") {
-      const e = body[i + 1];
-      if (e === undefined) throw new Error(`bad regular expression '${source}': trailing backslash`);
-      i++;
-      if (e === "A") js += "^";
-      else if (e === "z") js += "$(?![\\s\\S])";
-      else if (e === "Z") js += "(?=\\n?$(?![\\s\\S]))";
-      else if ("QEGKRhHXC".includes(e)) throw new Error(`regular expression '${source}' uses \\${e}, which nodewsgi does not support`);
-      else js += "\\" + e;
-      continue;
-    }
-    if (c === "(" && body.startsWith("(?P<", i)) {
-      js += "(?<";
-      i += 3;
-      continue;
-    }
-    if (c === "(" && (body.startsWith("(?>", i) || /^\(\?[a-zA-Z-]+[:)]/.test(body.slice(i)))) {
-      throw new Error(`regular expression '${source}' uses a PCRE group '${body.slice(i, i + 4)}...' that nodewsgi does not support`);
-    }
-    js += c === "/" ? "\\/" : c;
-  }
+  let translated;
   try {
-    regexpTree.parse(`/${js}/${flags}`);
-  } catch (e) {
-    const last = String((e as Error).message).trim().split("\n").pop()!;
-    const at = / at 1:(\d+)\.?$/.exec(last);
-    // Column js.length + 1 is our closing delimiter: the pattern ended too early.
-    const msg = at && Number(at[1]) >= js.length + 1 ? "unexpected end of pattern (unclosed group or class?)"
-      : /Unexpected end of input/.test(last) ? "unexpected end of pattern (unclosed class or trailing backslash?)"
-      : last.replace(/ at \d+:\d+\.?$/, "").replace(/^Unexpected token/, "unexpected token");
-    throw new Error(`bad regular expression '${source}': ${msg}`);
+    // A leading (?i) is how the translation spells "ignore ASCII case" for the whole pattern.
+    translated = translateApacheRegex(caseInsensitive && !source.startsWith("(?i)") ? "(?i)" + source : source);
+  } catch (err) {
+    throw new Error(`bad regular expression '${source}': ${(err as Error).message.replace(/^invalid regular expression "(?:[^"\\]|\\.)*": /, "")}`);
   }
-  const jsSource = js.replace(/\\\//g, "/");
-  let regexp: RegExp;
-  try {
-    regexp = new RegExp(jsSource, flags);
-  } catch (e) {
-    throw new Error(`bad regular expression '${source}': ${(e as Error).message}`);
-  }
-  return { source, jsSource, flags, regexp };
+  return { source, jsSource: translated.jsSource, flags: "s", regexp: new RegExp(translated.jsSource, "s") };
 }

@@ -11,7 +11,7 @@
 import { NodewsgiError } from "../errors";
 import { CondFlags, RuleFlags, atoi, parseCondFlags, parseRuleFlags } from "./rewrite-flags";
 import { CompileMapOptions, RewriteMap, RewriteMapSpec, compileRewriteMap } from "./rewrite-map";
-import { translatePcre } from "./rewrite-regex";
+import { compileConfigRegex } from "../config/regex";
 import { escapeAbsoluteUri, escapeBackref, escapeUriPath, hasCtlOrSpace, isAbsoluteUri } from "./rewrite-escape";
 
 export type { RewriteMapSpec } from "./rewrite-map";
@@ -228,7 +228,7 @@ function compileCond(spec: RewriteCondSpec, rule: RewriteRuleSpec): CompiledCond
   let regex: RegExp | null = null;
   if (type === "regex") {
     try {
-      regex = translatePcre(a2, flags.nocase).regex;
+      regex = compileConfigRegex(a2, flags.nocase).regexp;
     } catch (e) {
       fail(where, `RewriteCond: cannot compile regular expression '${a2}': ${(e as Error).message}`);
     }
@@ -251,7 +251,7 @@ function compileRule(spec: RewriteRuleSpec): CompiledRule {
   }
   let regex: RegExp;
   try {
-    regex = translatePcre(pattern, flags.nocase).regex;
+    regex = compileConfigRegex(pattern, flags.nocase).regexp;
   } catch (e) {
     fail(spec.where, `RewriteRule: cannot compile regular expression '${pattern}': ${(e as Error).message}`);
   }

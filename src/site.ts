@@ -85,16 +85,27 @@ export class Site {
 
   handle(req: IncomingRequest, res: ResponseSink): void {
     const sink = this.accessLog === null ? res : this.accessLog.begin(req, res);
-    this.serve(req, sink).catch((err: unknown) => {
-      this.log.log("error", "core", `${requestLogPrefix(req)}internal error serving ${req.target}: ${(err as Error)?.stack ?? err}`);
-      if (!sink.aborted) {
-        try {
-          sendErrorPage(sink, 500, { method: req.method });
-        } catch {
-          sink.destroy();
-        }
+    // Mapping and an in-thread application often finish synchronously: no promise then.
+    let pending: Promise<unknown> | void;
+    try {
+      const result = this.mapper.map(req);
+      pending = result instanceof Promise ? result.then((r) => this.serve(req, sink, r)) : this.serve(req, sink, result);
+    } catch (err) {
+      this.internalError(req, sink, err);
+      return;
+    }
+    if (pending) pending.catch((err: unknown) => this.internalError(req, sink, err));
+  }
+
+  private internalError(req: IncomingRequest, sink: ResponseSink, err: unknown): void {
+    this.log.log("error", "core", `${requestLogPrefix(req)}internal error serving ${req.target}: ${(err as Error)?.stack ?? err}`);
+    if (!sink.aborted) {
+      try {
+        sendErrorPage(sink, 500, { method: req.method });
+      } catch {
+        sink.destroy();
       }
-    });
+    }
   }
 
   /** Stop the groups: requests in flight get `graceMs` to finish. */
@@ -102,22 +113,19 @@ export class Site {
     await Promise.all([this.embedded.close(graceMs), this.daemons.close(graceMs)]);
   }
 
-  private async serve(req: IncomingRequest, sink: ResponseSink): Promise<void> {
-    const result = await this.mapper.map(req);
+  private serve(req: IncomingRequest, sink: ResponseSink, result: MapResult): Promise<unknown> | void {
     if (sink instanceof LoggedResponse) sink.result = result;
     switch (result.kind) {
       case "wsgi":
         return this.runApplication(req, result, sink);
       case "static":
-        await serveFile(req, result.file, result.stat, sink, {
+        return serveFile(req, result.file, result.stat, sink, {
           mime: this.mimeFor(result.settings),
           ...(result.forcedType ? { forceType: result.forcedType } : {}),
           log: this.log,
         });
-        return;
       case "listing":
-        await serveDirectoryListing(req, result.dir, result.uri, sink);
-        return;
+        return serveDirectoryListing(req, result.dir, result.uri, sink);
       case "redirect":
         return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
       case "error":
@@ -129,7 +137,9 @@ export class Site {
   }
 
   private runApplication(req: IncomingRequest, target: WsgiTarget, sink: ResponseSink): Promise<void> | void {
-    const verdict = this.engine.bodyVerdict(req.body.declaredLength, req.body.chunked, target.bodyLimit, target.acceptChunked);
+    // Without a body there is nothing to refuse (and no need to ask the engine).
+    const body = req.body;
+    const verdict = body.declaredLength <= 0 && !body.chunked ? 0 : this.engine.bodyVerdict(body.declaredLength, body.chunked, target.bodyLimit, target.acceptChunked);
     if (verdict !== 0) {
       // The body is never read: close the connection rather than drain it.
       return this.sendError(req, sink, verdict, target.settings, [["Connection", "close"]]);

@@ -43,10 +43,13 @@ const STATUS = /^(\d{3}) ([^\x00-\x1f\x7f]*)$/;
 const RESOLVED: Promise<void> = Promise.resolve();
 const ABORTED: unique symbol = Symbol("aborted");
 
-/** Run `app(environ, start_response)` and write its response to `sink`. Never rejects. */
-export async function runApplication(app: (environ: Environ, startResponse: StartResponse) => unknown, environ: Environ, sink: ResponseSink, opts: RunOptions): Promise<void> {
-  const run = new ResponseRun(environ, sink, opts);
-  await run.run(app);
+/**
+ * Run `app(environ, start_response)` and write its response to `sink`. Never rejects. An
+ * application that returns an array (the usual case) is run to the end synchronously when the
+ * socket takes the response at once: the returned promise is then an already settled one.
+ */
+export function runApplication(app: (environ: Environ, startResponse: StartResponse) => unknown, environ: Environ, sink: ResponseSink, opts: RunOptions): Promise<void> {
+  return new ResponseRun(environ, sink, opts).run(app) ?? RESOLVED;
 }
 
 class ResponseRun {
@@ -60,7 +63,9 @@ class ResponseRun {
   private sent = 0;
   private readonly head: boolean;
   private aborted = false;
-  private readonly abortPromise: Promise<typeof ABORTED>;
+  /** Settles when the client goes away; made only when something has to wait for it. */
+  private abortPromise: Promise<typeof ABORTED> | null = null;
+  private onAbort: ((v: typeof ABORTED) => void) | null = null;
   private tail: Promise<void> | null = null;
   private writeError: unknown = null;
   private result: unknown = undefined;
@@ -73,15 +78,12 @@ class ResponseRun {
     private readonly opts: RunOptions,
   ) {
     this.head = opts.method === "HEAD";
-    let onAbort!: (v: typeof ABORTED) => void;
-    this.abortPromise = new Promise((resolve) => (onAbort = resolve));
     if (sink.aborted) {
       this.aborted = true;
-      onAbort(ABORTED);
     } else {
       sink.onAbort(() => {
         this.aborted = true;
-        onAbort(ABORTED);
+        this.onAbort?.(ABORTED);
         // Stop the application's iteration and let it release resources now, not when
         // (if ever) its next chunk arrives.
         this.stopIterator();
@@ -90,24 +92,52 @@ class ResponseRun {
     }
   }
 
-  async run(app: (environ: Environ, startResponse: StartResponse) => unknown): Promise<void> {
+  /** A promise when the response could not be completed synchronously. */
+  run(app: (environ: Environ, startResponse: StartResponse) => unknown): Promise<void> | undefined {
+    let pending: Promise<void> | undefined;
     try {
-      let result = app(this.environ, this.startResponse);
-      if (isThenable(result)) result = await result;
-      this.result = result;
-      if (this.aborted) this.callClose();
-      else await this.consume(result);
+      const result = app(this.environ, this.startResponse);
+      pending = isThenable(result) ? Promise.resolve(result).then((r) => this.consumeResult(r)) : this.consumeResult(result);
     } catch (err) {
       this.fail(err);
-    } finally {
-      this.finished = true;
+    }
+    if (pending === undefined) {
+      this.done();
+      return undefined;
+    }
+    return pending.then(
+      () => this.done(),
+      (err: unknown) => {
+        this.fail(err);
+        this.done();
+      },
+    );
+  }
+
+  private abortSignal(): Promise<typeof ABORTED> {
+    if (this.abortPromise === null) {
+      this.abortPromise = this.aborted ? Promise.resolve(ABORTED) : new Promise((resolve) => (this.onAbort = resolve));
+    }
+    return this.abortPromise;
+  }
+
+  private consumeResult(result: unknown): Promise<void> | undefined {
+    this.result = result;
+    if (this.aborted) {
       this.callClose();
-      const errors = this.environ["wsgi.errors"] as { flush?: () => void } | undefined;
-      try {
-        errors?.flush?.();
-      } catch {
-        /* a broken log stream must not break the response */
-      }
+      return undefined;
+    }
+    return this.consume(result);
+  }
+
+  private done(): void {
+    this.finished = true;
+    this.callClose();
+    const errors = this.environ["wsgi.errors"] as { flush?: () => void } | undefined;
+    try {
+      errors?.flush?.();
+    } catch {
+      /* a broken log stream must not break the response */
     }
   }
 
@@ -154,9 +184,13 @@ class ResponseRun {
     return t;
   }
 
-  private async consume(result: unknown): Promise<void> {
+  private consume(result: unknown): Promise<void> | undefined {
     if (typeof result === "string" || result instanceof Uint8Array) result = [result];
     if (Array.isArray(result)) return this.consumeArray(result);
+    return this.consumeIterable(result);
+  }
+
+  private async consumeIterable(result: unknown): Promise<void> {
     if (result == null || (typeof result !== "object" && typeof result !== "function")) {
       throw new TypeError(`response must be an iterable, not ${typeName(result)}`);
     }
@@ -172,7 +206,7 @@ class ResponseRun {
       while (!this.aborted) {
         let step = it.next() as IteratorResult<unknown> | Promise<IteratorResult<unknown>>;
         if (isThenable(step)) {
-          const s = await Promise.race([step, this.abortPromise]);
+          const s = await Promise.race([step, this.abortSignal()]);
           if (s === ABORTED) break;
           step = s;
         }
@@ -192,8 +226,10 @@ class ResponseRun {
     await this.finish();
   }
 
-  private async consumeArray(items: readonly unknown[]): Promise<void> {
-    const bufs = items.map((item) => toBytes(item, "response iterable item"));
+  /** Synchronous for as long as nothing makes it wait (earlier write() calls, backpressure). */
+  private consumeArray(items: readonly unknown[]): Promise<void> | undefined {
+    const bufs: Buffer[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) bufs[i] = toBytes(items[i], "response iterable item");
     if (this.started && !this.headersSent && this.declared < 0 && this.tail === null) {
       let total = 0;
       for (const b of bufs) total += b.length;
@@ -203,6 +239,18 @@ class ResponseRun {
     let last = bufs.length - 1;
     while (last >= 0 && bufs[last].length === 0) last--;
     for (let i = 0; i < last && !this.aborted; i++) {
+      if (bufs[i].length === 0) continue;
+      if (this.tail !== null) return this.consumeArrayAsync(bufs, i, last);
+      this.throwWriteError();
+      const r = this.send(bufs[i]);
+      if (r !== undefined) return r.then(() => this.consumeArrayAsync(bufs, i + 1, last));
+    }
+    return this.finish(last >= 0 ? bufs[last] : undefined);
+  }
+
+  /** consumeArray from `from` on, once something has to be awaited. */
+  private async consumeArrayAsync(bufs: readonly Buffer[], from: number, last: number): Promise<void> {
+    for (let i = from; i < last && !this.aborted; i++) {
       if (bufs[i].length === 0) continue;
       await this.flushWrites();
       const r = this.send(bufs[i]);
@@ -214,6 +262,10 @@ class ResponseRun {
 
   private async flushWrites(): Promise<void> {
     if (this.tail !== null) await this.tail;
+    this.throwWriteError();
+  }
+
+  private throwWriteError(): void {
     if (this.writeError !== null) throw this.writeError;
   }
 
@@ -224,7 +276,7 @@ class ResponseRun {
     const chunk = this.clip(buf);
     if (chunk === null || this.head) return undefined;
     if (this.sink.write(chunk)) return undefined;
-    return Promise.race([this.sink.drain(), this.abortPromise]).then(() => undefined);
+    return Promise.race([this.sink.drain(), this.abortSignal()]).then(() => undefined);
   }
 
   /** Count a chunk against the declared length; null when nothing of it may be sent. */
@@ -247,8 +299,15 @@ class ResponseRun {
     this.headersSent = true;
   }
 
-  private async finish(last?: Buffer): Promise<void> {
-    await this.flushWrites();
+  /** End the response once earlier write() calls are through; synchronous when there are none. */
+  private finish(last?: Buffer): Promise<void> | undefined {
+    if (this.tail !== null) return this.tail.then(() => this.finishNow(last));
+    this.finishNow(last);
+    return undefined;
+  }
+
+  private finishNow(last?: Buffer): void {
+    this.throwWriteError();
     if (this.aborted || this.sink.aborted) return;
     if (!this.headersSent) this.sendHeaders();
     const chunk = last !== undefined && last.length > 0 ? this.clip(last) : null;

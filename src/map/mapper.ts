@@ -77,6 +77,9 @@ export type MapResult =
       readonly settings: DirSettings | null;
     };
 
+/** A map result, or its promise when the map phase had to wait (Basic authentication). */
+export type Mapped = MapResult | Promise<MapResult>;
+
 /** Request state that survives internal redirects. */
 interface RequestState {
   readonly req: MapRequest;
@@ -124,7 +127,11 @@ export class Mapper {
     return out;
   }
 
-  async map(req: MapRequest): Promise<MapResult> {
+  /**
+   * Map a request. The result is synchronous except when Basic authentication has to read a
+   * password file: most requests then cost no promise and no microtask turn.
+   */
+  map(req: MapRequest): Mapped {
     const { rawPath, query } = splitTarget(req.target);
     if (!rawPath.startsWith("/")) {
       // Absolute-form targets are handled by the front end; `*` is only for OPTIONS.
@@ -156,7 +163,7 @@ export class Mapper {
   }
 
   /** One pass of request processing for `uri`; internal redirects recurse. */
-  private async resolve(state: RequestState, uri: string, query: string | null, depth: number): Promise<MapResult> {
+  private resolve(state: RequestState, uri: string, query: string | null, depth: number): Mapped {
     if (depth > LIMIT_INTERNAL_RECURSION) {
       return bad(500, `request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} internal redirects`);
     }
@@ -206,13 +213,18 @@ export class Mapper {
       loc = located;
       if (cacheable) t.routes.set(uri, loc);
     }
-    const { translated: tr, walk, isDir, settings } = loc;
-    translated = tr;
-
     // Access: Require (host-based and Basic authentication).
-    const denied = await this.checkAccess(state, settings, uri);
-    if (denied) return denied;
+    const denied = this.checkAccess(state, loc.settings, uri);
+    if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
+    if (!(denied instanceof Promise)) return denied;
+    const located = loc;
+    return denied.then((d) => d ?? this.afterAccess(state, located, uri, query, depth));
+  }
 
+  /** The rest of a pass once access is granted: MultiViews, fixups, mod_dir, the handler. */
+  private afterAccess(state: RequestState, loc: Located, uri: string, query: string | null, depth: number): Mapped {
+    const t = state.tables;
+    const { translated, walk, isDir, settings } = loc;
     const options = loc.options;
     let handler = loc.handler;
 
@@ -334,17 +346,25 @@ export class Mapper {
     return this.translateAliases(t, pathInfo, null, null).filename;
   }
 
-  private async checkAccess(state: RequestState, settings: DirSettings, uri: string): Promise<MapResult | null> {
+  /** null when access is granted; a Promise only when Basic authentication runs. */
+  private checkAccess(state: RequestState, settings: DirSettings, uri: string): MapResult | null | Promise<MapResult | null> {
     const container = settings.authz;
     const requirement = container ? this.requirement(container) : null;
     const req = state.req;
     const authType = settings.authType?.value;
+    // Nothing configured: authorize() would grant with an empty auth environ.
+    if (!requirement && (authType === undefined || authType.toLowerCase() === "none")) return null;
     if (requirement && !authType) {
       // No authentication configured: host-based rules decide synchronously.
       const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: Object.fromEntries(state.env) });
       if (verdict === "granted") return null;
       if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `client denied by server configuration: ${uri}`, settings };
     }
+    return this.authenticate(state, settings, uri, requirement, authType);
+  }
+
+  private async authenticate(state: RequestState, settings: DirSettings, uri: string, requirement: Requirement | null, authType: string | undefined): Promise<MapResult | null> {
+    const req = state.req;
     const result = await authorize(
       {
         remoteAddress: req.remoteAddress,
@@ -411,7 +431,7 @@ export class Mapper {
   }
 
   /** An internal redirect: the old request's variables become REDIRECT_*; processing starts again. */
-  private async internalRedirect(state: RequestState, url: string, oldUri: string, oldQuery: string | null, depth: number): Promise<MapResult> {
+  private internalRedirect(state: RequestState, url: string, oldUri: string, oldQuery: string | null, depth: number): Mapped {
     const { rawPath, query } = splitTarget(url);
     const norm = this.engine.normalizePath(rawPath, "off");
     if (!norm.ok) return bad(norm.status, `cannot map internal redirect to ${url}`);
@@ -427,7 +447,7 @@ export class Mapper {
   }
 
   /** mod_dir: DirectorySlash, DirectoryIndex, then mod_autoindex or 403. */
-  private directory(state: RequestState, t: HostTables, settings: DirSettings, uri: string, query: string | null, dirPath: string, depth: number): Promise<MapResult> | MapResult {
+  private directory(state: RequestState, t: HostTables, settings: DirSettings, uri: string, query: string | null, dirPath: string, depth: number): Mapped {
     if (!uri.endsWith("/")) {
       // DirectorySlash Off: mod_dir declines; mod_autoindex lists the directory or refuses.
       if (settings.directorySlash?.value === false) {

@@ -89,6 +89,25 @@ export function loadUws(maxHeaderBytes: number): UwsModule {
 }
 
 const EMPTY = new Uint8Array(0);
+const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
+
+/**
+ * The body of a request without one (most requests): nothing to buffer, pause or resume, so
+ * one shared, stateless object instead of an onData handler and a queue per request.
+ */
+class NoBody implements RequestBody {
+  constructor(readonly declaredLength: number) {}
+  readonly chunked = false;
+  start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
+    onChunk(EMPTY, true);
+  }
+  pause(): void {}
+  resume(): void {}
+}
+/** No Content-Length and no Transfer-Encoding. */
+const NO_BODY = new NoBody(-1);
+/** `Content-Length: 0`. */
+const EMPTY_BODY = new NoBody(0);
 
 export class UwsFrontEnd implements FrontEnd {
   readonly kind = "uws" as const;
@@ -174,13 +193,20 @@ export class UwsFrontEnd implements FrontEnd {
       });
       return;
     }
-    const declared = parseDeclaredLength(headers);
-    const body = new UwsBody(res, declared.length, declared.chunked);
-    sink.headOnly = method === "HEAD";
-    // uWS closes after `end()` when the client asked for it, but not after `endWithoutBody()`.
+    let framed = false;
     for (let i = 0; i < headers.length; i += 2) {
-      if (headers[i] === "connection" && /(^|,)\s*close\s*(,|$)/i.test(headers[i + 1])) sink.closeAfter = true;
+      const name = headers[i];
+      if (name === "content-length" || name === "transfer-encoding") framed = true;
+      // uWS closes after `end()` when the client asked for it, but not after `endWithoutBody()`.
+      else if (name === "connection" && CONNECTION_CLOSE.test(headers[i + 1])) sink.closeAfter = true;
     }
+    let body: RequestBody = NO_BODY;
+    if (framed) {
+      const declared = parseDeclaredLength(headers);
+      if (declared.length > 0 || declared.chunked) body = new UwsBody(res, declared.length, declared.chunked);
+      else if (declared.length === 0) body = EMPTY_BODY;
+    }
+    sink.headOnly = method === "HEAD";
 
     const request: IncomingRequest = {
       method,
@@ -260,7 +286,8 @@ class UwsSink implements ResponseSink {
   /** Close the connection after this response (set for requests refused as malformed). */
   closeAfter = false;
   private backpressured = false;
-  private abortHandlers: (() => void)[] = [];
+  /** Made on first use: most responses end without anyone waiting on them. */
+  private abortHandlers: (() => void)[] | null = null;
   private status = "";
   private headers: readonly HeaderPair[] = [];
   private headSent = false;
@@ -270,7 +297,7 @@ class UwsSink implements ResponseSink {
   private written = 0;
   /** A chunk `tryEnd` could not fully send, with the write offset it started at. */
   private pending: { chunk: Uint8Array; offset: number } | null = null;
-  private waiters: (() => void)[] = [];
+  private waiters: (() => void)[] | null = null;
   /** Close the connection once a streamed known-length body is fully sent. */
   private closeWhenSent = false;
 
@@ -283,20 +310,29 @@ class UwsSink implements ResponseSink {
     if (this.aborted || this.finished) return;
     this.aborted = true;
     this.owner.settle();
-    for (const cb of this.abortHandlers.splice(0)) cb();
-    for (const w of this.waiters.splice(0)) w();
+    const handlers = this.abortHandlers;
+    this.abortHandlers = null;
+    if (handlers) for (const cb of handlers) cb();
+    this.wakeWaiters();
   }
 
   onAbort(cb: () => void): void {
     if (this.aborted) cb();
-    else this.abortHandlers.push(cb);
+    else (this.abortHandlers ??= []).push(cb);
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = null;
+    if (waiters) for (const w of waiters) w();
   }
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.status) throw new NodewsgiError("E_HEAD_SENT", "response head already written");
     this.status = `${status} ${reason}`;
     const kept: HeaderPair[] = [];
-    for (const h of headers) {
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i];
       const name = h[0].toLowerCase();
       // uWS writes its own framing headers; a second copy would corrupt the response.
       if (name === "content-length") {
@@ -315,9 +351,11 @@ class UwsSink implements ResponseSink {
   private sendHead(): void {
     if (this.headSent) return;
     this.headSent = true;
-    this.res.writeStatus(this.status);
-    for (const [name, value] of this.headers) this.res.writeHeader(name, value);
-    if (this.owner.draining) this.res.writeHeader("Connection", "close");
+    const res = this.res;
+    res.writeStatus(this.status);
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i][0], headers[i][1]);
+    if (this.owner.draining) res.writeHeader("Connection", "close");
   }
 
   write(chunk: Uint8Array): boolean {
@@ -357,14 +395,14 @@ class UwsSink implements ResponseSink {
         this.pending = null;
       }
       this.backpressured = false;
-      for (const w of this.waiters.splice(0)) w();
+      this.wakeWaiters();
       return true;
     });
   }
 
   drain(): Promise<void> {
     if (this.aborted || !this.backpressured) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
   }
 
   end(chunk?: Uint8Array): void {

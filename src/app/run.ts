@@ -413,7 +413,12 @@ export function sendInternalServerError(sink: ResponseSink, head = false, server
   else sink.end(body);
 }
 
-function parseStatus(status: unknown): [number, string] {
+/** The last status line parsed: applications pass the same few ("200 OK") again and again. */
+let lastStatus: string | null = null;
+let lastParsed: readonly [number, string] = [0, ""];
+
+function parseStatus(status: unknown): readonly [number, string] {
+  if (status === lastStatus) return lastParsed;
   if (typeof status !== "string") throw new TypeError(`expected string object for status line, value of type ${typeName(status)} found`);
   const m = STATUS.exec(status);
   if (m === null) {
@@ -421,7 +426,26 @@ function parseStatus(status: unknown): [number, string] {
     if (status[3] !== " ") throw new Error("no space following status code");
     throw new Error("control character present in reason phrase");
   }
-  return [Number(m[1]), m[2]];
+  lastParsed = [Number(m[1]), m[2]];
+  lastStatus = status;
+  return lastParsed;
+}
+
+/**
+ * Header names already checked (a token), with their lower-case form:
+ * applications send the same few names on every response. Cleared when full.
+ */
+const NAMES_MAX = 512;
+const checkedNames = new Map<string, string>();
+
+function checkName(name: string): string {
+  let lower = checkedNames.get(name);
+  if (lower !== undefined) return lower;
+  if (!TOKEN.test(name)) throw new Error(name === "" ? "header name is empty" : `invalid character in header name '${name}'`);
+  lower = name.toLowerCase();
+  if (checkedNames.size >= NAMES_MAX) checkedNames.clear();
+  checkedNames.set(name, lower);
+  return lower;
 }
 
 function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number } {
@@ -434,9 +458,8 @@ function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number 
     const [name, value] = item as unknown[];
     if (typeof name !== "string") throw new TypeError(`expected string object for header name, value of type ${typeName(name)} found`);
     if (typeof value !== "string") throw new TypeError(`expected string object for header value, value of type ${typeName(value)} found`);
-    if (!TOKEN.test(name)) throw new Error(name === "" ? "header name is empty" : `invalid character in header name '${name}'`);
+    const lower = checkName(name);
     if (BAD_VALUE.test(value)) throw new Error(`carriage return/line feed or control character present in header value for '${name}'`);
-    const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower)) throw new Error(`Hop-by-hop header '${name}' not allowed`);
     if (lower === "content-length") {
       if (!/^[0-9]{1,15}$/.test(value)) throw new Error(`invalid Content-Length header value: '${value}'`);

@@ -40,12 +40,26 @@ export function parseHostHeader(value: string): { name: string; port?: string } 
   return port === undefined || port === "" ? { name: name.toLowerCase() } : { name: name.toLowerCase(), port };
 }
 
+/**
+ * Host values seen recently, per scheme (it sets the default port): clients send the same
+ * few, and parsing one costs two regular expressions. Cleared when full, so a client
+ * inventing names cannot grow it.
+ */
+const HOST_CACHE_MAX = 256;
+const hostCache = { http: new Map<string, RequestHost | null>(), https: new Map<string, RequestHost | null>() };
+
 export function requestHost(hostHeader: string | undefined, fallbackName: string, scheme: "http" | "https"): RequestHost | null {
   const defaultPort = scheme === "https" ? "443" : "80";
   if (hostHeader === undefined) return { serverName: fallbackName, serverPort: defaultPort };
-  const parsed = parseHostHeader(hostHeader);
-  if (!parsed) return null;
-  return { serverName: parsed.name, serverPort: parsed.port ?? defaultPort };
+  const cache = hostCache[scheme];
+  let rh = cache.get(hostHeader);
+  if (rh === undefined) {
+    const parsed = parseHostHeader(hostHeader);
+    rh = parsed ? { serverName: parsed.name, serverPort: parsed.port ?? defaultPort } : null;
+    if (cache.size >= HOST_CACHE_MAX) cache.clear();
+    cache.set(hostHeader, rh);
+  }
+  return rh;
 }
 
 /**

@@ -3,6 +3,7 @@
  * (src/map/mapper.ts) and serves what it decided: an application in its group, a static
  * file, a directory listing, a redirect or an error page.
  */
+import { rulesOf, withResponseHeaderRules } from "./http/header-rules";
 import type { ServerConfig, DirSettings } from "./config/model";
 import type { Engine } from "./engine/types";
 import type { ErrorLog } from "./log/error-log";
@@ -30,6 +31,8 @@ function groupName(value: string): string {
 function isLiteralGroup(value: string): boolean {
   return value === "%{GLOBAL}" || !value.includes("%{");
 }
+
+const NO_RULES: readonly never[] = [];
 
 export class Site {
   readonly mapper: Mapper;
@@ -115,6 +118,12 @@ export class Site {
 
   private serve(req: IncomingRequest, sink: ResponseSink, result: MapResult): Promise<unknown> | void {
     if (sink instanceof LoggedResponse) sink.result = result;
+    // mod_headers' Header rules apply to every response of the section, error pages included.
+    const headerRules = result.settings?.headers ? rulesOf(result.settings.headers, "Header") : NO_RULES;
+    if (headerRules.length > 0) {
+      const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
+      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000 });
+    }
     switch (result.kind) {
       case "wsgi":
         return this.runApplication(req, result, sink);

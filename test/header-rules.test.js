@@ -75,3 +75,66 @@ it("SetEnvIf, SetEnvIfNoCase and BrowserMatch", () => {
   applySetEnvIf(dir.setEnvIf, { method: "GET", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", localAddress: "127.0.0.1", headers: ["x-mode", "debug", "user-agent", "curl/8"] }, "/api/v2/x", env);
   assert.deepEqual(Object.fromEntries(env), { API_VERSION: "v2", DEBUG: "yes", CLI: "1", MODERN: "1" });
 });
+
+it("end to end: SetEnvIf, RequestHeader and Header on static files, applications and error pages", async () => {
+  const fs = require("node:fs");
+  const os = require("node:os");
+  const path = require("node:path");
+  const http = require("node:http");
+  const { loadConfig } = require("../dist/config");
+  const { Server } = require("../dist/server");
+  const { jsEngine } = require("../dist/engine/js-engine");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-headers-"));
+  fs.writeFileSync(path.join(dir, "page.txt"), "static\n");
+  fs.writeFileSync(
+    path.join(dir, "app.js"),
+    `exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "text/plain"], ["Server", "app"]]); return [JSON.stringify({ proto: e.HTTP_X_FORWARDED_PROTO, trace: e.HTTP_X_TRACE, api: e.API }) ]; };\n`,
+  );
+  fs.writeFileSync(
+    path.join(dir, "site.conf"),
+    [
+      "ServerName localhost",
+      "Listen 127.0.0.1:0",
+      `DocumentRoot ${dir}`,
+      `WSGIScriptAlias /app ${dir}/app.js application-group=%{GLOBAL}`,
+      `<Directory ${dir}>`,
+      "    Require all granted",
+      "    SetEnvIf Request_URI ^/app/(v\\d) API=$1",
+      "    RequestHeader set X-Forwarded-Proto https",
+      "    RequestHeader unset X-Trace",
+      "    Header set X-Frame-Options DENY",
+      "    Header unset Server",
+      "    Header always set X-Served-By nodewsgi",
+      "    Header set X-Api %{API}e env=API",
+      "</Directory>",
+      "",
+    ].join("\n"),
+  );
+  const server = await Server.start(loadConfig(path.join(dir, "site.conf")), { engine: jsEngine, frontEnd: "node", errorLog: { log() {}, close() {} }, accessLog: null, notice: () => {} });
+  const port = server.addresses[0].port;
+  const get = (p, headers = {}) =>
+    new Promise((resolve, reject) => {
+      http.get({ host: "127.0.0.1", port, path: p, headers, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      }).on("error", reject);
+    });
+  try {
+    const app = await get("/app/v2/items", { "X-Trace": "secret" });
+    assert.deepEqual(JSON.parse(app.body), { proto: "https", api: "v2" });
+    assert.equal(app.headers["x-frame-options"], "DENY");
+    assert.equal(app.headers.server, undefined);
+    assert.equal(app.headers["x-api"], "v2");
+    const file = await get("/page.txt");
+    assert.equal(file.body, "static\n");
+    assert.equal(file.headers["x-frame-options"], "DENY");
+    assert.equal(file.headers["x-api"], undefined);
+    const missing = await get("/nothing.txt");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers["x-served-by"], "nodewsgi");
+    assert.equal(missing.headers["x-frame-options"], undefined);
+  } finally {
+    await server.stop(1000);
+  }
+});

@@ -6,7 +6,7 @@
  * `%D` and `%t` (request duration and start, as mod_headers) and `%%`.
  */
 import type { HeaderDirective } from "../config/model";
-import type { HeaderPair } from "./types";
+import type { HeaderPair, ResponseSink } from "./types";
 
 export interface HeaderRuleContext {
   /** Request variables (SetEnv, SetEnvIf, rewrite E=). */
@@ -135,4 +135,22 @@ function expand(format: string, ctx: HeaderRuleContext, request: boolean): strin
     }
     return m;
   });
+}
+
+/**
+ * A ResponseSink that applies `Header` rules to whatever response goes through it (static
+ * file, application, error page), at the moment the head is written.
+ */
+export function withResponseHeaderRules(sink: ResponseSink, rules: readonly HeaderDirective[], ctx: HeaderRuleContext): ResponseSink {
+  return {
+    get aborted() {
+      return sink.aborted;
+    },
+    onAbort: (cb) => sink.onAbort(cb),
+    writeHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, status, headers, ctx)),
+    write: (chunk) => sink.write(chunk),
+    drain: () => sink.drain(),
+    end: (chunk) => sink.end(chunk),
+    destroy: () => sink.destroy(),
+  };
 }

@@ -26,6 +26,8 @@ import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
 import { compileRequire, evaluateRequire, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron } from "./environ";
+import { applySetEnvIf } from "./setenvif";
+import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
 import { negotiate } from "./negotiate";
@@ -61,11 +63,21 @@ export interface WsgiTarget {
   readonly acceptChunked: boolean;
   readonly scriptMtimeMs: number | undefined;
   readonly settings: DirSettings;
+  /** The request's variables (SetEnv, SetEnvIf, rewrite E=), for Header rules. */
+  readonly env: ReadonlyMap<string, string>;
 }
 
 export type MapResult =
   | WsgiTarget
-  | { readonly kind: "static"; readonly file: string; readonly stat: fs.Stats; readonly forcedType: string | null; readonly settings: DirSettings }
+  | {
+      readonly kind: "static";
+      readonly file: string;
+      readonly stat: fs.Stats;
+      readonly forcedType: string | null;
+      readonly settings: DirSettings;
+      /** The request's variables (SetEnv, SetEnvIf, rewrite E=), for Header rules and the access log. */
+      readonly env: ReadonlyMap<string, string>;
+    }
   | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
   | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null }
   | {
@@ -213,6 +225,8 @@ export class Mapper {
       loc = located;
       if (cacheable) t.routes.set(uri, loc);
     }
+    // mod_setenvif (before access, so `Require env` sees its variables).
+    if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
     // Access: Require (host-based and Basic authentication).
     const denied = this.checkAccess(state, loc.settings, uri);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
@@ -277,7 +291,7 @@ export class Mapper {
     }
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
-    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings };
+    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env };
   }
 
   /** map_to_storage and type_checker for a translated request: the walk, the sections, the handler. */
@@ -504,8 +518,11 @@ export class Mapper {
     const trusted = settings.trustedProxies?.value;
     if (trusted) proxies = this.proxyList(trusted);
 
+    // mod_headers' RequestHeader edits what the application sees.
+    const requestRules = rulesOf(settings.headers, "RequestHeader");
+    const mapped = requestRules.length === 0 ? req : { ...req, headers: applyRequestHeaderRules(requestRules, req.headers, { env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000 }) };
     const environ = buildCgiEnviron(this.engine, {
-      req,
+      req: mapped,
       requestUri: state.requestUri,
       query,
       scriptName,
@@ -530,6 +547,7 @@ export class Mapper {
     });
     return {
       kind: "wsgi",
+      env: state.env,
       script: handlerScript?.script ?? walk.filename,
       callable,
       processGroup,

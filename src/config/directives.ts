@@ -512,9 +512,11 @@ def({
 });
 def({
   name: "WSGIScriptReloading", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIScriptReloading On|Off", default: "On",
-  doc: "Whether a script whose modification time changed is reloaded on the next request (in daemon mode: the process group is restarted).",
+  doc: "Whether a script whose modification time changed is reloaded on the next request (in daemon mode: the process group is restarted). nodewsgi always reloads changed scripts: `Off` is accepted with a notice and has no effect yet.",
   apply(scope, [s]) {
-    scope.dir.scriptReloading = setting(scope, parseFlag(s!, "WSGIScriptReloading"));
+    const on = parseFlag(s!, "WSGIScriptReloading");
+    if (!on) scope.notice("WSGIScriptReloading Off has no effect yet: changed scripts are always reloaded");
+    scope.dir.scriptReloading = setting(scope, on);
   },
 });
 def({

@@ -140,7 +140,7 @@ export class RingProducer extends Ring {
     // SLEEPING then load of HEAD: one of the two always sees the other.
     if (!this.notifyQueued && Atomics.load(this.ctl, SLEEPING) !== 0) {
       this.notifyQueued = true;
-      queueMicrotask(this.notify);
+      setImmediate(this.notify);
     }
   }
 

@@ -5,7 +5,8 @@
 import type { ServerConfig } from "./config";
 import type { Engine } from "./engine/types";
 import type { ErrorLog } from "./log/error-log";
-import type { FrontEnd, ListenAddress } from "./http/front-end";
+import type { FrontEnd, FrontEndOptions, ListenAddress } from "./http/front-end";
+import { defaultLimits } from "./http/request-checks";
 import { createFrontEnd, type FrontEndChoice } from "./http/create-front-end";
 import { Site } from "./site";
 import { AccessLog } from "./log/access-log";
@@ -24,6 +25,21 @@ export interface ServerOptions {
    * The server closes it on stop.
    */
   readonly accessLog?: AccessLog | null;
+}
+
+/** LimitRequestLine, LimitRequestFieldSize and LimitRequestFields of the main server, for the front end. */
+function frontEndOptions(config: ServerConfig, maxHeaderBytes: number): FrontEndOptions {
+  const d = defaultLimits(maxHeaderBytes);
+  const m = config.main;
+  return {
+    maxHeaderBytes,
+    limits: {
+      requestLine: m.limitRequestLine?.value || d.requestLine,
+      fieldSize: m.limitRequestFieldSize?.value || d.fieldSize,
+      fields: m.limitRequestFields?.value || d.fields,
+      headerBytes: maxHeaderBytes,
+    },
+  };
 }
 
 export class Server {
@@ -67,7 +83,7 @@ export class Server {
     const frontEnd = createFrontEnd(
       options.frontEnd,
       (req, res) => (server ? server.current : site).handle(req, res),
-      { maxHeaderBytes: options.maxHeaderBytes ?? 16384 },
+      frontEndOptions(config, options.maxHeaderBytes ?? 16384),
       notice,
     );
     const addresses: ListenAddress[] = [];

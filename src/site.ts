@@ -51,7 +51,7 @@ export class Site {
     /** CustomLog files; null when none is configured (then requests are not wrapped at all). */
     private readonly accessLog: AccessLog | null = null,
   ) {
-    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log) });
+    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log, config.main.accessFileName?.value) });
     for (const rule of this.mapper.jsEvaluatedAliasRules()) {
       notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
     }
@@ -152,6 +152,10 @@ export class Site {
     if (verdict !== 0) {
       // The body is never read: close the connection rather than drain it.
       return this.sendError(req, sink, verdict, target.settings, [["Connection", "close"]]);
+    }
+    if (target.processGroup === "" && this.config.restrictEmbedded) {
+      this.log.log("error", "wsgi", `${requestLogPrefix(req)}Embedded mode of mod_wsgi disabled by runtime configuration: ${target.script}`);
+      return this.sendError(req, sink, 500, target.settings, []);
     }
     const host: ApplicationHost | undefined = target.processGroup === "" ? this.embedded : this.daemons.get(target.processGroup);
     if (!host) {

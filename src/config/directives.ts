@@ -274,6 +274,7 @@ def({
   name: "KeepAlive", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "KeepAlive On|Off", default: "On",
   doc: "Whether a connection may carry more than one request.",
   apply(scope, [s]) {
+    scope.notice("KeepAlive has no effect: connections are always persistent (HTTP/1.1 keep-alive)");
     scope.host.keepAlive = setting(scope, parseFlag(s!, "KeepAlive"));
   },
 });
@@ -281,6 +282,7 @@ def({
   name: "KeepAliveTimeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "KeepAliveTimeout num[ms]", default: "5",
   doc: "How long an idle persistent connection is kept open waiting for the next request, in seconds, or milliseconds with an `ms` suffix.",
   apply(scope, [s]) {
+    scope.notice("KeepAliveTimeout has no effect: the front ends use their own idle timeouts (see docs/front-ends.md)");
     const ms = /^(\d+)ms$/i.exec(s!);
     scope.host.keepAliveTimeout = setting(scope, ms ? Number(ms[1]) / 1000 : parseInteger(s!, "KeepAliveTimeout", 0));
   },
@@ -289,6 +291,7 @@ def({
   name: "MaxKeepAliveRequests", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "MaxKeepAliveRequests number", default: "100",
   doc: "How many requests one persistent connection may carry; 0 means unlimited.",
   apply(scope, [s]) {
+    scope.notice("MaxKeepAliveRequests has no effect: a connection may carry any number of requests");
     scope.host.maxKeepAliveRequests = setting(scope, parseInteger(s!, "MaxKeepAliveRequests", 0));
   },
 });
@@ -562,6 +565,7 @@ def({
   name: "WSGIMapHEADToGET", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIMapHEADToGET On|Off|Auto", default: "Auto",
   doc: "Whether HEAD requests reach the application as GET (so it produces the same headers); the body is discarded.",
   apply(scope, [s]) {
+    scope.notice("WSGIMapHEADToGET has no effect: applications see HEAD as HEAD, and no body is sent");
     scope.dir.mapHeadToGet = setting(scope, parseChoice(s!, ["On", "Off", "Auto"] as const).toLowerCase() as "on" | "off" | "auto");
   },
 });
@@ -569,6 +573,7 @@ def({
   name: "WSGIErrorOverride", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIErrorOverride On|Off", default: "Off",
   doc: "In daemon mode, whether ErrorDocument pages replace error responses produced by the application.",
   apply(scope, [s]) {
+    scope.notice("WSGIErrorOverride has no effect: error responses from applications are passed through");
     scope.dir.errorOverride = setting(scope, parseFlag(s!));
   },
 });
@@ -576,6 +581,7 @@ def({
   name: "WSGIEnableSendfile", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIEnableSendfile On|Off", default: "Off",
   doc: "Whether `wsgi.file_wrapper` responses are sent with sendfile().",
   apply(scope, [s]) {
+    scope.notice("WSGIEnableSendfile has no effect: wsgi.file_wrapper responses are streamed");
     scope.dir.enableSendfile = setting(scope, parseFlag(s!));
   },
 });
@@ -583,6 +589,7 @@ def({
   name: "WSGIIgnoreActivity", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIIgnoreActivity On|Off", default: "Off",
   doc: "Matching requests (health checks) do not reset a daemon group's inactivity-timeout clock.",
   apply(scope, [s]) {
+    scope.notice("WSGIIgnoreActivity has no effect: every request resets the inactivity-timeout clock");
     scope.dir.ignoreActivity = setting(scope, parseFlag(s!));
   },
 });
@@ -597,6 +604,7 @@ def({
   name: "WSGISocketPrefix", contexts: S, minArgs: 1, maxArgs: 1, syntax: "WSGISocketPrefix path-prefix", default: "a private runtime directory",
   doc: "Path prefix for the Unix sockets between the front end and daemon process groups. Relative to ServerRoot.",
   apply(scope, [p]) {
+    scope.notice("WSGISocketPrefix has no effect: daemon sockets live in a private directory under the system temporary directory");
     scope.config.socketPrefix = setting(scope, scope.serverRelative(p!));
   },
 });

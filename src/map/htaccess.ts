@@ -22,11 +22,14 @@ interface Cached {
 export class HtaccessFiles implements HtaccessReader {
   private readonly cache = new Map<string, Cached>();
 
-  constructor(private readonly log: ErrorLog) {}
+  /** `names`: AccessFileName, the files looked for in each directory, in order. */
+  constructor(
+    private readonly log: ErrorLog,
+    private readonly names: readonly string[] = [".htaccess"],
+  ) {}
 
   read(dir: string, allowed: DirSettings): DirSettings | null {
-    const names = allowed.allowOverride === undefined ? [".htaccess"] : [".htaccess"];
-    for (const name of names) {
+    for (const name of this.names) {
       const file = path.join(dir, name);
       const st = fs.statSync(file, { throwIfNoEntry: false });
       if (!st || !st.isFile()) continue;

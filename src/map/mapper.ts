@@ -510,6 +510,12 @@ export class Mapper {
     const env = state.env;
     const groupContext = { serverName: state.tables.configuredName, serverPort: state.serverPort, scriptName, env };
     const processGroup = resolveGroupName(opts.processGroup ?? settings.processGroup?.value ?? "", groupContext, "");
+    // WSGIRestrictProcess: a daemon group chosen (say by %{ENV:...}) outside the list is refused;
+    // embedded mode is not a daemon group and is not restricted, as in mod_wsgi.
+    const allowedGroups = settings.restrictProcess?.value;
+    if (allowedGroups && processGroup !== "" && !allowedGroups.includes(processGroup)) {
+      return bad(403, `Daemon process called '${processGroup}' cannot be accessed by this WSGI application: ${walk.filename}`, settings);
+    }
     const applicationGroup = resolveGroupName(opts.applicationGroup ?? settings.applicationGroup?.value ?? "%{RESOURCE}", groupContext, "%{RESOURCE}");
     const callable = handlerScript ? "handle_request" : (opts.callableObject ?? settings.callableObject?.value ?? "application");
     const passAuthorization = opts.passAuthorization ?? settings.passAuthorization?.value ?? false;

@@ -139,3 +139,24 @@ WSGIScriptAlias /app @DIR@/where.js process-group=soak application-group=%{GLOBA
     }
   });
 });
+
+describe("daemon user= and group=", () => {
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  it("run the daemon processes as that user and group (when started as root)", { skip: root ? false : "needs root" }, async () => {
+    const s = await start(`WSGIDaemonProcess lowly user=nobody group=nogroup threads=1
+WSGIScriptAlias /ids @DIR@/ids.js process-group=lowly application-group=%{GLOBAL}`);
+    try {
+      fs.writeFileSync(path.join(s.dir, "ids.js"), `exports.application = (e, sr) => { sr("200 OK", []); return [JSON.stringify([process.getuid(), process.getgid()])]; };\n`);
+      // The unprivileged processes must be able to read the script.
+      fs.chmodSync(s.dir, 0o755);
+      fs.chmodSync(path.join(s.dir, "ids.js"), 0o644);
+      const r = await get(s.port, "/ids");
+      assert.equal(r.status, 200, r.body);
+      const nobody = require("node:child_process").execFileSync("id", ["-u", "nobody"], { encoding: "utf8" }).trim();
+      const nogroup = require("node:child_process").execFileSync("getent", ["group", "nogroup"], { encoding: "utf8" }).split(":")[2];
+      assert.deepEqual(JSON.parse(r.body), [Number(nobody), Number(nogroup)]);
+    } finally {
+      await s.server.stop(2000);
+    }
+  });
+});

@@ -34,6 +34,9 @@ export class DaemonPool implements ApplicationHost {
   ) {
     // Short path: Unix socket paths are limited to 107 bytes.
     this.socketDir = fs.mkdtempSync(path.join(options.socketParent ?? os.tmpdir(), "nwsgi-"));
+    // Traversable (not listable) by others: a group running as another user (user=) binds its
+    // sockets in its own 0700 subdirectory, which it owns.
+    fs.chmodSync(this.socketDir, 0o711);
     let i = 0;
     for (const spec of config.daemonProcesses.values()) {
       const opts: DaemonGroupOptions = {

@@ -161,7 +161,12 @@ class WireSink implements ResponseSink {
   }
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.aborted) return;
-    this.socket.write(encodeResponseHead(status, reason, headers));
+    // The head, body and end frames of a response written in one go leave in one writev
+    // (one syscall, one wake-up of the front end) rather than three.
+    const socket = this.socket;
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+    socket.write(encodeResponseHead(status, reason, headers));
   }
   write(chunk: Uint8Array): boolean {
     if (this.aborted) return true;

@@ -716,6 +716,9 @@ class Exchange {
       multithread: g.multithread,
       runOnce: g.runOnce,
     };
+    // The head and, without a body, the end frame go out in one writev.
+    conn.cork();
+    process.nextTick(() => conn.uncork());
     conn.write(encodeHead({ req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }));
     if (this.body.declaredLength > 0 || this.body.chunked) {
       this.bodyStarted = true;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 "use strict";
 // `npm test`: compile the TypeScript (so tests never run stale code), then run every
-// test/**/*.test.js with node:test. Extra arguments are passed to `node --test`
+// test/**/*.test.js and bench/test/*.test.js with node:test. Extra arguments are passed to `node --test`
 // (e.g. `npm test -- --test-name-pattern=conformance`).
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -21,6 +21,7 @@ function find(dir) {
   return out.sort();
 }
 const args = process.argv.slice(2);
-const files = args.some((a) => a.endsWith(".js")) ? [] : find(path.join(root, "test"));
+// The project's tests, and the benchmark harness's own unit tests (quick; no load is run).
+const files = args.some((a) => a.endsWith(".js")) ? [] : [...find(path.join(root, "test")), ...find(path.join(root, "bench", "test"))];
 const run = spawnSync(process.execPath, ["--test", ...args, ...files], { stdio: "inherit", cwd: root });
 process.exit(run.status ?? 1);

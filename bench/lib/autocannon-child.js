@@ -7,6 +7,15 @@
 const autocannon = require("autocannon");
 
 const spec = JSON.parse(process.argv[2]);
+let n = 0;
+function suffix(k) {
+  let s = "";
+  do {
+    s += String.fromCharCode(97 + (k % 26));
+    k = Math.floor(k / 26);
+  } while (k > 0);
+  return s;
+}
 const req = spec.request ?? {};
 const headers = {};
 let body;
@@ -25,6 +34,8 @@ autocannon(
     headers,
     body,
     timeout: 10,
+    // As the wrk script does: a different URL-path per request, cycling (see load.js).
+    ...(req.distinctPaths ? { requests: [{ setupRequest: (r) => ({ ...r, path: req.path + suffix((n = (n + 1) % req.distinctPaths)) }) }] } : {}),
   },
   (err, result) => {
     if (err) {

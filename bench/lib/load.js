@@ -37,6 +37,15 @@ function wrkScript(req) {
   }
   for (const [k, v] of Object.entries(req.headers ?? {})) lines.push(`wrk.headers[${luaString(k)}] = ${luaString(v)}`);
   if (req.padHeaderBytes) lines.push(`wrk.headers["X-Bench-Pad"] = string.rep("p", ${req.padHeaderBytes})`);
+  if (req.distinctPaths) {
+    // Each request a different URL-path (the base plus a letter suffix), cycling through more
+    // paths than the map phase's route cache holds: every request is routed from scratch.
+    lines.push(
+      "local letters, n = \"abcdefghijklmnopqrstuvwxyz\", 0",
+      "local function suffix(k) local s = \"\" repeat local d = k % 26; s = s .. letters:sub(d + 1, d + 1); k = math.floor(k / 26) until k == 0 return s end",
+      `request = function() n = (n + 1) % ${req.distinctPaths}; return wrk.format(nil, ${luaString(req.path)} .. suffix(n)) end`,
+    );
+  }
   lines.push(
     "done = function(summary, latency, requests)",
     "  local e = summary.errors",

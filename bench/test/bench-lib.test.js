@@ -150,3 +150,9 @@ test("report: PASS, MISS, n/a with reasons, skipped rows and the machine", () =>
   assert.match(md, /> Notice: Apache missing/);
   assert.match(md, /The load generator shares the machine/);
 });
+
+test("wrk script: distinct paths cycle through letter suffixes on the base path", () => {
+  const s = wrkScript({ path: "/rx9/hello", distinctPaths: 8192 });
+  assert.match(s, /request = function\(\) n = \(n \+ 1\) % 8192; return wrk\.format\(nil, "\/rx9\/hello" \.\. suffix\(n\)\) end/);
+  assert.doesNotMatch(wrkScript({ path: "/" }), /request = function/);
+});

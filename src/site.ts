@@ -3,6 +3,7 @@
  * (src/map/mapper.ts) and serves what it decided: an application in its group, a static
  * file, a directory listing, a redirect or an error page.
  */
+import { refusalHeaders } from "./http/request-checks";
 import { rulesOf, withResponseHeaderRules } from "./http/header-rules";
 import type { ServerConfig, DirSettings } from "./config/model";
 import type { Engine } from "./engine/types";
@@ -150,8 +151,8 @@ export class Site {
     const body = req.body;
     const verdict = body.declaredLength <= 0 && !body.chunked ? 0 : this.engine.bodyVerdict(body.declaredLength, body.chunked, target.bodyLimit, target.acceptChunked);
     if (verdict !== 0) {
-      // The body is never read: close the connection rather than drain it.
-      return this.sendError(req, sink, verdict, target.settings, [["Connection", "close"]]);
+      // The body is never read: a small one is skipped, a large one costs the connection.
+      return this.sendError(req, sink, verdict, target.settings, refusalHeaders(body.declaredLength, body.chunked));
     }
     if (target.processGroup === "" && this.config.restrictEmbedded) {
       this.log.log("error", "wsgi", `${requestLogPrefix(req)}Embedded mode of mod_wsgi disabled by runtime configuration: ${target.script}`);

@@ -87,3 +87,30 @@ for (const frontEnd of ["node", "uws"]) {
     });
   });
 }
+
+describe("LimitRequestBody refusals and the connection", () => {
+  for (const frontEnd of ["node", "uws"]) {
+    it(`${frontEnd}: a small refused body is skipped and the connection kept; a large one closes it`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-limit-"));
+      fs.writeFileSync(path.join(dir, "app.js"), `exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "text/plain"]]); return ["ok"]; };\n`);
+      fs.writeFileSync(
+        path.join(dir, "site.conf"),
+        ["ServerName localhost", "Listen 127.0.0.1:0", `WSGIScriptAlias / ${dir}/app.js application-group=%{GLOBAL}`, `<Directory ${dir}>`, "    Require all granted", "    LimitRequestBody 1024", "</Directory>", ""].join("\n"),
+      );
+      const server = await Server.start(loadConfig(path.join(dir, "site.conf")), { engine: jsEngine, frontEnd, errorLog: nullLog, accessLog: null, notice: () => {} });
+      const port = server.addresses[0].port;
+      try {
+        const post = (n) => `POST /x HTTP/1.1\r\nHost: x.test\r\nContent-Length: ${n}\r\n\r\n`;
+        // Two refused 4 KiB bodies, then a GET, on one connection: all three are answered.
+        const small = await raw(port, post(4096) + "a".repeat(4096) + post(4096) + "a".repeat(4096) + "GET /x HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n");
+        assert.deepEqual(small.match(/HTTP\/1\.1 \d+/g), ["HTTP/1.1 413", "HTTP/1.1 413", "HTTP/1.1 200"]);
+        // A refused body declared at 2 MiB is not swallowed: the connection closes after the 413.
+        const large = await raw(port, post(2 * 1024 * 1024));
+        assert.match(large, /^HTTP\/1\.1 413 /);
+        assert.match(large, /\r\nConnection: close\r\n/i);
+      } finally {
+        await server.stop(1000);
+      }
+    });
+  }
+});

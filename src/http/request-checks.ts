@@ -132,3 +132,18 @@ export function splitAbsoluteForm(target: string): { target: string; authority: 
   const rest = m[2];
   return { authority, target: rest === "" ? "/" : rest.startsWith("?") ? `/${rest}` : rest };
 }
+
+/**
+ * Bodies up to this size are discarded rather than cutting the connection when a request is
+ * refused before its body is read (413, 411): the front end skips them cheaply and the client
+ * keeps its connection. Larger or unknown-length bodies close the connection, as Apache does,
+ * so nobody can make the server swallow gigabytes it has already refused.
+ */
+export const DISCARDABLE_BODY_BYTES = 1 << 20;
+
+/** The extra response headers for refusing a request whose body was not read. */
+export function refusalHeaders(declaredLength: number, chunked: boolean): readonly (readonly [string, string])[] {
+  return !chunked && declaredLength >= 0 && declaredLength <= DISCARDABLE_BODY_BYTES ? [] : CLOSE;
+}
+
+const CLOSE: readonly (readonly [string, string])[] = [["Connection", "close"]];

@@ -10,6 +10,7 @@
  * Internal redirects (DirectoryIndex, MultiViews, per-directory rewrites) loop back to
  * translate with a new URL-path, at most LIMIT_INTERNAL_RECURSION times, as Apache does.
  */
+import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem } from "../config/model";
@@ -287,7 +288,7 @@ export class Mapper {
     const declared = state.req.body?.declaredLength ?? -1;
     const limit = settings.limitRequestBody?.value ?? 0;
     if (limit > 0 && declared > limit) {
-      return { kind: "error", status: 413, headers: [["Connection", "close"]], reason: `Requested content-length of ${declared} is larger than the configured limit of ${limit}`, settings };
+      return { kind: "error", status: 413, headers: refusalHeaders(declared, state.req.body?.chunked ?? false), reason: `Requested content-length of ${declared} is larger than the configured limit of ${limit}`, settings };
     }
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;

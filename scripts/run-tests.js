@@ -8,6 +8,8 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const root = path.join(__dirname, "..");
+// A clean build: a module deleted from src/ must not survive in dist/ and hide a broken import.
+fs.rmSync(path.join(root, "dist"), { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json")], { stdio: "inherit" });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 

@@ -60,6 +60,15 @@ function preprocess(pattern: string): [string, boolean] {
     if (c === "\\") {
       const n = src[i + 1] ?? "";
       i++;
+      if (n === "Q") {
+        // \Q...\E: everything between is literal.
+        const end = src.indexOf("\\E", i + 1);
+        const literal = src.slice(i + 1, end < 0 ? src.length : end);
+        out += literal.replace(/[\\^$.*+?()[\]{}|\/-]/g, "\\$&");
+        i = end < 0 ? src.length : end + 1;
+        continue;
+      }
+      if (n === "E") continue; // a stray \E ends nothing
       if (!inClass && n === "A") out += "^";
       else if (!inClass && n === "z") out += "$";
       else if (!inClass && n === "Z") out += "(?=\\n?$)";
@@ -87,9 +96,14 @@ function preprocess(pattern: string): [string, boolean] {
       if (src[i + 1] === "]") { out += "\\]"; i++; }
       continue;
     }
+    if (c === "+" && i > 0 && "*+?}".includes(src[i - 1]) && src[i - 2] !== "\\") {
+      fail(pattern, "possessive quantifiers (a++, a*+, ...) are not supported");
+    }
     if (c === "(" && src[i + 1] === "?") {
       const rest = src.slice(i + 2);
       if (rest.startsWith("P<")) { out += "(?<"; i += 3; continue; }
+      const named = /^P=(\w+)\)/.exec(rest);
+      if (named) { out += `\\k<${named[1]}>`; i += 2 + named[0].length - 1; continue; }
       if (!/^[:=!<]/.test(rest)) fail(pattern, `unsupported group syntax (?${rest.slice(0, 2)}`);
     }
     out += c;

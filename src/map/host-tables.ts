@@ -7,6 +7,7 @@ import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, Rewr
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
 import { RouteCache } from "./route-cache";
+import { restrictsSymlinks } from "./symlinks";
 import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
 import type { RewriteMapSpec } from "./rewrite-map";
 
@@ -16,6 +17,8 @@ export class HostTables {
   /** Server-level Redirect* directives, the virtual host's before the main server's. */
   readonly redirects: readonly RedirectDirective[];
   readonly sections: SectionIndex;
+  /** Some section takes FollowSymLinks away: the directory walk must look at symbolic links. */
+  readonly restrictsSymlinks: boolean;
   readonly serverRewrite: CompiledRewrite | null;
   readonly handlerScripts: ReadonlyMap<string, HandlerScript>;
   readonly documentRoot: string;
@@ -42,6 +45,12 @@ export class HostTables {
       ),
     );
     this.sections = new SectionIndex(host, inherits ? main.sections : []);
+    const allSections = [...(inherits ? main.sections : []), ...host.sections];
+    this.restrictsSymlinks = restrictsSymlinks([
+      main.dir,
+      host.dir,
+      ...allSections.flatMap((s) => [s.settings, ...s.files.map((f) => f.settings)]),
+    ]);
     this.handlerScripts = new Map([...(inherits ? main.handlerScripts : []), ...host.handlerScripts]);
     this.documentRoot = stripTrailingSlash(host.documentRoot?.value ?? main.documentRoot?.value ?? "/var/www/html");
     this.configuredName = host.serverName?.value ?? main.serverName?.value ?? "localhost";

@@ -28,6 +28,7 @@ import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrit
 import { compileRequire, evaluateRequire, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron } from "./environ";
 import { applySetEnvIf } from "./setenvif";
+import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
@@ -307,6 +308,10 @@ export class Mapper {
       settings = t.sections.settingsFor(dir, basename, uri, this.options.htaccess ?? null);
     } catch (err) {
       return bad(500, (err as Error).message);
+    }
+    if (t.restrictsSymlinks) {
+      const link = forbiddenSymlink(walk.filename, (d) => effectiveOptions(t.sections.settingsFor(d, null, uri, null)));
+      if (link !== null) return bad(403, `Symbolic link not allowed or link target not accessible: ${link}`, settings);
     }
     // type_checker: which handler runs this.
     let handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);

@@ -65,7 +65,7 @@ export class Site {
   async start(): Promise<void> {
     await this.daemons.start(this.config.importScripts);
     const preloads = this.config.importScripts
-      .filter((s) => s.processGroup === "")
+      .filter((s) => s.processGroup === "" && !this.config.restrictEmbedded)
       .map((s) => this.embedded.preload(s.script, "", s.applicationGroup));
     // mod_wsgi preloads a WSGIScriptAlias* script whose process and application groups are
     // both given literally (and whose target has no $N substitution) when its process starts.
@@ -76,9 +76,14 @@ export class Site {
         if (!a.isScript || pg === undefined || ag === undefined || a.target.includes("$")) continue;
         if (!isLiteralGroup(pg) || !isLiteralGroup(ag)) continue;
         const callable = a.options.callableObject ?? "application";
-        const target: ApplicationHost | undefined = groupName(pg) === "" ? this.embedded : this.daemons.get(pg);
+        const embedded = groupName(pg) === "";
+        // Script code runs only where its requests would: not in an undefined group's stead,
+        // and not in the front-end process when embedded mode is restricted.
+        if (embedded && this.config.restrictEmbedded) continue;
+        const target: ApplicationHost | undefined = embedded ? this.embedded : this.daemons.get(pg);
+        if (!target) continue;
         preloads.push(
-          (target ?? this.embedded).preload(a.target, callable, groupName(ag)).catch((err: unknown) => {
+          target.preload(a.target, callable, groupName(ag)).catch((err: unknown) => {
             this.log.log("error", "wsgi", `Failed to preload ${a.target} (${a.where.file}:${a.where.line}): ${(err as Error).message}`);
           }),
         );

@@ -83,7 +83,7 @@ export function memoryBody(data: Uint8Array): BodyBuffer {
 }
 
 export interface CollectOptions {
-  /** LimitRequestBody in bytes; 0 = unlimited (Apache's default). */
+  /** LimitRequestBody in bytes; 0 = unlimited. */
   readonly limit: number;
   /** Bodies over this many bytes are spooled to a temporary file. */
   readonly spoolThreshold: number;
@@ -91,6 +91,8 @@ export interface CollectOptions {
   readonly tmpDir?: string;
   /** Abort collection (client gone): rejects with E_BODY_ABORTED. */
   readonly signal?: AbortSignal;
+  /** Give up when no byte arrives for this long: rejects with E_BODY_TIMEOUT (status 408). */
+  readonly idleTimeoutMs?: number;
 }
 
 /**
@@ -111,7 +113,14 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
     let writing: Promise<void> = Promise.resolve();
     let settled = false;
 
+    let idle: NodeJS.Timeout | undefined;
+    const armIdle = (): void => {
+      if (!opts.idleTimeoutMs) return;
+      if (idle) idle.refresh();
+      else idle = setTimeout(() => fail(timedOut(opts.idleTimeoutMs!)), opts.idleTimeoutMs);
+    };
     const fail = (err: Error): void => {
+      if (idle) clearTimeout(idle);
       if (settled) return;
       settled = true;
       chunks = [];
@@ -129,6 +138,7 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
     }
 
     const finish = (): void => {
+      if (idle) clearTimeout(idle);
       if (fd < 0) {
         settled = true;
         opts.signal?.removeEventListener("abort", onAbort);
@@ -159,8 +169,10 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
     };
 
     try {
+      armIdle();
       body.start((chunk, last) => {
         if (settled) return;
+        armIdle();
         total += chunk.length;
         if (total > limit) return fail(tooLarge(total, limit));
         if (chunk.length > 0) {
@@ -186,6 +198,12 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
       fail(err as Error);
     }
   });
+}
+
+function timedOut(ms: number): NodewsgiError {
+  const e = new NodewsgiError("E_BODY_TIMEOUT", `No request body data for ${ms} ms`);
+  (e as NodewsgiError & { status: number }).status = 408;
+  return e;
 }
 
 function tooLarge(size: number, limit: number): NodewsgiError {

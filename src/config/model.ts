@@ -412,6 +412,9 @@ export interface ServerConfig {
   notices: string[];
 }
 
+/** LimitRequestBody when none is configured: 1 GiB, as httpd since 2.4.54 (CVE-2022-29404). */
+export const DEFAULT_LIMIT_REQUEST_BODY = 1 << 30;
+
 export function emptyRewrite(): RewriteConfig {
   return { rules: [], pendingConditions: [] };
 }

@@ -13,6 +13,9 @@ import { WsgiErrors } from "../app/errors-stream";
 import { logScriptException, runApplication, sendInternalServerError } from "../app/run";
 import { sendErrorPage } from "../static/error-page";
 
+/** A body that stops arriving for this long is abandoned with 408 (Apache's Timeout default). */
+export const BODY_IDLE_TIMEOUT_MS = 60_000;
+
 /** Bodies larger than this are spooled to a temporary file instead of held in memory. */
 export const SPOOL_THRESHOLD = 1 << 20;
 
@@ -39,10 +42,14 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
     return failLoad(log, req, sink, err);
   }
   let buf: BodyBuffer;
+  // A client that goes away mid-body must release what was collected (and the spool file).
+  const abort = new AbortController();
+  sink.onAbort(() => abort.abort());
   try {
-    buf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: SPOOL_THRESHOLD });
+    buf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: SPOOL_THRESHOLD, signal: abort.signal, idleTimeoutMs: BODY_IDLE_TIMEOUT_MS });
   } catch (err) {
-    const status = (err as { status?: number }).status === 413 ? 413 : 400;
+    const s = (err as { status?: number }).status;
+    const status = s === 413 || s === 408 ? s : 400;
     if (!sink.aborted) sendErrorPage(sink, status, { method: req.method });
     return;
   }

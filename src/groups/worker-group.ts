@@ -19,6 +19,7 @@
  *   head was sent), requests it had not started yet are handed to a fresh worker once. The
  *   replacement is created by the next request, so a group that dies at once cannot spin.
  */
+import { BODY_IDLE_TIMEOUT_MS } from "./run-request";
 import * as path from "node:path";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import type { AppRequest } from "./types";
@@ -149,11 +150,12 @@ export class WorkerGroup {
       const ac = new AbortController();
       if (!sink.aborted) sink.onAbort(() => ac.abort());
       try {
-        bodyBuf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: this.inlineBodyMax, signal: ac.signal });
+        bodyBuf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: this.inlineBodyMax, signal: ac.signal, idleTimeoutMs: BODY_IDLE_TIMEOUT_MS });
       } catch (err) {
         this.admitted--;
         this.checkDrained();
-        const status = (err as { status?: number }).status === 413 ? 413 : 400;
+        const s = (err as { status?: number }).status;
+        const status = s === 413 || s === 408 ? s : 400;
         if (!sink.aborted) sendErrorPage(sink, status, { method: req.method });
         return;
       }

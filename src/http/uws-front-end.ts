@@ -89,6 +89,8 @@ export function loadUws(maxHeaderBytes: number): UwsModule {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Characters that must never reach the wire inside a header line. */
+const UNSAFE_HEADER = /[\r\n\0]/;
 const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
 
 /**
@@ -114,6 +116,12 @@ export class UwsFrontEnd implements FrontEnd {
   private readonly uws: UwsModule;
   private readonly app: UwsApp;
   private readonly sockets: unknown[] = [];
+  /**
+   * uWS does not say which listener a request came in on: with one Listen it is that one;
+   * with several, SERVER_ADDR/listener port are unknown (docs/front-ends.md).
+   */
+  private localAddress = "";
+  private localPort = 0;
   private active = 0;
   private isDraining = false;
   private closed = false;
@@ -156,7 +164,15 @@ export class UwsFrontEnd implements FrontEnd {
           return;
         }
         this.sockets.push(socket);
-        resolve({ host, port: this.uws.us_socket_local_port(socket) });
+        const bound = this.uws.us_socket_local_port(socket);
+        if (this.sockets.length === 1) {
+          this.localAddress = host === "0.0.0.0" || host === "::" ? "" : host;
+          this.localPort = bound;
+        } else {
+          this.localAddress = "";
+          this.localPort = 0;
+        }
+        resolve({ host, port: bound });
       });
     });
   }
@@ -203,7 +219,7 @@ export class UwsFrontEnd implements FrontEnd {
     let body: RequestBody = NO_BODY;
     if (framed) {
       const declared = parseDeclaredLength(headers);
-      if (declared.length > 0 || declared.chunked) body = new UwsBody(res, declared.length, declared.chunked);
+      if (declared.length > 0 || declared.chunked) body = new UwsBody(res, declared.length, declared.chunked, sink);
       else if (declared.length === 0) body = EMPTY_BODY;
     }
     sink.headOnly = method === "HEAD";
@@ -215,8 +231,8 @@ export class UwsFrontEnd implements FrontEnd {
       headers,
       remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString("latin1"),
       remotePort: 0,
-      localAddress: "",
-      localPort: 0,
+      localAddress: this.localAddress,
+      localPort: this.localPort,
       scheme: "http",
       body,
     };
@@ -240,6 +256,8 @@ class UwsBody implements RequestBody {
     private readonly res: UwsResponse,
     readonly declaredLength: number,
     readonly chunked: boolean,
+    /** The response of this request: once it is aborted or ended, `res` must not be touched. */
+    private readonly sink: UwsSink,
   ) {
     if (declaredLength > 0 || chunked) {
       this.queue = [];
@@ -272,11 +290,11 @@ class UwsBody implements RequestBody {
   }
 
   pause(): void {
-    if (!this.ended) this.res.pause();
+    if (!this.ended && !this.sink.released) this.res.pause();
   }
 
   resume(): void {
-    if (!this.ended) this.res.resume();
+    if (!this.ended && !this.sink.released) this.res.resume();
   }
 }
 
@@ -292,6 +310,11 @@ class UwsSink implements ResponseSink {
   private headers: readonly HeaderPair[] = [];
   private headSent = false;
   private finished = false;
+
+  /** The client went away or the response was ended: `res` is off limits from now on. */
+  get released(): boolean {
+    return this.aborted || this.finished;
+  }
   /** Declared body length, or -1 when the body is sent chunked. */
   private length = -1;
   private written = 0;
@@ -329,6 +352,14 @@ class UwsSink implements ResponseSink {
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.status) throw new NodewsgiError("E_HEAD_SENT", "response head already written");
+    // uWS writes names and values as given: a CR or LF would split the response (node:http
+    // refuses them the same way). The caller turns the error into a 500.
+    for (let i = 0; i < headers.length; i++) {
+      if (UNSAFE_HEADER.test(headers[i][0]) || UNSAFE_HEADER.test(headers[i][1])) {
+        throw new NodewsgiError("E_HEADER_VALUE", `invalid character in response header ${JSON.stringify(headers[i][0])}`);
+      }
+    }
+    if (UNSAFE_HEADER.test(reason)) throw new NodewsgiError("E_HEADER_VALUE", "invalid character in the status reason");
     this.status = `${status} ${reason}`;
     const kept: HeaderPair[] = [];
     for (let i = 0; i < headers.length; i++) {

@@ -14,7 +14,7 @@ import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem } from "../config/model";
-import { effectiveOptions, resolveEnv } from "../config/model";
+import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, resolveEnv } from "../config/model";
 import type { Engine, ProxyList } from "../engine/types";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair } from "../http/types";
@@ -287,7 +287,7 @@ export class Mapper {
     if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, settings };
     // The default handler discards the body, and the limit applies while it does.
     const declared = state.req.body?.declaredLength ?? -1;
-    const limit = settings.limitRequestBody?.value ?? 0;
+    const limit = settings.limitRequestBody?.value ?? DEFAULT_LIMIT_REQUEST_BODY;
     if (limit > 0 && declared > limit) {
       return { kind: "error", status: 413, headers: refusalHeaders(declared, state.req.body?.chunked ?? false), reason: `Requested content-length of ${declared} is larger than the configured limit of ${limit}`, settings };
     }
@@ -539,7 +539,8 @@ export class Mapper {
       query,
       scriptName,
       pathInfo,
-      pathTranslated: pathInfo !== "" ? (loc.pathTranslated ??= this.pathTranslated(state, pathInfo)) : null,
+      // With server rewrite rules PATH_TRANSLATED may depend on the request: computed each time then.
+      pathTranslated: pathInfo === "" ? null : state.tables.serverRewrite ? this.pathTranslated(state, pathInfo) : (loc.pathTranslated ??= this.pathTranslated(state, pathInfo)),
       scriptFilename: walk.filename,
       documentRoot: state.tables.documentRoot,
       contextPrefix: translated.contextPrefix,
@@ -566,7 +567,7 @@ export class Mapper {
       applicationGroup,
       environ,
       urlScheme: req.scheme,
-      bodyLimit: settings.limitRequestBody?.value ?? 0,
+      bodyLimit: settings.limitRequestBody?.value ?? DEFAULT_LIMIT_REQUEST_BODY,
       acceptChunked: settings.chunkedRequest?.value ?? false,
       scriptMtimeMs: handlerScript ? undefined : walk.stat?.mtimeMs,
       settings,
@@ -583,7 +584,6 @@ export class Mapper {
   }
 
   private rewriteContext(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null): RewriteContext {
-    const req = state.req;
     const t = state.tables;
     return {
       uri,
@@ -605,7 +605,6 @@ export class Mapper {
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
       lookupUri: (url) => (fs.existsSync(this.translateAliases(t, url, null, null).filename) ? 200 : 404),
-      ...(req.remoteAddress ? {} : {}),
     };
   }
 

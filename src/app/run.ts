@@ -17,6 +17,7 @@
  * - An exception before headers are sent gives Apache's 500 page; after that the connection
  *   is dropped. Both are logged with the stack. runApplication itself never rejects.
  */
+import { escapeHtml } from "../static/error-page";
 import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import type { Environ } from "./environ";
@@ -498,6 +499,3 @@ function safeString(v: unknown): string {
   }
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
-}

@@ -598,6 +598,9 @@ class Exchange {
     private readonly resolve: () => void,
   ) {}
 
+  /** The "no response headers within socket-timeout" clock. */
+  private headerTimer: NodeJS.Timeout | undefined;
+
   begin(): void {
     this.sink.onAbort(() => this.abort());
     if (this.sink.aborted) {
@@ -606,7 +609,9 @@ class Exchange {
     }
     const t = this.group.timeoutMs;
     // Nothing is ever left waiting: no headers within socket-timeout (Apache Timeout) is a 504.
-    this.timer(t.socket, () => {
+    // The clock restarts with every body chunk forwarded, so a slow upload that keeps making
+    // progress is not cut off (mod_wsgi applies the timeout per read and write).
+    this.headerTimer = this.timer(t.socket, () => {
       if (!this.headersSent) this.fail(504, `Timeout when reading response headers from daemon process '${this.group.name}': ${this.req.script}`);
     });
     this.group.acquire(this);
@@ -724,6 +729,7 @@ class Exchange {
       this.bodyStarted = true;
       this.body.start((chunk, last) => {
         if (this.done || this.conn !== conn || conn.destroyed) return;
+        this.headerTimer?.refresh();
         let ok = true;
         if (chunk.length > 0) {
           const parts = dataFrame(Frame.Body, chunk);
@@ -822,8 +828,10 @@ class Exchange {
     this.finish();
   }
 
-  private timer(ms: number, fn: () => void): void {
-    this.timers.push(setTimeout(fn, ms));
+  private timer(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(fn, ms);
+    this.timers.push(t);
+    return t;
   }
 
   private finish(): void {

@@ -10,6 +10,7 @@
  * Internal redirects (DirectoryIndex, MultiViews, per-directory rewrites) loop back to
  * translate with a new URL-path, at most LIMIT_INTERNAL_RECURSION times, as Apache does.
  */
+import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
@@ -712,11 +713,6 @@ function absoluteUrl(state: RequestState, localPath: string): string {
 function redirectResult(hit: { status: number; location: string | null }, settings: DirSettings | null): MapResult {
   if (hit.location === null) return { kind: "error", status: hit.status, settings };
   return { kind: "redirect", status: hit.status, location: hit.location, settings };
-}
-
-function headerValue(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return undefined;
 }
 
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {

@@ -139,7 +139,8 @@ export class Server {
     }
     const clean = this.frontEnd.inFlight === 0;
     if (!clean) this.options.errorLog.log("warn", "core", `shutdown: ${this.frontEnd.inFlight} request(s) still running after ${graceMs} ms`);
-    await this.current.close(graceMs);
+    // One grace period for the whole stop, not one per stage.
+    await this.current.close(Math.max(0, deadline - Date.now()));
     await this.currentAccessLog?.close();
     return clean;
   }

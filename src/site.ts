@@ -57,7 +57,11 @@ export class Site {
       notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
     }
     this.embedded = new ProcessHost({ log, threads: EMBEDDED_THREADS });
-    this.daemons = new DaemonPool(config, log, { ...(config.main.timeout ? { apacheTimeout: config.main.timeout.value } : {}) });
+    const reloading = config.main.dir.scriptReloading?.value;
+    this.daemons = new DaemonPool(config, log, {
+      ...(config.main.timeout ? { apacheTimeout: config.main.timeout.value } : {}),
+      ...(reloading !== undefined ? { scriptReloading: reloading } : {}),
+    });
     this.mime = MimeTable.load();
   }
 

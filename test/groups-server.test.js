@@ -160,3 +160,22 @@ WSGIScriptAlias /ids @DIR@/ids.js process-group=lowly application-group=%{GLOBAL
     }
   });
 });
+
+describe("WSGIScriptReloading Off", () => {
+  it("a daemon group does not restart when its script changes", async () => {
+    const s = await start(`WSGIScriptReloading Off
+WSGIDaemonProcess steady threads=2
+WSGIScriptAlias /steady @DIR@/where.js process-group=steady application-group=%{GLOBAL}`);
+    try {
+      const first = JSON.parse((await get(s.port, "/steady")).body).pid;
+      const later = new Date(Date.now() + 5000);
+      fs.utimesSync(path.join(s.dir, "where.js"), later, later);
+      await new Promise((r) => setTimeout(r, 300)); // past the map phase's stat reuse
+      const second = JSON.parse((await get(s.port, "/steady")).body).pid;
+      assert.equal(second, first);
+      assert.doesNotMatch(fs.readFileSync(path.join(s.dir, "error.log"), "utf8"), /recycled \(script modified\)/);
+    } finally {
+      await s.server.stop(2000);
+    }
+  });
+});

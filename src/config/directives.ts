@@ -515,10 +515,10 @@ def({
 });
 def({
   name: "WSGIScriptReloading", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIScriptReloading On|Off", default: "On",
-  doc: "Whether a script whose modification time changed is reloaded on the next request (in daemon mode: the process group is restarted). nodewsgi always reloads changed scripts: `Off` is accepted with a notice and has no effect yet.",
+  doc: "Whether a script whose modification time changed is reloaded on the next request (in daemon mode: the process group is restarted). In nodewsgi, `Off` at server level stops daemon process groups from restarting on a script change; scripts in the front-end process are always reloaded (a notice says so).",
   apply(scope, [s]) {
     const on = parseFlag(s!, "WSGIScriptReloading");
-    if (!on) scope.notice("WSGIScriptReloading Off has no effect yet: changed scripts are always reloaded");
+    if (!on) scope.notice("WSGIScriptReloading Off applies to daemon process groups, when set at server level; scripts in the front-end process are always reloaded");
     scope.dir.scriptReloading = setting(scope, on);
   },
 });

@@ -1,5 +1,6 @@
 "use strict";
 // Daemon process groups: real child processes, real Unix sockets, the framed protocol.
+const { JS_DUMP } = require("./helpers/conformance");
 const { test, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
@@ -16,24 +17,8 @@ after(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-const DUMP = `"use strict";
-const NAME = "myapp";
-function dump(environ, start_response, callable) {
-  const body = environ["wsgi.input"].read();
-  const out = {};
-  for (const [k, v] of Object.entries(environ))
-    if (typeof v === "string" || typeof v === "boolean" || typeof v === "number") out[k] = v;
-  out["wsgi.input.length"] = body.length;
-  out["@script"] = NAME;
-  out["@callable"] = callable;
-  const data = Buffer.from(JSON.stringify(out));
-  start_response("200 OK", [["Content-Type", "application/x-environ+json"], ["Content-Length", String(data.length)]]);
-  return [data];
-}
-exports.application = (e, s) => dump(e, s, "application");
-exports.app = (e, s) => dump(e, s, "app");
-exports.handle_request = (e, s) => dump(e, s, "handle_request");
-`;
+// The conformance dump script (shared/conformance/README.md), as the replay uses it.
+const DUMP = JS_DUMP("myapp");
 
 function script(name, source) {
   const file = path.join(root, name);

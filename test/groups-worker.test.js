@@ -1,5 +1,6 @@
 "use strict";
 // Worker-thread application groups: real Worker threads behind the SharedArrayBuffer rings.
+const { JS_DUMP } = require("./helpers/conformance");
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
@@ -17,27 +18,8 @@ function script(name, source) {
   return file;
 }
 
-const DUMP = script(
-  "dump.wsgi",
-  `"use strict";
-const NAME = "myapp";
-function dump(environ, start_response, callable) {
-  const body = environ["wsgi.input"].read();
-  const out = {};
-  for (const [k, v] of Object.entries(environ))
-    if (typeof v === "string" || typeof v === "boolean" || typeof v === "number") out[k] = v;
-  out["wsgi.input.length"] = body.length;
-  out["@script"] = NAME;
-  out["@callable"] = callable;
-  const data = Buffer.from(JSON.stringify(out));
-  start_response("200 OK", [["Content-Type", "application/x-environ+json"], ["Content-Length", String(data.length)]]);
-  return [data];
-}
-exports.application = (e, s) => dump(e, s, "application");
-exports.app = (e, s) => dump(e, s, "app");
-exports.handle_request = (e, s) => dump(e, s, "handle_request");
-`,
-);
+// The conformance dump script (shared/conformance/README.md), as the replay uses it.
+const DUMP = script("dump.wsgi", JS_DUMP("myapp"));
 
 const THREAD = script(
   "thread.js",

@@ -214,4 +214,4 @@ async function replay(port, root, req) {
   return got;
 }
 
-module.exports = { FIXTURES, expectedScenarios, prepare, replay, compare, rawRequest, send, parseResponse };
+module.exports = { JS_DUMP, FIXTURES, expectedScenarios, prepare, replay, compare, rawRequest, send, parseResponse };

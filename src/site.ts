@@ -211,14 +211,12 @@ export class Site {
         void this.sendLocalErrorDocument(req, sink, status, doc, headers);
         return;
       }
-      if (!doc.startsWith("/")) {
-        // A literal message (Apache drops a leading quote).
-        const text = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
-        sink.writeHead(status, reasonPhrase(status), [...headers, ["Content-Length", String(text.length)], ["Content-Type", "text/html; charset=iso-8859-1"]]);
-        if (req.method === "HEAD") sink.end();
-        else sink.end(text);
-        return;
-      }
+      // A literal message (Apache drops a leading quote).
+      const text = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
+      sink.writeHead(status, reasonPhrase(status), [...headers, ["Content-Length", String(text.length)], ["Content-Type", "text/html; charset=iso-8859-1"]]);
+      if (req.method === "HEAD") sink.end();
+      else sink.end(text);
+      return;
     }
     sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}) }, headers);
   }

@@ -25,6 +25,7 @@
  * the main side, the parentPort listener in the worker).
  */
 import { NodewsgiError } from "../errors";
+import type { AppRequest } from "./types";
 
 const CONTROL_BYTES = 256;
 const HEAD = 0;
@@ -357,47 +358,17 @@ export interface BodyRef {
 
 export interface DecodedRequest {
   readonly id: number;
-  readonly req: {
-    script: string;
-    callable: string;
-    applicationGroup: string;
-    processGroup: string;
-    method: string;
-    environ: string[];
-    urlScheme: "http" | "https";
-    multithread: boolean;
-    multiprocess: boolean;
-    runOnce: boolean;
-    bodyLimit: number;
-    logPrefix: string;
-    scriptMtimeMs?: number;
-  };
+  readonly req: AppRequest;
   readonly body: BodyRef;
 }
 
-export interface RequestFields {
-  readonly script: string;
-  readonly callable: string;
-  readonly applicationGroup: string;
-  readonly processGroup: string;
-  readonly method: string;
-  readonly environ: readonly string[];
-  readonly urlScheme: "http" | "https";
-  readonly multithread: boolean;
-  readonly multiprocess: boolean;
-  readonly runOnce: boolean;
-  readonly bodyLimit: number;
-  readonly logPrefix: string;
-  readonly scriptMtimeMs?: number;
-}
-
 /** Upper bound of a request frame's size (to check it against the ring before sending). */
-export function requestFrameBound(req: RequestFields, inlineBody: number): { bound: number; text: string; json: boolean } {
+export function requestFrameBound(req: AppRequest, inlineBody: number): { bound: number; text: string; json: boolean } {
   const { text, json } = joinStrings([req.script, req.callable, req.applicationGroup, req.processGroup, req.method, req.logPrefix, ...req.environ]);
   return { bound: REQ_FIXED + text.length * 3 + inlineBody, text, json };
 }
 
-export function writeRequest(out: RingProducer, id: number, req: RequestFields, body: BodyRef, pre = requestFrameBound(req, body.fd < 0 ? body.length : 0)): void {
+export function writeRequest(out: RingProducer, id: number, req: AppRequest, body: BodyRef, pre = requestFrameBound(req, body.fd < 0 ? body.length : 0)): void {
   const count = 6 + req.environ.length;
   out.write(pre.bound, (b, o) => {
     const flags =
@@ -443,7 +414,7 @@ export function readRequest(b: Buffer, o: number, len: number): DecodedRequest {
     data = Buffer.allocUnsafe(bodyLength);
     b.copy(data, 0, start, start + bodyLength); // the ring slot is reused once we return
   }
-  const req: DecodedRequest["req"] = {
+  const req: AppRequest = {
     script: s[0],
     callable: s[1],
     applicationGroup: s[2],
@@ -456,8 +427,8 @@ export function readRequest(b: Buffer, o: number, len: number): DecodedRequest {
     multiprocess: (flags & Q_MULTIPROCESS) !== 0,
     runOnce: (flags & Q_RUN_ONCE) !== 0,
     bodyLimit,
+    ...(Number.isNaN(mtime) ? {} : { scriptMtimeMs: mtime }),
   };
-  if (!Number.isNaN(mtime)) req.scriptMtimeMs = mtime;
   return { id, req, body: { length: bodyLength, fd, data } };
 }
 

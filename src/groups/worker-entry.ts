@@ -11,7 +11,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog, LogLevel } from "../log/error-log";
-import type { AppRequest } from "./types";
 import { ScriptCache } from "../app/loader";
 import { runCollected } from "./run-request";
 import { borrowedFileBody, memoryBody, type BodyBuffer } from "../app/input";
@@ -173,7 +172,7 @@ function start(d: DecodedRequest): void {
     finish(sink);
     pump();
   };
-  runCollected(cache, d.req as AppRequest, collectedBody(d.body), sink, log).then(done, (err) => {
+  runCollected(cache, d.req, collectedBody(d.body), sink, log).then(done, (err) => {
     log.log("error", "wsgi", `Request failed in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`);
     done();
   });

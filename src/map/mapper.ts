@@ -18,7 +18,7 @@ import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem }
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, resolveEnv } from "../config/model";
 import type { Engine, ProxyList } from "../engine/types";
 import type { ErrorLog } from "../log/error-log";
-import type { HeaderPair } from "../http/types";
+import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import { splitTarget } from "./request-target";
 import { requestHost, selectHost } from "./host";
 import { HostTables } from "./host-tables";
@@ -38,20 +38,13 @@ import { negotiate } from "./negotiate";
 /** Apache's LimitInternalRecursion default. */
 const LIMIT_INTERNAL_RECURSION = 10;
 
-/** What the map phase needs from a request (copied off the wire by the front end). */
-export interface MapRequest {
-  readonly method: string;
-  readonly target: string;
-  readonly protocol: string;
-  readonly headers: readonly string[];
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly scheme: "http" | "https";
-  /** The body as announced (IncomingRequest.body): static files check LimitRequestBody. */
-  readonly body?: { readonly declaredLength: number; readonly chunked: boolean };
-}
+/**
+ * What the map phase needs from a request (copied off the wire by the front end): everything
+ * but the body stream, whose announced size is enough (static files check LimitRequestBody).
+ */
+export type MapRequest = Omit<IncomingRequest, "body"> & {
+  readonly body?: Pick<RequestBody, "declaredLength" | "chunked">;
+};
 
 /** A request for an application, ready for an ApplicationHost. */
 export interface WsgiTarget {
@@ -174,7 +167,8 @@ export class Mapper {
       redirectScriptUrl: null,
       authEnviron: {},
     };
-    return this.resolve(state, mergeSlashes(norm.path), query, 0);
+    // normalizePath has merged `//` already (MergeSlashes On).
+    return this.resolve(state, norm.path, query, 0);
   }
 
   /** One pass of request processing for `uri`; internal redirects recurse. */
@@ -464,7 +458,7 @@ export class Mapper {
     state.redirectScriptUrl = state.env.get("SCRIPT_URL") ?? null;
     state.env = env;
     state.redirected = true;
-    return this.resolve(state, mergeSlashes(norm.path), query, depth + 1);
+    return this.resolve(state, norm.path, query, depth + 1);
   }
 
   /** mod_dir: DirectorySlash, DirectoryIndex, then mod_autoindex or 403. */
@@ -717,10 +711,6 @@ function redirectResult(hit: { status: number; location: string | null }, settin
 
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
   return { kind: "error", status, reason, settings };
-}
-
-function mergeSlashes(p: string): string {
-  return noTwoSlashes(p);
 }
 
 function parentDir(p: string): string {

@@ -8,7 +8,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { DaemonGroup } = require("../dist/groups/daemon-supervisor");
 const { DaemonPool } = require("../dist/groups/daemon-pool");
-const { FrameReader, encodeHead, decodeHead, encodeResponseHead, decodeResponseHead, dataFrame } = require("../dist/groups/daemon-protocol");
+const { FrameReader, Outbox, decodeHead, decodeResponseHead } = require("../dist/groups/daemon-protocol");
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-test-"));
 const groups = [];
@@ -118,21 +118,33 @@ async function run(g, req, b) {
   return s;
 }
 
-test("protocol: head and response frames round-trip through a split stream", () => {
-  const req = request("/x/y.wsgi", { scriptMtimeMs: 1234.5, environ: ["A", "é", "B", ""] , urlScheme: "https", multithread: true });
-  const head = encodeHead({ req, declaredLength: 7, chunked: false });
-  const resp = encodeResponseHead(201, "Created", [["X-A", "1"], ["Set-Cookie", "a=b"]]);
-  const big = dataFrame(11, Buffer.alloc(100000, 7));
-  const all = Buffer.concat([head, resp, ...big]);
+test("protocol: frames from one outbox flush round-trip through a split stream, with ids", () => {
+  const written = [];
+  const fake = { destroyed: false, write(b) { written.push(Buffer.from(b)); return true; }, cork() {}, uncork() {} };
+  const out = new Outbox(fake, false);
+  const req = request("/x/y.wsgi", { scriptMtimeMs: 1234.5, environ: ["A", "é", "B", ""], urlScheme: "https", multithread: true });
+  out.head(7, { req, declaredLength: 7, chunked: false });
+  out.responseHead(8, 201, "Created", [["X-A", "1"], ["Set-Cookie", "a=b"]]);
+  out.data(11, 9, Buffer.alloc(100000, 7));
+  out.credit(14, 10, 4096);
+  out.empty(3, 4294967295);
+  assert.equal(written.length, 0, "nothing leaves before the flush");
+  out.flush();
+  const all = Buffer.concat(written);
   const got = [];
-  const r = new FrameReader((t, p) => got.push([t, Buffer.from(p)]));
+  const r = new FrameReader((t, id, p) => got.push([t, id, Buffer.from(p)]));
   for (let i = 0; i < all.length; i += 333) r.push(all.subarray(i, i + 333));
-  assert.equal(got.length, 3);
-  const w = decodeHead(got[0][1]);
+  assert.deepEqual(got.map(([t, id]) => [t, id]), [[1, 7], [10, 8], [11, 9], [14, 10], [3, 4294967295]]);
+  const w = decodeHead(got[0][2]);
   assert.deepEqual(w.req, req);
   assert.equal(w.declaredLength, 7);
-  assert.deepEqual(decodeResponseHead(got[1][1]), { status: 201, reason: "Created", headers: [["X-A", "1"], ["Set-Cookie", "a=b"]] });
-  assert.equal(got[2][1].length, 100000);
+  assert.deepEqual(decodeResponseHead(got[1][2]), { status: 201, reason: "Created", headers: [["X-A", "1"], ["Set-Cookie", "a=b"]] });
+  assert.equal(got[2][2].length, 100000);
+  assert.equal(got[3][2].readUInt32LE(0), 4096);
+  // Frames written after a flush do not disturb the bytes already handed over.
+  out.data(11, 12, Buffer.alloc(10, 1));
+  out.flush();
+  assert.ok(Buffer.concat(written.slice(0, -1)).equals(all));
 });
 
 test("round trip with the dump app runs in another process with the daemon environ keys", async () => {

@@ -1,8 +1,9 @@
 /**
  * The main of a daemon process (one process of a WSGIDaemonProcess group). Started by the
- * supervisor with `fork`, it listens on its own Unix socket, takes one request per connection
- * at a time (connections are reused), and runs each in its ApplicationHost. Control messages
- * (preload, shutdown, log lines) go over the fork IPC channel: they are not on the hot path.
+ * supervisor with `fork`, it listens on its own Unix socket, to which the supervisor keeps one
+ * connection carrying every request sent here (multiplexed by id, daemon-protocol.ts), and runs
+ * each in its ApplicationHost: at most `threads` at once, a bound the supervisor keeps. Control
+ * messages (preload, shutdown, log lines) go over the fork IPC channel: not on the hot path.
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -12,15 +13,7 @@ import type { LogLevel } from "../log/error-log";
 import type { LogOrigin, OriginErrorLog } from "../log/apache-error-log";
 import { routeStdio } from "../log/console-redirect";
 import { createDaemonHost } from "./daemon-host";
-import {
-  Frame,
-  FrameReader,
-  dataFrame,
-  decodeHead,
-  emptyFrame,
-  encodeResponseHead,
-  type WireRequest,
-} from "./daemon-protocol";
+import { Frame, FrameReader, Outbox, WINDOW, decodeHead } from "./daemon-protocol";
 
 /** Passed by the supervisor in NODEWSGI_DAEMON_INIT. */
 export interface ChildInit {
@@ -72,10 +65,12 @@ function nowMicros(): string {
   return String(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
 
-/** The RequestBody the application sees, fed by BODY frames. */
+/**
+ * The RequestBody the application sees, fed by BODY frames. At most WINDOW bytes can be queued
+ * here (the front end's credit), so nothing needs pausing; consumed bytes go back as credit.
+ */
 class WireBody implements RequestBody {
   private queue: Buffer[] = [];
-  private queued = 0;
   private ended = false;
   private onChunk: ((chunk: Uint8Array, last: boolean) => void) | null = null;
   private paused = false;
@@ -83,32 +78,25 @@ class WireBody implements RequestBody {
   constructor(
     readonly declaredLength: number,
     readonly chunked: boolean,
-    private readonly socket: net.Socket,
+    private readonly id: number,
+    private readonly link: Link,
   ) {}
 
   start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
     this.onChunk = onChunk;
     this.flush();
-    // push() may have paused the socket while nobody was reading (a slow script load): the
-    // queue is drained now, so let the rest of the body in.
-    if (!this.paused && this.queued < QUEUE_HIGH) this.socket.resume();
   }
   pause(): void {
     this.paused = true;
-    this.socket.pause();
   }
   resume(): void {
     this.paused = false;
     this.flush();
-    if (!this.paused && this.queued < QUEUE_HIGH) this.socket.resume();
   }
 
   push(chunk: Buffer): void {
     this.queue.push(chunk);
-    this.queued += chunk.length;
     this.flush();
-    // Not started yet, or paused: stop reading the socket so the supervisor feels it.
-    if (this.queued >= QUEUE_HIGH) this.socket.pause();
   }
   end(): void {
     this.ended = true;
@@ -116,17 +104,15 @@ class WireBody implements RequestBody {
   }
 
   private flush(): void {
-    if (!this.onChunk) return;
-    while (!this.paused && this.queue.length > 0) {
+    while (this.onChunk && !this.paused && this.queue.length > 0) {
       const c = this.queue.shift()!;
-      this.queued -= c.length;
-      this.onChunk(c, this.ended && this.queue.length === 0);
-      if (this.ended && this.queue.length === 0) {
-        this.onChunk = null;
-        return;
-      }
+      const last = this.ended && this.queue.length === 0;
+      const cb = this.onChunk;
+      if (last) this.onChunk = null;
+      if (!this.ended) this.link.out.credit(Frame.BodyCredit, this.id, c.length);
+      cb(c, last);
     }
-    if (!this.paused && this.ended && this.queue.length === 0 && this.onChunk) {
+    if (this.onChunk && !this.paused && this.ended && this.queue.length === 0) {
       const cb = this.onChunk;
       this.onChunk = null;
       cb(new Uint8Array(0), true);
@@ -134,15 +120,20 @@ class WireBody implements RequestBody {
   }
 }
 
-const QUEUE_HIGH = 256 * 1024;
-
-/** The ResponseSink the application writes to: frames on the connection. */
+/** The ResponseSink the application writes to: frames on the shared connection. */
 class WireSink implements ResponseSink {
   aborted = false;
-  private abortCbs: (() => void)[] = [];
   ended = false;
+  private abortCbs: (() => void)[] = [];
+  /** Response bytes sent and not yet credited back by the front end. */
+  private unacked = 0;
+  private drainWaiters: (() => void)[] = [];
 
-  constructor(private readonly socket: net.Socket, private readonly onEnd: () => void) {}
+  constructor(
+    private readonly id: number,
+    private readonly link: Link,
+    private readonly onEnd: () => void,
+  ) {}
 
   onAbort(cb: () => void): void {
     if (this.aborted) cb();
@@ -151,6 +142,7 @@ class WireSink implements ResponseSink {
   abort(): void {
     if (this.aborted || this.ended) return;
     this.aborted = true;
+    this.wake();
     for (const cb of this.abortCbs.splice(0)) {
       try {
         cb();
@@ -159,97 +151,103 @@ class WireSink implements ResponseSink {
       }
     }
   }
+  credit(n: number): void {
+    this.unacked -= n;
+    if (this.unacked < WINDOW) this.wake();
+  }
+  private wake(): void {
+    if (this.drainWaiters.length === 0) return;
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.aborted) return;
-    // The head, body and end frames of a response written in one go leave in one writev
-    // (one syscall, one wake-up of the front end) rather than three.
-    const socket = this.socket;
-    socket.cork();
-    process.nextTick(() => socket.uncork());
-    socket.write(encodeResponseHead(status, reason, headers));
+    this.link.out.responseHead(this.id, status, reason, headers);
   }
   write(chunk: Uint8Array): boolean {
     if (this.aborted) return true;
     if (chunk.length === 0) return true;
-    const parts = dataFrame(Frame.RespBody, chunk);
-    if (parts.length === 1) return this.socket.write(parts[0]!);
-    this.socket.cork();
-    this.socket.write(parts[0]!);
-    const ok = this.socket.write(parts[1]!);
-    this.socket.uncork();
-    return ok;
+    this.link.out.data(Frame.RespBody, this.id, chunk);
+    this.unacked += chunk.length;
+    return this.unacked < WINDOW;
   }
   drain(): Promise<void> {
-    if (this.aborted || !this.socket.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.socket.off("drain", done);
-        this.socket.off("close", done);
-        resolve();
-      };
-      this.socket.on("drain", done);
-      this.socket.on("close", done);
-    });
+    if (this.aborted || this.unacked < WINDOW) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
   end(chunk?: Uint8Array): void {
     if (this.aborted || this.ended) return;
     if (chunk && chunk.length > 0) this.write(chunk);
     this.ended = true;
-    this.socket.write(emptyFrame(Frame.RespEnd));
+    this.link.out.empty(Frame.RespEnd, this.id);
     this.onEnd();
   }
   destroy(): void {
-    if (this.ended) return;
+    if (this.ended || this.aborted) return;
     this.aborted = true;
-    this.socket.destroy();
+    this.wake();
+    this.link.out.empty(Frame.RespAbort, this.id);
+    this.onEnd();
   }
 }
 
-let active = 0;
-let shuttingDown = false;
-let server: net.Server | null = null;
+/** One request in this process: its body, its sink, and whether both directions are done. */
+interface Running {
+  body: WireBody;
+  sink: WireSink;
+  bodyDone: boolean;
+  responseDone: boolean;
+}
 
-function serveConnection(socket: net.Socket, host: ApplicationHost, group: string): void {
-  let body: WireBody | null = null;
-  let sink: WireSink | null = null;
-  /** True while a request is running or its body still arriving. */
-  let busy = false;
-  let responseDone = false;
-  let bodyDone = false;
+/** The one connection from the supervisor, carrying every request sent to this process. */
+class Link {
+  readonly out: Outbox;
+  readonly running = new Map<number, Running>();
 
-  const settle = () => {
-    if (responseDone && bodyDone) {
-      busy = false;
-      busySockets.delete(socket);
-      body = null;
-      sink = null;
-      if (shuttingDown) socket.end();
-    }
-  };
+  constructor(readonly socket: net.Socket, private readonly host: ApplicationHost, private readonly group: string) {
+    this.out = new Outbox(socket);
+    const reader = new FrameReader((type, id, payload) => this.onFrame(type, id, payload));
+    socket.on("data", (d: Buffer) => {
+      try {
+        reader.push(d);
+      } catch (err) {
+        childLog.log("error", "wsgi", `daemon ${group}: bad frame from front end: ${String(err)}`);
+        socket.destroy();
+      }
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      links.delete(this);
+      // The front end went away: unblock body readers, tell the applications.
+      for (const r of this.running.values()) {
+        r.body.end();
+        r.sink.abort();
+      }
+      this.running.clear();
+    });
+  }
 
-  const reader = new FrameReader((type, payload) => {
+  private settle(id: number, r: Running): void {
+    if (r.bodyDone && r.responseDone && this.running.get(id) === r) this.running.delete(id);
+  }
+
+  private onFrame(type: number, id: number, payload: Buffer): void {
     switch (type) {
       case Frame.Head: {
-        if (busy) throw new Error("request frame while a request is in progress");
-        const wire: WireRequest = decodeHead(payload);
-        busy = true;
-        busySockets.add(socket);
-        responseDone = false;
-        bodyDone = false;
-        const environ = wire.req.environ.slice();
-        environ.push("mod_wsgi.daemon_start", nowMicros());
-        const req = { ...wire.req, environ };
-        const b = new WireBody(wire.declaredLength, wire.chunked, socket);
-        const s = new WireSink(socket, () => {
-          responseDone = true;
-          settle();
+        const wire = decodeHead(payload);
+        const req = wire.req;
+        req.environ.push("mod_wsgi.daemon_start", nowMicros());
+        const r: Running = { body: null as unknown as WireBody, sink: null as unknown as WireSink, bodyDone: false, responseDone: false };
+        r.body = new WireBody(wire.declaredLength, wire.chunked, id, this);
+        r.sink = new WireSink(id, this, () => {
+          r.responseDone = true;
+          this.settle(id, r);
         });
-        body = b;
-        sink = s;
+        this.running.set(id, r);
         active++;
-        host
-          .dispatch(req, b, s)
-          .catch((err) => childLog.log("error", "wsgi", `daemon ${group}: dispatch failed: ${String(err)}`))
+        const s = r.sink;
+        this.host
+          .dispatch(req, r.body, s)
+          .catch((err) => childLog.log("error", "wsgi", `daemon ${this.group}: dispatch failed: ${String(err)}`))
           .finally(() => {
             active--;
             if (!s.ended && !s.aborted) s.destroy();
@@ -258,42 +256,37 @@ function serveConnection(socket: net.Socket, host: ApplicationHost, group: strin
         return;
       }
       case Frame.Body:
-        body?.push(payload);
+        this.running.get(id)?.body.push(payload);
         return;
-      case Frame.BodyEnd:
-        bodyDone = true;
-        body?.end();
-        settle();
+      case Frame.BodyEnd: {
+        const r = this.running.get(id);
+        if (!r) return;
+        r.bodyDone = true;
+        r.body.end();
+        this.settle(id, r);
         return;
+      }
+      case Frame.RespCredit:
+        this.running.get(id)?.sink.credit(payload.readUInt32LE(0));
+        return;
+      case Frame.Abort: {
+        const r = this.running.get(id);
+        if (!r) return;
+        this.running.delete(id);
+        r.body.end();
+        r.sink.abort();
+        return;
+      }
       default:
         throw new Error(`unexpected frame type ${type}`);
     }
-  });
-
-  socket.on("data", (d: Buffer) => {
-    try {
-      reader.push(d);
-    } catch (err) {
-      childLog.log("error", "wsgi", `daemon ${group}: bad frame from front end: ${String(err)}`);
-      socket.destroy();
-    }
-  });
-  socket.on("error", () => {});
-  socket.on("close", () => {
-    sockets.delete(socket);
-    busySockets.delete(socket);
-    // The front end went away (client abort, timeout): unblock a body reader, tell the app.
-    const b = body as WireBody | null;
-    const s = sink as WireSink | null;
-    if (b) b.end();
-    if (s) s.abort();
-  });
-  sockets.add(socket);
+  }
 }
 
-const sockets = new Set<net.Socket>();
-/** Connections with a request in progress (the others sit idle in the supervisor pool). */
-const busySockets = new Set<net.Socket>();
+let active = 0;
+let shuttingDown = false;
+let server: net.Server | null = null;
+const links = new Set<Link>();
 const childLog = new IpcErrorLog();
 
 let exiting = false;
@@ -303,7 +296,11 @@ let hostRef: ApplicationHost | null = null;
 function maybeExit(): void {
   if (!shuttingDown || active > 0 || exiting) return;
   exiting = true;
-  for (const s of sockets) s.end();
+  for (const l of links) {
+    // Whatever the last responses left in the outbox goes out before the end.
+    l.out.flush();
+    l.socket.end();
+  }
   const host = hostRef;
   // Nothing is in flight, so a short grace is enough; the supervisor SIGKILLs if we stall.
   void (host ? host.close(1000) : Promise.resolve()).finally(() => process.exit(0));
@@ -313,9 +310,9 @@ function beginShutdown(): void {
   if (shuttingDown) return;
   shuttingDown = true;
   server?.close();
-  // Idle pooled connections: close them now so the supervisor stops using them.
-  for (const s of sockets) if (!busySockets.has(s)) s.end();
-  maybeExit();
+  // The supervisor sends nothing new once it stops us; what is running finishes first.
+  // maybeExit runs from a later turn so responses written in this one are flushed.
+  setImmediate(maybeExit);
 }
 
 function main(): void {
@@ -364,7 +361,7 @@ function main(): void {
   } catch {
     /* not there */
   }
-  server = net.createServer((socket) => serveConnection(socket, host, init.group));
+  server = net.createServer((socket) => void links.add(new Link(socket, host, init.group)));
   server.on("error", (err) => {
     childLog.log("crit", "wsgi", `daemon ${init.group}: cannot listen on ${init.socketPath}: ${err.message}`);
     process.exit(1);

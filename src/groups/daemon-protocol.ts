@@ -1,28 +1,47 @@
 /**
- * The wire format between the front-end process and a daemon child, over a Unix socket.
+ * The wire format between the front-end process and a daemon child, over one persistent Unix
+ * socket per child that multiplexes every request sent to it.
  *
- * Every frame is `[u8 type][u32 LE payload length][payload]`. One connection carries one
- * request at a time (connections are pooled and reused), so frames need no request id:
+ * Every frame is `[u8 type][u32 LE request id][u32 LE payload length][payload]`:
  *
- *   supervisor -> child:  HEAD (packed AppRequest), BODY*, BODY_END
- *   child -> supervisor:  RESP_HEAD (status, reason, headers), RESP_BODY*, RESP_END
+ *   supervisor -> child:  HEAD (packed AppRequest), BODY*, BODY_END, ABORT, RESP_CREDIT
+ *   child -> supervisor:  RESP_HEAD (status, reason, headers), RESP_BODY*, RESP_END,
+ *                         RESP_ABORT, BODY_CREDIT
  *
- * Binary and length-prefixed so the hot path does no JSON and body bytes are never re-encoded;
- * backpressure is the socket's own (a paused reader stops the writer's `write()` returning true).
+ * Flow control is per request, as the worker group's window: a sender may have at most WINDOW
+ * bytes of one request's data (request body one way, response body the other) that the other
+ * side has not yet handed on; a CREDIT frame returns bytes as they are consumed. So a slow
+ * client or a slow-reading application throttles only its own request, never the shared
+ * connection, which both sides always read at full speed. ABORT (client gone, timeout) and
+ * RESP_ABORT (the application failed mid-response) replace closing a per-request connection.
+ *
+ * Frames are written into an Outbox and leave once per event-loop turn (setImmediate), so a
+ * burst of requests or responses costs one write and one read on each side, not one each.
  */
 import type { AppRequest } from "./types";
 import type { HeaderPair } from "../http/types";
 
-export const FRAME_HEADER = 5;
+export const FRAME_HEADER = 9;
 
 export const enum Frame {
   Head = 1,
   Body = 2,
   BodyEnd = 3,
+  /** The front end no longer wants this request (client gone, timeout, response complete). */
+  Abort = 4,
+  /** Response bytes the front end has passed on: the child may send that many more. */
+  RespCredit = 5,
   RespHead = 10,
   RespBody = 11,
   RespEnd = 12,
+  /** The application failed mid-response: 502 before headers, a dropped client after. */
+  RespAbort = 13,
+  /** Request body bytes the application has consumed: the front end may send that many more. */
+  BodyCredit = 14,
 }
+
+/** Bytes of one request's data either way that may be in flight without a credit. */
+export const WINDOW = 256 * 1024;
 
 /** An AppRequest plus what the child needs to know about its body. */
 export interface WireRequest {
@@ -38,53 +57,177 @@ const FLAG_RUN_ONCE = 8;
 const FLAG_CHUNKED = 16;
 const FLAG_HAS_MTIME = 32;
 
-/** Builds one frame's bytes in a growing buffer (strings as u32 length + UTF-8). */
-class Writer {
-  buf: Buffer;
-  pos = FRAME_HEADER;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
+/** What an Outbox writes to (a net.Socket; a fake in tests). */
+export interface ByteSink {
+  readonly destroyed: boolean;
+  write(b: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+/** Size of the buffers frames are built in; bigger frames get a buffer of their own size. */
+const OUT_CHUNK = 64 * 1024;
+
+/**
+ * Frames waiting to leave on one connection. They are encoded straight into a shared buffer
+ * (bump allocation: the bytes handed to write() are never overwritten, the next frame goes
+ * after them) and flushed once per event-loop turn with a single write or writev.
+ */
+export class Outbox {
+  private buf = Buffer.allocUnsafe(OUT_CHUNK);
+  /** Start of the bytes not yet handed to `parts`. */
+  private start = 0;
+  private pos = 0;
+  private parts: Buffer[] = [];
+  private scheduled = false;
+  /** Runs at the start of each flush (credits are gathered per turn, then written). */
+  beforeFlush: (() => void) | null = null;
+
+  constructor(private readonly socket: ByteSink, private readonly immediate = true) {}
+
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    this.seal();
+    this.buf = Buffer.allocUnsafe(Math.max(OUT_CHUNK, n));
+    this.start = this.pos = 0;
   }
-  u8(v: number): void {
-    this.room(1);
-    this.buf[this.pos++] = v;
+  private seal(): void {
+    if (this.pos > this.start) {
+      this.parts.push(this.buf.subarray(this.start, this.pos));
+      this.start = this.pos;
+    }
   }
-  u32(v: number): void {
-    this.room(4);
-    this.buf.writeUInt32LE(v, this.pos);
+  private header(type: Frame, id: number, len: number): void {
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = type;
+    b.writeUInt32LE(id, p + 1);
+    b.writeUInt32LE(len, p + 5);
+    this.pos = p + FRAME_HEADER;
+  }
+  schedule(): void {
+    if (this.scheduled || !this.immediate) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  /** A frame without payload (BODY_END, RESP_END, ABORT, RESP_ABORT). */
+  empty(type: Frame, id: number): void {
+    this.room(FRAME_HEADER);
+    this.header(type, id, 0);
+    this.schedule();
+  }
+  credit(type: Frame, id: number, n: number): void {
+    this.room(FRAME_HEADER + 4);
+    this.header(type, id, 4);
+    this.buf.writeUInt32LE(n, this.pos);
     this.pos += 4;
+    this.schedule();
   }
-  f64(v: number): void {
-    this.room(8);
-    this.buf.writeDoubleLE(v, this.pos);
-    this.pos += 8;
+  /** A data frame; the chunk is copied (RequestBody chunks are only valid during the call). */
+  data(type: Frame, id: number, chunk: Uint8Array): void {
+    const n = chunk.length;
+    this.room(FRAME_HEADER + n);
+    this.header(type, id, n);
+    this.buf.set(chunk, this.pos);
+    this.pos += n;
+    this.schedule();
   }
-  str(s: string): void {
-    // Worst case 3 bytes per UTF-16 unit; write then patch the length.
-    this.room(4 + s.length * 3);
-    const n = this.buf.write(s, this.pos + 4, "utf8");
+
+  head(id: number, w: WireRequest): void {
+    const r = w.req;
+    // Worst case: 3 bytes per UTF-16 unit, 4 for each length.
+    let max = FRAME_HEADER + 1 + 24 + 4 + 6 * 4;
+    max += (r.script.length + r.callable.length + r.applicationGroup.length + r.processGroup.length + r.method.length + r.logPrefix.length) * 3;
+    const env = r.environ;
+    for (let i = 0; i < env.length; i++) max += 4 + env[i]!.length * 3;
+    this.room(max);
+    const at = this.pos;
+    this.pos += FRAME_HEADER;
+    let flags = 0;
+    if (r.urlScheme === "https") flags |= FLAG_HTTPS;
+    if (r.multithread) flags |= FLAG_MULTITHREAD;
+    if (r.multiprocess) flags |= FLAG_MULTIPROCESS;
+    if (r.runOnce) flags |= FLAG_RUN_ONCE;
+    if (w.chunked) flags |= FLAG_CHUNKED;
+    if (r.scriptMtimeMs !== undefined) flags |= FLAG_HAS_MTIME;
+    const b = this.buf;
+    b[this.pos++] = flags;
+    b.writeDoubleLE(r.bodyLimit, this.pos);
+    b.writeDoubleLE(w.declaredLength, this.pos + 8);
+    b.writeDoubleLE(r.scriptMtimeMs ?? 0, this.pos + 16);
+    this.pos += 24;
+    this.str(r.script);
+    this.str(r.callable);
+    this.str(r.applicationGroup);
+    this.str(r.processGroup);
+    this.str(r.method);
+    this.str(r.logPrefix);
+    b.writeUInt32LE(env.length, this.pos);
+    this.pos += 4;
+    for (let i = 0; i < env.length; i++) this.str(env[i]!);
+    this.patch(Frame.Head, id, at);
+  }
+
+  responseHead(id: number, status: number, reason: string, headers: readonly HeaderPair[]): void {
+    let max = FRAME_HEADER + 12 + reason.length * 3;
+    for (const [k, v] of headers) max += 8 + (k.length + v.length) * 3;
+    this.room(max);
+    const at = this.pos;
+    this.pos += FRAME_HEADER;
+    this.buf.writeUInt32LE(status, this.pos);
+    this.pos += 4;
+    this.str(reason);
+    this.buf.writeUInt32LE(headers.length, this.pos);
+    this.pos += 4;
+    for (const [k, v] of headers) {
+      this.str(k);
+      this.str(v);
+    }
+    this.patch(Frame.RespHead, id, at);
+  }
+
+  private str(s: string): void {
+    const n = s.length === 0 ? 0 : this.buf.write(s, this.pos + 4, "utf8");
     this.buf.writeUInt32LE(n, this.pos);
     this.pos += 4 + n;
   }
-  finish(type: Frame): Buffer {
-    this.buf[0] = type;
-    this.buf.writeUInt32LE(this.pos - FRAME_HEADER, 1);
-    return this.buf.subarray(0, this.pos);
+  private patch(type: Frame, id: number, at: number): void {
+    const b = this.buf;
+    b[at] = type;
+    b.writeUInt32LE(id, at + 1);
+    b.writeUInt32LE(this.pos - at - FRAME_HEADER, at + 5);
+    this.schedule();
   }
+
+  /** Hand everything queued to the socket: one write, or one writev when it spans buffers. */
+  readonly flush = (): void => {
+    this.scheduled = false;
+    this.beforeFlush?.();
+    this.seal();
+    const parts = this.parts;
+    if (parts.length === 0) return;
+    this.parts = [];
+    // Start the next frames in a fresh region: what was handed over must stay untouched.
+    if (this.buf.length - this.pos < 1024) {
+      this.buf = Buffer.allocUnsafe(OUT_CHUNK);
+      this.start = this.pos = 0;
+    }
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (parts.length === 1) {
+      s.write(parts[0]!);
+      return;
+    }
+    s.cork();
+    for (const p of parts) s.write(p);
+    s.uncork();
+  };
 }
 
 class Reader {
   pos = 0;
   constructor(private readonly buf: Buffer) {}
-  u8(): number {
-    return this.buf[this.pos++]!;
-  }
   u32(): number {
     const v = this.buf.readUInt32LE(this.pos);
     this.pos += 4;
@@ -97,40 +240,18 @@ class Reader {
   }
   str(): string {
     const n = this.u32();
+    if (n === 0) return "";
     const s = this.buf.toString("utf8", this.pos, this.pos + n);
     this.pos += n;
     return s;
   }
 }
 
-export function encodeHead(w: WireRequest): Buffer {
-  const r = w.req;
-  const out = new Writer(1024 + r.environ.length * 48);
-  let flags = 0;
-  if (r.urlScheme === "https") flags |= FLAG_HTTPS;
-  if (r.multithread) flags |= FLAG_MULTITHREAD;
-  if (r.multiprocess) flags |= FLAG_MULTIPROCESS;
-  if (r.runOnce) flags |= FLAG_RUN_ONCE;
-  if (w.chunked) flags |= FLAG_CHUNKED;
-  if (r.scriptMtimeMs !== undefined) flags |= FLAG_HAS_MTIME;
-  out.u8(flags);
-  out.f64(r.bodyLimit);
-  out.f64(w.declaredLength);
-  out.f64(r.scriptMtimeMs ?? 0);
-  out.str(r.script);
-  out.str(r.callable);
-  out.str(r.applicationGroup);
-  out.str(r.processGroup);
-  out.str(r.method);
-  out.str(r.logPrefix);
-  out.u32(r.environ.length);
-  for (const s of r.environ) out.str(s);
-  return out.finish(Frame.Head);
-}
-
-export function decodeHead(payload: Buffer): WireRequest {
+/** The child's side of HEAD; `environ` is a fresh array the caller may extend. */
+export function decodeHead(payload: Buffer): WireRequest & { req: AppRequest & { environ: string[] } } {
   const rd = new Reader(payload);
-  const flags = rd.u8();
+  const flags = payload[0]!;
+  rd.pos = 1;
   const bodyLimit = rd.f64();
   const declaredLength = rd.f64();
   const mtime = rd.f64();
@@ -143,14 +264,14 @@ export function decodeHead(payload: Buffer): WireRequest {
   const n = rd.u32();
   const environ: string[] = new Array(n);
   for (let i = 0; i < n; i++) environ[i] = rd.str();
-  const req: AppRequest = {
+  const req = {
     script,
     callable,
     applicationGroup,
     processGroup,
     method,
     environ,
-    urlScheme: flags & FLAG_HTTPS ? "https" : "http",
+    urlScheme: flags & FLAG_HTTPS ? ("https" as const) : ("http" as const),
     multithread: (flags & FLAG_MULTITHREAD) !== 0,
     multiprocess: (flags & FLAG_MULTIPROCESS) !== 0,
     runOnce: (flags & FLAG_RUN_ONCE) !== 0,
@@ -167,59 +288,23 @@ export interface WireResponseHead {
   headers: HeaderPair[];
 }
 
-export function encodeResponseHead(status: number, reason: string, headers: readonly HeaderPair[]): Buffer {
-  const out = new Writer(256 + headers.length * 64);
-  out.u32(status);
-  out.str(reason);
-  out.u32(headers.length);
-  for (const [k, v] of headers) {
-    out.str(k);
-    out.str(v);
-  }
-  return out.finish(Frame.RespHead);
-}
-
 export function decodeResponseHead(payload: Buffer): WireResponseHead {
   const rd = new Reader(payload);
   const status = rd.u32();
   const reason = rd.str();
   const n = rd.u32();
-  const headers: HeaderPair[] = [];
-  for (let i = 0; i < n; i++) headers.push([rd.str(), rd.str()]);
+  const headers: HeaderPair[] = new Array(n);
+  for (let i = 0; i < n; i++) headers[i] = [rd.str(), rd.str()];
   return { status, reason, headers };
-}
-
-/** Small bodies go out as one buffer (one syscall); large ones as header + the caller's bytes. */
-const COALESCE_LIMIT = 16 * 1024;
-
-/** The bytes of a data frame: one Buffer, or [header, chunk] to write with cork/writev. */
-export function dataFrame(type: Frame, chunk: Uint8Array): Buffer[] {
-  if (chunk.length <= COALESCE_LIMIT) {
-    const b = Buffer.allocUnsafe(FRAME_HEADER + chunk.length);
-    b[0] = type;
-    b.writeUInt32LE(chunk.length, 1);
-    b.set(chunk, FRAME_HEADER);
-    return [b];
-  }
-  const h = Buffer.allocUnsafe(FRAME_HEADER);
-  h[0] = type;
-  h.writeUInt32LE(chunk.length, 1);
-  // The caller's chunk is only valid during the call (RequestBody's contract): copy it.
-  return [h, Buffer.from(chunk)];
-}
-
-export function emptyFrame(type: Frame): Buffer {
-  const b = Buffer.alloc(FRAME_HEADER);
-  b[0] = type;
-  return b;
 }
 
 /** Largest frame accepted: a guard against a corrupt stream allocating without bound. */
 export const MAX_FRAME = 64 * 1024 * 1024;
 
 /**
- * Splits a byte stream into frames. Payloads are subarrays of the received buffers when a
- * frame arrives whole (the common case), copied only when a frame spans reads.
+ * Splits a connection's byte stream into frames (one reader per connection, not per request).
+ * Payloads are subarrays of the received buffers when a frame arrives whole (the common case),
+ * copied only when a frame spans reads.
  */
 export class FrameReader {
   /** Bytes of an incomplete frame, kept as a list so a large frame is joined once, not per read. */
@@ -228,7 +313,7 @@ export class FrameReader {
   /** Bytes needed before the pending frame is complete (0 = header not yet known). */
   private need = 0;
 
-  constructor(private readonly onFrame: (type: number, payload: Buffer) => void) {}
+  constructor(private readonly onFrame: (type: number, id: number, payload: Buffer) => void) {}
 
   push(data: Buffer): void {
     let buf = data;
@@ -243,16 +328,17 @@ export class FrameReader {
     }
     let pos = 0;
     while (buf.length - pos >= FRAME_HEADER) {
-      const len = buf.readUInt32LE(pos + 1);
+      const len = buf.readUInt32LE(pos + 5);
       if (len > MAX_FRAME) throw new Error(`daemon frame too large (${len} bytes)`);
       if (buf.length - pos - FRAME_HEADER < len) {
         this.need = FRAME_HEADER + len;
         break;
       }
       const type = buf[pos]!;
+      const id = buf.readUInt32LE(pos + 1);
       const payload = buf.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + len);
       pos += FRAME_HEADER + len;
-      this.onFrame(type, payload);
+      this.onFrame(type, id, payload);
     }
     if (pos < buf.length) {
       const rest = buf.subarray(pos);

@@ -1,7 +1,9 @@
 /**
  * One WSGIDaemonProcess group: `processes` child Node processes owned by the front-end
- * process, fed over Unix sockets (one per child, in a private 0700 directory) with the framed
- * protocol of daemon-protocol.ts.
+ * process, each fed over one persistent Unix-socket connection (sockets in a private 0700
+ * directory) that multiplexes its requests with the framed protocol of daemon-protocol.ts.
+ * mod_wsgi opens a connection per request; one shared connection makes a burst of N requests
+ * cost one write and one read per side instead of N of each, which is most of the hop's cost.
  *
  * The supervisor balances requests (least in flight, at most `threads` per process, a bounded
  * queue beyond that), answers failures as mod_wsgi does (503 unreachable, 504 queue/socket/
@@ -20,7 +22,7 @@ import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
-import { Frame, FrameReader, dataFrame, decodeResponseHead, emptyFrame, encodeHead } from "./daemon-protocol";
+import { Frame, FrameReader, Outbox, WINDOW, decodeResponseHead } from "./daemon-protocol";
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 
@@ -53,14 +55,13 @@ class DaemonChild {
   served = 0;
   /** A replacement has been asked for; this one keeps serving until it is ready. */
   recycling = false;
-  readonly idle: net.Socket[] = [];
+  /** The connection carrying its requests; null until connected (and after it broke). */
+  link: Link | null = null;
   readonly timers = new Set<NodeJS.Timeout>();
   inactivityTimer: NodeJS.Timeout | null = null;
   readonly pendingPreloads = new Map<number, () => void>();
   exited: Promise<void>;
   private markExited!: () => void;
-  /** A connection to it just failed or broke: it is probably dying, route around it for a moment. */
-  suspect = false;
   /** Preloads sent so far (index into the group's list). */
   preloadsSent = 0;
 
@@ -97,13 +98,10 @@ class DaemonChild {
       return false;
     }
   }
-  closeIdle(): void {
-    for (const s of this.idle.splice(0)) s.destroy();
-  }
   died(): void {
     this.state = "dead";
     this.clearTimers();
-    this.closeIdle();
+    this.link?.socket.destroy();
     for (const done of this.pendingPreloads.values()) done();
     this.pendingPreloads.clear();
     this.markExited();
@@ -137,8 +135,12 @@ const DEFAULT_READY_TIMEOUT_MS = 30_000;
 const RECYCLE_LEVEL = "warn";
 /** How often memory-limit and cpu-time-limit are checked. */
 const RESOURCE_POLL_MS = 1000;
-/** How long a process whose connection broke gets no new requests (see DaemonGroup.suspect). */
-const SUSPECT_MS = 250;
+/**
+ * How often the group checks its requests' deadlines (socket-, request-, queue- and
+ * connect-timeout). One sweep per group instead of timers per request keeps setTimeout off the
+ * hot path; the timeouts are whole seconds, so firing up to this much late is immaterial.
+ */
+const SWEEP_MS = 100;
 
 export class DaemonGroup implements ApplicationHost {
   readonly name: string;
@@ -149,6 +151,11 @@ export class DaemonGroup implements ApplicationHost {
   private started = false;
   private closing = false;
   private seq = 0;
+  /** Request ids on the wire (unique per group, so per connection). */
+  private idSeq = 0;
+  /** Requests with a deadline to watch, and the sweep that watches them while there are any. */
+  private readonly live = new Set<Exchange>();
+  private sweepTimer: NodeJS.Timeout | null = null;
   private preloadSeq = 0;
   private startupCrashes = 0;
   private respawnTimer: NodeJS.Timeout | null = null;
@@ -234,11 +241,12 @@ export class DaemonGroup implements ApplicationHost {
     this.closing = true;
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     if (this.resourceTimer) clearInterval(this.resourceTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
     for (const ex of this.queue.splice(0)) ex.fail(503, `Daemon process '${this.name}' is shutting down`);
     const all = this.children.slice();
     for (const c of all) {
       c.clearTimers();
-      c.closeIdle();
       if (c.state !== "dead") {
         c.state = "stopping";
         c.proc.kill("SIGTERM");
@@ -276,13 +284,40 @@ export class DaemonGroup implements ApplicationHost {
 
   /** True when some process is up (busy or not): a waiting request will be served eventually. */
   hasLiveProcess(): boolean {
-    return this.children.some((c) => c.state === "ready");
+    return this.children.some((c) => c.state === "ready" && c.link !== null);
   }
+
+  nextId(): number {
+    this.idSeq = (this.idSeq + 1) >>> 0 || 1;
+    return this.idSeq;
+  }
+
+  /** Watch the exchange's deadlines until it finishes. */
+  track(ex: Exchange): void {
+    this.live.add(ex);
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(this.sweep, SWEEP_MS);
+      this.sweepTimer.unref();
+    }
+  }
+  untrack(ex: Exchange): void {
+    this.live.delete(ex);
+  }
+  private readonly sweep = (): void => {
+    if (this.live.size === 0) {
+      // Stopped when idle, restarted by the next request.
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+      return;
+    }
+    const now = Date.now();
+    for (const ex of this.live) if (ex.nextDeadline <= now) ex.expire(now);
+  };
 
   private pick(): DaemonChild | null {
     let best: DaemonChild | null = null;
     for (const c of this.children) {
-      if (c.state !== "ready" || c.suspect || c.inflight >= this.threads) continue;
+      if (c.state !== "ready" || c.link === null || c.inflight >= this.threads) continue;
       if (!best || c.inflight < best.inflight) best = c;
     }
     return best;
@@ -320,54 +355,6 @@ export class DaemonGroup implements ApplicationHost {
       if (!child) return;
       this.assign(child, this.queue.shift()!);
     }
-  }
-
-  /**
-   * A connection broke before any response: the process is probably dying (its 'exit' event
-   * comes later than the broken socket). Send nothing new its way until that is settled.
-   */
-  suspect(child: DaemonChild): void {
-    if (child.suspect || child.state === "dead") return;
-    child.suspect = true;
-    setTimeout(() => {
-      child.suspect = false;
-      this.pump();
-    }, SUSPECT_MS).unref();
-  }
-
-  /** Put an exchange whose connection failed before anything was sent back at the front. */
-  retry(ex: Exchange): void {
-    this.queue.unshift(ex);
-    this.pump();
-  }
-
-  /** Connection to a child: a pooled idle one, or a new one. */
-  connection(child: DaemonChild): net.Socket | null {
-    while (child.idle.length > 0) {
-      const s = child.idle.pop()!;
-      if (!s.destroyed && s.writable) return s;
-    }
-    return null;
-  }
-
-  /** A connection that ended a request cleanly goes back to its child's pool. */
-  keepIdle(child: DaemonChild, s: net.Socket): void {
-    if (child.state !== "ready" || child.idle.length >= this.threads) {
-      s.destroy();
-      return;
-    }
-    s.removeAllListeners("data");
-    s.removeAllListeners("close");
-    s.removeAllListeners("timeout");
-    s.removeAllListeners("error");
-    s.removeAllListeners("drain");
-    s.on("error", () => {});
-    s.setTimeout(0);
-    s.on("close", () => {
-      const i = child.idle.indexOf(s);
-      if (i >= 0) child.idle.splice(i, 1);
-    });
-    child.idle.push(s);
   }
 
   // ---- process lifecycle ----
@@ -446,10 +433,42 @@ export class DaemonGroup implements ApplicationHost {
       }
       case "listening":
         if (child.state !== "starting") return;
-        // WSGIImportScript runs before the process takes requests, as in mod_wsgi.
-        void this.sendPreloads(child).then(() => this.onReady(child));
+        this.connect(child);
         return;
     }
+  }
+
+  /**
+   * Open the process's one connection; it is ready once connected and preloaded. If the
+   * connection cannot be made, or breaks while the process is serving, the process is of no use:
+   * it is killed and replaced (its requests failed as when it dies, see Link).
+   */
+  private connect(child: DaemonChild): void {
+    const socket = net.createConnection(child.socketPath);
+    socket.once("connect", () => {
+      if (child.state !== "starting") {
+        socket.destroy();
+        return;
+      }
+      child.link = new Link(this, child, socket);
+      // WSGIImportScript runs before the process takes requests, as in mod_wsgi.
+      void this.sendPreloads(child).then(() => this.onReady(child));
+    });
+    socket.on("error", (err) => {
+      if (child.link !== null) return;
+      this.log.log("error", "wsgi", `mod_wsgi: Unable to connect to daemon process '${this.name}' (pid ${child.pid}) on '${child.socketPath}': ${err.message}`);
+      if (child.state !== "dead") child.proc.kill("SIGKILL");
+    });
+  }
+
+  /** The connection to a process closed: fail what it carried; a serving process is replaced. */
+  linkLost(child: DaemonChild, link: Link): void {
+    if (child.link === link) child.link = null;
+    for (const ex of [...link.exchanges.values()]) ex.linkLost();
+    link.exchanges.clear();
+    // Usually it is dying already (the close comes before 'exit'); otherwise the connection
+    // broke on a bad frame and the process cannot be reached any more. Its 'exit' respawns it.
+    if (child.state === "ready" || child.state === "retiring" || child.state === "starting") child.proc.kill("SIGKILL");
   }
 
   private sendPreloads(child: DaemonChild): Promise<void> {
@@ -489,7 +508,6 @@ export class DaemonGroup implements ApplicationHost {
     if (child.state !== "ready") return;
     child.state = "retiring";
     child.clearTimers();
-    child.closeIdle();
     if (child.inflight === 0) {
       this.stop(child);
       return;
@@ -502,7 +520,8 @@ export class DaemonGroup implements ApplicationHost {
     if (child.state === "stopping" || child.state === "dead") return;
     child.state = "stopping";
     child.clearTimers();
-    child.closeIdle();
+    // Frames still queued for it (aborts, credits) go before the signal.
+    child.link?.out.flush();
     child.proc.kill("SIGTERM");
     child.timer(Math.max(this.spec.shutdownTimeout, 0) * 1000, () => child.proc.kill("SIGKILL"));
   }
@@ -577,18 +596,84 @@ export class DaemonGroup implements ApplicationHost {
   }
 }
 
-/** One request's trip through the group: queue, connection, frames both ways, timers. */
+/**
+ * The supervisor's end of one process's connection: an Outbox for frames to it, one
+ * FrameReader for frames from it, routed to their Exchange by request id.
+ */
+class Link {
+  readonly out: Outbox;
+  readonly exchanges = new Map<number, Exchange>();
+  /** Exchanges that owe the child response credit, sent once per turn with the other frames. */
+  private readonly owing: Exchange[] = [];
+
+  constructor(
+    group: DaemonGroup,
+    child: DaemonChild,
+    readonly socket: net.Socket,
+  ) {
+    this.out = new Outbox(socket);
+    this.out.beforeFlush = this.payCredits;
+    const reader = new FrameReader((type, id, payload) => {
+      const ex = this.exchanges.get(id);
+      // Frames for a request already finished here (aborted, timed out) are dropped.
+      if (ex !== undefined) ex.onFrame(type, payload);
+    });
+    socket.setNoDelay(true);
+    socket.on("data", (d: Buffer) => {
+      try {
+        reader.push(d);
+      } catch (err) {
+        group.logRef.log("error", "wsgi", `mod_wsgi: Bad response from daemon process '${group.name}' (pid ${child.pid}): ${(err as Error).message}`);
+        socket.destroy();
+      }
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => group.linkLost(child, this));
+  }
+
+  owe(ex: Exchange): void {
+    this.owing.push(ex);
+    this.out.schedule();
+  }
+
+  /**
+   * Credits for the response bytes passed on this turn. A request that finished in the same
+   * turn (the usual small response: head, body and end in one read) costs no credit frame.
+   */
+  private readonly payCredits = (): void => {
+    if (this.owing.length === 0) return;
+    for (const ex of this.owing) {
+      if (ex.owed > 0 && !ex.isDone) this.out.credit(Frame.RespCredit, ex.id, ex.owed);
+      ex.owed = 0;
+    }
+    this.owing.length = 0;
+  };
+}
+
+/** One request's trip through the group: queue, the process's connection, frames both ways. */
 class Exchange {
   private done = false;
   private child: DaemonChild | null = null;
-  private conn: net.Socket | null = null;
+  private link: Link | null = null;
+  id = 0;
   private headersSent = false;
   private bodySent = false;
   private responded = false;
-  private connects = 0;
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly queueStart = nowMicros();
   private bodyStarted = false;
+  /** Request body bytes sent and not yet credited by the child. */
+  private bodyUnacked = 0;
+  private bodyPaused = false;
+  /** Response bytes passed to the client and not yet credited to the child. */
+  owed = 0;
+  private readonly queueStart = nowMicros();
+  /** Deadlines (ms since the epoch, Infinity when off), checked by the group's sweep. */
+  private headerDeadline = Infinity;
+  private readDeadline = Infinity;
+  private requestDeadline = Infinity;
+  private queueDeadline = Infinity;
+  private connectDeadline = Infinity;
+  /** The earliest of them, so the sweep skips most exchanges with one compare. */
+  nextDeadline = Infinity;
 
   constructor(
     private readonly group: DaemonGroup,
@@ -598,8 +683,9 @@ class Exchange {
     private readonly resolve: () => void,
   ) {}
 
-  /** The "no response headers within socket-timeout" clock. */
-  private headerTimer: NodeJS.Timeout | undefined;
+  get isDone(): boolean {
+    return this.done;
+  }
 
   begin(): void {
     this.sink.onAbort(() => this.abort());
@@ -607,100 +693,82 @@ class Exchange {
       this.finish();
       return;
     }
-    const t = this.group.timeoutMs;
     // Nothing is ever left waiting: no headers within socket-timeout (Apache Timeout) is a 504.
     // The clock restarts with every body chunk forwarded, so a slow upload that keeps making
     // progress is not cut off (mod_wsgi applies the timeout per read and write).
-    this.headerTimer = this.timer(t.socket, () => {
-      if (!this.headersSent) this.fail(504, `Timeout when reading response headers from daemon process '${this.group.name}': ${this.req.script}`);
-    });
+    this.headerDeadline = Date.now() + this.group.timeoutMs.socket;
+    this.nextDeadline = this.headerDeadline;
+    this.group.track(this);
     this.group.acquire(this);
   }
 
   queued(): void {
     const t = this.group.timeoutMs;
-    if (t.queue > 0) {
-      this.timer(t.queue, () => {
-        if (!this.child) this.fail(504, `Queue timeout expired for WSGI daemon process '${this.group.name}'.`);
-      });
-    }
-    if (t.connect > 0) {
-      this.timer(t.connect, () => {
-        if (!this.child && !this.group.hasLiveProcess()) {
-          this.fail(503, `Unable to connect to WSGI daemon process '${this.group.name}': no process could be started within connect-timeout.`);
+    const now = Date.now();
+    if (t.queue > 0) this.queueDeadline = now + t.queue;
+    if (t.connect > 0) this.connectDeadline = now + t.connect;
+    this.recompute();
+  }
+
+  private recompute(): void {
+    this.nextDeadline = Math.min(this.headerDeadline, this.readDeadline, this.requestDeadline, this.queueDeadline, this.connectDeadline);
+  }
+
+  /** Called by the sweep once `nextDeadline` has passed. */
+  expire(now: number): void {
+    if (this.done) return;
+    const g = this.group;
+    if (!this.child) {
+      if (this.queueDeadline <= now) {
+        this.fail(504, `Queue timeout expired for WSGI daemon process '${g.name}'.`);
+        return;
+      }
+      if (this.connectDeadline <= now) {
+        // Checked once, as mod_wsgi's connect loop gives up once: a process that is up will serve it.
+        this.connectDeadline = Infinity;
+        if (!g.hasLiveProcess()) {
+          this.fail(503, `Unable to connect to WSGI daemon process '${g.name}': no process could be started within connect-timeout.`);
+          return;
         }
-      });
+      }
     }
+    if (this.requestDeadline <= now) {
+      const child = this.child;
+      this.fail(504, `Daemon process '${g.name}' request timeout of ${g.timeoutMs.request / 1000} seconds exceeded: ${this.req.script}`);
+      if (child) g.recycle(child, "request timeout");
+      return;
+    }
+    if (!this.headersSent && this.headerDeadline <= now) {
+      this.fail(504, `Timeout when reading response headers from daemon process '${g.name}': ${this.req.script}`);
+      return;
+    }
+    if (this.headersSent && this.readDeadline <= now) {
+      this.fail(0, `Timeout when reading response from daemon process '${g.name}': ${this.req.script}`);
+      return;
+    }
+    this.recompute();
   }
 
   assigned(child: DaemonChild): void {
-    if (this.done) {
+    const link = child.link;
+    if (this.done || link === null) {
+      // Cannot happen (pick() only offers connected processes), but never strand a request.
       this.group.release(child);
+      if (!this.done) this.fail(503, `Unable to connect to WSGI daemon process '${this.group.name}' on '${child.socketPath}'`);
       return;
     }
     this.child = child;
-    this.connects++;
-    const pooled = this.group.connection(child);
-    if (pooled) {
-      this.attach(pooled);
-      return;
-    }
-    const conn = net.createConnection(child.socketPath);
+    this.link = link;
+    this.id = this.group.nextId();
+    link.exchanges.set(this.id, this);
+    this.queueDeadline = this.connectDeadline = Infinity;
     const t = this.group.timeoutMs;
-    const connectTimer = t.connect > 0 ? setTimeout(() => conn.destroy(new Error("connect timeout")), t.connect) : null;
-    conn.once("connect", () => {
-      if (connectTimer) clearTimeout(connectTimer);
-      if (this.done) conn.destroy();
-      else this.attach(conn);
-    });
-    conn.once("error", (err) => {
-      if (connectTimer) clearTimeout(connectTimer);
-      if (this.conn === conn || this.done) return;
-      this.connectFailed(err);
-    });
+    if (t.request > 0) this.requestDeadline = Date.now() + t.request;
+    this.recompute();
+    this.sendRequest(link);
   }
 
-  private connectFailed(err: Error): void {
-    const child = this.child!;
-    this.child = null;
-    this.group.suspect(child);
-    this.group.release(child);
-    if (this.connects < 2 * this.group.spec.processes + 1 && !this.done) {
-      this.group.retry(this);
-      return;
-    }
-    this.fail(503, `Unable to connect to WSGI daemon process '${this.group.name}' on '${child.socketPath}': ${err.message}`);
-  }
-
-  private attach(conn: net.Socket): void {
-    this.conn = conn;
-    const child = this.child!;
-    const t = this.group.timeoutMs;
-    if (t.request > 0) {
-      this.timer(t.request, () => {
-        this.fail(504, `Daemon process '${this.group.name}' request timeout of ${t.request / 1000} seconds exceeded: ${this.req.script}`);
-        this.group.recycle(child, "request timeout");
-      });
-    }
-    const reader = new FrameReader((type, payload) => this.onFrame(type, payload));
-    conn.on("data", (d: Buffer) => {
-      try {
-        reader.push(d);
-      } catch (err) {
-        this.fail(502, `Bad response from daemon process '${this.group.name}': ${(err as Error).message}`);
-      }
-    });
-    conn.on("error", () => {});
-    conn.on("close", () => {
-      if (this.done) return;
-      if (!this.headersSent && this.child) this.group.suspect(this.child);
-      if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${this.req.script}`);
-      else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${this.req.script}`);
-    });
-    this.sendRequest(conn);
-  }
-
-  private sendRequest(conn: net.Socket): void {
+  private sendRequest(link: Link): void {
     const g = this.group;
     const src = this.req.environ;
     const environ: string[] = [];
@@ -709,7 +777,8 @@ class Exchange {
     }
     environ.push(
       "mod_wsgi.process_group", g.name,
-      "mod_wsgi.daemon_connects", String(this.connects),
+      // One persistent connection per process: every request is sent on its first attempt.
+      "mod_wsgi.daemon_connects", "1",
       "mod_wsgi.daemon_restarts", "0",
       "mod_wsgi.queue_start", this.queueStart,
     );
@@ -721,43 +790,37 @@ class Exchange {
       multithread: g.multithread,
       runOnce: g.runOnce,
     };
-    // The head and, without a body, the end frame go out in one writev.
-    conn.cork();
-    process.nextTick(() => conn.uncork());
-    conn.write(encodeHead({ req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }));
+    const out = link.out;
+    const id = this.id;
+    out.head(id, { req, declaredLength: this.body.declaredLength, chunked: this.body.chunked });
     if (this.body.declaredLength > 0 || this.body.chunked) {
       this.bodyStarted = true;
       this.body.start((chunk, last) => {
-        if (this.done || this.conn !== conn || conn.destroyed) return;
-        this.headerTimer?.refresh();
-        let ok = true;
+        if (this.done) return;
+        if (!this.headersSent) {
+          this.headerDeadline = Date.now() + g.timeoutMs.socket;
+          this.recompute();
+        }
         if (chunk.length > 0) {
-          const parts = dataFrame(Frame.Body, chunk);
-          if (parts.length === 1) ok = conn.write(parts[0]!);
-          else {
-            conn.cork();
-            conn.write(parts[0]!);
-            ok = conn.write(parts[1]!);
-            conn.uncork();
-          }
+          out.data(Frame.Body, id, chunk);
+          this.bodyUnacked += chunk.length;
         }
         if (last) {
-          conn.write(emptyFrame(Frame.BodyEnd));
+          out.empty(Frame.BodyEnd, id);
           this.bodySent = true;
-          this.maybeRecycleConn();
-        } else if (!ok) {
-          // A slow daemon reader pauses the client, not our memory.
+        } else if (this.bodyUnacked >= WINDOW && !this.bodyPaused) {
+          // The child has a window's worth not yet read by the application: this client waits.
+          this.bodyPaused = true;
           this.body.pause();
-          conn.once("drain", () => this.body.resume());
         }
       });
     } else {
-      conn.write(emptyFrame(Frame.BodyEnd));
+      out.empty(Frame.BodyEnd, id);
       this.bodySent = true;
     }
   }
 
-  private onFrame(type: number, payload: Buffer): void {
+  onFrame(type: number, payload: Buffer): void {
     if (this.done) return;
     const sink = this.sink;
     switch (type) {
@@ -766,42 +829,59 @@ class Exchange {
         this.headersSent = true;
         if (!sink.aborted) sink.writeHead(h.status, h.reason, h.headers);
         // After the headers, socket-timeout applies to each read from the daemon.
-        this.conn!.setTimeout(this.group.timeoutMs.socket, () => this.fail(0, `Timeout when reading response from daemon process '${this.group.name}': ${this.req.script}`));
+        this.readDeadline = Date.now() + this.group.timeoutMs.socket;
+        this.recompute();
         return;
       }
       case Frame.RespBody: {
         if (sink.aborted) return;
-        if (!sink.write(payload)) {
-          // A slow client pauses the daemon (its writes stop returning true), not our memory.
-          const conn = this.conn!;
-          conn.pause();
-          conn.setTimeout(0);
+        this.readDeadline = Date.now() + this.group.timeoutMs.socket;
+        const n = payload.length;
+        if (sink.write(payload)) {
+          this.owed += n;
+          this.link!.owe(this);
+        } else {
+          // A slow client holds back this response only (the child runs out of credit), and
+          // a daemon that cannot send is not timing out.
+          this.readDeadline = Infinity;
           void sink.drain().then(() => {
             if (this.done) return;
-            conn.setTimeout(this.group.timeoutMs.socket);
-            conn.resume();
+            this.readDeadline = Date.now() + this.group.timeoutMs.socket;
+            this.owed += n;
+            this.link!.owe(this);
           });
         }
+        this.recompute();
         return;
       }
       case Frame.RespEnd:
         if (!sink.aborted) sink.end();
         this.responded = true;
-        this.maybeRecycleConn();
         this.finish();
+        return;
+      case Frame.RespAbort:
+        this.responded = true;
+        if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${this.req.script}`);
+        else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${this.req.script}`);
+        return;
+      case Frame.BodyCredit:
+        this.bodyUnacked -= payload.readUInt32LE(0);
+        if (this.bodyPaused && this.bodyUnacked < WINDOW) {
+          this.bodyPaused = false;
+          this.body.resume();
+        }
         return;
       default:
         this.fail(502, `Bad response frame ${type} from daemon process '${this.group.name}'`);
     }
   }
 
-  /** Pool the connection when both directions are complete; otherwise it cannot be reused. */
-  private maybeRecycleConn(): void {
-    if (!this.responded || !this.conn) return;
-    const conn = this.conn;
-    if (this.bodySent && this.child) this.group.keepIdle(this.child, conn);
-    else conn.destroy();
-    this.conn = null;
+  /** The process's connection broke: 502 before headers, a dropped client after. */
+  linkLost(): void {
+    if (this.done) return;
+    this.link = null;
+    if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${this.req.script}`);
+    else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${this.req.script}`);
   }
 
   /** Answer with an error page (status>0, before headers) or drop the client (status 0 / after headers). */
@@ -812,35 +892,24 @@ class Exchange {
       if (!this.headersSent && status > 0) sendErrorPage(this.sink, status, { method: this.req.method });
       else this.sink.destroy();
     }
-    if (this.conn) {
-      this.conn.destroy();
-      this.conn = null;
-    }
     this.finish();
   }
 
   private abort(): void {
     if (this.done) return;
-    if (this.conn) {
-      this.conn.destroy();
-      this.conn = null;
-    }
     this.finish();
-  }
-
-  private timer(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(fn, ms);
-    this.timers.push(t);
-    return t;
   }
 
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    for (const t of this.timers) clearTimeout(t);
-    if (this.conn && !this.responded) {
-      this.conn.destroy();
-      this.conn = null;
+    this.group.untrack(this);
+    const link = this.link;
+    if (link !== null) {
+      link.exchanges.delete(this.id);
+      // The child drops a request it can no longer answer, or whose body will not come.
+      if (!this.responded || !this.bodySent) link.out.empty(Frame.Abort, this.id);
+      this.link = null;
     }
     // A body still arriving must keep flowing (and be dropped), or the client stalls.
     if (this.bodyStarted && !this.bodySent) this.body.resume();

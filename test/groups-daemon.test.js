@@ -141,6 +141,19 @@ test("protocol: frames from one outbox flush round-trip through a split stream, 
   assert.deepEqual(decodeResponseHead(got[1][2]), { status: 201, reason: "Created", headers: [["X-A", "1"], ["Set-Cookie", "a=b"]] });
   assert.equal(got[2][2].length, 100000);
   assert.equal(got[3][2].readUInt32LE(0), 4096);
+  // The supervisor's rewrite while encoding: daemon keys dropped, its own appended, flags set.
+  const withKeys = request("/x/y.wsgi", { environ: ["mod_wsgi.queue_start", "1", "A", "\ud800x", "mod_wsgi.other", "k"] });
+  out.head(13, { req: withKeys, declaredLength: -1, chunked: true }, {
+    processGroup: "g", multiprocess: true, multithread: false, runOnce: true,
+    drop: new Set(["mod_wsgi.queue_start"]), extra: ["mod_wsgi.process_group", "g", "Z", ""],
+  });
+  out.flush();
+  const rw = [];
+  new FrameReader((t, id, p) => rw.push(decodeHead(Buffer.from(p)))).push(written.pop());
+  assert.deepEqual(rw[0].req.environ, ["A", "\ufffdx", "mod_wsgi.other", "k", "mod_wsgi.process_group", "g", "Z", ""]);
+  assert.equal(rw[0].req.processGroup, "g");
+  assert.equal(rw[0].req.multiprocess && rw[0].req.runOnce && !rw[0].req.multithread, true);
+  assert.equal(rw[0].chunked, true);
   // Frames written after a flush do not disturb the bytes already handed over.
   out.data(11, 12, Buffer.alloc(10, 1));
   out.flush();

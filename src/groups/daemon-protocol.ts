@@ -57,6 +57,26 @@ const FLAG_RUN_ONCE = 8;
 const FLAG_CHUNKED = 16;
 const FLAG_HAS_MTIME = 32;
 
+/** How the supervisor rewrites a request for its daemon group while encoding it. */
+export interface HeadExtras {
+  processGroup: string;
+  multiprocess: boolean;
+  multithread: boolean;
+  runOnce: boolean;
+  /** Environ keys to leave out (the daemon keys the request may already carry; all mod_wsgi.*). */
+  drop: ReadonlySet<string>;
+  /** Environ pairs to add at the end. */
+  extra: readonly string[];
+}
+
+function u32(b: Buffer, p: number, v: number): number {
+  b[p] = v;
+  b[p + 1] = v >>> 8;
+  b[p + 2] = v >>> 16;
+  b[p + 3] = v >>> 24;
+  return p + 4;
+}
+
 /** What an Outbox writes to (a net.Socket; a fake in tests). */
 export interface ByteSink {
   readonly destroyed: boolean;
@@ -134,38 +154,74 @@ export class Outbox {
     this.schedule();
   }
 
-  head(id: number, w: WireRequest): void {
+  /**
+   * HEAD: the fixed fields, then every string's length in UTF-16 units and all the strings as
+   * one UTF-8 run. One string write per request instead of one per environ entry (each write is
+   * a call into C++); UTF-16 lengths survive the UTF-8 round trip, lone surrogates included
+   * (one unit becomes U+FFFD, one unit). `x` rewrites the request for a daemon group on the way
+   * (its environ keys and flags) without building a second AppRequest.
+   */
+  head(id: number, w: WireRequest, x?: HeadExtras): void {
     const r = w.req;
-    // Worst case: 3 bytes per UTF-16 unit, 4 for each length.
-    let max = FRAME_HEADER + 1 + 24 + 4 + 6 * 4;
-    max += (r.script.length + r.callable.length + r.applicationGroup.length + r.processGroup.length + r.method.length + r.logPrefix.length) * 3;
     const env = r.environ;
-    for (let i = 0; i < env.length; i++) max += 4 + env[i]!.length * 3;
+    const drop = x?.drop;
+    const extra = x?.extra;
+    let blob = r.script + r.callable + r.applicationGroup + (x ? x.processGroup : r.processGroup) + r.method + r.logPrefix;
+    let count = 0;
+    let kept: number[] | null = null;
+    if (drop) {
+      kept = [];
+      for (let i = 0; i + 1 < env.length; i += 2) {
+        // Every key to drop starts with 'm' (mod_wsgi.*): most keys skip the hash lookup.
+        if (env[i]!.charCodeAt(0) === 109 && drop.has(env[i]!)) continue;
+        kept.push(i);
+        blob += env[i]! + env[i + 1]!;
+      }
+      count = kept.length * 2;
+    } else {
+      for (let i = 0; i < env.length; i++) blob += env[i]!;
+      count = env.length;
+    }
+    if (extra) {
+      for (let i = 0; i < extra.length; i++) blob += extra[i]!;
+      count += extra.length;
+    }
+    const max = FRAME_HEADER + 1 + 24 + 4 + (6 + count) * 4 + 4 + blob.length * 3;
     this.room(max);
     const at = this.pos;
-    this.pos += FRAME_HEADER;
     let flags = 0;
     if (r.urlScheme === "https") flags |= FLAG_HTTPS;
-    if (r.multithread) flags |= FLAG_MULTITHREAD;
-    if (r.multiprocess) flags |= FLAG_MULTIPROCESS;
-    if (r.runOnce) flags |= FLAG_RUN_ONCE;
+    if (x ? x.multithread : r.multithread) flags |= FLAG_MULTITHREAD;
+    if (x ? x.multiprocess : r.multiprocess) flags |= FLAG_MULTIPROCESS;
+    if (x ? x.runOnce : r.runOnce) flags |= FLAG_RUN_ONCE;
     if (w.chunked) flags |= FLAG_CHUNKED;
     if (r.scriptMtimeMs !== undefined) flags |= FLAG_HAS_MTIME;
     const b = this.buf;
-    b[this.pos++] = flags;
-    b.writeDoubleLE(r.bodyLimit, this.pos);
-    b.writeDoubleLE(w.declaredLength, this.pos + 8);
-    b.writeDoubleLE(r.scriptMtimeMs ?? 0, this.pos + 16);
-    this.pos += 24;
-    this.str(r.script);
-    this.str(r.callable);
-    this.str(r.applicationGroup);
-    this.str(r.processGroup);
-    this.str(r.method);
-    this.str(r.logPrefix);
-    b.writeUInt32LE(env.length, this.pos);
-    this.pos += 4;
-    for (let i = 0; i < env.length; i++) this.str(env[i]!);
+    let p = at + FRAME_HEADER;
+    b[p++] = flags;
+    b.writeDoubleLE(r.bodyLimit, p);
+    b.writeDoubleLE(w.declaredLength, p + 8);
+    b.writeDoubleLE(r.scriptMtimeMs ?? 0, p + 16);
+    p += 24;
+    p = u32(b, p, count);
+    p = u32(b, p, r.script.length);
+    p = u32(b, p, r.callable.length);
+    p = u32(b, p, r.applicationGroup.length);
+    p = u32(b, p, (x ? x.processGroup : r.processGroup).length);
+    p = u32(b, p, r.method.length);
+    p = u32(b, p, r.logPrefix.length);
+    if (kept) {
+      for (const i of kept) {
+        p = u32(b, p, env[i]!.length);
+        p = u32(b, p, env[i + 1]!.length);
+      }
+    } else {
+      for (let i = 0; i < env.length; i++) p = u32(b, p, env[i]!.length);
+    }
+    if (extra) for (let i = 0; i < extra.length; i++) p = u32(b, p, extra[i]!.length);
+    const n = blob.length === 0 ? 0 : b.write(blob, p + 4, "utf8");
+    u32(b, p, n);
+    this.pos = p + 4 + n;
     this.patch(Frame.Head, id, at);
   }
 
@@ -249,21 +305,31 @@ class Reader {
 
 /** The child's side of HEAD; `environ` is a fresh array the caller may extend. */
 export function decodeHead(payload: Buffer): WireRequest & { req: AppRequest & { environ: string[] } } {
-  const rd = new Reader(payload);
   const flags = payload[0]!;
-  rd.pos = 1;
-  const bodyLimit = rd.f64();
-  const declaredLength = rd.f64();
-  const mtime = rd.f64();
-  const script = rd.str();
-  const callable = rd.str();
-  const applicationGroup = rd.str();
-  const processGroup = rd.str();
-  const method = rd.str();
-  const logPrefix = rd.str();
-  const n = rd.u32();
-  const environ: string[] = new Array(n);
-  for (let i = 0; i < n; i++) environ[i] = rd.str();
+  const bodyLimit = payload.readDoubleLE(1);
+  const declaredLength = payload.readDoubleLE(9);
+  const mtime = payload.readDoubleLE(17);
+  const count = payload.readUInt32LE(25);
+  let lp = 29;
+  const blobAt = lp + (6 + count) * 4;
+  const blobLen = payload.readUInt32LE(blobAt);
+  const blob = blobLen === 0 ? "" : payload.toString("utf8", blobAt + 4, blobAt + 4 + blobLen);
+  let sp = 0;
+  const next = (): string => {
+    const n = payload.readUInt32LE(lp);
+    lp += 4;
+    const v = n === 0 ? "" : blob.slice(sp, sp + n);
+    sp += n;
+    return v;
+  };
+  const script = next();
+  const callable = next();
+  const applicationGroup = next();
+  const processGroup = next();
+  const method = next();
+  const logPrefix = next();
+  const environ: string[] = new Array(count);
+  for (let i = 0; i < count; i++) environ[i] = next();
   const req = {
     script,
     callable,

@@ -22,7 +22,7 @@ import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
-import { Frame, FrameReader, Outbox, WINDOW, decodeResponseHead } from "./daemon-protocol";
+import { Frame, FrameReader, Outbox, WINDOW, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 
@@ -168,6 +168,8 @@ export class DaemonGroup implements ApplicationHost {
   readonly multithread: boolean;
   readonly runOnce: boolean;
   readonly threads: number;
+  /** How sendRequest rewrites each request (extra[7] is the request's queue_start). */
+  readonly headExtras: HeadExtras & { extra: string[] };
   /** Recycles so far, by reason (for tests and status pages). */
   readonly recycles = new Map<string, number>();
 
@@ -182,6 +184,20 @@ export class DaemonGroup implements ApplicationHost {
     this.multithread = spec.threads > 1;
     this.runOnce = spec.threads === 1 && spec.maximumRequests === 1;
     this.childModule = options.childModule ?? path.join(__dirname, "daemon-child.js");
+    this.headExtras = {
+      processGroup: this.name,
+      multiprocess: this.multiprocess,
+      multithread: this.multithread,
+      runOnce: this.runOnce,
+      drop: DAEMON_KEYS,
+      extra: [
+        "mod_wsgi.process_group", this.name,
+        // One persistent connection per process: every request is sent on its first attempt.
+        "mod_wsgi.daemon_connects", "1",
+        "mod_wsgi.daemon_restarts", "0",
+        "mod_wsgi.queue_start", "",
+      ],
+    };
     const ids = resolveIds(spec, log);
     if (ids.uid !== undefined) this.uid = ids.uid;
     if (ids.gid !== undefined) this.gid = ids.gid;
@@ -770,29 +786,12 @@ class Exchange {
 
   private sendRequest(link: Link): void {
     const g = this.group;
-    const src = this.req.environ;
-    const environ: string[] = [];
-    for (let i = 0; i + 1 < src.length; i += 2) {
-      if (!DAEMON_KEYS.has(src[i]!)) environ.push(src[i]!, src[i + 1]!);
-    }
-    environ.push(
-      "mod_wsgi.process_group", g.name,
-      // One persistent connection per process: every request is sent on its first attempt.
-      "mod_wsgi.daemon_connects", "1",
-      "mod_wsgi.daemon_restarts", "0",
-      "mod_wsgi.queue_start", this.queueStart,
-    );
-    const req: AppRequest = {
-      ...this.req,
-      environ,
-      processGroup: g.name,
-      multiprocess: g.multiprocess,
-      multithread: g.multithread,
-      runOnce: g.runOnce,
-    };
+    // The request goes out as the group sees it (process group, flags, daemon environ keys),
+    // rewritten while it is encoded.
+    g.headExtras.extra[7] = this.queueStart;
     const out = link.out;
     const id = this.id;
-    out.head(id, { req, declaredLength: this.body.declaredLength, chunked: this.body.chunked });
+    out.head(id, { req: this.req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }, g.headExtras);
     if (this.body.declaredLength > 0 || this.body.chunked) {
       this.bodyStarted = true;
       this.body.start((chunk, last) => {

@@ -33,6 +33,7 @@ import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
+import { escapeUri } from "./uri-escape";
 import { negotiate } from "./negotiate";
 
 /** Apache's LimitInternalRecursion default. */
@@ -469,7 +470,7 @@ export class Mapper {
         if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
         return bad(403, `Cannot serve directory ${withSlash(dirPath)}: server-generated directory index forbidden by Options directive`, settings);
       }
-      const location = absoluteUrl(state, `${encodeUri(uri)}/${query !== null ? "?" + query : ""}`);
+      const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
       return { kind: "redirect", status: 301, location, settings };
     }
     const indexes = settings.directoryIndex?.value ?? ["index.html"];
@@ -720,13 +721,4 @@ function parentDir(p: string): string {
 
 function withSlash(p: string): string {
   return p.endsWith("/") ? p : p + "/";
-}
-
-/** Percent-encode a decoded URL-path for a Location header (ap_escape_uri). */
-function encodeUri(p: string): string {
-  return p.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) =>
-    Array.from(Buffer.from(c, "latin1"))
-      .map((b) => "%" + b.toString(16).toUpperCase().padStart(2, "0"))
-      .join(""),
-  );
 }

@@ -4,6 +4,8 @@
  * fixups for the ones set inside a section.
  */
 import type { RedirectDirective } from "../config/model";
+import { toByteString } from "../engine/byte-string";
+import { escapeUri } from "./uri-escape";
 
 export interface RedirectHit {
   readonly status: number;
@@ -27,11 +29,11 @@ export function matchRedirect(
     if (r.regex) {
       const m = r.compiled!.regexp.exec(uri);
       if (!m) continue;
-      if (r.url !== undefined) target = escapePathKeepQuery(substitute(r.url, m));
+      if (r.url !== undefined) target = escapePathKeepQuery(substitute(toByteString(r.url), m));
     } else {
       const len = prefixMatch(r.pattern, uri);
       if (len < 0) continue;
-      if (r.url !== undefined) target = r.url + escapeUri(uri.slice(len));
+      if (r.url !== undefined) target = toByteString(r.url) + escapeUri(uri.slice(len));
     }
     if (r.status < 300 || r.status >= 400 || target === undefined) return { status: r.status, location: null };
     if (target.startsWith("/")) target = absolute(target);
@@ -69,16 +71,10 @@ function substitute(template: string, m: RegExpExecArray): string {
   return out;
 }
 
-/** ap_escape_uri (ap_os_escape_path without the `./` prefix). */
-function escapeUri(p: string): string {
-  return p.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) =>
-    Array.from(Buffer.from(c, "utf8"))
-      .map((b) => "%" + b.toString(16).toUpperCase().padStart(2, "0"))
-      .join(""),
-  );
-}
-
-/** RedirectMatch escapes the path of the substituted URL but leaves its query and fragment. */
+/**
+ * RedirectMatch escapes the path of the substituted URL (ap_escape_uri) but leaves its query and
+ * fragment, as mod_alias does after apr_uri_parse.
+ */
 function escapePathKeepQuery(url: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
   const head = scheme ? scheme[0] : "";

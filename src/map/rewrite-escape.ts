@@ -1,27 +1,22 @@
 /**
- * The URL escaping mod_rewrite applies (Apache's ap_escape_uri, ap_unescape_url, mod_rewrite's
- * escape_backref and escape_absolute_uri). Apache works on bytes: strings here are treated as
- * UTF-8, so a non-ASCII character escapes to its UTF-8 bytes.
+ * The URL escaping mod_rewrite applies (ap_unescape_url, mod_rewrite's escape_backref and
+ * escape_absolute_uri; ap_escape_uri itself is in uri-escape.ts). Apache works on bytes:
+ * escape_backref and ap_unescape_url here treat strings as UTF-8 text.
  */
+import { escapeUri } from "./uri-escape";
+
+/** ap_escape_uri under the name rewrite.ts and rewrite-map.ts import it by. */
+export { escapeUri as escapeUriPath } from "./uri-escape";
 
 const HEX = "0123456789abcdef";
 const pct = (b: number) => "%" + HEX[b >> 4] + HEX[b & 15];
 const isAlnum = (b: number) =>
   (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
 
-/** Bytes left alone by ap_escape_uri (T_OS_ESCAPE_PATH clear). */
-const PATH_SAFE = new Set(Array.from("$-_.+!*'(),:;@&=/~", (c) => c.charCodeAt(0)));
-
 function mapBytes(s: string, f: (b: number) => string): string {
-  // Fast path: nothing to escape.
   let out = "";
   for (const b of Buffer.from(s, "utf8")) out += f(b);
   return out;
-}
-
-/** ap_escape_uri (ap_os_escape_path with partial=1). */
-export function escapeUriPath(s: string): string {
-  return mapBytes(s, (b) => (isAlnum(b) || PATH_SAFE.has(b) ? String.fromCharCode(b) : pct(b)));
 }
 
 /**
@@ -94,10 +89,10 @@ export function escapeAbsoluteUri(uri: string, schemeLen: number): string {
       const head = tokens.slice(0, 4);
       if (tokens.length > 5) head.push(tokens.slice(4).join("?"));
       else if (tokens.length === 5) head.push(tokens[4]!);
-      return uri.slice(0, cp) + head.map(escapeUriPath).join("?");
+      return uri.slice(0, cp) + head.map(escapeUri).join("?");
     }
   }
-  return uri.slice(0, cp) + escapeUriPath(uri.slice(cp));
+  return uri.slice(0, cp) + escapeUri(uri.slice(cp));
 }
 
 /**

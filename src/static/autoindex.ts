@@ -9,22 +9,17 @@
 import * as fs from "node:fs";
 import type { ResponseSink } from "../http/types";
 import { escapeHtml, sendErrorPage } from "./error-page";
+import { toByteString } from "../engine/byte-string";
+import { escapeUri, osEscapePath } from "../map/uri-escape";
 
 export interface DirectoryListingOptions {
   /** IndexIgnore shell patterns (`*` and `?`); nothing is hidden by default. */
   ignore?: readonly string[];
 }
 
-const PATH_SAFE = /[A-Za-z0-9$\-_.+!*'(),:@&=/~]/;
-
-/** ap_escape_uri (ap_os_escape_path): percent-encode bytes outside Apache's safe set, lower-case hex. */
-export function escapeUriPath(s: string): string {
-  let out = "";
-  for (const byte of Buffer.from(s, "utf8")) {
-    const c = String.fromCharCode(byte);
-    out += byte < 0x80 && PATH_SAFE.test(c) ? c : "%" + byte.toString(16).padStart(2, "0");
-  }
-  return out;
+/** ap_escape_uri of a file name (text, so its UTF-8 bytes are escaped). */
+export function escapeUriPath(name: string): string {
+  return escapeUri(toByteString(name));
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -80,14 +75,13 @@ export function renderDirectoryListing(uriPath: string, entries: readonly Listin
     `<html>\n <head>\n  <title>Index of ${title}</title>\n </head>\n <body>\n<h1>Index of ${title}</h1>\n<ul>`;
   if (uriPath !== "/") {
     const parent = uriPath.replace(/\/+$/, "").replace(/[^/]*$/, "") || "/";
-    html += `<li><a href="${escapeHtml(escapeUriPath(parent))}"> Parent Directory</a></li>\n`;
+    // uriPath is the request's decoded URL-path, a byte string already.
+    html += `<li><a href="${escapeHtml(escapeUri(parent))}"> Parent Directory</a></li>\n`;
   }
   for (const e of sorted) {
     const name = e.isDir ? e.name + "/" : e.name;
-    let href = escapeUriPath(name);
-    // A colon before any slash would read as a URL scheme: Apache prefixes "./".
-    const colon = href.indexOf(":");
-    if (colon >= 0 && (href.indexOf("/") < 0 || colon < href.indexOf("/"))) href = "./" + href;
+    // ap_os_escape_path(name, 0): a colon before any slash gets "./" so it is not a scheme.
+    const href = osEscapePath(toByteString(name), false);
     html += `<li><a href="${escapeHtml(href)}"> ${escapeHtml(name)}</a></li>\n`;
   }
   html += "</ul>\n</body></html>\n";

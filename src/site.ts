@@ -17,6 +17,8 @@ import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, MimeT
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
+import { sendTrace } from "./static/trace";
+import { withDefaultCharset } from "./static/default-charset";
 
 /**
  * Requests a worker-thread application group of the front-end process may have in flight
@@ -114,7 +116,7 @@ export class Site {
     this.log.log("error", "core", `${requestLogPrefix(req)}internal error serving ${req.target}: ${(err as Error)?.stack ?? err}`);
     if (!sink.aborted) {
       try {
-        sendErrorPage(sink, 500, { method: req.method });
+        sendErrorPage(sink, 500, { method: req.method, ...this.mapper.pageIdentity(req, null) });
       } catch {
         sink.destroy();
       }
@@ -128,6 +130,9 @@ export class Site {
 
   private serve(req: IncomingRequest, sink: ResponseSink, result: MapResult): Promise<unknown> | void {
     if (sink instanceof LoggedResponse) sink.result = result;
+    // AddDefaultCharset applies after mod_headers (httpd's header filter runs last).
+    const charset = result.settings?.addDefaultCharset?.value;
+    if (charset && (result.kind === "wsgi" || result.kind === "static")) sink = withDefaultCharset(sink, charset);
     // mod_headers' Header rules apply to every response of the section, error pages included.
     const headerRules = result.settings?.headers ? rulesOf(result.settings.headers, "Header") : NO_RULES;
     if (headerRules.length > 0) {
@@ -143,6 +148,8 @@ export class Site {
           ...(result.forcedType ? { forceType: result.forcedType } : {}),
           log: this.log,
         });
+      case "trace":
+        return sendTrace(req, sink, result.extended, this.mapper.pageIdentity(req, null).signature);
       case "listing":
         return serveDirectoryListing(req, result.dir, result.uri, sink);
       case "redirect":
@@ -218,7 +225,7 @@ export class Site {
       else sink.end(text);
       return;
     }
-    sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}) }, headers);
+    sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}), ...this.mapper.pageIdentity(req, settings) }, headers);
   }
 
   /**
@@ -242,7 +249,7 @@ export class Site {
     } catch (err) {
       this.log.log("error", "core", `${requestLogPrefix(req)}ErrorDocument ${doc}: ${(err as Error).message}`);
     }
-    if (!sink.aborted) sendErrorPage(sink, status, { method: req.method }, headers);
+    if (!sink.aborted) sendErrorPage(sink, status, { method: req.method, ...this.mapper.pageIdentity(req, null) }, headers);
   }
 
   private mimeFor(settings: DirSettings): MimeTable {

@@ -183,7 +183,7 @@ test("RewriteCond attaches to the next RewriteRule; flags parsed and validated",
 });
 
 test("ignored directives give one-line notices; LoadModule of an implemented module is silent", () => {
-  const cfg = parseConfigText("LoadModule wsgi_module modules/mod_wsgi.so\nLoadModule ssl_module modules/mod_ssl.so\nUser www-data\nServerTokens Prod\nWSGIPythonHome /venv\n", "n.conf");
+  const cfg = parseConfigText("LoadModule wsgi_module modules/mod_wsgi.so\nLoadModule ssl_module modules/mod_ssl.so\nUser www-data\nHostnameLookups Off\nWSGIPythonHome /venv\n", "n.conf");
   assert.equal(cfg.notices.length, 4);
   assert.match(cfg.notices[0], /^n\.conf:2: LoadModule ssl_module: /);
   assert.match(cfg.notices[1], /^n\.conf:3: User: ignored/);

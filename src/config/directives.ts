@@ -350,6 +350,58 @@ def({
   },
 });
 def({
+  name: "ServerAdmin", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "ServerAdmin email-address|URL", default: "none (\"[no address given]\")",
+  doc: "The address shown to clients: SERVER_ADMIN in the environ (and mod_rewrite's `%{SERVER_ADMIN}`), the 500 error page, and the `ServerSignature EMail` footer. A virtual host without one uses the main server's.",
+  apply(scope, [a]) {
+    scope.host.serverAdmin = setting(scope, a!);
+  },
+});
+def({
+  name: "UseCanonicalName", contexts: SVD, minArgs: 1, maxArgs: 1, syntax: "UseCanonicalName On|Off|DNS", default: "Off",
+  doc: "Where SERVER_NAME and SERVER_PORT (and self-referential redirects, mod_rewrite's `%{SERVER_NAME}`, the `ServerSignature` footer) come from. Off: the Host header, its port, else the port of ServerName, else the scheme's default. On: ServerName and its port (else the scheme's default), whatever the client sent. DNS: the local address the request arrived on (nodewsgi does no reverse lookup: the address itself) and the Host header's port. Virtual host selection always uses the Host header.",
+  apply(scope, [s]) {
+    scope.dir.useCanonicalName = setting(scope, parseChoice(s!, ["On", "Off", "DNS"] as const).toLowerCase() as "on" | "off" | "dns");
+  },
+});
+def({
+  name: "TraceEnable", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "TraceEnable On|Off|extended", default: "On",
+  doc: "The TRACE method. On: any URL answers 200 with the request echoed as `message/http`, after server-level rewrites and redirects but before access control (as httpd, which answers TRACE in its map-to-storage phase); a request with a body is refused with 413. extended: the body is echoed too. Off: 405. nodewsgi rebuilds the echoed message from the parsed request: header names are lower-case and repeated headers are joined with `, ` under the first one's name.",
+  apply(scope, [s]) {
+    scope.host.traceEnable = setting(scope, parseChoice(s!, ["On", "Off", "extended"] as const).toLowerCase() as "on" | "off" | "extended");
+  },
+});
+def({
+  name: "MergeSlashes", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "MergeSlashes On|Off", default: "On",
+  doc: "On: runs of `/` in the URL-path are merged before mapping (aliases, sections, rewrite rules and the file system see one). Off: they are kept for mapping; SCRIPT_NAME and PATH_INFO still collapse them, as mod_wsgi does.",
+  apply(scope, [s]) {
+    scope.host.mergeSlashes = setting(scope, parseFlag(s!, "MergeSlashes"));
+  },
+});
+def({
+  name: "AddDefaultCharset", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "AddDefaultCharset On|Off|charset", default: "Off",
+  doc: "Adds `; charset=...` (On: `iso-8859-1`) to a `text/plain` or `text/html` Content-Type that names no charset, for application responses and static files alike, as httpd does for every response of the section; error pages already name theirs.",
+  apply(scope, [s]) {
+    const v = s!.toLowerCase() === "on" ? "iso-8859-1" : s!.toLowerCase() === "off" ? "" : s!;
+    if (v !== "" && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(v)) throw badValue(`'${s}' is not a charset name`);
+    scope.dir.addDefaultCharset = setting(scope, v);
+  },
+});
+def({
+  name: "ServerSignature", contexts: SVD, minArgs: 1, maxArgs: 1, syntax: "ServerSignature On|Off|EMail", default: "Off",
+  doc: "The footer of the pages the server generates (error pages, directory listings) and SERVER_SIGNATURE: `<address>BANNER Server at NAME Port PORT</address>`, EMail links NAME to ServerAdmin. BANNER follows ServerTokens. Not accepted in .htaccess files.",
+  apply(scope, [s]) {
+    scope.dir.serverSignature = setting(scope, parseChoice(s!, ["On", "Off", "EMail"] as const).toLowerCase() as "on" | "off" | "email");
+  },
+});
+def({
+  name: "ServerTokens", contexts: S, minArgs: 1, maxArgs: 1, syntax: "ServerTokens Prod|Major|Minor|Min|OS|Full", default: "Full",
+  doc: "How much the server banner says: Prod `nodewsgi`, Major `nodewsgi/0`, Minor `nodewsgi/0.1`, Min `nodewsgi/0.1.0`, OS adds `(OS)`, Full adds the Node.js version. The banner is SERVER_SOFTWARE, the `ServerSignature` footer and the `Server` response header.",
+  apply(scope, [s]) {
+    if (scope.context !== "server") return;
+    scope.config.serverTokens = setting(scope, parseChoice(s!, ["Prod", "ProductOnly", "Major", "Minor", "Min", "Minimal", "OS", "Full"] as const).replace("ProductOnly", "Prod").replace("Minimal", "Min") as "Prod" | "Major" | "Minor" | "Min" | "OS" | "Full");
+  },
+});
+def({
   name: "AllowEncodedSlashes", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "AllowEncodedSlashes On|Off|NoDecode", default: "Off",
   doc: "What to do with `%2F` in a URL path: Off answers 404, On decodes it to `/`, NoDecode accepts it and leaves it encoded.",
   apply(scope, [s]) {
@@ -1188,7 +1240,7 @@ function unsupported(module: string, names: string[], reason: string): void {
 }
 
 ignored("core", ["User", "Group"], SV, "nodewsgi runs as the user that starts it; use user= and group= on WSGIDaemonProcess");
-ignored("core", ["ServerAdmin", "ServerSignature", "ServerTokens", "HostnameLookups", "UseCanonicalName", "TraceEnable", "Protocols", "Mutex", "DefaultRuntimeDir", "ScoreBoardFile", "ListenBacklog", "EnableMMAP", "EnableSendfile", "AddDefaultCharset", "ServerLimit", "ThreadLimit", "StartServers", "MinSpareServers", "MaxSpareServers", "MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild", "MaxRequestWorkers", "MaxClients", "MaxConnectionsPerChild", "MaxRequestsPerChild", "MergeSlashes", "RequestReadTimeout", "LogMessage", "ExtendedStatus"], SV, "not applicable to nodewsgi's process model or built-in defaults");
+ignored("core", ["HostnameLookups", "Protocols", "Mutex", "DefaultRuntimeDir", "ScoreBoardFile", "ListenBacklog", "EnableMMAP", "EnableSendfile", "ServerLimit", "ThreadLimit", "StartServers", "MinSpareServers", "MaxSpareServers", "MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild", "MaxRequestWorkers", "MaxClients", "MaxConnectionsPerChild", "MaxRequestsPerChild", "RequestReadTimeout", "LogMessage", "ExtendedStatus"], SV, "not applicable to nodewsgi's process model or built-in defaults");
 ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
 ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
 ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");

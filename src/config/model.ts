@@ -320,6 +320,13 @@ export interface DirSettings {
   enableSendfile?: Setting<boolean>;
   ignoreActivity?: Setting<boolean>;
   restrictProcess?: Setting<string[]>;
+  // core, per directory
+  /** UseCanonicalName: where SERVER_NAME/SERVER_PORT come from (Host header, ServerName, local address). */
+  useCanonicalName?: Setting<"on" | "off" | "dns">;
+  /** AddDefaultCharset: the charset added to text/plain and text/html responses; "" = Off. */
+  addDefaultCharset?: Setting<string>;
+  /** ServerSignature: the footer of generated pages and SERVER_SIGNATURE. */
+  serverSignature?: Setting<"on" | "off" | "email">;
 }
 
 export type SectionKind = "Directory" | "DirectoryMatch" | "Location" | "LocationMatch" | "Files" | "FilesMatch";
@@ -385,6 +392,12 @@ export interface HostConfig {
   limitRequestFields?: Setting<number>;
   allowEncodedSlashes?: Setting<"on" | "off" | "nodecode">;
   accessFileName?: Setting<string[]>;
+  /** ServerAdmin: SERVER_ADMIN and the address on error pages; a virtual host inherits the main server's. */
+  serverAdmin?: Setting<string>;
+  /** TraceEnable; unset is On, as httpd. */
+  traceEnable?: Setting<"on" | "off" | "extended">;
+  /** MergeSlashes; unset is On (httpd 2.4.39+). */
+  mergeSlashes?: Setting<boolean>;
 }
 
 export interface ServerConfig {
@@ -406,6 +419,8 @@ export interface ServerConfig {
   importScripts: ImportScript[];
   restrictEmbedded: boolean;
   socketPrefix?: Setting<string>;
+  /** ServerTokens (server config only): how much the server banner says; unset is Full. */
+  serverTokens?: Setting<"Prod" | "Major" | "Minor" | "Min" | "OS" | "Full">;
   main: HostConfig;
   virtualHosts: HostConfig[];
   /** One-line notices (directives accepted but without effect, ...): the CLI prints them. */

@@ -21,6 +21,12 @@ export interface EnvironInput {
   readonly contextDocumentRoot: string;
   readonly serverName: string;
   readonly serverPort: string;
+  /** ServerAdmin ("[no address given]" when none). */
+  readonly serverAdmin: string;
+  /** The banner ServerTokens allows. */
+  readonly serverSoftware: string;
+  /** ServerSignature's footer ("" when Off). */
+  readonly serverSignature: string;
   readonly env: ReadonlyMap<string, string>;
   readonly authEnviron: Readonly<Record<string, string>>;
   readonly passAuthorization: boolean;
@@ -62,9 +68,9 @@ export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
     "SERVER_NAME", e.serverName,
     "SERVER_PORT", e.serverPort,
     "SERVER_ADDR", req.localAddress,
-    "SERVER_ADMIN", "[no address given]",
-    "SERVER_SIGNATURE", "",
-    "SERVER_SOFTWARE", "nodewsgi",
+    "SERVER_ADMIN", e.serverAdmin,
+    "SERVER_SIGNATURE", e.serverSignature,
+    "SERVER_SOFTWARE", e.serverSoftware,
     "REMOTE_ADDR", req.remoteAddress,
     "REMOTE_PORT", String(req.remotePort),
   );

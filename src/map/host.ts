@@ -1,7 +1,7 @@
 /**
  * Which server answers a request (name-based virtual hosts), and the SERVER_NAME/SERVER_PORT
- * it reports. Apache's defaults apply: UseCanonicalName Off, so both come from the Host
- * header when one was sent, and the port is the scheme's default when Host has none.
+ * it reports (serverIdentity: UseCanonicalName Off takes both from the Host header when one
+ * was sent, On from ServerName), the banner (ServerTokens) and the page footer (ServerSignature).
  */
 import type { HostConfig, ServerConfig } from "../config/model";
 
@@ -10,6 +10,8 @@ export interface RequestHost {
   readonly serverName: string;
   /** As a string, the way the environ carries it. */
   readonly serverPort: string;
+  /** The port the Host header named, if it named one. */
+  readonly sentPort?: string;
 }
 
 /** The hostname and port of a Host header value (`name`, `name:port`, `[v6]:port`). */
@@ -55,7 +57,7 @@ export function requestHost(hostHeader: string | undefined, fallbackName: string
   let rh = cache.get(hostHeader);
   if (rh === undefined) {
     const parsed = parseHostHeader(hostHeader);
-    rh = parsed ? { serverName: parsed.name, serverPort: parsed.port ?? defaultPort } : null;
+    rh = parsed ? (parsed.port === undefined ? { serverName: parsed.name, serverPort: defaultPort } : { serverName: parsed.name, serverPort: parsed.port, sentPort: parsed.port }) : null;
     if (cache.size >= HOST_CACHE_MAX) cache.clear();
     cache.set(hostHeader, rh);
   }
@@ -84,4 +86,114 @@ function wildcardMatch(pattern: string, s: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern === s;
   const re = new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
   return re.test(s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's identity: ServerName, UseCanonicalName, ServerAdmin, ServerTokens, ServerSignature
+// ---------------------------------------------------------------------------------------------
+
+/** ServerName split as httpd keeps it: host name and port (a scheme given there sets the default port). */
+export interface ConfiguredName {
+  readonly name: string;
+  readonly port: string | undefined;
+}
+
+const configuredNames = new WeakMap<HostConfig, ConfiguredName>();
+
+/** A host's ServerName (a virtual host without one uses the main server's), without scheme. */
+export function configuredName(config: ServerConfig, host: HostConfig): ConfiguredName {
+  let c = configuredNames.get(host);
+  if (c === undefined) {
+    const raw = host.serverName?.value ?? config.main.serverName?.value ?? "localhost";
+    const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(\[[^\]]*\]|[^:]*)(?::(\d+))?$/i.exec(raw);
+    const scheme = m?.[1]?.toLowerCase();
+    const name = (m?.[2] ?? raw).toLowerCase();
+    // The port: ServerName's, else the scheme given there, else the virtual host's one port.
+    let port = m?.[3] ?? (scheme === "https" ? "443" : scheme === "http" ? "80" : undefined);
+    if (port === undefined && host !== config.main && host.addresses.length > 0) {
+      const p = host.addresses[0].port;
+      if (typeof p === "number" && host.addresses.every((a) => a.port === p)) port = String(p);
+    }
+    c = { name, port };
+    configuredNames.set(host, c);
+  }
+  return c;
+}
+
+/** The SERVER_NAME and SERVER_PORT of a request, as ap_get_server_name / ap_get_server_port. */
+export function serverIdentity(
+  useCanonical: "on" | "off" | "dns" | undefined,
+  configured: ConfiguredName,
+  sent: { name: string | undefined; port: string | undefined },
+  scheme: "http" | "https",
+  localAddress: string,
+): RequestHost {
+  const defaultPort = scheme === "https" ? "443" : "80";
+  if (useCanonical === "on") return { serverName: configured.name, serverPort: configured.port ?? defaultPort };
+  const serverPort = sent.port ?? configured.port ?? defaultPort;
+  if (useCanonical === "dns") {
+    // httpd looks the local address up in the DNS; nodewsgi reports the address.
+    const addr = localAddress.startsWith("::ffff:") && localAddress.includes(".") ? localAddress.slice(7) : localAddress;
+    return { serverName: addr.includes(":") ? `[${addr}]` : addr || configured.name, serverPort };
+  }
+  return { serverName: sent.name || configured.name, serverPort };
+}
+
+/** ServerAdmin of a host (a virtual host inherits the main server's). */
+export function serverAdmin(config: ServerConfig, host: HostConfig): string {
+  return host.serverAdmin?.value ?? config.main.serverAdmin?.value ?? "[no address given]";
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const VERSION: string = (require("../../package.json") as { version: string }).version;
+
+/** ap_get_server_banner: the product tokens ServerTokens allows. */
+const banners = new Map<string | undefined, string>();
+export function serverBanner(tokens: ServerConfig["serverTokens"]): string {
+  let b = banners.get(tokens?.value);
+  if (b === undefined) {
+    b = banner(tokens?.value);
+    banners.set(tokens?.value, b);
+  }
+  return b;
+}
+
+function banner(tokens: string | undefined): string {
+  const v = VERSION.split(".");
+  switch (tokens) {
+    case "Prod":
+      return "nodewsgi";
+    case "Major":
+      return `nodewsgi/${v[0]}`;
+    case "Minor":
+      return `nodewsgi/${v[0]}.${v[1]}`;
+    case "Min":
+      return `nodewsgi/${VERSION}`;
+    case "OS":
+      return `nodewsgi/${VERSION} (${osName()})`;
+    default:
+      return `nodewsgi/${VERSION} (${osName()}) Node.js/${process.versions.node}`;
+  }
+}
+
+function osName(): string {
+  return process.platform === "linux" ? "Linux" : process.platform === "darwin" ? "Darwin" : process.platform === "win32" ? "Win32" : process.platform;
+}
+
+/** The page footer ServerSignature asks for (ap_psignature), `prefix` first; "" when Off. */
+export function serverSignature(
+  mode: "on" | "off" | "email" | undefined,
+  prefix: string,
+  banner: string,
+  name: string,
+  port: string,
+  admin: string,
+): string {
+  if (mode === undefined || mode === "off") return "";
+  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === "&" ? "&amp;" : "&quot;"));
+  if (mode === "email") {
+    const mailto = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(admin) ? "" : "mailto:";
+    return `${prefix}<address>${banner} Server at <a href="${mailto}${esc(admin)}">${esc(name)}</a> Port ${port}</address>\n`;
+  }
+  return `${prefix}<address>${banner} Server at ${esc(name)} Port ${port}</address>\n`;
 }

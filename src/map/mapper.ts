@@ -20,7 +20,7 @@ import type { Engine, ProxyList } from "../engine/types";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import { splitTarget } from "./request-target";
-import { requestHost, selectHost } from "./host";
+import { requestHost, selectHost, configuredName, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { HostTables } from "./host-tables";
 import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
@@ -77,6 +77,8 @@ export type MapResult =
     }
   | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
   | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null }
+  /** TraceEnable: echo the request (extended: with its body). */
+  | { readonly kind: "trace"; readonly extended: boolean; readonly settings: null }
   | {
       readonly kind: "error";
       readonly status: number;
@@ -93,8 +95,15 @@ export type Mapped = MapResult | Promise<MapResult>;
 interface RequestState {
   readonly req: MapRequest;
   readonly tables: HostTables;
-  readonly serverName: string;
-  readonly serverPort: string;
+  /** SERVER_NAME/SERVER_PORT: the server's UseCanonicalName until the walk, then the directory's. */
+  serverName: string;
+  serverPort: string;
+  /** What the Host header named, and ServerName, for UseCanonicalName. */
+  readonly sent: { readonly name: string | undefined; readonly port: string | undefined };
+  readonly configured: ConfiguredName;
+  /** UseCanonicalName of the server, and the one serverName/serverPort follow now. */
+  readonly serverCanonical: "on" | "off" | "dns" | undefined;
+  canonical: "on" | "off" | "dns" | undefined;
   /** REQUEST_URI: the target as sent. */
   readonly requestUri: string;
   /** Environment variables (SetEnv, rewrite E=, REDIRECT_*), in order of setting. */
@@ -124,6 +133,31 @@ export class Mapper {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
   }
 
+  /** SERVER_NAME/SERVER_PORT under the directory's UseCanonicalName (the server's before the walk). */
+  private identify(state: RequestState, settings: DirSettings): void {
+    const use = settings.useCanonicalName?.value ?? state.serverCanonical;
+    state.canonical = use;
+    const id = serverIdentity(use, state.configured, state.sent, state.req.scheme, state.req.localAddress);
+    state.serverName = id.serverName;
+    state.serverPort = id.serverPort;
+  }
+
+  /**
+   * What the server's own pages show for a request answered with `settings`: ServerAdmin and
+   * the ServerSignature footer (ap_psignature with `<hr>`). Only error pages ask, so the host is
+   * selected again here rather than carried in every result.
+   */
+  pageIdentity(req: MapRequest, settings: DirSettings | null): { serverAdmin: string; signature: string } {
+    const rh = requestHost(headerValue(req.headers, "host"), "", req.scheme);
+    const host = selectHost(this.config, rh?.serverName ?? "", req.localPort);
+    const admin = serverAdmin(this.config, host);
+    const mode = settings?.serverSignature?.value ?? host.dir.serverSignature?.value ?? this.config.main.dir.serverSignature?.value;
+    if (mode === undefined || mode === "off") return { serverAdmin: admin, signature: "" };
+    const use = settings?.useCanonicalName?.value ?? host.dir.useCanonicalName?.value ?? this.config.main.dir.useCanonicalName?.value;
+    const id = serverIdentity(use, configuredName(this.config, host), { name: rh?.serverName || undefined, port: rh?.sentPort }, req.scheme, req.localAddress);
+    return { serverAdmin: admin, signature: serverSignature(mode, "<hr>\n", serverBanner(this.config.serverTokens), id.serverName, id.serverPort, admin) };
+  }
+
   /** Regex rules the native engine hands to JavaScript, for the startup notice. */
   jsEvaluatedAliasRules(): string[] {
     const out: string[] = [];
@@ -151,16 +185,24 @@ export class Mapper {
     if (!rh) return bad(400, `invalid Host header '${hostHeader}'`);
     const host = selectHost(this.config, rh.serverName, req.localPort);
     const tables = this.tables.get(host)!;
-    const serverName = rh.serverName || tables.configuredName;
     const slashes = host.allowEncodedSlashes?.value ?? this.config.main.allowEncodedSlashes?.value ?? "off";
-    const norm = this.engine.normalizePath(rawPath, slashes);
+    const keepSlashes = (host.mergeSlashes ?? this.config.main.mergeSlashes)?.value === false && rawPath.includes("//");
+    const norm = this.engine.normalizePath(keepSlashes ? protectSlashes(rawPath) : rawPath, slashes);
     if (!norm.ok) return bad(norm.status, `cannot map ${rawPath}`);
+    const configured = configuredName(this.config, host);
+    const sent = { name: rh.serverName || undefined, port: rh.sentPort };
+    const serverCanonical = host.dir.useCanonicalName?.value ?? this.config.main.dir.useCanonicalName?.value;
+    const id = serverIdentity(serverCanonical, configured, sent, req.scheme, req.localAddress);
 
     const state: RequestState = {
       req,
       tables,
-      serverName,
-      serverPort: rh.serverPort,
+      serverName: id.serverName,
+      serverPort: id.serverPort,
+      sent,
+      configured,
+      serverCanonical,
+      canonical: serverCanonical,
       requestUri: req.target,
       env: new Map(),
       redirected: false,
@@ -169,7 +211,7 @@ export class Mapper {
       authEnviron: {},
     };
     // normalizePath has merged `//` already (MergeSlashes On).
-    return this.resolve(state, norm.path, query, 0);
+    return this.resolve(state, keepSlashes ? norm.path.replace(SLASH_MARK, "") : norm.path, query, 0);
   }
 
   /** One pass of request processing for `uri`; internal redirects recurse. */
@@ -213,6 +255,13 @@ export class Mapper {
       const hit = matchRedirect(t.redirects, uri, query, (p) => absoluteUrl(state, p));
       if (hit) return redirectResult(hit, null);
     }
+    // httpd answers TRACE in map_to_storage: after translation, before sections and access.
+    if (state.req.method === "TRACE" && depth === 0) {
+      const trace = t.host.traceEnable?.value ?? this.config.main.traceEnable?.value ?? "on";
+      // Refused before any handler could list methods: httpd sends an empty Allow.
+      if (trace === "off") return { kind: "error", status: 405, headers: [["Allow", ""]], reason: "TRACE denied by server configuration", settings: null };
+      return { kind: "trace", extended: trace === "extended", settings: null };
+    }
     // translate + map_to_storage + the handler depend only on the URL-path (and the disk) when
     // no server rewrite intervened: reuse them while the stat results they rest on are fresh.
     const cacheable = translated === null && forcedHandler === null && forcedType === null;
@@ -238,6 +287,7 @@ export class Mapper {
     const t = state.tables;
     const { translated, walk, isDir, settings } = loc;
     const options = loc.options;
+    if ((settings.useCanonicalName?.value ?? state.serverCanonical) !== state.canonical) this.identify(state, settings);
     let handler = loc.handler;
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
@@ -507,8 +557,10 @@ export class Mapper {
 
     const opts = translated.scriptAlias?.options ?? handlerScript?.options ?? {};
     const req = state.req;
-    const scriptName = noTwoSlashes(walk.pathInfo === "" ? uri : uri.slice(0, findPathInfo(uri, walk.pathInfo)));
+    const t = state.tables;
+    // httpd's walk merges slashes in the file name (they survive there under MergeSlashes Off).
     const pathInfo = noTwoSlashes(walk.pathInfo);
+    const scriptName = noTwoSlashes(pathInfo === "" ? uri : uri.slice(0, findPathInfo(uri, pathInfo)));
     const env = state.env;
     const groupContext = { serverName: state.tables.configuredName, serverPort: state.serverPort, scriptName, env };
     const processGroup = resolveGroupName(opts.processGroup ?? settings.processGroup?.value ?? "", groupContext, "");
@@ -543,6 +595,9 @@ export class Mapper {
       contextDocumentRoot: translated.contextDocumentRoot,
       serverName: state.serverName,
       serverPort: state.serverPort,
+      serverAdmin: serverAdmin(this.config, t.host),
+      serverSoftware: serverBanner(this.config.serverTokens),
+      serverSignature: serverSignature(settings.serverSignature?.value, "", serverBanner(this.config.serverTokens), state.serverName, state.serverPort, serverAdmin(this.config, t.host)),
       env,
       authEnviron: state.authEnviron,
       passAuthorization,
@@ -632,9 +687,9 @@ function serverVariable(name: string, state: RequestState, uri: string, query: s
     case "SERVER_PROTOCOL":
       return req.protocol;
     case "SERVER_SOFTWARE":
-      return "nodewsgi";
+      return serverBanner(state.tables.config.serverTokens);
     case "SERVER_ADMIN":
-      return "[no address given]";
+      return serverAdmin(state.tables.config, state.tables.host);
     case "REQUEST_SCHEME":
       return req.scheme;
     case "HTTPS":
@@ -703,6 +758,17 @@ function handlerByExtension(settings: DirSettings, file: string): string | null 
 function absoluteUrl(state: RequestState, localPath: string): string {
   const port = state.serverPort === (state.req.scheme === "https" ? "443" : "80") ? "" : `:${state.serverPort}`;
   return `${state.req.scheme}://${state.serverName}${port}${localPath}`;
+}
+
+/**
+ * MergeSlashes Off: the engine merges runs of `/`, so every slash after the first of a run is
+ * followed by a mark it keeps as a segment of its own (`.`/`..` then count the empty segments
+ * as httpd's ap_normalize_path does) and the mark is removed afterwards. U+E000 cannot come
+ * off the wire: request targets are byte strings.
+ */
+const SLASH_MARK = /\uE000/g;
+function protectSlashes(rawPath: string): string {
+  return rawPath.replace(/\/(?=\/)/g, "/\uE000");
 }
 
 function redirectResult(hit: { status: number; location: string | null }, settings: DirSettings | null): MapResult {

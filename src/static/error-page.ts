@@ -1,7 +1,8 @@
 /**
  * Apache's canned error documents (`ap_send_error_response` and `get_canned_error_string` in
- * modules/http/http_protocol.c), byte for byte as Apache 2.4.71 (Debian) sends them with
- * `ServerSignature Off`: HTML 4.01 doctype, `<title>CODE Reason</title>`, `<h1>Reason</h1>`.
+ * modules/http/http_protocol.c), byte for byte as Apache 2.4.71 (Debian) sends them:
+ * HTML 4.01 doctype, `<title>CODE Reason</title>`, `<h1>Reason</h1>`, the canned text, then
+ * the ServerSignature footer when one is given.
  */
 import type { HeaderPair, ResponseSink } from "../http/types";
 import { reasonPhrase } from "./status";
@@ -15,6 +16,8 @@ export interface ErrorPageContext {
   serverAdmin?: string;
   /** Apache's `error-notes`: extra text some pages append (400, 403, 411, 414, 501, 502). */
   errorNotes?: string;
+  /** ServerSignature's footer (`<hr>\n<address>...</address>\n`), "" or absent when Off. */
+  signature?: string;
 }
 
 export interface ErrorPage {
@@ -99,13 +102,14 @@ export function errorPage(status: number, ctx: ErrorPageContext = {}): ErrorPage
     DOCTYPE +
     `<html><head>\n<title>${status} ${reason}</title>\n</head><body>\n<h1>${reason}</h1>\n` +
     cannedText(status, ctx) +
+    (ctx.signature ?? "") +
     "</body></html>\n";
   return { reason, html };
 }
 
 /**
  * Write Apache's error response: the canned page as `text/html; charset=iso-8859-1` with its
- * length, `Allow` on 405/501, plus `extraHeaders` (WWW-Authenticate, Location, ...). HEAD gets
+ * length, `Allow` on 405/501 (unless `extraHeaders` has one), plus `extraHeaders` (WWW-Authenticate, Location, ...). HEAD gets
  * the headers only, as Apache.
  */
 export function sendErrorPage(
@@ -117,7 +121,7 @@ export function sendErrorPage(
   const { reason, html } = errorPage(status, ctx);
   const body = Buffer.from(html, "latin1");
   const headers: HeaderPair[] = [...extraHeaders];
-  if (status === 405 || status === 501) headers.push(["Allow", STATIC_ALLOW]);
+  if ((status === 405 || status === 501) && !headers.some(([n]) => n.toLowerCase() === "allow")) headers.push(["Allow", STATIC_ALLOW]);
   headers.push(["Content-Length", String(body.length)], ["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
   sink.writeHead(status, reason, headers);
   if (ctx.method === "HEAD") sink.end();

@@ -154,6 +154,20 @@ test("protocol: frames from one outbox flush round-trip through a split stream, 
   assert.equal(rw[0].req.processGroup, "g");
   assert.equal(rw[0].req.multiprocess && rw[0].req.runOnce && !rw[0].req.multithread, true);
   assert.equal(rw[0].chunked, true);
+  // With a key dictionary, keys are sent once per connection and come back interned.
+  out.keyIds = new Map();
+  const keys = [];
+  const seen = [];
+  const headers = (i) => request("/x", { environ: ["REQUEST_METHOD", "GET", "HTTP_X_" + i, String(i), "REQUEST_METHOD", "again"] });
+  for (let i = 0; i < 3; i++) out.head(20 + i, { req: headers(i), declaredLength: 0, chunked: false });
+  out.flush();
+  const dictBytes = written.pop();
+  new FrameReader((t, id, p) => seen.push(decodeHead(Buffer.from(p), keys))).push(dictBytes);
+  for (let i = 0; i < 3; i++) assert.deepEqual(seen[i].req.environ, headers(i).environ);
+  assert.equal(keys.length, 4);
+  assert.equal(keys[0], "REQUEST_METHOD");
+  assert.equal(dictBytes.toString("latin1").split("REQUEST_METHOD").length - 1, 1, "a key crosses once");
+  assert.throws(() => decodeHead(Buffer.from(dictBytes.subarray(9 + dictBytes.readUInt32LE(5) + 9)), []), /undefined key/);
   // Frames written after a flush do not disturb the bytes already handed over.
   out.data(11, 12, Buffer.alloc(10, 1));
   out.flush();

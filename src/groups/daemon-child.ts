@@ -202,6 +202,8 @@ interface Running {
 class Link {
   readonly out: Outbox;
   readonly running = new Map<number, Running>();
+  /** The environ key dictionary of this connection (daemon-protocol.ts, Outbox.head). */
+  private readonly keys: string[] = [];
 
   constructor(readonly socket: net.Socket, private readonly host: ApplicationHost, private readonly group: string) {
     this.out = new Outbox(socket);
@@ -233,7 +235,7 @@ class Link {
   private onFrame(type: number, id: number, payload: Buffer): void {
     switch (type) {
       case Frame.Head: {
-        const wire = decodeHead(payload);
+        const wire = decodeHead(payload, this.keys);
         const req = wire.req;
         req.environ.push("mod_wsgi.daemon_start", nowMicros());
         const r: Running = { body: null as unknown as WireBody, sink: null as unknown as WireSink, bodyDone: false, responseDone: false };

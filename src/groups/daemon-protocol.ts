@@ -69,6 +69,20 @@ export interface HeadExtras {
   extra: readonly string[];
 }
 
+const NO_STRINGS: readonly string[] = [];
+/** Environ key tokens in HEAD: an index below KEY_DEFINE refers to an earlier definition. */
+const KEY_DEFINE = 0x80000000;
+const KEY_LITERAL = 0xffffffff;
+/** Dictionary entries per connection. */
+export const MAX_KEYS = 4096;
+
+/** The internalized copy of a string (property names are), so equal keys are one string. */
+function intern(s: string): string {
+  const o: Record<string, number> = {};
+  o[s] = 0;
+  return Object.keys(o)[0]!;
+}
+
 function u32(b: Buffer, p: number, v: number): number {
   b[p] = v;
   b[p + 1] = v >>> 8;
@@ -155,39 +169,38 @@ export class Outbox {
   }
 
   /**
-   * HEAD: the fixed fields, then every string's length in UTF-16 units and all the strings as
-   * one UTF-8 run. One string write per request instead of one per environ entry (each write is
-   * a call into C++); UTF-16 lengths survive the UTF-8 round trip, lone surrogates included
-   * (one unit becomes U+FFFD, one unit). `x` rewrites the request for a daemon group on the way
-   * (its environ keys and flags) without building a second AppRequest.
+   * Environ keys already sent on this connection, by dictionary index (see `head`). Null
+   * (the default) sends every key as a string.
+   */
+  keyIds: Map<string, number> | null = null;
+
+  /**
+   * HEAD: the fixed fields, then a u32 token per string (its length in UTF-16 units, or for an
+   * environ key a dictionary reference) and all the strings as one UTF-8 run. One string write
+   * per request instead of one per environ entry (each is a call into C++); UTF-16 lengths
+   * survive the UTF-8 round trip, lone surrogates included (one unit becomes U+FFFD, one unit).
+   *
+   * Environ keys repeat on every request, so each connection keeps a dictionary: a key's first
+   * use defines an index (KEY_DEFINE | index, then the key as a string), later uses send only
+   * the index. The child interns the key once, so it is the very string the gateway's literals
+   * are and every later comparison is a pointer compare. The dictionary is bounded (MAX_KEYS)
+   * because header names come from clients; beyond it keys go as strings (KEY_LITERAL).
+   *
+   * `x` rewrites the request for a daemon group on the way (its environ keys and flags)
+   * without building a second AppRequest.
    */
   head(id: number, w: WireRequest, x?: HeadExtras): void {
     const r = w.req;
     const env = r.environ;
     const drop = x?.drop;
-    const extra = x?.extra;
-    let blob = r.script + r.callable + r.applicationGroup + (x ? x.processGroup : r.processGroup) + r.method + r.logPrefix;
-    let count = 0;
-    let kept: number[] | null = null;
-    if (drop) {
-      kept = [];
-      for (let i = 0; i + 1 < env.length; i += 2) {
-        // Every key to drop starts with 'm' (mod_wsgi.*): most keys skip the hash lookup.
-        if (env[i]!.charCodeAt(0) === 109 && drop.has(env[i]!)) continue;
-        kept.push(i);
-        blob += env[i]! + env[i + 1]!;
-      }
-      count = kept.length * 2;
-    } else {
-      for (let i = 0; i < env.length; i++) blob += env[i]!;
-      count = env.length;
-    }
-    if (extra) {
-      for (let i = 0; i < extra.length; i++) blob += extra[i]!;
-      count += extra.length;
-    }
-    const max = FRAME_HEADER + 1 + 24 + 4 + (6 + count) * 4 + 4 + blob.length * 3;
-    this.room(max);
+    const extra = x?.extra ?? NO_STRINGS;
+    const pg = x ? x.processGroup : r.processGroup;
+    const ids = this.keyIds;
+    let bound = r.script.length + r.callable.length + r.applicationGroup.length + pg.length + r.method.length + r.logPrefix.length;
+    for (let i = 0; i < env.length; i++) bound += env[i]!.length;
+    for (let i = 0; i < extra.length; i++) bound += extra[i]!.length;
+    const maxTokens = 6 + ((env.length + extra.length) >> 1) * 3;
+    this.room(FRAME_HEADER + 1 + 24 + 4 + maxTokens * 4 + 4 + bound * 3);
     const at = this.pos;
     let flags = 0;
     if (r.urlScheme === "https") flags |= FLAG_HTTPS;
@@ -203,22 +216,43 @@ export class Outbox {
     b.writeDoubleLE(w.declaredLength, p + 8);
     b.writeDoubleLE(r.scriptMtimeMs ?? 0, p + 16);
     p += 24;
-    p = u32(b, p, count);
+    const countAt = p;
+    p += 4;
     p = u32(b, p, r.script.length);
     p = u32(b, p, r.callable.length);
     p = u32(b, p, r.applicationGroup.length);
-    p = u32(b, p, (x ? x.processGroup : r.processGroup).length);
+    p = u32(b, p, pg.length);
     p = u32(b, p, r.method.length);
     p = u32(b, p, r.logPrefix.length);
-    if (kept) {
-      for (const i of kept) {
-        p = u32(b, p, env[i]!.length);
-        p = u32(b, p, env[i + 1]!.length);
+    let blob = r.script + r.callable + r.applicationGroup + pg + r.method + r.logPrefix;
+    let pairs = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      const list = pass === 0 ? env : extra;
+      for (let i = 0; i + 1 < list.length; i += 2) {
+        const k = list[i]!;
+        // Every key to drop starts with 'm' (mod_wsgi.*): most keys skip the hash lookup.
+        if (pass === 0 && drop !== undefined && k.charCodeAt(0) === 109 && drop.has(k)) continue;
+        const v = list[i + 1]!;
+        pairs++;
+        const known = ids === null ? undefined : ids.get(k);
+        if (known !== undefined) {
+          p = u32(b, p, known);
+        } else {
+          if (ids !== null && ids.size < MAX_KEYS) {
+            const n = ids.size;
+            ids.set(k, n);
+            p = u32(b, p, (KEY_DEFINE | n) >>> 0);
+          } else {
+            p = u32(b, p, KEY_LITERAL);
+          }
+          p = u32(b, p, k.length);
+          blob += k;
+        }
+        p = u32(b, p, v.length);
+        blob += v;
       }
-    } else {
-      for (let i = 0; i < env.length; i++) p = u32(b, p, env[i]!.length);
     }
-    if (extra) for (let i = 0; i < extra.length; i++) p = u32(b, p, extra[i]!.length);
+    u32(b, countAt, pairs);
     const n = blob.length === 0 ? 0 : b.write(blob, p + 4, "utf8");
     u32(b, p, n);
     this.pos = p + 4 + n;
@@ -303,17 +337,25 @@ class Reader {
   }
 }
 
-/** The child's side of HEAD; `environ` is a fresh array the caller may extend. */
-export function decodeHead(payload: Buffer): WireRequest & { req: AppRequest & { environ: string[] } } {
+/**
+ * The child's side of HEAD; `environ` is a fresh array the caller may extend. `keys` is the
+ * connection's key dictionary (filled as definitions arrive).
+ */
+export function decodeHead(payload: Buffer, keys: string[] = []): WireRequest & { req: AppRequest & { environ: string[] } } {
   const flags = payload[0]!;
   const bodyLimit = payload.readDoubleLE(1);
   const declaredLength = payload.readDoubleLE(9);
   const mtime = payload.readDoubleLE(17);
-  const count = payload.readUInt32LE(25);
-  let lp = 29;
-  const blobAt = lp + (6 + count) * 4;
-  const blobLen = payload.readUInt32LE(blobAt);
-  const blob = blobLen === 0 ? "" : payload.toString("utf8", blobAt + 4, blobAt + 4 + blobLen);
+  const pairs = payload.readUInt32LE(25);
+  // Find the UTF-8 run: walk the tokens once (a definition or literal key has a length after it).
+  let lp = 29 + 6 * 4;
+  for (let i = 0; i < pairs; i++) {
+    const t = payload.readUInt32LE(lp);
+    lp += t >= KEY_DEFINE ? 12 : 8;
+  }
+  const blobLen = payload.readUInt32LE(lp);
+  const blob = blobLen === 0 ? "" : payload.toString("utf8", lp + 4, lp + 4 + blobLen);
+  lp = 29;
   let sp = 0;
   const next = (): string => {
     const n = payload.readUInt32LE(lp);
@@ -328,8 +370,25 @@ export function decodeHead(payload: Buffer): WireRequest & { req: AppRequest & {
   const processGroup = next();
   const method = next();
   const logPrefix = next();
-  const environ: string[] = new Array(count);
-  for (let i = 0; i < count; i++) environ[i] = next();
+  const environ: string[] = new Array(pairs * 2);
+  for (let i = 0; i < pairs; i++) {
+    const t = payload.readUInt32LE(lp);
+    let k: string;
+    if (t < KEY_DEFINE) {
+      lp += 4;
+      k = keys[t]!;
+      if (k === undefined) throw new Error(`daemon HEAD refers to undefined key ${t}`);
+    } else if (t === KEY_LITERAL) {
+      lp += 4;
+      k = next();
+    } else {
+      lp += 4;
+      k = intern(next());
+      keys[t - KEY_DEFINE] = k;
+    }
+    environ[2 * i] = k;
+    environ[2 * i + 1] = next();
+  }
   const req = {
     script,
     callable,

@@ -629,6 +629,7 @@ class Link {
   ) {
     this.out = new Outbox(socket);
     this.out.beforeFlush = this.payCredits;
+    this.out.keyIds = new Map();
     const reader = new FrameReader((type, id, payload) => {
       const ex = this.exchanges.get(id);
       // Frames for a request already finished here (aborted, timed out) are dropped.

@@ -438,3 +438,60 @@ test("a large body that arrives while the script is still loading is read in ful
   assert.equal(s.status, 200);
   assert.equal(Buffer.concat(s.chunks).length, data.length);
 });
+
+test("on the shared connection a stalled response and a client that leaves affect only their own requests", async () => {
+  const streamer = script(
+    "stream-abort.js",
+    `exports.application = (e, s) => {
+       s("200 OK", [["Content-Type", "application/octet-stream"]]);
+       return (async function* () {
+         try { for (let i = 0; i < 1000; i++) yield Buffer.alloc(65536, 1); }
+         finally { require("fs").writeFileSync(e.QUERY_STRING, "closed"); }
+       })();
+     };`,
+  );
+  const upload = script(
+    "slow-reader.js",
+    `exports.application = async (environ, start_response) => {
+       await new Promise((r) => setTimeout(r, 100000));
+       start_response("200 OK", []);
+       return ["never"];
+     };`,
+  );
+  const { g, log } = group("mux", { threads: 4 });
+  assert.ok(await g.waitReady());
+  const pid = g.pids()[0];
+  const marker = path.join(root, "mux-closed");
+  // A response whose client never takes more: the process stops producing it...
+  const s = sink();
+  let received = 0;
+  s.write = (c) => { received += c.length; return false; };
+  s.drain = () => new Promise(() => {});
+  const stalled = g.dispatch(request(streamer, { query: marker }), body(), s);
+  // ...and an upload the application never reads: its client is paused at the window.
+  const data = Buffer.alloc(4 * 1024 * 1024, 3);
+  let paused = 0;
+  const b = body(data);
+  const start = b.start.bind(b);
+  b.start = (cb) => { start(cb); const p = b.pause; b.pause = () => { paused++; p(); }; };
+  const u = sink();
+  const unread = g.dispatch(request(upload, { method: "POST" }), b, u);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(received < 2 * 1024 * 1024, `the stalled response was limited (${received} bytes)`);
+  assert.ok(paused >= 1, "the unread upload was paused");
+  // The same process still answers other requests at once.
+  const t0 = Date.now();
+  const ok = await run(g, request(PID_APP));
+  assert.equal(ok.status, 200);
+  assert.equal(ok.text, String(pid));
+  assert.ok(Date.now() - t0 < 1000);
+  // Both clients leave: their requests end, the application sees it, the connection stays.
+  for (const x of [s, u]) { x.aborted = true; for (const cb of x.cbs) cb(); }
+  await Promise.all([stalled, unread]);
+  for (let i = 0; i < 100 && !fs.existsSync(marker); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(fs.readFileSync(marker, "utf8"), "closed", "the application's iterator was closed");
+  const again = await run(g, request(PID_APP));
+  assert.equal(again.text, String(pid));
+  assert.deepEqual(g.pids(), [pid]);
+  assert.equal(log.lines.filter((l) => /died|Bad response/.test(l)).length, 0, log.lines.join("\n"));
+});

@@ -4,7 +4,6 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const http = require("node:http");
 const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
@@ -12,21 +11,9 @@ const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
 const { FileErrorLog } = require("../dist/log/error-log");
+const { request } = require("./helpers/http");
 
 const EXAMPLES = path.join(__dirname, "..", "examples");
-
-function request(port, method, target, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, method, path: target, headers, agent: false }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 /** Is something listening on 127.0.0.1:port? */
 function portInUse(port) {
@@ -73,7 +60,7 @@ WSGIScriptAlias /hono "${EXAMPLES}/hono/app.mjs"
 
     describe("Express (script ends with app.listen(3000))", () => {
       it("routes relative to the mount point and sends HTML", async () => {
-        const r = await request(port, "GET", "/app/");
+        const r = await request(port, "/app/");
         assert.equal(r.status, 200);
         assert.match(r.headers["content-type"], /text\/html/);
         assert.equal(r.body, "<p>Hello from Express, mounted at /app</p>");
@@ -81,7 +68,7 @@ WSGIScriptAlias /hono "${EXAMPLES}/hono/app.mjs"
       });
 
       it("res.json with req.query, req.path, baseUrl and originalUrl", async () => {
-        const r = await request(port, "GET", "/app/json?x=1&tags=a&tags=b");
+        const r = await request(port, "/app/json?x=1&tags=a&tags=b");
         assert.equal(r.status, 200);
         assert.equal(r.headers["content-length"], String(Buffer.byteLength(r.body)));
         assert.deepEqual(JSON.parse(r.body), {
@@ -91,41 +78,41 @@ WSGIScriptAlias /hono "${EXAMPLES}/hono/app.mjs"
 
       it("req.body through express.json()", async () => {
         const payload = JSON.stringify({ hello: "world", n: [1, 2] });
-        const r = await request(port, "POST", "/app/echo", { headers: { "Content-Type": "application/json" }, body: payload });
+        const r = await request(port, "/app/echo", { method: "POST", headers: { "Content-Type": "application/json" }, body: payload });
         assert.equal(r.status, 201);
         assert.deepEqual(JSON.parse(r.body), { received: { hello: "world", n: [1, 2] } });
       });
 
       it("res.redirect", async () => {
-        const r = await request(port, "GET", "/app/old");
+        const r = await request(port, "/app/old");
         assert.equal(r.status, 302);
         assert.equal(r.headers.location, "/app/json?from=old");
       });
 
       it("several Set-Cookie headers", async () => {
-        const r = await request(port, "GET", "/app/cookies");
+        const r = await request(port, "/app/cookies");
         assert.deepEqual(r.headers["set-cookie"], ["a=1; Path=/", "b=2; Path=/"]);
         assert.equal(r.body, "two cookies");
       });
 
       it("streams res.write chunks", async () => {
-        const r = await request(port, "GET", "/app/stream");
+        const r = await request(port, "/app/stream");
         assert.equal(r.status, 200);
         assert.equal(r.headers["transfer-encoding"], "chunked");
         assert.equal(r.body, "chunk 0\nchunk 1\nchunk 2\ndone\n");
       });
 
       it("Express's own 404 and the app's error handler", async () => {
-        const r404 = await request(port, "GET", "/app/missing");
+        const r404 = await request(port, "/app/missing");
         assert.equal(r404.status, 404);
         assert.match(r404.body, /Cannot GET \/app\/missing/);
-        const r500 = await request(port, "GET", "/app/fail");
+        const r500 = await request(port, "/app/fail");
         assert.equal(r500.status, 500);
         assert.deepEqual(JSON.parse(r500.body), { error: "something broke" });
       });
 
       it("HEAD gets the headers of GET and no body", async () => {
-        const r = await request(port, "HEAD", "/app/json");
+        const r = await request(port, "/app/json", { method: "HEAD" });
         assert.equal(r.status, 200);
         assert.equal(r.body, "");
         assert.match(r.headers["content-type"], /application\/json/);
@@ -139,36 +126,36 @@ WSGIScriptAlias /hono "${EXAMPLES}/hono/app.mjs"
 
     describe("Hono (export default app, ESM)", () => {
       it("routes relative to the mount point; c.env is the environ", async () => {
-        const r = await request(port, "GET", "/hono/");
+        const r = await request(port, "/hono/");
         assert.equal(r.status, 200);
         assert.equal(r.body, "Hello from Hono, mounted at /hono");
         assert.equal(r.headers["content-length"], String(r.body.length), "a complete body gets a Content-Length");
       });
 
       it("json with the query and the full request URL", async () => {
-        const r = await request(port, "GET", "/hono/json?x=1", { headers: { Host: "example.test" } });
+        const r = await request(port, "/hono/json?x=1", { headers: { Host: "example.test" } });
         assert.deepEqual(JSON.parse(r.body), { query: { x: "1" }, url: "http://example.test/hono/json?x=1", method: "GET" });
       });
 
       it("request bodies", async () => {
-        const r = await request(port, "POST", "/hono/echo", { headers: { "Content-Type": "application/json" }, body: '{"a":[1]}' });
+        const r = await request(port, "/hono/echo", { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"a":[1]}' });
         assert.equal(r.status, 201);
         assert.deepEqual(JSON.parse(r.body), { received: { a: [1] } });
       });
 
       it("several Set-Cookie headers", async () => {
-        const r = await request(port, "GET", "/hono/cookies");
+        const r = await request(port, "/hono/cookies");
         assert.deepEqual(r.headers["set-cookie"], ["a=1; Path=/", "b=2; Path=/"]);
       });
 
       it("streaming", async () => {
-        const r = await request(port, "GET", "/hono/stream");
+        const r = await request(port, "/hono/stream");
         assert.equal(r.headers["transfer-encoding"], "chunked");
         assert.equal(r.body, "chunk 0\nchunk 1\nchunk 2\ndone\n");
       });
 
       it("the app's notFound handler", async () => {
-        const r = await request(port, "GET", "/hono/nope");
+        const r = await request(port, "/hono/nope");
         assert.equal(r.status, 404);
         assert.deepEqual(JSON.parse(r.body), { error: "not found", path: "/nope" });
       });
@@ -209,9 +196,9 @@ WSGIScriptAlias /hono-cjs "${script}"
 
   it("routes on the full path (no getPath) and streams", async () => {
     const port = server.addresses[0].port;
-    const r = await request(port, "GET", "/hono-cjs/hi/bob");
+    const r = await request(port, "/hono-cjs/hi/bob");
     assert.deepEqual(JSON.parse(r.body), { hi: "bob" });
-    const s = await request(port, "GET", "/hono-cjs/s");
+    const s = await request(port, "/hono-cjs/s");
     assert.equal(s.body, "ab");
   });
 });

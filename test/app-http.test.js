@@ -13,6 +13,7 @@ const { ScriptCache } = require("../dist/app/loader");
 const { buildEnviron } = require("../dist/app/environ");
 const { collectBody, createInput } = require("../dist/app/input");
 const { WsgiErrors } = require("../dist/app/errors-stream");
+const client = require("./helpers/http");
 
 function nodeSink(req, res) {
   const sink = {
@@ -111,31 +112,21 @@ test.after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function get(pathname, { method = "GET", body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ port, host: "127.0.0.1", path: pathname, method, agent: false }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ res, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+/** A request to the server under test. */
+const get = (pathname, opts) => client.request(port, pathname, opts);
 
 test("hello world over a socket, with Content-Length and wsgi.errors logged", async () => {
-  const { res, body } = await get("/");
-  assert.equal(res.statusCode, 200);
-  assert.equal(res.headers["content-length"], "12");
-  assert.equal(body.toString(), "Hello World!");
+  const r = await get("/");
+  assert.equal(r.status, 200);
+  assert.equal(r.headers["content-length"], "12");
+  assert.equal(r.body, "Hello World!");
   assert.ok(logLines.includes("[client test] hello log"));
 });
 
 test("request body round trip", async () => {
   const payload = Buffer.alloc(300000, 7);
-  const { body } = await get("/echo", { method: "POST", body: payload });
-  assert.deepEqual(body, payload);
+  const { bytes } = await get("/echo", { method: "POST", body: payload });
+  assert.deepEqual(bytes, payload);
 });
 
 test("streaming honours backpressure: the app is not drained ahead of a slow reader", async () => {
@@ -167,22 +158,22 @@ test("client abort mid-stream calls close() and the server keeps serving", async
   assert.equal(state.closed, 1);
   assert.ok(state.pulled < 256);
   const { body } = await get("/");
-  assert.equal(body.toString(), "Hello World!");
+  assert.equal(body, "Hello World!");
 });
 
 test("application exception: 500 page, server keeps serving; short body drops the connection", async () => {
-  const { res, body } = await get("/boom");
-  assert.equal(res.statusCode, 500);
-  assert.match(body.toString(), /Internal Server Error/);
+  const r = await get("/boom");
+  assert.equal(r.status, 500);
+  assert.match(r.body, /Internal Server Error/);
   assert.ok(logLines.some((l) => /boom from app/.test(l)));
   await assert.rejects(get("/short"));
   const again = await get("/");
-  assert.equal(again.res.statusCode, 200);
+  assert.equal(again.status, 200);
 });
 
 test("HEAD gets headers only", async () => {
-  const { res, body } = await get("/", { method: "HEAD" });
-  assert.equal(res.statusCode, 200);
-  assert.equal(res.headers["content-length"], "12");
-  assert.equal(body.length, 0);
+  const r = await get("/", { method: "HEAD" });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers["content-length"], "12");
+  assert.equal(r.bytes.length, 0);
 });

@@ -6,7 +6,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const net = require("node:net");
-const http = require("node:http");
+const client = require("./helpers/http");
 const { spawn, spawnSync } = require("node:child_process");
 
 const ROOT = path.resolve(__dirname, "..");
@@ -64,17 +64,7 @@ function stop(server) {
   });
 }
 
-function get(url, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, agent: false }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
-  });
-}
+const get = (url, headers = {}) => client.request(url, undefined, { headers });
 
 /** Run the CLI to completion (for the commands that must fail fast). */
 function runCli(args, opts = {}) {

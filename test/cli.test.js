@@ -8,6 +8,7 @@ const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const http = require("node:http");
+const client = require("./helpers/http");
 
 const ROOT = path.join(__dirname, "..");
 const BIN = path.join(ROOT, "bin", "nodewsgi.js");
@@ -63,14 +64,10 @@ function serve(conf, env = {}) {
   });
 }
 
-function get(url) {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-    }).on("error", reject);
-  });
+/** Status and body. Through the global (keep-alive) agent: a stop must not wait on idle connections. */
+async function get(url) {
+  const { status, body } = await client.request(url, undefined, { agent: http.globalAgent });
+  return { status, body };
 }
 
 function exited(child) {

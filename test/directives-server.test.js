@@ -6,24 +6,13 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const net = require("node:net");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
+const { raw, statusOf: status } = require("./helpers/http");
 
 const nullLog = { log() {}, close() {} };
 
-function raw(port, text) {
-  return new Promise((resolve) => {
-    const chunks = [];
-    const s = net.connect(port, "127.0.0.1", () => s.write(text));
-    s.on("data", (c) => chunks.push(c));
-    s.on("error", () => {});
-    s.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
-    setTimeout(() => s.destroy(), 3000);
-  });
-}
-const status = (response) => Number(response.split(" ")[1]);
 const get = (port, p, extra = "") => raw(port, `GET ${p} HTTP/1.1\r\nHost: x.test\r\n${extra}Connection: close\r\n\r\n`);
 
 for (const frontEnd of ["node", "uws"]) {

@@ -4,25 +4,13 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const path = require("node:path");
-const http = require("node:http");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
+const { get } = require("./helpers/http");
 const { FileErrorLog } = require("../dist/log/error-log");
 
 const EXAMPLES = path.join(__dirname, "..", "examples");
-
-function get(port, p) {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, type: res.headers["content-type"], body: Buffer.concat(chunks).toString() }));
-      })
-      .on("error", reject);
-  });
-}
 
 /** Serve examples/NAME/site.conf (or examples/site.conf) on a free port. */
 function serving(conf) {
@@ -55,7 +43,7 @@ describe("examples/static-and-app", () => {
   it("static files beside an application at the root", async () => {
     assert.match((await get(s.port, "/robots.txt")).body, /User-agent/);
     const css = await get(s.port, "/static/css/site.css");
-    assert.equal(css.type, "text/css");
+    assert.equal(css.headers["content-type"], "text/css");
     const page = await get(s.port, "/any/page");
     assert.equal(page.status, 200);
     assert.match(page.body, /You asked for <code>\/any\/page<\/code>/);

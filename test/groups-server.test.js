@@ -6,11 +6,11 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const http = require("node:http");
 const autocannon = require("autocannon");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
+const { get } = require("./helpers/http");
 const { FileErrorLog } = require("../dist/log/error-log");
 
 const WHERE_APP = `"use strict";
@@ -26,18 +26,6 @@ exports.application = async (environ, start_response) => {
   return [body];
 };
 `;
-
-function get(port, p) {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-      })
-      .on("error", reject);
-  });
-}
 
 async function start(configText) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-groups-"));

@@ -80,7 +80,7 @@ it("end to end: SetEnvIf, RequestHeader and Header on static files, applications
   const fs = require("node:fs");
   const os = require("node:os");
   const path = require("node:path");
-  const http = require("node:http");
+  const http = require("./helpers/http");
   const { loadConfig } = require("../dist/config");
   const { Server } = require("../dist/server");
   const { jsEngine } = require("../dist/engine/js-engine");
@@ -112,14 +112,7 @@ it("end to end: SetEnvIf, RequestHeader and Header on static files, applications
   );
   const server = await Server.start(loadConfig(path.join(dir, "site.conf")), { engine: jsEngine, frontEnd: "node", errorLog: { log() {}, close() {} }, accessLog: null, notice: () => {} });
   const port = server.addresses[0].port;
-  const get = (p, headers = {}) =>
-    new Promise((resolve, reject) => {
-      http.get({ host: "127.0.0.1", port, path: p, headers, agent: false }, (res) => {
-        let body = "";
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body }));
-      }).on("error", reject);
-    });
+  const get = (p, headers = {}) => http.get(port, p, headers);
   try {
     const app = await get("/app/v2/items", { "X-Trace": "secret" });
     assert.deepEqual(JSON.parse(app.body), { proto: "https", api: "v2" });

@@ -8,11 +8,11 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const http = require("node:http");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
 const { ApacheErrorLog } = require("../dist/log/apache-error-log");
+const { get, request } = require("./helpers/http");
 
 const APP = `"use strict";
 const { threadId } = require("node:worker_threads");
@@ -29,18 +29,6 @@ exports.application = (environ, start_response) => {
   return [body];
 };
 `;
-
-function get(port, p, headers = {}) {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: p, headers, agent: false }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      })
-      .on("error", reject);
-  });
-}
 
 async function start(configText, frontEnd = "node") {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-logs-"));
@@ -87,12 +75,7 @@ WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}`, frontEnd);
     results.file = await get(s.port, "/file.txt", { Referer: "http://ref/", "User-Agent": "t-agent", "X-Tag": "t1" });
     results.missing = await get(s.port, "/missing");
     results.app = await get(s.port, "/app/x?y=1", { "User-Agent": 'quote"agent' });
-    results.head = await new Promise((resolve, reject) => {
-      http.request({ host: "127.0.0.1", port: s.port, path: "/file.txt", method: "HEAD", agent: false }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode));
-      }).on("error", reject).end();
-    });
+    results.head = (await request(s.port, "/file.txt", { method: "HEAD" })).status;
     await s.server.stop(2000);
     s.errorLog.close();
   });

@@ -6,22 +6,11 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const net = require("node:net");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
+const { raw } = require("./helpers/http");
 const { collectBody } = require("../dist/app/input");
-
-function raw(port, text, { waitMs = 3000 } = {}) {
-  return new Promise((resolve) => {
-    const chunks = [];
-    const s = net.connect(port, "127.0.0.1", () => s.write(text));
-    s.on("data", (c) => chunks.push(c));
-    s.on("error", () => {});
-    s.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
-    setTimeout(() => s.destroy(), waitMs);
-  });
-}
 
 for (const frontEnd of ["node", "uws"]) {
   describe(`request limits (${frontEnd} front end)`, () => {

@@ -5,21 +5,15 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const http = require("node:http");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
+const http = require("./helpers/http");
 
-function get(port, p) {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
-        let body = "";
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode, body }));
-      })
-      .on("error", reject);
-  });
+/** Status and body only, for whole-result comparisons. */
+async function get(port, p) {
+  const { status, body } = await http.get(port, p);
+  return { status, body };
 }
 
 describe("symbolic links and Options", () => {

@@ -13,7 +13,7 @@ import type { LogLevel } from "../log/error-log";
 import type { LogOrigin, OriginErrorLog } from "../log/apache-error-log";
 import { routeStdio } from "../log/console-redirect";
 import { createDaemonHost } from "./daemon-host";
-import { Frame, FrameReader, Outbox, WINDOW, decodeHead } from "./daemon-protocol";
+import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
 
 /** Passed by the supervisor in NODEWSGI_DAEMON_INIT. */
 export interface ChildInit {
@@ -58,11 +58,6 @@ class IpcErrorLog implements OriginErrorLog {
   }
 
   close(): void {}
-}
-
-/** µs since the epoch, as mod_wsgi's `*_start` environ keys. */
-function nowMicros(): string {
-  return String(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
 
 /**

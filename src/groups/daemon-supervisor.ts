@@ -22,7 +22,7 @@ import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
-import { Frame, FrameReader, Outbox, WINDOW, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
+import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 
@@ -106,11 +106,6 @@ class DaemonChild {
     this.pendingPreloads.clear();
     this.markExited();
   }
-}
-
-/** µs since the epoch, as mod_wsgi's `*_start` environ keys. */
-function nowMicros(): string {
-  return String(Math.round((performance.timeOrigin + performance.now()) * 1000));
 }
 
 const DAEMON_KEYS = new Set([

@@ -91,6 +91,27 @@ function def(spec: Spec): void {
   table.push({ kind: "directive", status: "implemented", module: currentModule, ...spec });
 }
 
+/**
+ * An `On|Off` directive (one argument; `NAME On|Off` in the docs): the parsed flag goes to
+ * `store`. `notice`, for directives accepted without effect, is given wherever one is used.
+ */
+function flagDirective(
+  spec: Omit<Spec, "minArgs" | "maxArgs" | "syntax" | "apply"> & { readonly default: "On" | "Off"; readonly notice?: string },
+  store: (scope: ApplyScope, on: boolean) => void,
+): void {
+  const { notice, ...rest } = spec;
+  def({
+    ...rest,
+    minArgs: 1,
+    maxArgs: 1,
+    syntax: `${spec.name} On|Off`,
+    apply(scope, [s]) {
+      if (notice !== undefined) scope.notice(notice);
+      store(scope, parseFlag(s!, spec.name));
+    },
+  });
+}
+
 function setting<T>(scope: ApplyScope, value: T): Setting<T> {
   return { value, where: scope.where };
 }
@@ -270,14 +291,11 @@ def({
     scope.config.shutdownTimeoutMs = parseInteger(s!, "GracefulShutdownTimeout", 0) * 1000;
   },
 });
-def({
-  name: "KeepAlive", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "KeepAlive On|Off", default: "On",
+flagDirective({
+  name: "KeepAlive", contexts: SV, default: "On",
   doc: "Whether a connection may carry more than one request.",
-  apply(scope, [s]) {
-    scope.notice("KeepAlive has no effect: connections are always persistent (HTTP/1.1 keep-alive)");
-    scope.host.keepAlive = setting(scope, parseFlag(s!, "KeepAlive"));
-  },
-});
+  notice: "KeepAlive has no effect: connections are always persistent (HTTP/1.1 keep-alive)",
+}, (scope, on) => (scope.host.keepAlive = setting(scope, on)));
 def({
   name: "KeepAliveTimeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "KeepAliveTimeout num[ms]", default: "5",
   doc: "How long an idle persistent connection is kept open waiting for the next request, in seconds, or milliseconds with an `ms` suffix.",
@@ -551,28 +569,20 @@ def({
     scope.dir.callableObject = setting(scope, name!);
   },
 });
-def({
-  name: "WSGIPassAuthorization", contexts: ALL, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "WSGIPassAuthorization On|Off", default: "Off",
+flagDirective({
+  name: "WSGIPassAuthorization", contexts: ALL, override: "AuthConfig", default: "Off",
   doc: "Whether the Authorization request header reaches the application as `HTTP_AUTHORIZATION`. Off by default so credentials checked by the server are not leaked to applications.",
-  apply(scope, [s]) {
-    scope.dir.passAuthorization = setting(scope, parseFlag(s!, "WSGIPassAuthorization"));
-  },
-});
-def({
-  name: "WSGIChunkedRequest", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIChunkedRequest On|Off", default: "Off",
+}, (scope, on) => (scope.dir.passAuthorization = setting(scope, on)));
+flagDirective({
+  name: "WSGIChunkedRequest", contexts: ALL, override: "FileInfo", default: "Off",
   doc: "Whether a request body sent with `Transfer-Encoding: chunked` is accepted. Off answers 411 Length Required, as mod_wsgi does.",
-  apply(scope, [s]) {
-    scope.dir.chunkedRequest = setting(scope, parseFlag(s!, "WSGIChunkedRequest"));
-  },
-});
-def({
-  name: "WSGIScriptReloading", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIScriptReloading On|Off", default: "On",
+}, (scope, on) => (scope.dir.chunkedRequest = setting(scope, on)));
+flagDirective({
+  name: "WSGIScriptReloading", contexts: ALL, override: "FileInfo", default: "On",
   doc: "Whether a script whose modification time changed is reloaded on the next request (in daemon mode: the process group is restarted). In nodewsgi, `Off` at server level stops daemon process groups from restarting on a script change; scripts in the front-end process are always reloaded (a notice says so).",
-  apply(scope, [s]) {
-    const on = parseFlag(s!, "WSGIScriptReloading");
-    if (!on) scope.notice("WSGIScriptReloading Off applies to daemon process groups, when set at server level; scripts in the front-end process are always reloaded");
-    scope.dir.scriptReloading = setting(scope, on);
-  },
+}, (scope, on) => {
+  if (!on) scope.notice("WSGIScriptReloading Off applies to daemon process groups, when set at server level; scripts in the front-end process are always reloaded");
+  scope.dir.scriptReloading = setting(scope, on);
 });
 def({
   name: "WSGITrustedProxies", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "WSGITrustedProxies address|CIDR ...",
@@ -621,37 +631,25 @@ def({
     scope.dir.mapHeadToGet = setting(scope, parseChoice(s!, ["On", "Off", "Auto"] as const).toLowerCase() as "on" | "off" | "auto");
   },
 });
-def({
-  name: "WSGIErrorOverride", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIErrorOverride On|Off", default: "Off",
+flagDirective({
+  name: "WSGIErrorOverride", contexts: ALL, override: "FileInfo", default: "Off",
   doc: "In daemon mode, whether ErrorDocument pages replace error responses produced by the application.",
-  apply(scope, [s]) {
-    scope.notice("WSGIErrorOverride has no effect: error responses from applications are passed through");
-    scope.dir.errorOverride = setting(scope, parseFlag(s!));
-  },
-});
-def({
-  name: "WSGIEnableSendfile", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIEnableSendfile On|Off", default: "Off",
+  notice: "WSGIErrorOverride has no effect: error responses from applications are passed through",
+}, (scope, on) => (scope.dir.errorOverride = setting(scope, on)));
+flagDirective({
+  name: "WSGIEnableSendfile", contexts: ALL, override: "FileInfo", default: "Off",
   doc: "Whether `wsgi.file_wrapper` responses are sent with sendfile().",
-  apply(scope, [s]) {
-    scope.notice("WSGIEnableSendfile has no effect: wsgi.file_wrapper responses are streamed");
-    scope.dir.enableSendfile = setting(scope, parseFlag(s!));
-  },
-});
-def({
-  name: "WSGIIgnoreActivity", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGIIgnoreActivity On|Off", default: "Off",
+  notice: "WSGIEnableSendfile has no effect: wsgi.file_wrapper responses are streamed",
+}, (scope, on) => (scope.dir.enableSendfile = setting(scope, on)));
+flagDirective({
+  name: "WSGIIgnoreActivity", contexts: ALL, override: "FileInfo", default: "Off",
   doc: "Matching requests (health checks) do not reset a daemon group's inactivity-timeout clock.",
-  apply(scope, [s]) {
-    scope.notice("WSGIIgnoreActivity has no effect: every request resets the inactivity-timeout clock");
-    scope.dir.ignoreActivity = setting(scope, parseFlag(s!));
-  },
-});
-def({
-  name: "WSGIRestrictEmbedded", contexts: S, minArgs: 1, maxArgs: 1, syntax: "WSGIRestrictEmbedded On|Off", default: "Off",
+  notice: "WSGIIgnoreActivity has no effect: every request resets the inactivity-timeout clock",
+}, (scope, on) => (scope.dir.ignoreActivity = setting(scope, on)));
+flagDirective({
+  name: "WSGIRestrictEmbedded", contexts: S, default: "Off",
   doc: "When On, a request not delegated to a daemon process group gets 500 instead of running in the front-end process.",
-  apply(scope, [s]) {
-    scope.config.restrictEmbedded = parseFlag(s!, "WSGIRestrictEmbedded");
-  },
-});
+}, (scope, on) => (scope.config.restrictEmbedded = on));
 def({
   name: "WSGISocketPrefix", contexts: S, minArgs: 1, maxArgs: 1, syntax: "WSGISocketPrefix path-prefix", default: "a private runtime directory",
   doc: "Path prefix for the Unix sockets between the front end and daemon process groups. Relative to ServerRoot.",
@@ -852,13 +850,10 @@ def({
     scope.dir.directoryIndex = setting(scope, [...prev, ...args]);
   },
 });
-def({
-  name: "DirectorySlash", contexts: ALL, override: "Indexes", minArgs: 1, maxArgs: 1, syntax: "DirectorySlash On|Off", default: "On",
+flagDirective({
+  name: "DirectorySlash", contexts: ALL, override: "Indexes", default: "On",
   doc: "Whether a request for a directory without a trailing slash is redirected (301) to the URL with one.",
-  apply(scope, [s]) {
-    scope.dir.directorySlash = setting(scope, parseFlag(s!, "DirectorySlash"));
-  },
-});
+}, (scope, on) => (scope.dir.directorySlash = setting(scope, on)));
 
 currentModule = "mod_env";
 def({
@@ -1079,13 +1074,10 @@ currentModule = "mod_rewrite";
 
 const COND_TESTS = ["-d", "-f", "-F", "-h", "-l", "-L", "-s", "-U", "-x", "-eq", "-ge", "-gt", "-le", "-lt", "-ne", "-ipmatch", "-strmatch", "-strcmatch", "-fnmatch"];
 
-def({
-  name: "RewriteEngine", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "RewriteEngine On|Off", default: "Off",
+flagDirective({
+  name: "RewriteEngine", contexts: ALL, override: "FileInfo", default: "Off",
   doc: "Turns mod_rewrite processing on for the server, virtual host or directory. Rules in server context apply to the URL before mapping; rules in <Directory> and .htaccess apply to the path relative to that directory after mapping.",
-  apply(scope, [s]) {
-    rewriteFor(scope).engine = parseFlag(s!, "RewriteEngine");
-  },
-});
+}, (scope, on) => (rewriteFor(scope).engine = on));
 def({
   name: "RewriteOptions", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RewriteOptions Inherit|InheritBefore|InheritDown|InheritDownBefore|IgnoreInherit|AllowNoSlash|AllowAnyURI|MergeBase ...",
   doc: "Inherit appends the parent's rules after this context's; InheritBefore puts them before. Without it a directory with its own rewrite directives does not run the parent directory's rules.",

@@ -242,14 +242,15 @@ class Link {
         this.running.set(id, r);
         active++;
         const s = r.sink;
-        this.host
-          .dispatch(req, r.body, s)
-          .catch((err) => childLog.log("error", "wsgi", `daemon ${this.group}: dispatch failed: ${String(err)}`))
-          .finally(() => {
-            active--;
-            if (!s.ended && !s.aborted) s.destroy();
-            maybeExit();
-          });
+        const done = (): void => {
+          active--;
+          if (!s.ended && !s.aborted) s.destroy();
+          maybeExit();
+        };
+        this.host.dispatch(req, r.body, s).then(done, (err) => {
+          childLog.log("error", "wsgi", `daemon ${this.group}: dispatch failed: ${String(err)}`);
+          done();
+        });
         return;
       }
       case Frame.Body:

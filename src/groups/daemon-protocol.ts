@@ -413,7 +413,8 @@ export function decodeHead(payload: Buffer, keys: string[] = []): WireRequest & 
     runOnce: (flags & FLAG_RUN_ONCE) !== 0,
     bodyLimit,
     logPrefix,
-    ...(flags & FLAG_HAS_MTIME ? { scriptMtimeMs: mtime } : {}),
+    // Always present (undefined when unknown): one object shape for every request.
+    scriptMtimeMs: flags & FLAG_HAS_MTIME ? mtime : undefined,
   };
   return { req, declaredLength, chunked: (flags & FLAG_CHUNKED) !== 0 };
 }

@@ -563,8 +563,9 @@ export class DaemonGroup implements ApplicationHost {
   private checkScriptTouched(req: AppRequest): void {
     const mtime = req.scriptMtimeMs ?? statMtime(req.script);
     const seen = this.scriptMtimes.get(req.script);
+    if (seen === mtime) return;
     this.scriptMtimes.set(req.script, mtime);
-    if (seen === undefined || seen === mtime) return;
+    if (seen === undefined) return;
     // mod_wsgi daemon mode: a modified script restarts the group; this request goes to the new code.
     this.log.log("info", "wsgi", `mod_wsgi: Forcing restart of daemon process group '${this.name}' due to modification of script '${req.script}'.`);
     for (const c of this.children.slice()) {

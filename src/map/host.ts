@@ -144,7 +144,7 @@ export function serverAdmin(config: ServerConfig, host: HostConfig): string {
   return host.serverAdmin?.value ?? config.main.serverAdmin?.value ?? "[no address given]";
 }
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = (require("../../package.json") as { version: string }).version;
 
 /** ap_get_server_banner: the product tokens ServerTokens allows. */

@@ -509,6 +509,8 @@ export class Mapper {
     state.redirectScriptUrl = state.env.get("SCRIPT_URL") ?? null;
     state.env = env;
     state.redirected = true;
+    // The new request's translate phase sees the server's UseCanonicalName again.
+    if (state.canonical !== state.serverCanonical) this.identify(state, {});
     return this.resolve(state, norm.path, query, depth + 1);
   }
 

@@ -47,6 +47,14 @@ export class Server {
   private current: Site;
   /** The current site's access log (null: none); replaced by `reload` with the site. */
   private currentAccessLog: AccessLog | null;
+  /** Set by stop(): a reload whose new site finishes starting after that closes it instead. */
+  private stopping = false;
+  /** The site a reload is starting (its daemon groups already made their socket directory). */
+  private starting: { readonly site: Site; readonly settled: Promise<void> } | null = null;
+  /** Old sites a reload is closing: stop() waits for them, or exiting would cut that short. */
+  private readonly retiring = new Set<Promise<void>>();
+  /** Each site is closed once, whoever (reload or stop) asks first. */
+  private readonly closing = new WeakMap<Site, Promise<void>>();
 
   private constructor(
     readonly frontEnd: FrontEnd,
@@ -105,15 +113,27 @@ export class Server {
    * processes stop. Listen addresses are kept: changing them needs a full restart.
    */
   async reload(config: ServerConfig, graceMs = 10_000): Promise<void> {
+    if (this.stopping) throw new Error("the server is stopping");
     const notice = this.options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
     const nextLog = this.options.accessLog === undefined ? AccessLog.fromConfig(config) : this.options.accessLog;
     const next = new Site(config, this.options.engine, this.options.errorLog, notice, nextLog);
+    const started = next.start();
+    this.starting = { site: next, settled: started.then(() => undefined, () => undefined) };
+    let failure: { error: unknown } | null = null;
     try {
-      await next.start();
-    } catch (err) {
-      await next.close();
+      await started;
+    } catch (error) {
+      failure = { error };
+    } finally {
+      this.starting = null;
+    }
+    // stop() began while the site was starting: it never serves (stop() closes it as well).
+    if (failure === null && this.stopping) failure = { error: new Error("the server stopped during the restart") };
+    if (failure !== null) {
+      // Nothing was sent to it: no grace period to give.
+      await this.closeSite(next, 0);
       if (nextLog !== this.options.accessLog) await nextLog?.close();
-      throw err;
+      throw failure.error;
     }
     const old = this.current;
     const oldLog = this.currentAccessLog;
@@ -121,9 +141,26 @@ export class Server {
     this.currentAccessLog = nextLog;
     const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
     if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
-    await old.close(graceMs);
-    // Requests of the old site still log into its files until they end.
-    if (oldLog !== nextLog) await oldLog?.close();
+    const retired = (async () => {
+      await this.closeSite(old, graceMs);
+      // Requests of the old site still log into its files until they end.
+      if (oldLog !== nextLog) await oldLog?.close();
+    })();
+    this.retiring.add(retired);
+    try {
+      await retired;
+    } finally {
+      this.retiring.delete(retired);
+    }
+  }
+
+  private closeSite(site: Site, graceMs: number): Promise<void> {
+    let closed = this.closing.get(site);
+    if (!closed) {
+      closed = site.close(graceMs);
+      this.closing.set(site, closed);
+    }
+    return closed;
   }
 
   /**
@@ -131,6 +168,9 @@ export class Server {
    * release the site's resources. Resolves true when every request finished in time.
    */
   async stop(graceMs = 10_000): Promise<boolean> {
+    this.stopping = true;
+    // Taken now: once stopping is set, a reload in progress never makes its site current.
+    const starting = this.starting;
     this.frontEnd.stopListening();
     this.frontEnd.draining = true;
     const deadline = Date.now() + graceMs;
@@ -140,7 +180,16 @@ export class Server {
     const clean = this.frontEnd.inFlight === 0;
     if (!clean) this.options.errorLog.log("warn", "core", `shutdown: ${this.frontEnd.inFlight} request(s) still running after ${graceMs} ms`);
     // One grace period for the whole stop, not one per stage.
-    await this.current.close(Math.max(0, deadline - Date.now()));
+    const left = () => Math.max(0, deadline - Date.now());
+    // A site still starting is closed once its start settles (or the grace period is spent):
+    // closing it mid-start could race the processes its start is spawning.
+    if (starting) await settledWithin(starting.settled, left());
+    await Promise.all([
+      this.closeSite(this.current, left()),
+      ...(starting ? [this.closeSite(starting.site, left())] : []),
+      // The reload that is retiring a site reports its failure; the stop goes on.
+      ...[...this.retiring].map((p) => p.catch(() => undefined)),
+    ]);
     await this.currentAccessLog?.close();
     return clean;
   }
@@ -151,4 +200,11 @@ export class Server {
     const log = this.options.errorLog as ErrorLog & { reopen?: () => void };
     if (typeof log.reopen === "function") log.reopen();
   }
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

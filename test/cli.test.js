@@ -192,4 +192,32 @@ describe("nodewsgi CLI", () => {
       child.kill("SIGKILL");
     }
   });
+
+  it("SIGTERM right after SIGHUP: the restart's half-started site stops too, no socket directory is left", async () => {
+    const dir = tmpdir();
+    // Daemon groups make their private socket directory (nwsgi-*) under os.tmpdir().
+    const tmp = path.join(dir, "tmp");
+    fs.mkdirSync(tmp);
+    const sockets = () => fs.readdirSync(tmp).filter((n) => n.startsWith("nwsgi-"));
+    const conf = writeSite(dir, [
+      "WSGIDaemonProcess restart processes=2 threads=1",
+      `WSGIScriptAlias /d ${dir}/hello.js process-group=restart application-group=%{GLOBAL}`,
+    ].join("\n"));
+    const { child, url } = await serve(conf, { TMPDIR: tmp });
+    const done = exited(child);
+    try {
+      assert.deepEqual(await get(url + "d"), { status: 200, body: "Hello World!" });
+      assert.equal(sockets().length, 1);
+      // Node runs the SIGHUP handler (which starts building the new site) before the SIGTERM one.
+      child.kill("SIGHUP");
+      child.kill("SIGTERM");
+      assert.deepEqual(await done, { code: 0, signal: null });
+      const log = fs.readFileSync(path.join(dir, "error.log"), "utf8");
+      assert.match(log, /SIGHUP received/);
+      assert.match(log, /caught SIGTERM, shutting down gracefully/);
+      assert.deepEqual(sockets(), []);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });

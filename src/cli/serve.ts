@@ -96,7 +96,9 @@ export async function runServe(options: CommonOptions): Promise<number> {
           await server.reload(next, next.shutdownTimeoutMs ?? 10_000);
           errorLog.log("notice", "core", `nodewsgi/${version} configured -- resuming normal operations`);
         } catch (err) {
-          errorLog.log("error", "core", `graceful restart failed: ${(err as Error).message}; still serving the previous configuration`);
+          // A stop during the restart closes the new site too: nothing more to say then.
+          if (stopping) errorLog.log("notice", "core", "graceful restart abandoned: shutting down");
+          else errorLog.log("error", "core", `graceful restart failed: ${(err as Error).message}; still serving the previous configuration`);
         }
       });
     });

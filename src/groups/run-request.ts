@@ -64,14 +64,11 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
  * Run a request whose body has already been collected (a worker thread gets it from the
  * front-end thread). The caller owns `buf`.
  */
-export async function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> {
-  let app;
-  try {
-    app = await cache.getCallable(req.script, req.callable, req.scriptMtimeMs);
-  } catch (err) {
-    return failLoad(log, req, sink, err);
-  }
-  await runLoaded(app, req, buf, sink, log);
+export function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> {
+  return cache.getCallable(req.script, req.callable, req.scriptMtimeMs).then(
+    (app) => runLoaded(app, req, buf, sink, log),
+    (err: unknown) => failLoad(log, req, sink, err),
+  );
 }
 
 function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unknown): void {

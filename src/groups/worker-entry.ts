@@ -14,11 +14,12 @@ import type { ErrorLog, LogLevel } from "../log/error-log";
 import { ScriptCache } from "../app/loader";
 import { runCollected } from "./run-request";
 import { borrowedFileBody, memoryBody, type BodyBuffer } from "../app/input";
+import { RingConsumer, RingProducer } from "./request-queue";
 import {
   F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_REQUEST, R_DESTROY, R_DONE, R_END, STARTED_WORD,
-  RingConsumer, RingProducer, readPair, readRequest, writePair, writeResponse,
+  LayoutTable, readPair, readRequest, writePair, writeResponse,
   LOG_LEVELS, type BodyRef, type DecodedRequest, type ResponseHead, type WorkerData,
-} from "./request-queue";
+} from "./queue-protocol";
 import { routeStdio } from "../log/console-redirect";
 
 const MAX_LOG_CHARS = 64 * 1024;
@@ -43,6 +44,7 @@ routeStdio((line) => log.log("error", "wsgi", line));
 const cache = new ScriptCache(data.group);
 const threads = Math.max(1, data.threads | 0);
 const sinks = new Map<number, WorkerSink>();
+const layouts = new LayoutTable();
 const waiting: DecodedRequest[] = [];
 let waitingAt = 0;
 let running = 0;
@@ -50,17 +52,18 @@ let running = 0;
 /** The response side of one request: frames on the response ring, credit-based backpressure. */
 class WorkerSink implements ResponseSink {
   aborted = false;
-  private readonly abortCallbacks: (() => void)[] = [];
+  /** Made on first use, as drainWaiters: most requests never need either. */
+  private abortCallbacks: (() => void)[] | null = null;
   private head: ResponseHead | null = null;
   private unacked = 0;
-  private drainWaiters: (() => void)[] = [];
+  private drainWaiters: (() => void)[] | null = null;
   private endFlags = 0;
   private endChunk: Uint8Array | null = null;
 
   constructor(readonly id: number) {}
 
   onAbort(cb: () => void): void {
-    this.abortCallbacks.push(cb);
+    (this.abortCallbacks ??= []).push(cb);
   }
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
@@ -77,7 +80,7 @@ class WorkerSink implements ResponseSink {
 
   drain(): Promise<void> {
     if (this.aborted || this.unacked <= data.window) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
   }
 
   end(chunk?: Uint8Array): void {
@@ -100,7 +103,9 @@ class WorkerSink implements ResponseSink {
     if (this.aborted) return;
     this.aborted = true;
     this.release();
-    for (const cb of this.abortCallbacks.splice(0)) {
+    const callbacks = this.abortCallbacks ?? [];
+    this.abortCallbacks = null;
+    for (const cb of callbacks) {
       try {
         cb();
       } catch (err) {
@@ -135,16 +140,18 @@ class WorkerSink implements ResponseSink {
 
   private release(): void {
     const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w();
+    this.drainWaiters = null;
+    if (waiters !== null) for (const w of waiters) w();
   }
 }
 
 /** The body as the front-end thread collected it: inline bytes, or its spool file by descriptor. */
 function collectedBody(ref: BodyRef): BodyBuffer {
   if (ref.fd >= 0) return borrowedFileBody(ref.fd, ref.length);
-  return memoryBody(ref.data ?? new Uint8Array(0));
+  return ref.data === null || ref.data.length === 0 ? NO_BODY : memoryBody(ref.data);
 }
+
+const NO_BODY = memoryBody(new Uint8Array(0));
 
 function pump(): void {
   while (running < threads && waitingAt < waiting.length) {
@@ -186,7 +193,7 @@ function finish(sink: WorkerSink): void {
 function onFrame(b: Buffer, o: number, len: number): void {
   switch (b[o]) {
     case F_REQUEST: {
-      const d = readRequest(b, o, len);
+      const d = readRequest(b, o, len, layouts);
       sinks.set(d.id, new WorkerSink(d.id));
       waiting.push(d);
       pump();

@@ -30,11 +30,12 @@ import { collectBody, type BodyBuffer } from "../app/input";
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 import { SPOOL_THRESHOLD } from "./run-request";
+import { RingConsumer, RingProducer, createRing } from "./request-queue";
 import {
   F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_RESPONSE, R_DESTROY, R_DONE, R_END, STARTED_WORD,
-  RingConsumer, RingProducer, createRing, readPair, readResponse, requestFrameBound, writePair, writeRequest, writeSmall,
+  EnvironLayouts, encodeRequest, readPair, readResponse, writePair, writeRequest, writeSmall,
   LOG_LEVELS, type BodyRef, type DecodedResponse, type WorkerData,
-} from "./request-queue";
+} from "./queue-protocol";
 
 export interface WorkerGroupOptions {
   /** The application group's name (as the map phase formed it, e.g. `localhost|/app`). */
@@ -67,6 +68,8 @@ interface Instance {
   readonly out: RingProducer;
   readonly input: RingConsumer;
   readonly requestCtl: Int32Array;
+  /** The environ layouts numbered on this worker's request ring. */
+  readonly layouts: EnvironLayouts;
   /** Requests handed to this worker so far (their `seq` numbers count from 0). */
   submitted: number;
   readonly preloads: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
@@ -89,7 +92,8 @@ interface Flight {
   /** Frames waiting while the sink drains; null when not draining. */
   backlog: DecodedResponse[] | null;
   credit: number;
-  abortWait: Promise<void>;
+  /** Resolves a drain() wait early when the client goes away. */
+  onAborted: (() => void) | null;
 }
 
 const DEFAULT_SPIN_MICROS = 0;
@@ -176,13 +180,12 @@ export class WorkerGroup {
         ended: false,
         backlog: null,
         credit: 0,
-        abortWait: new Promise<void>((r) => (sink.aborted ? r() : sink.onAbort(r))),
+        onAborted: null,
       };
       this.flights.set(f.id, f);
-      f.abortWait.then(() => {
-        if (this.flights.get(f.id) === f && f.inst !== null && !f.inst.exited) writeSmall(f.inst.out, F_ABORT, f.id);
-      });
       this.submit(f);
+      // After submit: an abort reported at once must find the request on its worker.
+      sink.onAbort(() => this.aborted(f));
     });
   }
 
@@ -221,16 +224,25 @@ export class WorkerGroup {
     return id;
   }
 
+  /** The client went away: tell the worker (the application's close() runs there). */
+  private aborted(f: Flight): void {
+    if (this.flights.get(f.id) === f && f.inst !== null && !f.inst.exited) writeSmall(f.inst.out, F_ABORT, f.id);
+    const wake = f.onAborted;
+    f.onAborted = null;
+    wake?.();
+  }
+
   private submit(f: Flight): void {
     const inst = this.instance();
-    const pre = requestFrameBound(f.req, f.body.fd < 0 ? f.body.length : 0);
-    if (pre.bound > inst.out.maxPayload) {
-      this.log.log("error", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Request too large for the queue of application group '${this.name}' (${pre.bound} bytes).`);
+    const enc = encodeRequest(f.req, inst.layouts, f.body.fd < 0 ? f.body.length : 0);
+    if (enc.bound > inst.out.maxPayload) {
+      if (enc.keys) inst.layouts.forget(enc.layout);
+      this.log.log("error", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Request too large for the queue of application group '${this.name}' (${enc.bound} bytes).`);
       return this.fail(f, 500);
     }
     f.inst = inst;
     f.seq = inst.submitted++;
-    writeRequest(inst.out, f.id, f.req, f.body, pre);
+    writeRequest(inst.out, f.id, f.req, f.body, enc);
   }
 
   private instance(): Instance {
@@ -244,6 +256,7 @@ export class WorkerGroup {
       out: new RingProducer(requests),
       input: null as unknown as RingConsumer,
       requestCtl: new Int32Array(requests, 0, 64),
+      layouts: new EnvironLayouts(),
       submitted: 0,
       preloads: new Map(),
       error: null,
@@ -314,7 +327,9 @@ export class WorkerGroup {
     } else if (d.chunk !== null) {
       if (live && !sink.write(d.chunk)) {
         f.backlog = [];
-        Promise.race([sink.drain(), f.abortWait]).then(() => {
+        const aborted = new Promise<void>((r) => (f.onAborted = r));
+        Promise.race([sink.drain(), aborted]).then(() => {
+          f.onAborted = null;
           this.giveCredit(f, (d.chunk as Buffer).length);
           const queued = f.backlog ?? [];
           f.backlog = null;

@@ -126,6 +126,7 @@ export class UwsFrontEnd implements FrontEnd {
   private isDraining = false;
   private closed = false;
   private readonly limits: RequestLimits;
+  serverHeader = "";
 
   constructor(handler: RequestHandler, options: FrontEndOptions) {
     this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
@@ -371,7 +372,7 @@ class UwsSink implements ResponseSink {
         if (Number.isSafeInteger(n) && n >= 0) this.length = n;
       } else if (name === "connection") {
         if (/close/i.test(h[1])) this.closeAfter = true;
-      } else if (name !== "transfer-encoding") {
+      } else if (name !== "transfer-encoding" && (name !== "server" || this.owner.serverHeader === "")) {
         kept.push(h);
       }
     }
@@ -384,6 +385,7 @@ class UwsSink implements ResponseSink {
     this.headSent = true;
     const res = this.res;
     res.writeStatus(this.status);
+    if (this.owner.serverHeader !== "") res.writeHeader("Server", this.owner.serverHeader);
     const headers = this.headers;
     for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i][0], headers[i][1]);
     if (this.owner.draining) res.writeHeader("Connection", "close");

@@ -10,6 +10,7 @@ import { defaultLimits } from "./http/request-checks";
 import { createFrontEnd, type FrontEndChoice } from "./http/create-front-end";
 import { Site } from "./site";
 import { AccessLog } from "./log/access-log";
+import { serverBanner } from "./map/host";
 
 export interface ServerOptions {
   readonly engine: Engine;
@@ -103,6 +104,7 @@ export class Server {
       await accessLog?.close();
       throw err;
     }
+    frontEnd.serverHeader = serverBanner(config.serverTokens);
     server = new Server(frontEnd, site, addresses, options, accessLog);
     return server;
   }
@@ -139,6 +141,7 @@ export class Server {
     const oldLog = this.currentAccessLog;
     this.current = next;
     this.currentAccessLog = nextLog;
+    this.frontEnd.serverHeader = serverBanner(config.serverTokens);
     const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
     if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
     const retired = (async () => {

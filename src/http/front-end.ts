@@ -29,6 +29,11 @@ export interface FrontEnd {
    * open (a half-sent request, a silent client) is closed too, so nothing holds shutdown.
    */
   draining: boolean;
+  /**
+   * The `Server` header every response gets (ServerTokens' banner; the server sets it at start
+   * and on a graceful restart); it replaces one an application sent, as httpd. "" sends none.
+   */
+  serverHeader: string;
 }
 
 export interface FrontEndOptions {

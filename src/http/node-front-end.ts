@@ -24,6 +24,7 @@ export class NodeFrontEnd implements FrontEnd {
   private readonly busy = new WeakSet<Socket>();
   /** Sockets whose request was refused: whatever else was pipelined on them is never run. */
   private readonly refused = new WeakSet<Socket>();
+  serverHeader = "";
 
   constructor(
     private readonly handler: RequestHandler,
@@ -73,7 +74,7 @@ export class NodeFrontEnd implements FrontEnd {
       const status = clientErrorStatus(err, this.limits);
       const { reason, html } = errorPage(status);
       socket.end(
-        `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(html, "latin1")}\r\n` +
+        `HTTP/1.1 ${status} ${reason}\r\n${this.serverHeader !== "" ? `Server: ${this.serverHeader}\r\n` : ""}Content-Length: ${Buffer.byteLength(html, "latin1")}\r\n` +
           `Content-Type: ${ERROR_PAGE_CONTENT_TYPE}\r\nConnection: close\r\n\r\n${html}`,
         "latin1",
       );
@@ -247,7 +248,13 @@ class NodeSink implements ResponseSink {
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     const flat: string[] = [];
-    for (const [name, value] of headers) flat.push(name, value);
+    const server = this.owner.serverHeader;
+    if (server === "") {
+      for (const [name, value] of headers) flat.push(name, value);
+    } else {
+      flat.push("Server", server);
+      for (const [name, value] of headers) if (name.length !== 6 || name.toLowerCase() !== "server") flat.push(name, value);
+    }
     if (this.owner.draining) flat.push("Connection", "close");
     this.res.writeHead(status, reason, flat);
   }

@@ -59,8 +59,8 @@ export interface DirectiveSpec {
   /** Sections are opened by `<Name ...>` and handled by the loader. */
   readonly kind: "directive" | "section";
   readonly contexts: readonly Context[];
-  /** The AllowOverride class needed to use it in .htaccess. */
-  readonly override?: OverrideClass;
+  /** What AllowOverride must grant to use it in .htaccess: one class, or any (httpd's OR_ALL). */
+  readonly override?: OverrideRequirement;
   /** Allowed only in <Directory> (not <Location>/<Files>) among the directory contexts. */
   readonly directoryOnly?: boolean;
   readonly minArgs: number;
@@ -73,6 +73,23 @@ export interface DirectiveSpec {
   /** Split arguments with mod_wsgi's `name="quoted value"` rule instead of httpd's. */
   readonly wsgiWords?: boolean;
   readonly apply?: (scope: ApplyScope, args: string[]) => void;
+}
+
+/**
+ * The AllowOverride a directive needs in .htaccess: a class, or "Any" for httpd's OR_ALL
+ * directives (ServerSignature, LimitRequestBody), which any class lets through.
+ */
+export type OverrideRequirement = OverrideClass | "Any";
+
+/** Whether the classes AllowOverride granted let a directive needing `required` through. */
+export function overrideAllows(required: OverrideRequirement | undefined, granted: readonly OverrideClass[]): boolean {
+  if (required === undefined) return false;
+  return required === "Any" ? granted.length > 0 : granted.includes(required);
+}
+
+/** How the requirement reads in messages and the directive reference. */
+export function overrideLabel(required: OverrideRequirement): string {
+  return required === "Any" ? "any class (AuthConfig, FileInfo, Indexes, Limit or Options)" : required;
 }
 
 const ALL: readonly Context[] = ["server", "virtualhost", "directory", "htaccess"];
@@ -405,8 +422,8 @@ def({
   },
 });
 def({
-  name: "ServerSignature", contexts: SVD, minArgs: 1, maxArgs: 1, syntax: "ServerSignature On|Off|EMail", default: "Off",
-  doc: "The footer of the pages the server generates (error pages, directory listings) and SERVER_SIGNATURE: `<address>BANNER Server at NAME Port PORT</address>`, EMail links NAME to ServerAdmin. BANNER follows ServerTokens. Not accepted in .htaccess files.",
+  name: "ServerSignature", contexts: ALL, override: "Any", minArgs: 1, maxArgs: 1, syntax: "ServerSignature On|Off|EMail", default: "Off",
+  doc: "The footer of the pages the server generates (error pages, directory listings) and SERVER_SIGNATURE: `<address>BANNER Server at NAME Port PORT</address>`, EMail links NAME to ServerAdmin. BANNER follows ServerTokens. In .htaccess any AllowOverride class allows it, as httpd.",
   apply(scope, [s]) {
     scope.dir.serverSignature = setting(scope, parseChoice(s!, ["On", "Off", "EMail"] as const).toLowerCase() as "on" | "off" | "email");
   },
@@ -450,7 +467,7 @@ def({
   },
 });
 def({
-  name: "LimitRequestBody", contexts: ALL, override: "Limit", minArgs: 1, maxArgs: 1, syntax: "LimitRequestBody bytes", default: "1073741824",
+  name: "LimitRequestBody", contexts: ALL, override: "Any", minArgs: 1, maxArgs: 1, syntax: "LimitRequestBody bytes", default: "1073741824",
   doc: "The largest request body accepted, in bytes; 0 means unlimited. A Content-Length above it gets 413 before the application runs; a chunked body is cut off at the limit. httpd 2.4.54 changed the default from unlimited to 1 GiB; nodewsgi uses 1 GiB.",
   apply(scope, [s]) {
     scope.dir.limitRequestBody = setting(scope, parseInteger(s!, "LimitRequestBody", 0));
@@ -1207,7 +1224,7 @@ function parseRuleFlags(text: string | undefined): RewriteRuleFlags {
 // Accepted without effect, and known but unsupported
 // ---------------------------------------------------------------------------------------------
 
-function ignored(module: string, names: string[], contexts: readonly Context[], reason: string, override?: OverrideClass): void {
+function ignored(module: string, names: string[], contexts: readonly Context[], reason: string, override?: OverrideRequirement): void {
   for (const name of names) {
     table.push({
       name, module, kind: "directive", status: "ignored", contexts, ...(override ? { override } : {}), minArgs: 0, maxArgs: INF,

@@ -3,7 +3,7 @@
  * index. scripts/gen-directive-docs.js writes them to docs/directives/; a test checks that the
  * files there match.
  */
-import { DIRECTIVES, type DirectiveSpec } from "./directives";
+import { DIRECTIVES, overrideLabel, type DirectiveSpec } from "./directives";
 
 const CONTEXT_NAMES: Record<string, string> = {
   server: "server config",
@@ -28,7 +28,7 @@ export function renderDirectivePage(d: DirectiveSpec): string {
     `| Syntax | \`${d.syntax.replace(/\|/g, "\\|")}\` |`,
     `| Default | ${d.default !== undefined ? "`" + d.default.replace(/\|/g, "\\|") + "`" : "none"} |`,
     `| Context | ${d.contexts.map((c) => CONTEXT_NAMES[c]!).join(", ")}${d.directoryOnly ? " (only <Directory>)" : ""} |`,
-    `| Override | ${d.contexts.includes("htaccess") ? (d.override ?? "not allowed in .htaccess") : "not allowed in .htaccess"} |`,
+    `| Override | ${d.contexts.includes("htaccess") ? (d.override ? overrideLabel(d.override) : "not allowed in .htaccess") : "not allowed in .htaccess"} |`,
     `| Module | ${d.module} |`,
     `| Status | ${status} |`,
     "",

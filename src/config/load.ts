@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, ConfigErrors, DirectiveProblem, type ConfigErrorCode, type Where } from "./errors";
-import { DIRECTIVES, findDirective, isKnownModule, type ApplyScope, type Context, type DirectiveSpec } from "./directives";
+import { DIRECTIVES, findDirective, isKnownModule, overrideAllows, overrideLabel, type ApplyScope, type Context, type DirectiveSpec } from "./directives";
 import {
   emptyHost,
   type AllowOverrideSetting,
@@ -227,8 +227,8 @@ class Loader {
     if (scope.context === "htaccess" && spec.kind === "directive") {
       const classes = scope.allowOverride?.classes ?? [];
       const listed = scope.allowOverrideList?.some((n) => n.toLowerCase() === spec.name.toLowerCase());
-      if (!listed && !(spec.override && classes.includes(spec.override))) {
-        return fail(spec.override ? `not allowed here (needs AllowOverride ${spec.override})` : "not allowed here (not allowed in .htaccess files)");
+      if (!listed && !overrideAllows(spec.override, classes)) {
+        return fail(spec.override ? `not allowed here (needs AllowOverride ${overrideLabel(spec.override)})` : "not allowed here (not allowed in .htaccess files)");
       }
     }
     return true;

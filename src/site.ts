@@ -19,6 +19,7 @@ import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
+import type { StaticPage } from "./static/serve-file";
 
 /**
  * Requests a worker-thread application group of the front-end process may have in flight
@@ -147,11 +148,12 @@ export class Site {
           mime: this.mimeFor(result.settings),
           ...(result.forcedType ? { forceType: result.forcedType } : {}),
           log: this.log,
+          page: () => this.staticPage(req, result.settings),
         });
       case "trace":
         return sendTrace(req, sink, result.extended, this.mapper.pageIdentity(req, null).signature);
       case "listing":
-        return serveDirectoryListing(req, result.dir, result.uri, sink);
+        return serveDirectoryListing(req, result.dir, result.uri, sink, { page: () => this.staticPage(req, result.settings) });
       case "redirect":
         return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
       case "error":
@@ -250,6 +252,11 @@ export class Site {
       this.log.log("error", "core", `${requestLogPrefix(req)}ErrorDocument ${doc}: ${(err as Error).message}`);
     }
     if (!sink.aborted) sendErrorPage(sink, status, { method: req.method, ...this.mapper.pageIdentity(req, null) }, headers);
+  }
+
+  /** ServerSignature, ServerAdmin and TraceEnable for the static handlers' own answers. */
+  private staticPage(req: IncomingRequest, settings: DirSettings): StaticPage {
+    return { ...this.mapper.pageIdentity(req, settings), traceEnabled: this.mapper.traceEnabled(req) };
   }
 
   private mimeFor(settings: DirSettings): MimeTable {

@@ -17,7 +17,7 @@
  * - An exception before headers are sent gives Apache's 500 page; after that the connection
  *   is dropped. Both are logged with the stack. runApplication itself never rejects.
  */
-import { escapeHtml } from "../static/error-page";
+import { errorPage } from "../static/error-page";
 import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import type { Environ } from "./environ";
@@ -328,7 +328,8 @@ class ResponseRun {
     if (this.headersSent) return this.sink.destroy();
     this.headersSent = true;
     try {
-      sendInternalServerError(this.sink, this.head, this.opts.serverAdmin ?? (typeof this.environ.SERVER_ADMIN === "string" ? this.environ.SERVER_ADMIN : undefined));
+      const e = this.environ;
+      sendInternalServerError(this.sink, this.head, this.opts.serverAdmin ?? (typeof e.SERVER_ADMIN === "string" ? e.SERVER_ADMIN : undefined), typeof e.SERVER_SIGNATURE === "string" ? e.SERVER_SIGNATURE : "");
     } catch (err) {
       this.logException(err);
       this.sink.destroy();
@@ -388,24 +389,18 @@ export function logScriptException(log: ErrorLog, scriptFilename: string, err: u
   }
 }
 
-/** Apache's 500 page, byte for byte (ServerSignature Off). */
-export function internalErrorPage(serverAdmin = "[no address given]"): Buffer {
-  return Buffer.from(
-    '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n' +
-      "<html><head>\n<title>500 Internal Server Error</title>\n</head><body>\n" +
-      "<h1>Internal Server Error</h1>\n" +
-      "<p>The server encountered an internal error or\nmisconfiguration and was unable to complete\nyour request.</p>\n" +
-      `<p>Please contact the server administrator at \n ${escapeHtml(serverAdmin)} to inform them of the time this error occurred,\n` +
-      " and the actions you performed just before this error.</p>\n" +
-      "<p>More information about this error may be available\nin the server error log.</p>\n" +
-      "</body></html>\n",
-    "latin1",
-  );
+/**
+ * Apache's 500 page, byte for byte (the canned page of ../static/error-page). `signature` is
+ * ServerSignature's footer as SERVER_SIGNATURE carries it (`<address>...</address>\n`, "" when
+ * Off): httpd ends its error pages with it after an `<hr>`.
+ */
+export function internalErrorPage(serverAdmin = "[no address given]", signature = ""): Buffer {
+  return Buffer.from(errorPage(500, { serverAdmin, signature: signature === "" ? "" : `<hr>\n${signature}` }).html, "latin1");
 }
 
 /** Answer 500 with Apache's page (headers only for HEAD). */
-export function sendInternalServerError(sink: ResponseSink, head = false, serverAdmin?: string): void {
-  const body = internalErrorPage(serverAdmin);
+export function sendInternalServerError(sink: ResponseSink, head = false, serverAdmin?: string, signature = ""): void {
+  const body = internalErrorPage(serverAdmin, signature);
   sink.writeHead(500, "Internal Server Error", [
     ["Content-Type", "text/html; charset=iso-8859-1"],
     ["Content-Length", String(body.length)],

@@ -158,6 +158,13 @@ export class Mapper {
     return { serverAdmin: admin, signature: serverSignature(mode, "<hr>\n", serverBanner(this.config.serverTokens), id.serverName, id.serverPort, admin) };
   }
 
+  /** TraceEnable is not Off for the server answering `req` (then static `Allow` lists TRACE). */
+  traceEnabled(req: MapRequest): boolean {
+    const rh = requestHost(headerValue(req.headers, "host"), "", req.scheme);
+    const host = selectHost(this.config, rh?.serverName ?? "", req.localPort);
+    return (host.traceEnable?.value ?? this.config.main.traceEnable?.value ?? "on") !== "off";
+  }
+
   /** Regex rules the native engine hands to JavaScript, for the startup notice. */
   jsEvaluatedAliasRules(): string[] {
     const out: string[] = [];

@@ -3,18 +3,29 @@
  * it (`text/html;charset=ISO-8859-1`, a `<ul>` with a Parent Directory link and one `<li>` per
  * entry, sorted by name in byte order, directories with a trailing `/`). The query's
  * `C=N|M|S|D` and `O=A|D` pick the sort column and order as mod_autoindex does (ties fall back
- * to the name; the order reverses the whole comparison). IndexOptions and icons are not
- * implemented.
+ * to the name; the order reverses the whole comparison). The list ends with the ServerSignature
+ * footer, as mod_autoindex's emit_tail. IndexOptions and icons are not implemented.
  */
 import * as fs from "node:fs";
 import type { ResponseSink } from "../http/types";
-import { escapeHtml, sendErrorPage } from "./error-page";
+import { escapeHtml, sendErrorPage, type ErrorPageContext } from "./error-page";
+import { staticAllow, type StaticPage } from "./serve-file";
 import { toByteString } from "../engine/byte-string";
 import { escapeUri, osEscapePath } from "../map/uri-escape";
 
 export interface DirectoryListingOptions {
   /** IndexIgnore shell patterns (`*` and `?`); nothing is hidden by default. */
   ignore?: readonly string[];
+  /** The request's footer, ServerAdmin and TraceEnable (for the listing and its error pages). */
+  page?: () => StaticPage;
+}
+
+/**
+ * The listing's footer: httpd's ap_psignature without the `<hr>\n` prefix error pages give it
+ * (StaticPage.signature has that prefix).
+ */
+export function listingSignature(errorPageSignature: string): string {
+  return errorPageSignature.startsWith("<hr>\n") ? errorPageSignature.slice(5) : errorPageSignature;
 }
 
 /** ap_escape_uri of a file name (text, so its UTF-8 bytes are escaped). */
@@ -66,7 +77,8 @@ function compareEntries(a: ListingEntry, b: ListingEntry, order: ListingOrder): 
   return order.ascending ? r : -r;
 }
 
-export function renderDirectoryListing(uriPath: string, entries: readonly ListingEntry[], order: ListingOrder = { column: "N", ascending: true }): string {
+/** `signature`: ServerSignature's footer (`<address>...</address>\n`), "" when Off. */
+export function renderDirectoryListing(uriPath: string, entries: readonly ListingEntry[], order: ListingOrder = { column: "N", ascending: true }, signature = ""): string {
   // The title shows the path without its trailing slash, except for the root.
   const title = escapeHtml(uriPath.length > 1 ? uriPath.replace(/\/+$/, "") : uriPath);
   const sorted = [...entries].sort((a, b) => compareEntries(a, b, order));
@@ -84,7 +96,7 @@ export function renderDirectoryListing(uriPath: string, entries: readonly Listin
     const href = osEscapePath(toByteString(name), false);
     html += `<li><a href="${escapeHtml(href)}"> ${escapeHtml(name)}</a></li>\n`;
   }
-  html += "</ul>\n</body></html>\n";
+  html += "</ul>\n" + signature + "</body></html>\n";
   return html;
 }
 
@@ -99,15 +111,17 @@ export async function serveDirectoryListing(
   sink: ResponseSink,
   opts: DirectoryListingOptions = {},
 ): Promise<number> {
+  const page = opts.page?.();
+  const errorContext: ErrorPageContext = page ? { method: req.method, signature: page.signature, serverAdmin: page.serverAdmin } : { method: req.method };
   if (req.method !== "GET" && req.method !== "HEAD" && req.method !== "POST") {
-    sendErrorPage(sink, 405, { method: req.method });
+    sendErrorPage(sink, 405, errorContext, [["Allow", staticAllow(page?.traceEnabled ?? true)]]);
     return 405;
   }
   let dirents: fs.Dirent[];
   try {
     dirents = await fs.promises.readdir(dirPath, { withFileTypes: true });
   } catch {
-    sendErrorPage(sink, 403, { method: req.method });
+    sendErrorPage(sink, 403, errorContext);
     return 403;
   }
   const ignore = (opts.ignore ?? []).map(globToRegExp);
@@ -138,7 +152,7 @@ export async function serveDirectoryListing(
     entries.push(e);
   }
   if (sink.aborted) return 0;
-  const body = Buffer.from(renderDirectoryListing(uriPath, entries, order), "utf8");
+  const body = Buffer.from(renderDirectoryListing(uriPath, entries, order, listingSignature(page?.signature ?? "")), "utf8");
   sink.writeHead(200, "OK", [
     ["Content-Length", String(body.length)],
     ["Content-Type", "text/html;charset=ISO-8859-1"],

@@ -4,7 +4,9 @@
  *
  * Behaviour recorded from Apache 2.4.71 (Debian):
  * - GET, HEAD and POST serve the file; OPTIONS answers 200 with `Allow`; any other method
- *   Apache knows gets 405, an unknown method 501 (both with `Allow`).
+ *   Apache knows gets 405, an unknown method 501 (both with `Allow`). `Allow` lists TRACE
+ *   unless TraceEnable is Off for the server (httpd's make_allow).
+ * - Error pages carry the ServerSignature footer of the request (ServeFileOptions.page).
  * - Headers in Apache's order: Last-Modified, ETag, Accept-Ranges, Content-Length,
  *   Content-Range, Content-Type (absent when no MIME type matches).
  * - 304 carries Last-Modified, ETag, Accept-Ranges; 412 the same plus `Content-Length: 0`
@@ -22,7 +24,7 @@ import {
   AnyStats, DEFAULT_FILE_ETAG, FileETagParts, evaluateConditions, httpDate, ifRangeAllows,
   lastModifiedSeconds, makeETag,
 } from "./conditional";
-import { STATIC_ALLOW, sendErrorPage } from "./error-page";
+import { STATIC_ALLOW, sendErrorPage, type ErrorPageContext } from "./error-page";
 import { MimeTable, defaultMimeTable } from "./mime";
 import { ByteRange, RangeLimits, evaluateRange } from "./range";
 import { reasonPhrase } from "./status";
@@ -48,6 +50,27 @@ export interface ServeFileOptions {
   chunkSize?: number;
   /** Where AH-style messages go (open failures, read errors). */
   log?: ErrorLog;
+  /**
+   * What the request's own pages show: asked for only when an error page or `Allow` is sent
+   * (the common response needs neither, so the host lookup behind it is skipped).
+   */
+  page?: () => StaticPage;
+}
+
+/** The parts of the server's own answers that depend on the request's (virtual) host. */
+export interface StaticPage {
+  /** ServerSignature's footer as error pages end with it (`<hr>\n<address>...`), "" when Off. */
+  readonly signature: string;
+  readonly serverAdmin: string;
+  /** TraceEnable is not Off for the server. */
+  readonly traceEnabled: boolean;
+}
+
+const STATIC_ALLOW_NO_TRACE = STATIC_ALLOW.split(",").filter((m) => m !== "TRACE").join(",");
+
+/** The default handler's `Allow`: httpd's make_allow lists TRACE only while TraceEnable allows it. */
+export function staticAllow(traceEnabled: boolean): string {
+  return traceEnabled ? STATIC_ALLOW : STATIC_ALLOW_NO_TRACE;
 }
 
 /** Apache's per-process multipart boundary (`ap_multipart_boundary`): 16 hex digits. */
@@ -60,6 +83,15 @@ const KNOWN_METHODS = new Set([
   "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL", "REPORT", "MKWORKSPACE", "MKACTIVITY",
   "BASELINE-CONTROL", "MERGE",
 ]);
+
+/** An error page with the request's footer (and `Allow` on 405/501); returns the status. */
+function sendStaticError(sink: ResponseSink, status: number, method: string, page: (() => StaticPage) | undefined, extra: readonly HeaderPair[] = []): number {
+  const p = page?.();
+  const ctx: ErrorPageContext = p ? { method, signature: p.signature, serverAdmin: p.serverAdmin } : { method };
+  const headers: readonly HeaderPair[] = status === 405 || status === 501 ? [["Allow", staticAllow(p?.traceEnabled ?? true)], ...extra] : extra;
+  sendErrorPage(sink, status, ctx, headers);
+  return status;
+}
 
 /** First value of a header in a flat lower-case list (Apache's apr_table_get). */
 export function headerValue(headers: readonly string[], name: string): string | undefined {
@@ -82,33 +114,28 @@ export async function serveFile(
   const header = (name: string) => headerValue(req.headers, name);
   const mime = opts.mime ?? defaultMimeTable();
   const contentType = opts.forceType ?? mime.lookup(filePath);
-
   if (method !== "GET" && method !== "HEAD" && method !== "POST") {
     if (!KNOWN_METHODS.has(method)) {
       opts.log?.log("error", "core", `AH00135: Invalid method in request ${method}`);
-      sendErrorPage(sink, 501, { method });
-      return 501;
+      return sendStaticError(sink, 501, method, opts.page);
     }
     if (method === "OPTIONS") {
-      const h: HeaderPair[] = [["Allow", STATIC_ALLOW], ["Content-Length", "0"]];
+      const h: HeaderPair[] = [["Allow", staticAllow(opts.page?.().traceEnabled ?? true)], ["Content-Length", "0"]];
       if (contentType) h.push(["Content-Type", contentType]);
       sink.writeHead(200, "OK", h);
       sink.end();
       return 200;
     }
-    sendErrorPage(sink, 405, { method });
-    return 405;
+    return sendStaticError(sink, 405, method, opts.page);
   }
 
   if (stat.isDirectory()) {
     opts.log?.log("info", "core", `AH00129: Attempt to serve directory: ${filePath}`);
-    sendErrorPage(sink, 404, { method });
-    return 404;
+    return sendStaticError(sink, 404, method, opts.page);
   }
   if (!stat.isFile()) {
     opts.log?.log("error", "core", `refusing to serve a file that is not a regular file: ${filePath}`);
-    sendErrorPage(sink, 403, { method });
-    return 403;
+    return sendStaticError(sink, 403, method, opts.page);
   }
 
   let fh: fs.promises.FileHandle;
@@ -116,8 +143,7 @@ export async function serveFile(
     fh = await fs.promises.open(filePath, "r");
   } catch (err) {
     opts.log?.log("error", "core", `AH00132: file permissions deny server access: ${filePath} (${(err as Error).message})`);
-    sendErrorPage(sink, 403, { method });
-    return 403;
+    return sendStaticError(sink, 403, method, opts.page);
   }
 
   let closed = false;
@@ -165,8 +191,7 @@ export async function serveFile(
         : ({ kind: "full" } as const);
 
     if (verdict.kind === "unsatisfiable") {
-      sendErrorPage(sink, 416, { method }, [["Content-Range", `bytes */${size}`]]);
-      return 416;
+      return sendStaticError(sink, 416, method, opts.page, [["Content-Range", `bytes */${size}`]]);
     }
 
     if (verdict.kind === "full") {

@@ -10,11 +10,11 @@
  * to the main server's. `env=VAR` / `env=!VAR` log conditionally; `expr=` is refused.
  */
 import * as os from "node:os";
-import type { HostConfig, ServerConfig } from "../config/model";
+import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
 import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
 import type { MapResult } from "../map/mapper";
-import { requestHost, selectHost } from "../map/host";
+import { requestHost, selectHost, serverIdentity } from "../map/host";
 import { NodewsgiError } from "../errors";
 import { compileJsonFormat, compileLogFormat, firstHeader, PREDEFINED_FORMATS, type CompiledFormat, type LogSubject } from "./log-format";
 import { openLogTarget, type LogTarget } from "./log-file";
@@ -33,6 +33,7 @@ export class AccessLog {
   /** Virtual hosts with logs of their own; empty: every request logs to the main server's. */
   private readonly hostLogs = new Map<HostConfig, CompiledLog[]>();
   private readonly defaultName: string;
+  private readonly canonicalNames = new WeakMap<HostConfig, ServerNameParts>();
 
   /** The access log of a configuration, or null when it has no CustomLog at all. */
   static fromConfig(config: ServerConfig): AccessLog | null {
@@ -42,7 +43,7 @@ export class AccessLog {
 
   /** Opens every log file; throws NodewsgiError (E_LOG_FORMAT, E_LOG_TARGET) with the config line. */
   constructor(readonly config: ServerConfig) {
-    this.defaultName = config.main.serverName?.value ?? os.hostname();
+    this.defaultName = os.hostname();
     try {
       this.mainLogs = this.compileHost(config.main);
       for (const vh of config.virtualHosts) if (vh.customLogs.length > 0) this.hostLogs.set(vh, this.compileHost(vh));
@@ -106,17 +107,47 @@ export class AccessLog {
     await Promise.all(all.map((t) => t.close()));
   }
 
-  /** The (virtual) host a request was served by, and the name and port it asked for. */
-  hostOf(req: IncomingRequest): { host: HostConfig; name: string | null; port: string } {
-    const rh = requestHost(firstHeader(req, "host"), this.defaultName, req.scheme);
-    const name = rh?.serverName ?? this.defaultName;
-    const host = this.config.virtualHosts.length === 0 ? this.config.main : selectHost(this.config, name, req.localPort);
-    return { host, name: rh ? rh.serverName : null, port: rh?.serverPort ?? String(req.localPort) };
+  /** The (virtual) host a request was served by, and the name and port its Host header named. */
+  hostOf(req: IncomingRequest): { host: HostConfig; name: string | null; sentPort: string | undefined } {
+    // Without a Host header (HTTP/1.0) the address's default virtual host answers, as in the map phase.
+    const header = firstHeader(req, "host");
+    const rh = header === undefined ? null : requestHost(header, "", req.scheme);
+    const host = this.config.virtualHosts.length === 0 ? this.config.main : selectHost(this.config, rh?.serverName ?? "", req.localPort);
+    return { host, name: rh ? rh.serverName : null, sentPort: rh?.sentPort };
   }
 
-  canonicalName(host: HostConfig): string {
-    return host.serverName?.value ?? this.defaultName;
+  /**
+   * %v and %p: the host's ServerName as httpd keeps it (server_hostname: its case, without
+   * scheme or port) and the port given there, if any. A virtual host without a ServerName
+   * uses the main server's; without any, the machine's name.
+   */
+  canonical(host: HostConfig): ServerNameParts {
+    let c = this.canonicalNames.get(host);
+    if (c === undefined) {
+      const raw = host.serverName?.value ?? this.config.main.serverName?.value;
+      c = raw === undefined ? { name: this.defaultName, port: undefined } : serverNameParts(raw);
+      this.canonicalNames.set(host, c);
+    }
+    return c;
   }
+
+  /** UseCanonicalName in force for a request answered with `settings` (unset is Off). */
+  useCanonicalName(host: HostConfig, settings: DirSettings | null | undefined): "on" | "off" | "dns" | undefined {
+    return settings?.useCanonicalName?.value ?? host.dir.useCanonicalName?.value ?? this.config.main.dir.useCanonicalName?.value;
+  }
+}
+
+interface ServerNameParts {
+  readonly name: string;
+  readonly port: string | undefined;
+}
+
+/** `[scheme://]name[:port]` as httpd's ServerName takes it; a scheme alone sets the port. */
+function serverNameParts(raw: string): ServerNameParts {
+  const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(\[[^\]]*\]|[^:]*)(?::(\d+))?$/i.exec(raw);
+  if (m === null) return { name: raw, port: undefined };
+  const scheme = m[1]?.toLowerCase();
+  return { name: m[2]!, port: m[3] ?? (scheme === "https" ? "443" : scheme === "http" ? "80" : undefined) };
 }
 
 function resolveFormat(format: string, host: HostConfig, main: HostConfig): CompiledFormat {
@@ -227,16 +258,23 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     return this.hostData().host;
   }
 
+  /** %v: server_hostname, whatever the client asked for. */
   get serverName(): string {
-    return this.log.canonicalName(this.hostData().host);
+    return this.log.canonical(this.hostData().host).name;
   }
 
+  /** %V: ap_get_server_name, which follows UseCanonicalName in force for the request. */
   get hostName(): string {
-    return this.hostData().name ?? this.serverName;
+    const h = this.hostData();
+    const use = this.log.useCanonicalName(h.host, this.result?.settings);
+    if (h.name === null || use === "on") return this.serverName;
+    const req = this.req;
+    return serverIdentity(use, this.log.canonical(h.host), { name: h.name || undefined, port: h.sentPort }, req.scheme, req.localAddress).serverName;
   }
 
+  /** %p: the server's canonical port (ServerName's, else the scheme's default), not the Host header's. */
   get serverPort(): string {
-    return this.hostData().port;
+    return this.log.canonical(this.hostData().host).port ?? (this.req.scheme === "https" ? "443" : "80");
   }
 
   get user(): string | undefined {

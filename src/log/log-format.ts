@@ -26,11 +26,14 @@ export interface LogSubject {
   readonly user: string | undefined;
   readonly filename: string | undefined;
   readonly handler: string | undefined;
-  /** %v: the canonical ServerName of the (virtual) host that served the request. */
+  /** %v: the ServerName of the (virtual) host that served the request, without its port. */
   readonly serverName: string;
-  /** %V: the Host header's name (UseCanonicalName Off), else %v. */
+  /**
+   * %V: the name ap_get_server_name gives, following UseCanonicalName: the Host header's
+   * (Off, the default), ServerName (On), the local address (DNS); %v without a Host header.
+   */
   readonly hostName: string;
-  /** %p: the server's port as the request addressed it. */
+  /** %p: the server's canonical port (ServerName's, else the scheme's default), whatever Host said. */
   readonly serverPort: string;
   /** The connection may carry another request (no `Connection: close` either way). */
   readonly keepAlive: boolean;

@@ -14,7 +14,7 @@ import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
 import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
 import type { MapResult } from "../map/mapper";
-import { requestHost, selectHost, serverIdentity } from "../map/host";
+import { requestHost, selectHost, serverBanner, serverIdentity } from "../map/host";
 import { NodewsgiError } from "../errors";
 import { compileJsonFormat, compileLogFormat, firstHeader, PREDEFINED_FORMATS, type CompiledFormat, type LogSubject } from "./log-format";
 import { openLogTarget, type LogTarget } from "./log-file";
@@ -34,6 +34,8 @@ export class AccessLog {
   private readonly hostLogs = new Map<HostConfig, CompiledLog[]>();
   private readonly defaultName: string;
   private readonly canonicalNames = new WeakMap<HostConfig, ServerNameParts>();
+  /** What the front end adds to every head: Date, and Server with ServerTokens' banner. */
+  readonly frontEndHeaderBytes: number;
 
   /** The access log of a configuration, or null when it has no CustomLog at all. */
   static fromConfig(config: ServerConfig): AccessLog | null {
@@ -44,6 +46,7 @@ export class AccessLog {
   /** Opens every log file; throws NodewsgiError (E_LOG_FORMAT, E_LOG_TARGET) with the config line. */
   constructor(readonly config: ServerConfig) {
     this.defaultName = os.hostname();
+    this.frontEndHeaderBytes = DATE_HEADER_BYTES + `Server: ${serverBanner(config.serverTokens)}\r\n`.length;
     try {
       this.mainLogs = this.compileHost(config.main);
       for (const vh of config.virtualHosts) if (vh.customLogs.length > 0) this.hostLogs.set(vh, this.compileHost(vh));
@@ -166,7 +169,7 @@ function parseCondition(cond: string | undefined): CompiledLog["condition"] {
 }
 
 /** The header block's size on the wire, less what the front end adds (Date, Server, framing). */
-const FRONT_END_HEADER_BYTES = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n".length;
+const DATE_HEADER_BYTES = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n".length;
 
 /**
  * A response being written for a request, recorded for the access log; also the LogSubject
@@ -214,7 +217,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     this.status = status;
     this.responseHeaders = headers;
-    let n = 13 + reason.length + FRONT_END_HEADER_BYTES + 2; // "HTTP/1.1 200 " ... "\r\n"
+    let n = 13 + reason.length + this.log.frontEndHeaderBytes + 2; // "HTTP/1.1 200 " ... "\r\n"
     for (const [k, v] of headers) n += k.length + v.length + 4;
     this.headerBytes = n;
     this.inner.writeHead(status, reason, headers);

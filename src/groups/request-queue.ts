@@ -18,11 +18,13 @@
  * the payload, padded to 8 bytes, never split across the end of the ring.
  *
  * Wake-ups are batched: a producer notifies only when the consumer has said it sleeps, and at
- * most once per microtask checkpoint, so a burst of frames costs one wake-up. Neither side ever
+ * most once per event-loop turn (from setImmediate), so a burst of frames costs one wake-up. Neither side ever
  * blocks: both wait with Atomics.waitAsync (the front-end thread must not block; worker
  * threads must keep running their async applications between frames). A pending waitAsync
  * does not keep Node's event loop alive: the owner keeps a ref'd handle (the Worker object on
  * the main side, the parentPort listener in the worker).
+ *
+ * What the frames carry is ./queue-protocol's business; this module only moves bytes.
  */
 import { NodewsgiError } from "../errors";
 

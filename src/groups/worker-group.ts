@@ -77,13 +77,20 @@ interface Instance {
   exited: boolean;
 }
 
+/**
+ * One request handed to the group. Once finished it lets go of everything it pointed to
+ * (release()): a finished flight can still be reachable for a while (a closure the sink keeps, a
+ * stale hash table), and when V8 has promoted it to the old generation, whatever it points to
+ * would survive every young-generation collection until the next full one. Under load that
+ * made young collections copy whole requests again and again.
+ */
 interface Flight {
   readonly id: number;
-  readonly req: AppRequest;
-  readonly sink: ResponseSink;
-  readonly body: BodyRef;
-  readonly bodyBuf: BodyBuffer | null;
-  readonly resolve: () => void;
+  req: AppRequest;
+  sink: ResponseSink;
+  body: BodyRef;
+  bodyBuf: BodyBuffer | null;
+  resolve: () => void;
   inst: Instance | null;
   seq: number;
   attempts: number;
@@ -98,6 +105,32 @@ interface Flight {
 
 const DEFAULT_SPIN_MICROS = 0;
 const NO_BODY: BodyRef = { length: 0, fd: -1, data: null };
+const NOTHING = (): void => undefined;
+/** What a finished flight's sink becomes: an aborted one, so nothing can write through it. */
+const RELEASED_SINK: ResponseSink = {
+  aborted: true,
+  onAbort: NOTHING,
+  writeHead: NOTHING,
+  write: () => false,
+  drain: () => Promise.resolve(),
+  end: NOTHING,
+  destroy: NOTHING,
+};
+
+const RELEASED_REQUEST: AppRequest = {
+  script: "", callable: "", applicationGroup: "", processGroup: "", method: "", environ: [], urlScheme: "http",
+  multithread: false, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
+};
+
+function release(f: Flight): void {
+  f.req = RELEASED_REQUEST;
+  f.sink = RELEASED_SINK;
+  f.body = NO_BODY;
+  f.bodyBuf = null;
+  f.resolve = NOTHING;
+  f.backlog = null;
+  f.onAborted = null;
+}
 const WORKER_SCRIPT = path.join(__dirname, "worker-entry.js");
 
 export class WorkerGroup {
@@ -380,7 +413,9 @@ export class WorkerGroup {
     f.inst = null;
     f.bodyBuf?.dispose();
     this.admitted--;
-    f.resolve();
+    const resolve = f.resolve;
+    release(f);
+    resolve();
     this.checkDrained();
   }
 

@@ -134,3 +134,36 @@ test("a response head, body and flags round-trip", () => {
   assert.equal(got[1].head, null);
   assert.equal(got[1].chunk, null);
 });
+
+test("values equal to the previous request's of the same layout are not resent", () => {
+  const ch = channel();
+  const env = (uri, agent) => ["SERVER_NAME", "localhost", "REQUEST_URI", uri, "HTTP_USER_AGENT", agent, "SCRIPT_FILENAME", "/srv/app.wsgi"];
+  const a = ch.send(request(env("/a", "curl")));
+  const b = ch.send(request(env("/b", "curl")));
+  const c = ch.send(request(env("/b", "wget")));
+  const d = ch.send(request(env("/b", "wget")));
+  assert.equal(b.enc.strings.length, 6 + 1, "only REQUEST_URI changed");
+  assert.equal(c.enc.strings.length, 6 + 1, "only HTTP_USER_AGENT changed");
+  assert.equal(d.enc.strings.length, 6, "nothing changed");
+  assert.deepEqual(a.got.req.environ, env("/a", "curl"));
+  assert.deepEqual(b.got.req.environ, env("/b", "curl"));
+  assert.deepEqual(c.got.req.environ, env("/b", "wget"));
+  assert.deepEqual(d.got.req.environ, env("/b", "wget"));
+  // Two layouts interleaved keep their own previous values.
+  const other = ["REQUEST_URI", "/x"];
+  assert.deepEqual(ch.send(request(other)).got.req.environ, other);
+  assert.deepEqual(ch.send(request(env("/c", "wget"))).got.req.environ, env("/c", "wget"));
+  assert.deepEqual(ch.send(request(["REQUEST_URI", "/y"])).got.req.environ, ["REQUEST_URI", "/y"]);
+});
+
+test("a frame of a known layout that is never written (too large) makes the next one define the layout again", () => {
+  const ch = channel();
+  const env = (v) => ["K", v, "L", "same"];
+  ch.send(request(env("1")));
+  const unsent = encodeRequest(request(env("2")), ch.layouts, 0);
+  assert.equal(unsent.keys, false);
+  ch.layouts.forget(unsent.layout); // as WorkerGroup does when the frame exceeds the ring
+  const { enc, got } = ch.send(request(env("2")));
+  assert.equal(enc.keys, true);
+  assert.deepEqual(got.req.environ, env("2"));
+});

@@ -10,10 +10,12 @@
  * them), so the key sequence travels once: the front end numbers each sequence it sends
  * (EnvironLayouts, a small table replaced least-recently-used first), a request carries its
  * layout's number and only the values, and the first request of a new number carries the keys
- * as well. The worker keeps the keys per number (LayoutTable): the same string objects each
- * time, which is also what lets its environ builder (app/environ.ts) recognise the sequence by
- * identity. The ring is FIFO, so a redefinition always reaches the worker before the requests
- * that use it.
+ * as well. Most values repeat too (server name, script, document root, mod_wsgi.* settings):
+ * a request of a known layout carries a bitmap of the values equal to the previous request's
+ * and only the others. The worker keeps the keys and last values per number (LayoutTable): the
+ * same string objects each time, which is also what lets its environ builder (app/environ.ts)
+ * recognise the sequence by identity. The ring is FIFO, so frames are decoded in the order the
+ * front end encoded them and both tables stay in step.
  */
 import { NodewsgiError } from "../errors";
 import type { AppRequest } from "./types";
@@ -112,25 +114,30 @@ function readStrings(b: Buffer, o: number, count: number, bytes: number): string
 /** The front end's side of the layout numbering (one per request ring). */
 export class EnvironLayouts {
   private readonly keys: (readonly string[] | null)[] = [];
+  /** The values last sent with each layout: a value equal to its predecessor is not resent. */
+  private readonly values: string[][] = [];
   private readonly used: number[] = [];
   private clock = 0;
   private last = -1;
 
   constructor(private readonly max = MAX_LAYOUTS) {}
 
-  /** The number for the key sequence of `pairs`, and whether the keys must travel with it. */
-  number(pairs: readonly string[]): { id: number; define: boolean } {
+  /**
+   * The number for the key sequence of `pairs`, whether the keys must travel with it, and the
+   * values last sent with that number (to compare with; the caller updates it as it encodes).
+   */
+  number(pairs: readonly string[]): { id: number; define: boolean; values: string[] } {
     const tick = ++this.clock;
     if (this.last >= 0 && sameKeys(this.keys[this.last] as readonly string[], pairs)) {
       this.used[this.last] = tick;
-      return { id: this.last, define: false };
+      return { id: this.last, define: false, values: this.values[this.last] };
     }
     for (let i = 0; i < this.keys.length; i++) {
       const keys = this.keys[i];
       if (i !== this.last && keys !== null && sameKeys(keys, pairs)) {
         this.used[i] = tick;
         this.last = i;
-        return { id: i, define: false };
+        return { id: i, define: false, values: this.values[i] };
       }
     }
     let id = this.keys.length;
@@ -141,12 +148,13 @@ export class EnvironLayouts {
     const keys: string[] = [];
     for (let i = 0; i < pairs.length; i += 2) keys.push(pairs[i]);
     this.keys[id] = keys;
+    this.values[id] = new Array<string>(keys.length);
     this.used[id] = tick;
     this.last = id;
-    return { id, define: true };
+    return { id, define: true, values: this.values[id] };
   }
 
-  /** Undo the numbering of a layout whose defining frame was not sent after all. */
+  /** Drop a layout whose frame was not sent after all: its next use defines it afresh. */
   forget(id: number): void {
     if (id >= this.keys.length) return;
     this.keys[id] = null;
@@ -155,18 +163,20 @@ export class EnvironLayouts {
   }
 }
 
-/** The worker's side: the keys of each layout number, as last defined. */
+/** The worker's side: the keys of each layout number, as last defined, and its last values. */
 export class LayoutTable {
   private readonly keys: (readonly string[])[] = [];
+  private readonly values: string[][] = [];
 
-  define(id: number, keys: readonly string[]): void {
+  define(id: number, keys: readonly string[]): string[] {
     this.keys[id] = keys;
+    return (this.values[id] = new Array<string>(keys.length));
   }
 
-  get(id: number): readonly string[] {
+  get(id: number): { keys: readonly string[]; values: string[] } {
     const keys = this.keys[id];
     if (keys === undefined) throw new NodewsgiError("E_FRAME", `Request frame uses undefined environ layout ${id}`);
-    return keys;
+    return { keys, values: this.values[id] };
   }
 }
 
@@ -198,21 +208,48 @@ export interface EncodedRequest {
   readonly text: string;
   readonly layout: number;
   readonly keys: boolean;
+  /** For a known layout: which values are unchanged since its last request (bit set), else null. */
+  readonly same: Uint8Array | null;
 }
 
 /**
  * Prepare `req` for writeRequest (and tell the caller, through `bound`, whether it fits the
- * ring). Numbers its layout in `layouts`: the frame must then be written, in order.
+ * ring). Numbers its layout in `layouts` and records its values there: the frame must then be
+ * written, in order, or the layout forgotten (EnvironLayouts.forget).
  */
 export function encodeRequest(req: AppRequest, layouts: EnvironLayouts | null, inlineBody: number): EncodedRequest {
   const env = req.environ;
-  const { id, define } = layouts === null ? { id: NO_LAYOUT, define: true } : layouts.number(env);
+  const pairs = env.length >>> 1;
   const strings: string[] = [req.script, req.callable, req.applicationGroup, req.processGroup, req.method, req.logPrefix];
-  if (define) for (let i = 0; i < env.length; i += 2) strings.push(env[i]);
-  for (let i = 1; i < env.length; i += 2) strings.push(env[i]);
+  let layout = NO_LAYOUT;
+  let define = true;
+  let same: Uint8Array | null = null;
+  if (layouts !== null) {
+    const n = layouts.number(env);
+    layout = n.id;
+    define = n.define;
+    const last = n.values;
+    if (define) {
+      for (let i = 0; i < env.length; i += 2) strings.push(env[i]);
+      for (let i = 0; i < pairs; i++) strings.push((last[i] = env[2 * i + 1]));
+    } else {
+      same = new Uint8Array((pairs + 7) >>> 3);
+      for (let i = 0; i < pairs; i++) {
+        const v = env[2 * i + 1];
+        if (v === last[i]) same[i >>> 3] |= 1 << (i & 7);
+        else strings.push((last[i] = v));
+      }
+    }
+  } else {
+    for (let i = 0; i < env.length; i += 2) strings.push(env[i]);
+    for (let i = 1; i < env.length; i += 2) strings.push(env[i]);
+  }
   const text = strings.join("");
-  return { bound: REQ_FIXED + stringsBound(strings.length, text) + inlineBody, strings, text, layout: id, keys: define };
+  const sameBytes = same === null ? 0 : align4(same.length);
+  return { bound: REQ_FIXED + sameBytes + stringsBound(strings.length, text) + inlineBody, strings, text, layout, keys: define, same };
 }
+
+const align4 = (n: number): number => (n + 3) & ~3;
 
 export function writeRequest(out: RingProducer, id: number, req: AppRequest, body: BodyRef, enc: EncodedRequest): void {
   out.write(enc.bound, (b, o) => {
@@ -232,9 +269,14 @@ export function writeRequest(out: RingProducer, id: number, req: AppRequest, bod
     b.writeInt32LE(body.fd, o + 32);
     b.writeUInt32LE(req.environ.length >>> 1, o + 36);
     b.writeUInt32LE(enc.strings.length, o + 40);
-    const n = writeStrings(b, o + REQ_FIXED, enc.strings, enc.text);
+    let at = o + REQ_FIXED;
+    if (enc.same !== null) {
+      b.set(enc.same, at);
+      at += align4(enc.same.length);
+    }
+    const n = writeStrings(b, at, enc.strings, enc.text);
     b.writeUInt32LE(n, o + 44);
-    let end = o + REQ_FIXED + 4 * enc.strings.length + n;
+    let end = at + 4 * enc.strings.length + n;
     if (body.fd < 0 && body.data !== null && body.length > 0) {
       b.set(body.data, end);
       end += body.length;
@@ -255,25 +297,40 @@ export function readRequest(b: Buffer, o: number, len: number, layouts: LayoutTa
   const count = b.readUInt32LE(o + 40);
   const bytes = b.readUInt32LE(o + 44);
   const withKeys = (flags & Q_KEYS) !== 0;
-  if (count !== REQ_STRINGS + (withKeys ? 2 : 1) * pairs) throw new NodewsgiError("E_FRAME", "Request frame string count does not match its environ");
-  const s = readStrings(b, o + REQ_FIXED, count, bytes);
-  let keys: readonly string[];
-  if (withKeys) {
-    keys = s.slice(REQ_STRINGS, REQ_STRINGS + pairs);
-    if (layout !== NO_LAYOUT) layouts.define(layout, keys);
-  } else {
-    keys = layouts.get(layout);
-    if (keys.length !== pairs) throw new NodewsgiError("E_FRAME", `Request frame does not match environ layout ${layout}`);
-  }
-  const values = REQ_STRINGS + (withKeys ? pairs : 0);
   const environ = new Array<string>(2 * pairs);
-  for (let i = 0; i < pairs; i++) {
-    environ[2 * i] = keys[i];
-    environ[2 * i + 1] = s[values + i];
+  let at = o + REQ_FIXED;
+  let s: string[];
+  if (withKeys) {
+    if (count !== REQ_STRINGS + 2 * pairs) throw new NodewsgiError("E_FRAME", "Request frame string count does not match its environ");
+    s = readStrings(b, at, count, bytes);
+    const keys = s.slice(REQ_STRINGS, REQ_STRINGS + pairs);
+    const last = layout !== NO_LAYOUT ? layouts.define(layout, keys) : null;
+    for (let i = 0; i < pairs; i++) {
+      const v = s[REQ_STRINGS + pairs + i];
+      environ[2 * i] = keys[i];
+      environ[2 * i + 1] = v;
+      if (last !== null) last[i] = v;
+    }
+  } else {
+    const { keys, values } = layouts.get(layout);
+    if (keys.length !== pairs) throw new NodewsgiError("E_FRAME", `Request frame does not match environ layout ${layout}`);
+    const same = at;
+    at += align4((pairs + 7) >>> 3);
+    s = readStrings(b, at, count, bytes);
+    let next = REQ_STRINGS;
+    for (let i = 0; i < pairs; i++) {
+      environ[2 * i] = keys[i];
+      if ((b[same + (i >>> 3)] & (1 << (i & 7))) === 0) {
+        if (next >= count) throw new NodewsgiError("E_FRAME", "Request frame has fewer values than its environ");
+        values[i] = s[next++];
+      }
+      environ[2 * i + 1] = values[i];
+    }
+    if (next !== count) throw new NodewsgiError("E_FRAME", "Request frame has more values than its environ");
   }
   let data: Buffer | null = null;
   if (fd < 0 && bodyLength > 0) {
-    const start = o + REQ_FIXED + 4 * count + bytes;
+    const start = at + 4 * count + bytes;
     if (start + bodyLength > o + len) throw new NodewsgiError("E_FRAME", "Request frame shorter than its body");
     data = Buffer.allocUnsafe(bodyLength);
     b.copy(data, 0, start, start + bodyLength); // the ring slot is reused once we return

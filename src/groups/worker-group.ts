@@ -269,7 +269,7 @@ export class WorkerGroup {
     const inst = this.instance();
     const enc = encodeRequest(f.req, inst.layouts, f.body.fd < 0 ? f.body.length : 0);
     if (enc.bound > inst.out.maxPayload) {
-      if (enc.keys) inst.layouts.forget(enc.layout);
+      inst.layouts.forget(enc.layout); // it recorded values the worker will not see
       this.log.log("error", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Request too large for the queue of application group '${this.name}' (${enc.bound} bytes).`);
       return this.fail(f, 500);
     }

@@ -73,7 +73,17 @@ export function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffe
 
 function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unknown): void {
   logScriptException(log, req.script, err, req.logPrefix);
-  if (!sink.aborted) sendInternalServerError(sink, req.method === "HEAD");
+  if (sink.aborted) return;
+  // ServerAdmin and the ServerSignature footer come from the environ: looked up only here,
+  // when the page is sent.
+  const env = req.environ;
+  let admin: string | undefined;
+  let signature = "";
+  for (let i = 0; i + 1 < env.length; i += 2) {
+    if (env[i] === "SERVER_ADMIN") admin = env[i + 1];
+    else if (env[i] === "SERVER_SIGNATURE") signature = env[i + 1];
+  }
+  sendInternalServerError(sink, req.method === "HEAD", admin, signature);
 }
 
 /** Never rejects (runApplication flushes wsgi.errors when the response is done). */

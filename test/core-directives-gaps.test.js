@@ -1,8 +1,9 @@
 "use strict";
 // The core directives where they reach past the environ and the error pages: the
 // ServerSignature footer on directory listings, static error pages and an application's 500
-// page (in-thread, worker thread and daemon process); ServerSignature in .htaccess under any
-// AllowOverride class; TraceEnable Off taking TRACE out of `Allow`; %v/%V/%p in access logs
+// page (in-thread, worker thread and daemon process), also when the script fails to load;
+// ServerSignature in .htaccess under any AllowOverride class (and a 500 under an
+// AllowOverrideList that does not name it); TraceEnable Off taking TRACE out of `Allow`; %v/%V/%p in access logs
 // under UseCanonicalName; the `Server` header. Expected values were recorded from Apache
 // 2.4.71 + mod_wsgi 4.9.4 on the same configurations.
 const { describe, it, before, after } = require("node:test");
@@ -31,6 +32,7 @@ const APP = `exports.application = (e, sr) => {
 function writeSite(lines) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-core-gaps-"));
   fs.writeFileSync(path.join(dir, "app.js"), APP);
+  fs.writeFileSync(path.join(dir, "bad.js"), 'throw new Error("expected load failure");\n');
   for (const d of ["idx/sub", "ht", "ht2", "ht3"]) fs.mkdirSync(path.join(dir, "site", d), { recursive: true });
   fs.writeFileSync(path.join(dir, "site", "idx", "a.txt"), "hi\n");
   fs.writeFileSync(path.join(dir, "site", "ht", "x.txt"), "x\n");
@@ -87,6 +89,12 @@ const BASE = [
   "<Location /worker>",
   "    ServerSignature On",
   "</Location>",
+  // Scripts that fail to load: the 500 page still names ServerAdmin and ends with the footer.
+  "WSGIScriptAlias /bad @DIR@/bad.js application-group=%{GLOBAL}",
+  "WSGIScriptAlias /badworker @DIR@/bad.js",
+  "<LocationMatch ^/bad>",
+  "    ServerSignature On",
+  "</LocationMatch>",
 ];
 
 const MAIN = ["ServerName Canon.Example", ...BASE];
@@ -106,8 +114,6 @@ const VHOSTS = [
   "</VirtualHost>",
   "<VirtualHost *>",
   "    ServerName vh3.test:9000",
-  // Selection compares the whole ServerName with the Host name: the alias lets vh3.test match.
-  "    ServerAlias vh3.test",
   "</VirtualHost>",
 ];
 
@@ -212,6 +218,19 @@ for (const frontEnd of ["node", "uws"]) {
       assert.ok(off.body.endsWith("in the server error log.</p>\n</body></html>\n"));
     });
 
+    it("a script that fails to load: the 500 page names ServerAdmin and ends with the footer, in-thread and in a worker thread", async () => {
+      for (const target of ["/bad", "/badworker/x"]) {
+        const r = await request(p, target, { headers: H });
+        assert.equal(r.status, 500, target);
+        assert.ok(r.body.endsWith(`in the server error log.</p>\n<hr>\n${FOOTER}</body></html>\n`), `${target}: ${r.body}`);
+        assert.match(r.body, /administrator at \n admin@example\.test to inform/);
+        assert.equal(Number(r.headers["content-length"]), r.bytes.length);
+        const head = await request(p, target, { method: "HEAD", headers: H });
+        assert.equal(head.status, 500);
+        assert.equal(head.headers["content-length"], r.headers["content-length"]);
+      }
+    });
+
     it("ServerSignature in .htaccess: any AllowOverride class allows it", async () => {
       assert.equal((await request(p, "/ht/x.txt", { headers: H })).status, 200);
       const on = await request(p, "/ht/nothere", { headers: H });
@@ -220,9 +239,9 @@ for (const frontEnd of ["node", "uws"]) {
       const mail = await request(p, "/ht2/nothere", { headers: { Host: "x.test" } });
       assert.equal(mail.status, 404);
       assert.ok(mail.body.endsWith('<hr>\n<address>nodewsgi Server at <a href="mailto:admin@example.test">x.test</a> Port 80</address>\n</body></html>\n'), mail.body);
-      // AllowOverride None with an AllowOverrideList that does not name it: httpd answers 500
-      // ("ServerSignature not allowed here"); nodewsgi does not read .htaccess files under an
-      // AllowOverrideList alone yet (src/map/sections.ts), so only parseHtaccess is checked above.
+      // AllowOverride None with an AllowOverrideList that does not name it: the file is read
+      // and the request is a 500 ("ServerSignature not allowed here"), as httpd.
+      assert.equal((await request(p, "/ht3/x.txt", { headers: H })).status, 500);
     });
 
     it("TraceEnable Off: OPTIONS, 405 and 501 answers leave TRACE out of Allow; a virtual host with TraceEnable On lists it", async () => {
@@ -307,6 +326,7 @@ describe("core directive gaps: a daemon process group", () => {
       ...BASE,
       "WSGIDaemonProcess d processes=1 threads=1",
       "WSGIScriptAlias /daemon @DIR@/app.js process-group=d application-group=%{GLOBAL}",
+      "WSGIScriptAlias /baddaemon @DIR@/bad.js process-group=d application-group=%{GLOBAL}",
       "<Location /daemon/sig>",
       "    ServerSignature On",
       "</Location>",
@@ -322,6 +342,12 @@ describe("core directive gaps: a daemon process group", () => {
     const r = await request(port, "/daemon/sig/fail", { headers: H });
     assert.equal(r.status, 500);
     assert.ok(r.body.endsWith(`in the server error log.</p>\n<hr>\n${FOOTER}</body></html>\n`), r.body);
+    // A script that fails to load in the daemon process: the same page (ServerSignature On
+    // from the server's <LocationMatch ^/bad>).
+    const bad = await request(port, "/baddaemon", { headers: H });
+    assert.equal(bad.status, 500);
+    assert.ok(bad.body.endsWith(`in the server error log.</p>\n<hr>\n${FOOTER}</body></html>\n`), bad.body);
+    assert.match(bad.body, /administrator at \n admin@example\.test to inform/);
     const ok = await raw(port, "GET /daemon/x HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n");
     assert.deepEqual(ok.split("\r\n\r\n")[0].match(/^server:.*$/gim), ["Server: nodewsgi"]);
   });

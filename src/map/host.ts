@@ -65,7 +65,8 @@ export function requestHost(hostHeader: string | undefined, fallbackName: string
 }
 
 /**
- * Name-based virtual host selection: the first <VirtualHost> whose ServerName or ServerAlias
+ * Name-based virtual host selection: the first <VirtualHost> whose ServerName (its name part:
+ * httpd compares `vh.test` with ServerName `vh.test:9000` or `https://vh.test`) or ServerAlias
  * matches the request's host (ServerAlias may use `*` and `?`), else the first virtual host
  * listening on the port, else the main server.
  */
@@ -76,7 +77,7 @@ export function selectHost(config: ServerConfig, name: string, localPort: number
     const onPort = vh.addresses.length === 0 || vh.addresses.some((a) => a.port === undefined || a.port === "*" || a.port === localPort || localPort === 0);
     if (!onPort) continue;
     firstOnPort ??= vh;
-    if (vh.serverName?.value.toLowerCase() === name) return vh;
+    if (vh.serverName !== undefined && serverNameParts(vh.serverName.value).name === name) return vh;
     if (vh.serverAliases.some((alias) => wildcardMatch(alias.toLowerCase(), name))) return vh;
   }
   return firstOnPort ?? config.main;
@@ -98,24 +99,28 @@ export interface ConfiguredName {
   readonly port: string | undefined;
 }
 
-const configuredNames = new WeakMap<HostConfig, ConfiguredName>();
-
-/** A host's ServerName (a virtual host without one uses the main server's), without scheme. */
+/**
+ * A host's ServerName (a virtual host without one uses the main server's), without scheme.
+ * The port is ServerName's, else the default of a scheme given there, else none: httpd never
+ * takes it from the <VirtualHost> address (Apache 2.4.71 reports 80 for `<VirtualHost *:8080>`
+ * with `ServerName vh.test` under UseCanonicalName On, or Off without a port in Host).
+ */
 export function configuredName(config: ServerConfig, host: HostConfig): ConfiguredName {
-  let c = configuredNames.get(host);
+  return serverNameParts(host.serverName?.value ?? config.main.serverName?.value ?? "localhost");
+}
+
+const serverNames = new Map<string, ConfiguredName>();
+
+/** `[scheme://]name[:port]` split as httpd's ServerName keeps it, the name lower-cased; cached per value. */
+export function serverNameParts(raw: string): ConfiguredName {
+  let c = serverNames.get(raw);
   if (c === undefined) {
-    const raw = host.serverName?.value ?? config.main.serverName?.value ?? "localhost";
     const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(\[[^\]]*\]|[^:]*)(?::(\d+))?$/i.exec(raw);
     const scheme = m?.[1]?.toLowerCase();
     const name = (m?.[2] ?? raw).toLowerCase();
-    // The port: ServerName's, else the scheme given there, else the virtual host's one port.
-    let port = m?.[3] ?? (scheme === "https" ? "443" : scheme === "http" ? "80" : undefined);
-    if (port === undefined && host !== config.main && host.addresses.length > 0) {
-      const p = host.addresses[0].port;
-      if (typeof p === "number" && host.addresses.every((a) => a.port === p)) port = String(p);
-    }
+    const port = m?.[3] ?? (scheme === "https" ? "443" : scheme === "http" ? "80" : undefined);
     c = { name, port };
-    configuredNames.set(host, c);
+    serverNames.set(raw, c);
   }
   return c;
 }

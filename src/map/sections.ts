@@ -120,7 +120,7 @@ export class SectionIndex {
       for (; i < applied.length && applied[i].section.kind === "Directory" && !applied[i].section.isRegex && applied[i].depth === level; i++) {
         merged = mergeDirSettings(merged, applied[i].section.settings);
       }
-      if ((merged.allowOverride?.classes.length ?? 0) > 0) {
+      if (allowsOverride(merged)) {
         const extra = htaccess.read(levels[level - 1], merged);
         if (extra) merged = mergeDirSettings(merged, extra);
       }
@@ -130,8 +130,9 @@ export class SectionIndex {
   }
 }
 
+/** Some AllowOverride class or an AllowOverrideList directive: httpd reads .htaccess files then. */
 function allowsOverride(settings: DirSettings): boolean {
-  return (settings.allowOverride?.classes.length ?? 0) > 0;
+  return (settings.allowOverride?.classes.length ?? 0) > 0 || (settings.allowOverrideList?.value.length ?? 0) > 0;
 }
 
 /** `/a/b/` -> [`/`, `/a/`, `/a/b/`]. */

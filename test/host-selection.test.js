@@ -1,0 +1,216 @@
+"use strict";
+// Which virtual host answers, and the SERVER_NAME/SERVER_PORT it reports (in the environ, in
+// self-referential redirects and in the ServerSignature footer), on both engines and both
+// front ends; .htaccess files under an AllowOverrideList alone. Expected values were recorded
+// from Apache 2.4.71 + mod_wsgi 4.9.4 on the same configuration:
+//   - name-based selection compares the Host name with ServerName's name part
+//     (`c.test` selects `ServerName c.test:9000`, `e.test` selects `ServerName https://e.test`);
+//   - the port is never the <VirtualHost> address's: UseCanonicalName On reports ServerName's
+//     port, else the scheme's default; Off the Host header's port, else ServerName's, else the
+//     default;
+//   - AllowOverride None with an AllowOverrideList still reads .htaccess files: a listed
+//     directive applies, any other is a 500.
+const { describe, it, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const { loadConfig, parseConfigText } = require("../dist/config");
+const { Server } = require("../dist/server");
+const { jsEngine } = require("../dist/engine/js-engine");
+const { loadEngine } = require("../dist/engine/load");
+const { configuredName, selectHost } = require("../dist/map/host");
+const { request, raw } = require("./helpers/http");
+
+const nullLog = { log() {}, close() {} };
+
+const APP = `exports.application = (e, sr) => {
+  const out = {};
+  for (const k of ["SERVER_NAME", "SERVER_PORT", "SERVER_ADMIN", "SERVER_SIGNATURE"]) out[k] = e[k];
+  sr("200 OK", [["Content-Type", "application/json"]]);
+  return [JSON.stringify(out)];
+};
+`;
+
+/** A port that was free a moment ago: the virtual hosts name it, as `<VirtualHost *:PORT>`. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function writeSite(port) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-host-selection-"));
+  fs.writeFileSync(path.join(dir, "app.js"), APP);
+  for (const d of ["dir", "lst", "lst2"]) fs.mkdirSync(path.join(dir, "site", d), { recursive: true });
+  fs.writeFileSync(path.join(dir, "site", "lst", "x.txt"), "x\n");
+  fs.writeFileSync(path.join(dir, "site", "lst", ".htaccess"), "Redirect /lst/from /lst/to\n");
+  fs.writeFileSync(path.join(dir, "site", "lst2", "x.txt"), "x\n");
+  fs.writeFileSync(path.join(dir, "site", "lst2", ".htaccess"), "ServerSignature Off\n");
+  const vhost = (name, admin) => [`<VirtualHost *:${port}>`, `    ServerName ${name}`, `    ServerAdmin ${admin}`, "    ServerSignature On", "</VirtualHost>"];
+  const lines = [
+    `Listen 127.0.0.1:${port}`,
+    "ServerName main.test",
+    "ServerAdmin main@example.test",
+    "ServerTokens Prod",
+    `DocumentRoot ${dir}/site`,
+    "<Directory />",
+    "    Require all denied",
+    "</Directory>",
+    `<Directory ${dir}>`,
+    "    Require all granted",
+    "</Directory>",
+    `<Directory ${dir}/site/lst>`,
+    "    AllowOverride None",
+    "    AllowOverrideList Redirect",
+    "</Directory>",
+    `<Directory ${dir}/site/lst2>`,
+    "    AllowOverride None",
+    "    AllowOverrideList Redirect",
+    "</Directory>",
+    `WSGIScriptAlias /on/app ${dir}/app.js application-group=%{GLOBAL}`,
+    `WSGIScriptAlias /off/app ${dir}/app.js`,
+    `Alias /on/s/ ${dir}/site/`,
+    `Alias /off/s/ ${dir}/site/`,
+    "<Location /on>",
+    "    UseCanonicalName On",
+    "</Location>",
+    "<Location /off>",
+    "    UseCanonicalName Off",
+    "</Location>",
+    ...vhost("a.test", "a@example.test"),
+    ...vhost("c.test:9000", "c@example.test"),
+    ...vhost("https://e.test", "e@example.test"),
+  ];
+  const conf = path.join(dir, "site.conf");
+  fs.writeFileSync(conf, lines.join("\n") + "\n");
+  return conf;
+}
+
+describe("host selection: pure parts", () => {
+  const config = parseConfigText(
+    [
+      "ServerName main.test",
+      "<VirtualHost *:18191>",
+      "    ServerName a.test",
+      "</VirtualHost>",
+      "<VirtualHost 127.0.0.1:18193>",
+      "    ServerName B.Test",
+      "</VirtualHost>",
+      "<VirtualHost *:18191>",
+      "    ServerName vh3.test:9000",
+      "</VirtualHost>",
+      "<VirtualHost *:18191>",
+      "    ServerName https://vh4.test",
+      "</VirtualHost>",
+    ].join("\n"),
+  );
+  const [a, b, vh3, vh4] = config.virtualHosts;
+
+  it("a virtual host's port is ServerName's (or its scheme's), never the <VirtualHost> address's", () => {
+    assert.deepEqual(configuredName(config, a), { name: "a.test", port: undefined });
+    assert.deepEqual(configuredName(config, b), { name: "b.test", port: undefined });
+    assert.deepEqual(configuredName(config, vh3), { name: "vh3.test", port: "9000" });
+    assert.deepEqual(configuredName(config, vh4), { name: "vh4.test", port: "443" });
+  });
+
+  it("selection compares ServerName's name part with the Host name", () => {
+    assert.equal(selectHost(config, "vh3.test", 18191), vh3);
+    assert.equal(selectHost(config, "vh4.test", 18191), vh4);
+    assert.equal(selectHost(config, "b.test", 18193), b);
+    // The whole ServerName is not a name a Host header can carry: the first host on the port.
+    assert.equal(selectHost(config, "vh3.test:9000", 18191), a);
+    assert.equal(selectHost(config, "other.test", 18191), a);
+  });
+});
+
+const engines = [["js", jsEngine]];
+try {
+  const native = loadEngine();
+  if (native.name === "native") engines.push(["native", native]);
+} catch {
+  // the addon is not built: the js engine only
+}
+
+// [Host header, UseCanonicalName, SERVER_NAME, SERVER_PORT, the redirect's origin] as Apache gave them.
+const MATRIX = [
+  ["a.test", "on", "a.test", "80", "http://a.test"],
+  ["a.test", "off", "a.test", "80", "http://a.test"],
+  ["a.test:7777", "on", "a.test", "80", "http://a.test"],
+  ["a.test:7777", "off", "a.test", "7777", "http://a.test:7777"],
+  ["c.test", "on", "c.test", "9000", "http://c.test:9000"],
+  ["c.test", "off", "c.test", "9000", "http://c.test:9000"],
+  ["c.test:7777", "on", "c.test", "9000", "http://c.test:9000"],
+  ["C.Test:7777", "off", "c.test", "7777", "http://c.test:7777"],
+  // Apache redirects to https://e.test here (the scheme given in ServerName); nodewsgi keeps
+  // the request's scheme, so the redirect is not checked for e.test.
+  ["e.test", "on", "e.test", "443", null],
+  ["e.test", "off", "e.test", "443", null],
+  ["e.test:7777", "on", "e.test", "443", null],
+  ["e.test:7777", "off", "e.test", "7777", null],
+];
+const ADMIN = { "a.test": "a@example.test", "c.test": "c@example.test", "e.test": "e@example.test" };
+
+for (const [engineName, engine] of engines) {
+  for (const frontEnd of ["node", "uws"]) {
+    describe(`host selection (${engineName} engine, ${frontEnd} front end)`, () => {
+      let server;
+      let port;
+      before(async () => {
+        port = await freePort();
+        server = await Server.start(loadConfig(writeSite(port)), { engine, frontEnd, errorLog: nullLog, accessLog: null, notice: () => {} });
+      });
+      after(async () => {
+        await server?.stop(1000);
+      });
+
+      it("SERVER_NAME and SERVER_PORT, the signature and self-referential redirects follow ServerName and Host as in httpd", async () => {
+        for (const [host, canonical, name, serverPort, origin] of MATRIX) {
+          const what = `${host} (UseCanonicalName ${canonical})`;
+          const footer = `<address>nodewsgi Server at ${name} Port ${serverPort}</address>\n`;
+          const app = await request(port, `/${canonical}/app`, { headers: { Host: host } });
+          assert.equal(app.status, 200, what);
+          assert.deepEqual(JSON.parse(app.body), { SERVER_NAME: name, SERVER_PORT: serverPort, SERVER_ADMIN: ADMIN[name], SERVER_SIGNATURE: footer }, what);
+          const missing = await request(port, `/${canonical}/s/nothere`, { headers: { Host: host } });
+          assert.equal(missing.status, 404, what);
+          assert.ok(missing.body.endsWith(`<hr>\n${footer}</body></html>\n`), `${what}: ${missing.body}`);
+          if (origin !== null) {
+            const slash = await request(port, `/${canonical}/s/dir`, { headers: { Host: host } });
+            assert.equal(slash.status, 301, what);
+            assert.equal(slash.headers.location, `${origin}/${canonical}/s/dir/`, what);
+          }
+        }
+      });
+
+      it("an unknown name, or no Host header, goes to the first virtual host on the port with the scheme's port", async () => {
+        const other = JSON.parse((await request(port, "/on/app", { headers: { Host: "Other.Test:7777" } })).body);
+        assert.deepEqual([other.SERVER_NAME, other.SERVER_PORT, other.SERVER_ADMIN], ["a.test", "80", "a@example.test"]);
+        if (frontEnd === "uws") return; // uWS refuses HTTP/1.0
+        for (const canonical of ["on", "off"]) {
+          const r = await raw(port, `GET /${canonical}/app HTTP/1.0\r\n\r\n`);
+          const e = JSON.parse(r.slice(r.indexOf("\r\n\r\n") + 4));
+          assert.deepEqual([e.SERVER_NAME, e.SERVER_PORT, e.SERVER_ADMIN], ["a.test", "80", "a@example.test"], canonical);
+          const slash = await raw(port, `GET /${canonical}/s/dir HTTP/1.0\r\n\r\n`);
+          assert.match(slash, new RegExp(`\\r\\nLocation: http://a\\.test/${canonical}/s/dir/\\r\\n`));
+        }
+      });
+
+      it("AllowOverride None with an AllowOverrideList: .htaccess is read, listed directives apply, others give 500", async () => {
+        const H = { Host: "a.test:7777" };
+        assert.equal((await request(port, "/lst/x.txt", { headers: H })).status, 200);
+        const moved = await request(port, "/lst/from", { headers: H });
+        assert.equal(moved.status, 302);
+        assert.equal(moved.headers.location, "http://a.test:7777/lst/to");
+        const refused = await request(port, "/lst2/x.txt", { headers: H });
+        assert.equal(refused.status, 500);
+        assert.match(refused.body, /administrator at \n a@example\.test to inform/);
+      });
+    });
+  }
+}

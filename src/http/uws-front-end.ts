@@ -273,6 +273,12 @@ class UwsBody implements RequestBody {
       this.consumer(new Uint8Array(ab), isLast);
       return;
     }
+    // Answered without reading it (413, an error page): nobody will ask for the rest.
+    if (this.sink.released) {
+      this.queue = [];
+      if (isLast) this.ended = true;
+      return;
+    }
     // uWS neuters `ab` after this call returns: keep a copy until someone asks.
     this.queue!.push(Buffer.from(new Uint8Array(ab)));
     if (isLast) this.ended = true;

@@ -108,6 +108,30 @@ export function errorPage(status: number, ctx: ErrorPageContext = {}): ErrorPage
 }
 
 /**
+ * Encoded pages by what they depend on. A refusal under load (413, 503) repeats the same page
+ * thousands of times a second: build and encode it once. Pages naming a location or carrying
+ * error notes are built each time; the cache is bounded.
+ */
+const pageCache = new Map<string, { reason: string; body: Buffer }>();
+const PAGE_CACHE_MAX = 256;
+
+function encodedPage(status: number, ctx: ErrorPageContext): { reason: string; body: Buffer } {
+  const cacheable = ctx.location === undefined && ctx.errorNotes === undefined;
+  const key = cacheable ? `${status}\0${ctx.method ?? ""}\0${ctx.serverAdmin ?? ""}\0${ctx.signature ?? ""}` : "";
+  if (cacheable) {
+    const hit = pageCache.get(key);
+    if (hit !== undefined) return hit;
+  }
+  const { reason, html } = errorPage(status, ctx);
+  const page = { reason, body: Buffer.from(html, "latin1") };
+  if (cacheable) {
+    if (pageCache.size >= PAGE_CACHE_MAX) pageCache.clear();
+    pageCache.set(key, page);
+  }
+  return page;
+}
+
+/**
  * Write Apache's error response: the canned page as `text/html; charset=iso-8859-1` with its
  * length, `Allow` on 405/501 (unless `extraHeaders` has one), plus `extraHeaders` (WWW-Authenticate, Location, ...). HEAD gets
  * the headers only, as Apache.
@@ -118,8 +142,7 @@ export function sendErrorPage(
   ctx: ErrorPageContext = {},
   extraHeaders: readonly HeaderPair[] = [],
 ): void {
-  const { reason, html } = errorPage(status, ctx);
-  const body = Buffer.from(html, "latin1");
+  const { reason, body } = encodedPage(status, ctx);
   const headers: HeaderPair[] = [...extraHeaders];
   if ((status === 405 || status === 501) && !headers.some(([n]) => n.toLowerCase() === "allow")) headers.push(["Allow", STATIC_ALLOW]);
   headers.push(["Content-Length", String(body.length)], ["Content-Type", ERROR_PAGE_CONTENT_TYPE]);

@@ -7,7 +7,7 @@
 //     (`c.test` selects `ServerName c.test:9000`, `e.test` selects `ServerName https://e.test`);
 //   - the port is never the <VirtualHost> address's: UseCanonicalName On reports ServerName's
 //     port, else the scheme's default; Off the Host header's port, else ServerName's, else the
-//     default;
+//     default; under On the name is ServerName's as written (`Mixed.Test`);
 //   - AllowOverride None with an AllowOverrideList still reads .htaccess files: a listed
 //     directive applies, any other is a 500.
 const { describe, it, before, after } = require("node:test");
@@ -87,6 +87,7 @@ function writeSite(port) {
     ...vhost("a.test", "a@example.test"),
     ...vhost("c.test:9000", "c@example.test"),
     ...vhost("https://e.test", "e@example.test"),
+    ...vhost("Mixed.Test", "m@example.test"),
   ];
   const conf = path.join(dir, "site.conf");
   fs.writeFileSync(conf, lines.join("\n") + "\n");
@@ -115,7 +116,8 @@ describe("host selection: pure parts", () => {
 
   it("a virtual host's port is ServerName's (or its scheme's), never the <VirtualHost> address's", () => {
     assert.deepEqual(configuredName(config, a), { name: "a.test", port: undefined });
-    assert.deepEqual(configuredName(config, b), { name: "b.test", port: undefined });
+    // The name keeps its case, as httpd reports it.
+    assert.deepEqual(configuredName(config, b), { name: "B.Test", port: undefined });
     assert.deepEqual(configuredName(config, vh3), { name: "vh3.test", port: "9000" });
     assert.deepEqual(configuredName(config, vh4), { name: "vh4.test", port: "443" });
   });
@@ -124,6 +126,7 @@ describe("host selection: pure parts", () => {
     assert.equal(selectHost(config, "vh3.test", 18191), vh3);
     assert.equal(selectHost(config, "vh4.test", 18191), vh4);
     assert.equal(selectHost(config, "b.test", 18193), b);
+    assert.equal(selectHost(config, "b.test", 0), b);
     // The whole ServerName is not a name a Host header can carry: the first host on the port.
     assert.equal(selectHost(config, "vh3.test:9000", 18191), a);
     assert.equal(selectHost(config, "other.test", 18191), a);
@@ -154,8 +157,11 @@ const MATRIX = [
   ["e.test", "off", "e.test", "443", null],
   ["e.test:7777", "on", "e.test", "443", null],
   ["e.test:7777", "off", "e.test", "7777", null],
+  // ServerName keeps its case under On; Off reports the Host header's name.
+  ["mixed.test", "on", "Mixed.Test", "80", "http://Mixed.Test"],
+  ["MIXED.test", "off", "mixed.test", "80", "http://mixed.test"],
 ];
-const ADMIN = { "a.test": "a@example.test", "c.test": "c@example.test", "e.test": "e@example.test" };
+const ADMIN = { "a.test": "a@example.test", "c.test": "c@example.test", "e.test": "e@example.test", "mixed.test": "m@example.test" };
 
 for (const [engineName, engine] of engines) {
   for (const frontEnd of ["node", "uws"]) {
@@ -176,7 +182,7 @@ for (const [engineName, engine] of engines) {
           const footer = `<address>nodewsgi Server at ${name} Port ${serverPort}</address>\n`;
           const app = await request(port, `/${canonical}/app`, { headers: { Host: host } });
           assert.equal(app.status, 200, what);
-          assert.deepEqual(JSON.parse(app.body), { SERVER_NAME: name, SERVER_PORT: serverPort, SERVER_ADMIN: ADMIN[name], SERVER_SIGNATURE: footer }, what);
+          assert.deepEqual(JSON.parse(app.body), { SERVER_NAME: name, SERVER_PORT: serverPort, SERVER_ADMIN: ADMIN[name.toLowerCase()], SERVER_SIGNATURE: footer }, what);
           const missing = await request(port, `/${canonical}/s/nothere`, { headers: { Host: host } });
           assert.equal(missing.status, 404, what);
           assert.ok(missing.body.endsWith(`<hr>\n${footer}</body></html>\n`), `${what}: ${missing.body}`);

@@ -77,10 +77,21 @@ export function selectHost(config: ServerConfig, name: string, localPort: number
     const onPort = vh.addresses.length === 0 || vh.addresses.some((a) => a.port === undefined || a.port === "*" || a.port === localPort || localPort === 0);
     if (!onPort) continue;
     firstOnPort ??= vh;
-    if (vh.serverName !== undefined && serverNameParts(vh.serverName.value).name === name) return vh;
+    if (vh.serverName !== undefined && selectionName(vh.serverName.value) === name) return vh;
     if (vh.serverAliases.some((alias) => wildcardMatch(alias.toLowerCase(), name))) return vh;
   }
   return firstOnPort ?? config.main;
+}
+
+/** ServerName's name part, lower-cased as Host names are. */
+const selectionNames = new Map<string, string>();
+function selectionName(raw: string): string {
+  let n = selectionNames.get(raw);
+  if (n === undefined) {
+    n = serverNameParts(raw).name.toLowerCase();
+    selectionNames.set(raw, n);
+  }
+  return n;
 }
 
 function wildcardMatch(pattern: string, s: string): boolean {
@@ -111,13 +122,17 @@ export function configuredName(config: ServerConfig, host: HostConfig): Configur
 
 const serverNames = new Map<string, ConfiguredName>();
 
-/** `[scheme://]name[:port]` split as httpd's ServerName keeps it, the name lower-cased; cached per value. */
+/**
+ * `[scheme://]name[:port]` split as httpd's ServerName keeps it, cached per value. The name
+ * keeps its case: httpd reports `ServerName Mixed.Test` as written (SERVER_NAME under
+ * UseCanonicalName On, the footer, redirects).
+ */
 export function serverNameParts(raw: string): ConfiguredName {
   let c = serverNames.get(raw);
   if (c === undefined) {
     const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(\[[^\]]*\]|[^:]*)(?::(\d+))?$/i.exec(raw);
     const scheme = m?.[1]?.toLowerCase();
-    const name = (m?.[2] ?? raw).toLowerCase();
+    const name = m?.[2] ?? raw;
     const port = m?.[3] ?? (scheme === "https" ? "443" : scheme === "http" ? "80" : undefined);
     c = { name, port };
     serverNames.set(raw, c);

@@ -238,6 +238,7 @@ export class UwsFrontEnd implements FrontEnd {
       body,
     };
     handler(request, sink);
+    if (body instanceof UwsBody) body.listen();
   }
 
   /** Called by a sink when its response has ended or been aborted. */
@@ -260,12 +261,19 @@ class UwsBody implements RequestBody {
     /** The response of this request: once it is aborted or ended, `res` must not be touched. */
     private readonly sink: UwsSink,
   ) {
-    if (declaredLength > 0 || chunked) {
-      this.queue = [];
-      res.onData((ab, isLast) => this.receive(ab, isLast));
-    } else {
-      this.ended = true;
-    }
+    if (declaredLength > 0 || chunked) this.queue = [];
+    else this.ended = true;
+  }
+
+  /**
+   * Start taking the body from uWS. Called when the handler returns, still inside uWS's
+   * callback (the body is delivered after it), and only if the response is not already over:
+   * a body refused outright (413) is then skipped by uWS without a JavaScript call per chunk.
+   */
+  listen(): void {
+    if (this.queue === null && this.consumer === null) return;
+    if (this.ended || this.sink.released) return;
+    this.res.onData((ab, isLast) => this.receive(ab, isLast));
   }
 
   private receive(ab: ArrayBuffer, isLast: boolean): void {

@@ -24,6 +24,7 @@ import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
 import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
 import { sendErrorPage } from "../static/error-page";
+import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { NodewsgiError } from "../errors";
 
 export interface DaemonGroupOptions {
@@ -688,12 +689,13 @@ class Exchange {
   /** The earliest of them, so the sweep skips most exchanges with one compare. */
   nextDeadline = Infinity;
 
+  // Not readonly: finish() points them at ./released, so a finished exchange retains nothing.
   constructor(
     private readonly group: DaemonGroup,
-    private readonly req: AppRequest,
-    private readonly body: RequestBody,
-    private readonly sink: ResponseSink,
-    private readonly resolve: () => void,
+    private req: AppRequest,
+    private body: RequestBody,
+    private sink: ResponseSink,
+    private resolve: () => void,
   ) {}
 
   get isDone(): boolean {
@@ -916,7 +918,12 @@ class Exchange {
     } else {
       this.group.dequeue(this);
     }
-    this.resolve();
+    const resolve = this.resolve;
+    this.req = RELEASED_REQUEST;
+    this.body = RELEASED_BODY;
+    this.sink = RELEASED_SINK;
+    this.resolve = NOTHING;
+    resolve();
   }
 }
 

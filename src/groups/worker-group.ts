@@ -30,6 +30,7 @@ import { collectBody, type BodyBuffer } from "../app/input";
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 import { SPOOL_THRESHOLD } from "./run-request";
+import { NOTHING, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { RingConsumer, RingProducer, createRing } from "./request-queue";
 import {
   F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_RESPONSE, R_DESTROY, R_DONE, R_END, STARTED_WORD,
@@ -77,13 +78,7 @@ interface Instance {
   exited: boolean;
 }
 
-/**
- * One request handed to the group. Once finished it lets go of everything it pointed to
- * (release()): a finished flight can still be reachable for a while (a closure the sink keeps, a
- * stale hash table), and when V8 has promoted it to the old generation, whatever it points to
- * would survive every young-generation collection until the next full one. Under load that
- * made young collections copy whole requests again and again.
- */
+/** One request handed to the group; once finished it lets go of everything (./released). */
 interface Flight {
   readonly id: number;
   req: AppRequest;
@@ -105,23 +100,6 @@ interface Flight {
 
 const DEFAULT_SPIN_MICROS = 0;
 const NO_BODY: BodyRef = { length: 0, fd: -1, data: null };
-const NOTHING = (): void => undefined;
-/** What a finished flight's sink becomes: an aborted one, so nothing can write through it. */
-const RELEASED_SINK: ResponseSink = {
-  aborted: true,
-  onAbort: NOTHING,
-  writeHead: NOTHING,
-  write: () => false,
-  drain: () => Promise.resolve(),
-  end: NOTHING,
-  destroy: NOTHING,
-};
-
-const RELEASED_REQUEST: AppRequest = {
-  script: "", callable: "", applicationGroup: "", processGroup: "", method: "", environ: [], urlScheme: "http",
-  multithread: false, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
-};
-
 function release(f: Flight): void {
   f.req = RELEASED_REQUEST;
   f.sink = RELEASED_SINK;
@@ -131,6 +109,7 @@ function release(f: Flight): void {
   f.backlog = null;
   f.onAborted = null;
 }
+
 const WORKER_SCRIPT = path.join(__dirname, "worker-entry.js");
 
 export class WorkerGroup {

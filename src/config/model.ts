@@ -488,9 +488,31 @@ export function mergeRewrite(base: RewriteConfig | undefined, add: RewriteConfig
   if (options) merged.options = options;
   const rb = add.base ?? base.base;
   if (rb !== undefined) merged.base = rb;
-  if (options?.includes("InheritBefore")) merged.rules = [...base.rules, ...add.rules];
-  else if (options?.includes("Inherit")) merged.rules = [...add.rules, ...base.rules];
+  merged.rules = inheritRules(base, add.rules, options);
   return merged;
+}
+
+/**
+ * mod_rewrite's server merge (config_server_merge): a virtual host's server-context rewrite
+ * over the main server's. RewriteEngine and RewriteOptions are inherited when the host does
+ * not set them; the main server's rules only under Inherit/InheritBefore (or the main
+ * server's InheritDown/InheritDownBefore).
+ */
+export function mergeServerRewrite(main: RewriteConfig, host: RewriteConfig): RewriteConfig {
+  const options = host.options ?? main.options;
+  const merged: RewriteConfig = { rules: inheritRules(main, host.rules, options), pendingConditions: [] };
+  const engine = host.engine ?? main.engine;
+  if (engine !== undefined) merged.engine = engine;
+  if (options) merged.options = options;
+  return merged;
+}
+
+/** The rules of a merged rewrite config: `rules` with the base's after or before them, or alone. */
+function inheritRules(base: RewriteConfig, rules: RewriteRule[], options: readonly RewriteOption[] | undefined): RewriteRule[] {
+  const down = !(options?.includes("IgnoreInherit") ?? false);
+  if (options?.includes("Inherit") || (down && base.options?.includes("InheritDown"))) return base.rules.length ? [...rules, ...base.rules] : rules;
+  if (options?.includes("InheritBefore") || (down && base.options?.includes("InheritDownBefore"))) return base.rules.length ? [...base.rules, ...rules] : rules;
+  return rules;
 }
 
 function mergeMap<K, V>(base: Map<K, V> | undefined, add: Map<K, V> | undefined): Map<K, V> | undefined {

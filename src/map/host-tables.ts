@@ -4,6 +4,7 @@
  * once, read on every request.
  */
 import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, ServerConfig } from "../config/model";
+import { mergeServerRewrite } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
 import { RouteCache } from "./route-cache";
@@ -44,7 +45,7 @@ export class HostTables {
         a.regex ? { kind: "regex" as const, pattern: a.pattern, target: a.target } : { kind: "prefix" as const, url: a.pattern, target: a.target },
       ),
     );
-    this.sections = new SectionIndex(host, inherits ? main.sections : []);
+    this.sections = new SectionIndex(host, main);
     const allSections = [...(inherits ? main.sections : []), ...host.sections];
     this.restrictsSymlinks = restrictsSymlinks([
       main.dir,
@@ -59,7 +60,7 @@ export class HostTables {
       type: m.type as RewriteMapSpec["type"],
       source: m.source,
     }));
-    const rw = host.rewrite;
+    const rw = inherits ? mergeServerRewrite(main.rewrite, host.rewrite) : host.rewrite;
     this.serverRewrite =
       rw.engine && rw.rules.length > 0
         ? compileRewriteRules(rw.rules.map(toRuleSpec), this.maps, { perDir: false, serverRoot: config.serverRoot })

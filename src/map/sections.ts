@@ -10,7 +10,7 @@
  * Merged results are cached by the set of sections that applied, so a request pays for
  * matching, not for merging.
  */
-import type { DirSettings, HostConfig, Section } from "../config/model";
+import type { DirSettings, HostConfig, RewriteConfig, Section } from "../config/model";
 import { defaultDirSettings, mergeDirSettings } from "../config/model";
 
 /** Reads a directory's .htaccess into settings, honouring what AllowOverride allows. */
@@ -44,10 +44,16 @@ export class SectionIndex {
   private readonly base: DirSettings;
   private readonly cache = new Map<string, DirSettings>();
 
-  constructor(host: HostConfig, inherited: readonly Section[] = []) {
-    this.base = mergeDirSettings(defaultDirSettings(), host.dir);
+  /**
+   * `main` is the main server when `host` is a virtual host: as httpd's ap_fixup_virtual_hosts,
+   * the host's own server-level settings are merged over the main server's (each directive by
+   * its merge rule), and the main server's sections come before the host's.
+   */
+  constructor(host: HostConfig, main?: HostConfig) {
+    const inherits = main !== undefined && main !== host;
+    this.base = mergeDirSettings(mergeDirSettings(defaultDirSettings(), inherits ? serverDir(main) : {}), serverDir(host));
     let index = 0;
-    for (const section of [...inherited, ...host.sections]) {
+    for (const section of [...(inherits ? main.sections : []), ...host.sections]) {
       const entry = indexSection(section, index++);
       switch (section.kind) {
         case "Directory":
@@ -70,7 +76,7 @@ export class SectionIndex {
     this.dirs.sort((a, b) => a.depth - b.depth || a.index - b.index);
   }
 
-  /** Settings for the main server's defaults merged with the host's own (no sections). */
+  /** httpd's defaults, the main server's settings and the host's own (no sections). */
   get serverSettings(): DirSettings {
     return this.base;
   }
@@ -128,6 +134,20 @@ export class SectionIndex {
     for (; i < applied.length; i++) merged = mergeDirSettings(merged, applied[i].section.settings);
     return merged;
   }
+}
+
+/**
+ * A host's per-directory settings given outside any section. RewriteEngine and RewriteOptions
+ * there set the base directory scope too (mod_rewrite's cmd_rewriteengine): a <Directory>
+ * with rules and no RewriteEngine runs them when the server turned the engine on.
+ */
+function serverDir(host: HostConfig): DirSettings {
+  const { engine, options } = host.rewrite;
+  if (engine === undefined && options === undefined) return host.dir;
+  const rewrite: RewriteConfig = { rules: [], pendingConditions: [] };
+  if (engine !== undefined) rewrite.engine = engine;
+  if (options !== undefined) rewrite.options = options;
+  return { ...host.dir, rewrite };
 }
 
 /** Some AllowOverride class or an AllowOverrideList directive: httpd reads .htaccess files then. */

@@ -8,6 +8,9 @@
 //   - the port is never the <VirtualHost> address's: UseCanonicalName On reports ServerName's
 //     port, else the scheme's default; Off the Host header's port, else ServerName's, else the
 //     default; under On the name is ServerName's as written (`Mixed.Test`);
+//   - ServerName's scheme (`https://e.test`) is the scheme of self-referential redirects and
+//     REQUEST_SCHEME (wsgi.url_scheme stays the connection's), and mod_wsgi's default
+//     application group is ServerName's name, the request's port unless 80/443, SCRIPT_NAME;
 //   - AllowOverride None with an AllowOverrideList still reads .htaccess files: a listed
 //     directive applies, any other is a 500.
 const { describe, it, before, after } = require("node:test");
@@ -33,6 +36,12 @@ const APP = `exports.application = (e, sr) => {
 };
 `;
 
+const GROUP_APP = `exports.application = (e, sr) => {
+  sr("200 OK", [["Content-Type", "application/json"]]);
+  return [JSON.stringify({ group: e["mod_wsgi.application_group"], scheme: e.REQUEST_SCHEME, urlScheme: e["wsgi.url_scheme"] })];
+};
+`;
+
 /** A port that was free a moment ago: the virtual hosts name it, as `<VirtualHost *:PORT>`. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -48,6 +57,7 @@ function freePort() {
 function writeSite(port) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-host-selection-"));
   fs.writeFileSync(path.join(dir, "app.js"), APP);
+  fs.writeFileSync(path.join(dir, "group.js"), GROUP_APP);
   for (const d of ["dir", "lst", "lst2"]) fs.mkdirSync(path.join(dir, "site", d), { recursive: true });
   fs.writeFileSync(path.join(dir, "site", "lst", "x.txt"), "x\n");
   fs.writeFileSync(path.join(dir, "site", "lst", ".htaccess"), "Redirect /lst/from /lst/to\n");
@@ -76,6 +86,7 @@ function writeSite(port) {
     "</Directory>",
     `WSGIScriptAlias /on/app ${dir}/app.js application-group=%{GLOBAL}`,
     `WSGIScriptAlias /off/app ${dir}/app.js`,
+    `WSGIScriptAlias /off/group ${dir}/group.js`,
     `Alias /on/s/ ${dir}/site/`,
     `Alias /off/s/ ${dir}/site/`,
     "<Location /on>",
@@ -119,7 +130,7 @@ describe("host selection: pure parts", () => {
     // The name keeps its case, as httpd reports it.
     assert.deepEqual(configuredName(config, b), { name: "B.Test", port: undefined });
     assert.deepEqual(configuredName(config, vh3), { name: "vh3.test", port: "9000" });
-    assert.deepEqual(configuredName(config, vh4), { name: "vh4.test", port: "443" });
+    assert.deepEqual(configuredName(config, vh4), { name: "vh4.test", port: "443", scheme: "https" });
   });
 
   it("selection compares ServerName's name part with the Host name", () => {
@@ -151,17 +162,20 @@ const MATRIX = [
   ["c.test", "off", "c.test", "9000", "http://c.test:9000"],
   ["c.test:7777", "on", "c.test", "9000", "http://c.test:9000"],
   ["C.Test:7777", "off", "c.test", "7777", "http://c.test:7777"],
-  // Apache redirects to https://e.test here (the scheme given in ServerName); nodewsgi keeps
-  // the request's scheme, so the redirect is not checked for e.test.
-  ["e.test", "on", "e.test", "443", null],
-  ["e.test", "off", "e.test", "443", null],
-  ["e.test:7777", "on", "e.test", "443", null],
-  ["e.test:7777", "off", "e.test", "7777", null],
+  // The scheme given in ServerName is the redirects' (httpd's server_scheme), 443 its default port.
+  ["e.test", "on", "e.test", "443", "https://e.test"],
+  ["e.test", "off", "e.test", "443", "https://e.test"],
+  ["e.test:7777", "on", "e.test", "443", "https://e.test"],
+  ["e.test:7777", "off", "e.test", "7777", "https://e.test:7777"],
+  ["e.test:80", "off", "e.test", "80", "https://e.test:80"],
   // ServerName keeps its case under On; Off reports the Host header's name.
   ["mixed.test", "on", "Mixed.Test", "80", "http://Mixed.Test"],
   ["MIXED.test", "off", "mixed.test", "80", "http://mixed.test"],
 ];
 const ADMIN = { "a.test": "a@example.test", "c.test": "c@example.test", "e.test": "e@example.test", "mixed.test": "m@example.test" };
+// mod_wsgi's default application group: ServerName's host name (no scheme, no port, its case),
+// the request's port unless 80 or 443, `|`, SCRIPT_NAME (the /on mount runs in %{GLOBAL}).
+const GROUP = { "a.test": "a.test", "c.test": "c.test", "e.test": "e.test", "mixed.test": "Mixed.Test" };
 
 for (const [engineName, engine] of engines) {
   for (const frontEnd of ["node", "uws"]) {
@@ -182,6 +196,11 @@ for (const [engineName, engine] of engines) {
           const footer = `<address>nodewsgi Server at ${name} Port ${serverPort}</address>\n`;
           const app = await request(port, `/${canonical}/app`, { headers: { Host: host } });
           assert.equal(app.status, 200, what);
+          if (canonical === "off") {
+            const group = JSON.parse((await request(port, "/off/group", { headers: { Host: host } })).body);
+            const p = serverPort === "80" || serverPort === "443" ? "" : `:${serverPort}`;
+            assert.deepEqual(group, { group: `${GROUP[name.toLowerCase()]}${p}|/off/group`, scheme: origin.slice(0, origin.indexOf(":")), urlScheme: "http" }, what);
+          }
           assert.deepEqual(JSON.parse(app.body), { SERVER_NAME: name, SERVER_PORT: serverPort, SERVER_ADMIN: ADMIN[name.toLowerCase()], SERVER_SIGNATURE: footer }, what);
           const missing = await request(port, `/${canonical}/s/nothere`, { headers: { Host: host } });
           assert.equal(missing.status, 404, what);

@@ -7,6 +7,7 @@ import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, Rewr
 import { mergeServerRewrite } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
+import { configuredName } from "./host";
 import { RouteCache } from "./route-cache";
 import { restrictsSymlinks } from "./symlinks";
 import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
@@ -23,7 +24,10 @@ export class HostTables {
   readonly serverRewrite: CompiledRewrite | null;
   readonly handlerScripts: ReadonlyMap<string, HandlerScript>;
   readonly documentRoot: string;
-  /** ServerName as configured: the name in default application group names. */
+  /**
+   * ServerName's host name, without scheme or port (httpd's server_hostname): mod_wsgi's
+   * %{RESOURCE} and %{SERVER} add the request's port to it unless that is 80 or 443.
+   */
   readonly configuredName: string;
   readonly maps: RewriteMapSpec[];
   /** Per-path results of the map phase's path-only steps (see route-cache.ts). */
@@ -54,7 +58,7 @@ export class HostTables {
     ]);
     this.handlerScripts = new Map([...(inherits ? main.handlerScripts : []), ...host.handlerScripts]);
     this.documentRoot = stripTrailingSlash(host.documentRoot?.value ?? main.documentRoot?.value ?? "/var/www/html");
-    this.configuredName = host.serverName?.value ?? main.serverName?.value ?? "localhost";
+    this.configuredName = configuredName(config, host).name;
     this.maps = [...(inherits ? main.rewriteMaps.values() : []), ...host.rewriteMaps.values()].map((m) => ({
       name: m.name,
       type: m.type as RewriteMapSpec["type"],

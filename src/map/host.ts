@@ -108,6 +108,8 @@ function wildcardMatch(pattern: string, s: string): boolean {
 export interface ConfiguredName {
   readonly name: string;
   readonly port: string | undefined;
+  /** The scheme ServerName gave (`https://e.test`), lower-cased; absent when it gave none. */
+  readonly scheme?: string;
 }
 
 /**
@@ -134,10 +136,19 @@ export function serverNameParts(raw: string): ConfiguredName {
     const scheme = m?.[1]?.toLowerCase();
     const name = m?.[2] ?? raw;
     const port = m?.[3] ?? (scheme === "https" ? "443" : scheme === "http" ? "80" : undefined);
-    c = { name, port };
+    c = scheme === undefined ? { name, port } : { name, port, scheme };
     serverNames.set(raw, c);
   }
   return c;
+}
+
+/**
+ * ap_http_scheme: https on a TLS connection, else https when ServerName says so (httpd's
+ * server_scheme), else http. Self-referential URLs, REQUEST_SCHEME and the default port
+ * follow it; wsgi.url_scheme does not (mod_wsgi reports the connection's).
+ */
+export function httpScheme(configured: ConfiguredName, connection: "http" | "https"): "http" | "https" {
+  return connection === "https" || configured.scheme === "https" ? "https" : "http";
 }
 
 /** The SERVER_NAME and SERVER_PORT of a request, as ap_get_server_name / ap_get_server_port. */

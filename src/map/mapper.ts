@@ -20,7 +20,7 @@ import type { Engine, ProxyList } from "../engine/types";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import { splitTarget } from "./request-target";
-import { requestHost, selectHost, configuredName, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
+import { requestHost, selectHost, configuredName, httpScheme, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { HostTables } from "./host-tables";
 import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
@@ -101,6 +101,8 @@ interface RequestState {
   /** What the Host header named, and ServerName, for UseCanonicalName. */
   readonly sent: { readonly name: string | undefined; readonly port: string | undefined };
   readonly configured: ConfiguredName;
+  /** ap_http_scheme: the connection's, or https when ServerName names it (REQUEST_SCHEME, redirects). */
+  readonly scheme: "http" | "https";
   /** UseCanonicalName of the server, and the one serverName/serverPort follow now. */
   readonly serverCanonical: "on" | "off" | "dns" | undefined;
   canonical: "on" | "off" | "dns" | undefined;
@@ -137,7 +139,7 @@ export class Mapper {
   private identify(state: RequestState, settings: DirSettings): void {
     const use = settings.useCanonicalName?.value ?? state.serverCanonical;
     state.canonical = use;
-    const id = serverIdentity(use, state.configured, state.sent, state.req.scheme, state.req.localAddress);
+    const id = serverIdentity(use, state.configured, state.sent, state.scheme, state.req.localAddress);
     state.serverName = id.serverName;
     state.serverPort = id.serverPort;
   }
@@ -154,7 +156,8 @@ export class Mapper {
     const mode = settings?.serverSignature?.value ?? host.dir.serverSignature?.value ?? this.config.main.dir.serverSignature?.value;
     if (mode === undefined || mode === "off") return { serverAdmin: admin, signature: "" };
     const use = settings?.useCanonicalName?.value ?? host.dir.useCanonicalName?.value ?? this.config.main.dir.useCanonicalName?.value;
-    const id = serverIdentity(use, configuredName(this.config, host), { name: rh?.serverName || undefined, port: rh?.sentPort }, req.scheme, req.localAddress);
+    const configured = configuredName(this.config, host);
+    const id = serverIdentity(use, configured, { name: rh?.serverName || undefined, port: rh?.sentPort }, httpScheme(configured, req.scheme), req.localAddress);
     return { serverAdmin: admin, signature: serverSignature(mode, "<hr>\n", serverBanner(this.config.serverTokens), id.serverName, id.serverPort, admin) };
   }
 
@@ -199,7 +202,8 @@ export class Mapper {
     const configured = configuredName(this.config, host);
     const sent = { name: rh.serverName || undefined, port: rh.sentPort };
     const serverCanonical = host.dir.useCanonicalName?.value ?? this.config.main.dir.useCanonicalName?.value;
-    const id = serverIdentity(serverCanonical, configured, sent, req.scheme, req.localAddress);
+    const scheme = httpScheme(configured, req.scheme);
+    const id = serverIdentity(serverCanonical, configured, sent, scheme, req.localAddress);
 
     const state: RequestState = {
       req,
@@ -208,6 +212,7 @@ export class Mapper {
       serverPort: id.serverPort,
       sent,
       configured,
+      scheme,
       serverCanonical,
       canonical: serverCanonical,
       requestUri: req.target,
@@ -589,7 +594,9 @@ export class Mapper {
 
     // mod_headers' RequestHeader edits what the application sees.
     const requestRules = rulesOf(settings.headers, "RequestHeader");
-    const mapped = requestRules.length === 0 ? req : { ...req, headers: applyRequestHeaderRules(requestRules, req.headers, { env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000 }) };
+    const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, { env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000 });
+    // The environ's REQUEST_SCHEME is the request's scheme as httpd sees it (ap_http_scheme).
+    const mapped = headers === req.headers && state.scheme === req.scheme ? req : { ...req, headers, scheme: state.scheme };
     const environ = buildCgiEnviron(this.engine, {
       req: mapped,
       requestUri: state.requestUri,
@@ -700,7 +707,7 @@ function serverVariable(name: string, state: RequestState, uri: string, query: s
     case "SERVER_ADMIN":
       return serverAdmin(state.tables.config, state.tables.host);
     case "REQUEST_SCHEME":
-      return req.scheme;
+      return state.scheme;
     case "HTTPS":
       return req.scheme === "https" ? "on" : "off";
     case "REMOTE_ADDR":
@@ -765,8 +772,8 @@ function handlerByExtension(settings: DirSettings, file: string): string | null 
 
 /** ap_construct_url: scheme, the request's server name, the port when not the default. */
 function absoluteUrl(state: RequestState, localPath: string): string {
-  const port = state.serverPort === (state.req.scheme === "https" ? "443" : "80") ? "" : `:${state.serverPort}`;
-  return `${state.req.scheme}://${state.serverName}${port}${localPath}`;
+  const port = state.serverPort === (state.scheme === "https" ? "443" : "80") ? "" : `:${state.serverPort}`;
+  return `${state.scheme}://${state.serverName}${port}${localPath}`;
 }
 
 /**

@@ -9,6 +9,7 @@ const path = require("node:path");
 const { DaemonGroup } = require("../dist/groups/daemon-supervisor");
 const { DaemonPool } = require("../dist/groups/daemon-pool");
 const { FrameReader, Outbox, decodeHead, decodeResponseHead } = require("../dist/groups/daemon-protocol");
+const { EnvironLayouts, LayoutTable } = require("../dist/groups/environ-codec");
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-test-"));
 const groups = [];
@@ -154,20 +155,24 @@ test("protocol: frames from one outbox flush round-trip through a split stream, 
   assert.equal(rw[0].req.processGroup, "g");
   assert.equal(rw[0].req.multiprocess && rw[0].req.runOnce && !rw[0].req.multithread, true);
   assert.equal(rw[0].chunked, true);
-  // With a key dictionary, keys are sent once per connection and come back interned.
-  out.keyIds = new Map();
-  const keys = [];
+  // With layouts, a key sequence crosses once per connection and unchanged values are not resent.
+  out.layouts = new EnvironLayouts();
+  const table = new LayoutTable();
   const seen = [];
-  const headers = (i) => request("/x", { environ: ["REQUEST_METHOD", "GET", "HTTP_X_" + i, String(i), "REQUEST_METHOD", "again"] });
+  const headers = (i) => request("/x", { environ: ["REQUEST_METHOD", "GET", "HTTP_X", String(i), "REQUEST_METHOD", "again"] });
   for (let i = 0; i < 3; i++) out.head(20 + i, { req: headers(i), declaredLength: 0, chunked: false });
+  out.head(23, { req: request("/x", { environ: ["OTHER", "v"] }), declaredLength: 0, chunked: false });
   out.flush();
-  const dictBytes = written.pop();
-  new FrameReader((t, id, p) => seen.push(decodeHead(Buffer.from(p), keys))).push(dictBytes);
+  const layoutBytes = written.pop();
+  new FrameReader((t, id, p) => seen.push(decodeHead(Buffer.from(p), table))).push(layoutBytes);
   for (let i = 0; i < 3; i++) assert.deepEqual(seen[i].req.environ, headers(i).environ);
-  assert.equal(keys.length, 4);
-  assert.equal(keys[0], "REQUEST_METHOD");
-  assert.equal(dictBytes.toString("latin1").split("REQUEST_METHOD").length - 1, 1, "a key crosses once");
-  assert.throws(() => decodeHead(Buffer.from(dictBytes.subarray(9 + dictBytes.readUInt32LE(5) + 9)), []), /undefined key/);
+  assert.deepEqual(seen[3].req.environ, ["OTHER", "v"]);
+  assert.equal(seen[1].req.environ[0], seen[0].req.environ[0], "the same key strings for one layout");
+  assert.equal(layoutBytes.toString("latin1").split("REQUEST_METHOD").length - 1, 2, "keys cross once");
+  assert.equal(layoutBytes.toString("latin1").split("again").length - 1, 1, "an unchanged value crosses once");
+  // A frame of a layout the child never saw is refused, not misread.
+  const second = layoutBytes.subarray(9 + layoutBytes.readUInt32LE(5));
+  assert.throws(() => decodeHead(Buffer.from(second.subarray(9, 9 + second.readUInt32LE(5))), new LayoutTable()), /undefined environ layout/);
   // Frames written after a flush do not disturb the bytes already handed over.
   out.data(11, 12, Buffer.alloc(10, 1));
   out.flush();

@@ -14,6 +14,7 @@ import type { LogOrigin, OriginErrorLog } from "../log/apache-error-log";
 import { routeStdio } from "../log/console-redirect";
 import { createDaemonHost } from "./daemon-host";
 import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
+import { LayoutTable } from "./environ-codec";
 
 /** Passed by the supervisor in NODEWSGI_DAEMON_INIT. */
 export interface ChildInit {
@@ -198,7 +199,7 @@ class Link {
   readonly out: Outbox;
   readonly running = new Map<number, Running>();
   /** The environ key dictionary of this connection (daemon-protocol.ts, Outbox.head). */
-  private readonly keys: string[] = [];
+  private readonly layouts = new LayoutTable();
 
   constructor(readonly socket: net.Socket, private readonly host: ApplicationHost, private readonly group: string) {
     this.out = new Outbox(socket);
@@ -230,7 +231,7 @@ class Link {
   private onFrame(type: number, id: number, payload: Buffer): void {
     switch (type) {
       case Frame.Head: {
-        const wire = decodeHead(payload, this.keys);
+        const wire = decodeHead(payload, this.layouts);
         const req = wire.req;
         req.environ.push("mod_wsgi.daemon_start", nowMicros());
         const r: Running = { body: null as unknown as WireBody, sink: null as unknown as WireSink, bodyDone: false, responseDone: false };

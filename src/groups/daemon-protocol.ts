@@ -19,6 +19,7 @@
  * burst of requests or responses costs one write and one read on each side, not one each.
  */
 import type { AppRequest } from "./types";
+import { EnvironLayouts, LayoutTable, decodeEnviron, encodeEnviron, sameBytes, stringsBound, writeStrings } from "./environ-codec";
 import type { HeaderPair } from "../http/types";
 
 export const FRAME_HEADER = 9;
@@ -56,6 +57,10 @@ const FLAG_MULTIPROCESS = 4;
 const FLAG_RUN_ONCE = 8;
 const FLAG_CHUNKED = 16;
 const FLAG_HAS_MTIME = 32;
+/** The HEAD carries its layout's keys (./environ-codec). */
+const FLAG_KEYS = 64;
+/** HEAD payload before the environ: flags, pad, layout u16, pairs, count, text bytes, 3 f64. */
+const HEAD_FIXED = 40;
 
 /**
  * µs since the epoch as a decimal string, as mod_wsgi's `*_start` environ keys. Built from
@@ -78,28 +83,6 @@ export interface HeadExtras {
   drop: ReadonlySet<string>;
   /** Environ pairs to add at the end. */
   extra: readonly string[];
-}
-
-const NO_STRINGS: readonly string[] = [];
-/** Environ key tokens in HEAD: an index below KEY_DEFINE refers to an earlier definition. */
-const KEY_DEFINE = 0x80000000;
-const KEY_LITERAL = 0xffffffff;
-/** Dictionary entries per connection. */
-export const MAX_KEYS = 4096;
-
-/** The internalized copy of a string (property names are), so equal keys are one string. */
-function intern(s: string): string {
-  const o: Record<string, number> = {};
-  o[s] = 0;
-  return Object.keys(o)[0]!;
-}
-
-function u32(b: Buffer, p: number, v: number): number {
-  b[p] = v;
-  b[p + 1] = v >>> 8;
-  b[p + 2] = v >>> 16;
-  b[p + 3] = v >>> 24;
-  return p + 4;
 }
 
 /** What an Outbox writes to (a net.Socket; a fake in tests). */
@@ -180,39 +163,27 @@ export class Outbox {
   }
 
   /**
-   * Environ keys already sent on this connection, by dictionary index (see `head`). Null
-   * (the default) sends every key as a string.
+   * The environ layouts numbered on this connection (./environ-codec). Null (the default) sends
+   * every key and value with every request.
    */
-  keyIds: Map<string, number> | null = null;
+  layouts: EnvironLayouts | null = null;
 
   /**
-   * HEAD: the fixed fields, then a u32 token per string (its length in UTF-16 units, or for an
-   * environ key a dictionary reference) and all the strings as one UTF-8 run. One string write
-   * per request instead of one per environ entry (each is a call into C++); UTF-16 lengths
-   * survive the UTF-8 round trip, lone surrogates included (one unit becomes U+FFFD, one unit).
-   *
-   * Environ keys repeat on every request, so each connection keeps a dictionary: a key's first
-   * use defines an index (KEY_DEFINE | index, then the key as a string), later uses send only
-   * the index. The child interns the key once, so it is the very string the gateway's literals
-   * are and every later comparison is a pointer compare. The dictionary is bounded (MAX_KEYS)
-   * because header names come from clients; beyond it keys go as strings (KEY_LITERAL).
+   * HEAD: the fixed fields, the environ layout, then the strings in ./environ-codec's form (the
+   * six request strings, the keys when the layout is new, the values that changed). One string
+   * write per request, and the keys and unchanged values of a known layout do not travel.
    *
    * `x` rewrites the request for a daemon group on the way (its environ keys and flags)
    * without building a second AppRequest.
    */
   head(id: number, w: WireRequest, x?: HeadExtras): void {
     const r = w.req;
-    const env = r.environ;
-    const drop = x?.drop;
-    const extra = x?.extra ?? NO_STRINGS;
+    const env = x === undefined ? r.environ : daemonEnviron(r.environ, x.drop, x.extra);
     const pg = x ? x.processGroup : r.processGroup;
-    const ids = this.keyIds;
-    let bound = r.script.length + r.callable.length + r.applicationGroup.length + pg.length + r.method.length + r.logPrefix.length;
-    for (let i = 0; i < env.length; i++) bound += env[i]!.length;
-    for (let i = 0; i < extra.length; i++) bound += extra[i]!.length;
-    const maxTokens = 6 + ((env.length + extra.length) >> 1) * 3;
-    this.room(FRAME_HEADER + 1 + 24 + 4 + maxTokens * 4 + 4 + bound * 3);
-    const at = this.pos;
+    const strings: string[] = [r.script, r.callable, r.applicationGroup, pg, r.method, r.logPrefix];
+    const enc = encodeEnviron(env, this.layouts, strings);
+    const text = strings.join("");
+    this.room(FRAME_HEADER + HEAD_FIXED + sameBytes(enc) + stringsBound(strings.length, text));
     let flags = 0;
     if (r.urlScheme === "https") flags |= FLAG_HTTPS;
     if (x ? x.multithread : r.multithread) flags |= FLAG_MULTITHREAD;
@@ -220,53 +191,26 @@ export class Outbox {
     if (x ? x.runOnce : r.runOnce) flags |= FLAG_RUN_ONCE;
     if (w.chunked) flags |= FLAG_CHUNKED;
     if (r.scriptMtimeMs !== undefined) flags |= FLAG_HAS_MTIME;
+    if (enc.keys) flags |= FLAG_KEYS;
+    const at = this.pos;
     const b = this.buf;
-    let p = at + FRAME_HEADER;
-    b[p++] = flags;
-    b.writeDoubleLE(r.bodyLimit, p);
-    b.writeDoubleLE(w.declaredLength, p + 8);
-    b.writeDoubleLE(r.scriptMtimeMs ?? 0, p + 16);
-    p += 24;
-    const countAt = p;
-    p += 4;
-    p = u32(b, p, r.script.length);
-    p = u32(b, p, r.callable.length);
-    p = u32(b, p, r.applicationGroup.length);
-    p = u32(b, p, pg.length);
-    p = u32(b, p, r.method.length);
-    p = u32(b, p, r.logPrefix.length);
-    let blob = r.script + r.callable + r.applicationGroup + pg + r.method + r.logPrefix;
-    let pairs = 0;
-    for (let pass = 0; pass < 2; pass++) {
-      const list = pass === 0 ? env : extra;
-      for (let i = 0; i + 1 < list.length; i += 2) {
-        const k = list[i]!;
-        // Every key to drop starts with 'm' (mod_wsgi.*): most keys skip the hash lookup.
-        if (pass === 0 && drop !== undefined && k.charCodeAt(0) === 109 && drop.has(k)) continue;
-        const v = list[i + 1]!;
-        pairs++;
-        const known = ids === null ? undefined : ids.get(k);
-        if (known !== undefined) {
-          p = u32(b, p, known);
-        } else {
-          if (ids !== null && ids.size < MAX_KEYS) {
-            const n = ids.size;
-            ids.set(k, n);
-            p = u32(b, p, (KEY_DEFINE | n) >>> 0);
-          } else {
-            p = u32(b, p, KEY_LITERAL);
-          }
-          p = u32(b, p, k.length);
-          blob += k;
-        }
-        p = u32(b, p, v.length);
-        blob += v;
-      }
+    const p = at + FRAME_HEADER;
+    b[p] = flags;
+    b[p + 1] = 0;
+    b.writeUInt16LE(enc.layout, p + 2);
+    b.writeUInt32LE(env.length >>> 1, p + 4);
+    b.writeUInt32LE(strings.length, p + 8);
+    b.writeDoubleLE(r.bodyLimit, p + 16);
+    b.writeDoubleLE(w.declaredLength, p + 24);
+    b.writeDoubleLE(r.scriptMtimeMs ?? 0, p + 32);
+    let q = p + HEAD_FIXED;
+    if (enc.same !== null) {
+      b.set(enc.same, q);
+      q += sameBytes(enc);
     }
-    u32(b, countAt, pairs);
-    const n = blob.length === 0 ? 0 : b.write(blob, p + 4, "utf8");
-    u32(b, p, n);
-    this.pos = p + 4 + n;
+    const n = writeStrings(b, q, strings, text);
+    b.writeUInt32LE(n, p + 12);
+    this.pos = q + 4 * strings.length + n;
     this.patch(Frame.Head, id, at);
   }
 
@@ -349,74 +293,53 @@ class Reader {
 }
 
 /**
- * The child's side of HEAD; `environ` is a fresh array the caller may extend. `keys` is the
- * connection's key dictionary (filled as definitions arrive).
+ * The child's side of HEAD; `environ` is a fresh array the caller may extend. `layouts` is the
+ * connection's table (filled as layouts are defined).
  */
-export function decodeHead(payload: Buffer, keys: string[] = []): WireRequest & { req: AppRequest & { environ: string[] } } {
+export function decodeHead(payload: Buffer, layouts: LayoutTable = new LayoutTable()): WireRequest & { req: AppRequest & { environ: string[] } } {
+  if (payload.length < HEAD_FIXED) throw new Error("daemon HEAD frame too short");
   const flags = payload[0]!;
-  const bodyLimit = payload.readDoubleLE(1);
-  const declaredLength = payload.readDoubleLE(9);
-  const mtime = payload.readDoubleLE(17);
-  const pairs = payload.readUInt32LE(25);
-  // Find the UTF-8 run: walk the tokens once (a definition or literal key has a length after it).
-  let lp = 29 + 6 * 4;
-  for (let i = 0; i < pairs; i++) {
-    const t = payload.readUInt32LE(lp);
-    lp += t >= KEY_DEFINE ? 12 : 8;
-  }
-  const blobLen = payload.readUInt32LE(lp);
-  const blob = blobLen === 0 ? "" : payload.toString("utf8", lp + 4, lp + 4 + blobLen);
-  lp = 29;
-  let sp = 0;
-  const next = (): string => {
-    const n = payload.readUInt32LE(lp);
-    lp += 4;
-    const v = n === 0 ? "" : blob.slice(sp, sp + n);
-    sp += n;
-    return v;
-  };
-  const script = next();
-  const callable = next();
-  const applicationGroup = next();
-  const processGroup = next();
-  const method = next();
-  const logPrefix = next();
-  const environ: string[] = new Array(pairs * 2);
-  for (let i = 0; i < pairs; i++) {
-    const t = payload.readUInt32LE(lp);
-    let k: string;
-    if (t < KEY_DEFINE) {
-      lp += 4;
-      k = keys[t]!;
-      if (k === undefined) throw new Error(`daemon HEAD refers to undefined key ${t}`);
-    } else if (t === KEY_LITERAL) {
-      lp += 4;
-      k = next();
-    } else {
-      lp += 4;
-      k = intern(next());
-      keys[t - KEY_DEFINE] = k;
-    }
-    environ[2 * i] = k;
-    environ[2 * i + 1] = next();
-  }
+  const layout = payload.readUInt16LE(2);
+  const pairs = payload.readUInt32LE(4);
+  const count = payload.readUInt32LE(8);
+  const bytes = payload.readUInt32LE(12);
+  const bodyLimit = payload.readDoubleLE(16);
+  const declaredLength = payload.readDoubleLE(24);
+  const mtime = payload.readDoubleLE(32);
+  const { environ, strings: s } = decodeEnviron(payload, HEAD_FIXED, layout, (flags & FLAG_KEYS) !== 0, pairs, 6, count, bytes, layouts);
   const req = {
-    script,
-    callable,
-    applicationGroup,
-    processGroup,
-    method,
+    script: s[0]!,
+    callable: s[1]!,
+    applicationGroup: s[2]!,
+    processGroup: s[3]!,
+    method: s[4]!,
     environ,
     urlScheme: flags & FLAG_HTTPS ? ("https" as const) : ("http" as const),
     multithread: (flags & FLAG_MULTITHREAD) !== 0,
     multiprocess: (flags & FLAG_MULTIPROCESS) !== 0,
     runOnce: (flags & FLAG_RUN_ONCE) !== 0,
     bodyLimit,
-    logPrefix,
+    logPrefix: s[5]!,
     // Always present (undefined when unknown): one object shape for every request.
     scriptMtimeMs: flags & FLAG_HAS_MTIME ? mtime : undefined,
   };
   return { req, declaredLength, chunked: (flags & FLAG_CHUNKED) !== 0 };
+}
+
+/**
+ * The environ a daemon group sends: the request's without the keys in `drop` (every one of them
+ * starts with 'm', mod_wsgi.*, so most keys skip the hash lookup), then `extra`. The kept keys
+ * are the request's own string objects, so the layout is recognised by identity.
+ */
+function daemonEnviron(env: readonly string[], drop: ReadonlySet<string>, extra: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < env.length; i += 2) {
+    const k = env[i]!;
+    if (k.charCodeAt(0) === 109 && drop.has(k)) continue;
+    out.push(k, env[i + 1]!);
+  }
+  for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
+  return out;
 }
 
 export interface WireResponseHead {

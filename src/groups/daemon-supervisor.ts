@@ -24,6 +24,7 @@ import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
 import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
 import { sendErrorPage } from "../static/error-page";
+import { EnvironLayouts } from "./environ-codec";
 import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { NodewsgiError } from "../errors";
 
@@ -626,7 +627,7 @@ class Link {
   ) {
     this.out = new Outbox(socket);
     this.out.beforeFlush = this.payCredits;
-    this.out.keyIds = new Map();
+    this.out.layouts = new EnvironLayouts();
     const reader = new FrameReader((type, id, payload) => {
       const ex = this.exchanges.get(id);
       // Frames for a request already finished here (aborted, timed out) are dropped.

@@ -49,8 +49,12 @@ function sink() {
   };
 }
 
-/** Keeps `depth` requests outstanding for SECONDS; returns round trips per second. */
+/**
+ * Keeps `depth` requests outstanding for SECONDS; returns round trips per second and this
+ * process's CPU time per round trip (all its threads: the worker's work is included).
+ */
 async function measure(dispatch, depth) {
+  const cpu0 = process.cpuUsage();
   let n = 0;
   let stop = false;
   const until = performance.now() + SECONDS * 1000;
@@ -64,7 +68,8 @@ async function measure(dispatch, depth) {
   };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: depth }, lane));
-  return (n / (performance.now() - t0)) * 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: (n / (performance.now() - t0)) * 1000, cpuUs: (cpu.user + cpu.system) / n };
 }
 
 async function postMessageBaseline(depth) {
@@ -106,11 +111,9 @@ async function postMessageBaseline(depth) {
     rows.push({ depth, inThread, worker, pm });
   }
   console.log(`node ${process.version}, ${os.cpus()[0].model}, ${os.cpus().length} CPUs, ${SECONDS}s per case`);
-  console.log("outstanding | in-thread req/s | worker group (SAB) req/s | ratio | postMessage objects req/s");
-  for (const r of rows) {
-    console.log(
-      `${String(r.depth).padStart(11)} | ${Math.round(r.inThread).toString().padStart(15)} | ${Math.round(r.worker).toString().padStart(24)} | ${(r.worker / r.inThread).toFixed(2).padStart(5)} | ${Math.round(r.pm).toString().padStart(9)}`,
-    );
-  }
+  console.log("CPU µs per round trip counts every thread of this process (the worker's share included).");
+  console.log("outstanding | in-thread req/s (CPU µs) | worker group, SAB rings (CPU µs) | postMessage objects (CPU µs)");
+  const cell = (m, w) => `${Math.round(m.rate)} (${m.cpuUs.toFixed(2)})`.padStart(w);
+  for (const r of rows) console.log(`${String(r.depth).padStart(11)} | ${cell(r.inThread, 24)} | ${cell(r.worker, 32)} | ${cell(r.pm, 28)}`);
   await group.close(1000);
 })();

@@ -20,6 +20,15 @@ const { hasCommand, wrkVersion, measure } = require("./lib/load");
 const { treeCpuSeconds, cpuCounters, cpuShares } = require("./lib/proc");
 const { median } = require("./lib/stats");
 const { renderReport } = require("./lib/report");
+
+/** bench/LIMITS.md (the hand-written analysis the report carries), or null. */
+function readLimits() {
+  try {
+    return fs.readFileSync(path.join(__dirname, "LIMITS.md"), "utf8");
+  } catch {
+    return null;
+  }
+}
 const { uploadCheck } = require("./lib/upload");
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -357,6 +366,7 @@ async function main() {
       results,
       upload,
       micro,
+      limits: readLimits(),
       seconds: (Date.now() - started) / 1000,
       date: new Date(),
     });

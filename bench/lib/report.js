@@ -125,6 +125,12 @@ function renderReport(r) {
     L.push("");
   }
 
+  if (r.limits) {
+    // bench/LIMITS.md, maintained by hand: what was profiled and what limits each missed target.
+    L.push("## What limits the missed targets", "", "_From bench/LIMITS.md (hand-written, read at the end of the run)._", "");
+    L.push(r.limits.replace(/^# .*\n+/, "").trim(), "");
+  }
+
   L.push("## Streamed upload", "");
   if (!u) L.push("Not run (`--upload-mib 0`, or a `--rows` filter without `upload`).");
   else if (u.skipped) L.push(`${u.mib} MiB: ${u.skipped}`);

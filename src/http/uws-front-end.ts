@@ -348,6 +348,8 @@ class UwsSink implements ResponseSink {
   private headers: readonly HeaderPair[] = [];
   private headSent = false;
   private finished = false;
+  /** end() was called (the response may still be finishing from onWritable). */
+  private ending = false;
 
   /** The client went away or the response was ended: `res` is off limits from now on. */
   get released(): boolean {
@@ -476,7 +478,8 @@ class UwsSink implements ResponseSink {
   }
 
   end(chunk?: Uint8Array): void {
-    if (this.aborted || this.finished) return;
+    if (this.aborted || this.finished || this.ending) return;
+    this.ending = true;
     const body = chunk ?? EMPTY;
     const close = this.owner.draining || this.closeAfter;
     this.res.cork(() => {
@@ -494,10 +497,13 @@ class UwsSink implements ResponseSink {
       } else if (this.written === 0) {
         this.res.endWithoutBody(this.length, close);
       } else if (close && this.written >= this.length) {
-        this.closeSoon();
+        if (this.pending !== null) this.closeWhenSent = true;
+        else this.closeSoon();
       }
     });
-    this.markFinished();
+    // A chunk uWS could not take yet is resent from onWritable, which finishes the response
+    // when the last byte is handed over: until then it is in flight (a graceful stop waits).
+    if (this.pending === null) this.markFinished();
   }
 
   /** Close after a streamed response that must not keep the connection alive. */

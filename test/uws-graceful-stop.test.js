@@ -1,6 +1,6 @@
 "use strict";
-// A graceful stop lets a response uWS could not send at once finish: the last chunk of a
-// streamed known-length body that waits for the client to read is still in flight, not done.
+// A graceful stop lets a response uWS could not send at once finish: a large body that waits
+// for the client to read is still in flight, not done, whether it was streamed or returned whole.
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
@@ -13,14 +13,17 @@ const { jsEngine } = require("../dist/engine/js-engine");
 
 const SIZE = 16 * 1024 * 1024;
 
-test("uWS: a stop while the last chunk waits for a slow client still delivers the whole body", async () => {
+for (const [name, iterable] of [
+  ["the last chunk of a streamed body", 'return [Buffer.from("a"), rest];'],
+  ["a body returned in one chunk", 'return [Buffer.concat([Buffer.from("a"), rest])];'],
+]) {
+test(`uWS: a stop while ${name} waits for a slow client still delivers the whole body`, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-uws-stop-"));
-  // One byte first, then the rest as the last chunk: the rest goes through tryEnd, and a client
-  // that is not reading leaves most of it waiting for onWritable.
+  // A client that is not reading leaves most of the body waiting for onWritable.
   fs.writeFileSync(
     path.join(dir, "big.js"),
     `const rest = Buffer.alloc(${SIZE - 1}, 97);
-exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "application/octet-stream"], ["Content-Length", "${SIZE}"]]); return [Buffer.from("a"), rest]; };\n`,
+exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "application/octet-stream"], ["Content-Length", "${SIZE}"]]); ${iterable} };\n`,
   );
   fs.writeFileSync(
     path.join(dir, "site.conf"),
@@ -46,3 +49,4 @@ exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "application/o
   await stopped;
   assert.ok(received > SIZE, `received ${received} bytes, expected the head and ${SIZE} body bytes`);
 });
+}

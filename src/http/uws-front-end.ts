@@ -336,6 +336,9 @@ class UwsBody implements RequestBody {
   }
 }
 
+/** Bodies up to this size are handed to uWS's `end()` in one call; larger ones go through tryEnd. */
+const WHOLE_BODY_MAX = 64 * 1024;
+
 class UwsSink implements ResponseSink {
   aborted = false;
   headOnly = false;
@@ -484,14 +487,20 @@ class UwsSink implements ResponseSink {
     const close = this.owner.draining || this.closeAfter;
     this.res.cork(() => {
       this.sendHead();
+      const whole = this.written === 0 && (this.length < 0 || body.length === this.length);
       if (this.headOnly) {
         this.res.endWithoutBody(this.length >= 0 ? this.length : undefined, close);
-      } else if (this.length < 0 || (this.written === 0 && body.length === this.length)) {
-        // The whole body at once: uWS frames it and closes afterwards when asked to.
+      } else if ((this.length < 0 && this.written > 0) || (whole && body.length <= WHOLE_BODY_MAX)) {
+        // The end of a chunked body, or a small body at once: uWS frames it and closes
+        // afterwards when asked to.
         this.res.end(body, close);
       } else if (body.length > 0) {
-        // Known length, streamed: a short body is the application's error, and the gateway
-        // layer destroys the connection for it. `tryEnd` cannot close; do it once sent.
+        // A large body, or the rest of a known-length one: through tryEnd, so what the socket
+        // cannot take now is resent from onWritable and the response counts as in flight until
+        // then (`end()` would leave it in uWS's buffer, which closing the app on a graceful
+        // stop discards). A short body is the application's error, and the gateway layer
+        // destroys the connection for it. `tryEnd` cannot close; do it once sent.
+        if (this.length < 0) this.length = body.length;
         this.closeWhenSent = close;
         this.tryEnd(body);
       } else if (this.written === 0) {

@@ -33,15 +33,18 @@ export function stringsBound(count: number, text: string): number {
 }
 
 /**
- * A 32-bit view of `b` for the length arrays (frames start 8-byte aligned, so the lengths are
- * 4-byte aligned): one typed-array store per string instead of a Buffer method call. The last
- * view is kept: a side decodes from one ring buffer again and again.
+ * A 32-bit view of `b` for the length arrays (ring frames start 8-byte aligned, so the lengths
+ * are 4-byte aligned): one typed-array store per string instead of a Buffer method call. The
+ * last view is kept: a side decodes from one ring buffer again and again. Small buffers (a
+ * daemon frame, a new one each time) are not worth a view of their own.
  */
 let viewed: Buffer | null = null;
 let view: Uint32Array = new Uint32Array(0);
+const VIEW_MIN_BYTES = 64 * 1024;
 function u32(b: Buffer): Uint32Array | null {
   if ((b.byteOffset & 3) !== 0) return null;
   if (b !== viewed) {
+    if (b.length < VIEW_MIN_BYTES) return null;
     view = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
     viewed = b;
   }

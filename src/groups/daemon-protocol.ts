@@ -93,6 +93,9 @@ export interface ByteSink {
   uncork(): void;
 }
 
+/** Largest data frame payload (a window's worth; bigger chunks are split). */
+export const MAX_DATA = WINDOW;
+
 /** Size of the buffers frames are built in; bigger frames get a buffer of their own size. */
 const OUT_CHUNK = 64 * 1024;
 
@@ -152,9 +155,17 @@ export class Outbox {
     this.pos += 4;
     this.schedule();
   }
-  /** A data frame; the chunk is copied (RequestBody chunks are only valid during the call). */
+  /**
+   * A data frame; the chunk is copied (RequestBody chunks are only valid during the call). A
+   * chunk beyond MAX_DATA goes as several frames: one application write of any size must not
+   * make a frame the reader refuses (MAX_FRAME), which would cost every request on the link.
+   */
   data(type: Frame, id: number, chunk: Uint8Array): void {
     const n = chunk.length;
+    if (n > MAX_DATA) {
+      for (let at = 0; at < n; at += MAX_DATA) this.data(type, id, chunk.subarray(at, Math.min(n, at + MAX_DATA)));
+      return;
+    }
     this.room(FRAME_HEADER + n);
     this.header(type, id, n);
     this.buf.set(chunk, this.pos);

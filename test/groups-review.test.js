@@ -1,0 +1,299 @@
+"use strict";
+// Review of the multiplexed daemon protocol and the shared environ codec: cases that try to
+// break the layout tables, flow control, abort paths and the bookkeeping under churn.
+const { test, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { DaemonGroup } = require("../dist/groups/daemon-supervisor");
+const { FrameReader, Outbox, WINDOW } = require("../dist/groups/daemon-protocol");
+const { EnvironLayouts, LayoutTable, NO_LAYOUT, encodeEnviron, decodeEnviron, sameBytes, stringsBound, writeStrings } = require("../dist/groups/environ-codec");
+const { WorkerGroup } = require("../dist/groups/worker-group");
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-review-"));
+const groups = [];
+after(async () => {
+  await Promise.all(groups.map((g) => g.close(500)));
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+function script(name, source) {
+  const file = path.join(root, name);
+  fs.writeFileSync(file, source);
+  return file;
+}
+
+function spec(name, over = {}) {
+  return {
+    name, processes: 1, processesExplicit: false, threads: 15, maximumRequests: 0, restartInterval: 0, inactivityTimeout: 0,
+    requestTimeout: 0, interruptTimeout: 0, gracefulTimeout: 15, evictionTimeout: 0, shutdownTimeout: 5, deadlockTimeout: 300,
+    startupTimeout: 0, queueTimeout: 0, connectTimeout: 15, socketTimeout: 0, responseSocketTimeout: 0, listenBacklog: 100,
+    memoryLimit: 0, virtualMemoryLimit: 0, cpuTimeLimit: 0, cpuPriority: 0, stackSize: 0, sendBufferSize: 0, receiveBufferSize: 0,
+    headerBufferSize: 0, responseBufferSize: 0, supplementaryGroups: [], pythonPath: [], serverMetrics: false,
+    where: { file: "test.conf", line: 1 },
+    ...over,
+  };
+}
+
+function memLog() {
+  const lines = [];
+  return { lines, log: (level, module, message) => lines.push(`[${module}:${level}] ${message}`), close() {} };
+}
+
+function group(name, over = {}) {
+  const log = memLog();
+  const g = new DaemonGroup(spec(name, over), log, { socketDir: path.join(root, "s-" + name) });
+  groups.push(g);
+  return { g, log };
+}
+
+function request(scriptFile, over = {}) {
+  return {
+    script: scriptFile, callable: "application", applicationGroup: "", processGroup: "x", method: over.method ?? "GET",
+    environ: ["REQUEST_METHOD", over.method ?? "GET", "SCRIPT_NAME", "/app", "PATH_INFO", "", "QUERY_STRING", over.query ?? "", ...(over.extra ?? [])],
+    urlScheme: "http", multithread: false, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
+  };
+}
+
+/** A body delivered in 64 KB pieces honouring pause/resume; `stallAt` stops delivery there. */
+function body(data, { stallAt = Infinity } = {}) {
+  if (!data) return { declaredLength: 0, chunked: false, start() {}, pause() {}, resume() {} };
+  let off = 0;
+  let paused = false;
+  let cb = null;
+  const pump = () => {
+    while (!paused && off < data.length && off < stallAt) {
+      const piece = data.subarray(off, Math.min(off + 65536, stallAt));
+      off += piece.length;
+      cb(piece, off >= data.length);
+    }
+  };
+  return {
+    declaredLength: data.length, chunked: false,
+    start(c) { cb = c; pump(); },
+    pause() { paused = true; },
+    resume() { if (paused) { paused = false; setImmediate(pump); } },
+    get sent() { return off; },
+  };
+}
+
+function sink({ slow = false } = {}) {
+  const s = {
+    aborted: false, status: 0, headers: null, chunks: [], ended: false, destroyed: false, cbs: [], size: 0,
+    onAbort(cb) { s.cbs.push(cb); },
+    writeHead(status, reason, headers) { assert.equal(s.status, 0, "writeHead once"); s.status = status; s.headers = headers; },
+    write(c) { s.chunks.push(Buffer.from(c)); s.size += c.length; return !slow || Math.random() < 0.5; },
+    drain() { return slow ? new Promise((r) => setTimeout(r, 1)) : Promise.resolve(); },
+    end(c) { if (c) { s.chunks.push(Buffer.from(c)); s.size += c.length; } s.ended = true; },
+    destroy() { s.destroyed = true; },
+    abort() { s.aborted = true; for (const cb of s.cbs.splice(0)) cb(); },
+    get buffer() { return Buffer.concat(s.chunks); },
+    get text() { return Buffer.concat(s.chunks).toString(); },
+  };
+  return s;
+}
+
+async function run(g, req, b, s = sink()) {
+  await g.dispatch(req, b ?? body(), s);
+  return s;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The supervisor's bookkeeping is empty once nothing is in flight. */
+function assertIdle(g) {
+  assert.equal(g.live.size, 0, "no exchange left in the deadline sweep");
+  assert.equal(g.queue.length, 0, "nothing left queued");
+  for (const c of g.children) {
+    assert.equal(c.inflight, 0, "no request counted in flight");
+    if (c.link) assert.equal(c.link.exchanges.size, 0, "no exchange left on the connection");
+  }
+}
+
+// ---- environ codec ----
+
+/** Encode `env` as the protocols do, then decode it on the other side's table. */
+function roundTrip(env, layouts, table) {
+  const strings = ["s"];
+  const enc = encodeEnviron(env, layouts, strings);
+  const text = strings.join("");
+  const b = Buffer.alloc(sameBytes(enc) + stringsBound(strings.length, text) + 8);
+  let at = 0;
+  if (enc.same !== null) { b.set(enc.same, 0); at = sameBytes(enc); }
+  const n = writeStrings(b, at, strings, text);
+  return { enc, send: () => decodeEnviron(b, 0, enc.layout, enc.keys, env.length >>> 1, 1, strings.length, n, table) };
+}
+
+test("codec: LRU eviction, forgotten frames, duplicate keys and empty environs stay in step (randomised)", () => {
+  let seed = 12345;
+  const rand = (n) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const shapes = [
+    [],
+    ["A", "B", "C"],
+    ["A", "A", "A"],
+    ["X", "Y"],
+    ["A", "B"],
+    ["K1", "K2", "K3", "K4", "K5", "K6", "K7", "K8", "K9"],
+    ["A", "B", "C", "D"],
+  ];
+  for (const max of [1, 2, 3, 64]) {
+    const layouts = new EnvironLayouts(max);
+    const table = new LayoutTable();
+    for (let i = 0; i < 3000; i++) {
+      const keys = shapes[rand(shapes.length)];
+      const env = [];
+      for (const k of keys) env.push(k, rand(3) === 0 ? `v${rand(4)}` : rand(2) ? "" : "same");
+      const { enc, send } = roundTrip(env, layouts, table);
+      assert.ok(enc.layout < max, "numbers stay within the table");
+      if (rand(7) === 0) {
+        layouts.forget(enc.layout); // the frame never left
+        continue;
+      }
+      assert.deepEqual(send().environ, env, `request ${i} (max ${max})`);
+    }
+  }
+  // Without a table every key and value travels.
+  const table = new LayoutTable();
+  const { enc, send } = roundTrip(["A", "1", "A", "2"], null, table);
+  assert.equal(enc.layout, NO_LAYOUT);
+  assert.deepEqual(send().environ, ["A", "1", "A", "2"]);
+});
+
+// ---- daemon: flow control and frame sizes ----
+
+test("daemon: a response body written as one chunk larger than a frame may be arrives intact; others on the connection are unaffected", async () => {
+  const big = script(
+    "big.js",
+    `exports.application = (environ, start_response) => {
+       start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+       const b = Buffer.alloc(65 * 1024 * 1024 + 3);
+       for (let i = 0; i < b.length; i += 4096) b[i] = (i / 4096) & 255;
+       return [b];
+     };`,
+  );
+  const slowApp = script(
+    "slow.js",
+    `exports.application = async (environ, start_response) => {
+       await new Promise((r) => setTimeout(r, 300));
+       start_response("200 OK", []);
+       return [String(process.pid)];
+     };`,
+  );
+  const { g, log } = group("bigchunk", { threads: 4 });
+  assert.ok(await g.waitReady());
+  const pid = g.pids()[0];
+  const other = run(g, request(slowApp));
+  const s = await run(g, request(big));
+  assert.equal(s.status, 200);
+  assert.equal(s.destroyed, false, log.lines.join("\n"));
+  const got = s.buffer;
+  assert.equal(got.length, 65 * 1024 * 1024 + 3);
+  for (let i = 0; i < got.length; i += 4096) if (got[i] !== ((i / 4096) & 255)) assert.fail(`byte ${i}`);
+  assert.equal((await other).text, String(pid));
+  assert.deepEqual(g.pids(), [pid]);
+  assertIdle(g);
+});
+
+test("daemon: many concurrent uploads and downloads larger than the window, with slow clients, share one connection", async () => {
+  const echo = script(
+    "echo.js",
+    `exports.application = async (environ, start_response) => {
+       const parts = [];
+       for await (const c of environ["wsgi.input"]) parts.push(Buffer.from(c));
+       const all = Buffer.concat(parts);
+       start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+       return (function* () { for (let i = 0; i < all.length; i += 10000) yield all.subarray(i, i + 10000); yield all; })();
+     };`,
+  );
+  const { g } = group("echo", { threads: 8 });
+  assert.ok(await g.waitReady());
+  const jobs = [];
+  for (let i = 0; i < 16; i++) {
+    const data = Buffer.alloc(WINDOW * 2 + 1000 * i, i + 1);
+    jobs.push(run(g, request(echo, { method: "POST" }), body(data), sink({ slow: i % 2 === 0 })).then((s) => [s, data]));
+  }
+  for (const [s, data] of await Promise.all(jobs)) {
+    assert.equal(s.status, 200);
+    assert.ok(s.buffer.equals(Buffer.concat([data, data])));
+  }
+  assertIdle(g);
+});
+
+// ---- daemon: a process dying with a batch in flight ----
+
+test("daemon: kill -9 with requests in flight and queued: in-flight get 502, queued ones run on the replacement", async () => {
+  const started = path.join(root, "batch-started");
+  const hold = script(
+    "hold.js",
+    `exports.application = async (environ, start_response) => {
+       require("fs").appendFileSync(${JSON.stringify(started)}, process.pid + "\\n");
+       await new Promise((r) => setTimeout(r, Number(environ.QUERY_STRING)));
+       start_response("200 OK", []);
+       return [String(process.pid)];
+     };`,
+  );
+  const { g, log } = group("batch", { threads: 3 });
+  assert.ok(await g.waitReady());
+  const pid = g.pids()[0];
+  const flights = [];
+  for (let i = 0; i < 3; i++) flights.push(run(g, request(hold, { query: "20000", extra: ["HTTP_X_I", String(i)] })));
+  for (let i = 0; i < 4; i++) flights.push(run(g, request(hold, { query: "10", extra: ["HTTP_Y", "q" + i] })));
+  while (!fs.existsSync(started) || fs.readFileSync(started, "utf8").split("\n").length < 4) await sleep(10);
+  assert.equal(g.queue.length, 4);
+  process.kill(pid, "SIGKILL");
+  const results = await Promise.all(flights);
+  assert.deepEqual(results.slice(0, 3).map((s) => s.status), [502, 502, 502]);
+  for (const s of results.slice(3)) {
+    assert.equal(s.status, 200, log.lines.join("\n"));
+    assert.notEqual(s.text, String(pid));
+  }
+  assertIdle(g);
+});
+
+// ---- timeouts ----
+
+test("daemon: socket-timeout after the headers drops a stalled response; a slow client does not count", async () => {
+  const stall = script(
+    "stall.js",
+    `exports.application = (environ, start_response) => {
+       start_response("200 OK", []);
+       return (async function* () { yield "first"; await new Promise((r) => setTimeout(r, 60000)); yield "never"; })();
+     };`,
+  );
+  const { g } = group("readtimeout", { threads: 2, socketTimeout: 1 });
+  assert.ok(await g.waitReady());
+  const t0 = Date.now();
+  const s = await run(g, request(stall));
+  const took = Date.now() - t0;
+  assert.equal(s.status, 200);
+  assert.equal(s.destroyed, true);
+  assert.ok(took >= 900 && took < 2500, `dropped after ${took} ms`);
+  assertIdle(g);
+});
+
+// ---- worker groups ----
+
+test("worker group: a request too large for the ring leaves the layout tables in step for the next ones", async () => {
+  const dump = script(
+    "env.js",
+    `exports.application = (environ, start_response) => {
+       start_response("200 OK", [["Content-Type", "text/plain"]]);
+       return [JSON.stringify([environ.HTTP_A, environ.HTTP_B, environ.QUERY_STRING])];
+     };`,
+  );
+  const log = memLog();
+  const g = new WorkerGroup({ name: "review", log, requestRingBytes: 64 * 1024 });
+  groups.push(g);
+  const req = (a, b, q) => ({ ...request(dump, { query: q, extra: ["HTTP_A", a, "HTTP_B", b] }), applicationGroup: "review" });
+  const ok1 = await run(g, req("1", "x", "q"));
+  assert.equal(ok1.text, JSON.stringify(["1", "x", "q"]));
+  const tooBig = await run(g, req("2", "y".repeat(64 * 1024), "q"));
+  assert.equal(tooBig.status, 500);
+  // The same layout again: only "changed" values would travel if the front end thought the
+  // worker had seen the oversized frame's values.
+  const ok2 = await run(g, req("2", "x", "q"));
+  assert.equal(ok2.text, JSON.stringify(["2", "x", "q"]));
+  const ok3 = await run(g, req("3", "y".repeat(64 * 1024 - 1).slice(0, 10), "r"));
+  assert.equal(ok3.text, JSON.stringify(["3", "yyyyyyyyyy", "r"]));
+});

@@ -220,6 +220,35 @@ test("daemon: many concurrent uploads and downloads larger than the window, with
   assertIdle(g);
 });
 
+// ---- daemon: aborts ----
+
+test("daemon: a client that leaves mid-upload does not run the application with a truncated body", async () => {
+  const marker = path.join(root, "truncated.txt");
+  const reader = script(
+    "reader.js",
+    `exports.application = async (environ, start_response) => {
+       let n = 0;
+       for await (const c of environ["wsgi.input"]) n += c.length;
+       require("fs").writeFileSync(${JSON.stringify(marker)}, String(n));
+       start_response("200 OK", []);
+       return [String(n)];
+     };`,
+  );
+  const { g } = group("truncated", { threads: 2 });
+  assert.ok(await g.waitReady());
+  const data = Buffer.alloc(1024 * 1024, 1);
+  const b = body(data, { stallAt: 128 * 1024 });
+  const s = sink();
+  const done = g.dispatch(request(reader, { method: "POST" }), b, s);
+  await sleep(300);
+  assert.equal(b.sent, 128 * 1024);
+  s.abort();
+  await done;
+  await sleep(300);
+  assert.equal(fs.existsSync(marker), false, `the application ran with ${fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") : 0} of ${data.length} bytes`);
+  assertIdle(g);
+});
+
 // ---- daemon: a process dying with a batch in flight ----
 
 test("daemon: kill -9 with requests in flight and queued: in-flight get 502, queued ones run on the replacement", async () => {

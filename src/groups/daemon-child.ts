@@ -215,10 +215,11 @@ class Link {
     socket.on("error", () => {});
     socket.on("close", () => {
       links.delete(this);
-      // The front end went away: unblock body readers, tell the applications.
+      // The front end went away: tell the applications, then unblock body readers. The abort
+      // comes first so a body still being collected is abandoned, not taken as complete.
       for (const r of this.running.values()) {
-        r.body.end();
         r.sink.abort();
+        r.body.end();
       }
       this.running.clear();
     });
@@ -272,8 +273,9 @@ class Link {
         const r = this.running.get(id);
         if (!r) return;
         this.running.delete(id);
-        r.body.end();
+        // Abort first: a body cut short must fail its reader (E_BODY_ABORTED), not end early.
         r.sink.abort();
+        r.body.end();
         return;
       }
       default:

@@ -34,6 +34,10 @@ for (const engine of ENGINES) {
   }
 }
 SERVERS["nw-payload-native"] = { label: "nodewsgi in-thread, payload site (native)", kind: "nodewsgi", mode: "in-thread", payload: true, engine: "native" };
+// Groups that may use the second core too (shared with the load generator): what a hop to
+// another thread or process buys when there is a core to hop to. Reported, not a target.
+SERVERS["nw-worker-2c-native"] = { label: "nodewsgi worker group (native), server on CPUs 0-1", kind: "nodewsgi", mode: "worker", engine: "native", cpus: "0,1" };
+SERVERS["nw-daemon2-2c-native"] = { label: "nodewsgi daemon processes=2 (native), server on CPUs 0-1", kind: "nodewsgi", mode: "daemon", daemonOptions: "processes=2", engine: "native", cpus: "0,1" };
 for (const [id, s] of Object.entries(SERVERS)) s.id = id;
 
 const HELLO = { status: 200, body: "Hello World!" };
@@ -64,7 +68,13 @@ ROWS.push(
   { id: "payload-413", set: "payloads", server: P, label: "POST 4 KiB over LimitRequestBody 1024: 413", request: { path: "/limited/", method: "POST", bodyBytes: 4096 }, expect: { status: 413 } },
 );
 
-const SETS = ["hello", "aliases", "payloads"];
+ROWS.push(
+  { id: "cores-inthread", set: "cores", server: "nw-inthread-native", label: "nodewsgi in-thread %{GLOBAL} (native), server on CPU 0", request: { path: "/" }, expect: HELLO },
+  { id: "cores-worker", set: "cores", server: "nw-worker-2c-native", label: SERVERS["nw-worker-2c-native"].label, request: { path: "/" }, expect: HELLO },
+  { id: "cores-daemon2", set: "cores", server: "nw-daemon2-2c-native", label: SERVERS["nw-daemon2-2c-native"].label, request: { path: "/" }, expect: HELLO },
+);
+
+const SETS = ["hello", "aliases", "payloads", "cores"];
 
 /** The rows `--quick` runs: the headline pairs, the alias extremes it can afford, 413 vs hello. */
 const QUICK_ROWS = new Set([
@@ -96,6 +106,8 @@ const TARGETS = [
   { name: "worker group / in-thread (native)", a: "nw-worker-native", b: "nw-inthread-native", min: null },
   { name: "daemon processes=1 / in-thread (native)", a: "nw-daemon1-native", b: "nw-inthread-native", min: null },
   { name: "daemon processes=2 / in-thread (native)", a: "nw-daemon2-native", b: "nw-inthread-native", min: null },
+  { name: "worker group on CPUs 0-1 / in-thread on CPU 0 (native; CPU 1 shared with the load generator)", a: "cores-worker", b: "cores-inthread", min: null },
+  { name: "daemon processes=2 on CPUs 0-1 / in-thread on CPU 0 (native; CPU 1 shared with the load generator)", a: "cores-daemon2", b: "cores-inthread", min: null },
 ];
 
 /** The streamed-upload memory check: server RSS growth while an app discards the body. */

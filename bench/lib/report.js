@@ -35,6 +35,7 @@ function baselineFor(row) {
   if (row.set === "hello") return "uws";
   if (row.set === "aliases") return row.id.replace(/alias\d+/, "alias10");
   if (row.set === "payloads") return "payload-hello";
+  if (row.set === "cores") return "cores-inthread";
   return null;
 }
 
@@ -101,6 +102,7 @@ function renderReport(r) {
     hello: ["Hello world (12 bytes), every server", "× raw uWS"],
     aliases: ["Alias-table scaling: in-thread, the request hits the last alias", "× 10 aliases, same engine"],
     payloads: ["Request shapes on one nodewsgi server (in-thread, native)", "× hello on this server"],
+    cores: ["Groups with a second core: the server may also use CPU 1, which the load generator shares", "× in-thread on one core"],
   };
   for (const set of plan.SETS) {
     const rows = r.results.filter((x) => x.row.set === set);

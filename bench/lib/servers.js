@@ -179,7 +179,9 @@ async function startServer(spec, ctx) {
         payload: spec.payload ? { staticDir: ctx.staticDir } : undefined,
       }),
     );
-    const argv = [...ctx.pin, process.execPath, path.join(ROOT, "bin", "nodewsgi.js"), "serve", "-f", conf];
+    // A spec may widen the server's CPUs (a group using the second core); only when pinning at all.
+    const pin = spec.cpus && ctx.pin.length ? ["taskset", "-c", spec.cpus] : ctx.pin;
+    const argv = [...pin, process.execPath, path.join(ROOT, "bin", "nodewsgi.js"), "serve", "-f", conf];
     const h = await launch({
       argv,
       env: { NODEWSGI_ENGINE: spec.engine },

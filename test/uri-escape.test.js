@@ -88,3 +88,38 @@ test("callers: mod_dir, Redirect, RedirectMatch, RewriteRule [R] and autoindex e
   const hrefs = [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]);
   assert.deepEqual(hrefs, ["/", "a;b.txt", "./c:d.txt", "caf%c3%a9.txt", "e%20f%23g%3fh%25i.txt"]);
 });
+
+test("mod_rewrite works on bytes: non-ASCII substitution text, int:unescape and [B] escape each octet once", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-uriescape-"));
+  fs.mkdirSync(path.join(root, "htdocs"));
+  const text = [
+    "ServerName example.test",
+    `DocumentRoot ${root}/htdocs`,
+    "RewriteEngine On",
+    "RewriteMap un int:unescape",
+    "RewriteMap esc int:escape",
+    "RewriteRule ^/lit$ /caf\u00e9?q=\u00e9 [R]",
+    "RewriteRule ^/un/(.*)$ /n/${un:$1} [R]",
+    "RewriteRule ^/esc/(.*)$ /n/${esc:$1\u00e9} [R]",
+    "RewriteRule ^/b/(.*)$ /n?x=$1 [B,R]",
+    "RewriteCond %{QUERY_STRING} =caf\u00e9",
+    "RewriteRule ^/cond$ /matched [R]",
+    "",
+  ].join("\n");
+  const mapper = new Mapper(parseConfigText(text, path.join(root, "site.conf")), jsEngine, { log: { log() {}, close() {} } });
+  const location = async (target) => {
+    const r = await mapper.map({
+      method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "example.test"],
+      remoteAddress: "127.0.0.1", remotePort: 40000, localAddress: "127.0.0.1", localPort: 80, scheme: "http",
+    });
+    assert.equal(r.kind, "redirect", target);
+    return r.location;
+  };
+  assert.equal(await location("/lit"), "http://example.test/caf%c3%a9?q=%c3%a9");
+  assert.equal(await location("/un/caf%25C3%25A9"), "http://example.test/n/caf%c3%a9");
+  assert.equal(await location("/esc/%C3%A9"), "http://example.test/n/%25c3%25a9%25c3%25a9");
+  // [B] escapes the backref's octets (caf%c3%a9); the redirect then escapes the query's '%'.
+  assert.equal(await location("/b/caf%C3%A9"), "http://example.test/n?x=caf%25c3%25a9");
+  // The raw query's octets (a byte string) equal the CondPattern's UTF-8.
+  assert.equal(await location("/cond?caf\u00c3\u00a9"), "http://example.test/matched?caf\u00c3\u00a9");
+});

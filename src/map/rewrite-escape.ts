@@ -1,7 +1,8 @@
 /**
  * The URL escaping mod_rewrite applies (ap_unescape_url, mod_rewrite's escape_backref and
- * escape_absolute_uri; ap_escape_uri itself is in uri-escape.ts). Apache works on bytes:
- * escape_backref and ap_unescape_url here treat strings as UTF-8 text.
+ * escape_absolute_uri; ap_escape_uri itself is in uri-escape.ts). Apache works on bytes, and so
+ * do these: their input and output are byte strings (one char per octet, engine/byte-string.ts),
+ * as the URL-path, header values, map values and the compiled substitution are.
  */
 import { escapeUri } from "./uri-escape";
 
@@ -15,17 +16,17 @@ const isAlnum = (b: number) =>
 
 function mapBytes(s: string, f: (b: number) => string): string {
   let out = "";
-  for (const b of Buffer.from(s, "utf8")) out += f(b);
+  for (const b of Buffer.from(s, "latin1")) out += f(b);
   return out;
 }
 
 /**
  * ap_unescape_url: every valid %XX decoded (a bad escape stays as it is; a decoded NUL ends the
- * string as it does in C). Returns the decoded text as UTF-8 (invalid sequences as U+FFFD).
+ * string as it does in C). The decoded octets come back as a byte string.
  */
 export function unescapeUrl(s: string): string {
   if (!s.includes("%")) return s;
-  const src = Buffer.from(s, "utf8");
+  const src = Buffer.from(s, "latin1");
   const out: number[] = [];
   const hex = (b: number | undefined) => b !== undefined && /[0-9a-fA-F]/.test(String.fromCharCode(b));
   for (let i = 0; i < src.length; i++) {
@@ -39,7 +40,7 @@ export function unescapeUrl(s: string): string {
       out.push(b);
     }
   }
-  return Buffer.from(out).toString("utf8");
+  return Buffer.from(out).toString("latin1");
 }
 
 export interface BackrefEscapeOptions {
@@ -65,7 +66,7 @@ export function escapeBackref(s: string, o: BackrefEscapeOptions): string {
       return pct(b);
     }
     return String.fromCharCode(b);
-  }).replace(/[\x80-\xff]+/g, (raw) => Buffer.from(raw, "latin1").toString("utf8"));
+  });
 }
 
 /** True when `s` holds a control character or a space (ap_scan_vchar_obstext stops early). */

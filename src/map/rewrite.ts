@@ -12,6 +12,7 @@ import { NodewsgiError } from "../errors";
 import { CondFlags, RuleFlags, atoi, parseCondFlags, parseRuleFlags } from "./rewrite-flags";
 import { CompileMapOptions, RewriteMap, RewriteMapSpec, compileRewriteMap } from "./rewrite-map";
 import { compileConfigRegex } from "../config/regex";
+import { toByteString } from "../engine/byte-string";
 import { escapeAbsoluteUri, escapeBackref, escapeUriPath, hasCtlOrSpace, isAbsoluteUri } from "./rewrite-escape";
 
 export type { RewriteMapSpec } from "./rewrite-map";
@@ -233,7 +234,9 @@ function compileCond(spec: RewriteCondSpec, rule: RewriteRuleSpec): CompiledCond
       fail(where, `RewriteCond: cannot compile regular expression '${a2}': ${(e as Error).message}`);
     }
   }
-  return { input: spec.testString, type, pattern: a2, regex, notMatch, flags };
+  // Subjects are byte strings (the URL-path, headers, map values): literal text is compared as
+  // its UTF-8 octets, as httpd compares bytes. The regex translation does the same for patterns.
+  return { input: toByteString(spec.testString), type, pattern: type === "regex" ? a2 : toByteString(a2), regex, notMatch, flags };
 }
 
 function compileRule(spec: RewriteRuleSpec): CompiledRule {
@@ -255,7 +258,8 @@ function compileRule(spec: RewriteRuleSpec): CompiledRule {
   } catch (e) {
     fail(spec.where, `RewriteRule: cannot compile regular expression '${pattern}': ${(e as Error).message}`);
   }
-  let output = spec.substitution;
+  // A byte string like the URL-path it replaces: `/café` becomes `/caf%c3%a9` in a redirect.
+  let output = toByteString(spec.substitution);
   if (output === "") fail(spec.where, "RewriteRule: bad argument line: at least two arguments required");
   if (output === "-") flags.noSub = true;
   if (output.endsWith("?")) {

@@ -326,3 +326,28 @@ test("worker group: a request too large for the ring leaves the layout tables in
   const ok3 = await run(g, req("3", "y".repeat(64 * 1024 - 1).slice(0, 10), "r"));
   assert.equal(ok3.text, JSON.stringify(["3", "yyyyyyyyyy", "r"]));
 });
+
+test("daemon: a sink that throws fails its own request only, not the connection it shares", async () => {
+  const pidApp = script(
+    "pid.js",
+    `exports.application = async (environ, start_response) => {
+       await new Promise((r) => setTimeout(r, Number(environ.QUERY_STRING || 0)));
+       start_response("200 OK", []);
+       return [String(process.pid)];
+     };`,
+  );
+  const { g, log } = group("throwing", { threads: 4 });
+  assert.ok(await g.waitReady());
+  const pid = g.pids()[0];
+  const other = run(g, request(pidApp, { query: "300" }));
+  const bad = sink();
+  bad.writeHead = () => { throw new Error("front end refused the head"); };
+  await run(g, request(pidApp), body(), bad);
+  assert.equal(bad.destroyed, true);
+  const s = await other;
+  assert.equal(s.status, 200, log.lines.join("\n"));
+  assert.equal(s.text, String(pid));
+  assert.deepEqual(g.pids(), [pid]);
+  assert.ok(log.lines.some((l) => l.includes("front end refused the head")), log.lines.join("\n"));
+  assertIdle(g);
+});

@@ -631,7 +631,14 @@ class Link {
     const reader = new FrameReader((type, id, payload) => {
       const ex = this.exchanges.get(id);
       // Frames for a request already finished here (aborted, timed out) are dropped.
-      if (ex !== undefined) ex.onFrame(type, payload);
+      if (ex === undefined) return;
+      try {
+        ex.onFrame(type, payload);
+      } catch (err) {
+        // One request's failure (its sink threw) is its own: the connection and the other
+        // requests on it go on, as they did with a connection per request.
+        ex.fail(502, `Bad response from daemon process '${group.name}' (pid ${child.pid}): ${(err as Error)?.message ?? String(err)}`);
+      }
     });
     socket.setNoDelay(true);
     socket.on("data", (d: Buffer) => {

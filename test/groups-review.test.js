@@ -351,3 +351,20 @@ test("daemon: a sink that throws fails its own request only, not the connection 
   assert.ok(log.lines.some((l) => l.includes("front end refused the head")), log.lines.join("\n"));
   assertIdle(g);
 });
+
+test("protocol: credits added by beforeFlush leave in the same write and schedule no extra turn", async () => {
+  const written = [];
+  const fake = { destroyed: false, write(b) { written.push(Buffer.from(b)); return true; }, cork() {}, uncork() {} };
+  const out = new Outbox(fake);
+  let flushes = 0;
+  out.beforeFlush = () => { flushes++; out.credit(5, 1, 100); };
+  out.empty(4, 2);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(flushes, 1, "one flush for one turn's frames");
+  assert.equal(written.length, 1);
+  const types = [];
+  new FrameReader((t) => types.push(t)).push(written[0]);
+  assert.deepEqual(types, [4, 5]);
+});

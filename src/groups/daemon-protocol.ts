@@ -258,8 +258,9 @@ export class Outbox {
 
   /** Hand everything queued to the socket: one write, or one writev when it spans buffers. */
   readonly flush = (): void => {
-    this.scheduled = false;
+    // Frames beforeFlush adds (credits) leave with this flush: no second turn scheduled for them.
     this.beforeFlush?.();
+    this.scheduled = false;
     this.seal();
     const parts = this.parts;
     if (parts.length === 0) return;

@@ -123,3 +123,29 @@ test("mod_rewrite works on bytes: non-ASCII substitution text, int:unescape and 
   // The raw query's octets (a byte string) equal the CondPattern's UTF-8.
   assert.equal(await location("/cond?caf\u00c3\u00a9"), "http://example.test/matched?caf\u00c3\u00a9");
 });
+
+test("Redirect: a non-ASCII prefix matches the request's octets; the URL is sent as its octets, the rest escaped", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-uriescape-"));
+  fs.mkdirSync(path.join(root, "htdocs"));
+  const text = [
+    "ServerName example.test",
+    `DocumentRoot ${root}/htdocs`,
+    "Redirect /caf\u00e9 http://example.test/th\u00e9",
+    "RedirectMatch ^/m(.*)$ /m\u00e9$1",
+    "",
+  ].join("\n");
+  const config = parseConfigText(text, path.join(root, "site.conf"));
+  const mapper = new Mapper(config, jsEngine, { log: { log() {}, close() {} } });
+  const map = (target) => mapper.map({
+    method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "example.test"],
+    remoteAddress: "127.0.0.1", remotePort: 40000, localAddress: "127.0.0.1", localPort: 80, scheme: "http",
+  });
+  // mod_alias: alias->real unescaped (its UTF-8 octets, a byte string here), the remainder escaped.
+  assert.equal((await map("/caf%C3%A9/x%20y")).location, "http://example.test/th\u00c3\u00a9/x%20y");
+  assert.equal((await map("/m/%C3%A9")).location, "http://example.test/m%c3%a9/%c3%a9");
+  assert.equal((await map("/caf")).kind, "error");
+  // Converted once, when the configuration is read.
+  const r = config.main.redirects[0];
+  assert.equal(r.prefixBytes, "/caf\u00c3\u00a9");
+  assert.equal(r.urlBytes, "http://example.test/th\u00c3\u00a9");
+});

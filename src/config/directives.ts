@@ -15,6 +15,7 @@ import {
   type HostConfig,
   type OptionName,
   type OverrideClass,
+  type RedirectDirective,
   type RewriteCondition,
   type RewriteConfig,
   type RewriteOption,
@@ -25,6 +26,7 @@ import {
   type WsgiScriptOptions,
 } from "./model";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
+import { toByteString } from "../engine/byte-string";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
 
 /** Where a directive may appear: httpd's RSRC_CONF split in two, ACCESS_CONF, and .htaccess. */
@@ -737,7 +739,12 @@ function addRedirect(scope: ApplyScope, isRegex: boolean, args: string[], fixed?
   if (status >= 400 && url !== undefined) throw badArgs(`a ${status} response takes no target URL`);
   if (url !== undefined && !/^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith("/")) throw badValue(`'${url}' is not a URL or an absolute path`);
   const compiled = isRegex ? regex(pattern) : undefined;
-  const r = { regex: isRegex, pattern, ...(compiled ? { compiled } : {}), status, ...(url !== undefined ? { url } : {}), where: scope.where };
+  const r: RedirectDirective = {
+    regex: isRegex, pattern, ...(compiled ? { compiled } : {}), status,
+    ...(url !== undefined ? { url, urlBytes: toByteString(url) } : {}),
+    prefixBytes: isRegex ? pattern : toByteString(pattern),
+    where: scope.where,
+  };
   if (isServerLevel(scope)) scope.host.redirects.push(r);
   else (scope.dir.redirects ??= []).push(r);
 }

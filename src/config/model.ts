@@ -51,6 +51,13 @@ export interface RedirectDirective {
   readonly status: number;
   /** Undefined for `gone` (410). */
   readonly url?: string;
+  /**
+   * `pattern` (a Redirect's URL-path prefix) and `url` as their UTF-8 octets (byte strings,
+   * engine/byte-string.ts), made once at load: the decoded request path they meet is one, and
+   * the Location header is written octet for octet.
+   */
+  readonly prefixBytes: string;
+  readonly urlBytes?: string;
   readonly where: Where;
 }
 

@@ -4,7 +4,6 @@
  * fixups for the ones set inside a section.
  */
 import type { RedirectDirective } from "../config/model";
-import { toByteString } from "../engine/byte-string";
 import { escapeUri } from "./uri-escape";
 
 export interface RedirectHit {
@@ -29,11 +28,11 @@ export function matchRedirect(
     if (r.regex) {
       const m = r.compiled!.regexp.exec(uri);
       if (!m) continue;
-      if (r.url !== undefined) target = escapePathKeepQuery(substitute(toByteString(r.url), m));
+      if (r.urlBytes !== undefined) target = escapePathKeepQuery(substitute(r.urlBytes, m));
     } else {
-      const len = prefixMatch(r.pattern, uri);
+      const len = prefixMatch(r.prefixBytes, uri);
       if (len < 0) continue;
-      if (r.url !== undefined) target = toByteString(r.url) + escapeUri(uri.slice(len));
+      if (r.urlBytes !== undefined) target = r.urlBytes + escapeUri(uri.slice(len));
     }
     if (r.status < 300 || r.status >= 400 || target === undefined) return { status: r.status, location: null };
     if (target.startsWith("/")) target = absolute(target);

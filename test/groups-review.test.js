@@ -368,3 +368,33 @@ test("protocol: credits added by beforeFlush leave in the same write and schedul
   new FrameReader((t) => types.push(t)).push(written[0]);
   assert.deepEqual(types, [4, 5]);
 });
+
+test("daemon: a client that does not drain is not a daemon timing out (socket-timeout), and the sweep leaves it alone", async () => {
+  const stream = script(
+    "stream-fast.js",
+    `exports.application = (environ, start_response) => {
+       start_response("200 OK", []);
+       return (function* () { for (let i = 0; i < 40; i++) yield Buffer.alloc(65536, i); })();
+     };`,
+  );
+  const { g } = group("slowclient", { threads: 2, socketTimeout: 1 });
+  assert.ok(await g.waitReady());
+  const s = sink();
+  let release = null;
+  s.write = (c) => { s.chunks.push(Buffer.from(c)); s.size += c.length; return false; };
+  s.drain = () => new Promise((r) => (release = r));
+  const done = g.dispatch(request(stream), body(), s);
+  await sleep(1600);
+  assert.equal(s.destroyed, false, "not dropped while the client was not draining");
+  const [ex] = [...g.live];
+  assert.ok(ex, "the exchange is still in flight");
+  assert.equal(ex.nextDeadline, Infinity, "no deadline runs while the client holds the response back");
+  s.drain = () => Promise.resolve();
+  s.write = (c) => { s.chunks.push(Buffer.from(c)); s.size += c.length; return true; };
+  release();
+  await done;
+  assert.equal(s.ended, true);
+  assert.equal(s.size, 40 * 65536);
+  assertIdle(g);
+});
+

@@ -834,7 +834,9 @@ class Exchange {
         const h = decodeResponseHead(payload);
         this.headersSent = true;
         if (!sink.aborted) sink.writeHead(h.status, h.reason, h.headers);
-        // After the headers, socket-timeout applies to each read from the daemon.
+        // After the headers, socket-timeout applies to each read from the daemon (and the
+        // header clock is over: left in place it would keep the sweep expiring this exchange).
+        this.headerDeadline = Infinity;
         this.readDeadline = Date.now() + this.group.timeoutMs.socket;
         this.recompute();
         return;

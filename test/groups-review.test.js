@@ -398,3 +398,29 @@ test("daemon: a client that does not drain is not a daemon timing out (socket-ti
   assertIdle(g);
 });
 
+test("worker group: churn with aborts, failures and retries leaves no flight, credit or admission behind", async () => {
+  const slow = script(
+    "wslow.js",
+    `exports.application = async (environ, start_response) => {
+       if (environ.QUERY_STRING === "exit") process.exit(3);
+       start_response("200 OK", []);
+       return (async function* () { for (let i = 0; i < 20; i++) { await new Promise((r) => setTimeout(r, 1)); yield Buffer.alloc(70000, i); } })();
+     };`,
+  );
+  const log = memLog();
+  const g = new WorkerGroup({ name: "churn", log, threads: 4, window: 65536 });
+  groups.push(g);
+  const jobs = [];
+  for (let i = 0; i < 40; i++) {
+    const s = sink({ slow: i % 3 === 0 });
+    const q = i === 17 ? "exit" : "";
+    jobs.push(g.dispatch({ ...request(slow, { query: q }), applicationGroup: "churn" }, body(), s).then(() => s));
+    if (i % 4 === 1) setTimeout(() => s.abort(), 5 + i);
+  }
+  const all = await Promise.all(jobs);
+  assert.ok(all.filter((s) => s.ended && s.size === 20 * 70000).length >= 20, "most requests complete in full");
+  await sleep(50);
+  assert.equal(g.inFlight, 0);
+  assert.equal(g.flights.size, 0);
+  assert.equal(g.creditDue.size, 0);
+});

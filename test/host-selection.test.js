@@ -142,6 +142,35 @@ describe("host selection: pure parts", () => {
     assert.equal(selectHost(config, "vh3.test:9000", 18191), a);
     assert.equal(selectHost(config, "other.test", 18191), a);
   });
+
+  it("ServerAlias patterns (case-insensitive, * and ?); a request without Host compares no names", () => {
+    const c = parseConfigText(
+      [
+        "ServerName main.test",
+        "<VirtualHost *:80>",
+        "    ServerName first.test",
+        "</VirtualHost>",
+        "<VirtualHost *:80>",
+        "    ServerName w.test",
+        "    ServerAlias *.Wild.test x?.test exact.test",
+        "</VirtualHost>",
+        "<VirtualHost *:80>",
+        "    ServerName any.test",
+        "    ServerAlias *",
+        "</VirtualHost>",
+      ].join("\n"),
+    );
+    const [first, w, any] = c.virtualHosts;
+    assert.equal(selectHost(c, "a.wild.test", 80), w);
+    assert.equal(selectHost(c, "a.wild.test", 80), w); // the compiled pattern, again
+    assert.equal(selectHost(c, "xy.test", 80), w);
+    assert.equal(selectHost(c, "exact.test", 80), w);
+    assert.equal(selectHost(c, "xyz.test", 80), any);
+    assert.equal(selectHost(c, "wild.test", 80), any);
+    // httpd's check_hostalias needs r->hostname: no Host header is the address's first host,
+    // not one whose `ServerAlias *` matches an empty name.
+    assert.equal(selectHost(c, "", 80), first);
+  });
 });
 
 const engines = [["js", jsEngine]];

@@ -77,8 +77,10 @@ export function selectHost(config: ServerConfig, name: string, localPort: number
     const onPort = vh.addresses.length === 0 || vh.addresses.some((a) => a.port === undefined || a.port === "*" || a.port === localPort || localPort === 0);
     if (!onPort) continue;
     firstOnPort ??= vh;
+    // No Host header: httpd compares no names (check_hostalias needs r->hostname).
+    if (name === "") break;
     if (vh.serverName !== undefined && selectionName(vh.serverName.value) === name) return vh;
-    if (vh.serverAliases.some((alias) => wildcardMatch(alias.toLowerCase(), name))) return vh;
+    if (vh.serverAliases.length > 0 && matchesAlias(aliasTests(vh), name)) return vh;
   }
   return firstOnPort ?? config.main;
 }
@@ -94,10 +96,27 @@ function selectionName(raw: string): string {
   return n;
 }
 
-function wildcardMatch(pattern: string, s: string): boolean {
-  if (!/[*?]/.test(pattern)) return pattern === s;
-  const re = new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
-  return re.test(s);
+/** A ServerAlias, lower-cased: the name itself, or its `*`/`?` pattern as a regular expression. */
+type AliasTest = string | RegExp;
+const aliasTestsOf = new WeakMap<HostConfig, readonly AliasTest[]>();
+
+/** A host's ServerAlias tests, compiled the first time the host is considered, not per request. */
+function aliasTests(vh: HostConfig): readonly AliasTest[] {
+  let tests = aliasTestsOf.get(vh);
+  if (tests === undefined) {
+    tests = vh.serverAliases.map((alias) => {
+      const pattern = alias.toLowerCase();
+      if (!/[*?]/.test(pattern)) return pattern;
+      return new RegExp("^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+    });
+    aliasTestsOf.set(vh, tests);
+  }
+  return tests;
+}
+
+function matchesAlias(tests: readonly AliasTest[], name: string): boolean {
+  for (const t of tests) if (typeof t === "string" ? t === name : t.test(name)) return true;
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
 import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
 import type { MapResult } from "../map/mapper";
-import { requestHost, selectHost, serverBanner, serverIdentity } from "../map/host";
+import { requestHost, selectHost, serverBanner, serverIdentity, serverNameParts, type ConfiguredName } from "../map/host";
 import { NodewsgiError } from "../errors";
 import { compileJsonFormat, compileLogFormat, firstHeader, PREDEFINED_FORMATS, type CompiledFormat, type LogSubject } from "./log-format";
 import { openLogTarget, type LogTarget } from "./log-file";
@@ -33,7 +33,7 @@ export class AccessLog {
   /** Virtual hosts with logs of their own; empty: every request logs to the main server's. */
   private readonly hostLogs = new Map<HostConfig, CompiledLog[]>();
   private readonly defaultName: string;
-  private readonly canonicalNames = new WeakMap<HostConfig, ServerNameParts>();
+  private readonly canonicalNames = new WeakMap<HostConfig, ConfiguredName>();
   /** What the front end adds to every head: Date, and Server with ServerTokens' banner. */
   readonly frontEndHeaderBytes: number;
 
@@ -124,7 +124,7 @@ export class AccessLog {
    * scheme or port) and the port given there, if any. A virtual host without a ServerName
    * uses the main server's; without any, the machine's name.
    */
-  canonical(host: HostConfig): ServerNameParts {
+  canonical(host: HostConfig): ConfiguredName {
     let c = this.canonicalNames.get(host);
     if (c === undefined) {
       const raw = host.serverName?.value ?? this.config.main.serverName?.value;
@@ -138,19 +138,6 @@ export class AccessLog {
   useCanonicalName(host: HostConfig, settings: DirSettings | null | undefined): "on" | "off" | "dns" | undefined {
     return settings?.useCanonicalName?.value ?? host.dir.useCanonicalName?.value ?? this.config.main.dir.useCanonicalName?.value;
   }
-}
-
-interface ServerNameParts {
-  readonly name: string;
-  readonly port: string | undefined;
-}
-
-/** `[scheme://]name[:port]` as httpd's ServerName takes it; a scheme alone sets the port. */
-function serverNameParts(raw: string): ServerNameParts {
-  const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(\[[^\]]*\]|[^:]*)(?::(\d+))?$/i.exec(raw);
-  if (m === null) return { name: raw, port: undefined };
-  const scheme = m[1]?.toLowerCase();
-  return { name: m[2]!, port: m[3] ?? (scheme === "https" ? "443" : scheme === "http" ? "80" : undefined) };
 }
 
 function resolveFormat(format: string, host: HostConfig, main: HostConfig): CompiledFormat {

@@ -13,7 +13,7 @@ import type { RequestBody, ResponseSink } from "../http/types";
 export const NOTHING = (): void => undefined;
 
 /** An aborted sink: nothing can be written through it. */
-export const RELEASED_SINK: ResponseSink = {
+export const RELEASED_SINK: ResponseSink = Object.freeze({
   aborted: true,
   onAbort: NOTHING,
   writeHead: NOTHING,
@@ -21,28 +21,29 @@ export const RELEASED_SINK: ResponseSink = {
   drain: () => Promise.resolve(),
   end: NOTHING,
   destroy: NOTHING,
-};
+});
 
-export const RELEASED_REQUEST: AppRequest = {
+/** Frozen, environ included: a stray write through a finished record throws instead of leaking. */
+export const RELEASED_REQUEST: AppRequest = Object.freeze({
   script: "",
   callable: "",
   applicationGroup: "",
   processGroup: "",
   method: "",
-  environ: [],
+  environ: Object.freeze([]),
   urlScheme: "http",
   multithread: false,
   multiprocess: false,
   runOnce: false,
   bodyLimit: 0,
   logPrefix: "",
-};
+});
 
 /** An empty body, already over. */
-export const RELEASED_BODY: RequestBody = {
+export const RELEASED_BODY: RequestBody = Object.freeze({
   declaredLength: 0,
   chunked: false,
-  start: (onChunk) => onChunk(new Uint8Array(0), true),
+  start: (onChunk: (chunk: Uint8Array, last: boolean) => void) => onChunk(new Uint8Array(0), true),
   pause: NOTHING,
   resume: NOTHING,
-};
+});

@@ -143,6 +143,23 @@ describe("host selection: pure parts", () => {
     assert.equal(selectHost(config, "other.test", 18191), a);
   });
 
+  it("identityName/identityPort (the map phase's allocation-free form) agree with serverIdentity", () => {
+    const { identityName, identityPort, serverIdentity } = require("../dist/map/host");
+    const names = [configuredName(config, a), configuredName(config, vh3), configuredName(config, vh4)];
+    for (const use of [undefined, "off", "on", "dns"])
+      for (const conf of names)
+        for (const [name, port] of [[undefined, undefined], ["h.test", undefined], ["h.test", "7777"]])
+          for (const scheme of ["http", "https"])
+            for (const local of ["127.0.0.1", "::ffff:10.0.0.1", "::1"]) {
+              const id = serverIdentity(use, conf, { name, port }, scheme, local);
+              assert.equal(identityName(use, conf, name, local), id.serverName);
+              assert.equal(identityPort(use, conf, port, scheme), id.serverPort);
+            }
+    assert.equal(identityPort("on", configuredName(config, vh3), "7777", "http"), "9000");
+    assert.equal(identityPort("off", configuredName(config, vh4), undefined, "http"), "443");
+    assert.equal(identityName("dns", configuredName(config, a), "h.test", "::ffff:10.0.0.1"), "10.0.0.1");
+  });
+
   it("ServerAlias patterns (case-insensitive, * and ?); a request without Host compares no names", () => {
     const c = parseConfigText(
       [

@@ -7,7 +7,7 @@ import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, Rewr
 import { mergeServerRewrite } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
-import { configuredName } from "./host";
+import { configuredName, type ConfiguredName } from "./host";
 import { RouteCache } from "./route-cache";
 import { restrictsSymlinks } from "./symlinks";
 import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
@@ -29,6 +29,9 @@ export class HostTables {
    * %{RESOURCE} and %{SERVER} add the request's port to it unless that is 80 or 443.
    */
   readonly configuredName: string;
+  /** ServerName's parts (configuredName), and UseCanonicalName outside any section (unset: Off). */
+  readonly configured: ConfiguredName;
+  readonly useCanonicalName: "on" | "off" | "dns" | undefined;
   readonly maps: RewriteMapSpec[];
   /** Per-path results of the map phase's path-only steps (see route-cache.ts). */
   readonly routes = new RouteCache();
@@ -58,7 +61,9 @@ export class HostTables {
     ]);
     this.handlerScripts = new Map([...(inherits ? main.handlerScripts : []), ...host.handlerScripts]);
     this.documentRoot = stripTrailingSlash(host.documentRoot?.value ?? main.documentRoot?.value ?? "/var/www/html");
-    this.configuredName = configuredName(config, host).name;
+    this.configured = configuredName(config, host);
+    this.configuredName = this.configured.name;
+    this.useCanonicalName = host.dir.useCanonicalName?.value ?? main.dir.useCanonicalName?.value;
     this.maps = [...(inherits ? main.rewriteMaps.values() : []), ...host.rewriteMaps.values()].map((m) => ({
       name: m.name,
       type: m.type as RewriteMapSpec["type"],

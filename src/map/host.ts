@@ -178,15 +178,37 @@ export function serverIdentity(
   scheme: "http" | "https",
   localAddress: string,
 ): RequestHost {
-  const defaultPort = scheme === "https" ? "443" : "80";
-  if (useCanonical === "on") return { serverName: configured.name, serverPort: configured.port ?? defaultPort };
-  const serverPort = sent.port ?? configured.port ?? defaultPort;
+  return {
+    serverName: identityName(useCanonical, configured, sent.name, localAddress),
+    serverPort: identityPort(useCanonical, configured, sent.port, scheme),
+  };
+}
+
+/** ap_get_server_name: Host's name (Off), ServerName's (On), the local address (DNS). No allocation: the map phase calls it per request. */
+export function identityName(
+  useCanonical: "on" | "off" | "dns" | undefined,
+  configured: ConfiguredName,
+  sentName: string | undefined,
+  localAddress: string,
+): string {
+  if (useCanonical === "on") return configured.name;
   if (useCanonical === "dns") {
     // httpd looks the local address up in the DNS; nodewsgi reports the address.
     const addr = localAddress.startsWith("::ffff:") && localAddress.includes(".") ? localAddress.slice(7) : localAddress;
-    return { serverName: addr.includes(":") ? `[${addr}]` : addr || configured.name, serverPort };
+    return addr.includes(":") ? `[${addr}]` : addr || configured.name;
   }
-  return { serverName: sent.name || configured.name, serverPort };
+  return sentName || configured.name;
+}
+
+/** ap_get_server_port (UseCanonicalPhysicalPort Off): On ignores the Host header's port. */
+export function identityPort(
+  useCanonical: "on" | "off" | "dns" | undefined,
+  configured: ConfiguredName,
+  sentPort: string | undefined,
+  scheme: "http" | "https",
+): string {
+  const port = useCanonical === "on" ? configured.port : (sentPort ?? configured.port);
+  return port ?? (scheme === "https" ? "443" : "80");
 }
 
 /** ServerAdmin of a host (a virtual host inherits the main server's). */

@@ -20,7 +20,7 @@ import type { Engine, ProxyList } from "../engine/types";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import { splitTarget } from "./request-target";
-import { requestHost, selectHost, configuredName, httpScheme, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
+import { requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { HostTables } from "./host-tables";
 import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
@@ -99,7 +99,8 @@ interface RequestState {
   serverName: string;
   serverPort: string;
   /** What the Host header named, and ServerName, for UseCanonicalName. */
-  readonly sent: { readonly name: string | undefined; readonly port: string | undefined };
+  readonly sentName: string | undefined;
+  readonly sentPort: string | undefined;
   readonly configured: ConfiguredName;
   /** ap_http_scheme: the connection's, or https when ServerName names it (REQUEST_SCHEME, redirects). */
   readonly scheme: "http" | "https";
@@ -139,9 +140,8 @@ export class Mapper {
   private identify(state: RequestState, settings: DirSettings): void {
     const use = settings.useCanonicalName?.value ?? state.serverCanonical;
     state.canonical = use;
-    const id = serverIdentity(use, state.configured, state.sent, state.scheme, state.req.localAddress);
-    state.serverName = id.serverName;
-    state.serverPort = id.serverPort;
+    state.serverName = identityName(use, state.configured, state.sentName, state.req.localAddress);
+    state.serverPort = identityPort(use, state.configured, state.sentPort, state.scheme);
   }
 
   /**
@@ -199,18 +199,20 @@ export class Mapper {
     const keepSlashes = (host.mergeSlashes ?? this.config.main.mergeSlashes)?.value === false && rawPath.includes("//");
     const norm = this.engine.normalizePath(keepSlashes ? protectSlashes(rawPath) : rawPath, slashes);
     if (!norm.ok) return bad(norm.status, `cannot map ${rawPath}`);
-    const configured = configuredName(this.config, host);
-    const sent = { name: rh.serverName || undefined, port: rh.sentPort };
-    const serverCanonical = host.dir.useCanonicalName?.value ?? this.config.main.dir.useCanonicalName?.value;
+    // Per request, without allocating: the host's parts were worked out when the tables were built.
+    const configured = tables.configured;
+    const sentName = rh.serverName || undefined;
+    const sentPort = rh.sentPort;
+    const serverCanonical = tables.useCanonicalName;
     const scheme = httpScheme(configured, req.scheme);
-    const id = serverIdentity(serverCanonical, configured, sent, scheme, req.localAddress);
 
     const state: RequestState = {
       req,
       tables,
-      serverName: id.serverName,
-      serverPort: id.serverPort,
-      sent,
+      serverName: identityName(serverCanonical, configured, sentName, req.localAddress),
+      serverPort: identityPort(serverCanonical, configured, sentPort, scheme),
+      sentName,
+      sentPort,
       configured,
       scheme,
       serverCanonical,

@@ -160,6 +160,30 @@ describe("host selection: pure parts", () => {
     assert.equal(identityName("dns", configuredName(config, a), "h.test", "::ffff:10.0.0.1"), "10.0.0.1");
   });
 
+  it("HostTables work out the host's identity once: ServerName's parts, UseCanonicalName, ServerAdmin, the banner", () => {
+    const { HostTables } = require("../dist/map/host-tables");
+    const { serverBanner } = require("../dist/map/host");
+    const c = parseConfigText(
+      [
+        "ServerName main.test",
+        "ServerAdmin root@main.test",
+        "ServerTokens Prod",
+        "UseCanonicalName On",
+        "<VirtualHost *:80>",
+        "    ServerName https://v.test",
+        "</VirtualHost>",
+        "<VirtualHost *:80>",
+        "    ServerName w.test:8080",
+        "    ServerAdmin w@w.test",
+        "    UseCanonicalName DNS",
+        "</VirtualHost>",
+      ].join("\n"),
+    );
+    const [v, w] = c.virtualHosts.map((h) => new HostTables(c, h, jsEngine));
+    assert.deepEqual([v.configured, v.useCanonicalName, v.serverAdmin, v.serverBanner], [{ name: "v.test", port: "443", scheme: "https" }, "on", "root@main.test", "nodewsgi"]);
+    assert.deepEqual([w.configured, w.useCanonicalName, w.serverAdmin, w.serverBanner], [{ name: "w.test", port: "8080" }, "dns", "w@w.test", serverBanner(c.serverTokens)]);
+  });
+
   it("ServerAlias patterns (case-insensitive, * and ?); a request without Host compares no names", () => {
     const c = parseConfigText(
       [

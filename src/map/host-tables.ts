@@ -7,7 +7,7 @@ import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, Rewr
 import { mergeServerRewrite } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
-import { configuredName, type ConfiguredName } from "./host";
+import { configuredName, serverAdmin, serverBanner, type ConfiguredName } from "./host";
 import { RouteCache } from "./route-cache";
 import { restrictsSymlinks } from "./symlinks";
 import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
@@ -32,6 +32,9 @@ export class HostTables {
   /** ServerName's parts (configuredName), and UseCanonicalName outside any section (unset: Off). */
   readonly configured: ConfiguredName;
   readonly useCanonicalName: "on" | "off" | "dns" | undefined;
+  /** ServerAdmin (the main server's when the host has none) and ServerTokens' banner. */
+  readonly serverAdmin: string;
+  readonly serverBanner: string;
   readonly maps: RewriteMapSpec[];
   /** Per-path results of the map phase's path-only steps (see route-cache.ts). */
   readonly routes = new RouteCache();
@@ -64,6 +67,8 @@ export class HostTables {
     this.configured = configuredName(config, host);
     this.configuredName = this.configured.name;
     this.useCanonicalName = host.dir.useCanonicalName?.value ?? main.dir.useCanonicalName?.value;
+    this.serverAdmin = serverAdmin(config, host);
+    this.serverBanner = serverBanner(config.serverTokens);
     this.maps = [...(inherits ? main.rewriteMaps.values() : []), ...host.rewriteMaps.values()].map((m) => ({
       name: m.name,
       type: m.type as RewriteMapSpec["type"],

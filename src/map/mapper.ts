@@ -613,9 +613,9 @@ export class Mapper {
       contextDocumentRoot: translated.contextDocumentRoot,
       serverName: state.serverName,
       serverPort: state.serverPort,
-      serverAdmin: serverAdmin(this.config, t.host),
-      serverSoftware: serverBanner(this.config.serverTokens),
-      serverSignature: serverSignature(settings.serverSignature?.value, "", serverBanner(this.config.serverTokens), state.serverName, state.serverPort, serverAdmin(this.config, t.host)),
+      serverAdmin: t.serverAdmin,
+      serverSoftware: t.serverBanner,
+      serverSignature: serverSignature(settings.serverSignature?.value, "", t.serverBanner, state.serverName, state.serverPort, t.serverAdmin),
       env,
       authEnviron: state.authEnviron,
       passAuthorization,
@@ -705,9 +705,9 @@ function serverVariable(name: string, state: RequestState, uri: string, query: s
     case "SERVER_PROTOCOL":
       return req.protocol;
     case "SERVER_SOFTWARE":
-      return serverBanner(state.tables.config.serverTokens);
+      return state.tables.serverBanner;
     case "SERVER_ADMIN":
-      return serverAdmin(state.tables.config, state.tables.host);
+      return state.tables.serverAdmin;
     case "REQUEST_SCHEME":
       return state.scheme;
     case "HTTPS":

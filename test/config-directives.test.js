@@ -222,3 +222,20 @@ test(".htaccess: honours AllowOverride, returns errors instead of throwing", () 
   const lim = parseHtaccess("Options +Indexes\nOptions +ExecCGI\n", "/srv/.htaccess", { allowOverride: ao });
   assert.deepEqual(lim.errors.map((e) => e.line), [2]);
 });
+
+test("ServerName: a port outside 1..65535 is refused with the file and line; a scheme with an IPv6 address is accepted", () => {
+  const { parseConfigText: parse, ConfigErrors: Errors } = require("../dist/config");
+  const errorOf = (text) => {
+    try {
+      parse(text, "names.conf");
+    } catch (e) {
+      assert.ok(e instanceof Errors, String(e));
+      return e.message;
+    }
+    return null;
+  };
+  assert.match(errorOf("ServerName a.test:0\n"), /names\.conf:1: ServerName: .*port number "0" is outside the appropriate range/);
+  assert.match(errorOf("\nServerName https://a.test:70000\n"), /names\.conf:2: ServerName: .*"70000"/);
+  assert.match(errorOf("ServerName a.test:x\n"), /names\.conf:1: ServerName: 'a.test:x' is not a host name/);
+  for (const ok of ["a.test", "a.test:65535", "https://a.test", "[::1]:8080", "https://[::1]:8443"]) assert.equal(errorOf(`ServerName ${ok}\n`), null, ok);
+});

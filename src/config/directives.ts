@@ -240,8 +240,11 @@ def({
   name: "ServerName", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "ServerName [scheme://]hostname[:port]",
   doc: "The host name (and port) the server uses to identify itself: SERVER_NAME, self-referential redirects, name-based virtual host selection, and mod_wsgi's default application group (`%{RESOURCE}` = `host[:port]|SCRIPT_NAME`).",
   apply(scope, [name]) {
-    if (!/^([a-z][a-z0-9+.-]*:\/\/)?[^\s/:]+(:\d+)?$/i.test(name!) && !/^\[[0-9a-f:.]+\](:\d+)?$/i.test(name!)) {
-      throw badValue(`'${name}' is not a host name`);
+    const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^\s/:[\]]+|\[[0-9a-f:.]+\])(?::(\d+))?$/i.exec(name!);
+    if (!m) throw badValue(`'${name}' is not a host name`);
+    // httpd refuses a port it could never be reached on, rather than reporting it.
+    if (m[1] !== undefined && (Number(m[1]) < 1 || Number(m[1]) > 65535)) {
+      throw badValue(`the port number "${m[1]}" is outside the appropriate range (i.e., 1..65535)`);
     }
     scope.host.serverName = setting(scope, name!);
   },

@@ -15,6 +15,7 @@ import { routeStdio } from "../log/console-redirect";
 import { createDaemonHost } from "./daemon-host";
 import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
 import { LayoutTable } from "./environ-codec";
+import { CreditWindow } from "./credit-window";
 
 /** Passed by the supervisor in NODEWSGI_DAEMON_INIT. */
 export interface ChildInit {
@@ -117,29 +118,32 @@ class WireBody implements RequestBody {
 }
 
 /** The ResponseSink the application writes to: frames on the shared connection. */
-class WireSink implements ResponseSink {
+class WireSink extends CreditWindow implements ResponseSink {
   aborted = false;
   ended = false;
-  private abortCbs: (() => void)[] = [];
-  /** Response bytes sent and not yet credited back by the front end. */
-  private unacked = 0;
-  private drainWaiters: (() => void)[] = [];
+  /** Made on first use: most requests never need it. */
+  private abortCbs: (() => void)[] | null = null;
 
   constructor(
     private readonly id: number,
     private readonly link: Link,
     private readonly onEnd: () => void,
-  ) {}
+  ) {
+    super(WINDOW);
+  }
 
   onAbort(cb: () => void): void {
     if (this.aborted) cb();
-    else this.abortCbs.push(cb);
+    else (this.abortCbs ??= []).push(cb);
   }
   abort(): void {
     if (this.aborted || this.ended) return;
     this.aborted = true;
-    this.wake();
-    for (const cb of this.abortCbs.splice(0)) {
+    this.releaseWindow();
+    const cbs = this.abortCbs;
+    this.abortCbs = null;
+    if (cbs === null) return;
+    for (const cb of cbs) {
       try {
         cb();
       } catch {
@@ -147,40 +151,28 @@ class WireSink implements ResponseSink {
       }
     }
   }
-  credit(n: number): void {
-    this.unacked -= n;
-    if (this.unacked < WINDOW) this.wake();
-  }
-  private wake(): void {
-    if (this.drainWaiters.length === 0) return;
-    for (const w of this.drainWaiters.splice(0)) w();
-  }
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.aborted) return;
     this.link.out.responseHead(this.id, status, reason, headers);
   }
   write(chunk: Uint8Array): boolean {
-    if (this.aborted) return true;
-    if (chunk.length === 0) return true;
+    if (this.aborted || this.ended) return true;
+    if (chunk.length === 0) return this.unacked < this.window;
     this.link.out.data(Frame.RespBody, this.id, chunk);
-    this.unacked += chunk.length;
-    return this.unacked < WINDOW;
-  }
-  drain(): Promise<void> {
-    if (this.aborted || this.unacked < WINDOW) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return this.sent(chunk.length);
   }
   end(chunk?: Uint8Array): void {
     if (this.aborted || this.ended) return;
     if (chunk && chunk.length > 0) this.write(chunk);
     this.ended = true;
+    this.releaseWindow();
     this.link.out.empty(Frame.RespEnd, this.id);
     this.onEnd();
   }
   destroy(): void {
     if (this.ended || this.aborted) return;
     this.aborted = true;
-    this.wake();
+    this.releaseWindow();
     this.link.out.empty(Frame.RespAbort, this.id);
     this.onEnd();
   }

@@ -25,6 +25,7 @@ import type { ChildInit, FromChild, ToChild } from "./daemon-child";
 import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
 import { sendErrorPage } from "../static/error-page";
 import { EnvironLayouts } from "./environ-codec";
+import { ClientRelay } from "./credit-window";
 import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { NodewsgiError } from "../errors";
 
@@ -672,8 +673,17 @@ class Link {
   };
 }
 
-/** One request's trip through the group: queue, the process's connection, frames both ways. */
-class Exchange {
+/** A response frame held while the client's sink drains (RESP_BODY or RESP_END). */
+interface HeldFrame {
+  readonly type: number;
+  readonly payload: Buffer;
+}
+
+/**
+ * One request's trip through the group: queue, the process's connection, frames both ways.
+ * Response bytes are credited to the child once the client's sink took them (ClientRelay).
+ */
+class Exchange extends ClientRelay<HeldFrame> {
   private done = false;
   private child: DaemonChild | null = null;
   private link: Link | null = null;
@@ -704,7 +714,9 @@ class Exchange {
     private body: RequestBody,
     private sink: ResponseSink,
     private resolve: () => void,
-  ) {}
+  ) {
+    super();
+  }
 
   get isDone(): boolean {
     return this.done;
@@ -828,6 +840,16 @@ class Exchange {
 
   onFrame(type: number, payload: Buffer): void {
     if (this.done) return;
+    if (this.holding && (type === Frame.RespBody || type === Frame.RespEnd)) {
+      // Behind a pushed-back write. A finished response frees its process now: the
+      // application is done with it, only the client is still taking the bytes.
+      if (type === Frame.RespEnd) {
+        this.responded = true;
+        this.detach();
+      }
+      this.hold({ type, payload });
+      return;
+    }
     const sink = this.sink;
     switch (type) {
       case Frame.RespHead: {
@@ -844,21 +866,7 @@ class Exchange {
       case Frame.RespBody: {
         if (sink.aborted) return;
         this.readDeadline = Date.now() + this.group.timeoutMs.socket;
-        const n = payload.length;
-        if (sink.write(payload)) {
-          this.owed += n;
-          this.link!.owe(this);
-        } else {
-          // A slow client holds back this response only (the child runs out of credit), and
-          // a daemon that cannot send is not timing out.
-          this.readDeadline = Infinity;
-          void sink.drain().then(() => {
-            if (this.done) return;
-            this.readDeadline = Date.now() + this.group.timeoutMs.socket;
-            this.owed += n;
-            this.link!.owe(this);
-          });
-        }
+        this.writeChunk(sink, payload);
         this.recompute();
         return;
       }
@@ -882,6 +890,30 @@ class Exchange {
       default:
         this.fail(502, `Bad response frame ${type} from daemon process '${this.group.name}'`);
     }
+  }
+
+  protected apply(f: HeldFrame): void {
+    this.onFrame(f.type, f.payload);
+  }
+
+  protected credit(n: number): void {
+    if (this.done || this.link === null) return;
+    this.owed += n;
+    this.link.owe(this);
+  }
+
+  /**
+   * A slow client holds back this response only (the child runs out of credit), and a daemon
+   * that cannot send is not timing out.
+   */
+  protected override onHold(): void {
+    this.readDeadline = Infinity;
+  }
+
+  protected override onResume(): void {
+    if (this.done || this.link === null) return;
+    this.readDeadline = Date.now() + this.group.timeoutMs.socket;
+    this.recompute();
   }
 
   /** The process's connection broke: 502 before headers, a dropped client after. */
@@ -912,6 +944,20 @@ class Exchange {
     if (this.done) return;
     this.done = true;
     this.group.untrack(this);
+    this.dropRelay();
+    this.detach();
+    // A body still arriving must keep flowing (and be dropped), or the client stalls.
+    if (this.bodyStarted && !this.bodySent) this.body.resume();
+    const resolve = this.resolve;
+    this.req = RELEASED_REQUEST;
+    this.body = RELEASED_BODY;
+    this.sink = RELEASED_SINK;
+    this.resolve = NOTHING;
+    resolve();
+  }
+
+  /** Done with the process: its connection and its thread go back to the group. */
+  private detach(): void {
     const link = this.link;
     if (link !== null) {
       link.exchanges.delete(this.id);
@@ -919,8 +965,6 @@ class Exchange {
       if (!this.responded || !this.bodySent) link.out.empty(Frame.Abort, this.id);
       this.link = null;
     }
-    // A body still arriving must keep flowing (and be dropped), or the client stalls.
-    if (this.bodyStarted && !this.bodySent) this.body.resume();
     if (this.child) {
       const c = this.child;
       this.child = null;
@@ -928,12 +972,6 @@ class Exchange {
     } else {
       this.group.dequeue(this);
     }
-    const resolve = this.resolve;
-    this.req = RELEASED_REQUEST;
-    this.body = RELEASED_BODY;
-    this.sink = RELEASED_SINK;
-    this.resolve = NOTHING;
-    resolve();
   }
 }
 

@@ -15,6 +15,7 @@ import { ScriptCache } from "../app/loader";
 import { runCollected } from "./run-request";
 import { borrowedFileBody, memoryBody, type BodyBuffer } from "../app/input";
 import { RingConsumer, RingProducer } from "./request-queue";
+import { CreditWindow } from "./credit-window";
 import {
   F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_REQUEST, R_DESTROY, R_DONE, R_END, STARTED_WORD,
   LayoutTable, readPair, readRequest, writePair, writeResponse,
@@ -49,18 +50,18 @@ const waiting: DecodedRequest[] = [];
 let waitingAt = 0;
 let running = 0;
 
-/** The response side of one request: frames on the response ring, credit-based backpressure. */
-class WorkerSink implements ResponseSink {
+/** The response side of one request: frames on the response ring, credit-window backpressure. */
+class WorkerSink extends CreditWindow implements ResponseSink {
   aborted = false;
-  /** Made on first use, as drainWaiters: most requests never need either. */
+  /** Made on first use: most requests never need it. */
   private abortCallbacks: (() => void)[] | null = null;
   private head: ResponseHead | null = null;
-  private unacked = 0;
-  private drainWaiters: (() => void)[] | null = null;
   private endFlags = 0;
   private endChunk: Uint8Array | null = null;
 
-  constructor(readonly id: number) {}
+  constructor(readonly id: number) {
+    super(data.window);
+  }
 
   onAbort(cb: () => void): void {
     (this.abortCallbacks ??= []).push(cb);
@@ -73,14 +74,8 @@ class WorkerSink implements ResponseSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.endFlags !== 0) return true;
-    this.unacked += chunk.length;
     this.send(chunk, 0);
-    return this.unacked <= data.window;
-  }
-
-  drain(): Promise<void> {
-    if (this.aborted || this.unacked <= data.window) return Promise.resolve();
-    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
+    return this.sent(chunk.length);
   }
 
   end(chunk?: Uint8Array): void {
@@ -92,17 +87,13 @@ class WorkerSink implements ResponseSink {
   destroy(): void {
     if (this.endFlags !== 0) return;
     this.endFlags = R_DESTROY;
-  }
-
-  credit(n: number): void {
-    this.unacked -= n;
-    if (this.unacked <= data.window) this.release();
+    this.releaseWindow();
   }
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.release();
+    this.releaseWindow();
     const callbacks = this.abortCallbacks ?? [];
     this.abortCallbacks = null;
     for (const cb of callbacks) {
@@ -136,12 +127,6 @@ class WorkerSink implements ResponseSink {
       at += pieceMax;
     }
     writeResponse(out, this.id, lastFlags, head, chunk === null ? null : at === 0 ? chunk : chunk.subarray(at));
-  }
-
-  private release(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = null;
-    if (waiters !== null) for (const w of waiters) w();
   }
 }
 

@@ -32,6 +32,7 @@ import { NodewsgiError } from "../errors";
 import { SPOOL_THRESHOLD } from "./run-request";
 import { NOTHING, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { RingConsumer, RingProducer, createRing } from "./request-queue";
+import { ClientRelay } from "./credit-window";
 import {
   F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_RESPONSE, R_DESTROY, R_DONE, R_END, STARTED_WORD,
   EnvironLayouts, encodeRequest, readPair, readResponse, writePair, writeRequest, writeSmall,
@@ -78,37 +79,55 @@ interface Instance {
   exited: boolean;
 }
 
-/** One request handed to the group; once finished it lets go of everything (./released). */
-interface Flight {
-  readonly id: number;
-  req: AppRequest;
-  sink: ResponseSink;
-  body: BodyRef;
-  bodyBuf: BodyBuffer | null;
-  resolve: () => void;
-  inst: Instance | null;
-  seq: number;
-  attempts: number;
-  headersSent: boolean;
-  ended: boolean;
-  /** Frames waiting while the sink drains; null when not draining. */
-  backlog: DecodedResponse[] | null;
-  credit: number;
-  /** Resolves a drain() wait early when the client goes away. */
-  onAborted: (() => void) | null;
+/**
+ * One request handed to the group; once finished it lets go of everything (./released). Its
+ * response frames reach the client through ClientRelay: credit once the sink took the bytes.
+ */
+class Flight extends ClientRelay<DecodedResponse> {
+  inst: Instance | null = null;
+  seq = 0;
+  attempts = 0;
+  headersSent = false;
+  ended = false;
+  /** Response bytes taken by the sink and not yet credited to the worker. */
+  owed = 0;
+
+  constructor(
+    readonly group: WorkerGroup,
+    readonly id: number,
+    public req: AppRequest,
+    public sink: ResponseSink,
+    public body: BodyRef,
+    public bodyBuf: BodyBuffer | null,
+    public resolve: () => void,
+  ) {
+    super();
+  }
+
+  protected apply(d: DecodedResponse): void {
+    this.group.applyFrame(this, d);
+  }
+  protected credit(n: number): void {
+    this.group.giveCredit(this, n);
+  }
+  write(chunk: Uint8Array): void {
+    this.writeChunk(this.sink, chunk);
+  }
+
+  release(): void {
+    this.req = RELEASED_REQUEST;
+    this.sink = RELEASED_SINK;
+    this.body = NO_BODY;
+    this.bodyBuf = null;
+    this.resolve = NOTHING;
+    this.dropRelay();
+  }
 }
 
 const DEFAULT_SPIN_MICROS = 0;
 const NO_BODY: BodyRef = { length: 0, fd: -1, data: null };
-function release(f: Flight): void {
-  f.req = RELEASED_REQUEST;
-  f.sink = RELEASED_SINK;
-  f.body = NO_BODY;
-  f.bodyBuf = null;
-  f.resolve = NOTHING;
-  f.backlog = null;
-  f.onAborted = null;
-}
+/** The end of a request whose last chunk was pushed back: it waits behind that chunk. */
+const DONE_FRAME: DecodedResponse = { id: 0, flags: R_DONE, head: null, chunk: null };
 
 const WORKER_SCRIPT = path.join(__dirname, "worker-entry.js");
 
@@ -178,22 +197,7 @@ export class WorkerGroup {
       ref = bodyRef(bodyBuf);
     }
     return new Promise<void>((resolve) => {
-      const f: Flight = {
-        id: this.allocId(),
-        req,
-        sink,
-        body: ref,
-        bodyBuf,
-        resolve,
-        inst: null,
-        seq: 0,
-        attempts: 0,
-        headersSent: false,
-        ended: false,
-        backlog: null,
-        credit: 0,
-        onAborted: null,
-      };
+      const f = new Flight(this, this.allocId(), req, sink, ref, bodyBuf, resolve);
       this.flights.set(f.id, f);
       this.submit(f);
       // After submit: an abort reported at once must find the request on its worker.
@@ -239,9 +243,7 @@ export class WorkerGroup {
   /** The client went away: tell the worker (the application's close() runs there). */
   private aborted(f: Flight): void {
     if (this.flights.get(f.id) === f && f.inst !== null && !f.inst.exited) writeSmall(f.inst.out, F_ABORT, f.id);
-    const wake = f.onAborted;
-    f.onAborted = null;
-    wake?.();
+    f.clientLeft();
   }
 
   private submit(f: Flight): void {
@@ -306,8 +308,8 @@ export class WorkerGroup {
       const d = readResponse(b, o, len);
       const f = this.flights.get(d.id);
       if (f === undefined || f.inst !== inst) return;
-      if (f.backlog !== null) f.backlog.push(d);
-      else this.apply(f, d);
+      if (f.holding) f.hold(d);
+      else this.applyFrame(f, d);
     } else if (type === F_LOG) {
       const p = readPair(b, o, len);
       logFrom(this.log, { tid: inst.worker.threadId }, LOG_LEVELS[p.byte1] ?? "error", p.a, p.b);
@@ -321,8 +323,8 @@ export class WorkerGroup {
     }
   }
 
-  /** Apply one response frame to the sink, in order; pauses on backpressure. */
-  private apply(f: Flight, d: DecodedResponse): void {
+  /** Apply one response frame to the sink, in order (Flight holds frames while the sink drains). */
+  applyFrame(f: Flight, d: DecodedResponse): void {
     const sink = f.sink;
     const live = !sink.aborted && !f.ended;
     if (d.head !== null && live && !f.headersSent) {
@@ -337,38 +339,22 @@ export class WorkerGroup {
         else sink.end();
       }
     } else if (d.chunk !== null) {
-      if (live && !sink.write(d.chunk)) {
-        f.backlog = [];
-        const aborted = new Promise<void>((r) => (f.onAborted = r));
-        Promise.race([sink.drain(), aborted]).then(() => {
-          f.onAborted = null;
-          this.giveCredit(f, (d.chunk as Buffer).length);
-          const queued = f.backlog ?? [];
-          f.backlog = null;
-          for (let i = 0; i < queued.length; i++) {
-            if (f.backlog !== null) {
-              (f.backlog as DecodedResponse[]).push(...queued.slice(i));
-              break;
-            }
-            this.apply(f, queued[i]);
-          }
-        });
-      } else {
-        this.giveCredit(f, d.chunk.length);
-      }
+      if (live) f.write(d.chunk);
+      else this.giveCredit(f, d.chunk.length);
     }
     if ((flags & R_DESTROY) !== 0 && live) {
       f.ended = true;
       sink.destroy();
     }
     if ((flags & R_DONE) !== 0) {
-      if (f.backlog !== null) f.backlog.push({ id: f.id, flags: R_DONE, head: null, chunk: null });
+      if (f.holding) f.hold(DONE_FRAME);
       else this.finish(f);
     }
   }
 
-  private giveCredit(f: Flight, n: number): void {
-    f.credit += n;
+  /** `n` response bytes are taken: the worker may send that many more (batched per checkpoint). */
+  giveCredit(f: Flight, n: number): void {
+    f.owed += n;
     this.creditDue.add(f);
     if (!this.creditQueued) {
       this.creditQueued = true;
@@ -380,8 +366,8 @@ export class WorkerGroup {
   private readonly sendCredits = (): void => {
     this.creditQueued = false;
     for (const f of this.creditDue) {
-      if (f.credit > 0 && f.inst !== null && !f.inst.exited && this.flights.get(f.id) === f) writeSmall(f.inst.out, F_CREDIT, f.id, f.credit);
-      f.credit = 0;
+      if (f.owed > 0 && f.inst !== null && !f.inst.exited && this.flights.get(f.id) === f) writeSmall(f.inst.out, F_CREDIT, f.id, f.owed);
+      f.owed = 0;
     }
     this.creditDue.clear();
   };
@@ -393,7 +379,7 @@ export class WorkerGroup {
     f.bodyBuf?.dispose();
     this.admitted--;
     const resolve = f.resolve;
-    release(f);
+    f.release();
     resolve();
     this.checkDrained();
   }

@@ -222,3 +222,19 @@ WSGIScriptAlias /daemon-worker @DIR@/app.js process-group=dgroup`);
     assert.match(s.read("error.log"), new RegExp(`\\[wsgi:error\\] \\[pid ${process.pid}\\] \\[client 127\\.0\\.0\\.1:\\d+\\] \\[R:${esc(r.id)}\\] errors line`));
   });
 });
+
+describe("access log: %v without ServerName", () => {
+  it("is the name the map phase reports (SERVER_NAME under UseCanonicalName On, group names), not another default", () => {
+    const { parseConfigText } = require("../dist/config");
+    const { AccessLog } = require("../dist/log/access-log");
+    const { configuredName } = require("../dist/map/host");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-logs-"));
+    const config = parseConfigText(`CustomLog ${dir}/a.log "%v %p"\n<VirtualHost *:80>\n  DocumentRoot ${dir}\n</VirtualHost>\n`, path.join(dir, "site.conf"));
+    const log = new AccessLog(config);
+    for (const host of [config.main, config.virtualHosts[0]]) {
+      assert.equal(log.canonical(host).name, configuredName(config, host).name);
+      assert.equal(log.canonical(host).name, "localhost");
+    }
+    return log.close();
+  });
+});

@@ -9,12 +9,11 @@
  * As Apache: a <VirtualHost> with its own CustomLog lines logs only there; one without logs
  * to the main server's. `env=VAR` / `env=!VAR` log conditionally; `expr=` is refused.
  */
-import * as os from "node:os";
 import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
 import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
 import type { MapResult } from "../map/mapper";
-import { requestHost, selectHost, serverBanner, serverIdentity, serverNameParts, type ConfiguredName } from "../map/host";
+import { configuredName, requestHost, selectHost, serverBanner, serverIdentity, type ConfiguredName } from "../map/host";
 import { NodewsgiError } from "../errors";
 import { compileJsonFormat, compileLogFormat, firstHeader, PREDEFINED_FORMATS, type CompiledFormat, type LogSubject } from "./log-format";
 import { openLogTarget, type LogTarget } from "./log-file";
@@ -32,8 +31,6 @@ export class AccessLog {
   private readonly mainLogs: CompiledLog[];
   /** Virtual hosts with logs of their own; empty: every request logs to the main server's. */
   private readonly hostLogs = new Map<HostConfig, CompiledLog[]>();
-  private readonly defaultName: string;
-  private readonly canonicalNames = new WeakMap<HostConfig, ConfiguredName>();
   /** What the front end adds to every head: Date, and Server with ServerTokens' banner. */
   readonly frontEndHeaderBytes: number;
 
@@ -45,7 +42,6 @@ export class AccessLog {
 
   /** Opens every log file; throws NodewsgiError (E_LOG_FORMAT, E_LOG_TARGET) with the config line. */
   constructor(readonly config: ServerConfig) {
-    this.defaultName = os.hostname();
     this.frontEndHeaderBytes = DATE_HEADER_BYTES + `Server: ${serverBanner(config.serverTokens)}\r\n`.length;
     try {
       this.mainLogs = this.compileHost(config.main);
@@ -122,16 +118,11 @@ export class AccessLog {
   /**
    * %v and %p: the host's ServerName as httpd keeps it (server_hostname: its case, without
    * scheme or port) and the port given there, if any. A virtual host without a ServerName
-   * uses the main server's; without any, the machine's name.
+   * uses the main server's; without any, the name the map phase reports (SERVER_NAME, group
+   * names), so %v always agrees with SERVER_NAME under UseCanonicalName On.
    */
   canonical(host: HostConfig): ConfiguredName {
-    let c = this.canonicalNames.get(host);
-    if (c === undefined) {
-      const raw = host.serverName?.value ?? this.config.main.serverName?.value;
-      c = raw === undefined ? { name: this.defaultName, port: undefined } : serverNameParts(raw);
-      this.canonicalNames.set(host, c);
-    }
-    return c;
+    return configuredName(this.config, host);
   }
 
   /** UseCanonicalName in force for a request answered with `settings` (unset is Off). */

@@ -13,7 +13,7 @@ import type { LogLevel } from "../log/error-log";
 import type { LogOrigin, OriginErrorLog } from "../log/apache-error-log";
 import { routeStdio } from "../log/console-redirect";
 import { createDaemonHost } from "./daemon-host";
-import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
+import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
 import { LayoutTable } from "./environ-codec";
 import { CreditWindow } from "./credit-window";
 
@@ -153,7 +153,12 @@ class WireSink extends CreditWindow implements ResponseSink {
   }
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.aborted) return;
-    this.link.out.responseHead(this.id, status, reason, headers);
+    if (!this.link.out.responseHead(this.id, status, reason, headers)) {
+      // Too large for one frame: this request gets a 502 (RESP_ABORT before headers), the
+      // connection and the other requests on it go on.
+      childLog.log("error", "wsgi", `daemon: response headers larger than ${MAX_FRAME} bytes refused`);
+      this.destroy();
+    }
   }
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.ended) return true;

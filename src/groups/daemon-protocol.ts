@@ -225,9 +225,18 @@ export class Outbox {
     this.patch(Frame.Head, id, at);
   }
 
-  responseHead(id: number, status: number, reason: string, headers: readonly HeaderPair[]): void {
+  /**
+   * RESP_HEAD; false (nothing written) when it would exceed MAX_FRAME, which the reader refuses
+   * by dropping the connection and every request on it.
+   */
+  responseHead(id: number, status: number, reason: string, headers: readonly HeaderPair[]): boolean {
     let max = FRAME_HEADER + 12 + reason.length * 3;
     for (const [k, v] of headers) max += 8 + (k.length + v.length) * 3;
+    if (max - FRAME_HEADER > MAX_FRAME) {
+      let exact = 8 + Buffer.byteLength(reason);
+      for (const [k, v] of headers) exact += 8 + Buffer.byteLength(k) + Buffer.byteLength(v);
+      if (exact > MAX_FRAME) return false;
+    }
     this.room(max);
     const at = this.pos;
     this.pos += FRAME_HEADER;
@@ -241,6 +250,7 @@ export class Outbox {
       this.str(v);
     }
     this.patch(Frame.RespHead, id, at);
+    return true;
   }
 
   private str(s: string): void {

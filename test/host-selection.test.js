@@ -184,6 +184,22 @@ describe("host selection: pure parts", () => {
     assert.deepEqual([w.configured, w.useCanonicalName, w.serverAdmin, w.serverBanner], [{ name: "w.test", port: "8080" }, "dns", "w@w.test", serverBanner(c.serverTokens)]);
   });
 
+  it("HostTables.environSignature: SERVER_SIGNATURE as ap_psignature, remembered while name, port and mode repeat", () => {
+    const { HostTables } = require("../dist/map/host-tables");
+    const { serverSignature } = require("../dist/map/host");
+    const c = parseConfigText("ServerName main.test\nServerAdmin <a>&b@main.test\nServerTokens Prod\n");
+    const t = new HostTables(c, c.main, jsEngine);
+    assert.equal(t.environSignature(undefined, "main.test", "80"), "");
+    assert.equal(t.environSignature("off", "main.test", "80"), "");
+    const on = t.environSignature("on", "main.test", "80");
+    assert.equal(on, "<address>nodewsgi Server at main.test Port 80</address>\n");
+    assert.equal(t.environSignature("on", "main.test", "80"), on);
+    assert.equal(t.environSignature("on", "h.test", "8080"), "<address>nodewsgi Server at h.test Port 8080</address>\n");
+    assert.equal(t.environSignature("email", "h.test", "8080"), serverSignature("email", "", "nodewsgi", "h.test", "8080", "<a>&b@main.test"));
+    assert.match(t.environSignature("email", "h.test", "8080"), /href="mailto:&lt;a&gt;&amp;b@main\.test"/);
+    assert.equal(t.environSignature("on", "main.test", "80"), on);
+  });
+
   it("ServerAlias patterns (case-insensitive, * and ?); a request without Host compares no names", () => {
     const c = parseConfigText(
       [

@@ -7,7 +7,7 @@ import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, Rewr
 import { mergeServerRewrite } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
-import { configuredName, serverAdmin, serverBanner, type ConfiguredName } from "./host";
+import { configuredName, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { RouteCache } from "./route-cache";
 import { restrictsSymlinks } from "./symlinks";
 import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
@@ -79,6 +79,23 @@ export class HostTables {
       rw.engine && rw.rules.length > 0
         ? compileRewriteRules(rw.rules.map(toRuleSpec), this.maps, { perDir: false, serverRoot: config.serverRoot })
         : null;
+  }
+
+  /** The last SERVER_SIGNATURE built, and what it was built from: most requests repeat it. */
+  private signature = { mode: "off" as "on" | "off" | "email" | undefined, name: "", port: "", value: "" };
+
+  /**
+   * SERVER_SIGNATURE (ap_psignature with no prefix) for ServerSignature `mode` and the
+   * request's SERVER_NAME/SERVER_PORT. Debian ships `ServerSignature On`: remembering the last
+   * footer keeps its escaping and concatenation off the per-request path.
+   */
+  environSignature(mode: "on" | "off" | "email" | undefined, name: string, port: string): string {
+    if (mode === undefined || mode === "off") return "";
+    const last = this.signature;
+    if (last.mode === mode && last.name === name && last.port === port) return last.value;
+    const value = serverSignature(mode, "", this.serverBanner, name, port, this.serverAdmin);
+    this.signature = { mode, name, port, value };
+    return value;
   }
 
   /** Per-directory rules, compiled on first use for the directory they apply to. */

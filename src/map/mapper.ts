@@ -615,7 +615,7 @@ export class Mapper {
       serverPort: state.serverPort,
       serverAdmin: t.serverAdmin,
       serverSoftware: t.serverBanner,
-      serverSignature: serverSignature(settings.serverSignature?.value, "", t.serverBanner, state.serverName, state.serverPort, t.serverAdmin),
+      serverSignature: t.environSignature(settings.serverSignature?.value, state.serverName, state.serverPort),
       env,
       authEnviron: state.authEnviron,
       passAuthorization,

@@ -185,16 +185,24 @@ export class Outbox {
    * write per request, and the keys and unchanged values of a known layout do not travel.
    *
    * `x` rewrites the request for a daemon group on the way (its environ keys and flags)
-   * without building a second AppRequest.
+   * without building a second AppRequest. Returns false, writing nothing, when the frame would
+   * exceed MAX_FRAME (the caller answers that request alone with 500).
    */
-  head(id: number, w: WireRequest, x?: HeadExtras): void {
+  head(id: number, w: WireRequest, x?: HeadExtras): boolean {
     const r = w.req;
     const env = x === undefined ? r.environ : daemonEnviron(r.environ, x.drop, x.extra);
     const pg = x ? x.processGroup : r.processGroup;
     const strings: string[] = [r.script, r.callable, r.applicationGroup, pg, r.method, r.logPrefix];
     const enc = encodeEnviron(env, this.layouts, strings);
     const text = strings.join("");
-    this.room(FRAME_HEADER + HEAD_FIXED + sameBytes(enc) + stringsBound(strings.length, text));
+    const bound = HEAD_FIXED + sameBytes(enc) + stringsBound(strings.length, text);
+    // A frame the child would refuse would cost the connection and every request on it: refuse
+    // this request alone (measured exactly only when the cheap bound says it might not fit).
+    if (bound > MAX_FRAME && HEAD_FIXED + sameBytes(enc) + 4 * strings.length + Buffer.byteLength(text) > MAX_FRAME) {
+      this.layouts?.forget(enc.layout); // it recorded values the child will not see
+      return false;
+    }
+    this.room(FRAME_HEADER + bound);
     let flags = 0;
     if (r.urlScheme === "https") flags |= FLAG_HTTPS;
     if (x ? x.multithread : r.multithread) flags |= FLAG_MULTITHREAD;
@@ -223,6 +231,7 @@ export class Outbox {
     b.writeUInt32LE(n, p + 12);
     this.pos = q + 4 * strings.length + n;
     this.patch(Frame.Head, id, at);
+    return true;
   }
 
   /**

@@ -22,7 +22,7 @@ import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
-import { Frame, FrameReader, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
+import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
 import { sendErrorPage } from "../static/error-page";
 import { EnvironLayouts } from "./environ-codec";
 import { ClientRelay } from "./credit-window";
@@ -810,7 +810,10 @@ class Exchange extends ClientRelay<HeldFrame> {
     g.headExtras.extra[7] = this.queueStart;
     const out = link.out;
     const id = this.id;
-    out.head(id, { req: this.req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }, g.headExtras);
+    if (!out.head(id, { req: this.req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }, g.headExtras)) {
+      this.fail(500, `Request too large for daemon process '${g.name}' (its environ exceeds the ${MAX_FRAME}-byte frame limit): ${this.req.script}`);
+      return;
+    }
     if (this.body.declaredLength > 0 || this.body.chunked) {
       this.bodyStarted = true;
       this.body.start((chunk, last) => {

@@ -19,7 +19,10 @@
  * burst of requests or responses costs one write and one read on each side, not one each.
  */
 import type { AppRequest } from "./types";
-import { EnvironLayouts, LayoutTable, decodeEnviron, encodeEnviron, sameBytes, stringsBound, writeStrings } from "./environ-codec";
+import {
+  EnvironLayouts, LayoutTable, REQ_KEYS, REQUEST_STRINGS, decodeEnviron, decodedRequest, encodeEnviron, requestFlags, requestStrings,
+  sameBytes, stringsBound, writeStrings,
+} from "./environ-codec";
 import type { HeaderPair } from "../http/types";
 
 export const FRAME_HEADER = 9;
@@ -51,14 +54,9 @@ export interface WireRequest {
   chunked: boolean;
 }
 
-const FLAG_HTTPS = 1;
-const FLAG_MULTITHREAD = 2;
-const FLAG_MULTIPROCESS = 4;
-const FLAG_RUN_ONCE = 8;
-const FLAG_CHUNKED = 16;
-const FLAG_HAS_MTIME = 32;
-/** The HEAD carries its layout's keys (./environ-codec). */
-const FLAG_KEYS = 64;
+/** HEAD flags of this protocol's own, above the request's (./environ-codec's REQ_*). */
+const FLAG_CHUNKED = 32;
+const FLAG_HAS_MTIME = 64;
 /** HEAD payload before the environ: flags, pad, layout u16, pairs, count, text bytes, 3 f64. */
 const HEAD_FIXED = 40;
 
@@ -192,7 +190,7 @@ export class Outbox {
     const r = w.req;
     const env = x === undefined ? r.environ : daemonEnviron(r.environ, x.drop, x.extra);
     const pg = x ? x.processGroup : r.processGroup;
-    const strings: string[] = [r.script, r.callable, r.applicationGroup, pg, r.method, r.logPrefix];
+    const strings = requestStrings(r, pg);
     const enc = encodeEnviron(env, this.layouts, strings);
     const text = strings.join("");
     const bound = HEAD_FIXED + sameBytes(enc) + stringsBound(strings.length, text);
@@ -203,14 +201,9 @@ export class Outbox {
       return false;
     }
     this.room(FRAME_HEADER + bound);
-    let flags = 0;
-    if (r.urlScheme === "https") flags |= FLAG_HTTPS;
-    if (x ? x.multithread : r.multithread) flags |= FLAG_MULTITHREAD;
-    if (x ? x.multiprocess : r.multiprocess) flags |= FLAG_MULTIPROCESS;
-    if (x ? x.runOnce : r.runOnce) flags |= FLAG_RUN_ONCE;
+    let flags = requestFlags(r, x ?? r, enc.keys);
     if (w.chunked) flags |= FLAG_CHUNKED;
     if (r.scriptMtimeMs !== undefined) flags |= FLAG_HAS_MTIME;
-    if (enc.keys) flags |= FLAG_KEYS;
     const at = this.pos;
     const b = this.buf;
     const p = at + FRAME_HEADER;
@@ -337,23 +330,8 @@ export function decodeHead(payload: Buffer, layouts: LayoutTable = new LayoutTab
   const bodyLimit = payload.readDoubleLE(16);
   const declaredLength = payload.readDoubleLE(24);
   const mtime = payload.readDoubleLE(32);
-  const { environ, strings: s } = decodeEnviron(payload, HEAD_FIXED, layout, (flags & FLAG_KEYS) !== 0, pairs, 6, count, bytes, layouts);
-  const req = {
-    script: s[0]!,
-    callable: s[1]!,
-    applicationGroup: s[2]!,
-    processGroup: s[3]!,
-    method: s[4]!,
-    environ,
-    urlScheme: flags & FLAG_HTTPS ? ("https" as const) : ("http" as const),
-    multithread: (flags & FLAG_MULTITHREAD) !== 0,
-    multiprocess: (flags & FLAG_MULTIPROCESS) !== 0,
-    runOnce: (flags & FLAG_RUN_ONCE) !== 0,
-    bodyLimit,
-    logPrefix: s[5]!,
-    // Always present (undefined when unknown): one object shape for every request.
-    scriptMtimeMs: flags & FLAG_HAS_MTIME ? mtime : undefined,
-  };
+  const { environ, strings: s } = decodeEnviron(payload, HEAD_FIXED, layout, (flags & REQ_KEYS) !== 0, pairs, REQUEST_STRINGS, count, bytes, layouts);
+  const req = decodedRequest(s, environ, flags, bodyLimit, flags & FLAG_HAS_MTIME ? mtime : undefined);
   return { req, declaredLength, chunked: (flags & FLAG_CHUNKED) !== 0 };
 }
 

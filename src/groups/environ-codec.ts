@@ -19,6 +19,7 @@
  * order they were encoded, so both tables stay in step.
  */
 import { NodewsgiError } from "../errors";
+import type { AppRequest } from "./types";
 
 /** Layout number meaning "not numbered": the keys travel with this request only. */
 export const NO_LAYOUT = 0xffff;
@@ -246,4 +247,64 @@ export function decodeEnviron(
     if (next !== count) throw new NodewsgiError("E_FRAME", "Frame has more values than its environ");
   }
   return { environ, strings: s, end: at + 4 * count + bytes };
+}
+
+/**
+ * An AppRequest's flag bits, the same in both protocols (each keeps the bits above REQ_KEYS for
+ * its own use).
+ */
+export const REQ_HTTPS = 1;
+export const REQ_MULTITHREAD = 2;
+export const REQ_MULTIPROCESS = 4;
+export const REQ_RUN_ONCE = 8;
+/** The frame carries its layout's keys (a new or replaced layout number, or none). */
+export const REQ_KEYS = 16;
+
+/** How many of a request's strings come before its environ (requestStrings). */
+export const REQUEST_STRINGS = 6;
+
+/** A request's own strings, in wire order; encodeEnviron appends the environ's. */
+export function requestStrings(req: AppRequest, processGroup = req.processGroup): string[] {
+  return [req.script, req.callable, req.applicationGroup, processGroup, req.method, req.logPrefix];
+}
+
+/** The flag bits of a request, with `mode` as the group runs it (it may differ from `req`'s). */
+export function requestFlags(
+  req: AppRequest,
+  mode: { readonly multithread: boolean; readonly multiprocess: boolean; readonly runOnce: boolean },
+  keys: boolean,
+): number {
+  return (
+    (req.urlScheme === "https" ? REQ_HTTPS : 0) |
+    (mode.multithread ? REQ_MULTITHREAD : 0) |
+    (mode.multiprocess ? REQ_MULTIPROCESS : 0) |
+    (mode.runOnce ? REQ_RUN_ONCE : 0) |
+    (keys ? REQ_KEYS : 0)
+  );
+}
+
+/** The AppRequest back from its strings (requestStrings order), environ and flag bits. */
+export function decodedRequest(
+  s: readonly string[],
+  environ: string[],
+  flags: number,
+  bodyLimit: number,
+  scriptMtimeMs: number | undefined,
+): AppRequest & { environ: string[] } {
+  return {
+    script: s[0],
+    callable: s[1],
+    applicationGroup: s[2],
+    processGroup: s[3],
+    method: s[4],
+    logPrefix: s[5],
+    environ,
+    urlScheme: (flags & REQ_HTTPS) !== 0 ? "https" : "http",
+    multithread: (flags & REQ_MULTITHREAD) !== 0,
+    multiprocess: (flags & REQ_MULTIPROCESS) !== 0,
+    runOnce: (flags & REQ_RUN_ONCE) !== 0,
+    bodyLimit,
+    // Always present (undefined when unknown): one object shape for every request.
+    scriptMtimeMs,
+  };
 }

@@ -8,7 +8,10 @@ import { NodewsgiError } from "../errors";
 import type { AppRequest } from "./types";
 import type { RingProducer } from "./request-queue";
 import { USER0 } from "./request-queue";
-import { EnvironLayouts, LayoutTable, decodeEnviron, encodeEnviron, readStrings, sameBytes, stringsBound, writeStrings } from "./environ-codec";
+import {
+  EnvironLayouts, LayoutTable, REQ_KEYS, REQUEST_STRINGS, decodeEnviron, decodedRequest, encodeEnviron, readStrings, requestFlags, requestStrings,
+  sameBytes, stringsBound, writeStrings,
+} from "./environ-codec";
 
 export { EnvironLayouts, LayoutTable, MAX_LAYOUTS } from "./environ-codec";
 
@@ -29,15 +32,6 @@ export const R_END = 4;
 export const R_DONE = 8;
 export const R_DESTROY = 16;
 
-const Q_MULTITHREAD = 1;
-const Q_MULTIPROCESS = 2;
-const Q_RUN_ONCE = 4;
-const Q_HTTPS = 8;
-/** The frame carries its layout's keys (a new or replaced layout number, or none). */
-const Q_KEYS = 16;
-
-/** The AppRequest strings before the environ values, in this order. */
-const REQ_STRINGS = 6;
 const REQ_FIXED = 48;
 const RESP_FIXED = 8;
 const RESP_HEAD_FIXED = 16;
@@ -77,7 +71,7 @@ export interface EncodedRequest {
  * written, in order, or the layout forgotten (EnvironLayouts.forget).
  */
 export function encodeRequest(req: AppRequest, layouts: EnvironLayouts | null, inlineBody: number): EncodedRequest {
-  const strings: string[] = [req.script, req.callable, req.applicationGroup, req.processGroup, req.method, req.logPrefix];
+  const strings = requestStrings(req);
   const env = encodeEnviron(req.environ, layouts, strings);
   const text = strings.join("");
   return { bound: REQ_FIXED + sameBytes(env) + stringsBound(strings.length, text) + inlineBody, strings, text, layout: env.layout, keys: env.keys, same: env.same };
@@ -85,14 +79,8 @@ export function encodeRequest(req: AppRequest, layouts: EnvironLayouts | null, i
 
 export function writeRequest(out: RingProducer, id: number, req: AppRequest, body: BodyRef, enc: EncodedRequest): void {
   out.write(enc.bound, (b, o) => {
-    const flags =
-      (req.multithread ? Q_MULTITHREAD : 0) |
-      (req.multiprocess ? Q_MULTIPROCESS : 0) |
-      (req.runOnce ? Q_RUN_ONCE : 0) |
-      (req.urlScheme === "https" ? Q_HTTPS : 0) |
-      (enc.keys ? Q_KEYS : 0);
     b[o] = F_REQUEST;
-    b[o + 1] = flags;
+    b[o + 1] = requestFlags(req, req, enc.keys);
     b.writeUInt16LE(enc.layout, o + 2);
     b.writeUInt32LE(id, o + 4);
     b.writeDoubleLE(req.scriptMtimeMs ?? NaN, o + 8);
@@ -128,7 +116,7 @@ export function readRequest(b: Buffer, o: number, len: number, layouts: LayoutTa
   const pairs = b.readUInt32LE(o + 36);
   const count = b.readUInt32LE(o + 40);
   const bytes = b.readUInt32LE(o + 44);
-  const { environ, strings: s, end } = decodeEnviron(b, o + REQ_FIXED, layout, (flags & Q_KEYS) !== 0, pairs, REQ_STRINGS, count, bytes, layouts);
+  const { environ, strings: s, end } = decodeEnviron(b, o + REQ_FIXED, layout, (flags & REQ_KEYS) !== 0, pairs, REQUEST_STRINGS, count, bytes, layouts);
   let data: Buffer | null = null;
   if (fd < 0 && bodyLength > 0) {
     const start = end;
@@ -136,21 +124,7 @@ export function readRequest(b: Buffer, o: number, len: number, layouts: LayoutTa
     data = Buffer.allocUnsafe(bodyLength);
     b.copy(data, 0, start, start + bodyLength); // the ring slot is reused once we return
   }
-  const req: AppRequest = {
-    script: s[0],
-    callable: s[1],
-    applicationGroup: s[2],
-    processGroup: s[3],
-    method: s[4],
-    logPrefix: s[5],
-    environ,
-    urlScheme: (flags & Q_HTTPS) !== 0 ? "https" : "http",
-    multithread: (flags & Q_MULTITHREAD) !== 0,
-    multiprocess: (flags & Q_MULTIPROCESS) !== 0,
-    runOnce: (flags & Q_RUN_ONCE) !== 0,
-    bodyLimit,
-    scriptMtimeMs: Number.isNaN(mtime) ? undefined : mtime,
-  };
+  const req = decodedRequest(s, environ, flags, bodyLimit, Number.isNaN(mtime) ? undefined : mtime);
   return { id, req, body: { length: bodyLength, fd, data } };
 }
 

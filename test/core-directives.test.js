@@ -8,26 +8,19 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const net = require("node:net");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
-const { jsEngine } = require("../dist/engine/js-engine");
-const { loadEngine } = require("../dist/engine/load");
+const { availableEngines } = require("./helpers/engines");
+const { raw: rawHttp } = require("./helpers/http");
 const { traceMessage } = require("../dist/static/trace");
 const { withCharset } = require("../dist/static/default-charset");
 const { serverBanner, serverIdentity } = require("../dist/map/host");
 
 const nullLog = { log() {}, close() {} };
 
-function raw(port, text) {
-  return new Promise((resolve) => {
-    const chunks = [];
-    const s = net.connect(port, "127.0.0.1", () => s.write(text));
-    s.on("data", (c) => chunks.push(c));
-    s.on("error", () => {});
-    s.on("close", () => resolve(parse(Buffer.concat(chunks).toString("latin1"))));
-    setTimeout(() => s.destroy(), 3000);
-  });
+/** A raw request's answer, parsed. */
+async function raw(port, text) {
+  return parse(await rawHttp(port, text));
 }
 
 /** Status, headers (lower-case names) and the body, de-chunked. */
@@ -185,13 +178,7 @@ describe("core directives: pure parts", () => {
   });
 });
 
-const engines = [["js", jsEngine]];
-try {
-  const native = loadEngine();
-  if (native.name === "native") engines.push(["native", native]);
-} catch {
-  // the addon is not built: the js engine only
-}
+const engines = availableEngines();
 
 for (const [engineName, engine] of engines) {
   for (const frontEnd of ["node", "uws"]) {

@@ -16,15 +16,14 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { loadConfig, parseConfigText } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
-const { loadEngine } = require("../dist/engine/load");
+const { availableEngines } = require("./helpers/engines");
 const { configuredName, selectHost } = require("../dist/map/host");
-const { request, raw } = require("./helpers/http");
+const { request, raw, freePort } = require("./helpers/http");
 
 const nullLog = { log() {}, close() {} };
 
@@ -42,17 +41,6 @@ const GROUP_APP = `exports.application = (e, sr) => {
 };
 `;
 
-/** A port that was free a moment ago: the virtual hosts name it, as `<VirtualHost *:PORT>`. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function writeSite(port) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-host-selection-"));
@@ -230,13 +218,7 @@ describe("host selection: pure parts", () => {
   });
 });
 
-const engines = [["js", jsEngine]];
-try {
-  const native = loadEngine();
-  if (native.name === "native") engines.push(["native", native]);
-} catch {
-  // the addon is not built: the js engine only
-}
+const engines = availableEngines();
 
 // [Host header, UseCanonicalName, SERVER_NAME, SERVER_PORT, the redirect's origin] as Apache gave them.
 const MATRIX = [

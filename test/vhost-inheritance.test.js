@@ -7,16 +7,14 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const { loadConfig, parseConfigText } = require("../dist/config");
 const { Server } = require("../dist/server");
-const { jsEngine } = require("../dist/engine/js-engine");
-const { loadEngine } = require("../dist/engine/load");
+const { availableEngines } = require("./helpers/engines");
 const { SectionIndex } = require("../dist/map/sections");
 const { mergeServerRewrite } = require("../dist/config/model");
-const { request } = require("./helpers/http");
+const { request, freePort } = require("./helpers/http");
 
 const nullLog = { log() {}, close() {} };
 
@@ -28,16 +26,6 @@ const APP = `exports.application = (e, sr) => {
 };
 `;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function writeSite(port) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-vhost-inheritance-"));
@@ -147,13 +135,7 @@ describe("vhost inheritance: the merged base", () => {
   });
 });
 
-const engines = [["js", jsEngine]];
-try {
-  const native = loadEngine();
-  if (native.name === "native") engines.push(["native", native]);
-} catch {
-  // the addon is not built: the js engine only
-}
+const engines = availableEngines();
 
 for (const [engineName, engine] of engines) {
   for (const frontEnd of ["node", "uws"]) {

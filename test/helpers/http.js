@@ -56,4 +56,16 @@ function raw(port, text, { waitMs = 3000 } = {}) {
 /** The status code of a raw response. */
 const statusOf = (response) => Number(response.split(" ")[1]);
 
-module.exports = { request, get, raw, statusOf };
+/** A port that was free a moment ago (for configurations that must name it, as `<VirtualHost *:PORT>`). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+module.exports = { request, get, raw, statusOf, freePort };

@@ -1,31 +1,19 @@
 "use strict";
 // Daemon process groups: real child processes, real Unix sockets, the framed protocol.
 const { JS_DUMP } = require("./helpers/conformance");
-const { test, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const { DaemonGroup } = require("../dist/groups/daemon-supervisor");
+const { daemonFixture, spec, memLog, request, body, sink, run } = require("./helpers/daemon-groups");
 const { DaemonPool } = require("../dist/groups/daemon-pool");
 const { FrameReader, Outbox, decodeHead, decodeResponseHead } = require("../dist/groups/daemon-protocol");
 const { EnvironLayouts, LayoutTable } = require("../dist/groups/environ-codec");
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-test-"));
-const groups = [];
-after(async () => {
-  await Promise.all(groups.map((g) => g.close(500)));
-  fs.rmSync(root, { recursive: true, force: true });
-});
+const { root, script, group } = daemonFixture("nwsgi-test-");
 
 // The conformance dump script (shared/conformance/README.md), as the replay uses it.
 const DUMP = JS_DUMP("myapp");
-
-function script(name, source) {
-  const file = path.join(root, name);
-  fs.writeFileSync(file, source);
-  return file;
-}
 
 const PID_APP = script(
   "pid.js",
@@ -36,88 +24,6 @@ const PID_APP = script(
      return [String(process.pid)];
    };`,
 );
-
-function spec(name, over = {}) {
-  return {
-    name, processes: 1, processesExplicit: false, threads: 15, maximumRequests: 0, restartInterval: 0, inactivityTimeout: 0,
-    requestTimeout: 0, interruptTimeout: 0, gracefulTimeout: 15, evictionTimeout: 0, shutdownTimeout: 5, deadlockTimeout: 300,
-    startupTimeout: 0, queueTimeout: 0, connectTimeout: 15, socketTimeout: 0, responseSocketTimeout: 0, listenBacklog: 100,
-    memoryLimit: 0, virtualMemoryLimit: 0, cpuTimeLimit: 0, cpuPriority: 0, stackSize: 0, sendBufferSize: 0, receiveBufferSize: 0,
-    headerBufferSize: 0, responseBufferSize: 0, supplementaryGroups: [], pythonPath: [], serverMetrics: false,
-    where: { file: "test.conf", line: 1 },
-    ...over,
-  };
-}
-
-function memLog() {
-  const lines = [];
-  return { lines, log: (level, module, message) => lines.push(`[${module}:${level}] ${message}`), close() {} };
-}
-
-function group(name, over = {}, opts = {}) {
-  const log = memLog();
-  const g = new DaemonGroup(spec(name, over), log, { socketDir: path.join(root, "s-" + name), ...opts });
-  groups.push(g);
-  return { g, log };
-}
-
-function request(scriptFile, over = {}) {
-  return {
-    script: scriptFile, callable: "application", applicationGroup: "", processGroup: "x", method: "GET",
-    environ: ["REQUEST_METHOD", over.method ?? "GET", "SCRIPT_NAME", "/app", "PATH_INFO", "", "QUERY_STRING", over.query ?? ""],
-    urlScheme: "http", multithread: false, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
-    ...over,
-  };
-}
-
-function body(data) {
-  if (!data) return { declaredLength: 0, chunked: false, start() {}, pause() {}, resume() {} };
-  return {
-    declaredLength: data.length, chunked: false,
-    start(cb) {
-      // Deliver in 64 KB pieces, honouring pause/resume as a front end would.
-      let off = 0;
-      let paused = false;
-      const pump = () => {
-        while (!paused && off < data.length) {
-          const piece = data.subarray(off, off + 65536);
-          off += piece.length;
-          cb(piece, off >= data.length);
-        }
-      };
-      this.pause = () => (paused = true);
-      this.resume = () => {
-        if (paused) {
-          paused = false;
-          setImmediate(pump);
-        }
-      };
-      pump();
-    },
-    pause() {},
-    resume() {},
-  };
-}
-
-function sink() {
-  const s = {
-    aborted: false, status: 0, headers: null, chunks: [], ended: false, destroyed: false, cbs: [],
-    onAbort(cb) { s.cbs.push(cb); },
-    writeHead(status, reason, headers) { assert.equal(s.status, 0, "writeHead once"); s.status = status; s.headers = headers; },
-    write(c) { s.chunks.push(Buffer.from(c)); return true; },
-    drain() { return Promise.resolve(); },
-    end(c) { if (c) s.chunks.push(Buffer.from(c)); s.ended = true; },
-    destroy() { s.destroyed = true; },
-    get text() { return Buffer.concat(s.chunks).toString(); },
-  };
-  return s;
-}
-
-async function run(g, req, b) {
-  const s = sink();
-  await g.dispatch(req, b ?? body(), s);
-  return s;
-}
 
 test("protocol: frames from one outbox flush round-trip through a split stream, with ids", () => {
   const written = [];

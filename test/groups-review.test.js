@@ -1,103 +1,16 @@
 "use strict";
 // Review of the multiplexed daemon protocol and the shared environ codec: cases that try to
 // break the layout tables, flow control, abort paths and the bookkeeping under churn.
-const { test, after } = require("node:test");
+const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
-const { DaemonGroup } = require("../dist/groups/daemon-supervisor");
+const { daemonFixture, memLog, request, body, sink, run } = require("./helpers/daemon-groups");
 const { FrameReader, Outbox, WINDOW } = require("../dist/groups/daemon-protocol");
 const { EnvironLayouts, LayoutTable, NO_LAYOUT, encodeEnviron, decodeEnviron, sameBytes, stringsBound, writeStrings } = require("../dist/groups/environ-codec");
 const { WorkerGroup } = require("../dist/groups/worker-group");
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-review-"));
-const groups = [];
-after(async () => {
-  await Promise.all(groups.map((g) => g.close(500)));
-  fs.rmSync(root, { recursive: true, force: true });
-});
-
-function script(name, source) {
-  const file = path.join(root, name);
-  fs.writeFileSync(file, source);
-  return file;
-}
-
-function spec(name, over = {}) {
-  return {
-    name, processes: 1, processesExplicit: false, threads: 15, maximumRequests: 0, restartInterval: 0, inactivityTimeout: 0,
-    requestTimeout: 0, interruptTimeout: 0, gracefulTimeout: 15, evictionTimeout: 0, shutdownTimeout: 5, deadlockTimeout: 300,
-    startupTimeout: 0, queueTimeout: 0, connectTimeout: 15, socketTimeout: 0, responseSocketTimeout: 0, listenBacklog: 100,
-    memoryLimit: 0, virtualMemoryLimit: 0, cpuTimeLimit: 0, cpuPriority: 0, stackSize: 0, sendBufferSize: 0, receiveBufferSize: 0,
-    headerBufferSize: 0, responseBufferSize: 0, supplementaryGroups: [], pythonPath: [], serverMetrics: false,
-    where: { file: "test.conf", line: 1 },
-    ...over,
-  };
-}
-
-function memLog() {
-  const lines = [];
-  return { lines, log: (level, module, message) => lines.push(`[${module}:${level}] ${message}`), close() {} };
-}
-
-function group(name, over = {}) {
-  const log = memLog();
-  const g = new DaemonGroup(spec(name, over), log, { socketDir: path.join(root, "s-" + name) });
-  groups.push(g);
-  return { g, log };
-}
-
-function request(scriptFile, over = {}) {
-  return {
-    script: scriptFile, callable: "application", applicationGroup: "", processGroup: "x", method: over.method ?? "GET",
-    environ: ["REQUEST_METHOD", over.method ?? "GET", "SCRIPT_NAME", "/app", "PATH_INFO", "", "QUERY_STRING", over.query ?? "", ...(over.extra ?? [])],
-    urlScheme: "http", multithread: false, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
-  };
-}
-
-/** A body delivered in 64 KB pieces honouring pause/resume; `stallAt` stops delivery there. */
-function body(data, { stallAt = Infinity } = {}) {
-  if (!data) return { declaredLength: 0, chunked: false, start() {}, pause() {}, resume() {} };
-  let off = 0;
-  let paused = false;
-  let cb = null;
-  const pump = () => {
-    while (!paused && off < data.length && off < stallAt) {
-      const piece = data.subarray(off, Math.min(off + 65536, stallAt));
-      off += piece.length;
-      cb(piece, off >= data.length);
-    }
-  };
-  return {
-    declaredLength: data.length, chunked: false,
-    start(c) { cb = c; pump(); },
-    pause() { paused = true; },
-    resume() { if (paused) { paused = false; setImmediate(pump); } },
-    get sent() { return off; },
-  };
-}
-
-function sink({ slow = false } = {}) {
-  const s = {
-    aborted: false, status: 0, headers: null, chunks: [], ended: false, destroyed: false, cbs: [], size: 0,
-    onAbort(cb) { s.cbs.push(cb); },
-    writeHead(status, reason, headers) { assert.equal(s.status, 0, "writeHead once"); s.status = status; s.headers = headers; },
-    write(c) { s.chunks.push(Buffer.from(c)); s.size += c.length; return !slow || Math.random() < 0.5; },
-    drain() { return slow ? new Promise((r) => setTimeout(r, 1)) : Promise.resolve(); },
-    end(c) { if (c) { s.chunks.push(Buffer.from(c)); s.size += c.length; } s.ended = true; },
-    destroy() { s.destroyed = true; },
-    abort() { s.aborted = true; for (const cb of s.cbs.splice(0)) cb(); },
-    get buffer() { return Buffer.concat(s.chunks); },
-    get text() { return Buffer.concat(s.chunks).toString(); },
-  };
-  return s;
-}
-
-async function run(g, req, b, s = sink()) {
-  await g.dispatch(req, b ?? body(), s);
-  return s;
-}
+const { root, groups, script, group } = daemonFixture("nwsgi-review-");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

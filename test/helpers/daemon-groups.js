@@ -1,0 +1,115 @@
+"use strict";
+/**
+ * The fixture the daemon-group tests share: a temp directory for scripts and sockets, groups
+ * closed after the file's tests, and the request, body and sink doubles a DaemonGroup is driven
+ * with. Call `daemonFixture(prefix)` once at the top of a test file.
+ */
+const { after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { DaemonGroup } = require("../../dist/groups/daemon-supervisor");
+
+/** A WSGIDaemonProcess spec with mod_wsgi's defaults, `over` on top. */
+function spec(name, over = {}) {
+  return {
+    name, processes: 1, processesExplicit: false, threads: 15, maximumRequests: 0, restartInterval: 0, inactivityTimeout: 0,
+    requestTimeout: 0, interruptTimeout: 0, gracefulTimeout: 15, evictionTimeout: 0, shutdownTimeout: 5, deadlockTimeout: 300,
+    startupTimeout: 0, queueTimeout: 0, connectTimeout: 15, socketTimeout: 0, responseSocketTimeout: 0, listenBacklog: 100,
+    memoryLimit: 0, virtualMemoryLimit: 0, cpuTimeLimit: 0, cpuPriority: 0, stackSize: 0, sendBufferSize: 0, receiveBufferSize: 0,
+    headerBufferSize: 0, responseBufferSize: 0, supplementaryGroups: [], pythonPath: [], serverMetrics: false,
+    where: { file: "test.conf", line: 1 },
+    ...over,
+  };
+}
+
+/** An ErrorLog that keeps its lines. */
+function memLog() {
+  const lines = [];
+  return { lines, log: (level, module, message) => lines.push(`[${module}:${level}] ${message}`), close() {} };
+}
+
+/**
+ * An AppRequest for `scriptFile`. `over.method`, `over.query` and `over.extra` (further environ
+ * pairs) shape the environ; any AppRequest field in `over` replaces the default.
+ */
+function request(scriptFile, over = {}) {
+  const { query, extra, ...fields } = over;
+  const method = over.method ?? "GET";
+  return {
+    script: scriptFile, callable: "application", applicationGroup: "", processGroup: "x", method,
+    environ: ["REQUEST_METHOD", method, "SCRIPT_NAME", "/app", "PATH_INFO", "", "QUERY_STRING", query ?? "", ...(extra ?? [])],
+    urlScheme: "http", multithread: false, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
+    ...fields,
+  };
+}
+
+/** A body delivered in 64 KB pieces honouring pause/resume; `stallAt` stops delivery there. */
+function body(data, { stallAt = Infinity } = {}) {
+  if (!data) return { declaredLength: 0, chunked: false, start() {}, pause() {}, resume() {} };
+  let off = 0;
+  let paused = false;
+  let cb = null;
+  const pump = () => {
+    while (!paused && off < data.length && off < stallAt) {
+      const piece = data.subarray(off, Math.min(off + 65536, stallAt));
+      off += piece.length;
+      cb(piece, off >= data.length);
+    }
+  };
+  return {
+    declaredLength: data.length, chunked: false,
+    start(c) { cb = c; pump(); },
+    pause() { paused = true; },
+    resume() { if (paused) { paused = false; setImmediate(pump); } },
+    get sent() { return off; },
+  };
+}
+
+/** A ResponseSink that records; `slow` pushes back on about half the writes. */
+function sink({ slow = false } = {}) {
+  const s = {
+    aborted: false, status: 0, headers: null, chunks: [], ended: false, destroyed: false, cbs: [], size: 0,
+    onAbort(cb) { s.cbs.push(cb); },
+    writeHead(status, reason, headers) { assert.equal(s.status, 0, "writeHead once"); s.status = status; s.headers = headers; },
+    write(c) { s.chunks.push(Buffer.from(c)); s.size += c.length; return !slow || Math.random() < 0.5; },
+    drain() { return slow ? new Promise((r) => setTimeout(r, 1)) : Promise.resolve(); },
+    end(c) { if (c) { s.chunks.push(Buffer.from(c)); s.size += c.length; } s.ended = true; },
+    destroy() { s.destroyed = true; },
+    abort() { s.aborted = true; for (const cb of s.cbs.splice(0)) cb(); },
+    get buffer() { return Buffer.concat(s.chunks); },
+    get text() { return Buffer.concat(s.chunks).toString(); },
+  };
+  return s;
+}
+
+/** Dispatch and wait for the end; the sink comes back. */
+async function run(g, req, b, s = sink()) {
+  await g.dispatch(req, b ?? body(), s);
+  return s;
+}
+
+function daemonFixture(prefix) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  /** Hosts to close after the file's tests (groups, pools). */
+  const groups = [];
+  after(async () => {
+    await Promise.all(groups.map((g) => g.close(500)));
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+  const script = (name, source) => {
+    const file = path.join(root, name);
+    fs.writeFileSync(file, source);
+    return file;
+  };
+  const group = (name, over = {}, opts = {}) => {
+    const log = memLog();
+    const g = new DaemonGroup(spec(name, over), log, { socketDir: path.join(root, "s-" + name), ...opts });
+    groups.push(g);
+    return { g, log };
+  };
+  return { root, groups, script, group };
+}
+
+module.exports = { daemonFixture, spec, memLog, request, body, sink, run };

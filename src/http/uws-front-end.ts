@@ -249,24 +249,29 @@ export class UwsFrontEnd implements FrontEnd {
   }
 }
 
-/** IPv4 client addresses as text, by their 32-bit value (a few clients make most requests). */
-const ipv4Text = new Map<number, string>();
-const IPV4_TEXT_MAX = 4096;
+/** Client addresses as text, by their raw value (a few clients make most requests). */
+const addressText = new Map<number | string, string>();
+const ADDRESS_TEXT_MAX = 4096;
 
 /**
  * The client's address. uWS formats it in C++ (inet_ntop into a new ArrayBuffer, decoded
- * here); for IPv4 the four raw bytes are cheaper to read and their text is remembered.
+ * here) on every call; the raw bytes are cheaper to read, so the text is remembered by them:
+ * IPv4 by its 32-bit value, formatted here; others by their bytes, formatted by uWS once.
  */
 function remoteAddress(res: UwsResponse): string {
   const raw = res.getRemoteAddress();
-  if (raw.byteLength !== 4) return Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
-  const b = new Uint8Array(raw);
-  const v = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-  let text = ipv4Text.get(v);
+  let key: number | string;
+  if (raw.byteLength === 4) {
+    const b = new Uint8Array(raw);
+    key = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+  } else {
+    key = Buffer.from(raw).toString("latin1");
+  }
+  let text = addressText.get(key);
   if (text === undefined) {
-    text = `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-    if (ipv4Text.size >= IPV4_TEXT_MAX) ipv4Text.clear();
-    ipv4Text.set(v, text);
+    text = typeof key === "number" ? `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}` : Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
+    if (addressText.size >= ADDRESS_TEXT_MAX) addressText.clear();
+    addressText.set(key, text);
   }
   return text;
 }

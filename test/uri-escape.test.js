@@ -55,6 +55,19 @@ test("osEscapePath: './' before a colon in the first segment unless partial", ()
   assert.equal(osEscapePath("c:d.txt", true), "c:d.txt");
 });
 
+/** `location(target)`: the Location the map phase answers `target` with under config `text`. */
+function redirectsOf(text, root) {
+  const mapper = new Mapper(parseConfigText(text, path.join(root, "site.conf")), jsEngine, { log: { log() {}, close() {} } });
+  return async (target) => {
+    const r = await mapper.map({
+      method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "example.test"],
+      remoteAddress: "127.0.0.1", remotePort: 40000, localAddress: "127.0.0.1", localPort: 80, scheme: "http",
+    });
+    assert.equal(r.kind, "redirect", target);
+    return r.location;
+  };
+}
+
 test("callers: mod_dir, Redirect, RedirectMatch, RewriteRule [R] and autoindex escape as Apache 2.4.71", async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-uriescape-"));
   fs.mkdirSync(path.join(root, "htdocs", "caf\u00e9 x;y"), { recursive: true });
@@ -70,15 +83,7 @@ test("callers: mod_dir, Redirect, RedirectMatch, RewriteRule [R] and autoindex e
     "RewriteRule ^/rw/(.*)$ /new/$1 [R]",
     "",
   ].join("\n");
-  const mapper = new Mapper(parseConfigText(text, path.join(root, "site.conf")), jsEngine, { log: { log() {}, close() {} } });
-  const location = async (target) => {
-    const r = await mapper.map({
-      method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "example.test"],
-      remoteAddress: "127.0.0.1", remotePort: 40000, localAddress: "127.0.0.1", localPort: 80, scheme: "http",
-    });
-    assert.equal(r.kind, "redirect", target);
-    return r.location;
-  };
+  const location = redirectsOf(text, root);
   assert.equal(await location("/caf%C3%A9%20x;y"), "http://example.test/caf%c3%a9%20x;y/");
   assert.equal(await location("/r/caf%C3%A9;%20%25%3F%23~x"), "http://example.test/new/caf%c3%a9;%20%25%3f%23~x");
   assert.equal(await location("/m/caf%C3%A9;%20%25%3F%23"), "http://example.test/mm/caf%c3%a9;%20%25?#?x=1");
@@ -106,15 +111,7 @@ test("mod_rewrite works on bytes: non-ASCII substitution text, int:unescape and 
     "RewriteRule ^/cond$ /matched [R]",
     "",
   ].join("\n");
-  const mapper = new Mapper(parseConfigText(text, path.join(root, "site.conf")), jsEngine, { log: { log() {}, close() {} } });
-  const location = async (target) => {
-    const r = await mapper.map({
-      method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "example.test"],
-      remoteAddress: "127.0.0.1", remotePort: 40000, localAddress: "127.0.0.1", localPort: 80, scheme: "http",
-    });
-    assert.equal(r.kind, "redirect", target);
-    return r.location;
-  };
+  const location = redirectsOf(text, root);
   assert.equal(await location("/lit"), "http://example.test/caf%c3%a9?q=%c3%a9");
   assert.equal(await location("/un/caf%25C3%25A9"), "http://example.test/n/caf%c3%a9");
   assert.equal(await location("/esc/%C3%A9"), "http://example.test/n/%25c3%25a9%25c3%25a9");

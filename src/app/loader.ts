@@ -232,6 +232,18 @@ export class ScriptCache {
     return lookup;
   }
 
+  /**
+   * The callable when it is loaded and still current, else undefined (then use getCallable):
+   * lets a request run in the turn it arrived in, without waiting for a promise.
+   */
+  ready(filename: string, name = "application", mtimeMs?: number): WsgiApplication | undefined {
+    const entry = this.entries.get(filename);
+    if (entry === undefined) return undefined;
+    if (this.reloading && (mtimeMs ?? currentMtime(filename)) !== entry.mtimeMs) return undefined;
+    const fn = entry.callables.get(name);
+    return typeof fn === "function" ? fn : undefined;
+  }
+
   /** Forget a script (the next request loads it afresh). */
   forget(filename: string): void {
     this.entries.delete(filename);

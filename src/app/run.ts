@@ -47,10 +47,11 @@ const ABORTED: unique symbol = Symbol("aborted");
 /**
  * Run `app(environ, start_response)` and write its response to `sink`. Never rejects. An
  * application that returns an array (the usual case) is run to the end synchronously when the
- * socket takes the response at once: the returned promise is then an already settled one.
+ * socket takes the response at once: the result is then undefined, otherwise a promise that
+ * settles when the response is over.
  */
-export function runApplication(app: (environ: Environ, startResponse: StartResponse) => unknown, environ: Environ, sink: ResponseSink, opts: RunOptions): Promise<void> {
-  return new ResponseRun(environ, sink, opts).run(app) ?? RESOLVED;
+export function runApplication(app: (environ: Environ, startResponse: StartResponse) => unknown, environ: Environ, sink: ResponseSink, opts: RunOptions): Promise<void> | undefined {
+  return new ResponseRun(environ, sink, opts).run(app);
 }
 
 class ResponseRun {

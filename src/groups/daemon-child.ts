@@ -246,10 +246,14 @@ class Link {
           if (!s.ended && !s.aborted) s.destroy();
           maybeExit();
         };
-        this.host.dispatch(req, r.body, s).then(done, (err) => {
-          childLog.log("error", "wsgi", `daemon ${this.group}: dispatch failed: ${String(err)}`);
-          done();
-        });
+        const running = this.host.dispatch(req, r.body, s);
+        if (running === undefined) done();
+        else {
+          running.then(done, (err) => {
+            childLog.log("error", "wsgi", `daemon ${this.group}: dispatch failed: ${String(err)}`);
+            done();
+          });
+        }
         return;
       }
       case Frame.Body:

@@ -24,7 +24,7 @@ export class InThreadHost implements ApplicationHost {
     return c;
   }
 
-  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
+  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
     return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log);
   }
 

@@ -48,7 +48,7 @@ export class ProcessHost implements ApplicationHost {
     return g;
   }
 
-  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
+  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
     if (req.applicationGroup === "") return this.inThread.dispatch(req, body, sink);
     const g = this.group(req.applicationGroup);
     if (this.closing) void g.close(0); // a group first seen while closing answers 503 and starts no worker

@@ -21,11 +21,20 @@ export const SPOOL_THRESHOLD = 1 << 20;
 
 const NO_BODY = memoryBody(new Uint8Array(0));
 
-export function runRequest(cache: ScriptCache, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog): Promise<void> {
+/**
+ * Never rejects. Undefined when the response was completed synchronously: a loaded
+ * application and no body to wait for run in the caller's turn (the front end's handler, so
+ * the response goes out in the socket's corked write).
+ */
+export function runRequest(cache: ScriptCache, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog): Promise<void> | undefined {
+  const noBody = body.declaredLength <= 0 && !body.chunked;
+  if (noBody) {
+    const app = cache.ready(req.script, req.callable, req.scriptMtimeMs);
+    if (app !== undefined) return runLoaded(app, req, NO_BODY, sink, log);
+  }
   const callable = cache.getCallable(req.script, req.callable, req.scriptMtimeMs);
-  // The common request has no body: run it as soon as the callable is there, without the
-  // extra turns of an async function.
-  if (body.declaredLength <= 0 && !body.chunked) {
+  // Without a body, run as soon as the callable is there, without an async function's turns.
+  if (noBody) {
     return callable.then(
       (app) => runLoaded(app, req, NO_BODY, sink, log),
       (err: unknown) => failLoad(log, req, sink, err),
@@ -64,7 +73,9 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
  * Run a request whose body has already been collected (a worker thread gets it from the
  * front-end thread). The caller owns `buf`.
  */
-export function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> {
+export function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> | undefined {
+  const app = cache.ready(req.script, req.callable, req.scriptMtimeMs);
+  if (app !== undefined) return runLoaded(app, req, buf, sink, log);
   return cache.getCallable(req.script, req.callable, req.scriptMtimeMs).then(
     (app) => runLoaded(app, req, buf, sink, log),
     (err: unknown) => failLoad(log, req, sink, err),
@@ -87,7 +98,7 @@ function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unkno
 }
 
 /** Never rejects (runApplication flushes wsgi.errors when the response is done). */
-function runLoaded(app: WsgiApplication, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> {
+function runLoaded(app: WsgiApplication, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> | undefined {
   const errors = new WsgiErrors(log, req.logPrefix);
   const environ = buildEnviron(req.environ, {
     urlScheme: req.urlScheme,

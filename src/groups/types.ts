@@ -35,9 +35,11 @@ export interface AppRequest {
 export interface ApplicationHost {
   /**
    * Run the request and write its response to `sink`. Never rejects: every failure becomes a
-   * response (500/502/503/504) and a line in the error log. Resolves when the response ended.
+   * response (500/502/503/504) and a line in the error log. Resolves when the response ended;
+   * undefined instead when it ended before dispatch returned (an in-thread application that
+   * answered at once).
    */
-  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void>;
+  dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined;
   /**
    * Load a script ahead of the first request: with `callable` "" only import it
    * (WSGIImportScript); otherwise also look the callable up (preloaded aliases).

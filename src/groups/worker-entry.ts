@@ -158,13 +158,19 @@ function start(d: DecodedRequest): void {
     finish(sink);
     return;
   }
+  const p = runCollected(cache, d.req, collectedBody(d.body), sink, log);
+  if (p === undefined) {
+    // Answered at once: the pump loop that called us goes on to the next request.
+    finish(sink);
+    return;
+  }
   running++;
   const done = (): void => {
     running--;
     finish(sink);
     pump();
   };
-  runCollected(cache, d.req, collectedBody(d.body), sink, log).then(done, (err) => {
+  p.then(done, (err) => {
     log.log("error", "wsgi", `Request failed in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`);
     done();
   });

@@ -1,11 +1,12 @@
 /**
  * The uWebSockets.js front end. All of the uWS contract lives in this file:
  *
- * - `onAborted` is attached first, and nothing touches `res` after it fires;
+ * - nothing touches `res` after `onAborted` fires or the response ended;
  * - everything needed from `req` is copied before the handler returns (uWS reuses it);
  * - `onData` is attached synchronously when a body is expected (uWS drops body bytes that
  *   arrive while no handler is attached), and chunks are buffered until the consumer starts;
- * - every write happens inside `res.cork()`;
+ * - every write happens corked: inside the request handler (uWS corks it) or `res.cork()`;
+ * - `onAborted` is attached before the handler returns unless the response already ended;
  * - backpressure: bodies of known length go through `tryEnd` + `onWritable`, others through
  *   `write` + `onWritable`;
  * - one catch-all route (`any /*`): routing is the mapper's job, not uWS's.
@@ -124,6 +125,8 @@ export class UwsFrontEnd implements FrontEnd {
   private localAddress = "";
   private localPort = 0;
   private active = 0;
+  /** Inside uWS's request handler, where writes are corked by uWS itself. */
+  private inHandler = false;
   private isDraining = false;
   private closed = false;
   private readonly limits: RequestLimits;
@@ -185,8 +188,19 @@ export class UwsFrontEnd implements FrontEnd {
 
   private accept(res: UwsResponse, req: UwsRequest, handler: RequestHandler): void {
     const sink = new UwsSink(res, this);
-    res.onAborted(() => sink.abort());
     this.active++;
+    this.inHandler = true;
+    try {
+      this.begin(res, req, sink, handler);
+    } finally {
+      this.inHandler = false;
+      // A response that ended inside the handler (an in-thread application that answered at
+      // once) needs no abort handler; any other must have one before the handler returns.
+      if (!sink.released) sink.watchAbort();
+    }
+  }
+
+  private begin(res: UwsResponse, req: UwsRequest, sink: UwsSink, handler: RequestHandler): void {
 
     const headers: string[] = [];
     req.forEach((name, value) => {
@@ -240,6 +254,15 @@ export class UwsFrontEnd implements FrontEnd {
     };
     handler(request, sink);
     if (body instanceof UwsBody) body.listen();
+  }
+
+  /**
+   * Run `fn` with the socket corked: directly inside uWS's request handler, which is corked
+   * already (a `cork` call there would only cost a round trip through C++), else via `cork`.
+   */
+  corked(res: UwsResponse, fn: () => void): void {
+    if (this.inHandler) fn();
+    else res.cork(fn);
   }
 
   /** Called by a sink when its response has ended or been aborted. */
@@ -349,11 +372,12 @@ class UwsSink implements ResponseSink {
   headOnly = false;
   /** Close the connection after this response (set for requests refused as malformed). */
   closeAfter = false;
+  private watchingAbort = false;
   private backpressured = false;
   /** Made on first use: most responses end without anyone waiting on them. */
   private abortHandlers: (() => void)[] | null = null;
-  private status = "";
-  private headers: readonly HeaderPair[] = [];
+  /** Status line and header lines after "HTTP/1.1 ", joined by CRLF ("" until writeHead). */
+  private head = "";
   private headSent = false;
   private finished = false;
   /** end() was called (the response may still be finishing from onWritable). */
@@ -377,6 +401,16 @@ class UwsSink implements ResponseSink {
     private readonly owner: UwsFrontEnd,
   ) {}
 
+  /**
+   * Attach uWS's abort handler (once). Required before the request handler returns without
+   * a response, and before `endWithoutBody()`, which uWS 20.30 does not count as one.
+   */
+  watchAbort(): void {
+    if (this.watchingAbort) return;
+    this.watchingAbort = true;
+    this.res.onAborted(() => this.abort());
+  }
+
   abort(): void {
     if (this.aborted || this.finished) return;
     this.aborted = true;
@@ -399,49 +433,58 @@ class UwsSink implements ResponseSink {
   }
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
-    if (this.status) throw new NodewsgiError("E_HEAD_SENT", "response head already written");
+    if (this.head !== "") throw new NodewsgiError("E_HEAD_SENT", "response head already written");
     // uWS writes names and values as given: a CR or LF would split the response (node:http
     // refuses them the same way). The caller turns the error into a 500.
-    for (let i = 0; i < headers.length; i++) {
-      if (UNSAFE_HEADER.test(headers[i][0]) || UNSAFE_HEADER.test(headers[i][1])) {
-        throw new NodewsgiError("E_HEADER_VALUE", `invalid character in response header ${JSON.stringify(headers[i][0])}`);
-      }
-    }
     if (UNSAFE_HEADER.test(reason)) throw new NodewsgiError("E_HEADER_VALUE", "invalid character in the status reason");
-    this.status = `${status} ${reason}`;
-    const kept: HeaderPair[] = [];
+    const server = this.owner.serverHeader;
+    // The whole head as one text for one uWS call (uWS writes "HTTP/1.1 ", it, CRLF): each
+    // call costs a trip into C++ and a UTF-8 copy of its arguments.
+    let head = server === "" ? `${status} ${reason}` : `${status} ${reason}\r\nServer: ${server}`;
+    let length = -1;
+    let close = false;
     for (let i = 0; i < headers.length; i++) {
       const h = headers[i];
-      const name = h[0].toLowerCase();
-      // uWS writes its own framing headers; a second copy would corrupt the response.
-      if (name === "content-length") {
-        const n = Number(h[1]);
-        if (Number.isSafeInteger(n) && n >= 0) this.length = n;
-      } else if (name === "connection") {
-        if (/close/i.test(h[1])) this.closeAfter = true;
-      } else if (name !== "transfer-encoding" && (name !== "server" || this.owner.serverHeader === "")) {
-        kept.push(h);
+      const name = h[0];
+      const value = h[1];
+      if (UNSAFE_HEADER.test(name) || UNSAFE_HEADER.test(value)) {
+        throw new NodewsgiError("E_HEADER_VALUE", `invalid character in response header ${JSON.stringify(name)}`);
       }
+      // uWS writes its own framing headers; a second copy would corrupt the response. Only
+      // names of those lengths need a case-insensitive look.
+      const n = name.length;
+      if (n === 14 || n === 10 || n === 17 || n === 6) {
+        const lower = name.toLowerCase();
+        if (lower === "content-length") {
+          const declared = Number(value);
+          if (Number.isSafeInteger(declared) && declared >= 0) length = declared;
+          continue;
+        }
+        if (lower === "connection") {
+          if (/close/i.test(value)) close = true;
+          continue;
+        }
+        if (lower === "transfer-encoding" || (lower === "server" && server !== "")) continue;
+      }
+      head += `\r\n${name}: ${value}`;
     }
-    if (status === 204 || status === 304 || (status >= 100 && status < 200)) this.length = 0;
-    this.headers = kept;
+    // Nothing is assigned until the head is known to be valid: a refused head leaves the sink
+    // as it was, for the 500 that replaces it.
+    this.length = status === 204 || status === 304 || (status >= 100 && status < 200) ? 0 : length;
+    if (close) this.closeAfter = true;
+    this.head = head;
   }
 
   private sendHead(): void {
     if (this.headSent) return;
     this.headSent = true;
-    const res = this.res;
-    res.writeStatus(this.status);
-    if (this.owner.serverHeader !== "") res.writeHeader("Server", this.owner.serverHeader);
-    const headers = this.headers;
-    for (let i = 0; i < headers.length; i++) res.writeHeader(headers[i][0], headers[i][1]);
-    if (this.owner.draining) res.writeHeader("Connection", "close");
+    this.res.writeStatus(this.owner.draining ? `${this.head}\r\nConnection: close` : this.head);
   }
 
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.finished) return false;
     if (chunk.length === 0) return !this.backpressured;
-    this.res.cork(() => {
+    this.owner.corked(this.res, () => {
       this.sendHead();
       if (this.headOnly) return;
       if (this.length >= 0) this.tryEnd(chunk);
@@ -490,10 +533,11 @@ class UwsSink implements ResponseSink {
     this.ending = true;
     const body = chunk ?? EMPTY;
     const close = this.owner.draining || this.closeAfter;
-    this.res.cork(() => {
+    this.owner.corked(this.res, () => {
       this.sendHead();
       const whole = this.written === 0 && (this.length < 0 || body.length === this.length);
       if (this.headOnly) {
+        this.watchAbort();
         this.res.endWithoutBody(this.length >= 0 ? this.length : undefined, close);
       } else if ((this.length < 0 && this.written > 0) || (whole && body.length <= WHOLE_BODY_MAX)) {
         // The end of a chunked body, or a small body at once: uWS frames it and closes
@@ -509,6 +553,7 @@ class UwsSink implements ResponseSink {
         this.closeWhenSent = close;
         this.tryEnd(body);
       } else if (this.written === 0) {
+        this.watchAbort();
         this.res.endWithoutBody(this.length, close);
       } else if (close && this.written >= this.length) {
         if (this.pending !== null) this.closeWhenSent = true;

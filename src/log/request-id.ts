@@ -8,16 +8,34 @@
 import { randomBytes } from "node:crypto";
 
 const ID = Symbol("nodewsgi.requestId");
-const buf = Buffer.alloc(8);
-randomBytes(4).copy(buf, 0);
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/** The 4 random bytes; the counter is the other 4. */
+let prefix = randomBytes(4);
 let counter = 0;
+/** The id's first 8 characters: bytes 0-5, i.e. the prefix and the counter's high half. */
+let head = "";
+let headHigh = -1;
 
 /** A fresh id (the counter wraps after 2^32 ids, with a new random prefix). */
 export function nextRequestId(): string {
   counter = (counter + 1) >>> 0;
-  if (counter === 0) randomBytes(4).copy(buf, 0);
-  buf.writeUInt32BE(counter, 4);
-  return buf.toString("base64", 0, 8).slice(0, 11);
+  if (counter === 0) {
+    prefix = randomBytes(4);
+    headHigh = -1;
+  }
+  // The base64 of the 8 bytes, written out here: it is made on every request, and only its
+  // last 3 characters (the counter's low 16 bits) change from one request to the next.
+  const high = counter >>> 16;
+  if (high !== headHigh) {
+    const b = Buffer.alloc(6);
+    prefix.copy(b, 0);
+    b.writeUInt16BE(high, 4);
+    head = b.toString("base64");
+    headHigh = high;
+  }
+  const c2 = (counter >>> 8) & 255;
+  const c3 = counter & 255;
+  return head + String.fromCharCode(BASE64.charCodeAt(c2 >>> 2), BASE64.charCodeAt(((c2 & 3) << 4) | (c3 >>> 4)), BASE64.charCodeAt((c3 & 15) << 2));
 }
 
 /** The id of this request, made on first use. */

@@ -195,7 +195,7 @@ export class Site {
       runOnce: false,
       bodyLimit: target.bodyLimit,
       logPrefix: requestLogPrefix(req),
-      ...(target.scriptMtimeMs !== undefined ? { scriptMtimeMs: target.scriptMtimeMs } : {}),
+      scriptMtimeMs: target.scriptMtimeMs,
     };
     return host.dispatch(appRequest, req.body, sink);
   }

@@ -450,17 +450,18 @@ function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number 
   const list: HeaderPair[] = [];
   let declared = -1;
   let lengthAt = -1;
-  for (const item of headers) {
+  for (let i = 0; i < headers.length; i++) {
+    const item: unknown = headers[i];
     if (!Array.isArray(item) || item.length !== 2) throw new TypeError("response header must be a [name, value] pair");
-    const [name, value] = item as unknown[];
+    const name: unknown = item[0];
+    const value: unknown = item[1];
     if (typeof name !== "string") throw new TypeError(`expected string object for header name, value of type ${typeName(name)} found`);
     if (typeof value !== "string") throw new TypeError(`expected string object for header value, value of type ${typeName(value)} found`);
     const lower = checkName(name);
     if (BAD_VALUE.test(value)) throw new Error(`carriage return/line feed or control character present in header value for '${name}'`);
     if (HOP_BY_HOP.has(lower)) throw new Error(`Hop-by-hop header '${name}' not allowed`);
     if (lower === "content-length") {
-      if (!/^[0-9]{1,15}$/.test(value)) throw new Error(`invalid Content-Length header value: '${value}'`);
-      declared = Number(value);
+      declared = contentLength(value);
       // The last one wins (as ap_set_content_length does); never send two.
       if (lengthAt >= 0) list.splice(lengthAt, 1);
       lengthAt = list.length;
@@ -468,6 +469,18 @@ function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number 
     list.push([name, value]);
   }
   return { list, declared };
+}
+
+/** The last Content-Length text parsed: an application sends the same one again and again. */
+let lastLengthText = "";
+let lastLength = 0;
+
+function contentLength(value: string): number {
+  if (value === lastLengthText) return lastLength;
+  if (!/^[0-9]{1,15}$/.test(value)) throw new Error(`invalid Content-Length header value: '${value}'`);
+  lastLengthText = value;
+  lastLength = Number(value);
+  return lastLength;
 }
 
 function toBytes(item: unknown, what: string): Buffer {

@@ -33,7 +33,7 @@ export interface AuthRequest {
   /** Request path, for log messages. */
   uri?: string;
   /** Environment variables for `Require env`. */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
 }
 
 export type AuthResult =

@@ -55,7 +55,7 @@ export interface AuthzRequest {
   /** The authenticated user, once there is one. */
   user?: string;
   /** Request environment variables for `Require env` (SetEnvIf and friends). */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
 }
 
 function fail(message: string): never {
@@ -169,7 +169,7 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
     case "method":
       return r.method !== undefined && p.methods.has(r.method === "HEAD" ? "GET" : r.method) ? "granted" : "denied";
     case "env":
-      return p.names.some((n) => r.env?.[n] !== undefined) ? "granted" : "denied";
+      return p.names.some((n) => envValue(r.env, n) !== undefined) ? "granted" : "denied";
   }
 }
 
@@ -207,6 +207,11 @@ function apply(node: Node, r: AuthzRequest): AuthzStatus {
 }
 
 /** Evaluate a requirement for a request (and its user, once authenticated). */
+function envValue(env: AuthzRequest["env"], name: string): string | undefined {
+  if (env === undefined) return undefined;
+  return env instanceof Map ? env.get(name) : (env as Readonly<Record<string, string | undefined>>)[name];
+}
+
 export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus {
   return apply(req.root, r);
 }

@@ -27,7 +27,7 @@ import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
 import { compileRequire, evaluateRequire, authorize, type Requirement } from "../auth";
-import { buildCgiEnviron } from "./environ";
+import { buildCgiEnviron, NO_AUTH } from "./environ";
 import { applySetEnvIf } from "./setenvif";
 import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
@@ -222,7 +222,7 @@ export class Mapper {
       redirected: false,
       rewriteEnded: false,
       redirectScriptUrl: null,
-      authEnviron: {},
+      authEnviron: NO_AUTH,
     };
     // normalizePath has merged `//` already (MergeSlashes On).
     return this.resolve(state, keepSlashes ? norm.path.replace(SLASH_MARK, "") : norm.path, query, 0);
@@ -436,7 +436,7 @@ export class Mapper {
     if (!requirement && (authType === undefined || authType.toLowerCase() === "none")) return null;
     if (requirement && !authType) {
       // No authentication configured: host-based rules decide synchronously.
-      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: Object.fromEntries(state.env) });
+      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env });
       if (verdict === "granted") return null;
       if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `client denied by server configuration: ${uri}`, settings };
     }
@@ -452,7 +452,7 @@ export class Mapper {
         method: req.method,
         authorization: headerValue(req.headers, "authorization"),
         uri,
-        env: Object.fromEntries(state.env),
+        env: state.env,
       },
       requirement,
       {

@@ -116,4 +116,24 @@ test("ScriptCache: concurrent first requests share one load; failures are retrie
   await assert.rejects(g.getCallable(flaky, "missing"), { code: "E_CALLABLE_NOT_FOUND" });
 });
 
+test("ScriptCache.ready: the callable only once it is loaded and while its file is unchanged", async () => {
+  const file = script("ready.wsgi", "exports.application = () => ['r'];\nexports.other = () => ['o'];\n");
+  const g = new ScriptCache("ready");
+  assert.equal(g.ready(file), undefined, "nothing loaded yet");
+  const pending = g.getCallable(file);
+  assert.equal(g.ready(file), undefined, "still loading");
+  const app = await pending;
+  assert.equal(g.ready(file), app);
+  assert.equal(g.ready(file, "application", fs.statSync(file).mtimeMs), app, "with the mtime the map phase saw");
+  assert.equal(g.ready(file, "other"), undefined, "a callable never asked for is not looked up here");
+  touch(file, 30);
+  assert.equal(g.ready(file), undefined, "a changed file is loaded again through getCallable");
+  assert.notEqual(await g.getCallable(file), app);
+
+  const off = new ScriptCache("ready-off", { reloading: false });
+  const o = await off.getCallable(file);
+  touch(file, 90);
+  assert.equal(off.ready(file), o, "WSGIScriptReloading Off keeps the loaded script");
+});
+
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -267,6 +267,32 @@ test("the dump app sees the same environ in a worker group as in the calling thr
   }
 });
 
+test("in the calling thread, a loaded application without a body answers before dispatch returns", async () => {
+  const host = new InThreadHost(memLog());
+  const first = sink();
+  const loading = host.dispatch(request(THREAD, ""), body(), first);
+  assert.ok(loading instanceof Promise, "the first request waits for the script to load");
+  await loading;
+  assert.equal(first.head.status, 200);
+
+  const s = sink();
+  assert.equal(host.dispatch(request(THREAD, ""), body(), s), undefined, "no promise: the response is over");
+  assert.equal(s.head.status, 200);
+  assert.equal(s.body.toString(), String(require("node:worker_threads").threadId));
+
+  // A body still has to arrive first, and an application that streams is not over yet.
+  const withBody = sink();
+  const p = host.dispatch(request(THREAD, "", { method: "POST" }), body(Buffer.from("x")), withBody);
+  assert.ok(p instanceof Promise);
+  await p;
+  assert.equal(withBody.head.status, 200);
+  const streamed = sink();
+  const q = host.dispatch(request(STREAM, ""), body(), streamed);
+  assert.ok(q instanceof Promise, "an iterator is consumed asynchronously");
+  await q;
+  assert.equal(streamed.head.status, 200);
+});
+
 test("worker groups run in their own thread; %{GLOBAL} runs in the calling thread", async () => {
   const host = new ProcessHost({ log: memLog() });
   try {

@@ -154,6 +154,20 @@ describe("request ids", () => {
     assert.equal(requestLogPrefix(req), `[client 1.2.3.4:9] [R:${id}] `);
     assert.deepEqual(Object.keys(req), ["remoteAddress", "remotePort"], "the id is not an enumerable key");
   });
+
+  it("are the base64 of a fixed random prefix and a counter, also across the counter's 16-bit boundary", () => {
+    const decode = (id) => Buffer.from(id + "=", "base64");
+    const first = decode(nextRequestId());
+    let last = first.readUInt32BE(4);
+    for (let i = 0; i < 70_000; i++) {
+      const id = nextRequestId();
+      const b = decode(id);
+      assert.equal(b.toString("base64").slice(0, 11), id);
+      assert.ok(b.subarray(0, 4).equals(first.subarray(0, 4)), "same prefix");
+      assert.equal(b.readUInt32BE(4), last + 1, `counter after ${last}`);
+      last = b.readUInt32BE(4);
+    }
+  });
 });
 
 describe("error log", () => {

@@ -327,7 +327,7 @@ test("worker group: churn with aborts, failures and retries leaves no flight, cr
   for (let i = 0; i < 40; i++) {
     const s = sink({ slow: i % 3 === 0 });
     const q = i === 17 ? "exit" : "";
-    jobs.push(g.dispatch({ ...request(slow, { query: q }), applicationGroup: "churn" }, body(), s).then(() => s));
+    jobs.push(Promise.resolve(g.dispatch({ ...request(slow, { query: q }), applicationGroup: "churn" }, body(), s)).then(() => s));
     if (i % 4 === 1) setTimeout(() => s.abort(), 5 + i);
   }
   const all = await Promise.all(jobs);

@@ -38,6 +38,11 @@ SERVERS["nw-payload-native"] = { label: "nodewsgi in-thread, payload site (nativ
 // another thread or process buys when there is a core to hop to. Reported, not a target.
 SERVERS["nw-worker-2c-native"] = { label: "nodewsgi worker group (native), server on CPUs 0-1", kind: "nodewsgi", mode: "worker", engine: "native", cpus: "0,1" };
 SERVERS["nw-daemon2-2c-native"] = { label: "nodewsgi daemon processes=2 (native), server on CPUs 0-1", kind: "nodewsgi", mode: "daemon", daemonOptions: "processes=2", engine: "native", cpus: "0,1" };
+// Raw uWS plus a busy loop per request: how much extra work per request a ratio to raw uWS allows.
+const BUSY_MICROS = [1, 2, 3, 4];
+for (const us of BUSY_MICROS) {
+  SERVERS[`uws-busy${us}`] = { label: `raw uWebSockets.js + ${us} µs of busy loop per request`, kind: "script", script: "uws-busy-hello.js", args: [String(us)] };
+}
 for (const [id, s] of Object.entries(SERVERS)) s.id = id;
 
 const HELLO = { status: 200, body: "Hello World!" };
@@ -74,7 +79,10 @@ ROWS.push(
   { id: "cores-daemon2", set: "cores", server: "nw-daemon2-2c-native", label: SERVERS["nw-daemon2-2c-native"].label, request: { path: "/" }, expect: HELLO },
 );
 
-const SETS = ["hello", "aliases", "payloads", "cores"];
+ROWS.push({ id: "headroom-uws", set: "headroom", server: "uws", label: "raw uWebSockets.js", request: { path: "/" }, expect: HELLO });
+for (const us of BUSY_MICROS) ROWS.push({ id: `uws-busy${us}`, set: "headroom", server: `uws-busy${us}`, label: SERVERS[`uws-busy${us}`].label, request: { path: "/" }, expect: HELLO });
+
+const SETS = ["hello", "aliases", "payloads", "cores", "headroom"];
 
 /** The rows `--quick` runs: the headline pairs, the alias extremes it can afford, 413 vs hello. */
 const QUICK_ROWS = new Set([
@@ -108,6 +116,8 @@ const TARGETS = [
   { name: "daemon processes=2 / in-thread (native)", a: "nw-daemon2-native", b: "nw-inthread-native", min: null },
   { name: "worker group on CPUs 0-1 / in-thread on CPU 0 (native; CPU 1 shared with the load generator)", a: "cores-worker", b: "cores-inthread", min: null },
   { name: "daemon processes=2 on CPUs 0-1 / in-thread on CPU 0 (native; CPU 1 shared with the load generator)", a: "cores-daemon2", b: "cores-inthread", min: null },
+  // Headroom: what share of raw uWS a server keeps that adds N µs of work per request.
+  ...BUSY_MICROS.map((us) => ({ name: `raw uWS + ${us} µs busy loop per request / raw uWS`, a: `uws-busy${us}`, b: "headroom-uws", min: null })),
 ];
 
 /** The streamed-upload memory check: server RSS growth while an app discards the body. */

@@ -36,6 +36,7 @@ function baselineFor(row) {
   if (row.set === "aliases") return row.id.replace(/alias\d+/, "alias10");
   if (row.set === "payloads") return "payload-hello";
   if (row.set === "cores") return "cores-inthread";
+  if (row.set === "headroom") return "headroom-uws";
   return null;
 }
 
@@ -103,6 +104,7 @@ function renderReport(r) {
     aliases: ["Alias-table scaling: in-thread, the request hits the last alias", "× 10 aliases, same engine"],
     payloads: ["Request shapes on one nodewsgi server (in-thread, native)", "× hello on this server"],
     cores: ["Groups with a second core: the server may also use CPU 1, which the load generator shares", "× in-thread on one core"],
+    headroom: ["Headroom: raw uWS with a busy loop added per request (how much work a ratio to raw uWS allows)", "× raw uWS"],
   };
   for (const set of plan.SETS) {
     const rows = r.results.filter((x) => x.row.set === set);

@@ -161,7 +161,7 @@ async function startServer(spec, ctx) {
         throw new DidNotStart(`${spec.requires} is not installed (npm install --save-dev ${spec.requires})`);
       }
     }
-    const argv = [...ctx.pin, process.execPath, path.join(ROOT, "bench", "servers", spec.script), String(port)];
+    const argv = [...ctx.pin, process.execPath, path.join(ROOT, "bench", "servers", spec.script), String(port), ...(spec.args ?? [])];
     return launch({ argv, port, startTimeoutMs: ctx.startTimeoutMs });
   }
 

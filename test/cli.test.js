@@ -208,8 +208,12 @@ describe("nodewsgi CLI", () => {
     try {
       assert.deepEqual(await get(url + "d"), { status: 200, body: "Hello World!" });
       assert.equal(sockets().length, 1);
-      // Node runs the SIGHUP handler (which starts building the new site) before the SIGTERM one.
+      // SIGTERM as soon as the reload has begun (its daemon processes are still starting):
+      // two signals sent back to back are not always handled in the order sent.
+      const errorLog = path.join(dir, "error.log");
       child.kill("SIGHUP");
+      const until = Date.now() + 5000;
+      while (!fs.readFileSync(errorLog, "utf8").includes("SIGHUP received") && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
       child.kill("SIGTERM");
       assert.deepEqual(await done, { code: 0, signal: null });
       const log = fs.readFileSync(path.join(dir, "error.log"), "utf8");

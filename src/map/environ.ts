@@ -57,115 +57,63 @@ function microsNow(): string {
 /** The auth environ of a request that was not authenticated (shared, never written). */
 export const NO_AUTH: Readonly<Record<string, string>> = Object.freeze({});
 
-/** Pairs buildCgiEnviron always writes (the CGI block and the mod_wsgi block). */
-const FIXED_PAIRS = 35;
-
 export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
   const req = e.req;
+  const out: string[] = [];
+  if (e.env.size > 0) for (const [k, v] of e.env) out.push(k, v);
+
   const headers = engine.headersToEnviron(req.headers, { passAuthorization: e.passAuthorization });
   let overrides: readonly string[] = [];
   if (e.trustedProxyHeaders && e.trustedProxyHeaders.length > 0) {
     overrides = engine.applyTrustedProxyHeaders(headers, req.remoteAddress, e.trustedProxyHeaders, e.trustedProxies).set;
   }
-  const auth = e.authEnviron;
-  let authPairs = 0;
-  if (auth !== NO_AUTH) for (const k in auth) if (k !== undefined) authPairs++;
-  const pathTranslated = e.pathTranslated;
-  // Sized once: the list is built on every request, and growing it step by step copies it.
-  const out: string[] = new Array(2 * (e.env.size + FIXED_PAIRS + authPairs) + headers.length + overrides.length + (pathTranslated !== null ? 2 : 0));
-  let n = 0;
-  if (e.env.size > 0) {
-    for (const [k, v] of e.env) {
-      out[n++] = k;
-      out[n++] = v;
-    }
-  }
-  for (let i = 0; i < headers.length; i++) out[n++] = headers[i];
+  for (let i = 0; i < headers.length; i++) out.push(headers[i]);
 
   const now = microsNow();
-  const localPort = String(req.localPort);
-  out[n++] = "GATEWAY_INTERFACE";
-  out[n++] = "CGI/1.1";
-  out[n++] = "SERVER_PROTOCOL";
-  out[n++] = req.protocol;
-  out[n++] = "REQUEST_METHOD";
-  out[n++] = req.method;
-  out[n++] = "QUERY_STRING";
-  out[n++] = e.query ?? "";
-  out[n++] = "REQUEST_URI";
-  out[n++] = e.requestUri;
-  out[n++] = "SCRIPT_NAME";
-  out[n++] = e.scriptName;
-  out[n++] = "PATH_INFO";
-  out[n++] = e.pathInfo;
-  out[n++] = "SCRIPT_FILENAME";
-  out[n++] = e.scriptFilename;
-  out[n++] = "DOCUMENT_ROOT";
-  out[n++] = e.documentRoot;
-  out[n++] = "CONTEXT_PREFIX";
-  out[n++] = e.contextPrefix;
-  out[n++] = "CONTEXT_DOCUMENT_ROOT";
-  out[n++] = e.contextDocumentRoot;
-  out[n++] = "REQUEST_SCHEME";
-  out[n++] = req.scheme;
-  out[n++] = "SERVER_NAME";
-  out[n++] = e.serverName;
-  out[n++] = "SERVER_PORT";
-  out[n++] = e.serverPort;
-  out[n++] = "SERVER_ADDR";
-  out[n++] = req.localAddress;
-  out[n++] = "SERVER_ADMIN";
-  out[n++] = e.serverAdmin;
-  out[n++] = "SERVER_SIGNATURE";
-  out[n++] = e.serverSignature;
-  out[n++] = "SERVER_SOFTWARE";
-  out[n++] = e.serverSoftware;
-  out[n++] = "REMOTE_ADDR";
-  out[n++] = req.remoteAddress;
-  out[n++] = "REMOTE_PORT";
-  out[n++] = String(req.remotePort);
-  if (pathTranslated !== null) {
-    out[n++] = "PATH_TRANSLATED";
-    out[n++] = pathTranslated;
-  }
-  if (authPairs > 0) {
-    for (const k in auth) {
-      out[n++] = k;
-      out[n++] = auth[k];
-    }
-  }
-  out[n++] = "mod_wsgi.script_name";
-  out[n++] = e.scriptName;
-  out[n++] = "mod_wsgi.path_info";
-  out[n++] = e.pathInfo;
-  out[n++] = "mod_wsgi.process_group";
-  out[n++] = e.processGroup;
-  out[n++] = "mod_wsgi.application_group";
-  out[n++] = e.applicationGroup;
-  out[n++] = "mod_wsgi.callable_object";
-  out[n++] = e.callable;
-  out[n++] = "mod_wsgi.request_handler";
-  out[n++] = e.handler;
-  out[n++] = "mod_wsgi.handler_script";
-  out[n++] = e.handlerScript;
-  out[n++] = "mod_wsgi.script_reloading";
-  out[n++] = "1";
-  out[n++] = "mod_wsgi.enable_sendfile";
-  out[n++] = "0";
-  out[n++] = "mod_wsgi.ignore_activity";
-  out[n++] = "0";
-  out[n++] = "mod_wsgi.listener_host";
-  out[n++] = req.localAddress;
-  out[n++] = "mod_wsgi.listener_port";
-  out[n++] = localPort;
-  // Shared with the error log lines and the access log's %L of this request.
-  out[n++] = "mod_wsgi.request_id";
-  out[n++] = requestIdOf(req);
-  out[n++] = "mod_wsgi.request_start";
-  out[n++] = now;
-  out[n++] = "mod_wsgi.script_start";
-  out[n++] = now;
+  out.push(
+    "GATEWAY_INTERFACE", "CGI/1.1",
+    "SERVER_PROTOCOL", req.protocol,
+    "REQUEST_METHOD", req.method,
+    "QUERY_STRING", e.query ?? "",
+    "REQUEST_URI", e.requestUri,
+    "SCRIPT_NAME", e.scriptName,
+    "PATH_INFO", e.pathInfo,
+    "SCRIPT_FILENAME", e.scriptFilename,
+    "DOCUMENT_ROOT", e.documentRoot,
+    "CONTEXT_PREFIX", e.contextPrefix,
+    "CONTEXT_DOCUMENT_ROOT", e.contextDocumentRoot,
+    "REQUEST_SCHEME", req.scheme,
+    "SERVER_NAME", e.serverName,
+    "SERVER_PORT", e.serverPort,
+    "SERVER_ADDR", req.localAddress,
+    "SERVER_ADMIN", e.serverAdmin,
+    "SERVER_SIGNATURE", e.serverSignature,
+    "SERVER_SOFTWARE", e.serverSoftware,
+    "REMOTE_ADDR", req.remoteAddress,
+    "REMOTE_PORT", String(req.remotePort),
+  );
+  if (e.pathTranslated !== null) out.push("PATH_TRANSLATED", e.pathTranslated);
+  const auth = e.authEnviron;
+  if (auth !== NO_AUTH) for (const k in auth) out.push(k, auth[k]);
+  out.push(
+    "mod_wsgi.script_name", e.scriptName,
+    "mod_wsgi.path_info", e.pathInfo,
+    "mod_wsgi.process_group", e.processGroup,
+    "mod_wsgi.application_group", e.applicationGroup,
+    "mod_wsgi.callable_object", e.callable,
+    "mod_wsgi.request_handler", e.handler,
+    "mod_wsgi.handler_script", e.handlerScript,
+    "mod_wsgi.script_reloading", "1",
+    "mod_wsgi.enable_sendfile", "0",
+    "mod_wsgi.ignore_activity", "0",
+    "mod_wsgi.listener_host", req.localAddress,
+    "mod_wsgi.listener_port", String(req.localPort),
+    // Shared with the error log lines and the access log's %L of this request.
+    "mod_wsgi.request_id", requestIdOf(req),
+    "mod_wsgi.request_start", now,
+    "mod_wsgi.script_start", now,
+  );
   // Trusted proxy headers rewrite REMOTE_ADDR, HTTP_HOST, SERVER_PORT, SCRIPT_NAME, ... last.
-  for (let i = 0; i < overrides.length; i++) out[n++] = overrides[i];
+  for (let i = 0; i < overrides.length; i++) out.push(overrides[i]);
   return out;
 }

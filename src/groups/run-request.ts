@@ -27,20 +27,9 @@ const NO_BODY = memoryBody(new Uint8Array(0));
  * the response goes out in the socket's corked write).
  */
 export function runRequest(cache: ScriptCache, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog): Promise<void> | undefined {
-  const noBody = body.declaredLength <= 0 && !body.chunked;
-  if (noBody) {
-    const app = cache.ready(req.script, req.callable, req.scriptMtimeMs);
-    if (app !== undefined) return runLoaded(app, req, NO_BODY, sink, log);
-  }
-  const callable = cache.getCallable(req.script, req.callable, req.scriptMtimeMs);
   // Without a body, run as soon as the callable is there, without an async function's turns.
-  if (noBody) {
-    return callable.then(
-      (app) => runLoaded(app, req, NO_BODY, sink, log),
-      (err: unknown) => failLoad(log, req, sink, err),
-    );
-  }
-  return runWithBody(callable, req, body, sink, log);
+  if (body.declaredLength <= 0 && !body.chunked) return runCollected(cache, req, NO_BODY, sink, log);
+  return runWithBody(cache.getCallable(req.script, req.callable, req.scriptMtimeMs), req, body, sink, log);
 }
 
 async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog): Promise<void> {
@@ -71,7 +60,7 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
 
 /**
  * Run a request whose body has already been collected (a worker thread gets it from the
- * front-end thread). The caller owns `buf`.
+ * front-end thread), or that has none. The caller owns `buf`. Undefined as runRequest.
  */
 export function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffer, sink: ResponseSink, log: ErrorLog): Promise<void> | undefined {
   const app = cache.ready(req.script, req.callable, req.scriptMtimeMs);

@@ -206,12 +206,13 @@ function apply(node: Node, r: AuthzRequest): AuthzStatus {
   return result;
 }
 
-/** Evaluate a requirement for a request (and its user, once authenticated). */
+/** A `Require env` variable: the request's variables come as a Map from the map phase. */
 function envValue(env: AuthzRequest["env"], name: string): string | undefined {
   if (env === undefined) return undefined;
   return env instanceof Map ? env.get(name) : (env as Readonly<Record<string, string | undefined>>)[name];
 }
 
+/** Evaluate a requirement for a request (and its user, once authenticated). */
 export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus {
   return apply(req.root, r);
 }

@@ -41,7 +41,7 @@ SERVERS["nw-daemon2-2c-native"] = { label: "nodewsgi daemon processes=2 (native)
 // Raw uWS plus a busy loop per request: how much extra work per request a ratio to raw uWS allows.
 const BUSY_MICROS = [1, 2, 3, 4];
 for (const us of BUSY_MICROS) {
-  SERVERS[`uws-busy${us}`] = { label: `raw uWebSockets.js + ${us} µs of busy loop per request`, kind: "script", script: "uws-busy-hello.js", args: [String(us)] };
+  SERVERS[`uws-busy${us}`] = { label: `raw uWebSockets.js + ${us} µs of busy loop per request`, kind: "script", script: "uws-hello.js", args: [String(us)] };
 }
 for (const [id, s] of Object.entries(SERVERS)) s.id = id;
 

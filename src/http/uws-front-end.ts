@@ -24,6 +24,7 @@ import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./t
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
 import { sendRefusal } from "./refusal";
+import { addressText } from "./address-text";
 
 /* The subset of the uWS.js API this file uses, typed locally so the rest of the code never
  * depends on uWS types. */
@@ -40,7 +41,6 @@ interface UwsResponse {
   tryEnd(chunk: Uint8Array, totalSize: number): [boolean, boolean];
   getWriteOffset(): number;
   getRemoteAddress(): ArrayBuffer;
-  getRemoteAddressAsText(): ArrayBuffer;
   pause(): void;
   resume(): void;
   close(): UwsResponse;
@@ -273,28 +273,22 @@ export class UwsFrontEnd implements FrontEnd {
 }
 
 /** Client addresses as text, by their raw value (a few clients make most requests). */
-const addressText = new Map<number | string, string>();
+const addressTexts = new Map<number | string, string>();
 const ADDRESS_TEXT_MAX = 4096;
 
 /**
- * The client's address. uWS formats it in C++ (inet_ntop into a new ArrayBuffer, decoded
- * here) on every call; the raw bytes are cheaper to read, so the text is remembered by them:
- * IPv4 by its 32-bit value, formatted here; others by their bytes, formatted by uWS once.
+ * The client's address, as Apache writes it (src/http/address-text.ts). uWS reads it with a
+ * getpeername call per request and hands it over in a new ArrayBuffer: the text is remembered
+ * by the raw bytes, IPv4 by its 32-bit value.
  */
 function remoteAddress(res: UwsResponse): string {
-  const raw = res.getRemoteAddress();
-  let key: number | string;
-  if (raw.byteLength === 4) {
-    const b = new Uint8Array(raw);
-    key = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-  } else {
-    key = Buffer.from(raw).toString("latin1");
-  }
-  let text = addressText.get(key);
+  const b = new Uint8Array(res.getRemoteAddress());
+  const key = b.length === 4 ? ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0 : Buffer.from(b).toString("latin1");
+  let text = addressTexts.get(key);
   if (text === undefined) {
-    text = typeof key === "number" ? `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}` : Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
-    if (addressText.size >= ADDRESS_TEXT_MAX) addressText.clear();
-    addressText.set(key, text);
+    text = addressText(b);
+    if (addressTexts.size >= ADDRESS_TEXT_MAX) addressTexts.clear();
+    addressTexts.set(key, text);
   }
   return text;
 }

@@ -212,6 +212,12 @@ function envValue(env: AuthzRequest["env"], name: string): string | undefined {
   return env instanceof Map ? env.get(name) : (env as Readonly<Record<string, string | undefined>>)[name];
 }
 
+/** Only `Require all granted|denied` leaves: every request gets the same verdict. */
+export function isRequestIndependent(req: Requirement): boolean {
+  const constant = (node: Node): boolean => ("op" in node ? node.children.every(constant) : node.provider.kind === "all");
+  return constant(req.root);
+}
+
 /** Evaluate a requirement for a request (and its user, once authenticated). */
 export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus {
   return apply(req.root, r);

@@ -8,10 +8,8 @@ import type { Engine, ProxyList } from "../engine/types";
 import type { MapRequest } from "./mapper";
 import { requestIdOf } from "../log/request-id";
 
-export interface EnvironInput {
-  readonly req: MapRequest;
-  readonly requestUri: string;
-  readonly query: string | null;
+/** What the environ takes from where the request was mapped: the same for every request of a route plan. */
+export interface RouteEnviron {
   readonly scriptName: string;
   readonly pathInfo: string;
   readonly pathTranslated: string | null;
@@ -19,6 +17,8 @@ export interface EnvironInput {
   readonly documentRoot: string;
   readonly contextPrefix: string;
   readonly contextDocumentRoot: string;
+  /** REQUEST_SCHEME: the request's scheme as httpd sees it (ap_http_scheme). */
+  readonly scheme: string;
   readonly serverName: string;
   readonly serverPort: string;
   /** ServerAdmin ("[no address given]" when none). */
@@ -27,8 +27,6 @@ export interface EnvironInput {
   readonly serverSoftware: string;
   /** ServerSignature's footer ("" when Off). */
   readonly serverSignature: string;
-  readonly env: ReadonlyMap<string, string>;
-  readonly authEnviron: Readonly<Record<string, string>>;
   readonly passAuthorization: boolean;
   readonly trustedProxyHeaders: readonly string[] | null;
   readonly trustedProxies: ProxyList | null;
@@ -37,6 +35,17 @@ export interface EnvironInput {
   readonly callable: string;
   readonly processGroup: string;
   readonly applicationGroup: string;
+}
+
+/** What the environ takes from the request itself. */
+export interface RequestEnviron {
+  readonly req: MapRequest;
+  /** The request's headers as the application sees them (after RequestHeader rules). */
+  readonly headers: readonly string[];
+  readonly requestUri: string;
+  readonly query: string | null;
+  readonly env: ReadonlyMap<string, string>;
+  readonly authEnviron: Readonly<Record<string, string>>;
 }
 
 /**
@@ -57,12 +66,12 @@ function microsNow(): string {
 /** The auth environ of a request that was not authenticated (shared, never written). */
 export const NO_AUTH: Readonly<Record<string, string>> = Object.freeze({});
 
-export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
-  const req = e.req;
+export function buildCgiEnviron(engine: Engine, e: RouteEnviron, r: RequestEnviron): string[] {
+  const req = r.req;
   const out: string[] = [];
-  if (e.env.size > 0) for (const [k, v] of e.env) out.push(k, v);
+  if (r.env.size > 0) for (const [k, v] of r.env) out.push(k, v);
 
-  const headers = engine.headersToEnviron(req.headers, { passAuthorization: e.passAuthorization });
+  const headers = engine.headersToEnviron(r.headers, { passAuthorization: e.passAuthorization });
   let overrides: readonly string[] = [];
   if (e.trustedProxyHeaders && e.trustedProxyHeaders.length > 0) {
     overrides = engine.applyTrustedProxyHeaders(headers, req.remoteAddress, e.trustedProxyHeaders, e.trustedProxies).set;
@@ -74,15 +83,15 @@ export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
     "GATEWAY_INTERFACE", "CGI/1.1",
     "SERVER_PROTOCOL", req.protocol,
     "REQUEST_METHOD", req.method,
-    "QUERY_STRING", e.query ?? "",
-    "REQUEST_URI", e.requestUri,
+    "QUERY_STRING", r.query ?? "",
+    "REQUEST_URI", r.requestUri,
     "SCRIPT_NAME", e.scriptName,
     "PATH_INFO", e.pathInfo,
     "SCRIPT_FILENAME", e.scriptFilename,
     "DOCUMENT_ROOT", e.documentRoot,
     "CONTEXT_PREFIX", e.contextPrefix,
     "CONTEXT_DOCUMENT_ROOT", e.contextDocumentRoot,
-    "REQUEST_SCHEME", req.scheme,
+    "REQUEST_SCHEME", e.scheme,
     "SERVER_NAME", e.serverName,
     "SERVER_PORT", e.serverPort,
     "SERVER_ADDR", req.localAddress,
@@ -93,7 +102,7 @@ export function buildCgiEnviron(engine: Engine, e: EnvironInput): string[] {
     "REMOTE_PORT", String(req.remotePort),
   );
   if (e.pathTranslated !== null) out.push("PATH_TRANSLATED", e.pathTranslated);
-  const auth = e.authEnviron;
+  const auth = r.authEnviron;
   if (auth !== NO_AUTH) for (const k in auth) out.push(k, auth[k]);
   out.push(
     "mod_wsgi.script_name", e.scriptName,

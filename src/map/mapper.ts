@@ -26,8 +26,9 @@ import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } fr
 import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
-import { compileRequire, evaluateRequire, authorize, type Requirement } from "../auth";
-import { buildCgiEnviron, NO_AUTH } from "./environ";
+import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement } from "../auth";
+import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
+import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
 import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
@@ -116,6 +117,13 @@ interface RequestState {
   rewriteEnded: boolean;
   redirectScriptUrl: string | null;
   authEnviron: Readonly<Record<string, string>>;
+  /** The Host header as sent, part of a route plan's key. */
+  readonly hostHeader: string | undefined;
+  /**
+   * Nothing of the request but its path, Host header and listener has been consulted so far:
+   * an application request mapped so can be answered from a route plan next time.
+   */
+  plain: boolean;
 }
 
 export interface MapperOptions {
@@ -199,6 +207,15 @@ export class Mapper {
     const keepSlashes = (host.mergeSlashes ?? this.config.main.mergeSlashes)?.value === false && rawPath.includes("//");
     const norm = this.engine.normalizePath(keepSlashes ? protectSlashes(rawPath) : rawPath, slashes);
     if (!norm.ok) return bad(norm.status, `cannot map ${rawPath}`);
+    // normalizePath has merged `//` already (MergeSlashes On).
+    const uri = keepSlashes ? norm.path.replace(SLASH_MARK, "") : norm.path;
+    // The common case: the same path, Host and listener as an earlier request whose mapping
+    // looked at nothing else (TRACE is answered before any plan could apply).
+    const loc = tables.routes.get(uri);
+    const plan = loc?.plan;
+    if (plan !== undefined && req.method !== "TRACE" && planFits(plan, hostHeader, req.localAddress, req.localPort, req.scheme) && Date.now() - loc!.at < STAT_TTL_MS) {
+      return this.fromPlan(plan, req, query);
+    }
     // Per request, without allocating: the host's parts were worked out when the tables were built.
     const configured = tables.configured;
     const sentName = rh.serverName || undefined;
@@ -223,9 +240,16 @@ export class Mapper {
       rewriteEnded: false,
       redirectScriptUrl: null,
       authEnviron: NO_AUTH,
+      hostHeader,
+      plain: true,
     };
-    // normalizePath has merged `//` already (MergeSlashes On).
-    return this.resolve(state, keepSlashes ? norm.path.replace(SLASH_MARK, "") : norm.path, query, 0);
+    return this.resolve(state, uri, query, 0);
+  }
+
+  /** An application request answered from a route plan: only the environ is built. */
+  private fromPlan(plan: RoutePlan, req: MapRequest, query: string | null): WsgiTarget {
+    const environ = buildCgiEnviron(this.engine, plan.environ, { req, headers: req.headers, requestUri: req.target, query, env: plan.env, authEnviron: NO_AUTH });
+    return wsgiTarget(plan, environ);
   }
 
   /** One pass of request processing for `uri`; internal redirects recurse. */
@@ -234,12 +258,16 @@ export class Mapper {
       return bad(500, `request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} internal redirects`);
     }
     const t = state.tables;
+    // After an internal redirect (DirectoryIndex, MultiViews, per-directory rewrite) the
+    // request carries what the first pass set: not a mapping of this path alone.
+    if (depth > 0) state.plain = false;
 
     // translate_name: server-context mod_rewrite, then mod_alias and mod_wsgi, then the core.
     let forcedHandler: string | null = null;
     let forcedType: string | null = null;
     let translated: Translation | null = null;
     if (t.serverRewrite && !state.rewriteEnded) {
+      state.plain = false;
       const outcome = applyRewrite(t.serverRewrite, this.rewriteContext(state, uri, query, null, null));
       this.applyRewriteEnv(state, outcome);
       forcedHandler = outcome.forcedHandler;
@@ -264,6 +292,7 @@ export class Mapper {
           query = outcome.query;
       }
     }
+    // (Redirect and RedirectMatch look at the URL-path only: no reason to clear `plain`.)
     if (!translated && t.redirects.length > 0) {
       // mod_alias runs its redirects before any alias (and mod_wsgi's aliases come after it).
       const hit = matchRedirect(t.redirects, uri, query, (p) => absoluteUrl(state, p));
@@ -287,7 +316,10 @@ export class Mapper {
       if (cacheable) t.routes.set(uri, loc);
     }
     // mod_setenvif (before access, so `Require env` sees its variables).
-    if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
+    if (loc.settings.setEnvIf) {
+      state.plain = false;
+      applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
+    }
     // Access: Require (host-based and Basic authentication).
     const denied = this.checkAccess(state, loc.settings, uri);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
@@ -318,6 +350,7 @@ export class Mapper {
     // fixups: per-directory mod_rewrite (may redirect internally), SetEnv, mod_dir.
     let staticType = translated.forcedType;
     if (settings.rewrite?.engine && settings.rewrite.rules.length > 0 && !state.rewriteEnded) {
+      state.plain = false;
       const perDir = this.perDirectoryRewrite(state, settings, uri, query, walk);
       if (perDir.kind === "redirect-to") return this.internalRedirect(state, perDir.url, uri, query, depth);
       if (perDir.kind === "result") return perDir.result;
@@ -378,7 +411,7 @@ export class Mapper {
     const setHandler = settings.handler?.value;
     if (setHandler && setHandler.toLowerCase() !== "none") handler = translated.forcedHandler ?? setHandler;
     else if (!handler && !isDir) handler = handlerByExtension(settings, walk.filename);
-    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler, env: resolveEnv(settings.env), pathTranslated: undefined };
+    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler, env: resolveEnv(settings.env), pathTranslated: undefined, plan: undefined };
   }
 
   /** mod_alias, then mod_wsgi's aliases, then DocumentRoot. */
@@ -434,6 +467,8 @@ export class Mapper {
     const authType = settings.authType?.value;
     // Nothing configured: authorize() would grant with an empty auth environ.
     if (!requirement && (authType === undefined || authType.toLowerCase() === "none")) return null;
+    // `Require all granted` and the like decide the same for every request; anything else looks at it.
+    if (authType || !requirement || !isRequestIndependent(requirement)) state.plain = false;
     if (requirement && !authType) {
       // No authentication configured: host-based rules decide synchronously.
       const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env });
@@ -593,16 +628,14 @@ export class Mapper {
     let proxies: ProxyList | null = null;
     const trusted = settings.trustedProxies?.value;
     if (trusted) proxies = this.proxyList(trusted);
+    // Trusted-proxy headers are applied per request, by buildCgiEnviron.
+    const trustedProxyHeaders = settings.trustedProxyHeaders?.value ?? null;
 
     // mod_headers' RequestHeader edits what the application sees.
     const requestRules = rulesOf(settings.headers, "RequestHeader");
+    if (requestRules.length > 0) state.plain = false;
     const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, { env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000 });
-    // The environ's REQUEST_SCHEME is the request's scheme as httpd sees it (ap_http_scheme).
-    const mapped = headers === req.headers && state.scheme === req.scheme ? req : { ...req, headers, scheme: state.scheme };
-    const environ = buildCgiEnviron(this.engine, {
-      req: mapped,
-      requestUri: state.requestUri,
-      query,
+    const route: RouteEnviron = {
       scriptName,
       pathInfo,
       // With server rewrite rules PATH_TRANSLATED may depend on the request: computed each time then.
@@ -611,36 +644,38 @@ export class Mapper {
       documentRoot: state.tables.documentRoot,
       contextPrefix: translated.contextPrefix,
       contextDocumentRoot: translated.contextDocumentRoot,
+      // The environ's REQUEST_SCHEME is the request's scheme as httpd sees it (ap_http_scheme).
+      scheme: state.scheme,
       serverName: state.serverName,
       serverPort: state.serverPort,
       serverAdmin: t.serverAdmin,
       serverSoftware: t.serverBanner,
       serverSignature: t.environSignature(settings.serverSignature?.value, state.serverName, state.serverPort),
-      env,
-      authEnviron: state.authEnviron,
       passAuthorization,
-      trustedProxyHeaders: settings.trustedProxyHeaders?.value ?? null,
+      trustedProxyHeaders,
       trustedProxies: proxies,
       handler,
       handlerScript: handlerScript?.script ?? "",
       callable,
       processGroup,
       applicationGroup,
-    });
-    return {
-      kind: "wsgi",
+    };
+    const environ = buildCgiEnviron(this.engine, route, { req, headers, requestUri: state.requestUri, query, env: state.env, authEnviron: state.authEnviron });
+    const target: Omit<RoutePlan, keyof PlanKey> = {
+      environ: route,
       env: state.env,
       script: handlerScript?.script ?? walk.filename,
       callable,
       processGroup,
       applicationGroup,
-      environ,
       urlScheme: req.scheme,
       bodyLimit: settings.limitRequestBody?.value ?? DEFAULT_LIMIT_REQUEST_BODY,
       acceptChunked: settings.chunkedRequest?.value ?? false,
       scriptMtimeMs: handlerScript ? undefined : walk.stat?.mtimeMs,
       settings,
     };
+    if (state.plain) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
+    return wsgiTarget(target, environ);
   }
 
   private proxyList(entries: readonly string[]): ProxyList {
@@ -805,4 +840,22 @@ function parentDir(p: string): string {
 
 function withSlash(p: string): string {
   return p.endsWith("/") ? p : p + "/";
+}
+
+/** An application request's map result; one construction, so every result has one shape. */
+function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: string[]): WsgiTarget {
+  return {
+    kind: "wsgi",
+    env: p.env,
+    script: p.script,
+    callable: p.callable,
+    processGroup: p.processGroup,
+    applicationGroup: p.applicationGroup,
+    environ,
+    urlScheme: p.urlScheme,
+    bodyLimit: p.bodyLimit,
+    acceptChunked: p.acceptChunked,
+    scriptMtimeMs: p.scriptMtimeMs,
+    settings: p.settings,
+  };
 }

@@ -7,6 +7,7 @@
  */
 import type { DirSettings, OptionName } from "../config/model";
 import type { WalkResult } from "./walk";
+import type { RoutePlan } from "./route-plan";
 
 /** Where translate_name put the request. */
 export interface Translation {
@@ -32,6 +33,8 @@ export interface Located {
   readonly env: ReadonlyMap<string, string>;
   /** PATH_TRANSLATED, filled in the first time an application request needs it. */
   pathTranslated: string | undefined;
+  /** The map phase of the last application request here that did not depend on the request. */
+  plan: RoutePlan | undefined;
 }
 
 /** Distinct paths remembered per host; a client walking random URLs cannot grow it further. */

@@ -1,0 +1,40 @@
+/**
+ * Route plans: the map phase of an application request, remembered when it did not depend on
+ * the request. Most requests to a site look like the last one to the same URL-path: mapping
+ * them consults the path, the Host header and the listener, and nothing else (no mod_rewrite,
+ * SetEnvIf, authentication or host-based Require, RequestHeader or trusted-proxy rules; see
+ * where the mapper clears `RequestState.plain`). Everything such a mapping decides but the
+ * environ's per-request values (method, query, headers, client, request id, time) is then the
+ * same for the next request with the same path, Host and listener, and the mapper answers it
+ * from the plan kept on the route-cache entry, which expires with that entry.
+ */
+import type { DirSettings } from "../config/model";
+import type { RouteEnviron } from "./environ";
+
+/** What host selection and SERVER_NAME/SERVER_PORT were worked out from. */
+export interface PlanKey {
+  readonly hostHeader: string | undefined;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly scheme: string;
+}
+
+export interface RoutePlan extends PlanKey {
+  readonly environ: RouteEnviron;
+  /** The request's variables: the route's SetEnv, nothing request-specific. */
+  readonly env: ReadonlyMap<string, string>;
+  readonly script: string;
+  readonly callable: string;
+  readonly processGroup: string;
+  readonly applicationGroup: string;
+  readonly urlScheme: "http" | "https";
+  readonly bodyLimit: number;
+  readonly acceptChunked: boolean;
+  readonly scriptMtimeMs: number | undefined;
+  readonly settings: DirSettings;
+}
+
+/** The plan was made for a request arriving the same way (same Host header, listener and scheme). */
+export function planFits(plan: PlanKey, hostHeader: string | undefined, localAddress: string, localPort: number, scheme: string): boolean {
+  return plan.hostHeader === hostHeader && plan.localPort === localPort && plan.localAddress === localAddress && plan.scheme === scheme;
+}

@@ -1,0 +1,159 @@
+"use strict";
+// Route plans (src/map/route-plan.ts) must never change an answer: a mapper that has seen many
+// requests (and answers repeats from its plans) maps every request exactly as a new mapper
+// does. Generated sites mix directives that look at the request (SetEnvIf, Require, rewrite
+// conditions, RequestHeader, trusted proxies, MultiViews) with ones that do not; generated
+// requests repeat paths with other methods, headers, clients and Host headers. Seeded.
+const { it } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { parseConfigText } = require("../dist/config");
+const { Mapper } = require("../dist/map/mapper");
+const { availableEngines } = require("./helpers/engines");
+
+const nullLog = { log() {}, close() {} };
+
+function prng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
+
+function makeTree() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-plan-"));
+  for (const f of ["apps/one.wsgi", "apps/two.wsgi", "apps/sub/three.wsgi", "htdocs/idx.wsgi", "htdocs/page.html", "htdocs/page.txt"]) {
+    fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+    fs.writeFileSync(path.join(root, f), "exports.application = () => [];\n");
+  }
+  return root;
+}
+
+/** Directives that make a mapping depend on the request, and some that do not. */
+const DIR_LINES = [
+  "SetEnvIf X-Mode ^a$ MODE=a",
+  "SetEnv FIXED yes",
+  "Require method GET HEAD",
+  "Require ip 127.0.0.1",
+  "Require env MODE",
+  "Require all granted",
+  "RequestHeader set X-Seen %{MODE}e",
+  "WSGITrustedProxyHeaders X-Forwarded-For\n    WSGITrustedProxies 127.0.0.1",
+  "RewriteEngine On\n    RewriteCond %{HTTP:X-Mode} =b\n    RewriteRule ^ - [E=FROM_REWRITE:b]",
+  "RewriteEngine On\n    RewriteCond %{QUERY_STRING} go\n    RewriteRule ^one\\.wsgi$ two.wsgi",
+  "Options +MultiViews",
+  "Redirect /app/gone /elsewhere",
+  "WSGIApplicationGroup %{ENV:FIXED}",
+  "WSGIProcessGroup %{ENV:MODE}",
+  "UseCanonicalName On",
+];
+
+function genConfig(r, root) {
+  const lines = ["ServerName localhost:8080", `DocumentRoot ${root}/htdocs`, `WSGIScriptAlias /app ${root}/apps/`, `WSGIScriptAliasMatch ^/m/(one|two)$ ${root}/apps/$1.wsgi`, `Alias /h ${root}/htdocs`];
+  lines.push(`<Directory ${root}>`, "    Require all granted", "    Options ExecCGI", "    AddHandler wsgi-script .wsgi", "    DirectoryIndex idx.wsgi", "</Directory>");
+  // Set only on the way through /h/ (DirectoryIndex), not on a direct request for its index.
+  lines.push('<LocationMatch "^/h/$">', "    SetEnv VIA index", "</LocationMatch>");
+  const n = 1 + Math.floor(r() * 3);
+  const body = [];
+  for (let i = 0; i < n; i++) body.push(`    ${pick(r, DIR_LINES)}`);
+  lines.push(`<Directory ${root}/apps>`, ...body, "</Directory>");
+  if (r() < 0.3) lines.push("<VirtualHost *:8080>", "    ServerName example.test", `    WSGIScriptAlias /app ${root}/apps/`, "</VirtualHost>");
+  if (r() < 0.3) lines.push("RewriteEngine On", "RewriteCond %{REMOTE_ADDR} ^10\\.", "RewriteRule ^/app/one\\.wsgi$ /app/two.wsgi [PT]");
+  return lines.join("\n") + "\n";
+}
+
+const TARGETS = ["/app/one.wsgi", "/h/", "/h/idx.wsgi", "/app/one.wsgi?go=1", "/app/two.wsgi/extra", "/app/sub/three.wsgi", "/m/one", "/app/one", "/h/page", "/app/gone"];
+
+function genRequest(r) {
+  // Mostly one Host, scheme and path: a plan is only used for a repeat of all three.
+  const headers = ["host", r() < 0.8 ? "localhost:8080" : pick(r, ["example.test", "LOCALHOST:8080", "other.test:8080"])];
+  if (r() < 0.5) headers.push("x-mode", pick(r, ["a", "b"]));
+  if (r() < 0.3) headers.push("x-forwarded-for", pick(r, ["192.0.2.1", "198.51.100.7"]));
+  if (r() < 0.3) headers.push("accept", pick(r, ["text/html", "text/plain"]));
+  return {
+    method: pick(r, ["GET", "GET", "GET", "POST", "HEAD", "TRACE"]),
+    target: r() < 0.6 ? pick(r, TARGETS.slice(0, 3)) : pick(r, TARGETS),
+    protocol: "HTTP/1.1",
+    headers,
+    remoteAddress: pick(r, ["127.0.0.1", "127.0.0.1", "10.0.0.5"]),
+    remotePort: 40000,
+    localAddress: "127.0.0.1",
+    localPort: 8080,
+    scheme: r() < 0.85 ? "http" : "https",
+  };
+}
+
+/** What must agree (request id and timestamps differ by design). */
+function comparable(result) {
+  const out = { ...result };
+  delete out.settings;
+  if (out.stat) out.stat = out.stat.ino;
+  if (out.env) out.env = [...out.env];
+  if (out.environ) {
+    const env = [];
+    for (let i = 0; i < out.environ.length; i += 2) {
+      const k = out.environ[i];
+      if (!/^mod_wsgi\.(request_id|request_start|script_start)$/.test(k)) env.push(k, out.environ[i + 1]);
+    }
+    out.environ = env;
+  }
+  return out;
+}
+
+for (const [engineName, engine] of availableEngines()) {
+  it(`route plans (${engineName} engine): a mapper that has seen earlier requests answers each one as a new mapper does`, async () => {
+    const root = makeTree();
+    const r = prng(20261121);
+    let wsgiResults = 0;
+    try {
+      for (let c = 0; c < 60; c++) {
+        const text = genConfig(r, root);
+        const config = parseConfigText(text, path.join(root, `gen-${c}.conf`));
+        const warm = new Mapper(config, engine, { log: nullLog });
+        for (let q = 0; q < 50; q++) {
+          const req = genRequest(r);
+          const got = await warm.map(req);
+          const want = await new Mapper(config, engine, { log: nullLog }).map(req);
+          assert.deepEqual(comparable(got), comparable(want), `config:\n${text}\nrequest #${q}: ${JSON.stringify(req)}`);
+          if (got.kind === "wsgi") wsgiResults++;
+        }
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    assert.ok(wsgiResults > 600, `only ${wsgiResults} application requests: the generator proves little`);
+  });
+}
+
+it("route plans: each request still gets its own method, query, headers, client and request id", async () => {
+  const root = makeTree();
+  try {
+    const config = parseConfigText([`WSGIScriptAlias /app ${root}/apps/`, `<Directory ${root}>`, "    Require all granted", "</Directory>", ""].join("\n"), path.join(root, "site.conf"));
+    const mapper = new Mapper(config, availableEngines()[0][1], { log: nullLog });
+    const base = { protocol: "HTTP/1.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" };
+    const envOf = (res) => {
+      const e = {};
+      for (let i = 0; i < res.environ.length; i += 2) e[res.environ[i]] = res.environ[i + 1];
+      return e;
+    };
+    const a = envOf(await mapper.map({ ...base, method: "GET", target: "/app/one.wsgi", headers: ["host", "h"], remoteAddress: "127.0.0.1" }));
+    const b = envOf(await mapper.map({ ...base, method: "POST", target: "/app/one.wsgi?x=1", headers: ["host", "h", "x-a", "1"], remoteAddress: "10.1.1.1" }));
+    assert.equal(b.REQUEST_METHOD, "POST");
+    assert.equal(b.QUERY_STRING, "x=1");
+    assert.equal(b.REQUEST_URI, "/app/one.wsgi?x=1");
+    assert.equal(b.HTTP_X_A, "1");
+    assert.equal(b.REMOTE_ADDR, "10.1.1.1");
+    assert.equal(a.HTTP_X_A, undefined);
+    assert.notEqual(a["mod_wsgi.request_id"], b["mod_wsgi.request_id"]);
+    assert.equal(b.SCRIPT_NAME, "/app/one.wsgi");
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

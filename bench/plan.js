@@ -43,6 +43,9 @@ const BUSY_MICROS = [1, 2, 3, 4];
 for (const us of BUSY_MICROS) {
   SERVERS[`uws-busy${us}`] = { label: `raw uWebSockets.js + ${us} µs of busy loop per request`, kind: "script", script: "uws-hello.js", args: [String(us)] };
 }
+// Raw uWS refusing bodies over 1024 bytes with a 413: the 413 / hello pair of the payloads set on a
+// server that does nothing else.
+SERVERS["uws-refuse"] = { label: "raw uWebSockets.js, 413 for bodies over 1024 bytes", kind: "script", script: "uws-hello.js", args: ["0", "1024"] };
 for (const [id, s] of Object.entries(SERVERS)) s.id = id;
 
 const HELLO = { status: 200, body: "Hello World!" };
@@ -71,6 +74,8 @@ ROWS.push(
   { id: "payload-post1m", set: "payloads", server: P, label: "POST 1 MiB to an app that reads and discards it", request: { path: "/upload", method: "POST", bodyBytes: MIB }, expect: { status: 200, body: String(MIB) } },
   { id: "payload-static64k", set: "payloads", server: P, label: "static 64 KiB file (Alias)", request: { path: "/static/64k.bin" }, expect: { status: 200, bodyBytes: 64 * 1024 } },
   { id: "payload-413", set: "payloads", server: P, label: "POST 4 KiB over LimitRequestBody 1024: 413", request: { path: "/limited/", method: "POST", bodyBytes: 4096 }, expect: { status: 413 } },
+  { id: "uws-refuse-hello", set: "payloads", server: "uws-refuse", label: "raw uWS (refusing bodies over 1024 bytes): hello, GET /", request: { path: "/" }, expect: HELLO },
+  { id: "uws-refuse-413", set: "payloads", server: "uws-refuse", label: "raw uWS (refusing bodies over 1024 bytes): POST 4 KiB: 413", request: { path: "/limited/", method: "POST", bodyBytes: 4096 }, expect: { status: 413 } },
 );
 
 ROWS.push(
@@ -97,6 +102,8 @@ const QUICK_ROWS = new Set([
   "nw-alias1000-js",
   "payload-hello",
   "payload-413",
+  "uws-refuse-hello",
+  "uws-refuse-413",
 ]);
 
 /** Targets from the benchmark issue: a / b >= min, both rows from the same set and the same run; min null: reported only. */
@@ -109,6 +116,8 @@ const TARGETS = [
   { name: "10000 aliases / 10 aliases (native)", a: "nw-alias10000-native", b: "nw-alias10-native", min: 0.9 },
   { name: "native / js, 1000 aliases end to end", a: "nw-alias1000-native", b: "nw-alias1000-js", min: 1.5 },
   { name: "over-limit 413 / hello (same server)", a: "payload-413", b: "payload-hello", min: 0.9 },
+  // The same pair on raw uWS: what a 4 KiB request and a 356-byte page cost by themselves.
+  { name: "raw uWS: over-limit 413 / hello (same server; the request shapes' own cost)", a: "uws-refuse-413", b: "uws-refuse-hello", min: null },
   // Reported without a goal (min null): what a hop to another thread or process costs, against
   // the in-thread path of the same run (the process-group issue asks for these).
   { name: "worker group / in-thread (native)", a: "nw-worker-native", b: "nw-inthread-native", min: null },

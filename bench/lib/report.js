@@ -34,7 +34,7 @@ function esc(s) {
 function baselineFor(row) {
   if (row.set === "hello") return "uws";
   if (row.set === "aliases") return row.id.replace(/alias\d+/, "alias10");
-  if (row.set === "payloads") return "payload-hello";
+  if (row.set === "payloads") return row.server === "uws-refuse" ? "uws-refuse-hello" : "payload-hello";
   if (row.set === "cores") return "cores-inthread";
   if (row.set === "headroom") return "headroom-uws";
   return null;
@@ -102,7 +102,7 @@ function renderReport(r) {
   const setTitles = {
     hello: ["Hello world (12 bytes), every server", "× raw uWS"],
     aliases: ["Alias-table scaling: in-thread, the request hits the last alias", "× 10 aliases, same engine"],
-    payloads: ["Request shapes on one nodewsgi server (in-thread, native)", "× hello on this server"],
+    payloads: ["Request shapes on one nodewsgi server (in-thread, native), and the 413 pair on raw uWS", "× hello on this server"],
     cores: ["Groups with a second core: the server may also use CPU 1, which the load generator shares", "× in-thread on one core"],
     headroom: ["Headroom: raw uWS with a busy loop added per request (how much work a ratio to raw uWS allows)", "× raw uWS"],
   };

@@ -201,7 +201,6 @@ export class UwsFrontEnd implements FrontEnd {
   }
 
   private begin(res: UwsResponse, req: UwsRequest, sink: UwsSink, handler: RequestHandler): void {
-
     const headers: string[] = [];
     req.forEach((name, value) => {
       headers.push(name, value);

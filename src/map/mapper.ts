@@ -124,6 +124,11 @@ interface RequestState {
    * an application request mapped so can be answered from a route plan next time.
    */
   plain: boolean;
+  /**
+   * The route-cache entry was there already: the path has been asked for before. A plan is
+   * made only then, so traffic that never repeats a path allocates none.
+   */
+  routeReused: boolean;
 }
 
 export interface MapperOptions {
@@ -242,6 +247,7 @@ export class Mapper {
       authEnviron: NO_AUTH,
       hostHeader,
       plain: true,
+      routeReused: false,
     };
     return this.resolve(state, uri, query, 0);
   }
@@ -309,6 +315,7 @@ export class Mapper {
     // no server rewrite intervened: reuse them while the stat results they rest on are fresh.
     const cacheable = translated === null && forcedHandler === null && forcedType === null;
     let loc = cacheable ? t.routes.get(uri) : undefined;
+    state.routeReused = loc !== undefined;
     if (loc === undefined || Date.now() - loc.at >= STAT_TTL_MS) {
       const located = this.locate(t, uri, translated ?? this.translateAliases(t, uri, forcedHandler, forcedType));
       if (!("translated" in located)) return located;
@@ -674,7 +681,7 @@ export class Mapper {
       scriptMtimeMs: handlerScript ? undefined : walk.stat?.mtimeMs,
       settings,
     };
-    if (state.plain) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
+    if (state.plain && state.routeReused) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
     return wsgiTarget(target, environ);
   }
 

@@ -13,6 +13,7 @@ const { loadConfig, parseConfigText } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { availableEngines } = require("./helpers/engines");
 const { SectionIndex } = require("../dist/map/sections");
+const { Mapper } = require("../dist/map/mapper");
 const { mergeServerRewrite } = require("../dist/config/model");
 const { request, freePort } = require("./helpers/http");
 
@@ -132,6 +133,50 @@ describe("vhost inheritance: the merged base", () => {
     const down = { ...main, options: ["InheritDown"] };
     assert.deepEqual(mergeServerRewrite(down, { rules: [rule("v")], pendingConditions: [] }).rules.map((r) => r.pattern), ["v", "m"]);
     assert.deepEqual(mergeServerRewrite(down, { options: ["IgnoreInherit"], rules: [rule("v")], pendingConditions: [] }).rules.map((r) => r.pattern), ["v"]);
+  });
+
+  it("a virtual host sees the main server's RewriteMaps only under Inherit*, as mod_rewrite merges them", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-rwmap-"));
+    try {
+      fs.writeFileSync(path.join(dir, "main.map"), "key from-main\n");
+      fs.writeFileSync(path.join(dir, "own.map"), "key from-host\n");
+      const host = (name, options, ownMap) => [
+        "<VirtualHost *:80>",
+        `    ServerName ${name}`,
+        "    RewriteEngine On",
+        ...(options ? [`    RewriteOptions ${options}`] : []),
+        ...(ownMap ? [`    RewriteMap m txt:${dir}/own.map`] : []),
+        "    RewriteRule ^/look$ /got/${m:key|no-map} [R=302,L]",
+        "</VirtualHost>",
+      ];
+      const text = [
+        "ServerName localhost",
+        `DocumentRoot ${dir}`,
+        `RewriteMap m txt:${dir}/main.map`,
+        ...host("plain.test"),
+        ...host("inherit.test", "Inherit"),
+        ...host("before.test", "InheritBefore"),
+        ...host("own-after.test", "Inherit", true),
+        ...host("own-before.test", "InheritBefore", true),
+        "",
+      ].join("\n");
+      const config = parseConfigText(text, path.join(dir, "site.conf"));
+      for (const [, engine] of engines) {
+        const mapper = new Mapper(config, engine, { log: nullLog });
+        const look = async (name) => {
+          const r = await mapper.map({ method: "GET", target: "/look", protocol: "HTTP/1.1", headers: ["host", name], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" });
+          return r.kind === "redirect" ? new URL(r.location).pathname : r.kind;
+        };
+        assert.equal(await look("plain.test"), "/got/no-map");
+        assert.equal(await look("inherit.test"), "/got/from-main");
+        assert.equal(await look("before.test"), "/got/from-main");
+        // The same name in both: the host's own under Inherit, the main server's under InheritBefore.
+        assert.equal(await look("own-after.test"), "/got/from-host");
+        assert.equal(await look("own-before.test"), "/got/from-main");
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

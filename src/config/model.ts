@@ -514,12 +514,23 @@ export function mergeServerRewrite(main: RewriteConfig, host: RewriteConfig): Re
   return merged;
 }
 
+/**
+ * Whether a context with `options` inherits its base's rules (and, between servers, its
+ * RewriteMaps): after its own (Inherit, or the base's InheritDown), before them
+ * (InheritBefore, InheritDownBefore), or not at all.
+ */
+export function rewriteInheritance(base: RewriteConfig, options: readonly RewriteOption[] | undefined): "after" | "before" | null {
+  const down = !(options?.includes("IgnoreInherit") ?? false);
+  if (options?.includes("Inherit") || (down && base.options?.includes("InheritDown"))) return "after";
+  if (options?.includes("InheritBefore") || (down && base.options?.includes("InheritDownBefore"))) return "before";
+  return null;
+}
+
 /** The rules of a merged rewrite config: `rules` with the base's after or before them, or alone. */
 function inheritRules(base: RewriteConfig, rules: RewriteRule[], options: readonly RewriteOption[] | undefined): RewriteRule[] {
-  const down = !(options?.includes("IgnoreInherit") ?? false);
-  if (options?.includes("Inherit") || (down && base.options?.includes("InheritDown"))) return base.rules.length ? [...rules, ...base.rules] : rules;
-  if (options?.includes("InheritBefore") || (down && base.options?.includes("InheritDownBefore"))) return base.rules.length ? [...base.rules, ...rules] : rules;
-  return rules;
+  const inherit = rewriteInheritance(base, options);
+  if (inherit === null || base.rules.length === 0) return rules;
+  return inherit === "after" ? [...rules, ...base.rules] : [...base.rules, ...rules];
 }
 
 function mergeMap<K, V>(base: Map<K, V> | undefined, add: Map<K, V> | undefined): Map<K, V> | undefined {

@@ -185,6 +185,11 @@ describe("host selection: pure parts", () => {
     assert.equal(t.environSignature("on", "h.test", "8080"), "<address>nodewsgi Server at h.test Port 8080</address>\n");
     assert.equal(t.environSignature("email", "h.test", "8080"), serverSignature("email", "", "nodewsgi", "h.test", "8080", "<a>&b@main.test"));
     assert.match(t.environSignature("email", "h.test", "8080"), /href="mailto:&lt;a&gt;&amp;b@main\.test"/);
+    // httpd's ap_is_url takes any scheme of letters, digits, + - . (even a digit first) as a URL.
+    assert.match(serverSignature("email", "", "b", "n", "80", "https://example.test/contact"), /href="https:\/\/example\.test\/contact"/);
+    assert.match(serverSignature("email", "", "b", "n", "80", "3com:admin"), /href="3com:admin"/);
+    assert.match(serverSignature("email", "", "b", "n", "80", ":admin@x"), /href="mailto::admin@x"/);
+    assert.match(serverSignature("email", "", "b", "n", "80", "admin@x"), /href="mailto:admin@x"/);
     assert.equal(t.environSignature("on", "main.test", "80"), on);
   });
 

@@ -264,7 +264,8 @@ export function serverSignature(
   if (mode === undefined || mode === "off") return "";
   const esc = (s: string) => s.replace(/[<>&"]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === "&" ? "&amp;" : "&quot;"));
   if (mode === "email") {
-    const mailto = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(admin) ? "" : "mailto:";
+    // ap_is_url: letters, digits, `+`, `-` and `.` before a colon, at least one of them.
+    const mailto = /^[A-Za-z0-9+.-]+:/.test(admin) ? "" : "mailto:";
     return `${prefix}<address>${banner} Server at <a href="${mailto}${esc(admin)}">${esc(name)}</a> Port ${port}</address>\n`;
   }
   return `${prefix}<address>${banner} Server at ${esc(name)} Port ${port}</address>\n`;

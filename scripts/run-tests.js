@@ -25,5 +25,11 @@ function find(dir) {
 const args = process.argv.slice(2);
 // The project's tests, and the benchmark harness's own unit tests (quick; no load is run).
 const files = args.some((a) => a.endsWith(".js")) ? [] : [...find(path.join(root, "test")), ...find(path.join(root, "bench", "test"))];
-const run = spawnSync(process.execPath, ["--test", ...args, ...files], { stdio: "inherit", cwd: root });
+// Everything the tests put in the temporary directory (sites, logs, sockets, spool files) goes
+// into one directory of this run, removed afterwards: repeated runs leave nothing behind.
+// Readable by others, as /tmp is, for servers that drop privileges.
+const tmp = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "nodewsgi-test-"));
+fs.chmodSync(tmp, 0o755);
+const run = spawnSync(process.execPath, ["--test", ...args, ...files], { stdio: "inherit", cwd: root, env: { ...process.env, TMPDIR: tmp } });
+fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(run.status ?? 1);

@@ -4,6 +4,7 @@
 const test = require("node:test");
 const assert = require("node:assert");
 const { jsEngine } = require("../dist/engine/js-engine");
+const { prng, pick } = require("./helpers/generated");
 
 let native = null;
 let why = "";
@@ -14,19 +15,7 @@ try {
 }
 const skip = native ? false : `native addon not built (${why}); run node scripts/build-native.js`;
 
-function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SEGMENTS = ["a", "app", "wiki", "static", "media", "x.css", "b.js", "A", "caf\u00c3\u00a9", "1", "22", ""];
-const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
 
 function genPath(r) {
   let p = "";

@@ -11,20 +11,9 @@ const { parseConfigText } = require("../dist/config");
 const { Mapper } = require("../dist/map/mapper");
 const { jsEngine } = require("../dist/engine/js-engine");
 const { createNativeEngine } = require("../dist/engine/native-engine");
+const { prng, pick, comparableMapResult } = require("./helpers/generated");
 
 const nullLog = { log() {}, close() {} };
-
-function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
 
 /** A site tree every generated configuration can point into. */
 function makeTree() {
@@ -68,22 +57,6 @@ function genTarget(r) {
   return p;
 }
 
-/** The parts of a result that must agree (volatile environ keys removed). */
-function comparable(result) {
-  const out = { ...result };
-  delete out.settings;
-  if (out.stat) out.stat = out.stat.ino;
-  if (out.environ) {
-    const env = [];
-    for (let i = 0; i < out.environ.length; i += 2) {
-      const k = out.environ[i];
-      if (!/^mod_wsgi\.(request_id|request_start|script_start)$/.test(k)) env.push(k, out.environ[i + 1]);
-    }
-    out.environ = env;
-  }
-  return out;
-}
-
 let native = null;
 try {
   native = createNativeEngine();
@@ -114,7 +87,7 @@ it("map phase: the native and JS engines map generated sites identically", { ski
         scheme: "http",
       };
       const [ra, rb] = await Promise.all([a.map(req), b.map(req)]);
-      assert.deepEqual(comparable(rb), comparable(ra), `config:\n${text}\nrequest: ${req.method} ${req.target}`);
+      assert.deepEqual(comparableMapResult(rb), comparableMapResult(ra), `config:\n${text}\nrequest: ${req.method} ${req.target}`);
       kinds.set(ra.kind, (kinds.get(ra.kind) ?? 0) + 1);
       compared++;
     }

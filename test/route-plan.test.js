@@ -12,20 +12,9 @@ const path = require("node:path");
 const { parseConfigText } = require("../dist/config");
 const { Mapper } = require("../dist/map/mapper");
 const { availableEngines } = require("./helpers/engines");
+const { prng, pick, comparableMapResult } = require("./helpers/generated");
 
 const nullLog = { log() {}, close() {} };
-
-function prng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
 
 function makeTree() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-plan-"));
@@ -90,23 +79,6 @@ function genRequest(r) {
   };
 }
 
-/** What must agree (request id and timestamps differ by design). */
-function comparable(result) {
-  const out = { ...result };
-  delete out.settings;
-  if (out.stat) out.stat = out.stat.ino;
-  if (out.env) out.env = [...out.env];
-  if (out.environ) {
-    const env = [];
-    for (let i = 0; i < out.environ.length; i += 2) {
-      const k = out.environ[i];
-      if (!/^mod_wsgi\.(request_id|request_start|script_start)$/.test(k)) env.push(k, out.environ[i + 1]);
-    }
-    out.environ = env;
-  }
-  return out;
-}
-
 for (const [engineName, engine] of availableEngines()) {
   it(`route plans (${engineName} engine): a mapper that has seen earlier requests answers each one as a new mapper does`, async () => {
     const root = makeTree();
@@ -121,7 +93,7 @@ for (const [engineName, engine] of availableEngines()) {
           const req = genRequest(r);
           const got = await warm.map(req);
           const want = await new Mapper(config, engine, { log: nullLog }).map(req);
-          assert.deepEqual(comparable(got), comparable(want), `config:\n${text}\nrequest #${q}: ${JSON.stringify(req)}`);
+          assert.deepEqual(comparableMapResult(got), comparableMapResult(want), `config:\n${text}\nrequest #${q}: ${JSON.stringify(req)}`);
           if (got.kind === "wsgi") wsgiResults++;
         }
       }

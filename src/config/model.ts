@@ -515,11 +515,29 @@ export function mergeServerRewrite(main: RewriteConfig, host: RewriteConfig): Re
 }
 
 /**
+ * The RewriteMaps a virtual host sees, by the same merge: the main server's only when the host
+ * inherits its rules; a name defined in both is the host's under Inherit, the main server's
+ * under InheritBefore (later entries win).
+ */
+export function mergeServerRewriteMaps(main: HostConfig, host: HostConfig): RewriteMapDef[] {
+  const own = [...host.rewriteMaps.values()];
+  const inherited = [...main.rewriteMaps.values()];
+  switch (rewriteInheritance(main.rewrite, host.rewrite.options ?? main.rewrite.options)) {
+    case "after":
+      return [...inherited, ...own];
+    case "before":
+      return [...own, ...inherited];
+    default:
+      return own;
+  }
+}
+
+/**
  * Whether a context with `options` inherits its base's rules (and, between servers, its
  * RewriteMaps): after its own (Inherit, or the base's InheritDown), before them
  * (InheritBefore, InheritDownBefore), or not at all.
  */
-export function rewriteInheritance(base: RewriteConfig, options: readonly RewriteOption[] | undefined): "after" | "before" | null {
+function rewriteInheritance(base: RewriteConfig, options: readonly RewriteOption[] | undefined): "after" | "before" | null {
   const down = !(options?.includes("IgnoreInherit") ?? false);
   if (options?.includes("Inherit") || (down && base.options?.includes("InheritDown"))) return "after";
   if (options?.includes("InheritBefore") || (down && base.options?.includes("InheritDownBefore"))) return "before";

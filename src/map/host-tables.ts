@@ -4,7 +4,7 @@
  * once, read on every request.
  */
 import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, ServerConfig } from "../config/model";
-import { mergeServerRewrite, rewriteInheritance } from "../config/model";
+import { mergeServerRewrite, mergeServerRewriteMaps } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { SectionIndex } from "./sections";
 import { configuredName, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
@@ -69,14 +69,7 @@ export class HostTables {
     this.useCanonicalName = host.dir.useCanonicalName?.value ?? main.dir.useCanonicalName?.value;
     this.serverAdmin = serverAdmin(config, host);
     this.serverBanner = serverBanner(config.serverTokens);
-    // A virtual host sees the main server's RewriteMaps only when it inherits its rules; a
-    // name defined in both is the host's under Inherit, the main server's under InheritBefore
-    // (mod_rewrite's config_server_merge; later entries win here).
-    const inheritMaps = inherits ? rewriteInheritance(main.rewrite, host.rewrite.options ?? main.rewrite.options) : null;
-    const ownMaps = [...host.rewriteMaps.values()];
-    const mainMaps = [...main.rewriteMaps.values()];
-    const visibleMaps = inheritMaps === "after" ? [...mainMaps, ...ownMaps] : inheritMaps === "before" ? [...ownMaps, ...mainMaps] : ownMaps;
-    this.maps = visibleMaps.map((m) => ({
+    this.maps = (inherits ? mergeServerRewriteMaps(main, host) : [...host.rewriteMaps.values()]).map((m) => ({
       name: m.name,
       type: m.type as RewriteMapSpec["type"],
       source: m.source,

@@ -46,6 +46,8 @@ type Node = Leaf | Section;
 /** A compiled requirement; opaque to callers. */
 export interface Requirement {
   readonly root: Node;
+  /** Only `Require all granted|denied` leaves: every request gets the same verdict. */
+  readonly requestIndependent: boolean;
 }
 
 export interface AuthzRequest {
@@ -150,7 +152,9 @@ function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
 
 /** Compile configuration into a Requirement. Throws NodewsgiError("CONFIG_REQUIRE"/"CONFIG_REQUIRE_IP"). */
 export function compileRequire(input: RequireInput): Requirement {
-  return { root: compileNode(input, null) };
+  const root = compileNode(input, null);
+  const constant = (node: Node): boolean => ("op" in node ? node.children.every(constant) : node.provider.kind === "all");
+  return { root, requestIndependent: constant(root) };
 }
 
 function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
@@ -212,10 +216,9 @@ function envValue(env: AuthzRequest["env"], name: string): string | undefined {
   return env instanceof Map ? env.get(name) : (env as Readonly<Record<string, string | undefined>>)[name];
 }
 
-/** Only `Require all granted|denied` leaves: every request gets the same verdict. */
+/** Only `Require all granted|denied` leaves: every request gets the same verdict (worked out when compiled). */
 export function isRequestIndependent(req: Requirement): boolean {
-  const constant = (node: Node): boolean => ("op" in node ? node.children.every(constant) : node.provider.kind === "all");
-  return constant(req.root);
+  return req.requestIndependent;
 }
 
 /** Evaluate a requirement for a request (and its user, once authenticated). */

@@ -220,6 +220,32 @@ for (const frontEnd of ["node", "uws"]) {
       },
     );
 
+    it("bytes beyond ASCII: request text as latin-1 (where the parser allows), response head as latin-1 bytes", async () => {
+      // The request carries "é" as UTF-8 (C3 A9) inside and at the end of header values.
+      const a = await exchange(port, Buffer.from(`GET /bytes/p HTTP/1.1\r\n${H}X-Mid: a\xc3\xa9b\r\nX-End: a\xc3\xa9\r\nConnection: close\r\n\r\n`, "latin1"));
+      const [res] = parseResponses(a.raw);
+      assert.equal(res.status, 200);
+      // mod_wsgi sends a head's text as latin-1: "Ç" and "é" are one byte each on the wire.
+      assert.ok(a.raw.subarray(0, 20).equals(Buffer.from("HTTP/1.1 200 \xc7a va\r\n", "latin1")), JSON.stringify(a.raw.subarray(0, 20).toString("latin1")));
+      assert.ok(a.raw.includes(Buffer.from("\r\nX-Latin: caf\xe9\r\n", "latin1")), "X-Latin as one latin-1 byte");
+      const env = JSON.parse(res.body.toString());
+      if (frontEnd === "node") {
+        assert.deepEqual([env.mid, env.end], ["a\u00c3\u00a9b", "a\u00c3\u00a9"], "each byte one character, as mod_wsgi gives them");
+      } else {
+        // uWS decodes values as UTF-8 and trims non-ASCII bytes off their end (docs/front-ends.md).
+        assert.deepEqual([env.mid, env.end], ["a\u00e9b", "a"]);
+      }
+      // The same bytes in the target: Apache serves them as latin-1 text; llhttp refuses them.
+      const b = await exchange(port, Buffer.from(`GET /bytes/caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, "latin1"));
+      const [target] = parseResponses(b.raw);
+      if (frontEnd === "node") {
+        assert.equal(target.status, 400);
+      } else {
+        assert.equal(target.status, 200);
+        assert.deepEqual(JSON.parse(target.body.toString()), { path: "/caf\u00c3\u00a9", query: "q=\u00c3\u00a9" });
+      }
+    });
+
     it("keep-alive: 100 requests on one connection", async () => {
       const statuses = await keepAliveRun(port, 100, (i) =>
         i % 2 ? `GET /app HTTP/1.1\r\n${H}\r\n` : `POST /echo/${i} HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`,

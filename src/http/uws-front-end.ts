@@ -33,7 +33,7 @@ interface UwsResponse {
   onData(cb: (chunk: ArrayBuffer, isLast: boolean) => void): UwsResponse;
   onWritable(cb: (offset: number) => boolean): UwsResponse;
   cork(cb: () => void): UwsResponse;
-  writeStatus(status: string): UwsResponse;
+  writeStatus(status: string | Uint8Array): UwsResponse;
   writeHeader(name: string, value: string): UwsResponse;
   write(chunk: Uint8Array | string): boolean;
   end(chunk?: Uint8Array | string, closeConnection?: boolean): UwsResponse;
@@ -93,6 +93,10 @@ export function loadUws(maxHeaderBytes: number): UwsModule {
 const EMPTY = new Uint8Array(0);
 /** Characters that must never reach the wire inside a header line. */
 const UNSAFE_HEADER = /[\r\n\0]/;
+/** Anything but tab and printable ASCII: rare in a response head, and then looked at closely. */
+const NOT_PLAIN = /[^\t\x20-\x7e]/;
+const NOT_ASCII = /[^\x00-\x7f]/;
+const BEYOND_LATIN1 = /[^\x00-\xff]/;
 const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
 
 /**
@@ -208,7 +212,11 @@ export class UwsFrontEnd implements FrontEnd {
     const method = req.getCaseSensitiveMethod();
     const url = req.getUrl();
     const query = req.getQuery();
-    const target = query ? `${url}?${query}` : url;
+    let target = query ? `${url}?${query}` : url;
+    // uWS decodes the target as UTF-8; the server takes it as bytes in latin-1 text, as Apache
+    // and node:http do. Valid UTF-8 converts back exactly (bytes that were not valid UTF-8
+    // arrive as U+FFFD and stay lost: docs/front-ends.md).
+    if (NOT_ASCII.test(target)) target = Buffer.from(target, "utf8").toString("latin1");
 
     // uWS's parser lets through repeated Content-Length, two Host headers, oversized header
     // blocks that arrive in one read, and long request lines: refuse those and close.
@@ -357,6 +365,16 @@ class UwsBody implements RequestBody {
   }
 }
 
+/**
+ * Whether a piece of a response head needs sending as latin-1 bytes. A header value is bytes
+ * given as latin-1 text (PEP 3333; node:http and mod_wsgi send it so), while uWS would encode
+ * a string as UTF-8. CR, LF, NUL and characters beyond latin-1 cannot be sent at all.
+ */
+function headText(text: string, what: string): boolean {
+  if (UNSAFE_HEADER.test(text) || BEYOND_LATIN1.test(text)) throw new NodewsgiError("E_HEADER_VALUE", `invalid character in ${what}`);
+  return NOT_ASCII.test(text);
+}
+
 /** Bodies up to this size are handed to uWS's `end()` in one call; larger ones go through tryEnd. */
 const WHOLE_BODY_MAX = 64 * 1024;
 
@@ -371,6 +389,8 @@ class UwsSink implements ResponseSink {
   private abortHandlers: (() => void)[] | null = null;
   /** Status line and header lines after "HTTP/1.1 ", joined by CRLF ("" until writeHead). */
   private head = "";
+  /** The head holds text beyond ASCII: sent as latin-1 bytes, not as uWS's UTF-8. */
+  private latin1 = false;
   private headSent = false;
   private finished = false;
   /** end() was called (the response may still be finishing from onWritable). */
@@ -427,9 +447,9 @@ class UwsSink implements ResponseSink {
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.head !== "") throw new NodewsgiError("E_HEAD_SENT", "response head already written");
-    // uWS writes names and values as given: a CR or LF would split the response (node:http
-    // refuses them the same way). The caller turns the error into a 500.
-    if (UNSAFE_HEADER.test(reason)) throw new NodewsgiError("E_HEADER_VALUE", "invalid character in the status reason");
+    // A CR or LF would split the response (node:http refuses them the same way); the caller
+    // turns the error into a 500. Text beyond ASCII goes out as latin-1 bytes (see headText).
+    let latin1 = NOT_PLAIN.test(reason) && headText(reason, "the status reason");
     const server = this.owner.serverHeader;
     // The whole head as one text for one uWS call (uWS writes "HTTP/1.1 ", it, CRLF): each
     // call costs a trip into C++ and a UTF-8 copy of its arguments.
@@ -440,8 +460,10 @@ class UwsSink implements ResponseSink {
       const h = headers[i];
       const name = h[0];
       const value = h[1];
-      if (UNSAFE_HEADER.test(name) || UNSAFE_HEADER.test(value)) {
-        throw new NodewsgiError("E_HEADER_VALUE", `invalid character in response header ${JSON.stringify(name)}`);
+      if (NOT_PLAIN.test(name) || NOT_PLAIN.test(value)) {
+        const what = `response header ${JSON.stringify(name)}`;
+        if (headText(name, what)) latin1 = true;
+        if (headText(value, what)) latin1 = true;
       }
       // uWS writes its own framing headers; a second copy would corrupt the response. Only
       // names of those lengths need a case-insensitive look.
@@ -466,12 +488,14 @@ class UwsSink implements ResponseSink {
     this.length = status === 204 || status === 304 || (status >= 100 && status < 200) ? 0 : length;
     if (close) this.closeAfter = true;
     this.head = head;
+    this.latin1 = latin1;
   }
 
   private sendHead(): void {
     if (this.headSent) return;
     this.headSent = true;
-    this.res.writeStatus(this.owner.draining ? `${this.head}\r\nConnection: close` : this.head);
+    const head = this.owner.draining ? `${this.head}\r\nConnection: close` : this.head;
+    this.res.writeStatus(this.latin1 ? Buffer.from(head, "latin1") : head);
   }
 
   write(chunk: Uint8Array): boolean {

@@ -51,9 +51,19 @@ exports.application = async (environ, start_response) => {
 };
 `;
 
+// Answers with request facts that may carry bytes beyond ASCII (as UTF-8 JSON), under a
+// status reason and a header value beyond ASCII.
+const BYTES = `"use strict";
+exports.application = (environ, start_response) => {
+  const out = Buffer.from(JSON.stringify({ path: environ.PATH_INFO, query: environ.QUERY_STRING, mid: environ.HTTP_X_MID, end: environ.HTTP_X_END }));
+  start_response("200 \\u00c7a va", [["Content-Type", "application/json"], ["X-Latin", "caf\\u00e9"], ["Content-Length", String(out.length)]]);
+  return [out];
+};
+`;
+
 const BIG_SIZE = 32 * 1024 * 1024;
 
-/** A site with /app (hello), /echo (body echo), /slow (async) and /big.bin (32 MiB static). */
+/** A site with /app (hello), /echo (body echo), /slow (async), /bytes (non-ASCII) and /big.bin (32 MiB static). */
 function makeSite() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-robust-"));
   const htdocs = path.join(work, "htdocs");
@@ -65,6 +75,7 @@ function makeSite() {
   fs.writeFileSync(path.join(apps, "hello.wsgi"), HELLO);
   fs.writeFileSync(path.join(apps, "echo.wsgi"), ECHO);
   fs.writeFileSync(path.join(apps, "slow.wsgi"), SLOW);
+  fs.writeFileSync(path.join(apps, "bytes.wsgi"), BYTES);
   const configFile = path.join(work, "server.conf");
   fs.writeFileSync(
     configFile,
@@ -88,6 +99,7 @@ WSGIChunkedRequest On
 WSGIScriptAlias /app "${apps}/hello.wsgi"
 WSGIScriptAlias /echo "${apps}/echo.wsgi"
 WSGIScriptAlias /slow "${apps}/slow.wsgi"
+WSGIScriptAlias /bytes "${apps}/bytes.wsgi"
 `,
   );
   return { work, configFile };

@@ -7,6 +7,7 @@ import { refusalHeaders } from "./http/request-checks";
 import { rulesOf, withResponseHeaderRules } from "./http/header-rules";
 import type { ServerConfig, DirSettings } from "./config/model";
 import type { Engine } from "./engine/types";
+import { textOf, toByteString } from "./engine/byte-string";
 import type { ErrorLog } from "./log/error-log";
 import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
 import type { ApplicationHost, AppRequest } from "./groups/types";
@@ -68,12 +69,15 @@ export class Site {
     this.mime = MimeTable.load();
   }
 
-  /** Start the daemon process groups and run WSGIImportScript lines, before the first request. */
+  /**
+   * Start the daemon process groups and run WSGIImportScript lines, before the first request.
+   * Script paths go to the groups as byte strings, the form requests name them in.
+   */
   async start(): Promise<void> {
     await this.daemons.start(this.config.importScripts);
     const preloads = this.config.importScripts
       .filter((s) => s.processGroup === "" && !this.config.restrictEmbedded)
-      .map((s) => this.embedded.preload(s.script, "", s.applicationGroup));
+      .map((s) => this.embedded.preload(toByteString(s.script), "", s.applicationGroup));
     // mod_wsgi preloads a WSGIScriptAlias* script whose process and application groups are
     // both given literally (and whose target has no $N substitution) when its process starts.
     for (const host of [this.config.main, ...this.config.virtualHosts]) {
@@ -90,7 +94,7 @@ export class Site {
         const target: ApplicationHost | undefined = embedded ? this.embedded : this.daemons.get(pg);
         if (!target) continue;
         preloads.push(
-          target.preload(a.target, callable, groupName(ag)).catch((err: unknown) => {
+          target.preload(toByteString(a.target), callable, groupName(ag)).catch((err: unknown) => {
             this.log.log("error", "wsgi", `Failed to preload ${a.target} (${a.where.file}:${a.where.line}): ${(err as Error).message}`);
           }),
         );
@@ -158,7 +162,9 @@ export class Site {
         return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
       case "error":
         if (result.reason && result.status !== 404) {
-          this.log.log("error", "core", `${requestLogPrefix(req)}${result.reason}`);
+          // Reasons name mapped paths, byte strings: logged as their text, so the log holds the
+          // path's own bytes, as httpd's does.
+          this.log.log("error", "core", `${requestLogPrefix(req)}${textOf(result.reason)}`);
         }
         return this.sendError(req, sink, result.status, result.settings, result.headers ?? []);
     }
@@ -238,7 +244,8 @@ export class Site {
   private async sendLocalErrorDocument(req: IncomingRequest, sink: ResponseSink, status: number, doc: string, headers: readonly HeaderPair[]): Promise<void> {
     try {
       const method = req.method === "HEAD" ? "HEAD" : "GET";
-      const result = await this.mapper.map({ ...req, method, target: doc, body: { declaredLength: -1, chunked: false } });
+      // A request target, so bytes as the front ends give them (the configuration is text).
+      const result = await this.mapper.map({ ...req, method, target: toByteString(doc), body: { declaredLength: -1, chunked: false } });
       if (sink.aborted) return;
       if (result.kind === "static") {
         await serveFile({ method, headers: [] }, result.file, result.stat, withErrorStatus(sink, status, headers), {

@@ -21,6 +21,7 @@ import * as vm from "node:vm";
 import Module from "node:module";
 import { pathToFileURL } from "node:url";
 import { NodewsgiError } from "../errors";
+import { fsPath, textOf } from "../engine/byte-string";
 import { MARKER } from "./esm-hooks";
 import type { Server as NetServer } from "node:net";
 import { withListenCapture } from "./adapters/listen-capture";
@@ -30,6 +31,7 @@ import { loadApplicationShape, parseApplicationType, type ApplicationType } from
 export type WsgiApplication = (environ: Record<string, unknown>, startResponse: (...args: any[]) => unknown) => unknown;
 
 export interface LoadedScript {
+  /** The script's path as text (the module's `__filename`). */
   readonly filename: string;
   readonly format: "commonjs" | "esm";
   /** The script file's mtime (ms) when it was read. */
@@ -59,6 +61,7 @@ const CJS_PARAMS = ["exports", "require", "module", "__filename", "__dirname"];
 /**
  * Read and run a script file as a fresh module. A listen() the script makes on an HTTP server
  * while it loads binds nothing and is recorded as `listenServer` (./adapters/listen-capture).
+ * `filename` is a byte string (engine/byte-string.ts), as are ScriptCache's keys.
  * Errors: E_SCRIPT_NOT_FOUND, E_SCRIPT_LOAD.
  */
 export async function loadScript(filename: string): Promise<LoadedScript> {
@@ -66,12 +69,17 @@ export async function loadScript(filename: string): Promise<LoadedScript> {
   return server ? { ...value, listenServer: server } : value;
 }
 
-async function loadScriptModule(filename: string): Promise<LoadedScript> {
+/**
+ * `file` is a byte string, as the map phase names scripts (engine/byte-string.ts): read through
+ * fsPath, and known to the module system and to messages by its text.
+ */
+async function loadScriptModule(file: string): Promise<LoadedScript> {
+  const filename = textOf(file);
   let source: string;
   let mtimeMs: number;
   try {
-    mtimeMs = fs.statSync(filename).mtimeMs;
-    source = fs.readFileSync(filename, "utf8");
+    mtimeMs = fs.statSync(fsPath(file)).mtimeMs;
+    source = fs.readFileSync(fsPath(file), "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") {
@@ -274,6 +282,6 @@ export class ScriptCache {
 }
 
 function currentMtime(filename: string): number {
-  const st = fs.statSync(filename, { throwIfNoEntry: false });
+  const st = fs.statSync(fsPath(filename), { throwIfNoEntry: false });
   return st ? st.mtimeMs : -1;
 }

@@ -11,6 +11,7 @@ import type { ErrorLog } from "../log/error-log";
 import type { ServerConfig } from "../config/model";
 import { DaemonGroup, type DaemonGroupOptions } from "./daemon-supervisor";
 import { sendErrorPage } from "../static/error-page";
+import { toByteString } from "../engine/byte-string";
 
 export interface DaemonPoolOptions {
   /** Apache's `Timeout` (seconds), the meaning of socket-timeout=0. Default 60. */
@@ -56,7 +57,7 @@ export class DaemonPool implements ApplicationHost {
     await Promise.all(
       importScripts
         .filter((s) => s.processGroup !== "" && this.groups.has(s.processGroup))
-        .map((s) => this.groups.get(s.processGroup)!.preload(s.script, "", s.applicationGroup)),
+        .map((s) => this.groups.get(s.processGroup)!.preload(toByteString(s.script), "", s.applicationGroup)),
     );
   }
 

@@ -28,6 +28,7 @@ import { EnvironLayouts } from "./environ-codec";
 import { ClientRelay } from "./credit-window";
 import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { NodewsgiError } from "../errors";
+import { fsPath } from "../engine/byte-string";
 
 export interface DaemonGroupOptions {
   /** Directory for this group's sockets; created 0700 if missing. */
@@ -978,8 +979,9 @@ class Exchange extends ClientRelay<HeldFrame> {
   }
 }
 
+/** `file`: a script path, a byte string (engine/byte-string.ts). */
 function statMtime(file: string): number {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
+  const st = fs.statSync(fsPath(file), { throwIfNoEntry: false });
   return st ? st.mtimeMs : -1;
 }
 

@@ -6,6 +6,7 @@
 import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, ServerConfig } from "../config/model";
 import { mergeServerRewrite, mergeServerRewriteMaps } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
+import { toByteString } from "../engine/byte-string";
 import { SectionIndex } from "./sections";
 import { configuredName, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { RouteCache } from "./route-cache";
@@ -63,7 +64,8 @@ export class HostTables {
       ...allSections.flatMap((s) => [s.settings, ...s.files.map((f) => f.settings)]),
     ]);
     this.handlerScripts = new Map([...(inherits ? main.handlerScripts : []), ...host.handlerScripts]);
-    this.documentRoot = stripTrailingSlash(host.documentRoot?.value ?? main.documentRoot?.value ?? "/var/www/html");
+    // A byte string, like the URL-paths joined to it (engine/byte-string.ts).
+    this.documentRoot = toByteString(stripTrailingSlash(host.documentRoot?.value ?? main.documentRoot?.value ?? "/var/www/html"));
     this.configured = configuredName(config, host);
     this.configuredName = this.configured.name;
     this.useCanonicalName = host.dir.useCanonicalName?.value ?? main.dir.useCanonicalName?.value;

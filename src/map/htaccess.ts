@@ -10,6 +10,7 @@ import { parseHtaccess } from "../config/load";
 import type { ErrorLog } from "../log/error-log";
 import type { HtaccessReader } from "./sections";
 import { NodewsgiError } from "../errors";
+import { fsPath, textOf, toByteString } from "../engine/byte-string";
 
 interface Cached {
   readonly mtimeMs: number;
@@ -30,8 +31,9 @@ export class HtaccessFiles implements HtaccessReader {
 
   read(dir: string, allowed: DirSettings): DirSettings | null {
     for (const name of this.names) {
-      const file = path.join(dir, name);
-      const st = fs.statSync(file, { throwIfNoEntry: false });
+      // `dir` is a byte string (a mapped path); so is the file name joined to it.
+      const file = path.join(dir, toByteString(name));
+      const st = fs.statSync(fsPath(file), { throwIfNoEntry: false });
       if (!st || !st.isFile()) continue;
       const allowKey = JSON.stringify(allowed.allowOverride?.classes ?? []) + JSON.stringify(allowed.allowOverrideList?.value ?? []);
       let entry = this.cache.get(file);
@@ -48,11 +50,12 @@ export class HtaccessFiles implements HtaccessReader {
   private load(file: string, st: fs.Stats, allowed: DirSettings, allowKey: string): Cached {
     let text: string;
     try {
-      text = fs.readFileSync(file, "utf8");
+      text = fs.readFileSync(fsPath(file), "utf8");
     } catch (err) {
-      return { mtimeMs: st.mtimeMs, size: st.size, allowKey, settings: null, error: `${file}: unable to read htaccess file: ${(err as Error).message}` };
+      return { mtimeMs: st.mtimeMs, size: st.size, allowKey, settings: null, error: `${textOf(file)}: unable to read htaccess file: ${(err as Error).message}` };
     }
-    const result = parseHtaccess(text, file, {
+    // The configuration side takes paths as text (its own are read from UTF-8 files).
+    const result = parseHtaccess(text, textOf(file), {
       ...(allowed.allowOverride ? { allowOverride: allowed.allowOverride } : {}),
       ...(allowed.allowOverrideList ? { allowOverrideList: allowed.allowOverrideList.value } : {}),
     });

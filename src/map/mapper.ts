@@ -17,6 +17,7 @@ import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, resolveEnv } from "../config/model";
 import type { Engine, ProxyList } from "../engine/types";
+import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import { splitTarget } from "./request-target";
@@ -582,12 +583,14 @@ export class Mapper {
       return { kind: "redirect", status: 301, location, settings };
     }
     const indexes = settings.directoryIndex?.value ?? ["index.html"];
-    for (const name of indexes) {
-      if (name === "disabled") break;
+    for (const text of indexes) {
+      if (text === "disabled") break;
+      // Joined to the byte strings uri and dirPath.
+      const name = toByteString(text);
       const candidate = name.startsWith("/") ? name : uri + name;
       // A subrequest in Apache; a cheap existence check of the mapped file is what decides.
       const mapped = name.startsWith("/") ? this.translateAliases(t, candidate, null, null).filename : path.join(dirPath, name);
-      if (fs.existsSync(mapped)) return this.resolve(state, candidate, query, depth + 1);
+      if (fs.existsSync(fsPath(mapped))) return this.resolve(state, candidate, query, depth + 1);
     }
     if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
     return bad(403, `Cannot serve directory ${withSlash(dirPath)}: No matching DirectoryIndex (${indexes.join(",")}) found, and server-generated directory index forbidden by Options directive`, settings);
@@ -604,6 +607,8 @@ export class Mapper {
     const { settings, translated, walk } = loc;
     const execCgi = loc.options.has("ExecCGI");
     const handlerScript = handler === "wsgi-script" ? undefined : (settings.handlerScripts?.get(handler) ?? state.tables.handlerScripts.get(handler));
+    // Script paths are byte strings, as the walked filename is (engine/byte-string.ts).
+    const handlerPath = handlerScript ? toByteString(handlerScript.script) : "";
     if (!handlerScript) {
       if (!execCgi && !translated.scriptAlias) {
         return bad(403, `Options ExecCGI is off in this directory: ${walk.filename}`, settings);
@@ -662,7 +667,7 @@ export class Mapper {
       trustedProxyHeaders,
       trustedProxies: proxies,
       handler,
-      handlerScript: handlerScript?.script ?? "",
+      handlerScript: handlerPath,
       callable,
       processGroup,
       applicationGroup,
@@ -671,7 +676,7 @@ export class Mapper {
     const target: Omit<RoutePlan, keyof PlanKey> = {
       environ: route,
       env: state.env,
-      script: handlerScript?.script ?? walk.filename,
+      script: handlerScript ? handlerPath : walk.filename,
       callable,
       processGroup,
       applicationGroup,
@@ -707,15 +712,15 @@ export class Mapper {
         let st: fs.Stats | undefined;
         let lst: fs.Stats | undefined;
         try {
-          st = fs.statSync(p, { throwIfNoEntry: false });
-          lst = st ? fs.lstatSync(p) : undefined;
+          st = fs.statSync(fsPath(p), { throwIfNoEntry: false });
+          lst = st ? fs.lstatSync(fsPath(p)) : undefined;
         } catch {
           return null;
         }
         if (!st) return null;
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
-      lookupUri: (url) => (fs.existsSync(this.translateAliases(t, url, null, null).filename) ? 200 : 404),
+      lookupUri: (url) => (fs.existsSync(fsPath(this.translateAliases(t, url, null, null).filename)) ? 200 : 404),
     };
   }
 

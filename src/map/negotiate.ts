@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DirSettings } from "../config/model";
 import { defaultMimeTable } from "../static/mime";
+import { fsPath } from "../engine/byte-string";
 
 export type Negotiation = { readonly kind: "found"; readonly name: string } | { readonly kind: "none" } | { readonly kind: "not-acceptable" };
 
@@ -30,7 +31,8 @@ export function negotiate(missing: string, settings: DirSettings, accept: string
   const base = path.basename(missing);
   let names: string[];
   try {
-    names = fs.readdirSync(dir);
+    // latin1: the names as byte strings, like the path they are compared with.
+    names = fs.readdirSync(fsPath(dir), { encoding: "latin1" });
   } catch {
     return { kind: "none" };
   }
@@ -71,7 +73,7 @@ function variantOf(dir: string, name: string, exts: string[], settings: DirSetti
   }
   let size = 0;
   try {
-    const st = fs.statSync(path.join(dir, name));
+    const st = fs.statSync(fsPath(path.join(dir, name)));
     if (!st.isFile()) return null;
     size = st.size;
   } catch {

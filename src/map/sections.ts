@@ -12,6 +12,7 @@
  */
 import type { DirSettings, HostConfig, RewriteConfig, Section } from "../config/model";
 import { defaultDirSettings, mergeDirSettings } from "../config/model";
+import { toByteString } from "../engine/byte-string";
 
 /** Reads a directory's .htaccess into settings, honouring what AllowOverride allows. */
 export interface HtaccessReader {
@@ -176,7 +177,8 @@ function componentCount(path: string): number {
 }
 
 function indexSection(section: Section, index: number): IndexedSection {
-  const pattern = section.pattern;
+  // Matched against byte strings (mapped paths, decoded URL-paths), as regex sections are.
+  const pattern = toByteString(section.pattern);
   let test: (s: string) => boolean;
   let depth = 0;
   if (section.isRegex) {

@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import type { DirSettings, OptionName } from "../config/model";
-import { fsPath } from "./walk";
+import { fsPath } from "../engine/byte-string";
 
 /** True when some of these settings' Options leave out FollowSymLinks (httpd's default has it). */
 export function restrictsSymlinks(settings: readonly DirSettings[]): boolean {

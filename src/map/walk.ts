@@ -5,6 +5,7 @@
  * decided by the filesystem, not by the alias text.
  */
 import * as fs from "node:fs";
+import { fsPath } from "../engine/byte-string";
 
 export interface WalkResult {
   /** The walked path: up to and including the segment where the walk stopped. */
@@ -56,15 +57,6 @@ function cachedStat(p: string): { stat: fs.Stats | undefined; code: string | und
 /** Forget cached stats (tests that change files and must see it at once). */
 export function clearStatCache(): void {
   statCache.clear();
-}
-
-/**
- * Mapped paths are byte strings (one character per byte, as the engine decodes URLs); the
- * filesystem wants those bytes back, not their UTF-8 re-encoding.
- */
-export function fsPath(p: string): string | Buffer {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(p) ? p : Buffer.from(p, "latin1");
 }
 
 export function walkPath(mapped: string): WalkResult {

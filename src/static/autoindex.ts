@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import type { ResponseSink } from "../http/types";
 import { escapeHtml, sendErrorPage, type ErrorPageContext } from "./error-page";
 import { staticAllow, type StaticPage } from "./serve-file";
-import { toByteString } from "../engine/byte-string";
+import { fsPath, toByteString } from "../engine/byte-string";
 import { escapeUri, osEscapePath } from "../map/uri-escape";
 
 export interface DirectoryListingOptions {
@@ -28,11 +28,6 @@ export function listingSignature(errorPageSignature: string): string {
   return errorPageSignature.startsWith("<hr>\n") ? errorPageSignature.slice(5) : errorPageSignature;
 }
 
-/** ap_escape_uri of a file name (text, so its UTF-8 bytes are escaped). */
-export function escapeUriPath(name: string): string {
-  return escapeUri(toByteString(name));
-}
-
 function globToRegExp(glob: string): RegExp {
   const src = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
   return new RegExp(`^${src}$`);
@@ -45,6 +40,7 @@ function byteCompare(a: string, b: string): number {
 
 /** The listing page for `uriPath` (the request path of the directory, e.g. `/idx/`). */
 export interface ListingEntry {
+  /** The file name as a byte string (readdir with latin1), like the URL-path it is listed under. */
   name: string;
   isDir: boolean;
   mtimeMs?: number;
@@ -93,7 +89,7 @@ export function renderDirectoryListing(uriPath: string, entries: readonly Listin
   for (const e of sorted) {
     const name = e.isDir ? e.name + "/" : e.name;
     // ap_os_escape_path(name, 0): a colon before any slash gets "./" so it is not a scheme.
-    const href = osEscapePath(toByteString(name), false);
+    const href = osEscapePath(name, false);
     html += `<li><a href="${escapeHtml(href)}"> ${escapeHtml(name)}</a></li>\n`;
   }
   html += "</ul>\n" + signature + "</body></html>\n";
@@ -119,12 +115,14 @@ export async function serveDirectoryListing(
   }
   let dirents: fs.Dirent[];
   try {
-    dirents = await fs.promises.readdir(dirPath, { withFileTypes: true });
+    // Names as byte strings, like the URL-path and the directory: the page is sent as latin-1,
+    // so a name's bytes reach the client as they are on disk, as with httpd.
+    dirents = await fs.promises.readdir(fsPath(dirPath), { withFileTypes: true, encoding: "latin1" });
   } catch {
     sendErrorPage(sink, 403, errorContext);
     return 403;
   }
-  const ignore = (opts.ignore ?? []).map(globToRegExp);
+  const ignore = (opts.ignore ?? []).map((glob) => globToRegExp(toByteString(glob)));
   const q = req.target?.indexOf("?") ?? -1;
   const order = listingOrder(q >= 0 ? req.target!.slice(q + 1) : null);
   const needStat = order.column === "M" || order.column === "S";
@@ -134,7 +132,7 @@ export async function serveDirectoryListing(
     let isDir = d.isDirectory();
     if (d.isSymbolicLink()) {
       try {
-        isDir = (await fs.promises.stat(`${dirPath}/${d.name}`)).isDirectory();
+        isDir = (await fs.promises.stat(fsPath(`${dirPath}/${d.name}`))).isDirectory();
       } catch {
         continue; // a dangling link: Apache skips what it cannot stat
       }
@@ -142,7 +140,7 @@ export async function serveDirectoryListing(
     const e: ListingEntry = { name: d.name, isDir };
     if (needStat) {
       try {
-        const st = await fs.promises.stat(`${dirPath}/${d.name}`);
+        const st = await fs.promises.stat(fsPath(`${dirPath}/${d.name}`));
         e.mtimeMs = st.mtimeMs;
         e.size = st.size;
       } catch {
@@ -152,7 +150,7 @@ export async function serveDirectoryListing(
     entries.push(e);
   }
   if (sink.aborted) return 0;
-  const body = Buffer.from(renderDirectoryListing(uriPath, entries, order, listingSignature(page?.signature ?? "")), "utf8");
+  const body = Buffer.from(renderDirectoryListing(uriPath, entries, order, listingSignature(page?.signature ?? "")), "latin1");
   sink.writeHead(200, "OK", [
     ["Content-Length", String(body.length)],
     ["Content-Type", "text/html;charset=ISO-8859-1"],

@@ -1,7 +1,7 @@
 /** Static file serving, Apache-style: the default handler, mod_mime, mod_autoindex, error pages. */
 export { serveFile, headerValue } from "./serve-file";
 export type { ServeFileOptions, StaticRequest } from "./serve-file";
-export { serveDirectoryListing, renderDirectoryListing, escapeUriPath } from "./autoindex";
+export { serveDirectoryListing, renderDirectoryListing } from "./autoindex";
 export type { DirectoryListingOptions } from "./autoindex";
 export { errorPage, sendErrorPage, withErrorStatus, escapeHtml, ERROR_PAGE_CONTENT_TYPE, STATIC_ALLOW } from "./error-page";
 export type { ErrorPage, ErrorPageContext } from "./error-page";

@@ -20,6 +20,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
+import { fsPath, textOf } from "../engine/byte-string";
 import {
   AnyStats, DEFAULT_FILE_ETAG, FileETagParts, evaluateConditions, httpDate, ifRangeAllows,
   lastModifiedSeconds, makeETag,
@@ -130,19 +131,19 @@ export async function serveFile(
   }
 
   if (stat.isDirectory()) {
-    opts.log?.log("info", "core", `AH00129: Attempt to serve directory: ${filePath}`);
+    opts.log?.log("info", "core", `AH00129: Attempt to serve directory: ${textOf(filePath)}`);
     return sendStaticError(sink, 404, method, opts.page);
   }
   if (!stat.isFile()) {
-    opts.log?.log("error", "core", `refusing to serve a file that is not a regular file: ${filePath}`);
+    opts.log?.log("error", "core", `refusing to serve a file that is not a regular file: ${textOf(filePath)}`);
     return sendStaticError(sink, 403, method, opts.page);
   }
 
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(filePath, "r");
+    fh = await fs.promises.open(fsPath(filePath), "r");
   } catch (err) {
-    opts.log?.log("error", "core", `AH00132: file permissions deny server access: ${filePath} (${(err as Error).message})`);
+    opts.log?.log("error", "core", `AH00132: file permissions deny server access: ${textOf(filePath)} (${(err as Error).message})`);
     return sendStaticError(sink, 403, method, opts.page);
   }
 

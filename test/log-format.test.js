@@ -104,7 +104,11 @@ describe("log formats: directives", () => {
   });
 
   it("request strings are escaped as ap_escape_logitem does", () => {
-    assert.equal(escapeLogItem('a"b\\c\nd\x01é'), 'a\\"b\\\\c\\nd\\x01\\xc3\\xa9');
+    assert.equal(escapeLogItem('a"b\\c\nd\x01'), 'a\\"b\\\\c\\nd\\x01');
+    // Logged strings are byte strings: UTF-8 "é" arrives as "\u00c3\u00a9" and is logged as its
+    // two bytes, as httpd logs them; "\u00e9" is the one byte E9. Text beyond latin-1 is UTF-8.
+    assert.equal(escapeLogItem("caf\u00c3\u00a9 caf\u00e9"), "caf\\xc3\\xa9 caf\\xe9");
+    assert.equal(escapeLogItem("\u20ac \u{1f600}"), "\\xe2\\x82\\xac \\xf0\\x9f\\x98\\x80");
     assert.equal(fmt('"%r"', { req: { target: '/"x"' } }), '"GET /\\"x\\" HTTP/1.1"');
     assert.equal(fmt("%{User-Agent}i", { req: { headers: ["user-agent", "evil\nline"] } }), "evil\\nline");
   });

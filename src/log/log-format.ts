@@ -270,22 +270,36 @@ function urlPath(target: string): string {
 
 const NEEDS_ESCAPE = /[\x00-\x1f"\\\x7f-\uffff]/;
 
-/** ap_escape_logitem: control bytes, `"`, `\` and non-ASCII bytes (as UTF-8) are escaped. */
+/**
+ * ap_escape_logitem: control bytes, `"`, `\` and bytes beyond ASCII are escaped. What is logged
+ * is mostly byte strings (the request line, headers, paths, the environ: one character per
+ * byte), so a character up to U+00FF is that byte; one beyond it can only be text and is
+ * escaped as its UTF-8 bytes.
+ */
 export function escapeLogItem(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return s;
   let out = "";
-  for (const byte of Buffer.from(s, "utf8")) {
-    if (byte === 0x22) out += '\\"';
-    else if (byte === 0x5c) out += "\\\\";
-    else if (byte === 0x0a) out += "\\n";
-    else if (byte === 0x0d) out += "\\r";
-    else if (byte === 0x09) out += "\\t";
-    else if (byte === 0x08) out += "\\b";
-    else if (byte === 0x0b) out += "\\v";
-    else if (byte < 0x20 || byte >= 0x7f) out += "\\x" + byte.toString(16).padStart(2, "0");
-    else out += String.fromCharCode(byte);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) {
+      const cp = s.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      for (const byte of Buffer.from(String.fromCodePoint(cp), "utf8")) out += "\\x" + byte.toString(16);
+    } else out += escapeByte(c);
   }
   return out;
+}
+
+function escapeByte(byte: number): string {
+  if (byte === 0x22) return '\\"';
+  if (byte === 0x5c) return "\\\\";
+  if (byte === 0x0a) return "\\n";
+  if (byte === 0x0d) return "\\r";
+  if (byte === 0x09) return "\\t";
+  if (byte === 0x08) return "\\b";
+  if (byte === 0x0b) return "\\v";
+  if (byte < 0x20 || byte >= 0x7f) return "\\x" + byte.toString(16).padStart(2, "0");
+  return String.fromCharCode(byte);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -216,8 +216,10 @@ export class Site {
     location?: string,
   ): void {
     if (sink.aborted) return;
-    const doc = settings?.errorDocuments?.get(status)?.value;
-    if (doc !== undefined && status >= 400) {
+    const text = settings?.errorDocuments?.get(status)?.value;
+    if (text !== undefined && status >= 400) {
+      // What reaches the client is the configuration's bytes, as httpd sends them.
+      const doc = toByteString(text);
       if (/^https?:\/\//i.test(doc)) {
         sendErrorPage(sink, 302, { method: req.method, location: doc }, [["Location", doc]]);
         return;
@@ -227,10 +229,10 @@ export class Site {
         return;
       }
       // A literal message (Apache drops a leading quote).
-      const text = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
-      sink.writeHead(status, reasonPhrase(status), [...headers, ["Content-Length", String(text.length)], ["Content-Type", "text/html; charset=iso-8859-1"]]);
+      const message = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
+      sink.writeHead(status, reasonPhrase(status), [...headers, ["Content-Length", String(message.length)], ["Content-Type", "text/html; charset=iso-8859-1"]]);
       if (req.method === "HEAD") sink.end();
-      else sink.end(text);
+      else sink.end(message);
       return;
     }
     sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}), ...this.mapper.pageIdentity(req, settings) }, headers);
@@ -240,12 +242,12 @@ export class Site {
    * `ErrorDocument CODE /path`: a static page there is sent with the error's status (Apache's
    * internal redirect). Anything else at that path (an application, another error) gets the
    * canned page, as Apache's "additionally ... while trying to use an ErrorDocument" does.
+   * `doc` is a byte string, as request targets are.
    */
   private async sendLocalErrorDocument(req: IncomingRequest, sink: ResponseSink, status: number, doc: string, headers: readonly HeaderPair[]): Promise<void> {
     try {
       const method = req.method === "HEAD" ? "HEAD" : "GET";
-      // A request target, so bytes as the front ends give them (the configuration is text).
-      const result = await this.mapper.map({ ...req, method, target: toByteString(doc), body: { declaredLength: -1, chunked: false } });
+      const result = await this.mapper.map({ ...req, method, target: doc, body: { declaredLength: -1, chunked: false } });
       if (sink.aborted) return;
       if (result.kind === "static") {
         await serveFile({ method, headers: [] }, result.file, result.stat, withErrorStatus(sink, status, headers), {
@@ -256,7 +258,7 @@ export class Site {
         return;
       }
     } catch (err) {
-      this.log.log("error", "core", `${requestLogPrefix(req)}ErrorDocument ${doc}: ${(err as Error).message}`);
+      this.log.log("error", "core", `${requestLogPrefix(req)}ErrorDocument ${textOf(doc)}: ${(err as Error).message}`);
     }
     if (!sink.aborted) sendErrorPage(sink, status, { method: req.method, ...this.mapper.pageIdentity(req, null) }, headers);
   }

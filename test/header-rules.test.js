@@ -72,7 +72,7 @@ it("SetEnvIf, SetEnvIfNoCase and BrowserMatch", () => {
     "SetEnvIf API_VERSION v2 MODERN=1",
   ]);
   const env = new Map();
-  applySetEnvIf(dir.setEnvIf, { method: "GET", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", localAddress: "127.0.0.1", headers: ["x-mode", "debug", "user-agent", "curl/8"] }, "/api/v2/x", env);
+  applySetEnvIf(dir.setEnvIf, { method: "GET", target: "/api/v2/x", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", localAddress: "127.0.0.1", headers: ["x-mode", "debug", "user-agent", "curl/8"] }, "/api/v2/x", env);
   assert.deepEqual(Object.fromEntries(env), { API_VERSION: "v2", DEBUG: "yes", CLI: "1", MODERN: "1" });
 });
 

@@ -911,12 +911,13 @@ function setEnvIf(ci: boolean, fixedAttribute?: string) {
     const [attribute, pattern, ...assignments] = fixedAttribute ? [fixedAttribute, ...args] : args;
     if (!assignments.length) throw badArgs("needs at least one variable to set");
     const compiled = regex(pattern!, ci);
-    (scope.dir.setEnvIf ??= []).push({ attribute: attribute!, pattern: pattern!, compiled, assignments, where: scope.where });
+    const early = scope.context === "server" || scope.context === "virtualhost";
+    (scope.dir.setEnvIf ??= []).push({ attribute: attribute!, pattern: pattern!, compiled, assignments: assignments.map(toByteString), early, where: scope.where });
   };
 }
 def({
   name: "SetEnvIf", contexts: ALL, override: "FileInfo", minArgs: 3, maxArgs: INF, syntax: "SetEnvIf attribute regex [!]variable[=value] ...",
-  doc: "Sets request variables when a request attribute (a header name, Remote_Addr, Remote_Host, Request_Method, Request_Protocol, Request_URI) matches a regular expression.",
+  doc: "Sets request variables when a request attribute (a header name, Remote_Addr, Remote_Host, Request_Method, Request_Protocol, Request_URI) matches a regular expression. Request_URI is the decoded URL-path inside sections and .htaccess; outside any section it is the path as the client sent it (`%C3%A9` undecoded), as httpd runs those rules before decoding.",
   apply: setEnvIf(false),
 });
 def({

@@ -7,6 +7,7 @@
 import type { LogLevel } from "../log/error-log";
 import type { Where } from "./errors";
 import type { ConfigRegex } from "./regex";
+import { toByteString } from "../engine/byte-string";
 
 export type { Where } from "./errors";
 
@@ -186,8 +187,13 @@ export interface SetEnvIfRule {
   readonly attribute: string;
   readonly pattern: string;
   readonly compiled: ConfigRegex;
-  /** `name`, `name=value`, `!name`. */
+  /** `name`, `name=value`, `!name`; byte strings (the environ's form). */
   readonly assignments: readonly string[];
+  /**
+   * Set outside any section: httpd runs these in post_read_request, before the URL-path is
+   * decoded, so their Request_URI is the path as sent (`%C3%A9` stays as it is).
+   */
+  readonly early: boolean;
   readonly where: Where;
 }
 
@@ -609,11 +615,12 @@ export function mergeDirSettings(base: DirSettings, add: DirSettings): DirSettin
 export function resolveEnv(ops: readonly EnvOp[] | undefined, processEnv: NodeJS.ProcessEnv = process.env): Map<string, string> {
   const vars = new Map<string, string>();
   for (const op of ops ?? []) {
-    if (op.op === "set") vars.set(op.name, op.value);
+    // Values are byte strings, as the environ holds them: the configuration's UTF-8 bytes.
+    if (op.op === "set") vars.set(op.name, toByteString(op.value));
     else if (op.op === "unset") vars.delete(op.name);
     else {
       const v = processEnv[op.name];
-      if (v !== undefined) vars.set(op.name, v);
+      if (v !== undefined) vars.set(op.name, toByteString(v));
     }
   }
   return vars;

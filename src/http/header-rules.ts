@@ -7,6 +7,7 @@
  */
 import type { HeaderDirective } from "../config/model";
 import type { HeaderPair, ResponseSink } from "./types";
+import { toByteString } from "../engine/byte-string";
 
 export interface HeaderRuleContext {
   /** Request variables (SetEnv, SetEnvIf, rewrite E=). */
@@ -61,7 +62,8 @@ function applyRule(rule: HeaderDirective, pairs: [string, string][], ctx: Header
   const name = rule.header;
   const lname = name.toLowerCase();
   const find = () => pairs.findIndex(([n]) => n.toLowerCase() === lname);
-  const value = () => expand(rule.value ?? "", ctx, request);
+  // A header value is bytes (latin-1 text); the configuration's is its UTF-8 bytes.
+  const value = () => expand(toByteString(rule.value ?? ""), ctx, request);
   switch (rule.action) {
     case "set": {
       removeAll(pairs, lname);

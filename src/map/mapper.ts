@@ -303,7 +303,9 @@ export class Mapper {
     if (!translated && t.redirects.length > 0) {
       // mod_alias runs its redirects before any alias (and mod_wsgi's aliases come after it).
       const hit = matchRedirect(t.redirects, uri, query, (p) => absoluteUrl(state, p));
-      if (hit) return redirectResult(hit, null);
+      // No section applies yet: the server's own settings (ErrorDocument, Header) do, as
+      // httpd's per-directory configuration is the server's at this point.
+      if (hit) return redirectResult(hit, t.sections.serverSettings);
     }
     // httpd answers TRACE in map_to_storage: after translation, before sections and access.
     if (state.req.method === "TRACE" && depth === 0) {

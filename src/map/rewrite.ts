@@ -246,6 +246,10 @@ function compileRule(spec: RewriteRuleSpec): CompiledRule {
   } catch (e) {
     fail(spec.where, `RewriteRule: ${(e as Error).message}`);
   }
+  // E= and CO= values become request variables and cookies: byte strings, like the
+  // back-references expanded into them.
+  flags.env = flags.env.map(toByteString);
+  flags.cookies = flags.cookies.map(toByteString);
   let pattern = spec.pattern;
   let notMatch = false;
   if (pattern.startsWith("!")) {

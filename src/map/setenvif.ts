@@ -3,11 +3,15 @@
  * attribute of the request matches a regular expression. The attribute is one of
  * Remote_Host, Remote_Addr, Server_Addr, Request_Method, Request_Protocol, Request_URI, else a
  * request header name, else a request variable set earlier. Values may use `$1`..`$9`.
+ * Request_URI is the decoded URL-path, except for rules set outside any section: httpd runs
+ * those in post_read_request, before decoding, so they see the path as it was sent.
  */
 import type { SetEnvIfRule } from "../config/model";
 
 export interface SetEnvIfRequest {
   readonly method: string;
+  /** The request target as sent (Request_URI of rules set outside sections). */
+  readonly target: string;
   readonly protocol: string;
   readonly remoteAddress: string;
   readonly localAddress: string;
@@ -18,7 +22,7 @@ export interface SetEnvIfRequest {
 /** Apply `rules` in order to `env` (modified in place). `uri` is the decoded URL-path. */
 export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfRequest, uri: string, env: Map<string, string>): void {
   for (const rule of rules) {
-    const subject = attributeValue(rule.attribute, req, uri, env);
+    const subject = attributeValue(rule.attribute, req, rule.early ? rawPath(req.target) : uri, env);
     if (subject === undefined) continue;
     const re = rule.compiled.regexp;
     re.lastIndex = 0;
@@ -35,6 +39,11 @@ export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfReque
       env.set(name, value);
     }
   }
+}
+
+function rawPath(target: string): string {
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
 }
 
 function attributeValue(attribute: string, req: SetEnvIfRequest, uri: string, env: ReadonlyMap<string, string>): string | undefined {

@@ -796,7 +796,7 @@ function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, w
   for (const s of [...t.config.main.sections, ...t.host.sections]) {
     if (s.kind !== "Directory" || s.isRegex || s.settings.rewrite === undefined) continue;
     if (!s.settings.rewrite.rules.some((r) => rw.rules.includes(r))) continue;
-    const p = withSlash(s.pattern);
+    const p = withSlash(toByteString(s.pattern));
     if (target.startsWith(p) && (best === null || p.length > best.length)) best = p;
   }
   return best;

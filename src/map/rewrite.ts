@@ -43,9 +43,9 @@ export interface RewriteRuleSpec {
 export interface CompileRewriteOptions extends CompileMapOptions {
   /** Per-directory context (`<Directory>` / .htaccess) rather than server context. */
   readonly perDir: boolean;
-  /** Per-dir: the directory the rules belong to (a trailing `/` is added as Apache does). */
+  /** Per-dir: the directory the rules belong to, a byte string (a trailing `/` is added as Apache does). */
   readonly directory?: string;
-  /** Per-dir: RewriteBase. */
+  /** Per-dir: RewriteBase, as configured (text). */
   readonly base?: string;
 }
 
@@ -307,7 +307,8 @@ export function compileRewriteRules(
     if (!options.perDir) throw new NodewsgiError("E_REWRITE", "RewriteBase: only valid in per-directory config files");
     if (options.base === "") throw new NodewsgiError("E_REWRITE", "RewriteBase: empty URL not allowed");
     if (!options.base.startsWith("/")) throw new NodewsgiError("E_REWRITE", "RewriteBase: argument is not a valid URL");
-    base = options.base;
+    // A byte string, like the URL-paths it is put back on (the configuration's is text).
+    base = toByteString(options.base);
   }
   const compiled = rules.map(compileRule);
   return { perDir: options.perDir, directory, base, ruleCount: compiled.length, rules: compiled, maps: compiledMaps };

@@ -29,8 +29,9 @@ import type { StaticPage } from "./static/serve-file";
 const EMBEDDED_THREADS = 15;
 
 /** %{GLOBAL} names the main group (""); other names are literal. */
+/** A literal group name as requests carry it: a byte string (map/groups.ts). */
 function groupName(value: string): string {
-  return value === "%{GLOBAL}" ? "" : value;
+  return value === "%{GLOBAL}" ? "" : toByteString(value);
 }
 
 function isLiteralGroup(value: string): boolean {
@@ -77,7 +78,7 @@ export class Site {
     await this.daemons.start(this.config.importScripts);
     const preloads = this.config.importScripts
       .filter((s) => s.processGroup === "" && !this.config.restrictEmbedded)
-      .map((s) => this.embedded.preload(toByteString(s.script), "", s.applicationGroup));
+      .map((s) => this.embedded.preload(toByteString(s.script), "", toByteString(s.applicationGroup)));
     // mod_wsgi preloads a WSGIScriptAlias* script whose process and application groups are
     // both given literally (and whose target has no $N substitution) when its process starts.
     for (const host of [this.config.main, ...this.config.virtualHosts]) {
@@ -91,7 +92,7 @@ export class Site {
         // Script code runs only where its requests would: not in an undefined group's stead,
         // and not in the front-end process when embedded mode is restricted.
         if (embedded && this.config.restrictEmbedded) continue;
-        const target: ApplicationHost | undefined = embedded ? this.embedded : this.daemons.get(pg);
+        const target: ApplicationHost | undefined = embedded ? this.embedded : this.daemons.get(groupName(pg));
         if (!target) continue;
         preloads.push(
           target.preload(toByteString(a.target), callable, groupName(ag)).catch((err: unknown) => {
@@ -179,12 +180,12 @@ export class Site {
       return this.sendError(req, sink, verdict, target.settings, refusalHeaders(body.declaredLength, body.chunked));
     }
     if (target.processGroup === "" && this.config.restrictEmbedded) {
-      this.log.log("error", "wsgi", `${requestLogPrefix(req)}Embedded mode of mod_wsgi disabled by runtime configuration: ${target.script}`);
+      this.log.log("error", "wsgi", `${requestLogPrefix(req)}Embedded mode of mod_wsgi disabled by runtime configuration: ${textOf(target.script)}`);
       return this.sendError(req, sink, 500, target.settings, []);
     }
     const host: ApplicationHost | undefined = target.processGroup === "" ? this.embedded : this.daemons.get(target.processGroup);
     if (!host) {
-      this.log.log("error", "wsgi", `${requestLogPrefix(req)}No WSGI daemon process called '${target.processGroup}' has been configured: ${target.script}`);
+      this.log.log("error", "wsgi", `${requestLogPrefix(req)}No WSGI daemon process called '${textOf(target.processGroup)}' has been configured: ${textOf(target.script)}`);
       return this.sendError(req, sink, 500, target.settings, []);
     }
     const appRequest: AppRequest = {

@@ -110,6 +110,8 @@ describe("log formats: directives", () => {
     assert.equal(escapeLogItem("caf\u00c3\u00a9 caf\u00e9"), "caf\\xc3\\xa9 caf\\xe9");
     assert.equal(escapeLogItem("\u20ac \u{1f600}"), "\\xe2\\x82\\xac \\xf0\\x9f\\x98\\x80");
     assert.equal(fmt('"%r"', { req: { target: '/"x"' } }), '"GET /\\"x\\" HTTP/1.1"');
+    // %U is the decoded path's bytes, as httpd's r->uri.
+    assert.equal(fmt("%U", { req: { target: "/caf%C3%A9?q=1" } }), "/caf\\xc3\\xa9");
     assert.equal(fmt("%{User-Agent}i", { req: { headers: ["user-agent", "evil\nline"] } }), "evil\\nline");
   });
 

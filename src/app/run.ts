@@ -21,6 +21,7 @@ import { errorPage } from "../static/error-page";
 import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import type { Environ } from "./environ";
+import { textOf } from "../engine/byte-string";
 
 export interface RunOptions {
   /** The request method; HEAD runs the application but sends no body. */
@@ -286,7 +287,7 @@ class ResponseRun {
     if (this.declared >= 0) {
       const room = this.declared - this.sent;
       if (buf.length > room) {
-        this.logLine(`mod_wsgi (pid=${process.pid}): Content length mismatch, expected ${this.declared}, response generated more: ${this.script()}`, "warn");
+        this.logLine(`mod_wsgi (pid=${process.pid}): Content length mismatch, expected ${this.declared}, response generated more: ${textOf(this.script())}`, "warn");
         if (room <= 0) return null;
         buf = buf.subarray(0, room);
       }
@@ -314,7 +315,7 @@ class ResponseRun {
     if (!this.headersSent) this.sendHeaders();
     const chunk = last !== undefined && last.length > 0 ? this.clip(last) : null;
     if (this.declared >= 0 && this.sent < this.declared && !this.head) {
-      this.logLine(`mod_wsgi (pid=${process.pid}): Content length mismatch, expected ${this.declared}, response generated ${this.sent}: ${this.script()}`, "error");
+      this.logLine(`mod_wsgi (pid=${process.pid}): Content length mismatch, expected ${this.declared}, response generated ${this.sent}: ${textOf(this.script())}`, "error");
       if (chunk !== null) this.sink.write(chunk);
       this.sink.destroy();
       return;
@@ -380,8 +381,9 @@ class ResponseRun {
  * Log an exception as mod_wsgi does: a headline naming the script, then the stack one line
  * per entry (level error, module wsgi).
  */
+/** `scriptFilename` is a byte string, as requests name scripts; it is logged as its text. */
 export function logScriptException(log: ErrorLog, scriptFilename: string, err: unknown, prefix = ""): void {
-  log.log("error", "wsgi", `${prefix}mod_wsgi (pid=${process.pid}): Exception occurred processing WSGI script '${scriptFilename}'.`);
+  log.log("error", "wsgi", `${prefix}mod_wsgi (pid=${process.pid}): Exception occurred processing WSGI script '${textOf(scriptFilename)}'.`);
   const text = err instanceof Error ? err.stack ?? `${err.name}: ${err.message}` : `Uncaught value: ${safeString(err)}`;
   for (const line of text.split("\n")) log.log("error", "wsgi", prefix + line);
   const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;

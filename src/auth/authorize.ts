@@ -12,6 +12,7 @@
 import type { HeaderPair } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import { NodewsgiError } from "../errors";
+import { textOf, toByteString } from "../engine/byte-string";
 import { HtpasswdCache, verifyPassword } from "./htpasswd";
 import { Requirement, evaluateRequire } from "./require";
 
@@ -62,7 +63,8 @@ function escapeQuotes(s: string): string {
 }
 
 function challenge(realm: string): { ok: false; status: 401; headers: readonly HeaderPair[] } {
-  return { ok: false, status: 401, headers: [["WWW-Authenticate", `Basic realm="${escapeQuotes(realm)}"`]] };
+  // The realm (AuthName, configuration text) goes out as its bytes, as httpd sends it.
+  return { ok: false, status: 401, headers: [["WWW-Authenticate", `Basic realm="${escapeQuotes(toByteString(realm))}"`]] };
 }
 
 /**
@@ -105,7 +107,7 @@ export async function authorize(
   if (first === "granted") return { ok: true, environ: {} };
   if (first === "error") return { ok: false, status: 500, reason: "authorization provider error" };
   if (first === "denied" || first === "neutral") {
-    log("error", "authz_core", `AH01630: client denied by server configuration: ${uri}`);
+    log("error", "authz_core", `AH01630: client denied by server configuration: ${textOf(uri)}`);
     return { ok: false, status: 403 };
   }
 
@@ -113,7 +115,7 @@ export async function authorize(
   if (!authType) {
     // mod_authn_core lets the request through unauthenticated; authorization then fails with 401
     // and no challenge, since no scheme was configured to offer one.
-    log("error", "authz_core", `AH01629: authorization failure (no authenticated user): ${uri}`);
+    log("error", "authz_core", `AH01629: authorization failure (no authenticated user): ${textOf(uri)}`);
     return { ok: false, status: 401, headers: [] };
   }
   if (authType.toLowerCase() !== "basic") {
@@ -121,13 +123,13 @@ export async function authorize(
     return { ok: false, status: 500, reason: `AuthType ${authType} is not supported` };
   }
   if (!auth.name) {
-    log("error", "auth_basic", `AH01615: need AuthName: ${uri}`);
+    log("error", "auth_basic", `AH01615: need AuthName: ${textOf(uri)}`);
     return { ok: false, status: 500, reason: "AuthType Basic without AuthName" };
   }
   const creds = parseBasicCredentials(req.authorization);
   if (creds === "missing") return challenge(auth.name);
   if (creds === "wrong-scheme") {
-    log("error", "auth_basic", `AH01614: client used wrong authentication scheme: ${uri}`);
+    log("error", "auth_basic", `AH01614: client used wrong authentication scheme: ${textOf(uri)}`);
     return challenge(auth.name);
   }
   if (!auth.userFile) {
@@ -143,12 +145,12 @@ export async function authorize(
     return { ok: false, status: 500, reason: msg };
   }
   if (hash === undefined) {
-    log("error", "auth_basic", `AH01618: user ${creds.user} not found: ${uri}`);
+    log("error", "auth_basic", `AH01618: user ${textOf(creds.user)} not found: ${textOf(uri)}`);
     return challenge(auth.name);
   }
   const verdict = await verifyPassword(creds.password, hash);
   if (!verdict.ok) {
-    log("error", "auth_basic", `AH01617: user ${creds.user}: authentication failure for "${uri}": ${verdict.reason}`);
+    log("error", "auth_basic", `AH01617: user ${textOf(creds.user)}: authentication failure for "${textOf(uri)}": ${verdict.reason}`);
     return challenge(auth.name);
   }
 
@@ -157,6 +159,6 @@ export async function authorize(
     return { ok: true, user: creds.user, environ: { REMOTE_USER: creds.user, AUTH_TYPE: authType } };
   }
   if (second === "error") return { ok: false, status: 500, reason: "authorization provider error" };
-  log("error", "authz_core", `AH01631: user ${creds.user}: authorization failure for "${uri}": `);
+  log("error", "authz_core", `AH01631: user ${textOf(creds.user)}: authorization failure for "${textOf(uri)}": `);
   return challenge(auth.name);
 }

@@ -5,6 +5,7 @@
  * could change the answer), neutral, error.
  */
 import { NodewsgiError } from "../errors";
+import { toByteString } from "../engine/byte-string";
 import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
 
 /**
@@ -84,7 +85,8 @@ function compileLine(line: string): Leaf {
       break;
     case "user":
       if (args.length === 0) fail("Require user: no user names given");
-      provider = { kind: "user", users: new Set(args) };
+      // Compared with the user of the request's credentials: bytes, as the password file's names.
+      provider = { kind: "user", users: new Set(args.map(toByteString)) };
       break;
     case "ip":
       if (args.length === 0) fail("Require ip: no addresses given");

@@ -943,11 +943,12 @@ function headerDirective(which: "Header" | "RequestHeader") {
     if (header === undefined) throw badArgs("needs a header name");
     let value: string | undefined;
     let replacement: string | undefined;
+    let compiled: ConfigRegex | undefined;
     if (action === "edit" || action === "edit*") {
       value = args[i++];
       replacement = args[i++];
       if (replacement === undefined) throw badArgs(`${action} needs a regex and a replacement`);
-      regex(value!);
+      compiled = regex(value!);
     } else if (action !== "unset" && action !== "echo") {
       value = args[i++];
       if (value === undefined) throw badArgs(`${action} needs a value`);
@@ -958,7 +959,7 @@ function headerDirective(which: "Header" | "RequestHeader") {
     if (args[i] !== undefined) throw badArgs("too many arguments");
     (scope.dir.headers ??= []).push({
       directive: which, ...(condition ? { condition } : {}), action, header,
-      ...(value !== undefined ? { value } : {}), ...(replacement !== undefined ? { replacement } : {}), ...(extra !== undefined ? { extra } : {}),
+      ...(value !== undefined ? { value } : {}), ...(compiled ? { compiled } : {}), ...(replacement !== undefined ? { replacement } : {}), ...(extra !== undefined ? { extra } : {}),
       where: scope.where,
     });
   };

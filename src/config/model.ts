@@ -267,6 +267,8 @@ export interface HeaderDirective {
   readonly action: string;
   readonly header: string;
   readonly value?: string;
+  /** edit / edit*: `value` compiled as every configuration regex is (over byte strings). */
+  readonly compiled?: ConfigRegex;
   readonly replacement?: string;
   readonly extra?: string;
   readonly where: Where;

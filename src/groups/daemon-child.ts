@@ -13,6 +13,7 @@ import type { LogLevel } from "../log/error-log";
 import type { LogOrigin, OriginErrorLog } from "../log/apache-error-log";
 import { routeStdio } from "../log/console-redirect";
 import { createDaemonHost } from "./daemon-host";
+import { textOf } from "../engine/byte-string";
 import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
 import { LayoutTable } from "./environ-codec";
 import { CreditWindow } from "./credit-window";
@@ -349,7 +350,7 @@ function main(): void {
       host.preload(msg.script, msg.callable, msg.group).then(
         () => send({ t: "preloaded", id: msg.id, ok: true }),
         (err) => {
-          childLog.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Failed to exec script file '${msg.script}'. ${String(err && (err as Error).stack ? (err as Error).stack : err)}`);
+          childLog.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Failed to exec script file '${textOf(msg.script)}'. ${String(err && (err as Error).stack ? (err as Error).stack : err)}`);
           send({ t: "preloaded", id: msg.id, ok: false });
         },
       );

@@ -11,7 +11,7 @@ import type { ErrorLog } from "../log/error-log";
 import type { ServerConfig } from "../config/model";
 import { DaemonGroup, type DaemonGroupOptions } from "./daemon-supervisor";
 import { sendErrorPage } from "../static/error-page";
-import { toByteString } from "../engine/byte-string";
+import { textOf, toByteString } from "../engine/byte-string";
 
 export interface DaemonPoolOptions {
   /** Apache's `Timeout` (seconds), the meaning of socket-timeout=0. Default 60. */
@@ -47,7 +47,8 @@ export class DaemonPool implements ApplicationHost {
         ...(options.childModule !== undefined ? { childModule: options.childModule } : {}),
         ...(options.env !== undefined ? { env: options.env } : {}),
       };
-      this.groups.set(spec.name, new DaemonGroup(spec, log, opts));
+      // Keyed by the name's bytes: requests name their group as a byte string (map/groups.ts).
+      this.groups.set(toByteString(spec.name), new DaemonGroup(spec, log, opts));
     }
   }
 
@@ -56,11 +57,12 @@ export class DaemonPool implements ApplicationHost {
     for (const g of this.groups.values()) g.start();
     await Promise.all(
       importScripts
-        .filter((s) => s.processGroup !== "" && this.groups.has(s.processGroup))
-        .map((s) => this.groups.get(s.processGroup)!.preload(toByteString(s.script), "", s.applicationGroup)),
+        .filter((s) => s.processGroup !== "" && this.groups.has(toByteString(s.processGroup)))
+        .map((s) => this.groups.get(toByteString(s.processGroup))!.preload(toByteString(s.script), "", toByteString(s.applicationGroup))),
     );
   }
 
+  /** `name`: a byte string, as requests carry it. */
   get(name: string): DaemonGroup | undefined {
     return this.groups.get(name);
   }
@@ -69,7 +71,7 @@ export class DaemonPool implements ApplicationHost {
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
     const g = this.groups.get(req.processGroup);
     if (g) return g.dispatch(req, body, sink);
-    this.log.log("error", "wsgi", `${req.logPrefix}No WSGI daemon process called '${req.processGroup}' has been configured: ${req.script}`);
+    this.log.log("error", "wsgi", `${req.logPrefix}No WSGI daemon process called '${textOf(req.processGroup)}' has been configured: ${textOf(req.script)}`);
     if (!sink.aborted) sendErrorPage(sink, 500, { method: req.method });
     return Promise.resolve();
   }

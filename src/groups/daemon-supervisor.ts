@@ -28,7 +28,7 @@ import { EnvironLayouts } from "./environ-codec";
 import { ClientRelay } from "./credit-window";
 import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { NodewsgiError } from "../errors";
-import { fsPath } from "../engine/byte-string";
+import { fsPath, textOf, toByteString } from "../engine/byte-string";
 
 export interface DaemonGroupOptions {
   /** Directory for this group's sockets; created 0700 if missing. */
@@ -183,14 +183,16 @@ export class DaemonGroup implements ApplicationHost {
     this.multithread = spec.threads > 1;
     this.runOnce = spec.threads === 1 && spec.maximumRequests === 1;
     this.childModule = options.childModule ?? path.join(__dirname, "daemon-child.js");
+    // The environ holds the name's bytes (the configuration's is text).
+    const nameBytes = toByteString(this.name);
     this.headExtras = {
-      processGroup: this.name,
+      processGroup: nameBytes,
       multiprocess: this.multiprocess,
       multithread: this.multithread,
       runOnce: this.runOnce,
       drop: DAEMON_KEYS,
       extra: [
-        "mod_wsgi.process_group", this.name,
+        "mod_wsgi.process_group", nameBytes,
         // One persistent connection per process: every request is sent on its first attempt.
         "mod_wsgi.daemon_connects", "1",
         "mod_wsgi.daemon_restarts", "0",
@@ -571,7 +573,7 @@ export class DaemonGroup implements ApplicationHost {
     this.scriptMtimes.set(req.script, mtime);
     if (seen === undefined) return;
     // mod_wsgi daemon mode: a modified script restarts the group; this request goes to the new code.
-    this.log.log("info", "wsgi", `mod_wsgi: Forcing restart of daemon process group '${this.name}' due to modification of script '${req.script}'.`);
+    this.log.log("info", "wsgi", `mod_wsgi: Forcing restart of daemon process group '${this.name}' due to modification of script '${textOf(req.script)}'.`);
     for (const c of this.children.slice()) {
       if (c.state === "ready") {
         this.recycles.set("script modified", (this.recycles.get("script modified") ?? 0) + 1);
@@ -770,16 +772,16 @@ class Exchange extends ClientRelay<HeldFrame> {
     }
     if (this.requestDeadline <= now) {
       const child = this.child;
-      this.fail(504, `Daemon process '${g.name}' request timeout of ${g.timeoutMs.request / 1000} seconds exceeded: ${this.req.script}`);
+      this.fail(504, `Daemon process '${g.name}' request timeout of ${g.timeoutMs.request / 1000} seconds exceeded: ${textOf(this.req.script)}`);
       if (child) g.recycle(child, "request timeout");
       return;
     }
     if (!this.headersSent && this.headerDeadline <= now) {
-      this.fail(504, `Timeout when reading response headers from daemon process '${g.name}': ${this.req.script}`);
+      this.fail(504, `Timeout when reading response headers from daemon process '${g.name}': ${textOf(this.req.script)}`);
       return;
     }
     if (this.headersSent && this.readDeadline <= now) {
-      this.fail(0, `Timeout when reading response from daemon process '${g.name}': ${this.req.script}`);
+      this.fail(0, `Timeout when reading response from daemon process '${g.name}': ${textOf(this.req.script)}`);
       return;
     }
     this.recompute();
@@ -812,7 +814,7 @@ class Exchange extends ClientRelay<HeldFrame> {
     const out = link.out;
     const id = this.id;
     if (!out.head(id, { req: this.req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }, g.headExtras)) {
-      this.fail(500, `Request too large for daemon process '${g.name}' (its environ exceeds the ${MAX_FRAME}-byte frame limit): ${this.req.script}`);
+      this.fail(500, `Request too large for daemon process '${g.name}' (its environ exceeds the ${MAX_FRAME}-byte frame limit): ${textOf(this.req.script)}`);
       return;
     }
     if (this.body.declaredLength > 0 || this.body.chunked) {
@@ -881,8 +883,8 @@ class Exchange extends ClientRelay<HeldFrame> {
         return;
       case Frame.RespAbort:
         this.responded = true;
-        if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${this.req.script}`);
-        else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${this.req.script}`);
+        if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+        else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`);
         return;
       case Frame.BodyCredit:
         this.bodyUnacked -= payload.readUInt32LE(0);
@@ -924,8 +926,8 @@ class Exchange extends ClientRelay<HeldFrame> {
   linkLost(): void {
     if (this.done) return;
     this.link = null;
-    if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${this.req.script}`);
-    else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${this.req.script}`);
+    if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+    else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`);
   }
 
   /** Answer with an error page (status>0, before headers) or drop the client (status 0 / after headers). */

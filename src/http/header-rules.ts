@@ -104,8 +104,12 @@ function applyRule(rule: HeaderDirective, pairs: [string, string][], ctx: Header
     }
     case "edit":
     case "edit*": {
-      const re = new RegExp(rule.value ?? "", rule.action === "edit*" ? "g" : "");
-      for (const p of pairs) if (p[0].toLowerCase() === lname) p[1] = p[1].replace(re, apacheReplacement(rule.replacement ?? ""));
+      // Header values are bytes: the pattern is translated as every configuration regex is,
+      // and the replacement is the configuration's bytes.
+      const source = rule.compiled?.jsSource ?? "";
+      const re = new RegExp(source, rule.action === "edit*" ? "gs" : "s");
+      const replacement = apacheReplacement(toByteString(rule.replacement ?? ""));
+      for (const p of pairs) if (p[0].toLowerCase() === lname) p[1] = p[1].replace(re, replacement);
       return;
     }
     case "note":

@@ -7,6 +7,7 @@
  */
 import type { IncomingRequest } from "../http/types";
 import { NodewsgiError } from "../errors";
+import { unescapeUrl } from "../map/rewrite-escape";
 
 /** What a compiled format reads from a finished request. Getters may be lazy. */
 export interface LogSubject {
@@ -256,16 +257,10 @@ function requestBytes(req: IncomingRequest): number {
   return n + 2 + Math.max(0, req.body.declaredLength);
 }
 
-/** %U: the URL-path, %-decoded as Apache's r->uri (left as sent when not valid UTF-8). */
+/** %U: the URL-path, %-decoded into bytes as Apache's r->uri. */
 function urlPath(target: string): string {
   const q = target.indexOf("?");
-  const p = q < 0 ? target : target.slice(0, q);
-  if (!p.includes("%")) return p;
-  try {
-    return decodeURIComponent(p);
-  } catch {
-    return p;
-  }
+  return unescapeUrl(q < 0 ? target : target.slice(0, q));
 }
 
 const NEEDS_ESCAPE = /[\x00-\x1f"\\\x7f-\uffff]/;

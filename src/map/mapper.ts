@@ -410,7 +410,8 @@ export class Mapper {
     try {
       settings = t.sections.settingsFor(dir, basename, uri, this.options.htaccess ?? null);
     } catch (err) {
-      return bad(500, (err as Error).message);
+      // Messages are text (file names from the configuration side); reasons are byte strings.
+      return bad(500, toByteString((err as Error).message));
     }
     if (t.restrictsSymlinks) {
       const link = forbiddenSymlink(walk.filename, (d) => effectiveOptions(t.sections.settingsFor(d, null, uri, null)));
@@ -429,12 +430,15 @@ export class Mapper {
     const hit = t.aliasTable.match(uri);
     if (hit) {
       const alias = t.aliases[hit.index];
+      // The alias as configured is text; what it is joined to and compared with is bytes.
+      const target = toByteString(alias.target);
+      const prefix = toByteString(alias.pattern);
       if (!alias.isScript) {
         return {
           filename: hit.target,
           scriptAlias: null,
-          contextPrefix: alias.regex ? "" : alias.pattern,
-          contextDocumentRoot: alias.regex ? hit.target : alias.target,
+          contextPrefix: alias.regex ? "" : prefix,
+          contextDocumentRoot: alias.regex ? hit.target : target,
           forcedHandler,
           forcedType,
         };
@@ -444,13 +448,13 @@ export class Mapper {
       const filename = alias.regex
         ? hit.target + uri.slice(hit.matchedLength)
         : alias.pattern === "/"
-          ? alias.target + uri
+          ? target + uri
           : hit.target;
       return {
         filename,
         scriptAlias: { options: alias.options },
-        contextPrefix: alias.regex ? uri.slice(0, hit.matchedLength) : alias.pattern,
-        contextDocumentRoot: alias.regex ? hit.target : alias.target,
+        contextPrefix: alias.regex ? uri.slice(0, hit.matchedLength) : prefix,
+        contextDocumentRoot: alias.regex ? hit.target : target,
         forcedHandler,
         forcedType,
       };
@@ -512,7 +516,7 @@ export class Mapper {
       return null;
     }
     if (result.status === 401) return { kind: "error", status: 401, headers: result.headers, settings };
-    if (result.status === 500) return bad(500, result.reason, settings);
+    if (result.status === 500) return bad(500, toByteString(result.reason), settings);
     return { kind: "error", status: 403, reason: `client denied by server configuration: ${uri}`, settings };
   }
 
@@ -549,7 +553,7 @@ export class Mapper {
       case "redirect":
         return { kind: "result", result: { kind: "redirect", status: outcome.status, location: outcome.location, settings } };
       case "status":
-        return { kind: "result", result: bad(outcome.status, `rewrite rule at ${where?.file}:${where?.line} answered ${outcome.status}`, settings) };
+        return { kind: "result", result: bad(outcome.status, `rewrite rule at ${toByteString(where?.file ?? "")}:${where?.line} answered ${outcome.status}`, settings) };
       default:
         return { kind: "continue", forcedHandler: outcome.forcedHandler, forcedType: outcome.forcedType };
     }
@@ -595,7 +599,7 @@ export class Mapper {
       if (fs.existsSync(fsPath(mapped))) return this.resolve(state, candidate, query, depth + 1);
     }
     if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
-    return bad(403, `Cannot serve directory ${withSlash(dirPath)}: No matching DirectoryIndex (${indexes.join(",")}) found, and server-generated directory index forbidden by Options directive`, settings);
+    return bad(403, `Cannot serve directory ${withSlash(dirPath)}: No matching DirectoryIndex (${toByteString(indexes.join(","))}) found, and server-generated directory index forbidden by Options directive`, settings);
   }
 
   /** mod_wsgi's handler: its checks, the groups, and the environ. */
@@ -632,7 +636,7 @@ export class Mapper {
     // WSGIRestrictProcess: a daemon group chosen (say by %{ENV:...}) outside the list is refused;
     // embedded mode is not a daemon group and is not restricted, as in mod_wsgi.
     const allowedGroups = settings.restrictProcess?.value;
-    if (allowedGroups && processGroup !== "" && !allowedGroups.includes(processGroup)) {
+    if (allowedGroups && processGroup !== "" && !allowedGroups.some((g) => toByteString(g) === processGroup)) {
       return bad(403, `Daemon process called '${processGroup}' cannot be accessed by this WSGI application: ${walk.filename}`, settings);
     }
     const applicationGroup = resolveGroupName(opts.applicationGroup ?? settings.applicationGroup?.value ?? "%{RESOURCE}", groupContext, "%{RESOURCE}");
@@ -737,7 +741,7 @@ export class Mapper {
 function serverVariable(name: string, state: RequestState, uri: string, query: string | null): string {
   const req = state.req;
   if (name.startsWith("HTTP:")) return headerValue(req.headers, name.slice(5).toLowerCase()) ?? "";
-  if (name.startsWith("ENV:")) return state.env.get(name.slice(4)) ?? process.env[name.slice(4)] ?? "";
+  if (name.startsWith("ENV:")) return state.env.get(name.slice(4)) ?? toByteString(process.env[name.slice(4)] ?? "");
   if (name.startsWith("SSL:")) return "";
   switch (name) {
     case "DOCUMENT_ROOT":
@@ -843,6 +847,7 @@ function redirectResult(hit: { status: number; location: string | null }, settin
   return { kind: "redirect", status: hit.status, location: hit.location, settings };
 }
 
+/** `reason`: a byte string, like the paths it names (logged through textOf). */
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
   return { kind: "error", status, reason, settings };
 }

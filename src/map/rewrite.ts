@@ -538,16 +538,17 @@ function statOf(st: State, p: string): RewriteFileInfo | null {
   }
 }
 
+/** `a` and `b` are byte strings (the expanded test string and the converted pattern). */
 function compareBytes(a: string, b: string): number {
-  const x = Buffer.from(a, "utf8");
-  const y = Buffer.from(b, "utf8");
+  const x = Buffer.from(a, "latin1");
+  const y = Buffer.from(b, "latin1");
   if (x.length !== y.length) return x.length > y.length ? 1 : -1; // Apache compares length first
   return Buffer.compare(x, y);
 }
 
 function strcasecmp(a: string, b: string): number {
   const lower = (s: string) => s.replace(/[A-Z]+/g, (t) => t.toLowerCase());
-  return Buffer.compare(Buffer.from(lower(a), "utf8"), Buffer.from(lower(b), "utf8"));
+  return Buffer.compare(Buffer.from(lower(a), "latin1"), Buffer.from(lower(b), "latin1"));
 }
 
 /** apply_rewrite_cond. */

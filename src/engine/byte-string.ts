@@ -8,16 +8,17 @@
  * string `cafÃ©.txt` there. `fsPath` turns one back into what `fs` takes, `textOf` into text.
  */
 
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** Configuration text -> its UTF-8 octets as a byte string (ASCII is returned as is). */
 export function toByteString(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(text) ? text : Buffer.from(text, "utf8").toString("latin1");
+  return ASCII.test(text) ? text : Buffer.from(text, "utf8").toString("latin1");
 }
 
 /** A byte-string path as `fs` takes it: ASCII as is, anything else as its octets (exact). */
 export function fsPath(p: string): string | Buffer {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(p) ? p : Buffer.from(p, "latin1");
+  return ASCII.test(p) ? p : Buffer.from(p, "latin1");
 }
 
 /**
@@ -26,8 +27,7 @@ export function fsPath(p: string): string | Buffer {
  * gives back the octets (unless they were not UTF-8, which come out as U+FFFD).
  */
 export function textOf(p: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /^[\x00-\x7f]*$/.test(p) ? p : Buffer.from(p, "latin1").toString("utf8");
+  return ASCII.test(p) ? p : Buffer.from(p, "latin1").toString("utf8");
 }
 
 /** True when every char of `s` is an octet. */

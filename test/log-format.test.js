@@ -145,6 +145,9 @@ describe("log formats: directives", () => {
     assert.equal(o.request_id, "AbCdEfGhIjK");
     assert.equal(o.vhost, "www.example.org");
     assert.equal(JSON.parse(compileJsonFormat()(subject({ user: undefined, req: { headers: [] } }))).referer, null);
+    // The request's bytes (one character each) are given as the text they spell.
+    const na = JSON.parse(compileJsonFormat()(subject({ user: "jos\u00c3\u00a9", req: { target: "/caf\u00c3\u00a9?q=\u00c3\u00a9", headers: ["referer", "http://r/\u00c3\u00a9"] } })));
+    assert.deepEqual([na.remote_user, na.path, na.query, na.referer], ["jos\u00e9", "/caf\u00e9", "q=\u00e9", "http://r/\u00e9"]);
   });
 });
 

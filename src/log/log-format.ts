@@ -8,6 +8,7 @@
 import type { IncomingRequest } from "../http/types";
 import { NodewsgiError } from "../errors";
 import { unescapeUrl } from "../map/rewrite-escape";
+import { textOf } from "../engine/byte-string";
 
 /** What a compiled format reads from a finished request. Getters may be lazy. */
 export interface LogSubject {
@@ -393,8 +394,13 @@ export function strftime(fmt: string, d: Date): string {
 
 /**
  * The `json` format: one object per line with combined's fields plus the duration, the
- * request id and the virtual host. Absent values are null, numbers are numbers.
+ * request id and the virtual host. Absent values are null, numbers are numbers. JSON holds
+ * text, not bytes: the request's byte strings are given as the UTF-8 text they spell.
  */
+function textOrNull(v: string | undefined): string | null {
+  return v === undefined ? null : textOf(v);
+}
+
 export function compileJsonFormat(): CompiledFormat {
   return (s) => {
     const q = s.req.target.indexOf("?");
@@ -402,17 +408,17 @@ export function compileJsonFormat(): CompiledFormat {
       time: new Date(s.startMs).toISOString(),
       remote_addr: s.req.remoteAddress,
       remote_port: s.req.remotePort,
-      remote_user: s.user ?? null,
-      request: `${s.req.method} ${s.req.target} ${s.req.protocol}`,
+      remote_user: s.user === undefined ? null : textOf(s.user),
+      request: `${s.req.method} ${textOf(s.req.target)} ${s.req.protocol}`,
       method: s.req.method,
-      path: q < 0 ? s.req.target : s.req.target.slice(0, q),
-      query: q < 0 ? "" : s.req.target.slice(q + 1),
+      path: textOf(q < 0 ? s.req.target : s.req.target.slice(0, q)),
+      query: q < 0 ? "" : textOf(s.req.target.slice(q + 1)),
       protocol: s.req.protocol,
       status: s.status,
       bytes: s.bodyBytes,
       bytes_sent: s.headerBytes + s.bodyBytes,
-      referer: firstHeader(s.req, "referer") ?? null,
-      user_agent: firstHeader(s.req, "user-agent") ?? null,
+      referer: textOrNull(firstHeader(s.req, "referer")),
+      user_agent: textOrNull(firstHeader(s.req, "user-agent")),
       vhost: s.serverName,
       duration_us: Math.round(s.durationUs),
       request_id: s.requestId,

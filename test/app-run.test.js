@@ -2,54 +2,8 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { runApplication, internalErrorPage } = require("../dist/app/run");
+const { recordingSink: fakeSink } = require("./helpers/sinks");
 
-/** A ResponseSink double that records what it was given. */
-function fakeSink({ writable = true } = {}) {
-  const abortCbs = [];
-  const sink = {
-    aborted: false,
-    head: null,
-    chunks: [],
-    ended: false,
-    destroyed: false,
-    writable,
-    drains: 0,
-    drainResolvers: [],
-    onAbort(cb) {
-      abortCbs.push(cb);
-    },
-    writeHead(status, reason, headers) {
-      assert.equal(sink.head, null, "writeHead once");
-      sink.head = { status, reason, headers: headers.map((h) => [...h]) };
-    },
-    write(chunk) {
-      assert.ok(sink.head, "headers before body");
-      assert.ok(!sink.ended);
-      sink.chunks.push(Buffer.from(chunk));
-      return sink.writable;
-    },
-    drain() {
-      sink.drains++;
-      return new Promise((r) => sink.drainResolvers.push(r));
-    },
-    end(chunk) {
-      assert.ok(sink.head, "headers before end");
-      if (chunk) sink.chunks.push(Buffer.from(chunk));
-      sink.ended = true;
-    },
-    destroy() {
-      sink.destroyed = true;
-    },
-    abort() {
-      sink.aborted = true;
-      for (const cb of abortCbs) cb();
-    },
-    get body() {
-      return Buffer.concat(sink.chunks).toString();
-    },
-  };
-  return sink;
-}
 function fakeLog() {
   const lines = [];
   return { lines, log: (level, mod, msg) => lines.push(`${level} ${mod} ${msg}`), close() {} };
@@ -61,7 +15,7 @@ test("hello world: list result gets a Content-Length and goes out with end()", a
   const sink = fakeSink();
   await runApplication((e, s) => (ok(s), [Buffer.from("Hello "), "World!"]), {}, sink, opts(fakeLog()));
   assert.deepEqual(sink.head, { status: 200, reason: "OK", headers: [["Content-Type", "text/plain"], ["Content-Length", "12"]] });
-  assert.equal(sink.body, "Hello World!");
+  assert.equal(sink.text, "Hello World!");
   assert.ok(sink.ended && !sink.destroyed);
 });
 
@@ -89,7 +43,7 @@ test("generator, async generator and Promise results; close() is called once", a
     const closed = [];
     const sink = fakeSink();
     await runApplication((e, s) => (ok(s), make(closed)), {}, sink, opts(fakeLog()));
-    assert.equal(sink.body, "ab");
+    assert.equal(sink.text, "ab");
     assert.equal(closed.length, 1);
     assert.ok(!sink.head.headers.some(([n]) => n === "Content-Length"), "streamed: no computed length");
   }
@@ -114,7 +68,7 @@ test("headers wait for the first non-empty chunk, so exc_info can replace them",
     opts(log),
   );
   assert.equal(sink.head.status, 503);
-  assert.equal(sink.body, "<p>sorry</p>");
+  assert.equal(sink.text, "<p>sorry</p>");
 });
 
 test("start_response rules: twice without exc_info, bad status, hop-by-hop header, bad value", async () => {
@@ -139,7 +93,7 @@ test("start_response rules: twice without exc_info, bad status, hop-by-hop heade
     const log = fakeLog();
     await runApplication(app, { SCRIPT_FILENAME: "/srv/x.wsgi" }, sink, { method: "GET", log });
     assert.equal(sink.head.status, 500, String(re));
-    assert.equal(sink.body, internalErrorPage().toString());
+    assert.equal(sink.text, internalErrorPage().toString());
     assert.match(log.lines[0], /^error wsgi mod_wsgi \(pid=\d+\): Exception occurred processing WSGI script '\/srv\/x\.wsgi'\.$/);
     assert.ok(log.lines.some((l) => re.test(l)), `${re} in ${log.lines.join("\n")}`);
   }
@@ -158,8 +112,8 @@ test("an exception before headers gives Apache's 500 page and a logged stack", a
   );
   assert.equal(sink.head.status, 500);
   assert.deepEqual(sink.head.headers[0], ["Content-Type", "text/html; charset=iso-8859-1"]);
-  assert.match(sink.body, /<title>500 Internal Server Error<\/title>/);
-  assert.match(sink.body, /admin@example\.test/);
+  assert.match(sink.text, /<title>500 Internal Server Error<\/title>/);
+  assert.match(sink.text, /admin@example\.test/);
   assert.equal(log.lines[0], `error wsgi [client 1.2.3.4:5] mod_wsgi (pid=${process.pid}): Exception occurred processing WSGI script '/srv/app.wsgi'.`);
   assert.equal(log.lines[1], "error wsgi [client 1.2.3.4:5] TypeError: nope");
   assert.match(log.lines[2], /at brokenApp/);
@@ -176,7 +130,7 @@ test("an exception after headers drops the connection; close() still runs", asyn
   it.close = () => closed++;
   await runApplication((e, s) => (ok(s), it), {}, sink, opts(log));
   assert.equal(sink.head.status, 200);
-  assert.equal(sink.body, "partial");
+  assert.equal(sink.text, "partial");
   assert.ok(sink.destroyed && !sink.ended);
   assert.equal(closed, 1);
   assert.ok(log.lines.some((l) => /mid-body/.test(l)));
@@ -209,7 +163,7 @@ test("Content-Length: short body is logged and the connection destroyed; extra b
     sink,
     opts(log),
   );
-  assert.equal(sink.body, "123");
+  assert.equal(sink.text, "123");
   assert.ok(sink.ended && !sink.destroyed);
 });
 
@@ -227,7 +181,7 @@ test("HEAD runs the application and sends headers only", async () => {
     opts(fakeLog(), { method: "HEAD" }),
   );
   assert.ok(ran && sink.ended && !sink.destroyed);
-  assert.equal(sink.body, "");
+  assert.equal(sink.text, "");
   assert.deepEqual(sink.head.headers, [["Content-Length", "5"]]);
 });
 
@@ -244,7 +198,7 @@ test("write() callable sends immediately and in order with the iterable", async 
     sink,
     opts(fakeLog()),
   );
-  assert.equal(sink.body, "one,two,three");
+  assert.equal(sink.text, "one,two,three");
   assert.ok(!sink.head.headers.length, "no computed length once write() was used");
 });
 
@@ -268,7 +222,7 @@ test("backpressure: waits for drain before the next chunk", async () => {
   sink.writable = true;
   sink.drainResolvers.shift()();
   await done;
-  assert.equal(sink.body, "c0c1c2");
+  assert.equal(sink.text, "c0c1c2");
   assert.ok(sink.ended);
 });
 
@@ -293,7 +247,7 @@ test("client abort: iteration stops, close() is called at once, nothing more is 
   await done;
   release();
   await new Promise((r) => setImmediate(r));
-  assert.equal(sink.body, "first");
+  assert.equal(sink.text, "first");
   assert.ok(!sink.ended);
   assert.ok(events.includes("finally"));
   assert.equal(events.filter((e) => e === "close").length, 1);
@@ -309,7 +263,7 @@ test("client abort while waiting for drain ends the run", async () => {
   sink.abort();
   await done;
   assert.equal(closed, 1);
-  assert.equal(sink.body, "a");
+  assert.equal(sink.text, "a");
 });
 
 test("wsgi.errors is flushed at the end of the request", async () => {

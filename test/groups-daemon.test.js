@@ -397,7 +397,7 @@ test("on the shared connection a stalled response and a client that leaves affec
   assert.equal(ok.text, String(pid));
   assert.ok(Date.now() - t0 < 1000);
   // Both clients leave: their requests end, the application sees it, the connection stays.
-  for (const x of [s, u]) { x.aborted = true; for (const cb of x.cbs) cb(); }
+  for (const x of [s, u]) x.abort();
   await Promise.all([stalled, unread]);
   for (let i = 0; i < 100 && !fs.existsSync(marker); i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(fs.readFileSync(marker, "utf8"), "closed", "the application's iterator was closed");

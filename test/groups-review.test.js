@@ -100,7 +100,7 @@ test("daemon: a response body written as one chunk larger than a frame may be ar
   const s = await run(g, request(big));
   assert.equal(s.status, 200);
   assert.equal(s.destroyed, false, log.lines.join("\n"));
-  const got = s.buffer;
+  const got = s.body;
   assert.equal(got.length, 65 * 1024 * 1024 + 3);
   for (let i = 0; i < got.length; i += 4096) if (got[i] !== ((i / 4096) & 255)) assert.fail(`byte ${i}`);
   assert.equal((await other).text, String(pid));
@@ -128,7 +128,7 @@ test("daemon: many concurrent uploads and downloads larger than the window, with
   }
   for (const [s, data] of await Promise.all(jobs)) {
     assert.equal(s.status, 200);
-    assert.ok(s.buffer.equals(Buffer.concat([data, data])));
+    assert.ok(s.body.equals(Buffer.concat([data, data])));
   }
   assertIdle(g);
 });

@@ -10,6 +10,7 @@ const crypto = require("node:crypto");
 const { ProcessHost } = require("../dist/groups/process-host");
 const { InThreadHost } = require("../dist/groups/in-thread-host");
 const { WorkerGroup } = require("../dist/groups/worker-group");
+const { recordingSink: sink } = require("./helpers/sinks");
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-groups-"));
 function script(name, source) {
@@ -177,55 +178,6 @@ function body(data = null, { chunked = false, chunk = 65536 } = {}) {
       }
     },
   };
-}
-
-function sink({ writable = true } = {}) {
-  const abortCbs = [];
-  const s = {
-    aborted: false,
-    head: null,
-    chunks: [],
-    ended: false,
-    destroyed: false,
-    writable,
-    drainResolvers: [],
-    onAbort(cb) {
-      abortCbs.push(cb);
-    },
-    writeHead(status, reason, headers) {
-      assert.equal(s.head, null, "writeHead once");
-      s.head = { status, reason, headers: headers.map((h) => [...h]) };
-    },
-    write(chunk) {
-      assert.ok(s.head && !s.ended);
-      s.chunks.push(Buffer.from(chunk));
-      return s.writable;
-    },
-    drain() {
-      if (s.writable) return Promise.resolve();
-      return new Promise((r) => s.drainResolvers.push(r));
-    },
-    end(chunk) {
-      assert.ok(s.head && !s.ended);
-      if (chunk) s.chunks.push(Buffer.from(chunk));
-      s.ended = true;
-    },
-    destroy() {
-      s.destroyed = true;
-    },
-    abort() {
-      s.aborted = true;
-      for (const cb of abortCbs) cb();
-    },
-    release() {
-      s.writable = true;
-      for (const r of s.drainResolvers.splice(0)) r();
-    },
-    get body() {
-      return Buffer.concat(s.chunks);
-    },
-  };
-  return s;
 }
 
 async function run(host, req, b = body()) {

@@ -10,6 +10,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { DaemonGroup } = require("../../dist/groups/daemon-supervisor");
+const { recordingSink: sink } = require("./sinks");
 
 /** A WSGIDaemonProcess spec with mod_wsgi's defaults, `over` on top. */
 function spec(name, over = {}) {
@@ -68,22 +69,6 @@ function body(data, { stallAt = Infinity } = {}) {
 }
 
 /** A ResponseSink that records; `slow` pushes back on about half the writes. */
-function sink({ slow = false } = {}) {
-  const s = {
-    aborted: false, status: 0, headers: null, chunks: [], ended: false, destroyed: false, cbs: [], size: 0,
-    onAbort(cb) { s.cbs.push(cb); },
-    writeHead(status, reason, headers) { assert.equal(s.status, 0, "writeHead once"); s.status = status; s.headers = headers; },
-    write(c) { s.chunks.push(Buffer.from(c)); s.size += c.length; return !slow || Math.random() < 0.5; },
-    drain() { return slow ? new Promise((r) => setTimeout(r, 1)) : Promise.resolve(); },
-    end(c) { if (c) { s.chunks.push(Buffer.from(c)); s.size += c.length; } s.ended = true; },
-    destroy() { s.destroyed = true; },
-    abort() { s.aborted = true; for (const cb of s.cbs.splice(0)) cb(); },
-    get buffer() { return Buffer.concat(s.chunks); },
-    get text() { return Buffer.concat(s.chunks).toString(); },
-  };
-  return s;
-}
-
 /** Dispatch and wait for the end; the sink comes back. */
 async function run(g, req, b, s = sink()) {
   await g.dispatch(req, b ?? body(), s);

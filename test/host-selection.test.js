@@ -13,19 +13,17 @@
 //     application group is ServerName's name, the request's port unless 80/443, SCRIPT_NAME;
 //   - AllowOverride None with an AllowOverrideList still reads .htaccess files: a listed
 //     directive applies, any other is a 500.
-const { describe, it, before, after } = require("node:test");
+const { describe, it } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { loadConfig, parseConfigText } = require("../dist/config");
-const { Server } = require("../dist/server");
+const { parseConfigText } = require("../dist/config");
 const { jsEngine } = require("../dist/engine/js-engine");
 const { availableEngines } = require("./helpers/engines");
+const { siteServer } = require("./helpers/site-server");
 const { configuredName, selectHost } = require("../dist/map/host");
-const { request, raw, freePort } = require("./helpers/http");
-
-const nullLog = { log() {}, close() {} };
+const { request, raw } = require("./helpers/http");
 
 const APP = `exports.application = (e, sr) => {
   const out = {};
@@ -253,33 +251,25 @@ const GROUP = { "a.test": "a.test", "c.test": "c.test", "e.test": "e.test", "mix
 for (const [engineName, engine] of engines) {
   for (const frontEnd of ["node", "uws"]) {
     describe(`host selection (${engineName} engine, ${frontEnd} front end)`, () => {
-      let server;
-      let port;
-      before(async () => {
-        port = await freePort();
-        server = await Server.start(loadConfig(writeSite(port)), { engine, frontEnd, errorLog: nullLog, accessLog: null, notice: () => {} });
-      });
-      after(async () => {
-        await server?.stop(1000);
-      });
+      const site = siteServer(writeSite, engine, frontEnd);
 
       it("SERVER_NAME and SERVER_PORT, the signature and self-referential redirects follow ServerName and Host as in httpd", async () => {
         for (const [host, canonical, name, serverPort, origin] of MATRIX) {
           const what = `${host} (UseCanonicalName ${canonical})`;
           const footer = `<address>nodewsgi Server at ${name} Port ${serverPort}</address>\n`;
-          const app = await request(port, `/${canonical}/app`, { headers: { Host: host } });
+          const app = await request(site.port, `/${canonical}/app`, { headers: { Host: host } });
           assert.equal(app.status, 200, what);
           if (canonical === "off") {
-            const group = JSON.parse((await request(port, "/off/group", { headers: { Host: host } })).body);
+            const group = JSON.parse((await request(site.port, "/off/group", { headers: { Host: host } })).body);
             const p = serverPort === "80" || serverPort === "443" ? "" : `:${serverPort}`;
             assert.deepEqual(group, { group: `${GROUP[name.toLowerCase()]}${p}|/off/group`, scheme: origin.slice(0, origin.indexOf(":")), urlScheme: "http" }, what);
           }
           assert.deepEqual(JSON.parse(app.body), { SERVER_NAME: name, SERVER_PORT: serverPort, SERVER_ADMIN: ADMIN[name.toLowerCase()], SERVER_SIGNATURE: footer }, what);
-          const missing = await request(port, `/${canonical}/s/nothere`, { headers: { Host: host } });
+          const missing = await request(site.port, `/${canonical}/s/nothere`, { headers: { Host: host } });
           assert.equal(missing.status, 404, what);
           assert.ok(missing.body.endsWith(`<hr>\n${footer}</body></html>\n`), `${what}: ${missing.body}`);
           if (origin !== null) {
-            const slash = await request(port, `/${canonical}/s/dir`, { headers: { Host: host } });
+            const slash = await request(site.port, `/${canonical}/s/dir`, { headers: { Host: host } });
             assert.equal(slash.status, 301, what);
             assert.equal(slash.headers.location, `${origin}/${canonical}/s/dir/`, what);
           }
@@ -287,25 +277,25 @@ for (const [engineName, engine] of engines) {
       });
 
       it("an unknown name, or no Host header, goes to the first virtual host on the port with the scheme's port", async () => {
-        const other = JSON.parse((await request(port, "/on/app", { headers: { Host: "Other.Test:7777" } })).body);
+        const other = JSON.parse((await request(site.port, "/on/app", { headers: { Host: "Other.Test:7777" } })).body);
         assert.deepEqual([other.SERVER_NAME, other.SERVER_PORT, other.SERVER_ADMIN], ["a.test", "80", "a@example.test"]);
         if (frontEnd === "uws") return; // uWS refuses HTTP/1.0
         for (const canonical of ["on", "off"]) {
-          const r = await raw(port, `GET /${canonical}/app HTTP/1.0\r\n\r\n`);
+          const r = await raw(site.port, `GET /${canonical}/app HTTP/1.0\r\n\r\n`);
           const e = JSON.parse(r.slice(r.indexOf("\r\n\r\n") + 4));
           assert.deepEqual([e.SERVER_NAME, e.SERVER_PORT, e.SERVER_ADMIN], ["a.test", "80", "a@example.test"], canonical);
-          const slash = await raw(port, `GET /${canonical}/s/dir HTTP/1.0\r\n\r\n`);
+          const slash = await raw(site.port, `GET /${canonical}/s/dir HTTP/1.0\r\n\r\n`);
           assert.match(slash, new RegExp(`\\r\\nLocation: http://a\\.test/${canonical}/s/dir/\\r\\n`));
         }
       });
 
       it("AllowOverride None with an AllowOverrideList: .htaccess is read, listed directives apply, others give 500", async () => {
         const H = { Host: "a.test:7777" };
-        assert.equal((await request(port, "/lst/x.txt", { headers: H })).status, 200);
-        const moved = await request(port, "/lst/from", { headers: H });
+        assert.equal((await request(site.port, "/lst/x.txt", { headers: H })).status, 200);
+        const moved = await request(site.port, "/lst/from", { headers: H });
         assert.equal(moved.status, 302);
         assert.equal(moved.headers.location, "http://a.test:7777/lst/to");
-        const refused = await request(port, "/lst2/x.txt", { headers: H });
+        const refused = await request(site.port, "/lst2/x.txt", { headers: H });
         assert.equal(refused.status, 500);
         assert.match(refused.body, /administrator at \n a@example\.test to inform/);
       });

@@ -4,18 +4,18 @@
 // server config (RewriteEngine, RewriteOptions Inherit). On both engines and both front ends;
 // the expected values were recorded from Apache 2.4.71 + mod_wsgi 4.9.4 on the same
 // configuration (the signature's banner aside).
-const { describe, it, before, after } = require("node:test");
+const { describe, it } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { loadConfig, parseConfigText } = require("../dist/config");
-const { Server } = require("../dist/server");
+const { parseConfigText } = require("../dist/config");
 const { availableEngines } = require("./helpers/engines");
+const { siteServer } = require("./helpers/site-server");
 const { SectionIndex } = require("../dist/map/sections");
 const { Mapper } = require("../dist/map/mapper");
 const { mergeServerRewrite } = require("../dist/config/model");
-const { request, freePort } = require("./helpers/http");
+const { request } = require("./helpers/http");
 
 const nullLog = { log() {}, close() {} };
 
@@ -185,16 +185,8 @@ const engines = availableEngines();
 for (const [engineName, engine] of engines) {
   for (const frontEnd of ["node", "uws"]) {
     describe(`vhost inheritance (${engineName} engine, ${frontEnd} front end)`, () => {
-      let server;
-      let port;
-      before(async () => {
-        port = await freePort();
-        server = await Server.start(loadConfig(writeSite(port)), { engine, frontEnd, errorLog: nullLog, accessLog: null, notice: () => {} });
-      });
-      after(async () => {
-        await server?.stop(1000);
-      });
-      const get = (host, target, opts = {}) => request(port, target, { ...opts, headers: { Host: host, ...(opts.headers ?? {}) } });
+      const site = siteServer(writeSite, engine, frontEnd);
+      const get = (host, target, opts = {}) => request(site.port, target, { ...opts, headers: { Host: host, ...(opts.headers ?? {}) } });
 
       it("the application sees the server's ServerSignature, SetEnv, SetEnvIf and WSGIPassAuthorization unless the host sets its own", async () => {
         const auth = { headers: { Authorization: "Basic dTpw" } };

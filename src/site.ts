@@ -28,8 +28,7 @@ import type { StaticPage } from "./static/serve-file";
  */
 const EMBEDDED_THREADS = 15;
 
-/** %{GLOBAL} names the main group (""); other names are literal. */
-/** A literal group name as requests carry it: a byte string (map/groups.ts). */
+/** %{GLOBAL} names the main group (""); other names are literal, as byte strings (map/groups.ts). */
 function groupName(value: string): string {
   return value === "%{GLOBAL}" ? "" : toByteString(value);
 }

@@ -379,9 +379,9 @@ class ResponseRun {
 
 /**
  * Log an exception as mod_wsgi does: a headline naming the script, then the stack one line
- * per entry (level error, module wsgi).
+ * per entry (level error, module wsgi). `scriptFilename` is a byte string, as requests name
+ * scripts; it is logged as its text.
  */
-/** `scriptFilename` is a byte string, as requests name scripts; it is logged as its text. */
 export function logScriptException(log: ErrorLog, scriptFilename: string, err: unknown, prefix = ""): void {
   log.log("error", "wsgi", `${prefix}mod_wsgi (pid=${process.pid}): Exception occurred processing WSGI script '${textOf(scriptFilename)}'.`);
   const text = err instanceof Error ? err.stack ?? `${err.name}: ${err.message}` : `Uncaught value: ${safeString(err)}`;

@@ -957,6 +957,10 @@ function headerDirective(which: "Header" | "RequestHeader") {
     if (extra !== undefined && /^expr=/i.test(extra)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "expr= conditions (ap_expr) are not supported; use env=[!]variable");
     if (extra !== undefined && !/^(early|env=!?.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early or env=[!]var)`);
     if (args[i] !== undefined) throw badArgs("too many arguments");
+    // What goes into a header is bytes: the configuration's UTF-8 bytes (an edit pattern stays
+    // as written; `compiled` is its translation over byte strings).
+    if (value !== undefined && !compiled) value = toByteString(value);
+    if (replacement !== undefined) replacement = toByteString(replacement);
     (scope.dir.headers ??= []).push({
       directive: which, ...(condition ? { condition } : {}), action, header,
       ...(value !== undefined ? { value } : {}), ...(compiled ? { compiled } : {}), ...(replacement !== undefined ? { replacement } : {}), ...(extra !== undefined ? { extra } : {}),

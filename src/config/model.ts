@@ -266,9 +266,11 @@ export interface HeaderDirective {
   readonly condition?: "onsuccess" | "always";
   readonly action: string;
   readonly header: string;
+  /** A byte string (the configuration's bytes); for edit / edit* the pattern as written. */
   readonly value?: string;
   /** edit / edit*: `value` compiled as every configuration regex is (over byte strings). */
   readonly compiled?: ConfigRegex;
+  /** edit / edit*: a byte string. */
   readonly replacement?: string;
   readonly extra?: string;
   readonly where: Where;

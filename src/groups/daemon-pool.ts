@@ -55,11 +55,12 @@ export class DaemonPool implements ApplicationHost {
   /** Spawn every group's processes and run the WSGIImportScript lines aimed at them. */
   async start(importScripts: ServerConfig["importScripts"] = []): Promise<void> {
     for (const g of this.groups.values()) g.start();
-    await Promise.all(
-      importScripts
-        .filter((s) => s.processGroup !== "" && this.groups.has(toByteString(s.processGroup)))
-        .map((s) => this.groups.get(toByteString(s.processGroup))!.preload(toByteString(s.script), "", toByteString(s.applicationGroup))),
-    );
+    const preloads: Promise<void>[] = [];
+    for (const s of importScripts) {
+      const g = s.processGroup === "" ? undefined : this.groups.get(toByteString(s.processGroup));
+      if (g) preloads.push(g.preload(toByteString(s.script), "", toByteString(s.applicationGroup)));
+    }
+    await Promise.all(preloads);
   }
 
   /** `name`: a byte string, as requests carry it. */

@@ -7,7 +7,6 @@
  */
 import type { HeaderDirective } from "../config/model";
 import type { HeaderPair, ResponseSink } from "./types";
-import { toByteString } from "../engine/byte-string";
 
 export interface HeaderRuleContext {
   /** Request variables (SetEnv, SetEnvIf, rewrite E=). */
@@ -62,8 +61,7 @@ function applyRule(rule: HeaderDirective, pairs: [string, string][], ctx: Header
   const name = rule.header;
   const lname = name.toLowerCase();
   const find = () => pairs.findIndex(([n]) => n.toLowerCase() === lname);
-  // A header value is bytes (latin-1 text); the configuration's is its UTF-8 bytes.
-  const value = () => expand(toByteString(rule.value ?? ""), ctx, request);
+  const value = () => expand(rule.value ?? "", ctx, request);
   switch (rule.action) {
     case "set": {
       removeAll(pairs, lname);
@@ -104,11 +102,10 @@ function applyRule(rule: HeaderDirective, pairs: [string, string][], ctx: Header
     }
     case "edit":
     case "edit*": {
-      // Header values are bytes: the pattern is translated as every configuration regex is,
-      // and the replacement is the configuration's bytes.
+      // Header values are bytes: the pattern is translated as every configuration regex is.
       const source = rule.compiled?.jsSource ?? "";
       const re = new RegExp(source, rule.action === "edit*" ? "gs" : "s");
-      const replacement = apacheReplacement(toByteString(rule.replacement ?? ""));
+      const replacement = apacheReplacement(rule.replacement ?? "");
       for (const p of pairs) if (p[0].toLowerCase() === lname) p[1] = p[1].replace(re, replacement);
       return;
     }

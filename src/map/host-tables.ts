@@ -16,6 +16,8 @@ import type { RewriteMapSpec } from "./rewrite-map";
 
 export class HostTables {
   readonly aliases: readonly AliasDirective[];
+  /** Each alias's URL prefix and target as byte strings, by index (what the map phase joins). */
+  readonly aliasBytes: readonly { readonly prefix: string; readonly target: string }[];
   readonly aliasTable: AliasTable;
   /** Server-level Redirect* directives, the virtual host's before the main server's. */
   readonly redirects: readonly RedirectDirective[];
@@ -50,6 +52,7 @@ export class HostTables {
     const inherits = host !== main;
     // A virtual host sees its own aliases first, then the main server's (httpd's merge).
     this.aliases = inherits ? [...host.aliases, ...main.aliases] : host.aliases;
+    this.aliasBytes = this.aliases.map((a) => ({ prefix: toByteString(a.pattern), target: toByteString(a.target) }));
     this.redirects = inherits ? [...host.redirects, ...main.redirects] : host.redirects;
     this.aliasTable = engine.compileAliasTable(
       this.aliases.map((a) =>

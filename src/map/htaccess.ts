@@ -22,17 +22,21 @@ interface Cached {
 
 export class HtaccessFiles implements HtaccessReader {
   private readonly cache = new Map<string, Cached>();
+  /** AccessFileName as byte strings: they are joined to mapped paths. */
+  private readonly names: readonly string[];
 
   /** `names`: AccessFileName, the files looked for in each directory, in order. */
   constructor(
     private readonly log: ErrorLog,
-    private readonly names: readonly string[] = [".htaccess"],
-  ) {}
+    names: readonly string[] = [".htaccess"],
+  ) {
+    this.names = names.map(toByteString);
+  }
 
   read(dir: string, allowed: DirSettings): DirSettings | null {
     for (const name of this.names) {
-      // `dir` is a byte string (a mapped path); so is the file name joined to it.
-      const file = path.join(dir, toByteString(name));
+      // `dir` is a byte string (a mapped path).
+      const file = path.join(dir, name);
       const st = fs.statSync(fsPath(file), { throwIfNoEntry: false });
       if (!st || !st.isFile()) continue;
       const allowKey = JSON.stringify(allowed.allowOverride?.classes ?? []) + JSON.stringify(allowed.allowOverrideList?.value ?? []);

@@ -430,9 +430,7 @@ export class Mapper {
     const hit = t.aliasTable.match(uri);
     if (hit) {
       const alias = t.aliases[hit.index];
-      // The alias as configured is text; what it is joined to and compared with is bytes.
-      const target = toByteString(alias.target);
-      const prefix = toByteString(alias.pattern);
+      const { prefix, target } = t.aliasBytes[hit.index];
       if (!alias.isScript) {
         return {
           filename: hit.target,

@@ -7,6 +7,7 @@
  * those in post_read_request, before decoding, so they see the path as it was sent.
  */
 import type { SetEnvIfRule } from "../config/model";
+import { splitTarget } from "./request-target";
 
 export interface SetEnvIfRequest {
   readonly method: string;
@@ -22,7 +23,7 @@ export interface SetEnvIfRequest {
 /** Apply `rules` in order to `env` (modified in place). `uri` is the decoded URL-path. */
 export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfRequest, uri: string, env: Map<string, string>): void {
   for (const rule of rules) {
-    const subject = attributeValue(rule.attribute, req, rule.early ? rawPath(req.target) : uri, env);
+    const subject = attributeValue(rule.attribute, req, rule.early ? splitTarget(req.target).rawPath : uri, env);
     if (subject === undefined) continue;
     const re = rule.compiled.regexp;
     re.lastIndex = 0;
@@ -39,11 +40,6 @@ export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfReque
       env.set(name, value);
     }
   }
-}
-
-function rawPath(target: string): string {
-  const q = target.indexOf("?");
-  return q < 0 ? target : target.slice(0, q);
 }
 
 function attributeValue(attribute: string, req: SetEnvIfRequest, uri: string, env: ReadonlyMap<string, string>): string | undefined {

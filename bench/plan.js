@@ -46,6 +46,10 @@ for (const us of BUSY_MICROS) {
 // Raw uWS refusing bodies over 1024 bytes with a 413: the 413 / hello pair of the payloads set on a
 // server that does nothing else.
 SERVERS["uws-refuse"] = { label: "raw uWebSockets.js, 413 for bodies over 1024 bytes", kind: "script", script: "uws-hello.js", args: ["0", "1024"] };
+// The least a WSGI-shaped gateway must do per request, on raw uWS (servers/uws-gateway.js): the
+// client address alone, and that plus a fixed environ, start_response and the checks.
+SERVERS["uws-address"] = { label: "raw uWebSockets.js + reading the client address", kind: "script", script: "uws-gateway.js", args: ["address"] };
+SERVERS["uws-gateway"] = { label: "raw uWebSockets.js + the least a WSGI gateway does (environ, start_response, checks)", kind: "script", script: "uws-gateway.js", args: ["gateway"] };
 for (const [id, s] of Object.entries(SERVERS)) s.id = id;
 
 const HELLO = { status: 200, body: "Hello World!" };
@@ -87,7 +91,14 @@ ROWS.push(
 ROWS.push({ id: "headroom-uws", set: "headroom", server: "uws", label: "raw uWebSockets.js", request: { path: "/" }, expect: HELLO });
 for (const us of BUSY_MICROS) ROWS.push({ id: `uws-busy${us}`, set: "headroom", server: `uws-busy${us}`, label: SERVERS[`uws-busy${us}`].label, request: { path: "/" }, expect: HELLO });
 
-const SETS = ["hello", "aliases", "payloads", "cores", "headroom"];
+ROWS.push(
+  { id: "floor-uws", set: "floor", server: "uws", label: "raw uWebSockets.js", request: { path: "/" }, expect: HELLO },
+  { id: "floor-address", set: "floor", server: "uws-address", label: SERVERS["uws-address"].label, request: { path: "/" }, expect: HELLO },
+  { id: "floor-gateway", set: "floor", server: "uws-gateway", label: SERVERS["uws-gateway"].label, request: { path: "/" }, expect: HELLO },
+  { id: "floor-inthread", set: "floor", server: "nw-inthread-native", label: SERVERS["nw-inthread-native"].label, request: { path: "/" }, expect: HELLO },
+);
+
+const SETS = ["hello", "aliases", "payloads", "cores", "headroom", "floor"];
 
 /** The rows `--quick` runs: the headline pairs, the alias extremes it can afford, 413 vs hello. */
 const QUICK_ROWS = new Set([
@@ -127,6 +138,10 @@ const TARGETS = [
   { name: "daemon processes=2 on CPUs 0-1 / in-thread on CPU 0 (native; CPU 1 shared with the load generator)", a: "cores-daemon2", b: "cores-inthread", min: null },
   // Headroom: what share of raw uWS a server keeps that adds N µs of work per request.
   ...BUSY_MICROS.map((us) => ({ name: `raw uWS + ${us} µs busy loop per request / raw uWS`, a: `uws-busy${us}`, b: "headroom-uws", min: null })),
+  // The floor: what the gateway interface costs on raw uWS before any configuration is involved.
+  { name: "raw uWS + client address / raw uWS", a: "floor-address", b: "floor-uws", min: null },
+  { name: "gateway floor (address, environ, start_response, checks) / raw uWS", a: "floor-gateway", b: "floor-uws", min: null },
+  { name: "in-thread / gateway floor", a: "floor-inthread", b: "floor-gateway", min: null },
 ];
 
 /** The streamed-upload memory check: server RSS growth while an app discards the body. */

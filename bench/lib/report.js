@@ -37,6 +37,7 @@ function baselineFor(row) {
   if (row.set === "payloads") return row.server === "uws-refuse" ? "uws-refuse-hello" : "payload-hello";
   if (row.set === "cores") return "cores-inthread";
   if (row.set === "headroom") return "headroom-uws";
+  if (row.set === "floor") return "floor-uws";
   return null;
 }
 
@@ -105,6 +106,7 @@ function renderReport(r) {
     payloads: ["Request shapes on one nodewsgi server (in-thread, native), and the 413 pair on raw uWS", "× hello on this server"],
     cores: ["Groups with a second core: the server may also use CPU 1, which the load generator shares", "× in-thread on one core"],
     headroom: ["Headroom: raw uWS with a busy loop added per request (how much work a ratio to raw uWS allows)", "× raw uWS"],
+    floor: ["Floor: raw uWS plus the least a WSGI gateway does per request (bench/servers/uws-gateway.js), next to the in-thread path", "× raw uWS"],
   };
   for (const set of plan.SETS) {
     const rows = r.results.filter((x) => x.row.set === set);

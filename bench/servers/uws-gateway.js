@@ -1,6 +1,6 @@
 "use strict";
-// The least a WSGI-shaped gateway must do per request, on raw uWebSockets.js: the "floor" rows of
-// the headroom set, to read the in-thread target against. No configuration, no mapping (one
+// The least a WSGI-shaped gateway must do per request, on raw uWebSockets.js: the "floor" set's
+// rows, to read the in-thread target against. No configuration, no mapping (one
 // route, its values fixed), no access log; only what every request needs whatever the server:
 //
 //   address   raw uWS hello plus reading the client's address (uWS.js 20.30 makes a getpeername
@@ -16,8 +16,7 @@ const path = require("node:path");
 const port = Number(process.argv[2]);
 const mode = process.argv[3];
 if (mode !== "address" && mode !== "gateway") throw new Error(`mode must be address or gateway, not ${mode}`);
-const dir = path.dirname(require.resolve("@trufflesuite/uws-js-unofficial/package.json"));
-const uws = require(path.join(dir, "binaries", `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`));
+const { uws, listen } = require("../lib/uws.js");
 const application = require("../apps/hello.js").application;
 
 const SCRIPT = path.join(__dirname, "..", "apps", "hello.js");
@@ -163,21 +162,9 @@ function gateway(res, req) {
   }
 }
 
-uws
-  .App()
-  .any(
-    "/*",
-    mode === "gateway"
-      ? gateway
-      : (res) => {
-          remoteAddress(res);
-          res.writeStatus("200 OK").writeHeader("Content-Type", "text/plain").end("Hello World!");
-        },
-  )
-  .listen("127.0.0.1", port, (socket) => {
-    if (!socket) {
-      process.stderr.write(`uws-gateway: cannot listen on 127.0.0.1:${port}\n`);
-      process.exit(1);
-    }
-    process.stdout.write(`listening ${port}\n`);
-  });
+function address(res) {
+  remoteAddress(res);
+  res.writeStatus("200 OK").writeHeader("Content-Type", "text/plain").end("Hello World!");
+}
+
+listen(uws.App().any("/*", mode === "gateway" ? gateway : address), port, "uws-gateway");

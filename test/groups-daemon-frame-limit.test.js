@@ -1,6 +1,6 @@
 "use strict";
 // A response head larger than MAX_FRAME is refused by the child's Outbox (so that request gets a
-// 502), never sent as a frame the supervisor's reader would refuse with the whole connection.
+// 500), never sent as a frame the supervisor's reader would refuse with the whole connection.
 const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const { Outbox, MAX_FRAME } = require("../dist/groups/daemon-protocol");

@@ -164,7 +164,7 @@ test("daemon: a client that leaves mid-upload does not run the application with 
 
 // ---- daemon: a process dying with a batch in flight ----
 
-test("daemon: kill -9 with requests in flight and queued: in-flight get 502, queued ones run on the replacement", async () => {
+test("daemon: kill -9 with requests in flight and queued: in-flight get 500, queued ones run on the replacement", async () => {
   const started = path.join(root, "batch-started");
   const hold = script(
     "hold.js",
@@ -185,7 +185,7 @@ test("daemon: kill -9 with requests in flight and queued: in-flight get 502, que
   assert.equal(g.queue.length, 4);
   process.kill(pid, "SIGKILL");
   const results = await Promise.all(flights);
-  assert.deepEqual(results.slice(0, 3).map((s) => s.status), [502, 502, 502]);
+  assert.deepEqual(results.slice(0, 3).map((s) => s.status), [500, 500, 500]);
   for (const s of results.slice(3)) {
     assert.equal(s.status, 200, log.lines.join("\n"));
     assert.notEqual(s.text, String(pid));

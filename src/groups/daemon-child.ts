@@ -155,7 +155,7 @@ class WireSink extends CreditWindow implements ResponseSink {
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     if (this.aborted) return;
     if (!this.link.out.responseHead(this.id, status, reason, headers)) {
-      // Too large for one frame: this request gets a 502 (RESP_ABORT before headers), the
+      // Too large for one frame: this request gets a 500 (RESP_ABORT before headers), the
       // connection and the other requests on it go on.
       childLog.log("error", "wsgi", `daemon: response headers larger than ${MAX_FRAME} bytes refused`);
       this.destroy();

@@ -38,7 +38,7 @@ export const enum Frame {
   RespHead = 10,
   RespBody = 11,
   RespEnd = 12,
-  /** The application failed mid-response: 502 before headers, a dropped client after. */
+  /** The application failed mid-response: 500 before headers, a dropped client after. */
   RespAbort = 13,
   /** Request body bytes the application has consumed: the front end may send that many more. */
   BodyCredit = 14,

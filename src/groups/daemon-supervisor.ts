@@ -7,7 +7,7 @@
  *
  * The supervisor balances requests (least in flight, at most `threads` per process, a bounded
  * queue beyond that), answers failures as mod_wsgi does (503 unreachable, 504 queue/socket/
- * request timeout, 502 when a daemon dies before its headers) and recycles processes without
+ * request timeout, 500 when a daemon dies before its headers) and recycles processes without
  * losing requests: the replacement is spawned first; the old process stops taking requests once
  * the new one is ready, finishes its in-flight requests within graceful-timeout and is killed
  * after shutdown-timeout.
@@ -641,7 +641,7 @@ class Link {
       } catch (err) {
         // One request's failure (its sink threw) is its own: the connection and the other
         // requests on it go on, as they did with a connection per request.
-        ex.fail(502, `Bad response from daemon process '${group.name}' (pid ${child.pid}): ${(err as Error)?.message ?? String(err)}`);
+        ex.fail(500, `Bad response from daemon process '${group.name}' (pid ${child.pid}): ${(err as Error)?.message ?? String(err)}`);
       }
     });
     socket.setNoDelay(true);
@@ -883,7 +883,7 @@ class Exchange extends ClientRelay<HeldFrame> {
         return;
       case Frame.RespAbort:
         this.responded = true;
-        if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+        if (!this.headersSent) this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
         else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`);
         return;
       case Frame.BodyCredit:
@@ -894,7 +894,7 @@ class Exchange extends ClientRelay<HeldFrame> {
         }
         return;
       default:
-        this.fail(502, `Bad response frame ${type} from daemon process '${this.group.name}'`);
+        this.fail(500, `Bad response frame ${type} from daemon process '${this.group.name}'`);
     }
   }
 
@@ -922,11 +922,11 @@ class Exchange extends ClientRelay<HeldFrame> {
     this.recompute();
   }
 
-  /** The process's connection broke: 502 before headers, a dropped client after. */
+  /** The process's connection broke: 500 before headers (as mod_wsgi answers), a dropped client after. */
   linkLost(): void {
     if (this.done) return;
     this.link = null;
-    if (!this.headersSent) this.fail(502, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+    if (!this.headersSent) this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
     else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`);
   }
 

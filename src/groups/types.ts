@@ -35,7 +35,7 @@ export interface AppRequest {
 export interface ApplicationHost {
   /**
    * Run the request and write its response to `sink`. Never rejects: every failure becomes a
-   * response (500/502/503/504) and a line in the error log. Resolves when the response ended;
+   * response (500/503/504) and a line in the error log. Resolves when the response ended;
    * undefined instead when it ended before dispatch returned (an in-thread application that
    * answered at once).
    */

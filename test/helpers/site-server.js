@@ -14,8 +14,17 @@ const nullLog = { log() {}, close() {} };
 function siteServer(writeSite, engine, frontEnd) {
   const live = { port: 0, server: null };
   before(async () => {
-    live.port = await freePort();
-    live.server = await Server.start(loadConfig(writeSite(live.port)), { engine, frontEnd, errorLog: nullLog, accessLog: null, notice: () => {} });
+    // The configuration names its port (VirtualHost *:PORT), so it cannot say Listen 0: a port
+    // found free can be taken by someone else before we bind it, and then another is tried.
+    for (let attempt = 1; ; attempt++) {
+      live.port = await freePort();
+      try {
+        live.server = await Server.start(loadConfig(writeSite(live.port)), { engine, frontEnd, errorLog: nullLog, accessLog: null, notice: () => {} });
+        return;
+      } catch (err) {
+        if (err?.code !== "E_LISTEN" || attempt === 5) throw err;
+      }
+    }
   });
   after(async () => {
     await live.server?.stop(1000);

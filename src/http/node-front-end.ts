@@ -207,6 +207,9 @@ class NodeBody implements RequestBody {
   }
 }
 
+/** How long a response cut short may take to flush what it had sent before its socket is closed. */
+const FLUSH_BEFORE_CLOSE_MS = 10_000;
+
 class NodeSink implements ResponseSink {
   aborted = false;
   private finished = false;
@@ -284,9 +287,23 @@ class NodeSink implements ResponseSink {
     else this.res.end();
   }
 
+  /**
+   * Close the connection mid-response: the client sees the body cut short (the response is
+   * never ended, so no final chunk). What was written may still be corked (node:http corks
+   * until the next tick) or queued: it goes out first, then the socket closes, within
+   * FLUSH_BEFORE_CLOSE_MS for a client that stopped reading.
+   */
   destroy(): void {
     if (this.finished) return;
     this.finished = true;
-    this.res.destroy();
+    const socket = this.res.socket;
+    if (!this.res.headersSent || socket === null || socket.destroyed) {
+      this.res.destroy();
+      return;
+    }
+    socket.destroySoon();
+    const timer = setTimeout(() => socket.destroy(), FLUSH_BEFORE_CLOSE_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
   }
 }

@@ -406,8 +406,6 @@ class UwsSink implements ResponseSink {
   /** A chunk `tryEnd` could not fully send, with the write offset it started at. */
   private pending: { chunk: Uint8Array; offset: number } | null = null;
   private waiters: (() => void)[] | null = null;
-  /** Close the connection once a streamed known-length body is fully sent. */
-  private closeWhenSent = false;
 
   constructor(
     private readonly res: UwsResponse,
@@ -425,8 +423,11 @@ class UwsSink implements ResponseSink {
   }
 
   abort(): void {
-    if (this.aborted || this.finished) return;
+    if (this.aborted) return;
+    // After the response finished (a connection closed on purpose) `res` is off limits all the
+    // same, and the response was counted out already.
     this.aborted = true;
+    if (this.finished) return;
     this.owner.settle();
     const handlers = this.abortHandlers;
     this.abortHandlers = null;
@@ -484,8 +485,13 @@ class UwsSink implements ResponseSink {
       head += `\r\n${name}: ${value}`;
     }
     // Nothing is assigned until the head is known to be valid: a refused head leaves the sink
-    // as it was, for the 500 that replaces it.
-    this.length = status === 204 || status === 304 || (status >= 100 && status < 200) ? 0 : length;
+    // as it was, for the 500 that replaces it. A 1xx, 204 or 304 response has no body and
+    // says nothing about one: it ends as a HEAD response of unknown length does.
+    if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+      this.headOnly = true;
+      length = -1;
+    }
+    this.length = length;
     if (close) this.closeAfter = true;
     this.head = head;
     this.latin1 = latin1;
@@ -515,7 +521,7 @@ class UwsSink implements ResponseSink {
     const offset = this.res.getWriteOffset();
     const [sent, done] = this.res.tryEnd(chunk, this.length);
     this.written += chunk.length;
-    if (done) this.completed();
+    if (done) this.markFinished();
     if (!sent) {
       this.pending = { chunk, offset };
       this.waitWritable();
@@ -530,7 +536,7 @@ class UwsSink implements ResponseSink {
       const p = this.pending;
       if (p) {
         const [sent, done] = this.res.tryEnd(p.chunk.subarray(offset - p.offset), this.length);
-        if (done) this.completed();
+        if (done) this.markFinished();
         if (!sent) return false;
         this.pending = null;
       }
@@ -555,7 +561,11 @@ class UwsSink implements ResponseSink {
       const whole = this.written === 0 && (this.length < 0 || body.length === this.length);
       if (this.headOnly) {
         this.watchAbort();
-        this.res.endWithoutBody(this.length >= 0 ? this.length : undefined, close);
+        // Without a length no Content-Length is written, and no close either: uWS 20.30 writes
+        // a bogus length for an explicit undefined. uWS closes if the client asked; a stopping
+        // server closes every connection once nothing is in flight.
+        if (this.length >= 0) this.res.endWithoutBody(this.length, close);
+        else this.res.endWithoutBody();
       } else if ((this.length < 0 && this.written > 0) || (whole && body.length <= WHOLE_BODY_MAX)) {
         // The end of a chunked body, or a small body at once: uWS frames it and closes
         // afterwards when asked to.
@@ -565,16 +575,15 @@ class UwsSink implements ResponseSink {
         // cannot take now is resent from onWritable and the response counts as in flight until
         // then (`end()` would leave it in uWS's buffer, which closing the app on a graceful
         // stop discards). A short body is the application's error, and the gateway layer
-        // destroys the connection for it. `tryEnd` cannot close; do it once sent.
+        // destroys the connection for it. `tryEnd` cannot close, and once it has sent the last
+        // byte `res` may not be touched: uWS closes if the client asked, a stopping server
+        // closes every connection once nothing is in flight, and otherwise the connection,
+        // whose head said nothing of closing, stays open.
         if (this.length < 0) this.length = body.length;
-        this.closeWhenSent = close;
         this.tryEnd(body);
       } else if (this.written === 0) {
         this.watchAbort();
         this.res.endWithoutBody(this.length, close);
-      } else if (close && this.written >= this.length) {
-        if (this.pending !== null) this.closeWhenSent = true;
-        else this.closeSoon();
       }
     });
     // A chunk uWS could not take yet is resent from onWritable, which finishes the response
@@ -582,25 +591,27 @@ class UwsSink implements ResponseSink {
     if (this.pending === null) this.markFinished();
   }
 
-  /** Close after a streamed response that must not keep the connection alive. */
-  private closeSoon(): void {
+  /**
+   * Close the connection mid-response: the client sees the body cut short. What was written
+   * may still be corked: inside uWS's handler, and in the microtasks that run before uWS
+   * uncorks. Closing at once would discard it and the client would get nothing at all, so a
+   * response with a head sent is closed on the next turn of the loop, once uWS has sent it.
+   */
+  destroy(): void {
+    if (this.aborted || this.finished) return;
+    // Counted out first: close() runs the abort handler synchronously.
+    this.markFinished();
+    if (!this.headSent) {
+      this.res.close();
+      return;
+    }
+    this.watchAbort();
     setImmediate(() => {
       if (!this.aborted) this.res.close();
     });
   }
 
-  destroy(): void {
-    if (this.aborted || this.finished) return;
-    this.res.close();
-    this.markFinished();
-  }
-
-  /** The last byte of a streamed known-length body has been handed to uWS. */
-  private completed(): void {
-    this.markFinished();
-    if (this.closeWhenSent) this.closeSoon();
-  }
-
+  /** The response is over here: its last byte handed to uWS, or the connection closed. */
   private markFinished(): void {
     if (this.finished) return;
     this.finished = true;

@@ -2,8 +2,14 @@
  * Running an application against one request: start_response, the response iterable, and
  * the rules mod_wsgi enforces around them.
  *
- * - Headers go out with the first non-empty body chunk, or at the end (WSGI's rule), so an
- *   application can still change its mind with start_response(..., exc_info) until then.
+ * - Headers go out with the first non-empty body chunk, or at the end (WSGI's rule). Until
+ *   then start_response may be called again, with or without exc_info, and the last call
+ *   wins (mod_wsgi allows it; PEP 3333 asks for exc_info); after that only exc_info re-raises.
+ * - Hop-by-hop headers are the server's: an application's `Connection: close` closes the
+ *   connection after the response, its `Keep-Alive` and `Transfer-Encoding` are dropped (the
+ *   front end frames the body). mod_wsgi passes all three to the client as they are.
+ * - 204 and 304 responses carry no body and no Content-Length or Content-Type, as httpd
+ *   sends them (whatever the application returned is consumed and discarded).
  * - Body items may be Buffer/Uint8Array, or strings (encoded as UTF-8 for convenience, where
  *   mod_wsgi insists on bytes). An application may also return a single Buffer or string,
  *   a Promise of the result, or an async iterable.
@@ -38,7 +44,8 @@ export interface RunOptions {
 export type StartResponse = (status: string, headers: readonly (readonly [string, string])[], excInfo?: unknown) => WriteCallable;
 export type WriteCallable = (data: Uint8Array | string) => Promise<void>;
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"]);
+/** Response headers the server sets itself: an application's are dropped. */
+const SERVER_FRAMING = new Set(["keep-alive", "transfer-encoding"]);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const STATUS = /^(\d{3}) ([^\x00-\x1f\x7f]*)$/;
@@ -65,6 +72,8 @@ class ResponseRun {
   private declared = -1;
   private sent = 0;
   private readonly head: boolean;
+  /** Nothing of the body goes out: a HEAD request, or a 204/304 status. */
+  private noBody = false;
   private aborted = false;
   /** Settles when the client goes away; made only when something has to wait for it. */
   private abortPromise: Promise<typeof ABORTED> | null = null;
@@ -146,10 +155,9 @@ class ResponseRun {
 
   private readonly startResponse: StartResponse = (status, headers, excInfo) => {
     if (this.finished) throw new Error("start_response() called after request completed");
-    if (excInfo != null) {
-      if (this.headersSent) throw Array.isArray(excInfo) ? excInfo[1] : excInfo;
-    } else if (this.started) {
-      throw new Error("start_response() called more than once without exc_info");
+    if (this.headersSent) {
+      if (excInfo != null) throw Array.isArray(excInfo) ? excInfo[1] : excInfo;
+      throw new Error("headers have already been sent");
     }
     const [code, reason] = parseStatus(status);
     const { list, declared } = checkHeaders(headers);
@@ -277,7 +285,7 @@ class ResponseRun {
     if (this.aborted || this.sink.aborted) return undefined;
     if (!this.headersSent) this.sendHeaders();
     const chunk = this.clip(buf);
-    if (chunk === null || this.head) return undefined;
+    if (chunk === null || this.noBody) return undefined;
     if (this.sink.write(chunk)) return undefined;
     return Promise.race([this.sink.drain(), this.abortSignal()]).then(() => undefined);
   }
@@ -298,7 +306,15 @@ class ResponseRun {
 
   private sendHeaders(): void {
     if (!this.started) throw new Error("start_response() must be called before response content is produced");
-    this.sink.writeHead(this.code, this.reason, this.headers);
+    let headers = this.headers;
+    this.noBody = this.head;
+    if (this.code === 204 || this.code === 304) {
+      // As httpd's header filter: no body, and no headers describing one.
+      headers = headers.filter(([name]) => !isBodyHeader(name));
+      this.noBody = true;
+      this.declared = -1;
+    }
+    this.sink.writeHead(this.code, this.reason, headers);
     this.headersSent = true;
   }
 
@@ -314,13 +330,13 @@ class ResponseRun {
     if (this.aborted || this.sink.aborted) return;
     if (!this.headersSent) this.sendHeaders();
     const chunk = last !== undefined && last.length > 0 ? this.clip(last) : null;
-    if (this.declared >= 0 && this.sent < this.declared && !this.head) {
+    if (this.declared >= 0 && this.sent < this.declared && !this.noBody) {
       this.logLine(`mod_wsgi (pid=${process.pid}): Content length mismatch, expected ${this.declared}, response generated ${this.sent}: ${textOf(this.script())}`, "error");
       if (chunk !== null) this.sink.write(chunk);
       this.sink.destroy();
       return;
     }
-    if (chunk !== null && !this.head) this.sink.end(chunk);
+    if (chunk !== null && !this.noBody) this.sink.end(chunk);
     else this.sink.end();
   }
 
@@ -401,12 +417,13 @@ export function internalErrorPage(serverAdmin = "[no address given]", signature 
   return Buffer.from(errorPage(500, { serverAdmin, signature: signature === "" ? "" : `<hr>\n${signature}` }).html, "latin1");
 }
 
-/** Answer 500 with Apache's page (headers only for HEAD). */
+/** Answer 500 with Apache's page (headers only for HEAD), closing the connection after it as httpd does. */
 export function sendInternalServerError(sink: ResponseSink, head = false, serverAdmin?: string, signature = ""): void {
   const body = internalErrorPage(serverAdmin, signature);
   sink.writeHead(500, "Internal Server Error", [
     ["Content-Type", "text/html; charset=iso-8859-1"],
     ["Content-Length", String(body.length)],
+    ["Connection", "close"],
   ]);
   if (head) sink.end();
   else sink.end(body);
@@ -461,7 +478,7 @@ function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number 
     if (typeof value !== "string") throw new TypeError(`expected string object for header value, value of type ${typeName(value)} found`);
     const lower = checkName(name);
     if (BAD_VALUE.test(value)) throw new Error(`carriage return/line feed or control character present in header value for '${name}'`);
-    if (HOP_BY_HOP.has(lower)) throw new Error(`Hop-by-hop header '${name}' not allowed`);
+    if (SERVER_FRAMING.has(lower)) continue;
     if (lower === "content-length") {
       declared = contentLength(value);
       // The last one wins (as ap_set_content_length does); never send two.
@@ -471,6 +488,11 @@ function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number 
     list.push([name, value]);
   }
   return { list, declared };
+}
+
+function isBodyHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === "content-length" || lower === "content-type";
 }
 
 /** The last Content-Length text parsed: an application sends the same one again and again. */

@@ -14,7 +14,7 @@ import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
-import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, MimeTable, reasonPhrase } from "./static";
+import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withClosingHeader, MimeTable, reasonPhrase } from "./static";
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
@@ -218,6 +218,8 @@ export class Site {
     if (sink.aborted) return;
     const text = settings?.errorDocuments?.get(status)?.value;
     if (text !== undefined && status >= 400) {
+      // A configured document changes the page, not httpd's closing of the connection.
+      headers = withClosingHeader(status, headers);
       // What reaches the client is the configuration's bytes, as httpd sends them.
       const doc = toByteString(text);
       if (/^https?:\/\//i.test(doc)) {

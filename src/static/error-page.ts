@@ -132,9 +132,23 @@ function encodedPage(status: number, ctx: ErrorPageContext): { reason: string; b
 }
 
 /**
+ * Statuses after which httpd closes the connection whatever the client asked
+ * (ap_status_drops_connection): the request may have left it in an unknown state. 413 is not
+ * among them here: a refused body is skipped unread and costs the connection only when it is
+ * large (refusalHeaders in src/http/request-checks.ts).
+ */
+const CLOSING_STATUSES = new Set([400, 408, 411, 414, 500, 501, 503]);
+
+/** `headers` plus `Connection: close` when httpd would close the connection after `status`. */
+export function withClosingHeader(status: number, headers: readonly HeaderPair[]): readonly HeaderPair[] {
+  if (!CLOSING_STATUSES.has(status) || headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) return headers;
+  return [...headers, ["Connection", "close"]];
+}
+
+/**
  * Write Apache's error response: the canned page as `text/html; charset=iso-8859-1` with its
- * length, `Allow` on 405/501 (unless `extraHeaders` has one), plus `extraHeaders` (WWW-Authenticate, Location, ...). HEAD gets
- * the headers only, as Apache.
+ * length, `Allow` on 405/501 (unless `extraHeaders` has one), plus `extraHeaders` (WWW-Authenticate, Location, ...), and
+ * `Connection: close` where httpd closes after the status. HEAD gets the headers only, as Apache.
  */
 export function sendErrorPage(
   sink: ResponseSink,
@@ -143,7 +157,7 @@ export function sendErrorPage(
   extraHeaders: readonly HeaderPair[] = [],
 ): void {
   const { reason, body } = encodedPage(status, ctx);
-  const headers: HeaderPair[] = [...extraHeaders];
+  const headers: HeaderPair[] = [...withClosingHeader(status, extraHeaders)];
   if ((status === 405 || status === 501) && !headers.some(([n]) => n.toLowerCase() === "allow")) headers.push(["Allow", STATIC_ALLOW]);
   headers.push(["Content-Length", String(body.length)], ["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
   sink.writeHead(status, reason, headers);

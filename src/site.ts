@@ -161,10 +161,10 @@ export class Site {
       case "redirect":
         return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
       case "error":
-        if (result.reason && result.status !== 404) {
+        if (result.reason) {
           // Reasons name mapped paths, byte strings: logged as their text, so the log holds the
           // path's own bytes, as httpd's does.
-          this.log.log("error", "core", `${requestLogPrefix(req)}${textOf(result.reason)}`);
+          this.log.log("error", result.reasonModule ?? "core", `${requestLogPrefix(req)}${textOf(result.reason)}`);
         }
         return this.sendError(req, sink, result.status, result.settings, result.headers ?? []);
     }

@@ -93,6 +93,36 @@ WSGIImportScript @DIR@/preload.js process-group=single application-group=%{GLOBA
   });
 });
 
+describe("a script that cannot serve, as mod_wsgi answers it", () => {
+  let s;
+  before(async () => {
+    s = await start(`WSGIDaemonProcess d threads=2
+WSGIScriptAlias /nocall-main @DIR@/where.js application-group=%{GLOBAL} callable-object=nothere
+WSGIScriptAlias /nocall-worker @DIR@/where.js callable-object=nothere
+WSGIScriptAlias /nocall-daemon @DIR@/where.js process-group=d callable-object=nothere
+WSGIScriptAlias /missing @DIR@/missing.js`);
+  });
+  after(() => s?.server.stop(2000));
+
+  const logged = () => fs.readFileSync(path.join(s.dir, "error.log"), "utf8");
+
+  it("no such callable: 404 in embedded mode, 500 in a daemon process; one log line each", async () => {
+    assert.equal((await get(s.port, "/nocall-main")).status, 404);
+    assert.equal((await get(s.port, "/nocall-worker")).status, 404);
+    assert.equal((await get(s.port, "/nocall-daemon")).status, 500);
+    const script = path.join(s.dir, "where.js");
+    const lines = logged().split("\n").filter((l) => l.includes("does not contain WSGI application 'nothere'"));
+    assert.equal(lines.length, 3, logged());
+    for (const l of lines) assert.match(l, new RegExp(`\\[wsgi:error\\].*mod_wsgi \\(pid=\\d+\\): Target WSGI script '${script}' does not contain WSGI application 'nothere'\\.$`));
+    assert.doesNotMatch(logged(), /Exception occurred processing WSGI script/);
+  });
+
+  it("no such script: 404, logged as mod_wsgi logs it", async () => {
+    assert.equal((await get(s.port, "/missing")).status, 404);
+    assert.match(logged(), new RegExp(`\\[wsgi:error\\].*Target WSGI script not found or unable to stat: ${path.join(s.dir, "missing.js")}`));
+  });
+});
+
 describe("recycling under load", () => {
   it("maximum-requests recycles many times with no failed or non-2xx response", async () => {
     const s = await start(`WSGIDaemonProcess soak processes=2 threads=15 maximum-requests=200 graceful-timeout=5

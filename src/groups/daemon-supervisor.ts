@@ -884,7 +884,8 @@ class Exchange extends ClientRelay<HeldFrame> {
       case Frame.RespAbort:
         this.responded = true;
         if (!this.headersSent) this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
-        else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`);
+        // The process logged why (the application's exception, a short body); nothing to add.
+        else this.fail(0, null);
         return;
       case Frame.BodyCredit:
         this.bodyUnacked -= payload.readUInt32LE(0);
@@ -930,10 +931,13 @@ class Exchange extends ClientRelay<HeldFrame> {
     else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`);
   }
 
-  /** Answer with an error page (status>0, before headers) or drop the client (status 0 / after headers). */
-  fail(status: number, message: string): void {
+  /**
+   * Answer with an error page (status>0, before headers) or drop the client (status 0 / after
+   * headers); `message` for the error log, null when the daemon process logged the cause.
+   */
+  fail(status: number, message: string | null): void {
     if (this.done) return;
-    this.group.logRef.log("error", "wsgi", `${this.req.logPrefix}${message}`);
+    if (message !== null) this.group.logRef.log("error", "wsgi", `${this.req.logPrefix}${message}`);
     if (!this.sink.aborted) {
       if (!this.headersSent && status > 0) sendErrorPage(this.sink, status, { method: this.req.method });
       else this.sink.destroy();

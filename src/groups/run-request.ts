@@ -12,6 +12,7 @@ import { buildEnviron } from "../app/environ";
 import { WsgiErrors } from "../app/errors-stream";
 import { logScriptException, runApplication, sendInternalServerError } from "../app/run";
 import { sendErrorPage } from "../static/error-page";
+import { NodewsgiError } from "../errors";
 
 /** A body that stops arriving for this long is abandoned with 408 (Apache's Timeout default). */
 export const BODY_IDLE_TIMEOUT_MS = 60_000;
@@ -71,8 +72,15 @@ export function runCollected(cache: ScriptCache, req: AppRequest, buf: BodyBuffe
   );
 }
 
+/**
+ * The script could not be loaded, or lacks the callable: 500 with the stack logged. A missing
+ * callable is one line in the log, and 404 in embedded mode, as mod_wsgi answers it (its daemon
+ * processes answer 500).
+ */
 function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unknown): void {
-  logScriptException(log, req.script, err, req.logPrefix);
+  const noCallable = err instanceof NodewsgiError && err.code === "E_CALLABLE_NOT_FOUND";
+  if (noCallable) log.log("error", "wsgi", `${req.logPrefix}mod_wsgi (pid=${process.pid}): ${err.message}`);
+  else logScriptException(log, req.script, err, req.logPrefix);
   if (sink.aborted) return;
   // ServerAdmin and the ServerSignature footer come from the environ: looked up only here,
   // when the page is sent.
@@ -83,7 +91,8 @@ function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unkno
     if (env[i] === "SERVER_ADMIN") admin = env[i + 1];
     else if (env[i] === "SERVER_SIGNATURE") signature = env[i + 1];
   }
-  sendInternalServerError(sink, req.method === "HEAD", admin, signature);
+  if (noCallable && req.processGroup === "") sendErrorPage(sink, 404, { method: req.method, signature: signature === "" ? "" : `<hr>\n${signature}` });
+  else sendInternalServerError(sink, req.method === "HEAD", admin, signature);
 }
 
 /** Never rejects (runApplication flushes wsgi.errors when the response is done). */

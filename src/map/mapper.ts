@@ -85,8 +85,10 @@ export type MapResult =
       readonly kind: "error";
       readonly status: number;
       readonly headers?: readonly HeaderPair[];
-      /** Why, for the error log (omitted for ordinary 404s). */
+      /** Why, for the error log (omitted for ordinary 404s, which httpd logs only at info). */
       readonly reason?: string;
+      /** The module the log line names (default core), as httpd's line would. */
+      readonly reasonModule?: string;
       readonly settings: DirSettings | null;
     };
 
@@ -617,7 +619,7 @@ export class Mapper {
       if (!execCgi && !translated.scriptAlias) {
         return bad(403, `Options ExecCGI is off in this directory: ${walk.filename}`, settings);
       }
-      if (walk.stat === null) return { kind: "error", status: 404, reason: `Target WSGI script not found or unable to stat: ${walk.filename}`, settings };
+      if (walk.stat === null) return { kind: "error", status: 404, reason: `Target WSGI script not found or unable to stat: ${walk.filename}`, reasonModule: "wsgi", settings };
       if (walk.stat.isDirectory()) return bad(403, `Attempt to invoke directory as WSGI application: ${walk.filename}`, settings);
     }
     if (walk.pathInfo !== "" && settings.acceptPathInfo?.value === "off") return { kind: "error", status: 404, settings };

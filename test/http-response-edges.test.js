@@ -1,7 +1,8 @@
 "use strict";
 // Responses that end in an unusual way, as raw bytes on real sockets, on both front ends and
 // with the application in the front-end thread (%{GLOBAL}, where uWS holds everything written
-// inside its handler corked) and in a worker-thread group. What httpd + mod_wsgi 4.9 does was
+// inside its handler corked), in a worker-thread group and in a daemon process (whose response
+// reaches the front end in frames). What httpd + mod_wsgi 4.9 does was
 // recorded for each case: 204/304 carry no body and no Content-Length or Content-Type; a 500
 // page closes the connection; a response that fails after its head still delivers what was
 // sent. Beyond mod_wsgi: the server must survive all of them, and count every request out.
@@ -92,6 +93,8 @@ DocumentRoot "${work}/htdocs"
 </Directory>
 WSGIScriptAlias /g "${work}/app.js" application-group=%{GLOBAL}
 WSGIScriptAlias /w "${work}/app.js" application-group=workers
+WSGIDaemonProcess edges threads=4
+WSGIScriptAlias /d "${work}/app.js" process-group=edges application-group=%{GLOBAL}
 `,
   );
   return { work, configFile };
@@ -117,8 +120,8 @@ for (const frontEnd of ["node", "uws"]) {
       assert.equal(server.frontEnd.inFlight, 0, "every request counted out exactly once");
     };
 
-    for (const mount of ["/g", "/w"]) {
-      describe(mount === "/g" ? "in the front-end thread" : "in a worker thread", () => {
+    for (const [mount, where] of [["/g", "in the front-end thread"], ["/w", "in a worker thread"], ["/d", "in a daemon process"]]) {
+      describe(where, () => {
         for (const status of [204, 304]) {
           it(`${status} with a body from the application: head only, no Content-Length or Content-Type; the connection stays usable`, async () => {
             const r = await exchange(port, `GET ${mount}/s${status} HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 300 });

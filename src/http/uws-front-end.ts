@@ -510,6 +510,15 @@ class UwsSink implements ResponseSink {
     this.owner.corked(this.res, () => {
       this.sendHead();
       if (this.headOnly) return;
+      if (this.length >= 0 && this.written === 0 && chunk.length === this.length && chunk.length <= WHOLE_BODY_MAX && (this.owner.draining || this.closeAfter)) {
+        // The whole body at once on a connection that must close after it (a relayed error
+        // page): ended as end() would, since once tryEnd has sent the last byte the connection
+        // can no longer be closed.
+        this.written = chunk.length;
+        this.res.end(chunk, true);
+        this.markFinished();
+        return;
+      }
       if (this.length >= 0) this.tryEnd(chunk);
       else if (!this.res.write(chunk)) this.waitWritable();
     });

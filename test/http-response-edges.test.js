@@ -43,6 +43,9 @@ exports.application = (environ, start_response) => {
     case "/app-close":
       start_response("200 OK", [["Content-Type", "text/plain"], ["Connection", "close"], ["Keep-Alive", "timeout=99"]]);
       return ["closing"];
+    case "/app-close-stream":
+      start_response("200 OK", [["Content-Type", "text/plain"], ["Connection", "close"]]);
+      return (function* () { yield "streamed "; yield "and closing"; })();
     default:
       start_response("200 OK", [["Content-Type", "text/plain"]]);
       return ["ok"];
@@ -108,12 +111,20 @@ for (const frontEnd of ["node", "uws"]) {
     before(async () => {
       site = makeSite();
       ({ server, port } = await startServer(frontEnd, site));
+      // Start the worker thread and the daemon process and load the script in each, so the
+      // tests time responses, not start-ups.
+      for (const mount of ["/g", "/w", "/d"]) {
+        const r = await exchange(port, `GET ${mount}/ok HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { timeoutMs: 10_000 });
+        assert.equal(parseResponses(r.raw)[0]?.status, 200, `${mount} warms up`);
+      }
     });
     after(async () => {
       await server?.stop(500);
       fs.rmSync(site.work, { recursive: true, force: true });
     });
 
+    /** Everything up to the end of the head, and a little after it for any stray bytes. */
+    const headOf = (raw) => raw.includes("\r\n\r\n");
     const settled = async () => {
       const deadline = Date.now() + 2000;
       while (server.frontEnd.inFlight !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -124,7 +135,7 @@ for (const frontEnd of ["node", "uws"]) {
       describe(where, () => {
         for (const status of [204, 304]) {
           it(`${status} with a body from the application: head only, no Content-Length or Content-Type; the connection stays usable`, async () => {
-            const r = await exchange(port, `GET ${mount}/s${status} HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 300 });
+            const r = await exchange(port, `GET ${mount}/s${status} HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 5000, until: headOf });
             const text = r.raw.toString("latin1");
             assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `));
             assert.ok(text.endsWith("\r\n\r\n"), `nothing after the head: ${JSON.stringify(text)}`);
@@ -139,7 +150,7 @@ for (const frontEnd of ["node", "uws"]) {
         }
 
         it("HEAD of a streamed response: no body and no invented Content-Length", async () => {
-          const r = await exchange(port, `HEAD ${mount}/stream HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 300 });
+          const r = await exchange(port, `HEAD ${mount}/stream HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 5000, until: headOf });
           const text = r.raw.toString("latin1");
           assert.match(text, /^HTTP\/1\.1 200 /);
           assert.ok(text.endsWith("\r\n\r\n"), JSON.stringify(text));
@@ -173,7 +184,6 @@ for (const frontEnd of ["node", "uws"]) {
           assert.equal(res.status, 200);
           assert.equal(res.body.length, BIG);
           assert.ok(r.closed);
-          await new Promise((resolve) => setTimeout(resolve, 50));
           const next = await exchange(port, `GET ${mount}/ok HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
           assert.equal(parseResponses(next.raw)[0]?.status, 200);
           await settled();
@@ -186,6 +196,16 @@ for (const frontEnd of ["node", "uws"]) {
           assert.equal(res.body.toString(), "closing");
           assert.equal(res.headers["keep-alive"], undefined);
           assert.ok(r.closed);
+        });
+
+        it("the application's Connection: close on a streamed body: the head says close, the chunked body stays intact", async () => {
+          const r = await exchange(port, `GET ${mount}/app-close-stream HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 2000, until: (b) => b.includes("\r\n0\r\n\r\n") });
+          const [res] = parseResponses(r.raw);
+          assert.equal(res.status, 200);
+          assert.equal(res.headers.connection, "close");
+          assert.equal(res.headers["transfer-encoding"], "chunked");
+          assert.equal(res.body.toString(), "streamed and closing");
+          assert.ok(r.raw.toString("latin1").endsWith("\r\n0\r\n\r\n"), JSON.stringify(r.raw.toString("latin1")));
         });
       });
     }

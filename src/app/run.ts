@@ -5,9 +5,10 @@
  * - Headers go out with the first non-empty body chunk, or at the end (WSGI's rule). Until
  *   then start_response may be called again, with or without exc_info, and the last call
  *   wins (mod_wsgi allows it; PEP 3333 asks for exc_info); after that only exc_info re-raises.
- * - Hop-by-hop headers are the server's: an application's `Connection: close` closes the
- *   connection after the response, its `Keep-Alive` and `Transfer-Encoding` are dropped (the
- *   front end frames the body). mod_wsgi passes all three to the client as they are.
+ * - Hop-by-hop headers are the server's: an application's `Connection: close` goes to the
+ *   front end, which closes the connection after the response where it can (uWS cannot after
+ *   a large known-length body: docs/front-ends.md); its `Keep-Alive` and `Transfer-Encoding`
+ *   are dropped (the front end frames the body). mod_wsgi passes all three on as they are.
  * - 204 and 304 responses carry no body and no Content-Length or Content-Type, as httpd
  *   sends them (whatever the application returned is consumed and discarded).
  * - Body items may be Buffer/Uint8Array, or strings (encoded as UTF-8 for convenience, where

@@ -258,7 +258,7 @@ class NodeSink implements ResponseSink {
       flat.push("Server", server);
       for (const [name, value] of headers) if (name.length !== 6 || name.toLowerCase() !== "server") flat.push(name, value);
     }
-    if (this.owner.draining) flat.push("Connection", "close");
+    if (this.owner.draining && !headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) flat.push("Connection", "close");
     this.res.writeHead(status, reason, flat);
   }
 

@@ -381,7 +381,10 @@ const WHOLE_BODY_MAX = 64 * 1024;
 class UwsSink implements ResponseSink {
   aborted = false;
   headOnly = false;
-  /** Close the connection after this response (set for requests refused as malformed). */
+  /**
+   * Close the connection after this response: the client or the application said
+   * `Connection: close`, or the request was refused as malformed.
+   */
   closeAfter = false;
   private watchingAbort = false;
   private backpressured = false;
@@ -392,6 +395,8 @@ class UwsSink implements ResponseSink {
   /** The head holds text beyond ASCII: sent as latin-1 bytes, not as uWS's UTF-8. */
   private latin1 = false;
   private headSent = false;
+  /** Body bytes went out through `res.write` (chunked): only `end(body, false)` may follow. */
+  private streamed = false;
   private finished = false;
   /** end() was called (the response may still be finishing from onWritable). */
   private ending = false;
@@ -477,7 +482,7 @@ class UwsSink implements ResponseSink {
           continue;
         }
         if (lower === "connection") {
-          if (/close/i.test(value)) close = true;
+          if (CONNECTION_CLOSE.test(value)) close = true;
           continue;
         }
         if (lower === "transfer-encoding" || (lower === "server" && server !== "")) continue;
@@ -497,30 +502,45 @@ class UwsSink implements ResponseSink {
     this.latin1 = latin1;
   }
 
-  private sendHead(): void {
+  /**
+   * Write the head (once). `close` adds `Connection: close` where uWS will not write it
+   * itself: it does so only for `end(body, true)` and `endWithoutBody(length, true)`.
+   */
+  private sendHead(close: boolean): void {
     if (this.headSent) return;
     this.headSent = true;
-    const head = this.owner.draining ? `${this.head}\r\nConnection: close` : this.head;
+    const head = close ? `${this.head}\r\nConnection: close` : this.head;
     this.res.writeStatus(this.latin1 ? Buffer.from(head, "latin1") : head);
   }
 
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.finished) return false;
-    if (chunk.length === 0) return !this.backpressured;
+    // A response without a body sends its head with end().
+    if (chunk.length === 0 || this.headOnly) return !this.backpressured;
+    const close = this.owner.draining || this.closeAfter;
     this.owner.corked(this.res, () => {
-      this.sendHead();
-      if (this.headOnly) return;
-      if (this.length >= 0 && this.written === 0 && chunk.length === this.length && chunk.length <= WHOLE_BODY_MAX && (this.owner.draining || this.closeAfter)) {
+      if (this.length >= 0 && this.written === 0 && chunk.length === this.length && chunk.length <= WHOLE_BODY_MAX && close) {
         // The whole body at once on a connection that must close after it (a relayed error
         // page): ended as end() would, since once tryEnd has sent the last byte the connection
         // can no longer be closed.
+        this.sendHead(false);
         this.written = chunk.length;
         this.res.end(chunk, true);
         this.markFinished();
         return;
       }
-      if (this.length >= 0) this.tryEnd(chunk);
-      else if (!this.res.write(chunk)) this.waitWritable();
+      if (this.length >= 0) {
+        // Known length: uWS cannot close after it (see end()); a stopping server closes
+        // every connection once nothing is in flight.
+        this.sendHead(this.owner.draining);
+        this.tryEnd(chunk);
+        return;
+      }
+      // Chunked: uWS could only say close in the head, which goes out now. The client closes
+      // after reading the response; a stopping server closes the connection itself.
+      this.sendHead(close);
+      this.streamed = true;
+      if (!this.res.write(chunk)) this.waitWritable();
     });
     return !this.backpressured;
   }
@@ -566,18 +586,26 @@ class UwsSink implements ResponseSink {
     const body = chunk ?? EMPTY;
     const close = this.owner.draining || this.closeAfter;
     this.owner.corked(this.res, () => {
-      this.sendHead();
       const whole = this.written === 0 && (this.length < 0 || body.length === this.length);
       if (this.headOnly) {
         this.watchAbort();
-        // Without a length no Content-Length is written, and no close either: uWS 20.30 writes
-        // a bogus length for an explicit undefined. uWS closes if the client asked; a stopping
-        // server closes every connection once nothing is in flight.
-        if (this.length >= 0) this.res.endWithoutBody(this.length, close);
-        else this.res.endWithoutBody();
-      } else if ((this.length < 0 && this.written > 0) || (whole && body.length <= WHOLE_BODY_MAX)) {
-        // The end of a chunked body, or a small body at once: uWS frames it and closes
-        // afterwards when asked to.
+        if (this.length >= 0) {
+          // uWS writes Connection: close for `close`, but 20.30 does not close (documented).
+          this.sendHead(false);
+          this.res.endWithoutBody(this.length, close);
+        } else {
+          // Without a length no Content-Length is written, and no close either: uWS 20.30
+          // writes a bogus length for an explicit undefined. uWS closes if the client asked.
+          this.sendHead(close);
+          this.res.endWithoutBody();
+        }
+      } else if (this.streamed) {
+        // The end of a chunked body, whose head went out with its first chunk: `close` here
+        // would make uWS write a Connection line into the body.
+        this.res.end(body, false);
+      } else if (whole && body.length <= WHOLE_BODY_MAX) {
+        // A small body at once: uWS frames it and closes afterwards when asked to.
+        this.sendHead(false);
         this.res.end(body, close);
       } else if (body.length > 0) {
         // A large body, or the rest of a known-length one: through tryEnd, so what the socket
@@ -589,9 +617,11 @@ class UwsSink implements ResponseSink {
         // closes every connection once nothing is in flight, and otherwise the connection,
         // whose head said nothing of closing, stays open.
         if (this.length < 0) this.length = body.length;
+        this.sendHead(this.owner.draining);
         this.tryEnd(body);
       } else if (this.written === 0) {
         this.watchAbort();
+        this.sendHead(false);
         this.res.endWithoutBody(this.length, close);
       }
     });
@@ -610,6 +640,10 @@ class UwsSink implements ResponseSink {
     if (this.aborted || this.finished) return;
     // Counted out first: close() runs the abort handler synchronously.
     this.markFinished();
+    // Nothing more goes out: a chunk left for onWritable could otherwise complete the
+    // response before the close below, and `res` may not be touched after that.
+    this.pending = null;
+    this.wakeWaiters();
     if (!this.headSent) {
       this.res.close();
       return;

@@ -9,10 +9,9 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
-const { startServer, exchange, parseResponses } = require("./helpers/raw-http");
+const { startServer, exchange, inTurn, parseResponses } = require("./helpers/raw-http");
 
 const H = "Host: a\r\n";
 const BIG = 200_000;
@@ -52,33 +51,6 @@ exports.application = (environ, start_response) => {
   }
 };
 `;
-
-/** Send `requests` on one connection, each once the previous response is complete; the parsed responses. */
-function inTurn(port, requests) {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    let next = 0;
-    const s = net.connect(port, "127.0.0.1", () => s.write(requests[next++]));
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`no complete answer within 2 s: ${JSON.stringify(buf.toString("latin1"))}`));
-    }, 2000);
-    s.on("error", reject);
-    s.on("data", (c) => {
-      buf = Buffer.concat([buf, c]);
-      const rs = parseResponses(buf);
-      // A response is complete once its head is in and its body is not still arriving.
-      if (rs.length < next || (rs.length === next && rs[next - 1].status === 200 && rs[next - 1].body.length === 0)) return;
-      if (next < requests.length) {
-        s.write(requests[next++]);
-        return;
-      }
-      clearTimeout(timer);
-      s.destroy();
-      resolve(rs);
-    });
-  });
-}
 
 function makeSite() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-edges-"));

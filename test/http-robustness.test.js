@@ -12,7 +12,7 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const net = require("node:net");
-const { makeSite, startServer, exchange, parseResponses, BIG_SIZE } = require("./helpers/raw-http");
+const { makeSite, startServer, exchange, inTurn, parseResponses, BIG_SIZE } = require("./helpers/raw-http");
 
 const IGNORE_MS = 300;
 const H = "Host: a\r\n";
@@ -278,12 +278,28 @@ for (const frontEnd of ["node", "uws"]) {
       assert.equal(JSON.parse(final[0].body.toString()).body, "hello");
     });
 
-    it("HEAD with Connection: close", async () => {
-      const r = await exchange(port, `HEAD /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { timeoutMs: IGNORE_MS });
-      assert.match(r.raw.toString("latin1"), /^HTTP\/1\.1 200 /);
-      assert.ok(!r.raw.toString("latin1").includes("Hello"), "no body on HEAD");
-      // uWS keeps the connection after a HEAD response whatever the client asked (documented).
-      assert.equal(r.closed, frontEnd === "node");
+    it("HEAD with Connection: close: the head with its length, then the connection is closed", async () => {
+      const r = await exchange(port, `HEAD /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { timeoutMs: 2000 });
+      const text = r.raw.toString("latin1");
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      assert.match(text, /\r\nContent-Length: 12\r\n/i);
+      assert.ok(!text.includes("Hello"), "no body on HEAD");
+      assert.ok(r.closed);
+    });
+
+    it("HEAD then GET on one keep-alive connection: both answered", async () => {
+      const rs = await inTurn(port, [`HEAD /app HTTP/1.1\r\n${H}\r\n`, `HEAD /index.html HTTP/1.1\r\n${H}\r\n`, `GET /app HTTP/1.1\r\n${H}\r\n`]);
+      assert.deepEqual(rs.map((x) => x.status), [200, 200, 200]);
+      assert.equal(rs[2].body.toString(), "Hello World!");
+    });
+
+    it("a chunked body over LimitRequestBody: 413, and the connection is closed (the rest was never read)", async () => {
+      // No request pipelined behind it: uWS drops a connection that pipelines behind a pending response.
+      const r = await exchange(port, `POST /limited HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n`, { timeoutMs: 3000 });
+      const rs = parseResponses(r.raw);
+      assert.equal(rs[0]?.status, 413);
+      assert.equal(rs[0].headers.connection, "close");
+      assert.ok(r.closed, "closed, not left hanging");
     });
 
     it("a client that aborts mid-body does not disturb the server", async () => {

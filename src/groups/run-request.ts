@@ -4,7 +4,7 @@
  * daemon process), so the gateway behaves the same wherever the application lives.
  */
 import type { AppRequest } from "./types";
-import type { RequestBody, ResponseSink } from "../http/types";
+import type { HeaderPair, RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import type { ScriptCache, WsgiApplication } from "../app/loader";
 import { collectBody, createInput, memoryBody, type BodyBuffer } from "../app/input";
@@ -47,9 +47,7 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
   try {
     buf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: SPOOL_THRESHOLD, signal: abort.signal, idleTimeoutMs: BODY_IDLE_TIMEOUT_MS });
   } catch (err) {
-    const s = (err as { status?: number }).status;
-    const status = s === 413 || s === 408 ? s : 400;
-    if (!sink.aborted) sendErrorPage(sink, status, { method: req.method });
+    refuseBody(sink, err, req.method);
     return;
   }
   try {
@@ -58,6 +56,19 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
     buf.dispose();
   }
 }
+
+/**
+ * The answer to a body that could not be collected (over LimitRequestBody, stalled, badly
+ * framed): 413, 408 or 400, and the connection closed, as httpd does. The rest of the body was
+ * never read, so nothing else on the connection can be trusted to start where a request does.
+ */
+export function refuseBody(sink: ResponseSink, err: unknown, method: string): void {
+  const s = (err as { status?: number }).status;
+  const status = s === 413 || s === 408 ? s : 400;
+  if (!sink.aborted) sendErrorPage(sink, status, { method }, CLOSE);
+}
+
+const CLOSE: readonly HeaderPair[] = [["Connection", "close"]];
 
 /**
  * Run a request whose body has already been collected (a worker thread gets it from the

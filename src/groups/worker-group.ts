@@ -19,7 +19,7 @@
  *   head was sent), requests it had not started yet are handed to a fresh worker once. The
  *   replacement is created by the next request, so a group that dies at once cannot spin.
  */
-import { BODY_IDLE_TIMEOUT_MS } from "./run-request";
+import { BODY_IDLE_TIMEOUT_MS, SPOOL_THRESHOLD, refuseBody } from "./run-request";
 import * as path from "node:path";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import type { AppRequest } from "./types";
@@ -29,7 +29,6 @@ import { logFrom } from "../log/apache-error-log";
 import { collectBody, type BodyBuffer } from "../app/input";
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
-import { SPOOL_THRESHOLD } from "./run-request";
 import { NOTHING, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { RingConsumer, RingProducer, createRing } from "./request-queue";
 import { ClientRelay } from "./credit-window";
@@ -193,9 +192,7 @@ export class WorkerGroup {
     } catch (err) {
       this.admitted--;
       this.checkDrained();
-      const s = (err as { status?: number }).status;
-      const status = s === 413 || s === 408 ? s : 400;
-      if (!sink.aborted) sendErrorPage(sink, status, { method: req.method });
+      refuseBody(sink, err, req.method);
       return;
     }
     await this.fly(req, sink, bodyRef(bodyBuf), bodyBuf);

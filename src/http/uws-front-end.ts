@@ -236,7 +236,8 @@ export class UwsFrontEnd implements FrontEnd {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       if (name === "content-length" || name === "transfer-encoding") framed = true;
-      // uWS closes after `end()` when the client asked for it, but not after `endWithoutBody()`.
+      // uWS closes after a response when the client asked for it, but says so in the head only
+      // for `end(body, true)`: closeAfter makes every path say it.
       else if (name === "connection" && CONNECTION_CLOSE.test(headers[i + 1])) sink.closeAfter = true;
     }
     let body: RequestBody = NO_BODY;
@@ -419,7 +420,7 @@ class UwsSink implements ResponseSink {
 
   /**
    * Attach uWS's abort handler (once). Required before the request handler returns without
-   * a response, and before `endWithoutBody()`, which uWS 20.30 does not count as one.
+   * a response, and before `endWithoutBody(length)`, which uWS 20.30 leaves pending.
    */
   watchAbort(): void {
     if (this.watchingAbort) return;
@@ -505,11 +506,13 @@ class UwsSink implements ResponseSink {
   /**
    * Write the head (once). `close` adds `Connection: close` where uWS will not write it
    * itself: it does so only for `end(body, true)` and `endWithoutBody(length, true)`.
+   * `length` adds a Content-Length where uWS will not write one (a body-less end).
    */
-  private sendHead(close: boolean): void {
+  private sendHead(close: boolean, length = -1): void {
     if (this.headSent) return;
     this.headSent = true;
-    const head = close ? `${this.head}\r\nConnection: close` : this.head;
+    let head = length >= 0 ? `${this.head}\r\nContent-Length: ${length}` : this.head;
+    if (close) head += "\r\nConnection: close";
     this.res.writeStatus(this.latin1 ? Buffer.from(head, "latin1") : head);
   }
 
@@ -588,17 +591,12 @@ class UwsSink implements ResponseSink {
     this.owner.corked(this.res, () => {
       const whole = this.written === 0 && (this.length < 0 || body.length === this.length);
       if (this.headOnly) {
-        this.watchAbort();
-        if (this.length >= 0) {
-          // uWS writes Connection: close for `close`, but 20.30 does not close (documented).
-          this.sendHead(false);
-          this.res.endWithoutBody(this.length, close);
-        } else {
-          // Without a length no Content-Length is written, and no close either: uWS 20.30
-          // writes a bogus length for an explicit undefined. uWS closes if the client asked.
-          this.sendHead(close);
-          this.res.endWithoutBody();
-        }
+        // Ended without a length, which uWS 20.30 completes (and closes after if the client
+        // asked). Given a length it writes the header but leaves the response pending, and
+        // drops the connection when the next request arrives; an explicit undefined writes a
+        // bogus length. So the length, if any, goes in the head.
+        this.sendHead(close, this.length);
+        this.res.endWithoutBody();
       } else if (this.streamed) {
         // The end of a chunked body, whose head went out with its first chunk: `close` here
         // would make uWS write a Connection line into the body.

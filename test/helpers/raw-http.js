@@ -100,6 +100,10 @@ WSGIScriptAlias /app "${apps}/hello.wsgi"
 WSGIScriptAlias /echo "${apps}/echo.wsgi"
 WSGIScriptAlias /slow "${apps}/slow.wsgi"
 WSGIScriptAlias /bytes "${apps}/bytes.wsgi"
+WSGIScriptAlias /limited "${apps}/echo.wsgi"
+<Location /limited>
+    LimitRequestBody 20
+</Location>
 `,
   );
   return { work, configFile };
@@ -148,11 +152,15 @@ function exchange(port, data, { timeoutMs = 2000, until } = {}) {
   });
 }
 
-/** Split a byte stream into the responses in it (Content-Length or chunked framing). */
-function parseResponses(raw) {
+/**
+ * Split a byte stream into the responses in it (Content-Length or chunked framing); `methods`
+ * names the requests' methods in order, so that HEAD responses are read as heads only.
+ */
+function parseResponses(raw, methods = []) {
   const out = [];
   let rest = raw;
   while (rest.length > 0) {
+    const headOnly = methods[out.length] === "HEAD";
     const sep = rest.indexOf("\r\n\r\n");
     if (sep < 0) break;
     const lines = rest.subarray(0, sep).toString("latin1").split("\r\n");
@@ -164,11 +172,17 @@ function parseResponses(raw) {
       headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
     }
     let body;
+    // Whether the whole response is in `raw` (for a body that runs to the close: never known).
+    let complete = false;
     rest = rest.subarray(sep + 4);
     const status = Number(m[1]);
-    if (headers["content-length"] !== undefined) {
+    if (headOnly || status === 204 || status === 304) {
+      body = Buffer.alloc(0);
+      complete = true;
+    } else if (headers["content-length"] !== undefined) {
       const n = Number(headers["content-length"]);
       body = rest.subarray(0, n);
+      complete = rest.length >= n;
       rest = rest.subarray(n);
     } else if ((headers["transfer-encoding"] ?? "").toLowerCase() === "chunked") {
       const parts = [];
@@ -179,6 +193,7 @@ function parseResponses(raw) {
         rest = rest.subarray(nl + 2);
         if (!n) {
           const end = rest.indexOf("\r\n");
+          complete = end >= 0;
           rest = end < 0 ? Buffer.alloc(0) : rest.subarray(end + 2);
           break;
         }
@@ -186,15 +201,40 @@ function parseResponses(raw) {
         rest = rest.subarray(n + 2);
       }
       body = Buffer.concat(parts);
-    } else if (status === 204 || status === 304) {
-      body = Buffer.alloc(0);
     } else {
       body = rest;
       rest = Buffer.alloc(0);
     }
-    out.push({ status, headers, body });
+    out.push({ status, headers, body, complete });
   }
   return out;
 }
 
-module.exports = { makeSite, startServer, exchange, parseResponses, BIG_SIZE };
+/** Send `requests` on one connection, each once the previous response is complete; the parsed responses. */
+function inTurn(port, requests) {
+  const methods = requests.map((r) => String(r).split(" ", 1)[0]);
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    let next = 0;
+    const s = net.connect(port, "127.0.0.1", () => s.write(requests[next++]));
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no complete answer within 2 s: ${JSON.stringify(buf.toString("latin1"))}`));
+    }, 2000);
+    s.on("error", reject);
+    s.on("data", (c) => {
+      buf = Buffer.concat([buf, c]);
+      const rs = parseResponses(buf, methods);
+      if (rs.length < next || !rs[next - 1].complete) return;
+      if (next < requests.length) {
+        s.write(requests[next++]);
+        return;
+      }
+      clearTimeout(timer);
+      s.destroy();
+      resolve(rs);
+    });
+  });
+}
+
+module.exports = { makeSite, startServer, exchange, inTurn, parseResponses, BIG_SIZE };

@@ -60,10 +60,12 @@ export class Site {
     for (const rule of this.mapper.jsEvaluatedAliasRules()) {
       notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
     }
-    this.embedded = new ProcessHost({ log, threads: EMBEDDED_THREADS });
+    // Apache's Timeout bounds how long a request body may stop arriving (408).
+    const timeout = config.main.timeout?.value;
+    this.embedded = new ProcessHost({ log, threads: EMBEDDED_THREADS, ...(timeout !== undefined ? { bodyIdleMs: timeout * 1000 } : {}) });
     const reloading = config.main.dir.scriptReloading?.value;
     this.daemons = new DaemonPool(config, log, {
-      ...(config.main.timeout ? { apacheTimeout: config.main.timeout.value } : {}),
+      ...(timeout !== undefined ? { apacheTimeout: timeout } : {}),
       ...(reloading !== undefined ? { scriptReloading: reloading } : {}),
     });
     this.mime = MimeTable.load();

@@ -777,6 +777,12 @@ class Exchange extends ClientRelay<HeldFrame> {
       return;
     }
     if (!this.headersSent && this.headerDeadline <= now) {
+      // A client that stopped sending its body (not one held back here for the application)
+      // is the client's fault: 408, as mod_wsgi answers it.
+      if (this.bodyStarted && !this.bodySent && !this.bodyPaused) {
+        this.fail(408, `mod_wsgi (pid=${process.pid}): Request data read error when proxying data to daemon process '${g.name}': The timeout specified has expired.`);
+        return;
+      }
       this.fail(504, `Timeout when reading response headers from daemon process '${g.name}': ${textOf(this.req.script)}`);
       return;
     }

@@ -8,12 +8,16 @@ import type { ApplicationHost, AppRequest } from "./types";
 import type { RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import { ScriptCache } from "../app/loader";
-import { runRequest } from "./run-request";
+import { BODY_IDLE_TIMEOUT_MS, runRequest } from "./run-request";
 
 export class InThreadHost implements ApplicationHost {
   private readonly caches = new Map<string, ScriptCache>();
 
-  constructor(private readonly log: ErrorLog) {}
+  constructor(
+    private readonly log: ErrorLog,
+    /** How long a request body may stop arriving before it is answered 408. */
+    private readonly bodyIdleMs = BODY_IDLE_TIMEOUT_MS,
+  ) {}
 
   cache(group: string): ScriptCache {
     let c = this.caches.get(group);
@@ -25,7 +29,7 @@ export class InThreadHost implements ApplicationHost {
   }
 
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
-    return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log);
+    return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log, this.bodyIdleMs);
   }
 
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {

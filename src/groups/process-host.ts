@@ -18,6 +18,8 @@ export interface ProcessHostOptions {
   readonly queueCapacity?: number;
   /** Worker resource limits (memory caps); a worker exceeding them is replaced. */
   readonly resourceLimits?: ResourceLimits;
+  /** How long a request body may stop arriving before it is answered 408 (Apache's Timeout; default 60 s). */
+  readonly bodyIdleMs?: number;
   /** Further per-group tuning (ring sizes, response window, inline body size). */
   readonly group?: Partial<Omit<WorkerGroupOptions, "name" | "log" | "threads" | "queueCapacity" | "resourceLimits">>;
 }
@@ -28,7 +30,7 @@ export class ProcessHost implements ApplicationHost {
   private closing = false;
 
   constructor(private readonly opts: ProcessHostOptions) {
-    this.inThread = new InThreadHost(opts.log);
+    this.inThread = new InThreadHost(opts.log, opts.bodyIdleMs);
   }
 
   /** The worker-thread group for `name` (created if needed); for tests and status pages. */
@@ -42,6 +44,7 @@ export class ProcessHost implements ApplicationHost {
         threads: this.opts.threads,
         queueCapacity: this.opts.queueCapacity,
         resourceLimits: this.opts.resourceLimits,
+        bodyIdleMs: this.opts.bodyIdleMs,
       });
       this.groups.set(name, g);
     }

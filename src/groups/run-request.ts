@@ -14,7 +14,7 @@ import { logScriptException, runApplication, sendInternalServerError } from "../
 import { sendErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 
-/** A body that stops arriving for this long is abandoned with 408 (Apache's Timeout default). */
+/** A body that stops arriving for this long is abandoned with 408 (Apache's Timeout default; `Timeout` sets it). */
 export const BODY_IDLE_TIMEOUT_MS = 60_000;
 
 /** Bodies larger than this are spooled to a temporary file instead of held in memory. */
@@ -27,13 +27,13 @@ const NO_BODY = memoryBody(new Uint8Array(0));
  * application and no body to wait for run in the caller's turn (the front end's handler, so
  * the response goes out in the socket's corked write).
  */
-export function runRequest(cache: ScriptCache, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog): Promise<void> | undefined {
+export function runRequest(cache: ScriptCache, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog, bodyIdleMs = BODY_IDLE_TIMEOUT_MS): Promise<void> | undefined {
   // Without a body, run as soon as the callable is there, without an async function's turns.
   if (body.declaredLength <= 0 && !body.chunked) return runCollected(cache, req, NO_BODY, sink, log);
-  return runWithBody(cache.getCallable(req.script, req.callable, req.scriptMtimeMs), req, body, sink, log);
+  return runWithBody(cache.getCallable(req.script, req.callable, req.scriptMtimeMs), req, body, sink, log, bodyIdleMs);
 }
 
-async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog): Promise<void> {
+async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, body: RequestBody, sink: ResponseSink, log: ErrorLog, bodyIdleMs: number): Promise<void> {
   let app;
   try {
     app = await callable;
@@ -45,7 +45,7 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
   const abort = new AbortController();
   sink.onAbort(() => abort.abort());
   try {
-    buf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: SPOOL_THRESHOLD, signal: abort.signal, idleTimeoutMs: BODY_IDLE_TIMEOUT_MS });
+    buf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: SPOOL_THRESHOLD, signal: abort.signal, idleTimeoutMs: bodyIdleMs });
   } catch (err) {
     refuseBody(sink, err, req.method);
     return;

@@ -62,6 +62,8 @@ export interface WorkerGroupOptions {
   readonly spinMicros?: number;
   /** Passed to the Worker (maxOldGenerationSizeMb, ...): exceeding them kills and replaces it. */
   readonly resourceLimits?: ResourceLimits;
+  /** How long a request body may stop arriving before it is answered 408 (default 60 s). */
+  readonly bodyIdleMs?: number;
 }
 
 interface Instance {
@@ -137,6 +139,7 @@ export class WorkerGroup {
   private readonly log: ErrorLog;
   private readonly opts: WorkerGroupOptions;
   private readonly inlineBodyMax: number;
+  private readonly bodyIdleMs: number;
   private readonly spinMicros: number;
   private current: Instance | null = null;
   private readonly flights = new Map<number, Flight>();
@@ -160,6 +163,7 @@ export class WorkerGroup {
     let ring = 4096;
     while (ring < (opts.requestRingBytes ?? 4 << 20)) ring *= 2;
     this.inlineBodyMax = Math.min(opts.inlineBodyMax ?? SPOOL_THRESHOLD, SPOOL_THRESHOLD, ring / 4);
+    this.bodyIdleMs = opts.bodyIdleMs ?? BODY_IDLE_TIMEOUT_MS;
   }
 
   /** Requests accepted and not yet finished. */
@@ -188,7 +192,7 @@ export class WorkerGroup {
     const ac = new AbortController();
     if (!sink.aborted) sink.onAbort(() => ac.abort());
     try {
-      bodyBuf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: this.inlineBodyMax, signal: ac.signal, idleTimeoutMs: BODY_IDLE_TIMEOUT_MS });
+      bodyBuf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: this.inlineBodyMax, signal: ac.signal, idleTimeoutMs: this.bodyIdleMs });
     } catch (err) {
       this.admitted--;
       this.checkDrained();

@@ -274,3 +274,18 @@ test("directory listing matches mod_autoindex's plain list", async () => {
     "</ul>\n</body></html>\n");
   assert.equal(sink.header("content-length"), "419");
 });
+
+test("HTTP-dates: the three formats of RFC 9110 only, as apr_date_parse_http reads them", () => {
+  const { parseHttpDateSeconds } = require("../dist/static/conditional");
+  const t = Date.UTC(2024, 0, 2, 3, 4, 5) / 1000;
+  for (const ok of ["Tue, 02 Jan 2024 03:04:05 GMT", "Tuesday, 02-Jan-24 03:04:05 GMT", "Tue Jan  2 03:04:05 2024", "Tue, 02 Jan 2024 03:04:05 GMT; length=100"]) {
+    assert.equal(parseHttpDateSeconds(ok), t, ok);
+  }
+  for (const bad of [
+    "2024-01-02T03:04:05Z", "2024-01-02", "Tue, 02 Jan 2024 03:04:05", "Tue, 02 Jan 2024 03:04:05 EST",
+    "Tue, 02 Jan 2024 04:04:05 +0100", "02 Jan 2024 03:04:05 GMT", "Tue, 02 jan 2024 03:04:05 GMT",
+    "Tuesday, 02-Jan-2024", "Fri, 30 Feb 2024 03:04:05 GMT", "Jan 3 2024", "", "garbage",
+  ]) {
+    assert.equal(parseHttpDateSeconds(bad), 0, bad);
+  }
+});

@@ -53,11 +53,42 @@ export function httpDate(seconds: number): string {
   return new Date(seconds * 1000).toUTCString();
 }
 
-/** apr_date_parse_http in whole seconds; 0 when unparseable (APR_DATE_BAD). */
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`; anything may follow (old `; length=N`). */
+const IMF_FIXDATE = /^\s*[A-Za-z]+, (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT/;
+/** RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`. */
+const RFC850 = /^\s*[A-Za-z]+, (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT/;
+/** asctime `Sun Nov  6 08:49:37 1994`. */
+const ASCTIME = /^\s*[A-Za-z]+ ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})/;
+
+/**
+ * An HTTP-date in whole seconds, as apr_date_parse_http reads it: the three formats of RFC
+ * 9110 5.6.7 only (GMT, case-sensitive month names, a real calendar day); 0 when the value is
+ * none of them (APR_DATE_BAD), so the condition it carries is ignored, as httpd ignores it.
+ * JavaScript's Date.parse would take ISO dates, other zones and impossible days.
+ */
 export function parseHttpDateSeconds(value: string | undefined): number {
   if (value === undefined) return 0;
-  const ms = Date.parse(value);
-  return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
+  let m = IMF_FIXDATE.exec(value);
+  let day: string, month: string, year: number, hms: string[];
+  if (m) {
+    [day, month, year, hms] = [m[1], m[2], Number(m[3]), m.slice(4, 7)];
+  } else if ((m = RFC850.exec(value))) {
+    const yy = Number(m[3]);
+    [day, month, year, hms] = [m[1], m[2], yy < 70 ? 2000 + yy : 1900 + yy, m.slice(4, 7)];
+  } else if ((m = ASCTIME.exec(value))) {
+    [day, month, year, hms] = [m[2].trim(), m[1], Number(m[6]), m.slice(3, 6)];
+  } else {
+    return 0;
+  }
+  const mon = MONTHS.indexOf(month);
+  const d = Number(day);
+  const [h, min, sec] = hms.map(Number);
+  if (mon < 0 || d < 1 || h > 23 || min > 59 || sec > 60) return 0;
+  const ms = Date.UTC(year, mon, d, h, min, sec);
+  // Date.UTC rolls 30 Feb over into March: such a day does not exist.
+  if (new Date(ms).getUTCDate() !== d) return 0;
+  return Math.floor(ms / 1000);
 }
 
 /** Split an entity-tag list on commas outside quoted strings. */

@@ -163,6 +163,12 @@ export class Site {
       case "redirect":
         return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
       case "error":
+        // `OPTIONS *` asks about the server itself: an empty 200, as httpd answers it.
+        if (result.status < 300) {
+          sink.writeHead(result.status, reasonPhrase(result.status), [["Content-Length", "0"]]);
+          sink.end();
+          return;
+        }
         if (result.reason) {
           // Reasons name mapped paths, byte strings: logged as their text, so the log holds the
           // path's own bytes, as httpd's does.

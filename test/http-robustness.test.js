@@ -287,6 +287,18 @@ for (const frontEnd of ["node", "uws"]) {
       assert.ok(r.closed);
     });
 
+    it(frontEnd === "node" ? "OPTIONS *: an empty 200, as httpd" : "OPTIONS *: not served by uWS's parser (documented)", async () => {
+      const r = await exchange(port, `OPTIONS * HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { timeoutMs: frontEnd === "node" ? 2000 : IGNORE_MS });
+      const [res] = parseResponses(r.raw);
+      if (frontEnd === "node") {
+        assert.equal(res?.status, 200);
+        assert.equal(res.headers["content-length"], "0");
+        assert.equal(res.body.length, 0);
+      } else {
+        assert.equal(res, undefined);
+      }
+    });
+
     it("HEAD then GET on one keep-alive connection: both answered", async () => {
       const rs = await inTurn(port, [`HEAD /app HTTP/1.1\r\n${H}\r\n`, `HEAD /index.html HTTP/1.1\r\n${H}\r\n`, `GET /app HTTP/1.1\r\n${H}\r\n`]);
       assert.deepEqual(rs.map((x) => x.status), [200, 200, 200]);

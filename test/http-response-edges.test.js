@@ -9,9 +9,7 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
-const { startServer, exchange, inTurn, parseResponses } = require("./helpers/raw-http");
+const { mountedSite, MOUNTS, warmUp, startServer, exchange, inTurn, parseResponses } = require("./helpers/raw-http");
 
 const H = "Host: a\r\n";
 const BIG = 200_000;
@@ -52,43 +50,15 @@ exports.application = (environ, start_response) => {
 };
 `;
 
-function makeSite() {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-edges-"));
-  fs.mkdirSync(path.join(work, "htdocs"));
-  fs.writeFileSync(path.join(work, "app.js"), APP);
-  const configFile = path.join(work, "server.conf");
-  fs.writeFileSync(
-    configFile,
-    `ServerName localhost
-Listen 127.0.0.1:0
-ErrorLog "${work}/error.log"
-DocumentRoot "${work}/htdocs"
-<Directory "${work}">
-    Require all granted
-</Directory>
-WSGIScriptAlias /g "${work}/app.js" application-group=%{GLOBAL}
-WSGIScriptAlias /w "${work}/app.js" application-group=workers
-WSGIDaemonProcess edges threads=4
-WSGIScriptAlias /d "${work}/app.js" process-group=edges application-group=%{GLOBAL}
-`,
-  );
-  return { work, configFile };
-}
-
 for (const frontEnd of ["node", "uws"]) {
   describe(`response edges (${frontEnd} front end)`, () => {
     let server;
     let port;
     let site;
     before(async () => {
-      site = makeSite();
+      site = mountedSite(APP);
       ({ server, port } = await startServer(frontEnd, site));
-      // Start the worker thread and the daemon process and load the script in each, so the
-      // tests time responses, not start-ups.
-      for (const mount of ["/g", "/w", "/d"]) {
-        const r = await exchange(port, `GET ${mount}/ok HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { timeoutMs: 10_000 });
-        assert.equal(parseResponses(r.raw)[0]?.status, 200, `${mount} warms up`);
-      }
+      await warmUp(port);
     });
     after(async () => {
       await server?.stop(500);
@@ -103,7 +73,7 @@ for (const frontEnd of ["node", "uws"]) {
       assert.equal(server.frontEnd.inFlight, 0, "every request counted out exactly once");
     };
 
-    for (const [mount, where] of [["/g", "in the front-end thread"], ["/w", "in a worker thread"], ["/d", "in a daemon process"]]) {
+    for (const [mount, where] of MOUNTS) {
       describe(where, () => {
         for (const status of [204, 304]) {
           it(`${status} with a body from the application: head only, no Content-Length or Content-Type; the connection stays usable`, async () => {

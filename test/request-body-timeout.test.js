@@ -5,9 +5,7 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
-const { startServer, exchange, parseResponses } = require("./helpers/raw-http");
+const { mountedSite, MOUNTS, warmUp, startServer, exchange, parseResponses } = require("./helpers/raw-http");
 
 const APP = `exports.application = (environ, start_response) => {
   const body = environ["wsgi.input"].read();
@@ -16,49 +14,27 @@ const APP = `exports.application = (environ, start_response) => {
 };
 `;
 
-function makeSite() {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-body-timeout-"));
-  fs.mkdirSync(path.join(work, "htdocs"));
-  fs.writeFileSync(path.join(work, "app.js"), APP);
-  const configFile = path.join(work, "server.conf");
-  fs.writeFileSync(
-    configFile,
-    `ServerName localhost
-Listen 127.0.0.1:0
-ErrorLog "${work}/error.log"
-DocumentRoot "${work}/htdocs"
-Timeout 1
-<Directory "${work}">
-    Require all granted
-</Directory>
-WSGIScriptAlias /g "${work}/app.js" application-group=%{GLOBAL}
-WSGIScriptAlias /w "${work}/app.js" application-group=workers
-WSGIDaemonProcess stall threads=2
-WSGIScriptAlias /d "${work}/app.js" process-group=stall application-group=%{GLOBAL}
-`,
-  );
-  return { work, configFile };
-}
-
 for (const frontEnd of ["node", "uws"]) {
   describe(`a request body that stops arriving (${frontEnd} front end)`, () => {
     let server;
     let port;
     let site;
     before(async () => {
-      site = makeSite();
+      site = mountedSite(APP, { directives: "Timeout 1" });
       ({ server, port } = await startServer(frontEnd, site));
-      for (const mount of ["/g", "/w", "/d"]) {
-        const r = await exchange(port, `POST ${mount} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`, { timeoutMs: 10_000 });
-        assert.equal(parseResponses(r.raw)[0]?.body.toString(), "read 2", `${mount} warms up`);
-      }
+      await warmUp(port);
     });
     after(async () => {
       await server?.stop(500);
       fs.rmSync(site.work, { recursive: true, force: true });
     });
 
-    for (const [mount, where] of [["/g", "in the front-end thread"], ["/w", "in a worker thread"], ["/d", "in a daemon process"]]) {
+    for (const [mount, where] of MOUNTS) {
+      it(`${where}: a body that arrives whole is read`, async () => {
+        const r = await exchange(port, `POST ${mount} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`, { timeoutMs: 5000 });
+        assert.equal(parseResponses(r.raw)[0]?.body.toString(), "read 2");
+      });
+
       it(`${where}: 408 after Timeout, then the connection is closed`, async () => {
         const r = await exchange(port, `POST ${mount} HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabcd`, { timeoutMs: 8000 });
         const [res] = parseResponses(r.raw);

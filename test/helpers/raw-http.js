@@ -109,6 +109,49 @@ WSGIScriptAlias /limited "${apps}/echo.wsgi"
   return { work, configFile };
 }
 
+/** Where an application can run, as mountedSite mounts it: [URL prefix, description]. */
+const MOUNTS = [["/g", "in the front-end thread"], ["/w", "in a worker thread"], ["/d", "in a daemon process"]];
+
+/**
+ * A site serving one application (`app`, the script's source) from each of MOUNTS: %{GLOBAL},
+ * a worker-thread group and a daemon process group. `directives` go before the aliases.
+ */
+function mountedSite(app, { directives = "" } = {}) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-mounted-"));
+  fs.mkdirSync(path.join(work, "htdocs"));
+  fs.writeFileSync(path.join(work, "app.js"), app);
+  const configFile = path.join(work, "server.conf");
+  fs.writeFileSync(
+    configFile,
+    `ServerName localhost
+Listen 127.0.0.1:0
+ErrorLog "${work}/error.log"
+DocumentRoot "${work}/htdocs"
+${directives}
+<Directory "${work}">
+    Require all granted
+</Directory>
+WSGIScriptAlias /g "${work}/app.js" application-group=%{GLOBAL}
+WSGIScriptAlias /w "${work}/app.js" application-group=workers
+WSGIDaemonProcess mounted threads=4
+WSGIScriptAlias /d "${work}/app.js" process-group=mounted application-group=%{GLOBAL}
+`,
+  );
+  return { work, configFile };
+}
+
+/**
+ * One GET to each of MOUNTS, so the worker thread and the daemon process are up and the script
+ * loaded in each: tests then time responses, not start-ups. Every mount must answer 200.
+ */
+async function warmUp(port) {
+  for (const [mount] of MOUNTS) {
+    const r = await exchange(port, `GET ${mount}/ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`, { timeoutMs: 10_000 });
+    const status = parseResponses(r.raw)[0]?.status;
+    if (status !== 200) throw new Error(`${mount} did not warm up: ${status} ${JSON.stringify(r.raw.toString("latin1"))}`);
+  }
+}
+
 async function startServer(frontEnd, site = makeSite()) {
   const config = loadConfig(site.configFile);
   const server = await Server.start(config, {
@@ -237,4 +280,4 @@ function inTurn(port, requests) {
   });
 }
 
-module.exports = { makeSite, startServer, exchange, inTurn, parseResponses, BIG_SIZE };
+module.exports = { makeSite, mountedSite, MOUNTS, warmUp, startServer, exchange, inTurn, parseResponses, BIG_SIZE };

@@ -24,7 +24,7 @@
  * - An exception before headers are sent gives Apache's 500 page; after that the connection
  *   is dropped. Both are logged with the stack. runApplication itself never rejects.
  */
-import { errorPage } from "../static/error-page";
+import { errorPage, withClosingHeader } from "../static/error-page";
 import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import type { Environ } from "./environ";
@@ -421,11 +421,14 @@ export function internalErrorPage(serverAdmin = "[no address given]", signature 
 /** Answer 500 with Apache's page (headers only for HEAD), closing the connection after it as httpd does. */
 export function sendInternalServerError(sink: ResponseSink, head = false, serverAdmin?: string, signature = ""): void {
   const body = internalErrorPage(serverAdmin, signature);
-  sink.writeHead(500, "Internal Server Error", [
-    ["Content-Type", "text/html; charset=iso-8859-1"],
-    ["Content-Length", String(body.length)],
-    ["Connection", "close"],
-  ]);
+  sink.writeHead(
+    500,
+    "Internal Server Error",
+    withClosingHeader(500, [
+      ["Content-Type", "text/html; charset=iso-8859-1"],
+      ["Content-Length", String(body.length)],
+    ]),
+  );
   if (head) sink.end();
   else sink.end(body);
 }

@@ -4,7 +4,8 @@
  * daemon process), so the gateway behaves the same wherever the application lives.
  */
 import type { AppRequest } from "./types";
-import type { HeaderPair, RequestBody, ResponseSink } from "../http/types";
+import type { RequestBody, ResponseSink } from "../http/types";
+import { CLOSE_CONNECTION } from "../http/request-checks";
 import type { ErrorLog } from "../log/error-log";
 import type { ScriptCache, WsgiApplication } from "../app/loader";
 import { collectBody, createInput, memoryBody, type BodyBuffer } from "../app/input";
@@ -65,10 +66,8 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
 export function refuseBody(sink: ResponseSink, err: unknown, method: string): void {
   const s = (err as { status?: number }).status;
   const status = s === 413 || s === 408 ? s : 400;
-  if (!sink.aborted) sendErrorPage(sink, status, { method }, CLOSE);
+  if (!sink.aborted) sendErrorPage(sink, status, { method }, CLOSE_CONNECTION);
 }
-
-const CLOSE: readonly HeaderPair[] = [["Connection", "close"]];
 
 /**
  * Run a request whose body has already been collected (a worker thread gets it from the

@@ -143,7 +143,8 @@ export const DISCARDABLE_BODY_BYTES = 1 << 20;
 
 /** The extra response headers for refusing a request whose body was not read. */
 export function refusalHeaders(declaredLength: number, chunked: boolean): readonly (readonly [string, string])[] {
-  return !chunked && declaredLength >= 0 && declaredLength <= DISCARDABLE_BODY_BYTES ? [] : CLOSE;
+  return !chunked && declaredLength >= 0 && declaredLength <= DISCARDABLE_BODY_BYTES ? [] : CLOSE_CONNECTION;
 }
 
-const CLOSE: readonly (readonly [string, string])[] = [["Connection", "close"]];
+/** The header that makes a front end close the connection after the response. */
+export const CLOSE_CONNECTION: readonly (readonly [string, string])[] = [["Connection", "close"]];

@@ -14,7 +14,7 @@ import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
-import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withClosingHeader, MimeTable, reasonPhrase } from "./static";
+import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
@@ -211,7 +211,16 @@ export class Site {
       logPrefix: requestLogPrefix(req),
       scriptMtimeMs: target.scriptMtimeMs,
     };
-    return host.dispatch(appRequest, req.body, sink);
+    // httpd applies ErrorDocument to the errors answered where the application runs too (a
+    // script that fails to load, an application that fails before its head, a daemon that
+    // does not answer), not to the application's own responses.
+    const docs = target.settings.errorDocuments;
+    const out = docs === undefined || docs.size === 0 ? sink : withServerErrors(sink, (status, headers) => {
+      if (!docs.has(status) || status < 400) return false;
+      this.sendError(req, sink, status, target.settings, headers);
+      return true;
+    });
+    return host.dispatch(appRequest, req.body, out);
   }
 
   /** An error response: ErrorDocument when one is configured, else Apache's canned page. */

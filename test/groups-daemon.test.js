@@ -25,6 +25,17 @@ const PID_APP = script(
    };`,
 );
 
+test("protocol: a response head marked as the server's own error page keeps its status and the mark", () => {
+  const written = [];
+  const out = new Outbox({ destroyed: false, write(b) { written.push(Buffer.from(b)); return true; }, cork() {}, uncork() {} }, false);
+  out.responseHead(1, 503, "Service Unavailable", [["Connection", "close"]], true);
+  out.responseHead(2, 599, "Odd", []);
+  out.flush();
+  const heads = [];
+  new FrameReader((t, id, p) => heads.push(decodeResponseHead(Buffer.from(p)))).push(Buffer.concat(written));
+  assert.deepEqual(heads.map((h) => [h.status, h.serverPage]), [[503, true], [599, false]]);
+});
+
 test("protocol: frames from one outbox flush round-trip through a split stream, with ids", () => {
   const written = [];
   const fake = { destroyed: false, write(b) { written.push(Buffer.from(b)); return true; }, cork() {}, uncork() {} };
@@ -45,7 +56,7 @@ test("protocol: frames from one outbox flush round-trip through a split stream, 
   const w = decodeHead(got[0][2]);
   assert.deepEqual(w.req, req);
   assert.equal(w.declaredLength, 7);
-  assert.deepEqual(decodeResponseHead(got[1][2]), { status: 201, reason: "Created", headers: [["X-A", "1"], ["Set-Cookie", "a=b"]] });
+  assert.deepEqual(decodeResponseHead(got[1][2]), { status: 201, reason: "Created", headers: [["X-A", "1"], ["Set-Cookie", "a=b"]], serverPage: false });
   assert.equal(got[2][2].length, 100000);
   assert.equal(got[3][2].readUInt32LE(0), 4096);
   // The supervisor's rewrite while encoding: daemon keys dropped, its own appended, flags set.

@@ -124,8 +124,12 @@ test("a response head, body and flags round-trip", () => {
   const headers = [["Content-Type", "text/plain; charset=utf-8"], ["X-Empty", ""], ["X-Nul", "a\0b"], ["Set-Cookie", "é"]];
   writeResponse(out, 7, R_END | R_DONE, { status: 201, reason: "Créé", headers }, Buffer.from("hello"));
   writeResponse(out, 8, R_DONE, null, null);
+  writeResponse(out, 9, R_END, { status: 500, reason: "Internal Server Error", headers: [], serverPage: true }, null);
   input.drain();
   assert.equal(got[0].id, 7);
+  assert.equal(got[0].head.serverPage, false);
+  assert.equal(got[2].head.status, 500);
+  assert.equal(got[2].head.serverPage, true, "the server's own error page keeps its mark");
   assert.equal(got[0].head.status, 201);
   assert.equal(got[0].head.reason, "Créé");
   assert.deepEqual(got[0].head.headers, headers);

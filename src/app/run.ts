@@ -418,8 +418,12 @@ export function internalErrorPage(serverAdmin = "[no address given]", signature 
   return Buffer.from(errorPage(500, { serverAdmin, signature: signature === "" ? "" : `<hr>\n${signature}` }).html, "latin1");
 }
 
-/** Answer 500 with Apache's page (headers only for HEAD), closing the connection after it as httpd does. */
+/**
+ * Answer 500 with Apache's page (headers only for HEAD), closing the connection after it as
+ * httpd does; the sink's ErrorDocument for 500 instead, when it has one.
+ */
 export function sendInternalServerError(sink: ResponseSink, head = false, serverAdmin?: string, signature = ""): void {
+  if (sink.serverError?.(500, [])) return;
   const body = internalErrorPage(serverAdmin, signature);
   sink.writeHead(
     500,

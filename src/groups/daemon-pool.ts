@@ -10,7 +10,7 @@ import type { RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import type { ServerConfig } from "../config/model";
 import { DaemonGroup, type DaemonGroupOptions } from "./daemon-supervisor";
-import { sendErrorPage } from "../static/error-page";
+import { sendServerErrorPage } from "../static/error-page";
 import { textOf, toByteString } from "../engine/byte-string";
 
 export interface DaemonPoolOptions {
@@ -73,7 +73,7 @@ export class DaemonPool implements ApplicationHost {
     const g = this.groups.get(req.processGroup);
     if (g) return g.dispatch(req, body, sink);
     this.log.log("error", "wsgi", `${req.logPrefix}No WSGI daemon process called '${textOf(req.processGroup)}' has been configured: ${textOf(req.script)}`);
-    if (!sink.aborted) sendErrorPage(sink, 500, { method: req.method });
+    if (!sink.aborted) sendServerErrorPage(sink, 500, { method: req.method });
     return Promise.resolve();
   }
 

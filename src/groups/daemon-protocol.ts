@@ -229,9 +229,10 @@ export class Outbox {
 
   /**
    * RESP_HEAD; false (nothing written) when it would exceed MAX_FRAME, which the reader refuses
-   * by dropping the connection and every request on it.
+   * by dropping the connection and every request on it. `serverPage`: the head is the server's
+   * own error page (ResponseSink.serverError), which the front end may replace.
    */
-  responseHead(id: number, status: number, reason: string, headers: readonly HeaderPair[]): boolean {
+  responseHead(id: number, status: number, reason: string, headers: readonly HeaderPair[], serverPage = false): boolean {
     let max = FRAME_HEADER + 12 + reason.length * 3;
     for (const [k, v] of headers) max += 8 + (k.length + v.length) * 3;
     if (max - FRAME_HEADER > MAX_FRAME) {
@@ -242,7 +243,7 @@ export class Outbox {
     this.room(max);
     const at = this.pos;
     this.pos += FRAME_HEADER;
-    this.buf.writeUInt32LE(status, this.pos);
+    this.buf.writeUInt32LE(serverPage ? (status | SERVER_PAGE) >>> 0 : status, this.pos);
     this.pos += 4;
     this.str(reason);
     this.buf.writeUInt32LE(headers.length, this.pos);
@@ -355,16 +356,21 @@ export interface WireResponseHead {
   status: number;
   reason: string;
   headers: HeaderPair[];
+  serverPage: boolean;
 }
+
+/** In RESP_HEAD's status word: the server's own error page, not the application's response. */
+const SERVER_PAGE = 0x8000_0000;
 
 export function decodeResponseHead(payload: Buffer): WireResponseHead {
   const rd = new Reader(payload);
-  const status = rd.u32();
+  const word = rd.u32();
+  const status = word & 0xffff;
   const reason = rd.str();
   const n = rd.u32();
   const headers: HeaderPair[] = new Array(n);
   for (let i = 0; i < n; i++) headers[i] = [rd.str(), rd.str()];
-  return { status, reason, headers };
+  return { status, reason, headers, serverPage: (word & SERVER_PAGE) !== 0 };
 }
 
 /** Largest frame accepted: a guard against a corrupt stream allocating without bound. */

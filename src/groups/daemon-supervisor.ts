@@ -23,7 +23,7 @@ import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
 import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
-import { sendErrorPage } from "../static/error-page";
+import { pageExtraHeaders, sendServerErrorPage } from "../static/error-page";
 import { EnvironLayouts } from "./environ-codec";
 import { ClientRelay } from "./credit-window";
 import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
@@ -238,7 +238,7 @@ export class DaemonGroup implements ApplicationHost {
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
     return new Promise<void>((resolve) => {
       if (this.closing) {
-        if (!sink.aborted) sendErrorPage(sink, 503, { method: req.method });
+        if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
         resolve();
         return;
       }
@@ -692,6 +692,8 @@ class Exchange extends ClientRelay<HeldFrame> {
   private link: Link | null = null;
   id = 0;
   private headersSent = false;
+  /** The daemon's error page was replaced by the front end's ErrorDocument: its bytes are dropped. */
+  private replaced = false;
   private bodySent = false;
   private responded = false;
   private bodyStarted = false;
@@ -867,7 +869,10 @@ class Exchange extends ClientRelay<HeldFrame> {
       case Frame.RespHead: {
         const h = decodeResponseHead(payload);
         this.headersSent = true;
-        if (!sink.aborted) sink.writeHead(h.status, h.reason, h.headers);
+        if (!sink.aborted) {
+          if (h.serverPage && sink.serverError?.(h.status, pageExtraHeaders(h.headers))) this.replaced = true;
+          else sink.writeHead(h.status, h.reason, h.headers);
+        }
         // After the headers, socket-timeout applies to each read from the daemon (and the
         // header clock is over: left in place it would keep the sweep expiring this exchange).
         this.headerDeadline = Infinity;
@@ -877,13 +882,17 @@ class Exchange extends ClientRelay<HeldFrame> {
       }
       case Frame.RespBody: {
         if (sink.aborted) return;
+        if (this.replaced) {
+          this.credit(payload.length);
+          return;
+        }
         this.readDeadline = Date.now() + this.group.timeoutMs.socket;
         this.writeChunk(sink, payload);
         this.recompute();
         return;
       }
       case Frame.RespEnd:
-        if (!sink.aborted) sink.end();
+        if (!sink.aborted && !this.replaced) sink.end();
         this.responded = true;
         this.finish();
         return;
@@ -944,8 +953,9 @@ class Exchange extends ClientRelay<HeldFrame> {
   fail(status: number, message: string | null): void {
     if (this.done) return;
     if (message !== null) this.group.logRef.log("error", "wsgi", `${this.req.logPrefix}${message}`);
-    if (!this.sink.aborted) {
-      if (!this.headersSent && status > 0) sendErrorPage(this.sink, status, { method: this.req.method });
+    // A replaced page is the front end's ErrorDocument, which finishes on its own.
+    if (!this.sink.aborted && !this.replaced) {
+      if (!this.headersSent && status > 0) sendServerErrorPage(this.sink, status, { method: this.req.method });
       else this.sink.destroy();
     }
     this.finish();

@@ -31,6 +31,8 @@ export const R_BODY = 2;
 export const R_END = 4;
 export const R_DONE = 8;
 export const R_DESTROY = 16;
+/** With R_HEAD: the head is the server's own error page (ResponseSink.serverError), not the application's. */
+export const R_SERVER_PAGE = 32;
 
 const REQ_FIXED = 48;
 const RESP_FIXED = 8;
@@ -144,6 +146,8 @@ export interface ResponseHead {
   readonly status: number;
   readonly reason: string;
   readonly headers: readonly (readonly [string, string])[];
+  /** The server's own error page (R_SERVER_PAGE). */
+  readonly serverPage?: boolean;
 }
 
 /**
@@ -157,9 +161,9 @@ export function writeResponse(out: RingProducer, id: number, flags: number, head
     strings = [head.reason];
     for (const [k, v] of head.headers) strings.push(k, v);
     text = strings.join("");
-    flags |= R_HEAD;
+    flags |= head.serverPage === true ? R_HEAD | R_SERVER_PAGE : R_HEAD;
   } else {
-    flags &= ~R_HEAD;
+    flags &= ~(R_HEAD | R_SERVER_PAGE);
   }
   const chunkLen = chunk === null ? 0 : chunk.length;
   if (chunkLen > 0) flags |= R_BODY;
@@ -187,7 +191,7 @@ export function writeResponse(out: RingProducer, id: number, flags: number, head
 export interface DecodedResponse {
   readonly id: number;
   readonly flags: number;
-  readonly head: { status: number; reason: string; headers: [string, string][] } | null;
+  readonly head: { status: number; reason: string; headers: [string, string][]; serverPage: boolean } | null;
   /** Body bytes copied out of the ring, or null. */
   readonly chunk: Buffer | null;
 }
@@ -204,7 +208,7 @@ export function readResponse(b: Buffer, o: number, len: number): DecodedResponse
     const s = readStrings(b, o + RESP_HEAD_FIXED, count, bytes);
     const headers: [string, string][] = [];
     for (let i = 1; i + 1 < s.length; i += 2) headers.push([s[i], s[i + 1]]);
-    head = { status: b.readUInt16LE(o + 2), reason: s[0], headers };
+    head = { status: b.readUInt16LE(o + 2), reason: s[0], headers, serverPage: (flags & R_SERVER_PAGE) !== 0 };
     start = o + RESP_HEAD_FIXED + 4 * count + bytes;
   }
   const end = o + len;

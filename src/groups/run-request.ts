@@ -12,7 +12,7 @@ import { collectBody, createInput, memoryBody, type BodyBuffer } from "../app/in
 import { buildEnviron } from "../app/environ";
 import { WsgiErrors } from "../app/errors-stream";
 import { logScriptException, runApplication, sendInternalServerError } from "../app/run";
-import { sendErrorPage } from "../static/error-page";
+import { sendServerErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 
 /** A body that stops arriving for this long is abandoned with 408 (Apache's Timeout default; `Timeout` sets it). */
@@ -66,7 +66,7 @@ async function runWithBody(callable: Promise<WsgiApplication>, req: AppRequest, 
 export function refuseBody(sink: ResponseSink, err: unknown, method: string): void {
   const s = (err as { status?: number }).status;
   const status = s === 413 || s === 408 ? s : 400;
-  if (!sink.aborted) sendErrorPage(sink, status, { method }, CLOSE_CONNECTION);
+  if (!sink.aborted) sendServerErrorPage(sink, status, { method }, CLOSE_CONNECTION);
 }
 
 /**
@@ -101,7 +101,7 @@ function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unkno
     if (env[i] === "SERVER_ADMIN") admin = env[i + 1];
     else if (env[i] === "SERVER_SIGNATURE") signature = env[i + 1];
   }
-  if (noCallable && req.processGroup === "") sendErrorPage(sink, 404, { method: req.method, signature: signature === "" ? "" : `<hr>\n${signature}` });
+  if (noCallable && req.processGroup === "") sendServerErrorPage(sink, 404, { method: req.method, signature: signature === "" ? "" : `<hr>\n${signature}` });
   else sendInternalServerError(sink, req.method === "HEAD", admin, signature);
 }
 

@@ -58,6 +58,8 @@ class WorkerSink extends CreditWindow implements ResponseSink {
   private head: ResponseHead | null = null;
   private endFlags = 0;
   private endChunk: Uint8Array | null = null;
+  /** The head to come is the server's own error page: the front end may replace it (ErrorDocument). */
+  private serverPage = false;
 
   constructor(readonly id: number) {
     super(data.window);
@@ -69,7 +71,12 @@ class WorkerSink extends CreditWindow implements ResponseSink {
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     // Held until the first chunk or the end: the head and body usually share one frame.
-    this.head = { status, reason, headers };
+    this.head = this.serverPage ? { status, reason, headers, serverPage: true } : { status, reason, headers };
+  }
+
+  serverError(): boolean {
+    this.serverPage = true;
+    return false;
   }
 
   write(chunk: Uint8Array): boolean {

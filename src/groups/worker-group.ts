@@ -27,7 +27,7 @@ import type { RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import { collectBody, type BodyBuffer } from "../app/input";
-import { sendErrorPage } from "../static/error-page";
+import { pageExtraHeaders, sendServerErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 import { NOTHING, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { RingConsumer, RingProducer, createRing } from "./request-queue";
@@ -178,7 +178,7 @@ export class WorkerGroup {
 
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
     if (this.closing || this.admitted >= this.threads + this.queueCapacity) {
-      if (!sink.aborted) sendErrorPage(sink, 503, { method: req.method });
+      if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
       return undefined;
     }
     this.admitted++;
@@ -334,10 +334,16 @@ export class WorkerGroup {
   /** Apply one response frame to the sink, in order (Flight holds frames while the sink drains). */
   applyFrame(f: Flight, d: DecodedResponse): void {
     const sink = f.sink;
-    const live = !sink.aborted && !f.ended;
+    let live = !sink.aborted && !f.ended;
     if (d.head !== null && live && !f.headersSent) {
-      sink.writeHead(d.head.status, d.head.reason, d.head.headers);
       f.headersSent = true;
+      if (d.head.serverPage && sink.serverError?.(d.head.status, pageExtraHeaders(d.head.headers))) {
+        // The front end answered with its ErrorDocument: the worker's canned page is dropped.
+        f.ended = true;
+        live = false;
+      } else {
+        sink.writeHead(d.head.status, d.head.reason, d.head.headers);
+      }
     }
     const flags = d.flags;
     if ((flags & R_END) !== 0) {
@@ -399,7 +405,7 @@ export class WorkerGroup {
   private fail(f: Flight, status: number): void {
     const sink = f.sink;
     if (!sink.aborted && !f.ended) {
-      if (!f.headersSent) sendErrorPage(sink, status, { method: f.req.method });
+      if (!f.headersSent) sendServerErrorPage(sink, status, { method: f.req.method });
       else sink.destroy();
       f.ended = true;
     }

@@ -77,4 +77,14 @@ export interface ResponseSink {
   end(chunk?: Uint8Array): void;
   /** Drop the connection without completing the response (after a failure mid-body). */
   destroy(): void;
+  /**
+   * Optional. Called before the server answers with an error page of its own instead of the
+   * application's response (the script failed to load, the application failed before its head,
+   * a refused body, a group that could not run the request): httpd applies ErrorDocument to
+   * these. A sink that applies ErrorDocument sends its document and returns true, and the
+   * caller then sends nothing; one relaying to another thread or process marks the head that
+   * follows as the server's and returns false. `headers` are the page's extra headers (Allow,
+   * Connection), not its Content-Type or Content-Length.
+   */
+  serverError?(status: number, headers: readonly HeaderPair[]): boolean;
 }

@@ -166,6 +166,42 @@ export function sendErrorPage(
 }
 
 /**
+ * The server's own error answer to a request an application was to serve: the sink's
+ * ErrorDocument when it has one for `status` (ResponseSink.serverError), else the canned page.
+ */
+export function sendServerErrorPage(sink: ResponseSink, status: number, ctx: ErrorPageContext = {}, extraHeaders: readonly HeaderPair[] = []): void {
+  if (sink.serverError?.(status, extraHeaders)) return;
+  sendErrorPage(sink, status, ctx, extraHeaders);
+}
+
+/**
+ * A sink whose server error pages (ResponseSink.serverError) go to `answer`, which sends its
+ * own response and returns true, or returns false to let the canned page through.
+ */
+export function withServerErrors(sink: ResponseSink, answer: (status: number, headers: readonly HeaderPair[]) => boolean): ResponseSink {
+  return {
+    get aborted() {
+      return sink.aborted;
+    },
+    onAbort: (cb) => sink.onAbort(cb),
+    writeHead: (status, reason, headers) => sink.writeHead(status, reason, headers),
+    write: (chunk) => sink.write(chunk),
+    drain: () => sink.drain(),
+    end: (chunk) => sink.end(chunk),
+    destroy: () => sink.destroy(),
+    serverError: answer,
+  };
+}
+
+/** A server error page's headers without its own framing: what an ErrorDocument keeps of them. */
+export function pageExtraHeaders(headers: readonly HeaderPair[]): HeaderPair[] {
+  return headers.filter(([n]) => {
+    const name = n.toLowerCase();
+    return name !== "content-type" && name !== "content-length";
+  });
+}
+
+/**
  * A sink that sends `status` instead of whatever status its writer chooses, with
  * `extraHeaders` first: an ErrorDocument page served by the default handler keeps the
  * error's status, as after Apache's internal redirect from ap_die.

@@ -1,0 +1,164 @@
+"use strict";
+// ErrorDocument for the errors answered where the application runs: a script that fails to
+// load, an application that fails before its head, a missing callable, a worker thread or
+// daemon process that dies before answering. httpd + mod_wsgi 4.9 applies the section's
+// ErrorDocument to all of them, in embedded and daemon mode alike, and never to an
+// application's own error response (recorded with Apache 2.4 side by side). Here for an
+// application in the front-end thread (%{GLOBAL}), in a worker thread and in a daemon process.
+const { describe, it, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { startServer, exchange, parseResponses } = require("./helpers/raw-http");
+
+const APP = `"use strict";
+exports.application = (environ, start_response) => {
+  switch (environ.PATH_INFO) {
+    case "/raise":
+      throw new Error("boom before start_response");
+    case "/own500":
+      start_response("500 Internal Server Error", [["Content-Type", "text/plain"]]);
+      return ["the application's own 500\\n"];
+    case "/status":
+      start_response(environ.QUERY_STRING + " Chosen", [["Content-Type", "text/plain"], ["Content-Length", "3"]]);
+      return ["abc"];
+    case "/exit":
+      process.exit(3);
+    default:
+      start_response("200 OK", [["Content-Type", "text/plain"]]);
+      return ["ok"];
+  }
+};
+`;
+
+/** [mount, where the application runs, the section's directives]. */
+const MOUNTS = [
+  ["/g", "in the front-end thread", "WSGIApplicationGroup %{GLOBAL}"],
+  ["/w", "in a worker thread", "WSGIApplicationGroup workers"],
+  ["/d", "in a daemon process", "WSGIProcessGroup errdoc\n    WSGIApplicationGroup %{GLOBAL}"],
+];
+
+function errorDocumentSite() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-errdoc-"));
+  fs.mkdirSync(path.join(work, "app"));
+  fs.mkdirSync(path.join(work, "htdocs", "err"), { recursive: true });
+  fs.writeFileSync(path.join(work, "app", "app.js"), APP);
+  fs.writeFileSync(path.join(work, "app", "fail.js"), `throw new Error("fails to load");\n`);
+  fs.writeFileSync(path.join(work, "app", "nocall.js"), `exports.other = () => [];\n`);
+  fs.writeFileSync(path.join(work, "htdocs", "err", "500.html"), "<p>local 500 page</p>\n");
+  const sections = [];
+  for (const [mount, , directives] of MOUNTS) {
+    sections.push(`WSGIScriptAlias ${mount}/ "${work}/app/"
+<Location ${mount}/>
+    ${directives}
+    ErrorDocument 500 "custom 500 text"
+    ErrorDocument 404 "custom 404 text"
+</Location>
+WSGIScriptAlias /local${mount}/ "${work}/app/"
+<Location /local${mount}/>
+    ${directives}
+    ErrorDocument 500 /err/500.html
+</Location>`);
+  }
+  const configFile = path.join(work, "server.conf");
+  fs.writeFileSync(
+    configFile,
+    `ServerName localhost
+Listen 127.0.0.1:0
+ErrorLog "${work}/error.log"
+DocumentRoot "${work}/htdocs"
+<Directory "${work}">
+    Require all granted
+</Directory>
+WSGIDaemonProcess errdoc threads=4
+WSGIScriptAlias /plain/ "${work}/app/"
+<Location /plain/>
+    WSGIApplicationGroup %{GLOBAL}
+</Location>
+${sections.join("\n")}
+`,
+  );
+  return { work, configFile };
+}
+
+async function get(port, target) {
+  const r = await exchange(port, `GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`, { timeoutMs: 10_000, until: (b) => parseResponses(b)[0]?.complete === true });
+  const [res] = parseResponses(r.raw);
+  assert.ok(res, `no response to ${target}: ${JSON.stringify(r.raw.toString("latin1"))}`);
+  return res;
+}
+
+for (const frontEnd of ["uws", "node"]) {
+  describe(`ErrorDocument for errors where the application runs (${frontEnd} front end)`, () => {
+    let server;
+    let port;
+    let site;
+    before(async () => {
+      site = errorDocumentSite();
+      ({ server, port } = await startServer(frontEnd, site));
+      for (const [mount] of MOUNTS) assert.equal((await get(port, `${mount}/app.js/ok`)).status, 200, `${mount} warms up`);
+    });
+    after(async () => {
+      await server?.stop(500);
+      fs.rmSync(site.work, { recursive: true, force: true });
+    });
+
+    for (const [mount, where] of MOUNTS) {
+      describe(`application ${where}`, () => {
+        it("a script that fails to load gets the section's 500 document, and the connection closes", async () => {
+          const res = await get(port, `${mount}/fail.js`);
+          assert.equal(res.status, 500);
+          assert.equal(res.body.toString(), "custom 500 text");
+          assert.equal(res.headers.connection, "close");
+          assert.equal(res.headers["content-type"], "text/html; charset=iso-8859-1");
+        });
+
+        it("an application that fails before its head gets the 500 document", async () => {
+          const res = await get(port, `${mount}/app.js/raise`);
+          assert.equal(res.status, 500);
+          assert.equal(res.body.toString(), "custom 500 text");
+        });
+
+        it("a missing callable gets the 404 document in embedded mode, the 500 one in a daemon (as mod_wsgi)", async () => {
+          const res = await get(port, `${mount}/nocall.js`);
+          if (mount === "/d") {
+            assert.equal(res.status, 500);
+            assert.equal(res.body.toString(), "custom 500 text");
+          } else {
+            assert.equal(res.status, 404);
+            assert.equal(res.body.toString(), "custom 404 text");
+          }
+        });
+
+        it("a local ErrorDocument is served from disk with the error's status", async () => {
+          const res = await get(port, `/local${mount}/app.js/raise`);
+          assert.equal(res.status, 500);
+          assert.equal(res.body.toString(), "<p>local 500 page</p>\n");
+          assert.equal(res.headers["content-type"], "text/html");
+        });
+
+        it("the application's own 500 passes through untouched", async () => {
+          const res = await get(port, `${mount}/app.js/own500`);
+          assert.equal(res.status, 500);
+          assert.equal(res.body.toString(), "the application's own 500\n");
+        });
+
+        if (mount !== "/g") {
+          it("a process or thread that dies before answering gets the 500 document, and the group serves on", async () => {
+            const res = await get(port, `${mount}/app.js/exit`);
+            assert.equal(res.status, 500);
+            assert.equal(res.body.toString(), "custom 500 text");
+            assert.equal((await get(port, `${mount}/app.js/ok`)).status, 200);
+          });
+        }
+      });
+    }
+
+    it("without an ErrorDocument the canned 500 page is sent, as before", async () => {
+      const res = await get(port, "/plain/app.js/raise");
+      assert.equal(res.status, 500);
+      assert.match(res.body.toString(), /<title>500 Internal Server Error<\/title>/);
+    });
+  });
+}

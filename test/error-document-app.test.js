@@ -5,12 +5,14 @@
 // ErrorDocument to all of them, in embedded and daemon mode alike, and never to an
 // application's own error response (recorded with Apache 2.4 side by side). Here for an
 // application in the front-end thread (%{GLOBAL}), in a worker thread and in a daemon process.
+// Also: httpd closes the connection after an application's own 400/413/500/503 as after its
+// own pages (ap_status_drops_connection), and keeps it after a 404.
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { startServer, exchange, parseResponses } = require("./helpers/raw-http");
+const { startServer, exchange, inTurn, parseResponses } = require("./helpers/raw-http");
 
 const APP = `"use strict";
 exports.application = (environ, start_response) => {
@@ -138,10 +140,25 @@ for (const frontEnd of ["uws", "node"]) {
           assert.equal(res.headers["content-type"], "text/html");
         });
 
-        it("the application's own 500 passes through untouched", async () => {
+        it("the application's own 500 passes through untouched, and closes the connection as httpd does", async () => {
           const res = await get(port, `${mount}/app.js/own500`);
           assert.equal(res.status, 500);
           assert.equal(res.body.toString(), "the application's own 500\n");
+          assert.equal(res.headers.connection, "close");
+        });
+
+        it("an application's own 400/413/503 closes the connection; its 404 keeps it", async () => {
+          for (const code of [400, 413, 503]) {
+            const r = await exchange(port, `GET ${mount}/app.js/status?${code} HTTP/1.1\r\nHost: a\r\n\r\n`, { timeoutMs: 5000 });
+            const [res] = parseResponses(r.raw);
+            assert.equal(res.status, code);
+            assert.equal(res.body.toString(), "abc");
+            assert.equal(res.headers.connection, "close", `${code} says it closes`);
+            assert.equal(r.closed, true, `${code} closes`);
+          }
+          const rs = await inTurn(port, [`GET ${mount}/app.js/status?404 HTTP/1.1\r\nHost: a\r\n\r\n`, `GET ${mount}/app.js/ok HTTP/1.1\r\nHost: a\r\n\r\n`]);
+          assert.deepEqual(rs.map((r) => r.status), [404, 200]);
+          assert.notEqual(rs[0].headers.connection, "close");
         });
 
         if (mount !== "/g") {

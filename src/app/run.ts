@@ -307,7 +307,7 @@ class ResponseRun {
 
   private sendHeaders(): void {
     if (!this.started) throw new Error("start_response() must be called before response content is produced");
-    let headers = this.headers;
+    let headers: readonly HeaderPair[] = this.headers;
     this.noBody = this.head;
     if (this.code === 204 || this.code === 304) {
       // As httpd's header filter: no body, and no headers describing one.
@@ -315,6 +315,8 @@ class ResponseRun {
       this.noBody = true;
       this.declared = -1;
     }
+    // httpd closes after a 400, 500, 503, ... whoever sent it, an application's response too.
+    headers = withClosingHeader(this.code, headers, false);
     this.sink.writeHead(this.code, this.reason, headers);
     this.headersSent = true;
   }

@@ -132,16 +132,18 @@ function encodedPage(status: number, ctx: ErrorPageContext): { reason: string; b
 }
 
 /**
- * Statuses after which httpd closes the connection whatever the client asked
- * (ap_status_drops_connection): the request may have left it in an unknown state. 413 is not
- * among them here: a refused body is skipped unread and costs the connection only when it is
- * large (refusalHeaders in src/http/request-checks.ts).
+ * Statuses after which httpd closes the connection whatever the client asked, whoever answered
+ * (ap_status_drops_connection): the request may have left it in an unknown state.
  */
-const CLOSING_STATUSES = new Set([400, 408, 411, 414, 500, 501, 503]);
+const CLOSING_STATUSES = new Set([400, 408, 411, 413, 414, 500, 501, 503]);
 
-/** `headers` plus `Connection: close` when httpd would close the connection after `status`. */
-export function withClosingHeader(status: number, headers: readonly HeaderPair[]): readonly HeaderPair[] {
-  if (!CLOSING_STATUSES.has(status) || headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) return headers;
+/**
+ * `headers` plus `Connection: close` when httpd would close the connection after `status`. The
+ * server's own 413 is the exception: a refused body is skipped unread and costs the connection
+ * only when it is large (refusalHeaders in src/http/request-checks.ts).
+ */
+export function withClosingHeader(status: number, headers: readonly HeaderPair[], own = true): readonly HeaderPair[] {
+  if (!CLOSING_STATUSES.has(status) || (own && status === 413) || headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) return headers;
   return [...headers, ["Connection", "close"]];
 }
 

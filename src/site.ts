@@ -3,6 +3,7 @@
  * (src/map/mapper.ts) and serves what it decided: an application in its group, a static
  * file, a directory listing, a redirect or an error page.
  */
+import * as path from "node:path";
 import { refusalHeaders } from "./http/request-checks";
 import { rulesOf, withResponseHeaderRules } from "./http/header-rules";
 import type { ServerConfig, DirSettings } from "./config/model";
@@ -20,7 +21,9 @@ import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
-import type { StaticPage } from "./static/serve-file";
+import type { ServeFileOptions, StaticPage } from "./static/serve-file";
+import { fileType } from "./static/file-type";
+import { fileETagParts } from "./config/file-etag";
 
 /**
  * Requests a worker-thread application group of the front-end process may have in flight
@@ -46,7 +49,6 @@ export class Site {
   /** WSGIDaemonProcess groups: child processes under a supervisor. */
   private readonly daemons: DaemonPool;
   private readonly mime: MimeTable;
-  private readonly mimeByTypes = new WeakMap<object, MimeTable>();
 
   constructor(
     readonly config: ServerConfig,
@@ -151,8 +153,7 @@ export class Site {
         return this.runApplication(req, result, sink);
       case "static":
         return serveFile(req, result.file, result.stat, sink, {
-          mime: this.mimeFor(result.settings),
-          ...(result.forcedType ? { forceType: result.forcedType } : {}),
+          ...this.fileOptions(result),
           log: this.log,
           page: () => this.staticPage(req, result.settings),
         });
@@ -174,7 +175,7 @@ export class Site {
           // path's own bytes, as httpd's does.
           this.log.log("error", result.reasonModule ?? "core", `${requestLogPrefix(req)}${textOf(result.reason)}`);
         }
-        return this.sendError(req, sink, result.status, result.settings, result.headers ?? []);
+        return this.sendError(req, sink, result.status, result.settings, result.headers ?? [], undefined, result.variantList);
     }
   }
 
@@ -231,6 +232,7 @@ export class Site {
     settings: DirSettings | null,
     headers: readonly HeaderPair[],
     location?: string,
+    variantList?: string,
   ): void {
     if (sink.aborted) return;
     const text = settings?.errorDocuments?.get(status)?.value;
@@ -254,7 +256,7 @@ export class Site {
       else sink.end(message);
       return;
     }
-    sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}), ...this.mapper.pageIdentity(req, settings) }, headers);
+    sendErrorPage(sink, status, { method: req.method, ...(location ? { location } : {}), ...(variantList ? { variantList } : {}), ...this.mapper.pageIdentity(req, settings) }, headers);
   }
 
   /**
@@ -270,8 +272,7 @@ export class Site {
       if (sink.aborted) return;
       if (result.kind === "static") {
         await serveFile({ method, headers: [] }, result.file, result.stat, withErrorStatus(sink, status, headers), {
-          mime: this.mimeFor(result.settings),
-          ...(result.forcedType ? { forceType: result.forcedType } : {}),
+          ...this.fileOptions(result),
           log: this.log,
         });
         return;
@@ -287,17 +288,16 @@ export class Site {
     return { ...this.mapper.pageIdentity(req, settings), traceEnabled: this.mapper.traceEnabled(req) };
   }
 
-  private mimeFor(settings: DirSettings): MimeTable {
-    const add = settings.addTypes;
-    if (!add || add.size === 0) return this.mime;
-    let table = this.mimeByTypes.get(add);
-    if (!table) {
-      const types: Record<string, string> = {};
-      for (const [ext, s] of add) types[ext] = s.value;
-      table = this.mime.withAddTypes(types);
-      this.mimeByTypes.set(add, table);
-    }
-    return table;
+  /** What mod_mime, FileETag and MultiViews decided about a static file, for serveFile. */
+  private fileOptions(result: Extract<MapResult, { kind: "static" }>): ServeFileOptions {
+    const t = fileType(path.basename(result.file), result.settings, this.mime);
+    return {
+      contentType: result.forcedType ?? t.type ?? null,
+      ...(t.encoding ? { encoding: t.encoding } : {}),
+      languages: t.languages,
+      fileETag: fileETagParts(result.settings.fileETag?.value),
+      ...(result.negotiated ? { leadingHeaders: result.negotiated.headers, variantListDir: result.negotiated.dirStat } : {}),
+    };
   }
 }
 

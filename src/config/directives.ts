@@ -25,6 +25,7 @@ import {
   type Setting,
   type WsgiScriptOptions,
 } from "./model";
+import { applyFileETag } from "./file-etag";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { toByteString } from "../engine/byte-string";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
@@ -465,10 +466,9 @@ def({
 });
 def({
   name: "FileETag", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "FileETag component ...", default: "MTime Size",
-  doc: "What the ETag of a static file is made from: INode, MTime, Size, All, None, Digest (with `+`/`-` to adjust the inherited set).",
+  doc: "What the ETag of a static file is made from, in httpd's format (lower-case hex joined by `-`): INode, MTime, Size, All (the three), None (no ETag; `If-Match` then fails and `If-None-Match: *` still matches), Digest (base64 SHA-1 of the content). `+`/`-` adjust the inherited set; as in httpd, adjusting only the default leaves the default (`-MTime` alone is still MTime Size).",
   apply(scope, args) {
-    for (const a of args) parseChoice(a.replace(/^[+-]/, ""), ["INode", "MTime", "Size", "All", "None", "Digest"] as const, "FileETag");
-    scope.dir.fileETag = setting(scope, args);
+    scope.dir.fileETag = setting(scope, applyFileETag(scope.dir.fileETag?.value, args));
   },
 });
 def({
@@ -834,23 +834,44 @@ def({
 });
 def({
   name: "AddLanguage", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddLanguage language-tag extension [extension] ...",
-  doc: "Maps extensions to a content language, so MultiViews can choose between `page.html.en` and `page.html.fr` by Accept-Language.",
+  doc: "Maps extensions to a content language: static files get `Content-Language` (every tag in the name, joined by `,`, as `z.fr.de.txt` gives `fr,de`), and MultiViews chooses between `page.html.en` and `page.html.fr` by Accept-Language.",
   apply(scope, [lang, ...exts]) {
     extMap(scope, "addLanguages", lang!.toLowerCase(), exts);
   },
 });
 def({
   name: "AddEncoding", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddEncoding encoding extension [extension] ...",
-  doc: "Maps extensions to a Content-Encoding (`gzip`, `br`, ...) for static files.",
+  doc: "Maps extensions to a Content-Encoding (`gzip`, `br`, ...) for static files; every extension of the name counts (`a.tar.gz.Z` is `gzip, x-compress` when both are mapped). The type still comes from the other extensions and TypesConfig (`x.css.gz` is `application/gzip`). A MultiViews dimension.",
   apply(scope, [e, ...exts]) {
     extMap(scope, "addEncodings", e!.toLowerCase(), exts);
   },
 });
 def({
   name: "AddCharset", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddCharset charset extension [extension] ...",
-  doc: "Maps extensions to a charset added to the Content-Type of static files.",
+  doc: "Maps extensions to a charset, lower-cased as httpd does: it replaces or joins the `charset` parameter of a static file's Content-Type (no type, no charset), and wins over AddDefaultCharset; ForceType replaces the whole type. A MultiViews dimension.",
   apply(scope, [c, ...exts]) {
-    extMap(scope, "addCharsets", c!, exts);
+    extMap(scope, "addCharsets", c!.toLowerCase(), exts);
+  },
+});
+def({
+  name: "RemoveCharset", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveCharset extension [extension] ...",
+  doc: "Removes inherited AddCharset mappings for these extensions.",
+  apply(scope, exts) {
+    extMap(scope, "addCharsets", "", exts);
+  },
+});
+def({
+  name: "RemoveEncoding", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveEncoding extension [extension] ...",
+  doc: "Removes inherited AddEncoding mappings for these extensions.",
+  apply(scope, exts) {
+    extMap(scope, "addEncodings", "", exts);
+  },
+});
+def({
+  name: "RemoveLanguage", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveLanguage extension [extension] ...",
+  doc: "Removes inherited AddLanguage mappings for these extensions.",
+  apply(scope, exts) {
+    extMap(scope, "addLanguages", "", exts);
   },
 });
 def({
@@ -1269,7 +1290,7 @@ ignored("core", ["HostnameLookups", "Protocols", "Mutex", "DefaultRuntimeDir", "
 ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
 ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
 ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");
-ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "DefaultLanguage"], ALL, "MultiViews negotiates by Accept and Accept-Language quality, then size", "FileInfo");
+ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "DefaultLanguage"], ALL, "MultiViews negotiates by Accept, Accept-Language, Accept-Charset and Accept-Encoding quality, then size", "FileInfo");
 ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGIPythonOptimize", "WSGIPythonHashSeed", "WSGIPythonWarnings", "WSGIDontWriteBytecode", "WSGISwitchInterval", "WSGIDestroyInterpreter", "WSGIPerInterpreterGIL", "WSGIFreeThreading", "WSGIRestrictStdin", "WSGIRestrictStdout", "WSGIRestrictSignal", "WSGILazyInitialization", "WSGIVerboseDebugging"], S, "Python interpreter setting");
 ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
 unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");

@@ -8,6 +8,7 @@ import type { LogLevel } from "../log/error-log";
 import type { Where } from "./errors";
 import type { ConfigRegex } from "./regex";
 import { toByteString } from "../engine/byte-string";
+import { mergeFileETag, type FileETagBits } from "./file-etag";
 
 export type { Where } from "./errors";
 
@@ -310,7 +311,8 @@ export interface DirSettings {
   directorySlash?: Setting<boolean>;
   acceptPathInfo?: Setting<"on" | "off" | "default">;
   errorDocuments?: Map<number, Setting<string>>;
-  fileETag?: Setting<string[]>;
+  /** FileETag as httpd keeps it per section (bits and +/- adjustments), merged down by mergeFileETag. */
+  fileETag?: Setting<FileETagBits>;
   limitRequestBody?: Setting<number>;
   authType?: Setting<"Basic" | "None">;
   authName?: Setting<string>;
@@ -604,6 +606,7 @@ export function mergeDirSettings(base: DirSettings, add: DirSettings): DirSettin
   set("addEncodings", mergeMap(base.addEncodings, add.addEncodings));
   set("addCharsets", mergeMap(base.addCharsets, add.addCharsets));
   set("addLanguages", mergeMap(base.addLanguages, add.addLanguages));
+  if (add.fileETag) set("fileETag", { value: mergeFileETag(base.fileETag?.value, add.fileETag.value)!, where: add.fileETag.where });
   set("errorDocuments", mergeMap(base.errorDocuments, add.errorDocuments));
   set("handlerScripts", mergeMap(base.handlerScripts, add.handlerScripts));
   set("env", concat(base.env, add.env));

@@ -76,6 +76,8 @@ export type MapResult =
       readonly settings: DirSettings;
       /** The request's variables (SetEnv, SetEnvIf, rewrite E=), for Header rules and the access log. */
       readonly env: ReadonlyMap<string, string>;
+      /** Set when MultiViews chose this file. */
+      readonly negotiated?: Negotiated | undefined;
     }
   | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
   | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null }
@@ -89,8 +91,18 @@ export type MapResult =
       readonly reason?: string;
       /** The module the log line names (default core), as httpd's line would. */
       readonly reasonModule?: string;
+      /** 406: mod_negotiation's list of the variants, shown on the error page. */
+      readonly variantList?: string;
       readonly settings: DirSettings | null;
     };
+
+/** What MultiViews adds to the chosen variant's responses. */
+export interface Negotiated {
+  /** Content-Location, Vary, TCN: before the file's own headers, on error responses too. */
+  readonly headers: readonly HeaderPair[];
+  /** The variants' directory, whose mtime is the variant list validator in the ETag. */
+  readonly dirStat: fs.BigIntStats;
+}
 
 /** A map result, or its promise when the map phase had to wait (Basic authentication). */
 export type Mapped = MapResult | Promise<MapResult>;
@@ -132,6 +144,8 @@ interface RequestState {
    * made only then, so traffic that never repeats a path allocates none.
    */
   routeReused: boolean;
+  /** MultiViews chose the file being mapped: the headers and validator it adds. */
+  negotiated?: Negotiated;
 }
 
 export interface MapperOptions {
@@ -350,9 +364,15 @@ export class Mapper {
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
     if (walk.stat === null && options.has("MultiViews")) {
-      const n = negotiate(walk.filename, settings, headerValue(state.req.headers, "accept"), headerValue(state.req.headers, "accept-language"));
-      if (n.kind === "not-acceptable") return { kind: "error", status: 406, settings };
+      const h = (name: string) => headerValue(state.req.headers, name);
+      const n = negotiate(walk.filename, settings, {
+        accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),
+        // httpd negotiates "transparently" (TCN, Content-Location) only for GET and HEAD without path info.
+        transparent: (state.req.method === "GET" || state.req.method === "HEAD") && walk.pathInfo === "",
+      });
+      if (n.kind === "not-acceptable") return { kind: "error", status: 406, headers: n.headers, variantList: n.variantList, settings, reason: `AH00690: no acceptable variant: ${walk.filename}`, reasonModule: "negotiation" };
       if (n.kind === "found") {
+        state.negotiated = { headers: n.headers, dirStat: n.dirStat };
         const found = n.name;
         const newUri = uri.slice(0, uri.length - walk.pathInfo.length - path.basename(walk.filename).length) + found + walk.pathInfo;
         return this.resolve(state, newUri, query, depth + 1);
@@ -398,7 +418,7 @@ export class Mapper {
     }
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
-    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env };
+    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated };
   }
 
   /** map_to_storage and type_checker for a translated request: the walk, the sections, the handler. */

@@ -6,15 +6,11 @@
  * is weak.
  */
 import type * as fs from "node:fs";
+import type { FileETagParts } from "../config/file-etag";
 
 export type AnyStats = fs.Stats | fs.BigIntStats;
 
-/** Which parts go into an ETag (FileETag); Apache 2.4's default is MTime Size. */
-export interface FileETagParts {
-  inode?: boolean;
-  mtime?: boolean;
-  size?: boolean;
-}
+export type { FileETagParts };
 
 export const DEFAULT_FILE_ETAG: FileETagParts = { mtime: true, size: true };
 
@@ -29,9 +25,11 @@ export function mtimeMicros(stat: AnyStats): bigint {
 /**
  * Apache's ETag: `"size-mtime"` in lower-case hex with mtime in µs under the default FileETag,
  * `"inode-size-mtime"` with INode. Weak (`W/`) when the request comes within a second of the mtime.
- * Returns undefined for `FileETag None`.
+ * Returns undefined for `FileETag None` (null parts or none chosen). `vlv` is a negotiated
+ * response's variant list validator (see withVariantList). Digest ETags are made by digestETag.
  */
-export function makeETag(stat: AnyStats, nowMs: number, parts: FileETagParts = DEFAULT_FILE_ETAG): string | undefined {
+export function makeETag(stat: AnyStats, nowMs: number, parts: FileETagParts | null = DEFAULT_FILE_ETAG, vlv?: string): string | undefined {
+  if (parts === null) return undefined;
   const fields: string[] = [];
   if (parts.inode) fields.push(BigInt(stat.ino).toString(16));
   if (parts.size) fields.push(BigInt(stat.size).toString(16));
@@ -39,7 +37,34 @@ export function makeETag(stat: AnyStats, nowMs: number, parts: FileETagParts = D
   if (parts.mtime) fields.push(mtime.toString(16));
   if (fields.length === 0) return undefined;
   const weak = BigInt(Math.floor(nowMs * 1000)) - mtime < 1_000_000n;
-  return `${weak ? "W/" : ""}"${fields.join("-")}"`;
+  return withVariantList(fields.join("-"), weak, vlv);
+}
+
+/** FileETag Digest: the base64 SHA-1 of the content, never weak by its age (make_digest_etag). */
+export function digestETag(sha1: Buffer, vlv?: string): string {
+  return withVariantList(sha1.toString("base64"), false, vlv);
+}
+
+/**
+ * The variant list validator of a negotiated directory: `"mtime"` of the directory the
+ * variants were read from, weak within a second of it (ap_make_etag on a request with no file).
+ */
+export function variantListValidator(dirStat: AnyStats, nowMs: number): string {
+  const mtime = mtimeMicros(dirStat);
+  const weak = BigInt(Math.floor(nowMs * 1000)) - mtime < 1_000_000n;
+  return `${weak ? "W/" : ""}"${mtime.toString(16)}"`;
+}
+
+/**
+ * `[W/]"opaque"`, or with a variant list validator httpd's structured tag: `"opaque;vlv` (a
+ * weak vlv makes it weak). httpd's etag_end copies the vlv with apr_cpystrn, which drops the
+ * vlv's closing quote and adds none: the tag is sent unterminated, and we send it as httpd does.
+ */
+function withVariantList(opaque: string, weak: boolean, vlv: string | undefined): string {
+  if (vlv === undefined) return `${weak ? "W/" : ""}"${opaque}"`;
+  const vlvWeak = vlv.startsWith("W/");
+  const inner = vlv.slice(vlvWeak ? 3 : 1, -1);
+  return `${weak || vlvWeak ? "W/" : ""}"${opaque};${inner}`;
 }
 
 /** Last-Modified in seconds: the mtime, but never later than the request (ap_rationalize_mtime). */

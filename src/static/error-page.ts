@@ -18,6 +18,8 @@ export interface ErrorPageContext {
   errorNotes?: string;
   /** ServerSignature's footer (`<hr>\n<address>...</address>\n`), "" or absent when Off. */
   signature?: string;
+  /** mod_negotiation's `variant-list` note, shown by 406. */
+  variantList?: string;
 }
 
 export interface ErrorPage {
@@ -59,6 +61,8 @@ function cannedText(status: number, ctx: ErrorPageContext): string {
       return "<p>The requested URL was not found on this server.</p>\n";
     case 405:
       return `<p>The requested method ${method} is not allowed for this URL.</p>\n`;
+    case 406:
+      return "<p>An appropriate representation of the requested resource could not be found on this server.</p>\n" + (ctx.variantList ?? "");
     case 408:
       return "<p>Server timeout waiting for the HTTP request from the client.</p>\n";
     case 410:
@@ -116,7 +120,7 @@ const pageCache = new Map<string, { reason: string; body: Buffer }>();
 const PAGE_CACHE_MAX = 256;
 
 function encodedPage(status: number, ctx: ErrorPageContext): { reason: string; body: Buffer } {
-  const cacheable = ctx.location === undefined && ctx.errorNotes === undefined;
+  const cacheable = ctx.location === undefined && ctx.errorNotes === undefined && ctx.variantList === undefined;
   const key = cacheable ? `${status}\0${ctx.method ?? ""}\0${ctx.serverAdmin ?? ""}\0${ctx.signature ?? ""}` : "";
   if (cacheable) {
     const hit = pageCache.get(key);

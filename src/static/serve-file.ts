@@ -22,8 +22,8 @@ import type { HeaderPair, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import { fsPath, textOf } from "../engine/byte-string";
 import {
-  AnyStats, DEFAULT_FILE_ETAG, FileETagParts, evaluateConditions, httpDate, ifRangeAllows,
-  lastModifiedSeconds, makeETag,
+  AnyStats, DEFAULT_FILE_ETAG, FileETagParts, digestETag, evaluateConditions, httpDate, ifRangeAllows,
+  lastModifiedSeconds, makeETag, variantListValidator,
 } from "./conditional";
 import { STATIC_ALLOW, sendErrorPage, type ErrorPageContext } from "./error-page";
 import { MimeTable, defaultMimeTable } from "./mime";
@@ -41,8 +41,18 @@ export interface ServeFileOptions {
   mime?: MimeTable;
   /** Content type forced for this file (ForceType), bypassing the MIME table. */
   forceType?: string;
-  /** FileETag; Apache 2.4's default (MTime Size) when omitted. */
-  fileETag?: FileETagParts;
+  /** The type mod_mime gave the file (fileType), null for none; the MIME table's when omitted. */
+  contentType?: string | null;
+  /** Content-Encoding (AddEncoding). */
+  encoding?: string;
+  /** Content-Language tags (AddLanguage), sent joined by `,`. */
+  languages?: readonly string[];
+  /** Sent first on every response, error pages included: MultiViews' Content-Location, Vary, TCN. */
+  leadingHeaders?: readonly HeaderPair[];
+  /** MultiViews chose this file: the variants' directory, whose mtime joins the ETag. */
+  variantListDir?: AnyStats;
+  /** FileETag; Apache 2.4's default (MTime Size) when omitted, null for None. */
+  fileETag?: FileETagParts | null;
   /** Request time in ms since the epoch (tests); `Date.now()` by default. */
   now?: number;
   /** MaxRanges / MaxRangeOverlaps / MaxRangeReversals. */
@@ -114,29 +124,33 @@ export async function serveFile(
   const method = req.method;
   const header = (name: string) => headerValue(req.headers, name);
   const mime = opts.mime ?? defaultMimeTable();
-  const contentType = opts.forceType ?? mime.lookup(filePath);
+  const contentType = opts.forceType ?? (opts.contentType !== undefined ? opts.contentType ?? undefined : mime.lookup(filePath));
+  // What mod_mime set besides the type: sent after it, on everything but 304 and error pages.
+  const entity: HeaderPair[] = [];
+  if (contentType) entity.push(["Content-Type", contentType]);
+  if (opts.encoding) entity.push(["Content-Encoding", opts.encoding]);
+  if (opts.languages && opts.languages.length > 0) entity.push(["Content-Language", opts.languages.join(",")]);
+  const lead = opts.leadingHeaders ?? [];
   if (method !== "GET" && method !== "HEAD" && method !== "POST") {
     if (!KNOWN_METHODS.has(method)) {
       opts.log?.log("error", "core", `AH00135: Invalid method in request ${method}`);
-      return sendStaticError(sink, 501, method, opts.page);
+      return sendStaticError(sink, 501, method, opts.page, lead);
     }
     if (method === "OPTIONS") {
-      const h: HeaderPair[] = [["Allow", staticAllow(opts.page?.().traceEnabled ?? true)], ["Content-Length", "0"]];
-      if (contentType) h.push(["Content-Type", contentType]);
-      sink.writeHead(200, "OK", h);
+      sink.writeHead(200, "OK", [...lead, ["Allow", staticAllow(opts.page?.().traceEnabled ?? true)], ["Content-Length", "0"], ...entity]);
       sink.end();
       return 200;
     }
-    return sendStaticError(sink, 405, method, opts.page);
+    return sendStaticError(sink, 405, method, opts.page, lead);
   }
 
   if (stat.isDirectory()) {
     opts.log?.log("info", "core", `AH00129: Attempt to serve directory: ${textOf(filePath)}`);
-    return sendStaticError(sink, 404, method, opts.page);
+    return sendStaticError(sink, 404, method, opts.page, lead);
   }
   if (!stat.isFile()) {
     opts.log?.log("error", "core", `refusing to serve a file that is not a regular file: ${textOf(filePath)}`);
-    return sendStaticError(sink, 403, method, opts.page);
+    return sendStaticError(sink, 403, method, opts.page, lead);
   }
 
   let fh: fs.promises.FileHandle;
@@ -144,7 +158,7 @@ export async function serveFile(
     fh = await fs.promises.open(fsPath(filePath), "r");
   } catch (err) {
     opts.log?.log("error", "core", `AH00132: file permissions deny server access: ${textOf(filePath)} (${(err as Error).message})`);
-    return sendStaticError(sink, 403, method, opts.page);
+    return sendStaticError(sink, 403, method, opts.page, lead);
   }
 
   let closed = false;
@@ -166,12 +180,14 @@ export async function serveFile(
     const nowSec = Math.floor(nowMs / 1000);
     const size = Number(stat.size);
     const lmSec = lastModifiedSeconds(stat, nowMs);
-    const etag = makeETag(stat, nowMs, opts.fileETag ?? DEFAULT_FILE_ETAG);
+    const parts = opts.fileETag === undefined ? DEFAULT_FILE_ETAG : opts.fileETag;
+    const vlv = opts.variantListDir ? variantListValidator(opts.variantListDir, nowMs) : undefined;
+    const etag = parts?.digest ? digestETag(await sha1Of(fh, size), vlv) : makeETag(stat, nowMs, parts, vlv);
+    if (sink.aborted) return 0;
 
-    const validators: HeaderPair[] = [["Last-Modified", httpDate(lmSec)]];
+    const validators: HeaderPair[] = [...lead, ["Last-Modified", httpDate(lmSec)]];
     if (etag) validators.push(["ETag", etag]);
     validators.push(["Accept-Ranges", "bytes"]);
-    const typeHeader: HeaderPair[] = contentType ? [["Content-Type", contentType]] : [];
 
     const cond = evaluateConditions({ method, header, etag, lastModifiedSec: lmSec, nowSec });
     if (cond === 304) {
@@ -180,7 +196,7 @@ export async function serveFile(
       return 304;
     }
     if (cond === 412) {
-      sink.writeHead(412, reasonPhrase(412), [...validators, ["Content-Length", "0"], ...typeHeader]);
+      sink.writeHead(412, reasonPhrase(412), [...validators, ["Content-Length", "0"], ...entity]);
       sink.end();
       return 412;
     }
@@ -192,11 +208,12 @@ export async function serveFile(
         : ({ kind: "full" } as const);
 
     if (verdict.kind === "unsatisfiable") {
+      // httpd's 416 (from the byterange filter) leaves out MultiViews' headers.
       return sendStaticError(sink, 416, method, opts.page, [["Content-Range", `bytes */${size}`]]);
     }
 
     if (verdict.kind === "full") {
-      sink.writeHead(200, "OK", [...validators, ["Content-Length", String(size)], ...typeHeader]);
+      sink.writeHead(200, "OK", [...validators, ["Content-Length", String(size)], ...entity]);
       if (method === "HEAD") sink.end();
       else await streamRanges(fh, sink, [{ start: 0, end: size - 1 }], [], abortSignal, opts);
       return 200;
@@ -209,7 +226,7 @@ export async function serveFile(
         ...validators,
         ["Content-Length", String(r.end - r.start + 1)],
         ["Content-Range", `bytes ${r.start}-${r.end}/${size}`],
-        ...typeHeader,
+        ...entity,
       ]);
       if (method === "HEAD") sink.end();
       else await streamRanges(fh, sink, ranges, [], abortSignal, opts);
@@ -232,6 +249,7 @@ export async function serveFile(
       ...validators,
       ["Content-Length", String(total)],
       ["Content-Type", `multipart/byteranges; boundary=${MULTIPART_BOUNDARY}`],
+      ...entity.slice(contentType ? 1 : 0),
     ]);
     if (method === "HEAD") sink.end();
     else await streamRanges(fh, sink, ranges, heads, abortSignal, opts, tail);
@@ -239,6 +257,19 @@ export async function serveFile(
   } finally {
     close();
   }
+}
+
+/** FileETag Digest reads the whole file before the headers, as httpd's make_digest_etag does. */
+async function sha1Of(fh: fs.promises.FileHandle, size: number): Promise<Buffer> {
+  const hash = crypto.createHash("sha1");
+  const buf = Buffer.allocUnsafe(Math.min(size, 64 * 1024) || 1);
+  for (let pos = 0; pos < size; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return hash.digest();
 }
 
 /**

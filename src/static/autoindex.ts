@@ -97,7 +97,8 @@ export function renderDirectoryListing(uriPath: string, entries: readonly Listin
 }
 
 /**
- * Send the listing of `dirPath`, requested as `uriPath`. GET/HEAD/POST only (others: 405).
+ * Send the listing of `dirPath`, requested as `uriPath`, for GET and HEAD (the mapper hands
+ * other methods to the default handler, as mod_autoindex declines them; here they get 405).
  * `.` and `..` are never listed; unreadable directories give 403.
  */
 export async function serveDirectoryListing(

@@ -5,7 +5,8 @@
  * Behaviour recorded from Apache 2.4.71 (Debian):
  * - GET, HEAD and POST serve the file; OPTIONS answers 200 with `Allow`; any other method
  *   Apache knows gets 405, an unknown method 501 (both with `Allow`). `Allow` lists TRACE
- *   unless TraceEnable is Off for the server (httpd's make_allow).
+ *   unless TraceEnable is Off for the server (httpd's make_allow). Those answers do not need
+ *   the file: they are the same for a missing file or a directory (stat null or a directory).
  * - Error pages carry the ServerSignature footer of the request (ServeFileOptions.page).
  * - Headers in Apache's order: Last-Modified, ETag, Accept-Ranges, Content-Length,
  *   Content-Range, Content-Type (absent when no MIME type matches).
@@ -74,6 +75,9 @@ export function staticAllow(traceEnabled: boolean): string {
   return traceEnabled ? STATIC_ALLOW : STATIC_ALLOW_NO_TRACE;
 }
 
+/** The type mod_mime gives a directory (DIR_MAGIC_TYPE). */
+const DIRECTORY_TYPE = "httpd/unix-directory";
+
 /** Apache's per-process multipart boundary (`ap_multipart_boundary`): 16 hex digits. */
 const MULTIPART_BOUNDARY = crypto.randomBytes(8).toString("hex");
 
@@ -107,14 +111,15 @@ export function headerValue(headers: readonly string[], name: string): string | 
 export async function serveFile(
   req: StaticRequest,
   filePath: string,
-  stat: AnyStats,
+  stat: AnyStats | null,
   sink: ResponseSink,
   opts: ServeFileOptions = {},
 ): Promise<number> {
   const method = req.method;
   const header = (name: string) => headerValue(req.headers, name);
   const mime = opts.mime ?? defaultMimeTable();
-  const contentType = opts.forceType ?? mime.lookup(filePath);
+  // mod_mime types a directory as httpd/unix-directory (OPTIONS shows it); ForceType wins.
+  const contentType = opts.forceType ?? (stat?.isDirectory() ? DIRECTORY_TYPE : mime.lookup(filePath));
   if (method !== "GET" && method !== "HEAD" && method !== "POST") {
     if (!KNOWN_METHODS.has(method)) {
       opts.log?.log("error", "core", `AH00135: Invalid method in request ${method}`);
@@ -130,6 +135,7 @@ export async function serveFile(
     return sendStaticError(sink, 405, method, opts.page);
   }
 
+  if (stat === null) return sendStaticError(sink, 404, method, opts.page);
   if (stat.isDirectory()) {
     opts.log?.log("info", "core", `AH00129: Attempt to serve directory: ${textOf(filePath)}`);
     return sendStaticError(sink, 404, method, opts.page);

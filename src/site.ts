@@ -153,6 +153,7 @@ export class Site {
         return serveFile(req, result.file, result.stat, sink, {
           mime: this.mimeFor(result.settings),
           ...(result.forcedType ? { forceType: result.forcedType } : {}),
+          ...(charset ? { defaultCharset: charset } : {}),
           log: this.log,
           page: () => this.staticPage(req, result.settings),
         });

@@ -132,5 +132,23 @@ for (const frontEnd of ["node", "uws"]) {
         }
       });
     });
+
+    describe("ranges", () => {
+      it("two Range fields: httpd merges them into one value that is no range set, and sends the whole file", async () => {
+        const [r] = await inTurn(port, [request("GET", "/a.txt", "Range: bytes=0-9\r\nRange: bytes=20-29\r\n")]);
+        assert.equal(r.status, 200);
+        assert.equal(r.body.length, 100);
+        assert.equal(r.headers["content-range"], undefined);
+      });
+
+      it("multipart/byteranges: each part's type carries AddDefaultCharset's charset, as the response's own type would", async () => {
+        const [r] = await inTurn(port, [request("GET", "/cs/a.txt", "Range: bytes=0-3,5-6\r\n")]);
+        assert.equal(r.status, 206);
+        assert.match(r.headers["content-type"], /^multipart\/byteranges; boundary=/);
+        const parts = r.body.toString("latin1").match(/Content-type: [^\r]*/g);
+        assert.deepEqual(parts, ["Content-type: text/plain; charset=iso-8859-1", "Content-type: text/plain; charset=iso-8859-1"]);
+        assert.equal(Number(r.headers["content-length"]), r.body.length);
+      });
+    });
   });
 }

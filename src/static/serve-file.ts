@@ -28,6 +28,7 @@ import {
 } from "./conditional";
 import { STATIC_ALLOW, sendErrorPage, type ErrorPageContext } from "./error-page";
 import { MimeTable, defaultMimeTable } from "./mime";
+import { withCharset } from "./default-charset";
 import { ByteRange, RangeLimits, evaluateRange } from "./range";
 import { reasonPhrase } from "./status";
 
@@ -50,6 +51,12 @@ export interface ServeFileOptions {
   rangeLimits?: RangeLimits;
   /** Bytes read per chunk; 64 KiB by default. */
   chunkSize?: number;
+  /**
+   * AddDefaultCharset's charset: the response's own Content-Type gets it from the site's sink
+   * (withDefaultCharset), but the type in each part of a multipart/byteranges body is written
+   * here, and httpd's byterange filter gives the parts the same type (ap_make_content_type).
+   */
+  defaultCharset?: string;
   /** Where AH-style messages go (open failures, read errors). */
   log?: ErrorLog;
   /**
@@ -105,6 +112,19 @@ export function headerValue(headers: readonly string[], name: string): string | 
 }
 
 /**
+ * A header's value as httpd reads it: repeated fields joined with ", " (ap_get_mime_headers
+ * merges them on arrival). So two Range fields make one value that is no valid range set,
+ * and the whole file is sent, as by httpd.
+ */
+export function mergedHeaderValue(headers: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i] === name) value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
+  }
+  return value;
+}
+
+/**
  * Serve `filePath` (already mapped and stat'ed by the caller; pass `fs.stat(p, {bigint: true})`
  * for exact µs ETags). Resolves with the status sent once the response is finished or abandoned.
  */
@@ -116,7 +136,7 @@ export async function serveFile(
   opts: ServeFileOptions = {},
 ): Promise<number> {
   const method = req.method;
-  const header = (name: string) => headerValue(req.headers, name);
+  const header = (name: string) => mergedHeaderValue(req.headers, name);
   const mime = opts.mime ?? defaultMimeTable();
   // mod_mime types a directory as httpd/unix-directory (OPTIONS shows it); ForceType wins.
   const contentType = opts.forceType ?? (stat?.isDirectory() ? DIRECTORY_TYPE : mime.lookup(filePath));
@@ -223,10 +243,11 @@ export async function serveFile(
     }
 
     // multipart/byteranges, laid out exactly as Apache's byterange filter writes it.
+    const partType = contentType && opts.defaultCharset ? withCharset(contentType, opts.defaultCharset) : contentType;
     const heads = ranges.map((r) =>
       Buffer.from(
         `\r\n--${MULTIPART_BOUNDARY}\r\n` +
-          (contentType ? `Content-type: ${contentType}\r\n` : "") +
+          (partType ? `Content-type: ${partType}\r\n` : "") +
           `Content-range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`,
         "latin1",
       ),

@@ -78,6 +78,8 @@ const CASES = [
   ["obs-fold (a continuation line)", `GET /echo HTTP/1.1\r\n${H}X-Fold: a\r\n b\r\n\r\n`, { status: 400, close: true }, "ignored"],
   ["HTTP/1.1 without Host", `GET /app HTTP/1.1\r\n\r\n`, { status: 400, close: true }, "ignored"],
   ["two Host headers", `GET /app HTTP/1.1\r\n${H}Host: b\r\n\r\n`, { status: 400, close: true }, { status: 400, close: true }],
+  ["a fragment in the target (httpd: 400)", `GET /app#frag HTTP/1.1\r\n${H}\r\n`, { status: 400, close: true }, { status: 400, close: true }],
+  ["a fragment after the query (httpd: 400)", `GET /echo?x=1#frag HTTP/1.1\r\n${H}\r\n`, { status: 400, close: true }, { status: 400, close: true }],
   ["underscore in a header name", `GET /app HTTP/1.1\r\n${H}X_Auth_User: admin\r\n\r\n`, { status: 200, close: false }, "ignored"],
   // Forms uWS does not serve
   ["HTTP/1.0 request", `GET /app HTTP/1.0\r\n\r\n`, { status: 200, close: true }, "ignored"],

@@ -46,6 +46,8 @@ export function checkRequestHead(
 ): Refusal | null {
   const lineBytes = method.length + 1 + Buffer.byteLength(target, "latin1") + 1 + protocol.length;
   if (lineBytes > limits.requestLine) return { status: 414, why: `request line of ${lineBytes} bytes exceeds ${limits.requestLine}` };
+  // A fragment is the client's business (RFC 9112 3.2): httpd answers a target carrying one 400.
+  if (target.includes("#")) return { status: 400, why: "fragment in the request target" };
   const fields = headers.length / 2;
   if (fields > limits.fields) return { status: 400, why: `${fields} header fields exceed ${limits.fields}` };
   let total = lineBytes + 2;

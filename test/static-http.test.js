@@ -150,5 +150,39 @@ for (const frontEnd of ["node", "uws"]) {
         assert.equal(Number(r.headers["content-length"]), r.body.length);
       });
     });
+
+    describe("HEAD (ap_send_error_response makes no page for HEAD: no Content-Length)", () => {
+      // [target, extra request headers, status]
+      const CASES = [
+        ["/nope.txt", "", 404],
+        ["/dir", "", 301],
+        ["/noidx/", "", 403],
+        ["/a.txt", "Range: bytes=200-300\r\n", 416],
+        ["/idx/", "", 200],
+      ];
+      for (const [target, extra, status] of CASES) {
+        it(`HEAD ${target}${extra ? ` (${extra.trim()})` : ""}: ${status}, no Content-Length`, async () => {
+          const [r, next] = await inTurn(port, [request("HEAD", target, extra), request("GET", "/a.txt")]);
+          assert.equal(r.status, status);
+          assert.equal(r.headers["content-length"], undefined);
+          assert.equal(r.headers["transfer-encoding"], undefined);
+          assert.equal(next.status, 200, "the connection carries on, in step");
+          assert.equal(next.body.length, 100);
+        });
+      }
+
+      it("HEAD of a 412 keeps the file's length (set before the conditions are evaluated); GET's 412 has 0", async () => {
+        const [h, g] = await inTurn(port, [request("HEAD", "/a.txt", 'If-Match: "nope"\r\n'), request("GET", "/a.txt", 'If-Match: "nope"\r\n')]);
+        assert.deepEqual([h.status, g.status], [412, 412]);
+        assert.equal(h.headers["content-length"], "100");
+        assert.equal(g.headers["content-length"], "0");
+      });
+
+      it("GET of the same error pages still carries their length", async () => {
+        const [r] = await inTurn(port, [request("GET", "/nope.txt")]);
+        assert.equal(r.status, 404);
+        assert.equal(Number(r.headers["content-length"]), r.body.length);
+      });
+    });
   });
 }

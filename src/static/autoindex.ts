@@ -152,8 +152,9 @@ export async function serveDirectoryListing(
   }
   if (sink.aborted) return 0;
   const body = Buffer.from(renderDirectoryListing(uriPath, entries, order, listingSignature(page?.signature ?? "")), "latin1");
+  // HEAD: no length, as from httpd, whose listing is never made for HEAD.
   sink.writeHead(200, "OK", [
-    ["Content-Length", String(body.length)],
+    ...(req.method === "HEAD" ? [] : [["Content-Length", String(body.length)] as const]),
     ["Content-Type", "text/html;charset=ISO-8859-1"],
   ]);
   if (req.method === "HEAD") sink.end();

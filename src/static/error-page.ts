@@ -148,7 +148,8 @@ export function withClosingHeader(status: number, headers: readonly HeaderPair[]
 /**
  * Write Apache's error response: the canned page as `text/html; charset=iso-8859-1` with its
  * length, `Allow` on 405/501 (unless `extraHeaders` has one), plus `extraHeaders` (WWW-Authenticate, Location, ...), and
- * `Connection: close` where httpd closes after the status. HEAD gets the headers only, as Apache.
+ * `Connection: close` where httpd closes after the status. HEAD gets the headers only, and no
+ * Content-Length, as from Apache.
  */
 export function sendErrorPage(
   sink: ResponseSink,
@@ -159,7 +160,9 @@ export function sendErrorPage(
   const { reason, body } = encodedPage(status, ctx);
   const headers: HeaderPair[] = [...withClosingHeader(status, extraHeaders)];
   if ((status === 405 || status === 501) && !headers.some(([n]) => n.toLowerCase() === "allow")) headers.push(["Allow", STATIC_ALLOW]);
-  headers.push(["Content-Length", String(body.length)], ["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
+  // HEAD gets the head without a length: ap_send_error_response stops before making the page.
+  if (ctx.method !== "HEAD") headers.push(["Content-Length", String(body.length)]);
+  headers.push(["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
   sink.writeHead(status, reason, headers);
   if (ctx.method === "HEAD") sink.end();
   else sink.end(body);

@@ -206,7 +206,8 @@ export async function serveFile(
       return 304;
     }
     if (cond === 412) {
-      sink.writeHead(412, reasonPhrase(412), [...validators, ["Content-Length", "0"], ...typeHeader]);
+      // HEAD keeps the file's length, as httpd sets it before it evaluates the conditions.
+      sink.writeHead(412, reasonPhrase(412), [...validators, ["Content-Length", method === "HEAD" ? String(size) : "0"], ...typeHeader]);
       sink.end();
       return 412;
     }

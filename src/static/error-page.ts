@@ -18,6 +18,8 @@ export interface ErrorPageContext {
   errorNotes?: string;
   /** ServerSignature's footer (`<hr>\n<address>...</address>\n`), "" or absent when Off. */
   signature?: string;
+  /** The Expect value a 417 page quotes. */
+  expectation?: string;
 }
 
 export interface ErrorPage {
@@ -75,6 +77,14 @@ function cannedText(status: number, ctx: ErrorPageContext): string {
       return "<p>The supplied request data is not in a format\nacceptable for processing by this resource.</p>\n";
     case 416:
       return "<p>None of the range-specifier values in the Range\nrequest-header field overlap the current extent\nof the selected resource.</p>\n";
+    case 417:
+      return (
+        (ctx.expectation !== undefined
+          ? `<p>The expectation given in the Expect request-header\nfield could not be met by this server.\nThe client sent<pre>\n    Expect: ${escapeHtml(ctx.expectation)}\n</pre>\n`
+          : "<p>No expectation was seen, the Expect request-header \nfield was not presented by the client.\n") +
+        (ctx.errorNotes ?? "") +
+        "</p><p>Only the 100-continue expectation is supported.</p>\n"
+      );
     case 431:
       return "<p>The server refused this request because\nthe request header fields are too large.</p>\n";
     case 501:
@@ -116,7 +126,7 @@ const pageCache = new Map<string, { reason: string; body: Buffer }>();
 const PAGE_CACHE_MAX = 256;
 
 function encodedPage(status: number, ctx: ErrorPageContext): { reason: string; body: Buffer } {
-  const cacheable = ctx.location === undefined && ctx.errorNotes === undefined;
+  const cacheable = ctx.location === undefined && ctx.errorNotes === undefined && ctx.expectation === undefined;
   const key = cacheable ? `${status}\0${ctx.method ?? ""}\0${ctx.serverAdmin ?? ""}\0${ctx.signature ?? ""}` : "";
   if (cacheable) {
     const hit = pageCache.get(key);

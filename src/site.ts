@@ -154,6 +154,7 @@ export class Site {
       case "static":
         return serveFile(req, result.file, result.stat, sink, {
           ...this.fileOptions(result),
+          ...(charset ? { defaultCharset: charset } : {}),
           log: this.log,
           page: () => this.staticPage(req, result.settings),
         });
@@ -251,7 +252,9 @@ export class Site {
       }
       // A literal message (Apache drops a leading quote).
       const message = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
-      sink.writeHead(status, reasonPhrase(status), [...headers, ["Content-Length", String(message.length)], ["Content-Type", "text/html; charset=iso-8859-1"]]);
+      // HEAD: no length, as for the canned pages (ap_send_error_response stops before either).
+      const length: readonly HeaderPair[] = req.method === "HEAD" ? [] : [["Content-Length", String(message.length)]];
+      sink.writeHead(status, reasonPhrase(status), [...headers, ...length, ["Content-Type", "text/html; charset=iso-8859-1"]]);
       if (req.method === "HEAD") sink.end();
       else sink.end(message);
       return;

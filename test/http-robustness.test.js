@@ -78,6 +78,8 @@ const CASES = [
   ["obs-fold (a continuation line)", `GET /echo HTTP/1.1\r\n${H}X-Fold: a\r\n b\r\n\r\n`, { status: 400, close: true }, "ignored"],
   ["HTTP/1.1 without Host", `GET /app HTTP/1.1\r\n\r\n`, { status: 400, close: true }, "ignored"],
   ["two Host headers", `GET /app HTTP/1.1\r\n${H}Host: b\r\n\r\n`, { status: 400, close: true }, { status: 400, close: true }],
+  ["a fragment in the target (httpd: 400)", `GET /app#frag HTTP/1.1\r\n${H}\r\n`, { status: 400, close: true }, { status: 400, close: true }],
+  ["a fragment after the query (httpd: 400)", `GET /echo?x=1#frag HTTP/1.1\r\n${H}\r\n`, { status: 400, close: true }, { status: 400, close: true }],
   ["underscore in a header name", `GET /app HTTP/1.1\r\n${H}X_Auth_User: admin\r\n\r\n`, { status: 200, close: false }, "ignored"],
   // Forms uWS does not serve
   ["HTTP/1.0 request", `GET /app HTTP/1.0\r\n\r\n`, { status: 200, close: true }, "ignored"],
@@ -277,6 +279,50 @@ for (const frontEnd of ["node", "uws"]) {
       assert.equal(final[0].status, 200);
       assert.equal(JSON.parse(final[0].body.toString()).body, "hello");
     });
+
+    it(frontEnd === "node"
+      ? "Expect: 100-continue with a body over LimitRequestBody: 413 with no 100 first, then the connection closes (as httpd)"
+      : "Expect: 100-continue with a body over LimitRequestBody: uWS has sent 100 before any handler runs, then 413 (documented)", async () => {
+      const r = await exchange(port, `POST /limited HTTP/1.1\r\n${H}Content-Length: 50\r\nExpect: 100-continue\r\n\r\n`, { timeoutMs: 1000 });
+      const text = r.raw.toString("latin1");
+      if (frontEnd === "node") {
+        assert.match(text, /^HTTP\/1\.1 413 /, "no interim 100");
+        assert.match(text, /\r\nConnection: close\r\n/i);
+        assert.ok(r.closed);
+      } else {
+        assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 413 /);
+      }
+    });
+
+    it("Expect: 100-continue on a request without a body: no 100; httpd then closes the connection", async () => {
+      const r = await exchange(port, `GET /app HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\n`, { timeoutMs: 1000 });
+      const text = r.raw.toString("latin1");
+      if (frontEnd === "uws") {
+        assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, "uWS's own 100 (documented)");
+        return;
+      }
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      assert.match(text, /\r\nConnection: close\r\n/i);
+      assert.ok(r.closed);
+    });
+
+    for (const [version, extra] of [["HTTP/1.1", ""], ["HTTP/1.0", ""]]) {
+      it(`Expect: foo (${version}): 417 with httpd's page quoting it, then the connection closes${frontEnd === "uws" && version === "HTTP/1.0" ? " (uWS: HTTP/1.0 not served)" : ""}`, async () => {
+        const r = await exchange(port, `GET /app ${version}\r\n${H}${extra}Expect: foo<b>\r\n\r\n`, { timeoutMs: frontEnd === "uws" && version === "HTTP/1.0" ? IGNORE_MS : 1500 });
+        if (frontEnd === "uws" && version === "HTTP/1.0") {
+          assert.equal(r.raw.length, 0);
+          return;
+        }
+        const [res] = parseResponses(r.raw);
+        assert.equal(res.status, 417);
+        assert.equal(
+          res.body.toString("latin1"),
+          '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n<html><head>\n<title>417 Expectation Failed</title>\n</head><body>\n<h1>Expectation Failed</h1>\n' +
+            "<p>The expectation given in the Expect request-header\nfield could not be met by this server.\nThe client sent<pre>\n    Expect: foo&lt;b&gt;\n</pre>\n</p><p>Only the 100-continue expectation is supported.</p>\n</body></html>\n",
+        );
+        assert.ok(r.closed);
+      });
+    }
 
     it("HEAD with Connection: close: the head with its length, then the connection is closed", async () => {
       const r = await exchange(port, `HEAD /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, { timeoutMs: 2000 });

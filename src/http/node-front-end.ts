@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { FrontEnd, FrontEndOptions, ListenAddress, RequestHandler } from "./front-end";
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
-import { checkRequestHead, defaultLimits, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
+import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
 import { sendRefusal } from "./refusal";
 import { errorPage, ERROR_PAGE_CONTENT_TYPE } from "../static/error-page";
 
@@ -63,6 +63,10 @@ export class NodeFrontEnd implements FrontEnd {
       },
       (req, res) => this.accept(req, res),
     );
+    // node would answer `Expect` itself: 100 Continue at once for 100-continue, an empty 417 for
+    // anything else. httpd sends 100 only when the body is read, and its own 417 page.
+    server.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => this.accept(req, res));
+    server.on("checkExpectation", (req: http.IncomingMessage, res: http.ServerResponse) => this.accept(req, res));
     // One more than the limit, so that a request over it is seen (node drops the excess).
     server.maxHeadersCount = this.limits.fields + 1;
     server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
@@ -130,6 +134,7 @@ export class NodeFrontEnd implements FrontEnd {
       else headers.push("host", absolute.authority);
     }
     const declared = parseDeclaredLength(headers);
+    if (expectsContinue(protocol, headers)) sink.awaitContinue();
     const request: IncomingRequest = {
       method,
       target,
@@ -140,7 +145,7 @@ export class NodeFrontEnd implements FrontEnd {
       localAddress: stripMappedPrefix(socket.localAddress ?? ""),
       localPort: socket.localPort ?? 0,
       scheme: "http",
-      body: new NodeBody(req, declared.length, declared.chunked),
+      body: new NodeBody(req, declared.length, declared.chunked, sink),
     };
     this.handler(request, sink);
   }
@@ -181,6 +186,7 @@ class NodeBody implements RequestBody {
     private readonly req: http.IncomingMessage,
     readonly declaredLength: number,
     readonly chunked: boolean,
+    private readonly sink: NodeSink,
   ) {
     // Hold the stream until a consumer starts: nothing is read that nobody asked for.
     req.pause();
@@ -189,6 +195,8 @@ class NodeBody implements RequestBody {
   start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
     if (this.started) throw new NodewsgiError("E_BODY_STARTED", "request body already being read");
     this.started = true;
+    // The body is read: now is when httpd sends the 100 Continue a client waits for.
+    if (this.declaredLength > 0 || this.chunked) this.sink.sendContinue();
     if (this.req.complete && this.req.readableLength === 0) {
       onChunk(new Uint8Array(0), true);
       return;
@@ -216,6 +224,8 @@ class NodeSink implements ResponseSink {
   private settled = false;
   private abortHandlers: (() => void)[] = [];
   private readonly headOnly: boolean;
+  /** `Expect: 100-continue` and no 100 sent yet: answered so, the connection closes (as httpd). */
+  private continuePending = false;
 
   constructor(
     req: http.IncomingMessage,
@@ -249,6 +259,17 @@ class NodeSink implements ResponseSink {
     else this.abortHandlers.push(cb);
   }
 
+  /** The request carries `Expect: 100-continue`: 100 is sent when its body is read, if ever. */
+  awaitContinue(): void {
+    this.continuePending = true;
+  }
+
+  sendContinue(): void {
+    if (!this.continuePending || this.res.headersSent) return;
+    this.continuePending = false;
+    this.res.writeContinue();
+  }
+
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     const flat: string[] = [];
     const server = this.owner.serverHeader;
@@ -258,7 +279,10 @@ class NodeSink implements ResponseSink {
       flat.push("Server", server);
       for (const [name, value] of headers) if (name.length !== 6 || name.toLowerCase() !== "server") flat.push(name, value);
     }
-    if (this.owner.draining && !headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) flat.push("Connection", "close");
+    // A client still waiting for 100 Continue may or may not send its body now: httpd closes
+    // the connection rather than guess (ap_set_keepalive with expecting_100 set).
+    const close = this.owner.draining || this.continuePending;
+    if (close && !headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) flat.push("Connection", "close");
     this.res.writeHead(status, reason, flat);
   }
 

@@ -7,10 +7,11 @@ import type { Refusal } from "./request-checks";
 import { errorPage, ERROR_PAGE_CONTENT_TYPE } from "../static/error-page";
 
 export function sendRefusal(sink: ResponseSink, refusal: Refusal, method: string): void {
-  const { reason, html } = errorPage(refusal.status, { method });
+  const { reason, html } = errorPage(refusal.status, refusal.expectation === undefined ? { method } : { method, expectation: refusal.expectation });
   const body = Buffer.from(html, "latin1");
+  // HEAD: no length, as httpd's error pages (sendErrorPage).
   sink.writeHead(refusal.status, reason, [
-    ["Content-Length", String(body.length)],
+    ...(method === "HEAD" ? [] : [["Content-Length", String(body.length)] as const]),
     ["Content-Type", ERROR_PAGE_CONTENT_TYPE],
     ["Connection", "close"],
   ]);

@@ -30,6 +30,8 @@ export interface Refusal {
   readonly status: number;
   /** For the error log. */
   readonly why: string;
+  /** The Expect value a 417 page shows. */
+  readonly expectation?: string;
 }
 
 /**
@@ -46,6 +48,8 @@ export function checkRequestHead(
 ): Refusal | null {
   const lineBytes = method.length + 1 + Buffer.byteLength(target, "latin1") + 1 + protocol.length;
   if (lineBytes > limits.requestLine) return { status: 414, why: `request line of ${lineBytes} bytes exceeds ${limits.requestLine}` };
+  // A fragment is the client's business (RFC 9112 3.2): httpd answers a target carrying one 400.
+  if (target.includes("#")) return { status: 400, why: "fragment in the request target" };
   const fields = headers.length / 2;
   if (fields > limits.fields) return { status: 400, why: `${fields} header fields exceed ${limits.fields}` };
   let total = lineBytes + 2;
@@ -73,7 +77,30 @@ export function checkRequestHead(
   if (encodings > 0 && protocol === "HTTP/1.0") return { status: 400, why: "Transfer-Encoding in an HTTP/1.0 request" };
   const declared = parseDeclaredLength(headers);
   if (declared.invalid) return { status: 400, why: "invalid Content-Length or unsupported Transfer-Encoding" };
+  const expectation = unmetExpectation(headers);
+  if (expectation !== null) return { status: 417, why: `unrecognized expectation Expect: ${expectation}`, expectation };
   return null;
+}
+
+/**
+ * The Expect value httpd cannot meet, or null: it knows only `100-continue` (any case), and a
+ * repeated field is merged into a list, which it does not know either (ap_read_request: 417,
+ * for HTTP/1.0 too).
+ */
+export function unmetExpectation(headers: readonly string[]): string | null {
+  let value: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === "expect") value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
+  }
+  if (value === undefined || value === "" || value.toLowerCase() === "100-continue") return null;
+  return value;
+}
+
+/** The request asks for `100 Continue` before it sends its body (HTTP/1.1 only, as httpd). */
+export function expectsContinue(protocol: string, headers: readonly string[]): boolean {
+  if (protocol !== "HTTP/1.1") return false;
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === "expect") return headers[i + 1].toLowerCase() === "100-continue";
+  return false;
 }
 
 /** True when Content-Length holds a list or two different values (a request-smuggling vector). */

@@ -71,7 +71,8 @@ export type MapResult =
   | {
       readonly kind: "static";
       readonly file: string;
-      readonly stat: fs.Stats;
+      /** Null for a method answered without the file (OPTIONS, 405, 501): it need not exist. */
+      readonly stat: fs.Stats | null;
       readonly forcedType: string | null;
       readonly settings: DirSettings;
       /** The request's variables (SetEnv, SetEnvIf, rewrite E=), for Header rules and the access log. */
@@ -397,7 +398,7 @@ export class Mapper {
     for (const [k, v] of loc.env) state.env.set(k, v);
 
     if (isDir && (handler === null || handler === "httpd/unix-directory")) {
-      return this.directory(state, t, settings, uri, query, walk.filename, depth);
+      return this.directory(state, t, settings, uri, query, walk, staticType, depth);
     }
 
     if (handler === "wsgi-script" || (handler !== null && t.handlerScripts.has(handler) )) {
@@ -406,15 +407,27 @@ export class Mapper {
     const handlerScript = handler !== null ? settings.handlerScripts?.get(handler) : undefined;
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
-    // The default handler: a static file.
-    if (walk.stat === null) return { kind: "error", status: 404, settings };
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
-    if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, settings };
-    // The default handler discards the body, and the limit applies while it does.
+    return this.defaultHandler(state, walk, settings, staticType);
+  }
+
+  /**
+   * core.c's default_handler. It discards the body first, whatever the method, so the body
+   * limit applies before anything else. GET, HEAD and POST then need a regular file and no
+   * path info (else 404); any other method is answered from the method alone, whether or not
+   * anything exists at the path: OPTIONS 200, a known method 405, an unknown one 501
+   * (serveFile answers those).
+   */
+  private defaultHandler(state: RequestState, walk: WalkResult, settings: DirSettings, staticType: string | null): MapResult {
     const declared = state.req.body?.declaredLength ?? -1;
     const limit = settings.limitRequestBody?.value ?? DEFAULT_LIMIT_REQUEST_BODY;
     if (limit > 0 && declared > limit) {
       return { kind: "error", status: 413, headers: refusalHeaders(declared, state.req.body?.chunked ?? false), reason: `Requested content-length of ${declared} is larger than the configured limit of ${limit}`, settings };
+    }
+    const method = state.req.method;
+    if (method === "GET" || method === "HEAD" || method === "POST") {
+      if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, settings };
+      if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, settings };
     }
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
@@ -597,11 +610,17 @@ export class Mapper {
     return this.resolve(state, norm.path, query, depth + 1);
   }
 
-  /** mod_dir: DirectorySlash, DirectoryIndex, then mod_autoindex or 403. */
-  private directory(state: RequestState, t: HostTables, settings: DirSettings, uri: string, query: string | null, dirPath: string, depth: number): Mapped {
+  /**
+   * mod_dir: DirectorySlash, DirectoryIndex (for every method), then mod_autoindex or 403 for
+   * GET and HEAD; mod_autoindex declines other methods, which the default handler answers.
+   */
+  private directory(state: RequestState, t: HostTables, settings: DirSettings, uri: string, query: string | null, walk: WalkResult, staticType: string | null, depth: number): Mapped {
+    const dirPath = walk.filename;
+    const listable = state.req.method === "GET" || state.req.method === "HEAD";
     if (!uri.endsWith("/")) {
       // DirectorySlash Off: mod_dir declines; mod_autoindex lists the directory or refuses.
       if (settings.directorySlash?.value === false) {
+        if (!listable) return this.defaultHandler(state, walk, settings, staticType);
         if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
         return bad(403, `Cannot serve directory ${withSlash(dirPath)}: server-generated directory index forbidden by Options directive`, settings);
       }
@@ -618,6 +637,7 @@ export class Mapper {
       const mapped = name.startsWith("/") ? this.translateAliases(t, candidate, null, null).filename : path.join(dirPath, name);
       if (fs.existsSync(fsPath(mapped))) return this.resolve(state, candidate, query, depth + 1);
     }
+    if (!listable) return this.defaultHandler(state, walk, settings, staticType);
     if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
     return bad(403, `Cannot serve directory ${withSlash(dirPath)}: No matching DirectoryIndex (${toByteString(indexes.join(","))}) found, and server-generated directory index forbidden by Options directive`, settings);
   }

@@ -97,7 +97,8 @@ export function renderDirectoryListing(uriPath: string, entries: readonly Listin
 }
 
 /**
- * Send the listing of `dirPath`, requested as `uriPath`. GET/HEAD/POST only (others: 405).
+ * Send the listing of `dirPath`, requested as `uriPath`, for GET and HEAD (the mapper hands
+ * other methods to the default handler, as mod_autoindex declines them; here they get 405).
  * `.` and `..` are never listed; unreadable directories give 403.
  */
 export async function serveDirectoryListing(
@@ -151,8 +152,9 @@ export async function serveDirectoryListing(
   }
   if (sink.aborted) return 0;
   const body = Buffer.from(renderDirectoryListing(uriPath, entries, order, listingSignature(page?.signature ?? "")), "latin1");
+  // HEAD: no length, as from httpd, whose listing is never made for HEAD.
   sink.writeHead(200, "OK", [
-    ["Content-Length", String(body.length)],
+    ...(req.method === "HEAD" ? [] : [["Content-Length", String(body.length)] as const]),
     ["Content-Type", "text/html;charset=ISO-8859-1"],
   ]);
   if (req.method === "HEAD") sink.end();

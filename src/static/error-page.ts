@@ -20,6 +20,8 @@ export interface ErrorPageContext {
   signature?: string;
   /** mod_negotiation's `variant-list` note, shown by 406. */
   variantList?: string;
+  /** The Expect value a 417 page quotes. */
+  expectation?: string;
 }
 
 export interface ErrorPage {
@@ -79,6 +81,14 @@ function cannedText(status: number, ctx: ErrorPageContext): string {
       return "<p>The supplied request data is not in a format\nacceptable for processing by this resource.</p>\n";
     case 416:
       return "<p>None of the range-specifier values in the Range\nrequest-header field overlap the current extent\nof the selected resource.</p>\n";
+    case 417:
+      return (
+        (ctx.expectation !== undefined
+          ? `<p>The expectation given in the Expect request-header\nfield could not be met by this server.\nThe client sent<pre>\n    Expect: ${escapeHtml(ctx.expectation)}\n</pre>\n`
+          : "<p>No expectation was seen, the Expect request-header \nfield was not presented by the client.\n") +
+        (ctx.errorNotes ?? "") +
+        "</p><p>Only the 100-continue expectation is supported.</p>\n"
+      );
     case 431:
       return "<p>The server refused this request because\nthe request header fields are too large.</p>\n";
     case 501:
@@ -120,7 +130,7 @@ const pageCache = new Map<string, { reason: string; body: Buffer }>();
 const PAGE_CACHE_MAX = 256;
 
 function encodedPage(status: number, ctx: ErrorPageContext): { reason: string; body: Buffer } {
-  const cacheable = ctx.location === undefined && ctx.errorNotes === undefined && ctx.variantList === undefined;
+  const cacheable = ctx.location === undefined && ctx.errorNotes === undefined && ctx.variantList === undefined && ctx.expectation === undefined;
   const key = cacheable ? `${status}\0${ctx.method ?? ""}\0${ctx.serverAdmin ?? ""}\0${ctx.signature ?? ""}` : "";
   if (cacheable) {
     const hit = pageCache.get(key);
@@ -154,7 +164,8 @@ export function withClosingHeader(status: number, headers: readonly HeaderPair[]
 /**
  * Write Apache's error response: the canned page as `text/html; charset=iso-8859-1` with its
  * length, `Allow` on 405/501 (unless `extraHeaders` has one), plus `extraHeaders` (WWW-Authenticate, Location, ...), and
- * `Connection: close` where httpd closes after the status. HEAD gets the headers only, as Apache.
+ * `Connection: close` where httpd closes after the status. HEAD gets the headers only, and no
+ * Content-Length, as from Apache.
  */
 export function sendErrorPage(
   sink: ResponseSink,
@@ -165,7 +176,9 @@ export function sendErrorPage(
   const { reason, body } = encodedPage(status, ctx);
   const headers: HeaderPair[] = [...withClosingHeader(status, extraHeaders)];
   if ((status === 405 || status === 501) && !headers.some(([n]) => n.toLowerCase() === "allow")) headers.push(["Allow", STATIC_ALLOW]);
-  headers.push(["Content-Length", String(body.length)], ["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
+  // HEAD gets the head without a length: ap_send_error_response stops before making the page.
+  if (ctx.method !== "HEAD") headers.push(["Content-Length", String(body.length)]);
+  headers.push(["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
   sink.writeHead(status, reason, headers);
   if (ctx.method === "HEAD") sink.end();
   else sink.end(body);

@@ -5,7 +5,8 @@
  * Behaviour recorded from Apache 2.4.71 (Debian):
  * - GET, HEAD and POST serve the file; OPTIONS answers 200 with `Allow`; any other method
  *   Apache knows gets 405, an unknown method 501 (both with `Allow`). `Allow` lists TRACE
- *   unless TraceEnable is Off for the server (httpd's make_allow).
+ *   unless TraceEnable is Off for the server (httpd's make_allow). Those answers do not need
+ *   the file: they are the same for a missing file or a directory (stat null or a directory).
  * - Error pages carry the ServerSignature footer of the request (ServeFileOptions.page).
  * - Headers in Apache's order: Last-Modified, ETag, Accept-Ranges, Content-Length,
  *   Content-Range, Content-Type (absent when no MIME type matches).
@@ -27,6 +28,7 @@ import {
 } from "./conditional";
 import { STATIC_ALLOW, sendErrorPage, type ErrorPageContext } from "./error-page";
 import { MimeTable, defaultMimeTable } from "./mime";
+import { withCharset } from "./default-charset";
 import { ByteRange, RangeLimits, evaluateRange } from "./range";
 import { reasonPhrase } from "./status";
 
@@ -59,6 +61,12 @@ export interface ServeFileOptions {
   rangeLimits?: RangeLimits;
   /** Bytes read per chunk; 64 KiB by default. */
   chunkSize?: number;
+  /**
+   * AddDefaultCharset's charset: the response's own Content-Type gets it from the site's sink
+   * (withDefaultCharset), but the type in each part of a multipart/byteranges body is written
+   * here, and httpd's byterange filter gives the parts the same type (ap_make_content_type).
+   */
+  defaultCharset?: string;
   /** Where AH-style messages go (open failures, read errors). */
   log?: ErrorLog;
   /**
@@ -83,6 +91,9 @@ const STATIC_ALLOW_NO_TRACE = STATIC_ALLOW.split(",").filter((m) => m !== "TRACE
 export function staticAllow(traceEnabled: boolean): string {
   return traceEnabled ? STATIC_ALLOW : STATIC_ALLOW_NO_TRACE;
 }
+
+/** The type mod_mime gives a directory (DIR_MAGIC_TYPE). */
+const DIRECTORY_TYPE = "httpd/unix-directory";
 
 /** Apache's per-process multipart boundary (`ap_multipart_boundary`): 16 hex digits. */
 const MULTIPART_BOUNDARY = crypto.randomBytes(8).toString("hex");
@@ -111,20 +122,34 @@ export function headerValue(headers: readonly string[], name: string): string | 
 }
 
 /**
+ * A header's value as httpd reads it: repeated fields joined with ", " (ap_get_mime_headers
+ * merges them on arrival). So two Range fields make one value that is no valid range set,
+ * and the whole file is sent, as by httpd.
+ */
+export function mergedHeaderValue(headers: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i] === name) value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
+  }
+  return value;
+}
+
+/**
  * Serve `filePath` (already mapped and stat'ed by the caller; pass `fs.stat(p, {bigint: true})`
  * for exact µs ETags). Resolves with the status sent once the response is finished or abandoned.
  */
 export async function serveFile(
   req: StaticRequest,
   filePath: string,
-  stat: AnyStats,
+  stat: AnyStats | null,
   sink: ResponseSink,
   opts: ServeFileOptions = {},
 ): Promise<number> {
   const method = req.method;
-  const header = (name: string) => headerValue(req.headers, name);
+  const header = (name: string) => mergedHeaderValue(req.headers, name);
   const mime = opts.mime ?? defaultMimeTable();
-  const contentType = opts.forceType ?? (opts.contentType !== undefined ? opts.contentType ?? undefined : mime.lookup(filePath));
+  // mod_mime types a directory as httpd/unix-directory (OPTIONS shows it); ForceType wins.
+  const contentType = opts.forceType ?? (stat?.isDirectory() ? DIRECTORY_TYPE : opts.contentType !== undefined ? opts.contentType ?? undefined : mime.lookup(filePath));
   // What mod_mime set besides the type: sent after it, on everything but 304 and error pages.
   const entity: HeaderPair[] = [];
   if (contentType) entity.push(["Content-Type", contentType]);
@@ -144,6 +169,7 @@ export async function serveFile(
     return sendStaticError(sink, 405, method, opts.page, lead);
   }
 
+  if (stat === null) return sendStaticError(sink, 404, method, opts.page);
   if (stat.isDirectory()) {
     opts.log?.log("info", "core", `AH00129: Attempt to serve directory: ${textOf(filePath)}`);
     return sendStaticError(sink, 404, method, opts.page, lead);
@@ -196,7 +222,8 @@ export async function serveFile(
       return 304;
     }
     if (cond === 412) {
-      sink.writeHead(412, reasonPhrase(412), [...validators, ["Content-Length", "0"], ...entity]);
+      // HEAD keeps the file's length, as httpd sets it before it evaluates the conditions.
+      sink.writeHead(412, reasonPhrase(412), [...validators, ["Content-Length", method === "HEAD" ? String(size) : "0"], ...entity]);
       sink.end();
       return 412;
     }
@@ -234,10 +261,11 @@ export async function serveFile(
     }
 
     // multipart/byteranges, laid out exactly as Apache's byterange filter writes it.
+    const partType = contentType && opts.defaultCharset ? withCharset(contentType, opts.defaultCharset) : contentType;
     const heads = ranges.map((r) =>
       Buffer.from(
         `\r\n--${MULTIPART_BOUNDARY}\r\n` +
-          (contentType ? `Content-type: ${contentType}\r\n` : "") +
+          (partType ? `Content-type: ${partType}\r\n` : "") +
           `Content-range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`,
         "latin1",
       ),

@@ -426,6 +426,12 @@ export function internalErrorPage(serverAdmin = "[no address given]", signature 
  */
 export function sendInternalServerError(sink: ResponseSink, head = false, serverAdmin?: string, signature = ""): void {
   if (sink.serverError?.(500, [])) return;
+  // HEAD gets the head without a length, as sendErrorPage's pages.
+  if (head) {
+    sink.writeHead(500, "Internal Server Error", withClosingHeader(500, [["Content-Type", "text/html; charset=iso-8859-1"]]));
+    sink.end();
+    return;
+  }
   const body = internalErrorPage(serverAdmin, signature);
   sink.writeHead(
     500,
@@ -435,8 +441,7 @@ export function sendInternalServerError(sink: ResponseSink, head = false, server
       ["Content-Length", String(body.length)],
     ]),
   );
-  if (head) sink.end();
-  else sink.end(body);
+  sink.end(body);
 }
 
 /** The last status line parsed: applications pass the same few ("200 OK") again and again. */

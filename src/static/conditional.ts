@@ -56,15 +56,16 @@ export function variantListValidator(dirStat: AnyStats, nowMs: number): string {
 }
 
 /**
- * `[W/]"opaque"`, or with a variant list validator httpd's structured tag: `"opaque;vlv` (a
- * weak vlv makes it weak). httpd's etag_end copies the vlv with apr_cpystrn, which drops the
- * vlv's closing quote and adds none: the tag is sent unterminated, and we send it as httpd does.
+ * `[W/]"opaque"`, or with a variant list validator httpd's structured tag: `"opaque;vlv"` (a
+ * weak vlv makes it weak). httpd 2.4's etag_end drops the closing quote (apr_cpystrn copies
+ * the vlv without it and adds none), which is no entity-tag at all (RFC 9110 8.8.3), so caches
+ * and clients may discard it: we send the tag terminated (docs/differences.md).
  */
 function withVariantList(opaque: string, weak: boolean, vlv: string | undefined): string {
   if (vlv === undefined) return `${weak ? "W/" : ""}"${opaque}"`;
   const vlvWeak = vlv.startsWith("W/");
   const inner = vlv.slice(vlvWeak ? 3 : 1, -1);
-  return `${weak || vlvWeak ? "W/" : ""}"${opaque};${inner}`;
+  return `${weak || vlvWeak ? "W/" : ""}"${opaque};${inner}"`;
 }
 
 /** Last-Modified in seconds: the mtime, but never later than the request (ap_rationalize_mtime). */

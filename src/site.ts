@@ -164,13 +164,12 @@ export class Site {
         return serveDirectoryListing(req, result.dir, result.uri, sink, { page: () => this.staticPage(req, result.settings) });
       case "redirect":
         return this.sendError(req, sink, result.status, result.settings, [["Location", result.location]], result.location);
+      case "server-options":
+        // An empty 200, as httpd answers it.
+        sink.writeHead(200, reasonPhrase(200), [["Content-Length", "0"]]);
+        sink.end();
+        return;
       case "error":
-        // `OPTIONS *` asks about the server itself: an empty 200, as httpd answers it.
-        if (result.status < 300) {
-          sink.writeHead(result.status, reasonPhrase(result.status), [["Content-Length", "0"]]);
-          sink.end();
-          return;
-        }
         if (result.reason) {
           // Reasons name mapped paths, byte strings: logged as their text, so the log holds the
           // path's own bytes, as httpd's does.

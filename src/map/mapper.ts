@@ -84,6 +84,8 @@ export type MapResult =
   | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null }
   /** TraceEnable: echo the request (extended: with its body). */
   | { readonly kind: "trace"; readonly extended: boolean; readonly settings: null }
+  /** `OPTIONS *`: a question about the server itself, not any resource. */
+  | { readonly kind: "server-options"; readonly settings: null }
   | {
       readonly kind: "error";
       readonly status: number;
@@ -219,7 +221,7 @@ export class Mapper {
     const { rawPath, query } = splitTarget(req.target);
     if (!rawPath.startsWith("/")) {
       // Absolute-form targets are handled by the front end; `*` is only for OPTIONS.
-      return req.method === "OPTIONS" && rawPath === "*" ? { kind: "error", status: 200, settings: null } : bad(400, "request target is not a path");
+      return req.method === "OPTIONS" && rawPath === "*" ? { kind: "server-options", settings: null } : bad(400, "request target is not a path");
     }
     const hostHeader = headerValue(req.headers, "host");
     const rh = requestHost(hostHeader, "", req.scheme);

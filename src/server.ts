@@ -5,7 +5,7 @@
 import type { ServerConfig } from "./config";
 import type { Engine } from "./engine/types";
 import type { ErrorLog } from "./log/error-log";
-import type { FrontEnd, FrontEndOptions, ListenAddress } from "./http/front-end";
+import type { FrontEnd, FrontEndOptions, KeepAlivePolicy, ListenAddress } from "./http/front-end";
 import { defaultLimits } from "./http/request-checks";
 import { createFrontEnd, type FrontEndChoice } from "./http/create-front-end";
 import { Site } from "./site";
@@ -40,6 +40,18 @@ function frontEndOptions(config: ServerConfig, maxHeaderBytes: number): FrontEnd
       fields: m.limitRequestFields?.value || d.fields,
       headerBytes: maxHeaderBytes,
     },
+  };
+}
+
+/** KeepAlive, KeepAliveTimeout and MaxKeepAliveRequests of the main server. */
+function keepAlivePolicy(config: ServerConfig): KeepAlivePolicy {
+  const m = config.main;
+  const timeout = m.keepAliveTimeout?.value;
+  const max = m.maxKeepAliveRequests?.value;
+  return {
+    enabled: m.keepAlive?.value ?? true,
+    ...(timeout !== undefined ? { timeoutMs: Math.round(timeout * 1000) } : {}),
+    ...(max !== undefined ? { maxRequests: max } : {}),
   };
 }
 
@@ -105,6 +117,7 @@ export class Server {
       throw err;
     }
     frontEnd.serverHeader = serverBanner(config.serverTokens);
+    for (const n of frontEnd.setKeepAlive(keepAlivePolicy(config))) notice(`nodewsgi: ${n}`);
     server = new Server(frontEnd, site, addresses, options, accessLog);
     return server;
   }
@@ -142,6 +155,7 @@ export class Server {
     this.current = next;
     this.currentAccessLog = nextLog;
     this.frontEnd.serverHeader = serverBanner(config.serverTokens);
+    for (const n of this.frontEnd.setKeepAlive(keepAlivePolicy(config))) notice(`nodewsgi: ${n}`);
     const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
     if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
     const retired = (async () => {

@@ -314,25 +314,31 @@ def({
     scope.config.shutdownTimeoutMs = parseInteger(s!, "GracefulShutdownTimeout", 0) * 1000;
   },
 });
+/** The keep-alive directives are the front end's, which serves every virtual host alike. */
+function serverLevelOnly(scope: ApplyScope, name: string): void {
+  if (scope.context === "virtualhost") scope.notice(`${name} in <VirtualHost> has no effect: set it at server level, where it applies to every connection`);
+}
 flagDirective({
   name: "KeepAlive", contexts: SV, default: "On",
-  doc: "Whether a connection may carry more than one request.",
-  notice: "KeepAlive has no effect: connections are always persistent (HTTP/1.1 keep-alive)",
-}, (scope, on) => (scope.host.keepAlive = setting(scope, on)));
+  doc: "Whether a connection may carry more than one request: Off closes every connection after its response. Applies at server level (in a <VirtualHost>, accepted with a notice).",
+}, (scope, on) => {
+  serverLevelOnly(scope, "KeepAlive");
+  scope.host.keepAlive = setting(scope, on);
+});
 def({
   name: "KeepAliveTimeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "KeepAliveTimeout num[ms]", default: "5",
-  doc: "How long an idle persistent connection is kept open waiting for the next request, in seconds, or milliseconds with an `ms` suffix.",
+  doc: "How long an idle persistent connection is kept open waiting for the next request, in seconds, or milliseconds with an `ms` suffix. Applies at server level, on the node:http front end (uWS keeps idle connections 10 s: see docs/front-ends.md).",
   apply(scope, [s]) {
-    scope.notice("KeepAliveTimeout has no effect: the front ends use their own idle timeouts (see docs/front-ends.md)");
+    serverLevelOnly(scope, "KeepAliveTimeout");
     const ms = /^(\d+)ms$/i.exec(s!);
     scope.host.keepAliveTimeout = setting(scope, ms ? Number(ms[1]) / 1000 : parseInteger(s!, "KeepAliveTimeout", 0));
   },
 });
 def({
   name: "MaxKeepAliveRequests", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "MaxKeepAliveRequests number", default: "100",
-  doc: "How many requests one persistent connection may carry; 0 means unlimited.",
+  doc: "How many requests one persistent connection may carry; 0 means unlimited. Applies at server level, on the node:http front end (uWS cannot count a connection's requests: see docs/front-ends.md).",
   apply(scope, [s]) {
-    scope.notice("MaxKeepAliveRequests has no effect: a connection may carry any number of requests");
+    serverLevelOnly(scope, "MaxKeepAliveRequests");
     scope.host.maxKeepAliveRequests = setting(scope, parseInteger(s!, "MaxKeepAliveRequests", 0));
   },
 });

@@ -34,6 +34,26 @@ export interface FrontEnd {
    * and on a graceful restart); it replaces one an application sent, as httpd. "" sends none.
    */
   serverHeader: string;
+  /**
+   * Persistent connections as KeepAlive, KeepAliveTimeout and MaxKeepAliveRequests ask (set at
+   * start and on a graceful restart). Returns what this front end cannot apply, for a notice.
+   */
+  setKeepAlive(policy: KeepAlivePolicy): string[];
+}
+
+/** httpd's KeepAliveTimeout default (5 s). */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
+/** httpd's MaxKeepAliveRequests default. */
+export const DEFAULT_MAX_KEEP_ALIVE_REQUESTS = 100;
+
+/** What the keep-alive directives ask of the front end (server level: it serves every host). */
+export interface KeepAlivePolicy {
+  /** KeepAlive: false closes every connection after its response. */
+  readonly enabled: boolean;
+  /** KeepAliveTimeout, or undefined when not configured (the front end's default). */
+  readonly timeoutMs?: number;
+  /** MaxKeepAliveRequests (0: unlimited), or undefined when not configured. */
+  readonly maxRequests?: number;
 }
 
 export interface FrontEndOptions {

@@ -5,7 +5,7 @@
  */
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { FrontEnd, FrontEndOptions, ListenAddress, RequestHandler } from "./front-end";
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, type FrontEnd, type FrontEndOptions, type KeepAlivePolicy, type ListenAddress, type RequestHandler } from "./front-end";
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
@@ -25,6 +25,12 @@ export class NodeFrontEnd implements FrontEnd {
   /** Sockets whose request was refused: whatever else was pipelined on them is never run. */
   private readonly refused = new WeakSet<Socket>();
   serverHeader = "";
+  /** KeepAlive Off: every response closes its connection. */
+  keepAliveOff = false;
+  /** Requests each connection has carried, for MaxKeepAliveRequests. */
+  private readonly served = new WeakMap<Socket, number>();
+  private keepAliveTimeoutMs = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+  private maxRequestsPerSocket = DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
 
   constructor(
     private readonly handler: RequestHandler,
@@ -53,11 +59,11 @@ export class NodeFrontEnd implements FrontEnd {
       {
         // node counts the request line in this budget, as our own check does.
         maxHeaderSize: this.limits.headerBytes,
-        // Apache's KeepAliveTimeout default.
-        keepAliveTimeout: 5000,
+        keepAliveTimeout: this.keepAliveTimeoutMs,
         // A client has this long to send its header block (Apache's RequestReadTimeout
-        // header=20), checked every few seconds: slowloris connections do not pile up.
-        headersTimeout: 20_000,
+        // header=20), checked every few seconds: slowloris connections do not pile up. node
+        // wants it longer than the keep-alive timeout.
+        headersTimeout: Math.max(20_000, this.keepAliveTimeoutMs + 1000),
         connectionsCheckingInterval: 5000,
         requestTimeout: 0,
       },
@@ -95,6 +101,18 @@ export class NodeFrontEnd implements FrontEnd {
     });
   }
 
+  setKeepAlive(policy: KeepAlivePolicy): string[] {
+    this.keepAliveOff = !policy.enabled;
+    // node takes 0 as no timeout at all; httpd's 0 lets the connection go at once.
+    this.keepAliveTimeoutMs = Math.max(1, policy.timeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
+    this.maxRequestsPerSocket = policy.maxRequests ?? DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
+    for (const s of this.bound) {
+      s.keepAliveTimeout = this.keepAliveTimeoutMs;
+      s.headersTimeout = Math.max(20_000, this.keepAliveTimeoutMs + 1000);
+    }
+    return [];
+  }
+
   stopListening(): void {
     for (const s of this.servers.splice(0)) {
       s.close();
@@ -112,6 +130,14 @@ export class NodeFrontEnd implements FrontEnd {
     this.active++;
     this.busy.add(socket);
     const sink = new NodeSink(req, res, this, () => this.busy.delete(socket));
+    // MaxKeepAliveRequests: the last request a connection may carry is answered with
+    // Connection: close, as httpd does. (node's own maxRequestsPerSocket answers the requests
+    // after it with 503 instead of closing.)
+    if (this.maxRequestsPerSocket > 0) {
+      const n = (this.served.get(socket) ?? 0) + 1;
+      this.served.set(socket, n);
+      if (n >= this.maxRequestsPerSocket) sink.closeAfter = true;
+    }
     const headers: string[] = [];
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) headers.push(raw[i].toLowerCase(), raw[i + 1]);
@@ -226,6 +252,8 @@ class NodeSink implements ResponseSink {
   private readonly headOnly: boolean;
   /** `Expect: 100-continue` and no 100 sent yet: answered so, the connection closes (as httpd). */
   private continuePending = false;
+  /** The connection's last request (MaxKeepAliveRequests): its response closes it. */
+  closeAfter = false;
 
   constructor(
     req: http.IncomingMessage,
@@ -281,7 +309,7 @@ class NodeSink implements ResponseSink {
     }
     // A client still waiting for 100 Continue may or may not send its body now: httpd closes
     // the connection rather than guess (ap_set_keepalive with expecting_100 set).
-    const close = this.owner.draining || this.continuePending;
+    const close = this.owner.draining || this.owner.keepAliveOff || this.closeAfter || this.continuePending;
     if (close && !headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) flat.push("Connection", "close");
     this.res.writeHead(status, reason, flat);
   }

@@ -19,7 +19,7 @@
  * exposed. `NODEWSGI_FRONTEND=node` selects the node:http front end, which has none of these.
  */
 import * as path from "node:path";
-import type { FrontEnd, FrontEndOptions, ListenAddress, RequestHandler } from "./front-end";
+import type { FrontEnd, FrontEndOptions, KeepAlivePolicy, ListenAddress, RequestHandler } from "./front-end";
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
@@ -98,6 +98,8 @@ const NOT_PLAIN = /[^\t\x20-\x7e]/;
 const NOT_ASCII = /[^\x00-\x7f]/;
 const BEYOND_LATIN1 = /[^\x00-\xff]/;
 const CONNECTION_CLOSE = /(^|,)\s*close\s*(,|$)/i;
+/** uWS's HTTP idle timeout (HTTP_IDLE_TIMEOUT_S in its HttpContext), fixed at build time. */
+const UWS_IDLE_TIMEOUT_S = 10;
 
 /**
  * The body of a request without one (most requests): nothing to buffer, pause or resume, so
@@ -135,6 +137,8 @@ export class UwsFrontEnd implements FrontEnd {
   private closed = false;
   private readonly limits: RequestLimits;
   serverHeader = "";
+  /** KeepAlive Off: every response closes its connection. */
+  private keepAliveOff = false;
 
   constructor(handler: RequestHandler, options: FrontEndOptions) {
     this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
@@ -190,6 +194,15 @@ export class UwsFrontEnd implements FrontEnd {
     for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s);
   }
 
+  setKeepAlive(policy: KeepAlivePolicy): string[] {
+    this.keepAliveOff = !policy.enabled;
+    // uWS.js has its idle timeout compiled in and no per-connection hook to count requests on.
+    const unsupported: string[] = [];
+    if (policy.timeoutMs !== undefined) unsupported.push(`KeepAliveTimeout is not applied by the uWS front end (it keeps idle connections ${UWS_IDLE_TIMEOUT_S} s); NODEWSGI_FRONTEND=node applies it`);
+    if (policy.maxRequests !== undefined) unsupported.push("MaxKeepAliveRequests is not applied by the uWS front end (it cannot count a connection's requests); NODEWSGI_FRONTEND=node applies it");
+    return unsupported;
+  }
+
   private accept(res: UwsResponse, req: UwsRequest, handler: RequestHandler): void {
     const sink = new UwsSink(res, this);
     this.active++;
@@ -233,6 +246,7 @@ export class UwsFrontEnd implements FrontEnd {
       return;
     }
     let framed = false;
+    if (this.keepAliveOff) sink.closeAfter = true;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       if (name === "content-length" || name === "transfer-encoding") framed = true;

@@ -203,3 +203,21 @@ for (const frontEnd of ["node", "uws"]) {
     }
   });
 }
+
+// Recorded with Apache 2.4.71: a missing header is the empty string; a pattern without regex
+// metacharacters keeps its values as written; ap_pregsub's `\c`; a regex over header names takes
+// the last matching field; BrowserMatchNoCase.
+it("SetEnvIf as mod_setenvif: absent is empty, plain patterns, \\ escapes, header-name regexes, BrowserMatchNoCase", () => {
+  const dir = dirOf([
+    'SetEnvIf X-None "^$" NONE=1',
+    'SetEnvIf X-Sub "ab" SIMPLE=$0',
+    'SetEnvIf X-Sub "^(a)(b)$" SUB=\\$1\\$2\\x$0',
+    'SetEnvIf ^X-Re "(.+)" XRE=$1',
+    'BrowserMatchNoCase "^moz" MOZ',
+  ]);
+  const env = new Map();
+  const req = { method: "GET", target: "/", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", localAddress: "127.0.0.1",
+    headers: ["x-sub", "ab", "x-rebel", "one", "x-real", "two", "user-agent", "Mozilla/5"] };
+  applySetEnvIf(dir.setEnvIf, req, "/", env);
+  assert.deepEqual(Object.fromEntries(env), { NONE: "1", SIMPLE: "$0", SUB: "$1$2xab", XRE: "two", MOZ: "1" });
+});

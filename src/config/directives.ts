@@ -952,6 +952,11 @@ def({
   doc: "SetEnvIf on the User-Agent header.",
   apply: setEnvIf(false, "User-Agent"),
 });
+def({
+  name: "BrowserMatchNoCase", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "BrowserMatchNoCase regex [!]variable[=value] ...",
+  doc: "BrowserMatch with a case-insensitive match.",
+  apply: setEnvIf(true, "User-Agent"),
+});
 
 currentModule = "mod_headers";
 /** A value's `%` tags are mod_headers' own; a line break in one would split the header. */

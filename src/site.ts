@@ -11,6 +11,7 @@ import type { Engine } from "./engine/types";
 import { textOf, toByteString } from "./engine/byte-string";
 import type { ErrorLog } from "./log/error-log";
 import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
+import { writeErrorHead } from "./http/write-head";
 import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
 import { ProcessHost } from "./groups/process-host";
@@ -138,7 +139,8 @@ export class Site {
   }
 
   private serve(req: IncomingRequest, sink: ResponseSink, result: MapResult): Promise<unknown> | void {
-    if (sink instanceof LoggedResponse) sink.result = result;
+    const logged = sink instanceof LoggedResponse ? sink : null;
+    if (logged) logged.result = result;
     // AddDefaultCharset applies after mod_headers (httpd's header filter runs last).
     const charset = result.settings?.addDefaultCharset?.value;
     if (charset && (result.kind === "wsgi" || result.kind === "static")) sink = withDefaultCharset(sink, charset);
@@ -146,7 +148,8 @@ export class Site {
     const headerRules = result.settings?.headers ? rulesOf(result.settings.headers, "Header") : NO_RULES;
     if (headerRules.length > 0) {
       const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
-      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000 });
+      const notes = logged?.notes;
+      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}) });
     }
     switch (result.kind) {
       case "wsgi":
@@ -253,7 +256,7 @@ export class Site {
       const message = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
       // HEAD: no length, as for the canned pages (ap_send_error_response stops before either).
       const length: readonly HeaderPair[] = req.method === "HEAD" ? [] : [["Content-Length", String(message.length)]];
-      sink.writeHead(status, reasonPhrase(status), [...headers, ...length, ["Content-Type", "text/html; charset=iso-8859-1"]]);
+      writeErrorHead(sink, status, reasonPhrase(status), [...headers, ...length, ["Content-Type", "text/html; charset=iso-8859-1"]]);
       if (req.method === "HEAD") sink.end();
       else sink.end(message);
       return;

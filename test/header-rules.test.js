@@ -25,32 +25,62 @@ it("Header: set, append, merge, add, setifempty, unset, edit, echo, and %{VAR}e"
     "Header echo ^x-tr",
     "Header set X-Who %{USER}e",
   ]);
-  const out = applyResponseHeaderRules(rulesOf(dir.headers, "Header"), 200, [
+  const out = applyResponseHeaderRules(rulesOf(dir.headers, "Header"), false, [
     ["Cache-Control", "private"],
     ["Set-Cookie", "a=1"],
     ["X-Empty", ""],
     ["Server", "app"],
     ["Location", "http://x.test/next"],
   ], ctx({ USER: "alice" }));
+  // As httpd 2.4.71: setifempty leaves a present (even empty) header; an edited header moves to
+  // the end; echoed names come in their usual capitalisation.
   assert.deepEqual(out, [
     ["Cache-Control", "private, no-store"],
     ["Set-Cookie", "a=1"],
-    ["X-Empty", "filled"],
-    ["Location", "https://x.test/next"],
+    ["X-Empty", ""],
     ["X-Frame-Options", "DENY"],
     ["Vary", "Accept-Encoding"],
     ["Set-Cookie", "b=2"],
-    ["x-trace", "abc"],
+    ["Location", "https://x.test/next"],
+    ["X-Trace", "abc"],
     ["X-Who", "alice"],
   ]);
 });
 
-it("Header: onsuccess rules skip errors, always rules do not; env= conditions", () => {
-  const dir = dirOf(["Header set X-A a", "Header always set X-B b", "Header set X-C c env=DEBUG", "Header set X-D d env=!DEBUG"]);
+it("Header: onsuccess rules edit the content's headers whatever its status, always rules a table sent first; the server's error pages get only always; env= conditions", () => {
+  const dir = dirOf(["Header set X-A a", "Header always set X-B b", "Header set X-C c env=DEBUG", "Header set X-D d env=!DEBUG", "Header always unset X-App", "Header always set X-Both always", "Header set X-Both onsuccess"]);
   const rules = rulesOf(dir.headers, "Header");
-  assert.deepEqual(applyResponseHeaderRules(rules, 404, [], ctx()), [["X-B", "b"]]);
-  assert.deepEqual(applyResponseHeaderRules(rules, 200, [], ctx({ DEBUG: "1" })), [["X-A", "a"], ["X-B", "b"], ["X-C", "c"]]);
-  assert.deepEqual(applyResponseHeaderRules(rules, 301, [], ctx()), [["X-A", "a"], ["X-B", "b"], ["X-D", "d"]]);
+  // The server's own error or redirect page (httpd's ap_send_error_response).
+  assert.deepEqual(applyResponseHeaderRules(rules, true, [["Location", "/x"]], ctx()), [["X-B", "b"], ["X-Both", "always"], ["Location", "/x"]]);
+  // An application's 404: both tables; `always unset` does not reach the application's header.
+  assert.deepEqual(applyResponseHeaderRules(rules, false, [["X-App", "1"]], ctx({ DEBUG: "1" })), [
+    ["X-B", "b"], ["X-Both", "always"], ["X-App", "1"], ["X-A", "a"], ["X-C", "c"], ["X-Both", "onsuccess"],
+  ]);
+  assert.deepEqual(applyResponseHeaderRules(rules, false, [], ctx()), [["X-B", "b"], ["X-Both", "always"], ["X-A", "a"], ["X-D", "d"], ["X-Both", "onsuccess"]]);
+});
+
+it("Header: set keeps the first field's place; setifempty only adds an absent header; merge compares whole tokens; Content-Type set by an always rule", () => {
+  const dir = dirOf(["Header set X-Set one", "Header setifempty X-Sie new", "Header merge X-M a", 'Header merge X-Q "b"', "Header always set Content-Type text/x-new"]);
+  const out = applyResponseHeaderRules(rulesOf(dir.headers, "Header"), false, [
+    ["X-Set", "zzz"], ["Content-Type", "text/plain"], ["X-Set", "yyy"], ["X-Sie", ""], ["X-M", "ab, \"a, b\""], ["X-Q", "a, \"b\""],
+  ], ctx());
+  assert.deepEqual(out, [["X-Set", "one"], ["Content-Type", "text/x-new"], ["X-Sie", ""], ["X-M", "ab, \"a, b\", a"], ["X-Q", "a, \"b\", b"]]);
+});
+
+it("Header values: mod_headers' tags and escapes; an unknown tag or a line break is a configuration error", () => {
+  const dir = dirOf(['Header set X-V "100%% %{U}e %{X}e %{HTTPS}s %l|%i|%b \\tq\\\\ x"', "Header set X-T %t"]);
+  const out = applyResponseHeaderRules(rulesOf(dir.headers, "Header"), false, [], ctx({ U: "a\nb" }));
+  assert.match(out[0][1], /^100% a b \(null\) \(null\) l=\d+\.\d\d\/\d+\.\d\d\/\d+\.\d\d\|i=\d+\|b=\d+ \tq\\ x$/);
+  assert.deepEqual(out[1], ["X-T", "t=1000000"]);
+  assert.throws(() => dirOf(["Header set X-H %{User-Agent}x"]), /Unrecognized header format %x/);
+  assert.throws(() => dirOf(['Header set X-H "a\\nb"']), /line break/);
+});
+
+it("Header note records a header's value for the access log", () => {
+  const dir = dirOf(["Header note X-Out outnote", "Header note X-None nonote"]);
+  const notes = new Map();
+  applyResponseHeaderRules(rulesOf(dir.headers, "Header"), false, [["X-Out", "v"]], { ...ctx(), notes });
+  assert.deepEqual([...notes], [["outnote", "v"]]);
 });
 
 it("RequestHeader rewrites what the application will see", () => {
@@ -132,4 +162,62 @@ it("end to end: SetEnvIf, RequestHeader and Header on static files, applications
   } finally {
     await server.stop(1000);
   }
+});
+
+// Recorded with Apache 2.4.71 + mod_wsgi 4.9.4: an application's own 404 carries onsuccess
+// headers; mod_alias' redirect, mod_dir's slash redirect and a failed application's 500 (pages
+// httpd makes itself) carry only the always table, sent first.
+for (const frontEnd of ["node", "uws"]) {
+  it(`end to end (${frontEnd}): onsuccess rules on the application's own errors, only always rules on the server's pages`, async () => {
+    const fs = require("node:fs");
+    const os = require("node:os");
+    const path = require("node:path");
+    const { exchange } = require("./helpers/raw-http");
+    const { loadConfig } = require("../dist/config");
+    const { Server } = require("../dist/server");
+    const { jsEngine } = require("../dist/engine/js-engine");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-headers-"));
+    fs.mkdirSync(path.join(dir, "d"));
+    fs.writeFileSync(path.join(dir, "f.txt"), "file\n");
+    fs.writeFileSync(path.join(dir, "app.js"), `exports.application = (e, sr) => { if (e.QUERY_STRING === "fail") throw new Error("x"); sr(e.QUERY_STRING === "nf" ? "404 Not Found" : "200 OK", [["Content-Type", "text/plain"], ["X-App", "1"]]); return ["ok"]; };\n`);
+    fs.writeFileSync(path.join(dir, "site.conf"), [
+      "ServerName localhost", "Listen 127.0.0.1:0", `DocumentRoot ${dir}`, `WSGIScriptAlias /app ${dir}/app.js application-group=%{GLOBAL}`,
+      `<Directory ${dir}>`, "    Require all granted", "</Directory>", "Redirect /old /new",
+      "Header set X-S s", "Header always set X-A a", "Header always unset X-App", "",
+    ].join("\n"));
+    const server = await Server.start(loadConfig(path.join(dir, "site.conf")), { engine: jsEngine, frontEnd, errorLog: { log() {}, close() {} }, accessLog: null, notice: () => {} });
+    const port = server.addresses[0].port;
+    const head = async (target, extra = "") => {
+      const r = await exchange(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${extra}Connection: close\r\n\r\n`);
+      const text = r.raw.toString("latin1");
+      return text.slice(0, text.indexOf("\r\n\r\n")).split("\r\n").filter((l) => /^(HTTP|X-)/i.test(l));
+    };
+    try {
+      assert.deepEqual(await head("/app?nf"), ["HTTP/1.1 404 Not Found", "X-A: a", "X-App: 1", "X-S: s"]);
+      assert.deepEqual(await head("/f.txt", 'If-Match: "zz"\r\n'), ["HTTP/1.1 412 Precondition Failed", "X-A: a", "X-S: s"]);
+      assert.deepEqual(await head("/old"), ["HTTP/1.1 302 Found", "X-A: a"]);
+      assert.deepEqual(await head("/d"), ["HTTP/1.1 301 Moved Permanently", "X-A: a"]);
+      assert.deepEqual(await head("/app?fail"), ["HTTP/1.1 500 Internal Server Error", "X-A: a"]);
+    } finally {
+      await server.stop(1000);
+    }
+  });
+}
+
+// Recorded with Apache 2.4.71: a missing header is the empty string; a pattern without regex
+// metacharacters keeps its values as written; ap_pregsub's `\c`; a regex over header names takes
+// the last matching field; BrowserMatchNoCase.
+it("SetEnvIf as mod_setenvif: absent is empty, plain patterns, \\ escapes, header-name regexes, BrowserMatchNoCase", () => {
+  const dir = dirOf([
+    'SetEnvIf X-None "^$" NONE=1',
+    'SetEnvIf X-Sub "ab" SIMPLE=$0',
+    'SetEnvIf X-Sub "^(a)(b)$" SUB=\\$1\\$2\\x$0',
+    'SetEnvIf ^X-Re "(.+)" XRE=$1',
+    'BrowserMatchNoCase "^moz" MOZ',
+  ]);
+  const env = new Map();
+  const req = { method: "GET", target: "/", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", localAddress: "127.0.0.1",
+    headers: ["x-sub", "ab", "x-rebel", "one", "x-real", "two", "user-agent", "Mozilla/5"] };
+  applySetEnvIf(dir.setEnvIf, req, "/", env);
+  assert.deepEqual(Object.fromEntries(env), { NONE: "1", SIMPLE: "$0", SUB: "$1$2xab", XRE: "two", MOZ: "1" });
 });

@@ -32,6 +32,7 @@ function subject(allOver = {}) {
     serverName: "www.example.org", hostName: "example.org", serverPort: "8080", keepAlive: true,
     responseHeader: (n) => resHeaders[n.toLowerCase()],
     env: (n) => env[n],
+    note: (n) => (n === "mynote" ? "noted" : undefined),
     ...over,
   };
 }
@@ -51,6 +52,7 @@ describe("log formats: directives", () => {
     ["%{User-Agent}i %{referer}i %{X-None}i", "curl/8 http://r/ -"],
     ["%{Content-Type}o %{X-None}o", "text/plain -"],
     ["%{sid}C %{none}C", "xyz -"],
+    ["%{mynote}n", "noted"],
     ["%k %n %{x}n %^ti", "0 - - -"],
     ["%L", "AbCdEfGhIjK"],
     ["%p %{canonical}p %{local}p %{remote}p", "8080 8080 8080 5555"],

@@ -63,8 +63,9 @@ for (const frontEnd of ["node", "uws"]) describe(`access log over a real server 
   let s;
   const results = {};
   before(async () => {
-    s = await start(`LogFormat "%h %>s %b %L %{X-Tag}i" mine
+    s = await start(`LogFormat "%h %>s %b %L %{X-Tag}i %{ctype}n" mine
 SetEnv tagged yes
+Header note Content-Type ctype
 CustomLog @DIR@/common.log common
 CustomLog @DIR@/combined.log combined
 CustomLog @DIR@/access.json json
@@ -72,7 +73,7 @@ CustomLog @DIR@/mine.log mine
 CustomLog @DIR@/only-app.log "%U" env=SCRIPT_NAME
 CustomLog @DIR@/not-app.log "%U" env=!SCRIPT_NAME
 WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}`, frontEnd);
-    results.file = await get(s.port, "/file.txt", { Referer: "http://ref/", "User-Agent": "t-agent", "X-Tag": "t1" });
+    results.file = await get(s.port, "/file.txt", { Referer: "http://ref/", "User-Agent": "t-agent", "X-Tag": ["t1", "t2"] });
     results.missing = await get(s.port, "/missing");
     results.app = await get(s.port, "/app/x?y=1", { "User-Agent": 'quote"agent' });
     results.head = (await request(s.port, "/file.txt", { method: "HEAD" })).status;
@@ -119,10 +120,12 @@ WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}`, frontEnd);
     assert.equal(new Set(objs.map((o) => o.request_id)).size, 4);
   });
 
-  it("a LogFormat nickname, %b, %L and %{..}i", () => {
+  it("a LogFormat nickname, %b, %L, %{..}i (repeated fields joined) and %{..}n (Header note)", () => {
     const lines = s.read("mine.log").trimEnd().split("\n");
-    assert.match(lines[0], /^127\.0\.0\.1 200 10 [A-Za-z0-9+/]{11} t1$/);
-    assert.match(lines[3], /^127\.0\.0\.1 200 - [A-Za-z0-9+/]{11} -$/);
+    assert.match(lines[0], /^127\.0\.0\.1 200 10 [A-Za-z0-9+/]{11} t1, t2 text\/plain$/);
+    // The server's own 404 page is left alone by onsuccess rules: no note.
+    assert.match(lines[1], /^127\.0\.0\.1 404 \d+ [A-Za-z0-9+/]{11} - -$/);
+    assert.match(lines[3], /^127\.0\.0\.1 200 - [A-Za-z0-9+/]{11} - text\/plain$/);
   });
 
   it("env= and env=! conditions", () => {

@@ -26,6 +26,7 @@
  */
 import { errorPage, withClosingHeader } from "../static/error-page";
 import type { HeaderPair, ResponseSink } from "../http/types";
+import { writeErrorHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
 import type { Environ } from "./environ";
 import { textOf } from "../engine/byte-string";
@@ -428,12 +429,12 @@ export function sendInternalServerError(sink: ResponseSink, head = false, server
   if (sink.serverError?.(500, [])) return;
   // HEAD gets the head without a length, as sendErrorPage's pages.
   if (head) {
-    sink.writeHead(500, "Internal Server Error", withClosingHeader(500, [["Content-Type", "text/html; charset=iso-8859-1"]]));
+    writeErrorHead(sink, 500, "Internal Server Error", withClosingHeader(500, [["Content-Type", "text/html; charset=iso-8859-1"]]));
     sink.end();
     return;
   }
   const body = internalErrorPage(serverAdmin, signature);
-  sink.writeHead(
+  writeErrorHead(sink, 
     500,
     "Internal Server Error",
     withClosingHeader(500, [

@@ -3,6 +3,7 @@
  * contexts, AllowOverride), validation and storage (`apply`), and the generated docs
  * (docs/directives/, scripts/gen-directive-docs.js). Semantics follow httpd 2.4 and mod_wsgi.
  */
+import { parseHeaderFormat } from "../http/header-format";
 import * as path from "node:path";
 import { isLogLevel, type LogLevel } from "../log/error-log";
 import { badArgs, badValue, DirectiveProblem, type Where } from "./errors";
@@ -957,8 +958,20 @@ def({
   doc: "SetEnvIf on the User-Agent header.",
   apply: setEnvIf(false, "User-Agent"),
 });
+def({
+  name: "BrowserMatchNoCase", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "BrowserMatchNoCase regex [!]variable[=value] ...",
+  doc: "BrowserMatch with a case-insensitive match.",
+  apply: setEnvIf(true, "User-Agent"),
+});
 
 currentModule = "mod_headers";
+/** A value's `%` tags are mod_headers' own; a line break in one would split the header. */
+function checkHeaderFormat(value: string): void {
+  const parts = parseHeaderFormat(value);
+  if (typeof parts === "string") throw badValue(parts);
+  // httpd answers every request with 500 then; refusing the line says why at once.
+  if (parts.some((p) => typeof p === "string" && /[\r\n]/.test(p))) throw badValue("a header value cannot contain a line break (\\r or \\n)");
+}
 const HEADER_ACTIONS = ["set", "setifempty", "append", "merge", "add", "unset", "echo", "edit", "edit*", "note"] as const;
 function headerDirective(which: "Header" | "RequestHeader") {
   return (scope: ApplyScope, args: string[]) => {
@@ -966,8 +979,10 @@ function headerDirective(which: "Header" | "RequestHeader") {
     let condition: "onsuccess" | "always" | undefined;
     if (which === "Header" && /^(always|onsuccess)$/i.test(args[0]!)) condition = args[i++]!.toLowerCase() as "always" | "onsuccess";
     const action = parseChoice(args[i++] ?? "", HEADER_ACTIONS, "action");
-    const header = args[i++];
+    let header = args[i++];
     if (header === undefined) throw badArgs("needs a header name");
+    // `Header set X-Name: value`: the colon is not part of the name.
+    if (header.includes(":") && action !== "echo") header = header.slice(0, header.indexOf(":"));
     let value: string | undefined;
     let replacement: string | undefined;
     let compiled: ConfigRegex | undefined;
@@ -986,7 +1001,10 @@ function headerDirective(which: "Header" | "RequestHeader") {
     if (args[i] !== undefined) throw badArgs("too many arguments");
     // What goes into a header is bytes: the configuration's UTF-8 bytes (an edit pattern stays
     // as written; `compiled` is its translation over byte strings).
-    if (value !== undefined && !compiled) value = toByteString(value);
+    if (value !== undefined && !compiled) {
+      value = toByteString(value);
+      if (action !== "note") checkHeaderFormat(value);
+    }
     if (replacement !== undefined) replacement = toByteString(replacement);
     (scope.dir.headers ??= []).push({
       directive: which, ...(condition ? { condition } : {}), action, header,
@@ -997,12 +1015,12 @@ function headerDirective(which: "Header" | "RequestHeader") {
 }
 def({
   name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var]",
-  doc: "Changes response headers, from static files, applications and error pages alike. `onsuccess` (the default) applies to 2xx and 3xx responses, `always` to all. Values may use `%{VAR}e`, `%{Header}i`, `%D`, `%t`. `env=[!]VAR` makes the rule conditional; `expr=` is not supported.",
+  doc: "Changes response headers. As in httpd a response has two tables: `onsuccess` rules (the default) edit the headers of the content (an application's response, whatever its status, or a static file), `always` rules edit a second table sent before it, and are the only ones applied to the server's own error and redirect pages (so `Header always unset` cannot remove an application's header). `setifempty` sets a header that is absent; `note` copies a header's value into a request note for the access log's `%{NAME}n`. Values may use `%D`, `%t`, `%{VAR}e`, `%{VAR}s`, `%l`, `%i`, `%b`, `%%` and the escapes `\\n` `\\t` `\\r` `\\\\`; a line break in a value is refused. `env=[!]VAR` makes the rule conditional; `early` rules run with the others; `expr=` is not supported.",
   apply: headerDirective("Header"),
 });
 def({
   name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var]",
-  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values may use `%{VAR}e`, `%D`, `%t`. `env=[!]VAR` makes the rule conditional; `expr=` is not supported.",
+  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values use the same format as Header's. `env=[!]VAR` makes the rule conditional; `early` rules run with the others; `expr=` is not supported.",
   apply: headerDirective("RequestHeader"),
 });
 

@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { fork, type ChildProcess } from "node:child_process";
 import type { ApplicationHost, AppRequest } from "./types";
 import type { RequestBody, ResponseSink } from "../http/types";
+import { writeErrorHead, writeHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
@@ -871,7 +872,7 @@ class Exchange extends ClientRelay<HeldFrame> {
         this.headersSent = true;
         if (!sink.aborted) {
           if (h.serverPage && sink.serverError?.(h.status, pageExtraHeaders(h.headers))) this.replaced = true;
-          else sink.writeHead(h.status, h.reason, h.headers);
+          else (h.serverPage ? writeErrorHead : writeHead)(sink, h.status, h.reason, h.headers);
         }
         // After the headers, socket-timeout applies to each read from the daemon (and the
         // header clock is over: left in place it would keep the sweep expiring this exchange).

@@ -24,6 +24,7 @@ import * as path from "node:path";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import type { AppRequest } from "./types";
 import type { RequestBody, ResponseSink } from "../http/types";
+import { writeErrorHead, writeHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import { collectBody, type BodyBuffer } from "../app/input";
@@ -342,7 +343,7 @@ export class WorkerGroup {
         f.ended = true;
         live = false;
       } else {
-        sink.writeHead(d.head.status, d.head.reason, d.head.headers);
+        (d.head.serverPage ? writeErrorHead : writeHead)(sink, d.head.status, d.head.reason, d.head.headers);
       }
     }
     const flags = d.flags;

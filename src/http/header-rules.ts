@@ -1,53 +1,50 @@
 /**
  * mod_headers: `RequestHeader` edits the request's headers before the application sees them;
- * `Header` edits the response's, for static files and applications alike. Rules apply in
- * configuration order; `env=[!]VAR` makes a rule conditional on a request variable.
- * Values may use `%{VAR}e` (a request variable), `%{NAME}i` (a request header, for Header),
- * `%D` and `%t` (request duration and start, as mod_headers) and `%%`.
+ * `Header` edits the response's. As in httpd, a response has two header tables: the one the
+ * content (application, static file) fills, which `onsuccess` rules edit, and the one
+ * `always` rules edit, sent first. A page the server makes for an error or a redirect (httpd's
+ * ap_send_error_response) keeps only the second: `onsuccess` rules do not apply there, while an
+ * application's own 404 or 500 gets both. Rules apply in configuration order; `env=[!]VAR`
+ * makes a rule conditional on a request variable.
  */
 import type { HeaderDirective } from "../config/model";
+import { formatHeaderValue, parseHeaderFormat, type FormatContext, type FormatPart } from "./header-format";
 import type { HeaderPair, ResponseSink } from "./types";
 
-export interface HeaderRuleContext {
-  /** Request variables (SetEnv, SetEnvIf, rewrite E=). */
-  readonly env: ReadonlyMap<string, string>;
-  /** Request headers, flat lower-case `[name, value, ...]` (for `echo` and `%{...}i`). */
+export interface HeaderRuleContext extends FormatContext {
+  /** Request headers, flat lower-case `[name, value, ...]` (for `echo`). */
   readonly requestHeaders: readonly string[];
-  /** Request start, in µs since the epoch (for `%t`), and now (for `%D`). */
-  readonly startMicros: number;
+  /** Where `Header note` puts its notes (for the access log's `%{NAME}n`). */
+  readonly notes?: Map<string, string>;
 }
 
-/** The rules of one kind, in order. */
+type Table = [string, string][];
+
+/** The rules of one kind, in order (`early` ones run with the others). */
 export function rulesOf(rules: readonly HeaderDirective[] | undefined, which: "Header" | "RequestHeader"): HeaderDirective[] {
   return rules ? rules.filter((r) => r.directive === which) : [];
 }
 
 /** RequestHeader: a new flat header list (names lower-case, as the front ends give them). */
 export function applyRequestHeaderRules(rules: readonly HeaderDirective[], headers: readonly string[], ctx: HeaderRuleContext): string[] {
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
-  for (const rule of rules) {
-    if (!conditionHolds(rule, ctx.env)) continue;
-    applyRule(rule, pairs, ctx, true);
-  }
+  const table: Table = [];
+  for (let i = 0; i < headers.length; i += 2) table.push([headers[i]!, headers[i + 1]!]);
+  for (const rule of rules) if (conditionHolds(rule, ctx.env)) applyRule(rule, table, ctx, null);
   const out: string[] = [];
-  for (const [n, v] of pairs) out.push(n.toLowerCase(), v);
+  for (const [n, v] of table) out.push(n.toLowerCase(), v);
   return out;
 }
 
 /**
- * Header: the response headers after the rules. `onsuccess` rules (the default) apply to 2xx
- * and 3xx responses only, `always` rules to every response, as mod_headers' two tables.
+ * Header: the response headers after the rules. `errorPage` is true for the server's own
+ * error and redirect pages, which only `always` rules touch.
  */
-export function applyResponseHeaderRules(rules: readonly HeaderDirective[], status: number, headers: readonly HeaderPair[], ctx: HeaderRuleContext): HeaderPair[] {
-  const pairs: [string, string][] = headers.map(([n, v]) => [n, v]);
-  const success = status >= 200 && status < 400;
-  for (const rule of rules) {
-    if (rule.condition !== "always" && !success) continue;
-    if (!conditionHolds(rule, ctx.env)) continue;
-    applyRule(rule, pairs, ctx, false);
-  }
-  return pairs;
+export function applyResponseHeaderRules(rules: readonly HeaderDirective[], errorPage: boolean, headers: readonly HeaderPair[], ctx: HeaderRuleContext): HeaderPair[] {
+  const out: Table = headers.map(([n, v]) => [n, v]);
+  const err: Table = [];
+  for (const rule of rules) if (rule.condition === "always" && conditionHolds(rule, ctx.env)) applyRule(rule, err, ctx, out);
+  if (!errorPage) for (const rule of rules) if (rule.condition !== "always" && conditionHolds(rule, ctx.env)) applyRule(rule, out, ctx, out);
+  return err.length === 0 ? out : [...err, ...out];
 }
 
 function conditionHolds(rule: HeaderDirective, env: ReadonlyMap<string, string>): boolean {
@@ -57,65 +54,130 @@ function conditionHolds(rule: HeaderDirective, env: ReadonlyMap<string, string>)
   return spec.startsWith("!") ? !env.has(spec.slice(1)) : env.has(spec);
 }
 
-function applyRule(rule: HeaderDirective, pairs: [string, string][], ctx: HeaderRuleContext, request: boolean): void {
+const formats = new WeakMap<HeaderDirective, readonly FormatPart[]>();
+
+function valueOf(rule: HeaderDirective, ctx: HeaderRuleContext): string {
+  let parts = formats.get(rule);
+  if (parts === undefined) {
+    const parsed = parseHeaderFormat(rule.value ?? "");
+    // The directive was checked when the configuration was read.
+    parts = typeof parsed === "string" ? [rule.value ?? ""] : parsed;
+    formats.set(rule, parts);
+  }
+  return formatHeaderValue(parts, ctx);
+}
+
+/**
+ * One rule on `table`. `content` is the content's table (null for request headers): setting or
+ * editing Content-Type changes the response's content type there, whichever table the rule
+ * edits, as mod_headers calls ap_set_content_type.
+ */
+function applyRule(rule: HeaderDirective, table: Table, ctx: HeaderRuleContext, content: Table | null): void {
   const name = rule.header;
   const lname = name.toLowerCase();
-  const find = () => pairs.findIndex(([n]) => n.toLowerCase() === lname);
-  const value = () => expand(rule.value ?? "", ctx, request);
+  const first = () => table.findIndex(([n]) => n.toLowerCase() === lname);
   switch (rule.action) {
     case "set": {
-      removeAll(pairs, lname);
-      pairs.push([name, value()]);
+      const v = valueOf(rule, ctx);
+      if (content !== null && lname === "content-type" && table !== content) setFirst(content, name, lname, v);
+      else setFirst(table, name, lname, v);
       return;
     }
-    case "setifempty": {
-      const i = find();
-      if (i < 0) pairs.push([name, value()]);
-      else if (pairs[i][1] === "") pairs[i][1] = value();
+    case "setifempty":
+      // httpd's test is for a header that is absent: an empty value stays.
+      if (first() < 0) table.push([name, valueOf(rule, ctx)]);
       return;
-    }
     case "append": {
-      const i = find();
-      if (i < 0) pairs.push([name, value()]);
-      else pairs[i][1] += ", " + value();
+      const v = valueOf(rule, ctx);
+      const i = first();
+      if (i < 0) table.push([name, v]);
+      else table[i]![1] += ", " + v;
       return;
     }
     case "merge": {
-      const v = value();
-      const i = find();
-      if (i < 0) pairs.push([name, v]);
-      else if (!pairs[i][1].split(",").some((t) => t.trim() === v)) pairs[i][1] += ", " + v;
+      const v = valueOf(rule, ctx);
+      const i = first();
+      if (i < 0) table.push([name, v]);
+      else if (!hasToken(table[i]![1], v)) table[i]![1] += ", " + v;
       return;
     }
     case "add":
-      pairs.push([name, value()]);
+      table.push([name, valueOf(rule, ctx)]);
       return;
     case "unset":
-      removeAll(pairs, lname);
+      removeAll(table, lname);
       return;
     case "echo": {
-      // The value is a regex over request header names: copy those that match.
-      const re = new RegExp(name, "i");
+      // A regex over the request's header names. The front ends give names lower-case:
+      // they are echoed in their usual capitalisation.
+      const re = echoRegex(rule);
       const h = ctx.requestHeaders;
-      for (let i = 0; i < h.length; i += 2) if (re.test(h[i])) pairs.push([h[i], h[i + 1]]);
+      for (let i = 0; i < h.length; i += 2) if (re.test(h[i]!)) table.push([capitalise(h[i]!), h[i + 1]!]);
       return;
     }
     case "edit":
     case "edit*": {
-      // Header values are bytes: the pattern is translated as every configuration regex is.
-      const source = rule.compiled?.jsSource ?? "";
-      const re = new RegExp(source, rule.action === "edit*" ? "gs" : "s");
+      const re = new RegExp(rule.compiled?.jsSource ?? "", rule.action === "edit*" ? "gs" : "s");
       const replacement = apacheReplacement(rule.replacement ?? "");
-      for (const p of pairs) if (p[0].toLowerCase() === lname) p[1] = p[1].replace(re, replacement);
+      if (content !== null && lname === "content-type" && table !== content) {
+        const i = content.findIndex(([n]) => n.toLowerCase() === lname);
+        if (i >= 0) content[i]![1] = content[i]![1].replace(re, replacement);
+      }
+      // Edited values move to the end, as mod_headers unsets and re-adds them.
+      const edited: Table = [];
+      for (let i = table.length - 1; i >= 0; i--) {
+        if (table[i]![0].toLowerCase() === lname) edited.unshift([table[i]![0], table[i]![1].replace(re, replacement)]), table.splice(i, 1);
+      }
+      table.push(...edited);
       return;
     }
-    case "note":
+    case "note": {
+      const i = first();
+      if (i >= 0 && ctx.notes) ctx.notes.set(valueOf(rule, ctx), table[i]![1]);
       return;
+    }
   }
 }
 
-function removeAll(pairs: [string, string][], lname: string): void {
-  for (let i = pairs.length - 1; i >= 0; i--) if (pairs[i][0].toLowerCase() === lname) pairs.splice(i, 1);
+/** apr_table_set: the first field takes the value, the others go. */
+function setFirst(table: Table, name: string, lname: string, value: string): void {
+  const i = table.findIndex(([n]) => n.toLowerCase() === lname);
+  if (i < 0) {
+    table.push([name, value]);
+    return;
+  }
+  table[i]![1] = value;
+  for (let j = table.length - 1; j > i; j--) if (table[j]![0].toLowerCase() === lname) table.splice(j, 1);
+}
+
+function removeAll(table: Table, lname: string): void {
+  for (let i = table.length - 1; i >= 0; i--) if (table[i]![0].toLowerCase() === lname) table.splice(i, 1);
+}
+
+/** Whether a comma-separated value already holds `token` (quoted strings kept whole). */
+function hasToken(value: string, token: string): boolean {
+  let i = 0;
+  while (i < value.length) {
+    while (i < value.length && /\s/.test(value[i]!)) i++;
+    const start = i;
+    while (i < value.length && value[i] !== ",") {
+      if (value[i++] === '"') while (i < value.length) if (value[i++] === '"') break;
+    }
+    if (value.slice(start, i) === token) return true;
+    i++;
+  }
+  return false;
+}
+
+const echoRegexes = new WeakMap<HeaderDirective, RegExp>();
+function echoRegex(rule: HeaderDirective): RegExp {
+  let re = echoRegexes.get(rule);
+  if (re === undefined) echoRegexes.set(rule, (re = new RegExp(rule.header, "i")));
+  return re;
+}
+
+function capitalise(lname: string): string {
+  return lname.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase());
 }
 
 /** Apache's `$1` / `\1` back-references to JavaScript's `$1`; a literal `$` stays literal. */
@@ -123,26 +185,9 @@ function apacheReplacement(r: string): string {
   return r.replace(/\$(?!\d)/g, "$$$$").replace(/\\(\d)/g, "$$$1");
 }
 
-function expand(format: string, ctx: HeaderRuleContext, request: boolean): string {
-  if (!format.includes("%")) return format;
-  return format.replace(/%(?:\{([^}]*)\}([ei])|([Dt%]))/g, (m, name: string | undefined, kind: string | undefined, simple: string | undefined) => {
-    if (simple === "%") return "%";
-    if (simple === "D") return `D=${Math.max(0, Math.round(Date.now() * 1000 - ctx.startMicros))}`;
-    if (simple === "t") return `t=${Math.round(ctx.startMicros)}`;
-    if (kind === "e") return ctx.env.get(name!) ?? "(null)";
-    if (kind === "i" && !request) {
-      const h = ctx.requestHeaders;
-      const lname = name!.toLowerCase();
-      for (let i = 0; i < h.length; i += 2) if (h[i] === lname) return h[i + 1];
-      return "(null)";
-    }
-    return m;
-  });
-}
-
 /**
- * A ResponseSink that applies `Header` rules to whatever response goes through it (static
- * file, application, error page), at the moment the head is written.
+ * A ResponseSink that applies `Header` rules to whatever response goes through it, at the
+ * moment the head is written: `writeErrorHead` for the server's own error pages.
  */
 export function withResponseHeaderRules(sink: ResponseSink, rules: readonly HeaderDirective[], ctx: HeaderRuleContext): ResponseSink {
   return {
@@ -150,10 +195,12 @@ export function withResponseHeaderRules(sink: ResponseSink, rules: readonly Head
       return sink.aborted;
     },
     onAbort: (cb) => sink.onAbort(cb),
-    writeHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, status, headers, ctx)),
+    writeHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, false, headers, ctx)),
+    writeErrorHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, true, headers, ctx)),
     write: (chunk) => sink.write(chunk),
     drain: () => sink.drain(),
     end: (chunk) => sink.end(chunk),
     destroy: () => sink.destroy(),
+    ...(sink.serverError ? { serverError: sink.serverError.bind(sink) } : {}),
   };
 }

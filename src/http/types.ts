@@ -87,4 +87,10 @@ export interface ResponseSink {
    * Connection), not its Content-Type or Content-Length.
    */
   serverError?(status: number, headers: readonly HeaderPair[]): boolean;
+  /**
+   * Optional. `writeHead` for a page the server makes for an error or a redirect (httpd's
+   * ap_send_error_response), which `Header onsuccess` rules leave alone. Sinks without it
+   * take such a head through `writeHead`.
+   */
+  writeErrorHead?(status: number, reason: string, headers: readonly HeaderPair[]): void;
 }

@@ -162,6 +162,8 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   readonly startMs: number;
   /** What the map phase decided (set by Site once known). */
   result: MapResult | null = null;
+  /** `Header note` notes, for `%{NAME}n`. */
+  readonly notes = new Map<string, string>();
   private responseHeaders: readonly HeaderPair[] = [];
   private readonly t0: number;
   private finished = false;
@@ -295,6 +297,10 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   }
 
   /** The request's environment (SetEnv, rewrite E=, and for applications the whole environ). */
+  note(name: string): string | undefined {
+    return this.notes.get(name);
+  }
+
   env(name: string): string | undefined {
     const r = this.result;
     if (r === null) return undefined;

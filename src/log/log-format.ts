@@ -41,6 +41,8 @@ export interface LogSubject {
   readonly keepAlive: boolean;
   responseHeader(name: string): string | undefined;
   env(name: string): string | undefined;
+  /** A request note (`Header note`). */
+  note(name: string): string | undefined;
 }
 
 export type CompiledFormat = (s: LogSubject) => string;
@@ -163,7 +165,8 @@ function directive(letter: string, arg: string | null, format: string): Item {
       return (s) => s.req.protocol;
     case "i": {
       const name = (arg ?? "").toLowerCase();
-      return (s) => orDash(firstHeader(s.req, name));
+      // httpd joins repeated request fields with ", " as it reads them.
+      return (s) => orDash(joinedHeader(s.req, name));
     }
     case "I":
       return (s) => String(requestBytes(s.req));
@@ -175,8 +178,10 @@ function directive(letter: string, arg: string | null, format: string): Item {
       return (s) => s.requestId || "-";
     case "m":
       return (s) => escapeLogItem(s.req.method);
-    case "n":
-      return () => "-";
+    case "n": {
+      const name = arg ?? "";
+      return (s) => orDash(s.note(name));
+    }
     case "o":
       return (s) => orDash(s.responseHeader(arg ?? ""));
     case "O":
@@ -235,6 +240,13 @@ function orDash(v: string | undefined): string {
 }
 
 /** The first value of a request header (names in IncomingRequest.headers are lower-case). */
+function joinedHeader(req: IncomingRequest, lowerName: string): string | undefined {
+  const h = req.headers;
+  let out: string | undefined;
+  for (let i = 0; i < h.length; i += 2) if (h[i] === lowerName) out = out === undefined ? h[i + 1] : `${out}, ${h[i + 1]}`;
+  return out;
+}
+
 export function firstHeader(req: IncomingRequest, lowerName: string): string | undefined {
   const h = req.headers;
   for (let i = 0; i < h.length; i += 2) if (h[i] === lowerName) return h[i + 1];

@@ -23,8 +23,8 @@ export interface SetEnvIfRequest {
 /** Apply `rules` in order to `env` (modified in place). `uri` is the decoded URL-path. */
 export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfRequest, uri: string, env: Map<string, string>): void {
   for (const rule of rules) {
-    const subject = attributeValue(rule.attribute, req, rule.early ? splitTarget(req.target).rawPath : uri, env);
-    if (subject === undefined) continue;
+    // Absent is empty, so that "^$" matches a missing header, as in mod_setenvif.
+    const subject = attributeValue(rule.attribute, req, rule.early ? splitTarget(req.target).rawPath : uri, env) ?? "";
     const re = rule.compiled.regexp;
     re.lastIndex = 0;
     const m = re.exec(subject);
@@ -36,7 +36,9 @@ export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfReque
       }
       const eq = a.indexOf("=");
       const name = eq < 0 ? a : a.slice(0, eq);
-      const value = eq < 0 ? "1" : a.slice(eq + 1).replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? "");
+      // A pattern without regex metacharacters is a plain substring search in httpd: its values
+      // are taken as written. Otherwise ap_pregsub: `$N` is a group, `\\c` is `c`.
+      const value = eq < 0 ? "1" : isPlainPattern(rule.pattern) ? a.slice(eq + 1) : a.slice(eq + 1).replace(/\$(\d)|\\(.)/gs, (_, d: string | undefined, c: string | undefined) => (d !== undefined ? (m[Number(d)] ?? "") : c!));
       env.set(name, value);
     }
   }
@@ -56,11 +58,31 @@ function attributeValue(attribute: string, req: SetEnvIfRequest, uri: string, en
     case "request_uri":
       return uri;
   }
-  const name = attribute.toLowerCase();
   const h = req.headers;
+  if (!/^[-A-Za-z0-9_]*$/.test(attribute)) {
+    // A regex over header names: the last field whose name matches (names come lower-case
+    // from the front ends, so the match ignores case).
+    const re = nameRegex(attribute);
+    let last: string | undefined;
+    for (let i = 0; i < h.length; i += 2) if (re.test(h[i]!)) last = h[i + 1];
+    return last;
+  }
+  const name = attribute.toLowerCase();
   let found: string | undefined;
   for (let i = 0; i < h.length; i += 2) {
     if (h[i] === name) found = found === undefined ? h[i + 1] : `${found}, ${h[i + 1]}`;
   }
   return found ?? env.get(attribute);
+}
+
+/** mod_setenvif's non_regex_pattern: no metacharacter outside a backslash escape. */
+function isPlainPattern(pattern: string): boolean {
+  return !/(^|[^\\])(\\\\)*[\^.$|()[\]*+?{}]/.test(pattern);
+}
+
+const nameRegexes = new Map<string, RegExp>();
+function nameRegex(source: string): RegExp {
+  let re = nameRegexes.get(source);
+  if (re === undefined) nameRegexes.set(source, (re = new RegExp(source, "i")));
+  return re;
 }

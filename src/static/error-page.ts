@@ -5,6 +5,7 @@
  * the ServerSignature footer when one is given.
  */
 import type { HeaderPair, ResponseSink } from "../http/types";
+import { writeErrorHead } from "../http/write-head";
 import { reasonPhrase } from "./status";
 
 export interface ErrorPageContext {
@@ -179,7 +180,7 @@ export function sendErrorPage(
   // HEAD gets the head without a length: ap_send_error_response stops before making the page.
   if (ctx.method !== "HEAD") headers.push(["Content-Length", String(body.length)]);
   headers.push(["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
-  sink.writeHead(status, reason, headers);
+  writeErrorHead(sink, status, reason, headers);
   if (ctx.method === "HEAD") sink.end();
   else sink.end(body);
 }
@@ -204,6 +205,7 @@ export function withServerErrors(sink: ResponseSink, answer: (status: number, he
     },
     onAbort: (cb) => sink.onAbort(cb),
     writeHead: (status, reason, headers) => sink.writeHead(status, reason, headers),
+    writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, headers),
     write: (chunk) => sink.write(chunk),
     drain: () => sink.drain(),
     end: (chunk) => sink.end(chunk),

@@ -21,6 +21,7 @@ import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
+import { withExtraHeaders } from "./http/extra-headers";
 import type { ServeFileOptions, StaticPage } from "./static/serve-file";
 import { fileType } from "./static/file-type";
 import { fileETagParts } from "./config/file-etag";
@@ -139,6 +140,7 @@ export class Site {
 
   private serve(req: IncomingRequest, sink: ResponseSink, result: MapResult): Promise<unknown> | void {
     if (sink instanceof LoggedResponse) sink.result = result;
+    if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);
     // AddDefaultCharset applies after mod_headers (httpd's header filter runs last).
     const charset = result.settings?.addDefaultCharset?.value;
     if (charset && (result.kind === "wsgi" || result.kind === "static")) sink = withDefaultCharset(sink, charset);

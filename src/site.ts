@@ -22,6 +22,7 @@ import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
+import { withExtraHeaders } from "./http/extra-headers";
 import type { ServeFileOptions, StaticPage } from "./static/serve-file";
 import { fileType } from "./static/file-type";
 import { fileETagParts } from "./config/file-etag";
@@ -151,6 +152,8 @@ export class Site {
       const notes = logged?.notes;
       sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}) });
     }
+    // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
+    if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);
     switch (result.kind) {
       case "wsgi":
         return this.runApplication(req, result, sink);

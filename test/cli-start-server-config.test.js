@@ -121,7 +121,8 @@ test("the Apache configuration: mount point, static type, includes", () => {
   assert.match(conf, /^Alias "\/my\.app" "\/d"$/m);
   assert.match(conf, /^RewriteCond "\/d\$1" !-f$/m);
   // `\\` in a quoted word is one backslash to the config parser (as to httpd's ap_getword_conf).
-  assert.match(conf, /^RewriteRule "\^\/my\\\\\.app\(\/\.\*\)\?\$" - \[H=wsgi-handler\]$/m);
+  // mod_rewrite reads its arguments without unescaping (parseargline): one backslash, as httpd needs.
+  assert.match(conf, /^RewriteRule "\^\/my\\\.app\(\/\.\*\)\?\$" - \[H=wsgi-handler\]$/m);
   const s = parse(["--application-type", "static", "--document-root", "/d", "--include-file", "/x.conf"]);
   const sconf = generateApacheConfig(s, generatedPaths(s, "/r"), dirs);
   assert.doesNotMatch(sconf, /WSGI|Rewrite/);

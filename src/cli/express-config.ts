@@ -287,6 +287,16 @@ export function escapeRegex(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
 }
 
+/**
+ * A RewriteCond/RewriteRule word: mod_rewrite reads its arguments itself (parseargline), with
+ * no escapes: a quoted word runs to the next such quote, and backslashes stay as written.
+ */
+export function rewriteQuote(word: string): string {
+  if (!word.includes('"')) return `"${word}"`;
+  if (!word.includes("'")) return `'${word}'`;
+  throw new Error(`cannot quote ${word} for mod_rewrite (it contains both quote characters)`);
+}
+
 /** An Apache config word: quoted, with `\` and `"` escaped as our parser (and httpd) read them. */
 export function quote(word: string): string {
   return `"${word.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
@@ -386,11 +396,11 @@ export function generateApacheConfig(o: ExpressOptions, paths: GeneratedPaths, a
     out.push("", "RewriteEngine On");
     for (const a of o.urlAliases) {
       const url = a.url.replace(/\/+$/, "");
-      out.push(`RewriteCond %{REQUEST_URI} ${quote(`!^${escapeRegex(url)}${aliasKind(a.path) === "directory" ? "(/|$)" : "$"}`)}`);
+      out.push(`RewriteCond %{REQUEST_URI} ${rewriteQuote(`!^${escapeRegex(url)}${aliasKind(a.path) === "directory" ? "(/|$)" : "$"}`)}`);
     }
     out.push(
-      `RewriteCond ${quote(paths.documentRoot + "$1")} !-f`,
-      `RewriteRule ${quote(mounted ? `^${prefix}(/.*)?$` : "^(/.*)$")} - [H=wsgi-handler]`,
+      `RewriteCond ${rewriteQuote(paths.documentRoot + "$1")} !-f`,
+      `RewriteRule ${rewriteQuote(mounted ? `^${prefix}(/.*)?$` : "^(/.*)$")} - [H=wsgi-handler]`,
     );
   }
 

@@ -76,6 +76,8 @@ export interface DirectiveSpec {
   readonly status: "implemented" | "ignored" | "unsupported";
   /** Split arguments with mod_wsgi's `name="quoted value"` rule instead of httpd's. */
   readonly wsgiWords?: boolean;
+  /** Split arguments as mod_rewrite's parseargline does (`\\ ` keeps a space; backslashes stay). */
+  readonly rewriteWords?: boolean;
   readonly apply?: (scope: ApplyScope, args: string[]) => void;
 }
 
@@ -1173,7 +1175,7 @@ def({
   },
 });
 def({
-  name: "RewriteCond", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteCond TestString [!]CondPattern [[NC,OR,NV]]",
+  name: "RewriteCond", contexts: ALL, rewriteWords: true, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteCond TestString [!]CondPattern [[NC,OR,NV]]",
   doc: "A condition on the next RewriteRule: TestString (with `%{VARIABLE}`, `$N` and `%N` references) is matched against a regular expression, compared (`=`, `<`, `>`, `<=`, `>=`, `-eq`...) or tested as a file (`-f`, `-d`, `-s`, `-l`, `-x`, `-U`, `-F`). Flags: NC (no case), OR (or with the next condition), NV.",
   apply(scope, [test, pat, flagText]) {
     let p = pat!;
@@ -1197,8 +1199,8 @@ def({
   },
 });
 def({
-  name: "RewriteRule", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteRule [!]Pattern Substitution [flags]",
-  doc: "Rewrites the URL (server context) or the path relative to the directory (per-directory) when Pattern matches and the preceding RewriteCond lines hold. Substitution `-` leaves it unchanged. Flags: L, END, PT, QSA, QSD, NC, NE, C, F, G, R[=code], S=n, E=var:value, H=handler, T=type, N, B, NS, DPI and others of mod_rewrite; [P] (proxy) is not supported.",
+  name: "RewriteRule", contexts: ALL, rewriteWords: true, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteRule [!]Pattern Substitution [flags]",
+  doc: "Rewrites the URL (server context) or the path relative to the directory (per-directory) when Pattern matches and the preceding RewriteCond lines hold. Substitution `-` leaves it unchanged. Flags: L, END, PT, QSA, QSD, NC, NE, C, F, G, R[=code], S=n, E=var:value, CO=name:value:domain[:lifetime[:path[:secure[:httponly[:samesite]]]]] (a Set-Cookie on the response), H=handler, T=type, N, B, NS, DPI and others of mod_rewrite; [P] (proxy) is not supported. Arguments are split as mod_rewrite does: `\\ ` keeps a space in a pattern, and backslashes are left for the pattern.",
   apply(scope, [pat, sub, flagText]) {
     let p = pat!;
     const negated = p.startsWith("!");
@@ -1206,7 +1208,7 @@ def({
     const flags = parseRuleFlags(flagText);
     const compiled = regex(p, flags.noCase);
     const rw = rewriteFor(scope);
-    rw.rules.push({ pattern: p, negated, compiled, substitution: sub!, flags, conditions: rw.pendingConditions, where: scope.where });
+    rw.rules.push({ pattern: p, negated, compiled, substitution: sub!, flags, flagText, conditions: rw.pendingConditions, where: scope.where });
     rw.pendingConditions = [];
   },
 });

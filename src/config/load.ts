@@ -19,7 +19,7 @@ import {
   type ServerConfig,
   type VirtualHostAddress,
 } from "./model";
-import { parseText, splitWsgiWords, type RawDirective, type RawNode, type RawSection } from "./parse";
+import { parseText, splitRewriteWords, splitWsgiWords, type RawDirective, type RawNode, type RawSection } from "./parse";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { editDistance } from "./values";
 
@@ -244,6 +244,7 @@ class Loader {
     if (!this.contextAllows(spec, name, node.where, scope)) return;
     let words: string[] | null = node.args;
     if (spec.wsgiWords) words = splitWsgiWords(node.rawArgs);
+    else if (spec.rewriteWords) words = splitRewriteWords(node.rawArgs);
     if (!words) {
       this.error("E_CONFIG_SYNTAX", node.where, name, "unterminated quoted string");
       return;

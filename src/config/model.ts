@@ -238,6 +238,8 @@ export interface RewriteRule {
   readonly compiled: ConfigRegex;
   readonly substitution: string;
   readonly flags: RewriteRuleFlags;
+  /** The flags argument as written (`[E=A:1,E=B:2]`): repeated flags (E=, CO=) all count. */
+  readonly flagText: string | undefined;
   readonly conditions: readonly RewriteCondition[];
   readonly where: Where;
 }

@@ -185,6 +185,33 @@ function findOpen(stack: { section: RawSection | null }[], name: string): number
 }
 
 /**
+ * mod_rewrite's own argument syntax for RewriteRule and RewriteCond (parseargline): up to three
+ * words; a word may be quoted with `"` or `'` (no escapes inside: the next such quote ends it);
+ * `\<space>` keeps a space inside an unquoted word, and the backslash stays for the regex or
+ * the expansion to read. Nothing else is unescaped (`\\` stays two backslashes, unlike httpd's
+ * ap_getword_conf). Text after a third word is ignored, as httpd ignores it.
+ */
+export function splitRewriteWords(text: string): string[] {
+  const words: string[] = [];
+  let i = 0;
+  const n = text.length;
+  while (words.length < 3) {
+    while (i < n && isSpace(text[i]!)) i++;
+    if (i >= n) break;
+    const quote = text[i] === '"' || text[i] === "'" ? text[i++]! : "";
+    let j = i;
+    for (; j < n; j++) {
+      const c = text[j]!;
+      if ((quote === "" && isSpace(c)) || c === quote) break;
+      if (c === "\\" && j + 1 < n && isSpace(text[j + 1]!)) j++;
+    }
+    words.push(text.slice(i, j));
+    i = j + 1;
+  }
+  return words;
+}
+
+/**
  * mod_wsgi's option syntax, `name=value` where the value may be quoted (`python-path="/a b"`):
  * unlike httpd's word splitting, a quote may start after the `=`.
  */

@@ -128,7 +128,7 @@ function toRuleSpec(rule: RewriteConfig["rules"][number]): RewriteRuleSpec {
   return {
     pattern: (rule.negated ? "!" : "") + rule.pattern,
     substitution: rule.substitution,
-    flags: rawFlags(rule.flags.raw),
+    flags: rule.flagText,
     conds: rule.conditions.map((c) => ({
       testString: c.testString,
       condPattern: (c.negated ? "!" : "") + c.pattern,
@@ -137,11 +137,6 @@ function toRuleSpec(rule: RewriteConfig["rules"][number]): RewriteRuleSpec {
     })),
     where: rule.where,
   };
-}
-
-function rawFlags(raw: ReadonlyMap<string, string>): string | undefined {
-  if (raw.size === 0) return undefined;
-  return "[" + [...raw].map(([k, v]) => (v === "" ? k : `${k}=${v}`)).join(",") + "]";
 }
 
 function condFlags(f: { nocase: boolean; ornext: boolean; novary: boolean }): string | undefined {

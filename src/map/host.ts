@@ -119,6 +119,17 @@ function matchesAlias(tests: readonly AliasTest[], name: string): boolean {
   return false;
 }
 
+/**
+ * ap_matches_request_vhost, for mod_rewrite's reduce_uri: does `http://host:port/` name this
+ * server? Only when `port` is ServerName's explicit port (without one, never) and `host` is
+ * ServerName or a ServerAlias.
+ */
+export function namesThisServer(host: HostConfig, configured: ConfiguredName, name: string, port: number): boolean {
+  if (configured.port === undefined || Number(configured.port) !== port) return false;
+  const lower = name.toLowerCase();
+  return lower === configured.name.toLowerCase() || (host.serverAliases.length > 0 && matchesAlias(aliasTests(host), lower));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server's identity: ServerName, UseCanonicalName, ServerAdmin, ServerTokens, ServerSignature
 // ---------------------------------------------------------------------------------------------

@@ -21,12 +21,13 @@ import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import { splitTarget } from "./request-target";
-import { requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
+import { namesThisServer, requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { HostTables } from "./host-tables";
 import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
+import { rewriteCookie } from "./rewrite-cookie";
 import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
@@ -66,7 +67,15 @@ export interface WsgiTarget {
   readonly env: ReadonlyMap<string, string>;
 }
 
-export type MapResult =
+/**
+ * Headers the map phase adds to the response (mod_rewrite's Set-Cookie, sent on every response
+ * as httpd's err_headers_out are, and Vary, on the successful ones as its headers_out are).
+ */
+interface AddsHeaders {
+  readonly responseHeaders?: readonly HeaderPair[];
+}
+
+export type MapResult = AddsHeaders & (
   | WsgiTarget
   | {
       readonly kind: "static";
@@ -97,7 +106,7 @@ export type MapResult =
       /** 406: mod_negotiation's list of the variants, shown on the error page. */
       readonly variantList?: string;
       readonly settings: DirSettings | null;
-    };
+    });
 
 /** What MultiViews adds to the chosen variant's responses. */
 export interface Negotiated {
@@ -149,6 +158,10 @@ interface RequestState {
   routeReused: boolean;
   /** MultiViews chose the file being mapped: the headers and validator it adds. */
   negotiated?: Negotiated;
+  /** RewriteRule [CO=]: Set-Cookie values by cookie name (the first setting of a name wins, as in httpd). */
+  cookies?: Map<string, string>;
+  /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
+  vary?: string[];
 }
 
 export interface MapperOptions {
@@ -269,7 +282,9 @@ export class Mapper {
       plain: true,
       routeReused: false,
     };
-    return this.resolve(state, uri, query, 0);
+    const result = this.resolve(state, uri, query, 0);
+    if (result instanceof Promise) return result.then((r) => withRewriteHeaders(r, state));
+    return state.cookies || state.vary ? withRewriteHeaders(result, state) : result;
   }
 
   /** An application request answered from a route plan: only the environ is built. */
@@ -303,7 +318,7 @@ export class Mapper {
         case "redirect":
           return { kind: "redirect", status: outcome.status, location: outcome.location, settings: null };
         case "status":
-          return bad(outcome.status, `rewrite rule answered ${outcome.status}`);
+          return this.rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, null);
         case "internal-redirect":
           return bad(500, "unexpected internal redirect from server-context rewrite");
         case "file":
@@ -311,6 +326,8 @@ export class Mapper {
           translated = { filename: outcome.filename, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler, forcedType };
           break;
         case "uri":
+          // [PT] to an absolute URL not naming this server: ap_core_translate's "Invalid URI".
+          if (!outcome.uri.startsWith("/")) return bad(400, `Invalid URI in request '${outcome.uri}'`);
           query = outcome.query;
           uri = outcome.uri;
           break;
@@ -378,7 +395,7 @@ export class Mapper {
         state.negotiated = { headers: n.headers, dirStat: n.dirStat };
         const found = n.name;
         const newUri = uri.slice(0, uri.length - walk.pathInfo.length - path.basename(walk.filename).length) + found + walk.pathInfo;
-        return this.resolve(state, newUri, query, depth + 1);
+        return this.subrequest(state, newUri, query, depth);
       }
     }
 
@@ -387,7 +404,12 @@ export class Mapper {
     if (settings.rewrite?.engine && settings.rewrite.rules.length > 0 && !state.rewriteEnded) {
       state.plain = false;
       const perDir = this.perDirectoryRewrite(state, settings, uri, query, walk);
-      if (perDir.kind === "redirect-to") return this.internalRedirect(state, perDir.url, uri, query, depth);
+      if (perDir.kind === "redirect-to") {
+        // mod_dir's fixup runs after mod_rewrite's and still answers a directory asked for
+        // without its slash, before the rewrite's internal redirect can happen.
+        if (isDir && !uri.endsWith("/") && walk.pathInfo === "" && settings.directorySlash?.value !== false) return slashRedirect(state, uri, query, settings);
+        return this.internalRedirect(state, perDir.url, uri, query, depth);
+      }
       if (perDir.kind === "result") return perDir.result;
       // [H=...] and [T=...] in a directory context apply to this request as it stands.
       if (perDir.forcedHandler) handler = perDir.forcedHandler;
@@ -588,10 +610,21 @@ export class Mapper {
       case "redirect":
         return { kind: "result", result: { kind: "redirect", status: outcome.status, location: outcome.location, settings } };
       case "status":
-        return { kind: "result", result: bad(outcome.status, `rewrite rule at ${toByteString(where?.file ?? "")}:${where?.line} answered ${outcome.status}`, settings) };
+        return { kind: "result", result: this.rewriteStatus(state, outcome.status, `rewrite rule at ${toByteString(where?.file ?? "")}:${where?.line} answered ${outcome.status}`, settings) };
       default:
         return { kind: "continue", forcedHandler: outcome.forcedHandler, forcedType: outcome.forcedType };
     }
+  }
+
+  /**
+   * The subrequest mod_dir (DirectoryIndex) and mod_negotiation (MultiViews) look the new URL
+   * up with, then serve in place of the request: server rewrite rules see the main request's
+   * SCRIPT_URL there, and keep it.
+   */
+  private subrequest(state: RequestState, uri: string, query: string | null, depth: number): Mapped {
+    const scriptUrl = state.env.get("SCRIPT_URL");
+    if (scriptUrl !== undefined) state.redirectScriptUrl = scriptUrl;
+    return this.resolve(state, uri, query, depth + 1);
   }
 
   /** An internal redirect: the old request's variables become REDIRECT_*; processing starts again. */
@@ -606,6 +639,7 @@ export class Mapper {
     env.set("REDIRECT_STATUS", "200");
     state.redirectScriptUrl = state.env.get("SCRIPT_URL") ?? null;
     state.env = env;
+    if (state.vary) state.vary = [];
     state.redirected = true;
     // The new request's translate phase sees the server's UseCanonicalName again.
     if (state.canonical !== state.serverCanonical) this.identify(state, {});
@@ -626,8 +660,7 @@ export class Mapper {
         if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
         return bad(403, `Cannot serve directory ${withSlash(dirPath)}: server-generated directory index forbidden by Options directive`, settings);
       }
-      const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
-      return { kind: "redirect", status: 301, location, settings };
+      return slashRedirect(state, uri, query, settings);
     }
     const indexes = settings.directoryIndex?.value ?? ["index.html"];
     for (const text of indexes) {
@@ -637,7 +670,7 @@ export class Mapper {
       const candidate = name.startsWith("/") ? name : uri + name;
       // A subrequest in Apache; a cheap existence check of the mapped file is what decides.
       const mapped = name.startsWith("/") ? this.translateAliases(t, candidate, null, null).filename : path.join(dirPath, name);
-      if (fs.existsSync(fsPath(mapped))) return this.resolve(state, candidate, query, depth + 1);
+      if (fs.existsSync(fsPath(mapped))) return this.subrequest(state, candidate, query, depth);
     }
     if (!listable) return this.defaultHandler(state, walk, settings, staticType);
     if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
@@ -756,6 +789,7 @@ export class Mapper {
       endSeen: state.rewriteEnded,
       redirectScriptUrl: state.redirectScriptUrl,
       variable: (name) => serverVariable(name, state, uri, query),
+      matchesServer: (host, port) => namesThisServer(t.host, state.configured, host, port),
       stat: (p) => {
         let st: fs.Stats | undefined;
         let lst: fs.Stats | undefined;
@@ -768,8 +802,40 @@ export class Mapper {
         if (!st) return null;
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
-      lookupUri: (url) => (fs.existsSync(fsPath(this.translateAliases(t, url, null, null).filename)) ? 200 : 404),
+      lookupUri: (url) => this.lookupStatus(state, url, this.translateAliases(t, url, null, null)),
+      lookupFile: (file) => {
+        const status = this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler: null, forcedType: null });
+        // A lookup of a missing file succeeds too (nothing has looked for it yet): -F asks for both.
+        return status < 300 && fs.existsSync(fsPath(file)) ? status : 404;
+      },
     };
+  }
+
+  /**
+   * A status a rewrite rule set ([F], [G], [R=4xx]): no handler has run, so a 405 or 501
+   * lists only TRACE in Allow (httpd's make_allow over an empty r->allowed).
+   */
+  private rewriteStatus(state: RequestState, status: number, reason: string, settings: DirSettings | null): MapResult {
+    if (status !== 405 && status !== 501) return bad(status, reason, settings);
+    const trace = (state.tables.host.traceEnable?.value ?? this.config.main.traceEnable?.value ?? "on") !== "off";
+    return { kind: "error", status, headers: [["Allow", trace ? "TRACE" : ""]], reason, settings };
+  }
+
+  /**
+   * The status of RewriteCond -U / -F's subrequest: the translation, walk and access checks of
+   * a lookup, no handler (so a missing file is still 200). Basic authentication is not tried:
+   * a location that needs it counts as reachable.
+   */
+  private lookupStatus(state: RequestState, uri: string, translated: Translation): number {
+    const located = this.locate(state.tables, uri, translated);
+    if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
+    const settings = located.settings;
+    const requirement = settings.authz ? this.requirement(settings.authz) : null;
+    const authType = settings.authType?.value;
+    if (!requirement || (authType !== undefined && authType.toLowerCase() !== "none")) return 200;
+    const req = state.req;
+    const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env });
+    return verdict === "denied" || verdict === "neutral" ? 403 : 200;
   }
 
   private applyRewriteEnv(state: RequestState, outcome: RewriteOutcome): void {
@@ -777,6 +843,11 @@ export class Mapper {
       if (v === null) state.env.delete(k);
       else state.env.set(k, v);
     }
+    for (const spec of outcome.cookies) {
+      const cookie = rewriteCookie(spec, Date.now());
+      if (cookie && !state.cookies?.has(cookie.name)) (state.cookies ??= new Map()).set(cookie.name, cookie.value);
+    }
+    for (const h of outcome.vary) if (!state.vary?.includes(h)) (state.vary ??= []).push(h);
   }
 }
 
@@ -890,6 +961,12 @@ function redirectResult(hit: { status: number; location: string | null }, settin
 }
 
 /** `reason`: a byte string, like the paths it names (logged through textOf). */
+/** mod_dir's DirectorySlash redirect: the same URL with a `/` added. */
+function slashRedirect(state: RequestState, uri: string, query: string | null, settings: DirSettings): MapResult {
+  const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
+  return { kind: "redirect", status: 301, location, settings };
+}
+
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
   return { kind: "error", status, reason, settings };
 }
@@ -919,4 +996,13 @@ function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: string[]): WsgiT
     scriptMtimeMs: p.scriptMtimeMs,
     settings: p.settings,
   };
+}
+
+/** Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is the server's own error or redirect. */
+function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
+  const { cookies, vary } = state;
+  const headers: HeaderPair[] = [];
+  if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
+  if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);
+  return headers.length === 0 ? r : { ...r, responseHeaders: [...(r.responseHeaders ?? []), ...headers] };
 }

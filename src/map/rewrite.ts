@@ -906,8 +906,9 @@ function commonVerdict(st: State, action: number): RewriteOutcome | null {
 /** prefix_stat: does the first path segment exist, and may the rule use it as a file path? */
 function prefixStat(st: State, path: string, lastsub: CompiledRule | null): boolean {
   const m = /^\/+([^/]*)/.exec(path);
-  if (!m || m[1] === "..") return false;
-  const statpath = "/" + m[1];
+  if (!m) return false;
+  // apr_filepath_merge takes `.` and `..` at the root to the root itself.
+  const statpath = m[1] === "." || m[1] === ".." ? "/" : "/" + m[1];
   if (!statOf(st, statpath)) return false;
   if (!lastsub || lastsub.flags.unsafePrefixStat) return true;
   const docroot = st.ctx.variable("DOCUMENT_ROOT");

@@ -130,7 +130,10 @@ function parseResponse(raw) {
   const headers = {};
   for (const l of lines.slice(1)) {
     const i = l.indexOf(":");
-    headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+    const k = l.slice(0, i).trim().toLowerCase();
+    const v = l.slice(i + 1).trim();
+    // Repeated Set-Cookie and Vary lines are kept, one per line (refrun.py's parse_response).
+    headers[k] = k in headers && (k === "set-cookie" || k === "vary") ? `${headers[k]}\n${v}` : v;
   }
   let body = raw.subarray(sep + 4);
   if ((headers["transfer-encoding"] ?? "").toLowerCase() === "chunked") {
@@ -171,6 +174,11 @@ function compare(exp, got) {
     // Apache builds Allow from a hash table: the set of methods is stable, their order is not.
     const methods = (x) => (x ?? "").split(",").map((m) => m.trim()).filter(Boolean).sort().join(",");
     if (h === "allow" && methods(got.headers[h]) !== methods(v)) diffs.push(`header allow: ${got.headers[h]} != ${v}`);
+    // Vary as a set of names; Set-Cookie exactly, but for the clock in `expires=`.
+    const names = (x) => (x ?? "").split(/[\n,]/).map((m) => m.trim().toLowerCase()).filter(Boolean).sort().join(",");
+    if (h === "vary" && names(got.headers[h]) !== names(v)) diffs.push(`header vary: ${got.headers[h]} != ${v}`);
+    const clockless = (x) => (x ?? "").replace(/expires=[^;\n]*/g, "expires=*");
+    if (h === "set-cookie" && clockless(got.headers[h]) !== clockless(v)) diffs.push(`header set-cookie: ${got.headers[h]} != ${v}`);
     if (h === "location") {
       const tail = v.split("://").slice(-1)[0].split("/").slice(1).join("/");
       if (!(got.headers[h] ?? "").endsWith(tail)) diffs.push(`header location: ${got.headers[h]} != ${v}`);

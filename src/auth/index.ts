@@ -8,3 +8,5 @@ export type { VerifyOutcome } from "./htpasswd";
 export { md5Crypt } from "./md5-crypt";
 export { parseIpRule, ipMatches, isLocal } from "./ip";
 export type { IpRule } from "./ip";
+export { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, emptyAccessCompat, inDomain, parseHostRule } from "./access-compat";
+export type { AccessCompat, AccessClient, AccessOrder, HostRule } from "./access-compat";

@@ -27,6 +27,7 @@ import {
   type WsgiScriptOptions,
 } from "./model";
 import { applyFileETag } from "./file-etag";
+import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { toByteString } from "../engine/byte-string";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
@@ -180,7 +181,7 @@ section("Files", ["server", "virtualhost", "directory", "htaccess"], "<Files fil
 section("FilesMatch", ["server", "virtualhost", "directory", "htaccess"], "<FilesMatch regex> ... </FilesMatch>",
   "Like <Files ~ regex>: a PCRE-syntax regular expression matched against the file name.", 1, 1);
 section("IfModule", ALL, "<IfModule [!]module-file-or-name> ... </IfModule>",
-  "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_authz_core, mod_authz_host and mod_authz_user. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
+  "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_authz_core, mod_authz_host, mod_authz_user and mod_access_compat. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
 section("IfDefine", ALL, "<IfDefine [!]parameter-name> ... </IfDefine>",
   "Includes its contents only when the parameter is (or with `!`, is not) defined, by `-D NAME` on the command line or a `Define` directive read before it.", 1, 1);
 currentModule = "mod_authz_core";
@@ -1113,6 +1114,44 @@ def({
   },
 });
 
+currentModule = "mod_access_compat";
+/** The section's mod_access_compat settings, created with the module's defaults on first use. */
+const accessCompatFor = (scope: ApplyScope): AccessCompat => (scope.dir.accessCompat ??= emptyAccessCompat());
+def({
+  name: "Order", contexts: D, override: "Limit", minArgs: 1, maxArgs: 1, syntax: "Order allow,deny|deny,allow|mutual-failure", default: "deny,allow",
+  doc: "Apache 2.2 access control (mod_access_compat): the order `Allow from` and `Deny from` are evaluated in. `deny,allow`: denied only if a Deny line matches and no Allow line does. `allow,deny` and `mutual-failure`: allowed only if an Allow line matches and no Deny line does. Checked before `Require`; see Satisfy. A section that uses any of Order, Allow, Deny or Satisfy replaces all four inherited settings (httpd does not merge them).",
+  apply(scope, [o]) {
+    const order = o!.toLowerCase();
+    if (order !== "allow,deny" && order !== "deny,allow" && order !== "mutual-failure") throw badValue("unknown order (allow,deny, deny,allow or mutual-failure)");
+    accessCompatFor(scope).order = order;
+  },
+});
+for (const which of ["Allow", "Deny"] as const) {
+  def({
+    name: which, contexts: D, override: "Limit", minArgs: 2, maxArgs: INF, syntax: `${which} from all|address|network/mask|network/nnn|host|env=[!]variable ...`,
+    doc: `Apache 2.2 access control (mod_access_compat): ${which === "Allow" ? "let in" : "keep out"} clients matching any argument after \`from\`: \`all\`; a full or partial IPv4 address (\`10.1\`); a network with a netmask or prefix length (\`10.1.0.0/255.255.0.0\`, \`10.1.0.0/16\`, \`2001:db8::/32\`); a host name or domain suffix (\`example.org\`, \`.example.org\`), matched against the client's name found by a double reverse DNS lookup, as httpd does (asynchronously, answers kept 30 s); \`env=VAR\` (the variable is set, e.g. by SetEnvIf) or \`env=!VAR\` (it is not). How Allow and Deny combine is Order's.`,
+    apply(scope, [from, ...hosts]) {
+      if (from!.toLowerCase() !== "from") throw badArgs("allow and deny must be followed by 'from'");
+      const rules = hosts.map((h) => {
+        try {
+          return parseHostRule(h);
+        } catch (e) {
+          throw badValue((e as Error).message);
+        }
+      });
+      const ac = accessCompatFor(scope);
+      (which === "Allow" ? ac.allows : ac.denys).push(...rules);
+    },
+  });
+}
+def({
+  name: "Satisfy", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "Satisfy Any|All", default: "All",
+  doc: "How Apache 2.2 host-based access (Order, Allow, Deny) combines with `Require`: `All` needs both; `Any` grants a request that Allow/Deny let in without asking `Require` or authenticating, and leaves any other request to `Require` (so `Require valid-user` can still admit it after Basic authentication). Setting it starts the section's Order/Allow/Deny afresh, as httpd does.",
+  apply(scope, [s]) {
+    accessCompatFor(scope).satisfy = parseChoice(s!, ["Any", "All"] as const, "Satisfy") === "Any" ? "any" : "all";
+  },
+});
+
 currentModule = "mod_auth_basic";
 def({
   name: "AuthType", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthType Basic|None",
@@ -1513,7 +1552,7 @@ function canonicalDirective(name: string): string {
 
 /** Modules nodewsgi implements, as `<IfModule>` and LoadModule see them. */
 const MODULES = ["core", "http_core", "so", "wsgi", "alias", "rewrite", "mime", "dir", "env", "setenvif", "headers", "log_config",
-  "negotiation", "autoindex", "auth_basic", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "unixd"];
+  "negotiation", "autoindex", "auth_basic", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "access_compat", "unixd"];
 
 export function isKnownModule(spec: string): boolean {
   const m = /^mod_([\w]+)\.c$/.exec(spec) ?? /^([\w]+)_module$/.exec(spec) ?? /^mod_([\w]+)$/.exec(spec);

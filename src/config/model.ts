@@ -7,6 +7,7 @@
 import type { LogLevel } from "../log/error-log";
 import type { Where } from "./errors";
 import type { ConfigRegex } from "./regex";
+import type { AccessCompat } from "../auth/access-compat";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
 
@@ -323,6 +324,8 @@ export interface DirSettings {
   authMerging?: Setting<"Off" | "And" | "Or">;
   /** The Require lines (an implicit RequireAny at the top). Replaced by a child's unless AuthMerging. */
   authz?: AuthzContainer;
+  /** Order/Allow/Deny/Satisfy (mod_access_compat): a section's replace the inherited ones wholesale. */
+  accessCompat?: AccessCompat;
   rewrite?: RewriteConfig;
   redirects?: RedirectDirective[];
   headers?: HeaderDirective[];

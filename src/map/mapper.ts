@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, resolveEnv } from "../config/model";
 import type { Engine, ProxyList } from "../engine/types";
-import { fsPath, toByteString } from "../engine/byte-string";
+import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import { splitTarget } from "./request-target";
@@ -30,6 +30,8 @@ import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrit
 import { rewriteCookie } from "./rewrite-cookie";
 import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
+import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, type AccessCompat } from "../auth/access-compat";
+import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
 import { forbiddenSymlink } from "./symlinks";
@@ -367,7 +369,7 @@ export class Mapper {
       applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
     }
     // Access: Require (host-based and Basic authentication).
-    const denied = this.checkAccess(state, loc.settings, uri);
+    const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
     if (!(denied instanceof Promise)) return denied;
     const located = loc;
@@ -530,8 +532,33 @@ export class Mapper {
     return this.translateAliases(t, pathInfo, null, null).filename;
   }
 
-  /** null when access is granted; a Promise only when Basic authentication runs. */
-  private checkAccess(state: RequestState, settings: DirSettings, uri: string): MapResult | null | Promise<MapResult | null> {
+  /** null when access is granted; a Promise only when Basic authentication or a host-name rule's DNS lookup runs. */
+  private checkAccess(state: RequestState, settings: DirSettings, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
+    // mod_access_compat runs first (httpd's access_checker hook, before mod_authz_core's).
+    if (settings.accessCompat !== undefined) return this.checkAccessCompat(state, settings, settings.accessCompat, uri, filename);
+    return this.checkRequire(state, settings, uri, filename);
+  }
+
+  /** Order/Allow/Deny, then Require as Satisfy says (ap_process_request_internal's switch on ap_satisfies). */
+  private checkAccessCompat(state: RequestState, settings: DirSettings, ac: AccessCompat, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
+    const req = state.req;
+    if (!accessRequestIndependent(ac)) state.plain = false;
+    const decide = (allowed: boolean): MapResult | null | Promise<MapResult | null> => {
+      if (allowed) return ac.satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
+      const line = `AH01797: client denied by server configuration: ${filename}`;
+      if (ac.satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "access_compat", settings };
+      // Satisfy Any: the denial is logged, and Require (with authentication) may still admit the client.
+      this.options.log.log("error", "access_compat", `${requestLogPrefix(req)}${textOf(line)}`);
+      return this.checkRequire(state, settings, uri, filename);
+    };
+    if (accessNeedsHostName(ac)) {
+      return doubleReverseName(req.remoteAddress).then((hostName) => decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, hostName })));
+    }
+    return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env }));
+  }
+
+  /** mod_authz_core's Require, with Basic authentication when a user could change the answer. */
+  private checkRequire(state: RequestState, settings: DirSettings, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
     const container = settings.authz;
     const requirement = container ? this.requirement(container) : null;
     const req = state.req;
@@ -544,7 +571,7 @@ export class Mapper {
       // No authentication configured: host-based rules decide synchronously.
       const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env });
       if (verdict === "granted") return null;
-      if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `client denied by server configuration: ${uri}`, settings };
+      if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `AH01630: client denied by server configuration: ${filename}`, reasonModule: "authz_core", settings };
     }
     return this.authenticate(state, settings, uri, requirement, authType);
   }
@@ -830,6 +857,13 @@ export class Mapper {
     const located = this.locate(state.tables, uri, translated);
     if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
     const settings = located.settings;
+    const ac = settings.accessCompat;
+    if (ac !== undefined) {
+      // A lookup cannot wait for DNS: host-name rules match nothing here.
+      const allowed = accessAllowed(ac, { remoteAddress: state.req.remoteAddress, env: state.env });
+      if (ac.satisfy === "any" && allowed) return 200;
+      if (ac.satisfy !== "any" && !allowed) return 403;
+    }
     const requirement = settings.authz ? this.requirement(settings.authz) : null;
     const authType = settings.authType?.value;
     if (!requirement || (authType !== undefined && authType.toLowerCase() !== "none")) return 200;

@@ -1,0 +1,166 @@
+/**
+ * mod_access_compat: the Apache 2.2 host-based access directives `Order`, `Allow from`,
+ * `Deny from` and `Satisfy`, as httpd 2.4 still runs them (check_dir_access, find_allowdeny,
+ * in_domain). They are checked before mod_authz_core's `Require`:
+ *   - Satisfy All (or none given): a denial here is a 403; otherwise `Require` decides;
+ *   - Satisfy Any: an allowance here grants the request outright (no `Require`, no
+ *     authentication); a denial leaves the decision to `Require` (and Basic authentication).
+ * A section that uses any of the four starts from the module's defaults (`Order deny,allow`,
+ * no rules, Satisfy unset): httpd's module has no merge function, so the most specific such
+ * section's settings replace the inherited ones wholesale.
+ */
+import * as dns from "node:dns";
+import { NodewsgiError } from "../errors";
+import { IpRule, ipMatches, parseIpRule } from "./ip";
+
+export type AccessOrder = "allow,deny" | "deny,allow" | "mutual-failure";
+
+export type HostRule =
+  | { readonly kind: "all" }
+  | { readonly kind: "env"; readonly name: string; readonly negate: boolean }
+  | { readonly kind: "ip"; readonly rule: IpRule }
+  /** A host name or domain suffix, matched against the client's double-reverse-resolved name. */
+  | { readonly kind: "host"; readonly domain: string };
+
+/** One section's mod_access_compat settings (filled by the directives, then read-only). */
+export interface AccessCompat {
+  order: AccessOrder;
+  readonly allows: HostRule[];
+  readonly denys: HostRule[];
+  satisfy?: "any" | "all";
+}
+
+export function emptyAccessCompat(): AccessCompat {
+  return { order: "deny,allow", allows: [], denys: [] };
+}
+
+/** apr's looks_like_ip: digits and dots only, or any colon (then meant as IPv6). */
+function looksLikeIp(s: string): boolean {
+  return s.includes(":") || /^[\d.]+$/.test(s);
+}
+
+/**
+ * One `Allow from`/`Deny from` argument, as allow_cmd reads it. Throws
+ * NodewsgiError("CONFIG_ACCESS") for an address or network that is malformed.
+ */
+export function parseHostRule(spec: string): HostRule {
+  const lower = spec.toLowerCase();
+  if (lower.startsWith("env=!")) return { kind: "env", name: spec.slice(5), negate: true };
+  if (lower.startsWith("env=")) return { kind: "env", name: spec.slice(4), negate: false };
+  if (lower === "all") return { kind: "all" };
+  const slash = spec.indexOf("/");
+  const addr = slash < 0 ? spec : spec.slice(0, slash);
+  // With a mask the address must be one; without, anything not shaped like one is a host name.
+  if (slash < 0 && !looksLikeIp(addr)) return { kind: "host", domain: spec };
+  try {
+    return { kind: "ip", rule: parseIpRule(spec) };
+  } catch {
+    throw new NodewsgiError("CONFIG_ACCESS", slash < 0 ? `'${spec}' is not a valid IP address` : `'${spec}': an IP address and netmask or prefix length was expected`);
+  }
+}
+
+/** in_domain: `what` ends with `domain` on a label boundary (a leading dot in `domain` counts as one). */
+export function inDomain(domain: string, what: string): boolean {
+  const dl = domain.length;
+  const wl = what.length;
+  if (wl < dl || what.slice(wl - dl).toLowerCase() !== domain.toLowerCase()) return false;
+  return wl === dl || domain[0] === "." || what[wl - dl - 1] === ".";
+}
+
+export interface AccessClient {
+  readonly remoteAddress: string;
+  readonly env?: ReadonlyMap<string, string>;
+  /** The double-reverse-resolved name; null when there is none. Needed only by host rules. */
+  readonly hostName?: string | null;
+}
+
+function matches(rules: readonly HostRule[], c: AccessClient): boolean {
+  for (const r of rules) {
+    switch (r.kind) {
+      case "all":
+        return true;
+      case "env":
+        if (envHas(c.env, r.name) !== r.negate) return true;
+        break;
+      case "ip":
+        if (ipMatches(r.rule, c.remoteAddress)) return true;
+        break;
+      case "host":
+        if (c.hostName && inDomain(r.domain, c.hostName)) return true;
+        break;
+    }
+  }
+  return false;
+}
+
+/** apr_table_get on subprocess_env: names compare without regard to case. */
+function envHas(env: ReadonlyMap<string, string> | undefined, name: string): boolean {
+  if (env === undefined) return false;
+  if (env.has(name)) return true;
+  const lower = name.toLowerCase();
+  for (const k of env.keys()) if (k.toLowerCase() === lower) return true;
+  return false;
+}
+
+/** check_dir_access: does mod_access_compat let the client in? */
+export function accessAllowed(ac: AccessCompat, c: AccessClient): boolean {
+  switch (ac.order) {
+    case "allow,deny":
+      return matches(ac.allows, c) && !matches(ac.denys, c);
+    case "deny,allow":
+      return !matches(ac.denys, c) || matches(ac.allows, c);
+    case "mutual-failure":
+      return matches(ac.allows, c) && !matches(ac.denys, c);
+  }
+}
+
+/** The settings give every request the same answer (only `all` rules, or none). */
+export function accessRequestIndependent(ac: AccessCompat): boolean {
+  return ac.allows.every((r) => r.kind === "all") && ac.denys.every((r) => r.kind === "all");
+}
+
+/** Some rule names a host: the client's name must be looked up first. */
+export function accessNeedsHostName(ac: AccessCompat): boolean {
+  return ac.allows.some((r) => r.kind === "host") || ac.denys.some((r) => r.kind === "host");
+}
+
+const NAME_TTL_MS = 30_000;
+const NAME_CACHE_MAX = 1024;
+const names = new Map<string, { at: number; name: Promise<string | null> }>();
+
+/**
+ * The client's name as httpd's REMOTE_DOUBLE_REV lookup finds it: the reverse lookup of the
+ * address, kept only if that name resolves forward to the same address. Both lookups go
+ * through getnameinfo/getaddrinfo on libuv's thread pool (the event loop never waits), and
+ * answers are kept briefly (httpd keeps them per connection).
+ */
+export function doubleReverseName(remoteAddress: string): Promise<string | null> {
+  const addr = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1] ?? remoteAddress.replace(/%.*$/, "");
+  const now = Date.now();
+  const hit = names.get(addr);
+  if (hit && now - hit.at < NAME_TTL_MS) return hit.name;
+  const name = lookupDoubleReverse(addr);
+  if (names.size >= NAME_CACHE_MAX) names.delete(names.keys().next().value!);
+  names.set(addr, { at: now, name });
+  return name;
+}
+
+async function lookupDoubleReverse(addr: string): Promise<string | null> {
+  try {
+    const { hostname } = await dns.promises.lookupService(addr, 0);
+    if (!hostname || looksLikeIp(hostname)) return null;
+    const forward = await dns.promises.lookup(hostname, { all: true });
+    return forward.some((a) => sameAddress(a.address, addr)) ? hostname : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return ipMatches(parseIpRule(a), b);
+  } catch {
+    return false;
+  }
+}

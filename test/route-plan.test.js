@@ -1,8 +1,8 @@
 "use strict";
 // Route plans (src/map/route-plan.ts) must never change an answer: a mapper that has seen many
 // requests (and answers repeats from its plans) maps every request exactly as a new mapper
-// does. Generated sites mix directives that look at the request (SetEnvIf, Require, rewrite
-// conditions, RequestHeader, trusted proxies, MultiViews) with ones that do not; generated
+// does. Generated sites mix directives that look at the request (SetEnvIf, Require, Allow/Deny,
+// rewrite conditions, RequestHeader, trusted proxies, MultiViews) with ones that do not; generated
 // requests repeat paths with other methods, headers, clients and Host headers. Seeded.
 const { it } = require("node:test");
 const assert = require("node:assert/strict");
@@ -42,6 +42,10 @@ const DIR_LINES = [
   "WSGIApplicationGroup %{ENV:FIXED}",
   "WSGIProcessGroup %{ENV:MODE}",
   "UseCanonicalName On",
+  "Order deny,allow\n    Deny from all\n    Allow from 127.0.0.1",
+  "Order allow,deny\n    Allow from env=MODE",
+  "Satisfy Any\n    Deny from 10.0.0.0/8",
+  "Order allow,deny\n    Allow from all",
 ];
 
 function genConfig(r, root) {

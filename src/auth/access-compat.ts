@@ -10,6 +10,7 @@
  * section's settings replace the inherited ones wholesale.
  */
 import * as dns from "node:dns";
+import * as net from "node:net";
 import { NodewsgiError } from "../errors";
 import { IpRule, ipMatches, parseIpRule } from "./ip";
 
@@ -55,7 +56,9 @@ export function parseHostRule(spec: string): HostRule {
   try {
     return { kind: "ip", rule: parseIpRule(spec) };
   } catch {
-    throw new NodewsgiError("CONFIG_ACCESS", slash < 0 ? `'${spec}' is not a valid IP address` : `'${spec}': an IP address and netmask or prefix length was expected`);
+    // apr_ipsubnet_create's two complaints: the address, or (with a full address before it) the mask.
+    const addressOk = slash >= 0 && net.isIP(addr.replace(/%.*$/, "")) !== 0;
+    throw new NodewsgiError("CONFIG_ACCESS", addressOk ? `'${spec}': the network mask is invalid` : `'${spec}': the IP address is invalid`);
   }
 }
 

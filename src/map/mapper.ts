@@ -3,7 +3,7 @@
  *
  *   parse target -> decode/normalise -> virtual host
  *   -> translate (server mod_rewrite, Alias/AliasMatch, WSGIScriptAlias*, DocumentRoot)
- *   -> directory walk (PATH_INFO) -> sections (+ .htaccess) -> access (Require, Basic auth)
+ *   -> directory walk (PATH_INFO) -> sections (+ .htaccess) -> access (Allow/Deny, Require, Basic auth)
  *   -> handler (SetHandler/AddHandler, H=) -> MultiViews -> per-dir mod_rewrite -> mod_dir
  *   -> the handler's own checks -> a MapResult the site serves.
  *

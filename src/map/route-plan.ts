@@ -2,7 +2,7 @@
  * Route plans: the map phase of an application request, remembered when it did not depend on
  * the request. Most requests to a site look like the last one to the same URL-path: mapping
  * them consults the path, the Host header and the listener, and nothing else (no mod_rewrite,
- * SetEnvIf, authentication or host-based Require, RequestHeader rules or internal redirect;
+ * SetEnvIf, authentication, host-based Require or Allow/Deny, RequestHeader rules or internal redirect;
  * see where the mapper clears `RequestState.plain`). Everything such a mapping decides but the
  * environ's per-request values (method, query, headers, client, request id, time, and what
  * trusted-proxy headers rewrite) is then the same for the next request with the same path,

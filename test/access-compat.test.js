@@ -177,6 +177,19 @@ describe("the mapper", () => {
       assert.equal(user.kind, "static");
     });
 
+    it(`Satisfy Any: every refusal is logged, also for an application request repeated from a route plan (${engineName})`, async () => {
+      fs.mkdirSync(path.join(root, "apps"), { recursive: true });
+      fs.writeFileSync(path.join(root, "apps", "a.wsgi"), "exports.application = () => [];\n");
+      const config = parseConfigText(
+        [`ServerName localhost`, `WSGIScriptAlias /app ${root}/apps/a.wsgi`, `<Directory ${root}/apps>`, "    Require all granted", "    Satisfy Any", "    Deny from all", `</Directory>`, ""].join("\n"),
+        path.join(root, "app.conf"),
+      );
+      const log = memLog();
+      const mapper = new Mapper(config, engine, { log });
+      for (let i = 0; i < 3; i++) assert.equal((await mapper.map({ ...request("127.0.0.1"), target: "/app" })).kind, "wsgi");
+      assert.equal(log.lines.filter((l) => l.includes("AH01797")).length, 3);
+    });
+
     it(`a host-name rule waits for DNS without blocking: the mapper answers with a promise (${engineName})`, async () => {
       const mapper = new Mapper(site(["Order allow,deny", "Allow from host.invalid"]), engine, { log: memLog() });
       const pending = mapper.map(request("192.0.2.1"));

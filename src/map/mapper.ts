@@ -547,7 +547,9 @@ export class Mapper {
       if (allowed) return ac.satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
       const line = `AH01797: client denied by server configuration: ${filename}`;
       if (ac.satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "access_compat", settings };
-      // Satisfy Any: the denial is logged, and Require (with authentication) may still admit the client.
+      // Satisfy Any: the denial is logged, and Require (with authentication) may still admit the
+      // client. A plan could not repeat the log line, so none is made.
+      state.plain = false;
       this.options.log.log("error", "access_compat", `${requestLogPrefix(req)}${textOf(line)}`);
       return this.checkRequire(state, settings, uri, filename);
     };

@@ -183,3 +183,15 @@ test("htpasswd cache re-reads a changed file", async () => {
   fs.unlinkSync(f);
   await assert.rejects(cache.lookup(f, "u2"), (e) => e.code === "AUTH_USERFILE");
 });
+
+test("Require host: whole labels of the client's double-reverse name; no name is a denial", () => {
+  const req = compileRequire(["host example.org .example.net"]);
+  assert.equal(req.needsHostName, true);
+  assert.equal(compileRequire(["ip 10.0.0.1"]).needsHostName, false);
+  const at = (hostName) => evaluateRequire(req, { remoteAddress: "192.0.2.1", hostName });
+  assert.equal(at("www.Example.org"), "granted");
+  assert.equal(at("a.example.net"), "granted");
+  assert.equal(at("badexample.org"), "denied");
+  assert.equal(at(null), "denied");
+  assert.equal(at(undefined), "denied");
+});

@@ -33,6 +33,12 @@ export interface AuthRequest {
   authorization?: string;
   /** Request path, for log messages. */
   uri?: string;
+  /** What log lines start with (the client and request id, as the site's own lines); `[client ADDR] ` by default. */
+  logPrefix?: string;
+  /** The mapped file, which AH01630 names (httpd's r->filename); the path when absent. */
+  filename?: string;
+  /** The client's double-reverse name, looked up beforehand when a `Require host` needs it. */
+  hostName?: string | null;
   /** Environment variables for `Require env`. */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
 }
@@ -90,7 +96,7 @@ export async function authorize(
   opts: AuthorizeOptions = {},
 ): Promise<AuthResult> {
   const log = (level: "error" | "info", module: string, msg: string) =>
-    opts.log?.log(level, module, `[client ${req.remoteAddress}] ${msg}`);
+    opts.log?.log(level, module, `${req.logPrefix ?? `[client ${req.remoteAddress}] `}${msg}`);
   const uri = req.uri ?? "";
   const authType = auth.type && auth.type.toLowerCase() !== "none" ? auth.type : undefined;
 
@@ -102,12 +108,12 @@ export async function authorize(
     return { ok: true, environ: {} };
   }
 
-  const base = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env };
+  const base = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName };
   const first = evaluateRequire(requirement, base);
   if (first === "granted") return { ok: true, environ: {} };
   if (first === "error") return { ok: false, status: 500, reason: "authorization provider error" };
   if (first === "denied" || first === "neutral") {
-    log("error", "authz_core", `AH01630: client denied by server configuration: ${textOf(uri)}`);
+    log("error", "authz_core", `AH01630: client denied by server configuration: ${textOf(req.filename ?? uri)}`);
     return { ok: false, status: 403 };
   }
 

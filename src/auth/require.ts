@@ -7,6 +7,7 @@
 import { NodewsgiError } from "../errors";
 import { toByteString } from "../engine/byte-string";
 import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
+import { inDomain } from "./access-compat";
 
 /**
  * Configuration input: a string is the arguments of one `Require` line (`"valid-user"`,
@@ -28,6 +29,7 @@ type Provider =
   | { kind: "user"; users: ReadonlySet<string> }
   | { kind: "ip"; rules: readonly IpRule[] }
   | { kind: "local" }
+  | { kind: "host"; domains: readonly string[] }
   | { kind: "method"; methods: ReadonlySet<string> }
   | { kind: "env"; names: readonly string[] };
 
@@ -49,6 +51,8 @@ export interface Requirement {
   readonly root: Node;
   /** Only `Require all granted|denied` leaves: every request gets the same verdict. */
   readonly requestIndependent: boolean;
+  /** Some `Require host` line: the client's double-reverse name must be looked up first. */
+  readonly needsHostName: boolean;
 }
 
 export interface AuthzRequest {
@@ -57,6 +61,8 @@ export interface AuthzRequest {
   method?: string;
   /** The authenticated user, once there is one. */
   user?: string;
+  /** The client's double-reverse-resolved name (null: none), for `Require host`. */
+  hostName?: string | null;
   /** Request environment variables for `Require env` (SetEnvIf and friends). */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
 }
@@ -94,6 +100,10 @@ function compileLine(line: string): Leaf {
       break;
     case "local":
       provider = { kind: "local" };
+      break;
+    case "host":
+      if (args.length === 0) fail("Require host: no host names given");
+      provider = { kind: "host", domains: args };
       break;
     case "method":
       if (args.length === 0) fail("Require method: no methods given");
@@ -156,7 +166,8 @@ function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
 export function compileRequire(input: RequireInput): Requirement {
   const root = compileNode(input, null);
   const constant = (node: Node): boolean => ("op" in node ? node.children.every(constant) : node.provider.kind === "all");
-  return { root, requestIndependent: constant(root) };
+  const host = (node: Node): boolean => ("op" in node ? node.children.some(host) : node.provider.kind === "host");
+  return { root, requestIndependent: constant(root), needsHostName: host(root) };
 }
 
 function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
@@ -172,6 +183,9 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
       return p.rules.some((rule) => ipMatches(rule, r.remoteAddress)) ? "granted" : "denied";
     case "local":
       return isLocal(r.remoteAddress, r.localAddress) ? "granted" : "denied";
+    case "host":
+      // mod_authz_host: whole labels of the double-reverse name; no name denies.
+      return r.hostName && p.domains.some((d) => inDomain(d, r.hostName!)) ? "granted" : "denied";
     case "method":
       return r.method !== undefined && p.methods.has(r.method === "HEAD" ? "GET" : r.method) ? "granted" : "denied";
     case "env":

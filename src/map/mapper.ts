@@ -160,6 +160,8 @@ interface RequestState {
   routeReused: boolean;
   /** MultiViews chose the file being mapped: the headers and validator it adds. */
   negotiated?: Negotiated;
+  /** The client's double-reverse name once a host-name rule has looked it up (null: none). */
+  hostName?: string | null;
   /** RewriteRule [CO=]: Set-Cookie values by cookie name (the first setting of a name wins, as in httpd). */
   cookies?: Map<string, string>;
   /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
@@ -554,7 +556,10 @@ export class Mapper {
       return this.checkRequire(state, settings, uri, filename);
     };
     if (accessNeedsHostName(ac)) {
-      return doubleReverseName(req.remoteAddress).then((hostName) => decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, hostName })));
+      return doubleReverseName(req.remoteAddress).then((hostName) => {
+        state.hostName = hostName;
+        return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, hostName }));
+      });
     }
     return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env }));
   }
@@ -569,16 +574,23 @@ export class Mapper {
     if (!requirement && (authType === undefined || authType.toLowerCase() === "none")) return null;
     // `Require all granted` and the like decide the same for every request; anything else looks at it.
     if (authType || !requirement || !isRequestIndependent(requirement)) state.plain = false;
+    if (requirement?.needsHostName && state.hostName === undefined) {
+      // `Require host`: look the client's name up first (off the event loop), then decide.
+      return doubleReverseName(req.remoteAddress).then((name) => {
+        state.hostName = name;
+        return this.checkRequire(state, settings, uri, filename);
+      });
+    }
     if (requirement && !authType) {
       // No authentication configured: host-based rules decide synchronously.
-      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env });
+      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName });
       if (verdict === "granted") return null;
       if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `AH01630: client denied by server configuration: ${filename}`, reasonModule: "authz_core", settings };
     }
-    return this.authenticate(state, settings, uri, requirement, authType);
+    return this.authenticate(state, settings, uri, filename, requirement, authType);
   }
 
-  private async authenticate(state: RequestState, settings: DirSettings, uri: string, requirement: Requirement | null, authType: string | undefined): Promise<MapResult | null> {
+  private async authenticate(state: RequestState, settings: DirSettings, uri: string, filename: string, requirement: Requirement | null, authType: string | undefined): Promise<MapResult | null> {
     const req = state.req;
     const result = await authorize(
       {
@@ -587,7 +599,10 @@ export class Mapper {
         method: req.method,
         authorization: headerValue(req.headers, "authorization"),
         uri,
+        filename,
+        logPrefix: requestLogPrefix(req),
         env: state.env,
+        hostName: state.hostName,
       },
       requirement,
       {
@@ -603,7 +618,8 @@ export class Mapper {
     }
     if (result.status === 401) return { kind: "error", status: 401, headers: result.headers, settings };
     if (result.status === 500) return bad(500, toByteString(result.reason), settings);
-    return { kind: "error", status: 403, reason: `client denied by server configuration: ${uri}`, settings };
+    // authorize() has logged the refusal (AH01630).
+    return { kind: "error", status: 403, settings };
   }
 
   private requirement(container: AuthzContainer): Requirement {

@@ -17,7 +17,7 @@ import { configuredName, requestHost, selectHost, serverBanner, serverIdentity, 
 import { NodewsgiError } from "../errors";
 import { compileJsonFormat, compileLogFormat, firstHeader, PREDEFINED_FORMATS, type CompiledFormat, type LogSubject } from "./log-format";
 import { openLogTarget, type LogTarget } from "./log-file";
-import { requestIdOf } from "./request-id";
+import { existingRequestId, requestIdOf } from "./request-id";
 import type { RefusedRequest } from "../http/refused-request";
 import { RefusalEntry } from "./refusal-entry";
 
@@ -261,6 +261,10 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     return requestIdOf(this.req);
   }
 
+  get logId(): string | undefined {
+    return existingRequestId(this.req);
+  }
+
   get host(): HostConfig {
     return this.hostData().host;
   }
@@ -299,6 +303,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     if (r.kind === "wsgi") return r.script;
     if (r.kind === "static") return r.file;
     if (r.kind === "listing") return r.dir;
+    if (r.kind === "error" || r.kind === "redirect") return r.file;
     return undefined;
   }
 

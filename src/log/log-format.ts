@@ -26,7 +26,13 @@ export interface LogSubject {
   readonly startMs: number;
   /** Time taken, µs. */
   readonly durationUs: number;
+  /** The request id (made on first use: the json format always has one). */
   readonly requestId: string;
+  /**
+   * %L: the id only if something made one, as httpd's r->log_id exists only once an error log
+   * line about the request was written or mod_wsgi put it in the environ.
+   */
+  readonly logId?: string;
   readonly user: string | undefined;
   readonly filename: string | undefined;
   readonly handler: string | undefined;
@@ -177,7 +183,7 @@ function directive(letter: string, arg: string | null, format: string): Item {
     case "l":
       return () => "-";
     case "L":
-      return (s) => s.requestId || "-";
+      return (s) => s.logId ?? "-";
     case "m":
       return (s) => orDash(s.req.method);
     case "n": {

@@ -104,7 +104,8 @@ export class Server {
     const frontEnd = createFrontEnd(
       options.frontEnd,
       (req, res) => (server ? server.current : site).handle(req, res),
-      frontEndOptions(config, options.maxHeaderBytes ?? 16384),
+      // Refused requests are logged too, in the access log of the site now serving.
+      { ...frontEndOptions(config, options.maxHeaderBytes ?? 16384), onRefusal: (r) => (server ? server.accessLog : accessLog)?.recordRefusal(r) },
       notice,
     );
     const addresses: ListenAddress[] = [];

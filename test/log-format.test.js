@@ -28,7 +28,7 @@ function subject(allOver = {}) {
   const resHeaders = { "content-type": "text/plain" };
   return {
     req, status: 200, bodyBytes: 1234, headerBytes: 100, aborted: false, startMs: START + 0.25,
-    durationUs: 2_345_678, requestId: "AbCdEfGhIjK", user: "alice", filename: "/srv/app.wsgi", handler: "wsgi-script",
+    durationUs: 2_345_678, requestId: "AbCdEfGhIjK", logId: "AbCdEfGhIjK", user: "alice", filename: "/srv/app.wsgi", handler: "wsgi-script",
     serverName: "www.example.org", hostName: "example.org", serverPort: "8080", keepAlive: true,
     responseHeader: (n) => resHeaders[n.toLowerCase()],
     env: (n) => env[n],

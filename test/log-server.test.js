@@ -241,3 +241,40 @@ describe("access log: %v without ServerName", () => {
     return log.close();
   });
 });
+
+// %f is r->filename, set by the map phase whatever the answer; %L is r->log_id, which exists
+// only once mod_wsgi put it in the environ or an error log line about the request was written.
+// Recorded against Apache 2.4.71.
+for (const frontEnd of ["node", "uws"]) describe(`access log: %f and %L as httpd sets them (${frontEnd} front end)`, () => {
+  let s;
+  let appId;
+  before(async () => {
+    s = await start(`CustomLog @DIR@/fl.log "%U %>s %f %L"
+WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}
+<Location /deny>
+  Require all denied
+</Location>`, frontEnd);
+    appId = JSON.parse((await get(s.port, "/app")).body).id;
+    await get(s.port, "/file.txt");
+    await get(s.port, "/nothere");
+    await get(s.port, "/no/such/deep");
+    await get(s.port, "/file.txt/extra");
+    await get(s.port, "/deny");
+    await s.server.stop(2000);
+  });
+  after(() => s?.server.stop(0));
+
+  it("logs the mapped path of a 404 or 403, and a log id only where httpd has one", async () => {
+    const lines = (await waitFor(() => s.read("fl.log"))).trim().split("\n");
+    const d = s.dir;
+    assert.equal(lines[0], `/app 200 ${d}/app.js ${appId}`);
+    assert.equal(lines[1], `/file.txt 200 ${d}/htdocs/file.txt -`);
+    assert.equal(lines[2], `/nothere 404 ${d}/htdocs/nothere -`);
+    assert.equal(lines[3], `/no/such/deep 404 ${d}/htdocs/no -`);
+    assert.equal(lines[4], `/file.txt/extra 404 ${d}/htdocs/file.txt -`);
+    // "client denied by server configuration" is logged: the request has an id.
+    assert.match(lines[5], new RegExp(`^/deny 403 ${d}/htdocs/deny [A-Za-z0-9+/]{11}$`));
+    const id = lines[5].split(" ")[3];
+    assert.match(s.read("error.log"), new RegExp(`\\[R:${id.replace(/[+/]/g, "\\$&")}\\] AH01630: client denied`));
+  });
+});

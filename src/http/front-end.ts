@@ -5,6 +5,7 @@
  */
 import type { IncomingRequest, ResponseSink } from "./types";
 import type { RequestLimits } from "./request-checks";
+import type { RefusalListener } from "./refused-request";
 
 export type RequestHandler = (req: IncomingRequest, res: ResponseSink) => void;
 
@@ -61,4 +62,6 @@ export interface FrontEndOptions {
   readonly maxHeaderBytes: number;
   /** Request limits; Apache's defaults (request-checks.ts) with `maxHeaderBytes` when absent. */
   readonly limits?: RequestLimits;
+  /** Told of each request refused before the handler saw it (the access log logs those too). */
+  readonly onRefusal?: RefusalListener;
 }

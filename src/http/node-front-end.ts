@@ -9,8 +9,8 @@ import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, type Fr
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
-import { sendRefusal } from "./refusal";
-import { errorPage, ERROR_PAGE_CONTENT_TYPE } from "../static/error-page";
+import { refusalResponse, sendRefusal } from "./refusal";
+import { refusedByCheck, refusedByParser, type Peer, type RefusalListener } from "./refused-request";
 
 export class NodeFrontEnd implements FrontEnd {
   readonly kind = "node" as const;
@@ -20,6 +20,7 @@ export class NodeFrontEnd implements FrontEnd {
   private active = 0;
   private isDraining = false;
   private readonly limits: RequestLimits;
+  private readonly onRefusal: RefusalListener | undefined;
   /** Sockets with a response under way: a parse error there must not write a second response. */
   private readonly busy = new WeakSet<Socket>();
   /** Sockets whose request was refused: whatever else was pipelined on them is never run. */
@@ -37,6 +38,7 @@ export class NodeFrontEnd implements FrontEnd {
     options: FrontEndOptions,
   ) {
     this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
+    this.onRefusal = options.onRefusal;
   }
 
   get inFlight(): number {
@@ -81,13 +83,13 @@ export class NodeFrontEnd implements FrontEnd {
         return;
       }
       this.refused.add(socket);
-      const status = clientErrorStatus(err, this.limits);
-      const { reason, html } = errorPage(status);
-      socket.end(
-        `HTTP/1.1 ${status} ${reason}\r\n${this.serverHeader !== "" ? `Server: ${this.serverHeader}\r\n` : ""}Content-Length: ${Buffer.byteLength(html, "latin1")}\r\n` +
-          `Content-Type: ${ERROR_PAGE_CONTENT_TYPE}\r\nConnection: close\r\n\r\n${html}`,
-        "latin1",
-      );
+      // The method decides only whether the page has a body (HEAD).
+      const method = err.rawPacket?.subarray(0, 5).toString("latin1") === "HEAD " ? "HEAD" : "GET";
+      const response = refusalResponse({ status: clientErrorStatus(err, this.limits), why: err.code ?? "" }, method);
+      let head = `HTTP/1.1 ${response.status} ${response.reason}\r\n${this.serverHeader !== "" ? `Server: ${this.serverHeader}\r\n` : ""}`;
+      for (const [k, v] of response.headers) head += `${k}: ${v}\r\n`;
+      socket.end(Buffer.concat([Buffer.from(head + "\r\n", "latin1"), response.body ?? Buffer.alloc(0)]));
+      this.onRefusal?.(refusedByParser(err.rawPacket, response, peerOf(socket), this.limits.requestLine));
     });
     return new Promise((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) =>
@@ -148,7 +150,9 @@ export class NodeFrontEnd implements FrontEnd {
     const refusal = checkRequestHead(method, target, protocol, headers, this.limits);
     if (refusal) {
       this.refused.add(socket);
-      sendRefusal(sink, refusal, method);
+      const response = refusalResponse(refusal, method);
+      sendRefusal(sink, response);
+      this.onRefusal?.(refusedByCheck(method, target, protocol, headers, refusal, response, peerOf(socket), this.limits.requestLine));
       return;
     }
     const absolute = target.startsWith("/") ? null : splitAbsoluteForm(target);
@@ -199,6 +203,15 @@ function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, 
     if (eol < 0 || eol > limits.requestLine + 1) return 414;
   }
   return 431;
+}
+
+function peerOf(socket: Socket): Peer {
+  return {
+    remoteAddress: stripMappedPrefix(socket.remoteAddress ?? ""),
+    remotePort: socket.remotePort ?? 0,
+    localAddress: stripMappedPrefix(socket.localAddress ?? ""),
+    localPort: socket.localPort ?? 0,
+  };
 }
 
 function stripMappedPrefix(addr: string): string {

@@ -2,19 +2,30 @@
  * The answer to a request refused by the front end (malformed framing, limits): Apache's
  * canned error page, then the connection is closed.
  */
-import type { ResponseSink } from "./types";
+import type { HeaderPair, ResponseSink } from "./types";
 import type { Refusal } from "./request-checks";
 import { errorPage, ERROR_PAGE_CONTENT_TYPE } from "../static/error-page";
 
-export function sendRefusal(sink: ResponseSink, refusal: Refusal, method: string): void {
+/** The response a refusal gets, kept for the access log. */
+export interface RefusalResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: readonly HeaderPair[];
+  /** Null for HEAD. */
+  readonly body: Buffer | null;
+}
+
+export function refusalResponse(refusal: Refusal, method: string): RefusalResponse {
   const { reason, html } = errorPage(refusal.status, refusal.expectation === undefined ? { method } : { method, expectation: refusal.expectation });
-  const body = Buffer.from(html, "latin1");
+  const body = method === "HEAD" ? null : Buffer.from(html, "latin1");
   // HEAD: no length, as httpd's error pages (sendErrorPage).
-  sink.writeHead(refusal.status, reason, [
-    ...(method === "HEAD" ? [] : [["Content-Length", String(body.length)] as const]),
-    ["Content-Type", ERROR_PAGE_CONTENT_TYPE],
-    ["Connection", "close"],
-  ]);
-  if (method === "HEAD") sink.end();
-  else sink.end(body);
+  const headers: HeaderPair[] = body === null ? [] : [["Content-Length", String(body.length)]];
+  headers.push(["Content-Type", ERROR_PAGE_CONTENT_TYPE], ["Connection", "close"]);
+  return { status: refusal.status, reason, headers, body };
+}
+
+export function sendRefusal(sink: ResponseSink, response: RefusalResponse): void {
+  sink.writeHead(response.status, response.reason, response.headers);
+  if (response.body === null) sink.end();
+  else sink.end(response.body);
 }

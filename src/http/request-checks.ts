@@ -32,7 +32,17 @@ export interface Refusal {
   readonly why: string;
   /** The Expect value a 417 page shows. */
   readonly expectation?: string;
+  /**
+   * How far httpd reads a request it refuses so, for the access log: "line" refusals come
+   * before any header field is read; "fields" ones while reading them (httpd then holds the
+   * first `fieldsRead` fields, unmerged); any other, after the whole head.
+   */
+  readonly stage?: "line" | "fields";
+  readonly fieldsRead?: number;
 }
+
+/** What httpd refuses in a request target: a fragment, a control character or a space. */
+const TARGET_REFUSED = /[\x00-\x20#\x7f]/;
 
 /**
  * Everything wrong with a request's head, or null when it may proceed. `headers` is the
@@ -47,11 +57,15 @@ export function checkRequestHead(
   limits: RequestLimits,
 ): Refusal | null {
   const lineBytes = method.length + 1 + Buffer.byteLength(target, "latin1") + 1 + protocol.length;
-  if (lineBytes > limits.requestLine) return { status: 414, why: `request line of ${lineBytes} bytes exceeds ${limits.requestLine}` };
-  // A fragment is the client's business (RFC 9112 3.2): httpd answers a target carrying one 400.
-  if (target.includes("#")) return { status: 400, why: "fragment in the request target" };
+  if (lineBytes > limits.requestLine) return { status: 414, why: `request line of ${lineBytes} bytes exceeds ${limits.requestLine}`, stage: "line" };
+  if (TARGET_REFUSED.test(target)) {
+    // A fragment is the client's business (RFC 9112 3.2): httpd answers a target carrying one 400.
+    if (target.includes("#")) return { status: 400, why: "fragment in the request target", stage: "line" };
+    // httpd's strict request line takes visible ASCII and bytes beyond it, nothing else (uWS lets DEL through).
+    return { status: 400, why: "control character in the request target", stage: "line" };
+  }
   const fields = headers.length / 2;
-  if (fields > limits.fields) return { status: 400, why: `${fields} header fields exceed ${limits.fields}` };
+  if (fields > limits.fields) return { status: 400, why: `${fields} header fields exceed ${limits.fields}`, stage: "fields", fieldsRead: limits.fields };
   let total = lineBytes + 2;
   let hosts = 0;
   let lengths = 0;
@@ -59,13 +73,14 @@ export function checkRequestHead(
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
     const size = name.length + 2 + Buffer.byteLength(headers[i + 1], "latin1");
-    if (size > limits.fieldSize) return { status: 400, why: `header field ${name} of ${size} bytes exceeds ${limits.fieldSize}` };
+    // httpd stores a field once it has seen the next line start: the one before is lost too.
+    if (size > limits.fieldSize) return { status: 400, why: `header field ${name} of ${size} bytes exceeds ${limits.fieldSize}`, stage: "fields", fieldsRead: Math.max(0, i / 2 - 1) };
     total += size + 2;
     if (name === "host") hosts++;
     else if (name === "content-length") lengths++;
     else if (name === "transfer-encoding") encodings++;
   }
-  if (total > limits.headerBytes) return { status: 431, why: `header block of ${total} bytes exceeds ${limits.headerBytes}` };
+  if (total > limits.headerBytes) return { status: 431, why: `header block of ${total} bytes exceeds ${limits.headerBytes}`, stage: "fields", fieldsRead: fields };
   if (hosts > 1) return { status: 400, why: "more than one Host header" };
   if (hosts === 0 && protocol === "HTTP/1.1") return { status: 400, why: "HTTP/1.1 request without a Host header" };
   // Apache merges repeated fields into "a, b", which then fails its strict Content-Length

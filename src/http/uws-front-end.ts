@@ -23,7 +23,8 @@ import type { FrontEnd, FrontEndOptions, KeepAlivePolicy, ListenAddress, Request
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
-import { sendRefusal } from "./refusal";
+import { refusalResponse, sendRefusal } from "./refusal";
+import { refusedByCheck, type RefusalListener } from "./refused-request";
 import { addressText } from "./address-text";
 
 /* The subset of the uWS.js API this file uses, typed locally so the rest of the code never
@@ -136,12 +137,14 @@ export class UwsFrontEnd implements FrontEnd {
   private isDraining = false;
   private closed = false;
   private readonly limits: RequestLimits;
+  private readonly onRefusal: RefusalListener | undefined;
   serverHeader = "";
   /** KeepAlive Off: every response closes its connection. */
   private keepAliveOff = false;
 
   constructor(handler: RequestHandler, options: FrontEndOptions) {
     this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
+    this.onRefusal = options.onRefusal;
     this.uws = loadUws(this.limits.headerBytes);
     this.app = this.uws.App();
     this.app.any("/*", (res, req) => this.accept(res, req, handler));
@@ -240,9 +243,14 @@ export class UwsFrontEnd implements FrontEnd {
       // request pipelined (smuggled) behind this one. Left pending, the response makes uWS
       // drop the connection the moment it sees a further request; when none follows, the
       // refusal goes out on the next turn.
+      const response = refusalResponse(refusal, method);
       setImmediate(() => {
-        if (!sink.aborted) sendRefusal(sink, refusal, method);
+        if (!sink.aborted) sendRefusal(sink, response);
       });
+      if (this.onRefusal) {
+        const peer = { remoteAddress: remoteAddress(res), remotePort: 0, localAddress: this.localAddress, localPort: this.localPort };
+        this.onRefusal(refusedByCheck(method, target, "HTTP/1.1", headers, refusal, response, peer, this.limits.requestLine));
+      }
       return;
     }
     let framed = false;

@@ -17,7 +17,9 @@ import { configuredName, requestHost, selectHost, serverBanner, serverIdentity, 
 import { NodewsgiError } from "../errors";
 import { compileJsonFormat, compileLogFormat, firstHeader, PREDEFINED_FORMATS, type CompiledFormat, type LogSubject } from "./log-format";
 import { openLogTarget, type LogTarget } from "./log-file";
-import { requestIdOf } from "./request-id";
+import { existingRequestId, requestIdOf } from "./request-id";
+import type { RefusedRequest } from "../http/refused-request";
+import { RefusalEntry } from "./refusal-entry";
 
 interface CompiledLog {
   readonly format: CompiledFormat;
@@ -77,9 +79,33 @@ export class AccessLog {
 
   /** Write the entries of a finished request. */
   record(r: LoggedResponse): void {
+    this.write(r.host, r);
+  }
+
+  /**
+   * Write the entries of a request the front end refused: httpd logs those too, in the logs
+   * of the address's default host (the main server's without virtual hosts).
+   */
+  recordRefusal(refused: RefusedRequest): void {
+    try {
+      const entry = new RefusalEntry(refused, this);
+      this.write(entry.host, entry);
+    } catch {
+      // a log line must never break the front end
+    }
+  }
+
+  /** Bytes of a response head as sent: status line, the front end's Date and Server, `headers`. */
+  headBytes(reason: string, headers: readonly HeaderPair[]): number {
+    let n = 13 + reason.length + this.frontEndHeaderBytes + 2; // "HTTP/1.1 200 " ... "\r\n"
+    for (const [k, v] of headers) n += k.length + v.length + 4;
+    return n;
+  }
+
+  private write(host: HostConfig, r: LogSubject): void {
     let logs = this.mainLogs;
     if (this.hostLogs.size > 0) {
-      const own = this.hostLogs.get(r.host);
+      const own = this.hostLogs.get(host);
       if (own) logs = own;
     }
     for (const log of logs) {
@@ -197,9 +223,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     this.status = status;
     this.responseHeaders = headers;
-    let n = 13 + reason.length + this.log.frontEndHeaderBytes + 2; // "HTTP/1.1 200 " ... "\r\n"
-    for (const [k, v] of headers) n += k.length + v.length + 4;
-    this.headerBytes = n;
+    this.headerBytes = this.log.headBytes(reason, headers);
     this.inner.writeHead(status, reason, headers);
   }
 
@@ -235,6 +259,10 @@ export class LoggedResponse implements ResponseSink, LogSubject {
 
   get requestId(): string {
     return requestIdOf(this.req);
+  }
+
+  get logId(): string | undefined {
+    return existingRequestId(this.req);
   }
 
   get host(): HostConfig {
@@ -275,6 +303,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     if (r.kind === "wsgi") return r.script;
     if (r.kind === "static") return r.file;
     if (r.kind === "listing") return r.dir;
+    if (r.kind === "error" || r.kind === "redirect") return r.file;
     return undefined;
   }
 

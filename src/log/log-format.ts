@@ -13,6 +13,8 @@ import { textOf } from "../engine/byte-string";
 /** What a compiled format reads from a finished request. Getters may be lazy. */
 export interface LogSubject {
   readonly req: IncomingRequest;
+  /** %r when it is not `method target protocol`: the line of a request refused as malformed. */
+  readonly requestLine?: string;
   /** Final status sent (0 when nothing was sent: the client went away first). */
   readonly status: number;
   /** Response body bytes sent. */
@@ -24,7 +26,13 @@ export interface LogSubject {
   readonly startMs: number;
   /** Time taken, µs. */
   readonly durationUs: number;
+  /** The request id (made on first use: the json format always has one). */
   readonly requestId: string;
+  /**
+   * %L: the id only if something made one, as httpd's r->log_id exists only once an error log
+   * line about the request was written or mod_wsgi put it in the environ.
+   */
+  readonly logId?: string;
   readonly user: string | undefined;
   readonly filename: string | undefined;
   readonly handler: string | undefined;
@@ -175,14 +183,16 @@ function directive(letter: string, arg: string | null, format: string): Item {
     case "l":
       return () => "-";
     case "L":
-      return (s) => s.requestId || "-";
+      return (s) => s.logId ?? "-";
     case "m":
-      return (s) => escapeLogItem(s.req.method);
+      return (s) => orDash(s.req.method);
     case "n": {
       const name = arg ?? "";
       return (s) => orDash(s.note(name));
     }
     case "o":
+      // mod_log_config logs r->content_type without its parameters.
+      if (arg?.toLowerCase() === "content-type") return (s) => orDash(s.responseHeader(arg)?.replace(/\s*;.*$/s, ""));
       return (s) => orDash(s.responseHeader(arg ?? ""));
     case "O":
       return (s) => String(s.headerBytes + s.bodyBytes);
@@ -202,7 +212,7 @@ function directive(letter: string, arg: string | null, format: string): Item {
         return q < 0 ? "" : escapeLogItem(s.req.target.slice(q));
       };
     case "r":
-      return (s) => escapeLogItem(`${s.req.method} ${s.req.target} ${s.req.protocol}`);
+      return (s) => escapeLogItem(s.requestLine ?? `${s.req.method} ${s.req.target} ${s.req.protocol}`);
     case "R":
       return (s) => orDash(s.handler);
     case "s":
@@ -221,7 +231,7 @@ function directive(letter: string, arg: string | null, format: string): Item {
     case "u":
       return (s) => orDash(s.user);
     case "U":
-      return (s) => escapeLogItem(urlPath(s.req.target));
+      return (s) => orDash(urlPath(s.req.target));
     case "v":
       return (s) => escapeLogItem(s.serverName);
     case "V":

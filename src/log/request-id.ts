@@ -50,6 +50,14 @@ export function requestIdOf(req: object): string {
 }
 
 /**
+ * The id of this request if something made one (httpd's r->log_id: mod_wsgi makes it for the
+ * environ, an error log line about the request makes it), else undefined: the access log's %L.
+ */
+export function existingRequestId(req: object): string | undefined {
+  return (req as { [ID]?: string })[ID];
+}
+
+/**
  * The prefix of this request's error log lines: Apache's `[client ADDR:PORT] ` and the
  * request id as ErrorLogFormat's `[R:%L]` shows it, so a line finds its access log entry.
  */

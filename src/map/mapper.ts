@@ -92,7 +92,7 @@ export type MapResult = AddsHeaders & (
       readonly negotiated?: Negotiated | undefined;
     }
   | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
-  | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null }
+  | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null; readonly file?: string }
   /** TraceEnable: echo the request (extended: with its body). */
   | { readonly kind: "trace"; readonly extended: boolean; readonly settings: null }
   /** `OPTIONS *`: a question about the server itself, not any resource. */
@@ -107,6 +107,8 @@ export type MapResult = AddsHeaders & (
       readonly reasonModule?: string;
       /** 406: mod_negotiation's list of the variants, shown on the error page. */
       readonly variantList?: string;
+      /** The path the URL was mapped to (r->filename, the access log's %f), when mapped. */
+      readonly file?: string;
       readonly settings: DirSettings | null;
     });
 
@@ -373,9 +375,9 @@ export class Mapper {
     // Access: Require (host-based and Basic authentication).
     const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
-    if (!(denied instanceof Promise)) return denied;
     const located = loc;
-    return denied.then((d) => d ?? this.afterAccess(state, located, uri, query, depth));
+    if (!(denied instanceof Promise)) return withFile(denied, located.walk.filename);
+    return denied.then((d) => (d ? withFile(d, located.walk.filename) : this.afterAccess(state, located, uri, query, depth)));
   }
 
   /** The rest of a pass once access is granted: MultiViews, fixups, mod_dir, the handler. */
@@ -411,7 +413,7 @@ export class Mapper {
       if (perDir.kind === "redirect-to") {
         // mod_dir's fixup runs after mod_rewrite's and still answers a directory asked for
         // without its slash, before the rewrite's internal redirect can happen.
-        if (isDir && !uri.endsWith("/") && walk.pathInfo === "" && settings.directorySlash?.value !== false) return slashRedirect(state, uri, query, settings);
+        if (isDir && !uri.endsWith("/") && walk.pathInfo === "" && settings.directorySlash?.value !== false) return slashRedirect(state, uri, query, settings, walk.filename);
         return this.internalRedirect(state, perDir.url, uri, query, depth);
       }
       if (perDir.kind === "result") return perDir.result;
@@ -454,8 +456,8 @@ export class Mapper {
     }
     const method = state.req.method;
     if (method === "GET" || method === "HEAD" || method === "POST") {
-      if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, settings };
-      if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, settings };
+      if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, file: walk.filename, settings };
+      if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, file: walk.filename, settings };
     }
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
@@ -705,7 +707,7 @@ export class Mapper {
         if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
         return bad(403, `Cannot serve directory ${withSlash(dirPath)}: server-generated directory index forbidden by Options directive`, settings);
       }
-      return slashRedirect(state, uri, query, settings);
+      return slashRedirect(state, uri, query, settings, dirPath);
     }
     const indexes = settings.directoryIndex?.value ?? ["index.html"];
     for (const text of indexes) {
@@ -719,7 +721,7 @@ export class Mapper {
     }
     if (!listable) return this.defaultHandler(state, walk, settings, staticType);
     if (effectiveOptions(settings).has("Indexes")) return { kind: "listing", dir: dirPath, uri, settings };
-    return bad(403, `Cannot serve directory ${withSlash(dirPath)}: No matching DirectoryIndex (${toByteString(indexes.join(","))}) found, and server-generated directory index forbidden by Options directive`, settings);
+    return withFile(bad(403, `Cannot serve directory ${withSlash(dirPath)}: No matching DirectoryIndex (${toByteString(indexes.join(","))}) found, and server-generated directory index forbidden by Options directive`, settings), withSlash(dirPath));
   }
 
   /** mod_wsgi's handler: its checks, the groups, and the environ. */
@@ -739,10 +741,10 @@ export class Mapper {
       if (!execCgi && !translated.scriptAlias) {
         return bad(403, `Options ExecCGI is off in this directory: ${walk.filename}`, settings);
       }
-      if (walk.stat === null) return { kind: "error", status: 404, reason: `Target WSGI script not found or unable to stat: ${walk.filename}`, reasonModule: "wsgi", settings };
+      if (walk.stat === null) return { kind: "error", status: 404, reason: `Target WSGI script not found or unable to stat: ${walk.filename}`, reasonModule: "wsgi", file: walk.filename, settings };
       if (walk.stat.isDirectory()) return bad(403, `Attempt to invoke directory as WSGI application: ${walk.filename}`, settings);
     }
-    if (walk.pathInfo !== "" && settings.acceptPathInfo?.value === "off") return { kind: "error", status: 404, settings };
+    if (walk.pathInfo !== "" && settings.acceptPathInfo?.value === "off") return { kind: "error", status: 404, file: walk.filename, settings };
 
     const opts = translated.scriptAlias?.options ?? handlerScript?.options ?? {};
     const req = state.req;
@@ -1012,11 +1014,17 @@ function redirectResult(hit: { status: number; location: string | null }, settin
   return { kind: "redirect", status: hit.status, location: hit.location, settings };
 }
 
+/** A refusal of a mapped request, with the path it was mapped to (the access log's %f). */
+function withFile(result: MapResult, file: string): MapResult {
+  return result.kind === "error" && result.file === undefined ? { ...result, file } : result;
+}
+
 /** `reason`: a byte string, like the paths it names (logged through textOf). */
 /** mod_dir's DirectorySlash redirect: the same URL with a `/` added. */
-function slashRedirect(state: RequestState, uri: string, query: string | null, settings: DirSettings): MapResult {
+/** mod_dir's trailing-slash redirect of the directory `dirPath` (logged as %f). */
+function slashRedirect(state: RequestState, uri: string, query: string | null, settings: DirSettings, dirPath: string): MapResult {
   const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
-  return { kind: "redirect", status: 301, location, settings };
+  return { kind: "redirect", status: 301, location, settings, file: dirPath };
 }
 
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {

@@ -72,6 +72,8 @@ CustomLog @DIR@/access.json json
 CustomLog @DIR@/mine.log mine
 CustomLog @DIR@/only-app.log "%U" env=SCRIPT_NAME
 CustomLog @DIR@/not-app.log "%U" env=!SCRIPT_NAME
+SetEnvIf Request_URI "\\.txt$" is_text=1
+CustomLog @DIR@/envif.log "%U %{is_text}e %{tagged}e"
 WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}`, frontEnd);
     results.file = await get(s.port, "/file.txt", { Referer: "http://ref/", "User-Agent": "t-agent", "X-Tag": ["t1", "t2"] });
     results.missing = await get(s.port, "/missing");
@@ -126,6 +128,10 @@ WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}`, frontEnd);
     // The server's own 404 page is left alone by onsuccess rules: no note.
     assert.match(lines[1], /^127\.0\.0\.1 404 \d+ [A-Za-z0-9+/]{11} - -$/);
     assert.match(lines[3], /^127\.0\.0\.1 200 - [A-Za-z0-9+/]{11} - text\/plain$/);
+  });
+
+  it("%{VAR}e of a static file sees SetEnvIf's variables as well as SetEnv's", () => {
+    assert.equal(s.read("envif.log"), "/file.txt 1 yes\n/missing - yes\n/app/x - yes\n/file.txt 1 yes\n");
   });
 
   it("env= and env=! conditions", () => {

@@ -338,6 +338,8 @@ export class LoggedResponse implements ResponseSink, LogSubject {
       for (let i = e.length - 2; i >= 0; i -= 2) if (e[i] === name) return e[i + 1];
       return undefined;
     }
+    // A static file's result carries the request's variables (SetEnv, SetEnvIf, rewrite E=).
+    if (r.kind === "static") return r.env.get(name);
     if (this.envMap === null) this.envMap = r.settings ? resolveEnv(r.settings.env) : new Map();
     return this.envMap.get(name);
   }

@@ -796,13 +796,26 @@ def({
 // ---------------------------------------------------------------------------------------------
 currentModule = "mod_mime";
 
-function extMap(scope: ApplyScope, key: "addHandlers" | "addTypes" | "addEncodings" | "addCharsets" | "addLanguages", value: string, exts: string[]): void {
+type ExtensionTable = "addHandlers" | "addTypes" | "addEncodings" | "addCharsets" | "addLanguages";
+
+function extMap(scope: ApplyScope, key: ExtensionTable, value: string, exts: string[]): void {
   const m = (scope.dir[key] ??= new Map());
   for (const e of exts) {
     const ext = e.replace(/^\./, "").toLowerCase();
     if (ext === "") throw badValue("empty extension");
     m.set(ext, setting(scope, value));
   }
+}
+
+/** RemoveHandler, RemoveType, ...: an empty mapping for each extension hides the inherited one. */
+function removeMapping(name: string, adder: string, key: ExtensionTable): void {
+  def({
+    name, contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: `${name} extension [extension] ...`,
+    doc: `Removes inherited ${adder} mappings for these extensions.`,
+    apply(scope, exts) {
+      extMap(scope, key, "", exts);
+    },
+  });
 }
 
 def({
@@ -812,13 +825,7 @@ def({
     extMap(scope, "addHandlers", h!, exts);
   },
 });
-def({
-  name: "RemoveHandler", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveHandler extension [extension] ...",
-  doc: "Removes inherited AddHandler mappings for these extensions.",
-  apply(scope, exts) {
-    extMap(scope, "addHandlers", "", exts);
-  },
-});
+removeMapping("RemoveHandler", "AddHandler", "addHandlers");
 def({
   name: "AddType", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddType media-type extension [extension] ...",
   doc: "Maps extensions to a Content-Type for static files, over the built-in table.",
@@ -827,13 +834,7 @@ def({
     extMap(scope, "addTypes", t!.toLowerCase(), exts);
   },
 });
-def({
-  name: "RemoveType", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveType extension [extension] ...",
-  doc: "Removes inherited AddType mappings for these extensions.",
-  apply(scope, exts) {
-    extMap(scope, "addTypes", "", exts);
-  },
-});
+removeMapping("RemoveType", "AddType", "addTypes");
 def({
   name: "ForceType", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "ForceType media-type|None",
   doc: "Every file in the section is served with this Content-Type, whatever its extension; `None` clears a ForceType set further out. Handlers still apply.",
@@ -863,27 +864,9 @@ def({
     extMap(scope, "addCharsets", c!.toLowerCase(), exts);
   },
 });
-def({
-  name: "RemoveCharset", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveCharset extension [extension] ...",
-  doc: "Removes inherited AddCharset mappings for these extensions.",
-  apply(scope, exts) {
-    extMap(scope, "addCharsets", "", exts);
-  },
-});
-def({
-  name: "RemoveEncoding", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveEncoding extension [extension] ...",
-  doc: "Removes inherited AddEncoding mappings for these extensions.",
-  apply(scope, exts) {
-    extMap(scope, "addEncodings", "", exts);
-  },
-});
-def({
-  name: "RemoveLanguage", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RemoveLanguage extension [extension] ...",
-  doc: "Removes inherited AddLanguage mappings for these extensions.",
-  apply(scope, exts) {
-    extMap(scope, "addLanguages", "", exts);
-  },
-});
+removeMapping("RemoveCharset", "AddCharset", "addCharsets");
+removeMapping("RemoveEncoding", "AddEncoding", "addEncodings");
+removeMapping("RemoveLanguage", "AddLanguage", "addLanguages");
 def({
   name: "MultiviewsMatch", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 2, syntax: "MultiviewsMatch Any|NegotiatedOnly|Filters|Handlers [Handlers|Filters]", default: "NegotiatedOnly",
   doc: "Which files MultiViews may choose among: NegotiatedOnly (only extensions with a type, encoding, charset or language), Handlers (also extensions with a handler, e.g. `.wsgi`), Any.",

@@ -221,10 +221,10 @@ export class Site {
     // httpd applies ErrorDocument to the errors answered where the application runs too (a
     // script that fails to load, an application that fails before its head, a daemon that
     // does not answer), not to the application's own responses.
-    const docs = target.settings.errorDocuments;
-    const out = docs === undefined || docs.size === 0 ? sink : withServerErrors(sink, (status, headers) => {
-      if (!docs.has(status) || status < 400) return false;
-      this.sendError(req, sink, status, target.settings, headers);
+    const settings = target.settings;
+    const out = settings.errorDocuments === undefined || settings.errorDocuments.size === 0 ? sink : withServerErrors(sink, (status, headers) => {
+      if (errorDocument(settings, status) === undefined) return false;
+      this.sendError(req, sink, status, settings, headers);
       return true;
     });
     return host.dispatch(appRequest, req.body, out);
@@ -241,8 +241,8 @@ export class Site {
     variantList?: string,
   ): void {
     if (sink.aborted) return;
-    const text = settings?.errorDocuments?.get(status)?.value;
-    if (text !== undefined && status >= 400) {
+    const text = errorDocument(settings, status);
+    if (text !== undefined) {
       // A configured document changes the page, not httpd's closing of the connection.
       headers = withClosingHeader(status, headers);
       // What reaches the client is the configuration's bytes, as httpd sends them.
@@ -309,5 +309,14 @@ export class Site {
   }
 }
 
+
+/**
+ * The section's ErrorDocument for `status`, or undefined: none configured, or `default`, which
+ * restores the canned page (httpd compares it case-insensitively).
+ */
+function errorDocument(settings: DirSettings | null, status: number): string | undefined {
+  const text = settings?.errorDocuments?.get(status)?.value;
+  return text === undefined || status < 400 || text.toLowerCase() === "default" ? undefined : text;
+}
 
 export type { MapResult };

@@ -74,9 +74,11 @@ DocumentRoot "${work}/htdocs"
     Require all granted
 </Directory>
 WSGIDaemonProcess errdoc threads=4
+ErrorDocument 500 "server-level text"
 WSGIScriptAlias /plain/ "${work}/app/"
 <Location /plain/>
     WSGIApplicationGroup %{GLOBAL}
+    ErrorDocument 500 Default
 </Location>
 ${sections.join("\n")}
 `,
@@ -172,7 +174,7 @@ for (const frontEnd of ["uws", "node"]) {
       });
     }
 
-    it("without an ErrorDocument the canned 500 page is sent, as before", async () => {
+    it("ErrorDocument 500 default restores the canned page over an inherited document", async () => {
       const res = await get(port, "/plain/app.js/raise");
       assert.equal(res.status, 500);
       assert.match(res.body.toString(), /<title>500 Internal Server Error<\/title>/);

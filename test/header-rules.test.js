@@ -214,10 +214,16 @@ it("SetEnvIf as mod_setenvif: absent is empty, plain patterns, \\ escapes, heade
     'SetEnvIf X-Sub "^(a)(b)$" SUB=\\$1\\$2\\x$0',
     'SetEnvIf ^X-Re "(.+)" XRE=$1',
     'BrowserMatchNoCase "^moz" MOZ',
+    // An escaped ordinary character is regex syntax, so $0 is substituted (recorded: "a\\d" on /a1 gives xa1y).
+    'SetEnvIf X-Sub "a\\w" ESC=x$0y',
   ]);
   const env = new Map();
   const req = { method: "GET", target: "/", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", localAddress: "127.0.0.1",
     headers: ["x-sub", "ab", "x-rebel", "one", "x-real", "two", "user-agent", "Mozilla/5"] };
   applySetEnvIf(dir.setEnvIf, req, "/", env);
-  assert.deepEqual(Object.fromEntries(env), { NONE: "1", SIMPLE: "$0", SUB: "$1$2xab", XRE: "two", MOZ: "1" });
+  assert.deepEqual(Object.fromEntries(env), { NONE: "1", SIMPLE: "$0", SUB: "$1$2xab", XRE: "two", MOZ: "1", ESC: "xaby" });
+});
+
+it("SetEnvIf: a header-name regex that cannot compile is a configuration error with file and line, not a 500 per request", () => {
+  assert.throws(() => dirOf(['SetEnvIf "X-(" "a" V=1']), /\.conf:1: SetEnvIf/);
 });

@@ -29,6 +29,7 @@ import {
 import { applyFileETag } from "./file-etag";
 import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
+import { isHeaderNameRegex, isPlainPattern } from "../map/setenvif";
 import { toByteString } from "../engine/byte-string";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
 
@@ -926,7 +927,12 @@ function setEnvIf(ci: boolean, fixedAttribute?: string) {
     if (!assignments.length) throw badArgs("needs at least one variable to set");
     const compiled = regex(pattern!, ci);
     const early = scope.context === "server" || scope.context === "virtualhost";
-    (scope.dir.setEnvIf ??= []).push({ attribute: attribute!, pattern: pattern!, compiled, assignments: assignments.map(toByteString), early, where: scope.where });
+    // Checked and translated here, as the pattern is: a bad one is a config error, not a 500 per request.
+    const nameRegex = isHeaderNameRegex(attribute!) ? regex(attribute!, true) : undefined;
+    (scope.dir.setEnvIf ??= []).push({
+      attribute: attribute!, pattern: pattern!, compiled, plain: isPlainPattern(pattern!), ...(nameRegex ? { nameRegex } : {}),
+      assignments: assignments.map(toByteString), early, where: scope.where,
+    });
   };
 }
 def({

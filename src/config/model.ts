@@ -189,6 +189,10 @@ export interface SetEnvIfRule {
   readonly attribute: string;
   readonly pattern: string;
   readonly compiled: ConfigRegex;
+  /** The pattern has no regex syntax (mod_setenvif's non_regex_pattern): values keep `$N` as written. */
+  readonly plain: boolean;
+  /** The attribute, when it is a regex over header names (not a plain name), compiled case-insensitively. */
+  readonly nameRegex?: ConfigRegex;
   /** `name`, `name=value`, `!name`; byte strings (the environ's form). */
   readonly assignments: readonly string[];
   /**

@@ -24,7 +24,7 @@ export interface SetEnvIfRequest {
 export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfRequest, uri: string, env: Map<string, string>): void {
   for (const rule of rules) {
     // Absent is empty, so that "^$" matches a missing header, as in mod_setenvif.
-    const subject = attributeValue(rule.attribute, req, rule.early ? splitTarget(req.target).rawPath : uri, env) ?? "";
+    const subject = attributeValue(rule, req, rule.early ? splitTarget(req.target).rawPath : uri, env) ?? "";
     const re = rule.compiled.regexp;
     re.lastIndex = 0;
     const m = re.exec(subject);
@@ -38,13 +38,14 @@ export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfReque
       const name = eq < 0 ? a : a.slice(0, eq);
       // A pattern without regex metacharacters is a plain substring search in httpd: its values
       // are taken as written. Otherwise ap_pregsub: `$N` is a group, `\\c` is `c`.
-      const value = eq < 0 ? "1" : isPlainPattern(rule.pattern) ? a.slice(eq + 1) : a.slice(eq + 1).replace(/\$(\d)|\\(.)/gs, (_, d: string | undefined, c: string | undefined) => (d !== undefined ? (m[Number(d)] ?? "") : c!));
+      const value = eq < 0 ? "1" : rule.plain ? a.slice(eq + 1) : a.slice(eq + 1).replace(/\$(\d)|\\(.)/gs, (_, d: string | undefined, c: string | undefined) => (d !== undefined ? (m[Number(d)] ?? "") : c!));
       env.set(name, value);
     }
   }
 }
 
-function attributeValue(attribute: string, req: SetEnvIfRequest, uri: string, env: ReadonlyMap<string, string>): string | undefined {
+function attributeValue(rule: SetEnvIfRule, req: SetEnvIfRequest, uri: string, env: ReadonlyMap<string, string>): string | undefined {
+  const attribute = rule.attribute;
   switch (attribute.toLowerCase()) {
     case "remote_host":
     case "remote_addr":
@@ -59,12 +60,15 @@ function attributeValue(attribute: string, req: SetEnvIfRequest, uri: string, en
       return uri;
   }
   const h = req.headers;
-  if (!/^[-A-Za-z0-9_]*$/.test(attribute)) {
+  if (rule.nameRegex !== undefined) {
     // A regex over header names: the last field whose name matches (names come lower-case
     // from the front ends, so the match ignores case).
-    const re = nameRegex(attribute);
+    const re = rule.nameRegex.regexp;
     let last: string | undefined;
-    for (let i = 0; i < h.length; i += 2) if (re.test(h[i]!)) last = h[i + 1];
+    for (let i = 0; i < h.length; i += 2) {
+      re.lastIndex = 0;
+      if (re.test(h[i]!)) last = h[i + 1];
+    }
     return last;
   }
   const name = attribute.toLowerCase();
@@ -75,14 +79,29 @@ function attributeValue(attribute: string, req: SetEnvIfRequest, uri: string, en
   return found ?? env.get(attribute);
 }
 
-/** mod_setenvif's non_regex_pattern: no metacharacter outside a backslash escape. */
-function isPlainPattern(pattern: string): boolean {
-  return !/(^|[^\\])(\\\\)*[\^.$|()[\]*+?{}]/.test(pattern);
+/** mod_setenvif's is_header_regex: an attribute with other characters than these is a regex over header names. */
+export function isHeaderNameRegex(attribute: string): boolean {
+  return !/^[-A-Za-z0-9_]*$/.test(attribute);
 }
 
-const nameRegexes = new Map<string, RegExp>();
-function nameRegex(source: string): RegExp {
-  let re = nameRegexes.get(source);
-  if (re === undefined) nameRegexes.set(source, (re = new RegExp(source, "i")));
-  return re;
+const METACHARACTERS = new Set([..."^.$|()[]*+?{}"]);
+
+/**
+ * mod_setenvif's non_regex_pattern: no metacharacter outside a backslash escape, and no escape
+ * of an ordinary character (`\d` is regex syntax). Such a pattern is a substring search in
+ * httpd, and its values are taken as written.
+ */
+export function isPlainPattern(pattern: string): boolean {
+  let escaped = false;
+  for (const c of pattern) {
+    if (escaped) {
+      if (c !== "\\" && !METACHARACTERS.has(c)) return false;
+      escaped = false;
+    } else if (c === "\\") {
+      escaped = true;
+    } else if (METACHARACTERS.has(c)) {
+      return false;
+    }
+  }
+  return true;
 }

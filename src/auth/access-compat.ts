@@ -13,15 +13,26 @@ import * as dns from "node:dns";
 import * as net from "node:net";
 import { NodewsgiError } from "../errors";
 import { IpRule, ipMatches, parseIpRule } from "./ip";
+import { limitCovers, type MethodLimit } from "./method-limit";
 
 export type AccessOrder = "allow,deny" | "deny,allow" | "mutual-failure";
 
-export type HostRule =
+export type HostRule = (
   | { readonly kind: "all" }
   | { readonly kind: "env"; readonly name: string; readonly negate: boolean }
   | { readonly kind: "ip"; readonly rule: IpRule }
   /** A host name or domain suffix, matched against the client's double-reverse-resolved name. */
-  | { readonly kind: "host"; readonly domain: string };
+  | { readonly kind: "host"; readonly domain: string }
+) & {
+  /** Inside <Limit>/<LimitExcept>: the methods the rule applies to. */
+  readonly limit?: MethodLimit;
+};
+
+/** An Order or Satisfy given inside <Limit>/<LimitExcept>: it sets the value for those methods. */
+export interface MethodSetting<T> {
+  readonly value: T;
+  readonly limit: MethodLimit;
+}
 
 /** One section's mod_access_compat settings (filled by the directives, then read-only). */
 export interface AccessCompat {
@@ -29,6 +40,9 @@ export interface AccessCompat {
   readonly allows: HostRule[];
   readonly denys: HostRule[];
   satisfy?: "any" | "all";
+  /** Order lines inside <Limit>: for a method they cover, the last one wins over `order`. */
+  methodOrders?: MethodSetting<AccessOrder>[];
+  methodSatisfy?: MethodSetting<"any" | "all">[];
 }
 
 export function emptyAccessCompat(): AccessCompat {
@@ -75,10 +89,13 @@ export interface AccessClient {
   readonly env?: ReadonlyMap<string, string>;
   /** The double-reverse-resolved name; null when there is none. Needed only by host rules. */
   readonly hostName?: string | null;
+  /** The request method, for rules inside <Limit>/<LimitExcept>. */
+  readonly method?: string;
 }
 
 function matches(rules: readonly HostRule[], c: AccessClient): boolean {
   for (const r of rules) {
+    if (r.limit !== undefined && !limitCovers(r.limit, c.method)) continue;
     switch (r.kind) {
       case "all":
         return true;
@@ -107,7 +124,7 @@ function envHas(env: ReadonlyMap<string, string> | undefined, name: string): boo
 
 /** check_dir_access: does mod_access_compat let the client in? */
 export function accessAllowed(ac: AccessCompat, c: AccessClient): boolean {
-  switch (ac.order) {
+  switch (forMethod(ac.methodOrders, ac.order, c.method)) {
     case "allow,deny":
       return matches(ac.allows, c) && !matches(ac.denys, c);
     case "deny,allow":
@@ -117,9 +134,26 @@ export function accessAllowed(ac: AccessCompat, c: AccessClient): boolean {
   }
 }
 
-/** The settings give every request the same answer (only `all` rules, or none). */
+/** The value a method gets: the last <Limit>ed setting that covers it, else the plain one. */
+function forMethod<T>(settings: readonly MethodSetting<T>[] | undefined, plain: T, method: string | undefined): T {
+  if (settings === undefined) return plain;
+  for (let i = settings.length - 1; i >= 0; i--) if (limitCovers(settings[i]!.limit, method)) return settings[i]!.value;
+  return plain;
+}
+
+/** Satisfy as it applies to a request with this method (ap_satisfies). */
+export function satisfyFor(ac: AccessCompat, method: string | undefined): "any" | "all" | undefined {
+  return forMethod<"any" | "all" | undefined>(ac.methodSatisfy, ac.satisfy, method);
+}
+
+/** Some setting is limited to methods: the answer depends on the request's method. */
+function methodDependent(ac: AccessCompat): boolean {
+  return ac.methodOrders !== undefined || ac.methodSatisfy !== undefined || ac.allows.some((r) => r.limit) || ac.denys.some((r) => r.limit);
+}
+
+/** The settings give every request the same answer (only `all` rules, or none, and no <Limit>). */
 export function accessRequestIndependent(ac: AccessCompat): boolean {
-  return ac.allows.every((r) => r.kind === "all") && ac.denys.every((r) => r.kind === "all");
+  return !methodDependent(ac) && ac.allows.every((r) => r.kind === "all") && ac.denys.every((r) => r.kind === "all");
 }
 
 /** Some rule names a host: the client's name must be looked up first. */

@@ -8,6 +8,7 @@ import { NodewsgiError } from "../errors";
 import { toByteString } from "../engine/byte-string";
 import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
 import { inDomain } from "./access-compat";
+import { limitCovers, unionLimits, type MethodLimit } from "./method-limit";
 
 /**
  * Configuration input: a string is the arguments of one `Require` line (`"valid-user"`,
@@ -16,6 +17,8 @@ import { inDomain } from "./access-compat";
  */
 export type RequireInput =
   | string
+  /** A line inside <Limit>/<LimitExcept>: it applies to those methods only. */
+  | { readonly require: string; readonly limit: MethodLimit }
   | readonly RequireInput[]
   | { readonly any: readonly RequireInput[] }
   | { readonly all: readonly RequireInput[] }
@@ -35,11 +38,14 @@ type Provider =
 
 interface Leaf {
   negate: boolean;
+  /** The methods it applies to (undefined: all); a section's is its children's union. */
+  limit?: MethodLimit;
   provider: Provider;
   text: string;
 }
 interface Section {
   negate: boolean;
+  limit?: MethodLimit;
   op: "and" | "or";
   children: Node[];
   text: string;
@@ -123,8 +129,9 @@ function compileLine(line: string): Leaf {
 }
 
 function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
-  if (typeof input === "string") {
-    const leaf = compileLine(input);
+  if (typeof input === "string" || "require" in input) {
+    const leaf = compileLine(typeof input === "string" ? input : input.require);
+    if (typeof input !== "string") leaf.limit = input.limit;
     if (leaf.negate && parentOp === "or") fail(`negative Require directive has no effect in <RequireAny> or <RequireNone>: ${leaf.text}`);
     return leaf;
   }
@@ -152,7 +159,9 @@ function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
   }
   if (negate && parentOp === "or") fail("negative <RequireNone> has no effect in <RequireAny> or <RequireNone>");
   if (items.length === 0) fail(`${text} contains no authorization directives`);
-  const section: Section = { negate, op, children: items.map((i) => compileNode(i, op)), text };
+  const children = items.map((i) => compileNode(i, op));
+  const limit = children.reduce<MethodLimit | undefined>((u, c, i) => (i === 0 ? c.limit : unionLimits(u, c.limit)), undefined);
+  const section: Section = { negate, op, children, text, ...(limit ? { limit } : {}) };
   // authz_core_check_section: after De Morgan lifts a negated child section of the other
   // operator into this one (signs flipped), some child must be positive.
   const effective = section.children.flatMap((c) =>
@@ -165,7 +174,7 @@ function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
 /** Compile configuration into a Requirement. Throws NodewsgiError("CONFIG_REQUIRE"/"CONFIG_REQUIRE_IP"). */
 export function compileRequire(input: RequireInput): Requirement {
   const root = compileNode(input, null);
-  const constant = (node: Node): boolean => ("op" in node ? node.children.every(constant) : node.provider.kind === "all");
+  const constant = (node: Node): boolean => node.limit === undefined && ("op" in node ? node.children.every(constant) : node.provider.kind === "all");
   const host = (node: Node): boolean => ("op" in node ? node.children.some(host) : node.provider.kind === "host");
   return { root, requestIndependent: constant(root), needsHostName: host(root) };
 }
@@ -193,14 +202,16 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
   }
 }
 
-function apply(node: Node, r: AuthzRequest): AuthzStatus {
+function apply(node: Node, r: AuthzRequest, parentOp: "and" | "or"): AuthzStatus {
+  // apply_authz_sections: a node limited to other methods grants within AND, is neutral within OR.
+  if (node.limit !== undefined && !limitCovers(node.limit, r.method)) return parentOp === "and" ? "granted" : "neutral";
   let result: AuthzStatus;
   if (!("op" in node)) {
     result = checkProvider(node.provider, r);
   } else {
     result = "neutral";
     for (const child of node.children) {
-      const c = apply(child, r);
+      const c = apply(child, r, node.op);
       if (c === "error") return "error";
       if (c === "neutral") continue;
       if (node.op === "and") {
@@ -239,5 +250,5 @@ export function isRequestIndependent(req: Requirement): boolean {
 
 /** Evaluate a requirement for a request (and its user, once authenticated). */
 export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus {
-  return apply(req.root, r);
+  return apply(req.root, r, "and");
 }

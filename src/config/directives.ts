@@ -28,6 +28,7 @@ import {
 } from "./model";
 import { applyFileETag } from "./file-etag";
 import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
+import type { MethodLimit } from "../auth/method-limit";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { isHeaderNameRegex, isPlainPattern } from "../map/setenvif";
 import { toByteString } from "../engine/byte-string";
@@ -50,6 +51,8 @@ export interface ApplyScope {
   readonly rawArgs: string;
   /** The Require container being filled (an explicit <RequireAll/Any/None>), if any. */
   readonly authzContainer?: AuthzContainer;
+  /** Inside <Limit>/<LimitExcept>: the methods access directives apply to. */
+  readonly methodLimit?: MethodLimit;
   /** In .htaccess: the options `AllowOverride Options=...` permits (undefined: all). */
   readonly allowedOptions?: readonly OptionName[];
   notice(message: string): void;
@@ -185,6 +188,11 @@ section("IfModule", ALL, "<IfModule [!]module-file-or-name> ... </IfModule>",
   "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_authz_core, mod_authz_host, mod_authz_user and mod_access_compat. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
 section("IfDefine", ALL, "<IfDefine [!]parameter-name> ... </IfDefine>",
   "Includes its contents only when the parameter is (or with `!`, is not) defined, by `-D NAME` on the command line or a `Define` directive read before it.", 1, 1);
+section("Limit", D, "<Limit method [method] ...> ... </Limit>",
+  "Restricts the access directives inside (Require, and mod_access_compat's Order, Allow, Deny and Satisfy) to the listed methods; others inside apply to every method. HEAD counts as GET; method names are case-sensitive; TRACE cannot be listed (see TraceEnable). Sections such as <Files> are not allowed inside. A nested <Limit> must narrow the methods. In .htaccess it needs AllowOverride Limit or AuthConfig (and what it contains, its own class), and only httpd's built-in methods may be named.", 1, INF);
+section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>",
+  "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
+
 currentModule = "mod_authz_core";
 section("RequireAll", D, "<RequireAll> Require ... </RequireAll>",
   "Authorization succeeds only if every enclosed Require line (or nested container) succeeds and none fails.", 0, 0);
@@ -1092,7 +1100,7 @@ def({
     if (negated && target.kind === "any") {
       throw badValue("negative Require directive has no effect in <RequireAny> directive (use it inside <RequireAll> or <RequireNone>)");
     }
-    target.items.push({ kind: "require", negated, provider, args: rest, where: scope.where });
+    target.items.push({ kind: "require", negated, provider, args: rest, ...(scope.methodLimit ? { limit: scope.methodLimit } : {}), where: scope.where });
   },
 });
 def({
@@ -1112,7 +1120,12 @@ def({
   apply(scope, [o]) {
     const order = o!.toLowerCase();
     if (order !== "allow,deny" && order !== "deny,allow" && order !== "mutual-failure") throw badValue("unknown order (allow,deny, deny,allow or mutual-failure)");
-    accessCompatFor(scope).order = order;
+    const ac = accessCompatFor(scope);
+    if (scope.methodLimit) (ac.methodOrders ??= []).push({ value: order, limit: scope.methodLimit });
+    else {
+      ac.order = order;
+      delete ac.methodOrders;
+    }
   },
 });
 for (const which of ["Allow", "Deny"] as const) {
@@ -1129,7 +1142,8 @@ for (const which of ["Allow", "Deny"] as const) {
         }
       });
       const ac = accessCompatFor(scope);
-      (which === "Allow" ? ac.allows : ac.denys).push(...rules);
+      const limited = scope.methodLimit ? rules.map((r) => ({ ...r, limit: scope.methodLimit })) : rules;
+      (which === "Allow" ? ac.allows : ac.denys).push(...limited);
     },
   });
 }
@@ -1137,7 +1151,13 @@ def({
   name: "Satisfy", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "Satisfy Any|All", default: "All",
   doc: "How Apache 2.2 host-based access (Order, Allow, Deny) combines with `Require`: `All` needs both; `Any` grants a request that Allow/Deny let in without asking `Require` or authenticating, and leaves any other request to `Require` (so `Require valid-user` can still admit it after Basic authentication). Setting it starts the section's Order/Allow/Deny afresh, as httpd does.",
   apply(scope, [s]) {
-    accessCompatFor(scope).satisfy = parseChoice(s!, ["Any", "All"] as const, "Satisfy") === "Any" ? "any" : "all";
+    const satisfy = parseChoice(s!, ["Any", "All"] as const, "Satisfy") === "Any" ? "any" : "all";
+    const ac = accessCompatFor(scope);
+    if (scope.methodLimit) (ac.methodSatisfy ??= []).push({ value: satisfy, limit: scope.methodLimit });
+    else {
+      ac.satisfy = satisfy;
+      delete ac.methodSatisfy;
+    }
   },
 });
 

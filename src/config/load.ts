@@ -22,6 +22,7 @@ import {
 import { parseText, splitRewriteWords, splitWsgiWords, type RawDirective, type RawNode, type RawSection } from "./parse";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { editDistance } from "./values";
+import { nestedLimit, type MethodLimit } from "../auth/method-limit";
 
 export interface LoadOptions {
   /** `-D NAME` or `-D NAME=value` from the command line. */
@@ -39,6 +40,8 @@ interface Scope {
   /** .htaccess only. */
   readonly allowOverride?: AllowOverrideSetting;
   readonly allowOverrideList?: readonly string[];
+  /** Inside <Limit>/<LimitExcept>: the methods access directives apply to. */
+  readonly methodLimit?: MethodLimit;
   /** .htaccess only: where its <Files> sections go. */
   readonly htaccessFiles?: Section[];
 }
@@ -141,6 +144,22 @@ class Loader {
         this.walk(node.children, { context: "virtualhost", host, dir: host.dir });
         return;
       }
+      case "Limit":
+      case "LimitExcept": {
+        if (scope.context === "htaccess" && !(scope.allowOverride?.classes ?? []).some((c) => c === "Limit" || c === "AuthConfig")) {
+          this.error("E_CONFIG_CONTEXT", node.where, tag, "not allowed here (needs AllowOverride Limit or AuthConfig)");
+          return;
+        }
+        let methodLimit: MethodLimit;
+        try {
+          methodLimit = nestedLimit(scope.methodLimit, args, spec.name === "LimitExcept", scope.context === "htaccess");
+        } catch (e) {
+          this.error("E_CONFIG_VALUE", node.where, tag, (e as Error).message);
+          return;
+        }
+        this.walk(node.children, { ...scope, methodLimit });
+        return;
+      }
       case "RequireAll":
       case "RequireAny":
       case "RequireNone": {
@@ -154,6 +173,10 @@ class Loader {
     // Directory, DirectoryMatch, Location, LocationMatch, Files, FilesMatch
     const kind = spec.name as SectionKind;
     const isFiles = kind === "Files" || kind === "FilesMatch";
+    if (scope.methodLimit) {
+      this.error("E_CONFIG_CONTEXT", node.where, tag, `${tag} cannot occur within <Limit> or <LimitExcept> section`);
+      return;
+    }
     if (scope.section && !(isFiles && (scope.section.kind === "Directory" || scope.section.kind === "DirectoryMatch"))) {
       this.error("E_CONFIG_CONTEXT", node.where, tag, `${tag} cannot occur within <${scope.section.kind}> section`);
       return;
@@ -188,7 +211,7 @@ class Loader {
     else if (scope.htaccessFiles) scope.htaccessFiles.push(sec);
     else scope.host.sections.push(sec);
     const context: Context = scope.context === "htaccess" ? "htaccess" : "directory";
-    this.walk(node.children, { ...scope, context, dir: sec.settings, section: sec, authz: undefined } as Scope);
+    this.walk(node.children, { ...scope, context, dir: sec.settings, section: sec, authz: undefined, methodLimit: undefined } as Scope);
   }
 
   private unknown(where: Where, name: string): void {
@@ -268,6 +291,7 @@ class Loader {
       where: node.where,
       rawArgs: node.rawArgs,
       ...(scope.authz ? { authzContainer: scope.authz } : {}),
+      ...(scope.methodLimit ? { methodLimit: scope.methodLimit } : {}),
       ...(scope.allowOverride?.options ? { allowedOptions: scope.allowOverride.options } : {}),
       notice: (m) => this.notice(node.where, m),
       serverRelative: (p) => path.resolve(this.config.serverRoot, p),

@@ -8,6 +8,7 @@ import type { LogLevel } from "../log/error-log";
 import type { Where } from "./errors";
 import type { ConfigRegex } from "./regex";
 import type { AccessCompat } from "../auth/access-compat";
+import type { MethodLimit } from "../auth/method-limit";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
 
@@ -168,6 +169,8 @@ export interface RequireLine {
   /** all, valid-user, user, group, ip, host, local, env, method */
   readonly provider: string;
   readonly args: readonly string[];
+  /** Inside <Limit>/<LimitExcept>: the methods the line applies to. */
+  readonly limit?: MethodLimit;
   readonly where: Where;
 }
 

@@ -30,7 +30,7 @@ import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrit
 import { rewriteCookie } from "./rewrite-cookie";
 import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
-import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, type AccessCompat } from "../auth/access-compat";
+import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, satisfyFor, type AccessCompat } from "../auth/access-compat";
 import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
@@ -547,10 +547,11 @@ export class Mapper {
   private checkAccessCompat(state: RequestState, settings: DirSettings, ac: AccessCompat, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
     const req = state.req;
     if (!accessRequestIndependent(ac)) state.plain = false;
+    const satisfy = satisfyFor(ac, req.method);
     const decide = (allowed: boolean): MapResult | null | Promise<MapResult | null> => {
-      if (allowed) return ac.satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
+      if (allowed) return satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
       const line = `AH01797: client denied by server configuration: ${filename}`;
-      if (ac.satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "access_compat", settings };
+      if (satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "access_compat", settings };
       // Satisfy Any: the denial is logged, and Require (with authentication) may still admit the
       // client. A plan could not repeat the log line, so none is made.
       state.plain = false;
@@ -560,10 +561,10 @@ export class Mapper {
     if (accessNeedsHostName(ac)) {
       return doubleReverseName(req.remoteAddress).then((hostName) => {
         state.hostName = hostName;
-        return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, hostName }));
+        return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, hostName, method: req.method }));
       });
     }
-    return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env }));
+    return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, method: req.method }));
   }
 
   /** mod_authz_core's Require, with Basic authentication when a user could change the answer. */
@@ -880,9 +881,10 @@ export class Mapper {
     const ac = settings.accessCompat;
     if (ac !== undefined) {
       // A lookup cannot wait for DNS: host-name rules match nothing here.
-      const allowed = accessAllowed(ac, { remoteAddress: state.req.remoteAddress, env: state.env });
-      if (ac.satisfy === "any" && allowed) return 200;
-      if (ac.satisfy !== "any" && !allowed) return 403;
+      const allowed = accessAllowed(ac, { remoteAddress: state.req.remoteAddress, env: state.env, method: state.req.method });
+      const satisfy = satisfyFor(ac, state.req.method);
+      if (satisfy === "any" && allowed) return 200;
+      if (satisfy !== "any" && !allowed) return 403;
     }
     const requirement = settings.authz ? this.requirement(settings.authz) : null;
     const authType = settings.authType?.value;
@@ -974,7 +976,10 @@ function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, w
 }
 
 function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
-  if (c.kind === "require") return `${c.negated ? "not " : ""}${c.provider} ${c.args.join(" ")}`.trim();
+  if (c.kind === "require") {
+    const line = `${c.negated ? "not " : ""}${c.provider} ${c.args.join(" ")}`.trim();
+    return c.limit ? { require: line, limit: c.limit } : line;
+  }
   const items = c.items.map(toRequireInput);
   return c.kind === "all" ? { all: items } : c.kind === "none" ? { none: items } : { any: items };
 }

@@ -188,8 +188,12 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   readonly startMs: number;
   /** What the map phase decided (set by Site once known). */
   result: MapResult | null = null;
-  /** `Header note` notes, for `%{NAME}n`. */
-  readonly notes = new Map<string, string>();
+  private noteMap: Map<string, string> | null = null;
+
+  /** `Header note` notes, for `%{NAME}n`: made only for a request whose Header rules ask for it. */
+  get notes(): Map<string, string> {
+    return (this.noteMap ??= new Map());
+  }
   private responseHeaders: readonly HeaderPair[] = [];
   private readonly t0: number;
   private finished = false;
@@ -325,11 +329,11 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     return undefined;
   }
 
-  /** The request's environment (SetEnv, rewrite E=, and for applications the whole environ). */
   note(name: string): string | undefined {
-    return this.notes.get(name);
+    return this.noteMap?.get(name);
   }
 
+  /** The request's environment (SetEnv, rewrite E=, and for applications the whole environ). */
   env(name: string): string | undefined {
     const r = this.result;
     if (r === null) return undefined;

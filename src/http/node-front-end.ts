@@ -63,9 +63,8 @@ export class NodeFrontEnd implements FrontEnd {
         maxHeaderSize: this.limits.headerBytes,
         keepAliveTimeout: this.keepAliveTimeoutMs,
         // A client has this long to send its header block (Apache's RequestReadTimeout
-        // header=20), checked every few seconds: slowloris connections do not pile up. node
-        // wants it longer than the keep-alive timeout.
-        headersTimeout: Math.max(20_000, this.keepAliveTimeoutMs + 1000),
+        // header=20), checked every few seconds: slowloris connections do not pile up.
+        headersTimeout: 20_000,
         connectionsCheckingInterval: 5000,
         requestTimeout: 0,
       },
@@ -108,10 +107,7 @@ export class NodeFrontEnd implements FrontEnd {
     // node takes 0 as no timeout at all; httpd's 0 lets the connection go at once.
     this.keepAliveTimeoutMs = Math.max(1, policy.timeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
     this.maxRequestsPerSocket = policy.maxRequests ?? DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
-    for (const s of this.bound) {
-      s.keepAliveTimeout = this.keepAliveTimeoutMs;
-      s.headersTimeout = Math.max(20_000, this.keepAliveTimeoutMs + 1000);
-    }
+    for (const s of this.bound) s.keepAliveTimeout = this.keepAliveTimeoutMs;
     return [];
   }
 

@@ -208,7 +208,18 @@ export async function serveFile(
     const lmSec = lastModifiedSeconds(stat, nowMs);
     const parts = opts.fileETag === undefined ? DEFAULT_FILE_ETAG : opts.fileETag;
     const vlv = opts.variantListDir ? variantListValidator(opts.variantListDir, nowMs) : undefined;
-    const etag = parts?.digest ? digestETag(await sha1Of(fh, size), vlv) : makeETag(stat, nowMs, parts, vlv);
+    let etag: string | undefined;
+    if (parts?.digest) {
+      // A client gone mid-digest closes the file under the read: nothing to answer, nothing to log.
+      const sha1 = await sha1Of(fh, size).catch((err: unknown) => {
+        if (sink.aborted) return null;
+        throw err;
+      });
+      if (sha1 === null) return 0;
+      etag = digestETag(sha1, vlv);
+    } else {
+      etag = makeETag(stat, nowMs, parts, vlv);
+    }
     if (sink.aborted) return 0;
 
     const validators: HeaderPair[] = [...lead, ["Last-Modified", httpDate(lmSec)]];

@@ -434,7 +434,8 @@ export function sendInternalServerError(sink: ResponseSink, head = false, server
     return;
   }
   const body = internalErrorPage(serverAdmin, signature);
-  writeErrorHead(sink, 
+  writeErrorHead(
+    sink,
     500,
     "Internal Server Error",
     withClosingHeader(500, [

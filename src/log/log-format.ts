@@ -249,7 +249,7 @@ function orDash(v: string | undefined): string {
   return v === undefined || v === "" ? "-" : escapeLogItem(v);
 }
 
-/** The first value of a request header (names in IncomingRequest.headers are lower-case). */
+/** A request header's values joined with ", ", as httpd merges repeated fields (names are lower-case). */
 function joinedHeader(req: IncomingRequest, lowerName: string): string | undefined {
   const h = req.headers;
   let out: string | undefined;
@@ -257,6 +257,7 @@ function joinedHeader(req: IncomingRequest, lowerName: string): string | undefin
   return out;
 }
 
+/** The first value of a request header (names in IncomingRequest.headers are lower-case). */
 export function firstHeader(req: IncomingRequest, lowerName: string): string | undefined {
   const h = req.headers;
   for (let i = 0; i < h.length; i += 2) if (h[i] === lowerName) return h[i + 1];

@@ -1024,14 +1024,13 @@ function withFile(result: MapResult, file: string): MapResult {
   return result.kind === "error" && result.file === undefined ? { ...result, file } : result;
 }
 
-/** `reason`: a byte string, like the paths it names (logged through textOf). */
-/** mod_dir's DirectorySlash redirect: the same URL with a `/` added. */
-/** mod_dir's trailing-slash redirect of the directory `dirPath` (logged as %f). */
+/** mod_dir's DirectorySlash redirect: the same URL with a `/` added; `dirPath` is the access log's %f. */
 function slashRedirect(state: RequestState, uri: string, query: string | null, settings: DirSettings, dirPath: string): MapResult {
   const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
   return { kind: "redirect", status: 301, location, settings, file: dirPath };
 }
 
+/** `reason`: a byte string, like the paths it names (logged through textOf). */
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
   return { kind: "error", status, reason, settings };
 }

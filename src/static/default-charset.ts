@@ -5,6 +5,7 @@
  * name a charset already).
  */
 import type { HeaderPair, ResponseSink } from "../http/types";
+import { writeErrorHead } from "../http/write-head";
 
 /** The Content-Type httpd would send for `type` under `AddDefaultCharset charset`. */
 export function withCharset(type: string, charset: string): string {
@@ -29,6 +30,8 @@ export function withDefaultCharset(sink: ResponseSink, charset: string): Respons
       }
       sink.writeHead(status, reason, out ?? headers);
     },
+    // The server's own pages name their charset already; the mark goes on to the sink.
+    writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, headers),
     write: (chunk) => sink.write(chunk),
     drain: () => sink.drain(),
     end: (chunk) => sink.end(chunk),

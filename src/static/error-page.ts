@@ -234,6 +234,8 @@ export function withErrorStatus(sink: ResponseSink, status: number, extraHeaders
     },
     onAbort: (cb) => sink.onAbort(cb),
     writeHead: (_status, _reason, headers) => sink.writeHead(status, reasonPhrase(status), [...extraHeaders, ...headers]),
+    // The default handler's own error pages stay marked as the server's (Header always only).
+    writeErrorHead: (_status, _reason, headers) => writeErrorHead(sink, status, reasonPhrase(status), [...extraHeaders, ...headers]),
     write: (chunk) => sink.write(chunk),
     drain: () => sink.drain(),
     end: (chunk) => sink.end(chunk),

@@ -198,3 +198,28 @@ describe("the mapper", () => {
     });
   }
 });
+
+it("host-name lookups: at most two at once on libuv's thread pool (static files share it), the others wait their turn", async () => {
+  const dns = require("node:dns");
+  const { doubleReverseName } = require("../dist/auth/access-compat");
+  const saved = { lookupService: dns.promises.lookupService, lookup: dns.promises.lookup };
+  let running = 0;
+  let most = 0;
+  dns.promises.lookupService = async () => {
+    running++;
+    most = Math.max(most, running);
+    await new Promise((r) => setTimeout(r, 20));
+    running--;
+    return { hostname: "client.example.test", service: "0" };
+  };
+  dns.promises.lookup = async () => [];
+  try {
+    const addrs = ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14", "192.0.2.15", "192.0.2.16"];
+    const names = await Promise.all(addrs.map((a) => doubleReverseName(a)));
+    // The forward lookup names no address of the client: no name, as httpd's double reverse check.
+    assert.deepEqual(names, addrs.map(() => null));
+    assert.equal(most, 2);
+  } finally {
+    Object.assign(dns.promises, saved);
+  }
+});

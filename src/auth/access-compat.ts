@@ -168,8 +168,8 @@ const names = new Map<string, { at: number; name: Promise<string | null> }>();
 /**
  * The client's name as httpd's REMOTE_DOUBLE_REV lookup finds it: the reverse lookup of the
  * address, kept only if that name resolves forward to the same address. Both lookups go
- * through getnameinfo/getaddrinfo on libuv's thread pool (the event loop never waits), and
- * answers are kept briefly (httpd keeps them per connection).
+ * through getnameinfo/getaddrinfo on libuv's thread pool (the event loop never waits; at most
+ * LOOKUPS_AT_ONCE at a time), and answers are kept briefly (httpd keeps them per connection).
  */
 export function doubleReverseName(remoteAddress: string): Promise<string | null> {
   const addr = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1] ?? remoteAddress.replace(/%.*$/, "");
@@ -182,7 +182,31 @@ export function doubleReverseName(remoteAddress: string): Promise<string | null>
   return name;
 }
 
+/**
+ * Lookups running at once. libuv's thread pool (4 threads) also reads every static file: slow
+ * reverse lookups for many clients must not take all of it, so the rest wait their turn.
+ */
+const LOOKUPS_AT_ONCE = 2;
+let lookupsRunning = 0;
+const lookupsWaiting: (() => void)[] = [];
+
+function acquireLookup(): Promise<void> {
+  if (lookupsRunning < LOOKUPS_AT_ONCE) {
+    lookupsRunning++;
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => lookupsWaiting.push(resolve));
+}
+
+/** The slot goes straight to the next waiting lookup, if any. */
+function releaseLookup(): void {
+  const next = lookupsWaiting.shift();
+  if (next) next();
+  else lookupsRunning--;
+}
+
 async function lookupDoubleReverse(addr: string): Promise<string | null> {
+  await acquireLookup();
   try {
     const { hostname } = await dns.promises.lookupService(addr, 0);
     if (!hostname || looksLikeIp(hostname)) return null;
@@ -190,6 +214,8 @@ async function lookupDoubleReverse(addr: string): Promise<string | null> {
     return forward.some((a) => sameAddress(a.address, addr)) ? hostname : null;
   } catch {
     return null;
+  } finally {
+    releaseLookup();
   }
 }
 

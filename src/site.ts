@@ -300,7 +300,9 @@ export class Site {
   private fileOptions(result: Extract<MapResult, { kind: "static" }>): ServeFileOptions {
     const t = fileType(path.basename(result.file), result.settings, this.mime);
     return {
-      contentType: result.forcedType ?? t.type ?? null,
+      contentType: t.type ?? null,
+      // ForceType (or a rewrite's T=) wins over everything, a directory's own type included.
+      ...(result.forcedType ? { forceType: result.forcedType } : {}),
       ...(t.encoding ? { encoding: t.encoding } : {}),
       languages: t.languages,
       fileETag: fileETagParts(result.settings.fileETag?.value),

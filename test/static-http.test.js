@@ -24,6 +24,7 @@ function staticSite() {
     "noidx/f.txt": "f\n",
     "lim/a.txt": "limited\n",
     "cs/a.txt": "charset dir\n",
+    "ft/sub/f.txt": "forced\n",
   };
   for (const [rel, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(d, rel)), { recursive: true });
@@ -55,6 +56,10 @@ DocumentRoot "${d}"
 </Directory>
 <Directory "${d}/cs">
     AddDefaultCharset On
+</Directory>
+<Directory "${d}/ft">
+    ForceType text/plain
+    Options +Indexes
 </Directory>
 `,
   );
@@ -90,6 +95,8 @@ for (const frontEnd of ["node", "uws"]) {
         ["OPTIONS", "/dir/", 200, "text/html"],
         ["OPTIONS", "/idx/", 200, "httpd/unix-directory"],
         ["OPTIONS", "/noidx/", 200, "httpd/unix-directory"],
+        // ForceType wins over a directory's own type (core_override_type runs after mod_mime).
+        ["OPTIONS", "/ft/sub/", 200, "text/plain"],
         ["OPTIONS", "/cs/nope.txt", 200, "text/plain; charset=iso-8859-1"],
         ["PUT", "/nope.txt", 405],
         ["DELETE", "/nope.txt", 405],

@@ -124,8 +124,6 @@ class WireSink extends CreditWindow implements ResponseSink {
   ended = false;
   /** Made on first use: most requests never need it. */
   private abortCbs: (() => void)[] | null = null;
-  /** The head to come is the server's own error page: the front end may replace it (ErrorDocument). */
-  private serverPage = false;
 
   constructor(
     private readonly id: number,
@@ -155,17 +153,20 @@ class WireSink extends CreditWindow implements ResponseSink {
     }
   }
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
+    this.sendHead(status, reason, headers, false);
+  }
+  /** The server's own error page: marked on the wire, the front end decides (ErrorDocument, Header always). */
+  writeErrorHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
+    this.sendHead(status, reason, headers, true);
+  }
+  private sendHead(status: number, reason: string, headers: readonly HeaderPair[], serverPage: boolean): void {
     if (this.aborted) return;
-    if (!this.link.out.responseHead(this.id, status, reason, headers, this.serverPage)) {
+    if (!this.link.out.responseHead(this.id, status, reason, headers, serverPage)) {
       // Too large for one frame: this request gets a 500 (RESP_ABORT before headers), the
       // connection and the other requests on it go on.
       childLog.log("error", "wsgi", `daemon: response headers larger than ${MAX_FRAME} bytes refused`);
       this.destroy();
     }
-  }
-  serverError(): boolean {
-    this.serverPage = true;
-    return false;
   }
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.ended) return true;

@@ -230,7 +230,7 @@ export class Outbox {
   /**
    * RESP_HEAD; false (nothing written) when it would exceed MAX_FRAME, which the reader refuses
    * by dropping the connection and every request on it. `serverPage`: the head is the server's
-   * own error page (ResponseSink.serverError), which the front end may replace.
+   * own error page (written through ResponseSink.writeErrorHead), which the front end may replace.
    */
   responseHead(id: number, status: number, reason: string, headers: readonly HeaderPair[], serverPage = false): boolean {
     let max = FRAME_HEADER + 12 + reason.length * 3;

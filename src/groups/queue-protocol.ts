@@ -31,7 +31,7 @@ export const R_BODY = 2;
 export const R_END = 4;
 export const R_DONE = 8;
 export const R_DESTROY = 16;
-/** With R_HEAD: the head is the server's own error page (ResponseSink.serverError), not the application's. */
+/** With R_HEAD: the head is the server's own error page (written through ResponseSink.writeErrorHead), not the application's. */
 export const R_SERVER_PAGE = 32;
 
 const REQ_FIXED = 48;

@@ -58,8 +58,6 @@ class WorkerSink extends CreditWindow implements ResponseSink {
   private head: ResponseHead | null = null;
   private endFlags = 0;
   private endChunk: Uint8Array | null = null;
-  /** The head to come is the server's own error page: the front end may replace it (ErrorDocument). */
-  private serverPage = false;
 
   constructor(readonly id: number) {
     super(data.window);
@@ -71,12 +69,12 @@ class WorkerSink extends CreditWindow implements ResponseSink {
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     // Held until the first chunk or the end: the head and body usually share one frame.
-    this.head = this.serverPage ? { status, reason, headers, serverPage: true } : { status, reason, headers };
+    this.head = { status, reason, headers };
   }
 
-  serverError(): boolean {
-    this.serverPage = true;
-    return false;
+  /** The server's own error page: marked on the wire, the front end decides (ErrorDocument, Header always). */
+  writeErrorHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
+    this.head = { status, reason, headers, serverPage: true };
   }
 
   write(chunk: Uint8Array): boolean {

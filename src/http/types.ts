@@ -82,9 +82,10 @@ export interface ResponseSink {
    * application's response (the script failed to load, the application failed before its head,
    * a refused body, a group that could not run the request): httpd applies ErrorDocument to
    * these. A sink that applies ErrorDocument sends its document and returns true, and the
-   * caller then sends nothing; one relaying to another thread or process marks the head that
-   * follows as the server's and returns false. `headers` are the page's extra headers (Allow,
-   * Connection), not its Content-Type or Content-Length.
+   * caller then sends nothing. (A sink relaying to another thread or process has none: the
+   * page's head comes through its writeErrorHead, marked on the wire, and the front end asks
+   * its own sink.) `headers` are the page's extra headers (Allow, Connection), not its
+   * Content-Type or Content-Length.
    */
   serverError?(status: number, headers: readonly HeaderPair[]): boolean;
   /**

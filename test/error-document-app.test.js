@@ -75,6 +75,9 @@ DocumentRoot "${work}/htdocs"
 </Directory>
 WSGIDaemonProcess errdoc threads=4
 ErrorDocument 500 "server-level text"
+RewriteEngine On
+RewriteCond %{HTTP:X-Probe} =1
+RewriteRule ^/plain/ - [E=probed:1]
 WSGIScriptAlias /plain/ "${work}/app/"
 <Location /plain/>
     WSGIApplicationGroup %{GLOBAL}
@@ -173,6 +176,14 @@ for (const frontEnd of ["uws", "node"]) {
         }
       });
     }
+
+    it("a rewrite condition's Vary is on the application's response, not on the server's error page (httpd drops headers_out there)", async () => {
+      const probed = async (target) => parseResponses((await exchange(port, `GET ${target} HTTP/1.1\r\nHost: a\r\nX-Probe: 1\r\nConnection: close\r\n\r\n`, { timeoutMs: 5000 })).raw)[0];
+      assert.equal((await probed("/plain/app.js/ok")).headers.vary, "X-Probe");
+      const failed = await probed("/plain/app.js/raise");
+      assert.equal(failed.status, 500);
+      assert.equal(failed.headers.vary, undefined);
+    });
 
     it("ErrorDocument 500 default restores the canned page over an inherited document", async () => {
       const res = await get(port, "/plain/app.js/raise");

@@ -4,6 +4,7 @@
  * one is answered with the status given and the connection is closed, because after a framing
  * error nothing that follows on the connection can be trusted (CVE-2022-22720).
  */
+import { mergedHeaderValue } from "./header-values";
 
 /** Apache's defaults (include/httpd.h): LimitRequestLine, LimitRequestFieldSize, LimitRequestFields. */
 export const LIMIT_REQUEST_LINE = 8190;
@@ -103,10 +104,7 @@ export function checkRequestHead(
  * for HTTP/1.0 too).
  */
 export function unmetExpectation(headers: readonly string[]): string | null {
-  let value: string | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i] === "expect") value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  }
+  const value = mergedHeaderValue(headers, "expect");
   if (value === undefined || value === "" || value.toLowerCase() === "100-continue") return null;
   return value;
 }

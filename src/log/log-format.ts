@@ -9,6 +9,7 @@ import type { IncomingRequest } from "../http/types";
 import { NodewsgiError } from "../errors";
 import { unescapeUrl } from "../map/rewrite-escape";
 import { textOf } from "../engine/byte-string";
+import { mergedHeaderValue } from "../http/header-values";
 
 /** What a compiled format reads from a finished request. Getters may be lazy. */
 export interface LogSubject {
@@ -174,7 +175,7 @@ function directive(letter: string, arg: string | null, format: string): Item {
     case "i": {
       const name = (arg ?? "").toLowerCase();
       // httpd joins repeated request fields with ", " as it reads them.
-      return (s) => orDash(joinedHeader(s.req, name));
+      return (s) => orDash(mergedHeaderValue(s.req.headers, name));
     }
     case "I":
       return (s) => String(requestBytes(s.req));
@@ -249,13 +250,6 @@ function orDash(v: string | undefined): string {
   return v === undefined || v === "" ? "-" : escapeLogItem(v);
 }
 
-/** A request header's values joined with ", ", as httpd merges repeated fields (names are lower-case). */
-function joinedHeader(req: IncomingRequest, lowerName: string): string | undefined {
-  const h = req.headers;
-  let out: string | undefined;
-  for (let i = 0; i < h.length; i += 2) if (h[i] === lowerName) out = out === undefined ? h[i + 1] : `${out}, ${h[i + 1]}`;
-  return out;
-}
 
 /** The first value of a request header (names in IncomingRequest.headers are lower-case). */
 export function firstHeader(req: IncomingRequest, lowerName: string): string | undefined {

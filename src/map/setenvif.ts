@@ -8,6 +8,7 @@
  */
 import type { SetEnvIfRule } from "../config/model";
 import { splitTarget } from "./request-target";
+import { mergedHeaderValue } from "../http/header-values";
 
 export interface SetEnvIfRequest {
   readonly method: string;
@@ -71,12 +72,7 @@ function attributeValue(rule: SetEnvIfRule, req: SetEnvIfRequest, uri: string, e
     }
     return last;
   }
-  const name = attribute.toLowerCase();
-  let found: string | undefined;
-  for (let i = 0; i < h.length; i += 2) {
-    if (h[i] === name) found = found === undefined ? h[i + 1] : `${found}, ${h[i + 1]}`;
-  }
-  return found ?? env.get(attribute);
+  return mergedHeaderValue(h, attribute.toLowerCase()) ?? env.get(attribute);
 }
 
 /** mod_setenvif's is_header_regex: an attribute with other characters than these is a regex over header names. */

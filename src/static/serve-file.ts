@@ -30,6 +30,7 @@ import { STATIC_ALLOW, sendErrorPage, type ErrorPageContext } from "./error-page
 import { MimeTable, defaultMimeTable } from "./mime";
 import { withCharset } from "./default-charset";
 import { ByteRange, RangeLimits, evaluateRange } from "./range";
+import { mergedHeaderValue } from "../http/header-values";
 import { reasonPhrase } from "./status";
 
 export interface StaticRequest {
@@ -119,19 +120,6 @@ function sendStaticError(sink: ResponseSink, status: number, method: string, pag
 export function headerValue(headers: readonly string[], name: string): string | undefined {
   for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
   return undefined;
-}
-
-/**
- * A header's value as httpd reads it: repeated fields joined with ", " (ap_get_mime_headers
- * merges them on arrival). So two Range fields make one value that is no valid range set,
- * and the whole file is sent, as by httpd.
- */
-export function mergedHeaderValue(headers: readonly string[], name: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    if (headers[i] === name) value = value === undefined ? headers[i + 1] : `${value}, ${headers[i + 1]}`;
-  }
-  return value;
 }
 
 /**

@@ -1,22 +1,14 @@
 import type { HeaderPair, ResponseSink } from "./types";
 import { writeErrorHead } from "./write-head";
+import { wrapSink } from "./sink-wrapper";
 
 /** A sink that adds `extra` to whatever head is sent through it (mod_rewrite's Vary and Set-Cookie). */
 export function withExtraHeaders(sink: ResponseSink, extra: readonly HeaderPair[]): ResponseSink {
   // mod_rewrite puts Vary in r->headers_out, which httpd's own error pages drop, and cookies in
   // r->err_headers_out, which every response keeps.
   const onErrors = extra.filter(([name]) => name.toLowerCase() !== "vary");
-  return {
-    get aborted() {
-      return sink.aborted;
-    },
-    onAbort: (cb) => sink.onAbort(cb),
+  return wrapSink(sink, {
     writeHead: (status, reason, headers) => sink.writeHead(status, reason, [...headers, ...extra]),
     writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, [...headers, ...onErrors]),
-    write: (chunk) => sink.write(chunk),
-    drain: () => sink.drain(),
-    end: (chunk) => sink.end(chunk),
-    destroy: () => sink.destroy(),
-    ...(sink.serverError ? { serverError: sink.serverError.bind(sink) } : {}),
-  };
+  });
 }

@@ -10,6 +10,7 @@
 import type { HeaderDirective } from "../config/model";
 import { formatHeaderValue, parseHeaderFormat, type FormatContext, type FormatPart } from "./header-format";
 import type { HeaderPair, ResponseSink } from "./types";
+import { wrapSink } from "./sink-wrapper";
 
 export interface HeaderRuleContext extends FormatContext {
   /** Request headers, flat lower-case `[name, value, ...]` (for `echo`). */
@@ -190,17 +191,8 @@ function apacheReplacement(r: string): string {
  * moment the head is written: `writeErrorHead` for the server's own error pages.
  */
 export function withResponseHeaderRules(sink: ResponseSink, rules: readonly HeaderDirective[], ctx: HeaderRuleContext): ResponseSink {
-  return {
-    get aborted() {
-      return sink.aborted;
-    },
-    onAbort: (cb) => sink.onAbort(cb),
+  return wrapSink(sink, {
     writeHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, false, headers, ctx)),
     writeErrorHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, true, headers, ctx)),
-    write: (chunk) => sink.write(chunk),
-    drain: () => sink.drain(),
-    end: (chunk) => sink.end(chunk),
-    destroy: () => sink.destroy(),
-    ...(sink.serverError ? { serverError: sink.serverError.bind(sink) } : {}),
-  };
+  });
 }

@@ -5,7 +5,7 @@
  * name a charset already).
  */
 import type { HeaderPair, ResponseSink } from "../http/types";
-import { writeErrorHead } from "../http/write-head";
+import { wrapSink } from "../http/sink-wrapper";
 
 /** The Content-Type httpd would send for `type` under `AddDefaultCharset charset`. */
 export function withCharset(type: string, charset: string): string {
@@ -15,11 +15,8 @@ export function withCharset(type: string, charset: string): string {
 
 /** A sink whose Content-Type gets the default charset when it needs one. */
 export function withDefaultCharset(sink: ResponseSink, charset: string): ResponseSink {
-  return {
-    get aborted() {
-      return sink.aborted;
-    },
-    onAbort: (cb) => sink.onAbort(cb),
+  // The server's own pages name their charset already: writeErrorHead passes them on as they are.
+  return wrapSink(sink, {
     writeHead: (status, reason, headers) => {
       let out: HeaderPair[] | null = null;
       for (let i = 0; i < headers.length; i++) {
@@ -30,11 +27,5 @@ export function withDefaultCharset(sink: ResponseSink, charset: string): Respons
       }
       sink.writeHead(status, reason, out ?? headers);
     },
-    // The server's own pages name their charset already; the mark goes on to the sink.
-    writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, headers),
-    write: (chunk) => sink.write(chunk),
-    drain: () => sink.drain(),
-    end: (chunk) => sink.end(chunk),
-    destroy: () => sink.destroy(),
-  };
+  });
 }

@@ -6,6 +6,7 @@
  */
 import type { HeaderPair, ResponseSink } from "../http/types";
 import { writeErrorHead } from "../http/write-head";
+import { wrapSink } from "../http/sink-wrapper";
 import { reasonPhrase } from "./status";
 
 export interface ErrorPageContext {
@@ -199,19 +200,7 @@ export function sendServerErrorPage(sink: ResponseSink, status: number, ctx: Err
  * own response and returns true, or returns false to let the canned page through.
  */
 export function withServerErrors(sink: ResponseSink, answer: (status: number, headers: readonly HeaderPair[]) => boolean): ResponseSink {
-  return {
-    get aborted() {
-      return sink.aborted;
-    },
-    onAbort: (cb) => sink.onAbort(cb),
-    writeHead: (status, reason, headers) => sink.writeHead(status, reason, headers),
-    writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, headers),
-    write: (chunk) => sink.write(chunk),
-    drain: () => sink.drain(),
-    end: (chunk) => sink.end(chunk),
-    destroy: () => sink.destroy(),
-    serverError: answer,
-  };
+  return wrapSink(sink, { serverError: answer });
 }
 
 /** A server error page's headers without its own framing: what an ErrorDocument keeps of them. */
@@ -228,17 +217,9 @@ export function pageExtraHeaders(headers: readonly HeaderPair[]): HeaderPair[] {
  * error's status, as after Apache's internal redirect from ap_die.
  */
 export function withErrorStatus(sink: ResponseSink, status: number, extraHeaders: readonly HeaderPair[]): ResponseSink {
-  return {
-    get aborted() {
-      return sink.aborted;
-    },
-    onAbort: (cb) => sink.onAbort(cb),
+  return wrapSink(sink, {
     writeHead: (_status, _reason, headers) => sink.writeHead(status, reasonPhrase(status), [...extraHeaders, ...headers]),
     // The default handler's own error pages stay marked as the server's (Header always only).
     writeErrorHead: (_status, _reason, headers) => writeErrorHead(sink, status, reasonPhrase(status), [...extraHeaders, ...headers]),
-    write: (chunk) => sink.write(chunk),
-    drain: () => sink.drain(),
-    end: (chunk) => sink.end(chunk),
-    destroy: () => sink.destroy(),
-  };
+  });
 }

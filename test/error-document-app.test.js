@@ -10,9 +10,7 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
-const { startServer, exchange, inTurn, parseResponses } = require("./helpers/raw-http");
+const { startServer, exchange, inTurn, parseResponses, writeSite } = require("./helpers/raw-http");
 
 const APP = `"use strict";
 exports.application = (environ, start_response) => {
@@ -42,16 +40,10 @@ const MOUNTS = [
 ];
 
 function errorDocumentSite() {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-errdoc-"));
-  fs.mkdirSync(path.join(work, "app"));
-  fs.mkdirSync(path.join(work, "htdocs", "err"), { recursive: true });
-  fs.writeFileSync(path.join(work, "app", "app.js"), APP);
-  fs.writeFileSync(path.join(work, "app", "fail.js"), `throw new Error("fails to load");\n`);
-  fs.writeFileSync(path.join(work, "app", "nocall.js"), `exports.other = () => [];\n`);
-  fs.writeFileSync(path.join(work, "htdocs", "err", "500.html"), "<p>local 500 page</p>\n");
-  const sections = [];
-  for (const [mount, , directives] of MOUNTS) {
-    sections.push(`WSGIScriptAlias ${mount}/ "${work}/app/"
+  return writeSite("nodewsgi-errdoc-", ({ work }) => {
+    const sections = [];
+    for (const [mount, , directives] of MOUNTS) {
+      sections.push(`WSGIScriptAlias ${mount}/ "${work}/app/"
 <Location ${mount}/>
     ${directives}
     ErrorDocument 500 "custom 500 text"
@@ -62,15 +54,15 @@ WSGIScriptAlias /local${mount}/ "${work}/app/"
     ${directives}
     ErrorDocument 500 /err/500.html
 </Location>`);
-  }
-  const configFile = path.join(work, "server.conf");
-  fs.writeFileSync(
-    configFile,
-    `ServerName localhost
-Listen 127.0.0.1:0
-ErrorLog "${work}/error.log"
-DocumentRoot "${work}/htdocs"
-<Directory "${work}">
+    }
+    return {
+      files: {
+        "app/app.js": APP,
+        "app/fail.js": `throw new Error("fails to load");\n`,
+        "app/nocall.js": `exports.other = () => [];\n`,
+        "htdocs/err/500.html": "<p>local 500 page</p>\n",
+      },
+      config: `<Directory "${work}">
     Require all granted
 </Directory>
 WSGIDaemonProcess errdoc threads=4
@@ -85,8 +77,8 @@ WSGIScriptAlias /plain/ "${work}/app/"
 </Location>
 ${sections.join("\n")}
 `,
-  );
-  return { work, configFile };
+    };
+  });
 }
 
 async function get(port, target) {

@@ -6,23 +6,19 @@
 const { describe, it, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
 const { Server } = require("../dist/server");
 const { loadConfig } = require("../dist/config");
 const { jsEngine } = require("../dist/engine/js-engine");
 const { FileErrorLog } = require("../dist/log/error-log");
-const { exchange, inTurn, parseResponses } = require("./helpers/raw-http");
+const { exchange, inTurn, parseResponses, writeSite } = require("./helpers/raw-http");
 
 const GET = "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n";
 
 function site(directives) {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-keepalive-"));
-  fs.mkdirSync(path.join(work, "htdocs"));
-  fs.writeFileSync(path.join(work, "htdocs", "a.txt"), "a\n");
-  const configFile = path.join(work, "server.conf");
-  fs.writeFileSync(configFile, `ServerName localhost\nListen 127.0.0.1:0\nErrorLog "${work}/error.log"\nDocumentRoot "${work}/htdocs"\n<Directory "${work}/htdocs">\n    Require all granted\n</Directory>\n${directives}\n`);
-  return { work, configFile };
+  return writeSite("nodewsgi-keepalive-", ({ htdocs }) => ({
+    files: { "htdocs/a.txt": "a\n" },
+    config: `<Directory "${htdocs}">\n    Require all granted\n</Directory>\n${directives}\n`,
+  }));
 }
 
 const running = [];

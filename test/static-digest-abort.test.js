@@ -6,9 +6,8 @@ const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const net = require("node:net");
-const os = require("node:os");
 const path = require("node:path");
-const { startServer, exchange, parseResponses } = require("./helpers/raw-http");
+const { startServer, exchange, parseResponses, writeSite } = require("./helpers/raw-http");
 
 const SIZE = 48 * 1024 * 1024;
 
@@ -18,12 +17,12 @@ for (const frontEnd of ["uws", "node"]) {
     let port;
     let work;
     before(async () => {
-      work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-digest-"));
-      fs.mkdirSync(path.join(work, "htdocs"));
-      fs.writeFileSync(path.join(work, "htdocs", "big.bin"), Buffer.alloc(SIZE, 7));
-      const configFile = path.join(work, "server.conf");
-      fs.writeFileSync(configFile, `ServerName localhost\nListen 127.0.0.1:0\nErrorLog "${work}/error.log"\nDocumentRoot "${work}/htdocs"\n<Directory "${work}/htdocs">\n    Require all granted\n    FileETag Digest\n</Directory>\n`);
-      ({ server, port } = await startServer(frontEnd, { work, configFile }));
+      const site = writeSite("nodewsgi-digest-", ({ htdocs }) => ({
+        files: { "htdocs/big.bin": Buffer.alloc(SIZE, 7) },
+        config: `<Directory "${htdocs}">\n    Require all granted\n    FileETag Digest\n</Directory>\n`,
+      }));
+      work = site.work;
+      ({ server, port } = await startServer(frontEnd, site));
     });
     after(async () => {
       await server?.stop(500);

@@ -7,16 +7,12 @@
 const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
-const { startServer, inTurn } = require("./helpers/raw-http");
+const { startServer, inTurn, writeSite } = require("./helpers/raw-http");
 
 const H = "Host: localhost\r\n";
 const ALLOW = "GET,HEAD,OPTIONS,POST,TRACE";
 
 function staticSite() {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-static-http-"));
-  const d = path.join(work, "htdocs");
   const files = {
     "a.txt": "0123456789".repeat(10),
     "dir/index.html": "<html>index of dir</html>\n",
@@ -26,18 +22,9 @@ function staticSite() {
     "cs/a.txt": "charset dir\n",
     "ft/sub/f.txt": "forced\n",
   };
-  for (const [rel, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(d, rel)), { recursive: true });
-    fs.writeFileSync(path.join(d, rel), text);
-  }
-  const configFile = path.join(work, "server.conf");
-  fs.writeFileSync(
-    configFile,
-    `ServerName localhost
-Listen 127.0.0.1:0
-ErrorLog "${work}/error.log"
-DocumentRoot "${d}"
-<Directory />
+  return writeSite("nodewsgi-static-http-", ({ htdocs: d }) => ({
+    files: Object.fromEntries(Object.entries(files).map(([rel, text]) => [`htdocs/${rel}`, text])),
+    config: `<Directory />
     AllowOverride None
     Require all denied
 </Directory>
@@ -62,8 +49,7 @@ DocumentRoot "${d}"
     Options +Indexes
 </Directory>
 `,
-  );
-  return { work, configFile };
+  }));
 }
 
 const sortedAllow = (r) => (r.headers.allow === undefined ? undefined : r.headers.allow.split(",").sort().join(","));

@@ -113,21 +113,32 @@ WSGIScriptAlias /limited "${apps}/echo.wsgi"
 const MOUNTS = [["/g", "in the front-end thread"], ["/w", "in a worker thread"], ["/d", "in a daemon process"]];
 
 /**
+ * A site in a new temporary directory `work`: `build({ work, htdocs })` returns the files to
+ * write (paths relative to `work`) and the configuration that follows the common head
+ * (ServerName localhost, Listen 127.0.0.1:0, ErrorLog in `work`, DocumentRoot `htdocs`).
+ */
+function writeSite(prefix, build) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const htdocs = path.join(work, "htdocs");
+  fs.mkdirSync(htdocs);
+  const { files = {}, config = "" } = build({ work, htdocs });
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(work, rel)), { recursive: true });
+    fs.writeFileSync(path.join(work, rel), content);
+  }
+  const configFile = path.join(work, "server.conf");
+  fs.writeFileSync(configFile, `ServerName localhost\nListen 127.0.0.1:0\nErrorLog "${work}/error.log"\nDocumentRoot "${htdocs}"\n${config}`);
+  return { work, configFile, htdocs };
+}
+
+/**
  * A site serving one application (`app`, the script's source) from each of MOUNTS: %{GLOBAL},
  * a worker-thread group and a daemon process group. `directives` go before the aliases.
  */
 function mountedSite(app, { directives = "" } = {}) {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-mounted-"));
-  fs.mkdirSync(path.join(work, "htdocs"));
-  fs.writeFileSync(path.join(work, "app.js"), app);
-  const configFile = path.join(work, "server.conf");
-  fs.writeFileSync(
-    configFile,
-    `ServerName localhost
-Listen 127.0.0.1:0
-ErrorLog "${work}/error.log"
-DocumentRoot "${work}/htdocs"
-${directives}
+  return writeSite("nodewsgi-mounted-", ({ work }) => ({
+    files: { "app.js": app },
+    config: `${directives}
 <Directory "${work}">
     Require all granted
 </Directory>
@@ -136,8 +147,7 @@ WSGIScriptAlias /w "${work}/app.js" application-group=workers
 WSGIDaemonProcess mounted threads=4
 WSGIScriptAlias /d "${work}/app.js" process-group=mounted application-group=%{GLOBAL}
 `,
-  );
-  return { work, configFile };
+  }));
 }
 
 /**
@@ -280,4 +290,4 @@ function inTurn(port, requests) {
   });
 }
 
-module.exports = { makeSite, mountedSite, MOUNTS, warmUp, startServer, exchange, inTurn, parseResponses, BIG_SIZE };
+module.exports = { makeSite, writeSite, mountedSite, MOUNTS, warmUp, startServer, exchange, inTurn, parseResponses, BIG_SIZE };

@@ -71,6 +71,7 @@ export function checkRequestHead(
   let hosts = 0;
   let lengths = 0;
   let encodings = 0;
+  let expects = 0;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i];
     const size = name.length + 2 + Buffer.byteLength(headers[i + 1], "latin1");
@@ -80,6 +81,7 @@ export function checkRequestHead(
     if (name === "host") hosts++;
     else if (name === "content-length") lengths++;
     else if (name === "transfer-encoding") encodings++;
+    else if (name === "expect") expects++;
   }
   if (total > limits.headerBytes) return { status: 431, why: `header block of ${total} bytes exceeds ${limits.headerBytes}`, stage: "fields", fieldsRead: fields };
   if (hosts > 1) return { status: 400, why: "more than one Host header" };
@@ -93,7 +95,8 @@ export function checkRequestHead(
   if (encodings > 0 && protocol === "HTTP/1.0") return { status: 400, why: "Transfer-Encoding in an HTTP/1.0 request" };
   const declared = parseDeclaredLength(headers);
   if (declared.invalid) return { status: 400, why: "invalid Content-Length or unsupported Transfer-Encoding" };
-  const expectation = unmetExpectation(headers);
+  // Most requests carry no Expect: its value is read only when the loop above saw one.
+  const expectation = expects > 0 ? unmetExpectation(headers) : null;
   if (expectation !== null) return { status: 417, why: `unrecognized expectation Expect: ${expectation}`, expectation };
   return null;
 }

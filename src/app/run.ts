@@ -317,7 +317,7 @@ class ResponseRun {
       this.declared = -1;
     }
     // httpd closes after a 400, 500, 503, ... whoever sent it, an application's response too.
-    headers = withClosingHeader(this.code, headers, false);
+    headers = withClosingHeader(this.code, headers, "application");
     this.sink.writeHead(this.code, this.reason, headers);
     this.headersSent = true;
   }

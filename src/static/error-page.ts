@@ -154,12 +154,13 @@ function encodedPage(status: number, ctx: ErrorPageContext): { reason: string; b
 const CLOSING_STATUSES = new Set([400, 408, 411, 413, 414, 500, 501, 503]);
 
 /**
- * `headers` plus `Connection: close` when httpd would close the connection after `status`. The
- * server's own 413 is the exception: a refused body is skipped unread and costs the connection
- * only when it is large (refusalHeaders in src/http/request-checks.ts).
+ * `headers` plus `Connection: close` when httpd would close the connection after `status`, in a
+ * response the server itself (`by` "server") or an application made. The server's own 413 is the
+ * exception: a refused body is skipped unread and costs the connection only when it is large
+ * (refusalHeaders in src/http/request-checks.ts).
  */
-export function withClosingHeader(status: number, headers: readonly HeaderPair[], own = true): readonly HeaderPair[] {
-  if (!CLOSING_STATUSES.has(status) || (own && status === 413) || headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) return headers;
+export function withClosingHeader(status: number, headers: readonly HeaderPair[], by: "server" | "application" = "server"): readonly HeaderPair[] {
+  if (!CLOSING_STATUSES.has(status) || (by === "server" && status === 413) || headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) return headers;
   return [...headers, ["Connection", "close"]];
 }
 

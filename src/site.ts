@@ -60,7 +60,7 @@ export class Site {
     /** CustomLog files; null when none is configured (then requests are not wrapped at all). */
     private readonly accessLog: AccessLog | null = null,
   ) {
-    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log, config.main.accessFileName?.value) });
+    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log, config.main.accessFileName?.value, config.serverRoot) });
     for (const rule of this.mapper.jsEvaluatedAliasRules()) {
       notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
     }

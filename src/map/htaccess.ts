@@ -25,10 +25,15 @@ export class HtaccessFiles implements HtaccessReader {
   /** AccessFileName as byte strings: they are joined to mapped paths. */
   private readonly names: readonly string[];
 
-  /** `names`: AccessFileName, the files looked for in each directory, in order. */
+  /**
+   * `names`: AccessFileName, the files looked for in each directory, in order. `serverRoot`: what
+   * relative paths in them (AuthUserFile, AuthGroupFile) are relative to, as httpd's
+   * ap_server_root_relative; without it, the .htaccess file's own directory.
+   */
   constructor(
     private readonly log: ErrorLog,
     names: readonly string[] = [".htaccess"],
+    private readonly serverRoot?: string,
   ) {
     this.names = names.map(toByteString);
   }
@@ -62,7 +67,7 @@ export class HtaccessFiles implements HtaccessReader {
     const result = parseHtaccess(text, textOf(file), {
       ...(allowed.allowOverride ? { allowOverride: allowed.allowOverride } : {}),
       ...(allowed.allowOverrideList ? { allowOverrideList: allowed.allowOverrideList.value } : {}),
-    });
+    }, this.serverRoot);
     if (result.errors.length > 0) {
       const error = result.errors.map((e) => e.message).join("; ");
       this.log.log("alert", "core", error);

@@ -3,7 +3,7 @@
  * mod_authz_core, mod_auth_basic, mod_authn_file):
  *   1. evaluate the requirement without a user: granted -> ok (no authentication at all, so no
  *      REMOTE_USER); denied/neutral -> 403;
- *   2. denied-no-user -> authenticate (AuthType Basic): no or non-Basic credentials, unknown user,
+ *   2. denied-no-user -> authenticate (AuthType Basic; none configured: 500, AH00027): no or non-Basic credentials, unknown user,
  *      wrong password -> 401 with `WWW-Authenticate: Basic realm="AuthName"`; unreadable
  *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType -> 500, logged;
  *   3. evaluate again with the user: granted -> ok; anything else -> 401 (AuthzForbiddenOnFailure Off).
@@ -14,7 +14,8 @@ import type { ErrorLog } from "../log/error-log";
 import { NodewsgiError } from "../errors";
 import { textOf, toByteString } from "../engine/byte-string";
 import { HtpasswdCache, verifyPassword } from "./htpasswd";
-import { Requirement, evaluateRequire } from "./require";
+import { GroupFileCache, errnoText } from "./group-file";
+import { Requirement, evaluateRequire, type AuthzRequest, type GroupMembership } from "./require";
 
 export interface AuthConfig {
   /** AuthType: `Basic`, `None`/undefined (no authentication). Others give 500. */
@@ -23,6 +24,8 @@ export interface AuthConfig {
   name?: string;
   /** AuthUserFile path. */
   userFile?: string;
+  /** AuthGroupFile path, for `Require group`. */
+  groupFile?: string;
 }
 
 export interface AuthRequest {
@@ -59,9 +62,22 @@ export interface AuthorizeOptions {
   log?: ErrorLog;
   /** Parsed AuthUserFile cache; one per server is plenty. */
   htpasswd?: HtpasswdCache;
+  /** Parsed AuthGroupFile cache; one per server is plenty. */
+  groupFiles?: GroupFileCache;
 }
 
 const sharedCache = new HtpasswdCache();
+const sharedGroupFiles = new GroupFileCache();
+
+/** The user's groups in AuthGroupFile, or why there are none (Require group logs it when evaluated). */
+async function groupMembership(file: string | undefined, user: string, cache: GroupFileCache): Promise<GroupMembership> {
+  if (!file) return { kind: "no-file" };
+  try {
+    return { kind: "groups", file, names: await cache.groupsFor(file, user) };
+  } catch (err) {
+    return { kind: "unreadable", file, errno: errnoText((err as Error).cause) };
+  }
+}
 
 /** ap_escape_quotes: backslash every `"` not already escaped. */
 function escapeQuotes(s: string): string {
@@ -95,8 +111,9 @@ export async function authorize(
   auth: AuthConfig = {},
   opts: AuthorizeOptions = {},
 ): Promise<AuthResult> {
-  const log = (level: "error" | "info", module: string, msg: string) =>
-    opts.log?.log(level, module, `${req.logPrefix ?? `[client ${req.remoteAddress}] `}${msg}`);
+  // httpd prints an error's `(errno)text: ` before the client prefix.
+  const log = (level: "error" | "info" | "debug", module: string, msg: string, errno?: string) =>
+    opts.log?.log(level, module, `${errno ? `${errno}: ` : ""}${req.logPrefix ?? `[client ${req.remoteAddress}] `}${msg}`);
   const uri = req.uri ?? "";
   const authType = auth.type && auth.type.toLowerCase() !== "none" ? auth.type : undefined;
 
@@ -119,10 +136,10 @@ export async function authorize(
 
   // denied-no-user: a user could change the answer, so authenticate.
   if (!authType) {
-    // mod_authn_core lets the request through unauthenticated; authorization then fails with 401
-    // and no challenge, since no scheme was configured to offer one.
-    log("error", "authz_core", `AH01629: authorization failure (no authenticated user): ${textOf(uri)}`);
-    return { ok: false, status: 401, headers: [] };
+    // No authentication module ran, so there is no user: httpd's request.c answers 500 rather than
+    // hand authorization a request it cannot decide (checked on 2.4.71).
+    log("error", "core", `AH00027: No authentication done but request not allowed without authentication for ${textOf(uri)}. Authentication not configured?`);
+    return { ok: false, status: 500, reason: "no authentication configured for a requirement that needs a user" };
   }
   if (authType.toLowerCase() !== "basic") {
     log("error", "authn_core", `AH01796: AuthType ${authType} configured without corresponding module`);
@@ -160,7 +177,9 @@ export async function authorize(
     return challenge(auth.name);
   }
 
-  const second = evaluateRequire(requirement, { ...base, user: creds.user });
+  const withUser: AuthzRequest = { ...base, user: creds.user, uri, log };
+  if (requirement.needsGroups) withUser.groups = await groupMembership(auth.groupFile, creds.user, opts.groupFiles ?? sharedGroupFiles);
+  const second = evaluateRequire(requirement, withUser);
   if (second === "granted") {
     return { ok: true, user: creds.user, environ: { REMOTE_USER: creds.user, AUTH_TYPE: authType } };
   }

@@ -9,6 +9,7 @@ import { toByteString } from "../engine/byte-string";
 import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
 import { inDomain } from "./access-compat";
 import { limitCovers, unionLimits, type MethodLimit } from "./method-limit";
+import { asciiLower, confWords } from "./group-file";
 
 /**
  * Configuration input: a string is the arguments of one `Require` line (`"valid-user"`,
@@ -34,7 +35,9 @@ type Provider =
   | { kind: "local" }
   | { kind: "host"; domains: readonly string[] }
   | { kind: "method"; methods: ReadonlySet<string> }
-  | { kind: "env"; names: readonly string[] };
+  | { kind: "env"; names: readonly string[] }
+  /** mod_authz_groupfile: the names ASCII lower-cased, as httpd's apr_table compares them. */
+  | { kind: "group"; groups: readonly string[] };
 
 interface Leaf {
   negate: boolean;
@@ -59,7 +62,15 @@ export interface Requirement {
   readonly requestIndependent: boolean;
   /** Some `Require host` line: the client's double-reverse name must be looked up first. */
   readonly needsHostName: boolean;
+  /** Some `Require group` line: the user's AuthGroupFile groups must be looked up (AuthzRequest.groups). */
+  readonly needsGroups: boolean;
 }
+
+/** What AuthGroupFile says about the request's user, looked up before `Require group` is evaluated. */
+export type GroupMembership =
+  | { kind: "groups"; file: string; names: ReadonlySet<string> }
+  | { kind: "no-file" }
+  | { kind: "unreadable"; file: string; errno: string };
 
 export interface AuthzRequest {
   remoteAddress: string;
@@ -71,6 +82,12 @@ export interface AuthzRequest {
   hostName?: string | null;
   /** Request environment variables for `Require env` (SetEnvIf and friends). */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
+  /** The user's AuthGroupFile groups, for `Require group` (absent: as if no AuthGroupFile). */
+  groups?: GroupMembership;
+  /** The request path, which group-file log lines name. */
+  uri?: string;
+  /** Where a provider logs what httpd's does; `errno` is apr's `(N)text`, printed first as httpd does. */
+  log?: (level: "error" | "info" | "debug", module: string, message: string, errno?: string) => void;
 }
 
 function fail(message: string): never {
@@ -119,6 +136,15 @@ function compileLine(line: string): Leaf {
       if (args.length === 0) fail("Require env: no variable names given");
       provider = { kind: "env", names: args };
       break;
+    case "group": {
+      // httpd evaluates the rest of the line as an ap_expr string, then splits it into words.
+      const rest = line.trim().replace(/^(not\s+)?\S+\s*/i, "");
+      if (/%\{|\$[0-9]/.test(rest)) fail(`Require group: expressions (%{...}) and backreferences are not supported: '${rest}'`);
+      const groups = confWords(rest);
+      if (groups.length === 0) fail("Require group: no group names given");
+      provider = { kind: "group", groups: groups.map(asciiLower) };
+      break;
+    }
     case "":
       fail("Require: no authorization provider given");
     // falls through (fail throws)
@@ -176,7 +202,8 @@ export function compileRequire(input: RequireInput): Requirement {
   const root = compileNode(input, null);
   const constant = (node: Node): boolean => node.limit === undefined && ("op" in node ? node.children.every(constant) : node.provider.kind === "all");
   const host = (node: Node): boolean => ("op" in node ? node.children.some(host) : node.provider.kind === "host");
-  return { root, requestIndependent: constant(root), needsHostName: host(root) };
+  const group = (node: Node): boolean => ("op" in node ? node.children.some(group) : node.provider.kind === "group");
+  return { root, requestIndependent: constant(root), needsHostName: host(root), needsGroups: group(root) };
 }
 
 function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
@@ -199,7 +226,30 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
       return r.method !== undefined && p.methods.has(r.method === "HEAD" ? "GET" : r.method) ? "granted" : "denied";
     case "env":
       return p.names.some((n) => envValue(r.env, n) !== undefined) ? "granted" : "denied";
+    case "group":
+      return checkGroup(p.groups, r);
   }
+}
+
+/** mod_authz_groupfile's group_check_authorization, with its log lines. */
+function checkGroup(groups: readonly string[], r: AuthzRequest): AuthzStatus {
+  if (r.user === undefined) return "denied-no-user";
+  const m = r.groups ?? { kind: "no-file" };
+  if (m.kind === "no-file") {
+    r.log?.("error", "authz_groupfile", "AH01664: No group file was specified in the configuration");
+    return "denied";
+  }
+  if (m.kind === "unreadable") {
+    r.log?.("error", "authz_groupfile", `AH01665: Could not open group file: ${m.file}`, m.errno);
+    return "denied";
+  }
+  if (m.names.size === 0) {
+    r.log?.("info", "authz_groupfile", `AH01666: Authorization of user ${r.user} to access ${r.uri ?? ""} failed, reason: user doesn't appear in group file (${m.file}).`);
+    return "denied";
+  }
+  if (groups.some((g) => m.names.has(g))) return "granted";
+  r.log?.("debug", "authz_groupfile", `AH01667: Authorization of user ${r.user} to access ${r.uri ?? ""} failed, reason: user is not part of the 'require'ed group(s).`);
+  return "denied";
 }
 
 function apply(node: Node, r: AuthzRequest, parentOp: "and" | "or"): AuthzStatus {

@@ -185,7 +185,7 @@ section("Files", ["server", "virtualhost", "directory", "htaccess"], "<Files fil
 section("FilesMatch", ["server", "virtualhost", "directory", "htaccess"], "<FilesMatch regex> ... </FilesMatch>",
   "Like <Files ~ regex>: a PCRE-syntax regular expression matched against the file name.", 1, 1);
 section("IfModule", ALL, "<IfModule [!]module-file-or-name> ... </IfModule>",
-  "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_authz_core, mod_authz_host, mod_authz_user and mod_access_compat. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
+  "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_authz_core, mod_authz_host, mod_authz_user, mod_authz_groupfile and mod_access_compat. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
 section("IfDefine", ALL, "<IfDefine [!]parameter-name> ... </IfDefine>",
   "Includes its contents only when the parameter is (or with `!`, is not) defined, by `-D NAME` on the command line or a `Define` directive read before it.", 1, 1);
 section("Limit", D, "<Limit method [method] ...> ... </Limit>",
@@ -1058,8 +1058,8 @@ def({
 currentModule = "mod_authz_core";
 def({
   name: "Require", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF,
-  syntax: "Require [not] all granted|all denied|valid-user|user name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...",
-  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, or an HTTP `method`. Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
+  syntax: "Require [not] all granted|all denied|valid-user|user name ...|group name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...",
+  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, `group` names (members listed in AuthGroupFile), client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, or an HTTP `method`. Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
   apply(scope, args) {
     let negated = false;
     let a = args;
@@ -1089,12 +1089,17 @@ def({
         for (const ip of rest) if (!isAddressSpec(ip, true)) throw badValue(`'${ip}' is not an IP address, partial address, CIDR block or network/mask`);
         break;
       case "group":
+        if (!rest.length) throw badArgs("Require group needs at least one group name");
+        // httpd reads the rest of the line as an ap_expr string (variables, backslash escapes)
+        // before splitting it into names; only literal names are implemented.
+        if (/%\{|\$[0-9]|\\/.test(scope.rawArgs)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "Require group: expressions (%{...}), backreferences and backslash escapes in group names are not supported by nodewsgi");
+        break;
       case "expr":
       case "file-owner":
       case "file-group":
         throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Require ${provider} is not supported by nodewsgi`);
       default:
-        throw badValue(`unknown authorization provider '${a[0] ?? ""}' (all, valid-user, user, ip, host, local, env, method)`);
+        throw badValue(`unknown authorization provider '${a[0] ?? ""}' (all, valid-user, user, group, ip, host, local, env, method)`);
     }
     const target = scope.authzContainer ?? (scope.dir.authz ??= { kind: "any", items: [], where: scope.where });
     if (negated && target.kind === "any") {
@@ -1192,6 +1197,15 @@ def({
   doc: "An htpasswd file of `user:hash` lines (bcrypt `$2y$`, `$apr1$` MD5, `{SHA}` and crypt hashes). Relative to ServerRoot.",
   apply(scope, [p]) {
     scope.dir.authUserFile = setting(scope, scope.serverRelative(p!));
+  },
+});
+
+currentModule = "mod_authz_groupfile";
+def({
+  name: "AuthGroupFile", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthGroupFile file-path",
+  doc: "A text file of `group: user1 user2 ...` lines for `Require group`. Relative to ServerRoot. Read as httpd reads it: a line ending in `\\` continues on the next, `#` starts a comment line, the group name is the text before the colon (ASCII case does not matter), members are words (quote a name with spaces), a group may have several lines. The file is parsed when first needed and again whenever it changes (httpd re-reads it for every request; the answers are the same). A file that cannot be opened denies the group (so an authenticated user gets 401), logged as AH01665.",
+  apply(scope, [p]) {
+    scope.dir.authGroupFile = setting(scope, scope.serverRelative(p!));
   },
 });
 
@@ -1369,7 +1383,6 @@ ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGI
 ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
 unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");
 unsupported("mod_wsgi", ["WSGIDispatchScript", "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript", "WSGIGroupAuthoritative", "WSGIPassApacheRequest", "WSGITelemetryService", "WSGITelemetryOptions", "WSGISlowRequests"], "not implemented yet");
-unsupported("mod_authz_groupfile", ["AuthGroupFile"], "group files are not implemented");
 unsupported("mod_auth_digest", ["AuthDigestProvider", "AuthDigestDomain"], "Digest authentication is not implemented");
 
 // LoadModule gets its own entry: a module we implement needs no notice.
@@ -1561,7 +1574,7 @@ function canonicalDirective(name: string): string {
 
 /** Modules nodewsgi implements, as `<IfModule>` and LoadModule see them. */
 const MODULES = ["core", "http_core", "so", "wsgi", "alias", "rewrite", "mime", "dir", "env", "setenvif", "headers", "log_config",
-  "negotiation", "autoindex", "auth_basic", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "access_compat", "unixd"];
+  "negotiation", "autoindex", "auth_basic", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "authz_groupfile", "access_compat", "unixd"];
 
 export function isKnownModule(spec: string): boolean {
   const m = /^mod_([\w]+)\.c$/.exec(spec) ?? /^([\w]+)_module$/.exec(spec) ?? /^mod_([\w]+)$/.exec(spec);

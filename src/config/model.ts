@@ -327,6 +327,8 @@ export interface DirSettings {
   authType?: Setting<"Basic" | "None">;
   authName?: Setting<string>;
   authUserFile?: Setting<string>;
+  /** AuthGroupFile (mod_authz_groupfile), for `Require group`. */
+  authGroupFile?: Setting<string>;
   authBasicProvider?: Setting<string[]>;
   authMerging?: Setting<"Off" | "And" | "Or">;
   /** The Require lines (an implicit RequireAny at the top). Replaced by a child's unless AuthMerging. */

@@ -612,6 +612,7 @@ export class Mapper {
         ...(authType ? { type: authType } : {}),
         ...(settings.authName ? { name: settings.authName.value } : {}),
         ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
+        ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
       },
       { log: this.options.log },
     );
@@ -620,7 +621,8 @@ export class Mapper {
       return null;
     }
     if (result.status === 401) return { kind: "error", status: 401, headers: result.headers, settings };
-    if (result.status === 500) return bad(500, toByteString(result.reason), settings);
+    // authorize() has logged the reason with its AH number, as httpd logs it: once.
+    if (result.status === 500) return { kind: "error", status: 500, settings };
     // authorize() has logged the refusal (AH01630).
     return { kind: "error", status: 403, settings };
   }
@@ -977,11 +979,18 @@ function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, w
 
 function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
   if (c.kind === "require") {
-    const line = `${c.negated ? "not " : ""}${c.provider} ${c.args.join(" ")}`.trim();
+    // Group names may hold spaces (`Require group "web admins"`): quoted again for the line's split.
+    const args = c.provider === "group" ? c.args.map(confQuote) : c.args;
+    const line = `${c.negated ? "not " : ""}${c.provider} ${args.join(" ")}`.trim();
     return c.limit ? { require: line, limit: c.limit } : line;
   }
   const items = c.items.map(toRequireInput);
   return c.kind === "all" ? { all: items } : c.kind === "none" ? { none: items } : { any: items };
+}
+
+/** A word quoted so that ap_getword_conf (confWords) gives it back. */
+function confQuote(word: string): string {
+  return word !== "" && !/[\s"'\\]/.test(word) ? word : `"${word.replace(/[\\"]/g, "\\$&")}"`;
 }
 
 /** mod_mime: the handler of the last extension that has one (AddHandler). */

@@ -492,7 +492,7 @@ def({
 });
 def({
   name: "LimitRequestBody", contexts: ALL, override: "Any", minArgs: 1, maxArgs: 1, syntax: "LimitRequestBody bytes", default: "1073741824",
-  doc: "The largest request body accepted, in bytes; 0 means unlimited. A Content-Length above it gets 413 before the application runs; a chunked body is cut off at the limit. httpd 2.4.54 changed the default from unlimited to 1 GiB; nodewsgi uses 1 GiB.",
+  doc: "The largest request body accepted, in bytes; 0 means unlimited. A Content-Length above it gets 413 before the application runs, and turns any other answer (a 403, a 401, a redirect, a listing, a static file, a 404) into 413, as httpd, which discards the body before answering; the limit is the one of the configuration the answer was made under (the server's for a server-context Redirect or RewriteRule). A chunked body is cut off at the limit. httpd 2.4.54 changed the default from unlimited to 1 GiB; nodewsgi uses 1 GiB.",
   apply(scope, [s]) {
     scope.dir.limitRequestBody = setting(scope, parseInteger(s!, "LimitRequestBody", 0));
   },

@@ -288,7 +288,12 @@ export class Mapper {
       plain: true,
       routeReused: false,
     };
-    const result = this.resolve(state, uri, query, 0);
+    let result = this.resolve(state, uri, query, 0);
+    if ((req.body?.declaredLength ?? -1) > 0) {
+      // Only a request that declares a body pays for this (and it needs no plan: plans are applications').
+      const serverSettings = tables.sections.serverSettings;
+      result = result instanceof Promise ? result.then((r) => overBodyLimit(r, req, serverSettings)) : overBodyLimit(result, req, serverSettings);
+    }
     if (result instanceof Promise) return result.then((r) => withRewriteHeaders(r, state));
     return state.cookies || state.vary ? withRewriteHeaders(result, state) : result;
   }
@@ -449,11 +454,7 @@ export class Mapper {
    * (serveFile answers those).
    */
   private defaultHandler(state: RequestState, walk: WalkResult, settings: DirSettings, staticType: string | null): MapResult {
-    const declared = state.req.body?.declaredLength ?? -1;
-    const limit = settings.limitRequestBody?.value ?? DEFAULT_LIMIT_REQUEST_BODY;
-    if (limit > 0 && declared > limit) {
-      return { kind: "error", status: 413, headers: refusalHeaders(declared, state.req.body?.chunked ?? false), reason: `Requested content-length of ${declared} is larger than the configured limit of ${limit}`, settings };
-    }
+    // A Content-Length over LimitRequestBody has become 413 already (overBodyLimit), whatever follows.
     const method = state.req.method;
     if (method === "GET" || method === "HEAD" || method === "POST") {
       if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, file: walk.filename, settings };
@@ -1069,6 +1070,29 @@ function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: string[]): WsgiT
     scriptMtimeMs: p.scriptMtimeMs,
     settings: p.settings,
   };
+}
+
+/**
+ * LimitRequestBody against a declared Content-Length, for every answer but an application's
+ * (the application path refuses with the engine's verdict, chunked bodies included). httpd
+ * 2.4.71 discards the body before sending any other response (a 403, a 401, mod_dir's 301, a
+ * listing, a static file, a 404), and a Content-Length over the limit of the configuration
+ * that answer was made under turns it into 413 there, after the refusal itself was logged.
+ * Answers decided before the directory walk (server-context Redirect or RewriteRule) go by the
+ * server's limit. A chunked body is not read to find out (httpd reads it while discarding and
+ * answers 413 too): its answer stands.
+ */
+function overBodyLimit(result: MapResult, req: MapRequest, serverSettings: DirSettings): MapResult {
+  if (result.kind === "wsgi" || result.kind === "trace" || (result.kind === "error" && result.status === 413)) return result;
+  const declared = req.body!.declaredLength;
+  const settings = result.settings ?? serverSettings;
+  const limit = settings.limitRequestBody?.value ?? DEFAULT_LIMIT_REQUEST_BODY;
+  if (limit <= 0 || declared <= limit) return result;
+  // httpd logs the refusal the 413 replaces (AH01630 and the like); its own line is info-level.
+  const logged = result.kind === "error" && result.reason !== undefined
+    ? { reason: result.reason, ...(result.reasonModule ? { reasonModule: result.reasonModule } : {}) }
+    : { reason: `Requested content-length of ${declared} is larger than the configured limit of ${limit}` };
+  return { kind: "error", status: 413, headers: refusalHeaders(declared, false), ...logged, settings };
 }
 
 /** Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is the server's own error or redirect. */

@@ -284,3 +284,58 @@ WSGIScriptAlias /app @DIR@/app.js application-group=%{GLOBAL}
     assert.match(s.read("error.log"), new RegExp(`\\[R:${id.replace(/[+/]/g, "\\$&")}\\] AH01630: client denied`));
   });
 });
+
+describe("access log: what httpd 2.4.71 logs after mapping", () => {
+  // Each line is what httpd logged for the same request and configuration (docs/logging.md).
+  const FORMAT = `"U=%U i=%{X-Foo}i ua=%{User-Agent}i acc=%{Accept}i co=%{Connection}o s=%>s"`;
+  const CONFIG = `CustomLog @DIR@/after.log ${FORMAT}
+RequestHeader set X-Foo server-set
+RequestHeader append Accept extra
+<Directory @DIR@/htdocs/h>
+    RequestHeader set X-Foo dir-set
+    RequestHeader unset User-Agent
+</Directory>
+<Files app.wsgi>
+    SetHandler wsgi-script
+    Options +ExecCGI
+</Files>`;
+  const raw = (port, text) => require("./helpers/raw-http").exchange(port, text, { timeoutMs: 2000 });
+
+  for (const frontEnd of ["node", "uws"]) {
+    it(`%{X}i after RequestHeader, %U normalized as r->uri, %{Connection}o as sent (${frontEnd} front end)`, async () => {
+      const s = await start(CONFIG, frontEnd);
+      try {
+        for (const d of ["a", "h", "dir"]) fs.mkdirSync(path.join(s.dir, "htdocs", d));
+        fs.writeFileSync(path.join(s.dir, "htdocs", "a", "f.txt"), "a");
+        fs.writeFileSync(path.join(s.dir, "htdocs", "h", "f.txt"), "h");
+        fs.writeFileSync(path.join(s.dir, "htdocs", "dir", "index.html"), "i");
+        fs.copyFileSync(path.join(s.dir, "app.js"), path.join(s.dir, "htdocs", "app.wsgi"));
+        const cases = [
+          ["GET /file.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: ua1\r\nX-Foo: client\r\nAccept: a/b\r\nConnection: close\r\n\r\n",
+            "U=/file.txt i=server-set ua=ua1 acc=a/b, extra co=close s=200"],
+          ["GET /h/f.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: ua1\r\nConnection: close\r\n\r\n", "U=/h/f.txt i=dir-set ua=- acc=extra co=close s=200"],
+          ["GET /a/./%2e%2E/a/%66.txt?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/a/f.txt i=server-set ua=- acc=extra co=close s=200"],
+          ["GET //a//f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/a/f.txt i=server-set ua=- acc=extra co=close s=200"],
+          ["GET /dir/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/dir/index.html i=server-set ua=- acc=extra co=close s=200"],
+          ["GET /app.wsgi/x/../y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/app.wsgi/y i=server-set ua=- acc=extra co=close s=200"],
+          ["GET /no%20pe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/no pe i=server-set ua=- acc=extra co=close s=404"],
+          // mod_dir's redirect comes before mod_headers' fixup: no edits logged.
+          ["GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "U=/a i=- ua=- acc=- co=- s=301"],
+        ];
+        if (frontEnd === "node") {
+          // uWS refuses HTTP/1.0 (docs/front-ends.md).
+          cases.push(["GET /file.txt HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n", "U=/file.txt i=server-set ua=- acc=extra co=Keep-Alive s=200"]);
+          cases.push(["GET /file.txt HTTP/1.0\r\nHost: x\r\n\r\n", "U=/file.txt i=server-set ua=- acc=extra co=close s=200"]);
+        }
+        for (const [text] of cases) await raw(s.port, text);
+        const lines = await waitFor(() => {
+          const l = fs.existsSync(path.join(s.dir, "after.log")) ? s.read("after.log").trim().split("\n") : [];
+          return l.length >= cases.length ? l : null;
+        });
+        assert.deepEqual(lines, cases.map(([, line]) => line));
+      } finally {
+        await s.server.stop();
+      }
+    });
+  }
+});

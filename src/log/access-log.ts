@@ -20,6 +20,7 @@ import { openLogTarget, type LogTarget } from "./log-file";
 import { existingRequestId, requestIdOf } from "./request-id";
 import type { RefusedRequest } from "../http/refused-request";
 import { RefusalEntry } from "./refusal-entry";
+import { jsEngine } from "../engine/js-engine";
 
 interface CompiledLog {
   readonly format: CompiledFormat;
@@ -313,6 +314,45 @@ export class LoggedResponse implements ResponseSink, LogSubject {
 
   get handler(): string | undefined {
     return this.result?.kind === "wsgi" ? "wsgi-script" : undefined;
+  }
+
+  get requestHeaders(): readonly string[] {
+    return this.result?.requestHeaders ?? this.req.headers;
+  }
+
+  /**
+   * %U: httpd's r->uri: the path decoded, dot segments removed, slashes merged (as the mapper
+   * normalizes it); a directory's index or a MultiViews variant replaces the last segment, as
+   * mod_dir's and mod_negotiation's fast redirects change r->uri; an application's is
+   * SCRIPT_NAME + PATH_INFO. A path the mapper refused is logged decoded, as it came.
+   */
+  get uriPath(): string | undefined {
+    const r = this.result;
+    if (r?.kind === "wsgi") {
+      const e = r.environ;
+      let script: string | undefined, info: string | undefined;
+      for (let i = 0; i < e.length; i += 2) {
+        if (e[i] === "SCRIPT_NAME") script = e[i + 1];
+        else if (e[i] === "PATH_INFO") info = e[i + 1];
+      }
+      if (script !== undefined) return script + (info ?? "");
+    }
+    const q = this.req.target.indexOf("?");
+    const raw = q < 0 ? this.req.target : this.req.target.slice(0, q);
+    const host = this.hostData().host;
+    const slashes = host.allowEncodedSlashes?.value ?? this.log.config.main.allowEncodedSlashes?.value ?? "off";
+    const norm = jsEngine.normalizePath(raw, slashes);
+    if (!norm.ok) return undefined;
+    if (r?.kind === "static" && (norm.path.endsWith("/") || r.negotiated)) {
+      return norm.path.slice(0, norm.path.lastIndexOf("/") + 1) + r.file.slice(r.file.lastIndexOf("/") + 1);
+    }
+    return norm.path;
+  }
+
+  /** What the front end says in Connection when the response did not: close, Keep-Alive (HTTP/1.0), or nothing. */
+  get connectionHeader(): string | undefined {
+    if (!this.keepAlive) return "close";
+    return this.req.protocol === "HTTP/1.0" ? "Keep-Alive" : undefined;
   }
 
   get keepAlive(): boolean {

@@ -14,6 +14,12 @@ import { mergedHeaderValue } from "../http/header-values";
 /** What a compiled format reads from a finished request. Getters may be lazy. */
 export interface LogSubject {
   readonly req: IncomingRequest;
+  /** %{X}i: the header fields as RequestHeader left them (httpd logs r->headers_in after its fixups); req's when absent. */
+  readonly requestHeaders?: readonly string[];
+  /** %U: r->uri, the decoded path after dot-segment removal (and mod_dir's index); from the target when absent. */
+  readonly uriPath?: string;
+  /** %{Connection}o when the response had no Connection field: what the front end sent (close, Keep-Alive). */
+  readonly connectionHeader?: string;
   /** %r when it is not `method target protocol`: the line of a request refused as malformed. */
   readonly requestLine?: string;
   /** Final status sent (0 when nothing was sent: the client went away first). */
@@ -175,7 +181,7 @@ function directive(letter: string, arg: string | null, format: string): Item {
     case "i": {
       const name = (arg ?? "").toLowerCase();
       // httpd joins repeated request fields with ", " as it reads them.
-      return (s) => orDash(mergedHeaderValue(s.req.headers, name));
+      return (s) => orDash(mergedHeaderValue(s.requestHeaders ?? s.req.headers, name));
     }
     case "I":
       return (s) => String(requestBytes(s.req));
@@ -194,6 +200,8 @@ function directive(letter: string, arg: string | null, format: string): Item {
     case "o":
       // mod_log_config logs r->content_type without its parameters.
       if (arg?.toLowerCase() === "content-type") return (s) => orDash(s.responseHeader(arg)?.replace(/\s*;.*$/s, ""));
+      // The front end writes Connection itself; httpd's ap_set_keepalive puts it in headers_out.
+      if (arg?.toLowerCase() === "connection") return (s) => orDash(s.responseHeader("connection") ?? s.connectionHeader);
       return (s) => orDash(s.responseHeader(arg ?? ""));
     case "O":
       return (s) => String(s.headerBytes + s.bodyBytes);
@@ -232,7 +240,7 @@ function directive(letter: string, arg: string | null, format: string): Item {
     case "u":
       return (s) => orDash(s.user);
     case "U":
-      return (s) => orDash(urlPath(s.req.target));
+      return (s) => orDash(s.uriPath ?? urlPath(s.req.target));
     case "v":
       return (s) => escapeLogItem(s.serverName);
     case "V":

@@ -75,6 +75,8 @@ export interface WsgiTarget {
  */
 interface AddsHeaders {
   readonly responseHeaders?: readonly HeaderPair[];
+  /** The request's fields as RequestHeader left them, when it edited them (flat, names lower-case): the access log's %{X}i. */
+  readonly requestHeaders?: readonly string[];
 }
 
 export type MapResult = AddsHeaders & (
@@ -455,14 +457,18 @@ export class Mapper {
    */
   private defaultHandler(state: RequestState, walk: WalkResult, settings: DirSettings, staticType: string | null): MapResult {
     // A Content-Length over LimitRequestBody has become 413 already (overBodyLimit), whatever follows.
+    // mod_headers' fixup has run: RequestHeader's edits are what the access log shows (%{X}i);
+    // the static answer itself still reads the request's own fields.
+    const requestRules = rulesOf(settings.headers, "RequestHeader");
+    const edited = requestRules.length === 0 ? null : { requestHeaders: applyRequestHeaderRules(requestRules, state.req.headers, { env: state.env, requestHeaders: state.req.headers, startMicros: Date.now() * 1000 }) };
     const method = state.req.method;
     if (method === "GET" || method === "HEAD" || method === "POST") {
-      if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, file: walk.filename, settings };
-      if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, file: walk.filename, settings };
+      if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, file: walk.filename, settings, ...edited };
+      if (walk.pathInfo !== "" && settings.acceptPathInfo?.value !== "on") return { kind: "error", status: 404, file: walk.filename, settings, ...edited };
     }
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
-    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated };
+    return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated, ...edited };
   }
 
   /** map_to_storage and type_checker for a translated request: the walk, the sections, the handler. */
@@ -819,7 +825,8 @@ export class Mapper {
       settings,
     };
     if (state.plain && state.routeReused) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
-    return wsgiTarget(target, environ);
+    const result = wsgiTarget(target, environ);
+    return headers === req.headers ? result : { ...result, requestHeaders: headers };
   }
 
   private proxyList(entries: readonly string[]): ProxyList {

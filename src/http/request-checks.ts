@@ -91,8 +91,8 @@ export function checkRequestHead(
   if (lengths > 1 || conflictingContentLength(headers)) return { status: 400, why: "repeated Content-Length" };
   if (encodings > 1) return { status: 400, why: "repeated Transfer-Encoding" };
   if (encodings > 0 && lengths > 0) return { status: 400, why: "both Content-Length and Transfer-Encoding (request smuggling)" };
-  // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
-  if (encodings > 0 && protocol === "HTTP/1.0") return { status: 400, why: "Transfer-Encoding in an HTTP/1.0 request" };
+  // A chunked HTTP/1.0 request is served, as httpd 2.4.71 serves it (RFC 9112 6.1 lets a server
+  // read it so; the response is not chunked, HTTP/1.0 has no chunked responses).
   const declared = parseDeclaredLength(headers);
   if (declared.invalid) return { status: 400, why: "invalid Content-Length or unsupported Transfer-Encoding" };
   // Most requests carry no Expect: its value is read only when the loop above saw one.

@@ -142,33 +142,55 @@ export class GroupFileCache {
    * errno; see errnoText).
    */
   async groupsFor(file: string, user: string): Promise<ReadonlySet<string>> {
-    return (await this.load(file)).get(user) ?? NO_GROUPS;
-  }
-
-  private async load(file: string): Promise<Map<string, Set<string>>> {
     let st: fs.Stats;
+    let hit: Map<string, Set<string>> | null;
     try {
       st = await fs.promises.stat(file);
+      hit = this.cached(file, st);
     } catch (err) {
-      this.files.delete(file);
-      throw new NodewsgiError("AUTH_GROUPFILE", `Could not open group file: ${file}`, { cause: err });
+      throw this.unreadable(file, err);
     }
-    // ap_pcfg_openfile refuses anything but a regular file (or /dev/null) with EBADF.
-    if (!st.isFile() && file !== "/dev/null") {
-      throw new NodewsgiError("AUTH_GROUPFILE", `Could not open group file: ${file}`, { cause: Object.assign(new Error("not a regular file"), { code: "EBADF" }) });
-    }
-    const hit = this.files.get(file);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino) return hit.groupsOf;
+    if (hit) return hit.get(user) ?? NO_GROUPS;
     let text: string;
     try {
       // latin1: one char per byte, as the user names compared are the credentials' bytes.
       text = await fs.promises.readFile(file, "latin1");
     } catch (err) {
-      this.files.delete(file);
-      throw new NodewsgiError("AUTH_GROUPFILE", `Could not open group file: ${file}`, { cause: err });
+      throw this.unreadable(file, err);
     }
+    return this.store(file, st, text).get(user) ?? NO_GROUPS;
+  }
+
+  /** groupsFor for a caller that cannot wait (a RewriteCond -U/-F lookup): the same cache, synchronous calls. */
+  groupsForSync(file: string, user: string): ReadonlySet<string> {
+    let st: fs.Stats;
+    let text: string;
+    try {
+      st = fs.statSync(file);
+      const hit = this.cached(file, st);
+      if (hit) return hit.get(user) ?? NO_GROUPS;
+      text = fs.readFileSync(file, "latin1");
+    } catch (err) {
+      throw this.unreadable(file, err);
+    }
+    return this.store(file, st, text).get(user) ?? NO_GROUPS;
+  }
+
+  /** The parsed file when it has not changed; throws (EBADF) for what ap_pcfg_openfile refuses: anything but a regular file or /dev/null. */
+  private cached(file: string, st: fs.Stats): Map<string, Set<string>> | null {
+    if (!st.isFile() && file !== "/dev/null") throw Object.assign(new Error("not a regular file"), { code: "EBADF" });
+    const hit = this.files.get(file);
+    return hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino ? hit.groupsOf : null;
+  }
+
+  private store(file: string, st: fs.Stats, text: string): Map<string, Set<string>> {
     const groupsOf = parseGroupFile(text);
     this.files.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, groupsOf });
     return groupsOf;
+  }
+
+  private unreadable(file: string, err: unknown): NodewsgiError {
+    this.files.delete(file);
+    return new NodewsgiError("AUTH_GROUPFILE", `Could not open group file: ${file}`, { cause: err });
   }
 }

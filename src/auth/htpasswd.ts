@@ -30,6 +30,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 interface BcryptLike {
   compare(password: string, hash: string): Promise<boolean>;
+  compareSync(password: string, hash: string): boolean;
 }
 
 let bcrypt: BcryptLike | null | undefined;
@@ -94,6 +95,44 @@ export async function verifyPassword(password: Buffer, hash: string): Promise<Ve
   return ok ? { ok: true } : { ok: false, reason: "Password Mismatch" };
 }
 
+/**
+ * verifyPassword for a caller that cannot wait (a RewriteCond -U/-F lookup): the same answers;
+ * a bcrypt hash blocks the thread for its cost, as httpd's subrequest blocks its worker.
+ */
+export function verifyPasswordSync(password: Buffer, hash: string): VerifyOutcome {
+  const scheme = hashScheme(hash);
+  let ok: boolean;
+  switch (scheme) {
+    case "sha1":
+    case "apr1":
+    case "md5-crypt":
+      ok = quickHashMatches(scheme, password, hash);
+      break;
+    case "bcrypt": {
+      const b = loadBcrypt();
+      if (!b) return { ok: false, unsupported: true, reason: "bcrypt hash, but the bcryptjs package is not installed" };
+      ok = b.compareSync(password.toString("utf8"), hash);
+      break;
+    }
+    default:
+      return UNSUPPORTED[scheme];
+  }
+  return ok ? { ok: true } : { ok: false, reason: "Password Mismatch" };
+}
+
+/** The schemes checked in microseconds. */
+function quickHashMatches(scheme: "sha1" | "apr1" | "md5-crypt", password: Buffer, hash: string): boolean {
+  if (scheme === "sha1") return constantTimeEqual("{SHA}" + crypto.createHash("sha1").update(password).digest("base64"), hash);
+  const magic = scheme === "apr1" ? "$apr1$" : "$1$";
+  return constantTimeEqual(md5Crypt(password, magic, hash.slice(magic.length)), hash);
+}
+
+const UNSUPPORTED: Readonly<Record<"sha-crypt" | "des-crypt" | "plain", VerifyOutcome>> = {
+  "sha-crypt": { ok: false, unsupported: true, reason: "crypt(3) SHA-256/512 ($5$/$6$) hashes are not supported: use htpasswd -B or -m" },
+  "des-crypt": { ok: false, unsupported: true, reason: "crypt(3) DES hashes are not supported: use htpasswd -B or -m" },
+  plain: { ok: false, unsupported: true, reason: "plain-text passwords are not accepted (as Apache on Linux): use htpasswd -B or -m" },
+};
+
 /** Parse htpasswd text: `user:hash` lines, `#` comments and blank lines skipped, first entry for a user wins. */
 export function parseHtpasswd(text: string): Map<string, string> {
   const users = new Map<string, string>();
@@ -127,6 +166,28 @@ export class HtpasswdCache {
    */
   async lookup(file: string, user: string): Promise<string | undefined> {
     return (await this.load(file)).get(user);
+  }
+
+  /** lookup for a caller that cannot wait: the same cache, read with synchronous calls. */
+  lookupSync(file: string, user: string): string | undefined {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch (err) {
+      this.files.delete(file);
+      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
+    }
+    const hit = this.files.get(file);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino) return hit.users.get(user);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "latin1");
+    } catch (err) {
+      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
+    }
+    const users = parseHtpasswd(text);
+    this.files.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users });
+    return users.get(user);
   }
 
   async load(file: string): Promise<Map<string, string>> {

@@ -30,6 +30,7 @@ import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrit
 import { rewriteCookie } from "./rewrite-cookie";
 import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
+import { lookupAccessStatus } from "../auth/lookup-auth";
 import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, satisfyFor, type AccessCompat } from "../auth/access-compat";
 import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
@@ -860,9 +861,10 @@ export class Mapper {
         if (!st) return null;
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
-      lookupUri: (url) => this.lookupStatus(state, url, this.translateAliases(t, url, null, null)),
+      lookupUri: (url) => this.lookupStatus(state, url, this.translateAliases(t, url, null, null), url),
       lookupFile: (file) => {
-        const status = this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler: null, forcedType: null });
+        // httpd's file subrequest has no URI: its log lines name "".
+        const status = this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler: null, forcedType: null }, "");
         // A lookup of a missing file succeeds too (nothing has looked for it yet): -F asks for both.
         return status < 300 && fs.existsSync(fsPath(file)) ? status : 404;
       },
@@ -881,10 +883,11 @@ export class Mapper {
 
   /**
    * The status of RewriteCond -U / -F's subrequest: the translation, walk and access checks of
-   * a lookup, no handler (so a missing file is still 200). Basic authentication is not tried:
-   * a location that needs it counts as reachable.
+   * a lookup, no handler (so a missing file is still 200). Basic authentication runs with the
+   * request's credentials, as the subrequest carries them (lookupAccessStatus); `logUri` is
+   * what its log lines name.
    */
-  private lookupStatus(state: RequestState, uri: string, translated: Translation): number {
+  private lookupStatus(state: RequestState, uri: string, translated: Translation, logUri: string): number {
     const located = this.locate(state.tables, uri, translated);
     if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
     const settings = located.settings;
@@ -897,11 +900,26 @@ export class Mapper {
       if (satisfy !== "any" && !allowed) return 403;
     }
     const requirement = settings.authz ? this.requirement(settings.authz) : null;
-    const authType = settings.authType?.value;
-    if (!requirement || (authType !== undefined && authType.toLowerCase() !== "none")) return 200;
     const req = state.req;
-    const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env });
-    return verdict === "denied" || verdict === "neutral" ? 403 : 200;
+    return lookupAccessStatus(
+      {
+        remoteAddress: req.remoteAddress,
+        localAddress: req.localAddress,
+        method: req.method,
+        authorization: headerValue(req.headers, "authorization"),
+        uri: logUri,
+        logPrefix: requestLogPrefix(req),
+        env: state.env,
+      },
+      requirement,
+      {
+        ...(settings.authType ? { type: settings.authType.value } : {}),
+        ...(settings.authName ? { name: settings.authName.value } : {}),
+        ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
+        ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
+      },
+      this.options.log,
+    );
   }
 
   private applyRewriteEnv(state: RequestState, outcome: RewriteOutcome): void {

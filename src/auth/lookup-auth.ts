@@ -1,0 +1,93 @@
+/**
+ * Access control for a lookup that cannot wait: RewriteCond -U/-F run httpd's subrequest for a
+ * URL or file while the rewrite rules are being applied, synchronously. The subrequest carries
+ * the main request's Authorization, so a location behind Basic authentication is reachable
+ * exactly when those credentials are good for it (checked against httpd 2.4.71, the
+ * rewrite-lookup-auth scenario). The steps and log lines are authorize()'s; the password and
+ * group files are read with synchronous calls (cached as the asynchronous path caches them)
+ * and the hash is checked synchronously: a bcrypt hash blocks for its cost there, as httpd's
+ * subrequest blocks its worker thread.
+ */
+import { NodewsgiError } from "../errors";
+import { textOf } from "../engine/byte-string";
+import type { ErrorLog } from "../log/error-log";
+import { parseBasicCredentials, type AuthConfig, type AuthRequest } from "./authorize";
+import { GroupFileCache, errnoText } from "./group-file";
+import { HtpasswdCache, verifyPasswordSync } from "./htpasswd";
+import { evaluateRequire, type AuthzRequest, type AuthzStatus, type GroupMembership, type Requirement } from "./require";
+
+const passwords = new HtpasswdCache();
+const groupFiles = new GroupFileCache();
+
+/** The status a lookup's subrequest gets from mod_authz_core and mod_auth_basic: 200, 401, 403 or 500. */
+export function lookupAccessStatus(req: AuthRequest, requirement: Requirement | null, auth: AuthConfig, log?: ErrorLog): 200 | 401 | 403 | 500 {
+  const say = (level: "error" | "info" | "debug", module: string, msg: string, errno?: string) =>
+    log?.log(level, module, `${errno ? `${errno}: ` : ""}${req.logPrefix ?? `[client ${req.remoteAddress}] `}${msg}`);
+  const uri = req.uri ?? "";
+  const authType = auth.type && auth.type.toLowerCase() !== "none" ? auth.type : undefined;
+  if (!requirement) {
+    if (!authType) return 200;
+    say("error", "authz_core", "AH01627: AuthType configured with no corresponding authorization directives");
+    return 500;
+  }
+  const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName };
+  const first: AuthzStatus = evaluateRequire(requirement, base);
+  if (first === "granted") return 200;
+  if (first === "error") return 500;
+  // A subrequest's refusal is not logged as the main request's AH01630 is (httpd logs it at debug).
+  if (first === "denied" || first === "neutral") return 403;
+  if (!authType) {
+    say("error", "core", `AH00027: No authentication done but request not allowed without authentication for ${textOf(uri)}. Authentication not configured?`);
+    return 500;
+  }
+  if (authType.toLowerCase() !== "basic") {
+    say("error", "authn_core", `AH01796: AuthType ${authType} configured without corresponding module`);
+    return 500;
+  }
+  if (!auth.name) {
+    say("error", "auth_basic", `AH01615: need AuthName: ${textOf(uri)}`);
+    return 500;
+  }
+  const creds = parseBasicCredentials(req.authorization);
+  if (creds === "missing") return 401;
+  if (creds === "wrong-scheme") {
+    say("error", "auth_basic", `AH01614: client used wrong authentication scheme: ${textOf(uri)}`);
+    return 401;
+  }
+  if (!auth.userFile) {
+    say("error", "authn_file", "AH01619: AuthUserFile not specified in the configuration");
+    return 500;
+  }
+  let hash: string | undefined;
+  try {
+    hash = passwords.lookupSync(auth.userFile, creds.user);
+  } catch (err) {
+    say("error", "authn_file", `AH01620: ${err instanceof NodewsgiError ? err.message : String(err)}`);
+    return 500;
+  }
+  if (hash === undefined) {
+    say("error", "auth_basic", `AH01618: user ${textOf(creds.user)} not found: ${textOf(uri)}`);
+    return 401;
+  }
+  const verdict = verifyPasswordSync(creds.password, hash);
+  if (!verdict.ok) {
+    say("error", "auth_basic", `AH01617: user ${textOf(creds.user)}: authentication failure for "${textOf(uri)}": ${verdict.reason}`);
+    return 401;
+  }
+  const withUser: AuthzRequest = { ...base, user: creds.user, uri, log: say };
+  if (requirement.needsGroups) withUser.groups = membership(auth.groupFile, creds.user);
+  const second = evaluateRequire(requirement, withUser);
+  if (second === "granted") return 200;
+  if (second === "error") return 500;
+  say("error", "authz_core", `AH01631: user ${textOf(creds.user)}: authorization failure for "${textOf(uri)}": `);
+  return 401;
+}
+
+function membership(file: string | undefined, user: string): GroupMembership {
+  if (!file) return { kind: "no-file" };
+  try {
+    return { kind: "groups", file, names: groupFiles.groupsForSync(file, user) };
+  } catch (err) {
+    return { kind: "unreadable", file, errno: errnoText((err as Error).cause) };
+  }
+}

@@ -5,7 +5,7 @@
  * could change the answer), neutral, error.
  */
 import { NodewsgiError } from "../errors";
-import { toByteString } from "../engine/byte-string";
+import { textOf, toByteString } from "../engine/byte-string";
 import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
 import { inDomain } from "./access-compat";
 import { limitCovers, unionLimits, type MethodLimit } from "./method-limit";
@@ -244,11 +244,11 @@ function checkGroup(groups: readonly string[], r: AuthzRequest): AuthzStatus {
     return "denied";
   }
   if (m.names.size === 0) {
-    r.log?.("info", "authz_groupfile", `AH01666: Authorization of user ${r.user} to access ${r.uri ?? ""} failed, reason: user doesn't appear in group file (${m.file}).`);
+    r.log?.("info", "authz_groupfile", `AH01666: Authorization of user ${textOf(r.user)} to access ${textOf(r.uri ?? "")} failed, reason: user doesn't appear in group file (${m.file}).`);
     return "denied";
   }
   if (groups.some((g) => m.names.has(g))) return "granted";
-  r.log?.("debug", "authz_groupfile", `AH01667: Authorization of user ${r.user} to access ${r.uri ?? ""} failed, reason: user is not part of the 'require'ed group(s).`);
+  r.log?.("debug", "authz_groupfile", `AH01667: Authorization of user ${textOf(r.user)} to access ${textOf(r.uri ?? "")} failed, reason: user is not part of the 'require'ed group(s).`);
   return "denied";
 }
 

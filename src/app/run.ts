@@ -30,6 +30,7 @@ import { writeErrorHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
 import type { Environ } from "./environ";
 import { textOf } from "../engine/byte-string";
+import { withMergedVary } from "../http/vary";
 
 export interface RunOptions {
   /** The request method; HEAD runs the application but sends no body. */
@@ -486,6 +487,7 @@ function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number 
   const list: HeaderPair[] = [];
   let declared = -1;
   let lengthAt = -1;
+  let varies = 0;
   for (let i = 0; i < headers.length; i++) {
     const item: unknown = headers[i];
     if (!Array.isArray(item) || item.length !== 2) throw new TypeError("response header must be a [name, value] pair");
@@ -501,10 +503,11 @@ function checkHeaders(headers: unknown): { list: HeaderPair[]; declared: number 
       // The last one wins (as ap_set_content_length does); never send two.
       if (lengthAt >= 0) list.splice(lengthAt, 1);
       lengthAt = list.length;
-    }
+    } else if (lower === "vary") varies++;
     list.push([name, value]);
   }
-  return { list, declared };
+  // httpd sends Vary as one field of unique names (fixup_vary), however the application gave it.
+  return { list: varies === 0 ? list : [...withMergedVary(list)], declared };
 }
 
 function isBodyHeader(name: string): boolean {

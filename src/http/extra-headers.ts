@@ -1,14 +1,18 @@
 import type { HeaderPair, ResponseSink } from "./types";
 import { writeErrorHead } from "./write-head";
 import { wrapSink } from "./sink-wrapper";
+import { withMergedVary } from "./vary";
 
 /** A sink that adds `extra` to whatever head is sent through it (mod_rewrite's Vary and Set-Cookie). */
 export function withExtraHeaders(sink: ResponseSink, extra: readonly HeaderPair[]): ResponseSink {
   // mod_rewrite puts Vary in r->headers_out, which httpd's own error pages drop, and cookies in
   // r->err_headers_out, which every response keeps.
   const onErrors = extra.filter(([name]) => name.toLowerCase() !== "vary");
+  const varies = extra.filter(([name]) => name.toLowerCase() === "vary").map(([, value]) => value);
   return wrapSink(sink, {
-    writeHead: (status, reason, headers) => sink.writeHead(status, reason, [...headers, ...extra]),
+    // httpd's fixup_vary makes the rewrite's Vary and the response's own one field.
+    writeHead: (status, reason, headers) =>
+      sink.writeHead(status, reason, varies.length === 0 ? [...headers, ...extra] : [...withMergedVary(headers, varies), ...onErrors]),
     writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, [...headers, ...onErrors]),
   });
 }

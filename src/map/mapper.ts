@@ -130,6 +130,8 @@ export type Mapped = MapResult | Promise<MapResult>;
 interface RequestState {
   readonly req: MapRequest;
   readonly tables: HostTables;
+  /** This pass is mod_dir's or mod_negotiation's subrequest, whose answer becomes the request's (a fast redirect). */
+  subrequest?: boolean;
   /** SERVER_NAME/SERVER_PORT: the server's UseCanonicalName until the walk, then the directory's. */
   serverName: string;
   serverPort: string;
@@ -682,6 +684,7 @@ export class Mapper {
   private subrequest(state: RequestState, uri: string, query: string | null, depth: number): Mapped {
     const scriptUrl = state.env.get("SCRIPT_URL");
     if (scriptUrl !== undefined) state.redirectScriptUrl = scriptUrl;
+    state.subrequest = true;
     return this.resolve(state, uri, query, depth + 1);
   }
 
@@ -699,6 +702,7 @@ export class Mapper {
     state.env = env;
     if (state.vary) state.vary = [];
     state.redirected = true;
+    state.subrequest = false;
     // The new request's translate phase sees the server's UseCanonicalName again.
     if (state.canonical !== state.serverCanonical) this.identify(state, {});
     return this.resolve(state, norm.path, query, depth + 1);
@@ -846,6 +850,8 @@ export class Mapper {
       query,
       ...(filename !== null ? { filename, pathInfo } : {}),
       endSeen: state.rewriteEnded,
+      // httpd skips [NS] and [R] rules in the subrequests of DirectoryIndex and MultiViews.
+      ...(state.subrequest ? { isSubrequest: true } : {}),
       redirectScriptUrl: state.redirectScriptUrl,
       variable: (name) => serverVariable(name, state, uri, query),
       matchesServer: (host, port) => namesThisServer(t.host, state.configured, host, port),

@@ -298,14 +298,18 @@ RequestHeader append Accept extra
 <Files app.wsgi>
     SetHandler wsgi-script
     Options +ExecCGI
-</Files>`;
+</Files>
+<Directory @DIR@/htdocs/rw>
+    RewriteEngine On
+    RewriteRule ^x$ /app.wsgi/p [L]
+</Directory>`;
   const raw = (port, text) => require("./helpers/raw-http").exchange(port, text, { timeoutMs: 2000 });
 
   for (const frontEnd of ["node", "uws"]) {
     it(`%{X}i after RequestHeader, %U normalized as r->uri, %{Connection}o as sent (${frontEnd} front end)`, async () => {
       const s = await start(CONFIG, frontEnd);
       try {
-        for (const d of ["a", "h", "dir"]) fs.mkdirSync(path.join(s.dir, "htdocs", d));
+        for (const d of ["a", "h", "dir", "rw"]) fs.mkdirSync(path.join(s.dir, "htdocs", d));
         fs.writeFileSync(path.join(s.dir, "htdocs", "a", "f.txt"), "a");
         fs.writeFileSync(path.join(s.dir, "htdocs", "h", "f.txt"), "h");
         fs.writeFileSync(path.join(s.dir, "htdocs", "dir", "index.html"), "i");
@@ -319,6 +323,8 @@ RequestHeader append Accept extra
           ["GET /dir/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/dir/index.html i=server-set ua=- acc=extra co=close s=200"],
           ["GET /app.wsgi/x/../y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/app.wsgi/y i=server-set ua=- acc=extra co=close s=200"],
           ["GET /no%20pe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/no pe i=server-set ua=- acc=extra co=close s=404"],
+          // An internal redirect (a per-directory rewrite): the first request's path.
+          ["GET /rw/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "U=/rw/x i=server-set ua=- acc=extra co=close s=200"],
           // mod_dir's redirect comes before mod_headers' fixup: no edits logged.
           ["GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "U=/a i=- ua=- acc=- co=- s=301"],
         ];

@@ -324,18 +324,20 @@ export class LoggedResponse implements ResponseSink, LogSubject {
    * %U: httpd's r->uri: the path decoded, dot segments removed, slashes merged (as the mapper
    * normalizes it); a directory's index or a MultiViews variant replaces the last segment, as
    * mod_dir's and mod_negotiation's fast redirects change r->uri; an application's is
-   * SCRIPT_NAME + PATH_INFO. A path the mapper refused is logged decoded, as it came.
+   * SCRIPT_NAME + PATH_INFO, unless an internal redirect led to it (then the first request's
+   * path, as %U logs the original request). A path the mapper refused is logged decoded, as it came.
    */
   get uriPath(): string | undefined {
     const r = this.result;
     if (r?.kind === "wsgi") {
       const e = r.environ;
-      let script: string | undefined, info: string | undefined;
+      let script: string | undefined, info: string | undefined, redirected = false;
       for (let i = 0; i < e.length; i += 2) {
         if (e[i] === "SCRIPT_NAME") script = e[i + 1];
         else if (e[i] === "PATH_INFO") info = e[i + 1];
+        else if (e[i] === "REDIRECT_URL") redirected = true;
       }
-      if (script !== undefined) return script + (info ?? "");
+      if (script !== undefined && !redirected) return script + (info ?? "");
     }
     const q = this.req.target.indexOf("?");
     const raw = q < 0 ? this.req.target : this.req.target.slice(0, q);

@@ -104,6 +104,9 @@ test("configuration: AuthGroupFile relative to ServerRoot, in .htaccess with Aut
   assert.deepEqual(sec.settings.authz.items[0].args, ["a", "b c"]);
   assert.throws(() => parseConfigText("<Directory /x>\nRequire group %{REMOTE_USER}\n</Directory>\n", "t.conf"), /t\.conf:2: Require: Require group: expressions .*not supported/);
   assert.throws(() => parseConfigText("<Directory /x>\nRequire group\n</Directory>\n", "t.conf"), /Require/);
+  // As httpd: AuthGroupFile is a per-directory setting (OR_AUTHCFG) and takes one file.
+  assert.throws(() => parseConfigText("AuthGroupFile /x\n", "t.conf"), /t\.conf:1: AuthGroupFile: not allowed here/);
+  assert.throws(() => parseConfigText("<Location /x>\nAuthGroupFile a b\n</Location>\n", "t.conf"), /t\.conf:2: AuthGroupFile: takes 1 argument/);
   const ht = parseHtaccess("AuthGroupFile groups\nRequire group a\n", "/srv/site/.htaccess", { allowOverride: ["AuthConfig"] }, "/etc/root");
   assert.deepEqual(ht.errors, []);
   assert.equal(ht.settings.authGroupFile.value, "/etc/root/groups");

@@ -5,7 +5,10 @@
  *      REMOTE_USER); denied/neutral -> 403;
  *   2. denied-no-user -> authenticate (AuthType Basic): no or non-Basic credentials, unknown user,
  *      wrong password -> 401 with `WWW-Authenticate: Basic realm="AuthName"`; unreadable
- *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType -> 500, logged;
+ *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType, a failing provider -> 500,
+ *      logged; no AuthType at all -> 500 (AH00027). The AuthBasicProvider list is tried in
+ *      order as mod_auth_basic does: an unknown user goes on to the next provider, anything else
+ *      (granted, wrong password, failure) ends the search;
  *   3. evaluate again with the user: granted -> ok; anything else -> 401 (AuthzForbiddenOnFailure Off).
  * Log lines carry Apache's AH numbers so operators can grep for the same messages.
  */
@@ -14,7 +17,7 @@ import type { ErrorLog } from "../log/error-log";
 import { NodewsgiError } from "../errors";
 import { textOf, toByteString } from "../engine/byte-string";
 import { HtpasswdCache, verifyPassword } from "./htpasswd";
-import { Requirement, evaluateRequire } from "./require";
+import { Requirement, evaluateRequireAsync, type AuthzRequest } from "./require";
 
 export interface AuthConfig {
   /** AuthType: `Basic`, `None`/undefined (no authentication). Others give 500. */
@@ -23,7 +26,18 @@ export interface AuthConfig {
   name?: string;
   /** AuthUserFile path. */
   userFile?: string;
+  /** AuthBasicProvider, lower-case, in order (default `file`). */
+  providers?: readonly string[];
 }
+
+/** What an authentication provider says about credentials (httpd's authn_status). */
+export type AuthnOutcome =
+  /** `user`: the name the request goes on with, when the provider renamed it. */
+  | { readonly status: "granted"; readonly user?: string }
+  | { readonly status: "denied" }
+  | { readonly status: "not-found" }
+  /** AUTH_GENERAL_ERROR: 500; the provider has logged why (`reason`: what the 500 result carries). */
+  | { readonly status: "error"; readonly reason?: string };
 
 export interface AuthRequest {
   remoteAddress: string;
@@ -59,6 +73,10 @@ export interface AuthorizeOptions {
   log?: ErrorLog;
   /** Parsed AuthUserFile cache; one per server is plenty. */
   htpasswd?: HtpasswdCache;
+  /** The `wsgi` provider (WSGIAuthUserScript): the user (bytes, latin-1) and the password. */
+  wsgiCheckPassword?: (user: string, password: Buffer) => Promise<AuthnOutcome>;
+  /** Authorization providers outside mod_authz_core (`Require wsgi-group`). */
+  external?: AuthzRequest["external"];
 }
 
 const sharedCache = new HtpasswdCache();
@@ -108,8 +126,8 @@ export async function authorize(
     return { ok: true, environ: {} };
   }
 
-  const base = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName };
-  const first = evaluateRequire(requirement, base);
+  const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName, ...(opts.external ? { external: opts.external } : {}) };
+  const first = await evaluateRequireAsync(requirement, base);
   if (first === "granted") return { ok: true, environ: {} };
   if (first === "error") return { ok: false, status: 500, reason: "authorization provider error" };
   if (first === "denied" || first === "neutral") {
@@ -119,10 +137,10 @@ export async function authorize(
 
   // denied-no-user: a user could change the answer, so authenticate.
   if (!authType) {
-    // mod_authn_core lets the request through unauthenticated; authorization then fails with 401
-    // and no challenge, since no scheme was configured to offer one.
-    log("error", "authz_core", `AH01629: authorization failure (no authenticated user): ${textOf(uri)}`);
-    return { ok: false, status: 401, headers: [] };
+    // No authentication module takes the request (AuthType unset or None): httpd's core refuses
+    // to go on to authorization without a user.
+    log("error", "core", `AH00027: No authentication done but request not allowed without authentication for ${textOf(uri)}. Authentication not configured?`);
+    return { ok: false, status: 500, reason: "" };
   }
   if (authType.toLowerCase() !== "basic") {
     log("error", "authn_core", `AH01796: AuthType ${authType} configured without corresponding module`);
@@ -138,33 +156,68 @@ export async function authorize(
     log("error", "auth_basic", `AH01614: client used wrong authentication scheme: ${textOf(uri)}`);
     return challenge(auth.name);
   }
-  if (!auth.userFile) {
-    log("error", "authn_file", "AH01619: AuthUserFile not specified in the configuration");
-    return { ok: false, status: 500, reason: "AuthUserFile not specified" };
+  // mod_auth_basic's provider loop: on to the next provider only while the user is unknown.
+  let outcome: AuthnOutcome = NOT_FOUND;
+  let mismatch = "Password Mismatch";
+  for (const provider of auth.providers?.length ? auth.providers : ["file"]) {
+    if (provider === "wsgi") {
+      outcome = opts.wsgiCheckPassword ? await opts.wsgiCheckPassword(creds.user, creds.password) : noWsgiScript(opts);
+    } else {
+      const file = await fileProvider(auth, creds.user, creds.password, opts, log);
+      outcome = file.outcome;
+      if (file.reason) mismatch = file.reason;
+    }
+    if (outcome.status !== "not-found") break;
   }
-  let hash: string | undefined;
-  try {
-    hash = await (opts.htpasswd ?? sharedCache).lookup(auth.userFile, creds.user);
-  } catch (err) {
-    const msg = err instanceof NodewsgiError ? err.message : String(err);
-    log("error", "authn_file", `AH01620: ${msg}`);
-    return { ok: false, status: 500, reason: msg };
-  }
-  if (hash === undefined) {
+  if (outcome.status === "error") return { ok: false, status: 500, reason: outcome.reason ?? "" };
+  if (outcome.status === "not-found") {
     log("error", "auth_basic", `AH01618: user ${textOf(creds.user)} not found: ${textOf(uri)}`);
     return challenge(auth.name);
   }
-  const verdict = await verifyPassword(creds.password, hash);
-  if (!verdict.ok) {
-    log("error", "auth_basic", `AH01617: user ${textOf(creds.user)}: authentication failure for "${textOf(uri)}": ${verdict.reason}`);
+  if (outcome.status === "denied") {
+    log("error", "auth_basic", `AH01617: user ${textOf(creds.user)}: authentication failure for "${textOf(uri)}": ${mismatch}`);
     return challenge(auth.name);
   }
+  const user = outcome.user ?? creds.user;
 
-  const second = evaluateRequire(requirement, { ...base, user: creds.user });
+  const second = await evaluateRequireAsync(requirement, { ...base, user });
   if (second === "granted") {
-    return { ok: true, user: creds.user, environ: { REMOTE_USER: creds.user, AUTH_TYPE: authType } };
+    return { ok: true, user, environ: { REMOTE_USER: user, AUTH_TYPE: authType } };
   }
   if (second === "error") return { ok: false, status: 500, reason: "authorization provider error" };
-  log("error", "authz_core", `AH01631: user ${textOf(creds.user)}: authorization failure for "${textOf(uri)}": `);
+  log("error", "authz_core", `AH01631: user ${textOf(user)}: authorization failure for "${textOf(uri)}": `);
   return challenge(auth.name);
+}
+
+const NOT_FOUND: AuthnOutcome = { status: "not-found" };
+
+/** `AuthBasicProvider wsgi` where no WSGIAuthUserScript applies (mod_wsgi logs it without the client). */
+function noWsgiScript(opts: AuthorizeOptions): AuthnOutcome {
+  opts.log?.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Location of WSGI user authentication script not provided.`);
+  return { status: "error" };
+}
+
+/** mod_authn_file: the AuthUserFile entry of the user, and its hash checked (with the reason of a mismatch). */
+async function fileProvider(
+  auth: AuthConfig,
+  user: string,
+  password: Buffer,
+  opts: AuthorizeOptions,
+  log: (level: "error" | "info", module: string, msg: string) => void,
+): Promise<{ outcome: AuthnOutcome; reason?: string }> {
+  if (!auth.userFile) {
+    log("error", "authn_file", "AH01619: AuthUserFile not specified in the configuration");
+    return { outcome: { status: "error", reason: "AuthUserFile not specified" } };
+  }
+  let hash: string | undefined;
+  try {
+    hash = await (opts.htpasswd ?? sharedCache).lookup(auth.userFile, user);
+  } catch (err) {
+    const msg = err instanceof NodewsgiError ? err.message : String(err);
+    log("error", "authn_file", `AH01620: ${msg}`);
+    return { outcome: { status: "error", reason: msg } };
+  }
+  if (hash === undefined) return { outcome: NOT_FOUND };
+  const verdict = await verifyPassword(password, hash);
+  return verdict.ok ? { outcome: { status: "granted" } } : { outcome: { status: "denied" }, reason: verdict.reason };
 }

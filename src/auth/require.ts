@@ -34,7 +34,9 @@ type Provider =
   | { kind: "local" }
   | { kind: "host"; domains: readonly string[] }
   | { kind: "method"; methods: ReadonlySet<string> }
-  | { kind: "env"; names: readonly string[] };
+  | { kind: "env"; names: readonly string[] }
+  /** Evaluated by the request's `external` callback (mod_wsgi's wsgi-group). */
+  | { kind: "external"; name: string; args: readonly string[] };
 
 interface Leaf {
   negate: boolean;
@@ -71,14 +73,45 @@ export interface AuthzRequest {
   hostName?: string | null;
   /** Request environment variables for `Require env` (SetEnvIf and friends). */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
+  /**
+   * Providers that live outside this module (`wsgi-group`, src/auth/wsgi-auth-script.ts): called
+   * with the provider's name and its line's arguments (the same array object each time for one
+   * line) for every line the evaluation reaches. It may throw ProviderPending to be asked again.
+   * Without it such a line is denied-no-user without a user, an error with one.
+   */
+  external?: (name: string, args: readonly string[], r: AuthzRequest) => AuthzStatus;
+}
+
+/**
+ * Thrown by an `external` provider that has to wait for its answer (a hook script): evaluate
+ * the requirement again once `ready` settles (evaluateRequireAsync does).
+ */
+export class ProviderPending {
+  constructor(readonly ready: Promise<unknown>) {}
 }
 
 function fail(message: string): never {
   throw new NodewsgiError("CONFIG_REQUIRE", message);
 }
 
+/**
+ * A Require line's words as httpd's providers read them (ap_getword_conf): whitespace-separated,
+ * a word in double or single quotes may hold spaces (`Require wsgi-group "two words"`), and a
+ * backslash escapes the quote inside it.
+ */
+function confWords(line: string): string[] {
+  const words: string[] = [];
+  const re = /\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|(\S+))/gy;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(line)) !== null && m[0].trim() !== "") {
+    const quoted = m[1] ?? m[2];
+    words.push(quoted !== undefined ? quoted.replace(/\\(["'\\])/g, "$1") : m[3]!);
+  }
+  return words;
+}
+
 function compileLine(line: string): Leaf {
-  const words = line.trim().split(/\s+/).filter(Boolean);
+  const words = confWords(line);
   let negate = false;
   if (words[0]?.toLowerCase() === "not") {
     negate = true;
@@ -118,6 +151,9 @@ function compileLine(line: string): Leaf {
     case "env":
       if (args.length === 0) fail("Require env: no variable names given");
       provider = { kind: "env", names: args };
+      break;
+    case "wsgi-group":
+      provider = { kind: "external", name, args };
       break;
     case "":
       fail("Require: no authorization provider given");
@@ -199,6 +235,9 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
       return r.method !== undefined && p.methods.has(r.method === "HEAD" ? "GET" : r.method) ? "granted" : "denied";
     case "env":
       return p.names.some((n) => envValue(r.env, n) !== undefined) ? "granted" : "denied";
+    case "external":
+      if (r.external) return r.external(p.name, p.args, r);
+      return r.user === undefined ? "denied-no-user" : "error";
   }
 }
 
@@ -251,4 +290,23 @@ export function isRequestIndependent(req: Requirement): boolean {
 /** Evaluate a requirement for a request (and its user, once authenticated). */
 export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus {
   return apply(req.root, r, "and");
+}
+
+/**
+ * evaluateRequire for requirements with `external` providers that may have to wait: each time
+ * one throws ProviderPending, its answer is awaited and the tree evaluated again (the answers
+ * it has are kept by the provider), so a provider is asked only for the lines the evaluation
+ * reaches, in Apache's order.
+ */
+export async function evaluateRequireAsync(req: Requirement, r: AuthzRequest): Promise<AuthzStatus> {
+  // Each round answers at least one more line; a provider that keeps asking is an error.
+  for (let round = 0; round < 256; round++) {
+    try {
+      return evaluateRequire(req, r);
+    } catch (err) {
+      if (!(err instanceof ProviderPending)) throw err;
+      await err.ready;
+    }
+  }
+  return "error";
 }

@@ -331,6 +331,12 @@ describe("hook script directives: contexts, options, errors", () => {
     assert.equal(errorOf("<Directory /x>\nAuthBasicProvider file wsgi\nRequire wsgi-group a \"b c\"\nRequire wsgi-group\n</Directory>\n"), null);
   });
 
+  it("WSGIGroupAuthoritative is accepted with a notice that it has no effect (as in mod_wsgi on httpd 2.4)", () => {
+    const c = parseConfigText("<Directory /x>\nWSGIGroupAuthoritative Off\n</Directory>\n", "hooks.conf");
+    assert.equal(c.main.sections[0].settings.wsgiGroupAuthoritative.value, false);
+    assert.match(c.notices.join("\n"), /hooks\.conf:2: WSGIGroupAuthoritative has no effect/);
+  });
+
   it("application-group=%{RESOURCE} is a literal name for hooks, and says so", () => {
     const c = parseConfigText("<Directory /x>\nWSGIAccessScript /x.js application-group=%{RESOURCE}\n</Directory>\n", "hooks.conf");
     assert.equal(c.notices.length, 1);

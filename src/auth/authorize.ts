@@ -17,7 +17,7 @@ import type { ErrorLog } from "../log/error-log";
 import { NodewsgiError } from "../errors";
 import { textOf, toByteString } from "../engine/byte-string";
 import { HtpasswdCache, verifyPassword } from "./htpasswd";
-import { Requirement, evaluateRequireAsync, type AuthzRequest } from "./require";
+import { Requirement, evaluateRequire, evaluateRequireAsync, type AuthzRequest, type AuthzStatus } from "./require";
 
 export interface AuthConfig {
   /** AuthType: `Basic`, `None`/undefined (no authentication). Others give 500. */
@@ -127,7 +127,10 @@ export async function authorize(
   }
 
   const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName, ...(opts.external ? { external: opts.external } : {}) };
-  const first = await evaluateRequireAsync(requirement, base);
+  // Only providers outside mod_authz_core (wsgi-group) may have to wait for an answer.
+  const evaluate = (r: AuthzRequest): AuthzStatus | Promise<AuthzStatus> => (opts.external ? evaluateRequireAsync(requirement, r) : evaluateRequire(requirement, r));
+  const firstEval = evaluate(base);
+  const first = firstEval instanceof Promise ? await firstEval : firstEval;
   if (first === "granted") return { ok: true, environ: {} };
   if (first === "error") return { ok: false, status: 500, reason: "authorization provider error" };
   if (first === "denied" || first === "neutral") {
@@ -180,7 +183,8 @@ export async function authorize(
   }
   const user = outcome.user ?? creds.user;
 
-  const second = await evaluateRequireAsync(requirement, { ...base, user });
+  const secondEval = evaluate({ ...base, user });
+  const second = secondEval instanceof Promise ? await secondEval : secondEval;
   if (second === "granted") {
     return { ok: true, user, environ: { REMOTE_USER: user, AUTH_TYPE: authType } };
   }

@@ -269,7 +269,14 @@ export function callHookWithin(runner: HookRunner, group: string, call: HookCall
       resolve(HOOK_FAILED);
     }, timeoutMs);
     timer.unref?.();
-    runner.callHook(group, call).then(
+    let pending: Promise<HookReply>;
+    try {
+      pending = runner.callHook(group, call);
+    } catch (err) {
+      // A worker thread that cannot be started, say.
+      pending = Promise.reject(err);
+    }
+    pending.then(
       (reply) => {
         if (settled) return;
         settled = true;

@@ -370,3 +370,28 @@ describe("hook script directives: contexts, options, errors", () => {
     }
   });
 });
+
+describe("dispatch results are expanded as mod_wsgi's wsgi_process_group / wsgi_callable_object do", () => {
+  const { expandGroup, expandCallable } = require("../dist/map/dispatch-script");
+  const route = { configuredName: "localhost", serverPort: "8080", sentName: "Example.Test", scriptName: "/app", env: new Map([["PG", "%{SERVER}"], ["LOOP", "%{ENV:LOOP}"]]) };
+  const lookup = (name) => route.env.get(name) ?? { CO: "app" }[name];
+  it("groups", () => {
+    assert.equal(expandGroup("plain", route, lookup), "plain");
+    assert.equal(expandGroup("%{GLOBAL}", route, lookup), "");
+    assert.equal(expandGroup("%{SERVER}", route, lookup), "localhost:8080");
+    assert.equal(expandGroup("%{RESOURCE}", route, lookup), "localhost:8080|/app");
+    assert.equal(expandGroup("%{HOST}", route, lookup), "example.test:8080");
+    // A variable whose value is another expression is expanded once more (not another %{ENV:}).
+    assert.equal(expandGroup("%{ENV:PG}", route, lookup), "localhost:8080");
+    assert.equal(expandGroup("%{ENV:LOOP}", route, lookup), "%{ENV:LOOP}");
+    // Unset: the expression itself is the name (so no daemon group has it: 500).
+    assert.equal(expandGroup("%{ENV:UNSET}", route, lookup), "%{ENV:UNSET}");
+    assert.equal(expandGroup("%{OTHER}", route, lookup), "%{OTHER}");
+  });
+  it("callables", () => {
+    assert.equal(expandCallable("app", lookup), "app");
+    assert.equal(expandCallable("%{ENV:CO}", lookup), "app");
+    assert.equal(expandCallable("%{ENV:UNSET}", lookup), "application");
+    assert.equal(expandCallable("%{FOO}", lookup), "application");
+  });
+});

@@ -26,6 +26,7 @@ import { withExtraHeaders } from "./http/extra-headers";
 import type { ServeFileOptions, StaticPage } from "./static/serve-file";
 import { fileType } from "./static/file-type";
 import { fileETagParts } from "./config/file-etag";
+import { runDispatch } from "./map/dispatch-script";
 
 /**
  * Requests a worker-thread application group of the front-end process may have in flight
@@ -47,7 +48,7 @@ const NO_RULES: readonly never[] = [];
 export class Site {
   readonly mapper: Mapper;
   /** Applications of this process (embedded mode): %{GLOBAL} in this thread, others in workers. */
-  private readonly embedded: ApplicationHost;
+  private readonly embedded: ProcessHost;
   /** WSGIDaemonProcess groups: child processes under a supervisor. */
   private readonly daemons: DaemonPool;
   private readonly mime: MimeTable;
@@ -60,13 +61,15 @@ export class Site {
     /** CustomLog files; null when none is configured (then requests are not wrapped at all). */
     private readonly accessLog: AccessLog | null = null,
   ) {
-    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log, config.main.accessFileName?.value, config.serverRoot) });
-    for (const rule of this.mapper.jsEvaluatedAliasRules()) {
-      notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
-    }
     // Apache's Timeout bounds how long a request body may stop arriving (408).
     const timeout = config.main.timeout?.value;
     this.embedded = new ProcessHost({ log, threads: EMBEDDED_THREADS, ...(timeout !== undefined ? { bodyIdleMs: timeout * 1000 } : {}) });
+    // Hook scripts (WSGIAccessScript, WSGIAuth*Script, WSGIDispatchScript) run in this process's
+    // application groups, never in a daemon process.
+    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log, config.main.accessFileName?.value, config.serverRoot), hooks: this.embedded });
+    for (const rule of this.mapper.jsEvaluatedAliasRules()) {
+      notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
+    }
     const reloading = config.main.dir.scriptReloading?.value;
     this.daemons = new DaemonPool(config, log, {
       ...(timeout !== undefined ? { apacheTimeout: timeout } : {}),
@@ -192,6 +195,33 @@ export class Site {
     if (verdict !== 0) {
       // The body is never read: a small one is skipped, a large one costs the connection.
       return this.sendError(req, sink, verdict, target.settings, refusalHeaders(body.declaredLength, body.chunked));
+    }
+    if (target.dispatch !== undefined) {
+      // WSGIDispatchScript (./map/dispatch-script.ts): after the body checks, before the group is checked.
+      const route = target.dispatch;
+      return runDispatch(route, target, {
+        runner: this.embedded,
+        log: this.log,
+        timeoutMs: this.mapper.hookTimeoutMs(),
+        logPrefix: requestLogPrefix(req),
+        https: req.scheme === "https",
+      }).then((routing) => {
+        if (routing === null) return this.sendError(req, sink, 500, target.settings, []);
+        if (sink.aborted) return;
+        return this.runTarget(req, routing === target ? target : { ...target, ...routing }, sink);
+      });
+    }
+    return this.runTarget(req, target, sink);
+  }
+
+  /** The handler's checks of the chosen process group, then the application in its group. */
+  private runTarget(req: IncomingRequest, target: WsgiTarget, sink: ResponseSink): Promise<void> | void {
+    // WSGIRestrictProcess: the chosen group (by configuration, %{ENV:...} or a dispatch script),
+    // embedded mode ("", listed as %{GLOBAL}) included, must be one of the list.
+    const allowed = target.settings.restrictProcess?.value;
+    if (allowed !== undefined && !allowed.some((g) => (g === "%{GLOBAL}" ? "" : toByteString(g)) === target.processGroup)) {
+      this.log.log("error", "wsgi", `${requestLogPrefix(req)}Daemon process called '${textOf(target.processGroup)}' cannot be accessed by this WSGI application as not a member of allowed groups: ${textOf(target.script)}`);
+      return this.sendError(req, sink, 500, target.settings, []);
     }
     if (target.processGroup === "" && this.config.restrictEmbedded) {
       this.log.log("error", "wsgi", `${requestLogPrefix(req)}Embedded mode of mod_wsgi disabled by runtime configuration: ${textOf(target.script)}`);

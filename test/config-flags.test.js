@@ -23,9 +23,11 @@ test("every On|Off directive: On/off accepted, anything else refused with its na
     assert.equal(d.minArgs, 1, d.name);
     assert.equal(d.maxArgs, 1, d.name);
     assert.match(d.default ?? "", /^(On|Off)$/, d.name);
-    assert.equal(errorOf(`${d.name} On\n${d.name} off\n`), null, d.name);
-    assert.match(errorOf(`${d.name} maybe\n`), new RegExp(`flags\\.conf:1: ${d.name}: ${d.name} must be On or Off, got 'maybe'`));
-    assert.match(errorOf(`${d.name} On Off\n`), new RegExp(`flags\\.conf:1: ${d.name}`));
+    // Directives not allowed at server level are tried in a <Directory> (its line 2).
+    const [open, close, line] = d.contexts.includes("server") ? ["", "", 1] : ["<Directory />\n", "</Directory>\n", 2];
+    assert.equal(errorOf(`${open}${d.name} On\n${d.name} off\n${close}`), null, d.name);
+    assert.match(errorOf(`${open}${d.name} maybe\n${close}`), new RegExp(`flags\\.conf:${line}: ${d.name}: ${d.name} must be On or Off, got 'maybe'`));
+    assert.match(errorOf(`${open}${d.name} On Off\n${close}`), new RegExp(`flags\\.conf:${line}: ${d.name}`));
   }
 });
 

@@ -61,8 +61,8 @@ for (const frontEnd of ["node", "uws"]) {
       assert.match(ok, /ok allowed$/);
     });
 
-    it("WSGIRestrictProcess: a process group outside the list gets 403", async () => {
-      assert.equal(status(await get(port, "/other")), 403);
+    it("WSGIRestrictProcess: a process group outside the list gets 500, as in mod_wsgi", async () => {
+      assert.equal(status(await get(port, "/other")), 500);
     });
 
     it("AccessFileName: the named file is read, .htaccess is not", async () => {

@@ -22,6 +22,9 @@ function makeTree() {
     fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
     fs.writeFileSync(path.join(root, f), "exports.application = () => [];\n");
   }
+  // Hook scripts that look at the request (ServerRoot-relative in DIR_LINES).
+  fs.writeFileSync(path.join(root, "access.js"), 'exports.allow_access = (e) => (e.HTTP_X_MODE === "b" ? false : e.HTTP_X_MODE === "a" ? true : null);\n');
+  fs.writeFileSync(path.join(root, "dispatch.js"), 'exports.application_group = (e) => (e.HTTP_X_MODE === "a" ? "ga" : null);\n');
   return root;
 }
 
@@ -46,6 +49,8 @@ const DIR_LINES = [
   "Order allow,deny\n    Allow from env=MODE",
   "Satisfy Any\n    Deny from 10.0.0.0/8",
   "Order allow,deny\n    Allow from all",
+  "WSGIAccessScript access.js",
+  "WSGIDispatchScript dispatch.js",
 ];
 
 function genConfig(r, root) {

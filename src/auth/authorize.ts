@@ -5,7 +5,10 @@
  *      REMOTE_USER); denied/neutral -> 403;
  *   2. denied-no-user -> authenticate (AuthType Basic; none configured: 500, AH00027): no or non-Basic credentials, unknown user,
  *      wrong password -> 401 with `WWW-Authenticate: Basic realm="AuthName"`; unreadable
- *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType -> 500, logged;
+ *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType, a failing provider -> 500,
+ *      logged; no AuthType at all -> 500 (AH00027). The AuthBasicProvider list is tried in
+ *      order as mod_auth_basic does: an unknown user goes on to the next provider, anything else
+ *      (granted, wrong password, failure) ends the search;
  *   3. evaluate again with the user: granted -> ok; anything else -> 401 (AuthzForbiddenOnFailure Off).
  * Log lines carry Apache's AH numbers so operators can grep for the same messages.
  */
@@ -15,7 +18,7 @@ import { NodewsgiError } from "../errors";
 import { textOf, toByteString } from "../engine/byte-string";
 import { HtpasswdCache, verifyPassword } from "./htpasswd";
 import { GroupFileCache, errnoText } from "./group-file";
-import { Requirement, evaluateRequire, type AuthzRequest, type GroupMembership } from "./require";
+import { Requirement, evaluateRequire, evaluateRequireAsync, type AuthzRequest, type AuthzStatus, type GroupMembership } from "./require";
 
 export interface AuthConfig {
   /** AuthType: `Basic`, `None`/undefined (no authentication). Others give 500. */
@@ -26,7 +29,18 @@ export interface AuthConfig {
   userFile?: string;
   /** AuthGroupFile path, for `Require group`. */
   groupFile?: string;
+  /** AuthBasicProvider, lower-case, in order (default `file`). */
+  providers?: readonly string[];
 }
+
+/** What an authentication provider says about credentials (httpd's authn_status). */
+export type AuthnOutcome =
+  /** `user`: the name the request goes on with, when the provider renamed it. */
+  | { readonly status: "granted"; readonly user?: string }
+  | { readonly status: "denied" }
+  | { readonly status: "not-found" }
+  /** AUTH_GENERAL_ERROR: 500; the provider has logged why (`reason`: what the 500 result carries). */
+  | { readonly status: "error"; readonly reason?: string };
 
 export interface AuthRequest {
   remoteAddress: string;
@@ -64,6 +78,10 @@ export interface AuthorizeOptions {
   htpasswd?: HtpasswdCache;
   /** Parsed AuthGroupFile cache; one per server is plenty. */
   groupFiles?: GroupFileCache;
+  /** The `wsgi` provider (WSGIAuthUserScript): the user (bytes, latin-1) and the password. */
+  wsgiCheckPassword?: (user: string, password: Buffer) => Promise<AuthnOutcome>;
+  /** Authorization providers outside mod_authz_core (`Require wsgi-group`). */
+  external?: AuthzRequest["external"];
 }
 
 const sharedCache = new HtpasswdCache();
@@ -125,8 +143,11 @@ export async function authorize(
     return { ok: true, environ: {} };
   }
 
-  const base = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName };
-  const first = evaluateRequire(requirement, base);
+  const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName, ...(opts.external ? { external: opts.external } : {}) };
+  // Only providers outside mod_authz_core (wsgi-group) may have to wait for an answer.
+  const evaluate = (r: AuthzRequest): AuthzStatus | Promise<AuthzStatus> => (opts.external ? evaluateRequireAsync(requirement, r) : evaluateRequire(requirement, r));
+  const firstEval = evaluate(base);
+  const first = firstEval instanceof Promise ? await firstEval : firstEval;
   if (first === "granted") return { ok: true, environ: {} };
   if (first === "error") return { ok: false, status: 500, reason: "authorization provider error" };
   if (first === "denied" || first === "neutral") {
@@ -136,8 +157,8 @@ export async function authorize(
 
   // denied-no-user: a user could change the answer, so authenticate.
   if (!authType) {
-    // No authentication module ran, so there is no user: httpd's request.c answers 500 rather than
-    // hand authorization a request it cannot decide (checked on 2.4.71).
+    // No authentication module takes the request (AuthType unset or None): httpd's core refuses
+    // to go on to authorization without a user.
     log("error", "core", `AH00027: No authentication done but request not allowed without authentication for ${textOf(uri)}. Authentication not configured?`);
     return { ok: false, status: 500, reason: "no authentication configured for a requirement that needs a user" };
   }
@@ -155,35 +176,71 @@ export async function authorize(
     log("error", "auth_basic", `AH01614: client used wrong authentication scheme: ${textOf(uri)}`);
     return challenge(auth.name);
   }
-  if (!auth.userFile) {
-    log("error", "authn_file", "AH01619: AuthUserFile not specified in the configuration");
-    return { ok: false, status: 500, reason: "AuthUserFile not specified" };
+  // mod_auth_basic's provider loop: on to the next provider only while the user is unknown.
+  let outcome: AuthnOutcome = NOT_FOUND;
+  let mismatch = "Password Mismatch";
+  for (const provider of auth.providers?.length ? auth.providers : ["file"]) {
+    if (provider === "wsgi") {
+      outcome = opts.wsgiCheckPassword ? await opts.wsgiCheckPassword(creds.user, creds.password) : noWsgiScript(opts);
+    } else {
+      const file = await fileProvider(auth, creds.user, creds.password, opts, log);
+      outcome = file.outcome;
+      if (file.reason) mismatch = file.reason;
+    }
+    if (outcome.status !== "not-found") break;
   }
-  let hash: string | undefined;
-  try {
-    hash = await (opts.htpasswd ?? sharedCache).lookup(auth.userFile, creds.user);
-  } catch (err) {
-    const msg = err instanceof NodewsgiError ? err.message : String(err);
-    log("error", "authn_file", `AH01620: ${msg}`);
-    return { ok: false, status: 500, reason: msg };
-  }
-  if (hash === undefined) {
+  if (outcome.status === "error") return { ok: false, status: 500, reason: outcome.reason ?? "" };
+  if (outcome.status === "not-found") {
     log("error", "auth_basic", `AH01618: user ${textOf(creds.user)} not found: ${textOf(uri)}`);
     return challenge(auth.name);
   }
-  const verdict = await verifyPassword(creds.password, hash);
-  if (!verdict.ok) {
-    log("error", "auth_basic", `AH01617: user ${textOf(creds.user)}: authentication failure for "${textOf(uri)}": ${verdict.reason}`);
+  if (outcome.status === "denied") {
+    log("error", "auth_basic", `AH01617: user ${textOf(creds.user)}: authentication failure for "${textOf(uri)}": ${mismatch}`);
     return challenge(auth.name);
   }
+  const user = outcome.user ?? creds.user;
 
-  const withUser: AuthzRequest = { ...base, user: creds.user, uri, log };
-  if (requirement.needsGroups) withUser.groups = await groupMembership(auth.groupFile, creds.user, opts.groupFiles ?? sharedGroupFiles);
-  const second = evaluateRequire(requirement, withUser);
+  const withUser: AuthzRequest = { ...base, user, uri, log };
+  if (requirement.needsGroups) withUser.groups = await groupMembership(auth.groupFile, user, opts.groupFiles ?? sharedGroupFiles);
+  const secondEval = evaluate(withUser);
+  const second = secondEval instanceof Promise ? await secondEval : secondEval;
   if (second === "granted") {
-    return { ok: true, user: creds.user, environ: { REMOTE_USER: creds.user, AUTH_TYPE: authType } };
+    return { ok: true, user, environ: { REMOTE_USER: user, AUTH_TYPE: authType } };
   }
   if (second === "error") return { ok: false, status: 500, reason: "authorization provider error" };
-  log("error", "authz_core", `AH01631: user ${textOf(creds.user)}: authorization failure for "${textOf(uri)}": `);
+  log("error", "authz_core", `AH01631: user ${textOf(user)}: authorization failure for "${textOf(uri)}": `);
   return challenge(auth.name);
+}
+
+const NOT_FOUND: AuthnOutcome = { status: "not-found" };
+
+/** `AuthBasicProvider wsgi` where no WSGIAuthUserScript applies (mod_wsgi logs it without the client). */
+function noWsgiScript(opts: AuthorizeOptions): AuthnOutcome {
+  opts.log?.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Location of WSGI user authentication script not provided.`);
+  return { status: "error" };
+}
+
+/** mod_authn_file: the AuthUserFile entry of the user, and its hash checked (with the reason of a mismatch). */
+async function fileProvider(
+  auth: AuthConfig,
+  user: string,
+  password: Buffer,
+  opts: AuthorizeOptions,
+  log: (level: "error" | "info", module: string, msg: string) => void,
+): Promise<{ outcome: AuthnOutcome; reason?: string }> {
+  if (!auth.userFile) {
+    log("error", "authn_file", "AH01619: AuthUserFile not specified in the configuration");
+    return { outcome: { status: "error", reason: "AuthUserFile not specified" } };
+  }
+  let hash: string | undefined;
+  try {
+    hash = await (opts.htpasswd ?? sharedCache).lookup(auth.userFile, user);
+  } catch (err) {
+    const msg = err instanceof NodewsgiError ? err.message : String(err);
+    log("error", "authn_file", `AH01620: ${msg}`);
+    return { outcome: { status: "error", reason: msg } };
+  }
+  if (hash === undefined) return { outcome: NOT_FOUND };
+  const verdict = await verifyPassword(password, hash);
+  return verdict.ok ? { outcome: { status: "granted" } } : { outcome: { status: "denied" }, reason: verdict.reason };
 }

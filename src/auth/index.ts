@@ -1,7 +1,7 @@
 /** Access control, Apache-style: Require trees (mod_authz_core) and Basic auth against htpasswd files. */
 export { authorize, parseBasicCredentials } from "./authorize";
 export type { AuthConfig, AuthRequest, AuthResult, AuthorizeOptions } from "./authorize";
-export { compileRequire, evaluateRequire, isRequestIndependent } from "./require";
+export { compileRequire, evaluateRequire, evaluateRequireAsync, isRequestIndependent, ProviderPending } from "./require";
 export type { RequireInput, Requirement, AuthzRequest, AuthzStatus } from "./require";
 export { HtpasswdCache, parseHtpasswd, verifyPassword, hashScheme, constantTimeEqual } from "./htpasswd";
 export type { VerifyOutcome } from "./htpasswd";

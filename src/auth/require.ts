@@ -37,7 +37,9 @@ type Provider =
   | { kind: "method"; methods: ReadonlySet<string> }
   | { kind: "env"; names: readonly string[] }
   /** mod_authz_groupfile: the names ASCII lower-cased, as httpd's apr_table compares them. */
-  | { kind: "group"; groups: readonly string[] };
+  | { kind: "group"; groups: readonly string[] }
+  /** Evaluated by the request's `external` callback (mod_wsgi's wsgi-group). */
+  | { kind: "external"; name: string; args: readonly string[] };
 
 interface Leaf {
   negate: boolean;
@@ -88,6 +90,21 @@ export interface AuthzRequest {
   uri?: string;
   /** Where a provider logs what httpd's does; `errno` is apr's `(N)text`, printed first as httpd does. */
   log?: (level: "error" | "info" | "debug", module: string, message: string, errno?: string) => void;
+  /**
+   * Providers that live outside this module (`wsgi-group`, src/auth/wsgi-auth-script.ts): called
+   * with the provider's name and its line's arguments (the same array object each time for one
+   * line) for every line the evaluation reaches. It may throw ProviderPending to be asked again.
+   * Without it such a line is denied-no-user without a user, an error with one.
+   */
+  external?: (name: string, args: readonly string[], r: AuthzRequest) => AuthzStatus;
+}
+
+/**
+ * Thrown by an `external` provider that has to wait for its answer (a hook script): evaluate
+ * the requirement again once `ready` settles (evaluateRequireAsync does).
+ */
+export class ProviderPending {
+  constructor(readonly ready: Promise<unknown>) {}
 }
 
 function fail(message: string): never {
@@ -95,7 +112,7 @@ function fail(message: string): never {
 }
 
 function compileLine(line: string): Leaf {
-  const words = line.trim().split(/\s+/).filter(Boolean);
+  const words = confWords(line);
   let negate = false;
   if (words[0]?.toLowerCase() === "not") {
     negate = true;
@@ -136,15 +153,15 @@ function compileLine(line: string): Leaf {
       if (args.length === 0) fail("Require env: no variable names given");
       provider = { kind: "env", names: args };
       break;
-    case "group": {
+    case "group":
       // httpd evaluates the rest of the line as an ap_expr string, then splits it into words.
-      const rest = line.trim().replace(/^(not\s+)?\S+\s*/i, "");
-      if (/%\{|\$[0-9]/.test(rest)) fail(`Require group: expressions (%{...}) and backreferences are not supported: '${rest}'`);
-      const groups = confWords(rest);
-      if (groups.length === 0) fail("Require group: no group names given");
-      provider = { kind: "group", groups: groups.map(asciiLower) };
+      if (args.some((a) => /%\{|\$[0-9]/.test(a))) fail(`Require group: expressions (%{...}) and backreferences are not supported: '${args.join(" ")}'`);
+      if (args.length === 0) fail("Require group: no group names given");
+      provider = { kind: "group", groups: args.map(asciiLower) };
       break;
-    }
+    case "wsgi-group":
+      provider = { kind: "external", name, args };
+      break;
     case "":
       fail("Require: no authorization provider given");
     // falls through (fail throws)
@@ -228,6 +245,9 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
       return p.names.some((n) => envValue(r.env, n) !== undefined) ? "granted" : "denied";
     case "group":
       return checkGroup(p.groups, r);
+    case "external":
+      if (r.external) return r.external(p.name, p.args, r);
+      return r.user === undefined ? "denied-no-user" : "error";
   }
 }
 
@@ -301,4 +321,23 @@ export function isRequestIndependent(req: Requirement): boolean {
 /** Evaluate a requirement for a request (and its user, once authenticated). */
 export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus {
   return apply(req.root, r, "and");
+}
+
+/**
+ * evaluateRequire for requirements with `external` providers that may have to wait: each time
+ * one throws ProviderPending, its answer is awaited and the tree evaluated again (the answers
+ * it has are kept by the provider), so a provider is asked only for the lines the evaluation
+ * reaches, in Apache's order.
+ */
+export async function evaluateRequireAsync(req: Requirement, r: AuthzRequest): Promise<AuthzStatus> {
+  // Each round answers at least one more line; a provider that keeps asking is an error.
+  for (let round = 0; round < 256; round++) {
+    try {
+      return evaluateRequire(req, r);
+    } catch (err) {
+      if (!(err instanceof ProviderPending)) throw err;
+      await err.ready;
+    }
+  }
+  return "error";
 }

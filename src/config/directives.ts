@@ -13,6 +13,7 @@ import {
   type AuthzContainer,
   type DaemonProcessSpec,
   type DirSettings,
+  type HookScript,
   type HostConfig,
   type OptionName,
   type OverrideClass,
@@ -231,7 +232,7 @@ def({
 });
 def({
   name: "ServerRoot", contexts: S, minArgs: 1, maxArgs: 1, syntax: "ServerRoot directory-path", default: "directory of the main configuration file",
-  doc: "The base directory for relative paths in Include, ErrorLog, PidFile, CustomLog, DocumentRoot, AuthUserFile, <Directory>, and (a nodewsgi extension: httpd requires absolute paths there) the targets of Alias, AliasMatch, WSGIScriptAlias*, WSGIHandlerScript and WSGIImportScript. httpd's default is its compiled-in prefix; nodewsgi's is the directory that holds the main configuration file. Takes effect for the lines after it.",
+  doc: "The base directory for relative paths in Include, ErrorLog, PidFile, CustomLog, DocumentRoot, AuthUserFile, <Directory>, and (a nodewsgi extension: httpd requires absolute paths there) the targets of Alias, AliasMatch, WSGIScriptAlias*, WSGIHandlerScript, WSGIImportScript and the hook scripts (WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript, WSGIDispatchScript). httpd's default is its compiled-in prefix; nodewsgi's is the directory that holds the main configuration file. Takes effect for the lines after it.",
   apply(scope, [p]) {
     scope.config.serverRoot = path.resolve(scope.config.serverRoot, p!);
   },
@@ -602,6 +603,55 @@ def({
     scope.config.importScripts.push({ script: scope.serverRelative(script!), processGroup: name(o.processGroup), applicationGroup: name(o.applicationGroup), where: scope.where });
   },
 });
+/**
+ * The hook script directives (mod_wsgi's wsgi_set_*_script): a script path and at most the
+ * `application-group=` option, whose value is kept as written (see src/auth/wsgi-hook-environ.ts).
+ */
+function hookScript(
+  name: string,
+  what: string,
+  contexts: readonly Context[],
+  override: OverrideRequirement | undefined,
+  store: (scope: ApplyScope, value: Setting<HookScript>) => void,
+  doc: string,
+): void {
+  def({
+    name, contexts, ...(override ? { override } : {}), wsgiWords: true, minArgs: 1, maxArgs: INF,
+    syntax: `${name} script-path [application-group=name|%{GLOBAL}|%{SERVER}|%{HOST}]`, default: "application-group=%{GLOBAL}",
+    doc,
+    apply(scope, [script, ...opts]) {
+      if (!script) throw badArgs(`Location of ${what} script not supplied.`);
+      let applicationGroup = "%{GLOBAL}";
+      for (const o of opts) {
+        const eq = o.indexOf("=");
+        if (eq < 0 || o.slice(0, eq) !== "application-group") throw badValue(`Invalid option to WSGI ${what} script definition.`);
+        const v = o.slice(eq + 1);
+        if (v === "") throw badValue("Invalid name for WSGI application group.");
+        applicationGroup = v;
+      }
+      if (applicationGroup.startsWith("%{") && !["%{GLOBAL}", "%{SERVER}", "%{HOST}"].includes(applicationGroup)) {
+        scope.notice(`${name}: application-group=${applicationGroup} is not expanded for hook scripts; it names an application group literally, as in mod_wsgi (only %{GLOBAL}, %{SERVER} and %{HOST} are)`);
+      }
+      store(scope, setting(scope, { script: scope.serverRelative(script), applicationGroup }));
+    },
+  });
+}
+
+const HOOK_GROUPS = "The functions run in the front-end process, never in a daemon process: in the main thread for `application-group=%{GLOBAL}` (the default), in the named application group's worker thread otherwise (`%{SERVER}` and `%{HOST}` are expanded per request, any other value is a literal name). A script used for applications of the same group shares its module with them. The script is loaded as applications are (CommonJS or ESM, any extension) and reloaded when its modification time changes. A function may return a promise; one that has not settled after `Timeout` seconds counts as failed.";
+
+hookScript("WSGIAccessScript", "access", D, "AuthConfig", (scope, v) => (scope.dir.wsgiAccessScript = v),
+  `Host-based access control by a script: \`allow_access(environ, host)\` is called in httpd's access checker phase (after Order/Allow/Deny, before \`Require\`), with the client's name when a host-name rule has looked it up and its address otherwise. \`true\` lets the request on to \`Require\` (under \`Satisfy Any\`, grants it outright), \`null\`/\`undefined\` expresses no opinion, \`false\` refuses it with 403 (under \`Satisfy Any\`, \`Require\` and authentication may still admit the client). Any other result, an exception or a script that cannot be loaded refuses with 403, logged. The environ is mod_wsgi's reduced one for auth hooks: the request's headers (no Authorization), the CGI server and client variables, SCRIPT_NAME/PATH_INFO, \`mod_wsgi.process_group\` (""), \`mod_wsgi.application_group\`, \`wsgi.errors\`, \`mod_ssl.is_https()\`; no SetEnv variables. ${HOOK_GROUPS}`);
+hookScript("WSGIAuthUserScript", "auth user", D, "AuthConfig", (scope, v) => (scope.dir.wsgiAuthUserScript = v),
+  `The \`wsgi\` provider of \`AuthBasicProvider\`: \`check_password(environ, user, password)\` returns \`true\` (authenticated), \`false\` (wrong password: 401, the providers after it are not asked), \`null\`/\`undefined\` (unknown user: the next provider is asked, 401 after the last), or a string, which authenticates and becomes REMOTE_USER. User and password are the credentials' UTF-8 text (credentials that are not UTF-8 get 500, logged). Any other result, an exception, a script that cannot be loaded or lacks the function give 500, logged. Same reduced environ as WSGIAccessScript. ${HOOK_GROUPS}`);
+hookScript("WSGIAuthGroupScript", "auth group", D, "AuthConfig", (scope, v) => (scope.dir.wsgiAuthGroupScript = v),
+  `The groups behind \`Require wsgi-group name ...\`: \`groups_for_user(environ, user)\` returns an iterable of group names (strings of bytes, or Buffers); the line grants when one of its names is among them. It is called for each \`Require wsgi-group\` line httpd's evaluation reaches, once a user is authenticated (by any provider). An empty list, no match, an exception or a result that is not such an iterable denies that line (logged), so the request gets 401 unless another line grants it. Same reduced environ as WSGIAccessScript. ${HOOK_GROUPS}`);
+hookScript("WSGIDispatchScript", "dispatch", SVD, undefined, (scope, v) => (scope.dir.wsgiDispatchScript = v),
+  `Chooses, per request, where an application runs: the script may export \`process_group(environ)\`, \`application_group(environ)\` and \`callable_object(environ)\`, called in that order just before the application would run (after the body checks). A string result overrides WSGIProcessGroup / WSGIApplicationGroup / WSGICallableObject and the \`WSGIScriptAlias\` options (\`%{GLOBAL}\`, \`%{RESOURCE}\`, \`%{SERVER}\`, \`%{HOST}\` and \`%{ENV:name}\` are expanded), \`null\`/\`undefined\` keeps the configured value. The chosen process group is then checked as a configured one is: outside WSGIRestrictProcess, or not defined by WSGIDaemonProcess, gives 500 (logged). An exception or a result that is not a string gives 500; a script that cannot be loaded is logged and the request runs as configured. The environ is the application's (without \`mod_wsgi.callable_object\`, with \`mod_wsgi.process_group\` "" and \`mod_wsgi.application_group\` the hook's group) plus \`wsgi.errors\`. ${HOOK_GROUPS}`);
+flagDirective({
+  name: "WSGIGroupAuthoritative", contexts: D, override: "AuthConfig", default: "On",
+  doc: "Accepted as mod_wsgi accepts it (On or Off; anything else is an error) and without effect, as in mod_wsgi on httpd 2.4: `Require wsgi-group` is an authorization provider there, and whether a failed group check is final is mod_authz_core's decision (`<RequireAny>`, `<RequireAll>`). A notice says so.",
+  notice: "WSGIGroupAuthoritative has no effect, as with mod_wsgi on httpd 2.4: whether a failed Require wsgi-group is final is up to <RequireAny>/<RequireAll>",
+}, (scope, on) => (scope.dir.wsgiGroupAuthoritative = setting(scope, on)));
 def({
   name: "WSGICallableObject", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "WSGICallableObject name", default: "application",
   doc: "The name of the exported callable that is the application. It must be a top-level export: dotted paths are not followed.",
@@ -1058,8 +1108,8 @@ def({
 currentModule = "mod_authz_core";
 def({
   name: "Require", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF,
-  syntax: "Require [not] all granted|all denied|valid-user|user name ...|group name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...",
-  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, `group` names (members listed in AuthGroupFile), client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, or an HTTP `method`. Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
+  syntax: "Require [not] all granted|all denied|valid-user|user name ...|group name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...|wsgi-group name ...",
+  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, `group` names (members listed in AuthGroupFile), client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, an HTTP `method`, or membership of a `wsgi-group` (WSGIAuthGroupScript). Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
   apply(scope, args) {
     let negated = false;
     let a = args;
@@ -1088,6 +1138,9 @@ def({
         if (!rest.length) throw badArgs("Require ip needs at least one address");
         for (const ip of rest) if (!isAddressSpec(ip, true)) throw badValue(`'${ip}' is not an IP address, partial address, CIDR block or network/mask`);
         break;
+      case "wsgi-group":
+        // mod_wsgi's authorization provider (WSGIAuthGroupScript); no names is accepted (it never matches).
+        break;
       case "group":
         if (!rest.length) throw badArgs("Require group needs at least one group name");
         // httpd reads the rest of the line as an ap_expr string (variables, backslash escapes)
@@ -1099,7 +1152,7 @@ def({
       case "file-group":
         throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Require ${provider} is not supported by nodewsgi`);
       default:
-        throw badValue(`unknown authorization provider '${a[0] ?? ""}' (all, valid-user, user, group, ip, host, local, env, method)`);
+        throw badValue(`unknown authorization provider '${a[0] ?? ""}' (all, valid-user, user, group, ip, host, local, env, method, wsgi-group)`);
     }
     const target = scope.authzContainer ?? (scope.dir.authz ??= { kind: "any", items: [], where: scope.where });
     if (negated && target.kind === "any") {
@@ -1184,10 +1237,10 @@ def({
   },
 });
 def({
-  name: "AuthBasicProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthBasicProvider file", default: "file",
-  doc: "Where Basic credentials are checked. Only `file` (AuthUserFile) is available.",
+  name: "AuthBasicProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthBasicProvider file|wsgi ...", default: "file",
+  doc: "Where Basic credentials are checked, in order: `file` (AuthUserFile) and `wsgi` (WSGIAuthUserScript's `check_password`). As in mod_auth_basic, a provider that does not know the user passes the request to the next one; a wrong password, or a provider that fails (500), ends the search.",
   apply(scope, args) {
-    for (const p of args) if (p.toLowerCase() !== "file") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `provider '${p}' is not supported by nodewsgi (file)`);
+    for (const p of args) if (p.toLowerCase() !== "file" && p.toLowerCase() !== "wsgi") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
     scope.dir.authBasicProvider = setting(scope, args.map((a) => a.toLowerCase()));
   },
 });
@@ -1382,7 +1435,7 @@ ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "Defaul
 ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGIPythonOptimize", "WSGIPythonHashSeed", "WSGIPythonWarnings", "WSGIDontWriteBytecode", "WSGISwitchInterval", "WSGIDestroyInterpreter", "WSGIPerInterpreterGIL", "WSGIFreeThreading", "WSGIRestrictStdin", "WSGIRestrictStdout", "WSGIRestrictSignal", "WSGILazyInitialization", "WSGIVerboseDebugging"], S, "Python interpreter setting");
 ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
 unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");
-unsupported("mod_wsgi", ["WSGIDispatchScript", "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript", "WSGIGroupAuthoritative", "WSGIPassApacheRequest", "WSGITelemetryService", "WSGITelemetryOptions", "WSGISlowRequests"], "not implemented yet");
+unsupported("mod_wsgi", ["WSGIPassApacheRequest", "WSGITelemetryService", "WSGITelemetryOptions", "WSGISlowRequests"], "not implemented yet");
 unsupported("mod_auth_digest", ["AuthDigestProvider", "AuthDigestDomain"], "Digest authentication is not implemented");
 
 // LoadModule gets its own entry: a module we implement needs no notice.

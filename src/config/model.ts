@@ -72,6 +72,17 @@ export interface HandlerScript {
   readonly where: Where;
 }
 
+/**
+ * A hook script of WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript or
+ * WSGIDispatchScript: the file, and the application group its functions run in, as written
+ * (`%{GLOBAL}` when absent; only `%{GLOBAL}`, `%{SERVER}` and `%{HOST}` are expanded).
+ */
+export interface HookScript {
+  /** ServerRoot-relative resolved path (text). */
+  readonly script: string;
+  readonly applicationGroup: string;
+}
+
 export interface ImportScript {
   readonly script: string;
   readonly processGroup: string;
@@ -353,6 +364,16 @@ export interface DirSettings {
   enableSendfile?: Setting<boolean>;
   ignoreActivity?: Setting<boolean>;
   restrictProcess?: Setting<string[]>;
+  /** WSGIAccessScript: allow_access(environ, host), in the access checker phase. */
+  wsgiAccessScript?: Setting<HookScript>;
+  /** WSGIAuthUserScript: check_password(environ, user, password), the `wsgi` Basic provider. */
+  wsgiAuthUserScript?: Setting<HookScript>;
+  /** WSGIAuthGroupScript: groups_for_user(environ, user), for `Require wsgi-group`. */
+  wsgiAuthGroupScript?: Setting<HookScript>;
+  /** WSGIGroupAuthoritative: parsed and kept; on httpd 2.4 mod_wsgi never consults it. */
+  wsgiGroupAuthoritative?: Setting<boolean>;
+  /** WSGIDispatchScript: process_group/application_group/callable_object(environ) overrides. */
+  wsgiDispatchScript?: Setting<HookScript>;
   // core, per directory
   /** UseCanonicalName: where SERVER_NAME/SERVER_PORT come from (Host header, ServerName, local address). */
   useCanonicalName?: Setting<"on" | "off" | "dns">;

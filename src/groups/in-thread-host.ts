@@ -9,8 +9,9 @@ import type { RequestBody, ResponseSink } from "../http/types";
 import type { ErrorLog } from "../log/error-log";
 import { ScriptCache } from "../app/loader";
 import { BODY_IDLE_TIMEOUT_MS, runRequest } from "./run-request";
+import { runHook, type HookCall, type HookReply, type HookRunner } from "../app/hooks";
 
-export class InThreadHost implements ApplicationHost {
+export class InThreadHost implements ApplicationHost, HookRunner {
   private readonly caches = new Map<string, ScriptCache>();
 
   constructor(
@@ -36,6 +37,11 @@ export class InThreadHost implements ApplicationHost {
     const cache = this.cache(applicationGroup);
     if (callable === "") await cache.load(script);
     else await cache.getCallable(script, callable);
+  }
+
+  /** A hook script call in `group`'s scripts (shared with its applications). Never rejects. */
+  callHook(group: string, call: HookCall): Promise<HookReply> {
+    return runHook(this.cache(group), call, this.log);
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import type { ErrorLog } from "../log/error-log";
 import type { ResourceLimits } from "node:worker_threads";
 import { InThreadHost } from "./in-thread-host";
 import { WorkerGroup, type WorkerGroupOptions } from "./worker-group";
+import { HOOK_FAILED, type HookCall, type HookReply, type HookRunner } from "../app/hooks";
 
 export interface ProcessHostOptions {
   readonly log: ErrorLog;
@@ -24,7 +25,7 @@ export interface ProcessHostOptions {
   readonly group?: Partial<Omit<WorkerGroupOptions, "name" | "log" | "threads" | "queueCapacity" | "resourceLimits">>;
 }
 
-export class ProcessHost implements ApplicationHost {
+export class ProcessHost implements ApplicationHost, HookRunner {
   private readonly inThread: InThreadHost;
   private readonly groups = new Map<string, WorkerGroup>();
   private closing = false;
@@ -61,6 +62,17 @@ export class ProcessHost implements ApplicationHost {
   preload(script: string, callable: string, applicationGroup: string): Promise<void> {
     if (applicationGroup === "") return this.inThread.preload(script, callable, applicationGroup);
     return this.group(applicationGroup).preload(script, callable);
+  }
+
+  /**
+   * A hook script call (WSGIAuthUserScript and friends) in an application group of this
+   * process: %{GLOBAL} in this thread, with the applications' own ScriptCache; any other group
+   * in its worker thread. Never rejects.
+   */
+  callHook(group: string, call: HookCall): Promise<HookReply> {
+    if (group === "") return this.inThread.callHook(group, call);
+    if (this.closing) return Promise.resolve(HOOK_FAILED);
+    return this.group(group).callHook(call);
   }
 
   async close(graceMs: number): Promise<void> {

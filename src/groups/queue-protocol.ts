@@ -20,10 +20,14 @@ export const F_REQUEST = 1;
 export const F_ABORT = 2;
 export const F_CREDIT = 3;
 export const F_PRELOAD = 4;
+/** A hook script call (src/app/hooks.ts): the script as `a`, the rest of the HookCall as JSON in `b`. */
+export const F_HOOK = 5;
 /** Worker -> front end. */
 export const F_RESPONSE = 16;
 export const F_LOG = 17;
 export const F_PRELOADED = 18;
+/** A hook's HookReply, as JSON in `b`. */
+export const F_HOOK_DONE = 19;
 
 /** F_RESPONSE flags: which parts the frame carries, in this order. */
 export const R_HEAD = 1;
@@ -220,9 +224,14 @@ export function readResponse(b: Buffer, o: number, len: number): DecodedResponse
   return { id, flags, head, chunk };
 }
 
-/** Two strings in one frame: `a` length-prefixed, `b` the rest (log lines, preloads). */
+/** Two strings in one frame: `a` length-prefixed, `b` the rest (log lines, preloads, hook calls). */
+/** The most room a writePair frame of these strings can take (what the ring must be able to hold). */
+export function pairBound(a: string, bText: string): number {
+  return 12 + (a.length + bText.length) * 3;
+}
+
 export function writePair(out: RingProducer, type: number, byte1: number, id: number, a: string, bText: string): void {
-  out.write(12 + (a.length + bText.length) * 3, (b, o) => {
+  out.write(pairBound(a, bText), (b, o) => {
     b[o] = type;
     b[o + 1] = byte1;
     b.writeUInt16LE(0, o + 2);

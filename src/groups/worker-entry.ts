@@ -17,11 +17,12 @@ import { borrowedFileBody, memoryBody, type BodyBuffer } from "../app/input";
 import { RingConsumer, RingProducer } from "./request-queue";
 import { CreditWindow } from "./credit-window";
 import {
-  F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_REQUEST, R_DESTROY, R_DONE, R_END, STARTED_WORD,
+  F_ABORT, F_CREDIT, F_HOOK, F_HOOK_DONE, F_LOG, F_PRELOAD, F_PRELOADED, F_REQUEST, R_DESTROY, R_DONE, R_END, STARTED_WORD,
   LayoutTable, readPair, readRequest, writePair, writeResponse,
   LOG_LEVELS, type BodyRef, type DecodedRequest, type ResponseHead, type WorkerData,
 } from "./queue-protocol";
 import { routeStdio } from "../log/console-redirect";
+import { HOOK_FAILED, runHook, type HookCall, type HookReply } from "../app/hooks";
 
 const MAX_LOG_CHARS = 64 * 1024;
 
@@ -207,6 +208,22 @@ function onFrame(b: Buffer, o: number, len: number): void {
         () => writePair(out, F_PRELOADED, 1, p.id, "", ""),
         (err) => writePair(out, F_PRELOADED, 0, p.id, "", (err as Error)?.message ?? String(err)),
       );
+      break;
+    }
+    case F_HOOK: {
+      // A hook script call for this application group (src/app/hooks.ts): the same ScriptCache
+      // as the group's applications, so a script that is both shares its module, as in mod_wsgi.
+      const p = readPair(b, o, len);
+      const answer = (reply: HookReply): void => writePair(out, F_HOOK_DONE, 0, p.id, "", JSON.stringify(reply));
+      let call: HookCall;
+      try {
+        call = { ...(JSON.parse(p.b) as Omit<HookCall, "script">), script: p.a };
+      } catch (err) {
+        log.log("error", "wsgi", `Bad hook call in application group '${data.group}': ${(err as Error)?.message ?? String(err)}`);
+        answer(HOOK_FAILED);
+        break;
+      }
+      runHook(cache, call, log).then(answer, () => answer(HOOK_FAILED));
       break;
     }
     default:

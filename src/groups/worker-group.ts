@@ -33,9 +33,10 @@ import { NodewsgiError } from "../errors";
 import { NOTHING, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { RingConsumer, RingProducer, createRing } from "./request-queue";
 import { ClientRelay } from "./credit-window";
+import { HOOK_FAILED, type HookCall, type HookReply } from "../app/hooks";
 import {
-  F_ABORT, F_CREDIT, F_LOG, F_PRELOAD, F_PRELOADED, F_RESPONSE, R_DESTROY, R_DONE, R_END, STARTED_WORD,
-  EnvironLayouts, encodeRequest, readPair, readResponse, writePair, writeRequest, writeSmall,
+  F_ABORT, F_CREDIT, F_HOOK, F_HOOK_DONE, F_LOG, F_PRELOAD, F_PRELOADED, F_RESPONSE, R_DESTROY, R_DONE, R_END, STARTED_WORD,
+  EnvironLayouts, encodeRequest, pairBound, readPair, readResponse, writePair, writeRequest, writeSmall,
   LOG_LEVELS, type BodyRef, type DecodedResponse, type WorkerData,
 } from "./queue-protocol";
 
@@ -77,6 +78,8 @@ interface Instance {
   /** Requests handed to this worker so far (their `seq` numbers count from 0). */
   submitted: number;
   readonly preloads: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+  /** Hook calls sent to this worker and not answered yet. */
+  readonly hooks: Map<number, (reply: HookReply) => void>;
   error: unknown;
   exited: boolean;
 }
@@ -220,6 +223,26 @@ export class WorkerGroup {
     return this.sendPreload(this.instance(), script, callable);
   }
 
+  /**
+   * Run a hook script function in this group's isolate (src/app/hooks.ts). Never rejects: a
+   * worker that dies first, or a call too large for the ring, answers `failed` (logged).
+   */
+  callHook(call: HookCall): Promise<HookReply> {
+    if (this.closing) return Promise.resolve(HOOK_FAILED);
+    const { script, ...rest } = call;
+    const payload = JSON.stringify(rest);
+    const inst = this.instance();
+    if (pairBound(script, payload) > inst.out.maxPayload) {
+      this.log.log("error", "wsgi", `${call.logPrefix}mod_wsgi (pid=${process.pid}): Request too large for the queue of application group '${this.name}' (${pairBound(script, payload)} bytes).`);
+      return Promise.resolve(HOOK_FAILED);
+    }
+    const token = this.nextToken++;
+    return new Promise<HookReply>((resolve) => {
+      inst.hooks.set(token, resolve);
+      writePair(inst.out, F_HOOK, 0, token, script, payload);
+    });
+  }
+
   /** Stop admitting, wait up to `graceMs` for requests in flight, then terminate the worker. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
@@ -282,6 +305,7 @@ export class WorkerGroup {
       layouts: new EnvironLayouts(),
       submitted: 0,
       preloads: new Map(),
+      hooks: new Map(),
       error: null,
       exited: false,
     };
@@ -329,6 +353,18 @@ export class WorkerGroup {
       if (w === undefined) return;
       if (p.byte1 === 1) w.resolve();
       else w.reject(new NodewsgiError("E_PRELOAD", p.b));
+    } else if (type === F_HOOK_DONE) {
+      const p = readPair(b, o, len);
+      const answer = inst.hooks.get(p.id);
+      inst.hooks.delete(p.id);
+      if (answer === undefined) return;
+      let reply: HookReply;
+      try {
+        reply = JSON.parse(p.b) as HookReply;
+      } catch {
+        reply = HOOK_FAILED;
+      }
+      answer(reply);
     }
   }
 
@@ -423,6 +459,8 @@ export class WorkerGroup {
     const started = Atomics.load(inst.requestCtl, STARTED_WORD);
     for (const w of inst.preloads.values()) w.reject(new NodewsgiError("E_WORKER_EXIT", `Application group '${this.name}' worker exited`));
     inst.preloads.clear();
+    for (const answer of inst.hooks.values()) answer(HOOK_FAILED);
+    inst.hooks.clear();
     const orphans = [...this.flights.values()].filter((f) => f.inst === inst);
     if (!this.closing) {
       const why = error instanceof Error ? error.stack ?? `${error.name}: ${error.message}` : error != null ? String(error) : `exit code ${code}`;

@@ -41,6 +41,11 @@ import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
 import { escapeUri } from "./uri-escape";
 import { negotiate } from "./negotiate";
+import { InThreadHookRunner, type HookRunner } from "../app/hooks";
+import type { HookContext } from "../auth/wsgi-hook-environ";
+import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsgi-access-script";
+import { WsgiGroupProvider, wsgiCheckPassword } from "../auth/wsgi-auth-script";
+import type { DispatchRoute } from "./dispatch-script";
 
 /** Apache's LimitInternalRecursion default. */
 const LIMIT_INTERNAL_RECURSION = 10;
@@ -68,6 +73,8 @@ export interface WsgiTarget {
   readonly settings: DirSettings;
   /** The request's variables (SetEnv, SetEnvIf, rewrite E=), for Header rules. */
   readonly env: ReadonlyMap<string, string>;
+  /** WSGIDispatchScript applies: the handler runs it before choosing the group (./dispatch-script.ts). */
+  readonly dispatch?: DispatchRoute;
 }
 
 /**
@@ -173,17 +180,22 @@ interface RequestState {
   cookies?: Map<string, string>;
   /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
   vary?: string[];
+  /** This pass's PATH_INFO and query string, for the environ of hook scripts (WSGIAccessScript, ...). */
+  hookWhere?: { readonly pathInfo: string; readonly query: string | null };
 }
 
 export interface MapperOptions {
   readonly log: ErrorLog;
   readonly htaccess?: HtaccessReader;
+  /** Where hook scripts run (the server's ProcessHost); by default in this thread. */
+  readonly hooks?: HookRunner;
 }
 
 export class Mapper {
   private readonly tables = new Map<HostConfig, HostTables>();
   private readonly requirements = new WeakMap<AuthzContainer, Requirement>();
   private readonly proxyLists = new WeakMap<object, ProxyList>();
+  private readonly hooks: HookRunner;
 
   constructor(
     readonly config: ServerConfig,
@@ -191,6 +203,7 @@ export class Mapper {
     private readonly options: MapperOptions,
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
+    this.hooks = options.hooks ?? new InThreadHookRunner(options.log);
   }
 
   /** SERVER_NAME/SERVER_PORT under the directory's UseCanonicalName (the server's before the walk). */
@@ -239,7 +252,7 @@ export class Mapper {
 
   /**
    * Map a request. The result is synchronous except when Basic authentication has to read a
-   * password file: most requests then cost no promise and no microtask turn.
+   * password file or a hook script runs: most requests then cost no promise and no microtask turn.
    */
   map(req: MapRequest): Mapped {
     const { rawPath, query } = splitTarget(req.target);
@@ -383,6 +396,7 @@ export class Mapper {
       applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
     }
     // Access: Require (host-based and Basic authentication).
+    state.hookWhere = { pathInfo: loc.walk.pathInfo, query };
     const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
     const located = loc;
@@ -546,19 +560,36 @@ export class Mapper {
     return this.translateAliases(t, pathInfo, null, null).filename;
   }
 
-  /** null when access is granted; a Promise only when Basic authentication or a host-name rule's DNS lookup runs. */
+  /** null when access is granted; a Promise only when Basic authentication, a WSGIAccessScript or a host-name rule's DNS lookup runs. */
   private checkAccess(state: RequestState, settings: DirSettings, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
-    // mod_access_compat runs first (httpd's access_checker hook, before mod_authz_core's).
-    if (settings.accessCompat !== undefined) return this.checkAccessCompat(state, settings, settings.accessCompat, uri, filename);
+    // The access_checker hooks run first (mod_access_compat, then mod_wsgi's WSGIAccessScript),
+    // before mod_authz_core's.
+    if (settings.accessCompat !== undefined || settings.wsgiAccessScript !== undefined) return this.checkAccessCompat(state, settings, settings.accessCompat, uri, filename);
     return this.checkRequire(state, settings, uri, filename);
   }
 
-  /** Order/Allow/Deny, then Require as Satisfy says (ap_process_request_internal's switch on ap_satisfies). */
-  private checkAccessCompat(state: RequestState, settings: DirSettings, ac: AccessCompat, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
+  /**
+   * The access_checker phase, then Require as Satisfy says (ap_process_request_internal's switch
+   * on ap_satisfies): Order/Allow/Deny, then WSGIAccessScript (../auth/wsgi-access-script.ts),
+   * the first refusal ending the phase.
+   */
+  private checkAccessCompat(state: RequestState, settings: DirSettings, ac: AccessCompat | undefined, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
     const req = state.req;
-    if (!accessRequestIndependent(ac)) state.plain = false;
-    const satisfy = satisfyFor(ac, req.method);
+    if (ac === undefined || !accessRequestIndependent(ac)) state.plain = false;
+    const satisfy = ac === undefined ? "all" : satisfyFor(ac, req.method);
+    const script = settings.wsgiAccessScript?.value;
     const decide = (allowed: boolean): MapResult | null | Promise<MapResult | null> => {
+      if (allowed && script !== undefined) {
+        return wsgiAllowAccess(this.hookContext(state, settings, uri), script).then((verdict) => {
+          if (verdict === "ok") return satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
+          const line = accessDeniedLine(filename);
+          if (satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "wsgi", settings };
+          // Satisfy Any: Require (with authentication) may still admit the client; mod_wsgi
+          // logs the refusal only when no Require would.
+          if (!someAuthRequired(settings.authz, req.method)) this.options.log.log("error", "wsgi", `${requestLogPrefix(req)}${textOf(line)}`);
+          return this.checkRequire(state, settings, uri, filename);
+        });
+      }
       if (allowed) return satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
       const line = `AH01797: client denied by server configuration: ${filename}`;
       if (satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "access_compat", settings };
@@ -568,6 +599,8 @@ export class Mapper {
       this.options.log.log("error", "access_compat", `${requestLogPrefix(req)}${textOf(line)}`);
       return this.checkRequire(state, settings, uri, filename);
     };
+    // No Order/Allow/Deny here: mod_access_compat lets the request through.
+    if (ac === undefined) return decide(true);
     if (accessNeedsHostName(ac)) {
       return doubleReverseName(req.remoteAddress).then((hostName) => {
         state.hostName = hostName;
@@ -575,6 +608,38 @@ export class Mapper {
       });
     }
     return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, method: req.method }));
+  }
+
+  /** What a hook script (WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript) is given for this request. */
+  private hookContext(state: RequestState, settings: DirSettings, uri: string): HookContext {
+    const t = state.tables;
+    const req = state.req;
+    return {
+      req,
+      uri,
+      pathInfo: state.hookWhere?.pathInfo ?? "",
+      query: state.hookWhere?.query ?? null,
+      requestUri: state.requestUri,
+      serverName: state.serverName,
+      serverPort: state.serverPort,
+      configuredName: t.configuredName,
+      sentName: state.sentName,
+      documentRoot: t.documentRoot,
+      serverAdmin: t.serverAdmin,
+      serverSoftware: t.serverBanner,
+      serverSignature: t.environSignature(settings.serverSignature?.value, state.serverName, state.serverPort),
+      hostName: state.hostName,
+      engine: this.engine,
+      log: this.options.log,
+      runner: this.hooks,
+      timeoutMs: this.hookTimeoutMs(),
+      logPrefix: requestLogPrefix(req),
+    };
+  }
+
+  /** How long a hook script may take: Apache's Timeout (default 60 s). */
+  hookTimeoutMs(): number {
+    return (this.config.main.timeout?.value ?? 60) * 1000;
   }
 
   /** mod_authz_core's Require, with Basic authentication when a user could change the answer. */
@@ -623,8 +688,9 @@ export class Mapper {
         ...(settings.authName ? { name: settings.authName.value } : {}),
         ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
         ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
+        ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
       },
-      { log: this.options.log },
+      { log: this.options.log, ...this.wsgiAuthHooks(state, settings, uri) },
     );
     if (result.ok) {
       state.authEnviron = result.environ;
@@ -635,6 +701,20 @@ export class Mapper {
     if (result.status === 500) return { kind: "error", status: 500, settings };
     // authorize() has logged the refusal (AH01630).
     return { kind: "error", status: 403, settings };
+  }
+
+  /** mod_wsgi's `wsgi` Basic provider and `wsgi-group` authorization for this request, when configured. */
+  private wsgiAuthHooks(state: RequestState, settings: DirSettings, uri: string) {
+    const user = settings.wsgiAuthUserScript;
+    const group = settings.wsgiAuthGroupScript;
+    const wantsUser = settings.authBasicProvider?.value.includes("wsgi") ?? false;
+    // `Require wsgi-group` needs the provider even without WSGIAuthGroupScript (it logs that).
+    if (!wantsUser && group === undefined && !usesExternal(settings.authz)) return {};
+    const ctx = this.hookContext(state, settings, uri);
+    return {
+      ...(wantsUser ? { wsgiCheckPassword: wsgiCheckPassword(ctx, user) } : {}),
+      external: new WsgiGroupProvider(ctx, group).status,
+    };
   }
 
   private requirement(container: AuthzContainer): Requirement {
@@ -769,13 +849,8 @@ export class Mapper {
     const scriptName = noTwoSlashes(pathInfo === "" ? uri : uri.slice(0, findPathInfo(uri, pathInfo)));
     const env = state.env;
     const groupContext = { serverName: state.tables.configuredName, serverPort: state.serverPort, scriptName, env };
+    // WSGIRestrictProcess is the handler's check (Site), after any WSGIDispatchScript.
     const processGroup = resolveGroupName(opts.processGroup ?? settings.processGroup?.value ?? "", groupContext, "");
-    // WSGIRestrictProcess: a daemon group chosen (say by %{ENV:...}) outside the list is refused;
-    // embedded mode is not a daemon group and is not restricted, as in mod_wsgi.
-    const allowedGroups = settings.restrictProcess?.value;
-    if (allowedGroups && processGroup !== "" && !allowedGroups.some((g) => toByteString(g) === processGroup)) {
-      return bad(403, `Daemon process called '${processGroup}' cannot be accessed by this WSGI application: ${walk.filename}`, settings);
-    }
     const applicationGroup = resolveGroupName(opts.applicationGroup ?? settings.applicationGroup?.value ?? "%{RESOURCE}", groupContext, "%{RESOURCE}");
     const callable = handlerScript ? "handle_request" : (opts.callableObject ?? settings.callableObject?.value ?? "application");
     const passAuthorization = opts.passAuthorization ?? settings.passAuthorization?.value ?? false;
@@ -829,6 +904,12 @@ export class Mapper {
       scriptMtimeMs: handlerScript ? undefined : walk.stat?.mtimeMs,
       settings,
     };
+    const dispatchScript = settings.wsgiDispatchScript?.value;
+    if (dispatchScript !== undefined) {
+      // WSGIDispatchScript: the handler runs its functions for every request (no plan).
+      const dispatch: DispatchRoute = { script: dispatchScript, configuredName: t.configuredName, serverPort: state.serverPort, sentName: state.sentName, scriptName, env };
+      return { ...wsgiTarget(target, environ), dispatch };
+    }
     if (state.plain && state.routeReused) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
     const result = wsgiTarget(target, environ);
     return headers === req.headers ? result : { ...result, requestHeaders: headers };
@@ -1009,11 +1090,16 @@ function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, w
   return best;
 }
 
+/** Some `Require wsgi-group` line applies (mod_wsgi's authorization provider). */
+function usesExternal(c: AuthzContainer | undefined): boolean {
+  if (c === undefined) return false;
+  return c.items.some((i) => (i.kind === "require" ? i.provider === "wsgi-group" : usesExternal(i)));
+}
+
 function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
   if (c.kind === "require") {
-    // Group names may hold spaces (`Require group "web admins"`): quoted again for the line's split.
-    const args = c.provider === "group" ? c.args.map(confQuote) : c.args;
-    const line = `${c.negated ? "not " : ""}${c.provider} ${args.join(" ")}`.trim();
+    // Words with spaces or quotes go back in quotes: compileRequire reads the line as httpd's providers do.
+    const line = `${c.negated ? "not " : ""}${c.provider} ${c.args.map(confQuote).join(" ")}`.trim();
     return c.limit ? { require: line, limit: c.limit } : line;
   }
   const items = c.items.map(toRequireInput);

@@ -72,7 +72,9 @@ function prepare(exp, port = 0) {
       continue;
     }
     fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, spec.startsWith("dump:") ? JS_DUMP(spec.slice(5)) : spec.slice(5));
+    // `hook:NAME`: a hook script (WSGIAuthUserScript, ...), the JavaScript twin of the Python one httpd ran.
+    const content = spec.startsWith("dump:") ? JS_DUMP(spec.slice(5)) : spec.startsWith("hook:") ? fs.readFileSync(path.join(FIXTURES, "hooks", `${spec.slice(5)}.js`), "utf8") : spec.slice(5);
+    fs.writeFileSync(p, content);
   }
   const configText = BASE({ srv, root, port }) + exp.config.split("@ROOT@").join(root) + "\n";
   const configFile = path.join(srv, "server.conf");

@@ -224,12 +224,12 @@ export function readResponse(b: Buffer, o: number, len: number): DecodedResponse
   return { id, flags, head, chunk };
 }
 
-/** Two strings in one frame: `a` length-prefixed, `b` the rest (log lines, preloads, hook calls). */
 /** The most room a writePair frame of these strings can take (what the ring must be able to hold). */
 export function pairBound(a: string, bText: string): number {
   return 12 + (a.length + bText.length) * 3;
 }
 
+/** Two strings in one frame: `a` length-prefixed, `b` the rest (log lines, preloads, hook calls). */
 export function writePair(out: RingProducer, type: number, byte1: number, id: number, a: string, bText: string): void {
   out.write(pairBound(a, bText), (b, o) => {
     b[o] = type;

@@ -14,7 +14,7 @@ import type { ErrorLog } from "../log/error-log";
 import { NodewsgiError } from "../errors";
 import { textOf, toByteString } from "../engine/byte-string";
 import { HtpasswdCache, verifyPassword } from "./htpasswd";
-import { Requirement, evaluateRequire } from "./require";
+import { Requirement, evaluateRequire, type AuthzRequest } from "./require";
 
 export interface AuthConfig {
   /** AuthType: `Basic`, `None`/undefined (no authentication). Others give 500. */
@@ -41,6 +41,8 @@ export interface AuthRequest {
   hostName?: string | null;
   /** Environment variables for `Require env`. */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
+  /** Evaluates `Require expr` expressions (AuthzRequest.expr). */
+  expr?: AuthzRequest["expr"];
 }
 
 export type AuthResult =
@@ -108,7 +110,7 @@ export async function authorize(
     return { ok: true, environ: {} };
   }
 
-  const base = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName };
+  const base = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName, ...(req.expr ? { expr: req.expr } : {}) };
   const first = evaluateRequire(requirement, base);
   if (first === "granted") return { ok: true, environ: {} };
   if (first === "error") return { ok: false, status: 500, reason: "authorization provider error" };

@@ -9,6 +9,7 @@ import { toByteString } from "../engine/byte-string";
 import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
 import { inDomain } from "./access-compat";
 import { limitCovers, unionLimits, type MethodLimit } from "./method-limit";
+import { parseExpr, type Expr } from "../config/expr";
 
 /**
  * Configuration input: a string is the arguments of one `Require` line (`"valid-user"`,
@@ -34,7 +35,8 @@ type Provider =
   | { kind: "local" }
   | { kind: "host"; domains: readonly string[] }
   | { kind: "method"; methods: ReadonlySet<string> }
-  | { kind: "env"; names: readonly string[] };
+  | { kind: "env"; names: readonly string[] }
+  | { kind: "expr"; expr: Expr };
 
 interface Leaf {
   negate: boolean;
@@ -71,6 +73,8 @@ export interface AuthzRequest {
   hostName?: string | null;
   /** Request environment variables for `Require env` (SetEnvIf and friends). */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
+  /** `Require expr`: the expression's value for this request (and user); null when it cannot be evaluated. */
+  expr?: (expr: Expr, user: string | undefined) => boolean | null;
 }
 
 function fail(message: string): never {
@@ -78,6 +82,17 @@ function fail(message: string): never {
 }
 
 function compileLine(line: string): Leaf {
+  // `Require [not] expr ...`: the rest of the line is one expression, not words.
+  const ex = /^\s*(not\s+)?expr\s+([\s\S]*)$/i.exec(line);
+  if (ex) {
+    let expr: Expr;
+    try {
+      expr = parseExpr(ex[2]!.trim());
+    } catch (e) {
+      fail(`Require expr: ${(e as Error).message}`);
+    }
+    return { negate: ex[1] !== undefined, provider: { kind: "expr", expr }, text: `Require ${line.trim()}` };
+  }
   const words = line.trim().split(/\s+/).filter(Boolean);
   let negate = false;
   if (words[0]?.toLowerCase() === "not") {
@@ -199,6 +214,12 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
       return r.method !== undefined && p.methods.has(r.method === "HEAD" ? "GET" : r.method) ? "granted" : "denied";
     case "env":
       return p.names.some((n) => envValue(r.env, n) !== undefined) ? "granted" : "denied";
+    case "expr": {
+      // mod_authz_core: a false expression that reads REMOTE_USER is "denied, no user" (authentication may help).
+      const v = r.expr?.(p.expr, r.user) ?? null;
+      if (v === null) return "error";
+      return v ? "granted" : p.expr.readsUser ? "denied-no-user" : "denied";
+    }
   }
 }
 

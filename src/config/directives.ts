@@ -30,6 +30,7 @@ import { applyFileETag } from "./file-etag";
 import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
+import { parseExpr, ExprError } from "./expr";
 import { isHeaderNameRegex, isPlainPattern } from "../map/setenvif";
 import { toByteString } from "../engine/byte-string";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
@@ -192,6 +193,13 @@ section("Limit", D, "<Limit method [method] ...> ... </Limit>",
   "Restricts the access directives inside (Require, and mod_access_compat's Order, Allow, Deny and Satisfy) to the listed methods; others inside apply to every method. HEAD counts as GET; method names are case-sensitive; TRACE cannot be listed (see TraceEnable). Sections such as <Files> are not allowed inside. A nested <Limit> must narrow the methods. In .htaccess it needs AllowOverride Limit or AuthConfig (and what it contains, its own class), and only httpd's built-in methods may be named.", 1, INF);
 section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>",
   "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
+
+section("If", ALL, "<If \"expression\"> ... </If>",
+  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and sections other than <If>/<ElseIf>/<Else> are not allowed inside. A malformed expression is a configuration error.", 1, INF);
+section("ElseIf", ALL, "<ElseIf \"expression\"> ... </ElseIf>",
+  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF);
+section("Else", ALL, "<Else> ... </Else>",
+  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply.", 0, INF);
 
 currentModule = "mod_authz_core";
 section("RequireAll", D, "<RequireAll> Require ... </RequireAll>",
@@ -1058,8 +1066,8 @@ def({
 currentModule = "mod_authz_core";
 def({
   name: "Require", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF,
-  syntax: "Require [not] all granted|all denied|valid-user|user name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...",
-  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, or an HTTP `method`. Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
+  syntax: "Require [not] all granted|all denied|valid-user|user name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...|expr expression",
+  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, an HTTP `method`, or an httpd expression (`expr`, as in <If>; one that reads REMOTE_USER asks for credentials when it denies). Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
   apply(scope, args) {
     let negated = false;
     let a = args;
@@ -1088,8 +1096,20 @@ def({
         if (!rest.length) throw badArgs("Require ip needs at least one address");
         for (const ip of rest) if (!isAddressSpec(ip, true)) throw badValue(`'${ip}' is not an IP address, partial address, CIDR block or network/mask`);
         break;
+      case "expr": {
+        // mod_authz_core passes the rest of the line as written; one pair of enclosing double quotes is dropped.
+        let text = /^\s*(?:not\s+)?expr\s+([\s\S]*?)\s*$/i.exec(scope.rawArgs)?.[1] ?? "";
+        if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1);
+        try {
+          parseExpr(text);
+        } catch (e) {
+          if (!(e instanceof ExprError)) throw e;
+          throw badValue(`Cannot parse expression in require line: ${e.message}`);
+        }
+        rest.splice(0, rest.length, text);
+        break;
+      }
       case "group":
-      case "expr":
       case "file-owner":
       case "file-group":
         throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Require ${provider} is not supported by nodewsgi`);

@@ -11,6 +11,7 @@ import type { AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
+import type { Expr } from "./expr";
 
 export type { Where } from "./errors";
 
@@ -358,6 +359,19 @@ export interface DirSettings {
   addDefaultCharset?: Setting<string>;
   /** ServerSignature: the footer of generated pages and SERVER_SIGNATURE. */
   serverSignature?: Setting<"on" | "off" | "email">;
+  /**
+   * <If>/<ElseIf>/<Else> sections of this scope and the scopes merged into it, in order
+   * (httpd's sec_if): evaluated per request after every other section is merged.
+   */
+  ifSections?: IfSection[];
+}
+
+/** One <If>, <ElseIf> or <Else> section: its condition (none for <Else>) and its settings. */
+export interface IfSection {
+  readonly kind: "If" | "ElseIf" | "Else";
+  readonly expr?: Expr;
+  readonly settings: DirSettings;
+  readonly where: Where;
 }
 
 export type SectionKind = "Directory" | "DirectoryMatch" | "Location" | "LocationMatch" | "Files" | "FilesMatch";
@@ -627,6 +641,7 @@ export function mergeDirSettings(base: DirSettings, add: DirSettings): DirSettin
   set("redirects", concat(add.redirects, base.redirects));
   set("authz", mergeAuthz(base, add));
   set("rewrite", mergeRewrite(base.rewrite, add.rewrite));
+  set("ifSections", concat(base.ifSections, add.ifSections));
   return out;
 }
 

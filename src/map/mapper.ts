@@ -14,8 +14,9 @@ import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
-import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem } from "../config/model";
-import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, resolveEnv } from "../config/model";
+import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, IfSection } from "../config/model";
+import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
+import { evaluateExpr, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
@@ -168,6 +169,9 @@ interface RequestState {
   cookies?: Map<string, string>;
   /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
   vary?: string[];
+  /** The pass's located request and query, for `Require expr`. */
+  located?: Located;
+  query?: string | null;
 }
 
 export interface MapperOptions {
@@ -367,11 +371,19 @@ export class Mapper {
       loc = located;
       if (cacheable) t.routes.set(uri, loc);
     }
+    // <If> sections: evaluated for this request and merged last (httpd's ap_if_walk).
+    if (loc.settings.ifSections !== undefined) {
+      state.plain = false;
+      loc = this.withIfSections(state, loc, uri, query);
+    }
     // mod_setenvif (before access, so `Require env` sees its variables).
     if (loc.settings.setEnvIf) {
       state.plain = false;
       applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
     }
+    // What `Require expr` reads: the request as located.
+    state.located = loc;
+    state.query = query;
     // Access: Require (host-based and Basic authentication).
     const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
@@ -482,12 +494,112 @@ export class Mapper {
       const link = forbiddenSymlink(walk.filename, (d) => effectiveOptions(t.sections.settingsFor(d, null, uri, null)));
       if (link !== null) return bad(403, `Symbolic link not allowed or link target not accessible: ${link}`, settings);
     }
-    // type_checker: which handler runs this.
-    let handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
-    const setHandler = settings.handler?.value;
-    if (setHandler && setHandler.toLowerCase() !== "none") handler = translated.forcedHandler ?? setHandler;
-    else if (!handler && !isDir) handler = handlerByExtension(settings, walk.filename);
-    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler, env: resolveEnv(settings.env), pathTranslated: undefined, plan: undefined };
+    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), pathTranslated: undefined, plan: undefined };
+  }
+
+  /**
+   * ap_if_walk: each <If>/<ElseIf>/<Else> in order (an else-branch only when the branches
+   * before it in its chain did not apply), the applying ones merged over the settings, then
+   * the <If> sections nested in those, level by level. The result is this request's alone.
+   */
+  private withIfSections(state: RequestState, loc: Located, uri: string, query: string | null): Located {
+    const ctx = this.exprRequest(state, loc, uri, query);
+    let settings: DirSettings = { ...loc.settings };
+    delete settings.ifSections;
+    let list: readonly IfSection[] | undefined = loc.settings.ifSections;
+    while (list !== undefined && list.length > 0) {
+      const nested: IfSection[] = [];
+      let previous: boolean | null = null;
+      for (const section of list) {
+        if (section.kind !== "If" && previous === true) continue;
+        if (section.expr !== undefined) {
+          if (!this.condition(state, section, ctx)) {
+            previous = false;
+            continue;
+          }
+          previous = true;
+        } else previous = null;
+        const { ifSections, ...own } = section.settings;
+        settings = mergeDirSettings(settings, own);
+        if (ifSections) nested.push(...ifSections);
+      }
+      list = nested;
+    }
+    const { translated, walk, isDir } = loc;
+    return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
+  }
+
+  /** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */
+  private condition(state: RequestState, section: IfSection, ctx: ExprRequest): boolean {
+    try {
+      return evaluateExpr(section.expr!, ctx);
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
+      return false;
+    }
+  }
+
+  /** What an ap_expr reads of this request, as httpd's variables and functions give it after the location walk. */
+  private exprRequest(state: RequestState, loc: Located, uri: string, query: string | null): ExprRequest {
+    const req = state.req;
+    const { walk, translated } = loc;
+    return {
+      remoteAddress: req.remoteAddress,
+      header: (name) => headerValue(req.headers, name.toLowerCase()),
+      reqenv: (name) => state.env.get(name),
+      // httpd's Vary fixup drops names already there, whatever their case.
+      vary: (name) => {
+        const lower = name.toLowerCase();
+        if (!state.vary?.some((v) => v.toLowerCase() === lower)) (state.vary ??= []).push(name);
+      },
+      lookupUri: (u) => this.lookupStatus(state, u, this.translateAliases(state.tables, u, null, null)),
+      lookupFile: (file) => this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }),
+      variable: (name) => {
+        switch (name) {
+          case "REQUEST_FILENAME":
+          case "SCRIPT_FILENAME":
+            return walk.filename;
+          case "PATH_INFO":
+            return walk.pathInfo;
+          case "DOCUMENT_URI":
+            return state.env.get("DOCUMENT_URI") ?? uri;
+          // mod_wsgi sets no context for its aliases before its handler runs; mod_alias's Alias does.
+          case "CONTEXT_PREFIX":
+            return translated.scriptAlias ? "" : translated.contextPrefix;
+          case "CONTEXT_DOCUMENT_ROOT":
+            return translated.scriptAlias ? state.tables.documentRoot : translated.contextDocumentRoot;
+          // mod_wsgi's translate hook names the handler of a WSGIScriptAlias'd request.
+          case "HANDLER":
+            return translated.scriptAlias ? "wsgi-script" : "";
+          // r->mtime is still 0: the epoch in local time.
+          case "LAST_MODIFIED":
+            return timeVariable("TIME", new Date(0));
+          case "REQUEST_STATUS":
+            return "200";
+          case "IS_SUBREQ":
+            return "false";
+          case "API_VERSION":
+            return "20120211";
+          case "IPV6":
+            return req.remoteAddress.includes(":") && !req.remoteAddress.startsWith("::ffff:") ? "on" : "off";
+          case "CONN_REMOTE_ADDR":
+            return req.remoteAddress;
+          case "HTTP2":
+            return "off";
+          // No content type is chosen yet (type_checker runs later).
+          case "CONTENT_TYPE":
+          case "REMOTE_IDENT":
+          case "REQUEST_LOG_ID":
+          case "CONN_LOG_ID":
+          case "SCRIPT_USER":
+          case "SCRIPT_GROUP":
+            return "";
+        }
+        if (name.startsWith("TIME")) return timeVariable(name, new Date());
+        return serverVariable(name, state, uri, query);
+      },
+    };
   }
 
   /** mod_alias, then mod_wsgi's aliases, then DocumentRoot. */
@@ -586,7 +698,7 @@ export class Mapper {
     }
     if (requirement && !authType) {
       // No authentication configured: host-based rules decide synchronously.
-      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName });
+      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName, expr: this.requireExpr(state, uri) });
       if (verdict === "granted") return null;
       if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `AH01630: client denied by server configuration: ${filename}`, reasonModule: "authz_core", settings };
     }
@@ -606,6 +718,7 @@ export class Mapper {
         logPrefix: requestLogPrefix(req),
         env: state.env,
         hostName: state.hostName,
+        expr: this.requireExpr(state, uri),
       },
       requirement,
       {
@@ -623,6 +736,24 @@ export class Mapper {
     if (result.status === 500) return bad(500, toByteString(result.reason), settings);
     // authorize() has logged the refusal (AH01630).
     return { kind: "error", status: 403, settings };
+  }
+
+  /**
+   * `Require expr`'s evaluator for this request: the located request's variables, and the user
+   * once authenticated. An evaluation error is logged (AH02320) and is mod_authz_core's error.
+   */
+  private requireExpr(state: RequestState, uri: string): (expr: Expr, user: string | undefined) => boolean | null {
+    return (expr, user) => {
+      const base = this.exprRequest(state, state.located!, uri, state.query ?? null);
+      const ctx: ExprRequest = user === undefined ? base : { ...base, variable: (n) => (n === "REMOTE_USER" ? user : base.variable(n)) };
+      try {
+        return evaluateExpr(expr, ctx);
+      } catch (err) {
+        if (!(err instanceof ExprEvalError)) throw err;
+        this.options.log.log("error", "authz_core", `${requestLogPrefix(state.req)}AH02320: Error evaluating expression in 'Require expr': ${err.message}`);
+        return null;
+      }
+    };
   }
 
   private requirement(container: AuthzContainer): Requirement {
@@ -982,6 +1113,30 @@ function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
   }
   const items = c.items.map(toRequireInput);
   return c.kind === "all" ? { all: items } : c.kind === "none" ? { none: items } : { any: items };
+}
+
+/** type_checker: which handler runs a request (a rewrite's H=, WSGIScriptAlias, SetHandler, AddHandler). */
+function handlerFor(translated: Translation, settings: DirSettings, isDir: boolean, filename: string): string | null {
+  const handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
+  const setHandler = settings.handler?.value;
+  if (setHandler && setHandler.toLowerCase() !== "none") return translated.forcedHandler ?? setHandler;
+  if (!handler && !isDir) return handlerByExtension(settings, filename);
+  return handler;
+}
+
+/** TIME, TIME_YEAR, ... of ap_expr: local time, zero-padded as httpd prints them. */
+function timeVariable(name: string, d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  switch (name) {
+    case "TIME_YEAR": return String(d.getFullYear());
+    case "TIME_MON": return p(d.getMonth() + 1);
+    case "TIME_DAY": return p(d.getDate());
+    case "TIME_HOUR": return p(d.getHours());
+    case "TIME_MIN": return p(d.getMinutes());
+    case "TIME_SEC": return p(d.getSeconds());
+    case "TIME_WDAY": return String(d.getDay());
+  }
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
 /** mod_mime: the handler of the last extension that has one (AddHandler). */

@@ -49,6 +49,9 @@ interface Scope {
   readonly ifKind?: "If" | "ElseIf" | "Else";
 }
 
+/** The sections that select by path or name: not allowed inside <If> (httpd: "not allowed in <If> context"). */
+const SECTION_KINDS: ReadonlySet<string> = new Set(["Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch", "VirtualHost"]);
+
 class Loader {
   readonly errors: ConfigError[] = [];
   private readonly includeStack: string[] = [];
@@ -118,6 +121,10 @@ class Loader {
       return;
     }
     const args = node.args.map((a) => this.substitute(a, node.where));
+    if (scope.ifKind && SECTION_KINDS.has(spec.name)) {
+      this.error("E_CONFIG_CONTEXT", node.where, tag, `${tag.slice(0, -1)} not allowed in <${scope.ifKind}> context`);
+      return;
+    }
     if (!this.contextAllows(spec, tag, node.where, scope)) return;
     if (args.length < spec.minArgs || args.length > spec.maxArgs) {
       this.error("E_CONFIG_ARGS", node.where, tag, spec.minArgs > 0 && args.length === 0 ? `${tag} directive requires additional arguments` : `wrong number of arguments: ${spec.syntax}`);
@@ -183,10 +190,6 @@ class Loader {
     const isFiles = kind === "Files" || kind === "FilesMatch";
     if (scope.methodLimit) {
       this.error("E_CONFIG_CONTEXT", node.where, tag, `${tag} cannot occur within <Limit> or <LimitExcept> section`);
-      return;
-    }
-    if (scope.ifKind) {
-      this.error("E_CONFIG_CONTEXT", node.where, tag, `${tag} cannot occur within <${scope.ifKind}> section`);
       return;
     }
     if (scope.section && !(isFiles && (scope.section.kind === "Directory" || scope.section.kind === "DirectoryMatch"))) {

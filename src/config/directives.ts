@@ -167,8 +167,8 @@ function isServerLevel(scope: ApplyScope): boolean {
 // Sections (the loader opens them; the table gives contexts and docs)
 // ---------------------------------------------------------------------------------------------
 
-function section(name: string, contexts: readonly Context[], syntax: string, doc: string, minArgs = 1, maxArgs = 2): void {
-  table.push({ name, module: currentModule, kind: "section", status: "implemented", contexts, minArgs, maxArgs, syntax, doc });
+function section(name: string, contexts: readonly Context[], syntax: string, doc: string, minArgs = 1, maxArgs = 2, override?: OverrideRequirement): void {
+  table.push({ name, module: currentModule, kind: "section", status: "implemented", contexts, minArgs, maxArgs, syntax, doc, ...(override ? { override } : {}) });
 }
 
 section("VirtualHost", S, "<VirtualHost addr[:port] [addr[:port]] ...> ... </VirtualHost>",
@@ -195,11 +195,11 @@ section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>"
   "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
 
 section("If", ALL, "<If \"expression\"> ... </If>",
-  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and sections other than <If>/<ElseIf>/<Else> are not allowed inside. A malformed expression is a configuration error.", 1, INF);
+  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and sections other than <If>/<ElseIf>/<Else> are not allowed inside. A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
 section("ElseIf", ALL, "<ElseIf \"expression\"> ... </ElseIf>",
-  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF);
+  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF, "Any");
 section("Else", ALL, "<Else> ... </Else>",
-  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply.", 0, INF);
+  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply.", 0, INF, "Any");
 
 currentModule = "mod_authz_core";
 section("RequireAll", D, "<RequireAll> Require ... </RequireAll>",

@@ -962,6 +962,25 @@ def({
   apply: setEnvIf(true),
 });
 def({
+  name: "SetEnvIfExpr", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "SetEnvIfExpr \"expression\" [!]variable[=value] ...",
+  doc: "Sets request variables when an httpd expression (as in <If>) is true. A value may use `$0`..`$9` from the expression's last regex match with a capturing group. Evaluated with the other SetEnvIf rules, in order.",
+  apply(scope, [source, ...assignments]) {
+    let expr;
+    try {
+      expr = parseExpr(source!);
+    } catch (e) {
+      if (!(e instanceof ExprError)) throw e;
+      throw badValue(`Could not parse expression "${source}": ${e.message}`);
+    }
+    (scope.dir.setEnvIf ??= []).push({
+      attribute: "", pattern: "", compiled: NO_PATTERN, plain: false, expr,
+      assignments: assignments.map(toByteString), early: scope.context === "server" || scope.context === "virtualhost", where: scope.where,
+    });
+  },
+});
+/** SetEnvIfExpr rules have no pattern of their own (their `compiled` is never used). */
+const NO_PATTERN = compileConfigRegex("");
+def({
   name: "BrowserMatch", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "BrowserMatch regex [!]variable[=value] ...",
   doc: "SetEnvIf on the User-Agent header.",
   apply: setEnvIf(false, "User-Agent"),

@@ -199,6 +199,8 @@ export interface SetEnvIfRule {
   readonly nameRegex?: ConfigRegex;
   /** `name`, `name=value`, `!name`; byte strings (the environ's form). */
   readonly assignments: readonly string[];
+  /** SetEnvIfExpr: the condition (attribute and pattern are then unused). */
+  readonly expr?: Expr;
   /**
    * Set outside any section: httpd runs these in post_read_request, before the URL-path is
    * decoded, so their Request_URI is the path as sent (`%C3%A9` stays as it is).

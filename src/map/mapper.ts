@@ -16,7 +16,7 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, IfSection } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
-import { evaluateExpr, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import { evaluateExpr, evaluateExprMatch, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
@@ -371,15 +371,20 @@ export class Mapper {
       loc = located;
       if (cacheable) t.routes.set(uri, loc);
     }
-    // <If> sections: evaluated for this request and merged last (httpd's ap_if_walk).
-    if (loc.settings.ifSections !== undefined) {
-      state.plain = false;
-      loc = this.withIfSections(state, loc, uri, query);
-    }
     // mod_setenvif (before access, so `Require env` sees its variables).
+    const ifSections = loc.settings.ifSections;
     if (loc.settings.setEnvIf) {
       state.plain = false;
-      applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
+      const located = loc;
+      // With <If> sections, the server's rules run first (post_read_request), so conditions see their variables.
+      applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => this.setEnvIfExpr(state, located, uri, query, expr), ifSections ? true : undefined);
+    }
+    // <If> sections: evaluated for this request and merged last (httpd's ap_if_walk).
+    if (ifSections !== undefined) {
+      state.plain = false;
+      loc = this.withIfSections(state, loc, uri, query);
+      const located = loc;
+      if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => this.setEnvIfExpr(state, located, uri, query, expr), false);
     }
     // What `Require expr` reads: the request as located.
     state.located = loc;
@@ -527,6 +532,18 @@ export class Mapper {
     }
     const { translated, walk, isDir } = loc;
     return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
+  }
+
+  /** SetEnvIfExpr's condition; one that cannot be evaluated is logged and counts as false, as mod_setenvif does. */
+  private setEnvIfExpr(state: RequestState, loc: Located, uri: string, query: string | null, expr: Expr): false | { match: RegExpExecArray | null } {
+    try {
+      const { value, match } = evaluateExprMatch(expr, this.exprRequest(state, loc, uri, query));
+      return value ? { match } : false;
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      this.options.log.log("error", "setenvif", `${requestLogPrefix(state.req)}Evaluation of expression from ${expr.source} failed: ${err.message}`);
+      return false;
+    }
   }
 
   /** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */

@@ -45,6 +45,13 @@ export function evaluateExpr(expr: Expr, r: ExprRequest): boolean {
   return cond({ r, match: null, depth: 0 }, expr.root);
 }
 
+/** evaluateExpr, with the last match of a regex that has a capturing group (ap_expr_exec_re's $0..$9). */
+export function evaluateExprMatch(expr: Expr, r: ExprRequest): { value: boolean; match: RegExpExecArray | null } {
+  const ctx: Ctx = { r, match: null, depth: 0 };
+  const value = cond(ctx, expr.root);
+  return { value, match: ctx.match };
+}
+
 function enter(ctx: Ctx): void {
   if (++ctx.depth > MAX_RECURSION) throw new ExprEvalError("Recursion limit reached");
 }

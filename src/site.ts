@@ -13,7 +13,7 @@ import type { ErrorLog } from "./log/error-log";
 import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
 import { writeErrorHead } from "./http/write-head";
 import type { ApplicationHost, AppRequest } from "./groups/types";
-import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
+import { Mapper, headerExprTest, type MapResult, type WsgiTarget } from "./map/mapper";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
 import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
@@ -150,7 +150,8 @@ export class Site {
     if (headerRules.length > 0) {
       const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
       const notes = logged?.notes;
-      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}) });
+      const expr = result.exprRequest ? headerExprTest(result.exprRequest, this.log, req) : undefined;
+      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...(expr ? { expr } : {}) });
     }
     // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);

@@ -287,6 +287,8 @@ export interface HeaderDirective {
   /** edit / edit*: a byte string. */
   readonly replacement?: string;
   readonly extra?: string;
+  /** `expr=...`: the rule applies when the expression is true. */
+  readonly expr?: Expr;
   readonly where: Where;
 }
 

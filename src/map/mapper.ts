@@ -14,7 +14,7 @@ import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
-import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, IfSection } from "../config/model";
+import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
 import { evaluateExpr, evaluateExprMatch, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import type { Engine, ProxyList } from "../engine/types";
@@ -36,7 +36,7 @@ import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
 import { forbiddenSymlink } from "./symlinks";
-import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
+import { applyRequestHeaderRules, rulesOf, type HeaderRuleContext } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
 import { escapeUri } from "./uri-escape";
@@ -76,6 +76,8 @@ export interface WsgiTarget {
  */
 interface AddsHeaders {
   readonly responseHeaders?: readonly HeaderPair[];
+  /** What `Header ... expr=` conditions read of the request, when the result's settings have some. */
+  readonly exprRequest?: ExprRequest;
 }
 
 export type MapResult = AddsHeaders & (
@@ -169,8 +171,9 @@ interface RequestState {
   cookies?: Map<string, string>;
   /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
   vary?: string[];
-  /** The pass's located request and query, for `Require expr`. */
+  /** The pass's located request, URL-path and query, for `Require expr` and `Header expr=`. */
   located?: Located;
+  uri?: string;
   query?: string | null;
 }
 
@@ -293,8 +296,14 @@ export class Mapper {
       routeReused: false,
     };
     const result = this.resolve(state, uri, query, 0);
-    if (result instanceof Promise) return result.then((r) => withRewriteHeaders(r, state));
-    return state.cookies || state.vary ? withRewriteHeaders(result, state) : result;
+    if (result instanceof Promise) return result.then((r) => this.withExprRequest(withRewriteHeaders(r, state), state, uri, query));
+    return this.withExprRequest(state.cookies || state.vary ? withRewriteHeaders(result, state) : result, state, uri, query);
+  }
+
+  /** A result whose Header rules have `expr=` conditions carries the request for them to read. */
+  private withExprRequest(r: MapResult, state: RequestState, uri: string, query: string | null): MapResult {
+    if (!hasExprRule(r.settings?.headers)) return r;
+    return { ...r, exprRequest: this.exprRequest(state, state.located, state.uri ?? uri, state.located ? (state.query ?? null) : query) };
   }
 
   /** An application request answered from a route plan: only the environ is built. */
@@ -388,6 +397,7 @@ export class Mapper {
     }
     // What `Require expr` reads: the request as located.
     state.located = loc;
+    state.uri = uri;
     state.query = query;
     // Access: Require (host-based and Basic authentication).
     const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
@@ -558,9 +568,11 @@ export class Mapper {
   }
 
   /** What an ap_expr reads of this request, as httpd's variables and functions give it after the location walk. */
-  private exprRequest(state: RequestState, loc: Located, uri: string, query: string | null): ExprRequest {
+  private exprRequest(state: RequestState, loc: Located | undefined, uri: string, query: string | null): ExprRequest {
     const req = state.req;
-    const { walk, translated } = loc;
+    // Before the request was located (a server-context redirect, say) there is no file yet.
+    const walk = loc?.walk ?? { filename: "", pathInfo: "" };
+    const translated = loc?.translated ?? { contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, scriptAlias: null };
     return {
       remoteAddress: req.remoteAddress,
       header: (name) => headerValue(req.headers, name.toLowerCase()),
@@ -923,7 +935,10 @@ export class Mapper {
     // mod_headers' RequestHeader edits what the application sees.
     const requestRules = rulesOf(settings.headers, "RequestHeader");
     if (requestRules.length > 0) state.plain = false;
-    const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, { env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000 });
+    const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, {
+      env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000,
+      ...(hasExprRule(requestRules) ? { expr: headerExprTest(this.exprRequest(state, loc, uri, query), this.options.log, req) } : {}),
+    });
     const route: RouteEnviron = {
       scriptName,
       pathInfo,
@@ -963,7 +978,8 @@ export class Mapper {
       scriptMtimeMs: handlerScript ? undefined : walk.stat?.mtimeMs,
       settings,
     };
-    if (state.plain && state.routeReused) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
+    // A plan carries no request for Header expr= conditions to read.
+    if (state.plain && state.routeReused && !hasExprRule(settings.headers)) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
     return wsgiTarget(target, environ);
   }
 
@@ -1130,6 +1146,28 @@ function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
   }
   const items = c.items.map(toRequireInput);
   return c.kind === "all" ? { all: items } : c.kind === "none" ? { none: items } : { any: items };
+}
+
+function hasExprRule(rules: readonly HeaderDirective[] | undefined): boolean {
+  return rules !== undefined && rules.some((r) => r.expr !== undefined);
+}
+
+/**
+ * mod_headers' expr= test over `base`, with resp() reading the response's headers so far; an
+ * evaluation error is logged (AH01501) and null, so the rule applies anyway.
+ */
+export function headerExprTest(base: ExprRequest, log: ErrorLog, req: MapRequest): NonNullable<HeaderRuleContext["expr"]> {
+  return (expr, response) => {
+    // httpd keeps the content type in r->content_type, not among the headers resp() reads.
+    const r: ExprRequest = response === null ? base : { ...base, responseHeader: (name) => (name.toLowerCase() === "content-type" ? undefined : response.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]) };
+    try {
+      return evaluateExpr(expr, r);
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      log.log("error", "headers", `${requestLogPrefix(req)}AH01501: Failed to evaluate expression (${err.message}) - ignoring`);
+      return null;
+    }
+  };
 }
 
 /** type_checker: which handler runs a request (a rewrite's H=, WSGIScriptAlias, SetHandler, AddHandler). */

@@ -17,6 +17,8 @@ export interface ExprRequest {
   variable(name: string): string | undefined;
   /** A request header (the first of that name). */
   header(name: string): string | undefined;
+  /** A response header (resp()), where there is a response; "" elsewhere. */
+  responseHeader?(name: string): string | undefined;
   /** A request variable (SetEnv, SetEnvIf, rewrite E=). */
   reqenv(name: string): string | undefined;
   /** The client address, for -R. */
@@ -160,8 +162,9 @@ function func(ctx: Ctx, name: string, arg: string): string {
       return r.reqenv(arg) ?? osenv(arg);
     case "osenv":
       return osenv(arg);
-    // Nothing has set a response header or a note when the map phase evaluates an expression.
     case "resp":
+      return r.responseHeader?.(arg) ?? "";
+    // Nothing has set a note when an expression is evaluated here.
     case "note":
       return "";
     case "tolower":

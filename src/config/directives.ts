@@ -1274,7 +1274,7 @@ def({
 });
 def({
   name: "RewriteCond", contexts: ALL, rewriteWords: true, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteCond TestString [!]CondPattern [[NC,OR,NV]]",
-  doc: "A condition on the next RewriteRule: TestString (with `%{VARIABLE}`, `$N` and `%N` references) is matched against a regular expression, compared (`=`, `<`, `>`, `<=`, `>=`, `-eq`...) or tested as a file (`-f`, `-d`, `-s`, `-l`, `-x`, `-U`, `-F`). Flags: NC (no case), OR (or with the next condition), NV.",
+  doc: "A condition on the next RewriteRule: TestString (with `%{VARIABLE}`, `$N` and `%N` references) is matched against a regular expression, compared (`=`, `<`, `>`, `<=`, `>=`, `-eq`...) or tested as a file (`-f`, `-d`, `-s`, `-l`, `-x`, `-U`, `-F`); or `RewriteCond expr \"expression\"`, an httpd expression as in <If> (its last regex match with a capturing group gives `%N`). Flags: NC (no case), OR (or with the next condition), NV (headers an expression reads are not named in Vary).",
   apply(scope, [test, pat, flagText]) {
     let p = pat!;
     const negated = p.startsWith("!");
@@ -1288,9 +1288,16 @@ def({
     }
     let kind = "regex";
     let compiled: ConfigRegex | undefined;
-    if (COND_TESTS.includes(p)) kind = p;
+    if (test!.toLowerCase() === "expr") {
+      kind = "expr";
+      try {
+        parseExpr(p);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        throw badValue(`cannot compile expression "${p}": ${e.message}`);
+      }
+    } else if (COND_TESTS.includes(p)) kind = p;
     else if (/^(<=|>=|=|<|>)/.test(p)) kind = /^(<=|>=|=|<|>)/.exec(p)![1]!;
-    else if (test === "expr" || p === "expr") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "ap_expr conditions are not supported by nodewsgi");
     else compiled = regex(p, flags.nocase);
     const cond: RewriteCondition = { testString: test!, pattern: p, negated, test: kind, ...(compiled ? { compiled } : {}), flags, where: scope.where };
     rewriteFor(scope).pendingConditions.push(cond);

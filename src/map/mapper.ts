@@ -171,6 +171,8 @@ interface RequestState {
   cookies?: Map<string, string>;
   /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
   vary?: string[];
+  /** Request headers ap_expr expressions read (Vary): ap_expr puts them in the response's headers at once, which an internal redirect keeps. */
+  exprVary?: string[];
   /** The pass's located request, URL-path and query, for `Require expr` and `Header expr=`. */
   located?: Located;
   uri?: string;
@@ -297,7 +299,7 @@ export class Mapper {
     };
     const result = this.resolve(state, uri, query, 0);
     if (result instanceof Promise) return result.then((r) => this.withExprRequest(withRewriteHeaders(r, state), state, uri, query));
-    return this.withExprRequest(state.cookies || state.vary ? withRewriteHeaders(result, state) : result, state, uri, query);
+    return this.withExprRequest(state.cookies || state.vary || state.exprVary ? withRewriteHeaders(result, state) : result, state, uri, query);
   }
 
   /** A result whose Header rules have `expr=` conditions carries the request for them to read. */
@@ -580,7 +582,7 @@ export class Mapper {
       // httpd's Vary fixup drops names already there, whatever their case.
       vary: (name) => {
         const lower = name.toLowerCase();
-        if (!state.vary?.some((v) => v.toLowerCase() === lower)) (state.vary ??= []).push(name);
+        if (!state.exprVary?.some((v) => v.toLowerCase() === lower)) (state.exprVary ??= []).push(name);
       },
       lookupUri: (u) => this.lookupStatus(state, u, this.translateAliases(state.tables, u, null, null)),
       lookupFile: (file) => this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }),
@@ -1001,6 +1003,18 @@ export class Mapper {
       endSeen: state.rewriteEnded,
       redirectScriptUrl: state.redirectScriptUrl,
       variable: (name) => serverVariable(name, state, uri, query),
+      // Per-directory rules run on the located request; server-context ones before it is located.
+      expr: (expr, novary) => {
+        const base = this.exprRequest(state, filename !== null ? state.located : undefined, uri, query);
+        const { vary: _vary, ...quiet } = base;
+        try {
+          const { value, match } = evaluateExprMatch(expr, novary ? quiet : base);
+          return { value, match };
+        } catch (err) {
+          if (!(err instanceof ExprEvalError)) throw err;
+          return null;
+        }
+      },
       matchesServer: (host, port) => namesThisServer(t.host, state.configured, host, port),
       stat: (p) => {
         let st: fs.Stats | undefined;
@@ -1274,7 +1288,9 @@ function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: string[]): WsgiT
 
 /** Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is the server's own error or redirect. */
 function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
-  const { cookies, vary } = state;
+  const { cookies, exprVary } = state;
+  let vary = state.vary;
+  if (exprVary) for (const h of exprVary) if (!vary?.some((v) => v.toLowerCase() === h.toLowerCase())) vary = [...(vary ?? []), h];
   const headers: HeaderPair[] = [];
   if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
   if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);

@@ -1,6 +1,7 @@
 "use strict";
-// ap_expr (src/config/expr): values and messages checked against Apache 2.4.71 (the
-// if-expr-vars conformance scenario evaluates the same kinds of expressions on httpd).
+// ap_expr (src/config/expr): values and messages checked against Apache 2.4.71 (`apache2 -t`
+// on each malformed expression; the if-expr-vars conformance scenario evaluates the same kinds
+// of expressions on httpd).
 const { describe, it } = require("node:test");
 const assert = require("node:assert/strict");
 const { parseExpr, evaluateExpr } = require("../dist/config/expr");
@@ -60,6 +61,19 @@ describe("ap_expr configuration errors (httpd's messages)", () => {
     ["%{FOO} == 1", "Variable 'FOO' does not exist"],
     ["foo('x') == 1", "Function 'foo' does not exist"],
     ["1 == ", "syntax error, unexpected $end"],
+    ["%{FOO}", "syntax error, unexpected $end: Variable 'FOO' does not exist"],
+    ["foo", "syntax error, unexpected $end, expecting '('"],
+    ["(true", "syntax error, unexpected $end, expecting T_OP_OR or T_OP_AND or ')'"],
+    ["%{REQUEST_URI", "syntax error, unexpected T_ERROR, expecting T_VAR_END or ':': Unterminated string or variable"],
+    ["true true", "syntax error, unexpected T_TRUE, expecting $end"],
+    ["'a' in {'a'", "syntax error, unexpected $end, expecting '}' or ','"],
+    ["'a' in 'b'", "syntax error, unexpected T_STR_BEGIN, expecting T_ID or '{'"],
+    ["%{REQUEST_URI} =~ 'x'", "syntax error, unexpected T_STR_BEGIN, expecting T_REGEX or T_REGEX_I"],
+    ["%{x y}", "syntax error, unexpected T_ERROR, expecting T_VAR_END or ':': Invalid character in variable name ' '"],
+    ["%{REQUEST_URI} == /x/", "syntax error, unexpected T_REGEX"],
+    ["'a' in listf('x')", "List-returning function 'listf' does not exist"],
+    ["%{foo:bar", "Unterminated string or variable"],
+    ["-R 10", "-R requires subnet/netmask as constant argument"],
     ["@", "Parse error near '@'"],
     ["-Q 'x'", "Unary operator '-Q' does not exist"],
     ["'a' -foo 'b'", "Binary operator '-foo' does not exist"],
@@ -92,11 +106,15 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
     fails('<If "true">\n</If>\n<Else x>\n</Else>\n', /<Else> does not take an argument/);
     fails("<If>\n</If>\n", /<If> directive requires additional arguments/);
     fails('<If "true">\n<Location /x>\n</Location>\n</If>\n', /<Location not allowed in <If> context/);
+    fails('<If "true">\nWSGIScriptAlias /x /tmp/x\n</If>\n', /t\.conf:2: WSGIScriptAlias: not allowed in <If> context/);
+    fails('<If "true" "x">\n</If>\n', /Multiple <If> arguments not supported\./);
     fails('<If "true">\nRewriteRule ^ - [F]\n</If>\n', /mod_rewrite directives inside <If> are not supported/);
     fails('<Directory /x>\n<Limit GET>\n<If "true">\n</If>\n</Limit>\n</Directory>\n', /<If> cannot occur within <Limit> or <LimitExcept> section/);
   });
   it("parses Require expr with or without quotes and refuses a bad one", () => {
     load('<Location /x>\nRequire expr "%{REMOTE_ADDR} -ipmatch \'127.0.0.0/8\'"\nRequire expr %{QUERY_STRING} == \'a\'\n</Location>\n');
-    fails('<Location /x>\nRequire expr "%{FOO}"\n</Location>\n', /t\.conf:2: Require: Cannot parse expression in require line: Variable 'FOO' does not exist/);
+    fails('<Location /x>\nRequire expr "%{FOO}"\n</Location>\n', /t\.conf:2: Require: Cannot parse expression in require line: syntax error, unexpected \$end: Variable 'FOO' does not exist/);
+    fails('SetEnvIfExpr "%{FOO}" X\n', /SetEnvIfExpr: Could not parse expression "%\{FOO\}": syntax error, unexpected \$end: Variable 'FOO' does not exist/);
+    fails('RewriteEngine On\nRewriteCond expr "%{FOO}"\nRewriteRule ^ -\n', /RewriteCond: cannot compile expression "%\{FOO\}" syntax error, unexpected \$end: Variable 'FOO'/);
   });
 });

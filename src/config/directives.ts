@@ -1294,7 +1294,7 @@ def({
         parseExpr(p);
       } catch (e) {
         if (!(e instanceof ExprError)) throw e;
-        throw badValue(`cannot compile expression "${p}": ${e.message}`);
+        throw badValue(`cannot compile expression "${p}" ${e.message}`);
       }
     } else if (COND_TESTS.includes(p)) kind = p;
     else if (/^(<=|>=|=|<|>)/.test(p)) kind = /^(<=|>=|=|<|>)/.exec(p)![1]!;

@@ -288,6 +288,7 @@ class Loader {
     };
     const inSection = scope.ifKind ? `<${scope.ifKind}>` : scope.section ? `<${scope.section.kind}>` : "";
     if (!spec.contexts.includes(scope.context)) {
+      if (scope.ifKind && (scope.context !== "htaccess" || spec.contexts.includes("directory"))) return fail(`not allowed in <${scope.ifKind}> context`);
       if (scope.context === "htaccess") return fail("not allowed here (not allowed in .htaccess files)");
       if (scope.context === "directory") return fail(`cannot occur within ${inSection} section`);
       if (scope.context === "virtualhost") return fail("cannot occur within <VirtualHost> section");

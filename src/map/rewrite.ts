@@ -207,7 +207,7 @@ function compileCond(spec: RewriteCondSpec, rule: RewriteRuleSpec): CompiledCond
     try {
       expr = parseExpr(a2);
     } catch (e) {
-      fail(where, `RewriteCond: cannot compile expression "${a2}": ${(e as Error).message}`);
+      fail(where, `RewriteCond: cannot compile expression "${a2}" ${(e as Error).message}`);
     }
     return { input: "", type: "expr", pattern: a2, regex: null, notMatch, flags: { ...flags, nocase: false }, expr };
   }

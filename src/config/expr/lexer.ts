@@ -11,7 +11,7 @@ export type TokenKind =
   | "REGEX" | "DIGIT" | "UNARY" | "BINARY" | "TRUE" | "FALSE"
   | "EQ" | "NE" | "LT" | "LE" | "GT" | "GE" | "STR_EQ" | "STR_NE" | "STR_LT" | "STR_LE" | "STR_GT" | "STR_GE"
   | "REG" | "NRE" | "IN" | "AND" | "OR" | "NOT" | "CONCAT"
-  | "(" | ")" | "{" | "}" | "," | "EOF";
+  | "(" | ")" | "{" | "}" | "," | "ERROR" | "EOF";
 
 export interface Token {
   readonly kind: TokenKind;
@@ -21,6 +21,8 @@ export interface Token {
   readonly n?: number;
   /** REGEX: the `i` flag. */
   readonly icase?: boolean;
+  /** ERROR: the scanner's message (httpd's PERROR). */
+  readonly message?: string;
 }
 
 /** A scanning error: the message is httpd's (`Parse error near '@'`, ...). */
@@ -34,7 +36,7 @@ export const TOKEN_NAMES: Record<TokenKind, string> = {
   GT: "T_OP_GT", GE: "T_OP_GE", STR_EQ: "T_OP_STR_EQ", STR_NE: "T_OP_STR_NE", STR_LT: "T_OP_STR_LT", STR_LE: "T_OP_STR_LE",
   STR_GT: "T_OP_STR_GT", STR_GE: "T_OP_STR_GE", REG: "T_OP_REG", NRE: "T_OP_NRE", IN: "T_OP_IN", AND: "T_OP_AND",
   OR: "T_OP_OR", NOT: "T_OP_NOT", CONCAT: "T_OP_CONCAT", "(": "'('", ")": "')'", "{": "'{'", "}": "'}'", ",": "','",
-  EOF: "$end",
+  ERROR: "T_ERROR", EOF: "$end",
 };
 
 const WORD_OPS: Record<string, TokenKind> = {
@@ -46,9 +48,22 @@ const REGEX_DELIMS = "/#$%^,;:_?|-!.'\"";
 
 type State = "initial" | "str" | "var" | "vararg";
 
-/** Scan a boolean expression into tokens. Throws ExprScanError. */
+/**
+ * Scan a boolean expression into tokens. A scanning error ends the list with an ERROR token,
+ * as flex hands httpd's parser T_ERROR, which decides how the message reads.
+ */
 export function scan(src: string): Token[] {
   const out: Token[] = [];
+  try {
+    scanInto(src, out);
+  } catch (e) {
+    if (!(e instanceof ExprScanError)) throw e;
+    out.push({ kind: "ERROR", message: e.message });
+  }
+  return out;
+}
+
+function scanInto(src: string, out: Token[]): void {
   const stack: State[] = [];
   let state: State = "initial";
   let strDelim = "";
@@ -218,5 +233,4 @@ export function scan(src: string): Token[] {
   }
   if (state !== "initial") throw new ExprScanError("Unterminated string or variable");
   out.push({ kind: "EOF" });
-  return out;
 }

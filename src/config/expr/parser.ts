@@ -9,7 +9,7 @@
 import { toByteString } from "../../engine/byte-string";
 import { compileConfigRegex } from "../regex";
 import { parseIpRule, type IpRule } from "../../auth/ip";
-import { scan, ExprScanError, TOKEN_NAMES, type Token, type TokenKind } from "./lexer";
+import { scan, TOKEN_NAMES, type Token, type TokenKind } from "./lexer";
 
 export type Word =
   | { readonly t: "str"; readonly v: string; readonly digit?: boolean }
@@ -65,22 +65,19 @@ const COMPARE: ReadonlySet<TokenKind> = new Set(["EQ", "NE", "LT", "LE", "GT", "
 
 /** Parse a boolean expression. Throws ExprError with httpd's message. */
 export function parseExpr(source: string): Expr {
-  let tokens: Token[];
-  try {
-    tokens = scan(source);
-  } catch (e) {
-    if (e instanceof ExprScanError) throw new ExprError(e.message);
-    throw e;
-  }
-  const p = new Parser(tokens);
-  const root = p.expr();
+  const p = new Parser(scan(source));
+  const root = p.expr(true);
   p.expect("EOF");
+  // A failed lookup does not stop bison's parse: its message comes at the end, alone.
+  if (p.lookupError !== null) throw new ExprError(p.lookupError);
   return { source, root, readsUser: p.readsUser };
 }
 
 class Parser {
   private i = 0;
   readsUser = false;
+  /** httpd's error2: the last failed lookup (unknown variable, function, operator, bad network). */
+  lookupError: string | null = null;
   constructor(private readonly tokens: Token[]) {}
 
   private peek(): Token {
@@ -89,19 +86,42 @@ class Parser {
   private next(): Token {
     return this.tokens[this.i++]!;
   }
-  private unexpected(): never {
-    throw new ExprError(`syntax error, unexpected ${TOKEN_NAMES[this.peek().kind]}`);
+  /**
+   * bison's verbose message: the unexpected token, the few tokens the state could take, and
+   * the scanner's or a lookup's message after a colon.
+   */
+  private unexpected(...expecting: TokenKind[]): never {
+    // After =~ httpd's grammar has two regex tokens (with and without the i flag); the scanner here has one.
+    const names = expecting.flatMap((k) => (k === "REGEX" ? ["T_REGEX", "T_REGEX_I"] : [TOKEN_NAMES[k]]));
+    const tok = this.peek();
+    let msg = `syntax error, unexpected ${TOKEN_NAMES[tok.kind]}`;
+    if (names.length > 0) msg += ", expecting " + names.join(" or ");
+    const detail = tok.kind === "ERROR" ? tok.message! : this.lookupError;
+    throw new ExprError(detail !== null ? `${msg}: ${detail}` : msg);
   }
-  expect(kind: TokenKind): Token {
-    if (this.peek().kind !== kind) this.unexpected();
+  /** Where the grammar takes T_ERROR (an expression's or a string's start), httpd gives the scanner's message alone. */
+  private scanError(): void {
+    const tok = this.peek();
+    if (tok.kind === "ERROR") throw new ExprError(tok.message!);
+  }
+  private lookupFailed(message: string): void {
+    this.lookupError = message;
+  }
+  expect(kind: TokenKind, ...alternatives: TokenKind[]): Token {
+    if (this.peek().kind !== kind) this.unexpected(kind, ...alternatives);
     return this.next();
   }
 
-  expr(): Cond {
+  expr(top = false, nested = false): Cond {
     const a = this.and();
-    if (this.peek().kind !== "OR") return a;
+    const k = this.peek().kind;
+    if (k !== "OR") {
+      if (top && k !== "EOF") this.unexpected("EOF");
+      if (nested && k !== ")") this.unexpected("OR", "AND", ")");
+      return a;
+    }
     this.next();
-    return { t: "or", a, b: this.expr() };
+    return { t: "or", a, b: this.expr(top, nested) };
   }
   private and(): Cond {
     const a = this.not();
@@ -110,6 +130,7 @@ class Parser {
     return { t: "and", a, b: this.and() };
   }
   private not(): Cond {
+    this.scanError();
     if (this.peek().kind !== "NOT") return this.primary();
     this.next();
     return { t: "not", e: this.not() };
@@ -123,7 +144,7 @@ class Parser {
         return { t: "const", v: tok.kind === "TRUE" };
       case "(": {
         this.next();
-        const e = this.expr();
+        const e = this.expr(false, true);
         this.expect(")");
         return e;
       }
@@ -131,8 +152,8 @@ class Parser {
         this.next();
         const a = this.word();
         const op = tok.text!;
-        if (!UNARY.has(op)) throw new ExprError(`Unary operator '-${op}' does not exist`);
-        if (op === "R") return { t: "unary", op, a, subnet: subnetOf(op, a) };
+        if (!UNARY.has(op)) this.lookupFailed(`Unary operator '-${op}' does not exist`);
+        else if (op === "R") return { t: "unary", op, a, subnet: this.subnetOf(op, a) };
         return { t: "unary", op, a };
       }
     }
@@ -143,8 +164,8 @@ class Parser {
       case "BINARY": {
         const b = this.word();
         const name = op.text!.toLowerCase();
-        if (!BINARY.has(name)) throw new ExprError(`Binary operator '-${op.text}' does not exist`);
-        if (name === "ipmatch") return { t: "binary", op: name, a, b, subnet: subnetOf(name, b) };
+        if (!BINARY.has(name)) this.lookupFailed(`Binary operator '-${op.text}' does not exist`);
+        else if (name === "ipmatch") return { t: "binary", op: name, a, b, subnet: this.subnetOf(name, b) };
         return { t: "binary", op: name, a, b };
       }
       case "IN":
@@ -152,7 +173,7 @@ class Parser {
       case "REG":
       case "NRE": {
         const re = this.peek();
-        if (re.kind !== "REGEX") this.unexpected();
+        if (re.kind !== "REGEX") this.unexpected("REGEX");
         this.next();
         let compiled;
         try {
@@ -178,14 +199,19 @@ class Parser {
         this.next();
         list.push(this.word());
       }
-      this.expect("}");
+      this.expect("}", ",");
       return list;
     }
     if (tok.kind === "ID") {
       // `in listfunc(word)`: httpd's core provides no list-returning function.
-      throw new ExprError(`List-returning function '${tok.text}' does not exist`);
+      this.next();
+      this.expect("(");
+      this.word();
+      this.expect(")");
+      this.lookupFailed(`List-returning function '${tok.text}' does not exist`);
+      return [];
     }
-    this.unexpected();
+    this.unexpected("ID", "{");
   }
 
   private word(): Word {
@@ -212,6 +238,7 @@ class Parser {
         return this.func(tok.text!, arg);
       }
       case "STR_BEGIN": {
+        this.scanError();
         if (this.peek().kind === "STR_END") {
           this.next();
           return { t: "str", v: "" };
@@ -246,31 +273,36 @@ class Parser {
     const id = this.expect("ID").text!;
     if (this.peek().kind === "COLON") {
       this.next();
+      this.scanError();
       const arg = this.string("VAR_END");
       this.expect("VAR_END");
       return this.func(id, arg);
     }
-    this.expect("VAR_END");
+    this.expect("VAR_END", "COLON");
     const name = id.toUpperCase();
-    if (!VARIABLES.has(name)) throw new ExprError(`Variable '${id}' does not exist`);
+    if (!VARIABLES.has(name)) this.lookupFailed(`Variable '${id}' does not exist`);
     if (name === "REMOTE_USER") this.readsUser = true;
     return { t: "var", name };
   }
 
   private func(id: string, arg: Word): Word {
     const name = id.toLowerCase();
-    if (name === "ldap") throw new ExprError("Function 'ldap' is not supported by nodewsgi");
-    if (!FUNCTIONS.has(name)) throw new ExprError(`Function '${id}' does not exist`);
+    if (name === "ldap") this.lookupFailed("Function 'ldap' is not supported by nodewsgi");
+    else if (!FUNCTIONS.has(name)) this.lookupFailed(`Function '${id}' does not exist`);
     return { t: "func", name, arg };
   }
-}
 
-/** -R and -ipmatch take a network as a constant quoted string, parsed once (subnet_parse_arg). */
-function subnetOf(op: string, w: Word): IpRule {
-  if (w.t !== "str" || w.digit) throw new ExprError(`-${op} requires subnet/netmask as constant argument`);
-  try {
-    return parseIpRule(w.v);
-  } catch {
-    throw new ExprError("parsing of subnet/netmask failed");
+  /** -R and -ipmatch take a network as a constant quoted string, parsed once (subnet_parse_arg). */
+  private subnetOf(op: string, w: Word): IpRule | undefined {
+    if (w.t !== "str" || w.digit) {
+      this.lookupFailed(`-${op} requires subnet/netmask as constant argument`);
+      return undefined;
+    }
+    try {
+      return parseIpRule(w.v);
+    } catch {
+      this.lookupFailed("parsing of subnet/netmask failed");
+      return undefined;
+    }
   }
 }

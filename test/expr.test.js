@@ -118,3 +118,37 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
     fails('RewriteEngine On\nRewriteCond expr "%{FOO}"\nRewriteRule ^ -\n', /RewriteCond: cannot compile expression "%\{FOO\}" syntax error, unexpected \$end: Variable 'FOO'/);
   });
 });
+
+describe("evaluation errors in the map phase (as httpd logs them)", () => {
+  const fs = require("node:fs");
+  const os = require("node:os");
+  const path = require("node:path");
+  const { Mapper } = require("../dist/map/mapper");
+  const { jsEngine } = require("../dist/engine/js-engine");
+
+  it("an <If> that cannot be evaluated is false and logged (AH00039); a Require expr that cannot is a 500 (AH02320)", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-expr-"));
+    try {
+      fs.mkdirSync(path.join(root, "apps"));
+      fs.writeFileSync(path.join(root, "apps/one.wsgi"), "");
+      const config = parseConfigText(
+        `ServerName localhost:8080\nWSGIScriptAlias /app ${root}/apps/\n<Directory ${root}>\nRequire all granted\n</Directory>\n` +
+          `<Directory ${root}/apps>\n<If "file('${root}/none') == ''">\nSetEnv IFX 1\n</If>\n</Directory>\n` +
+          `<Location /app/one.wsgi/r>\nRequire expr "file('${root}/none') == ''"\n</Location>\n`,
+        path.join(root, "x.conf"),
+      );
+      const lines = [];
+      const mapper = new Mapper(config, jsEngine, { log: { log: (level, module, msg) => lines.push(`${level} ${module} ${msg}`), close() {} } });
+      const req = (target) => ({ method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "localhost:8080"], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 8080, scheme: "http" });
+      const app = await mapper.map(req("/app/one.wsgi"));
+      assert.equal(app.kind, "wsgi");
+      assert.ok(!app.environ.includes("IFX"));
+      const denied = await mapper.map(req("/app/one.wsgi/r"));
+      assert.equal(denied.status, 500);
+      assert.equal(lines.filter((l) => l.includes(`AH00039: Failed to evaluate <If > condition: Cannot open file ${root}/none`)).length, 2);
+      assert.equal(lines.filter((l) => l.includes(`AH02320: Error evaluating expression in 'Require expr': Cannot open file ${root}/none`)).length, 1);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

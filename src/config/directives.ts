@@ -967,7 +967,7 @@ def({
   apply(scope, [source, ...assignments]) {
     let expr;
     try {
-      expr = parseExpr(source!);
+      expr = parseExpr(source!, scope.where);
     } catch (e) {
       if (!(e instanceof ExprError)) throw e;
       throw badValue(`Could not parse expression "${source}": ${e.message}`);
@@ -1026,7 +1026,7 @@ function headerDirective(which: "Header" | "RequestHeader") {
     let expr: Expr | undefined;
     if (extra !== undefined && /^expr=/i.test(extra)) {
       try {
-        expr = parseExpr(extra.slice(5));
+        expr = parseExpr(extra.slice(5), scope.where);
       } catch (e) {
         if (!(e instanceof ExprError)) throw e;
         throw badValue(`Can't parse envclause/expression: ${e.message}`);

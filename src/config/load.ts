@@ -246,7 +246,7 @@ class Loader {
     } else {
       if (args.length === 0) return fail("E_CONFIG_ARGS", `${tag} directive requires additional arguments`);
       try {
-        expr = parseExpr(args[0]!);
+        expr = parseExpr(args[0]!, node.where);
       } catch (e) {
         if (!(e instanceof ExprError)) throw e;
         return fail("E_CONFIG_VALUE", `Cannot parse condition clause: ${e.message}`);

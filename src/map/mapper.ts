@@ -553,9 +553,15 @@ export class Mapper {
       return value ? { match } : false;
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
-      this.options.log.log("error", "setenvif", `${requestLogPrefix(state.req)}Evaluation of expression from ${expr.source} failed: ${err.message}`);
+      this.exprFailed(state, "setenvif", expr, err);
       return false;
     }
+  }
+
+  /** ap_expr_exec's own line for an expression that failed: where it was written, and why. */
+  private exprFailed(state: RequestState, module: string, expr: Expr, err: Error): void {
+    const at = expr.where ? `${expr.where.file}:${expr.where.line}` : expr.source;
+    this.options.log.log("error", module, `${requestLogPrefix(state.req)}Evaluation of expression from ${at} failed: ${err.message}`);
   }
 
   /** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */
@@ -564,6 +570,7 @@ export class Mapper {
       return evaluateExpr(section.expr!, ctx);
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
+      this.exprFailed(state, "core", section.expr!, err);
       this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
       return false;
     }
@@ -732,6 +739,8 @@ export class Mapper {
       const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName, expr: this.requireExpr(state, uri) });
       if (verdict === "granted") return null;
       if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `AH01630: client denied by server configuration: ${filename}`, reasonModule: "authz_core", settings };
+      // AUTHZ_GENERAL_ERROR (a `Require expr` that could not be evaluated, logged already): 500.
+      if (verdict === "error") return { kind: "error", status: 500, settings };
     }
     return this.authenticate(state, settings, uri, filename, requirement, authType);
   }
@@ -1178,6 +1187,8 @@ export function headerExprTest(base: ExprRequest, log: ErrorLog, req: MapRequest
       return evaluateExpr(expr, r);
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
+      const at = expr.where ? `${expr.where.file}:${expr.where.line}` : expr.source;
+      log.log("error", "headers", `${requestLogPrefix(req)}Evaluation of expression from ${at} failed: ${err.message}`);
       log.log("error", "headers", `${requestLogPrefix(req)}AH01501: Failed to evaluate expression (${err.message}) - ignoring`);
       return null;
     }

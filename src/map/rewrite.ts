@@ -205,7 +205,7 @@ function compileCond(spec: RewriteCondSpec, rule: RewriteRuleSpec): CompiledCond
   if (spec.testString.toLowerCase() === "expr") {
     let expr: Expr;
     try {
-      expr = parseExpr(a2);
+      expr = parseExpr(a2, where);
     } catch (e) {
       fail(where, `RewriteCond: cannot compile expression "${a2}" ${(e as Error).message}`);
     }

@@ -33,6 +33,8 @@ export type Cond =
 /** A parsed expression: the AST and what it reads, worked out once. */
 export interface Expr {
   readonly source: string;
+  /** Where it was written: httpd names it when an evaluation fails. */
+  readonly where?: { readonly file: string; readonly line: number };
   readonly root: Cond;
   /** It reads REMOTE_USER: a denial by `Require expr` may then be answered with authentication. */
   readonly readsUser: boolean;
@@ -64,13 +66,13 @@ const BINARY = new Set(["ipmatch", "fnmatch", "strmatch", "strcmatch"]);
 const COMPARE: ReadonlySet<TokenKind> = new Set(["EQ", "NE", "LT", "LE", "GT", "GE", "STR_EQ", "STR_NE", "STR_LT", "STR_LE", "STR_GT", "STR_GE"]);
 
 /** Parse a boolean expression. Throws ExprError with httpd's message. */
-export function parseExpr(source: string): Expr {
+export function parseExpr(source: string, where?: { readonly file: string; readonly line: number }): Expr {
   const p = new Parser(scan(source));
   const root = p.expr(true);
   p.expect("EOF");
   // A failed lookup does not stop bison's parse: its message comes at the end, alone.
   if (p.lookupError !== null) throw new ExprError(p.lookupError);
-  return { source, root, readsUser: p.readsUser };
+  return { source, root, readsUser: p.readsUser, ...(where ? { where } : {}) };
 }
 
 class Parser {

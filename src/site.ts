@@ -13,7 +13,7 @@ import type { ErrorLog } from "./log/error-log";
 import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
 import { writeErrorHead } from "./http/write-head";
 import type { ApplicationHost, AppRequest } from "./groups/types";
-import { Mapper, headerExprTest, type MapResult, type WsgiTarget } from "./map/mapper";
+import { Mapper, exprContext, type MapResult, type WsgiTarget } from "./map/mapper";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
 import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
@@ -150,8 +150,8 @@ export class Site {
     if (headerRules.length > 0) {
       const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
       const notes = logged?.notes;
-      const expr = result.exprRequest ? headerExprTest(result.exprRequest, this.log, req) : undefined;
-      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...(expr ? { expr } : {}) });
+      const exprs = result.exprRequest ? exprContext(result.exprRequest, this.log, req) : {};
+      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...exprs });
     }
     // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);

@@ -56,6 +56,19 @@ describe("ap_expr evaluation (as httpd)", () => {
   });
 });
 
+describe("string-valued expressions (mod_headers' expr= values)", () => {
+  const { parseStringExpr, evaluateString } = require("../dist/config/expr");
+  const cases = [
+    ["%{REQUEST_URI}", "/a/b"], ["x-%{REQUEST_URI}-\"q\" 'y'", "x-/a/b-\"q\" 'y'"], ["", ""],
+    ["%{reqenv:X}/%{tolower:ABC}", "e/abc"], ["a\\tb", "a\tb"], ["%{tolower:%{REQUEST_METHOD}}", "get"],
+  ];
+  for (const [src, want] of cases) it(JSON.stringify(src), () => assert.equal(evaluateString(parseStringExpr(src), request({ env: { X: "e" } }).r), want));
+  it("refuses what httpd refuses", () => {
+    assert.throws(() => parseStringExpr("%{FOO}"), (e) => e.message === "Variable 'FOO' does not exist");
+    assert.throws(() => parseStringExpr("%{REQUEST_URI"), (e) => e.message === "syntax error, unexpected T_ERROR, expecting T_VAR_END or ':': Unterminated string or variable");
+  });
+});
+
 describe("ap_expr configuration errors (httpd's messages)", () => {
   const bad = [
     ["%{FOO} == 1", "Variable 'FOO' does not exist"],

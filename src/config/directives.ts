@@ -30,7 +30,7 @@ import { applyFileETag } from "./file-etag";
 import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
-import { parseExpr, ExprError, type Expr } from "./expr";
+import { parseExpr, parseStringExpr, ExprError, type Expr, type StringExpr } from "./expr";
 import { isHeaderNameRegex, isPlainPattern } from "../map/setenvif";
 import { toByteString } from "../engine/byte-string";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
@@ -1032,14 +1032,23 @@ function headerDirective(which: "Header" | "RequestHeader") {
         throw badValue(`Can't parse envclause/expression: ${e.message}`);
       }
     } else if (extra !== undefined && !/^(early|env=!?.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early, env=[!]var or expr=expression)`);
-    // mod_headers' value expressions (`Header set X "expr=%{...}"`) are string-valued ap_expr.
-    if (value !== undefined && /^expr=/.test(value) && action !== "edit" && action !== "edit*") {
-      throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "value expressions (expr=...) are not supported by nodewsgi; use %{VAR}e and the other % tags");
+    // mod_headers' value expressions (`Header set X "expr=%{...}"`): string-valued ap_expr.
+    let valueExpr: StringExpr | undefined;
+    if (value !== undefined && value.startsWith("expr=") && action !== "edit" && action !== "edit*") {
+      try {
+        valueExpr = parseStringExpr(value.slice(5), scope.where);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        throw badValue(`Can't parse value expression : ${e.message}`);
+      }
+    }
+    if (replacement !== undefined && replacement.startsWith("expr=")) {
+      throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "an edit replacement given as an expression (expr=...) is not supported by nodewsgi");
     }
     if (args[i] !== undefined) throw badArgs("too many arguments");
     // What goes into a header is bytes: the configuration's UTF-8 bytes (an edit pattern stays
     // as written; `compiled` is its translation over byte strings).
-    if (value !== undefined && !compiled) {
+    if (value !== undefined && !compiled && !valueExpr) {
       value = toByteString(value);
       if (action !== "note") checkHeaderFormat(value);
     }
@@ -1047,18 +1056,18 @@ function headerDirective(which: "Header" | "RequestHeader") {
     (scope.dir.headers ??= []).push({
       directive: which, ...(condition ? { condition } : {}), action, header,
       ...(value !== undefined ? { value } : {}), ...(compiled ? { compiled } : {}), ...(replacement !== undefined ? { replacement } : {}), ...(extra !== undefined ? { extra } : {}),
-      ...(expr ? { expr } : {}), where: scope.where,
+      ...(expr ? { expr } : {}), ...(valueExpr ? { valueExpr } : {}), where: scope.where,
     });
   };
 }
 def({
   name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var|expr=expression]",
-  doc: "Changes response headers. As in httpd a response has two tables: `onsuccess` rules (the default) edit the headers of the content (an application's response, whatever its status, or a static file), `always` rules edit a second table sent before it, and are the only ones applied to the server's own error and redirect pages (so `Header always unset` cannot remove an application's header). `setifempty` sets a header that is absent; `note` copies a header's value into a request note for the access log's `%{NAME}n`. Values may use `%D`, `%t`, `%{VAR}e`, `%{VAR}s`, `%l`, `%i`, `%b`, `%%` and the escapes `\\n` `\\t` `\\r` `\\\\`; a line break in a value is refused. `env=[!]VAR` or `expr=expression` (an httpd expression, as in <If>; `resp('Name')` reads the response's headers) makes the rule conditional; an expression that cannot be evaluated is logged and the rule applies, as in httpd. `early` rules run with the others. Value expressions (`\"expr=...\"` as the value) are not supported.",
+  doc: "Changes response headers. As in httpd a response has two tables: `onsuccess` rules (the default) edit the headers of the content (an application's response, whatever its status, or a static file), `always` rules edit a second table sent before it, and are the only ones applied to the server's own error and redirect pages (so `Header always unset` cannot remove an application's header). `setifempty` sets a header that is absent; `note` copies a header's value into a request note for the access log's `%{NAME}n`. Values may use `%D`, `%t`, `%{VAR}e`, `%{VAR}s`, `%l`, `%i`, `%b`, `%%` and the escapes `\\n` `\\t` `\\r` `\\\\`; a line break in a value is refused. `env=[!]VAR` or `expr=expression` (an httpd expression, as in <If>; `resp('Name')` reads the response's headers) makes the rule conditional; an expression that cannot be evaluated is logged and the rule applies, as in httpd. A value written `\"expr=...\"` is a string expression (`%{VAR}`, `%{func:arg}` in text), evaluated per response. `early` rules run with the others.",
   apply: headerDirective("Header"),
 });
 def({
   name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var|expr=expression]",
-  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values use the same format as Header's. `env=[!]VAR` or `expr=expression` makes the rule conditional; `early` rules run with the others. Value expressions are not supported.",
+  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values use the same format as Header's. `env=[!]VAR` or `expr=expression` makes the rule conditional; a value written `\"expr=...\"` is a string expression. `early` rules run with the others.",
   apply: headerDirective("RequestHeader"),
 });
 

@@ -11,7 +11,7 @@ import type { AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
-import type { Expr } from "./expr";
+import type { Expr, StringExpr } from "./expr";
 
 export type { Where } from "./errors";
 
@@ -289,6 +289,8 @@ export interface HeaderDirective {
   readonly extra?: string;
   /** `expr=...`: the rule applies when the expression is true. */
   readonly expr?: Expr;
+  /** A value written `expr=...`: a string-valued expression, evaluated per request. */
+  readonly valueExpr?: StringExpr;
   readonly where: Where;
 }
 

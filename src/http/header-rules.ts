@@ -8,7 +8,7 @@
  * makes a rule conditional on a request variable.
  */
 import type { HeaderDirective } from "../config/model";
-import type { Expr } from "../config/expr";
+import type { Expr, StringExpr } from "../config/expr";
 import { formatHeaderValue, parseHeaderFormat, type FormatContext, type FormatPart } from "./header-format";
 import type { HeaderPair, ResponseSink } from "./types";
 import { wrapSink } from "./sink-wrapper";
@@ -23,6 +23,8 @@ export interface HeaderRuleContext extends FormatContext {
    * `resp()` (none for request headers); null when it could not be evaluated.
    */
   readonly expr?: (expr: Expr, response: readonly (readonly [string, string])[] | null) => boolean | null;
+  /** A value written `expr=...`: its text for this request ("" when it cannot be evaluated, as httpd). */
+  readonly exprValue?: (expr: StringExpr) => string;
 }
 
 type Table = [string, string][];
@@ -69,6 +71,7 @@ function conditionHolds(rule: HeaderDirective, ctx: HeaderRuleContext, response:
 const formats = new WeakMap<HeaderDirective, readonly FormatPart[]>();
 
 function valueOf(rule: HeaderDirective, ctx: HeaderRuleContext): string {
+  if (rule.valueExpr !== undefined) return ctx.exprValue?.(rule.valueExpr) ?? "";
   let parts = formats.get(rule);
   if (parts === undefined) {
     const parsed = parseHeaderFormat(rule.value ?? "");

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
-import { evaluateExpr, evaluateExprMatch, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import { evaluateExpr, evaluateExprMatch, evaluateString, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
@@ -948,7 +948,7 @@ export class Mapper {
     if (requestRules.length > 0) state.plain = false;
     const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, {
       env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000,
-      ...(hasExprRule(requestRules) ? { expr: headerExprTest(this.exprRequest(state, loc, uri, query), this.options.log, req) } : {}),
+      ...(hasExprRule(requestRules) ? exprContext(this.exprRequest(state, loc, uri, query), this.options.log, req) : {}),
     });
     const route: RouteEnviron = {
       scriptName,
@@ -1172,7 +1172,27 @@ function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
 }
 
 function hasExprRule(rules: readonly HeaderDirective[] | undefined): boolean {
-  return rules !== undefined && rules.some((r) => r.expr !== undefined);
+  return rules !== undefined && rules.some((r) => r.expr !== undefined || r.valueExpr !== undefined);
+}
+
+/** mod_headers' value expressions over `base`; one that fails is logged (AH02557) and "". */
+export function headerExprValue(base: ExprRequest, log: ErrorLog, req: MapRequest): NonNullable<HeaderRuleContext["exprValue"]> {
+  return (expr) => {
+    try {
+      return evaluateString(expr, base);
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      const at = expr.where ? `${expr.where.file}:${expr.where.line}` : expr.source;
+      log.log("error", "headers", `${requestLogPrefix(req)}Evaluation of expression from ${at} failed: ${err.message}`);
+      log.log("error", "headers", `${requestLogPrefix(req)}AH02557: Can't evaluate value expression: ${err.message}`);
+      return "";
+    }
+  };
+}
+
+/** What header rules with expressions need: the condition test and the value evaluator. */
+export function exprContext(base: ExprRequest, log: ErrorLog, req: MapRequest): Pick<HeaderRuleContext, "expr" | "exprValue"> {
+  return { expr: headerExprTest(base, log, req), exprValue: headerExprValue(base, log, req) };
 }
 
 /**

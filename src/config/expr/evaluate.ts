@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import { fsPath } from "../../engine/byte-string";
 import { ipMatches, type IpRule } from "../../auth/ip";
 import { escapeUri } from "../../map/uri-escape";
-import type { Cond, Expr, Word } from "./parser";
+import type { Cond, Expr, StringExpr, Word } from "./parser";
 
 /** What an expression can read of a request; the map phase provides it. */
 export interface ExprRequest {
@@ -45,6 +45,11 @@ const MAX_RECURSION = 20;
 /** Evaluate `expr` for a request. Throws ExprEvalError as httpd's evaluation fails (file(), recursion). */
 export function evaluateExpr(expr: Expr, r: ExprRequest): boolean {
   return cond({ r, match: null, depth: 0 }, expr.root);
+}
+
+/** The value of a string-valued expression. Throws ExprEvalError as evaluateExpr does. */
+export function evaluateString(expr: StringExpr, r: ExprRequest): string {
+  return word({ r, match: null, depth: 0 }, expr.word);
 }
 
 /** evaluateExpr, with the last match of a regex that has a capturing group (ap_expr_exec_re's $0..$9). */

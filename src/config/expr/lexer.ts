@@ -52,10 +52,10 @@ type State = "initial" | "str" | "var" | "vararg";
  * Scan a boolean expression into tokens. A scanning error ends the list with an ERROR token,
  * as flex hands httpd's parser T_ERROR, which decides how the message reads.
  */
-export function scan(src: string): Token[] {
+export function scan(src: string, stringMode = false): Token[] {
   const out: Token[] = [];
   try {
-    scanInto(src, out);
+    scanInto(src, out, stringMode);
   } catch (e) {
     if (!(e instanceof ExprScanError)) throw e;
     out.push({ kind: "ERROR", message: e.message });
@@ -63,9 +63,10 @@ export function scan(src: string): Token[] {
   return out;
 }
 
-function scanInto(src: string, out: Token[]): void {
+/** `stringMode`: a string-valued expression (AP_EXPR_FLAG_STRING_RESULT): all of it is one unquoted string. */
+function scanInto(src: string, out: Token[], stringMode: boolean): void {
   const stack: State[] = [];
-  let state: State = "initial";
+  let state: State = stringMode ? "str" : "initial";
   let strDelim = "";
   let buf = "";
   let i = 0;
@@ -231,6 +232,8 @@ function scanInto(src: string, out: Token[]): void {
     }
     throw new ExprScanError(`Parse error near '${c}'`);
   }
-  if (state !== "initial") throw new ExprScanError("Unterminated string or variable");
+  // A string-valued expression ends with its text (an empty part when there is none left).
+  if (stringMode && state === "str" && stack.length === 0) flush();
+  else if (state !== "initial") throw new ExprScanError("Unterminated string or variable");
   out.push({ kind: "EOF" });
 }

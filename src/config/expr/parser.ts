@@ -75,6 +75,21 @@ export function parseExpr(source: string, where?: { readonly file: string; reado
   return { source, root, readsUser: p.readsUser, ...(where ? { where } : {}) };
 }
 
+/** A string-valued expression (mod_headers' `expr=` values): text with `%{...}` and `$N` in it. */
+export interface StringExpr {
+  readonly source: string;
+  readonly where?: { readonly file: string; readonly line: number };
+  readonly word: Word;
+}
+
+/** Parse a string-valued expression. Throws ExprError with httpd's message. */
+export function parseStringExpr(source: string, where?: { readonly file: string; readonly line: number }): StringExpr {
+  const p = new Parser(scan(source, true));
+  const word = p.stringExpr();
+  if (p.lookupError !== null) throw new ExprError(p.lookupError);
+  return { source, word, ...(where ? { where } : {}) };
+}
+
 class Parser {
   private i = 0;
   readsUser = false;
@@ -190,6 +205,13 @@ class Parser {
     }
     this.i--;
     this.unexpected();
+  }
+
+  stringExpr(): Word {
+    this.scanError();
+    const w = this.string("EOF");
+    this.expect("EOF");
+    return w;
   }
 
   private wordList(): Word[] {

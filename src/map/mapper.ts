@@ -16,7 +16,8 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
-import { evaluateExpr, evaluateExprMatch, evaluateString, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import { evaluateExpr, evaluateExprMatch, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import { exprContext, logExprFailure, timeVariable } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
@@ -36,7 +37,7 @@ import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
 import { forbiddenSymlink } from "./symlinks";
-import { applyRequestHeaderRules, rulesOf, type HeaderRuleContext } from "../http/header-rules";
+import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
 import { escapeUri } from "./uri-escape";
@@ -553,16 +554,11 @@ export class Mapper {
       return value ? { match } : false;
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
-      this.exprFailed(state, "setenvif", expr, err);
+      logExprFailure(this.options.log, state.req, "setenvif", expr, err);
       return false;
     }
   }
 
-  /** ap_expr_exec's own line for an expression that failed: where it was written, and why. */
-  private exprFailed(state: RequestState, module: string, expr: Expr, err: Error): void {
-    const at = expr.where ? `${expr.where.file}:${expr.where.line}` : expr.source;
-    this.options.log.log("error", module, `${requestLogPrefix(state.req)}Evaluation of expression from ${at} failed: ${err.message}`);
-  }
 
   /** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */
   private condition(state: RequestState, section: IfSection, ctx: ExprRequest): boolean {
@@ -570,7 +566,7 @@ export class Mapper {
       return evaluateExpr(section.expr!, ctx);
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
-      this.exprFailed(state, "core", section.expr!, err);
+      logExprFailure(this.options.log, state.req, "core", section.expr!, err);
       this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
       return false;
     }
@@ -790,6 +786,7 @@ export class Mapper {
         return evaluateExpr(expr, ctx);
       } catch (err) {
         if (!(err instanceof ExprEvalError)) throw err;
+        logExprFailure(this.options.log, state.req, "authz_core", expr, err);
         this.options.log.log("error", "authz_core", `${requestLogPrefix(state.req)}AH02320: Error evaluating expression in 'Require expr': ${err.message}`);
         return null;
       }
@@ -1021,6 +1018,7 @@ export class Mapper {
           return { value, match };
         } catch (err) {
           if (!(err instanceof ExprEvalError)) throw err;
+          logExprFailure(this.options.log, state.req, "rewrite", expr, err);
           return null;
         }
       },
@@ -1175,46 +1173,6 @@ function hasExprRule(rules: readonly HeaderDirective[] | undefined): boolean {
   return rules !== undefined && rules.some((r) => r.expr !== undefined || r.valueExpr !== undefined);
 }
 
-/** mod_headers' value expressions over `base`; one that fails is logged (AH02557) and "". */
-export function headerExprValue(base: ExprRequest, log: ErrorLog, req: MapRequest): NonNullable<HeaderRuleContext["exprValue"]> {
-  return (expr) => {
-    try {
-      return evaluateString(expr, base);
-    } catch (err) {
-      if (!(err instanceof ExprEvalError)) throw err;
-      const at = expr.where ? `${expr.where.file}:${expr.where.line}` : expr.source;
-      log.log("error", "headers", `${requestLogPrefix(req)}Evaluation of expression from ${at} failed: ${err.message}`);
-      log.log("error", "headers", `${requestLogPrefix(req)}AH02557: Can't evaluate value expression: ${err.message}`);
-      return "";
-    }
-  };
-}
-
-/** What header rules with expressions need: the condition test and the value evaluator. */
-export function exprContext(base: ExprRequest, log: ErrorLog, req: MapRequest): Pick<HeaderRuleContext, "expr" | "exprValue"> {
-  return { expr: headerExprTest(base, log, req), exprValue: headerExprValue(base, log, req) };
-}
-
-/**
- * mod_headers' expr= test over `base`, with resp() reading the response's headers so far; an
- * evaluation error is logged (AH01501) and null, so the rule applies anyway.
- */
-export function headerExprTest(base: ExprRequest, log: ErrorLog, req: MapRequest): NonNullable<HeaderRuleContext["expr"]> {
-  return (expr, response) => {
-    // httpd keeps the content type in r->content_type, not among the headers resp() reads.
-    const r: ExprRequest = response === null ? base : { ...base, responseHeader: (name) => (name.toLowerCase() === "content-type" ? undefined : response.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]) };
-    try {
-      return evaluateExpr(expr, r);
-    } catch (err) {
-      if (!(err instanceof ExprEvalError)) throw err;
-      const at = expr.where ? `${expr.where.file}:${expr.where.line}` : expr.source;
-      log.log("error", "headers", `${requestLogPrefix(req)}Evaluation of expression from ${at} failed: ${err.message}`);
-      log.log("error", "headers", `${requestLogPrefix(req)}AH01501: Failed to evaluate expression (${err.message}) - ignoring`);
-      return null;
-    }
-  };
-}
-
 /** type_checker: which handler runs a request (a rewrite's H=, WSGIScriptAlias, SetHandler, AddHandler). */
 function handlerFor(translated: Translation, settings: DirSettings, isDir: boolean, filename: string): string | null {
   const handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
@@ -1222,21 +1180,6 @@ function handlerFor(translated: Translation, settings: DirSettings, isDir: boole
   if (setHandler && setHandler.toLowerCase() !== "none") return translated.forcedHandler ?? setHandler;
   if (!handler && !isDir) return handlerByExtension(settings, filename);
   return handler;
-}
-
-/** TIME, TIME_YEAR, ... of ap_expr: local time, zero-padded as httpd prints them. */
-function timeVariable(name: string, d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  switch (name) {
-    case "TIME_YEAR": return String(d.getFullYear());
-    case "TIME_MON": return p(d.getMonth() + 1);
-    case "TIME_DAY": return p(d.getDate());
-    case "TIME_HOUR": return p(d.getHours());
-    case "TIME_MIN": return p(d.getMinutes());
-    case "TIME_SEC": return p(d.getSeconds());
-    case "TIME_WDAY": return String(d.getDay());
-  }
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
 /** mod_mime: the handler of the last extension that has one (AddHandler). */

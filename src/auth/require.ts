@@ -74,7 +74,7 @@ export interface AuthzRequest {
   /** Request environment variables for `Require env` (SetEnvIf and friends). */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
   /** `Require expr`: the expression's value for this request (and user); null when it cannot be evaluated. */
-  expr?: (expr: Expr, user: string | undefined) => boolean | null;
+  expr?: ((expr: Expr, user: string | undefined) => boolean | null) | undefined;
 }
 
 function fail(message: string): never {

@@ -127,6 +127,13 @@ export interface Negotiated {
 /** A map result, or its promise when the map phase had to wait (Basic authentication). */
 export type Mapped = MapResult | Promise<MapResult>;
 
+/** The last pass's located request, its URL-path and query: what `Require expr` and `Header expr=` read. */
+interface LocatedPass {
+  readonly loc: Located;
+  readonly uri: string;
+  readonly query: string | null;
+}
+
 /** Request state that survives internal redirects. */
 interface RequestState {
   readonly req: MapRequest;
@@ -174,10 +181,8 @@ interface RequestState {
   vary?: string[];
   /** Request headers ap_expr expressions read (Vary): ap_expr puts them in the response's headers at once, which an internal redirect keeps. */
   exprVary?: string[];
-  /** The pass's located request, URL-path and query, for `Require expr` and `Header expr=`. */
-  located?: Located;
-  uri?: string;
-  query?: string | null;
+  /** The last pass as located (for `Require expr` and `Header expr=`). */
+  located: LocatedPass | undefined;
 }
 
 export interface MapperOptions {
@@ -188,6 +193,8 @@ export interface MapperOptions {
 export class Mapper {
   private readonly tables = new Map<HostConfig, HostTables>();
   private readonly requirements = new WeakMap<AuthzContainer, Requirement>();
+  /** Requirements with a `Require expr` line: only these get an expression evaluator. */
+  private readonly exprRequirements = new WeakSet<Requirement>();
   private readonly proxyLists = new WeakMap<object, ProxyList>();
 
   constructor(
@@ -297,6 +304,8 @@ export class Mapper {
       hostHeader,
       plain: true,
       routeReused: false,
+      // Set later; present from the start so the object keeps one shape.
+      located: undefined,
     };
     const result = this.resolve(state, uri, query, 0);
     if (result instanceof Promise) return result.then((r) => this.withExprRequest(withRewriteHeaders(r, state), state, uri, query));
@@ -306,7 +315,8 @@ export class Mapper {
   /** A result whose Header rules have `expr=` conditions carries the request for them to read. */
   private withExprRequest(r: MapResult, state: RequestState, uri: string, query: string | null): MapResult {
     if (!hasExprRule(r.settings?.headers)) return r;
-    return { ...r, exprRequest: this.exprRequest(state, state.located, state.uri ?? uri, state.located ? (state.query ?? null) : query) };
+    const pass = state.located;
+    return { ...r, exprRequest: pass ? this.exprRequest(state, pass.loc, pass.uri, pass.query) : this.exprRequest(state, undefined, uri, query) };
   }
 
   /** An application request answered from a route plan: only the environ is built. */
@@ -399,9 +409,7 @@ export class Mapper {
       if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => this.setEnvIfExpr(state, located, uri, query, expr), false);
     }
     // What `Require expr` reads: the request as located.
-    state.located = loc;
-    state.uri = uri;
-    state.query = query;
+    state.located = { loc, uri, query };
     // Access: Require (host-based and Basic authentication).
     const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
@@ -732,7 +740,7 @@ export class Mapper {
     }
     if (requirement && !authType) {
       // No authentication configured: host-based rules decide synchronously.
-      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName, expr: this.requireExpr(state, uri) });
+      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName, expr: this.exprRequirements.has(requirement) ? this.requireExpr(state, uri) : undefined });
       if (verdict === "granted") return null;
       if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `AH01630: client denied by server configuration: ${filename}`, reasonModule: "authz_core", settings };
       // AUTHZ_GENERAL_ERROR (a `Require expr` that could not be evaluated, logged already): 500.
@@ -754,7 +762,7 @@ export class Mapper {
         logPrefix: requestLogPrefix(req),
         env: state.env,
         hostName: state.hostName,
-        expr: this.requireExpr(state, uri),
+        ...(requirement && this.exprRequirements.has(requirement) ? { expr: this.requireExpr(state, uri) } : {}),
       },
       requirement,
       {
@@ -780,7 +788,8 @@ export class Mapper {
    */
   private requireExpr(state: RequestState, uri: string): (expr: Expr, user: string | undefined) => boolean | null {
     return (expr, user) => {
-      const base = this.exprRequest(state, state.located!, uri, state.query ?? null);
+      const pass = state.located!;
+      const base = this.exprRequest(state, pass.loc, uri, pass.query);
       const ctx: ExprRequest = user === undefined ? base : { ...base, variable: (n) => (n === "REMOTE_USER" ? user : base.variable(n)) };
       try {
         return evaluateExpr(expr, ctx);
@@ -798,6 +807,7 @@ export class Mapper {
     if (!r) {
       r = compileRequire(toRequireInput(container));
       this.requirements.set(container, r);
+      if (usesExpr(container)) this.exprRequirements.add(r);
     }
     return r;
   }
@@ -1011,7 +1021,7 @@ export class Mapper {
       variable: (name) => serverVariable(name, state, uri, query),
       // Per-directory rules run on the located request; server-context ones before it is located.
       expr: (expr, novary) => {
-        const base = this.exprRequest(state, filename !== null ? state.located : undefined, uri, query);
+        const base = this.exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query);
         const { vary: _vary, ...quiet } = base;
         try {
           const { value, match } = evaluateExprMatch(expr, novary ? quiet : base);
@@ -1158,6 +1168,10 @@ function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, w
     if (target.startsWith(p) && (best === null || p.length > best.length)) best = p;
   }
   return best;
+}
+
+function usesExpr(c: AuthzItem): boolean {
+  return c.kind === "require" ? c.provider === "expr" : c.items.some(usesExpr);
 }
 
 function toRequireInput(c: AuthzItem): import("../auth").RequireInput {

@@ -14,7 +14,7 @@ import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
-import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection } from "../config/model";
+import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection, SetEnvIfRule } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
 import { evaluateExpr, evaluateExprMatch, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import { exprContext, logExprFailure, timeVariable } from "./expr-context";
@@ -399,7 +399,8 @@ export class Mapper {
       state.plain = false;
       const located = loc;
       // With <If> sections, the server's rules run first (post_read_request), so conditions see their variables.
-      applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => this.setEnvIfExpr(state, located, uri, query, expr), ifSections ? true : undefined);
+      const rules = loc.settings.setEnvIf;
+      applySetEnvIf(rules, state.req, uri, state.env, hasSetEnvIfExpr(rules) ? (expr) => this.setEnvIfExpr(state, located, uri, query, expr) : undefined, ifSections ? true : undefined);
     }
     // <If> sections: evaluated for this request and merged last (httpd's ap_if_walk).
     if (ifSections !== undefined) {
@@ -1181,6 +1182,17 @@ function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
   }
   const items = c.items.map(toRequireInput);
   return c.kind === "all" ? { all: items } : c.kind === "none" ? { none: items } : { any: items };
+}
+
+/** Merged SetEnvIf rule lists with a SetEnvIfExpr among them (lists are made once per combination of sections). */
+const setEnvIfExprLists = new WeakMap<readonly SetEnvIfRule[], boolean>();
+function hasSetEnvIfExpr(rules: readonly SetEnvIfRule[]): boolean {
+  let has = setEnvIfExprLists.get(rules);
+  if (has === undefined) {
+    has = rules.some((r) => r.expr !== undefined);
+    setEnvIfExprLists.set(rules, has);
+  }
+  return has;
 }
 
 function hasExprRule(rules: readonly HeaderDirective[] | undefined): boolean {

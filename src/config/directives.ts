@@ -1081,12 +1081,22 @@ def({
 });
 def({
   name: "CustomLog", contexts: SV, minArgs: 2, maxArgs: 3, syntax: "CustomLog file|\"|command\" format|nickname [env=[!]variable|expr=expression]",
-  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname.",
+  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname. `env=[!]variable` logs only requests with (without) that variable; `expr=expression` only those for which the httpd expression (as in <If>) is true when the request is logged (`%{REQUEST_STATUS}` is the status sent; one that cannot be evaluated does not log).",
   apply(scope, [target, fmt, cond]) {
+    if (cond !== undefined && /^expr=$/i.test(cond)) throw badValue("missing condition");
     if (cond !== undefined && !/^(env=!?.+|expr=.+)$/i.test(cond)) throw badValue(`'${cond}' must be env=[!]variable or expr=...`);
+    let conditionExpr: Expr | undefined;
+    if (cond !== undefined && /^expr=/i.test(cond)) {
+      try {
+        conditionExpr = parseExpr(cond.slice(5), scope.where);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        throw badValue(e.message);
+      }
+    }
     const format = scope.host.logFormats.get(fmt!) ?? scope.config.main.logFormats.get(fmt!) ?? fmt!;
     const t = target!.startsWith("|") ? target! : scope.serverRelative(target!);
-    scope.host.customLogs.push({ target: t, format, ...(cond !== undefined ? { condition: cond } : {}), where: scope.where });
+    scope.host.customLogs.push({ target: t, format, ...(cond !== undefined ? { condition: cond } : {}), ...(conditionExpr ? { conditionExpr } : {}), where: scope.where });
   },
 });
 def({

@@ -410,6 +410,8 @@ export interface CustomLog {
   /** The format string (a nickname is resolved when LogFormat defined it before, else kept). */
   readonly format: string;
   readonly condition?: string;
+  /** `expr=...`: the condition, parsed. */
+  readonly conditionExpr?: Expr;
   readonly where: Where;
 }
 

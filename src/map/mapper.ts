@@ -77,7 +77,7 @@ export interface WsgiTarget {
  */
 interface AddsHeaders {
   readonly responseHeaders?: readonly HeaderPair[];
-  /** What `Header ... expr=` conditions read of the request, when the result's settings have some. */
+  /** What `Header ... expr=` conditions and CustomLog's expr= read of the request, when there are some. */
   readonly exprRequest?: ExprRequest;
 }
 
@@ -193,6 +193,8 @@ export interface MapperOptions {
 export class Mapper {
   private readonly tables = new Map<HostConfig, HostTables>();
   private readonly requirements = new WeakMap<AuthzContainer, Requirement>();
+  /** Some CustomLog has an expr= condition: every result carries what it reads. */
+  private readonly logExprs: boolean;
   /** Requirements with a `Require expr` line: only these get an expression evaluator. */
   private readonly exprRequirements = new WeakSet<Requirement>();
   private readonly proxyLists = new WeakMap<object, ProxyList>();
@@ -203,6 +205,7 @@ export class Mapper {
     private readonly options: MapperOptions,
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
+    this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
 
   /** SERVER_NAME/SERVER_PORT under the directory's UseCanonicalName (the server's before the walk). */
@@ -314,7 +317,7 @@ export class Mapper {
 
   /** A result whose Header rules have `expr=` conditions carries the request for them to read. */
   private withExprRequest(r: MapResult, state: RequestState, uri: string, query: string | null): MapResult {
-    if (!hasExprRule(r.settings?.headers)) return r;
+    if (!this.logExprs && !hasExprRule(r.settings?.headers)) return r;
     const pass = state.located;
     return { ...r, exprRequest: pass ? this.exprRequest(state, pass.loc, pass.uri, pass.query) : this.exprRequest(state, undefined, uri, query) };
   }
@@ -997,8 +1000,8 @@ export class Mapper {
       scriptMtimeMs: handlerScript ? undefined : walk.stat?.mtimeMs,
       settings,
     };
-    // A plan carries no request for Header expr= conditions to read.
-    if (state.plain && state.routeReused && !hasExprRule(settings.headers)) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
+    // A plan carries no request for Header or CustomLog expr= conditions to read.
+    if (state.plain && state.routeReused && !this.logExprs && !hasExprRule(settings.headers)) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
     return wsgiTarget(target, environ);
   }
 

@@ -124,6 +124,13 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
     fails('<If "true">\nRewriteRule ^ - [F]\n</If>\n', /mod_rewrite directives inside <If> are not supported/);
     fails('<Directory /x>\n<Limit GET>\n<If "true">\n</If>\n</Limit>\n</Directory>\n', /<If> cannot occur within <Limit> or <LimitExcept> section/);
   });
+  it("a location-wide Redirect's URL is a string expression; a bad one is refused as httpd does", () => {
+    const c = load('<Location /x>\nRedirect permanent "http://h.test%{REQUEST_URI}"\n</Location>\n<Location /y>\nRedirect gone\n</Location>\n');
+    assert.equal(c.main.sections[0].settings.locationRedirect.value.status, 301);
+    assert.equal(c.main.sections[0].settings.locationRedirect.value.url.source, "http://h.test%{REQUEST_URI}");
+    assert.deepEqual(c.main.sections[1].settings.locationRedirect.value, { status: 410 });
+    fails('<Location /x>\nRedirect "http://h.test%{NOPE}"\n</Location>\n', /t\.conf:2: Redirect: Cannot parse redirect expression 'http:\/\/h\.test%\{NOPE\}': Variable 'NOPE' does not exist/);
+  });
   it("parses Require expr with or without quotes and refuses a bad one", () => {
     load('<Location /x>\nRequire expr "%{REMOTE_ADDR} -ipmatch \'127.0.0.0/8\'"\nRequire expr %{QUERY_STRING} == \'a\'\n</Location>\n');
     fails('<Location /x>\nRequire expr "%{FOO}"\n</Location>\n', /t\.conf:2: Require: Cannot parse expression in require line: syntax error, unexpected \$end: Variable 'FOO' does not exist/);

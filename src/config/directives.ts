@@ -753,7 +753,36 @@ function redirectStatus(s: string): number | undefined {
   return undefined;
 }
 
+/**
+ * mod_alias's location-wide Redirect (add_redirect_internal with cmd->path set): inside a
+ * section or .htaccess, `Redirect [status] URL` with no URL-path redirects every request there
+ * to URL, a string expression (`%{REQUEST_URI}` ...); `Redirect gone` (or another non-3xx
+ * status) alone answers with that status. Returns false for the URL-path forms.
+ */
+function locationRedirect(scope: ApplyScope, args: string[]): boolean {
+  if (isServerLevel(scope) || args.length > 2) return false;
+  const st = redirectStatus(args[0]!);
+  const isRedirect = st !== undefined && st >= 300 && st < 400;
+  let source: string | undefined;
+  if (isRedirect && args.length === 2) source = args[1];
+  else if (st === undefined && args.length === 1) source = args[0];
+  else if (st !== undefined && !isRedirect && args.length === 1) {
+    scope.dir.locationRedirect = setting(scope, { status: st });
+    return true;
+  } else return false;
+  let url: StringExpr;
+  try {
+    url = parseStringExpr(source!, scope.where);
+  } catch (e) {
+    if (!(e instanceof ExprError)) throw e;
+    throw badValue(`Cannot parse redirect expression '${source}': ${e.message}`);
+  }
+  scope.dir.locationRedirect = setting(scope, { status: st ?? 302, url });
+  return true;
+}
+
 function addRedirect(scope: ApplyScope, isRegex: boolean, args: string[], fixed?: number): void {
+  if (!isRegex && fixed === undefined && locationRedirect(scope, args)) return;
   let status = fixed ?? 302;
   let rest = args;
   if (fixed === undefined && args.length > 1) {
@@ -780,8 +809,8 @@ function addRedirect(scope: ApplyScope, isRegex: boolean, args: string[], fixed?
 }
 
 def({
-  name: "Redirect", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 3, syntax: "Redirect [status] URL-path [URL]", default: "status 302",
-  doc: "Answers requests for URL-path (and below) with a redirect to URL plus the rest of the path. Status may be permanent (301), temp (302), seeother (303), gone (410, no URL) or a number. Redirects are checked before aliases.",
+  name: "Redirect", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 3, syntax: "Redirect [status] URL-path [URL]  or, in a section or .htaccess, Redirect [status] URL", default: "status 302",
+  doc: "Answers requests for URL-path (and below) with a redirect to URL plus the rest of the path. Status may be permanent (301), temp (302), seeother (303), gone (410, no URL) or a number. Redirects are checked before aliases. Inside <Location>, <Directory>, <Files>, <If> or .htaccess, `Redirect [status] URL` without a URL-path redirects every request there to URL, an httpd string expression (`\"https://www.example.com%{REQUEST_URI}\"`), and `Redirect gone` (or another non-3xx status) alone answers with that status.",
   apply(scope, args) {
     addRedirect(scope, false, args);
   },

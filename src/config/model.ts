@@ -342,6 +342,8 @@ export interface DirSettings {
   accessCompat?: AccessCompat;
   rewrite?: RewriteConfig;
   redirects?: RedirectDirective[];
+  /** The location-wide `Redirect [status] URL` of a section (URL a string expression; none for a bare non-3xx status). */
+  locationRedirect?: Setting<{ readonly status: number; readonly url?: StringExpr }>;
   headers?: HeaderDirective[];
   handlerScripts?: Map<string, HandlerScript>;
   // mod_wsgi

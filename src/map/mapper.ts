@@ -16,7 +16,7 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection, SetEnvIfRule } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
-import { evaluateExpr, evaluateExprMatch, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import { evaluateExpr, evaluateExprMatch, evaluateString, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import { exprContext, logExprFailure, timeVariable } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
@@ -39,7 +39,7 @@ import { applySetEnvIf } from "./setenvif";
 import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
-import { matchRedirect } from "./redirect";
+import { escapePathKeepQuery, matchRedirect } from "./redirect";
 import { escapeUri } from "./uri-escape";
 import { negotiate } from "./negotiate";
 
@@ -463,6 +463,9 @@ export class Mapper {
       if (perDir.forcedHandler) handler = perDir.forcedHandler;
       if (perDir.forcedType) staticType = perDir.forcedType;
     }
+    // mod_alias's fixup: a section's location-wide Redirect, then its URL-path redirects.
+    const wide = settings.locationRedirect?.value;
+    if (wide !== undefined) return this.locationRedirect(state, loc, uri, query, wide, settings);
     if (settings.redirects && settings.redirects.length > 0) {
       const hit = matchRedirect(settings.redirects, uri, query, (p) => absoluteUrl(state, p));
       if (hit) return redirectResult(hit, settings);
@@ -481,6 +484,32 @@ export class Mapper {
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
     return this.defaultHandler(state, walk, settings, staticType);
+  }
+
+  /**
+   * mod_alias's try_redirect and fixup_redir for `Redirect [status] URL` in a section: the URL
+   * expression evaluated (its path escaped, query and fragment kept), made absolute, the
+   * request's query added when it has none of its own.
+   */
+  private locationRedirect(state: RequestState, loc: Located, uri: string, query: string | null, wide: NonNullable<DirSettings["locationRedirect"]>["value"], settings: DirSettings): MapResult {
+    let target = "";
+    if (wide.url !== undefined) {
+      try {
+        target = escapePathKeepQuery(evaluateString(wide.url, this.exprRequest(state, loc, uri, query)));
+      } catch (err) {
+        if (!(err instanceof ExprEvalError)) throw err;
+        logExprFailure(this.options.log, state.req, "alias", wide.url, err);
+        return { kind: "error", status: 500, reason: `AH02826: Can't evaluate redirect expression: ${err.message}`, reasonModule: "alias", settings };
+      }
+    }
+    const status = wide.status;
+    if (status < 300 || status >= 400) return { kind: "error", status, settings };
+    if (target.startsWith("/")) target = absoluteUrl(state, target);
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(target)) {
+      return { kind: "error", status: 500, reason: `AH00676: cannot redirect '${uri}' to '${target}'; target is not a valid absoluteURI or abs_path`, reasonModule: "alias", settings };
+    }
+    if (query !== null && !target.includes("?")) target += "?" + query;
+    return { kind: "redirect", status, location: target, settings };
   }
 
   /**

@@ -6,7 +6,7 @@
  * (AP_EXPR_FLAG_DONT_VARY); one that cannot be evaluated does not log, as in httpd.
  */
 import { evaluateExpr, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
-import { headerValue } from "../static/serve-file";
+import { mergedHeaderValue } from "../http/header-values";
 import { splitTarget } from "../map/request-target";
 import type { HeaderPair } from "../http/types";
 import type { LogSubject } from "./log-format";
@@ -40,7 +40,7 @@ function requestOnly(r: LogSubject): ExprRequest {
   const { rawPath, query } = splitTarget(req.target);
   return {
     remoteAddress: req.remoteAddress,
-    header: (name) => headerValue(req.headers, name.toLowerCase()),
+    header: (name) => mergedHeaderValue(req.headers, name.toLowerCase()),
     reqenv: () => undefined,
     variable: (name) => {
       switch (name) {
@@ -53,7 +53,7 @@ function requestOnly(r: LogSubject): ExprRequest {
         case "REQUEST_SCHEME": return req.scheme;
         case "HTTPS": return req.scheme === "https" ? "on" : "off";
       }
-      if (name.startsWith("HTTP_")) return headerValue(req.headers, name.slice(5).toLowerCase().replace(/_/g, "-"));
+      if (name.startsWith("HTTP_")) return mergedHeaderValue(req.headers, name.slice(5).toLowerCase().replace(/_/g, "-"));
       return "";
     },
   };

@@ -40,6 +40,7 @@ import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { escapePathKeepQuery, matchRedirect } from "./redirect";
+import { mergedHeaderValue } from "../http/header-values";
 import { escapeUri } from "./uri-escape";
 import { negotiate } from "./negotiate";
 
@@ -621,7 +622,8 @@ export class Mapper {
     const translated = loc?.translated ?? { contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, scriptAlias: null };
     return {
       remoteAddress: req.remoteAddress,
-      header: (name) => headerValue(req.headers, name.toLowerCase()),
+      // httpd has merged repeated request fields into one value (`a, b`) by then.
+      header: (name) => mergedHeaderValue(req.headers, name.toLowerCase()),
       reqenv: (name) => state.env.get(name),
       // httpd's Vary fixup drops names already there, whatever their case.
       vary: (name) => {
@@ -672,6 +674,7 @@ export class Mapper {
             return "";
         }
         if (name.startsWith("TIME")) return timeVariable(name, new Date());
+        if (name.startsWith("HTTP_")) return mergedHeaderValue(req.headers, name.slice(5).toLowerCase().replace(/_/g, "-"));
         return serverVariable(name, state, uri, query);
       },
     };

@@ -14,6 +14,7 @@ import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
 import { writeErrorHead } from "./http/write-head";
 import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
+import { exprContext } from "./map/expr-context";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
 import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
@@ -153,7 +154,8 @@ export class Site {
     if (headerRules.length > 0) {
       const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
       const notes = logged?.notes;
-      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}) });
+      const exprs = result.exprRequest ? exprContext(result.exprRequest, this.log, req) : {};
+      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...exprs });
     }
     // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);

@@ -89,8 +89,28 @@ it("RequestHeader rewrites what the application will see", () => {
   assert.deepEqual(out, ["host", "x.test", "x-trace", "abc, more", "x-forwarded-proto", "https"]);
 });
 
-it("expr= conditions are refused at configuration time", () => {
-  assert.throws(() => dirOf(["Header set X-A a expr=%{REQUEST_URI}=='/'"]), /expr= conditions/);
+it("expr= conditions are parsed at configuration time; a bad one and value expressions are refused", () => {
+  const dir = dirOf(["Header set X-A a \"expr=%{REQUEST_URI} == '/'\""]);
+  assert.equal(dir.headers[0].expr.source, "%{REQUEST_URI} == '/'");
+  assert.throws(() => dirOf(["Header set X-A a \"expr=%{NOPE} == '/'\""]), /Can't parse envclause\/expression: Variable 'NOPE' does not exist/);
+  assert.equal(dirOf(["Header set X-A \"expr=%{REQUEST_URI}!\""]).headers[0].valueExpr.source, "%{REQUEST_URI}!");
+  assert.throws(() => dirOf(["Header set X-A \"expr=%{NOPE}\""]), /Can't parse value expression : Variable 'NOPE' does not exist/);
+  assert.throws(() => dirOf(["Header edit X-A ^a \"expr=%{REQUEST_URI}\""]), /edit replacement given as an expression/);
+});
+
+it("a value expression is evaluated per response; one that fails gives an empty value", () => {
+  const dir = dirOf(["Header set X-A \"expr=%{REQUEST_URI}\"", "Header set X-B \"expr=file('/nonexistent')\""]);
+  const exprValue = (e) => (e.source.startsWith("file") ? "" : "/x");
+  assert.deepEqual(applyResponseHeaderRules(dir.headers, false, [], { ...ctx(), exprValue }), [["X-A", "/x"], ["X-B", ""]]);
+});
+
+it("expr= conditions decide with the context's evaluator; one that fails to evaluate applies, as mod_headers", () => {
+  const dir = dirOf(["Header set X-A a \"expr=resp('X-B') == 'b'\"", "Header set X-C c \"expr=false\""]);
+  const seen = [];
+  const ctx = { env: new Map(), requestHeaders: [], startMicros: 0, expr: (e, response) => (seen.push(response.map(([n]) => n)), e.source.startsWith("resp") ? null : false) };
+  const out = applyResponseHeaderRules(dir.headers, false, [["X-B", "b"]], ctx);
+  assert.deepEqual(out, [["X-B", "b"], ["X-A", "a"]]);
+  assert.deepEqual(seen[0], ["X-B"]);
 });
 
 it("SetEnvIf, SetEnvIfNoCase and BrowserMatch", () => {

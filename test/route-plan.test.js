@@ -51,6 +51,8 @@ const DIR_LINES = [
   "Order allow,deny\n    Allow from all",
   "WSGIAccessScript access.js",
   "WSGIDispatchScript dispatch.js",
+  "<If \"%{HTTP:X-Mode} == 'a'\">\n        SetEnv IFMODE a\n    </If>\n    <Else>\n        Require method GET\n    </Else>",
+  "<If \"%{QUERY_STRING} =~ /go/ && -R '127.0.0.0/8'\">\n        WSGIApplicationGroup if-group\n    </If>",
 ];
 
 function genConfig(r, root) {

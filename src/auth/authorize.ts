@@ -58,6 +58,8 @@ export interface AuthRequest {
   hostName?: string | null;
   /** Environment variables for `Require env`. */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
+  /** Evaluates `Require expr` expressions (AuthzRequest.expr). */
+  expr?: AuthzRequest["expr"];
 }
 
 export type AuthResult =
@@ -143,7 +145,7 @@ export async function authorize(
     return { ok: true, environ: {} };
   }
 
-  const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName, ...(opts.external ? { external: opts.external } : {}) };
+  const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName, ...(req.expr ? { expr: req.expr } : {}), ...(opts.external ? { external: opts.external } : {}) };
   // Only providers outside mod_authz_core (wsgi-group) may have to wait for an answer.
   const evaluate = (r: AuthzRequest): AuthzStatus | Promise<AuthzStatus> => (opts.external ? evaluateRequireAsync(requirement, r) : evaluateRequire(requirement, r));
   const firstEval = evaluate(base);

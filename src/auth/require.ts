@@ -10,6 +10,7 @@ import { IpRule, ipMatches, isLocal, parseIpRule } from "./ip";
 import { inDomain } from "./access-compat";
 import { limitCovers, unionLimits, type MethodLimit } from "./method-limit";
 import { asciiLower, confWords } from "./group-file";
+import { parseExpr, type Expr } from "../config/expr";
 
 /**
  * Configuration input: a string is the arguments of one `Require` line (`"valid-user"`,
@@ -39,7 +40,9 @@ type Provider =
   /** mod_authz_groupfile: the names ASCII lower-cased, as httpd's apr_table compares them. */
   | { kind: "group"; groups: readonly string[] }
   /** Evaluated by the request's `external` callback (mod_wsgi's wsgi-group). */
-  | { kind: "external"; name: string; args: readonly string[] };
+  | { kind: "external"; name: string; args: readonly string[] }
+
+  | { kind: "expr"; expr: Expr };
 
 interface Leaf {
   negate: boolean;
@@ -97,6 +100,8 @@ export interface AuthzRequest {
    * Without it such a line is denied-no-user without a user, an error with one.
    */
   external?: (name: string, args: readonly string[], r: AuthzRequest) => AuthzStatus;
+  /** `Require expr`: the expression's value for this request (and user); null when it cannot be evaluated. */
+  expr?: ((expr: Expr, user: string | undefined) => boolean | null) | undefined;
 }
 
 /**
@@ -112,6 +117,17 @@ function fail(message: string): never {
 }
 
 function compileLine(line: string): Leaf {
+  // `Require [not] expr ...`: the rest of the line is one expression, not words.
+  const ex = /^\s*(not\s+)?expr\s+([\s\S]*)$/i.exec(line);
+  if (ex) {
+    let expr: Expr;
+    try {
+      expr = parseExpr(ex[2]!.trim());
+    } catch (e) {
+      fail(`Require expr: ${(e as Error).message}`);
+    }
+    return { negate: ex[1] !== undefined, provider: { kind: "expr", expr }, text: `Require ${line.trim()}` };
+  }
   const words = confWords(line);
   let negate = false;
   if (words[0]?.toLowerCase() === "not") {
@@ -248,6 +264,12 @@ function checkProvider(p: Provider, r: AuthzRequest): AuthzStatus {
     case "external":
       if (r.external) return r.external(p.name, p.args, r);
       return r.user === undefined ? "denied-no-user" : "error";
+    case "expr": {
+      // mod_authz_core: a false expression that reads REMOTE_USER is "denied, no user" (authentication may help).
+      const v = r.expr?.(p.expr, r.user) ?? null;
+      if (v === null) return "error";
+      return v ? "granted" : p.expr.readsUser ? "denied-no-user" : "denied";
+    }
   }
 }
 

@@ -31,6 +31,7 @@ import { applyFileETag } from "./file-etag";
 import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
+import { parseExpr, parseStringExpr, ExprError, type Expr, type StringExpr } from "./expr";
 import { isHeaderNameRegex, isPlainPattern } from "../map/setenvif";
 import { toByteString } from "../engine/byte-string";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
@@ -167,8 +168,8 @@ function isServerLevel(scope: ApplyScope): boolean {
 // Sections (the loader opens them; the table gives contexts and docs)
 // ---------------------------------------------------------------------------------------------
 
-function section(name: string, contexts: readonly Context[], syntax: string, doc: string, minArgs = 1, maxArgs = 2): void {
-  table.push({ name, module: currentModule, kind: "section", status: "implemented", contexts, minArgs, maxArgs, syntax, doc });
+function section(name: string, contexts: readonly Context[], syntax: string, doc: string, minArgs = 1, maxArgs = 2, override?: OverrideRequirement): void {
+  table.push({ name, module: currentModule, kind: "section", status: "implemented", contexts, minArgs, maxArgs, syntax, doc, ...(override ? { override } : {}) });
 }
 
 section("VirtualHost", S, "<VirtualHost addr[:port] [addr[:port]] ...> ... </VirtualHost>",
@@ -193,6 +194,13 @@ section("Limit", D, "<Limit method [method] ...> ... </Limit>",
   "Restricts the access directives inside (Require, and mod_access_compat's Order, Allow, Deny and Satisfy) to the listed methods; others inside apply to every method. HEAD counts as GET; method names are case-sensitive; TRACE cannot be listed (see TraceEnable). Sections such as <Files> are not allowed inside. A nested <Limit> must narrow the methods. In .htaccess it needs AllowOverride Limit or AuthConfig (and what it contains, its own class), and only httpd's built-in methods may be named.", 1, INF);
 section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>",
   "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
+
+section("If", ALL, "<If \"expression\"> ... </If>",
+  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and sections other than <If>/<ElseIf>/<Else> are not allowed inside. A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
+section("ElseIf", ALL, "<ElseIf \"expression\"> ... </ElseIf>",
+  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF, "Any");
+section("Else", ALL, "<Else> ... </Else>",
+  "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply.", 0, INF, "Any");
 
 currentModule = "mod_authz_core";
 section("RequireAll", D, "<RequireAll> Require ... </RequireAll>",
@@ -795,7 +803,36 @@ function redirectStatus(s: string): number | undefined {
   return undefined;
 }
 
+/**
+ * mod_alias's location-wide Redirect (add_redirect_internal with cmd->path set): inside a
+ * section or .htaccess, `Redirect [status] URL` with no URL-path redirects every request there
+ * to URL, a string expression (`%{REQUEST_URI}` ...); `Redirect gone` (or another non-3xx
+ * status) alone answers with that status. Returns false for the URL-path forms.
+ */
+function locationRedirect(scope: ApplyScope, args: string[]): boolean {
+  if (isServerLevel(scope) || args.length > 2) return false;
+  const st = redirectStatus(args[0]!);
+  const isRedirect = st !== undefined && st >= 300 && st < 400;
+  let source: string | undefined;
+  if (isRedirect && args.length === 2) source = args[1];
+  else if (st === undefined && args.length === 1) source = args[0];
+  else if (st !== undefined && !isRedirect && args.length === 1) {
+    scope.dir.locationRedirect = setting(scope, { status: st });
+    return true;
+  } else return false;
+  let url: StringExpr;
+  try {
+    url = parseStringExpr(source!, scope.where);
+  } catch (e) {
+    if (!(e instanceof ExprError)) throw e;
+    throw badValue(`Cannot parse redirect expression '${source}': ${e.message}`);
+  }
+  scope.dir.locationRedirect = setting(scope, { status: st ?? 302, url });
+  return true;
+}
+
 function addRedirect(scope: ApplyScope, isRegex: boolean, args: string[], fixed?: number): void {
+  if (!isRegex && fixed === undefined && locationRedirect(scope, args)) return;
   let status = fixed ?? 302;
   let rest = args;
   if (fixed === undefined && args.length > 1) {
@@ -822,8 +859,8 @@ function addRedirect(scope: ApplyScope, isRegex: boolean, args: string[], fixed?
 }
 
 def({
-  name: "Redirect", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 3, syntax: "Redirect [status] URL-path [URL]", default: "status 302",
-  doc: "Answers requests for URL-path (and below) with a redirect to URL plus the rest of the path. Status may be permanent (301), temp (302), seeother (303), gone (410, no URL) or a number. Redirects are checked before aliases.",
+  name: "Redirect", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 3, syntax: "Redirect [status] URL-path [URL]  or, in a section or .htaccess, Redirect [status] URL", default: "status 302",
+  doc: "Answers requests for URL-path (and below) with a redirect to URL plus the rest of the path. Status may be permanent (301), temp (302), seeother (303), gone (410, no URL) or a number. Redirects are checked before aliases. Inside <Location>, <Directory>, <Files>, <If> or .htaccess, `Redirect [status] URL` without a URL-path redirects every request there to URL, an httpd string expression (`\"https://www.example.com%{REQUEST_URI}\"`), and `Redirect gone` (or another non-3xx status) alone answers with that status.",
   apply(scope, args) {
     addRedirect(scope, false, args);
   },
@@ -1004,6 +1041,25 @@ def({
   apply: setEnvIf(true),
 });
 def({
+  name: "SetEnvIfExpr", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "SetEnvIfExpr \"expression\" [!]variable[=value] ...",
+  doc: "Sets request variables when an httpd expression (as in <If>) is true. A value may use `$0`..`$9` from the expression's last regex match with a capturing group. Evaluated with the other SetEnvIf rules, in order.",
+  apply(scope, [source, ...assignments]) {
+    let expr;
+    try {
+      expr = parseExpr(source!, scope.where);
+    } catch (e) {
+      if (!(e instanceof ExprError)) throw e;
+      throw badValue(`Could not parse expression "${source}": ${e.message}`);
+    }
+    (scope.dir.setEnvIf ??= []).push({
+      attribute: "", pattern: "", compiled: NO_PATTERN, plain: false, expr,
+      assignments: assignments.map(toByteString), early: scope.context === "server" || scope.context === "virtualhost", where: scope.where,
+    });
+  },
+});
+/** SetEnvIfExpr rules have no pattern of their own (their `compiled` is never used). */
+const NO_PATTERN = compileConfigRegex("");
+def({
   name: "BrowserMatch", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "BrowserMatch regex [!]variable[=value] ...",
   doc: "SetEnvIf on the User-Agent header.",
   apply: setEnvIf(false, "User-Agent"),
@@ -1046,12 +1102,32 @@ function headerDirective(which: "Header" | "RequestHeader") {
       if (value === undefined) throw badArgs(`${action} needs a value`);
     }
     const extra = args[i++];
-    if (extra !== undefined && /^expr=/i.test(extra)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "expr= conditions (ap_expr) are not supported; use env=[!]variable");
-    if (extra !== undefined && !/^(early|env=!?.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early or env=[!]var)`);
+    let expr: Expr | undefined;
+    if (extra !== undefined && /^expr=/i.test(extra)) {
+      try {
+        expr = parseExpr(extra.slice(5), scope.where);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        throw badValue(`Can't parse envclause/expression: ${e.message}`);
+      }
+    } else if (extra !== undefined && !/^(early|env=!?.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early, env=[!]var or expr=expression)`);
+    // mod_headers' value expressions (`Header set X "expr=%{...}"`): string-valued ap_expr.
+    let valueExpr: StringExpr | undefined;
+    if (value !== undefined && value.startsWith("expr=") && action !== "edit" && action !== "edit*") {
+      try {
+        valueExpr = parseStringExpr(value.slice(5), scope.where);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        throw badValue(`Can't parse value expression : ${e.message}`);
+      }
+    }
+    if (replacement !== undefined && replacement.startsWith("expr=")) {
+      throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "an edit replacement given as an expression (expr=...) is not supported by nodewsgi");
+    }
     if (args[i] !== undefined) throw badArgs("too many arguments");
     // What goes into a header is bytes: the configuration's UTF-8 bytes (an edit pattern stays
     // as written; `compiled` is its translation over byte strings).
-    if (value !== undefined && !compiled) {
+    if (value !== undefined && !compiled && !valueExpr) {
       value = toByteString(value);
       if (action !== "note") checkHeaderFormat(value);
     }
@@ -1059,18 +1135,18 @@ function headerDirective(which: "Header" | "RequestHeader") {
     (scope.dir.headers ??= []).push({
       directive: which, ...(condition ? { condition } : {}), action, header,
       ...(value !== undefined ? { value } : {}), ...(compiled ? { compiled } : {}), ...(replacement !== undefined ? { replacement } : {}), ...(extra !== undefined ? { extra } : {}),
-      where: scope.where,
+      ...(expr ? { expr } : {}), ...(valueExpr ? { valueExpr } : {}), where: scope.where,
     });
   };
 }
 def({
-  name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var]",
-  doc: "Changes response headers. As in httpd a response has two tables: `onsuccess` rules (the default) edit the headers of the content (an application's response, whatever its status, or a static file), `always` rules edit a second table sent before it, and are the only ones applied to the server's own error and redirect pages (so `Header always unset` cannot remove an application's header). `setifempty` sets a header that is absent; `note` copies a header's value into a request note for the access log's `%{NAME}n`. Values may use `%D`, `%t`, `%{VAR}e`, `%{VAR}s`, `%l`, `%i`, `%b`, `%%` and the escapes `\\n` `\\t` `\\r` `\\\\`; a line break in a value is refused. `env=[!]VAR` makes the rule conditional; `early` rules run with the others; `expr=` is not supported.",
+  name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var|expr=expression]",
+  doc: "Changes response headers. As in httpd a response has two tables: `onsuccess` rules (the default) edit the headers of the content (an application's response, whatever its status, or a static file), `always` rules edit a second table sent before it, and are the only ones applied to the server's own error and redirect pages (so `Header always unset` cannot remove an application's header). `setifempty` sets a header that is absent; `note` copies a header's value into a request note for the access log's `%{NAME}n`. Values may use `%D`, `%t`, `%{VAR}e`, `%{VAR}s`, `%l`, `%i`, `%b`, `%%` and the escapes `\\n` `\\t` `\\r` `\\\\`; a line break in a value is refused. `env=[!]VAR` or `expr=expression` (an httpd expression, as in <If>; `resp('Name')` reads the response's headers) makes the rule conditional; an expression that cannot be evaluated is logged and the rule applies, as in httpd. A value written `\"expr=...\"` is a string expression (`%{VAR}`, `%{func:arg}` in text), evaluated per response. `early` rules run with the others.",
   apply: headerDirective("Header"),
 });
 def({
-  name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var]",
-  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values use the same format as Header's. `env=[!]VAR` makes the rule conditional; `early` rules run with the others; `expr=` is not supported.",
+  name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var|expr=expression]",
+  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values use the same format as Header's. `env=[!]VAR` or `expr=expression` makes the rule conditional; a value written `\"expr=...\"` is a string expression. `early` rules run with the others.",
   apply: headerDirective("RequestHeader"),
 });
 
@@ -1084,12 +1160,22 @@ def({
 });
 def({
   name: "CustomLog", contexts: SV, minArgs: 2, maxArgs: 3, syntax: "CustomLog file|\"|command\" format|nickname [env=[!]variable|expr=expression]",
-  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname.",
+  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname. `env=[!]variable` logs only requests with (without) that variable; `expr=expression` only those for which the httpd expression (as in <If>) is true when the request is logged (`%{REQUEST_STATUS}` is the status sent; one that cannot be evaluated does not log).",
   apply(scope, [target, fmt, cond]) {
+    if (cond !== undefined && /^expr=$/i.test(cond)) throw badValue("missing condition");
     if (cond !== undefined && !/^(env=!?.+|expr=.+)$/i.test(cond)) throw badValue(`'${cond}' must be env=[!]variable or expr=...`);
+    let conditionExpr: Expr | undefined;
+    if (cond !== undefined && /^expr=/i.test(cond)) {
+      try {
+        conditionExpr = parseExpr(cond.slice(5), scope.where);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        throw badValue(e.message);
+      }
+    }
     const format = scope.host.logFormats.get(fmt!) ?? scope.config.main.logFormats.get(fmt!) ?? fmt!;
     const t = target!.startsWith("|") ? target! : scope.serverRelative(target!);
-    scope.host.customLogs.push({ target: t, format, ...(cond !== undefined ? { condition: cond } : {}), where: scope.where });
+    scope.host.customLogs.push({ target: t, format, ...(cond !== undefined ? { condition: cond } : {}), ...(conditionExpr ? { conditionExpr } : {}), where: scope.where });
   },
 });
 def({
@@ -1108,8 +1194,8 @@ def({
 currentModule = "mod_authz_core";
 def({
   name: "Require", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF,
-  syntax: "Require [not] all granted|all denied|valid-user|user name ...|group name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...|wsgi-group name ...",
-  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, `group` names (members listed in AuthGroupFile), client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, an HTTP `method`, or membership of a `wsgi-group` (WSGIAuthGroupScript). Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
+  syntax: "Require [not] all granted|all denied|valid-user|user name ...|group name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...|wsgi-group name ...|expr expression",
+  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, `group` names (members listed in AuthGroupFile), client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, an HTTP `method`, membership of a `wsgi-group` (WSGIAuthGroupScript), or an httpd expression (`expr`, as in <If>; one that reads REMOTE_USER asks for credentials when it denies). Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
   apply(scope, args) {
     let negated = false;
     let a = args;
@@ -1147,12 +1233,24 @@ def({
         // before splitting it into names; only literal names are implemented.
         if (/%\{|\$[0-9]|\\/.test(scope.rawArgs)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "Require group: expressions (%{...}), backreferences and backslash escapes in group names are not supported by nodewsgi");
         break;
-      case "expr":
+      case "expr": {
+        // mod_authz_core passes the rest of the line as written; one pair of enclosing double quotes is dropped.
+        let text = /^\s*(?:not\s+)?expr\s+([\s\S]*?)\s*$/i.exec(scope.rawArgs)?.[1] ?? "";
+        if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1);
+        try {
+          parseExpr(text);
+        } catch (e) {
+          if (!(e instanceof ExprError)) throw e;
+          throw badValue(`Cannot parse expression in require line: ${e.message}`);
+        }
+        rest.splice(0, rest.length, text);
+        break;
+      }
       case "file-owner":
       case "file-group":
         throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Require ${provider} is not supported by nodewsgi`);
       default:
-        throw badValue(`unknown authorization provider '${a[0] ?? ""}' (all, valid-user, user, group, ip, host, local, env, method, wsgi-group)`);
+        throw badValue(`unknown authorization provider '${a[0] ?? ""}' (all, valid-user, user, group, ip, host, local, env, method, wsgi-group, expr)`);
     }
     const target = scope.authzContainer ?? (scope.dir.authz ??= { kind: "any", items: [], where: scope.where });
     if (negated && target.kind === "any") {
@@ -1291,7 +1389,7 @@ def({
 });
 def({
   name: "RewriteCond", contexts: ALL, rewriteWords: true, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteCond TestString [!]CondPattern [[NC,OR,NV]]",
-  doc: "A condition on the next RewriteRule: TestString (with `%{VARIABLE}`, `$N` and `%N` references) is matched against a regular expression, compared (`=`, `<`, `>`, `<=`, `>=`, `-eq`...) or tested as a file (`-f`, `-d`, `-s`, `-l`, `-x`, `-U`, `-F`). Flags: NC (no case), OR (or with the next condition), NV.",
+  doc: "A condition on the next RewriteRule: TestString (with `%{VARIABLE}`, `$N` and `%N` references) is matched against a regular expression, compared (`=`, `<`, `>`, `<=`, `>=`, `-eq`...) or tested as a file (`-f`, `-d`, `-s`, `-l`, `-x`, `-U`, `-F`); or `RewriteCond expr \"expression\"`, an httpd expression as in <If> (its last regex match with a capturing group gives `%N`). Flags: NC (no case), OR (or with the next condition), NV (headers an expression reads are not named in Vary).",
   apply(scope, [test, pat, flagText]) {
     let p = pat!;
     const negated = p.startsWith("!");
@@ -1305,9 +1403,16 @@ def({
     }
     let kind = "regex";
     let compiled: ConfigRegex | undefined;
-    if (COND_TESTS.includes(p)) kind = p;
+    if (test!.toLowerCase() === "expr") {
+      kind = "expr";
+      try {
+        parseExpr(p);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        throw badValue(`cannot compile expression "${p}" ${e.message}`);
+      }
+    } else if (COND_TESTS.includes(p)) kind = p;
     else if (/^(<=|>=|=|<|>)/.test(p)) kind = /^(<=|>=|=|<|>)/.exec(p)![1]!;
-    else if (test === "expr" || p === "expr") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "ap_expr conditions are not supported by nodewsgi");
     else compiled = regex(p, flags.nocase);
     const cond: RewriteCondition = { testString: test!, pattern: p, negated, test: kind, ...(compiled ? { compiled } : {}), flags, where: scope.where };
     rewriteFor(scope).pendingConditions.push(cond);

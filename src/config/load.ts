@@ -23,6 +23,7 @@ import { parseText, splitRewriteWords, splitWsgiWords, type RawDirective, type R
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { editDistance } from "./values";
 import { nestedLimit, type MethodLimit } from "../auth/method-limit";
+import { parseExpr, ExprError, type Expr } from "./expr";
 
 export interface LoadOptions {
   /** `-D NAME` or `-D NAME=value` from the command line. */
@@ -44,7 +45,12 @@ interface Scope {
   readonly methodLimit?: MethodLimit;
   /** .htaccess only: where its <Files> sections go. */
   readonly htaccessFiles?: Section[];
+  /** Inside <If>/<ElseIf>/<Else>: the innermost one's name, for messages. */
+  readonly ifKind?: "If" | "ElseIf" | "Else";
 }
+
+/** The sections that select by path or name: not allowed inside <If> (httpd: "not allowed in <If> context"). */
+const SECTION_KINDS: ReadonlySet<string> = new Set(["Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch", "VirtualHost"]);
 
 class Loader {
   readonly errors: ConfigError[] = [];
@@ -115,6 +121,10 @@ class Loader {
       return;
     }
     const args = node.args.map((a) => this.substitute(a, node.where));
+    if (scope.ifKind && SECTION_KINDS.has(spec.name)) {
+      this.error("E_CONFIG_CONTEXT", node.where, tag, `${tag.slice(0, -1)} not allowed in <${scope.ifKind}> context`);
+      return;
+    }
     if (!this.contextAllows(spec, tag, node.where, scope)) return;
     if (args.length < spec.minArgs || args.length > spec.maxArgs) {
       this.error("E_CONFIG_ARGS", node.where, tag, spec.minArgs > 0 && args.length === 0 ? `${tag} directive requires additional arguments` : `wrong number of arguments: ${spec.syntax}`);
@@ -160,6 +170,11 @@ class Loader {
         this.walk(node.children, { ...scope, methodLimit });
         return;
       }
+      case "If":
+      case "ElseIf":
+      case "Else":
+        this.ifSection(spec.name, node, args, scope);
+        return;
       case "RequireAll":
       case "RequireAny":
       case "RequireNone": {
@@ -214,6 +229,40 @@ class Loader {
     this.walk(node.children, { ...scope, context, dir: sec.settings, section: sec, authz: undefined, methodLimit: undefined } as Scope);
   }
 
+  /**
+   * core.c's ifsection: the condition is parsed now; the section's settings are kept with it on
+   * the enclosing scope (ap_add_if_conf), where an <ElseIf>/<Else> must follow an <If>/<ElseIf>.
+   */
+  private ifSection(kind: "If" | "ElseIf" | "Else", node: RawSection, args: string[], scope: Scope): void {
+    const tag = `<${kind}>`;
+    const fail = (code: ConfigErrorCode, detail: string) => this.error(code, node.where, tag, detail);
+    if (scope.methodLimit) return fail("E_CONFIG_CONTEXT", `${tag} cannot occur within <Limit> or <LimitExcept> section`);
+    if (scope.context === "htaccess" && (scope.allowOverride?.classes.length ?? 0) === 0) {
+      return fail("E_CONFIG_CONTEXT", "not allowed here (needs AllowOverride of any class)");
+    }
+    let expr: Expr | undefined;
+    if (kind === "Else") {
+      if (args.length > 0) return fail("E_CONFIG_ARGS", "<Else> does not take an argument");
+    } else {
+      if (args.length === 0) return fail("E_CONFIG_ARGS", `${tag} directive requires additional arguments`);
+      try {
+        expr = parseExpr(args[0]!, node.where);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        return fail("E_CONFIG_VALUE", `Cannot parse condition clause: ${e.message}`);
+      }
+      if (args.length > 1) return fail("E_CONFIG_ARGS", `Multiple ${tag.slice(0, -1)}> arguments not supported.`);
+    }
+    const list = (scope.dir.ifSections ??= []);
+    if (kind !== "If" && (list.length === 0 || list[list.length - 1]!.kind === "Else")) {
+      return fail("E_CONFIG_SYNTAX", "<Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope");
+    }
+    const settings: DirSettings = {};
+    const context: Context = scope.context === "htaccess" ? "htaccess" : "directory";
+    this.walk(node.children, { ...scope, context, dir: settings, authz: undefined, methodLimit: undefined, ifKind: kind } as Scope);
+    list.push({ kind, ...(expr ? { expr } : {}), settings, where: node.where });
+  }
+
   private unknown(where: Where, name: string): void {
     const bare = name.replace(/^</, "");
     let best: DirectiveSpec | undefined;
@@ -237,14 +286,15 @@ class Loader {
       this.error("E_CONFIG_CONTEXT", where, name, detail);
       return false;
     };
-    const inSection = scope.section ? `<${scope.section.kind}>` : "";
+    const inSection = scope.ifKind ? `<${scope.ifKind}>` : scope.section ? `<${scope.section.kind}>` : "";
     if (!spec.contexts.includes(scope.context)) {
+      if (scope.ifKind && (scope.context !== "htaccess" || spec.contexts.includes("directory"))) return fail(`not allowed in <${scope.ifKind}> context`);
       if (scope.context === "htaccess") return fail("not allowed here (not allowed in .htaccess files)");
       if (scope.context === "directory") return fail(`cannot occur within ${inSection} section`);
       if (scope.context === "virtualhost") return fail("cannot occur within <VirtualHost> section");
       return fail(`not allowed here (only inside ${spec.contexts.includes("virtualhost") ? "<VirtualHost>" : "<Directory>, <Location> or <Files>"})`);
     }
-    if (spec.directoryOnly && scope.context === "directory" && (scope.section?.kind !== "Directory" || scope.section.isRegex)) {
+    if (spec.directoryOnly && scope.context === "directory" && (scope.ifKind !== undefined || scope.section?.kind !== "Directory" || scope.section.isRegex)) {
       return fail("not allowed here (only in <Directory> sections without regular expressions)");
     }
     if (scope.context === "htaccess" && spec.kind === "directive") {
@@ -265,6 +315,11 @@ class Loader {
     }
     const name = spec.name;
     if (!this.contextAllows(spec, name, node.where, scope)) return;
+    if (scope.ifKind && spec.module === "mod_rewrite") {
+      // httpd runs them with the pseudo-directory "*If" as their per-directory prefix.
+      this.error("E_CONFIG_UNSUPPORTED", node.where, name, `mod_rewrite directives inside <${scope.ifKind}> are not supported by nodewsgi`);
+      return;
+    }
     let words: string[] | null = node.args;
     if (spec.wsgiWords) words = splitWsgiWords(node.rawArgs);
     else if (spec.rewriteWords) words = splitRewriteWords(node.rawArgs);

@@ -11,6 +11,7 @@ import type { AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
+import type { Expr, StringExpr } from "./expr";
 
 export type { Where } from "./errors";
 
@@ -209,6 +210,8 @@ export interface SetEnvIfRule {
   readonly nameRegex?: ConfigRegex;
   /** `name`, `name=value`, `!name`; byte strings (the environ's form). */
   readonly assignments: readonly string[];
+  /** SetEnvIfExpr: the condition (attribute and pattern are then unused). */
+  readonly expr?: Expr;
   /**
    * Set outside any section: httpd runs these in post_read_request, before the URL-path is
    * decoded, so their Request_URI is the path as sent (`%C3%A9` stays as it is).
@@ -295,6 +298,10 @@ export interface HeaderDirective {
   /** edit / edit*: a byte string. */
   readonly replacement?: string;
   readonly extra?: string;
+  /** `expr=...`: the rule applies when the expression is true. */
+  readonly expr?: Expr;
+  /** A value written `expr=...`: a string-valued expression, evaluated per request. */
+  readonly valueExpr?: StringExpr;
   readonly where: Where;
 }
 
@@ -348,6 +355,8 @@ export interface DirSettings {
   accessCompat?: AccessCompat;
   rewrite?: RewriteConfig;
   redirects?: RedirectDirective[];
+  /** The location-wide `Redirect [status] URL` of a section (URL a string expression; none for a bare non-3xx status). */
+  locationRedirect?: Setting<{ readonly status: number; readonly url?: StringExpr }>;
   headers?: HeaderDirective[];
   handlerScripts?: Map<string, HandlerScript>;
   // mod_wsgi
@@ -381,6 +390,19 @@ export interface DirSettings {
   addDefaultCharset?: Setting<string>;
   /** ServerSignature: the footer of generated pages and SERVER_SIGNATURE. */
   serverSignature?: Setting<"on" | "off" | "email">;
+  /**
+   * <If>/<ElseIf>/<Else> sections of this scope and the scopes merged into it, in order
+   * (httpd's sec_if): evaluated per request after every other section is merged.
+   */
+  ifSections?: IfSection[];
+}
+
+/** One <If>, <ElseIf> or <Else> section: its condition (none for <Else>) and its settings. */
+export interface IfSection {
+  readonly kind: "If" | "ElseIf" | "Else";
+  readonly expr?: Expr;
+  readonly settings: DirSettings;
+  readonly where: Where;
 }
 
 export type SectionKind = "Directory" | "DirectoryMatch" | "Location" | "LocationMatch" | "Files" | "FilesMatch";
@@ -413,6 +435,8 @@ export interface CustomLog {
   /** The format string (a nickname is resolved when LogFormat defined it before, else kept). */
   readonly format: string;
   readonly condition?: string;
+  /** `expr=...`: the condition, parsed. */
+  readonly conditionExpr?: Expr;
   readonly where: Where;
 }
 
@@ -650,6 +674,7 @@ export function mergeDirSettings(base: DirSettings, add: DirSettings): DirSettin
   set("redirects", concat(add.redirects, base.redirects));
   set("authz", mergeAuthz(base, add));
   set("rewrite", mergeRewrite(base.rewrite, add.rewrite));
+  set("ifSections", concat(base.ifSections, add.ifSections));
   return out;
 }
 

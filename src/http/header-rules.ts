@@ -8,6 +8,7 @@
  * makes a rule conditional on a request variable.
  */
 import type { HeaderDirective } from "../config/model";
+import type { Expr, StringExpr } from "../config/expr";
 import { formatHeaderValue, parseHeaderFormat, type FormatContext, type FormatPart } from "./header-format";
 import type { HeaderPair, ResponseSink } from "./types";
 import { wrapSink } from "./sink-wrapper";
@@ -17,6 +18,13 @@ export interface HeaderRuleContext extends FormatContext {
   readonly requestHeaders: readonly string[];
   /** Where `Header note` puts its notes (for the access log's `%{NAME}n`). */
   readonly notes?: Map<string, string>;
+  /**
+   * `expr=` conditions: the expression's value, the response's headers so far at hand for
+   * `resp()` (none for request headers); null when it could not be evaluated.
+   */
+  readonly expr?: (expr: Expr, response: readonly (readonly [string, string])[] | null) => boolean | null;
+  /** A value written `expr=...`: its text for this request ("" when it cannot be evaluated, as httpd). */
+  readonly exprValue?: (expr: StringExpr) => string;
 }
 
 type Table = [string, string][];
@@ -30,7 +38,7 @@ export function rulesOf(rules: readonly HeaderDirective[] | undefined, which: "H
 export function applyRequestHeaderRules(rules: readonly HeaderDirective[], headers: readonly string[], ctx: HeaderRuleContext): string[] {
   const table: Table = [];
   for (let i = 0; i < headers.length; i += 2) table.push([headers[i]!, headers[i + 1]!]);
-  for (const rule of rules) if (conditionHolds(rule, ctx.env)) applyRule(rule, table, ctx, null);
+  for (const rule of rules) if (conditionHolds(rule, ctx, null)) applyRule(rule, table, ctx, null);
   const out: string[] = [];
   for (const [n, v] of table) out.push(n.toLowerCase(), v);
   return out;
@@ -43,12 +51,17 @@ export function applyRequestHeaderRules(rules: readonly HeaderDirective[], heade
 export function applyResponseHeaderRules(rules: readonly HeaderDirective[], errorPage: boolean, headers: readonly HeaderPair[], ctx: HeaderRuleContext): HeaderPair[] {
   const out: Table = headers.map(([n, v]) => [n, v]);
   const err: Table = [];
-  for (const rule of rules) if (rule.condition === "always" && conditionHolds(rule, ctx.env)) applyRule(rule, err, ctx, out);
-  if (!errorPage) for (const rule of rules) if (rule.condition !== "always" && conditionHolds(rule, ctx.env)) applyRule(rule, out, ctx, out);
+  // resp() sees headers_out, then err_headers_out.
+  const response = () => [...out, ...err];
+  for (const rule of rules) if (rule.condition === "always" && conditionHolds(rule, ctx, response)) applyRule(rule, err, ctx, out);
+  if (!errorPage) for (const rule of rules) if (rule.condition !== "always" && conditionHolds(rule, ctx, response)) applyRule(rule, out, ctx, out);
   return err.length === 0 ? out : [...err, ...out];
 }
 
-function conditionHolds(rule: HeaderDirective, env: ReadonlyMap<string, string>): boolean {
+function conditionHolds(rule: HeaderDirective, ctx: HeaderRuleContext, response: (() => Table) | null): boolean {
+  // mod_headers applies a rule whose expression fails to evaluate (AH01501 "- ignoring" the failure).
+  if (rule.expr !== undefined) return ctx.expr?.(rule.expr, response ? response() : null) ?? true;
+  const env = ctx.env;
   const extra = rule.extra;
   if (!extra || !/^env=/i.test(extra)) return true;
   const spec = extra.slice(4);
@@ -58,6 +71,7 @@ function conditionHolds(rule: HeaderDirective, env: ReadonlyMap<string, string>)
 const formats = new WeakMap<HeaderDirective, readonly FormatPart[]>();
 
 function valueOf(rule: HeaderDirective, ctx: HeaderRuleContext): string {
+  if (rule.valueExpr !== undefined) return ctx.exprValue?.(rule.valueExpr) ?? "";
   let parts = formats.get(rule);
   if (parts === undefined) {
     const parsed = parseHeaderFormat(rule.value ?? "");

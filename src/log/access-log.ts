@@ -7,7 +7,7 @@
  * a server without access logs pays nothing.
  *
  * As Apache: a <VirtualHost> with its own CustomLog lines logs only there; one without logs
- * to the main server's. `env=VAR` / `env=!VAR` log conditionally; `expr=` is refused.
+ * to the main server's. `env=VAR` / `env=!VAR` and `expr=expression` log conditionally.
  */
 import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
@@ -21,12 +21,16 @@ import { existingRequestId, requestIdOf } from "./request-id";
 import type { RefusedRequest } from "../http/refused-request";
 import { RefusalEntry } from "./refusal-entry";
 import { jsEngine } from "../engine/js-engine";
+import { logConditionHolds } from "./log-condition";
+import type { Expr } from "../config/expr";
 
 interface CompiledLog {
   readonly format: CompiledFormat;
   readonly target: LogTarget;
   /** env= condition: log when the variable is set (or, negated, when it is not). */
   readonly condition: { readonly name: string; readonly negate: boolean } | null;
+  /** expr= condition: log when the expression is true. */
+  readonly expr: Expr | null;
 }
 
 export class AccessLog {
@@ -65,7 +69,7 @@ export class AccessLog {
           target = openLogTarget(cl.target, true);
           this.targets.set(cl.target, target);
         }
-        return { format, target, condition };
+        return { format, target, condition, expr: cl.conditionExpr ?? null };
       } catch (err) {
         const e = err as NodewsgiError;
         throw new NodewsgiError(e.code ?? "E_LOG", `${cl.where.file}:${cl.where.line}: CustomLog: ${e.message}`, { cause: err });
@@ -111,6 +115,7 @@ export class AccessLog {
     }
     for (const log of logs) {
       if (log.condition !== null && (r.env(log.condition.name) !== undefined) === log.condition.negate) continue;
+      if (log.expr !== null && !this.exprHolds(log.expr, r)) continue;
       let line: string;
       try {
         line = log.format(r);
@@ -119,6 +124,11 @@ export class AccessLog {
       }
       log.target.write(line + "\n");
     }
+  }
+
+  private exprHolds(expr: Expr, r: LogSubject): boolean {
+    const logged = r instanceof LoggedResponse ? r : null;
+    return logConditionHolds(expr, r, logged?.result?.exprRequest, logged?.headersSent ?? []);
   }
 
   /** Open every file again (SIGUSR1 after logrotate). */
@@ -166,11 +176,12 @@ function resolveFormat(format: string, host: HostConfig, main: HostConfig): Comp
   return compileLogFormat(PREDEFINED_FORMATS[format] ?? format);
 }
 
+/** `env=[!]VAR`; `expr=` conditions were parsed with the configuration (CustomLog.conditionExpr). */
 function parseCondition(cond: string | undefined): CompiledLog["condition"] {
-  if (cond === undefined) return null;
+  if (cond === undefined || /^expr=/i.test(cond)) return null;
   const m = /^env=(!?)(.+)$/i.exec(cond);
   if (m) return { name: m[2], negate: m[1] === "!" };
-  throw new NodewsgiError("E_LOG_CONDITION", `'${cond}': expr= conditions are not supported; use env=[!]variable`);
+  throw new NodewsgiError("E_LOG_CONDITION", `'${cond}': must be env=[!]variable or expr=expression`);
 }
 
 /** The header block's size on the wire, less what the front end adds (Date, Server, framing). */
@@ -196,6 +207,10 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     return (this.noteMap ??= new Map());
   }
   private responseHeaders: readonly HeaderPair[] = [];
+  /** The headers sent (for a CustomLog expr= condition's resp()). */
+  get headersSent(): readonly HeaderPair[] {
+    return this.responseHeaders;
+  }
   private readonly t0: number;
   private finished = false;
   private wasAborted = false;

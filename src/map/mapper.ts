@@ -14,8 +14,10 @@ import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
-import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem } from "../config/model";
-import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, resolveEnv } from "../config/model";
+import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection, SetEnvIfRule } from "../config/model";
+import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
+import { evaluateExpr, evaluateExprMatch, evaluateString, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import { exprContext, logExprFailure, timeVariable } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
@@ -38,7 +40,8 @@ import { applySetEnvIf } from "./setenvif";
 import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
-import { matchRedirect } from "./redirect";
+import { escapePathKeepQuery, matchRedirect } from "./redirect";
+import { mergedHeaderValue } from "../http/header-values";
 import { escapeUri } from "./uri-escape";
 import { negotiate } from "./negotiate";
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
@@ -85,6 +88,8 @@ interface AddsHeaders {
   readonly responseHeaders?: readonly HeaderPair[];
   /** The request's fields as RequestHeader left them, when it edited them (flat, names lower-case): the access log's %{X}i. */
   readonly requestHeaders?: readonly string[];
+  /** What `Header ... expr=` conditions and CustomLog's expr= read of the request, when there are some. */
+  readonly exprRequest?: ExprRequest;
 }
 
 export type MapResult = AddsHeaders & (
@@ -132,6 +137,13 @@ export interface Negotiated {
 
 /** A map result, or its promise when the map phase had to wait (Basic authentication). */
 export type Mapped = MapResult | Promise<MapResult>;
+
+/** The last pass's located request, its URL-path and query: what `Require expr` and `Header expr=` read. */
+interface LocatedPass {
+  readonly loc: Located;
+  readonly uri: string;
+  readonly query: string | null;
+}
 
 /** Request state that survives internal redirects. */
 interface RequestState {
@@ -182,6 +194,10 @@ interface RequestState {
   vary?: string[];
   /** This pass's PATH_INFO and query string, for the environ of hook scripts (WSGIAccessScript, ...). */
   hookWhere?: { readonly pathInfo: string; readonly query: string | null };
+  /** Request headers ap_expr expressions read (Vary): ap_expr puts them in the response's headers at once, which an internal redirect keeps. */
+  exprVary?: string[];
+  /** The last pass as located (for `Require expr` and `Header expr=`). */
+  located: LocatedPass | undefined;
 }
 
 export interface MapperOptions {
@@ -194,6 +210,10 @@ export interface MapperOptions {
 export class Mapper {
   private readonly tables = new Map<HostConfig, HostTables>();
   private readonly requirements = new WeakMap<AuthzContainer, Requirement>();
+  /** Some CustomLog has an expr= condition: every result carries what it reads. */
+  private readonly logExprs: boolean;
+  /** Requirements with a `Require expr` line: only these get an expression evaluator. */
+  private readonly exprRequirements = new WeakSet<Requirement>();
   private readonly proxyLists = new WeakMap<object, ProxyList>();
   private readonly hooks: HookRunner;
 
@@ -204,6 +224,7 @@ export class Mapper {
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.hooks = options.hooks ?? new InThreadHookRunner(options.log);
+    this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
 
   /** SERVER_NAME/SERVER_PORT under the directory's UseCanonicalName (the server's before the walk). */
@@ -305,6 +326,8 @@ export class Mapper {
       hostHeader,
       plain: true,
       routeReused: false,
+      // Set later; present from the start so the object keeps one shape.
+      located: undefined,
     };
     let result = this.resolve(state, uri, query, 0);
     if ((req.body?.declaredLength ?? -1) > 0) {
@@ -312,8 +335,15 @@ export class Mapper {
       const serverSettings = tables.sections.serverSettings;
       result = result instanceof Promise ? result.then((r) => overBodyLimit(r, req, serverSettings)) : overBodyLimit(result, req, serverSettings);
     }
-    if (result instanceof Promise) return result.then((r) => withRewriteHeaders(r, state));
-    return state.cookies || state.vary ? withRewriteHeaders(result, state) : result;
+    if (result instanceof Promise) return result.then((r) => this.withExprRequest(withRewriteHeaders(r, state), state, uri, query));
+    return this.withExprRequest(state.cookies || state.vary || state.exprVary ? withRewriteHeaders(result, state) : result, state, uri, query);
+  }
+
+  /** A result whose Header rules have `expr=` conditions carries the request for them to read. */
+  private withExprRequest(r: MapResult, state: RequestState, uri: string, query: string | null): MapResult {
+    if (!this.logExprs && !hasExprRule(r.settings?.headers)) return r;
+    const pass = state.located;
+    return { ...r, exprRequest: pass ? this.exprRequest(state, pass.loc, pass.uri, pass.query) : this.exprRequest(state, undefined, uri, query) };
   }
 
   /** An application request answered from a route plan: only the environ is built. */
@@ -391,10 +421,23 @@ export class Mapper {
       if (cacheable) t.routes.set(uri, loc);
     }
     // mod_setenvif (before access, so `Require env` sees its variables).
+    const ifSections = loc.settings.ifSections;
     if (loc.settings.setEnvIf) {
       state.plain = false;
-      applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env);
+      const located = loc;
+      // With <If> sections, the server's rules run first (post_read_request), so conditions see their variables.
+      const rules = loc.settings.setEnvIf;
+      applySetEnvIf(rules, state.req, uri, state.env, hasSetEnvIfExpr(rules) ? (expr) => this.setEnvIfExpr(state, located, uri, query, expr) : undefined, ifSections ? true : undefined);
     }
+    // <If> sections: evaluated for this request and merged last (httpd's ap_if_walk).
+    if (ifSections !== undefined) {
+      state.plain = false;
+      loc = this.withIfSections(state, loc, uri, query);
+      const located = loc;
+      if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => this.setEnvIfExpr(state, located, uri, query, expr), false);
+    }
+    // What `Require expr` reads: the request as located.
+    state.located = { loc, uri, query };
     // Access: Require (host-based and Basic authentication).
     state.hookWhere = { pathInfo: loc.walk.pathInfo, query };
     const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
@@ -445,6 +488,9 @@ export class Mapper {
       if (perDir.forcedHandler) handler = perDir.forcedHandler;
       if (perDir.forcedType) staticType = perDir.forcedType;
     }
+    // mod_alias's fixup: a section's location-wide Redirect, then its URL-path redirects.
+    const wide = settings.locationRedirect?.value;
+    if (wide !== undefined) return this.locationRedirect(state, loc, uri, query, wide, settings);
     if (settings.redirects && settings.redirects.length > 0) {
       const hit = matchRedirect(settings.redirects, uri, query, (p) => absoluteUrl(state, p));
       if (hit) return redirectResult(hit, settings);
@@ -463,6 +509,32 @@ export class Mapper {
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
     return this.defaultHandler(state, walk, settings, staticType);
+  }
+
+  /**
+   * mod_alias's try_redirect and fixup_redir for `Redirect [status] URL` in a section: the URL
+   * expression evaluated (its path escaped, query and fragment kept), made absolute, the
+   * request's query added when it has none of its own.
+   */
+  private locationRedirect(state: RequestState, loc: Located, uri: string, query: string | null, wide: NonNullable<DirSettings["locationRedirect"]>["value"], settings: DirSettings): MapResult {
+    let target = "";
+    if (wide.url !== undefined) {
+      try {
+        target = escapePathKeepQuery(evaluateString(wide.url, this.exprRequest(state, loc, uri, query)));
+      } catch (err) {
+        if (!(err instanceof ExprEvalError)) throw err;
+        logExprFailure(this.options.log, state.req, "alias", wide.url, err);
+        return { kind: "error", status: 500, reason: `AH02826: Can't evaluate redirect expression: ${err.message}`, reasonModule: "alias", settings };
+      }
+    }
+    const status = wide.status;
+    if (status < 300 || status >= 400) return { kind: "error", status, settings };
+    if (target.startsWith("/")) target = absoluteUrl(state, target);
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(target)) {
+      return { kind: "error", status: 500, reason: `AH00676: cannot redirect '${uri}' to '${target}'; target is not a valid absoluteURI or abs_path`, reasonModule: "alias", settings };
+    }
+    if (query !== null && !target.includes("?")) target += "?" + query;
+    return { kind: "redirect", status, location: target, settings };
   }
 
   /**
@@ -506,12 +578,130 @@ export class Mapper {
       const link = forbiddenSymlink(walk.filename, (d) => effectiveOptions(t.sections.settingsFor(d, null, uri, null)));
       if (link !== null) return bad(403, `Symbolic link not allowed or link target not accessible: ${link}`, settings);
     }
-    // type_checker: which handler runs this.
-    let handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
-    const setHandler = settings.handler?.value;
-    if (setHandler && setHandler.toLowerCase() !== "none") handler = translated.forcedHandler ?? setHandler;
-    else if (!handler && !isDir) handler = handlerByExtension(settings, walk.filename);
-    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler, env: resolveEnv(settings.env), pathTranslated: undefined, plan: undefined };
+    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), pathTranslated: undefined, plan: undefined };
+  }
+
+  /**
+   * ap_if_walk: each <If>/<ElseIf>/<Else> in order (an else-branch only when the branches
+   * before it in its chain did not apply), the applying ones merged over the settings, then
+   * the <If> sections nested in those, level by level. The result is this request's alone.
+   */
+  private withIfSections(state: RequestState, loc: Located, uri: string, query: string | null): Located {
+    const ctx = this.exprRequest(state, loc, uri, query);
+    let settings: DirSettings = { ...loc.settings };
+    delete settings.ifSections;
+    let list: readonly IfSection[] | undefined = loc.settings.ifSections;
+    while (list !== undefined && list.length > 0) {
+      const nested: IfSection[] = [];
+      let previous: boolean | null = null;
+      for (const section of list) {
+        if (section.kind !== "If" && previous === true) continue;
+        if (section.expr !== undefined) {
+          if (!this.condition(state, section, ctx)) {
+            previous = false;
+            continue;
+          }
+          previous = true;
+        } else previous = null;
+        const { ifSections, ...own } = section.settings;
+        settings = mergeDirSettings(settings, own);
+        if (ifSections) nested.push(...ifSections);
+      }
+      list = nested;
+    }
+    const { translated, walk, isDir } = loc;
+    return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
+  }
+
+  /** SetEnvIfExpr's condition; one that cannot be evaluated is logged and counts as false, as mod_setenvif does. */
+  private setEnvIfExpr(state: RequestState, loc: Located, uri: string, query: string | null, expr: Expr): false | { match: RegExpExecArray | null } {
+    try {
+      const { value, match } = evaluateExprMatch(expr, this.exprRequest(state, loc, uri, query));
+      return value ? { match } : false;
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      logExprFailure(this.options.log, state.req, "setenvif", expr, err);
+      return false;
+    }
+  }
+
+
+  /** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */
+  private condition(state: RequestState, section: IfSection, ctx: ExprRequest): boolean {
+    try {
+      return evaluateExpr(section.expr!, ctx);
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      logExprFailure(this.options.log, state.req, "core", section.expr!, err);
+      this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
+      return false;
+    }
+  }
+
+  /** What an ap_expr reads of this request, as httpd's variables and functions give it after the location walk. */
+  private exprRequest(state: RequestState, loc: Located | undefined, uri: string, query: string | null): ExprRequest {
+    const req = state.req;
+    // Before the request was located (a server-context redirect, say) there is no file yet.
+    const walk = loc?.walk ?? { filename: "", pathInfo: "" };
+    const translated = loc?.translated ?? { contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, scriptAlias: null };
+    return {
+      remoteAddress: req.remoteAddress,
+      // httpd has merged repeated request fields into one value (`a, b`) by then.
+      header: (name) => mergedHeaderValue(req.headers, name.toLowerCase()),
+      reqenv: (name) => state.env.get(name),
+      // httpd's Vary fixup drops names already there, whatever their case.
+      vary: (name) => {
+        const lower = name.toLowerCase();
+        if (!state.exprVary?.some((v) => v.toLowerCase() === lower)) (state.exprVary ??= []).push(name);
+      },
+      lookupUri: (u) => this.lookupStatus(state, u, this.translateAliases(state.tables, u, null, null), u),
+      lookupFile: (file) => this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }, ""),
+      variable: (name) => {
+        switch (name) {
+          case "REQUEST_FILENAME":
+          case "SCRIPT_FILENAME":
+            return walk.filename;
+          case "PATH_INFO":
+            return walk.pathInfo;
+          case "DOCUMENT_URI":
+            return state.env.get("DOCUMENT_URI") ?? uri;
+          // mod_wsgi sets no context for its aliases before its handler runs; mod_alias's Alias does.
+          case "CONTEXT_PREFIX":
+            return translated.scriptAlias ? "" : translated.contextPrefix;
+          case "CONTEXT_DOCUMENT_ROOT":
+            return translated.scriptAlias ? state.tables.documentRoot : translated.contextDocumentRoot;
+          // mod_wsgi's translate hook names the handler of a WSGIScriptAlias'd request.
+          case "HANDLER":
+            return translated.scriptAlias ? "wsgi-script" : "";
+          // r->mtime is still 0: the epoch in local time.
+          case "LAST_MODIFIED":
+            return timeVariable("TIME", new Date(0));
+          case "REQUEST_STATUS":
+            return "200";
+          case "IS_SUBREQ":
+            return "false";
+          case "API_VERSION":
+            return "20120211";
+          case "IPV6":
+            return req.remoteAddress.includes(":") && !req.remoteAddress.startsWith("::ffff:") ? "on" : "off";
+          case "CONN_REMOTE_ADDR":
+            return req.remoteAddress;
+          case "HTTP2":
+            return "off";
+          // No content type is chosen yet (type_checker runs later).
+          case "CONTENT_TYPE":
+          case "REMOTE_IDENT":
+          case "REQUEST_LOG_ID":
+          case "CONN_LOG_ID":
+          case "SCRIPT_USER":
+          case "SCRIPT_GROUP":
+            return "";
+        }
+        if (name.startsWith("TIME")) return timeVariable(name, new Date());
+        if (name.startsWith("HTTP_")) return mergedHeaderValue(req.headers, name.slice(5).toLowerCase().replace(/_/g, "-"));
+        return serverVariable(name, state, uri, query);
+      },
+    };
   }
 
   /** mod_alias, then mod_wsgi's aliases, then DocumentRoot. */
@@ -661,9 +851,11 @@ export class Mapper {
     }
     if (requirement && !authType) {
       // No authentication configured: host-based rules decide synchronously.
-      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName });
+      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName, expr: this.exprRequirements.has(requirement) ? this.requireExpr(state, uri) : undefined });
       if (verdict === "granted") return null;
       if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `AH01630: client denied by server configuration: ${filename}`, reasonModule: "authz_core", settings };
+      // AUTHZ_GENERAL_ERROR (a `Require expr` that could not be evaluated, logged already): 500.
+      if (verdict === "error") return { kind: "error", status: 500, settings };
     }
     return this.authenticate(state, settings, uri, filename, requirement, authType);
   }
@@ -681,6 +873,7 @@ export class Mapper {
         logPrefix: requestLogPrefix(req),
         env: state.env,
         hostName: state.hostName,
+        ...(requirement && this.exprRequirements.has(requirement) ? { expr: this.requireExpr(state, uri) } : {}),
       },
       requirement,
       {
@@ -717,11 +910,32 @@ export class Mapper {
     };
   }
 
+  /**
+   * `Require expr`'s evaluator for this request: the located request's variables, and the user
+   * once authenticated. An evaluation error is logged (AH02320) and is mod_authz_core's error.
+   */
+  private requireExpr(state: RequestState, uri: string): (expr: Expr, user: string | undefined) => boolean | null {
+    return (expr, user) => {
+      const pass = state.located!;
+      const base = this.exprRequest(state, pass.loc, uri, pass.query);
+      const ctx: ExprRequest = user === undefined ? base : { ...base, variable: (n) => (n === "REMOTE_USER" ? user : base.variable(n)) };
+      try {
+        return evaluateExpr(expr, ctx);
+      } catch (err) {
+        if (!(err instanceof ExprEvalError)) throw err;
+        logExprFailure(this.options.log, state.req, "authz_core", expr, err);
+        this.options.log.log("error", "authz_core", `${requestLogPrefix(state.req)}AH02320: Error evaluating expression in 'Require expr': ${err.message}`);
+        return null;
+      }
+    };
+  }
+
   private requirement(container: AuthzContainer): Requirement {
     let r = this.requirements.get(container);
     if (!r) {
       r = compileRequire(toRequireInput(container));
       this.requirements.set(container, r);
+      if (usesExpr(container)) this.exprRequirements.add(r);
     }
     return r;
   }
@@ -864,7 +1078,10 @@ export class Mapper {
     // mod_headers' RequestHeader edits what the application sees.
     const requestRules = rulesOf(settings.headers, "RequestHeader");
     if (requestRules.length > 0) state.plain = false;
-    const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, { env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000 });
+    const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, {
+      env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000,
+      ...(hasExprRule(requestRules) ? exprContext(this.exprRequest(state, loc, uri, query), this.options.log, req) : {}),
+    });
     const route: RouteEnviron = {
       scriptName,
       pathInfo,
@@ -910,7 +1127,8 @@ export class Mapper {
       const dispatch: DispatchRoute = { script: dispatchScript, configuredName: t.configuredName, serverPort: state.serverPort, sentName: state.sentName, scriptName, env };
       return { ...wsgiTarget(target, environ), dispatch };
     }
-    if (state.plain && state.routeReused) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
+    // A plan carries no request for Header or CustomLog expr= conditions to read.
+    if (state.plain && state.routeReused && !this.logExprs && !hasExprRule(settings.headers)) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
     const result = wsgiTarget(target, environ);
     return headers === req.headers ? result : { ...result, requestHeaders: headers };
   }
@@ -935,6 +1153,19 @@ export class Mapper {
       ...(state.subrequest ? { isSubrequest: true } : {}),
       redirectScriptUrl: state.redirectScriptUrl,
       variable: (name) => serverVariable(name, state, uri, query),
+      // Per-directory rules run on the located request; server-context ones before it is located.
+      expr: (expr, novary) => {
+        const base = this.exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query);
+        const { vary: _vary, ...quiet } = base;
+        try {
+          const { value, match } = evaluateExprMatch(expr, novary ? quiet : base);
+          return { value, match };
+        } catch (err) {
+          if (!(err instanceof ExprEvalError)) throw err;
+          logExprFailure(this.options.log, state.req, "rewrite", expr, err);
+          return null;
+        }
+      },
       matchesServer: (host, port) => namesThisServer(t.host, state.configured, host, port),
       stat: (p) => {
         let st: fs.Stats | undefined;
@@ -1096,10 +1327,16 @@ function usesExternal(c: AuthzContainer | undefined): boolean {
   return c.items.some((i) => (i.kind === "require" ? i.provider === "wsgi-group" : usesExternal(i)));
 }
 
+function usesExpr(c: AuthzItem): boolean {
+  return c.kind === "require" ? c.provider === "expr" : c.items.some(usesExpr);
+}
+
 function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
   if (c.kind === "require") {
     // Words with spaces or quotes go back in quotes: compileRequire reads the line as httpd's providers do.
-    const line = `${c.negated ? "not " : ""}${c.provider} ${c.args.map(confQuote).join(" ")}`.trim();
+    // An expression is the rest of the line as written (`Require expr` reads no words).
+    const args = c.provider === "expr" ? c.args : c.args.map(confQuote);
+    const line = `${c.negated ? "not " : ""}${c.provider} ${args.join(" ")}`.trim();
     return c.limit ? { require: line, limit: c.limit } : line;
   }
   const items = c.items.map(toRequireInput);
@@ -1109,6 +1346,30 @@ function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
 /** A word quoted so that ap_getword_conf (confWords) gives it back. */
 function confQuote(word: string): string {
   return word !== "" && !/[\s"'\\]/.test(word) ? word : `"${word.replace(/[\\"]/g, "\\$&")}"`;
+}
+
+/** Merged SetEnvIf rule lists with a SetEnvIfExpr among them (lists are made once per combination of sections). */
+const setEnvIfExprLists = new WeakMap<readonly SetEnvIfRule[], boolean>();
+function hasSetEnvIfExpr(rules: readonly SetEnvIfRule[]): boolean {
+  let has = setEnvIfExprLists.get(rules);
+  if (has === undefined) {
+    has = rules.some((r) => r.expr !== undefined);
+    setEnvIfExprLists.set(rules, has);
+  }
+  return has;
+}
+
+function hasExprRule(rules: readonly HeaderDirective[] | undefined): boolean {
+  return rules !== undefined && rules.some((r) => r.expr !== undefined || r.valueExpr !== undefined);
+}
+
+/** type_checker: which handler runs a request (a rewrite's H=, WSGIScriptAlias, SetHandler, AddHandler). */
+function handlerFor(translated: Translation, settings: DirSettings, isDir: boolean, filename: string): string | null {
+  const handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
+  const setHandler = settings.handler?.value;
+  if (setHandler && setHandler.toLowerCase() !== "none") return translated.forcedHandler ?? setHandler;
+  if (!handler && !isDir) return handlerByExtension(settings, filename);
+  return handler;
 }
 
 /** mod_mime: the handler of the last extension that has one (AddHandler). */
@@ -1214,7 +1475,9 @@ function overBodyLimit(result: MapResult, req: MapRequest, serverSettings: DirSe
 
 /** Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is the server's own error or redirect. */
 function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
-  const { cookies, vary } = state;
+  const { cookies, exprVary } = state;
+  let vary = state.vary;
+  if (exprVary) for (const h of exprVary) if (!vary?.some((v) => v.toLowerCase() === h.toLowerCase())) vary = [...(vary ?? []), h];
   const headers: HeaderPair[] = [];
   if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
   if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);

@@ -74,7 +74,7 @@ function substitute(template: string, m: RegExpExecArray): string {
  * RedirectMatch escapes the path of the substituted URL (ap_escape_uri) but leaves its query and
  * fragment, as mod_alias does after apr_uri_parse.
  */
-function escapePathKeepQuery(url: string): string {
+export function escapePathKeepQuery(url: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url);
   const head = scheme ? scheme[0] : "";
   const rest = url.slice(head.length);

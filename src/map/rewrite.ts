@@ -8,6 +8,7 @@
  * The caller owns the request: it supplies server variables and file tests through
  * RewriteContext, and applies the outcome (env, redirect, new URL, ...).
  */
+import { parseExpr, type Expr } from "../config/expr";
 import { NodewsgiError } from "../errors";
 import { CondFlags, RuleFlags, atoi, parseCondFlags, parseRuleFlags } from "./rewrite-flags";
 import { CompileMapOptions, RewriteMap, RewriteMapSpec, compileRewriteMap } from "./rewrite-map";
@@ -52,7 +53,7 @@ export interface CompileRewriteOptions extends CompileMapOptions {
 type CondType =
   | "regex" | "file" | "size" | "link" | "dir" | "xbit" | "lu-url" | "lu-file"
   | "str-lt" | "str-le" | "str-eq" | "str-gt" | "str-ge"
-  | "int-lt" | "int-le" | "int-eq" | "int-gt" | "int-ge";
+  | "int-lt" | "int-le" | "int-eq" | "int-gt" | "int-ge" | "expr";
 
 interface CompiledCond {
   readonly input: string;
@@ -61,6 +62,8 @@ interface CompiledCond {
   readonly regex: RegExp | null;
   readonly notMatch: boolean;
   readonly flags: CondFlags;
+  /** `RewriteCond expr "..."`: the parsed expression. */
+  readonly expr?: Expr;
 }
 
 interface CompiledRule {
@@ -115,6 +118,11 @@ export interface RewriteContext {
    * answered here from the rewrite state and never asked.
    */
   variable(name: string): string;
+  /**
+   * `RewriteCond expr`: the expression's value and its last regex match with a group; null
+   * when it cannot be evaluated. `novary`: the [NV] flag (no Vary for headers it reads).
+   */
+  expr?(expr: Expr, novary: boolean): { value: boolean; match: RegExpExecArray | null } | null;
   /** File test for -f -s -d -l -x (and -F, -U when not given below): null when absent. */
   stat(path: string): RewriteFileInfo | null;
   /** -U: the status a subrequest for this URL-path would get. Default: DOCUMENT_ROOT + url exists. */
@@ -188,14 +196,20 @@ function compileCond(spec: RewriteCondSpec, rule: RewriteRuleSpec): CompiledCond
   } catch (e) {
     fail(where, `RewriteCond: ${(e as Error).message}`);
   }
-  if (spec.testString.toLowerCase() === "expr") {
-    fail(where, "RewriteCond: ap_expr conditions (RewriteCond expr ...) are not supported");
-  }
   let a2 = spec.condPattern;
   let notMatch = false;
   if (a2.startsWith("!")) {
     notMatch = true;
     a2 = a2.slice(1);
+  }
+  if (spec.testString.toLowerCase() === "expr") {
+    let expr: Expr;
+    try {
+      expr = parseExpr(a2, where);
+    } catch (e) {
+      fail(where, `RewriteCond: cannot compile expression "${a2}" ${(e as Error).message}`);
+    }
+    return { input: "", type: "expr", pattern: a2, regex: null, notMatch, flags: { ...flags, nocase: false }, expr };
   }
   let type: CondType = "regex";
   if (a2.length >= 2) {
@@ -553,9 +567,16 @@ function strcasecmp(a: string, b: string): number {
 
 /** apply_rewrite_cond. */
 function applyCond(st: State, c: CompiledCond): boolean {
-  const input = expand(st, c.input, null, null);
+  const input = c.type === "expr" ? "" : expand(st, c.input, null, null);
   let rc = false;
   switch (c.type) {
+    case "expr": {
+      // An expression that cannot be evaluated does not match; its last regex match with a group gives %N.
+      const r = st.ctx.expr?.(c.expr!, c.flags.novary) ?? null;
+      rc = r !== null && r.value;
+      if (rc && !c.notMatch) st.briRC = r!.match;
+      break;
+    }
     case "file": rc = !!statOf(st, input)?.isFile; break;
     case "size": { const s = statOf(st, input); rc = !!s && s.isFile && s.size > 0; break; }
     case "link": rc = !!statOf(st, input)?.isSymlink; break;

@@ -7,6 +7,7 @@
  * those in post_read_request, before decoding, so they see the path as it was sent.
  */
 import type { SetEnvIfRule } from "../config/model";
+import type { Expr } from "../config/expr";
 import { splitTarget } from "./request-target";
 import { mergedHeaderValue } from "../http/header-values";
 
@@ -21,15 +22,32 @@ export interface SetEnvIfRequest {
   readonly headers: readonly string[];
 }
 
+/**
+ * SetEnvIfExpr's condition for this request: false, or true with the last regex match that had
+ * a capturing group (null when none: the values are then taken as written).
+ */
+export type SetEnvIfExprTest = (expr: Expr) => false | { match: RegExpExecArray | null };
+
 /** Apply `rules` in order to `env` (modified in place). `uri` is the decoded URL-path. */
-export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfRequest, uri: string, env: Map<string, string>): void {
+export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfRequest, uri: string, env: Map<string, string>, exprTest?: SetEnvIfExprTest, early?: boolean): void {
   for (const rule of rules) {
-    // Absent is empty, so that "^$" matches a missing header, as in mod_setenvif.
-    const subject = attributeValue(rule, req, rule.early ? splitTarget(req.target).rawPath : uri, env) ?? "";
-    const re = rule.compiled.regexp;
-    re.lastIndex = 0;
-    const m = re.exec(subject);
-    if (!m) continue;
+    // httpd runs the server's rules in post_read_request and the sections' in header_parser.
+    if (early !== undefined && rule.early !== early) continue;
+    let m: RegExpExecArray | null;
+    let plain = rule.plain;
+    if (rule.expr !== undefined) {
+      const hit = exprTest?.(rule.expr) ?? false;
+      if (hit === false) continue;
+      m = hit.match;
+      if (m === null) plain = true;
+    } else {
+      // Absent is empty, so that "^$" matches a missing header, as in mod_setenvif.
+      const subject = attributeValue(rule, req, rule.early ? splitTarget(req.target).rawPath : uri, env) ?? "";
+      const re = rule.compiled.regexp;
+      re.lastIndex = 0;
+      m = re.exec(subject);
+      if (!m) continue;
+    }
     for (const a of rule.assignments) {
       if (a.startsWith("!")) {
         env.delete(a.slice(1));
@@ -39,7 +57,7 @@ export function applySetEnvIf(rules: readonly SetEnvIfRule[], req: SetEnvIfReque
       const name = eq < 0 ? a : a.slice(0, eq);
       // A pattern without regex metacharacters is a plain substring search in httpd: its values
       // are taken as written. Otherwise ap_pregsub: `$N` is a group, `\\c` is `c`.
-      const value = eq < 0 ? "1" : rule.plain ? a.slice(eq + 1) : a.slice(eq + 1).replace(/\$(\d)|\\(.)/gs, (_, d: string | undefined, c: string | undefined) => (d !== undefined ? (m[Number(d)] ?? "") : c!));
+      const value = eq < 0 ? "1" : plain || m === null ? a.slice(eq + 1) : a.slice(eq + 1).replace(/\$(\d)|\\(.)/gs, (_, d: string | undefined, c: string | undefined) => (d !== undefined ? (m![Number(d)] ?? "") : c!));
       env.set(name, value);
     }
   }

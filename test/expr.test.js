@@ -1,0 +1,174 @@
+"use strict";
+// ap_expr (src/config/expr): values and messages checked against Apache 2.4.71 (`apache2 -t`
+// on each malformed expression; the if-expr-vars conformance scenario evaluates the same kinds
+// of expressions on httpd).
+const { describe, it } = require("node:test");
+const assert = require("node:assert/strict");
+const { parseExpr, evaluateExpr } = require("../dist/config/expr");
+const { parseConfigText } = require("../dist/config");
+
+function request(over = {}) {
+  const vars = { REQUEST_METHOD: "GET", REQUEST_URI: "/a/b", QUERY_STRING: "x=12", REMOTE_ADDR: "10.1.2.3", HTTP_USER_AGENT: "curl/8", ...over.vars };
+  const headers = { "user-agent": "curl/8", "x-test": "yes", host: "www.example.com", ...over.headers };
+  const varied = [];
+  return {
+    varied,
+    r: {
+      remoteAddress: vars.REMOTE_ADDR,
+      variable: (n) => vars[n],
+      header: (n) => headers[n.toLowerCase()],
+      reqenv: (n) => (over.env ?? {})[n],
+      vary: (h) => varied.push(h),
+    },
+  };
+}
+const run = (src, over) => evaluateExpr(parseExpr(src), request(over).r);
+
+describe("ap_expr evaluation (as httpd)", () => {
+  const cases = [
+    ["true", true], ["false", false], ["!false && true", true], ["true && false || true", true], ["!true || !false", true],
+    ["! 'a' == 'b'", true], ["('a' == 'b' || 'c' == 'c') && true", true],
+    ["'10' -lt '9'", false], ["'10' < '9'", true], ["'-5' -lt '3' && ' 7x' -eq 7", true], ["'abc' -eq '0'", true],
+    ["'abc' in {'x', 'abc'}", true], ["'a' -in {'b'}", false], ["'a' . 'b' == 'ab'", true],
+    ["%{QUERY_STRING} =~ /x=(\\d+)/ && $1 -eq 12 && $0 == 'x=12'", true], ["'$1' == ''", true], ["$1 == ''", true],
+    ["'XAY' =~ /a/i && 'XAY' !~ /a/", true], ["'xay' =~ m#a#", true], ["%{REQUEST_URI} =~ m#^/a/(.*)# && \"v$1\" == 'vb'", true],
+    ["'/a/b' -fnmatch '/a/*'", true], ["'/a/b/c' -fnmatch '/a/*'", false], ["'/a/b/c' -strmatch '/a/*'", true], ["'ABC' -strcmatch 'a*'", true],
+    ["-T 'off'", false], ["-T 'NO'", false], ["-T '0'", false], ["-T '00'", true], ["-T 'yes'", true], ["-z ''", true], ["-n 'x'", true],
+    ["%{REMOTE_ADDR} -ipmatch '10.0.0.0/8'", true], ["%{REMOTE_ADDR} -ipmatch '192.168.0.0/16'", false], ["-R '10.1'", true],
+    ["tolower('ABC') . toupper('d') == 'abcD'", true], ["escape('a b/\u00fc?') == 'a%20b/%c3%bc%3f'", true],
+    ["unescape('a%20b%2fc%41') == 'a b%2fcA'", true], ["unescape('a%zz') == ''", true],
+    ["base64('hello') == 'aGVsbG8='", true], ["unbase64('aGVsbG8=') == 'hello'", true],
+    ["md5('hello') == '5d41402abc4b2a76b9719d911017c592'", true], ["sha1('hello') == 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d'", true],
+    ["-d '/tmp' && -e '/tmp' && !-f '/tmp'", true], ["-f '/nonexistent' || -s '/nonexistent'", false],
+    ["%{HTTP:X-Test} == 'yes' && req('x-test') == http('X-TEST')", true], ["%{reqenv:V} == 'v'", false],
+  ];
+  for (const [src, want] of cases) it(src, () => assert.equal(run(src), want));
+
+  it("reads request variables through the request", () => {
+    assert.equal(run("%{reqenv:V} == 'v' && env('V') == 'v'", { env: { V: "v" } }), true);
+    assert.equal(run("%{request_method} == 'GET'"), true);
+  });
+
+  it("names the request headers it read for Vary (not Host)", () => {
+    const { r, varied } = request();
+    evaluateExpr(parseExpr("%{HTTP_USER_AGENT} != '' && req('Host') != '' && %{HTTP:X-Test} == 'yes'"), r);
+    assert.deepEqual(varied, ["User-Agent", "X-Test"]);
+  });
+});
+
+describe("string-valued expressions (mod_headers' expr= values)", () => {
+  const { parseStringExpr, evaluateString } = require("../dist/config/expr");
+  const cases = [
+    ["%{REQUEST_URI}", "/a/b"], ["x-%{REQUEST_URI}-\"q\" 'y'", "x-/a/b-\"q\" 'y'"], ["", ""],
+    ["%{reqenv:X}/%{tolower:ABC}", "e/abc"], ["a\\tb", "a\tb"], ["%{tolower:%{REQUEST_METHOD}}", "get"],
+  ];
+  for (const [src, want] of cases) it(JSON.stringify(src), () => assert.equal(evaluateString(parseStringExpr(src), request({ env: { X: "e" } }).r), want));
+  it("refuses what httpd refuses", () => {
+    assert.throws(() => parseStringExpr("%{FOO}"), (e) => e.message === "Variable 'FOO' does not exist");
+    assert.throws(() => parseStringExpr("%{REQUEST_URI"), (e) => e.message === "syntax error, unexpected T_ERROR, expecting T_VAR_END or ':': Unterminated string or variable");
+  });
+});
+
+describe("ap_expr configuration errors (httpd's messages)", () => {
+  const bad = [
+    ["%{FOO} == 1", "Variable 'FOO' does not exist"],
+    ["foo('x') == 1", "Function 'foo' does not exist"],
+    ["1 == ", "syntax error, unexpected $end"],
+    ["%{FOO}", "syntax error, unexpected $end: Variable 'FOO' does not exist"],
+    ["foo", "syntax error, unexpected $end, expecting '('"],
+    ["(true", "syntax error, unexpected $end, expecting T_OP_OR or T_OP_AND or ')'"],
+    ["%{REQUEST_URI", "syntax error, unexpected T_ERROR, expecting T_VAR_END or ':': Unterminated string or variable"],
+    ["true true", "syntax error, unexpected T_TRUE, expecting $end"],
+    ["'a' in {'a'", "syntax error, unexpected $end, expecting '}' or ','"],
+    ["'a' in 'b'", "syntax error, unexpected T_STR_BEGIN, expecting T_ID or '{'"],
+    ["%{REQUEST_URI} =~ 'x'", "syntax error, unexpected T_STR_BEGIN, expecting T_REGEX or T_REGEX_I"],
+    ["%{x y}", "syntax error, unexpected T_ERROR, expecting T_VAR_END or ':': Invalid character in variable name ' '"],
+    ["%{REQUEST_URI} == /x/", "syntax error, unexpected T_REGEX"],
+    ["'a' in listf('x')", "List-returning function 'listf' does not exist"],
+    ["%{foo:bar", "Unterminated string or variable"],
+    ["-R 10", "-R requires subnet/netmask as constant argument"],
+    ["@", "Parse error near '@'"],
+    ["-Q 'x'", "Unary operator '-Q' does not exist"],
+    ["'a' -foo 'b'", "Binary operator '-foo' does not exist"],
+    ["%{QUERY_STRING} =~ /(/", "Failed to compile regular expression"],
+    ["%{REMOTE_ADDR} -ipmatch 10", "-ipmatch requires subnet/netmask as constant argument"],
+    ["%{REMOTE_ADDR} -ipmatch 'x.y'", "parsing of subnet/netmask failed"],
+    ["'abc", "Unterminated string or variable"],
+    ["ldap('x') == ''", "Function 'ldap' is not supported by nodewsgi"],
+  ];
+  for (const [src, msg] of bad) it(src, () => assert.throws(() => parseExpr(src), (e) => e.message === msg));
+});
+
+describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
+  const load = (text) => parseConfigText(text, "t.conf");
+  const fails = (text, re) => assert.throws(() => load(text), (e) => re.test(e.message));
+
+  it("keeps the chain on the enclosing scope, in order, with nested sections inside", () => {
+    const c = load('<Location /x>\n<If "true">\nSetEnv A 1\n<If "false">\nSetEnv B 1\n</If>\n</If>\n<ElseIf "false">\n</ElseIf>\n<Else>\nSetEnv C 1\n</Else>\n</Location>\n');
+    const ifs = c.main.sections[0].settings.ifSections;
+    assert.deepEqual(ifs.map((s) => s.kind), ["If", "ElseIf", "Else"]);
+    assert.equal(ifs[0].settings.ifSections.length, 1);
+  });
+  it("refuses a malformed condition with file, line and httpd's message", () =>
+    fails('\n<If "%{NOPE} == 1">\n</If>\n', /t\.conf:2: <If>: Cannot parse condition clause: Variable 'NOPE' does not exist/));
+  it("refuses <Else>/<ElseIf> without a preceding <If>", () => {
+    fails("<Else>\n</Else>\n", /t\.conf:1: <Else>: <Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope/);
+    fails('<If "true">\n</If>\n<Else>\n</Else>\n<ElseIf "true">\n</ElseIf>\n', /t\.conf:5: <ElseIf>: <Else> or <ElseIf> section without previous/);
+  });
+  it("refuses <Else> with an argument, <If> without one, and sections inside", () => {
+    fails('<If "true">\n</If>\n<Else x>\n</Else>\n', /<Else> does not take an argument/);
+    fails("<If>\n</If>\n", /<If> directive requires additional arguments/);
+    fails('<If "true">\n<Location /x>\n</Location>\n</If>\n', /<Location not allowed in <If> context/);
+    fails('<If "true">\nWSGIScriptAlias /x /tmp/x\n</If>\n', /t\.conf:2: WSGIScriptAlias: not allowed in <If> context/);
+    fails('<If "true" "x">\n</If>\n', /Multiple <If> arguments not supported\./);
+    fails('<If "true">\nRewriteRule ^ - [F]\n</If>\n', /mod_rewrite directives inside <If> are not supported/);
+    fails('<Directory /x>\n<Limit GET>\n<If "true">\n</If>\n</Limit>\n</Directory>\n', /<If> cannot occur within <Limit> or <LimitExcept> section/);
+  });
+  it("a location-wide Redirect's URL is a string expression; a bad one is refused as httpd does", () => {
+    const c = load('<Location /x>\nRedirect permanent "http://h.test%{REQUEST_URI}"\n</Location>\n<Location /y>\nRedirect gone\n</Location>\n');
+    assert.equal(c.main.sections[0].settings.locationRedirect.value.status, 301);
+    assert.equal(c.main.sections[0].settings.locationRedirect.value.url.source, "http://h.test%{REQUEST_URI}");
+    assert.deepEqual(c.main.sections[1].settings.locationRedirect.value, { status: 410 });
+    fails('<Location /x>\nRedirect "http://h.test%{NOPE}"\n</Location>\n', /t\.conf:2: Redirect: Cannot parse redirect expression 'http:\/\/h\.test%\{NOPE\}': Variable 'NOPE' does not exist/);
+  });
+  it("parses Require expr with or without quotes and refuses a bad one", () => {
+    load('<Location /x>\nRequire expr "%{REMOTE_ADDR} -ipmatch \'127.0.0.0/8\'"\nRequire expr %{QUERY_STRING} == \'a\'\n</Location>\n');
+    fails('<Location /x>\nRequire expr "%{FOO}"\n</Location>\n', /t\.conf:2: Require: Cannot parse expression in require line: syntax error, unexpected \$end: Variable 'FOO' does not exist/);
+    fails('SetEnvIfExpr "%{FOO}" X\n', /SetEnvIfExpr: Could not parse expression "%\{FOO\}": syntax error, unexpected \$end: Variable 'FOO' does not exist/);
+    fails('RewriteEngine On\nRewriteCond expr "%{FOO}"\nRewriteRule ^ -\n', /RewriteCond: cannot compile expression "%\{FOO\}" syntax error, unexpected \$end: Variable 'FOO'/);
+  });
+});
+
+describe("evaluation errors in the map phase (as httpd logs them)", () => {
+  const fs = require("node:fs");
+  const os = require("node:os");
+  const path = require("node:path");
+  const { Mapper } = require("../dist/map/mapper");
+  const { jsEngine } = require("../dist/engine/js-engine");
+
+  it("an <If> that cannot be evaluated is false and logged (AH00039); a Require expr that cannot is a 500 (AH02320)", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-expr-"));
+    try {
+      fs.mkdirSync(path.join(root, "apps"));
+      fs.writeFileSync(path.join(root, "apps/one.wsgi"), "");
+      const config = parseConfigText(
+        `ServerName localhost:8080\nWSGIScriptAlias /app ${root}/apps/\n<Directory ${root}>\nRequire all granted\n</Directory>\n` +
+          `<Directory ${root}/apps>\n<If "file('${root}/none') == ''">\nSetEnv IFX 1\n</If>\n</Directory>\n` +
+          `<Location /app/one.wsgi/r>\nRequire expr "file('${root}/none') == ''"\n</Location>\n`,
+        path.join(root, "x.conf"),
+      );
+      const lines = [];
+      const mapper = new Mapper(config, jsEngine, { log: { log: (level, module, msg) => lines.push(`${level} ${module} ${msg}`), close() {} } });
+      const req = (target) => ({ method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "localhost:8080"], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 8080, scheme: "http" });
+      const app = await mapper.map(req("/app/one.wsgi"));
+      assert.equal(app.kind, "wsgi");
+      assert.ok(!app.environ.includes("IFX"));
+      const denied = await mapper.map(req("/app/one.wsgi/r"));
+      assert.equal(denied.status, 500);
+      assert.equal(lines.filter((l) => l.includes(`AH00039: Failed to evaluate <If > condition: Cannot open file ${root}/none`)).length, 2);
+      assert.equal(lines.filter((l) => l.includes(`AH02320: Error evaluating expression in 'Require expr': Cannot open file ${root}/none`)).length, 1);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

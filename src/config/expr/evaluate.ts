@@ -10,6 +10,7 @@ import { fsPath } from "../../engine/byte-string";
 import { ipMatches, type IpRule } from "../../auth/ip";
 import { escapeUri } from "../../map/uri-escape";
 import type { Cond, Expr, StringExpr, Word } from "./parser";
+import { fnmatch } from "../fnmatch";
 
 /** What an expression can read of a request; the map phase provides it. */
 export interface ExprRequest {
@@ -111,9 +112,9 @@ function cond(ctx: Ctx, c: Cond): boolean {
         const b = word(ctx, c.b);
         switch (c.op) {
           case "ipmatch": return isAddress(a) && ipMatches(c.subnet!, a);
-          case "fnmatch": return fnmatch(b, true, false).test(a);
-          case "strmatch": return fnmatch(b, false, false).test(a);
-          case "strcmatch": return fnmatch(b, false, true).test(a);
+          case "fnmatch": return fnmatch(b, a, { pathname: true });
+          case "strmatch": return fnmatch(b, a);
+          case "strcmatch": return fnmatch(b, a, { caseBlind: true });
         }
         return false;
       }
@@ -319,48 +320,3 @@ function isAddress(s: string): boolean {
   return /^[0-9.]+$/.test(s) || s.includes(":");
 }
 
-const fnmatchCache = new Map<string, RegExp>();
-
-/** apr_fnmatch: `*`, `?`, `[...]` (`!` or `^` negates), `\` escapes; with `pathname` no wildcard matches `/`. */
-function fnmatch(pattern: string, pathname: boolean, caseBlind: boolean): RegExp {
-  const key = `${pathname ? 1 : 0}${caseBlind ? 1 : 0}${pattern}`;
-  let re = fnmatchCache.get(key);
-  if (re) return re;
-  const any = pathname ? "[^/]" : "[\\s\\S]";
-  let out = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*") out += any + "*";
-    else if (c === "?") out += any;
-    else if (c === "\\" && i + 1 < pattern.length) out += escapeRe(pattern[++i]!);
-    else if (c === "[") {
-      let j = i + 1;
-      let neg = false;
-      if (pattern[j] === "!" || pattern[j] === "^") {
-        neg = true;
-        j++;
-      }
-      let cls = "";
-      let first = true;
-      for (; j < pattern.length && (first || pattern[j] !== "]"); j++, first = false) {
-        const d = pattern[j]!;
-        if (d === "\\" && j + 1 < pattern.length) cls += escapeRe(pattern[++j]!);
-        else if (d === "-" && !first && pattern[j + 1] !== "]") cls += "-";
-        else cls += escapeRe(d);
-      }
-      if (j >= pattern.length) out += "\\[";
-      else {
-        out += `${pathname ? "(?!/)" : ""}[${neg ? "^" : ""}${cls}]`;
-        i = j;
-      }
-    } else out += escapeRe(c);
-  }
-  if (fnmatchCache.size > 256) fnmatchCache.clear();
-  re = new RegExp(`^${out}$`, caseBlind ? "i" : "");
-  fnmatchCache.set(key, re);
-  return re;
-}
-
-function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? "\\" + c : c;
-}

@@ -261,6 +261,23 @@ test("worker groups run in their own thread; %{GLOBAL} runs in the calling threa
   }
 });
 
+test("a process starts at most maxGroups application groups; a request for one more is a 500, logged", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log, maxGroups: 2 });
+  try {
+    assert.equal((await run(host, request(THREAD, "one"))).head.status, 200);
+    assert.equal((await run(host, request(THREAD, "two"))).head.status, 200);
+    const third = await run(host, request(THREAD, "three"));
+    assert.equal(third.head.status, 500);
+    assert.ok(log.lines.some((l) => l.includes("Unable to create application group 'three': this process already runs 2 application groups")), log.lines.join("\n"));
+    // The groups it has keep serving; %{GLOBAL} is not a worker group and is never refused.
+    assert.equal((await run(host, request(THREAD, "one"))).head.status, 200);
+    assert.equal((await run(host, request(THREAD, ""))).head.status, 200);
+  } finally {
+    await host.close(1000);
+  }
+});
+
 test("a full queue answers 503 with Apache's page and keeps no more than it admitted", async () => {
   const group = new WorkerGroup({ name: "q", log: memLog(), threads: 1, queueCapacity: 1 });
   try {

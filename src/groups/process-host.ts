@@ -10,6 +10,16 @@ import type { ResourceLimits } from "node:worker_threads";
 import { InThreadHost } from "./in-thread-host";
 import { WorkerGroup, type WorkerGroupOptions } from "./worker-group";
 import { HOOK_FAILED, type HookCall, type HookReply, type HookRunner } from "../app/hooks";
+import { sendServerErrorPage } from "../static/error-page";
+import { textOf } from "../engine/byte-string";
+import { NodewsgiError } from "../errors";
+
+/**
+ * The most application groups (worker threads) one process starts. A group name may come from
+ * the request (`%{ENV:...}` set from a header, a dispatch script's answer, an auth hook's
+ * `%{HOST}`): without a bound, clients inventing names would start threads until memory ran out.
+ */
+export const MAX_APPLICATION_GROUPS = 128;
 
 export interface ProcessHostOptions {
   readonly log: ErrorLog;
@@ -17,6 +27,8 @@ export interface ProcessHostOptions {
   readonly threads?: number;
   /** Requests each group may queue beyond `threads` before answering 503 (default 100). */
   readonly queueCapacity?: number;
+  /** The most worker-thread groups this host starts (default MAX_APPLICATION_GROUPS). */
+  readonly maxGroups?: number;
   /** Worker resource limits (memory caps); a worker exceeding them is replaced. */
   readonly resourceLimits?: ResourceLimits;
   /** How long a request body may stop arriving before it is answered 408 (Apache's Timeout; default 60 s). */
@@ -52,16 +64,33 @@ export class ProcessHost implements ApplicationHost, HookRunner {
     return g;
   }
 
+  /**
+   * The group for `name`, unless starting it would pass the bound on groups: then null, logged
+   * (`context` is what the line starts with: the request's client prefix).
+   */
+  private groupWithin(name: string, context: string): WorkerGroup | null {
+    const max = this.opts.maxGroups ?? MAX_APPLICATION_GROUPS;
+    if (this.groups.has(name) || this.groups.size < max) return this.group(name);
+    this.opts.log.log("error", "wsgi", `${context}mod_wsgi (pid=${process.pid}): Unable to create application group '${textOf(name)}': this process already runs ${max} application groups.`);
+    return null;
+  }
+
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
     if (req.applicationGroup === "") return this.inThread.dispatch(req, body, sink);
-    const g = this.group(req.applicationGroup);
+    const g = this.groupWithin(req.applicationGroup, req.logPrefix);
+    if (g === null) {
+      if (!sink.aborted) sendServerErrorPage(sink, 500, { method: req.method });
+      return undefined;
+    }
     if (this.closing) void g.close(0); // a group first seen while closing answers 503 and starts no worker
     return g.dispatch(req, body, sink);
   }
 
   preload(script: string, callable: string, applicationGroup: string): Promise<void> {
     if (applicationGroup === "") return this.inThread.preload(script, callable, applicationGroup);
-    return this.group(applicationGroup).preload(script, callable);
+    const g = this.groupWithin(applicationGroup, "");
+    if (g === null) return Promise.reject(new NodewsgiError("GROUP_LIMIT", `too many application groups to start '${textOf(applicationGroup)}'`));
+    return g.preload(script, callable);
   }
 
   /**
@@ -72,7 +101,8 @@ export class ProcessHost implements ApplicationHost, HookRunner {
   callHook(group: string, call: HookCall): Promise<HookReply> {
     if (group === "") return this.inThread.callHook(group, call);
     if (this.closing) return Promise.resolve(HOOK_FAILED);
-    return this.group(group).callHook(call);
+    const g = this.groupWithin(group, "");
+    return g === null ? Promise.resolve(HOOK_FAILED) : g.callHook(call);
   }
 
   async close(graceMs: number): Promise<void> {

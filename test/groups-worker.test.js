@@ -278,6 +278,24 @@ test("a process starts at most maxGroups application groups; a request for one m
   }
 });
 
+test("a hook call abandoned at its timeout leaves nothing waiting in the group (a hook that never settles leaked one entry per request)", async () => {
+  const { callHookWithin } = require("../dist/app/hooks");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-hook-"));
+  const script = path.join(dir, "auth.js");
+  fs.writeFileSync(script, "exports.check_password = () => new Promise(() => {});\n");
+  const log = memLog();
+  const host = new ProcessHost({ log });
+  try {
+    const call = { fn: "check_password", script, environ: {}, args: ["u", "p"], logPrefix: "", https: false };
+    for (let i = 0; i < 3; i++) assert.deepEqual(await callHookWithin(host, "hooks", call, 50, log), { kind: "failed" });
+    assert.equal(host.group("hooks").hooksWaiting, 0);
+    assert.ok(log.lines.some((l) => l.includes("Gave up waiting for check_password()")));
+  } finally {
+    await host.close(1000);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a full queue answers 503 with Apache's page and keeps no more than it admitted", async () => {
   const group = new WorkerGroup({ name: "q", log: memLog(), threads: 1, queueCapacity: 1 });
   try {

@@ -61,7 +61,8 @@ export const HOOK_FAILED: HookReply = Object.freeze({ kind: "failed" });
 
 /** Where hooks run: an application group's isolate, by name ("" is %{GLOBAL}). Never rejects. */
 export interface HookRunner {
-  callHook(group: string, call: HookCall): Promise<HookReply>;
+  /** `abandon`: aborted when the caller stops waiting (its timeout); the runner forgets the call then. */
+  callHook(group: string, call: HookCall, abandon?: AbortSignal): Promise<HookReply>;
 }
 
 /**
@@ -261,9 +262,11 @@ export class InThreadHookRunner implements HookRunner {
 export function callHookWithin(runner: HookRunner, group: string, call: HookCall, timeoutMs: number, log: ErrorLog): Promise<HookReply> {
   return new Promise<HookReply>((resolve) => {
     let settled = false;
+    const abandon = new AbortController();
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
+      abandon.abort();
       const name = call.fn === "dispatch" ? "dispatch functions" : `${call.fn}()`;
       log.log("error", "wsgi", `${call.logPrefix}${pid()}: Gave up waiting for ${name} of WSGI script '${textOf(call.script)}' after ${Math.round(timeoutMs / 1000)} seconds.`);
       resolve(HOOK_FAILED);
@@ -271,7 +274,7 @@ export function callHookWithin(runner: HookRunner, group: string, call: HookCall
     timer.unref?.();
     let pending: Promise<HookReply>;
     try {
-      pending = runner.callHook(group, call);
+      pending = runner.callHook(group, call, abandon.signal);
     } catch (err) {
       // A worker thread that cannot be started, say.
       pending = Promise.reject(err);

@@ -98,11 +98,11 @@ export class ProcessHost implements ApplicationHost, HookRunner {
    * process: %{GLOBAL} in this thread, with the applications' own ScriptCache; any other group
    * in its worker thread. Never rejects.
    */
-  callHook(group: string, call: HookCall): Promise<HookReply> {
+  callHook(group: string, call: HookCall, abandon?: AbortSignal): Promise<HookReply> {
     if (group === "") return this.inThread.callHook(group, call);
     if (this.closing) return Promise.resolve(HOOK_FAILED);
     const g = this.groupWithin(group, "");
-    return g === null ? Promise.resolve(HOOK_FAILED) : g.callHook(call);
+    return g === null ? Promise.resolve(HOOK_FAILED) : g.callHook(call, abandon);
   }
 
   async close(graceMs: number): Promise<void> {

@@ -175,6 +175,11 @@ export class WorkerGroup {
     return this.admitted;
   }
 
+  /** Hook calls sent to the worker and not yet answered or abandoned. */
+  get hooksWaiting(): number {
+    return this.current?.hooks.size ?? 0;
+  }
+
   /** The worker's thread id, or -1 when none is running. */
   get threadId(): number {
     return this.current?.worker.threadId ?? -1;
@@ -227,7 +232,7 @@ export class WorkerGroup {
    * Run a hook script function in this group's isolate (src/app/hooks.ts). Never rejects: a
    * worker that dies first, or a call too large for the ring, answers `failed` (logged).
    */
-  callHook(call: HookCall): Promise<HookReply> {
+  callHook(call: HookCall, abandon?: AbortSignal): Promise<HookReply> {
     if (this.closing) return Promise.resolve(HOOK_FAILED);
     const { script, ...rest } = call;
     const payload = JSON.stringify(rest);
@@ -239,6 +244,12 @@ export class WorkerGroup {
     const token = this.nextToken++;
     return new Promise<HookReply>((resolve) => {
       inst.hooks.set(token, resolve);
+      // A caller that stops waiting (a hook past Timeout) must not leave its entry behind: a
+      // hook whose promise never settles would otherwise leak one per request. A late answer
+      // then finds no entry and is dropped.
+      abandon?.addEventListener("abort", () => {
+        if (inst.hooks.delete(token)) resolve(HOOK_FAILED);
+      }, { once: true });
       writePair(inst.out, F_HOOK, 0, token, script, payload);
     });
   }

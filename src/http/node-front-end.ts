@@ -140,6 +140,10 @@ export class NodeFrontEnd implements FrontEnd {
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) headers.push(raw[i].toLowerCase(), raw[i + 1]);
 
+    // An HTTP/1.0 message framed by Transfer-Encoding is served (httpd reads its chunked body),
+    // but its framing cannot be trusted by whatever sits in between: RFC 9112 6.1 requires
+    // closing the connection after it (httpd 2.4.71 keeps it when asked: a deliberate difference).
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1 && req.headers["transfer-encoding"] !== undefined) sink.closeAfter = true;
     const method = req.method ?? "GET";
     const protocol = `HTTP/${req.httpVersion}`;
     let target = req.url ?? "/";

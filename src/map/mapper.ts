@@ -192,8 +192,6 @@ interface RequestState {
   cookies?: Map<string, string>;
   /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
   vary?: string[];
-  /** This pass's PATH_INFO and query string, for the environ of hook scripts (WSGIAccessScript, ...). */
-  hookWhere?: { readonly pathInfo: string; readonly query: string | null };
   /** Request headers ap_expr expressions read (Vary): ap_expr puts them in the response's headers at once, which an internal redirect keeps. */
   exprVary?: string[];
   /** The last pass as located (for `Require expr` and `Header expr=`). */
@@ -436,10 +434,9 @@ export class Mapper {
       const located = loc;
       if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => this.setEnvIfExpr(state, located, uri, query, expr), false);
     }
-    // What `Require expr` reads: the request as located.
+    // What `Require expr` and hook scripts read: the request as located.
     state.located = { loc, uri, query };
     // Access: Require (host-based and Basic authentication).
-    state.hookWhere = { pathInfo: loc.walk.pathInfo, query };
     const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
     const located = loc;
@@ -807,8 +804,8 @@ export class Mapper {
     return {
       req,
       uri,
-      pathInfo: state.hookWhere?.pathInfo ?? "",
-      query: state.hookWhere?.query ?? null,
+      pathInfo: state.located?.loc.walk.pathInfo ?? "",
+      query: state.located?.query ?? null,
       requestUri: state.requestUri,
       serverName: state.serverName,
       serverPort: state.serverPort,
@@ -1359,8 +1356,16 @@ function hasSetEnvIfExpr(rules: readonly SetEnvIfRule[]): boolean {
   return has;
 }
 
+/** Merged Header rule lists with an `expr=` condition or value (decided once per list, as hasSetEnvIfExpr). */
+const exprHeaderLists = new WeakMap<readonly HeaderDirective[], boolean>();
 function hasExprRule(rules: readonly HeaderDirective[] | undefined): boolean {
-  return rules !== undefined && rules.some((r) => r.expr !== undefined || r.valueExpr !== undefined);
+  if (rules === undefined) return false;
+  let has = exprHeaderLists.get(rules);
+  if (has === undefined) {
+    has = rules.some((r) => r.expr !== undefined || r.valueExpr !== undefined);
+    exprHeaderLists.set(rules, has);
+  }
+  return has;
 }
 
 /** type_checker: which handler runs a request (a rewrite's H=, WSGIScriptAlias, SetHandler, AddHandler). */

@@ -167,6 +167,8 @@ describe("evaluation errors in the map phase (as httpd logs them)", () => {
       assert.equal(denied.status, 500);
       assert.equal(lines.filter((l) => l.includes(`AH00039: Failed to evaluate <If > condition: Cannot open file ${root}/none`)).length, 2);
       assert.equal(lines.filter((l) => l.includes(`AH02320: Error evaluating expression in 'Require expr': Cannot open file ${root}/none`)).length, 1);
+      // The evaluation failure names where the expression was written (line 12 of x.conf), as httpd does.
+      assert.equal(lines.filter((l) => l.includes(`Evaluation of expression from ${path.join(root, "x.conf")}:12 failed`)).length, 1, lines.join("\n"));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -20,7 +20,11 @@ import { parseExpr, type Expr } from "../config/expr";
 export type RequireInput =
   | string
   /** A line inside <Limit>/<LimitExcept>: it applies to those methods only. */
-  | { readonly require: string; readonly limit: MethodLimit }
+  /**
+   * A line with what a string cannot carry: the methods it is limited to (<Limit>/<LimitExcept>),
+   * where it was written (named by a `Require expr` whose evaluation fails).
+   */
+  | { readonly require: string; readonly limit?: MethodLimit; readonly where?: { readonly file: string; readonly line: number } }
   | readonly RequireInput[]
   | { readonly any: readonly RequireInput[] }
   | { readonly all: readonly RequireInput[] }
@@ -116,13 +120,13 @@ function fail(message: string): never {
   throw new NodewsgiError("CONFIG_REQUIRE", message);
 }
 
-function compileLine(line: string): Leaf {
+function compileLine(line: string, where?: { readonly file: string; readonly line: number }): Leaf {
   // `Require [not] expr ...`: the rest of the line is one expression, not words.
   const ex = /^\s*(not\s+)?expr\s+([\s\S]*)$/i.exec(line);
   if (ex) {
     let expr: Expr;
     try {
-      expr = parseExpr(ex[2]!.trim());
+      expr = parseExpr(ex[2]!.trim(), where);
     } catch (e) {
       fail(`Require expr: ${(e as Error).message}`);
     }
@@ -189,8 +193,8 @@ function compileLine(line: string): Leaf {
 
 function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
   if (typeof input === "string" || "require" in input) {
-    const leaf = compileLine(typeof input === "string" ? input : input.require);
-    if (typeof input !== "string") leaf.limit = input.limit;
+    const leaf = typeof input === "string" ? compileLine(input) : compileLine(input.require, input.where);
+    if (typeof input !== "string" && input.limit) leaf.limit = input.limit;
     if (leaf.negate && parentOp === "or") fail(`negative Require directive has no effect in <RequireAny> or <RequireNone>: ${leaf.text}`);
     return leaf;
   }

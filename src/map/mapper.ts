@@ -1334,6 +1334,8 @@ function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
     // An expression is the rest of the line as written (`Require expr` reads no words).
     const args = c.provider === "expr" ? c.args : c.args.map(confQuote);
     const line = `${c.negated ? "not " : ""}${c.provider} ${args.join(" ")}`.trim();
+    // An expression keeps where it was written, for the log line of a failed evaluation.
+    if (c.provider === "expr") return { require: line, where: { file: c.where.file, line: c.where.line }, ...(c.limit ? { limit: c.limit } : {}) };
     return c.limit ? { require: line, limit: c.limit } : line;
   }
   const items = c.items.map(toRequireInput);

@@ -199,3 +199,24 @@ test("Require host: whole labels of the client's double-reverse name; no name is
   assert.equal(at(null), "denied");
   assert.equal(at(undefined), "denied");
 });
+
+test("a requirement that waits for a hook provider evaluates every other line once (no repeated lookups or log lines)", async () => {
+  const { compileRequire: compile, evaluateRequireAsync, ProviderPending } = require("../dist/auth");
+  const req = compile({ any: ["env NOPE", "expr %{REMOTE_ADDR} == '10.0.0.1'", "wsgi-group admins"] });
+  let exprCalls = 0;
+  let asked = 0;
+  let answer;
+  const r = {
+    remoteAddress: "127.0.0.1",
+    user: "alice",
+    expr: () => (exprCalls++, false),
+    external: () => {
+      asked++;
+      if (answer !== undefined) return answer;
+      throw new ProviderPending(new Promise((resolve) => setImmediate(() => resolve((answer = "granted")))));
+    },
+  };
+  assert.equal(await evaluateRequireAsync(req, r), "granted");
+  assert.equal(exprCalls, 1, "the expression line ran once");
+  assert.equal(asked, 2, "the waiting provider is asked again for its answer");
+});

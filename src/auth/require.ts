@@ -298,16 +298,25 @@ function checkGroup(groups: readonly string[], r: AuthzRequest): AuthzStatus {
   return "denied";
 }
 
-function apply(node: Node, r: AuthzRequest, parentOp: "and" | "or"): AuthzStatus {
+/**
+ * `answers`: what lines said earlier in this evaluation (evaluateRequireAsync asks again after a
+ * provider had to wait; a line must not run, or log, twice).
+ */
+function apply(node: Node, r: AuthzRequest, parentOp: "and" | "or", answers?: Map<Leaf, AuthzStatus>): AuthzStatus {
   // apply_authz_sections: a node limited to other methods grants within AND, is neutral within OR.
   if (node.limit !== undefined && !limitCovers(node.limit, r.method)) return parentOp === "and" ? "granted" : "neutral";
   let result: AuthzStatus;
   if (!("op" in node)) {
-    result = checkProvider(node.provider, r);
+    const known = answers?.get(node);
+    if (known !== undefined) result = known;
+    else {
+      result = checkProvider(node.provider, r);
+      answers?.set(node, result);
+    }
   } else {
     result = "neutral";
     for (const child of node.children) {
-      const c = apply(child, r, node.op);
+      const c = apply(child, r, node.op, answers);
       if (c === "error") return "error";
       if (c === "neutral") continue;
       if (node.op === "and") {
@@ -352,14 +361,15 @@ export function evaluateRequire(req: Requirement, r: AuthzRequest): AuthzStatus 
 /**
  * evaluateRequire for requirements with `external` providers that may have to wait: each time
  * one throws ProviderPending, its answer is awaited and the tree evaluated again (the answers
- * it has are kept by the provider), so a provider is asked only for the lines the evaluation
- * reaches, in Apache's order.
+ * it has are kept by the provider, every other line's answer here), so a provider is asked only
+ * for the lines the evaluation reaches, in Apache's order, and no line runs or logs twice.
  */
 export async function evaluateRequireAsync(req: Requirement, r: AuthzRequest): Promise<AuthzStatus> {
   // Each round answers at least one more line; a provider that keeps asking is an error.
+  const answers = new Map<Leaf, AuthzStatus>();
   for (let round = 0; round < 256; round++) {
     try {
-      return evaluateRequire(req, r);
+      return apply(req.root, r, "and", answers);
     } catch (err) {
       if (!(err instanceof ProviderPending)) throw err;
       await err.ready;

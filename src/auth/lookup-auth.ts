@@ -20,7 +20,14 @@ const passwords = new HtpasswdCache();
 const groupFiles = new GroupFileCache();
 
 /** The status a lookup's subrequest gets from mod_authz_core and mod_auth_basic: 200, 401, 403 or 500. */
-export function lookupAccessStatus(req: AuthRequest, requirement: Requirement | null, auth: AuthConfig, log?: ErrorLog): 200 | 401 | 403 | 500 {
+export function lookupAccessStatus(
+  req: AuthRequest,
+  requirement: Requirement | null,
+  auth: AuthConfig,
+  log?: ErrorLog,
+  /** `Require expr`'s evaluator for the looked-up location (AuthzRequest.expr). */
+  expr?: AuthzRequest["expr"],
+): 200 | 401 | 403 | 500 {
   const say = (level: "error" | "info" | "debug", module: string, msg: string, errno?: string) =>
     log?.log(level, module, `${errno ? `${errno}: ` : ""}${req.logPrefix ?? `[client ${req.remoteAddress}] `}${msg}`);
   const uri = req.uri ?? "";
@@ -30,7 +37,15 @@ export function lookupAccessStatus(req: AuthRequest, requirement: Requirement | 
     say("error", "authz_core", "AH01627: AuthType configured with no corresponding authorization directives");
     return 500;
   }
-  const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName };
+  const base: AuthzRequest = {
+    remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName,
+    ...(expr ? { expr } : {}),
+    // mod_wsgi's providers run hook scripts, which a lookup cannot wait for: such a line is an error, said so.
+    external: (name) => {
+      say("error", "wsgi", `Require ${name} cannot be evaluated in a RewriteCond -U/-F or ap_expr -U/-A/-F lookup of ${textOf(uri)}: hook scripts do not run there`);
+      return "error";
+    },
+  };
   const first: AuthzStatus = evaluateRequire(requirement, base);
   if (first === "granted") return 200;
   if (first === "error") return 500;
@@ -53,6 +68,10 @@ export function lookupAccessStatus(req: AuthRequest, requirement: Requirement | 
   if (creds === "wrong-scheme") {
     say("error", "auth_basic", `AH01614: client used wrong authentication scheme: ${textOf(uri)}`);
     return 401;
+  }
+  if (auth.providers?.includes("wsgi")) {
+    say("error", "wsgi", `AuthBasicProvider wsgi cannot be used in a RewriteCond -U/-F or ap_expr -U/-A/-F lookup of ${textOf(uri)}: hook scripts do not run there`);
+    return 500;
   }
   if (!auth.userFile) {
     say("error", "authn_file", "AH01619: AuthUserFile not specified in the configuration");

@@ -196,6 +196,8 @@ interface RequestState {
   exprVary?: string[];
   /** The last pass as located (for `Require expr` and `Header expr=`). */
   located: LocatedPass | undefined;
+  /** How many RewriteCond/ap_expr lookups are running inside one another now. */
+  lookupDepth: number;
 }
 
 export interface MapperOptions {
@@ -326,6 +328,7 @@ export class Mapper {
       routeReused: false,
       // Set later; present from the start so the object keeps one shape.
       located: undefined,
+      lookupDepth: 0,
     };
     let result = this.resolve(state, uri, query, 0);
     if ((req.body?.declaredLength ?? -1) > 0) {
@@ -911,10 +914,11 @@ export class Mapper {
    * `Require expr`'s evaluator for this request: the located request's variables, and the user
    * once authenticated. An evaluation error is logged (AH02320) and is mod_authz_core's error.
    */
-  private requireExpr(state: RequestState, uri: string): (expr: Expr, user: string | undefined) => boolean | null {
+  private requireExpr(state: RequestState, uri: string, pass?: LocatedPass): (expr: Expr, user: string | undefined) => boolean | null {
     return (expr, user) => {
-      const pass = state.located!;
-      const base = this.exprRequest(state, pass.loc, uri, pass.query);
+      // A lookup's subrequest (`pass`) is evaluated as located there, the request as it was located.
+      const where = pass ?? state.located!;
+      const base = this.exprRequest(state, where.loc, uri, where.query);
       const ctx: ExprRequest = user === undefined ? base : { ...base, variable: (n) => (n === "REMOTE_USER" ? user : base.variable(n)) };
       try {
         return evaluateExpr(expr, ctx);
@@ -1203,6 +1207,12 @@ export class Mapper {
    * what its log lines name.
    */
   private lookupStatus(state: RequestState, uri: string, translated: Translation, logUri: string): number {
+    // A `Require expr` of the looked-up location may itself look up (`-U`): as httpd's nested
+    // subrequests, at most LimitInternalRecursion deep.
+    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) {
+      this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
+      return 500;
+    }
     const located = this.locate(state.tables, uri, translated);
     if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
     const settings = located.settings;
@@ -1232,9 +1242,23 @@ export class Mapper {
         ...(settings.authName ? { name: settings.authName.value } : {}),
         ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
         ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
+        ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
       },
       this.options.log,
+      requirement && this.exprRequirements.has(requirement) ? this.nested(state, this.requireExpr(state, logUri, { loc: located, uri, query: null })) : undefined,
     );
+  }
+
+  /** `fn` run one subrequest level deeper (lookups from a lookup's `Require expr`). */
+  private nested<A extends unknown[], R>(state: RequestState, fn: (...args: A) => R): (...args: A) => R {
+    return (...args) => {
+      state.lookupDepth++;
+      try {
+        return fn(...args);
+      } finally {
+        state.lookupDepth--;
+      }
+    };
   }
 
   private applyRewriteEnv(state: RequestState, outcome: RewriteOutcome): void {

@@ -19,6 +19,8 @@ const pick = (r, xs) => xs[Math.floor(r() * xs.length)];
 function comparableMapResult(result) {
   const out = { ...result };
   delete out.settings;
+  // Closures over the request for Header/CustomLog expr= conditions: compared by what the rules do, elsewhere.
+  delete out.exprRequest;
   if (out.stat) out.stat = out.stat.ino;
   if (out.environ) {
     const env = [];

@@ -936,6 +936,40 @@ def({
     scope.dir.multiviewsMatch = setting(scope, v);
   },
 });
+def({
+  name: "DefaultLanguage", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "DefaultLanguage language-tag",
+  doc: "The language of files whose name gives none (no AddLanguage extension), as mod_mime sets it: a static file gets `Content-Language` with it, and MultiViews negotiates such a file as being in that language. The tag is used as written.",
+  apply(scope, [lang]) {
+    scope.dir.defaultLanguage = setting(scope, lang!);
+  },
+});
+currentModule = "mod_negotiation";
+def({
+  name: "LanguagePriority", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "LanguagePriority language-tag [language-tag] ...",
+  doc: "The order of preference among languages when MultiViews finds variants equally acceptable by Accept-Language (or the client sent none): the earlier tag wins. A tag matches a variant's language that it prefixes (`en` matches `en-gb`), case-insensitively. Several lines in one section add to the list; an inner section's list replaces an outer one. See ForceLanguagePriority.",
+  apply(scope, langs) {
+    const before = scope.dir.languagePriority?.value ?? [];
+    scope.dir.languagePriority = setting(scope, [...before, ...langs]);
+  },
+});
+def({
+  name: "ForceLanguagePriority", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "ForceLanguagePriority None|Prefer|Fallback [Prefer|Fallback]", default: "Prefer",
+  doc: "How LanguagePriority decides: `Prefer` (the default) breaks ties between variants of equal Accept-Language quality; `Fallback` serves the LanguagePriority variant when no language the client accepts is available, where httpd would otherwise answer 406 Not Acceptable; `Prefer Fallback` does both; `None` neither.",
+  apply(scope, args) {
+    let prefer = false, fallback = false, none = false;
+    for (const a of args) {
+      const v = parseChoice(a, ["None", "Prefer", "Fallback"] as const, "ForceLanguagePriority");
+      if (v === "None") {
+        if (prefer || fallback) throw badValue("Cannot combine ForceLanguagePriority options with None");
+        none = true;
+      } else if (none) {
+        throw badValue(`Cannot combine ForceLanguagePriority options None and ${v}`);
+      } else if (v === "Prefer") prefer = true;
+      else fallback = true;
+    }
+    scope.dir.forceLanguagePriority = setting(scope, { prefer, fallback });
+  },
+});
 
 currentModule = "mod_dir";
 def({
@@ -1431,7 +1465,6 @@ ignored("core", ["HostnameLookups", "Protocols", "Mutex", "DefaultRuntimeDir", "
 ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
 ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
 ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");
-ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "DefaultLanguage"], ALL, "MultiViews negotiates by Accept, Accept-Language, Accept-Charset and Accept-Encoding quality, then size", "FileInfo");
 ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGIPythonOptimize", "WSGIPythonHashSeed", "WSGIPythonWarnings", "WSGIDontWriteBytecode", "WSGISwitchInterval", "WSGIDestroyInterpreter", "WSGIPerInterpreterGIL", "WSGIFreeThreading", "WSGIRestrictStdin", "WSGIRestrictStdout", "WSGIRestrictSignal", "WSGILazyInitialization", "WSGIVerboseDebugging"], S, "Python interpreter setting");
 ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
 unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");

@@ -115,7 +115,7 @@ export type MapResult = AddsHeaders & (
       readonly reason?: string;
       /** The module the log line names (default core), as httpd's line would. */
       readonly reasonModule?: string;
-      /** 406: mod_negotiation's list of the variants, shown on the error page. */
+      /** 406 and 300: mod_negotiation's list of the variants, shown on the error page. */
       readonly variantList?: string;
       /** The path the URL was mapped to (r->filename, the access log's %f), when mapped. */
       readonly file?: string;
@@ -416,11 +416,17 @@ export class Mapper {
     if (walk.stat === null && options.has("MultiViews")) {
       const h = (name: string) => headerValue(state.req.headers, name);
       const n = negotiate(walk.filename, settings, {
+        method: state.req.method,
         accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),
-        // httpd negotiates "transparently" (TCN, Content-Location) only for GET and HEAD without path info.
-        transparent: (state.req.method === "GET" || state.req.method === "HEAD") && walk.pathInfo === "",
+        negotiate: h("negotiate"), userAgent: h("user-agent"),
+        hasQuery: query !== null, pathInfo: walk.pathInfo, env: state.env,
       });
-      if (n.kind === "not-acceptable") return { kind: "error", status: 406, headers: n.headers, variantList: n.variantList, settings, reason: `AH00690: no acceptable variant: ${walk.filename}`, reasonModule: "negotiation" };
+      // Variants were found: the answer depends on the request's Accept* headers.
+      if (n.kind !== "none") state.plain = false;
+      if (n.kind === "list") {
+        const reason = n.status === 406 ? `AH00690: no acceptable variant: ${walk.filename}` : undefined;
+        return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
+      }
       if (n.kind === "found") {
         state.negotiated = { headers: n.headers, dirStat: n.dirStat };
         const found = n.name;

@@ -22,7 +22,7 @@ import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
-import { withExtraHeaders } from "./http/extra-headers";
+import { withContentLanguage, withExtraHeaders } from "./http/extra-headers";
 import type { ServeFileOptions, StaticPage } from "./static/serve-file";
 import { fileType } from "./static/file-type";
 import { fileETagParts } from "./config/file-etag";
@@ -157,6 +157,11 @@ export class Site {
     }
     // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);
+    // mod_mime's languages of the script file reach an application's answer too.
+    if (result.kind === "wsgi" && (result.settings.defaultLanguage || result.settings.addLanguages)) {
+      const languages = fileType(path.basename(result.script), result.settings, this.mime).languages;
+      if (languages.length > 0) sink = withContentLanguage(sink, languages.join(","));
+    }
     switch (result.kind) {
       case "wsgi":
         return this.runApplication(req, result, sink);

@@ -16,3 +16,20 @@ export function withExtraHeaders(sink: ResponseSink, extra: readonly HeaderPair[
     writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, [...headers, ...onErrors]),
   });
 }
+
+/**
+ * A sink that adds mod_mime's Content-Language (AddLanguage, DefaultLanguage) to an
+ * application's answers, joined to the application's own as httpd's header filter merges it;
+ * httpd's error pages drop it.
+ */
+export function withContentLanguage(sink: ResponseSink, languages: string): ResponseSink {
+  return wrapSink(sink, {
+    writeHead: (status, reason, headers) => {
+      const i = headers.findIndex(([name]) => name.toLowerCase() === "content-language");
+      if (i < 0) return sink.writeHead(status, reason, [...headers, ["Content-Language", languages]]);
+      const merged = headers.slice();
+      merged[i] = [merged[i]![0], `${merged[i]![1]}, ${languages}`];
+      return sink.writeHead(status, reason, merged);
+    },
+  });
+}

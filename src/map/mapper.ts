@@ -313,7 +313,7 @@ export class Mapper {
       result = result instanceof Promise ? result.then((r) => overBodyLimit(r, req, serverSettings)) : overBodyLimit(result, req, serverSettings);
     }
     if (result instanceof Promise) return result.then((r) => withRewriteHeaders(r, state));
-    return state.cookies || state.vary ? withRewriteHeaders(result, state) : result;
+    return state.cookies || state.vary || state.negotiated ? withRewriteHeaders(result, state) : result;
   }
 
   /** An application request answered from a route plan: only the environ is built. */
@@ -1218,10 +1218,14 @@ function overBodyLimit(result: MapResult, req: MapRequest, serverSettings: DirSe
   return { kind: "error", status: 413, headers: refusalHeaders(declared, false), ...logged, settings };
 }
 
-/** Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is the server's own error or redirect. */
+/**
+ * Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is
+ * the server's own error or redirect. An application MultiViews chose gets mod_negotiation's
+ * headers (Content-Location, Vary, TCN: err_headers_out in httpd) as a static variant does.
+ */
 function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
   const { cookies, vary } = state;
-  const headers: HeaderPair[] = [];
+  const headers: HeaderPair[] = r.kind === "wsgi" && state.negotiated ? [...state.negotiated.headers] : [];
   if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
   if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);
   return headers.length === 0 ? r : { ...r, responseHeaders: [...(r.responseHeaders ?? []), ...headers] };

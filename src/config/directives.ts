@@ -141,6 +141,11 @@ function flagDirective(
   });
 }
 
+/** mod_negotiation's type maps are not implemented: say so where a configuration names the handler. */
+function noticeTypeMap(scope: ApplyScope, handler: string): void {
+  if (handler.toLowerCase() === "type-map") scope.notice("the type-map handler (mod_negotiation's type maps) is not implemented: such files are refused with 500");
+}
+
 function setting<T>(scope: ApplyScope, value: T): Setting<T> {
   return { value, where: scope.where };
 }
@@ -523,6 +528,7 @@ def({
   name: "SetHandler", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "SetHandler handler-name|none",
   doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out.",
   apply(scope, [h]) {
+    noticeTypeMap(scope, h!);
     scope.dir.handler = setting(scope, h!.toLowerCase() === "none" ? "none" : h!);
   },
 });
@@ -881,6 +887,7 @@ def({
   name: "AddHandler", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddHandler handler-name extension [extension] ...",
   doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections.",
   apply(scope, [h, ...exts]) {
+    noticeTypeMap(scope, h!);
     extMap(scope, "addHandlers", h!, exts);
   },
 });

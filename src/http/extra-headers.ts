@@ -19,17 +19,15 @@ export function withExtraHeaders(sink: ResponseSink, extra: readonly HeaderPair[
 
 /**
  * A sink that adds mod_mime's Content-Language (AddLanguage, DefaultLanguage) to an
- * application's answers, joined to the application's own as httpd's header filter merges it;
- * httpd's error pages drop it.
+ * application's answers. An application's own Content-Language joins the list after them, as
+ * httpd 2.4 + mod_wsgi send it (`de,x-own`); httpd's error pages drop it.
  */
 export function withContentLanguage(sink: ResponseSink, languages: string): ResponseSink {
   return wrapSink(sink, {
     writeHead: (status, reason, headers) => {
-      const i = headers.findIndex(([name]) => name.toLowerCase() === "content-language");
-      if (i < 0) return sink.writeHead(status, reason, [...headers, ["Content-Language", languages]]);
-      const merged = headers.slice();
-      merged[i] = [merged[i]![0], `${merged[i]![1]}, ${languages}`];
-      return sink.writeHead(status, reason, merged);
+      const own = headers.filter(([name]) => name.toLowerCase() === "content-language").map(([, v]) => v);
+      const rest = own.length === 0 ? headers : headers.filter(([name]) => name.toLowerCase() !== "content-language");
+      return sink.writeHead(status, reason, [...rest, ["Content-Language", [languages, ...own].join(",")]]);
     },
   });
 }

@@ -468,6 +468,8 @@ export class Mapper {
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
+    // A type map is never served as it is (httpd negotiates with it); nodewsgi has no type maps.
+    if (handler === "type-map" && walk.stat !== null) return bad(500, `type maps (the type-map handler) are not supported: ${walk.filename}`, settings);
     return this.defaultHandler(state, walk, settings, staticType);
   }
 

@@ -1,0 +1,113 @@
+"use strict";
+// mod_negotiation beyond what the conformance corpus records (negotiation-* scenarios): the
+// directives' errors, route plans, the type-map handler nodewsgi refuses, an application's
+// Content-Language, and the fixup that respells Content-Encoding.
+const { describe, it } = require("node:test");
+const assert = require("node:assert/strict");
+const { parseConfigText, ConfigErrors } = require("../dist/config");
+const { writeSite } = require("./helpers/raw-http");
+const { siteServer } = require("./helpers/site-server");
+const { request, get } = require("./helpers/http");
+const { availableEngines } = require("./helpers/engines");
+
+function errorsOf(text) {
+  try {
+    parseConfigText(text, "n.conf");
+  } catch (e) {
+    if (e instanceof ConfigErrors) return e.errors;
+    throw e;
+  }
+  assert.fail("expected errors");
+}
+
+describe("negotiation directives", () => {
+  it("ForceLanguagePriority: None does not combine; unknown words are errors with file and line", () => {
+    const errs = errorsOf(["ForceLanguagePriority None Prefer", "ForceLanguagePriority Fallback None", "ForceLanguagePriority Sometimes", "ForceLanguagePriority Prefer Fallback", "LanguagePriority"].join("\n"));
+    assert.deepEqual(errs.map((e) => [e.file, e.line, e.directive, e.code]), [
+      ["n.conf", 1, "ForceLanguagePriority", "E_CONFIG_VALUE"],
+      ["n.conf", 2, "ForceLanguagePriority", "E_CONFIG_VALUE"],
+      ["n.conf", 3, "ForceLanguagePriority", "E_CONFIG_VALUE"],
+      ["n.conf", 5, "LanguagePriority", "E_CONFIG_ARGS"],
+    ]);
+    // httpd's messages, in its order of reading: None first, or None after another word.
+    assert.match(errs[0].message, /Cannot combine ForceLanguagePriority options None and Prefer/);
+    assert.match(errs[1].message, /Cannot combine ForceLanguagePriority options with None/);
+  });
+
+  it("LanguagePriority lines in one section add up; DefaultLanguage keeps its case; none of the three is a notice", () => {
+    const cfg = parseConfigText("<Directory /d>\n    LanguagePriority de fr\n    LanguagePriority en\n    DefaultLanguage en-GB\n    ForceLanguagePriority Fallback\n</Directory>\n", "n.conf");
+    const s = cfg.main.sections.find((x) => x.settings.languagePriority).settings;
+    assert.deepEqual(s.languagePriority.value, ["de", "fr", "en"]);
+    assert.equal(s.defaultLanguage.value, "en-GB");
+    assert.deepEqual(s.forceLanguagePriority.value, { prefer: false, fallback: true });
+    assert.deepEqual(cfg.notices, []);
+  });
+
+  it("the type-map handler is named in a notice (type maps are not implemented)", () => {
+    const cfg = parseConfigText("AddHandler type-map .var\n<Directory /d>\n    SetHandler type-map\n</Directory>\n", "n.conf");
+    assert.equal(cfg.notices.length, 2);
+    assert.match(cfg.notices[0], /^n\.conf:1: .*type-map/);
+    assert.match(cfg.notices[1], /^n\.conf:3: .*type-map/);
+  });
+});
+
+for (const [engineName, engine] of availableEngines()) {
+  describe(`negotiation on a server (${engineName} engine)`, () => {
+    const live = siteServer(
+      (port) =>
+        writeSite("nodewsgi-neg-", ({ htdocs }) => ({
+          files: {
+            "htdocs/sc/app.wsgi": 'exports.application = (e, s) => { s("200 OK", [["Content-Type", "text/plain"], ...(e.QUERY_STRING === "own" ? [["Content-Language", "x-own"]] : [])]); return ["app"]; };\n',
+            "htdocs/sc/app.html": "static\n",
+            "htdocs/tm/m.var": "URI: a.html\nContent-Type: text/html\n",
+            "htdocs/z/t.txt.gz": "zipped",
+          },
+          config: `Listen 127.0.0.1:${port}
+<Directory "${htdocs}/sc">
+    Options MultiViews ExecCGI
+    MultiviewsMatch Handlers
+    AddHandler wsgi-script .wsgi
+    DefaultLanguage de
+</Directory>
+<Directory "${htdocs}/tm">
+    AddHandler type-map .var
+</Directory>
+AddEncoding x-gzip .gz
+`,
+        })).configFile,
+      engine,
+      "node",
+    );
+
+    it("MultiViews choosing an application is not remembered as a route plan: the next request negotiates again", async () => {
+      for (let i = 0; i < 3; i++) {
+        const app = await get(live.port, "/sc/app", { accept: "application/x-httpd-cgi" });
+        assert.equal(app.body, "app");
+        assert.equal(app.headers["content-location"], "app.wsgi");
+        assert.equal(app.headers.tcn, "choice");
+        const page = await get(live.port, "/sc/app", { accept: "*/*" });
+        assert.equal(page.body, "static\n");
+        assert.equal(page.headers["content-location"], "app.html");
+      }
+    });
+
+    it("an application's answer gets DefaultLanguage's Content-Language, its own after it (as httpd 2.4.71 + mod_wsgi 4.9.4 send it)", async () => {
+      const plain = await get(live.port, "/sc/app.wsgi");
+      assert.equal(plain.headers["content-language"], "de");
+      const own = await get(live.port, "/sc/app.wsgi?own");
+      assert.equal(own.headers["content-language"], "de,x-own");
+    });
+
+    it("a type map is refused with 500, never served as a file; a missing one is 404", async () => {
+      assert.equal((await get(live.port, "/tm/m.var")).status, 500);
+      assert.equal((await get(live.port, "/tm/none.var")).status, 404);
+    });
+
+    it("Content-Encoding takes the client's spelling (fix_encoding)", async () => {
+      assert.equal((await get(live.port, "/z/t.txt.gz")).headers["content-encoding"], "x-gzip");
+      assert.equal((await get(live.port, "/z/t.txt.gz", { "accept-encoding": "gzip" })).headers["content-encoding"], "gzip");
+      assert.equal((await get(live.port, "/z/t.txt.gz", { "accept-encoding": "br, x-gzip" })).headers["content-encoding"], "x-gzip");
+      assert.equal((await request(live.port, "/z/t.txt.gz", { method: "HEAD", headers: { "accept-encoding": "GZIP;q=0.5" } })).headers["content-encoding"], "gzip");
+    });
+  });
+}

@@ -526,7 +526,7 @@ def({
 });
 def({
   name: "SetHandler", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "SetHandler handler-name|none",
-  doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out.",
+  doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out. `type-map` is not implemented (a notice; such files are refused with 500).",
   apply(scope, [h]) {
     noticeTypeMap(scope, h!);
     scope.dir.handler = setting(scope, h!.toLowerCase() === "none" ? "none" : h!);
@@ -885,7 +885,7 @@ function removeMapping(name: string, adder: string, key: ExtensionTable): void {
 
 def({
   name: "AddHandler", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddHandler handler-name extension [extension] ...",
-  doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections.",
+  doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections. `type-map` (mod_negotiation's type maps) is not implemented: a notice at startup, and such files are refused with 500 rather than served.",
   apply(scope, [h, ...exts]) {
     noticeTypeMap(scope, h!);
     extMap(scope, "addHandlers", h!, exts);
@@ -911,7 +911,7 @@ def({
 });
 def({
   name: "AddLanguage", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddLanguage language-tag extension [extension] ...",
-  doc: "Maps extensions to a content language: static files get `Content-Language` (every tag in the name, joined by `,`, as `z.fr.de.txt` gives `fr,de`), and MultiViews chooses between `page.html.en` and `page.html.fr` by Accept-Language.",
+  doc: "Maps extensions to a content language: static files, and the answers of script files so named, get `Content-Language` (every tag in the name, joined by `,`, as `z.fr.de.txt` gives `fr,de`), and MultiViews chooses between `page.html.en` and `page.html.fr` by Accept-Language.",
   apply(scope, [lang, ...exts]) {
     extMap(scope, "addLanguages", lang!.toLowerCase(), exts);
   },
@@ -945,7 +945,7 @@ def({
 });
 def({
   name: "DefaultLanguage", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "DefaultLanguage language-tag",
-  doc: "The language of files whose name gives none (no AddLanguage extension), as mod_mime sets it: a static file gets `Content-Language` with it, and MultiViews negotiates such a file as being in that language. The tag is used as written.",
+  doc: "The language of files whose name gives none (no AddLanguage extension), as mod_mime sets it: a static file and an application's answer get `Content-Language` with it (an application's own Content-Language follows, joined by `,`), and MultiViews negotiates such a file as being in that language. The tag is used as written.",
   apply(scope, [lang]) {
     scope.dir.defaultLanguage = setting(scope, lang!);
   },

@@ -174,6 +174,8 @@ export class Site {
         });
       case "trace":
         return sendTrace(req, sink, result.extended, this.mapper.pageIdentity(req, null).signature);
+      case "inline":
+        return this.sendInlineVariant(req, sink, result);
       case "listing":
         return serveDirectoryListing(req, result.dir, result.uri, sink, { page: () => this.staticPage(req, result.settings) });
       case "redirect":
@@ -329,6 +331,26 @@ export class Site {
   /** ServerSignature, ServerAdmin and TraceEnable for the static handlers' own answers. */
   private staticPage(req: IncomingRequest, settings: DirSettings): StaticPage {
     return { ...this.mapper.pageIdentity(req, settings), traceEnabled: this.mapper.traceEnabled(req) };
+  }
+
+  /**
+   * A type map's inline variant, as mod_negotiation's handler sends it: GET and POST (and HEAD)
+   * only, else 405 allowing GET, POST and OPTIONS; no validators (httpd sets none).
+   */
+  private sendInlineVariant(req: IncomingRequest, sink: ResponseSink, result: Extract<MapResult, { kind: "inline" }>): void {
+    const method = req.method;
+    if (method !== "GET" && method !== "HEAD" && method !== "POST") {
+      const allow = `HEAD,GET,POST,OPTIONS${this.mapper.traceEnabled(req) ? ",TRACE" : ""}`;
+      return this.sendError(req, sink, 405, result.settings, [...result.headers, ["Allow", allow]]);
+    }
+    sink.writeHead(200, reasonPhrase(200), [
+      ...result.headers,
+      ["Accept-Ranges", "bytes"],
+      ["Content-Length", String(result.body.length)],
+      ...result.entity,
+    ]);
+    if (method === "HEAD") sink.end();
+    else sink.end(result.body);
   }
 
   /** What mod_mime, FileETag and MultiViews decided about a static file, for serveFile. */

@@ -1,10 +1,12 @@
 "use strict";
 // mod_negotiation beyond what the conformance corpus records (negotiation-* scenarios): the
-// directives' errors, route plans, the type-map handler nodewsgi refuses, an application's
+// directives' errors, the type map parser, route plans, a type map's ETag, an application's
 // Content-Language, and the fixup that respells Content-Encoding.
 const { describe, it } = require("node:test");
 const assert = require("node:assert/strict");
 const { parseConfigText, ConfigErrors } = require("../dist/config");
+const fs = require("node:fs");
+const path = require("node:path");
 const { writeSite } = require("./helpers/raw-http");
 const { siteServer } = require("./helpers/site-server");
 const { request, get } = require("./helpers/http");
@@ -43,23 +45,59 @@ describe("negotiation directives", () => {
     assert.deepEqual(cfg.notices, []);
   });
 
-  it("the type-map handler is named in a notice (type maps are not implemented)", () => {
-    const cfg = parseConfigText("AddHandler type-map .var\n<Directory /d>\n    SetHandler type-map\n</Directory>\n", "n.conf");
-    assert.equal(cfg.notices.length, 2);
-    assert.match(cfg.notices[0], /^n\.conf:1: .*type-map/);
-    assert.match(cfg.notices[1], /^n\.conf:3: .*type-map/);
+  it("type maps: comments, continuation lines, (comments), Description, Body: and a bad Content-Length (which ends the map)", () => {
+    const { parseTypeMap } = require("../dist/map/negotiate");
+    const map = [
+      "# a comment",
+      "URI: a.html (the first)",
+      "Content-Type: text/html;",
+      "  level=3; qs=0.5",
+      "Content-Language: en-GB,",
+      "# a comment inside a record",
+      "  FR",
+      "Description: two",
+      "   lines",
+      "",
+      "URI: b.txt",
+      "Content-Type: text/plain",
+      "Body:--end--",
+      "inline (kept)",
+      "--end-- anything",
+      "",
+      "URI: c.txt",
+      "Description: no content headers: no variant",
+      "",
+      "URI: d.txt",
+      "Content-Type: text/plain",
+      "Content-Length: 12x",
+      "",
+      "URI: e.txt",
+      "Content-Type: text/plain",
+      "",
+    ].join("\n");
+    const vs = parseTypeMap(Buffer.from(map, "latin1"), "/nonexistent/m.var");
+    assert.deepEqual(vs.map((v) => [v.name, v.type, v.level, v.qs, v.languages.join(","), v.description]), [
+      ["a.html", "text/html", 3, 0.5, "en-gb,fr", "two lines"],
+      ["m.var", "text/plain", 0, 1, "", ""],
+    ]);
+    assert.equal(vs[1].body.toString(), "inline (kept)\n");
+    assert.equal(vs[1].size, 14);
+    assert.equal(vs[0].size, -1);
+    assert.match(parseTypeMap(Buffer.from("URI a.html\n"), "/x/m.var"), /^AH00681: Syntax error in type map, no ':' in \/x\/m\.var/);
   });
 });
 
 for (const [engineName, engine] of availableEngines()) {
   describe(`negotiation on a server (${engineName} engine)`, () => {
+    let htdocsDir;
     const live = siteServer(
-      (port) =>
-        writeSite("nodewsgi-neg-", ({ htdocs }) => ({
+      (port) => {
+        const site = writeSite("nodewsgi-neg-", ({ htdocs }) => ({
           files: {
             "htdocs/sc/app.wsgi": 'exports.application = (e, s) => { s("200 OK", [["Content-Type", "text/plain"], ...(e.QUERY_STRING === "own" ? [["Content-Language", "x-own"]] : [])]); return ["app"]; };\n',
             "htdocs/sc/app.html": "static\n",
             "htdocs/tm/m.var": "URI: a.html\nContent-Type: text/html\n",
+            "htdocs/tm/a.html": "a\n",
             "htdocs/z/t.txt.gz": "zipped",
           },
           config: `Listen 127.0.0.1:${port}
@@ -74,7 +112,10 @@ for (const [engineName, engine] of availableEngines()) {
 </Directory>
 AddEncoding x-gzip .gz
 `,
-        })).configFile,
+        }));
+        htdocsDir = site.htdocs;
+        return site.configFile;
+      },
       engine,
       "node",
     );
@@ -98,8 +139,12 @@ AddEncoding x-gzip .gz
       assert.equal(own.headers["content-language"], "de,x-own");
     });
 
-    it("a type map is refused with 500, never served as a file; a missing one is 404", async () => {
-      assert.equal((await get(live.port, "/tm/m.var")).status, 500);
+    it("a type map's variant carries the map's ETag as its variant list validator; a missing map is 404", async () => {
+      const r = await get(live.port, "/tm/m.var");
+      assert.equal(r.body, "a\n");
+      assert.equal(r.headers["content-location"], "a.html");
+      const map = fs.statSync(path.join(htdocsDir, "tm/m.var"));
+      assert.match(r.headers.etag, new RegExp(`^(W/)?"2-[0-9a-f]+;${map.size.toString(16)}-[0-9a-f]+"$`));
       assert.equal((await get(live.port, "/tm/none.var")).status, 404);
     });
 

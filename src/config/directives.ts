@@ -141,11 +141,6 @@ function flagDirective(
   });
 }
 
-/** mod_negotiation's type maps are not implemented: say so where a configuration names the handler. */
-function noticeTypeMap(scope: ApplyScope, handler: string): void {
-  if (handler.toLowerCase() === "type-map") scope.notice("the type-map handler (mod_negotiation's type maps) is not implemented: such files are refused with 500");
-}
-
 function setting<T>(scope: ApplyScope, value: T): Setting<T> {
   return { value, where: scope.where };
 }
@@ -526,9 +521,8 @@ def({
 });
 def({
   name: "SetHandler", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "SetHandler handler-name|none",
-  doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out. `type-map` is not implemented (a notice; such files are refused with 500).",
+  doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out. `type-map` makes every file a type map (mod_negotiation's variants list).",
   apply(scope, [h]) {
-    noticeTypeMap(scope, h!);
     scope.dir.handler = setting(scope, h!.toLowerCase() === "none" ? "none" : h!);
   },
 });
@@ -885,9 +879,8 @@ function removeMapping(name: string, adder: string, key: ExtensionTable): void {
 
 def({
   name: "AddHandler", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddHandler handler-name extension [extension] ...",
-  doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections. `type-map` (mod_negotiation's type maps) is not implemented: a notice at startup, and such files are refused with 500 rather than served.",
+  doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections. `type-map` makes the files type maps (`AddHandler type-map .var`): mod_negotiation chooses among the variants the map lists.",
   apply(scope, [h, ...exts]) {
-    noticeTypeMap(scope, h!);
     extMap(scope, "addHandlers", h!, exts);
   },
 });

@@ -40,7 +40,7 @@ import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
 import { escapeUri } from "./uri-escape";
-import { negotiate } from "./negotiate";
+import { negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest } from "./negotiate";
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
 import type { HookContext } from "../auth/wsgi-hook-environ";
 import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsgi-access-script";
@@ -102,6 +102,18 @@ export type MapResult = AddsHeaders & (
       readonly negotiated?: Negotiated | undefined;
     }
   | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
+  /** A type map's inline `Body:` variant, chosen by negotiation (mod_negotiation's handler sends it). */
+  | {
+      readonly kind: "inline";
+      readonly file: string;
+      readonly body: Buffer;
+      /** Content-Type, Content-Language, Content-Encoding as the map gives them. */
+      readonly entity: readonly HeaderPair[];
+      /** The negotiation's Vary (and Alternates), on every answer. */
+      readonly headers: readonly HeaderPair[];
+      readonly settings: DirSettings;
+      readonly env: ReadonlyMap<string, string>;
+    }
   | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null; readonly file?: string }
   /** TraceEnable: echo the request (extended: with its body). */
   | { readonly kind: "trace"; readonly extended: boolean; readonly settings: null }
@@ -122,12 +134,14 @@ export type MapResult = AddsHeaders & (
       readonly settings: DirSettings | null;
     });
 
-/** What MultiViews adds to the chosen variant's responses. */
+/** What MultiViews (or a type map) adds to the chosen variant's responses. */
 export interface Negotiated {
   /** Content-Location, Vary, TCN: before the file's own headers, on error responses too. */
   readonly headers: readonly HeaderPair[];
   /** The variants' directory, whose mtime is the variant list validator in the ETag. */
   readonly dirStat: fs.BigIntStats;
+  /** A type map chose the variant by an internal redirect (not MultiViews' fast redirect): the URL stays the map's. */
+  readonly typeMap?: true;
 }
 
 /** A map result, or its promise when the map phase had to wait (Basic authentication). */
@@ -414,19 +428,10 @@ export class Mapper {
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
     if (walk.stat === null && options.has("MultiViews")) {
-      const h = (name: string) => headerValue(state.req.headers, name);
-      const n = negotiate(walk.filename, settings, {
-        method: state.req.method,
-        accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),
-        negotiate: h("negotiate"), userAgent: h("user-agent"),
-        hasQuery: query !== null, pathInfo: walk.pathInfo, env: state.env,
-      });
+      const n = negotiate(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
       // Variants were found: the answer depends on the request's Accept* headers.
       if (n.kind !== "none") state.plain = false;
-      if (n.kind === "list") {
-        const reason = n.status === 406 ? `AH00690: no acceptable variant: ${walk.filename}` : undefined;
-        return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
-      }
+      if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
       if (n.kind === "found") {
         state.negotiated = { headers: n.headers, dirStat: n.dirStat };
         const found = n.name;
@@ -468,9 +473,32 @@ export class Mapper {
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
-    // A type map is never served as it is (httpd negotiates with it); nodewsgi has no type maps.
-    if (handler === "type-map" && walk.stat !== null) return bad(500, `type maps (the type-map handler) are not supported: ${walk.filename}`, settings);
+    if (handler === "type-map" && walk.stat !== null) return this.typeMap(state, walk, settings, uri, query, depth);
     return this.defaultHandler(state, walk, settings, staticType);
+  }
+
+  /**
+   * mod_negotiation's handler for a type map: the variant it chooses is served by an internal
+   * redirect to its URI (beside the map's URL, with the path info and query), carrying the
+   * negotiation headers; an inline `Body:` variant is sent from the map.
+   */
+  private typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, uri: string, query: string | null, depth: number): Mapped {
+    state.plain = false;
+    const n = negotiateTypeMap(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
+    if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
+    if (n.kind === "none") return bad(404, `no variants in ${walk.filename}`, settings);
+    const v = n.variant;
+    if (v.body !== undefined) {
+      const entity: HeaderPair[] = [];
+      if (v.type) entity.push(["Content-Type", v.charset ? `${v.type}; charset=${v.charset}` : v.type]);
+      if (v.languages.length > 0) entity.push(["Content-Language", v.languages.join(",")]);
+      if (v.encoding) entity.push(["Content-Encoding", v.encoding]);
+      return { kind: "inline", file: walk.filename, body: v.body, entity, headers: n.headers, settings, env: state.env };
+    }
+    state.negotiated = { headers: n.headers, dirStat: n.dirStat, typeMap: true };
+    const mapUri = uri.slice(0, uri.length - walk.pathInfo.length);
+    const udir = escapeUri(mapUri.slice(0, mapUri.lastIndexOf("/") + 1));
+    return this.internalRedirect(state, udir + n.name + walk.pathInfo + (query !== null ? `?${query}` : ""), uri, query, depth);
   }
 
   /**
@@ -1166,6 +1194,24 @@ function slashRedirect(state: RequestState, uri: string, query: string | null, s
 }
 
 /** `reason`: a byte string, like the paths it names (logged through textOf). */
+/** What mod_negotiation reads of a request. */
+function negotiationRequest(state: RequestState, query: string | null, pathInfo: string): NegotiationRequest {
+  const h = (name: string) => headerValue(state.req.headers, name);
+  return {
+    method: state.req.method,
+    accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),
+    negotiate: h("negotiate"), userAgent: h("user-agent"),
+    hasQuery: query !== null, pathInfo, env: state.env,
+  };
+}
+
+/** 406 or 300 with the variant list, or a type map that cannot be read. */
+function negotiationError(n: Extract<Negotiation, { kind: "list" | "failed" }>, file: string, settings: DirSettings): MapResult {
+  if (n.kind === "failed") return { kind: "error", status: n.status, reason: n.reason, reasonModule: "negotiation", file, settings };
+  const reason = n.status === 406 ? `AH00690: no acceptable variant: ${file}` : undefined;
+  return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
+}
+
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
   return { kind: "error", status, reason, settings };
 }
@@ -1228,6 +1274,8 @@ function overBodyLimit(result: MapResult, req: MapRequest, serverSettings: DirSe
 function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
   const { cookies, vary } = state;
   const headers: HeaderPair[] = r.kind === "wsgi" && state.negotiated ? [...state.negotiated.headers] : [];
+  // A type map's variant that fails (a missing file): its error keeps the negotiation headers.
+  if (r.kind === "error" && state.negotiated) r = { ...r, headers: [...state.negotiated.headers, ...(r.headers ?? [])] };
   if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
   if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);
   return headers.length === 0 ? r : { ...r, responseHeaders: [...(r.responseHeaders ?? []), ...headers] };

@@ -28,12 +28,16 @@ export type Negotiation =
   | { readonly kind: "none" }
   | {
       readonly kind: "found";
+      /** The variant's URI, relative to the negotiated resource's directory. */
       readonly name: string;
+      readonly variant: Variant;
       /** Sent before the variant's own headers, error responses included (err_headers_out). */
       readonly headers: readonly HeaderPair[];
-      /** The directory the variants came from: its mtime is the variant list validator. */
+      /** The directory the variants came from (or the type map): its mtime is the variant list validator. */
       readonly dirStat: fs.BigIntStats;
     }
+  /** A type map that cannot be read (404, 403) or parsed (500). */
+  | { readonly kind: "failed"; readonly status: number; readonly reason: string }
   /** 406 Not Acceptable, or 300 Multiple Choices for a client that negotiates transparently. */
   | { readonly kind: "list"; readonly status: 300 | 406; readonly headers: readonly HeaderPair[]; readonly variantList: string };
 
@@ -55,7 +59,8 @@ export interface NegotiationRequest {
 /** The type mod_negotiation gives a script variant that names none (CGI_MAGIC_TYPE). */
 const CGI_MAGIC_TYPE = "application/x-httpd-cgi";
 
-interface Variant {
+export interface Variant {
+  /** The file name (a URI relative to the directory, for a type map's variants). */
   readonly name: string;
   /** The media type without parameters, lower-case. */
   readonly type: string;
@@ -66,9 +71,14 @@ interface Variant {
   readonly charset: string;
   readonly languages: readonly string[];
   readonly encoding: string;
+  /** The length in bytes, -1 when unknown (a type map's variant that names none and is not a file). */
   readonly size: number;
   /** Has a handler: its length is not its output's (no `{length}` in Alternates). */
   readonly script: boolean;
+  /** A type map's Description: shown as it is in the variant list. */
+  readonly description: string;
+  /** A type map's inline Body: (its bytes). */
+  readonly body?: Buffer;
 }
 
 interface AcceptItem {
@@ -102,6 +112,7 @@ interface Scores {
   enc: number;
 }
 
+/** MultiViews: negotiate the missing file `missing` from `name.*` in its directory. */
 export function negotiate(missing: string, settings: DirSettings, req: NegotiationRequest): Negotiation {
   const dir = path.dirname(missing);
   const base = path.basename(missing);
@@ -119,21 +130,54 @@ export function negotiate(missing: string, settings: DirSettings, req: Negotiati
   for (const n of names.sort()) {
     if (!n.startsWith(base + ".")) continue;
     const v = variantOf(dir, n, settings);
+    if (v === "type-map") {
+      // A type map among the candidates replaces them (read_types_multi).
+      return negotiateTypeMap(path.join(dir, n), settings, req, prefersScripts(req));
+    }
     if (v) variants.push(v);
   }
   if (variants.length === 0) return { kind: "none" };
-
   // do_negotiation: transparent only for GET/HEAD without path info.
-  const transparent = (req.method === "GET" || req.method === "HEAD") && req.pathInfo === "";
+  return choose(variants, settings, req, { transparent: req.pathInfo === "", dirStat, preferScripts: prefersScripts(req) });
+}
+
+/**
+ * mod_negotiation's handler for a type map (`AddHandler type-map .var`): the variants the map
+ * lists. A request through a map with a variant elsewhere than beside it (a `/` in its URI) or
+ * an inline body is not transparent. The handler never prefers scripts (MultiViews does for a
+ * POST, a query or path info).
+ */
+export function negotiateTypeMap(mapFile: string, settings: DirSettings, req: NegotiationRequest, preferScripts = false): Negotiation {
+  let text: Buffer;
+  let mapStat: fs.BigIntStats;
+  try {
+    text = fs.readFileSync(fsPath(mapFile));
+    mapStat = fs.statSync(fsPath(mapFile), { bigint: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { kind: "failed", status: code === "ENOENT" || code === "ENOTDIR" ? 404 : 403, reason: `AH00683: cannot access type map file: ${mapFile}` };
+  }
+  const parsed = parseTypeMap(text, mapFile);
+  if (typeof parsed === "string") return { kind: "failed", status: 500, reason: parsed };
+  if (parsed.length === 0) return { kind: "list", status: 406, headers: [], variantList: makeVariantList([]) };
+  const transparent = req.pathInfo === "" && parsed.every((v) => !v.name.includes("/") && v.body === undefined);
+  return choose(parsed, settings, req, { transparent, dirStat: mapStat, preferScripts });
+}
+
+function choose(
+  variants: readonly Variant[],
+  settings: DirSettings,
+  req: NegotiationRequest,
+  how: { transparent: boolean; dirStat: fs.BigIntStats; preferScripts: boolean },
+): Negotiation {
+  const transparent = (req.method === "GET" || req.method === "HEAD") && how.transparent;
   const flags = transparent ? negotiateFlags(req.negotiate, req.userAgent) : PLAIN_FLAGS;
   const accepts = req.accept !== undefined ? parseHeaderLine(req.accept) : null;
   // accept_q: an explicit q below 1 anywhere stops the wildcard fiddle.
   const acceptQ = accepts?.some((a) => a.q < 1) ?? false;
   const acceptList: AcceptItem[] = accepts ?? [{ name: "*/*", q: 1, level: 0 }];
-  // maybe_add_default_accepts: scripts rank below static files, unless the request looks like
-  // a script's (not GET/HEAD, a query, path info).
-  const preferScripts = (req.method !== "GET" && req.method !== "HEAD") || req.hasQuery || req.pathInfo !== "";
-  acceptList.push({ name: CGI_MAGIC_TYPE, q: flags.useRvsa ? 0 : preferScripts ? 2 : 0.001, level: 0 });
+  // maybe_add_default_accepts: scripts rank below static files, unless preferred.
+  acceptList.push({ name: CGI_MAGIC_TYPE, q: flags.useRvsa ? 0 : how.preferScripts ? 2 : 0.001, level: 0 });
 
   const ctx: Ctx = {
     settings,
@@ -157,7 +201,12 @@ export function negotiate(missing: string, settings: DirSettings, req: Negotiati
   const headers: HeaderPair[] = [];
   if (transparent) headers.push(["Content-Location", escapePathSegment(best.name)]);
   headers.push(...negotiationHeaders(variants, transparent, flags.sendAlternates, "choice"));
-  return { kind: "found", name: best.name, headers, dirStat };
+  return { kind: "found", name: best.name, variant: best, headers, dirStat: how.dirStat };
+}
+
+/** MultiViews prefers scripts for a request that looks like a script's: not GET/HEAD, a query, path info. */
+function prefersScripts(req: NegotiationRequest): boolean {
+  return (req.method !== "GET" && req.method !== "HEAD") || req.hasQuery || req.pathInfo !== "";
 }
 
 interface Ctx {
@@ -406,10 +455,13 @@ function negotiationHeaders(variants: readonly Variant[], transparent: boolean, 
   return headers;
 }
 
-function variantOf(dir: string, name: string, settings: DirSettings): Variant | null {
+function variantOf(dir: string, name: string, settings: DirSettings): Variant | "type-map" | null {
   const match = settings.multiviewsMatch?.value ?? "NegotiatedOnly";
   const ft = fileType(name, settings, defaultMimeTable());
-  const script = name.split(".").slice(1).some((e) => !!settings.addHandlers?.get(e.toLowerCase())?.value);
+  let handler: string | undefined;
+  for (const e of name.split(".").slice(1)) handler = settings.addHandlers?.get(e.toLowerCase())?.value || handler;
+  handler = settings.handler?.value !== undefined && settings.handler.value !== "none" ? settings.handler.value : handler;
+  const script = handler !== undefined;
   const handlersCount = match === "Handlers" || match === "Filters Handlers";
   for (const e of ft.unknown) {
     if (match === "Any") continue;
@@ -429,6 +481,7 @@ function variantOf(dir: string, name: string, settings: DirSettings): Variant | 
     if (!script) return null;
     type = CGI_MAGIC_TYPE;
   }
+  if (handler === "type-map") return "type-map";
   const t = parseHeaderLine(type)[0];
   if (!t) return null;
   return {
@@ -441,7 +494,187 @@ function variantOf(dir: string, name: string, settings: DirSettings): Variant | 
     encoding: ft.encoding ?? "",
     size,
     script,
+    description: "",
   };
+}
+
+/** httpd reads a type map's lines, and an inline body, in buffers of this size. */
+const MAX_STRING_LEN = 8192;
+
+/**
+ * read_type_map: records of RFC 822-style headers separated by blank lines; `#` starts a
+ * comment line; a line starting with white space continues the one before (not after `Body:`);
+ * `(comments)` are blanked. URI, Content-Type (with qs, level, charset), Content-Language,
+ * Content-Encoding, Content-Length, Description, and `Body:TAG` (the bytes up to TAG, after
+ * which reading resumes at the next line). A record becomes a variant when it has a URI (an
+ * inline body's is the map's own name) and any of the content headers. Returns the log line
+ * of a syntax error (500) instead.
+ */
+export function parseTypeMap(text: Buffer, mapFile: string): Variant[] | string {
+  const src = text.toString("latin1");
+  const dir = path.dirname(mapFile);
+  const variants: Variant[] = [];
+  let pos = 0;
+  let rec = newRecord();
+  let hasContent = false;
+
+  /** apr_file_gets: a line with its newline, at most MAX_STRING_LEN - 1 bytes; null at the end. */
+  const getsLine = (): string | null => {
+    if (pos >= src.length) return null;
+    const nl = src.indexOf("\n", pos);
+    const end = Math.min(nl < 0 ? src.length : nl + 1, pos + MAX_STRING_LEN - 1);
+    const line = src.slice(pos, end);
+    pos = end;
+    return line;
+  };
+  /** get_header_line: a header (continuations joined), "" for a blank line, null at the end. */
+  const headerLine = (): string | null => {
+    let line: string | null;
+    do line = getsLine();
+    while (line !== null && line.startsWith("#"));
+    if (line === null) return null;
+    if (line.trim() === "") return "";
+    if (line.slice(0, 5).toLowerCase() === "body:") return line;
+    let out = line;
+    while (pos < src.length) {
+      const c = src[pos]!;
+      if (c === "#") {
+        const nl = src.indexOf("\n", pos);
+        pos = nl < 0 ? src.length : nl + 1;
+      } else if (/\s/.test(c)) {
+        // Leading white space: a continuation, or a blank line that ends the record.
+        let p = pos;
+        while (p < src.length && src[p] !== "\n" && /\s/.test(src[p]!)) p++;
+        pos = p;
+        if (p >= src.length || src[p] === "\n") return out;
+        const nl = src.indexOf("\n", pos);
+        const end = nl < 0 ? src.length : nl;
+        out += src.slice(pos, end) + "\n";
+        pos = nl < 0 ? src.length : nl + 1;
+      } else {
+        return out;
+      }
+    }
+    return out;
+  };
+
+  for (;;) {
+    const header = headerLine();
+    if (header === null || header === "") {
+      if (rec.name !== "" && hasContent) variants.push(finish(rec, dir));
+      if (header === null) break;
+      rec = newRecord();
+      hasContent = false;
+      continue;
+    }
+    const colon = header.indexOf(":");
+    if (colon < 0) return `AH00681: Syntax error in type map, no ':' in ${mapFile} for header ${header.trimEnd()}`;
+    const name = header.slice(0, colon).toLowerCase();
+    const value = stripParenComments(header.slice(colon + 1).replace(/^\s+/, ""));
+    if (value === "") return `AH00682: Syntax error in type map --- no header body: ${mapFile} for ${header.trimEnd()}`;
+    if (name === "uri") rec.name = firstToken(value);
+    else if (name === "content-type") {
+      const t = parseHeaderLine(value)[0];
+      rec.type = t?.name ?? "";
+      rec.qs = t?.q ?? 1;
+      rec.level = t?.level ?? 0;
+      rec.charset = t?.charset ?? "";
+      hasContent = true;
+    } else if (name === "content-length") {
+      const token = firstToken(value);
+      // httpd logs it and stops reading the map: the records before this one stand.
+      if (!/^[0-9]+$/.test(token)) break;
+      rec.size = Number(token);
+      hasContent = true;
+    } else if (name === "content-language") {
+      rec.languages = value.split(/[,;]/).map((l) => l.trim().toLowerCase()).filter((l) => l !== "");
+      hasContent = true;
+    } else if (name === "content-encoding") {
+      rec.encoding = firstToken(value);
+      hasContent = true;
+    } else if (name === "description") {
+      // New lines become spaces; the last character (the line's newline) goes.
+      rec.description = value.replace(/\n/g, " ").slice(0, -1);
+    } else if (name === "body") {
+      const tag = value.replace(/\s+$/, "");
+      const window = src.slice(pos, pos + MAX_STRING_LEN - 1);
+      const at = tag === "" ? 0 : window.indexOf(tag);
+      // No end tag (AH00685): as for a bad length, the records before this one stand.
+      if (at < 0) break;
+      rec.body = Buffer.from(window.slice(0, at), "latin1");
+      rec.size = rec.body.length;
+      rec.name = path.basename(mapFile);
+      const nl = window.indexOf("\n", at + tag.length);
+      pos += nl < 0 ? window.length : nl + 1;
+    }
+  }
+  return variants;
+}
+
+interface MapRecord {
+  name: string;
+  type: string;
+  qs: number;
+  level: number;
+  charset: string;
+  languages: string[];
+  encoding: string;
+  size: number;
+  description: string;
+  body: Buffer | undefined;
+}
+
+function newRecord(): MapRecord {
+  return { name: "", type: "", qs: 0, level: 0, charset: "", languages: [], encoding: "", size: -1, description: "", body: undefined };
+}
+
+/** A record as a variant; a length the map does not give is the file's (find_content_length). */
+function finish(r: MapRecord, dir: string): Variant {
+  let size = r.size;
+  if (size < 0 && r.body === undefined) {
+    try {
+      size = fs.statSync(fsPath(path.join(dir, r.name))).size;
+    } catch {
+      size = -1;
+    }
+  }
+  return {
+    name: r.name, type: r.type, level: r.level, qs: r.qs, charset: r.charset, languages: r.languages,
+    encoding: r.encoding, size, script: false, description: r.description, ...(r.body !== undefined ? { body: r.body } : {}),
+  };
+}
+
+/** ap_get_token without white space: up to white space, `;` or `,`. */
+function firstToken(s: string): string {
+  return /^[^\s;,]*/.exec(s.replace(/^\s+/, ""))![0];
+}
+
+/** strip_paren_comments: `(...)` becomes spaces, outside quoted strings. */
+function stripParenComments(s: string): string {
+  let out = "";
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i]!;
+    if (c === '"') {
+      const close = s.indexOf('"', i + 1);
+      if (close < 0) return out + s.slice(i);
+      out += s.slice(i, close + 1);
+      i = close + 1;
+    } else if (c === "(") {
+      while (i < s.length && s[i] !== ")") {
+        out += " ";
+        i++;
+      }
+      if (i < s.length) {
+        out += " ";
+        i++;
+      }
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
 }
 
 interface ParsedItem extends AcceptItem {
@@ -516,11 +749,12 @@ function qString(q: number): string {
 function alternates(variants: readonly Variant[]): string {
   return variants
     .map((v) => {
-      let s = `{"${escapePathSegment(v.name)}" ${qString(v.qs)} {type ${v.type}}`;
+      let s = `{"${escapePathSegment(v.name)}" ${qString(v.qs)}`;
+      if (v.type) s += ` {type ${v.type}}`;
       if (v.charset) s += ` {charset ${v.charset}}`;
       if (v.languages.length > 0) s += ` {language ${v.languages.join(",")}}`;
       if (v.encoding) s += ` {encoding ${v.encoding}}`;
-      if (!v.script) s += ` {length ${v.size}}`;
+      if (!v.script && v.size >= 0) s += ` {length ${v.size}}`;
       return s + "}";
     })
     .join(", ");
@@ -530,7 +764,9 @@ function alternates(variants: readonly Variant[]): string {
 function makeVariantList(variants: readonly Variant[]): string {
   let s = "Available variants:\n<ul>\n";
   for (const v of variants) {
-    s += `<li><a href="${escapePathSegment(v.name)}">${escapeHtml(v.name)}</a> , type ${v.type}`;
+    // The description is shown as the map gives it (httpd does not escape it).
+    s += `<li><a href="${escapePathSegment(v.name)}">${escapeHtml(v.name)}</a> ${v.description}`;
+    if (v.type) s += `, type ${v.type}`;
     if (v.languages.length > 0) s += `, language ${v.languages.join(",")}`;
     if (v.charset) s += `, charset ${v.charset}`;
     if (v.encoding) s += `, encoding ${v.encoding}`;

@@ -196,7 +196,7 @@ export async function serveFile(
     const size = Number(stat.size);
     const lmSec = lastModifiedSeconds(stat, nowMs);
     const parts = opts.fileETag === undefined ? DEFAULT_FILE_ETAG : opts.fileETag;
-    const vlv = opts.variantListDir ? variantListValidator(opts.variantListDir, nowMs) : undefined;
+    const vlv = opts.variantListDir ? variantListValidator(opts.variantListDir, nowMs, parts ?? undefined) : undefined;
     let etag: string | undefined;
     if (parts?.digest) {
       // A client gone mid-digest closes the file under the read: nothing to answer, nothing to log.

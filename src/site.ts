@@ -159,8 +159,8 @@ export class Site {
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);
     // mod_mime's languages of the script file reach an application's answer too.
     if (result.kind === "wsgi" && (result.settings.defaultLanguage || result.settings.addLanguages)) {
-      const languages = fileType(path.basename(result.script), result.settings, this.mime).languages;
-      if (languages.length > 0) sink = withContentLanguage(sink, languages.join(","));
+      const languages = this.scriptLanguages(result.settings, result.script);
+      if (languages !== "") sink = withContentLanguage(sink, languages);
     }
     switch (result.kind) {
       case "wsgi":
@@ -352,6 +352,20 @@ export class Site {
     if (method === "HEAD") sink.end();
     else sink.end(result.body);
   }
+
+  /** Content-Language of a script file (AddLanguage, DefaultLanguage), "" for none: remembered per section and script. */
+  private scriptLanguages(settings: DirSettings, script: string): string {
+    let bySettings = this.languagesOf.get(settings);
+    if (bySettings === undefined) this.languagesOf.set(settings, (bySettings = new Map()));
+    let languages = bySettings.get(script);
+    if (languages === undefined) {
+      languages = fileType(path.basename(script), settings, this.mime).languages.join(",");
+      bySettings.set(script, languages);
+    }
+    return languages;
+  }
+
+  private readonly languagesOf = new WeakMap<DirSettings, Map<string, string>>();
 
   /** What mod_mime, FileETag and MultiViews decided about a static file, for serveFile. */
   private fileOptions(result: Extract<MapResult, { kind: "static" }>): ServeFileOptions {

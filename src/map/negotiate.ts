@@ -159,7 +159,6 @@ export function negotiateTypeMap(mapFile: string, settings: DirSettings, req: Ne
   }
   const parsed = parseTypeMap(text, mapFile);
   if (typeof parsed === "string") return { kind: "failed", status: 500, reason: parsed };
-  if (parsed.length === 0) return { kind: "list", status: 406, headers: [], variantList: makeVariantList([]) };
   const transparent = req.pathInfo === "" && parsed.every((v) => !v.name.includes("/") && v.body === undefined);
   return choose(parsed, settings, req, { transparent, dirStat: mapStat, preferScripts });
 }
@@ -448,7 +447,7 @@ function negotiateFlags(header: string | undefined, userAgent: string | undefine
 /** Alternates (when asked for), Vary, TCN (when transparent), as set_neg_headers adds them. */
 function negotiationHeaders(variants: readonly Variant[], transparent: boolean, sendAlternates: boolean, result: "choice" | "list"): HeaderPair[] {
   const headers: HeaderPair[] = [];
-  if (sendAlternates) headers.push(["Alternates", alternates(variants)]);
+  if (sendAlternates && variants.length > 0) headers.push(["Alternates", alternates(variants)]);
   const vary = varyOf(variants, transparent);
   if (vary) headers.push(["Vary", vary]);
   if (transparent) headers.push(["TCN", result]);
@@ -721,8 +720,8 @@ function atoq(s: string): number {
 
 /** Vary: `negotiate` when transparent, then each dimension in which the variants differ. */
 function varyOf(variants: readonly Variant[], transparent: boolean): string {
-  const first = variants[0]!;
-  const differs = (f: (v: Variant) => string) => variants.some((v) => f(v) !== f(first));
+  const first = variants[0];
+  const differs = (f: (v: Variant) => string) => first !== undefined && variants.some((v) => f(v) !== f(first));
   const parts: string[] = [];
   if (transparent) parts.push("negotiate");
   if (differs((v) => v.type)) parts.push("accept");

@@ -9,7 +9,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { writeSite } = require("./helpers/raw-http");
 const { siteServer } = require("./helpers/site-server");
-const { request, get } = require("./helpers/http");
+const { request, get, raw } = require("./helpers/http");
 const { availableEngines } = require("./helpers/engines");
 
 function errorsOf(text) {
@@ -36,13 +36,16 @@ describe("negotiation directives", () => {
     assert.match(errs[1].message, /Cannot combine ForceLanguagePriority options with None/);
   });
 
-  it("LanguagePriority lines in one section add up; DefaultLanguage keeps its case; none of the three is a notice", () => {
+  it("LanguagePriority lines in one section add up; DefaultLanguage keeps its case; none is a notice; CacheNegotiatedDocs is server-wide", () => {
     const cfg = parseConfigText("<Directory /d>\n    LanguagePriority de fr\n    LanguagePriority en\n    DefaultLanguage en-GB\n    ForceLanguagePriority Fallback\n</Directory>\n", "n.conf");
     const s = cfg.main.sections.find((x) => x.settings.languagePriority).settings;
     assert.deepEqual(s.languagePriority.value, ["de", "fr", "en"]);
     assert.equal(s.defaultLanguage.value, "en-GB");
     assert.deepEqual(s.forceLanguagePriority.value, { prefer: false, fallback: true });
     assert.deepEqual(cfg.notices, []);
+    const on = parseConfigText("CacheNegotiatedDocs On\n", "n.conf");
+    assert.equal(on.main.dir.cacheNegotiatedDocs.value, true);
+    assert.deepEqual(errorsOf("<Directory /d>\n    CacheNegotiatedDocs On\n</Directory>\n").map((e) => [e.line, e.code]), [[2, "E_CONFIG_CONTEXT"]]);
   });
 
   it("type maps: comments, continuation lines, (comments), Description, Body: and a bad Content-Length (which ends the map)", () => {
@@ -146,6 +149,17 @@ AddEncoding x-gzip .gz
       const map = fs.statSync(path.join(htdocsDir, "tm/m.var"));
       assert.match(r.headers.etag, new RegExp(`^(W/)?"2-[0-9a-f]+;${map.size.toString(16)}-[0-9a-f]+"$`));
       assert.equal((await get(live.port, "/tm/none.var")).status, 404);
+    });
+
+    it("HTTP/1.0: what a type map chose gets Expires (httpd's no_cache), a 406 does not, HTTP/1.1 does not", async () => {
+      const old = await raw(live.port, "GET /tm/m.var HTTP/1.0\r\nHost: a\r\n\r\n");
+      assert.match(old, /^HTTP\/1\.1 200 /);
+      assert.match(old, /\r\nExpires: \w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT\r\n/);
+      const refused = await raw(live.port, "GET /tm/m.var HTTP/1.0\r\nHost: a\r\nAccept: image/png\r\n\r\n");
+      assert.match(refused, /^HTTP\/1\.1 406 /);
+      assert.doesNotMatch(refused, /\r\nExpires:/i);
+      const current = await get(live.port, "/tm/m.var");
+      assert.equal(current.headers.expires, undefined);
     });
 
     it("Content-Encoding takes the client's spelling (fix_encoding)", async () => {

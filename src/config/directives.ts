@@ -945,6 +945,13 @@ def({
 });
 currentModule = "mod_negotiation";
 def({
+  name: "CacheNegotiatedDocs", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "CacheNegotiatedDocs On|Off", default: "Off",
+  doc: "Off (the default): an HTTP/1.0 client gets `Expires` set to the time of the answer on what a type map chose, so that HTTP/1.0 caches do not keep a negotiated answer (httpd 2.4 loses this for MultiViews, which answers by a fast redirect). On: no such `Expires`.",
+  apply(scope, [v]) {
+    scope.dir.cacheNegotiatedDocs = setting(scope, parseFlag(v!, "CacheNegotiatedDocs"));
+  },
+});
+def({
   name: "LanguagePriority", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "LanguagePriority language-tag [language-tag] ...",
   doc: "The order of preference among languages when MultiViews finds variants equally acceptable by Accept-Language (or the client sent none): the earlier tag wins. A tag matches a variant's language that it prefixes (`en` matches `en-gb`), case-insensitively. Several lines in one section add to the list; an inner section's list replaces an outer one. See ForceLanguagePriority.",
   apply(scope, langs) {

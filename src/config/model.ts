@@ -328,6 +328,8 @@ export interface DirSettings {
   languagePriority?: Setting<readonly string[]>;
   /** ForceLanguagePriority: Prefer and/or Fallback, or None (neither). */
   forceLanguagePriority?: Setting<{ readonly prefer: boolean; readonly fallback: boolean }>;
+  /** CacheNegotiatedDocs (server and virtual host): no `Expires` for HTTP/1.0 clients of a type map. */
+  cacheNegotiatedDocs?: Setting<boolean>;
   /** DefaultLanguage: the language of files no extension gives one (as written: mod_mime keeps its case). */
   defaultLanguage?: Setting<string>;
   /** SetEnv/UnsetEnv/PassEnv in configuration order; apply in order. */

@@ -40,6 +40,7 @@ import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { matchRedirect } from "./redirect";
 import { escapeUri } from "./uri-escape";
+import { httpDate } from "../static/conditional";
 import { negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest } from "./negotiate";
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
 import type { HookContext } from "../auth/wsgi-hook-environ";
@@ -484,9 +485,13 @@ export class Mapper {
    */
   private typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, uri: string, query: string | null, depth: number): Mapped {
     state.plain = false;
-    const n = negotiateTypeMap(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
+    let n = negotiateTypeMap(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
     if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
-    if (n.kind === "none") return bad(404, `no variants in ${walk.filename}`, settings);
+    if (n.kind !== "found") return bad(404, `no variants in ${walk.filename}`, settings);
+    // A choice is not for HTTP/1.0 caches (unless CacheNegotiatedDocs): Expires now (r->no_cache), kept through the redirect.
+    if (state.req.protocol === "HTTP/1.0" && settings.cacheNegotiatedDocs?.value !== true) {
+      n = { ...n, headers: [...n.headers, ["Expires", httpDate(Math.floor(Date.now() / 1000))]] };
+    }
     const v = n.variant;
     if (v.body !== undefined) {
       const entity: HeaderPair[] = [];

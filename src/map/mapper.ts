@@ -1198,7 +1198,6 @@ function slashRedirect(state: RequestState, uri: string, query: string | null, s
   return { kind: "redirect", status: 301, location, settings, file: dirPath };
 }
 
-/** `reason`: a byte string, like the paths it names (logged through textOf). */
 /** What mod_negotiation reads of a request. */
 function negotiationRequest(state: RequestState, query: string | null, pathInfo: string): NegotiationRequest {
   const h = (name: string) => headerValue(state.req.headers, name);
@@ -1217,6 +1216,7 @@ function negotiationError(n: Extract<Negotiation, { kind: "list" | "failed" }>, 
   return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
 }
 
+/** `reason`: a byte string, like the paths it names (logged through textOf). */
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
   return { kind: "error", status, reason, settings };
 }

@@ -474,7 +474,7 @@ export class Mapper {
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
-    if (handler === "type-map" && walk.stat !== null) return this.typeMap(state, walk, settings, uri, query, depth);
+    if (handler === "type-map" && walk.stat !== null) return this.typeMap(state, walk, settings, options, uri, query, depth);
     return this.defaultHandler(state, walk, settings, staticType);
   }
 
@@ -483,11 +483,15 @@ export class Mapper {
    * redirect to its URI (beside the map's URL, with the path info and query), carrying the
    * negotiation headers; an inline `Body:` variant is sent from the map.
    */
-  private typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, uri: string, query: string | null, depth: number): Mapped {
+  private typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, options: ReadonlySet<string>, uri: string, query: string | null, depth: number): Mapped {
     state.plain = false;
-    let n = negotiateTypeMap(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
+    const neg = negotiationRequest(state, query, walk.pathInfo);
+    let n = negotiateTypeMap(walk.filename, settings, neg);
     if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
     if (n.kind !== "found") return bad(404, `no variants in ${walk.filename}`, settings);
+    if (n.transparent && n.variant.body === undefined && variantNegotiates(path.join(path.dirname(walk.filename), n.name), settings, options, neg)) {
+      return { kind: "error", status: 506, settings };
+    }
     // A choice is not for HTTP/1.0 caches (unless CacheNegotiatedDocs): Expires now (r->no_cache), kept through the redirect.
     if (state.req.protocol === "HTTP/1.0" && settings.cacheNegotiatedDocs?.value !== true) {
       n = { ...n, headers: [...n.headers, ["Expires", httpDate(Math.floor(Date.now() / 1000))]] };
@@ -1196,6 +1200,22 @@ function withFile(result: MapResult, file: string): MapResult {
 function slashRedirect(state: RequestState, uri: string, query: string | null, settings: DirSettings, dirPath: string): MapResult {
   const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
   return { kind: "redirect", status: 301, location, settings, file: dirPath };
+}
+
+/**
+ * setup_choice_response's check on a transparent type map's choice (a neighbour: the map's
+ * settings are its own): a variant that is a type map itself, or that MultiViews would
+ * negotiate, is a configuration error, 506 Variant Also Negotiates.
+ */
+function variantNegotiates(file: string, settings: DirSettings, options: ReadonlySet<string>, req: NegotiationRequest): boolean {
+  const set = settings.handler?.value;
+  if (set !== undefined && set !== "none") {
+    if (set === "type-map") return true;
+  } else if (path.basename(file).split(".").slice(1).some((e) => settings.addHandlers?.get(e.toLowerCase())?.value === "type-map")) {
+    return true;
+  }
+  if (!options.has("MultiViews") || fs.existsSync(fsPath(file))) return false;
+  return negotiate(file, settings, { ...req, pathInfo: "" }).kind !== "none";
 }
 
 /** What mod_negotiation reads of a request. */

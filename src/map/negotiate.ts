@@ -35,6 +35,8 @@ export type Negotiation =
       readonly headers: readonly HeaderPair[];
       /** The directory the variants came from (or the type map): its mtime is the variant list validator. */
       readonly dirStat: fs.BigIntStats;
+      /** A transparent negotiation (TCN): its variant may not negotiate in turn (506). */
+      readonly transparent: boolean;
     }
   /** A type map that cannot be read (404, 403) or parsed (500). */
   | { readonly kind: "failed"; readonly status: number; readonly reason: string }
@@ -200,7 +202,7 @@ function choose(
   const headers: HeaderPair[] = [];
   if (transparent) headers.push(["Content-Location", escapePathSegment(best.name)]);
   headers.push(...negotiationHeaders(variants, transparent, flags.sendAlternates, "choice"));
-  return { kind: "found", name: best.name, variant: best, headers, dirStat: how.dirStat };
+  return { kind: "found", name: best.name, variant: best, headers, dirStat: how.dirStat, transparent };
 }
 
 /** MultiViews prefers scripts for a request that looks like a script's: not GET/HEAD, a query, path info. */

@@ -95,6 +95,8 @@ function cannedText(status: number, ctx: ErrorPageContext): string {
       );
     case 431:
       return "<p>The server refused this request because\nthe request header fields are too large.</p>\n";
+    case 506:
+      return "<p>A variant for the requested resource\n<pre>\n\n</pre>\nis itself a negotiable resource. This indicates a configuration error.</p>\n";
     case 501:
       return withNotes(`<p>${method} not supported for current URL.<br />\n`, ctx.errorNotes, "</p>\n");
     case 502:

@@ -23,7 +23,7 @@ import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
-import { withExtraHeaders } from "./http/extra-headers";
+import { withContentLanguage, withExtraHeaders } from "./http/extra-headers";
 import type { ServeFileOptions, StaticPage } from "./static/serve-file";
 import { fileType } from "./static/file-type";
 import { fileETagParts } from "./config/file-etag";
@@ -159,6 +159,11 @@ export class Site {
     }
     // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);
+    // mod_mime's languages of the script file reach an application's answer too.
+    if (result.kind === "wsgi" && (result.settings.defaultLanguage || result.settings.addLanguages)) {
+      const languages = this.scriptLanguages(result.settings, result.script);
+      if (languages !== "") sink = withContentLanguage(sink, languages);
+    }
     switch (result.kind) {
       case "wsgi":
         return this.runApplication(req, result, sink);
@@ -171,6 +176,8 @@ export class Site {
         });
       case "trace":
         return sendTrace(req, sink, result.extended, this.mapper.pageIdentity(req, null).signature);
+      case "inline":
+        return this.sendInlineVariant(req, sink, result);
       case "listing":
         return serveDirectoryListing(req, result.dir, result.uri, sink, { page: () => this.staticPage(req, result.settings) });
       case "redirect":
@@ -327,6 +334,40 @@ export class Site {
   private staticPage(req: IncomingRequest, settings: DirSettings): StaticPage {
     return { ...this.mapper.pageIdentity(req, settings), traceEnabled: this.mapper.traceEnabled(req) };
   }
+
+  /**
+   * A type map's inline variant, as mod_negotiation's handler sends it: GET and POST (and HEAD)
+   * only, else 405 allowing GET, POST and OPTIONS; no validators (httpd sets none).
+   */
+  private sendInlineVariant(req: IncomingRequest, sink: ResponseSink, result: Extract<MapResult, { kind: "inline" }>): void {
+    const method = req.method;
+    if (method !== "GET" && method !== "HEAD" && method !== "POST") {
+      const allow = `HEAD,GET,POST,OPTIONS${this.mapper.traceEnabled(req) ? ",TRACE" : ""}`;
+      return this.sendError(req, sink, 405, result.settings, [...result.headers, ["Allow", allow]]);
+    }
+    sink.writeHead(200, reasonPhrase(200), [
+      ...result.headers,
+      ["Accept-Ranges", "bytes"],
+      ["Content-Length", String(result.body.length)],
+      ...result.entity,
+    ]);
+    if (method === "HEAD") sink.end();
+    else sink.end(result.body);
+  }
+
+  /** Content-Language of a script file (AddLanguage, DefaultLanguage), "" for none: remembered per section and script. */
+  private scriptLanguages(settings: DirSettings, script: string): string {
+    let bySettings = this.languagesOf.get(settings);
+    if (bySettings === undefined) this.languagesOf.set(settings, (bySettings = new Map()));
+    let languages = bySettings.get(script);
+    if (languages === undefined) {
+      languages = fileType(path.basename(script), settings, this.mime).languages.join(",");
+      bySettings.set(script, languages);
+    }
+    return languages;
+  }
+
+  private readonly languagesOf = new WeakMap<DirSettings, Map<string, string>>();
 
   /** What mod_mime, FileETag and MultiViews decided about a static file, for serveFile. */
   private fileOptions(result: Extract<MapResult, { kind: "static" }>): ServeFileOptions {

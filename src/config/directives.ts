@@ -529,7 +529,7 @@ def({
 });
 def({
   name: "SetHandler", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "SetHandler handler-name|none",
-  doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out.",
+  doc: "Forces every matching file to be processed by a handler regardless of extension: `wsgi-script` runs the file as a WSGI application (it needs `Options ExecCGI`), a WSGIHandlerScript name runs that script's `handle_request`. `none` removes a handler set further out. `type-map` makes every file a type map (mod_negotiation's variants list).",
   apply(scope, [h]) {
     scope.dir.handler = setting(scope, h!.toLowerCase() === "none" ? "none" : h!);
   },
@@ -916,7 +916,7 @@ function removeMapping(name: string, adder: string, key: ExtensionTable): void {
 
 def({
   name: "AddHandler", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddHandler handler-name extension [extension] ...",
-  doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections.",
+  doc: "Files with one of these extensions (anywhere in the name, as mod_mime matches) are processed by the handler: `wsgi-script` (needs `Options ExecCGI`) or a WSGIHandlerScript name. Adds to the mappings inherited from enclosing sections. `type-map` makes the files type maps (`AddHandler type-map .var`): mod_negotiation chooses among the variants the map lists.",
   apply(scope, [h, ...exts]) {
     extMap(scope, "addHandlers", h!, exts);
   },
@@ -941,7 +941,7 @@ def({
 });
 def({
   name: "AddLanguage", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddLanguage language-tag extension [extension] ...",
-  doc: "Maps extensions to a content language: static files get `Content-Language` (every tag in the name, joined by `,`, as `z.fr.de.txt` gives `fr,de`), and MultiViews chooses between `page.html.en` and `page.html.fr` by Accept-Language.",
+  doc: "Maps extensions to a content language: static files, and the answers of script files so named, get `Content-Language` (every tag in the name, joined by `,`, as `z.fr.de.txt` gives `fr,de`), and MultiViews chooses between `page.html.en` and `page.html.fr` by Accept-Language.",
   apply(scope, [lang, ...exts]) {
     extMap(scope, "addLanguages", lang!.toLowerCase(), exts);
   },
@@ -971,6 +971,47 @@ def({
     if (vals.length === 2 && (vals.includes("Any") || vals.includes("NegotiatedOnly"))) throw badValue("Any and NegotiatedOnly stand alone");
     const v = (vals.length === 2 ? "Filters Handlers" : vals[0]!) as "Any" | "NegotiatedOnly" | "Filters" | "Handlers" | "Filters Handlers";
     scope.dir.multiviewsMatch = setting(scope, v);
+  },
+});
+def({
+  name: "DefaultLanguage", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: 1, syntax: "DefaultLanguage language-tag",
+  doc: "The language of files whose name gives none (no AddLanguage extension), as mod_mime sets it: a static file and an application's answer get `Content-Language` with it (an application's own Content-Language follows, joined by `,`), and MultiViews negotiates such a file as being in that language. The tag is used as written.",
+  apply(scope, [lang]) {
+    scope.dir.defaultLanguage = setting(scope, lang!);
+  },
+});
+currentModule = "mod_negotiation";
+def({
+  name: "CacheNegotiatedDocs", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "CacheNegotiatedDocs On|Off", default: "Off",
+  doc: "Off (the default): an HTTP/1.0 client gets `Expires` set to the time of the answer on what a type map chose, so that HTTP/1.0 caches do not keep a negotiated answer (httpd 2.4 loses this for MultiViews, which answers by a fast redirect). On: no such `Expires`.",
+  apply(scope, [v]) {
+    scope.dir.cacheNegotiatedDocs = setting(scope, parseFlag(v!, "CacheNegotiatedDocs"));
+  },
+});
+def({
+  name: "LanguagePriority", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "LanguagePriority language-tag [language-tag] ...",
+  doc: "The order of preference among languages when MultiViews finds variants equally acceptable by Accept-Language (or the client sent none): the earlier tag wins. A tag matches a variant's language that it prefixes (`en` matches `en-gb`), case-insensitively. Several lines in one section add to the list; an inner section's list replaces an outer one. See ForceLanguagePriority.",
+  apply(scope, langs) {
+    const before = scope.dir.languagePriority?.value ?? [];
+    scope.dir.languagePriority = setting(scope, [...before, ...langs]);
+  },
+});
+def({
+  name: "ForceLanguagePriority", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "ForceLanguagePriority None|Prefer|Fallback [Prefer|Fallback]", default: "Prefer",
+  doc: "How LanguagePriority decides: `Prefer` (the default) breaks ties between variants of equal Accept-Language quality; `Fallback` serves the LanguagePriority variant when no language the client accepts is available, where httpd would otherwise answer 406 Not Acceptable; `Prefer Fallback` does both; `None` neither.",
+  apply(scope, args) {
+    let prefer = false, fallback = false, none = false;
+    for (const a of args) {
+      const v = parseChoice(a, ["None", "Prefer", "Fallback"] as const, "ForceLanguagePriority");
+      if (v === "None") {
+        if (prefer || fallback) throw badValue("Cannot combine ForceLanguagePriority options with None");
+        none = true;
+      } else if (none) {
+        throw badValue(`Cannot combine ForceLanguagePriority options None and ${v}`);
+      } else if (v === "Prefer") prefer = true;
+      else fallback = true;
+    }
+    scope.dir.forceLanguagePriority = setting(scope, { prefer, fallback });
   },
 });
 
@@ -1536,7 +1577,6 @@ ignored("core", ["HostnameLookups", "Protocols", "Mutex", "DefaultRuntimeDir", "
 ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
 ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
 ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");
-ignored("mod_negotiation", ["LanguagePriority", "ForceLanguagePriority", "DefaultLanguage"], ALL, "MultiViews negotiates by Accept, Accept-Language, Accept-Charset and Accept-Encoding quality, then size", "FileInfo");
 ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGIPythonOptimize", "WSGIPythonHashSeed", "WSGIPythonWarnings", "WSGIDontWriteBytecode", "WSGISwitchInterval", "WSGIDestroyInterpreter", "WSGIPerInterpreterGIL", "WSGIFreeThreading", "WSGIRestrictStdin", "WSGIRestrictStdout", "WSGIRestrictSignal", "WSGILazyInitialization", "WSGIVerboseDebugging"], S, "Python interpreter setting");
 ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
 unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");

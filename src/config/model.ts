@@ -331,6 +331,14 @@ export interface DirSettings {
   /** ForceType: the media type of every file here; "none" clears an outer one. */
   forceType?: Setting<string>;
   multiviewsMatch?: Setting<"Any" | "NegotiatedOnly" | "Filters" | "Handlers" | "Filters Handlers">;
+  /** LanguagePriority: the tie-breaking language order (as written; matched as prefixes, case-insensitively). */
+  languagePriority?: Setting<readonly string[]>;
+  /** ForceLanguagePriority: Prefer and/or Fallback, or None (neither). */
+  forceLanguagePriority?: Setting<{ readonly prefer: boolean; readonly fallback: boolean }>;
+  /** CacheNegotiatedDocs (server and virtual host): no `Expires` for HTTP/1.0 clients of a type map. */
+  cacheNegotiatedDocs?: Setting<boolean>;
+  /** DefaultLanguage: the language of files no extension gives one (as written: mod_mime keeps its case). */
+  defaultLanguage?: Setting<string>;
   /** SetEnv/UnsetEnv/PassEnv in configuration order; apply in order. */
   env?: EnvOp[];
   setEnvIf?: SetEnvIfRule[];

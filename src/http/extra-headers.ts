@@ -16,3 +16,18 @@ export function withExtraHeaders(sink: ResponseSink, extra: readonly HeaderPair[
     writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, [...headers, ...onErrors]),
   });
 }
+
+/**
+ * A sink that adds mod_mime's Content-Language (AddLanguage, DefaultLanguage) to an
+ * application's answers. An application's own Content-Language joins the list after them, as
+ * httpd 2.4 + mod_wsgi send it (`de,x-own`); httpd's error pages drop it.
+ */
+export function withContentLanguage(sink: ResponseSink, languages: string): ResponseSink {
+  return wrapSink(sink, {
+    writeHead: (status, reason, headers) => {
+      const own = headers.filter(([name]) => name.toLowerCase() === "content-language").map(([, v]) => v);
+      const rest = own.length === 0 ? headers : headers.filter(([name]) => name.toLowerCase() !== "content-language");
+      return sink.writeHead(status, reason, [...rest, ["Content-Language", [languages, ...own].join(",")]]);
+    },
+  });
+}

@@ -360,7 +360,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     const slashes = host.allowEncodedSlashes?.value ?? this.log.config.main.allowEncodedSlashes?.value ?? "off";
     const norm = jsEngine.normalizePath(raw, slashes);
     if (!norm.ok) return undefined;
-    if (r?.kind === "static" && (norm.path.endsWith("/") || r.negotiated)) {
+    if (r?.kind === "static" && (norm.path.endsWith("/") || (r.negotiated && !r.negotiated.typeMap))) {
       return norm.path.slice(0, norm.path.lastIndexOf("/") + 1) + r.file.slice(r.file.lastIndexOf("/") + 1);
     }
     return norm.path;

@@ -43,7 +43,8 @@ import { resolveGroupName } from "./groups";
 import { escapePathKeepQuery, matchRedirect } from "./redirect";
 import { mergedHeaderValue } from "../http/header-values";
 import { escapeUri } from "./uri-escape";
-import { negotiate } from "./negotiate";
+import { httpDate } from "../static/conditional";
+import { negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest } from "./negotiate";
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
 import type { HookContext } from "../auth/wsgi-hook-environ";
 import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsgi-access-script";
@@ -107,6 +108,18 @@ export type MapResult = AddsHeaders & (
       readonly negotiated?: Negotiated | undefined;
     }
   | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
+  /** A type map's inline `Body:` variant, chosen by negotiation (mod_negotiation's handler sends it). */
+  | {
+      readonly kind: "inline";
+      readonly file: string;
+      readonly body: Buffer;
+      /** Content-Type, Content-Language, Content-Encoding as the map gives them. */
+      readonly entity: readonly HeaderPair[];
+      /** The negotiation's Vary (and Alternates), on every answer. */
+      readonly headers: readonly HeaderPair[];
+      readonly settings: DirSettings;
+      readonly env: ReadonlyMap<string, string>;
+    }
   | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null; readonly file?: string }
   /** TraceEnable: echo the request (extended: with its body). */
   | { readonly kind: "trace"; readonly extended: boolean; readonly settings: null }
@@ -120,19 +133,21 @@ export type MapResult = AddsHeaders & (
       readonly reason?: string;
       /** The module the log line names (default core), as httpd's line would. */
       readonly reasonModule?: string;
-      /** 406: mod_negotiation's list of the variants, shown on the error page. */
+      /** 406 and 300: mod_negotiation's list of the variants, shown on the error page. */
       readonly variantList?: string;
       /** The path the URL was mapped to (r->filename, the access log's %f), when mapped. */
       readonly file?: string;
       readonly settings: DirSettings | null;
     });
 
-/** What MultiViews adds to the chosen variant's responses. */
+/** What MultiViews (or a type map) adds to the chosen variant's responses. */
 export interface Negotiated {
   /** Content-Location, Vary, TCN: before the file's own headers, on error responses too. */
   readonly headers: readonly HeaderPair[];
   /** The variants' directory, whose mtime is the variant list validator in the ETag. */
   readonly dirStat: fs.BigIntStats;
+  /** A type map chose the variant by an internal redirect (not MultiViews' fast redirect): the URL stays the map's. */
+  readonly typeMap?: true;
 }
 
 /** A map result, or its promise when the map phase had to wait (Basic authentication). */
@@ -337,7 +352,7 @@ export class Mapper {
       result = result instanceof Promise ? result.then((r) => overBodyLimit(r, req, serverSettings)) : overBodyLimit(result, req, serverSettings);
     }
     if (result instanceof Promise) return result.then((r) => this.withExprRequest(withRewriteHeaders(r, state), state, uri, query));
-    return this.withExprRequest(state.cookies || state.vary || state.exprVary ? withRewriteHeaders(result, state) : result, state, uri, query);
+    return this.withExprRequest(state.cookies || state.vary || state.exprVary || state.negotiated ? withRewriteHeaders(result, state) : result, state, uri, query);
   }
 
   /** A result whose Header rules have `expr=` conditions carries the request for them to read. */
@@ -457,13 +472,10 @@ export class Mapper {
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
     if (walk.stat === null && options.has("MultiViews")) {
-      const h = (name: string) => headerValue(state.req.headers, name);
-      const n = negotiate(walk.filename, settings, {
-        accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),
-        // httpd negotiates "transparently" (TCN, Content-Location) only for GET and HEAD without path info.
-        transparent: (state.req.method === "GET" || state.req.method === "HEAD") && walk.pathInfo === "",
-      });
-      if (n.kind === "not-acceptable") return { kind: "error", status: 406, headers: n.headers, variantList: n.variantList, settings, reason: `AH00690: no acceptable variant: ${walk.filename}`, reasonModule: "negotiation" };
+      const n = negotiate(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
+      // Variants were found: the answer depends on the request's Accept* headers.
+      if (n.kind !== "none") state.plain = false;
+      if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
       if (n.kind === "found") {
         state.negotiated = { headers: n.headers, dirStat: n.dirStat };
         const found = n.name;
@@ -508,6 +520,7 @@ export class Mapper {
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
+    if (handler === "type-map" && walk.stat !== null) return this.typeMap(state, walk, settings, options, uri, query, depth);
     return this.defaultHandler(state, walk, settings, staticType);
   }
 
@@ -535,6 +548,38 @@ export class Mapper {
     }
     if (query !== null && !target.includes("?")) target += "?" + query;
     return { kind: "redirect", status, location: target, settings };
+  }
+
+  /**
+   * mod_negotiation's handler for a type map: the variant it chooses is served by an internal
+   * redirect to its URI (beside the map's URL, with the path info and query), carrying the
+   * negotiation headers; an inline `Body:` variant is sent from the map.
+   */
+  private typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, options: ReadonlySet<string>, uri: string, query: string | null, depth: number): Mapped {
+    state.plain = false;
+    const neg = negotiationRequest(state, query, walk.pathInfo);
+    let n = negotiateTypeMap(walk.filename, settings, neg);
+    if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
+    if (n.kind !== "found") return bad(404, `no variants in ${walk.filename}`, settings);
+    if (n.transparent && n.variant.body === undefined && variantNegotiates(path.join(path.dirname(walk.filename), n.name), settings, options, neg)) {
+      return { kind: "error", status: 506, settings };
+    }
+    // A choice is not for HTTP/1.0 caches (unless CacheNegotiatedDocs): Expires now (r->no_cache), kept through the redirect.
+    if (state.req.protocol === "HTTP/1.0" && settings.cacheNegotiatedDocs?.value !== true) {
+      n = { ...n, headers: [...n.headers, ["Expires", httpDate(Math.floor(Date.now() / 1000))]] };
+    }
+    const v = n.variant;
+    if (v.body !== undefined) {
+      const entity: HeaderPair[] = [];
+      if (v.type) entity.push(["Content-Type", v.charset ? `${v.type}; charset=${v.charset}` : v.type]);
+      if (v.languages.length > 0) entity.push(["Content-Language", v.languages.join(",")]);
+      if (v.encoding) entity.push(["Content-Encoding", v.encoding]);
+      return { kind: "inline", file: walk.filename, body: v.body, entity, headers: n.headers, settings, env: state.env };
+    }
+    state.negotiated = { headers: n.headers, dirStat: n.dirStat, typeMap: true };
+    const mapUri = uri.slice(0, uri.length - walk.pathInfo.length);
+    const udir = escapeUri(mapUri.slice(0, mapUri.lastIndexOf("/") + 1));
+    return this.internalRedirect(state, udir + n.name + walk.pathInfo + (query !== null ? `?${query}` : ""), uri, query, depth);
   }
 
   /**
@@ -1449,6 +1494,40 @@ function slashRedirect(state: RequestState, uri: string, query: string | null, s
   return { kind: "redirect", status: 301, location, settings, file: dirPath };
 }
 
+/**
+ * setup_choice_response's check on a transparent type map's choice (a neighbour: the map's
+ * settings are its own): a variant that is a type map itself, or that MultiViews would
+ * negotiate, is a configuration error, 506 Variant Also Negotiates.
+ */
+function variantNegotiates(file: string, settings: DirSettings, options: ReadonlySet<string>, req: NegotiationRequest): boolean {
+  const set = settings.handler?.value;
+  if (set !== undefined && set !== "none") {
+    if (set === "type-map") return true;
+  } else if (path.basename(file).split(".").slice(1).some((e) => settings.addHandlers?.get(e.toLowerCase())?.value === "type-map")) {
+    return true;
+  }
+  if (!options.has("MultiViews") || fs.existsSync(fsPath(file))) return false;
+  return negotiate(file, settings, { ...req, pathInfo: "" }).kind !== "none";
+}
+
+/** What mod_negotiation reads of a request. */
+function negotiationRequest(state: RequestState, query: string | null, pathInfo: string): NegotiationRequest {
+  const h = (name: string) => headerValue(state.req.headers, name);
+  return {
+    method: state.req.method,
+    accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),
+    negotiate: h("negotiate"), userAgent: h("user-agent"),
+    hasQuery: query !== null, pathInfo, env: state.env,
+  };
+}
+
+/** 406 or 300 with the variant list, or a type map that cannot be read. */
+function negotiationError(n: Extract<Negotiation, { kind: "list" | "failed" }>, file: string, settings: DirSettings): MapResult {
+  if (n.kind === "failed") return { kind: "error", status: n.status, reason: n.reason, reasonModule: "negotiation", file, settings };
+  const reason = n.status === 406 ? `AH00690: no acceptable variant: ${file}` : undefined;
+  return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
+}
+
 /** `reason`: a byte string, like the paths it names (logged through textOf). */
 function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
   return { kind: "error", status, reason, settings };
@@ -1504,12 +1583,18 @@ function overBodyLimit(result: MapResult, req: MapRequest, serverSettings: DirSe
   return { kind: "error", status: 413, headers: refusalHeaders(declared, false), ...logged, settings };
 }
 
-/** Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is the server's own error or redirect. */
+/**
+ * Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is
+ * the server's own error or redirect. An application MultiViews chose gets mod_negotiation's
+ * headers (Content-Location, Vary, TCN: err_headers_out in httpd) as a static variant does.
+ */
 function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
   const { cookies, exprVary } = state;
   let vary = state.vary;
   if (exprVary) for (const h of exprVary) if (!vary?.some((v) => v.toLowerCase() === h.toLowerCase())) vary = [...(vary ?? []), h];
-  const headers: HeaderPair[] = [];
+  const headers: HeaderPair[] = r.kind === "wsgi" && state.negotiated ? [...state.negotiated.headers] : [];
+  // A type map's variant that fails (a missing file): its error keeps the negotiation headers.
+  if (r.kind === "error" && state.negotiated) r = { ...r, headers: [...state.negotiated.headers, ...(r.headers ?? [])] };
   if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
   if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);
   return headers.length === 0 ? r : { ...r, responseHeaders: [...(r.responseHeaders ?? []), ...headers] };

@@ -46,10 +46,15 @@ export function digestETag(sha1: Buffer, vlv?: string): string {
 }
 
 /**
- * The variant list validator of a negotiated directory: `"mtime"` of the directory the
- * variants were read from, weak within a second of it (ap_make_etag on a request with no file).
+ * The variant list validator of a negotiated resource: for MultiViews `"mtime"` of the directory
+ * the variants were read from, weak within a second of it (ap_make_etag on a request with no
+ * file); for a type map, the map file's own ETag (FileETag's parts: `"size-mtime"` by default).
  */
-export function variantListValidator(dirStat: AnyStats, nowMs: number): string {
+export function variantListValidator(dirStat: AnyStats, nowMs: number, parts: FileETagParts = DEFAULT_FILE_ETAG): string {
+  if (!dirStat.isDirectory()) {
+    const tag = makeETag(dirStat, nowMs, parts);
+    if (tag !== undefined) return tag;
+  }
   const mtime = mtimeMicros(dirStat);
   const weak = BigInt(Math.floor(nowMs * 1000)) - mtime < 1_000_000n;
   return `${weak ? "W/" : ""}"${mtime.toString(16)}"`;

@@ -20,7 +20,7 @@ export interface ErrorPageContext {
   errorNotes?: string;
   /** ServerSignature's footer (`<hr>\n<address>...</address>\n`), "" or absent when Off. */
   signature?: string;
-  /** mod_negotiation's `variant-list` note, shown by 406. */
+  /** mod_negotiation's `variant-list` note, shown by 406 and 300. */
   variantList?: string;
   /** The Expect value a 417 page quotes. */
   expectation?: string;
@@ -51,6 +51,8 @@ function withNotes(prefix: string, notes: string | undefined, suffix: string): s
 function cannedText(status: number, ctx: ErrorPageContext): string {
   const method = escapeHtml(ctx.method ?? "GET");
   switch (status) {
+    case 300:
+      return ctx.variantList ?? "";
     case 301: case 302: case 307: case 308:
       return `<p>The document has moved <a href="${escapeHtml(ctx.location ?? "")}">here</a>.</p>\n`;
     case 303:
@@ -93,6 +95,8 @@ function cannedText(status: number, ctx: ErrorPageContext): string {
       );
     case 431:
       return "<p>The server refused this request because\nthe request header fields are too large.</p>\n";
+    case 506:
+      return "<p>A variant for the requested resource\n<pre>\n\n</pre>\nis itself a negotiable resource. This indicates a configuration error.</p>\n";
     case 501:
       return withNotes(`<p>${method} not supported for current URL.<br />\n`, ctx.errorNotes, "</p>\n");
     case 502:

@@ -51,6 +51,9 @@ export function fileType(basename: string, settings: DirSettings | null, mime: M
     if (cs) charset = cs;
     if (!known && !cs) unknown.push(e);
   }
+  // DefaultLanguage: mod_mime's language for a name no extension gave one.
+  const defaultLanguage = settings?.defaultLanguage?.value;
+  if (languages.length === 0 && defaultLanguage !== undefined) languages.push(defaultLanguage);
   if (type !== undefined && charset !== undefined) type = withCharsetParam(type, charset);
   return { type, encoding, languages, unknown };
 }

@@ -31,6 +31,7 @@ import { MimeTable, defaultMimeTable } from "./mime";
 import { withCharset } from "./default-charset";
 import { ByteRange, RangeLimits, evaluateRange } from "./range";
 import { mergedHeaderValue } from "../http/header-values";
+import { fixEncoding } from "./fix-encoding";
 import { reasonPhrase } from "./status";
 
 export interface StaticRequest {
@@ -141,7 +142,7 @@ export async function serveFile(
   // What mod_mime set besides the type: sent after it, on everything but 304 and error pages.
   const entity: HeaderPair[] = [];
   if (contentType) entity.push(["Content-Type", contentType]);
-  if (opts.encoding) entity.push(["Content-Encoding", opts.encoding]);
+  if (opts.encoding) entity.push(["Content-Encoding", fixEncoding(opts.encoding, header("accept-encoding"))]);
   if (opts.languages && opts.languages.length > 0) entity.push(["Content-Language", opts.languages.join(",")]);
   const lead = opts.leadingHeaders ?? [];
   if (method !== "GET" && method !== "HEAD" && method !== "POST") {
@@ -195,7 +196,7 @@ export async function serveFile(
     const size = Number(stat.size);
     const lmSec = lastModifiedSeconds(stat, nowMs);
     const parts = opts.fileETag === undefined ? DEFAULT_FILE_ETAG : opts.fileETag;
-    const vlv = opts.variantListDir ? variantListValidator(opts.variantListDir, nowMs) : undefined;
+    const vlv = opts.variantListDir ? variantListValidator(opts.variantListDir, nowMs, parts ?? undefined) : undefined;
     let etag: string | undefined;
     if (parts?.digest) {
       // A client gone mid-digest closes the file under the read: nothing to answer, nothing to log.

@@ -44,7 +44,8 @@ import { negotiate } from "./negotiate";
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
 import type { HookContext } from "../auth/wsgi-hook-environ";
 import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsgi-access-script";
-import { WsgiGroupProvider, wsgiCheckPassword } from "../auth/wsgi-auth-script";
+import { WsgiGroupProvider, wsgiCheckPassword, wsgiRealmHash } from "../auth/wsgi-auth-script";
+import { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
 
 /** Apache's LimitInternalRecursion default. */
@@ -83,6 +84,8 @@ export interface WsgiTarget {
  */
 interface AddsHeaders {
   readonly responseHeaders?: readonly HeaderPair[];
+  /** The user authentication attributed the request to (httpd's r->user, set once the credentials were read, even when refused): the access log's %u. */
+  readonly user?: string;
   /** The request's fields as RequestHeader left them, when it edited them (flat, names lower-case): the access log's %{X}i. */
   readonly requestHeaders?: readonly string[];
 }
@@ -182,6 +185,10 @@ interface RequestState {
   vary?: string[];
   /** This pass's PATH_INFO and query string, for the environ of hook scripts (WSGIAccessScript, ...). */
   hookWhere?: { readonly pathInfo: string; readonly query: string | null };
+  /** Digest authentication succeeded: mod_auth_digest's Authentication-Info (an internal redirect drops it, as httpd's new request has none). */
+  authInfo?: string;
+  /** r->user: set by authentication once it has read the credentials. */
+  user?: string;
 }
 
 export interface MapperOptions {
@@ -189,6 +196,8 @@ export interface MapperOptions {
   readonly htaccess?: HtaccessReader;
   /** Where hook scripts run (the server's ProcessHost); by default in this thread. */
   readonly hooks?: HookRunner;
+  /** mod_auth_digest's secret and clients (a Server keeps one across reloads); by default the mapper's own. */
+  readonly digest?: DigestState;
 }
 
 export class Mapper {
@@ -196,6 +205,7 @@ export class Mapper {
   private readonly requirements = new WeakMap<AuthzContainer, Requirement>();
   private readonly proxyLists = new WeakMap<object, ProxyList>();
   private readonly hooks: HookRunner;
+  private readonly digest: DigestState;
 
   constructor(
     readonly config: ServerConfig,
@@ -204,6 +214,7 @@ export class Mapper {
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.hooks = options.hooks ?? new InThreadHookRunner(options.log);
+    this.digest = options.digest ?? new DigestState(config.authDigestShmemSize?.value);
   }
 
   /** SERVER_NAME/SERVER_PORT under the directory's UseCanonicalName (the server's before the walk). */
@@ -313,7 +324,7 @@ export class Mapper {
       result = result instanceof Promise ? result.then((r) => overBodyLimit(r, req, serverSettings)) : overBodyLimit(result, req, serverSettings);
     }
     if (result instanceof Promise) return result.then((r) => withRewriteHeaders(r, state));
-    return state.cookies || state.vary ? withRewriteHeaders(result, state) : result;
+    return state.cookies || state.vary || state.authInfo || state.user !== undefined ? withRewriteHeaders(result, state) : result;
   }
 
   /** An application request answered from a route plan: only the environ is built. */
@@ -681,6 +692,7 @@ export class Mapper {
         logPrefix: requestLogPrefix(req),
         env: state.env,
         hostName: state.hostName,
+        ...(authType?.toLowerCase() === "digest" ? { digest: this.digestRequest(state) } : {}),
       },
       requirement,
       {
@@ -689,31 +701,49 @@ export class Mapper {
         ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
         ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
         ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
+        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
       },
-      { log: this.options.log, ...this.wsgiAuthHooks(state, settings, uri) },
+      { log: this.options.log, digestState: this.digest, ...this.wsgiAuthHooks(state, settings, uri) },
     );
+    if (result.user !== undefined) state.user = result.user;
     if (result.ok) {
       state.authEnviron = result.environ;
+      if (result.authenticationInfo !== undefined) state.authInfo = result.authenticationInfo;
       return null;
     }
     if (result.status === 401) return { kind: "error", status: 401, headers: result.headers, settings };
+    // mod_auth_digest's 400 (a uri parameter that names another resource) and 503 (no room for a client) are logged already.
+    if (result.status === 400 || result.status === 503) return { kind: "error", status: result.status, settings };
     // authorize() has logged the reason with its AH number, as httpd logs it: once.
     if (result.status === 500) return { kind: "error", status: 500, settings };
     // authorize() has logged the refusal (AH01630).
     return { kind: "error", status: 403, settings };
   }
 
-  /** mod_wsgi's `wsgi` Basic provider and `wsgi-group` authorization for this request, when configured. */
+  /** mod_wsgi's `wsgi` Basic and Digest providers and `wsgi-group` authorization for this request, when configured. */
   private wsgiAuthHooks(state: RequestState, settings: DirSettings, uri: string) {
     const user = settings.wsgiAuthUserScript;
     const group = settings.wsgiAuthGroupScript;
     const wantsUser = settings.authBasicProvider?.value.includes("wsgi") ?? false;
+    const wantsHash = settings.authDigest?.value.providers?.includes("wsgi") ?? false;
     // `Require wsgi-group` needs the provider even without WSGIAuthGroupScript (it logs that).
-    if (!wantsUser && group === undefined && !usesExternal(settings.authz)) return {};
+    if (!wantsUser && !wantsHash && group === undefined && !usesExternal(settings.authz)) return {};
     const ctx = this.hookContext(state, settings, uri);
     return {
       ...(wantsUser ? { wsgiCheckPassword: wsgiCheckPassword(ctx, user) } : {}),
+      ...(wantsHash ? { wsgiRealmHash: wsgiRealmHash(ctx, user) } : {}),
       external: new WsgiGroupProvider(ctx, group).status,
+    };
+  }
+
+  /** What mod_auth_digest checks a Digest answer's `uri` against: the request-target, and the server as the request names it. */
+  private digestRequest(state: RequestState) {
+    return {
+      target: state.requestUri,
+      serverName: state.serverName,
+      serverPort: Number(state.serverPort),
+      ...(state.sentPort ? { hostPort: Number(state.sentPort) } : {}),
+      defaultPort: state.scheme === "https" ? 443 : 80,
     };
   }
 
@@ -781,6 +811,7 @@ export class Mapper {
     state.redirectScriptUrl = state.env.get("SCRIPT_URL") ?? null;
     state.env = env;
     if (state.vary) state.vary = [];
+    delete state.authInfo;
     state.redirected = true;
     state.subrequest = false;
     // The new request's translate phase sees the server's UseCanonicalName again.
@@ -997,6 +1028,7 @@ export class Mapper {
         uri: logUri,
         logPrefix: requestLogPrefix(req),
         env: state.env,
+        ...(settings.authType?.value === "Digest" ? { digest: this.digestRequest(state) } : {}),
       },
       requirement,
       {
@@ -1004,8 +1036,11 @@ export class Mapper {
         ...(settings.authName ? { name: settings.authName.value } : {}),
         ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
         ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
+        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
       },
       this.options.log,
+      this.digest,
+      (info) => (state.authInfo = info),
     );
   }
 
@@ -1212,11 +1247,17 @@ function overBodyLimit(result: MapResult, req: MapRequest, serverSettings: DirSe
   return { kind: "error", status: 413, headers: refusalHeaders(declared, false), ...logged, settings };
 }
 
-/** Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is the server's own error or redirect. */
-function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
-  const { cookies, vary } = state;
+/**
+ * Add what mod_rewrite put in the response headers (Set-Cookie always, Vary unless the answer is
+ * the server's own error or redirect) and mod_auth_digest's Authentication-Info (as Vary: it is
+ * in r->headers_out, which the server's own error pages drop).
+ */
+function withRewriteHeaders(r0: MapResult, state: RequestState): MapResult {
+  const { cookies, vary, authInfo } = state;
+  const r = state.user !== undefined && r0.user === undefined ? { ...r0, user: state.user } : r0;
   const headers: HeaderPair[] = [];
   if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
   if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);
+  if (authInfo !== undefined && r.kind !== "error" && r.kind !== "redirect") headers.push(["Authentication-Info", authInfo]);
   return headers.length === 0 ? r : { ...r, responseHeaders: [...(r.responseHeaders ?? []), ...headers] };
 }

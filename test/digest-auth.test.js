@@ -516,3 +516,56 @@ WSGIScriptAlias /app ${work}/app.js
     }
   });
 });
+
+describe("the access log's %u: whom authentication attributed the request to (r->user), refused or not", () => {
+  it("Basic and Digest: the user of credentials that were read, even on 401 and 400; none before", async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-digest-log-"));
+    for (const d of ["b", "d"]) {
+      fs.mkdirSync(path.join(work, d));
+      fs.writeFileSync(path.join(work, d, "f.txt"), "x\n");
+    }
+    fs.copyFileSync(userFile, path.join(work, "htdigest"));
+    fs.writeFileSync(path.join(work, "htpasswd"), "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n");
+    fs.writeFileSync(path.join(work, "site.conf"), `ServerName localhost
+Listen 127.0.0.1:0
+DocumentRoot "${work}"
+CustomLog "${work}/access.log" "%u %>s %U"
+<Directory "${work}">
+    Require all granted
+</Directory>
+<Directory "${work}/b">
+    AuthType Basic
+    AuthName "B"
+    AuthUserFile "${work}/htpasswd"
+    Require valid-user
+</Directory>
+<Directory "${work}/d">
+    AuthType Digest
+    AuthName "${REALM}"
+    AuthUserFile "${work}/htdigest"
+    Require valid-user
+</Directory>
+`);
+    const server = await Server.start(loadConfig(path.join(work, "site.conf")), { engine: jsEngine, frontEnd: "node", errorLog: memLog(), notice: () => {} });
+    const port = server.addresses[0].port;
+    const get = (target, auth) => raw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${auth ? `Authorization: ${auth}\r\n` : ""}Connection: close\r\n\r\n`);
+    try {
+      const basic = (u, p) => "Basic " + Buffer.from(`${u}:${p}`).toString("base64");
+      await get("/b/f.txt");
+      await get("/b/f.txt", basic("alice", "password"));
+      await get("/b/f.txt", basic("alice", "wrong"));
+      const r = await get("/d/f.txt");
+      const c = D.challengeOf(/^WWW-Authenticate: (.*)$/mi.exec(r)[1]);
+      await get("/d/f.txt", D.authorization(c, "GET", "/d/f.txt", ALICE));
+      await get("/d/f.txt", D.authorization(c, "GET", "/d/f.txt", { user: "alice", password: "x" }));
+      await get("/d/f.txt", D.authorization(c, "GET", "/d/g.txt", ALICE));
+      await get("/d/f.txt", "Digest");
+    } finally {
+      await server.stop(1000);
+    }
+    assert.deepEqual(fs.readFileSync(path.join(work, "access.log"), "utf8").trim().split("\n"), [
+      "- 401 /b/f.txt", "alice 200 /b/f.txt", "alice 401 /b/f.txt",
+      "- 401 /d/f.txt", "alice 200 /d/f.txt", "alice 401 /d/f.txt", "alice 400 /d/f.txt", "- 401 /d/f.txt",
+    ]);
+  });
+});

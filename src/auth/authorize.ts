@@ -8,8 +8,11 @@
  *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType, a failing provider -> 500,
  *      logged; no AuthType at all -> 500 (AH00027). The AuthBasicProvider list is tried in
  *      order as mod_auth_basic does: an unknown user goes on to the next provider, anything else
- *      (granted, wrong password, failure) ends the search;
+ *      (granted, wrong password, failure) ends the search. AuthType Digest goes through
+ *      digestPrepare/digestFinish instead (the protocol is ./digest.ts), with AuthDigestProvider's
+ *      list chained the same way;
  *   3. evaluate again with the user: granted -> ok; anything else -> 401 (AuthzForbiddenOnFailure Off).
+ * Refusals after the credentials were read carry the user (httpd's r->user, the access log's %u).
  * Log lines carry Apache's AH numbers so operators can grep for the same messages.
  */
 import type { HeaderPair } from "../http/types";

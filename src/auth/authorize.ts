@@ -297,7 +297,8 @@ export function digestPrepare(req: AuthRequest, auth: AuthConfig, opts: Pick<Aut
   }
   // Log lines are made of byte strings (the header's values, the realm, the path): written as their text.
   const dlog: DigestLog = (level, module, msg, server) => (server ? opts.log?.log(level, module, textOf(msg)) : log(level, module, textOf(msg)));
-  const realm = toByteString(auth.name);
+  // ap_auth_name: AuthName with its quotes escaped, in the challenge and in what is hashed alike.
+  const realm = escapeQuotes(toByteString(auth.name));
   const settings = auth.digest ?? defaultDigestSettings();
   const state = opts.digestState ?? (sharedDigest ??= new DigestState());
   const d = req.digest;

@@ -1231,7 +1231,7 @@ def({
 });
 def({
   name: "AuthName", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthName realm",
-  doc: "The realm sent in the `WWW-Authenticate` challenge; browsers show it in the login prompt. With AuthType Digest it is also part of what is hashed (htdigest's realm field), and is sent as written (not escaped, as mod_auth_digest sends it).",
+  doc: "The realm sent in the `WWW-Authenticate` challenge; browsers show it in the login prompt. With AuthType Digest it is also part of what is hashed (htdigest's realm field), in the form httpd gives it: a `\"` in the name is sent, and hashed, as `\\\"`.",
   apply(scope, [n]) {
     scope.dir.authName = setting(scope, n!);
   },

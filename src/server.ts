@@ -2,6 +2,7 @@
  * A running nodewsgi server: one front end listening on every `Listen` address, handing each
  * request to the Site built from the configuration. Owns graceful shutdown.
  */
+import { DigestState } from "./auth/digest";
 import type { ServerConfig } from "./config";
 import type { Engine } from "./engine/types";
 import type { ErrorLog } from "./log/error-log";
@@ -75,6 +76,8 @@ export class Server {
     readonly addresses: readonly ListenAddress[],
     private readonly options: ServerOptions,
     accessLog: AccessLog | null,
+    /** mod_auth_digest's secret and clients: kept across reloads, as httpd keeps them across graceful restarts. */
+    private readonly digest: DigestState,
   ) {
     this.current = site;
     this.currentAccessLog = accessLog;
@@ -92,7 +95,8 @@ export class Server {
   static async start(config: ServerConfig, options: ServerOptions): Promise<Server> {
     const notice = options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
     const accessLog = options.accessLog === undefined ? AccessLog.fromConfig(config) : options.accessLog;
-    const site = new Site(config, options.engine, options.errorLog, notice, accessLog);
+    const digest = new DigestState(config.authDigestShmemSize?.value);
+    const site = new Site(config, options.engine, options.errorLog, notice, accessLog, digest);
     try {
       await site.start();
     } catch (err) {
@@ -119,7 +123,7 @@ export class Server {
     }
     frontEnd.serverHeader = serverBanner(config.serverTokens);
     for (const n of frontEnd.setKeepAlive(keepAlivePolicy(config))) notice(`nodewsgi: ${n}`);
-    server = new Server(frontEnd, site, addresses, options, accessLog);
+    server = new Server(frontEnd, site, addresses, options, accessLog, digest);
     return server;
   }
 
@@ -132,7 +136,11 @@ export class Server {
     if (this.stopping) throw new Error("the server is stopping");
     const notice = this.options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
     const nextLog = this.options.accessLog === undefined ? AccessLog.fromConfig(config) : this.options.accessLog;
-    const next = new Site(config, this.options.engine, this.options.errorLog, notice, nextLog);
+    if (config.authDigestShmemSize !== undefined && config.authDigestShmemSize.value !== this.digest.shmemSize) {
+      const w = config.authDigestShmemSize?.where;
+      notice(`nodewsgi: notice: ${w ? `${w.file}:${w.line}: ` : ""}AuthDigestShmemSize: a new size takes effect at a full restart; keeping ${this.digest.shmemSize}`);
+    }
+    const next = new Site(config, this.options.engine, this.options.errorLog, notice, nextLog, this.digest);
     const started = next.start();
     this.starting = { site: next, settled: started.then(() => undefined, () => undefined) };
     let failure: { error: unknown } | null = null;

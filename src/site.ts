@@ -3,6 +3,7 @@
  * (src/map/mapper.ts) and serves what it decided: an application in its group, a static
  * file, a directory listing, a redirect or an error page.
  */
+import type { DigestState } from "./auth/digest";
 import * as path from "node:path";
 import { refusalHeaders } from "./http/request-checks";
 import { rulesOf, withResponseHeaderRules } from "./http/header-rules";
@@ -61,13 +62,15 @@ export class Site {
     notice: (message: string) => void,
     /** CustomLog files; null when none is configured (then requests are not wrapped at all). */
     private readonly accessLog: AccessLog | null = null,
+    /** mod_auth_digest's secret and clients, which outlive a graceful restart; the site's own when absent. */
+    digest?: DigestState,
   ) {
     // Apache's Timeout bounds how long a request body may stop arriving (408).
     const timeout = config.main.timeout?.value;
     this.embedded = new ProcessHost({ log, threads: EMBEDDED_THREADS, ...(timeout !== undefined ? { bodyIdleMs: timeout * 1000 } : {}) });
     // Hook scripts (WSGIAccessScript, WSGIAuth*Script, WSGIDispatchScript) run in this process's
     // application groups, never in a daemon process.
-    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log, config.main.accessFileName?.value, config.serverRoot), hooks: this.embedded });
+    this.mapper = new Mapper(config, engine, { log, htaccess: new HtaccessFiles(log, config.main.accessFileName?.value, config.serverRoot), hooks: this.embedded, ...(digest ? { digest } : {}) });
     for (const rule of this.mapper.jsEvaluatedAliasRules()) {
       notice(`nodewsgi: notice: ${rule}: the native engine cannot run this regex; it is evaluated with JavaScript`);
     }

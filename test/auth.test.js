@@ -106,7 +106,7 @@ test("500s: missing AuthUserFile file, missing AuthName, unknown AuthType; all l
   r = await authorize(local(basic("alice", "password")), req, { type: "Basic", userFile }, { log });
   assert.equal(r.status, 500);
   assert.match(log.lines.join(), /AH01615/);
-  r = await authorize(local(basic("alice", "password")), req, { type: "Digest", name: "x", userFile });
+  r = await authorize(local(basic("alice", "password")), req, { type: "Form", name: "x", userFile });
   assert.equal(r.status, 500);
   // No AuthType at all: httpd 2.4.71 answers 500 (AH00027: no authentication module took the
   // request, and authorization needs a user), with or without credentials.

@@ -25,6 +25,7 @@ const LIMITS = {
     ["non-ascii GET /app/h #0", "uWS decodes header values as UTF-8; they are not latin-1 bytes"],
     ["non-ascii GET /app/h #1", "uWS drops non-ASCII bytes at the end of a header value"],
     ["non-ascii GET /app/x\u00e9 #4", "uWS turns target bytes that are not valid UTF-8 into U+FFFD"],
+    ["digest-auth GET /w/f.txt #44", "uWS decodes header values as UTF-8: a Digest user name's bytes are not latin-1 characters"],
   ]),
   node: new Map([
     ["non-ascii GET /app/caf\u00c3\u00a9?q=\u00c3\u00a9 #3", "llhttp refuses bytes beyond ASCII in the target with 400"],

@@ -6,6 +6,7 @@
  * a plain reply that can cross a thread boundary.
  *
  *   check_password(environ, user, password)  WSGIAuthUserScript (`AuthBasicProvider wsgi`)
+ *   get_realm_hash(environ, user, realm)     WSGIAuthUserScript (`AuthDigestProvider wsgi`)
  *   groups_for_user(environ, user)           WSGIAuthGroupScript (`Require wsgi-group`)
  *   allow_access(environ, host)              WSGIAccessScript
  *   process_group / application_group / callable_object(environ)   WSGIDispatchScript
@@ -28,7 +29,7 @@ import { WsgiErrors } from "./errors-stream";
 import { logScriptException } from "./run";
 import { textOf } from "../engine/byte-string";
 
-export type HookFunction = "check_password" | "groups_for_user" | "allow_access" | "dispatch";
+export type HookFunction = "check_password" | "get_realm_hash" | "groups_for_user" | "allow_access" | "dispatch";
 
 /** One hook call, in a form that can cross to a worker thread (JSON). */
 export interface HookCall {
@@ -37,7 +38,7 @@ export interface HookCall {
   readonly script: string;
   /** The environ's string and number keys; `wsgi.errors` (and `mod_ssl.*`) are added where it runs. */
   readonly environ: Readonly<Record<string, string | number>>;
-  /** check_password: user, password; groups_for_user: user; allow_access: host; dispatch: none. */
+  /** check_password: user, password; get_realm_hash: user, realm; groups_for_user: user; allow_access: host; dispatch: none. */
   readonly args: readonly (string | null)[];
   /** What wsgi.errors and log lines start with (the request's `[client ...] ` prefix). */
   readonly logPrefix: string;
@@ -51,6 +52,8 @@ export type HookReply =
   | { readonly kind: "failed" }
   /** check_password: a string result renames the user (`user`, the UTF-8 bytes of the string). */
   | { readonly kind: "authn"; readonly status: "granted" | "denied" | "not-found"; readonly user?: string }
+  /** get_realm_hash: the hash of user:realm:password as bytes, or null for an unknown user. */
+  | { readonly kind: "realm-hash"; readonly hash: string | null }
   | { readonly kind: "groups"; readonly groups: readonly string[] }
   /** allow_access: true, false, or null (no opinion: mod_wsgi's DECLINED). */
   | { readonly kind: "access"; readonly allow: boolean | null }
@@ -91,6 +94,8 @@ export async function runHook(cache: ScriptCache, call: HookCall, log: ErrorLog)
     switch (call.fn) {
       case "check_password":
         return await checkPassword(script, environ, call, log);
+      case "get_realm_hash":
+        return await getRealmHash(script, environ, call, log);
       case "groups_for_user":
         return await groupsForUser(script, environ, call, log);
       case "allow_access":
@@ -156,6 +161,37 @@ async function checkPassword(script: LoadedScript, environ: Record<string, unkno
   if (typeof result === "string") return { kind: "authn", status: "granted", user: Buffer.from(result, "utf8").toString("latin1") };
   logTypeError(log, call, "Basic auth provider must return true, false, null or user name as string");
   return HOOK_FAILED;
+}
+
+/**
+ * mod_wsgi's Digest provider: null/undefined is an unknown user; a string (latin-1 only, as
+ * mod_wsgi encodes it) or bytes (up to a NUL, as a C string ends) is the hash as is, compared
+ * as httpd compares it (so it must be lower-case hex). Anything else is an error (500).
+ */
+async function getRealmHash(script: LoadedScript, environ: Record<string, unknown>, call: HookCall, log: ErrorLog): Promise<HookReply> {
+  const fn = exportedFunction(script, "get_realm_hash");
+  if (fn === undefined) {
+    logLine(log, call, `Target WSGI user authentication script '${textOf(call.script)}' does not provide 'Digest' auth provider.`);
+    return HOOK_FAILED;
+  }
+  const result = await fn(environ, call.args[0], call.args[1]);
+  if (result === null || result === undefined) return { kind: "realm-hash", hash: null };
+  let hash: string;
+  if (typeof result === "string") {
+    const bytes = byteString(result);
+    if (bytes === null) {
+      logTypeError(log, call, "Digest auth provider must return null or string object, value containing non 'latin-1' characters found");
+      return HOOK_FAILED;
+    }
+    hash = bytes;
+  } else if (result instanceof Uint8Array) {
+    hash = Buffer.from(result.buffer, result.byteOffset, result.byteLength).toString("latin1");
+  } else {
+    logTypeError(log, call, "Digest auth provider must return null or string object");
+    return HOOK_FAILED;
+  }
+  const nul = hash.indexOf("\0");
+  return { kind: "realm-hash", hash: nul < 0 ? hash : hash.slice(0, nul) };
 }
 
 async function groupsForUser(script: LoadedScript, environ: Record<string, unknown>, call: HookCall, log: ErrorLog): Promise<HookReply> {

@@ -1,6 +1,6 @@
 /**
  * Access control for one request, in Apache's order (ap_process_request_internal with
- * mod_authz_core, mod_auth_basic, mod_authn_file):
+ * mod_authz_core, mod_auth_basic or mod_auth_digest (./digest.ts), mod_authn_file):
  *   1. evaluate the requirement without a user: granted -> ok (no authentication at all, so no
  *      REMOTE_USER); denied/neutral -> 403;
  *   2. denied-no-user -> authenticate (AuthType Basic; none configured: 500, AH00027): no or non-Basic credentials, unknown user,
@@ -8,8 +8,11 @@
  *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType, a failing provider -> 500,
  *      logged; no AuthType at all -> 500 (AH00027). The AuthBasicProvider list is tried in
  *      order as mod_auth_basic does: an unknown user goes on to the next provider, anything else
- *      (granted, wrong password, failure) ends the search;
+ *      (granted, wrong password, failure) ends the search. AuthType Digest goes through
+ *      digestPrepare/digestFinish instead (the protocol is ./digest.ts), with AuthDigestProvider's
+ *      list chained the same way;
  *   3. evaluate again with the user: granted -> ok; anything else -> 401 (AuthzForbiddenOnFailure Off).
+ * Refusals after the credentials were read carry the user (httpd's r->user, the access log's %u).
  * Log lines carry Apache's AH numbers so operators can grep for the same messages.
  */
 import type { HeaderPair } from "../http/types";
@@ -19,9 +22,13 @@ import { textOf, toByteString } from "../engine/byte-string";
 import { HtpasswdCache, verifyPassword } from "./htpasswd";
 import { GroupFileCache, errnoText } from "./group-file";
 import { Requirement, evaluateRequire, evaluateRequireAsync, type AuthzRequest, type AuthzStatus, type GroupMembership } from "./require";
+import {
+  DigestState, authenticationInfo, checkDigestUri, defaultDigestSettings, digestChallenge, digestVerify, nowMicros, parseDigestHeader, realmHashIn,
+  type DigestHeader, type DigestLog, type DigestSuccess, type DigestRequest, type DigestSettings,
+} from "./digest";
 
 export interface AuthConfig {
-  /** AuthType: `Basic`, `None`/undefined (no authentication). Others give 500. */
+  /** AuthType: `Basic`, `Digest`, `None`/undefined (no authentication). Others give 500. */
   type?: string;
   /** AuthName: the realm. */
   name?: string;
@@ -31,7 +38,16 @@ export interface AuthConfig {
   groupFile?: string;
   /** AuthBasicProvider, lower-case, in order (default `file`). */
   providers?: readonly string[];
+  /** The section's mod_auth_digest settings (AuthDigestProvider, ...); the defaults when absent. */
+  digest?: DigestSettings;
 }
+
+/** What a provider says to a Digest request (get_realm_hash): the hash of user:realm:password, when it knows the user. */
+export type RealmHashOutcome =
+  | { readonly status: "found"; readonly hash: string }
+  | { readonly status: "not-found" }
+  | { readonly status: "denied" }
+  | { readonly status: "error"; readonly reason?: string };
 
 /** What an authentication provider says about credentials (httpd's authn_status). */
 export type AuthnOutcome =
@@ -56,10 +72,12 @@ export interface AuthRequest {
   filename?: string;
   /** The client's double-reverse name, looked up beforehand when a `Require host` needs it. */
   hostName?: string | null;
-  /** Environment variables for `Require env`. */
+  /** Environment variables for `Require env` (and AuthDigestEnableQueryStringHack). */
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
   /** Evaluates `Require expr` expressions (AuthzRequest.expr). */
   expr?: AuthzRequest["expr"];
+  /** For AuthType Digest: the request-target and server identity the `uri` parameter is checked against. */
+  digest?: Omit<DigestRequest, "method" | "uri" | "queryStringHack" | "time"> & { readonly time?: bigint };
 }
 
 export type AuthResult =
@@ -69,10 +87,27 @@ export type AuthResult =
       user?: string;
       /** Keys the mapper must add to the environ: `REMOTE_USER` and `AUTH_TYPE` after authentication, else none. */
       environ: Readonly<Record<string, string>>;
+      /** Digest: the response's `Authentication-Info` (mod_auth_digest adds it to r->headers_out). */
+      authenticationInfo?: string;
     }
-  | { ok: false; status: 401; headers: readonly HeaderPair[] }
-  | { ok: false; status: 403 }
-  | { ok: false; status: 500; reason: string };
+  | ({ ok: false } & AttributedTo & (
+    | { status: 401; headers: readonly HeaderPair[] }
+    /** Digest: the `uri` parameter does not name the request (AH01783, AH01786). */
+    | { status: 400 }
+    | { status: 403 }
+    | { status: 500; reason: string }
+    /** Digest: no room to track a client this configuration needs tracked (AH01769). */
+    | { status: 503 }));
+
+/** `r` as refused with `user` set (r->user), for the access log. */
+function attributed(r: AuthResult, user: string): AuthResult {
+  return r.ok ? r : { ...r, user };
+}
+
+/** A refusal after the credentials were read: the user httpd had set (r->user), which the access log's %u shows. */
+interface AttributedTo {
+  user?: string;
+}
 
 export interface AuthorizeOptions {
   log?: ErrorLog;
@@ -82,12 +117,17 @@ export interface AuthorizeOptions {
   groupFiles?: GroupFileCache;
   /** The `wsgi` provider (WSGIAuthUserScript): the user (bytes, latin-1) and the password. */
   wsgiCheckPassword?: (user: string, password: Buffer) => Promise<AuthnOutcome>;
+  /** The `wsgi` Digest provider (WSGIAuthUserScript's get_realm_hash): the user and realm (bytes). */
+  wsgiRealmHash?: (user: string, realm: string) => Promise<RealmHashOutcome>;
+  /** The server's Digest secret and clients; a process-wide one when absent. */
+  digestState?: DigestState;
   /** Authorization providers outside mod_authz_core (`Require wsgi-group`). */
   external?: AuthzRequest["external"];
 }
 
 const sharedCache = new HtpasswdCache();
 const sharedGroupFiles = new GroupFileCache();
+let sharedDigest: DigestState | undefined;
 
 /** The user's groups in AuthGroupFile, or why there are none (Require group logs it when evaluated). */
 async function groupMembership(file: string | undefined, user: string, cache: GroupFileCache): Promise<GroupMembership> {
@@ -164,6 +204,7 @@ export async function authorize(
     log("error", "core", `AH00027: No authentication done but request not allowed without authentication for ${textOf(uri)}. Authentication not configured?`);
     return { ok: false, status: 500, reason: "no authentication configured for a requirement that needs a user" };
   }
+  if (authType.toLowerCase() === "digest") return authenticateDigest(req, requirement, auth, opts, base, evaluate, log);
   if (authType.toLowerCase() !== "basic") {
     log("error", "authn_core", `AH01796: AuthType ${authType} configured without corresponding module`);
     return { ok: false, status: 500, reason: `AuthType ${authType} is not supported` };
@@ -191,33 +232,196 @@ export async function authorize(
     }
     if (outcome.status !== "not-found") break;
   }
-  if (outcome.status === "error") return { ok: false, status: 500, reason: outcome.reason ?? "" };
+  // mod_auth_basic has set r->user to the credentials' user by now.
+  if (outcome.status === "error") return { ok: false, status: 500, reason: outcome.reason ?? "", user: creds.user };
   if (outcome.status === "not-found") {
     log("error", "auth_basic", `AH01618: user ${textOf(creds.user)} not found: ${textOf(uri)}`);
-    return challenge(auth.name);
+    return attributed(challenge(auth.name), creds.user);
   }
   if (outcome.status === "denied") {
     log("error", "auth_basic", `AH01617: user ${textOf(creds.user)}: authentication failure for "${textOf(uri)}": ${mismatch}`);
-    return challenge(auth.name);
+    return attributed(challenge(auth.name), creds.user);
   }
   const user = outcome.user ?? creds.user;
+  const second = await authorizeUser(user, requirement, auth, opts, base, evaluate, log, uri);
+  if (second === "granted") {
+    return { ok: true, user, environ: { REMOTE_USER: user, AUTH_TYPE: authType } };
+  }
+  if (second === "error") return { ok: false, status: 500, reason: "authorization provider error", user };
+  return attributed(challenge(auth.name), user);
+}
 
+export type Log = (level: "error" | "info" | "debug", module: string, msg: string, errno?: string) => void;
+
+/** The requirement evaluated again with the authenticated user; a refusal is logged (AH01631). */
+async function authorizeUser(
+  user: string,
+  requirement: Requirement,
+  auth: AuthConfig,
+  opts: AuthorizeOptions,
+  base: AuthzRequest,
+  evaluate: (r: AuthzRequest) => AuthzStatus | Promise<AuthzStatus>,
+  log: Log,
+  uri: string,
+): Promise<AuthzStatus> {
   const withUser: AuthzRequest = { ...base, user, uri, log };
   if (requirement.needsGroups) withUser.groups = await groupMembership(auth.groupFile, user, opts.groupFiles ?? sharedGroupFiles);
   const secondEval = evaluate(withUser);
   const second = secondEval instanceof Promise ? await secondEval : secondEval;
-  if (second === "granted") {
-    return { ok: true, user, environ: { REMOTE_USER: user, AUTH_TYPE: authType } };
+  if (second !== "granted" && second !== "error") log("error", "authz_core", `AH01631: user ${textOf(user)}: authorization failure for "${textOf(uri)}": `);
+  return second;
+}
+
+/** A Digest request past the checks that need no provider (digestPrepare), on its way to digestFinish. */
+export interface DigestInProgress {
+  readonly header: DigestHeader;
+  readonly user: string;
+  readonly realm: string;
+  readonly settings: DigestSettings;
+  readonly state: DigestState;
+  readonly request: DigestRequest;
+  readonly log: DigestLog;
+  /** A 401 with a new challenge (or 503 when no client entry can be had). */
+  challenge(stale: boolean): AuthResult;
+}
+
+/**
+ * mod_auth_digest's authenticate_digest_user up to the providers: AuthName, the header's
+ * syntax, the uri parameter, opaque, realm and algorithm. A final result, or the request to
+ * ask the AuthDigestProvider list about (in order: an unknown user goes on to the next
+ * provider, anything else ends it).
+ */
+export function digestPrepare(req: AuthRequest, auth: AuthConfig, opts: Pick<AuthorizeOptions, "log" | "digestState">, log: Log): { done: AuthResult } | { next: DigestInProgress } {
+  const uri = req.uri ?? "";
+  if (!auth.name) {
+    log("error", "auth_digest", `AH01780: need AuthName: ${textOf(uri)}`);
+    return { done: { ok: false, status: 500, reason: "AuthType Digest without AuthName" } };
   }
-  if (second === "error") return { ok: false, status: 500, reason: "authorization provider error" };
-  log("error", "authz_core", `AH01631: user ${textOf(user)}: authorization failure for "${textOf(uri)}": `);
-  return challenge(auth.name);
+  // Log lines are made of byte strings (the header's values, the realm, the path): written as their text.
+  const dlog: DigestLog = (level, module, msg, server) => (server ? opts.log?.log(level, module, textOf(msg)) : log(level, module, textOf(msg)));
+  // ap_auth_name: AuthName with its quotes escaped, in the challenge and in what is hashed alike.
+  const realm = escapeQuotes(toByteString(auth.name));
+  const settings = auth.digest ?? defaultDigestSettings();
+  const state = opts.digestState ?? (sharedDigest ??= new DigestState());
+  const d = req.digest;
+  const request: DigestRequest = {
+    method: req.method ?? "GET",
+    uri,
+    target: d?.target ?? uri,
+    serverName: d?.serverName ?? "localhost",
+    serverPort: d?.serverPort ?? 80,
+    ...(d?.hostPort !== undefined ? { hostPort: d.hostPort } : {}),
+    defaultPort: d?.defaultPort ?? 80,
+    queryStringHack: envHas(req.env, "AuthDigestEnableQueryStringHack"),
+    time: d?.time ?? nowMicros(),
+  };
+  const header = parseDigestHeader(req.authorization);
+  const challenge = (stale: boolean): AuthResult => {
+    const c = digestChallenge(state, settings, realm, header, stale, request.time, dlog);
+    return c.status === 401 ? { ok: false, status: 401, headers: c.headers } : { ok: false, status: 503 };
+  };
+  const h = header;
+  if (h.status !== "valid") {
+    if (h.status === "not-digest") dlog("error", "auth_digest", `AH01781: client used wrong authentication scheme \`${h.scheme}': ${uri}`);
+    else if (h.status === "invalid") dlog("error", "auth_digest", `AH01782: missing user, realm, nonce, uri, digest, cnonce, or nonce_count in authorization header: ${uri}`);
+    return { done: challenge(false) };
+  }
+  // mod_auth_digest has set r->user (and AUTH_TYPE) by now, whatever comes of it.
+  const user = h.username!;
+  if (checkDigestUri(h, request, dlog) !== null) return { done: { ok: false, status: 400, user } };
+  const userChallenge = (stale: boolean) => attributed(challenge(stale), user);
+  if (h.opaque !== undefined && h.opaqueNum === 0) {
+    dlog("error", "auth_digest", `AH01787: received invalid opaque - got \`${h.opaque}'`);
+    return { done: userChallenge(false) };
+  }
+  if (h.realm !== realm) {
+    dlog("error", "auth_digest", `AH01788: realm mismatch - got \`${h.realm}' but expected \`${realm}'`);
+    return { done: userChallenge(false) };
+  }
+  if (h.algorithm !== undefined && h.algorithm.toLowerCase() !== "md5") {
+    dlog("error", "auth_digest", `AH01789: unknown algorithm \`${h.algorithm}' received: ${uri}`);
+    return { done: userChallenge(false) };
+  }
+  return { next: { header, user, realm, settings, state, request, log: dlog, challenge: userChallenge } };
+}
+
+/** After the providers: their answer, then qop, the response, the nonce and the nonce-count. */
+export function digestFinish(p: DigestInProgress, outcome: RealmHashOutcome): { done: AuthResult } | { verified: DigestSuccess } {
+  const { user, realm, request } = p;
+  if (outcome.status === "not-found") {
+    p.log("error", "auth_digest", `AH01790: user \`${user}' in realm \`${realm}' not found: ${request.uri}`);
+    return { done: p.challenge(false) };
+  }
+  if (outcome.status === "denied") {
+    p.log("error", "auth_digest", `AH01791: user \`${user}' in realm \`${realm}' denied by provider: ${request.uri}`);
+    return { done: p.challenge(false) };
+  }
+  if (outcome.status === "error") return { done: { ok: false, status: 500, reason: outcome.reason ?? "", user } };
+  const v = digestVerify(p.state, p.settings, realm, p.header, outcome.hash, request, p.log);
+  if (!v.ok) return { done: v.result.status === 401 ? { ok: false, status: 401, headers: v.result.headers, user } : { ok: false, status: 503, user } };
+  return { verified: v.success };
+}
+
+/** The successful result of a Digest request, with its Authentication-Info. */
+export function digestGranted(p: DigestInProgress, verified: DigestSuccess): AuthResult {
+  return { ok: true, user: p.user, environ: { REMOTE_USER: p.user, AUTH_TYPE: "Digest" }, authenticationInfo: authenticationInfo(p.state, p.settings, p.realm, verified, p.request.time) };
+}
+
+/** AuthType Digest (./digest.ts has the protocol), then authorization with the user. */
+async function authenticateDigest(
+  req: AuthRequest,
+  requirement: Requirement,
+  auth: AuthConfig,
+  opts: AuthorizeOptions,
+  base: AuthzRequest,
+  evaluate: (r: AuthzRequest) => AuthzStatus | Promise<AuthzStatus>,
+  log: Log,
+): Promise<AuthResult> {
+  const prepared = digestPrepare(req, auth, opts, log);
+  if ("done" in prepared) return prepared.done;
+  const p = prepared.next;
+  let outcome: RealmHashOutcome = { status: "not-found" };
+  for (const provider of p.settings.providers?.length ? p.settings.providers : ["file"]) {
+    if (provider === "wsgi") outcome = opts.wsgiRealmHash ? await opts.wsgiRealmHash(p.user, p.realm) : noWsgiScript(opts);
+    else outcome = await fileRealmHash(auth, p.user, p.realm, opts, log);
+    if (outcome.status !== "not-found") break;
+  }
+  const finished = digestFinish(p, outcome);
+  if ("done" in finished) return finished.done;
+  const second = await authorizeUser(p.user, requirement, auth, opts, base, evaluate, log, req.uri ?? "");
+  if (second === "granted") return digestGranted(p, finished.verified);
+  if (second === "error") return { ok: false, status: 500, reason: "authorization provider error", user: p.user };
+  // mod_authz_core's ap_note_auth_failure: mod_auth_digest's challenge, not stale.
+  return p.challenge(false);
+}
+
+/** Whether a request variable is set (apr_table_get on r->subprocess_env). */
+function envHas(env: AuthRequest["env"], name: string): boolean {
+  if (env === undefined) return false;
+  return env instanceof Map ? env.has(name) : (env as Readonly<Record<string, string | undefined>>)[name] !== undefined;
+}
+
+/** mod_authn_file's get_realm_hash: the first `user:realm:hash` line of AuthUserFile. */
+export async function fileRealmHash(auth: AuthConfig, user: string, realm: string, opts: AuthorizeOptions, log: Log): Promise<RealmHashOutcome> {
+  if (!auth.userFile) {
+    log("error", "authn_file", "AH01621: AuthUserFile not specified in the configuration");
+    return { status: "error", reason: "AuthUserFile not specified" };
+  }
+  let lines: readonly string[];
+  try {
+    lines = await (opts.htpasswd ?? sharedCache).lines(auth.userFile);
+  } catch (err) {
+    log("error", "authn_file", `AH01622: Could not open password file: ${auth.userFile}`, errnoText((err as Error).cause));
+    return { status: "error", reason: `Could not open password file: ${auth.userFile}` };
+  }
+  const hash = realmHashIn(lines, user, realm);
+  return hash === undefined ? { status: "not-found" } : { status: "found", hash };
 }
 
 const NOT_FOUND: AuthnOutcome = { status: "not-found" };
 
 /** `AuthBasicProvider wsgi` where no WSGIAuthUserScript applies (mod_wsgi logs it without the client). */
-function noWsgiScript(opts: AuthorizeOptions): AuthnOutcome {
+function noWsgiScript(opts: AuthorizeOptions): { status: "error" } {
   opts.log?.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Location of WSGI user authentication script not provided.`);
   return { status: "error" };
 }

@@ -149,11 +149,24 @@ export function parseHtpasswd(text: string): Map<string, string> {
   return users;
 }
 
+/** The lines httpd's get_realm_hash looks at: trimmed, neither blank nor `#` comments. */
+export function entryLines(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    // apr_isspace's whitespace only (a latin-1 NBSP is part of the line).
+    const line = raw.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "");
+    if (line && !line.startsWith("#")) out.push(line);
+  }
+  return out;
+}
+
 interface CachedFile {
   mtimeMs: number;
   size: number;
   ino: number;
   users: Map<string, string>;
+  /** The entries as lines, for Digest's `user:realm:hash` lookups. */
+  lines: string[];
 }
 
 /** AuthUserFile contents, cached per path and re-read when the file changes. */
@@ -170,6 +183,21 @@ export class HtpasswdCache {
 
   /** lookup for a caller that cannot wait: the same cache, read with synchronous calls. */
   lookupSync(file: string, user: string): string | undefined {
+    return this.loadSync(file).users.get(user);
+  }
+
+  /** The entry lines of `file` (for htdigest lookups, ./digest.ts realmHashIn); throws as lookup does. */
+  async lines(file: string): Promise<readonly string[]> {
+    await this.load(file);
+    return this.files.get(file)!.lines;
+  }
+
+  /** lines for a caller that cannot wait. */
+  linesSync(file: string): readonly string[] {
+    return this.loadSync(file).lines;
+  }
+
+  private loadSync(file: string): CachedFile {
     let st: fs.Stats;
     try {
       st = fs.statSync(file);
@@ -178,16 +206,16 @@ export class HtpasswdCache {
       throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
     }
     const hit = this.files.get(file);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino) return hit.users.get(user);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino) return hit;
     let text: string;
     try {
       text = fs.readFileSync(file, "latin1");
     } catch (err) {
       throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
     }
-    const users = parseHtpasswd(text);
-    this.files.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users });
-    return users.get(user);
+    const cached = { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users: parseHtpasswd(text), lines: entryLines(text) };
+    this.files.set(file, cached);
+    return cached;
   }
 
   async load(file: string): Promise<Map<string, string>> {
@@ -208,7 +236,7 @@ export class HtpasswdCache {
       throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
     }
     const users = parseHtpasswd(text);
-    this.files.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users });
+    this.files.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users, lines: entryLines(text) });
     return users;
   }
 }

@@ -11,7 +11,8 @@
 import { NodewsgiError } from "../errors";
 import { textOf } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
-import { parseBasicCredentials, type AuthConfig, type AuthRequest } from "./authorize";
+import { digestFinish, digestGranted, digestPrepare, parseBasicCredentials, type AuthConfig, type AuthRequest, type AuthorizeOptions, type RealmHashOutcome } from "./authorize";
+import { realmHashIn } from "./digest";
 import { GroupFileCache, errnoText } from "./group-file";
 import { HtpasswdCache, verifyPasswordSync } from "./htpasswd";
 import { evaluateRequire, type AuthzRequest, type AuthzStatus, type GroupMembership, type Requirement } from "./require";
@@ -19,15 +20,33 @@ import { evaluateRequire, type AuthzRequest, type AuthzStatus, type GroupMembers
 const passwords = new HtpasswdCache();
 const groupFiles = new GroupFileCache();
 
-/** The status a lookup's subrequest gets from mod_authz_core and mod_auth_basic: 200, 401, 403 or 500. */
+export interface LookupOptions {
+  readonly log?: ErrorLog;
+  /** `Require expr`'s evaluator for the looked-up location (AuthzRequest.expr). */
+  readonly expr?: AuthzRequest["expr"];
+  readonly digestState?: AuthorizeOptions["digestState"];
+  /** Given the Authentication-Info a Digest success adds to the main request's response. */
+  readonly onAuthenticationInfo?: (value: string) => void;
+}
+
+/**
+ * The status a lookup's subrequest gets from mod_authz_core and mod_auth_basic or mod_auth_digest:
+ * 200, 400, 401, 403, 500 or 503. A Digest subrequest checks the main request's answer as httpd
+ * does (its `uri` against the main request-target; a tracked nonce-count counts), with the file
+ * provider only: lookups run no hook scripts (a wsgi provider or `Require wsgi-group` line
+ * fails the lookup, logged); `Require expr` is evaluated as located in the subrequest. A Digest success gives `onAuthenticationInfo` the
+ * Authentication-Info httpd then adds to the main request's response (the subrequest marked the
+ * main request's Digest record as authenticated). A Digest failure there crashes httpd 2.4.71's
+ * child (the main request's Authentication-Info is made from what was never checked); here the
+ * lookup just fails.
+ */
 export function lookupAccessStatus(
   req: AuthRequest,
   requirement: Requirement | null,
   auth: AuthConfig,
-  log?: ErrorLog,
-  /** `Require expr`'s evaluator for the looked-up location (AuthzRequest.expr). */
-  expr?: AuthzRequest["expr"],
-): 200 | 401 | 403 | 500 {
+  opts: LookupOptions = {},
+): 200 | 400 | 401 | 403 | 500 | 503 {
+  const { log, expr, digestState, onAuthenticationInfo } = opts;
   const say = (level: "error" | "info" | "debug", module: string, msg: string, errno?: string) =>
     log?.log(level, module, `${errno ? `${errno}: ` : ""}${req.logPrefix ?? `[client ${req.remoteAddress}] `}${msg}`);
   const uri = req.uri ?? "";
@@ -55,6 +74,7 @@ export function lookupAccessStatus(
     say("error", "core", `AH00027: No authentication done but request not allowed without authentication for ${textOf(uri)}. Authentication not configured?`);
     return 500;
   }
+  if (authType.toLowerCase() === "digest") return lookupDigest(req, requirement, auth, base, say, log, digestState, onAuthenticationInfo);
   if (authType.toLowerCase() !== "basic") {
     say("error", "authn_core", `AH01796: AuthType ${authType} configured without corresponding module`);
     return 500;
@@ -100,6 +120,57 @@ export function lookupAccessStatus(
   if (second === "error") return 500;
   say("error", "authz_core", `AH01631: user ${textOf(creds.user)}: authorization failure for "${textOf(uri)}": `);
   return 401;
+}
+
+type Say = (level: "error" | "info" | "debug", module: string, msg: string, errno?: string) => void;
+
+function lookupDigest(
+  req: AuthRequest,
+  requirement: Requirement,
+  auth: AuthConfig,
+  base: AuthzRequest,
+  say: Say,
+  log: ErrorLog | undefined,
+  digestState: AuthorizeOptions["digestState"],
+  onAuthenticationInfo: ((value: string) => void) | undefined,
+): 200 | 400 | 401 | 403 | 500 | 503 {
+  const statusOf = (r: { ok: boolean; status?: number }) => (r.ok ? 200 : (r.status as 400 | 401 | 403 | 500 | 503));
+  const prepared = digestPrepare(req, auth, { ...(log ? { log } : {}), ...(digestState ? { digestState } : {}) }, say);
+  if ("done" in prepared) return statusOf(prepared.done);
+  const p = prepared.next;
+  let outcome: RealmHashOutcome = { status: "not-found" };
+  for (const provider of p.settings.providers?.length ? p.settings.providers : ["file"]) {
+    if (provider === "wsgi") {
+      say("error", "wsgi", "the lookups of RewriteCond -U/-F do not run WSGIAuthUserScript's get_realm_hash");
+      outcome = { status: "error" };
+    } else if (!auth.userFile) {
+      say("error", "authn_file", "AH01621: AuthUserFile not specified in the configuration");
+      outcome = { status: "error" };
+    } else {
+      try {
+        const hash = realmHashIn(passwords.linesSync(auth.userFile), p.user, p.realm);
+        outcome = hash === undefined ? { status: "not-found" } : { status: "found", hash };
+      } catch (err) {
+        say("error", "authn_file", `AH01622: Could not open password file: ${auth.userFile}`, errnoText((err as Error).cause));
+        outcome = { status: "error" };
+      }
+    }
+    if (outcome.status !== "not-found") break;
+  }
+  const finished = digestFinish(p, outcome);
+  if ("done" in finished) return statusOf(finished.done);
+  const uri = req.uri ?? "";
+  const withUser: AuthzRequest = { ...base, user: p.user, uri, log: say };
+  if (requirement.needsGroups) withUser.groups = membership(auth.groupFile, p.user);
+  const second = evaluateRequire(requirement, withUser);
+  if (second === "granted") {
+    const granted = digestGranted(p, finished.verified);
+    if (granted.ok && granted.authenticationInfo !== undefined) onAuthenticationInfo?.(granted.authenticationInfo);
+    return 200;
+  }
+  if (second === "error") return 500;
+  say("error", "authz_core", `AH01631: user ${textOf(p.user)}: authorization failure for "${textOf(uri)}": `);
+  return statusOf(p.challenge(false));
 }
 
 function membership(file: string | undefined, user: string): GroupMembership {

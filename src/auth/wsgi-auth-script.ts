@@ -6,6 +6,10 @@
  *   further provider), not found (null/undefined: the next provider, 401 after the last),
  *   error (anything else, an exception, no script or no function: 500). mod_auth_basic's
  *   provider loop is authorize()'s (./authorize.ts); this is one provider.
+ * - `AuthDigestProvider wsgi` + WSGIAuthUserScript: `get_realm_hash(environ, user, realm)` ->
+ *   the hex MD5 of user:realm:password (a string or bytes, used as is), or null/undefined for
+ *   an unknown user (the next provider; 401 after the last); anything else, an exception, no
+ *   script or no function: 500. The user comes from the Digest header, the realm is AuthName.
  * - `Require wsgi-group name ...` + WSGIAuthGroupScript: `groups_for_user(environ, user)` for
  *   each such line the evaluation reaches (as httpd calls the provider once per line); the line
  *   grants when one of its names is a group of the user. Without a user it is denied-no-user
@@ -17,7 +21,7 @@
  * the password check, a denial for the group check, logged.
  */
 import type { Setting, HookScript } from "../config/model";
-import type { AuthnOutcome } from "./authorize";
+import type { AuthnOutcome, RealmHashOutcome } from "./authorize";
 import { ProviderPending, type AuthzRequest, type AuthzStatus } from "./require";
 import { callAuthHook, utf8Text, type HookContext } from "./wsgi-hook-environ";
 import { textOf, toByteString } from "../engine/byte-string";
@@ -44,6 +48,27 @@ export function wsgiCheckPassword(ctx: HookContext, script: Setting<HookScript> 
     if (reply.kind !== "authn") return { status: "error" };
     if (reply.status === "granted") return reply.user !== undefined ? { status: "granted", user: reply.user } : { status: "granted" };
     return { status: reply.status };
+  };
+}
+
+/** The `wsgi` Digest provider for one request (AuthorizeOptions.wsgiRealmHash). */
+export function wsgiRealmHash(ctx: HookContext, script: Setting<HookScript> | undefined): (user: string, realm: string) => Promise<RealmHashOutcome> {
+  return async (user, realm) => {
+    if (script === undefined) {
+      ctx.log.log("error", "wsgi", `${pid()}: Location of WSGI user authentication script not provided.`);
+      return { status: "error" };
+    }
+    // The realm is AuthName, configuration text: always UTF-8.
+    const userText = utf8Text(user);
+    const realmText = utf8Text(realm) ?? realm;
+    if (userText === null) {
+      // mod_wsgi 4.9 crashes on these (its argument tuple cannot be built).
+      ctx.log.log("error", "wsgi", `${ctx.logPrefix}${pid()}: User name '${textOf(user)}' is not valid UTF-8; WSGI user authentication script '${script.value.script}' not called.`);
+      return { status: "error" };
+    }
+    const reply = await callAuthHook(ctx, "get_realm_hash", script.value, [userText, realmText]);
+    if (reply.kind !== "realm-hash") return { status: "error" };
+    return reply.hash === null ? { status: "not-found" } : { status: "found", hash: reply.hash };
   };
 }
 

@@ -29,6 +29,7 @@ import {
 } from "./model";
 import { applyFileETag } from "./file-etag";
 import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
+import { MIN_SHMEM_SIZE, defaultDigestSettings, strtol, type DigestSettings } from "../auth/digest";
 import type { MethodLimit } from "../auth/method-limit";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { parseExpr, parseStringExpr, ExprError, type Expr, type StringExpr } from "./expr";
@@ -187,7 +188,7 @@ section("Files", ["server", "virtualhost", "directory", "htaccess"], "<Files fil
 section("FilesMatch", ["server", "virtualhost", "directory", "htaccess"], "<FilesMatch regex> ... </FilesMatch>",
   "Like <Files ~ regex>: a PCRE-syntax regular expression matched against the file name.", 1, 1);
 section("IfModule", ALL, "<IfModule [!]module-file-or-name> ... </IfModule>",
-  "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_authz_core, mod_authz_host, mod_authz_user, mod_authz_groupfile and mod_access_compat. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
+  "Includes its contents only when the module is (or with `!`, is not) present. nodewsgi reports as present the modules it implements: mod_wsgi, core, mod_alias, mod_rewrite, mod_mime, mod_dir, mod_env, mod_setenvif, mod_headers, mod_log_config, mod_negotiation, mod_autoindex, mod_auth_basic, mod_authn_file, mod_authn_core, mod_auth_digest, mod_authz_core, mod_authz_host, mod_authz_user, mod_authz_groupfile and mod_access_compat. Both spellings work: `mod_wsgi.c` and `wsgi_module`.", 1, 1);
 section("IfDefine", ALL, "<IfDefine [!]parameter-name> ... </IfDefine>",
   "Includes its contents only when the parameter is (or with `!`, is not) defined, by `-D NAME` on the command line or a `Define` directive read before it.", 1, 1);
 section("Limit", D, "<Limit method [method] ...> ... </Limit>",
@@ -650,7 +651,7 @@ const HOOK_GROUPS = "The functions run in the front-end process, never in a daem
 hookScript("WSGIAccessScript", "access", D, "AuthConfig", (scope, v) => (scope.dir.wsgiAccessScript = v),
   `Host-based access control by a script: \`allow_access(environ, host)\` is called in httpd's access checker phase (after Order/Allow/Deny, before \`Require\`), with the client's name when a host-name rule has looked it up and its address otherwise. \`true\` lets the request on to \`Require\` (under \`Satisfy Any\`, grants it outright), \`null\`/\`undefined\` expresses no opinion, \`false\` refuses it with 403 (under \`Satisfy Any\`, \`Require\` and authentication may still admit the client). Any other result, an exception or a script that cannot be loaded refuses with 403, logged. The environ is mod_wsgi's reduced one for auth hooks: the request's headers (no Authorization), the CGI server and client variables, SCRIPT_NAME/PATH_INFO, \`mod_wsgi.process_group\` (""), \`mod_wsgi.application_group\`, \`wsgi.errors\`, \`mod_ssl.is_https()\`; no SetEnv variables. ${HOOK_GROUPS}`);
 hookScript("WSGIAuthUserScript", "auth user", D, "AuthConfig", (scope, v) => (scope.dir.wsgiAuthUserScript = v),
-  `The \`wsgi\` provider of \`AuthBasicProvider\`: \`check_password(environ, user, password)\` returns \`true\` (authenticated), \`false\` (wrong password: 401, the providers after it are not asked), \`null\`/\`undefined\` (unknown user: the next provider is asked, 401 after the last), or a string, which authenticates and becomes REMOTE_USER. User and password are the credentials' UTF-8 text (credentials that are not UTF-8 get 500, logged). Any other result, an exception, a script that cannot be loaded or lacks the function give 500, logged. Same reduced environ as WSGIAccessScript. ${HOOK_GROUPS}`);
+  `The \`wsgi\` provider of \`AuthBasicProvider\` and \`AuthDigestProvider\`. For Digest, \`get_realm_hash(environ, user, realm)\` returns the lower-case hex MD5 of user:realm:password (a latin-1 string or bytes, compared as is) or \`null\`/\`undefined\` for an unknown user (the next provider is asked); anything else, an exception or no such function give 500. For Basic, \`check_password(environ, user, password)\` returns \`true\` (authenticated), \`false\` (wrong password: 401, the providers after it are not asked), \`null\`/\`undefined\` (unknown user: the next provider is asked, 401 after the last), or a string, which authenticates and becomes REMOTE_USER. User and password are the credentials' UTF-8 text (credentials that are not UTF-8 get 500, logged). Any other result, an exception, a script that cannot be loaded or lacks the function give 500, logged. Same reduced environ as WSGIAccessScript. ${HOOK_GROUPS}`);
 hookScript("WSGIAuthGroupScript", "auth group", D, "AuthConfig", (scope, v) => (scope.dir.wsgiAuthGroupScript = v),
   `The groups behind \`Require wsgi-group name ...\`: \`groups_for_user(environ, user)\` returns an iterable of group names (strings of bytes, or Buffers); the line grants when one of its names is among them. It is called for each \`Require wsgi-group\` line httpd's evaluation reaches, once a user is authenticated (by any provider). An empty list, no match, an exception or a result that is not such an iterable denies that line (logged), so the request gets 401 unless another line grants it. Same reduced environ as WSGIAccessScript. ${HOOK_GROUPS}`);
 hookScript("WSGIDispatchScript", "dispatch", SVD, undefined, (scope, v) => (scope.dir.wsgiDispatchScript = v),
@@ -1236,7 +1237,7 @@ currentModule = "mod_authz_core";
 def({
   name: "Require", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF,
   syntax: "Require [not] all granted|all denied|valid-user|user name ...|group name ...|ip address ...|host name ...|local|env variable ...|method METHOD ...|wsgi-group name ...|expr expression",
-  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic), `user` names, `group` names (members listed in AuthGroupFile), client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, an HTTP `method`, membership of a `wsgi-group` (WSGIAuthGroupScript), or an httpd expression (`expr`, as in <If>; one that reads REMOTE_USER asks for credentials when it denies). Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
+  doc: "Who may access: `all granted`, `all denied`, `valid-user` (any user authenticated by AuthType Basic or Digest), `user` names, `group` names (members listed in AuthGroupFile), client `ip` addresses or CIDR blocks, `host` names (reverse DNS), `local` (loopback), an `env` variable set, an HTTP `method`, membership of a `wsgi-group` (WSGIAuthGroupScript), or an httpd expression (`expr`, as in <If>; one that reads REMOTE_USER asks for credentials when it denies). Several lines in a section combine as <RequireAny>. A nested section's Require lines replace the inherited ones unless AuthMerging says otherwise. `not` negates a line; it is only allowed inside <RequireAll> or <RequireNone>.",
   apply(scope, args) {
     let negated = false;
     let a = args;
@@ -1360,17 +1361,16 @@ def({
 
 currentModule = "mod_auth_basic";
 def({
-  name: "AuthType", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthType Basic|None",
-  doc: "The kind of user authentication: Basic (HTTP Basic, against AuthUserFile) or None. Digest and Form are not supported.",
+  name: "AuthType", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthType Basic|Digest|None",
+  doc: "The kind of user authentication: Basic (HTTP Basic, against AuthUserFile or AuthBasicProvider's providers), Digest (HTTP Digest as mod_auth_digest does it: see AuthDigestProvider) or None. Form is not supported.",
   apply(scope, [t]) {
-    const v = t!.toLowerCase();
-    if (v === "digest" || v === "form") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `AuthType ${t} is not supported by nodewsgi (Basic or None)`);
-    scope.dir.authType = setting(scope, parseChoice(t!, ["Basic", "None"] as const, "AuthType"));
+    if (t!.toLowerCase() === "form") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `AuthType ${t} is not supported by nodewsgi (Basic, Digest or None)`);
+    scope.dir.authType = setting(scope, parseChoice(t!, ["Basic", "Digest", "None"] as const, "AuthType"));
   },
 });
 def({
   name: "AuthName", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthName realm",
-  doc: "The realm sent in the `WWW-Authenticate` challenge; browsers show it in the login prompt.",
+  doc: "The realm sent in the `WWW-Authenticate` challenge; browsers show it in the login prompt. With AuthType Digest it is also part of what is hashed (htdigest's realm field), in the form httpd gives it: a `\"` in the name is sent, and hashed, as `\\\"`.",
   apply(scope, [n]) {
     scope.dir.authName = setting(scope, n!);
   },
@@ -1383,10 +1383,78 @@ def({
     scope.dir.authBasicProvider = setting(scope, args.map((a) => a.toLowerCase()));
   },
 });
+currentModule = "mod_auth_digest";
+/** The section's mod_auth_digest settings, created with the module's defaults by its first directive (httpd merges none of them). */
+const digestFor = (scope: ApplyScope): DigestSettings => (scope.dir.authDigest ??= setting(scope, defaultDigestSettings())).value;
+const DIGEST_OWN = "A section (or .htaccess) that uses any AuthDigest* directive starts from the defaults for all of them: httpd does not merge mod_auth_digest's settings with the enclosing section's.";
+def({
+  name: "AuthDigestProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthDigestProvider file|wsgi ...", default: "file",
+  doc: `Where AuthType Digest finds the hash of user:realm:password, in order: \`file\` (AuthUserFile in htdigest format, \`user:realm:hash\` lines) and \`wsgi\` (WSGIAuthUserScript's \`get_realm_hash(environ, user, realm)\`). Names are case-sensitive, as in httpd. A provider that does not know the user passes the request to the next one; a provider that fails (500) ends the search. Several lines add to the list. ${DIGEST_OWN}`,
+  apply(scope, args) {
+    for (const p of args) if (p !== "file" && p !== "wsgi") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
+    const d = digestFor(scope);
+    d.providers = [...(d.providers ?? []), ...args];
+  },
+});
+def({
+  name: "AuthDigestQop", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthDigestQop auth", default: "auth",
+  doc: `The quality of protection offered: only \`auth\` is accepted, as by httpd 2.4.71 (\`none\` and \`auth-int\` are configuration errors there too; clients answering without qop, RFC 2069 style, are refused with 401). ${DIGEST_OWN}`,
+  apply(scope, args) {
+    for (const q of args) if (q.toLowerCase() !== "auth") throw badValue("AuthDigestQop is deprecated: only 'auth' is supported");
+    digestFor(scope);
+  },
+});
+def({
+  name: "AuthDigestNonceLifetime", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthDigestNonceLifetime seconds", default: "300",
+  doc: `How long a nonce is good for, in seconds. An older one gets a new challenge with \`stale=true\` (the client retries without asking the user); a success within 30 seconds of the end carries a \`nextnonce\` in Authentication-Info. 0 makes every nonce good for one request (the next comes in Authentication-Info); a negative value never expires. ${DIGEST_OWN}`,
+  apply(scope, [t]) {
+    // strtol, as httpd reads it: a number, then nothing or whitespace.
+    const n = strtol(t!, 10);
+    if (n.end < t!.length && !/\s/.test(t![n.end]!)) throw badValue(`Invalid time in AuthDigestNonceLifetime: ${t}`);
+    digestFor(scope).nonceLifetime = Number(n.value);
+  },
+});
+flagDirective({
+  name: "AuthDigestNcCheck", contexts: D, override: "AuthConfig", default: "Off",
+  doc: `Track each client (by the opaque of its challenge) and refuse a nonce-count that does not go up for the same nonce: a replayed request gets 401 (AH01774). The clients are kept in a table of AuthDigestShmemSize. ${DIGEST_OWN}`,
+}, (scope, on) => (digestFor(scope).ncCheck = on));
+def({
+  name: "AuthDigestAlgorithm", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthDigestAlgorithm MD5", default: "MD5",
+  doc: `The hash algorithm: only MD5, as in httpd 2.4.71 (MD5-sess and SHA-256 are configuration errors there too; a client answering with another algorithm gets 401). ${DIGEST_OWN}`,
+  apply(scope, [a]) {
+    if (a!.toLowerCase() !== "md5") throw badValue(`Unsupported algorithm in AuthDigestAlgorithm: ${a}`);
+    digestFor(scope);
+  },
+});
+def({
+  name: "AuthDigestDomain", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthDigestDomain URI ...",
+  doc: `The URIs of the protection space, sent as the challenge's \`domain\` so a client can send its credentials there without asking first. Several lines add to the list. ${DIGEST_OWN}`,
+  apply(scope, args) {
+    const d = digestFor(scope);
+    d.domains = [...(d.domains ?? []), ...args];
+  },
+});
+def({
+  name: "AuthDigestShmemSize", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "AuthDigestShmemSize size[K|M]", default: "1000",
+  doc: "How much room there is for the clients AuthDigestNcCheck and one-time nonces track (httpd's shared memory segment: about 56 bytes a client; 1000 bytes hold 14). When it is full the oldest client of each of its buckets is dropped, and a dropped client's next request gets a new opaque and a stale nonce. One value for the whole server (the last given wins, as in httpd); a new value takes effect at a full restart, not a graceful one.",
+  apply(scope, [v]) {
+    const n = strtol(v!, 10);
+    let i = n.end === 0 ? 0 : n.end;
+    while (/\s/.test(v![i] ?? "")) i++;
+    const unit = v![i];
+    let size = Number(n.value);
+    if (unit === "k" || unit === "K") size *= 1024;
+    else if (unit === "m" || unit === "M") size *= 1048576;
+    else if (unit !== undefined && unit !== "b" && unit !== "B") throw badValue(`Invalid size in AuthDigestShmemSize: ${v}`);
+    if (size < MIN_SHMEM_SIZE) throw badValue(`size in AuthDigestShmemSize too small: ${size} < ${MIN_SHMEM_SIZE}`);
+    scope.config.authDigestShmemSize = setting(scope, size);
+  },
+});
+
 currentModule = "mod_authn_file";
 def({
   name: "AuthUserFile", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: 1, syntax: "AuthUserFile file-path",
-  doc: "An htpasswd file of `user:hash` lines (bcrypt `$2y$`, `$apr1$` MD5, `{SHA}` and crypt hashes). Relative to ServerRoot.",
+  doc: "The users' file, relative to ServerRoot. For AuthType Basic an htpasswd file of `user:hash` lines (bcrypt `$2y$`, `$apr1$` MD5, `{SHA}` and crypt hashes); for AuthType Digest an htdigest file of `user:realm:hash` lines, the hash being the lower-case hex MD5 of `user:realm:password` (the first line of the user in the realm counts).",
   apply(scope, [p]) {
     scope.dir.authUserFile = setting(scope, scope.serverRelative(p!));
   },
@@ -1581,7 +1649,6 @@ ignored("mod_wsgi", ["WSGIPythonHome", "WSGIPythonPath", "WSGIPythonEggs", "WSGI
 ignored("mod_wsgi", ["WSGIAcceptMutex", "WSGISocketRotation", "WSGIServerMetrics", "WSGICaseSensitivity"], S, "not applicable to nodewsgi's process model");
 unsupported("mod_alias", ["ScriptAlias", "ScriptAliasMatch"], "CGI is not implemented; use WSGIScriptAlias");
 unsupported("mod_wsgi", ["WSGIPassApacheRequest", "WSGITelemetryService", "WSGITelemetryOptions", "WSGISlowRequests"], "not implemented yet");
-unsupported("mod_auth_digest", ["AuthDigestProvider", "AuthDigestDomain"], "Digest authentication is not implemented");
 
 // LoadModule gets its own entry: a module we implement needs no notice.
 currentModule = "mod_so";
@@ -1772,7 +1839,7 @@ function canonicalDirective(name: string): string {
 
 /** Modules nodewsgi implements, as `<IfModule>` and LoadModule see them. */
 const MODULES = ["core", "http_core", "so", "wsgi", "alias", "rewrite", "mime", "dir", "env", "setenvif", "headers", "log_config",
-  "negotiation", "autoindex", "auth_basic", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "authz_groupfile", "access_compat", "unixd"];
+  "negotiation", "autoindex", "auth_basic", "auth_digest", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "authz_groupfile", "access_compat", "unixd"];
 
 export function isKnownModule(spec: string): boolean {
   const m = /^mod_([\w]+)\.c$/.exec(spec) ?? /^([\w]+)_module$/.exec(spec) ?? /^mod_([\w]+)$/.exec(spec);

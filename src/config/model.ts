@@ -9,6 +9,7 @@ import type { Where } from "./errors";
 import type { ConfigRegex } from "./regex";
 import type { AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
+import type { DigestSettings } from "../auth/digest";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
 import type { Expr, StringExpr } from "./expr";
@@ -350,12 +351,18 @@ export interface DirSettings {
   /** FileETag as httpd keeps it per section (bits and +/- adjustments), merged down by mergeFileETag. */
   fileETag?: Setting<FileETagBits>;
   limitRequestBody?: Setting<number>;
-  authType?: Setting<"Basic" | "None">;
+  authType?: Setting<"Basic" | "Digest" | "None">;
   authName?: Setting<string>;
   authUserFile?: Setting<string>;
   /** AuthGroupFile (mod_authz_groupfile), for `Require group`. */
   authGroupFile?: Setting<string>;
   authBasicProvider?: Setting<string[]>;
+  /**
+   * mod_auth_digest's AuthDigestProvider, AuthDigestNonceLifetime, AuthDigestNcCheck and
+   * AuthDigestDomain, as one object: httpd does not merge them, so a section that sets any of
+   * them replaces the inherited ones (the rest back to their defaults).
+   */
+  authDigest?: Setting<DigestSettings>;
   authMerging?: Setting<"Off" | "And" | "Or">;
   /** The Require lines (an implicit RequireAny at the top). Replaced by a child's unless AuthMerging. */
   authz?: AuthzContainer;
@@ -505,6 +512,8 @@ export interface ServerConfig {
   importScripts: ImportScript[];
   restrictEmbedded: boolean;
   socketPrefix?: Setting<string>;
+  /** AuthDigestShmemSize: bytes for the clients mod_auth_digest tracks (the last one given, wherever). */
+  authDigestShmemSize?: Setting<number>;
   /** ServerTokens (server config only): how much the server banner says; unset is Full. */
   serverTokens?: Setting<"Prod" | "Major" | "Minor" | "Min" | "OS" | "Full">;
   main: HostConfig;

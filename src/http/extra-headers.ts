@@ -3,16 +3,19 @@ import { writeErrorHead } from "./write-head";
 import { wrapSink } from "./sink-wrapper";
 import { withMergedVary } from "./vary";
 
-/** A sink that adds `extra` to whatever head is sent through it (mod_rewrite's Vary and Set-Cookie). */
+/** Headers the map phase puts in r->headers_out, which httpd's own error pages drop. */
+const HEADERS_OUT = new Set(["vary", "authentication-info"]);
+
+/** A sink that adds `extra` to whatever head is sent through it (mod_rewrite's Vary and Set-Cookie, mod_auth_digest's Authentication-Info). */
 export function withExtraHeaders(sink: ResponseSink, extra: readonly HeaderPair[]): ResponseSink {
   // mod_rewrite puts Vary in r->headers_out, which httpd's own error pages drop, and cookies in
   // r->err_headers_out, which every response keeps.
-  const onErrors = extra.filter(([name]) => name.toLowerCase() !== "vary");
+  const onErrors = extra.filter(([name]) => !HEADERS_OUT.has(name.toLowerCase()));
   const varies = extra.filter(([name]) => name.toLowerCase() === "vary").map(([, value]) => value);
   return wrapSink(sink, {
     // httpd's fixup_vary makes the rewrite's Vary and the response's own one field.
     writeHead: (status, reason, headers) =>
-      sink.writeHead(status, reason, varies.length === 0 ? [...headers, ...extra] : [...withMergedVary(headers, varies), ...onErrors]),
+      sink.writeHead(status, reason, varies.length === 0 ? [...headers, ...extra] : [...withMergedVary(headers, varies), ...extra.filter(([name]) => name.toLowerCase() !== "vary")]),
     writeErrorHead: (status, reason, headers) => writeErrorHead(sink, status, reason, [...headers, ...onErrors]),
   });
 }

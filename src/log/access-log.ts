@@ -311,9 +311,9 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   get user(): string | undefined {
     const r = this.result;
     if (r === null) return undefined;
+    // r->user: whom authentication attributed the request to, refused or not.
+    if (r.user !== undefined) return r.user;
     if (r.kind === "wsgi") return this.env("REMOTE_USER");
-    // Basic auth on a static resource: the user whose credentials were accepted.
-    if (r.settings?.authType?.value === "Basic" && this.status !== 401) return basicUser(firstHeader(this.req, "authorization"));
     return undefined;
   }
 
@@ -411,9 +411,3 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   }
 }
 
-function basicUser(auth: string | undefined): string | undefined {
-  if (!auth || !/^basic\s/i.test(auth)) return undefined;
-  const decoded = Buffer.from(auth.slice(6).trim(), "base64").toString("latin1");
-  const colon = decoded.indexOf(":");
-  return colon > 0 ? decoded.slice(0, colon) : undefined;
-}

@@ -48,7 +48,8 @@ import { negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest 
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
 import type { HookContext } from "../auth/wsgi-hook-environ";
 import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsgi-access-script";
-import { WsgiGroupProvider, wsgiCheckPassword } from "../auth/wsgi-auth-script";
+import { WsgiGroupProvider, wsgiCheckPassword, wsgiRealmHash } from "../auth/wsgi-auth-script";
+import { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
 
 /** Apache's LimitInternalRecursion default. */
@@ -87,6 +88,8 @@ export interface WsgiTarget {
  */
 interface AddsHeaders {
   readonly responseHeaders?: readonly HeaderPair[];
+  /** The user authentication attributed the request to (httpd's r->user, set once the credentials were read, even when refused): the access log's %u. */
+  readonly user?: string;
   /** The request's fields as RequestHeader left them, when it edited them (flat, names lower-case): the access log's %{X}i. */
   readonly requestHeaders?: readonly string[];
   /** What `Header ... expr=` conditions and CustomLog's expr= read of the request, when there are some. */
@@ -213,6 +216,10 @@ interface RequestState {
   located: LocatedPass | undefined;
   /** How many RewriteCond/ap_expr lookups are running inside one another now. */
   lookupDepth: number;
+  /** Digest authentication succeeded: mod_auth_digest's Authentication-Info (an internal redirect drops it, as httpd's new request has none). */
+  authInfo?: string;
+  /** r->user: set by authentication once it has read the credentials. */
+  user?: string;
 }
 
 export interface MapperOptions {
@@ -220,6 +227,8 @@ export interface MapperOptions {
   readonly htaccess?: HtaccessReader;
   /** Where hook scripts run (the server's ProcessHost); by default in this thread. */
   readonly hooks?: HookRunner;
+  /** mod_auth_digest's secret and clients (a Server keeps one across reloads); by default the mapper's own. */
+  readonly digest?: DigestState;
 }
 
 export class Mapper {
@@ -231,6 +240,7 @@ export class Mapper {
   private readonly exprRequirements = new WeakSet<Requirement>();
   private readonly proxyLists = new WeakMap<object, ProxyList>();
   private readonly hooks: HookRunner;
+  private readonly digest: DigestState;
 
   constructor(
     readonly config: ServerConfig,
@@ -240,6 +250,7 @@ export class Mapper {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.hooks = options.hooks ?? new InThreadHookRunner(options.log);
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
+    this.digest = options.digest ?? new DigestState(config.authDigestShmemSize?.value);
   }
 
   /** SERVER_NAME/SERVER_PORT under the directory's UseCanonicalName (the server's before the walk). */
@@ -352,7 +363,7 @@ export class Mapper {
       result = result instanceof Promise ? result.then((r) => overBodyLimit(r, req, serverSettings)) : overBodyLimit(result, req, serverSettings);
     }
     if (result instanceof Promise) return result.then((r) => this.withExprRequest(withRewriteHeaders(r, state), state, uri, query));
-    return this.withExprRequest(state.cookies || state.vary || state.exprVary || state.negotiated ? withRewriteHeaders(result, state) : result, state, uri, query);
+    return this.withExprRequest(state.cookies || state.vary || state.exprVary || state.negotiated || state.authInfo || state.user !== undefined ? withRewriteHeaders(result, state) : result, state, uri, query);
   }
 
   /** A result whose Header rules have `expr=` conditions carries the request for them to read. */
@@ -919,6 +930,7 @@ export class Mapper {
         env: state.env,
         hostName: state.hostName,
         ...(requirement && this.exprRequirements.has(requirement) ? { expr: this.requireExpr(state, uri) } : {}),
+        ...(authType?.toLowerCase() === "digest" ? { digest: this.digestRequest(state) } : {}),
       },
       requirement,
       {
@@ -927,30 +939,37 @@ export class Mapper {
         ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
         ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
         ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
+        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
       },
-      { log: this.options.log, ...this.wsgiAuthHooks(state, settings, uri) },
+      { log: this.options.log, digestState: this.digest, ...this.wsgiAuthHooks(state, settings, uri) },
     );
+    if (result.user !== undefined) state.user = result.user;
     if (result.ok) {
       state.authEnviron = result.environ;
+      if (result.authenticationInfo !== undefined) state.authInfo = result.authenticationInfo;
       return null;
     }
     if (result.status === 401) return { kind: "error", status: 401, headers: result.headers, settings };
+    // mod_auth_digest's 400 (a uri parameter that names another resource) and 503 (no room for a client) are logged already.
+    if (result.status === 400 || result.status === 503) return { kind: "error", status: result.status, settings };
     // authorize() has logged the reason with its AH number, as httpd logs it: once.
     if (result.status === 500) return { kind: "error", status: 500, settings };
     // authorize() has logged the refusal (AH01630).
     return { kind: "error", status: 403, settings };
   }
 
-  /** mod_wsgi's `wsgi` Basic provider and `wsgi-group` authorization for this request, when configured. */
+  /** mod_wsgi's `wsgi` Basic and Digest providers and `wsgi-group` authorization for this request, when configured. */
   private wsgiAuthHooks(state: RequestState, settings: DirSettings, uri: string) {
     const user = settings.wsgiAuthUserScript;
     const group = settings.wsgiAuthGroupScript;
     const wantsUser = settings.authBasicProvider?.value.includes("wsgi") ?? false;
+    const wantsHash = settings.authDigest?.value.providers?.includes("wsgi") ?? false;
     // `Require wsgi-group` needs the provider even without WSGIAuthGroupScript (it logs that).
-    if (!wantsUser && group === undefined && !usesExternal(settings.authz)) return {};
+    if (!wantsUser && !wantsHash && group === undefined && !usesExternal(settings.authz)) return {};
     const ctx = this.hookContext(state, settings, uri);
     return {
       ...(wantsUser ? { wsgiCheckPassword: wsgiCheckPassword(ctx, user) } : {}),
+      ...(wantsHash ? { wsgiRealmHash: wsgiRealmHash(ctx, user) } : {}),
       external: new WsgiGroupProvider(ctx, group).status,
     };
   }
@@ -973,6 +992,17 @@ export class Mapper {
         this.options.log.log("error", "authz_core", `${requestLogPrefix(state.req)}AH02320: Error evaluating expression in 'Require expr': ${err.message}`);
         return null;
       }
+    };
+  }
+
+  /** What mod_auth_digest checks a Digest answer's `uri` against: the request-target, and the server as the request names it. */
+  private digestRequest(state: RequestState) {
+    return {
+      target: state.requestUri,
+      serverName: state.serverName,
+      serverPort: Number(state.serverPort),
+      ...(state.sentPort ? { hostPort: Number(state.sentPort) } : {}),
+      defaultPort: state.scheme === "https" ? 443 : 80,
     };
   }
 
@@ -1041,6 +1071,7 @@ export class Mapper {
     state.redirectScriptUrl = state.env.get("SCRIPT_URL") ?? null;
     state.env = env;
     if (state.vary) state.vary = [];
+    delete state.authInfo;
     state.redirected = true;
     state.subrequest = false;
     // The new request's translate phase sees the server's UseCanonicalName again.
@@ -1280,6 +1311,7 @@ export class Mapper {
         uri: logUri,
         logPrefix: requestLogPrefix(req),
         env: state.env,
+        ...(settings.authType?.value === "Digest" ? { digest: this.digestRequest(state) } : {}),
       },
       requirement,
       {
@@ -1288,9 +1320,14 @@ export class Mapper {
         ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
         ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
         ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
+        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
       },
-      this.options.log,
-      requirement && this.exprRequirements.has(requirement) ? this.nested(state, this.requireExpr(state, logUri, { loc: located, uri, query: null })) : undefined,
+      {
+        log: this.options.log,
+        digestState: this.digest,
+        onAuthenticationInfo: (info) => (state.authInfo = info),
+        ...(requirement && this.exprRequirements.has(requirement) ? { expr: this.nested(state, this.requireExpr(state, logUri, { loc: located, uri, query: null })) } : {}),
+      },
     );
   }
 
@@ -1584,18 +1621,22 @@ function overBodyLimit(result: MapResult, req: MapRequest, serverSettings: DirSe
 }
 
 /**
- * Add what mod_rewrite put in the response headers: Set-Cookie always, Vary unless the answer is
- * the server's own error or redirect. An application MultiViews chose gets mod_negotiation's
- * headers (Content-Location, Vary, TCN: err_headers_out in httpd) as a static variant does.
+ * Add what mod_rewrite put in the response headers (Set-Cookie always, Vary unless the answer is
+ * the server's own error or redirect) and mod_auth_digest's Authentication-Info (as Vary: it is
+ * in r->headers_out, which the server's own error pages drop). An application MultiViews chose
+ * gets mod_negotiation's headers (Content-Location, Vary, TCN: err_headers_out in httpd) as a
+ * static variant does.
  */
-function withRewriteHeaders(r: MapResult, state: RequestState): MapResult {
-  const { cookies, exprVary } = state;
+function withRewriteHeaders(r0: MapResult, state: RequestState): MapResult {
+  const { cookies, exprVary, authInfo } = state;
   let vary = state.vary;
   if (exprVary) for (const h of exprVary) if (!vary?.some((v) => v.toLowerCase() === h.toLowerCase())) vary = [...(vary ?? []), h];
+  let r = state.user !== undefined && r0.user === undefined ? { ...r0, user: state.user } : r0;
   const headers: HeaderPair[] = r.kind === "wsgi" && state.negotiated ? [...state.negotiated.headers] : [];
   // A type map's variant that fails (a missing file): its error keeps the negotiation headers.
   if (r.kind === "error" && state.negotiated) r = { ...r, headers: [...state.negotiated.headers, ...(r.headers ?? [])] };
   if (cookies) for (const c of cookies.values()) headers.push(["Set-Cookie", c]);
   if (vary && vary.length > 0 && r.kind !== "error" && r.kind !== "redirect") headers.push(["Vary", vary.join(",")]);
+  if (authInfo !== undefined && r.kind !== "error" && r.kind !== "redirect") headers.push(["Authentication-Info", authInfo]);
   return headers.length === 0 ? r : { ...r, responseHeaders: [...(r.responseHeaders ?? []), ...headers] };
 }

@@ -125,8 +125,9 @@ export interface AuthorizeOptions {
   external?: AuthzRequest["external"];
 }
 
-const sharedCache = new HtpasswdCache();
-const sharedGroupFiles = new GroupFileCache();
+/** The server's parsed AuthUserFile and AuthGroupFile files, shared with the lookups of lookup-auth.ts. */
+export const sharedCache = new HtpasswdCache();
+export const sharedGroupFiles = new GroupFileCache();
 let sharedDigest: DigestState | undefined;
 
 /** The user's groups in AuthGroupFile, or why there are none (Require group logs it when evaluated). */

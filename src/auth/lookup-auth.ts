@@ -4,21 +4,22 @@
  * the main request's Authorization, so a location behind Basic authentication is reachable
  * exactly when those credentials are good for it (checked against httpd 2.4.71, the
  * rewrite-lookup-auth scenario). The steps and log lines are authorize()'s; the password and
- * group files are read with synchronous calls (cached as the asynchronous path caches them)
+ * group files are read with synchronous calls (into the asynchronous path's caches)
  * and the hash is checked synchronously: a bcrypt hash blocks for its cost there, as httpd's
  * subrequest blocks its worker thread.
  */
 import { NodewsgiError } from "../errors";
 import { textOf } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
-import { digestFinish, digestGranted, digestPrepare, parseBasicCredentials, type AuthConfig, type AuthRequest, type AuthorizeOptions, type RealmHashOutcome } from "./authorize";
+import { digestFinish, digestGranted, digestPrepare, parseBasicCredentials, sharedCache, sharedGroupFiles, type AuthConfig, type AuthRequest, type AuthorizeOptions, type RealmHashOutcome } from "./authorize";
 import { realmHashIn } from "./digest";
-import { GroupFileCache, errnoText } from "./group-file";
-import { HtpasswdCache, verifyPasswordSync } from "./htpasswd";
+import { errnoText } from "./group-file";
+import { verifyPasswordSync } from "./htpasswd";
 import { evaluateRequire, type AuthzRequest, type AuthzStatus, type GroupMembership, type Requirement } from "./require";
 
-const passwords = new HtpasswdCache();
-const groupFiles = new GroupFileCache();
+// The same parsed files as the asynchronous path's (one copy of each file in memory).
+const passwords = sharedCache;
+const groupFiles = sharedGroupFiles;
 
 export interface LookupOptions {
   readonly log?: ErrorLog;

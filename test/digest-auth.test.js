@@ -317,11 +317,22 @@ describe("mod_auth_digest: parsing as httpd does", () => {
     assert.equal(digest.unescapeUrl("/a%2fb%zz%00c"), "/a/b%zz");
   });
 
-  it("htdigest lines: the first `user:realm:` entry; colons run together as ap_getword skips them", () => {
-    assert.equal(digest.realmHashIn(["a:r:h1", "a:r:h2"], "a", "r"), "h1");
-    assert.equal(digest.realmHashIn(["a::r::h:x"], "a", "r"), "h");
-    assert.equal(digest.realmHashIn(["a:r"], "a", "r"), "");
-    assert.equal(digest.realmHashIn(["a:r:h"], "a", "R"), undefined);
+  it("htdigest lines: the first `user:realm:` entry; colons run together as ap_getword skips them; the file read again when it changes", async () => {
+    const { HtpasswdCache } = require("../dist/auth/htpasswd");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-htdigest-"));
+    const file = path.join(dir, "htdigest");
+    try {
+      fs.writeFileSync(file, "a:r:h1\na:r:h2\nb::r::h:x\n  # comment\nc:r\n");
+      const cache = new HtpasswdCache();
+      assert.equal(await cache.realmHash(file, "a", "r"), "h1");
+      assert.equal(cache.realmHashSync(file, "b", "r"), "h");
+      assert.equal(await cache.realmHash(file, "c", "r"), "");
+      assert.equal(await cache.realmHash(file, "a", "R"), undefined);
+      fs.writeFileSync(file, "a:r:new\n");
+      assert.equal(await cache.realmHash(file, "a", "r"), "new");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -353,6 +364,8 @@ describe("mod_auth_digest: configuration", () => {
       assert.match(m, /site\.conf:4/);
     }
     assert.match(errorOf("AuthDigestShmemSize 71\n"), /size in AuthDigestShmemSize too small: 71 < 88/);
+    assert.match(errorOf("AuthDigestShmemSize 99999999999M\n"), /size in AuthDigestShmemSize too large for nodewsgi: 99999999999M \(at most 64M\)/);
+    assert.match(errorOf("AuthDigestShmemSize 65M\n"), /too large for nodewsgi/);
     assert.match(errorOf("AuthDigestShmemSize 5x\n"), /Invalid size in AuthDigestShmemSize: 5x/);
     assert.match(errorOf(base("AuthDigestShmemSize 1k")), /AuthDigestShmemSize: cannot occur within <Directory> section/);
     for (const ok of ["AuthDigestQop AUTH", "AuthDigestAlgorithm md5", "AuthDigestNonceLifetime -1", "AuthType digest", "AuthDigestProvider file wsgi"]) assert.equal(errorOf(base(ok)), null, ok);

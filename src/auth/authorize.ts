@@ -3,7 +3,7 @@
  * mod_authz_core, mod_auth_basic or mod_auth_digest (./digest.ts), mod_authn_file):
  *   1. evaluate the requirement without a user: granted -> ok (no authentication at all, so no
  *      REMOTE_USER); denied/neutral -> 403;
- *   2. denied-no-user -> authenticate (AuthType Basic; none configured: 500, AH00027): no or non-Basic credentials, unknown user,
+ *   2. denied-no-user -> authenticate (AuthType Basic or Digest; none configured: 500, AH00027): for Basic, no or non-Basic credentials, unknown user,
  *      wrong password -> 401 with `WWW-Authenticate: Basic realm="AuthName"`; unreadable
  *      AuthUserFile, missing AuthName/AuthUserFile, unknown AuthType, a failing provider -> 500,
  *      logged; no AuthType at all -> 500 (AH00027). The AuthBasicProvider list is tried in
@@ -23,7 +23,7 @@ import { HtpasswdCache, verifyPassword } from "./htpasswd";
 import { GroupFileCache, errnoText } from "./group-file";
 import { Requirement, evaluateRequire, evaluateRequireAsync, type AuthzRequest, type AuthzStatus, type GroupMembership } from "./require";
 import {
-  DigestState, authenticationInfo, checkDigestUri, defaultDigestSettings, digestChallenge, digestVerify, nowMicros, parseDigestHeader, realmHashIn,
+  DigestState, authenticationInfo, escapeQuotes, checkDigestUri, defaultDigestSettings, digestChallenge, digestVerify, nowMicros, parseDigestHeader,
   type DigestHeader, type DigestLog, type DigestSuccess, type DigestRequest, type DigestSettings,
 } from "./digest";
 
@@ -138,11 +138,6 @@ async function groupMembership(file: string | undefined, user: string, cache: Gr
   } catch (err) {
     return { kind: "unreadable", file, errno: errnoText((err as Error).cause) };
   }
-}
-
-/** ap_escape_quotes: backslash every `"` not already escaped. */
-function escapeQuotes(s: string): string {
-  return s.replace(/\\(.)|"/g, (m, esc: string | undefined) => (esc !== undefined ? m : '\\"'));
 }
 
 function challenge(realm: string): { ok: false; status: 401; headers: readonly HeaderPair[] } {
@@ -408,14 +403,13 @@ export async function fileRealmHash(auth: AuthConfig, user: string, realm: strin
     log("error", "authn_file", "AH01621: AuthUserFile not specified in the configuration");
     return { status: "error", reason: "AuthUserFile not specified" };
   }
-  let lines: readonly string[];
+  let hash: string | undefined;
   try {
-    lines = await (opts.htpasswd ?? sharedCache).lines(auth.userFile);
+    hash = await (opts.htpasswd ?? sharedCache).realmHash(auth.userFile, user, realm);
   } catch (err) {
     log("error", "authn_file", `AH01622: Could not open password file: ${auth.userFile}`, errnoText((err as Error).cause));
     return { status: "error", reason: `Could not open password file: ${auth.userFile}` };
   }
-  const hash = realmHashIn(lines, user, realm);
   return hash === undefined ? { status: "not-found" } : { status: "found", hash };
 }
 

@@ -165,8 +165,42 @@ interface CachedFile {
   size: number;
   ino: number;
   users: Map<string, string>;
-  /** The entries as lines, for Digest's `user:realm:hash` lookups. */
-  lines: string[];
+  /** The file's text until Digest first asks (then `realms` holds what it needs and this is dropped). */
+  text: string | null;
+  /** `user\0realm` -> hash (htdigest lines), made on Digest's first lookup in this file. */
+  realms: Map<string, string> | null;
+}
+
+/** ap_getword with `:`: the text up to the next colon, and the rest after every colon there. */
+function getword(s: string): [string, string] {
+  const i = s.indexOf(":");
+  if (i < 0) return [s, ""];
+  let j = i;
+  while (s[j] === ":") j++;
+  return [s.slice(0, i), s.slice(j)];
+}
+
+/**
+ * mod_authn_file's get_realm_hash reads the file line by line for the first `user:realm:hash`;
+ * the same answers from a map made once per file version (a scan per request would let any
+ * client cost the event loop the whole file, with a made-up user name).
+ */
+function realmsOf(entry: CachedFile): Map<string, string> {
+  if (entry.realms) return entry.realms;
+  const realms = new Map<string, string>();
+  for (const line of entryLines(entry.text ?? "")) {
+    const [user, rest] = getword(line);
+    const [realm, rest2] = getword(rest);
+    const key = `${user}\0${realm}`;
+    if (!realms.has(key)) realms.set(key, getword(rest2)[0]);
+  }
+  entry.realms = realms;
+  entry.text = null;
+  return realms;
+}
+
+function openError(file: string, err: unknown): NodewsgiError {
+  return new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
 }
 
 /** AuthUserFile contents, cached per path and re-read when the file changes. */
@@ -178,65 +212,77 @@ export class HtpasswdCache {
    * NodewsgiError("AUTH_USERFILE") when the file cannot be read (Apache: 500).
    */
   async lookup(file: string, user: string): Promise<string | undefined> {
-    return (await this.load(file)).get(user);
+    return (await this.entry(file)).users.get(user);
   }
 
   /** lookup for a caller that cannot wait: the same cache, read with synchronous calls. */
   lookupSync(file: string, user: string): string | undefined {
-    return this.loadSync(file).users.get(user);
+    return this.entrySync(file).users.get(user);
   }
 
-  /** The entry lines of `file` (for htdigest lookups, ./digest.ts realmHashIn); throws as lookup does. */
-  async lines(file: string): Promise<readonly string[]> {
-    await this.load(file);
-    return this.files.get(file)!.lines;
+  /** The hash of the first `user:realm:hash` line of `file` (htdigest, for Digest), or undefined; throws as lookup does. */
+  async realmHash(file: string, user: string, realm: string): Promise<string | undefined> {
+    return realmsOf(await this.entry(file)).get(`${user}\0${realm}`);
   }
 
-  /** lines for a caller that cannot wait. */
-  linesSync(file: string): readonly string[] {
-    return this.loadSync(file).lines;
+  /** realmHash for a caller that cannot wait. */
+  realmHashSync(file: string, user: string, realm: string): string | undefined {
+    return realmsOf(this.entrySync(file)).get(`${user}\0${realm}`);
   }
 
-  private loadSync(file: string): CachedFile {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(file);
-    } catch (err) {
-      this.files.delete(file);
-      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
-    }
-    const hit = this.files.get(file);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino) return hit;
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "latin1");
-    } catch (err) {
-      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
-    }
-    const cached = { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users: parseHtpasswd(text), lines: entryLines(text) };
-    this.files.set(file, cached);
-    return cached;
-  }
-
+  /** The parsed users of `file`, read again when it changed. */
   async load(file: string): Promise<Map<string, string>> {
+    return (await this.entry(file)).users;
+  }
+
+  private async entry(file: string): Promise<CachedFile> {
     let st: fs.Stats;
     try {
       st = await fs.promises.stat(file);
     } catch (err) {
       this.files.delete(file);
-      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
+      throw openError(file, err);
     }
-    const hit = this.files.get(file);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino) return hit.users;
+    const hit = this.current(file, st);
+    if (hit) return hit;
     let text: string;
     try {
       // latin1 keeps every byte as one char, as the user names Apache compares are bytes.
       text = await fs.promises.readFile(file, "latin1");
     } catch (err) {
-      throw new NodewsgiError("AUTH_USERFILE", `Could not open password file: ${file}`, { cause: err });
+      throw openError(file, err);
     }
-    const users = parseHtpasswd(text);
-    this.files.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users, lines: entryLines(text) });
-    return users;
+    return this.store(file, st, text);
+  }
+
+  private entrySync(file: string): CachedFile {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch (err) {
+      this.files.delete(file);
+      throw openError(file, err);
+    }
+    const hit = this.current(file, st);
+    if (hit) return hit;
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "latin1");
+    } catch (err) {
+      throw openError(file, err);
+    }
+    return this.store(file, st, text);
+  }
+
+  /** The cached entry when the file has not changed since it was read. */
+  private current(file: string, st: fs.Stats): CachedFile | undefined {
+    const hit = this.files.get(file);
+    return hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size && hit.ino === st.ino ? hit : undefined;
+  }
+
+  private store(file: string, st: fs.Stats, text: string): CachedFile {
+    const entry: CachedFile = { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, users: parseHtpasswd(text), text, realms: null };
+    this.files.set(file, entry);
+    return entry;
   }
 }

@@ -12,7 +12,6 @@ import { NodewsgiError } from "../errors";
 import { textOf } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import { digestFinish, digestGranted, digestPrepare, parseBasicCredentials, sharedCache, sharedGroupFiles, type AuthConfig, type AuthRequest, type AuthorizeOptions, type RealmHashOutcome } from "./authorize";
-import { realmHashIn } from "./digest";
 import { errnoText } from "./group-file";
 import { verifyPasswordSync } from "./htpasswd";
 import { evaluateRequire, type AuthzRequest, type AuthzStatus, type GroupMembership, type Requirement } from "./require";
@@ -149,7 +148,7 @@ function lookupDigest(
       outcome = { status: "error" };
     } else {
       try {
-        const hash = realmHashIn(passwords.linesSync(auth.userFile), p.user, p.realm);
+        const hash = passwords.realmHashSync(auth.userFile, p.user, p.realm);
         outcome = hash === undefined ? { status: "not-found" } : { status: "found", hash };
       } catch (err) {
         say("error", "authn_file", `AH01622: Could not open password file: ${auth.userFile}`, errnoText((err as Error).cause));

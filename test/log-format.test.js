@@ -43,6 +43,8 @@ describe("log formats: directives", () => {
   const cases = [
     ["%h %a %{c}a %A", "10.0.0.1 10.0.0.1 10.0.0.1 127.0.0.1"],
     ["%l %u", "- alice"],
+    ["%u", '""', { user: "" }],
+    ["%u", "-", { user: undefined }],
     ["%B %b", "1234 1234"],
     ["%O %I", `1334 ${"GET".length + "/a%20b/c?x=1&y=%22".length + "HTTP/1.1".length + 4 + (4 + 16 + 4) + (10 + 6 + 4) + (7 + 9 + 4) + (6 + 12 + 4) + 2 + 7}`],
     ["%D %T %{ms}T %{us}T %{s}T", "2345678 2 2345 2345678 2"],
@@ -66,9 +68,9 @@ describe("log formats: directives", () => {
     ["%X", "+"],
     ["100%% sure\\t\\n", "100% sure\t\n"],
   ];
-  for (const [f, want] of cases) {
-    it(f, () => {
-      const got = fmt(f);
+  for (const [f, want, over] of cases) {
+    it(over ? `${f} (${JSON.stringify(over)})` : f, () => {
+      const got = fmt(f, over);
       if (want === null) assert.match(got, /^\d+$/);
       else assert.equal(got, want);
     });

@@ -60,6 +60,11 @@ const DEFAULT_BUCKETS = 15;
 
 /** The smallest AuthDigestShmemSize httpd accepts. */
 export const MIN_SHMEM_SIZE = TABLE_HEADER + BUCKET + ENTRY;
+/**
+ * The most AuthDigestShmemSize nodewsgi takes: the table lives in the JavaScript heap, where a
+ * client costs about three times httpd's 56 bytes, and clients without credentials can fill it.
+ */
+export const MAX_SHMEM_SIZE = 64 * 1048576;
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
@@ -92,7 +97,9 @@ export class DigestState {
   readonly secret: Buffer = crypto.randomBytes(20);
   private clientCounter = 1;
   private otnCounter = 0;
-  private readonly buckets: ClientEntry[][];
+  /** Buckets by index, made when a client first lands in one (a large table costs nothing until used). */
+  private readonly buckets = new Map<number, ClientEntry[]>();
+  private readonly bucketCount: number;
   private readonly capacity: number;
   private entries = 0;
   private created = 0;
@@ -105,7 +112,7 @@ export class DigestState {
   constructor(shmemSize?: number) {
     this.shmemSize = shmemSize ?? DEFAULT_SHMEM_SIZE;
     const n = shmemSize === undefined ? DEFAULT_BUCKETS : Math.max(1, Math.floor((shmemSize - TABLE_HEADER) / (BUCKET + HASH_DEPTH * ENTRY)));
-    this.buckets = Array.from({ length: n }, () => []);
+    this.bucketCount = n;
     // What apr_rmm has left for entries once the table and the two counters are allocated.
     const free = this.shmemSize - RMM_HEADER - (align8(TABLE_HEADER + BUCKET * n) + RMM_BLOCK) - 2 * (8 + RMM_BLOCK);
     this.capacity = Math.max(0, Math.floor(free / (ENTRY + RMM_BLOCK)));
@@ -146,7 +153,10 @@ export class DigestState {
       log("info", "auth_digest", `AH01766: gc'd ${gone} client entries. Total new clients: ${this.created - this.renewed}; Total removed clients: ${this.removed}; Total renewed clients: ${this.renewed}`, true);
       if (this.entries >= this.capacity) return 0;
     }
-    this.buckets[key % this.buckets.length]!.unshift({ key, nonceCount: 0n, lastNonceTime: 0n });
+    const index = key % this.bucketCount;
+    let bucket = this.buckets.get(index);
+    if (bucket === undefined) this.buckets.set(index, (bucket = []));
+    bucket.unshift({ key, nonceCount: 0n, lastNonceTime: 0n });
     this.created++;
     this.entries++;
     log("debug", "auth_digest", `AH01768: allocated new client ${key}`, true);
@@ -156,11 +166,12 @@ export class DigestState {
   /** httpd's gc(): the last (least recently used) entry of every bucket goes. */
   private collect(): number {
     let gone = 0;
-    for (const b of this.buckets) {
+    for (const [index, b] of this.buckets) {
       if (b.length > 0) {
         b.pop();
         gone++;
       }
+      if (b.length === 0) this.buckets.delete(index);
     }
     this.entries -= gone;
     this.removed += gone;
@@ -170,7 +181,8 @@ export class DigestState {
   /** The client's entry, moved to the front of its bucket (find_client). */
   private find(key: number): ClientEntry | undefined {
     if (key === 0) return undefined;
-    const b = this.buckets[key % this.buckets.length]!;
+    const b = this.buckets.get(key % this.bucketCount);
+    if (b === undefined) return undefined;
     const i = b.findIndex((e) => e.key === key);
     if (i < 0) return undefined;
     const e = b[i]!;
@@ -593,7 +605,7 @@ export function digestVerify(
 }
 
 /** ap_escape_quotes: backslash every `"` not already escaped. */
-function escapeQuotes(s: string): string {
+export function escapeQuotes(s: string): string {
   return s.replace(/\\(.)|"/g, (m, esc: string | undefined) => (esc !== undefined ? m : '\\"'));
 }
 
@@ -610,25 +622,4 @@ export function authenticationInfo(state: DigestState, settings: DigestSettings,
   }
   const rspauth = md5(`${ok.ha1}:${h.nonce}:${h.nc ?? ""}:${h.cnonce ?? ""}:${h.qop ?? ""}:${md5(`:${h.uri}`)}`);
   return `rspauth="${rspauth}"${nextnonce}${h.cnonce !== undefined ? `, cnonce="${escapeQuotes(h.cnonce)}"` : ""}${h.nc !== undefined ? `, nc=${h.nc}` : ""}${h.qop !== undefined ? `, qop=${h.qop}` : ""}`;
-}
-
-// ---- AuthUserFile in htdigest format ----------------------------------------------------------
-
-/** ap_getword with `:`: the text up to the next colon, and the rest after every colon there. */
-function getword(s: string): [string, string] {
-  const i = s.indexOf(":");
-  if (i < 0) return [s, ""];
-  let j = i;
-  while (s[j] === ":") j++;
-  return [s.slice(0, i), s.slice(j)];
-}
-
-/** mod_authn_file's get_realm_hash over a file's lines: the hash of the first `user:realm:` line, or undefined. */
-export function realmHashIn(lines: readonly string[], user: string, realm: string): string | undefined {
-  for (const line of lines) {
-    const [w, rest] = getword(line);
-    const [x, rest2] = getword(rest);
-    if (w === user && x === realm) return getword(rest2)[0];
-  }
-  return undefined;
 }

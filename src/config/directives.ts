@@ -29,7 +29,7 @@ import {
 } from "./model";
 import { applyFileETag } from "./file-etag";
 import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/access-compat";
-import { MIN_SHMEM_SIZE, defaultDigestSettings, strtol, type DigestSettings } from "../auth/digest";
+import { MAX_SHMEM_SIZE, MIN_SHMEM_SIZE, defaultDigestSettings, strtol, type DigestSettings } from "../auth/digest";
 import type { MethodLimit } from "../auth/method-limit";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { parseExpr, parseStringExpr, ExprError, type Expr, type StringExpr } from "./expr";
@@ -1436,7 +1436,7 @@ def({
 });
 def({
   name: "AuthDigestShmemSize", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "AuthDigestShmemSize size[K|M]", default: "1000",
-  doc: "How much room there is for the clients AuthDigestNcCheck and one-time nonces track (httpd's shared memory segment: about 56 bytes a client; 1000 bytes hold 14). When it is full the oldest client of each of its buckets is dropped, and a dropped client's next request gets a new opaque and a stale nonce. One value for the whole server (the last given wins, as in httpd); a new value takes effect at a full restart, not a graceful one.",
+  doc: "How much room there is for the clients AuthDigestNcCheck and one-time nonces track (httpd's shared memory segment: about 56 bytes a client; 1000 bytes hold 14). When it is full the oldest client of each of its buckets is dropped, and a dropped client's next request gets a new opaque and a stale nonce. One value for the whole server (the last given wins, as in httpd); a new value takes effect at a full restart, not a graceful one. At most 64M (the table is in the JavaScript heap, and clients without credentials can fill it). With AuthDigestNcCheck On every challenge takes a client, so a table much smaller than the number of clients at once makes them retry (stale nonces).",
   apply(scope, [v]) {
     const n = strtol(v!, 10);
     let i = n.end === 0 ? 0 : n.end;
@@ -1447,6 +1447,7 @@ def({
     else if (unit === "m" || unit === "M") size *= 1048576;
     else if (unit !== undefined && unit !== "b" && unit !== "B") throw badValue(`Invalid size in AuthDigestShmemSize: ${v}`);
     if (size < MIN_SHMEM_SIZE) throw badValue(`size in AuthDigestShmemSize too small: ${size} < ${MIN_SHMEM_SIZE}`);
+    if (!(size <= MAX_SHMEM_SIZE)) throw badValue(`size in AuthDigestShmemSize too large for nodewsgi: ${v} (at most ${MAX_SHMEM_SIZE / 1048576}M)`);
     scope.config.authDigestShmemSize = setting(scope, size);
   },
 });

@@ -321,7 +321,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     const r = this.result;
     if (r === null) return undefined;
     if (r.kind === "wsgi") return r.script;
-    if (r.kind === "static") return r.file;
+    if (r.kind === "static" || r.kind === "inline") return r.file;
     if (r.kind === "listing") return r.dir;
     if (r.kind === "error" || r.kind === "redirect") return r.file;
     return undefined;

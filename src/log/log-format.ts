@@ -238,7 +238,8 @@ function directive(letter: string, arg: string | null, format: string): Item {
       break;
     }
     case "u":
-      return (s) => orDash(s.user);
+      // httpd's log_remote_user: an empty user name (`Og==` in Basic) is logged as "".
+      return (s) => (s.user === "" ? '""' : orDash(s.user));
     case "U":
       return (s) => orDash(s.uriPath ?? urlPath(s.req.target));
     case "v":

@@ -217,9 +217,9 @@ interface RequestState {
   /** How many RewriteCond/ap_expr lookups are running inside one another now. */
   lookupDepth: number;
   /** Digest authentication succeeded: mod_auth_digest's Authentication-Info (an internal redirect drops it, as httpd's new request has none). */
-  authInfo?: string;
+  authInfo: string | undefined;
   /** r->user: set by authentication once it has read the credentials. */
-  user?: string;
+  user: string | undefined;
 }
 
 export interface MapperOptions {
@@ -298,8 +298,9 @@ export class Mapper {
   }
 
   /**
-   * Map a request. The result is synchronous except when Basic authentication has to read a
-   * password file or a hook script runs: most requests then cost no promise and no microtask turn.
+   * Map a request. The result is synchronous except when authentication (Basic or Digest) has
+   * to read a password file, a host name is looked up or a hook script runs: most requests cost
+   * no promise and no microtask turn.
    */
   map(req: MapRequest): Mapped {
     const { rawPath, query } = splitTarget(req.target);
@@ -354,6 +355,8 @@ export class Mapper {
       routeReused: false,
       // Set later; present from the start so the object keeps one shape.
       located: undefined,
+      authInfo: undefined,
+      user: undefined,
       lookupDepth: 0,
     };
     let result = this.resolve(state, uri, query, 0);
@@ -1071,7 +1074,7 @@ export class Mapper {
     state.redirectScriptUrl = state.env.get("SCRIPT_URL") ?? null;
     state.env = env;
     if (state.vary) state.vary = [];
-    delete state.authInfo;
+    state.authInfo = undefined;
     state.redirected = true;
     state.subrequest = false;
     // The new request's translate phase sees the server's UseCanonicalName again.
@@ -1549,7 +1552,8 @@ function variantNegotiates(file: string, settings: DirSettings, options: Readonl
 
 /** What mod_negotiation reads of a request. */
 function negotiationRequest(state: RequestState, query: string | null, pathInfo: string): NegotiationRequest {
-  const h = (name: string) => headerValue(state.req.headers, name);
+  // httpd has merged repeated request fields (`Accept: a` twice is `a, a`) by then.
+  const h = (name: string) => mergedHeaderValue(state.req.headers, name);
   return {
     method: state.req.method,
     accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),

@@ -128,9 +128,10 @@ export function negotiate(missing: string, settings: DirSettings, req: Negotiati
     return { kind: "none" };
   }
   const variants: Variant[] = [];
-  // httpd sorts the variants by name so the choice does not depend on readdir's order.
-  for (const n of names.sort()) {
-    if (!n.startsWith(base + ".")) continue;
+  // httpd sorts the variants by name so the choice does not depend on readdir's order (only the
+  // candidates: a large directory costs one pass, not a sort of every name in it).
+  const prefix = base + ".";
+  for (const n of names.filter((name) => name.startsWith(prefix)).sort()) {
     const v = variantOf(dir, n, settings);
     if (v === "type-map") {
       // A type map among the candidates replaces them (read_types_multi).

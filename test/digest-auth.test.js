@@ -484,6 +484,15 @@ ${dig(["AuthDigestProvider file wsgi", `WSGIAuthUserScript "${work}/hook.js"`, "
       assert.equal(statusOf(where), 200);
     });
 
+    it("a graceful reload keeps the secret and the clients: an answer to a nonce from before it is still good", async () => {
+      const c = await challenge("/nc/f.txt");
+      assert.equal(statusOf(await get("/nc/f.txt", { Authorization: D.authorization(c, "GET", "/nc/f.txt", ALICE) })), 200);
+      await server.reload(loadConfig(path.join(work, "site.conf")), 1000);
+      // The same nonce and opaque, the next count: the client is still known after the reload.
+      const r = await get("/nc/f.txt", { Authorization: D.authorization(c, "GET", "/nc/f.txt", { ...ALICE, nc: 2 }) });
+      assert.equal(statusOf(r), 200, r.split("\r\n")[0]);
+    });
+
     it("AuthDigestNcCheck through the server: a replayed answer is 401", async () => {
       const c = await challenge("/nc/f.txt");
       assert.match(c.opaque, /^[0-9a-f]+$/);

@@ -101,6 +101,8 @@ for (const [engineName, engine] of availableEngines()) {
             "htdocs/sc/app.html": "static\n",
             "htdocs/tm/m.var": "URI: a.html\nContent-Type: text/html\n",
             "htdocs/tm/a.html": "a\n",
+            "htdocs/tm/bb.html": "bb\n",
+            "htdocs/tm/e.var": "URI: a.html\nContent-Type: text/html\n",
             "htdocs/z/t.txt.gz": "zipped",
           },
           config: `Listen 127.0.0.1:${port}
@@ -140,6 +142,13 @@ AddEncoding x-gzip .gz
       assert.equal(plain.headers["content-language"], "de");
       const own = await get(live.port, "/sc/app.wsgi?own");
       assert.equal(own.headers["content-language"], "de,x-own");
+    });
+
+    it("a type map is read again when it changes (parsed maps are kept per file version)", async () => {
+      assert.equal((await get(live.port, "/tm/e.var")).body, "a\n");
+      assert.equal((await get(live.port, "/tm/e.var")).body, "a\n");
+      fs.writeFileSync(path.join(htdocsDir, "tm/e.var"), "URI: bb.html\nContent-Type: text/html\n");
+      assert.equal((await get(live.port, "/tm/e.var")).body, "bb\n");
     });
 
     it("a type map's variant carries the map's ETag as its variant list validator; a missing map is 404", async () => {

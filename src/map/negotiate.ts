@@ -150,17 +150,35 @@ export function negotiate(missing: string, settings: DirSettings, req: Negotiati
  * an inline body is not transparent. The handler never prefers scripts (MultiViews does for a
  * POST, a query or path info).
  */
+/** Parsed type maps by path, with the file version they were read from (a map is read once per change, not per request). */
+const typeMaps = new Map<string, { readonly mtimeNs: bigint; readonly size: bigint; readonly ino: bigint; readonly parsed: Variant[] | string }>();
+const TYPE_MAPS_MAX = 256;
+
 export function negotiateTypeMap(mapFile: string, settings: DirSettings, req: NegotiationRequest, preferScripts = false): Negotiation {
-  let text: Buffer;
-  let mapStat: fs.BigIntStats;
-  try {
-    text = fs.readFileSync(fsPath(mapFile));
-    mapStat = fs.statSync(fsPath(mapFile), { bigint: true });
-  } catch (e) {
+  const unreadable = (e: unknown): Negotiation => {
     const code = (e as NodeJS.ErrnoException).code;
     return { kind: "failed", status: code === "ENOENT" || code === "ENOTDIR" ? 404 : 403, reason: `AH00683: cannot access type map file: ${mapFile}` };
+  };
+  let mapStat: fs.BigIntStats;
+  try {
+    mapStat = fs.statSync(fsPath(mapFile), { bigint: true });
+  } catch (e) {
+    return unreadable(e);
   }
-  const parsed = parseTypeMap(text, mapFile);
+  const hit = typeMaps.get(mapFile);
+  let parsed: Variant[] | string;
+  if (hit && hit.mtimeNs === mapStat.mtimeNs && hit.size === mapStat.size && hit.ino === mapStat.ino) parsed = hit.parsed;
+  else {
+    let text: Buffer;
+    try {
+      text = fs.readFileSync(fsPath(mapFile));
+    } catch (e) {
+      return unreadable(e);
+    }
+    parsed = parseTypeMap(text, mapFile);
+    if (typeMaps.size >= TYPE_MAPS_MAX) typeMaps.clear();
+    typeMaps.set(mapFile, { mtimeNs: mapStat.mtimeNs, size: mapStat.size, ino: mapStat.ino, parsed });
+  }
   if (typeof parsed === "string") return { kind: "failed", status: 500, reason: parsed };
   const transparent = req.pathInfo === "" && parsed.every((v) => !v.name.includes("/") && v.body === undefined);
   return choose(parsed, settings, req, { transparent, dirStat: mapStat, preferScripts });

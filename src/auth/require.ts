@@ -22,9 +22,9 @@ export type RequireInput =
   /** A line inside <Limit>/<LimitExcept>: it applies to those methods only. */
   /**
    * A line with what a string cannot carry: the methods it is limited to (<Limit>/<LimitExcept>),
-   * where it was written (named by a `Require expr` whose evaluation fails).
+   * a `Require expr` line's expression as the configuration parsed it (with where it was written).
    */
-  | { readonly require: string; readonly limit?: MethodLimit; readonly where?: { readonly file: string; readonly line: number } }
+  | { readonly require: string; readonly limit?: MethodLimit; readonly expr?: Expr }
   | readonly RequireInput[]
   | { readonly any: readonly RequireInput[] }
   | { readonly all: readonly RequireInput[] }
@@ -120,13 +120,13 @@ function fail(message: string): never {
   throw new NodewsgiError("CONFIG_REQUIRE", message);
 }
 
-function compileLine(line: string, where?: { readonly file: string; readonly line: number }): Leaf {
+function compileLine(line: string, parsed?: Expr): Leaf {
   // `Require [not] expr ...`: the rest of the line is one expression, not words.
   const ex = /^\s*(not\s+)?expr\s+([\s\S]*)$/i.exec(line);
   if (ex) {
     let expr: Expr;
     try {
-      expr = parseExpr(ex[2]!.trim(), where);
+      expr = parsed ?? parseExpr(ex[2]!.trim());
     } catch (e) {
       fail(`Require expr: ${(e as Error).message}`);
     }
@@ -193,7 +193,7 @@ function compileLine(line: string, where?: { readonly file: string; readonly lin
 
 function compileNode(input: RequireInput, parentOp: "and" | "or" | null): Node {
   if (typeof input === "string" || "require" in input) {
-    const leaf = typeof input === "string" ? compileLine(input) : compileLine(input.require, input.where);
+    const leaf = typeof input === "string" ? compileLine(input) : compileLine(input.require, input.expr);
     if (typeof input !== "string" && input.limit) leaf.limit = input.limit;
     if (leaf.negate && parentOp === "or") fail(`negative Require directive has no effect in <RequireAny> or <RequireNone>: ${leaf.text}`);
     return leaf;

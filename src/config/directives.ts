@@ -821,13 +821,7 @@ function locationRedirect(scope: ApplyScope, args: string[]): boolean {
     scope.dir.locationRedirect = setting(scope, { status: st });
     return true;
   } else return false;
-  let url: StringExpr;
-  try {
-    url = parseStringExpr(source!, scope.where);
-  } catch (e) {
-    if (!(e instanceof ExprError)) throw e;
-    throw badValue(`Cannot parse redirect expression '${source}': ${e.message}`);
-  }
+  const url = configExpr(() => parseStringExpr(source!, scope.where), `Cannot parse redirect expression '${source}': `);
   scope.dir.locationRedirect = setting(scope, { status: st ?? 302, url });
   return true;
 }
@@ -1086,13 +1080,7 @@ def({
   name: "SetEnvIfExpr", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "SetEnvIfExpr \"expression\" [!]variable[=value] ...",
   doc: "Sets request variables when an httpd expression (as in <If>) is true. A value may use `$0`..`$9` from the expression's last regex match with a capturing group. Evaluated with the other SetEnvIf rules, in order.",
   apply(scope, [source, ...assignments]) {
-    let expr;
-    try {
-      expr = parseExpr(source!, scope.where);
-    } catch (e) {
-      if (!(e instanceof ExprError)) throw e;
-      throw badValue(`Could not parse expression "${source}": ${e.message}`);
-    }
+    const expr = configExpr(() => parseExpr(source!, scope.where), `Could not parse expression "${source}": `);
     (scope.dir.setEnvIf ??= []).push({
       attribute: "", pattern: "", compiled: NO_PATTERN, plain: false, expr,
       assignments: assignments.map(toByteString), early: scope.context === "server" || scope.context === "virtualhost", where: scope.where,
@@ -1146,22 +1134,13 @@ function headerDirective(which: "Header" | "RequestHeader") {
     const extra = args[i++];
     let expr: Expr | undefined;
     if (extra !== undefined && /^expr=/i.test(extra)) {
-      try {
-        expr = parseExpr(extra.slice(5), scope.where);
-      } catch (e) {
-        if (!(e instanceof ExprError)) throw e;
-        throw badValue(`Can't parse envclause/expression: ${e.message}`);
-      }
+      expr = configExpr(() => parseExpr(extra.slice(5), scope.where), "Can't parse envclause/expression: ");
     } else if (extra !== undefined && !/^(early|env=!?.+)$/i.test(extra)) throw badValue(`unexpected '${extra}' (early, env=[!]var or expr=expression)`);
     // mod_headers' value expressions (`Header set X "expr=%{...}"`): string-valued ap_expr.
     let valueExpr: StringExpr | undefined;
     if (value !== undefined && value.startsWith("expr=") && action !== "edit" && action !== "edit*") {
-      try {
-        valueExpr = parseStringExpr(value.slice(5), scope.where);
-      } catch (e) {
-        if (!(e instanceof ExprError)) throw e;
-        throw badValue(`Can't parse value expression : ${e.message}`);
-      }
+      const source = value.slice(5);
+      valueExpr = configExpr(() => parseStringExpr(source, scope.where), "Can't parse value expression : ");
     }
     if (replacement !== undefined && replacement.startsWith("expr=")) {
       throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "an edit replacement given as an expression (expr=...) is not supported by nodewsgi");
@@ -1207,14 +1186,7 @@ def({
     if (cond !== undefined && /^expr=$/i.test(cond)) throw badValue("missing condition");
     if (cond !== undefined && !/^(env=!?.+|expr=.+)$/i.test(cond)) throw badValue(`'${cond}' must be env=[!]variable or expr=...`);
     let conditionExpr: Expr | undefined;
-    if (cond !== undefined && /^expr=/i.test(cond)) {
-      try {
-        conditionExpr = parseExpr(cond.slice(5), scope.where);
-      } catch (e) {
-        if (!(e instanceof ExprError)) throw e;
-        throw badValue(e.message);
-      }
-    }
+    if (cond !== undefined && /^expr=/i.test(cond)) conditionExpr = configExpr(() => parseExpr(cond.slice(5), scope.where), "");
     const format = scope.host.logFormats.get(fmt!) ?? scope.config.main.logFormats.get(fmt!) ?? fmt!;
     const t = target!.startsWith("|") ? target! : scope.serverRelative(target!);
     scope.host.customLogs.push({ target: t, format, ...(cond !== undefined ? { condition: cond } : {}), ...(conditionExpr ? { conditionExpr } : {}), where: scope.where });
@@ -1246,6 +1218,7 @@ def({
       a = a.slice(1);
     }
     const provider = (a[0] ?? "").toLowerCase();
+    let requireExpr: Expr | undefined;
     const rest = a.slice(1);
     switch (provider) {
       case "all":
@@ -1279,12 +1252,8 @@ def({
         // mod_authz_core passes the rest of the line as written; one pair of enclosing double quotes is dropped.
         let text = /^\s*(?:not\s+)?expr\s+([\s\S]*?)\s*$/i.exec(scope.rawArgs)?.[1] ?? "";
         if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1);
-        try {
-          parseExpr(text);
-        } catch (e) {
-          if (!(e instanceof ExprError)) throw e;
-          throw badValue(`Cannot parse expression in require line: ${e.message}`);
-        }
+        // Parsed once, here: the requirement is compiled from this (src/map/mapper.ts toRequireInput).
+        requireExpr = configExpr(() => parseExpr(text, scope.where), "Cannot parse expression in require line: ");
         rest.splice(0, rest.length, text);
         break;
       }
@@ -1298,7 +1267,7 @@ def({
     if (negated && target.kind === "any") {
       throw badValue("negative Require directive has no effect in <RequireAny> directive (use it inside <RequireAll> or <RequireNone>)");
     }
-    target.items.push({ kind: "require", negated, provider, args: rest, ...(scope.methodLimit ? { limit: scope.methodLimit } : {}), where: scope.where });
+    target.items.push({ kind: "require", negated, provider, args: rest, ...(requireExpr ? { expr: requireExpr } : {}), ...(scope.methodLimit ? { limit: scope.methodLimit } : {}), where: scope.where });
   },
 });
 def({
@@ -1515,12 +1484,7 @@ def({
     let compiled: ConfigRegex | undefined;
     if (test!.toLowerCase() === "expr") {
       kind = "expr";
-      try {
-        parseExpr(p);
-      } catch (e) {
-        if (!(e instanceof ExprError)) throw e;
-        throw badValue(`cannot compile expression "${p}" ${e.message}`);
-      }
+      configExpr(() => parseExpr(p), `cannot compile expression "${p}" `);
     } else if (COND_TESTS.includes(p)) kind = p;
     else if (/^(<=|>=|=|<|>)/.test(p)) kind = /^(<=|>=|=|<|>)/.exec(p)![1]!;
     else compiled = regex(p, flags.nocase);
@@ -1666,6 +1630,19 @@ def({
 const OVERRIDE_CLASSES: readonly OverrideClass[] = ["AuthConfig", "FileInfo", "Indexes", "Limit", "Options"];
 export const OPTION_NAMES: readonly OptionName[] = ["ExecCGI", "Indexes", "MultiViews", "FollowSymLinks", "SymLinksIfOwnerMatch", "Includes", "IncludesNOEXEC"];
 const OPTIONS_ALL: readonly OptionName[] = ["ExecCGI", "Indexes", "FollowSymLinks", "SymLinksIfOwnerMatch", "Includes"];
+
+/**
+ * An expression parsed when the configuration is read: a syntax error is the directive's
+ * error, `prefix` and the parser's message, as the httpd module that owns the directive words it.
+ */
+function configExpr<T>(parse: () => T, prefix: string): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof ExprError)) throw e;
+    throw badValue(prefix + e.message);
+  }
+}
 
 /** httpd's set_options: one `Options` line to a setting (not yet merged). */
 function parseOptions(args: string[], scope: ApplyScope) {

@@ -179,9 +179,11 @@ export interface AllowOverrideSetting {
 export interface RequireLine {
   readonly kind: "require";
   readonly negated: boolean;
-  /** all, valid-user, user, group, ip, host, local, env, method */
+  /** all, valid-user, user, group, ip, host, local, env, method, wsgi-group, expr */
   readonly provider: string;
   readonly args: readonly string[];
+  /** `Require expr`: the expression, parsed when the line was read. */
+  readonly expr?: Expr;
   /** Inside <Limit>/<LimitExcept>: the methods the line applies to. */
   readonly limit?: MethodLimit;
   readonly where: Where;

@@ -1443,8 +1443,8 @@ function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
     // An expression is the rest of the line as written (`Require expr` reads no words).
     const args = c.provider === "expr" ? c.args : c.args.map(confQuote);
     const line = `${c.negated ? "not " : ""}${c.provider} ${args.join(" ")}`.trim();
-    // An expression keeps where it was written, for the log line of a failed evaluation.
-    if (c.provider === "expr") return { require: line, where: { file: c.where.file, line: c.where.line }, ...(c.limit ? { limit: c.limit } : {}) };
+    // An expression as the configuration parsed it (it knows where it was written, for the log line of a failed evaluation).
+    if (c.expr) return { require: line, expr: c.expr, ...(c.limit ? { limit: c.limit } : {}) };
     return c.limit ? { require: line, limit: c.limit } : line;
   }
   const items = c.items.map(toRequireInput);

@@ -220,7 +220,7 @@ export async function authorize(
   let mismatch = "Password Mismatch";
   for (const provider of auth.providers?.length ? auth.providers : ["file"]) {
     if (provider === "wsgi") {
-      outcome = opts.wsgiCheckPassword ? await opts.wsgiCheckPassword(creds.user, creds.password) : noWsgiScript(opts);
+      outcome = opts.wsgiCheckPassword ? await opts.wsgiCheckPassword(creds.user, creds.password) : noWsgiScript(opts.log);
     } else {
       const file = await fileProvider(auth, creds.user, creds.password, opts, log);
       outcome = file.outcome;
@@ -378,7 +378,7 @@ async function authenticateDigest(
   const p = prepared.next;
   let outcome: RealmHashOutcome = { status: "not-found" };
   for (const provider of p.settings.providers?.length ? p.settings.providers : ["file"]) {
-    if (provider === "wsgi") outcome = opts.wsgiRealmHash ? await opts.wsgiRealmHash(p.user, p.realm) : noWsgiScript(opts);
+    if (provider === "wsgi") outcome = opts.wsgiRealmHash ? await opts.wsgiRealmHash(p.user, p.realm) : noWsgiScript(opts.log);
     else outcome = await fileRealmHash(auth, p.user, p.realm, opts, log);
     if (outcome.status !== "not-found") break;
   }
@@ -415,9 +415,9 @@ export async function fileRealmHash(auth: AuthConfig, user: string, realm: strin
 
 const NOT_FOUND: AuthnOutcome = { status: "not-found" };
 
-/** `AuthBasicProvider wsgi` where no WSGIAuthUserScript applies (mod_wsgi logs it without the client). */
-function noWsgiScript(opts: AuthorizeOptions): { status: "error" } {
-  opts.log?.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Location of WSGI user authentication script not provided.`);
+/** `AuthBasicProvider wsgi` / `AuthDigestProvider wsgi` where no WSGIAuthUserScript applies (mod_wsgi logs it without the client). */
+export function noWsgiScript(log: ErrorLog | undefined): { status: "error" } {
+  log?.log("error", "wsgi", `mod_wsgi (pid=${process.pid}): Location of WSGI user authentication script not provided.`);
   return { status: "error" };
 }
 

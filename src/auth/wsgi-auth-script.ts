@@ -21,7 +21,7 @@
  * the password check, a denial for the group check, logged.
  */
 import type { Setting, HookScript } from "../config/model";
-import type { AuthnOutcome, RealmHashOutcome } from "./authorize";
+import { noWsgiScript, type AuthnOutcome, type RealmHashOutcome } from "./authorize";
 import { ProviderPending, type AuthzRequest, type AuthzStatus } from "./require";
 import { callAuthHook, utf8Text, type HookContext } from "./wsgi-hook-environ";
 import { textOf, toByteString } from "../engine/byte-string";
@@ -33,11 +33,8 @@ function pid(): string {
 /** The `wsgi` Basic authentication provider for one request (AuthorizeOptions.wsgiCheckPassword). */
 export function wsgiCheckPassword(ctx: HookContext, script: Setting<HookScript> | undefined): (user: string, password: Buffer) => Promise<AuthnOutcome> {
   return async (user, password) => {
-    if (script === undefined) {
-      // Logged without the client, as mod_wsgi logs it (at server level).
-      ctx.log.log("error", "wsgi", `${pid()}: Location of WSGI user authentication script not provided.`);
-      return { status: "error" };
-    }
+    // Logged without the client, as mod_wsgi logs it (at server level).
+    if (script === undefined) return noWsgiScript(ctx.log);
     const userText = utf8Text(user);
     const passwordText = utf8Text(password);
     if (userText === null || passwordText === null) {
@@ -54,10 +51,7 @@ export function wsgiCheckPassword(ctx: HookContext, script: Setting<HookScript> 
 /** The `wsgi` Digest provider for one request (AuthorizeOptions.wsgiRealmHash). */
 export function wsgiRealmHash(ctx: HookContext, script: Setting<HookScript> | undefined): (user: string, realm: string) => Promise<RealmHashOutcome> {
   return async (user, realm) => {
-    if (script === undefined) {
-      ctx.log.log("error", "wsgi", `${pid()}: Location of WSGI user authentication script not provided.`);
-      return { status: "error" };
-    }
+    if (script === undefined) return noWsgiScript(ctx.log);
     // The realm is AuthName, configuration text: always UTF-8.
     const userText = utf8Text(user);
     const realmText = utf8Text(realm) ?? realm;

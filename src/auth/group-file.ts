@@ -17,6 +17,7 @@
  */
 import * as fs from "node:fs";
 import { NodewsgiError } from "../errors";
+import { answerFileStep, answerFileStepSync, driveAsync, driveSync, type FileStep } from "./steps";
 
 /** apr_isspace over one char code (the C locale: space, \t \n \v \f \r). */
 function isSpace(c: number): boolean {
@@ -141,11 +142,21 @@ export class GroupFileCache {
    * Throws NodewsgiError("AUTH_GROUPFILE") when the file cannot be opened (its `cause` has the
    * errno; see errnoText).
    */
-  async groupsFor(file: string, user: string): Promise<ReadonlySet<string>> {
+  groupsFor(file: string, user: string): Promise<ReadonlySet<string>> {
+    return driveAsync(this.groupsSteps(file, user), answerFileStep);
+  }
+
+  /** groupsFor for a caller that cannot wait (a RewriteCond -U/-F lookup): the same cache, synchronous calls. */
+  groupsForSync(file: string, user: string): ReadonlySet<string> {
+    return driveSync(this.groupsSteps(file, user), answerFileStepSync);
+  }
+
+  /** groupsFor as steps (./steps.ts): a stat, and the text read again only when the file changed. */
+  *groupsSteps(file: string, user: string): Generator<FileStep, ReadonlySet<string>, unknown> {
     let st: fs.Stats;
     let hit: Map<string, Set<string>> | null;
     try {
-      st = await fs.promises.stat(file);
+      st = (yield { op: "stat", path: file }) as fs.Stats;
       hit = this.cached(file, st);
     } catch (err) {
       throw this.unreadable(file, err);
@@ -153,23 +164,7 @@ export class GroupFileCache {
     if (hit) return hit.get(user) ?? NO_GROUPS;
     let text: string;
     try {
-      // latin1: one char per byte, as the user names compared are the credentials' bytes.
-      text = await fs.promises.readFile(file, "latin1");
-    } catch (err) {
-      throw this.unreadable(file, err);
-    }
-    return this.store(file, st, text).get(user) ?? NO_GROUPS;
-  }
-
-  /** groupsFor for a caller that cannot wait (a RewriteCond -U/-F lookup): the same cache, synchronous calls. */
-  groupsForSync(file: string, user: string): ReadonlySet<string> {
-    let st: fs.Stats;
-    let text: string;
-    try {
-      st = fs.statSync(file);
-      const hit = this.cached(file, st);
-      if (hit) return hit.get(user) ?? NO_GROUPS;
-      text = fs.readFileSync(file, "latin1");
+      text = (yield { op: "read", path: file }) as string;
     } catch (err) {
       throw this.unreadable(file, err);
     }

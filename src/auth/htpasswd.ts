@@ -14,6 +14,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { NodewsgiError } from "../errors";
 import { md5Crypt } from "./md5-crypt";
+import { answerFileStep, answerFileStepSync, driveAsync, driveSync, type FileStep } from "./steps";
 
 export type VerifyOutcome = { ok: true } | { ok: false; reason: string; unsupported?: boolean };
 
@@ -58,48 +59,16 @@ export function hashScheme(hash: string): "sha1" | "apr1" | "md5-crypt" | "bcryp
   return "plain";
 }
 
-/**
- * Check `password` (the raw bytes the client sent) against a stored htpasswd hash.
- * Async because bcrypt is deliberately slow and must not block the event loop.
- */
-export async function verifyPassword(password: Buffer, hash: string): Promise<VerifyOutcome> {
-  const scheme = hashScheme(hash);
-  let ok: boolean;
-  switch (scheme) {
-    case "sha1": {
-      const digest = crypto.createHash("sha1").update(password).digest("base64");
-      ok = constantTimeEqual("{SHA}" + digest, hash);
-      break;
-    }
-    case "apr1":
-    case "md5-crypt": {
-      const magic = scheme === "apr1" ? "$apr1$" : "$1$";
-      ok = constantTimeEqual(md5Crypt(password, magic, hash.slice(magic.length)), hash);
-      break;
-    }
-    case "bcrypt": {
-      const b = loadBcrypt();
-      if (!b) return { ok: false, unsupported: true, reason: "bcrypt hash, but the bcryptjs package is not installed" };
-      // bcryptjs hashes the UTF-8 of the string it is given: decode the client's bytes as UTF-8 so
-      // that valid UTF-8 passwords reach it unchanged.
-      ok = await b.compare(password.toString("utf8"), hash);
-      break;
-    }
-    case "sha-crypt":
-      return { ok: false, unsupported: true, reason: "crypt(3) SHA-256/512 ($5$/$6$) hashes are not supported: use htpasswd -B or -m" };
-    case "des-crypt":
-      return { ok: false, unsupported: true, reason: "crypt(3) DES hashes are not supported: use htpasswd -B or -m" };
-    default:
-      return { ok: false, unsupported: true, reason: "plain-text passwords are not accepted (as Apache on Linux): use htpasswd -B or -m" };
-  }
-  return ok ? { ok: true } : { ok: false, reason: "Password Mismatch" };
+/** A bcrypt comparison, the one check slow enough to matter: the driver answers it (bcryptjs' compare, or compareSync where nothing can wait) -> boolean. */
+export interface BcryptStep {
+  readonly op: "bcrypt";
+  /** The client's bytes decoded as UTF-8 (bcryptjs hashes the UTF-8 of the string it is given, so valid UTF-8 passwords reach it unchanged). */
+  readonly password: string;
+  readonly hash: string;
 }
 
-/**
- * verifyPassword for a caller that cannot wait (a RewriteCond -U/-F lookup): the same answers;
- * a bcrypt hash blocks the thread for its cost, as httpd's subrequest blocks its worker.
- */
-export function verifyPasswordSync(password: Buffer, hash: string): VerifyOutcome {
+/** Check `password` (the raw bytes the client sent) against a stored htpasswd hash, as steps (see ./steps.ts). */
+export function* verifySteps(password: Buffer, hash: string): Generator<BcryptStep, VerifyOutcome, unknown> {
   const scheme = hashScheme(hash);
   let ok: boolean;
   switch (scheme) {
@@ -108,16 +77,34 @@ export function verifyPasswordSync(password: Buffer, hash: string): VerifyOutcom
     case "md5-crypt":
       ok = quickHashMatches(scheme, password, hash);
       break;
-    case "bcrypt": {
-      const b = loadBcrypt();
-      if (!b) return { ok: false, unsupported: true, reason: "bcrypt hash, but the bcryptjs package is not installed" };
-      ok = b.compareSync(password.toString("utf8"), hash);
+    case "bcrypt":
+      if (!loadBcrypt()) return { ok: false, unsupported: true, reason: "bcrypt hash, but the bcryptjs package is not installed" };
+      ok = (yield { op: "bcrypt", password: password.toString("utf8"), hash }) as boolean;
       break;
-    }
     default:
       return UNSUPPORTED[scheme];
   }
   return ok ? { ok: true } : { ok: false, reason: "Password Mismatch" };
+}
+
+/** bcryptjs' asynchronous compare, which works in slices so that the event loop keeps turning. */
+export function answerBcrypt(step: BcryptStep): Promise<boolean> {
+  return loadBcrypt()!.compare(step.password, step.hash);
+}
+
+/** bcrypt where nothing can wait: blocks the thread for its cost, as httpd's subrequest blocks its worker. */
+export function answerBcryptSync(step: BcryptStep): boolean {
+  return loadBcrypt()!.compareSync(step.password, step.hash);
+}
+
+/** Check `password` against a stored htpasswd hash. Async because bcrypt is deliberately slow and must not block the event loop. */
+export function verifyPassword(password: Buffer, hash: string): Promise<VerifyOutcome> {
+  return driveAsync(verifySteps(password, hash), answerBcrypt);
+}
+
+/** verifyPassword for a caller that cannot wait (a RewriteCond -U/-F lookup): the same answers, bcrypt blocking. */
+export function verifyPasswordSync(password: Buffer, hash: string): VerifyOutcome {
+  return driveSync(verifySteps(password, hash), answerBcryptSync);
 }
 
 /** The schemes checked in microseconds. */
@@ -211,34 +198,45 @@ export class HtpasswdCache {
    * The stored hash for `user` in `file`, or undefined when the user is absent. Throws
    * NodewsgiError("AUTH_USERFILE") when the file cannot be read (Apache: 500).
    */
-  async lookup(file: string, user: string): Promise<string | undefined> {
-    return (await this.entry(file)).users.get(user);
+  lookup(file: string, user: string): Promise<string | undefined> {
+    return driveAsync(this.lookupSteps(file, user), answerFileStep);
   }
 
   /** lookup for a caller that cannot wait: the same cache, read with synchronous calls. */
   lookupSync(file: string, user: string): string | undefined {
-    return this.entrySync(file).users.get(user);
+    return driveSync(this.lookupSteps(file, user), answerFileStepSync);
   }
 
   /** The hash of the first `user:realm:hash` line of `file` (htdigest, for Digest), or undefined; throws as lookup does. */
-  async realmHash(file: string, user: string, realm: string): Promise<string | undefined> {
-    return realmsOf(await this.entry(file)).get(`${user}\0${realm}`);
+  realmHash(file: string, user: string, realm: string): Promise<string | undefined> {
+    return driveAsync(this.realmHashSteps(file, user, realm), answerFileStep);
   }
 
   /** realmHash for a caller that cannot wait. */
   realmHashSync(file: string, user: string, realm: string): string | undefined {
-    return realmsOf(this.entrySync(file)).get(`${user}\0${realm}`);
+    return driveSync(this.realmHashSteps(file, user, realm), answerFileStepSync);
   }
 
   /** The parsed users of `file`, read again when it changed. */
   async load(file: string): Promise<Map<string, string>> {
-    return (await this.entry(file)).users;
+    return (await driveAsync(this.entrySteps(file), answerFileStep)).users;
   }
 
-  private async entry(file: string): Promise<CachedFile> {
+  /** lookup as steps (./steps.ts), for a sequence that reads the file among other steps. */
+  *lookupSteps(file: string, user: string): Generator<FileStep, string | undefined, unknown> {
+    return (yield* this.entrySteps(file)).users.get(user);
+  }
+
+  /** realmHash as steps. */
+  *realmHashSteps(file: string, user: string, realm: string): Generator<FileStep, string | undefined, unknown> {
+    return realmsOf(yield* this.entrySteps(file)).get(`${user}\0${realm}`);
+  }
+
+  /** The file's parsed entry: a stat, and the text read again only when the file changed. */
+  private *entrySteps(file: string): Generator<FileStep, CachedFile, unknown> {
     let st: fs.Stats;
     try {
-      st = await fs.promises.stat(file);
+      st = (yield { op: "stat", path: file }) as fs.Stats;
     } catch (err) {
       this.files.delete(file);
       throw openError(file, err);
@@ -247,27 +245,7 @@ export class HtpasswdCache {
     if (hit) return hit;
     let text: string;
     try {
-      // latin1 keeps every byte as one char, as the user names Apache compares are bytes.
-      text = await fs.promises.readFile(file, "latin1");
-    } catch (err) {
-      throw openError(file, err);
-    }
-    return this.store(file, st, text);
-  }
-
-  private entrySync(file: string): CachedFile {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(file);
-    } catch (err) {
-      this.files.delete(file);
-      throw openError(file, err);
-    }
-    const hit = this.current(file, st);
-    if (hit) return hit;
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "latin1");
+      text = (yield { op: "read", path: file }) as string;
     } catch (err) {
       throw openError(file, err);
     }

@@ -1,7 +1,7 @@
 /**
  * HTTP Digest authentication as httpd 2.4.71's mod_auth_digest does it (RFC 2617/7616, MD5,
  * qop=auth only; RFC 2069 answers, MD5-sess and auth-int are refused as that version refuses
- * them). authorize() (./authorize.ts) drives it; this module holds the protocol:
+ * them). The steps of ./access-steps.ts drive it; this module holds the protocol:
  *
  * - the nonce: base64 of the 8-byte time it was made (microseconds, little-endian; a counter
  *   for one-time nonces) followed by the hex SHA-1 of a random server secret, the realm, that

@@ -21,7 +21,7 @@
  * the password check, a denial for the group check, logged.
  */
 import type { Setting, HookScript } from "../config/model";
-import { noWsgiScript, type AuthnOutcome, type RealmHashOutcome } from "./authorize";
+import { noWsgiScript, type AuthnOutcome, type RealmHashOutcome } from "./access-steps";
 import { ProviderPending, type AuthzRequest, type AuthzStatus } from "./require";
 import { callAuthHook, utf8Text, type HookContext } from "./wsgi-hook-environ";
 import { textOf, toByteString } from "../engine/byte-string";

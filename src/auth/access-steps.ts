@@ -149,8 +149,11 @@ export type AccessStep =
   | { readonly op: "wsgi-realm-hash"; readonly hook: NonNullable<AuthorizeOptions["wsgiRealmHash"]>; readonly user: string; readonly realm: string };
 
 export interface StepOptions extends AuthorizeOptions {
-  /** A RewriteCond -U/-F (ap_expr -U/-A/-F) lookup's subrequest: see the top of this file. */
-  lookup?: boolean;
+  /**
+   * A RewriteCond -U/-F (ap_expr -U/-A/-F) lookup's subrequest (see the top of this file), with
+   * `Require expr`'s evaluator as located there, which replaces the request's (AuthRequest.expr).
+   */
+  lookup?: { readonly expr: AuthzRequest["expr"] };
 }
 
 type Steps<R> = Generator<AccessStep, R, unknown>;
@@ -185,7 +188,7 @@ export function* accessSteps(req: AuthRequest, requirement: Requirement | null, 
         return "error";
       }
     : opts.external;
-  const base: AuthzRequest = { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: req.env, hostName: req.hostName, ...(req.expr ? { expr: req.expr } : {}), ...(external ? { external } : {}) };
+  const base = authzRequest(req, opts.lookup ? opts.lookup.expr : req.expr, external, undefined, undefined, undefined);
   const first = (yield { op: "authz", requirement, request: base }) as AuthzStatus;
   if (first === "granted") return { ok: true, environ: {} };
   if (first === "error") return { ok: false, status: 500, reason: "authorization provider error" };
@@ -257,6 +260,22 @@ export function* accessSteps(req: AuthRequest, requirement: Requirement | null, 
   return attributed(challenge(auth.name), user);
 }
 
+/**
+ * The request as mod_authz_core's providers see it, every field written out: one object shape
+ * with and without a user (a `{ ...base, user }` copy costs microseconds per request, and every
+ * read of it after).
+ */
+function authzRequest(
+  from: Pick<AuthzRequest, "remoteAddress" | "localAddress" | "method" | "env" | "hostName">,
+  expr: AuthzRequest["expr"],
+  external: AuthzRequest["external"],
+  user: string | undefined,
+  uri: string | undefined,
+  log: Log | undefined,
+): AuthzRequest {
+  return { remoteAddress: from.remoteAddress, localAddress: from.localAddress, method: from.method, env: from.env, hostName: from.hostName, expr, external, user, uri, log, groups: undefined };
+}
+
 /** The user's groups in AuthGroupFile, or why there are none (Require group logs it when evaluated). */
 function* groupMembership(file: string | undefined, user: string, cache: GroupFileCache): Steps<GroupMembership> {
   if (!file) return { kind: "no-file" };
@@ -269,7 +288,7 @@ function* groupMembership(file: string | undefined, user: string, cache: GroupFi
 
 /** The requirement evaluated again with the authenticated user; a refusal is logged (AH01631). */
 function* authorizeUser(user: string, requirement: Requirement, auth: AuthConfig, opts: StepOptions, base: AuthzRequest, log: Log, uri: string): Steps<AuthzStatus> {
-  const withUser: AuthzRequest = { ...base, user, uri, log };
+  const withUser = authzRequest(base, base.expr, base.external, user, uri, log);
   if (requirement.needsGroups) withUser.groups = yield* groupMembership(auth.groupFile, user, opts.groupFiles ?? sharedGroupFiles);
   const second = (yield { op: "authz", requirement, request: withUser }) as AuthzStatus;
   if (second !== "granted" && second !== "error") log("error", "authz_core", `AH01631: user ${textOf(user)}: authorization failure for "${textOf(uri)}": `);

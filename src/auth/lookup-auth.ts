@@ -42,10 +42,8 @@ export function lookupAccessStatus(
   opts: LookupOptions = {},
 ): 200 | 400 | 401 | 403 | 500 | 503 {
   const { log, expr, digestState, onAuthenticationInfo } = opts;
-  const result = driveSync(
-    accessSteps({ ...req, expr }, requirement, auth, { lookup: true, ...(log ? { log } : {}), ...(digestState ? { digestState } : {}) }),
-    answerSync,
-  );
+  // (The request as given, not a copy with `expr`: a copy's new shape costs every later property read.)
+  const result = driveSync(accessSteps(req, requirement, auth, { lookup: { expr }, log, digestState }), answerSync);
   if (!result.ok) return result.status;
   if (result.authenticationInfo !== undefined) onAuthenticationInfo?.(result.authenticationInfo);
   return 200;

@@ -7,7 +7,7 @@ import { evaluateExpr, evaluateString, ExprEvalError, type Expr, type ExprReques
 import type { HeaderRuleContext } from "../http/header-rules";
 import type { ErrorLog } from "../log/error-log";
 import { requestLogPrefix } from "../log/request-id";
-import type { MapRequest } from "./mapper";
+import type { MapRequest } from "./map-result";
 
 /** ap_expr_exec's own line for an expression that failed: where it was written, and why. */
 export function logExprFailure(log: ErrorLog, req: MapRequest, module: string, expr: Expr | StringExpr, err: Error): void {

@@ -21,9 +21,9 @@ import { exprContext, logExprFailure, timeVariable } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
-import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
+import type { HeaderPair } from "../http/types";
 import { splitTarget } from "./request-target";
-import { namesThisServer, requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
+import { namesThisServer, requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature } from "./host";
 import { HostTables } from "./host-tables";
 import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
@@ -51,176 +51,10 @@ import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsg
 import { WsgiGroupProvider, wsgiCheckPassword, wsgiRealmHash } from "../auth/wsgi-auth-script";
 import { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
+import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
+import { LIMIT_INTERNAL_RECURSION, type LocatedPass, type RequestState } from "./request-state";
 
-/** Apache's LimitInternalRecursion default. */
-const LIMIT_INTERNAL_RECURSION = 10;
-
-/**
- * What the map phase needs from a request (copied off the wire by the front end): everything
- * but the body stream, whose announced size is enough (static files check LimitRequestBody).
- */
-export type MapRequest = Omit<IncomingRequest, "body"> & {
-  readonly body?: Pick<RequestBody, "declaredLength" | "chunked">;
-};
-
-/** A request for an application, ready for an ApplicationHost. */
-export interface WsgiTarget {
-  readonly kind: "wsgi";
-  readonly script: string;
-  readonly callable: string;
-  readonly processGroup: string;
-  readonly applicationGroup: string;
-  readonly environ: string[];
-  readonly urlScheme: "http" | "https";
-  readonly bodyLimit: number;
-  readonly acceptChunked: boolean;
-  readonly scriptMtimeMs: number | undefined;
-  readonly settings: DirSettings;
-  /** The request's variables (SetEnv, SetEnvIf, rewrite E=), for Header rules. */
-  readonly env: ReadonlyMap<string, string>;
-  /** WSGIDispatchScript applies: the handler runs it before choosing the group (./dispatch-script.ts). */
-  readonly dispatch?: DispatchRoute;
-}
-
-/**
- * Headers the map phase adds to the response (mod_rewrite's Set-Cookie, sent on every response
- * as httpd's err_headers_out are, and Vary, on the successful ones as its headers_out are).
- */
-interface AddsHeaders {
-  readonly responseHeaders?: readonly HeaderPair[];
-  /** The user authentication attributed the request to (httpd's r->user, set once the credentials were read, even when refused): the access log's %u. */
-  readonly user?: string;
-  /** The request's fields as RequestHeader left them, when it edited them (flat, names lower-case): the access log's %{X}i. */
-  readonly requestHeaders?: readonly string[];
-  /** What `Header ... expr=` conditions and CustomLog's expr= read of the request, when there are some. */
-  readonly exprRequest?: ExprRequest;
-}
-
-export type MapResult = AddsHeaders & (
-  | WsgiTarget
-  | {
-      readonly kind: "static";
-      readonly file: string;
-      /** Null for a method answered without the file (OPTIONS, 405, 501): it need not exist. */
-      readonly stat: fs.Stats | null;
-      readonly forcedType: string | null;
-      readonly settings: DirSettings;
-      /** The request's variables (SetEnv, SetEnvIf, rewrite E=), for Header rules and the access log. */
-      readonly env: ReadonlyMap<string, string>;
-      /** Set when MultiViews chose this file. */
-      readonly negotiated?: Negotiated | undefined;
-    }
-  | { readonly kind: "listing"; readonly dir: string; readonly uri: string; readonly settings: DirSettings }
-  /** A type map's inline `Body:` variant, chosen by negotiation (mod_negotiation's handler sends it). */
-  | {
-      readonly kind: "inline";
-      readonly file: string;
-      readonly body: Buffer;
-      /** Content-Type, Content-Language, Content-Encoding as the map gives them. */
-      readonly entity: readonly HeaderPair[];
-      /** The negotiation's Vary (and Alternates), on every answer. */
-      readonly headers: readonly HeaderPair[];
-      readonly settings: DirSettings;
-      readonly env: ReadonlyMap<string, string>;
-    }
-  | { readonly kind: "redirect"; readonly status: number; readonly location: string; readonly settings: DirSettings | null; readonly file?: string }
-  /** TraceEnable: echo the request (extended: with its body). */
-  | { readonly kind: "trace"; readonly extended: boolean; readonly settings: null }
-  /** `OPTIONS *`: a question about the server itself, not any resource. */
-  | { readonly kind: "server-options"; readonly settings: null }
-  | {
-      readonly kind: "error";
-      readonly status: number;
-      readonly headers?: readonly HeaderPair[];
-      /** Why, for the error log (omitted for ordinary 404s, which httpd logs only at info). */
-      readonly reason?: string;
-      /** The module the log line names (default core), as httpd's line would. */
-      readonly reasonModule?: string;
-      /** 406 and 300: mod_negotiation's list of the variants, shown on the error page. */
-      readonly variantList?: string;
-      /** The path the URL was mapped to (r->filename, the access log's %f), when mapped. */
-      readonly file?: string;
-      readonly settings: DirSettings | null;
-    });
-
-/** What MultiViews (or a type map) adds to the chosen variant's responses. */
-export interface Negotiated {
-  /** Content-Location, Vary, TCN: before the file's own headers, on error responses too. */
-  readonly headers: readonly HeaderPair[];
-  /** The variants' directory, whose mtime is the variant list validator in the ETag. */
-  readonly dirStat: fs.BigIntStats;
-  /** A type map chose the variant by an internal redirect (not MultiViews' fast redirect): the URL stays the map's. */
-  readonly typeMap?: true;
-}
-
-/** A map result, or its promise when the map phase had to wait (Basic authentication). */
-export type Mapped = MapResult | Promise<MapResult>;
-
-/** The last pass's located request, its URL-path and query: what `Require expr` and `Header expr=` read. */
-interface LocatedPass {
-  readonly loc: Located;
-  readonly uri: string;
-  readonly query: string | null;
-}
-
-/** Request state that survives internal redirects. */
-interface RequestState {
-  readonly req: MapRequest;
-  readonly tables: HostTables;
-  /** This pass is mod_dir's or mod_negotiation's subrequest, whose answer becomes the request's (a fast redirect). */
-  subrequest?: boolean;
-  /** SERVER_NAME/SERVER_PORT: the server's UseCanonicalName until the walk, then the directory's. */
-  serverName: string;
-  serverPort: string;
-  /** What the Host header named, and ServerName, for UseCanonicalName. */
-  readonly sentName: string | undefined;
-  readonly sentPort: string | undefined;
-  readonly configured: ConfiguredName;
-  /** ap_http_scheme: the connection's, or https when ServerName names it (REQUEST_SCHEME, redirects). */
-  readonly scheme: "http" | "https";
-  /** UseCanonicalName of the server, and the one serverName/serverPort follow now. */
-  readonly serverCanonical: "on" | "off" | "dns" | undefined;
-  canonical: "on" | "off" | "dns" | undefined;
-  /** REQUEST_URI: the target as sent. */
-  readonly requestUri: string;
-  /** Environment variables (SetEnv, rewrite E=, REDIRECT_*), in order of setting. */
-  env: Map<string, string>;
-  /** After an internal redirect: the variables of the redirected-from request. */
-  redirected: boolean;
-  rewriteEnded: boolean;
-  redirectScriptUrl: string | null;
-  authEnviron: Readonly<Record<string, string>>;
-  /** The Host header as sent, part of a route plan's key. */
-  readonly hostHeader: string | undefined;
-  /**
-   * Nothing of the request but its path, Host header and listener has been consulted so far:
-   * an application request mapped so can be answered from a route plan next time.
-   */
-  plain: boolean;
-  /**
-   * The route-cache entry was there already: the path has been asked for before. A plan is
-   * made only then, so traffic that never repeats a path allocates none.
-   */
-  routeReused: boolean;
-  /** MultiViews chose the file being mapped: the headers and validator it adds. */
-  negotiated?: Negotiated;
-  /** The client's double-reverse name once a host-name rule has looked it up (null: none). */
-  hostName?: string | null;
-  /** RewriteRule [CO=]: Set-Cookie values by cookie name (the first setting of a name wins, as in httpd). */
-  cookies?: Map<string, string>;
-  /** Request headers rewrite conditions looked at (Vary); an internal redirect starts afresh. */
-  vary?: string[];
-  /** Request headers ap_expr expressions read (Vary): ap_expr puts them in the response's headers at once, which an internal redirect keeps. */
-  exprVary?: string[];
-  /** The last pass as located (for `Require expr` and `Header expr=`). */
-  located: LocatedPass | undefined;
-  /** How many RewriteCond/ap_expr lookups are running inside one another now. */
-  lookupDepth: number;
-  /** Digest authentication succeeded: mod_auth_digest's Authentication-Info (an internal redirect drops it, as httpd's new request has none). */
-  authInfo: string | undefined;
-  /** r->user: set by authentication once it has read the credentials. */
-  user: string | undefined;
-}
+export type { MapRequest, MapResult, Mapped, Negotiated, WsgiTarget } from "./map-result";
 
 export interface MapperOptions {
   readonly log: ErrorLog;
@@ -1567,11 +1401,6 @@ function negotiationError(n: Extract<Negotiation, { kind: "list" | "failed" }>, 
   if (n.kind === "failed") return { kind: "error", status: n.status, reason: n.reason, reasonModule: "negotiation", file, settings };
   const reason = n.status === 406 ? `AH00690: no acceptable variant: ${file}` : undefined;
   return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
-}
-
-/** `reason`: a byte string, like the paths it names (logged through textOf). */
-function bad(status: number, reason: string, settings: DirSettings | null = null): MapResult {
-  return { kind: "error", status, reason, settings };
 }
 
 function parentDir(p: string): string {

@@ -25,7 +25,7 @@ import type { HeaderPair } from "../http/types";
 import { splitTarget } from "./request-target";
 import { namesThisServer, requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature } from "./host";
 import { HostTables } from "./host-tables";
-import { walkPath, findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
+import { findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
@@ -37,7 +37,6 @@ import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleRev
 import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
-import { forbiddenSymlink } from "./symlinks";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { escapePathKeepQuery, matchRedirect } from "./redirect";
@@ -51,6 +50,7 @@ import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsg
 import { WsgiGroupProvider, wsgiCheckPassword, wsgiRealmHash } from "../auth/wsgi-auth-script";
 import { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
+import { handlerFor, locate, parentDir, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
 import { LIMIT_INTERNAL_RECURSION, type LocatedPass, type RequestState } from "./request-state";
 
@@ -279,7 +279,7 @@ export class Mapper {
     let loc = cacheable ? t.routes.get(uri) : undefined;
     state.routeReused = loc !== undefined;
     if (loc === undefined || Date.now() - loc.at >= STAT_TTL_MS) {
-      const located = this.locate(t, uri, translated ?? this.translateAliases(t, uri, forcedHandler, forcedType));
+      const located = locate(t, uri, translated ?? translateAliases(t, uri, forcedHandler, forcedType), this.options.htaccess ?? null);
       if (!("translated" in located)) return located;
       loc = located;
       if (cacheable) t.routes.set(uri, loc);
@@ -453,27 +453,6 @@ export class Mapper {
     return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated, ...edited };
   }
 
-  /** map_to_storage and type_checker for a translated request: the walk, the sections, the handler. */
-  private locate(t: HostTables, uri: string, translated: Translation): Located | MapResult {
-    const walk = walkPath(translated.filename);
-    if (walk.forbidden) return bad(403, `permission denied: ${walk.filename}`);
-    const isDir = walk.stat?.isDirectory() ?? false;
-    const dir = walk.stat === null ? parentDir(walk.filename) : isDir ? withSlash(walk.filename) : parentDir(walk.filename);
-    const basename = isDir ? null : path.basename(walk.filename);
-    let settings: DirSettings;
-    try {
-      settings = t.sections.settingsFor(dir, basename, uri, this.options.htaccess ?? null);
-    } catch (err) {
-      // Messages are text (file names from the configuration side); reasons are byte strings.
-      return bad(500, toByteString((err as Error).message));
-    }
-    if (t.restrictsSymlinks) {
-      const link = forbiddenSymlink(walk.filename, (d) => effectiveOptions(t.sections.settingsFor(d, null, uri, null)));
-      if (link !== null) return bad(403, `Symbolic link not allowed or link target not accessible: ${link}`, settings);
-    }
-    return { at: Date.now(), translated, walk, isDir, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), pathTranslated: undefined, plan: undefined };
-  }
-
   /**
    * ap_if_walk: each <If>/<ElseIf>/<Else> in order (an else-branch only when the branches
    * before it in its chain did not apply), the applying ones merged over the settings, then
@@ -547,7 +526,7 @@ export class Mapper {
         const lower = name.toLowerCase();
         if (!state.exprVary?.some((v) => v.toLowerCase() === lower)) (state.exprVary ??= []).push(name);
       },
-      lookupUri: (u) => this.lookupStatus(state, u, this.translateAliases(state.tables, u, null, null), u),
+      lookupUri: (u) => this.lookupStatus(state, u, translateAliases(state.tables, u, null, null), u),
       lookupFile: (file) => this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }, ""),
       variable: (name) => {
         switch (name) {
@@ -597,41 +576,6 @@ export class Mapper {
     };
   }
 
-  /** mod_alias, then mod_wsgi's aliases, then DocumentRoot. */
-  private translateAliases(t: HostTables, uri: string, forcedHandler: string | null, forcedType: string | null): Translation {
-    const hit = t.aliasTable.match(uri);
-    if (hit) {
-      const alias = t.aliases[hit.index];
-      const { prefix, target } = t.aliasBytes[hit.index];
-      if (!alias.isScript) {
-        return {
-          filename: hit.target,
-          scriptAlias: null,
-          contextPrefix: alias.regex ? "" : prefix,
-          contextDocumentRoot: alias.regex ? hit.target : target,
-          forcedHandler,
-          forcedType,
-        };
-      }
-      // mod_wsgi appends the unmatched tail of the URL to the target, regex form included; a
-      // mount at exactly "/" keeps the whole URL.
-      const filename = alias.regex
-        ? hit.target + uri.slice(hit.matchedLength)
-        : alias.pattern === "/"
-          ? target + uri
-          : hit.target;
-      return {
-        filename,
-        scriptAlias: { options: alias.options },
-        contextPrefix: alias.regex ? uri.slice(0, hit.matchedLength) : prefix,
-        contextDocumentRoot: alias.regex ? hit.target : target,
-        forcedHandler,
-        forcedType,
-      };
-    }
-    return { filename: t.documentRoot + uri, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler, forcedType };
-  }
-
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
   private pathTranslated(state: RequestState, pathInfo: string): string {
     const t = state.tables;
@@ -640,7 +584,7 @@ export class Mapper {
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;
     }
-    return this.translateAliases(t, pathInfo, null, null).filename;
+    return translateAliases(t, pathInfo, null, null).filename;
   }
 
   /** null when access is granted; a Promise only when Basic authentication, a WSGIAccessScript or a host-name rule's DNS lookup runs. */
@@ -939,7 +883,7 @@ export class Mapper {
       const name = toByteString(text);
       const candidate = name.startsWith("/") ? name : uri + name;
       // A subrequest in Apache; a cheap existence check of the mapped file is what decides.
-      const mapped = name.startsWith("/") ? this.translateAliases(t, candidate, null, null).filename : path.join(dirPath, name);
+      const mapped = name.startsWith("/") ? translateAliases(t, candidate, null, null).filename : path.join(dirPath, name);
       if (fs.existsSync(fsPath(mapped))) return this.subrequest(state, candidate, query, depth);
     }
     if (!listable) return this.defaultHandler(state, walk, settings, staticType);
@@ -1093,7 +1037,7 @@ export class Mapper {
         if (!st) return null;
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
-      lookupUri: (url) => this.lookupStatus(state, url, this.translateAliases(t, url, null, null), url),
+      lookupUri: (url) => this.lookupStatus(state, url, translateAliases(t, url, null, null), url),
       lookupFile: (file) => {
         // httpd's file subrequest has no URI: its log lines name "".
         const status = this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler: null, forcedType: null }, "");
@@ -1126,7 +1070,7 @@ export class Mapper {
       this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
       return 500;
     }
-    const located = this.locate(state.tables, uri, translated);
+    const located = locate(state.tables, uri, translated, this.options.htaccess ?? null);
     if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
     const settings = located.settings;
     const ac = settings.accessCompat;
@@ -1313,28 +1257,6 @@ function hasExprRule(rules: readonly HeaderDirective[] | undefined): boolean {
   return has;
 }
 
-/** type_checker: which handler runs a request (a rewrite's H=, WSGIScriptAlias, SetHandler, AddHandler). */
-function handlerFor(translated: Translation, settings: DirSettings, isDir: boolean, filename: string): string | null {
-  const handler = translated.forcedHandler ?? (translated.scriptAlias ? "wsgi-script" : null);
-  const setHandler = settings.handler?.value;
-  if (setHandler && setHandler.toLowerCase() !== "none") return translated.forcedHandler ?? setHandler;
-  if (!handler && !isDir) return handlerByExtension(settings, filename);
-  return handler;
-}
-
-/** mod_mime: the handler of the last extension that has one (AddHandler). */
-function handlerByExtension(settings: DirSettings, file: string): string | null {
-  const map = settings.addHandlers;
-  if (!map || map.size === 0) return null;
-  const parts = path.basename(file).split(".");
-  let handler: string | null = null;
-  for (let i = 1; i < parts.length; i++) {
-    const h = map.get(parts[i].toLowerCase());
-    if (h !== undefined) handler = h.value === "" ? null : h.value;
-  }
-  return handler;
-}
-
 /** ap_construct_url: scheme, the request's server name, the port when not the default. */
 function absoluteUrl(state: RequestState, localPath: string): string {
   const port = state.serverPort === (state.scheme === "https" ? "443" : "80") ? "" : `:${state.serverPort}`;
@@ -1401,15 +1323,6 @@ function negotiationError(n: Extract<Negotiation, { kind: "list" | "failed" }>, 
   if (n.kind === "failed") return { kind: "error", status: n.status, reason: n.reason, reasonModule: "negotiation", file, settings };
   const reason = n.status === 406 ? `AH00690: no acceptable variant: ${file}` : undefined;
   return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
-}
-
-function parentDir(p: string): string {
-  const i = p.lastIndexOf("/");
-  return i <= 0 ? "/" : p.slice(0, i + 1);
-}
-
-function withSlash(p: string): string {
-  return p.endsWith("/") ? p : p + "/";
 }
 
 /** An application request's map result; one construction, so every result has one shape. */

@@ -14,12 +14,12 @@ import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
-import type { DirSettings, ServerConfig, HostConfig, AuthzContainer, AuthzItem, HeaderDirective, IfSection, SetEnvIfRule } from "../config/model";
+import type { DirSettings, ServerConfig, HostConfig, HeaderDirective, IfSection, SetEnvIfRule } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
 import { evaluateExpr, evaluateExprMatch, evaluateString, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import { exprContext, logExprFailure, timeVariable } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
-import { fsPath, textOf, toByteString } from "../engine/byte-string";
+import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair } from "../http/types";
 import { splitTarget } from "./request-target";
@@ -30,10 +30,9 @@ import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
 import { rewriteCookie } from "./rewrite-cookie";
-import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement } from "../auth";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
 import { lookupAccessStatus } from "../auth/lookup-auth";
-import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, satisfyFor, type AccessCompat } from "../auth/access-compat";
+import { accessAllowed, satisfyFor } from "../auth/access-compat";
 import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
@@ -44,15 +43,13 @@ import { mergedHeaderValue } from "../http/header-values";
 import { escapeUri } from "./uri-escape";
 import { httpDate } from "../static/conditional";
 import { negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest } from "./negotiate";
-import { InThreadHookRunner, type HookRunner } from "../app/hooks";
-import type { HookContext } from "../auth/wsgi-hook-environ";
-import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsgi-access-script";
-import { WsgiGroupProvider, wsgiCheckPassword, wsgiRealmHash } from "../auth/wsgi-auth-script";
-import { DigestState } from "../auth/digest";
+import type { HookRunner } from "../app/hooks";
+import type { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
+import { AccessPhase } from "./access-phase";
 import { handlerFor, locate, parentDir, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
-import { LIMIT_INTERNAL_RECURSION, type LocatedPass, type RequestState } from "./request-state";
+import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
 
 export type { MapRequest, MapResult, Mapped, Negotiated, WsgiTarget } from "./map-result";
 
@@ -67,14 +64,10 @@ export interface MapperOptions {
 
 export class Mapper {
   private readonly tables = new Map<HostConfig, HostTables>();
-  private readonly requirements = new WeakMap<AuthzContainer, Requirement>();
   /** Some CustomLog has an expr= condition: every result carries what it reads. */
   private readonly logExprs: boolean;
-  /** Requirements with a `Require expr` line: only these get an expression evaluator. */
-  private readonly exprRequirements = new WeakSet<Requirement>();
   private readonly proxyLists = new WeakMap<object, ProxyList>();
-  private readonly hooks: HookRunner;
-  private readonly digest: DigestState;
+  private readonly access: AccessPhase;
 
   constructor(
     readonly config: ServerConfig,
@@ -82,9 +75,8 @@ export class Mapper {
     private readonly options: MapperOptions,
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
-    this.hooks = options.hooks ?? new InThreadHookRunner(options.log);
+    this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => this.exprRequest(s, l, u, q) });
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
-    this.digest = options.digest ?? new DigestState(config.authDigestShmemSize?.value);
   }
 
   /** SERVER_NAME/SERVER_PORT under the directory's UseCanonicalName (the server's before the walk). */
@@ -117,6 +109,11 @@ export class Mapper {
     const rh = requestHost(headerValue(req.headers, "host"), "", req.scheme);
     const host = selectHost(this.config, rh?.serverName ?? "", req.localPort);
     return (host.traceEnable?.value ?? this.config.main.traceEnable?.value ?? "on") !== "off";
+  }
+
+  /** How long a hook script may take: Apache's Timeout (default 60 s). */
+  hookTimeoutMs(): number {
+    return this.access.hookTimeoutMs();
   }
 
   /** Regex rules the native engine hands to JavaScript, for the startup notice. */
@@ -303,7 +300,7 @@ export class Mapper {
     // What `Require expr` and hook scripts read: the request as located.
     state.located = { loc, uri, query };
     // Access: Require (host-based and Basic authentication).
-    const denied = this.checkAccess(state, loc.settings, uri, loc.walk.filename);
+    const denied = this.access.check(state, loc.settings, uri, loc.walk.filename);
     if (denied === null) return this.afterAccess(state, loc, uri, query, depth);
     const located = loc;
     if (!(denied instanceof Promise)) return withFile(denied, located.walk.filename);
@@ -585,216 +582,6 @@ export class Mapper {
       if (outcome.kind === "uri") pathInfo = outcome.uri;
     }
     return translateAliases(t, pathInfo, null, null).filename;
-  }
-
-  /** null when access is granted; a Promise only when Basic authentication, a WSGIAccessScript or a host-name rule's DNS lookup runs. */
-  private checkAccess(state: RequestState, settings: DirSettings, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
-    // The access_checker hooks run first (mod_access_compat, then mod_wsgi's WSGIAccessScript),
-    // before mod_authz_core's.
-    if (settings.accessCompat !== undefined || settings.wsgiAccessScript !== undefined) return this.checkAccessCompat(state, settings, settings.accessCompat, uri, filename);
-    return this.checkRequire(state, settings, uri, filename);
-  }
-
-  /**
-   * The access_checker phase, then Require as Satisfy says (ap_process_request_internal's switch
-   * on ap_satisfies): Order/Allow/Deny, then WSGIAccessScript (../auth/wsgi-access-script.ts),
-   * the first refusal ending the phase.
-   */
-  private checkAccessCompat(state: RequestState, settings: DirSettings, ac: AccessCompat | undefined, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
-    const req = state.req;
-    if (ac === undefined || !accessRequestIndependent(ac)) state.plain = false;
-    const satisfy = ac === undefined ? "all" : satisfyFor(ac, req.method);
-    const script = settings.wsgiAccessScript?.value;
-    const decide = (allowed: boolean): MapResult | null | Promise<MapResult | null> => {
-      if (allowed && script !== undefined) {
-        return wsgiAllowAccess(this.hookContext(state, settings, uri), script).then((verdict) => {
-          if (verdict === "ok") return satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
-          const line = accessDeniedLine(filename);
-          if (satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "wsgi", settings };
-          // Satisfy Any: Require (with authentication) may still admit the client; mod_wsgi
-          // logs the refusal only when no Require would.
-          if (!someAuthRequired(settings.authz, req.method)) this.options.log.log("error", "wsgi", `${requestLogPrefix(req)}${textOf(line)}`);
-          return this.checkRequire(state, settings, uri, filename);
-        });
-      }
-      if (allowed) return satisfy === "any" ? null : this.checkRequire(state, settings, uri, filename);
-      const line = `AH01797: client denied by server configuration: ${filename}`;
-      if (satisfy !== "any") return { kind: "error", status: 403, reason: line, reasonModule: "access_compat", settings };
-      // Satisfy Any: the denial is logged, and Require (with authentication) may still admit the
-      // client. A plan could not repeat the log line, so none is made.
-      state.plain = false;
-      this.options.log.log("error", "access_compat", `${requestLogPrefix(req)}${textOf(line)}`);
-      return this.checkRequire(state, settings, uri, filename);
-    };
-    // No Order/Allow/Deny here: mod_access_compat lets the request through.
-    if (ac === undefined) return decide(true);
-    if (accessNeedsHostName(ac)) {
-      return doubleReverseName(req.remoteAddress).then((hostName) => {
-        state.hostName = hostName;
-        return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, hostName, method: req.method }));
-      });
-    }
-    return decide(accessAllowed(ac, { remoteAddress: req.remoteAddress, env: state.env, method: req.method }));
-  }
-
-  /** What a hook script (WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript) is given for this request. */
-  private hookContext(state: RequestState, settings: DirSettings, uri: string): HookContext {
-    const t = state.tables;
-    const req = state.req;
-    return {
-      req,
-      uri,
-      pathInfo: state.located?.loc.walk.pathInfo ?? "",
-      query: state.located?.query ?? null,
-      requestUri: state.requestUri,
-      serverName: state.serverName,
-      serverPort: state.serverPort,
-      configuredName: t.configuredName,
-      sentName: state.sentName,
-      documentRoot: t.documentRoot,
-      serverAdmin: t.serverAdmin,
-      serverSoftware: t.serverBanner,
-      serverSignature: t.environSignature(settings.serverSignature?.value, state.serverName, state.serverPort),
-      hostName: state.hostName,
-      engine: this.engine,
-      log: this.options.log,
-      runner: this.hooks,
-      timeoutMs: this.hookTimeoutMs(),
-      logPrefix: requestLogPrefix(req),
-    };
-  }
-
-  /** How long a hook script may take: Apache's Timeout (default 60 s). */
-  hookTimeoutMs(): number {
-    return (this.config.main.timeout?.value ?? 60) * 1000;
-  }
-
-  /** mod_authz_core's Require, with Basic authentication when a user could change the answer. */
-  private checkRequire(state: RequestState, settings: DirSettings, uri: string, filename: string): MapResult | null | Promise<MapResult | null> {
-    const container = settings.authz;
-    const requirement = container ? this.requirement(container) : null;
-    const req = state.req;
-    const authType = settings.authType?.value;
-    // Nothing configured: authorize() would grant with an empty auth environ.
-    if (!requirement && (authType === undefined || authType.toLowerCase() === "none")) return null;
-    // `Require all granted` and the like decide the same for every request; anything else looks at it.
-    if (authType || !requirement || !isRequestIndependent(requirement)) state.plain = false;
-    if (requirement?.needsHostName && state.hostName === undefined) {
-      // `Require host`: look the client's name up first (off the event loop), then decide.
-      return doubleReverseName(req.remoteAddress).then((name) => {
-        state.hostName = name;
-        return this.checkRequire(state, settings, uri, filename);
-      });
-    }
-    if (requirement && !authType) {
-      // No authentication configured: host-based rules decide synchronously.
-      const verdict = evaluateRequire(requirement, { remoteAddress: req.remoteAddress, localAddress: req.localAddress, method: req.method, env: state.env, hostName: state.hostName, expr: this.exprRequirements.has(requirement) ? this.requireExpr(state, uri) : undefined });
-      if (verdict === "granted") return null;
-      if (verdict === "denied" || verdict === "neutral") return { kind: "error", status: 403, reason: `AH01630: client denied by server configuration: ${filename}`, reasonModule: "authz_core", settings };
-      // AUTHZ_GENERAL_ERROR (a `Require expr` that could not be evaluated, logged already): 500.
-      if (verdict === "error") return { kind: "error", status: 500, settings };
-    }
-    return this.authenticate(state, settings, uri, filename, requirement, authType);
-  }
-
-  private async authenticate(state: RequestState, settings: DirSettings, uri: string, filename: string, requirement: Requirement | null, authType: string | undefined): Promise<MapResult | null> {
-    const req = state.req;
-    const result = await authorize(
-      {
-        remoteAddress: req.remoteAddress,
-        localAddress: req.localAddress,
-        method: req.method,
-        authorization: headerValue(req.headers, "authorization"),
-        uri,
-        filename,
-        logPrefix: requestLogPrefix(req),
-        env: state.env,
-        hostName: state.hostName,
-        ...(requirement && this.exprRequirements.has(requirement) ? { expr: this.requireExpr(state, uri) } : {}),
-        ...(authType?.toLowerCase() === "digest" ? { digest: this.digestRequest(state) } : {}),
-      },
-      requirement,
-      {
-        ...(authType ? { type: authType } : {}),
-        ...(settings.authName ? { name: settings.authName.value } : {}),
-        ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
-        ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
-        ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
-        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
-      },
-      { log: this.options.log, digestState: this.digest, ...this.wsgiAuthHooks(state, settings, uri) },
-    );
-    if (result.user !== undefined) state.user = result.user;
-    if (result.ok) {
-      state.authEnviron = result.environ;
-      if (result.authenticationInfo !== undefined) state.authInfo = result.authenticationInfo;
-      return null;
-    }
-    if (result.status === 401) return { kind: "error", status: 401, headers: result.headers, settings };
-    // mod_auth_digest's 400 (a uri parameter that names another resource) and 503 (no room for a client) are logged already.
-    if (result.status === 400 || result.status === 503) return { kind: "error", status: result.status, settings };
-    // authorize() has logged the reason with its AH number, as httpd logs it: once.
-    if (result.status === 500) return { kind: "error", status: 500, settings };
-    // authorize() has logged the refusal (AH01630).
-    return { kind: "error", status: 403, settings };
-  }
-
-  /** mod_wsgi's `wsgi` Basic and Digest providers and `wsgi-group` authorization for this request, when configured. */
-  private wsgiAuthHooks(state: RequestState, settings: DirSettings, uri: string) {
-    const user = settings.wsgiAuthUserScript;
-    const group = settings.wsgiAuthGroupScript;
-    const wantsUser = settings.authBasicProvider?.value.includes("wsgi") ?? false;
-    const wantsHash = settings.authDigest?.value.providers?.includes("wsgi") ?? false;
-    // `Require wsgi-group` needs the provider even without WSGIAuthGroupScript (it logs that).
-    if (!wantsUser && !wantsHash && group === undefined && !usesExternal(settings.authz)) return {};
-    const ctx = this.hookContext(state, settings, uri);
-    return {
-      ...(wantsUser ? { wsgiCheckPassword: wsgiCheckPassword(ctx, user) } : {}),
-      ...(wantsHash ? { wsgiRealmHash: wsgiRealmHash(ctx, user) } : {}),
-      external: new WsgiGroupProvider(ctx, group).status,
-    };
-  }
-
-  /**
-   * `Require expr`'s evaluator for this request: the located request's variables, and the user
-   * once authenticated. An evaluation error is logged (AH02320) and is mod_authz_core's error.
-   */
-  private requireExpr(state: RequestState, uri: string, pass?: LocatedPass): (expr: Expr, user: string | undefined) => boolean | null {
-    return (expr, user) => {
-      // A lookup's subrequest (`pass`) is evaluated as located there, the request as it was located.
-      const where = pass ?? state.located!;
-      const base = this.exprRequest(state, where.loc, uri, where.query);
-      const ctx: ExprRequest = user === undefined ? base : { ...base, variable: (n) => (n === "REMOTE_USER" ? user : base.variable(n)) };
-      try {
-        return evaluateExpr(expr, ctx);
-      } catch (err) {
-        if (!(err instanceof ExprEvalError)) throw err;
-        logExprFailure(this.options.log, state.req, "authz_core", expr, err);
-        this.options.log.log("error", "authz_core", `${requestLogPrefix(state.req)}AH02320: Error evaluating expression in 'Require expr': ${err.message}`);
-        return null;
-      }
-    };
-  }
-
-  /** What mod_auth_digest checks a Digest answer's `uri` against: the request-target, and the server as the request names it. */
-  private digestRequest(state: RequestState) {
-    return {
-      target: state.requestUri,
-      serverName: state.serverName,
-      serverPort: Number(state.serverPort),
-      ...(state.sentPort ? { hostPort: Number(state.sentPort) } : {}),
-      defaultPort: state.scheme === "https" ? 443 : 80,
-    };
-  }
-
-  private requirement(container: AuthzContainer): Requirement {
-    let r = this.requirements.get(container);
-    if (!r) {
-      r = compileRequire(toRequireInput(container));
-      this.requirements.set(container, r);
-      if (usesExpr(container)) this.exprRequirements.add(r);
-    }
-    return r;
   }
 
   private perDirectoryRewrite(
@@ -1081,7 +868,7 @@ export class Mapper {
       if (satisfy === "any" && allowed) return 200;
       if (satisfy !== "any" && !allowed) return 403;
     }
-    const requirement = settings.authz ? this.requirement(settings.authz) : null;
+    const requirement = settings.authz ? this.access.requirement(settings.authz) : null;
     const req = state.req;
     return lookupAccessStatus(
       {
@@ -1092,7 +879,7 @@ export class Mapper {
         uri: logUri,
         logPrefix: requestLogPrefix(req),
         env: state.env,
-        ...(settings.authType?.value === "Digest" ? { digest: this.digestRequest(state) } : {}),
+        ...(settings.authType?.value === "Digest" ? { digest: this.access.digestRequest(state) } : {}),
       },
       requirement,
       {
@@ -1105,9 +892,9 @@ export class Mapper {
       },
       {
         log: this.options.log,
-        digestState: this.digest,
+        digestState: this.access.digest,
         onAuthenticationInfo: (info) => (state.authInfo = info),
-        ...(requirement && this.exprRequirements.has(requirement) ? { expr: this.nested(state, this.requireExpr(state, logUri, { loc: located, uri, query: null })) } : {}),
+        ...(requirement && this.access.readsExpr(requirement) ? { expr: this.nested(state, this.access.requireExpr(state, logUri, { loc: located, uri, query: null })) } : {}),
       },
     );
   }
@@ -1203,35 +990,6 @@ function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, w
     if (target.startsWith(p) && (best === null || p.length > best.length)) best = p;
   }
   return best;
-}
-
-/** Some `Require wsgi-group` line applies (mod_wsgi's authorization provider). */
-function usesExternal(c: AuthzContainer | undefined): boolean {
-  if (c === undefined) return false;
-  return c.items.some((i) => (i.kind === "require" ? i.provider === "wsgi-group" : usesExternal(i)));
-}
-
-function usesExpr(c: AuthzItem): boolean {
-  return c.kind === "require" ? c.provider === "expr" : c.items.some(usesExpr);
-}
-
-function toRequireInput(c: AuthzItem): import("../auth").RequireInput {
-  if (c.kind === "require") {
-    // Words with spaces or quotes go back in quotes: compileRequire reads the line as httpd's providers do.
-    // An expression is the rest of the line as written (`Require expr` reads no words).
-    const args = c.provider === "expr" ? c.args : c.args.map(confQuote);
-    const line = `${c.negated ? "not " : ""}${c.provider} ${args.join(" ")}`.trim();
-    // An expression as the configuration parsed it (it knows where it was written, for the log line of a failed evaluation).
-    if (c.expr) return { require: line, expr: c.expr, ...(c.limit ? { limit: c.limit } : {}) };
-    return c.limit ? { require: line, limit: c.limit } : line;
-  }
-  const items = c.items.map(toRequireInput);
-  return c.kind === "all" ? { all: items } : c.kind === "none" ? { none: items } : { any: items };
-}
-
-/** A word quoted so that ap_getword_conf (confWords) gives it back. */
-function confQuote(word: string): string {
-  return word !== "" && !/[\s"'\\]/.test(word) ? word : `"${word.replace(/[\\"]/g, "\\$&")}"`;
 }
 
 /** Merged SetEnvIf rule lists with a SetEnvIfExpr among them (lists are made once per combination of sections). */

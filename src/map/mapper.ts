@@ -31,8 +31,6 @@ import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
 import { rewriteCookie } from "./rewrite-cookie";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
-import { lookupAccessStatus } from "../auth/lookup-auth";
-import { accessAllowed, satisfyFor } from "../auth/access-compat";
 import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf } from "./setenvif";
@@ -47,6 +45,7 @@ import type { HookRunner } from "../app/hooks";
 import type { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
 import { AccessPhase } from "./access-phase";
+import { Lookups } from "./lookups";
 import { handlerFor, locate, parentDir, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
@@ -68,6 +67,7 @@ export class Mapper {
   private readonly logExprs: boolean;
   private readonly proxyLists = new WeakMap<object, ProxyList>();
   private readonly access: AccessPhase;
+  private readonly lookups: Lookups;
 
   constructor(
     readonly config: ServerConfig,
@@ -76,6 +76,7 @@ export class Mapper {
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => this.exprRequest(s, l, u, q) });
+    this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access);
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
 
@@ -523,8 +524,8 @@ export class Mapper {
         const lower = name.toLowerCase();
         if (!state.exprVary?.some((v) => v.toLowerCase() === lower)) (state.exprVary ??= []).push(name);
       },
-      lookupUri: (u) => this.lookupStatus(state, u, translateAliases(state.tables, u, null, null), u),
-      lookupFile: (file) => this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }, ""),
+      lookupUri: (u) => this.lookups.uri(state, u),
+      lookupFile: (file) => this.lookups.file(state, uri, file),
       variable: (name) => {
         switch (name) {
           case "REQUEST_FILENAME":
@@ -824,10 +825,9 @@ export class Mapper {
         if (!st) return null;
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
-      lookupUri: (url) => this.lookupStatus(state, url, translateAliases(t, url, null, null), url),
+      lookupUri: (url) => this.lookups.uri(state, url),
       lookupFile: (file) => {
-        // httpd's file subrequest has no URI: its log lines name "".
-        const status = this.lookupStatus(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler: null, forcedType: null }, "");
+        const status = this.lookups.file(state, uri, file);
         // A lookup of a missing file succeeds too (nothing has looked for it yet): -F asks for both.
         return status < 300 && fs.existsSync(fsPath(file)) ? status : 404;
       },
@@ -842,73 +842,6 @@ export class Mapper {
     if (status !== 405 && status !== 501) return bad(status, reason, settings);
     const trace = (state.tables.host.traceEnable?.value ?? this.config.main.traceEnable?.value ?? "on") !== "off";
     return { kind: "error", status, headers: [["Allow", trace ? "TRACE" : ""]], reason, settings };
-  }
-
-  /**
-   * The status of RewriteCond -U / -F's subrequest: the translation, walk and access checks of
-   * a lookup, no handler (so a missing file is still 200). Basic authentication runs with the
-   * request's credentials, as the subrequest carries them (lookupAccessStatus); `logUri` is
-   * what its log lines name.
-   */
-  private lookupStatus(state: RequestState, uri: string, translated: Translation, logUri: string): number {
-    // A `Require expr` of the looked-up location may itself look up (`-U`): as httpd's nested
-    // subrequests, at most LimitInternalRecursion deep.
-    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) {
-      this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
-      return 500;
-    }
-    const located = locate(state.tables, uri, translated, this.options.htaccess ?? null);
-    if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
-    const settings = located.settings;
-    const ac = settings.accessCompat;
-    if (ac !== undefined) {
-      // A lookup cannot wait for DNS: host-name rules match nothing here.
-      const allowed = accessAllowed(ac, { remoteAddress: state.req.remoteAddress, env: state.env, method: state.req.method });
-      const satisfy = satisfyFor(ac, state.req.method);
-      if (satisfy === "any" && allowed) return 200;
-      if (satisfy !== "any" && !allowed) return 403;
-    }
-    const requirement = settings.authz ? this.access.requirement(settings.authz) : null;
-    const req = state.req;
-    return lookupAccessStatus(
-      {
-        remoteAddress: req.remoteAddress,
-        localAddress: req.localAddress,
-        method: req.method,
-        authorization: headerValue(req.headers, "authorization"),
-        uri: logUri,
-        logPrefix: requestLogPrefix(req),
-        env: state.env,
-        ...(settings.authType?.value === "Digest" ? { digest: this.access.digestRequest(state) } : {}),
-      },
-      requirement,
-      {
-        ...(settings.authType ? { type: settings.authType.value } : {}),
-        ...(settings.authName ? { name: settings.authName.value } : {}),
-        ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
-        ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
-        ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
-        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
-      },
-      {
-        log: this.options.log,
-        digestState: this.access.digest,
-        onAuthenticationInfo: (info) => (state.authInfo = info),
-        ...(requirement && this.access.readsExpr(requirement) ? { expr: this.nested(state, this.access.requireExpr(state, logUri, { loc: located, uri, query: null })) } : {}),
-      },
-    );
-  }
-
-  /** `fn` run one subrequest level deeper (lookups from a lookup's `Require expr`). */
-  private nested<A extends unknown[], R>(state: RequestState, fn: (...args: A) => R): (...args: A) => R {
-    return (...args) => {
-      state.lookupDepth++;
-      try {
-        return fn(...args);
-      } finally {
-        state.lookupDepth--;
-      }
-    };
   }
 
   private applyRewriteEnv(state: RequestState, outcome: RewriteOutcome): void {

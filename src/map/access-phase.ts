@@ -26,7 +26,7 @@ import type { MapResult } from "./map-result";
 import type { LocatedPass, RequestState } from "./request-state";
 import type { Located } from "./route-cache";
 
-/** What an ap_expr reads of a request pass (the mapper builds it). */
+/** What an ap_expr reads of a request pass (./expr-request.ts; the mapper supplies its lookups). */
 export type ExprRequestOf = (state: RequestState, loc: Located | undefined, uri: string, query: string | null) => ExprRequest;
 
 export interface AccessPhaseOptions {

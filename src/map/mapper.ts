@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, HeaderDirective, IfSection, SetEnvIfRule } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
 import { evaluateExpr, evaluateExprMatch, evaluateString, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
-import { exprContext, logExprFailure, timeVariable } from "./expr-context";
+import { exprContext, logExprFailure } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
@@ -46,6 +46,7 @@ import type { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
 import { AccessPhase } from "./access-phase";
 import { Lookups } from "./lookups";
+import { exprRequest, serverVariable } from "./expr-request";
 import { handlerFor, locate, parentDir, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
@@ -75,7 +76,7 @@ export class Mapper {
     private readonly options: MapperOptions,
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
-    this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => this.exprRequest(s, l, u, q) });
+    this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => exprRequest(s, l, u, q, this.lookups) });
     this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access);
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
@@ -205,7 +206,7 @@ export class Mapper {
   private withExprRequest(r: MapResult, state: RequestState, uri: string, query: string | null): MapResult {
     if (!this.logExprs && !hasExprRule(r.settings?.headers)) return r;
     const pass = state.located;
-    return { ...r, exprRequest: pass ? this.exprRequest(state, pass.loc, pass.uri, pass.query) : this.exprRequest(state, undefined, uri, query) };
+    return { ...r, exprRequest: pass ? exprRequest(state, pass.loc, pass.uri, pass.query, this.lookups) : exprRequest(state, undefined, uri, query, this.lookups) };
   }
 
   /** An application request answered from a route plan: only the environ is built. */
@@ -379,7 +380,7 @@ export class Mapper {
     let target = "";
     if (wide.url !== undefined) {
       try {
-        target = escapePathKeepQuery(evaluateString(wide.url, this.exprRequest(state, loc, uri, query)));
+        target = escapePathKeepQuery(evaluateString(wide.url, exprRequest(state, loc, uri, query, this.lookups)));
       } catch (err) {
         if (!(err instanceof ExprEvalError)) throw err;
         logExprFailure(this.options.log, state.req, "alias", wide.url, err);
@@ -457,7 +458,7 @@ export class Mapper {
    * the <If> sections nested in those, level by level. The result is this request's alone.
    */
   private withIfSections(state: RequestState, loc: Located, uri: string, query: string | null): Located {
-    const ctx = this.exprRequest(state, loc, uri, query);
+    const ctx = exprRequest(state, loc, uri, query, this.lookups);
     let settings: DirSettings = { ...loc.settings };
     delete settings.ifSections;
     let list: readonly IfSection[] | undefined = loc.settings.ifSections;
@@ -486,7 +487,7 @@ export class Mapper {
   /** SetEnvIfExpr's condition; one that cannot be evaluated is logged and counts as false, as mod_setenvif does. */
   private setEnvIfExpr(state: RequestState, loc: Located, uri: string, query: string | null, expr: Expr): false | { match: RegExpExecArray | null } {
     try {
-      const { value, match } = evaluateExprMatch(expr, this.exprRequest(state, loc, uri, query));
+      const { value, match } = evaluateExprMatch(expr, exprRequest(state, loc, uri, query, this.lookups));
       return value ? { match } : false;
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
@@ -506,72 +507,6 @@ export class Mapper {
       this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
       return false;
     }
-  }
-
-  /** What an ap_expr reads of this request, as httpd's variables and functions give it after the location walk. */
-  private exprRequest(state: RequestState, loc: Located | undefined, uri: string, query: string | null): ExprRequest {
-    const req = state.req;
-    // Before the request was located (a server-context redirect, say) there is no file yet.
-    const walk = loc?.walk ?? { filename: "", pathInfo: "" };
-    const translated = loc?.translated ?? { contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, scriptAlias: null };
-    return {
-      remoteAddress: req.remoteAddress,
-      // httpd has merged repeated request fields into one value (`a, b`) by then.
-      header: (name) => mergedHeaderValue(req.headers, name.toLowerCase()),
-      reqenv: (name) => state.env.get(name),
-      // httpd's Vary fixup drops names already there, whatever their case.
-      vary: (name) => {
-        const lower = name.toLowerCase();
-        if (!state.exprVary?.some((v) => v.toLowerCase() === lower)) (state.exprVary ??= []).push(name);
-      },
-      lookupUri: (u) => this.lookups.uri(state, u),
-      lookupFile: (file) => this.lookups.file(state, uri, file),
-      variable: (name) => {
-        switch (name) {
-          case "REQUEST_FILENAME":
-          case "SCRIPT_FILENAME":
-            return walk.filename;
-          case "PATH_INFO":
-            return walk.pathInfo;
-          case "DOCUMENT_URI":
-            return state.env.get("DOCUMENT_URI") ?? uri;
-          // mod_wsgi sets no context for its aliases before its handler runs; mod_alias's Alias does.
-          case "CONTEXT_PREFIX":
-            return translated.scriptAlias ? "" : translated.contextPrefix;
-          case "CONTEXT_DOCUMENT_ROOT":
-            return translated.scriptAlias ? state.tables.documentRoot : translated.contextDocumentRoot;
-          // mod_wsgi's translate hook names the handler of a WSGIScriptAlias'd request.
-          case "HANDLER":
-            return translated.scriptAlias ? "wsgi-script" : "";
-          // r->mtime is still 0: the epoch in local time.
-          case "LAST_MODIFIED":
-            return timeVariable("TIME", new Date(0));
-          case "REQUEST_STATUS":
-            return "200";
-          case "IS_SUBREQ":
-            return "false";
-          case "API_VERSION":
-            return "20120211";
-          case "IPV6":
-            return req.remoteAddress.includes(":") && !req.remoteAddress.startsWith("::ffff:") ? "on" : "off";
-          case "CONN_REMOTE_ADDR":
-            return req.remoteAddress;
-          case "HTTP2":
-            return "off";
-          // No content type is chosen yet (type_checker runs later).
-          case "CONTENT_TYPE":
-          case "REMOTE_IDENT":
-          case "REQUEST_LOG_ID":
-          case "CONN_LOG_ID":
-          case "SCRIPT_USER":
-          case "SCRIPT_GROUP":
-            return "";
-        }
-        if (name.startsWith("TIME")) return timeVariable(name, new Date());
-        if (name.startsWith("HTTP_")) return mergedHeaderValue(req.headers, name.slice(5).toLowerCase().replace(/_/g, "-"));
-        return serverVariable(name, state, uri, query);
-      },
-    };
   }
 
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
@@ -726,7 +661,7 @@ export class Mapper {
     if (requestRules.length > 0) state.plain = false;
     const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, {
       env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000,
-      ...(hasExprRule(requestRules) ? exprContext(this.exprRequest(state, loc, uri, query), this.options.log, req) : {}),
+      ...(hasExprRule(requestRules) ? exprContext(exprRequest(state, loc, uri, query, this.lookups), this.options.log, req) : {}),
     });
     const route: RouteEnviron = {
       scriptName,
@@ -801,7 +736,7 @@ export class Mapper {
       variable: (name) => serverVariable(name, state, uri, query),
       // Per-directory rules run on the located request; server-context ones before it is located.
       expr: (expr, novary) => {
-        const base = this.exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query);
+        const base = exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query, this.lookups);
         const { vary: _vary, ...quiet } = base;
         try {
           const { value, match } = evaluateExprMatch(expr, novary ? quiet : base);
@@ -854,61 +789,6 @@ export class Mapper {
       if (cookie && !state.cookies?.has(cookie.name)) (state.cookies ??= new Map()).set(cookie.name, cookie.value);
     }
     for (const h of outcome.vary) if (!state.vary?.includes(h)) (state.vary ??= []).push(h);
-  }
-}
-
-function serverVariable(name: string, state: RequestState, uri: string, query: string | null): string {
-  const req = state.req;
-  if (name.startsWith("HTTP:")) return headerValue(req.headers, name.slice(5).toLowerCase()) ?? "";
-  if (name.startsWith("ENV:")) return state.env.get(name.slice(4)) ?? toByteString(process.env[name.slice(4)] ?? "");
-  if (name.startsWith("SSL:")) return "";
-  switch (name) {
-    case "DOCUMENT_ROOT":
-    case "CONTEXT_DOCUMENT_ROOT":
-      return state.tables.documentRoot;
-    case "CONTEXT_PREFIX":
-      return "";
-    case "SERVER_NAME":
-      return state.serverName;
-    case "SERVER_PORT":
-      return state.serverPort;
-    case "SERVER_ADDR":
-      return req.localAddress;
-    case "SERVER_PROTOCOL":
-      return req.protocol;
-    case "SERVER_SOFTWARE":
-      return state.tables.serverBanner;
-    case "SERVER_ADMIN":
-      return state.tables.serverAdmin;
-    case "REQUEST_SCHEME":
-      return state.scheme;
-    case "HTTPS":
-      return req.scheme === "https" ? "on" : "off";
-    case "REMOTE_ADDR":
-      return req.remoteAddress;
-    case "REMOTE_PORT":
-      return String(req.remotePort);
-    case "REMOTE_HOST":
-      return req.remoteAddress;
-    case "REMOTE_USER":
-      return state.authEnviron.REMOTE_USER ?? "";
-    case "AUTH_TYPE":
-      return state.authEnviron.AUTH_TYPE ?? "";
-    case "REQUEST_METHOD":
-      return req.method;
-    case "THE_REQUEST":
-      return `${req.method} ${req.target} ${req.protocol}`;
-    case "API_VERSION":
-      return "20120211:0";
-    case "REQUEST_URI":
-      return uri;
-    case "QUERY_STRING":
-      return query ?? "";
-    default: {
-      // HTTP_USER_AGENT and friends: the header of that name.
-      if (name.startsWith("HTTP_")) return headerValue(req.headers, name.slice(5).toLowerCase().replace(/_/g, "-")) ?? "";
-      return "";
-    }
   }
 }
 

@@ -14,9 +14,9 @@ import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
 import * as path from "node:path";
 import * as fs from "node:fs";
-import type { DirSettings, ServerConfig, HostConfig, HeaderDirective, IfSection, SetEnvIfRule } from "../config/model";
-import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions, mergeDirSettings, resolveEnv } from "../config/model";
-import { evaluateExpr, evaluateExprMatch, evaluateString, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import type { DirSettings, ServerConfig, HostConfig, HeaderDirective } from "../config/model";
+import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions } from "../config/model";
+import { evaluateExprMatch, evaluateString, ExprEvalError } from "../config/expr";
 import { exprContext, logExprFailure } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, toByteString } from "../engine/byte-string";
@@ -31,9 +31,9 @@ import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
 import { rewriteCookie } from "./rewrite-cookie";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
-import { requestLogPrefix } from "../log/request-id";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
-import { applySetEnvIf } from "./setenvif";
+import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
+import { withIfSections } from "./if-sections";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { escapePathKeepQuery, matchRedirect } from "./redirect";
@@ -47,7 +47,7 @@ import type { DispatchRoute } from "./dispatch-script";
 import { AccessPhase } from "./access-phase";
 import { Lookups } from "./lookups";
 import { exprRequest, serverVariable } from "./expr-request";
-import { handlerFor, locate, parentDir, translateAliases, withSlash } from "./locate";
+import { locate, parentDir, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
 
@@ -290,14 +290,14 @@ export class Mapper {
       const located = loc;
       // With <If> sections, the server's rules run first (post_read_request), so conditions see their variables.
       const rules = loc.settings.setEnvIf;
-      applySetEnvIf(rules, state.req, uri, state.env, hasSetEnvIfExpr(rules) ? (expr) => this.setEnvIfExpr(state, located, uri, query, expr) : undefined, ifSections ? true : undefined);
+      applySetEnvIf(rules, state.req, uri, state.env, hasSetEnvIfExpr(rules) ? (expr) => setEnvIfExpr(expr, exprRequest(state, located, uri, query, this.lookups), this.options.log, state.req) : undefined, ifSections ? true : undefined);
     }
     // <If> sections: evaluated for this request and merged last (httpd's ap_if_walk).
     if (ifSections !== undefined) {
       state.plain = false;
-      loc = this.withIfSections(state, loc, uri, query);
+      loc = withIfSections(loc, exprRequest(state, loc, uri, query, this.lookups), this.options.log, state.req);
       const located = loc;
-      if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => this.setEnvIfExpr(state, located, uri, query, expr), false);
+      if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => setEnvIfExpr(expr, exprRequest(state, located, uri, query, this.lookups), this.options.log, state.req), false);
     }
     // What `Require expr` and hook scripts read: the request as located.
     state.located = { loc, uri, query };
@@ -452,62 +452,6 @@ export class Mapper {
     return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated, ...edited };
   }
 
-  /**
-   * ap_if_walk: each <If>/<ElseIf>/<Else> in order (an else-branch only when the branches
-   * before it in its chain did not apply), the applying ones merged over the settings, then
-   * the <If> sections nested in those, level by level. The result is this request's alone.
-   */
-  private withIfSections(state: RequestState, loc: Located, uri: string, query: string | null): Located {
-    const ctx = exprRequest(state, loc, uri, query, this.lookups);
-    let settings: DirSettings = { ...loc.settings };
-    delete settings.ifSections;
-    let list: readonly IfSection[] | undefined = loc.settings.ifSections;
-    while (list !== undefined && list.length > 0) {
-      const nested: IfSection[] = [];
-      let previous: boolean | null = null;
-      for (const section of list) {
-        if (section.kind !== "If" && previous === true) continue;
-        if (section.expr !== undefined) {
-          if (!this.condition(state, section, ctx)) {
-            previous = false;
-            continue;
-          }
-          previous = true;
-        } else previous = null;
-        const { ifSections, ...own } = section.settings;
-        settings = mergeDirSettings(settings, own);
-        if (ifSections) nested.push(...ifSections);
-      }
-      list = nested;
-    }
-    const { translated, walk, isDir } = loc;
-    return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
-  }
-
-  /** SetEnvIfExpr's condition; one that cannot be evaluated is logged and counts as false, as mod_setenvif does. */
-  private setEnvIfExpr(state: RequestState, loc: Located, uri: string, query: string | null, expr: Expr): false | { match: RegExpExecArray | null } {
-    try {
-      const { value, match } = evaluateExprMatch(expr, exprRequest(state, loc, uri, query, this.lookups));
-      return value ? { match } : false;
-    } catch (err) {
-      if (!(err instanceof ExprEvalError)) throw err;
-      logExprFailure(this.options.log, state.req, "setenvif", expr, err);
-      return false;
-    }
-  }
-
-
-  /** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */
-  private condition(state: RequestState, section: IfSection, ctx: ExprRequest): boolean {
-    try {
-      return evaluateExpr(section.expr!, ctx);
-    } catch (err) {
-      if (!(err instanceof ExprEvalError)) throw err;
-      logExprFailure(this.options.log, state.req, "core", section.expr!, err);
-      this.options.log.log("error", "core", `${requestLogPrefix(state.req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
-      return false;
-    }
-  }
 
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
   private pathTranslated(state: RequestState, pathInfo: string): string {
@@ -803,17 +747,6 @@ function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, w
     if (target.startsWith(p) && (best === null || p.length > best.length)) best = p;
   }
   return best;
-}
-
-/** Merged SetEnvIf rule lists with a SetEnvIfExpr among them (lists are made once per combination of sections). */
-const setEnvIfExprLists = new WeakMap<readonly SetEnvIfRule[], boolean>();
-function hasSetEnvIfExpr(rules: readonly SetEnvIfRule[]): boolean {
-  let has = setEnvIfExprLists.get(rules);
-  if (has === undefined) {
-    has = rules.some((r) => r.expr !== undefined);
-    setEnvIfExprLists.set(rules, has);
-  }
-  return has;
 }
 
 /** Merged Header rule lists with an `expr=` condition or value (decided once per list, as hasSetEnvIfExpr). */

@@ -34,13 +34,11 @@ import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
 import { withIfSections } from "./if-sections";
+import { multiViews, typeMap } from "./negotiation-handler";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { escapePathKeepQuery, matchRedirect } from "./redirect";
-import { mergedHeaderValue } from "../http/header-values";
 import { escapeUri } from "./uri-escape";
-import { httpDate } from "../static/conditional";
-import { negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest } from "./negotiate";
 import type { HookRunner } from "../app/hooks";
 import type { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
@@ -319,16 +317,8 @@ export class Mapper {
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
     if (walk.stat === null && options.has("MultiViews")) {
-      const n = negotiate(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
-      // Variants were found: the answer depends on the request's Accept* headers.
-      if (n.kind !== "none") state.plain = false;
-      if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
-      if (n.kind === "found") {
-        state.negotiated = { headers: n.headers, dirStat: n.dirStat };
-        const found = n.name;
-        const newUri = uri.slice(0, uri.length - walk.pathInfo.length - path.basename(walk.filename).length) + found + walk.pathInfo;
-        return this.subrequest(state, newUri, query, depth);
-      }
+      const chosen = multiViews(state, walk, settings, uri, query);
+      if (chosen !== null) return chosen.kind === "variant" ? this.subrequest(state, chosen.url, query, depth) : chosen;
     }
 
     // fixups: per-directory mod_rewrite (may redirect internally), SetEnv, mod_dir.
@@ -367,7 +357,10 @@ export class Mapper {
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
-    if (handler === "type-map" && walk.stat !== null) return this.typeMap(state, walk, settings, options, uri, query, depth);
+    if (handler === "type-map" && walk.stat !== null) {
+      const chosen = typeMap(state, walk, settings, options, uri, query);
+      return chosen.kind === "variant" ? this.internalRedirect(state, chosen.url, uri, query, depth) : chosen;
+    }
     return this.defaultHandler(state, walk, settings, staticType);
   }
 
@@ -395,38 +388,6 @@ export class Mapper {
     }
     if (query !== null && !target.includes("?")) target += "?" + query;
     return { kind: "redirect", status, location: target, settings };
-  }
-
-  /**
-   * mod_negotiation's handler for a type map: the variant it chooses is served by an internal
-   * redirect to its URI (beside the map's URL, with the path info and query), carrying the
-   * negotiation headers; an inline `Body:` variant is sent from the map.
-   */
-  private typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, options: ReadonlySet<string>, uri: string, query: string | null, depth: number): Mapped {
-    state.plain = false;
-    const neg = negotiationRequest(state, query, walk.pathInfo);
-    let n = negotiateTypeMap(walk.filename, settings, neg);
-    if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
-    if (n.kind !== "found") return bad(404, `no variants in ${walk.filename}`, settings);
-    if (n.transparent && n.variant.body === undefined && variantNegotiates(path.join(path.dirname(walk.filename), n.name), settings, options, neg)) {
-      return { kind: "error", status: 506, settings };
-    }
-    // A choice is not for HTTP/1.0 caches (unless CacheNegotiatedDocs): Expires now (r->no_cache), kept through the redirect.
-    if (state.req.protocol === "HTTP/1.0" && settings.cacheNegotiatedDocs?.value !== true) {
-      n = { ...n, headers: [...n.headers, ["Expires", httpDate(Math.floor(Date.now() / 1000))]] };
-    }
-    const v = n.variant;
-    if (v.body !== undefined) {
-      const entity: HeaderPair[] = [];
-      if (v.type) entity.push(["Content-Type", v.charset ? `${v.type}; charset=${v.charset}` : v.type]);
-      if (v.languages.length > 0) entity.push(["Content-Language", v.languages.join(",")]);
-      if (v.encoding) entity.push(["Content-Encoding", v.encoding]);
-      return { kind: "inline", file: walk.filename, body: v.body, entity, headers: n.headers, settings, env: state.env };
-    }
-    state.negotiated = { headers: n.headers, dirStat: n.dirStat, typeMap: true };
-    const mapUri = uri.slice(0, uri.length - walk.pathInfo.length);
-    const udir = escapeUri(mapUri.slice(0, mapUri.lastIndexOf("/") + 1));
-    return this.internalRedirect(state, udir + n.name + walk.pathInfo + (query !== null ? `?${query}` : ""), uri, query, depth);
   }
 
   /**
@@ -792,41 +753,6 @@ function withFile(result: MapResult, file: string): MapResult {
 function slashRedirect(state: RequestState, uri: string, query: string | null, settings: DirSettings, dirPath: string): MapResult {
   const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
   return { kind: "redirect", status: 301, location, settings, file: dirPath };
-}
-
-/**
- * setup_choice_response's check on a transparent type map's choice (a neighbour: the map's
- * settings are its own): a variant that is a type map itself, or that MultiViews would
- * negotiate, is a configuration error, 506 Variant Also Negotiates.
- */
-function variantNegotiates(file: string, settings: DirSettings, options: ReadonlySet<string>, req: NegotiationRequest): boolean {
-  const set = settings.handler?.value;
-  if (set !== undefined && set !== "none") {
-    if (set === "type-map") return true;
-  } else if (path.basename(file).split(".").slice(1).some((e) => settings.addHandlers?.get(e.toLowerCase())?.value === "type-map")) {
-    return true;
-  }
-  if (!options.has("MultiViews") || fs.existsSync(fsPath(file))) return false;
-  return negotiate(file, settings, { ...req, pathInfo: "" }).kind !== "none";
-}
-
-/** What mod_negotiation reads of a request. */
-function negotiationRequest(state: RequestState, query: string | null, pathInfo: string): NegotiationRequest {
-  // httpd has merged repeated request fields (`Accept: a` twice is `a, a`) by then.
-  const h = (name: string) => mergedHeaderValue(state.req.headers, name);
-  return {
-    method: state.req.method,
-    accept: h("accept"), acceptLanguage: h("accept-language"), acceptCharset: h("accept-charset"), acceptEncoding: h("accept-encoding"),
-    negotiate: h("negotiate"), userAgent: h("user-agent"),
-    hasQuery: query !== null, pathInfo, env: state.env,
-  };
-}
-
-/** 406 or 300 with the variant list, or a type map that cannot be read. */
-function negotiationError(n: Extract<Negotiation, { kind: "list" | "failed" }>, file: string, settings: DirSettings): MapResult {
-  if (n.kind === "failed") return { kind: "error", status: n.status, reason: n.reason, reasonModule: "negotiation", file, settings };
-  const reason = n.status === 406 ? `AH00690: no acceptable variant: ${file}` : undefined;
-  return { kind: "error", status: n.status, headers: n.headers, variantList: n.variantList, settings, ...(reason ? { reason, reasonModule: "negotiation" } : {}) };
 }
 
 /** An application request's map result; one construction, so every result has one shape. */

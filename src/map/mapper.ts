@@ -16,20 +16,20 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings, ServerConfig, HostConfig, HeaderDirective } from "../config/model";
 import { DEFAULT_LIMIT_REQUEST_BODY, effectiveOptions } from "../config/model";
-import { evaluateExprMatch, evaluateString, ExprEvalError } from "../config/expr";
+import { evaluateString, ExprEvalError } from "../config/expr";
 import { exprContext, logExprFailure } from "./expr-context";
 import type { Engine, ProxyList } from "../engine/types";
 import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair } from "../http/types";
 import { splitTarget } from "./request-target";
-import { namesThisServer, requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature } from "./host";
+import { requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature } from "./host";
 import { HostTables } from "./host-tables";
 import { findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
-import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
-import { rewriteCookie } from "./rewrite-cookie";
+import { applyRewrite } from "./rewrite";
+import { applyRewriteEnv, rewriteStatus, RewriteHooks } from "./rewrite-hooks";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
@@ -44,8 +44,8 @@ import type { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
 import { AccessPhase } from "./access-phase";
 import { Lookups } from "./lookups";
-import { exprRequest, serverVariable } from "./expr-request";
-import { locate, parentDir, translateAliases, withSlash } from "./locate";
+import { exprRequest } from "./expr-request";
+import { locate, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
 
@@ -67,6 +67,7 @@ export class Mapper {
   private readonly proxyLists = new WeakMap<object, ProxyList>();
   private readonly access: AccessPhase;
   private readonly lookups: Lookups;
+  private readonly rewrite: RewriteHooks;
 
   constructor(
     readonly config: ServerConfig,
@@ -76,6 +77,7 @@ export class Mapper {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => exprRequest(s, l, u, q, this.lookups) });
     this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access);
+    this.rewrite = new RewriteHooks(options.log, this.lookups);
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
 
@@ -229,8 +231,8 @@ export class Mapper {
     let translated: Translation | null = null;
     if (t.serverRewrite && !state.rewriteEnded) {
       state.plain = false;
-      const outcome = applyRewrite(t.serverRewrite, this.rewriteContext(state, uri, query, null, null));
-      this.applyRewriteEnv(state, outcome);
+      const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, query, null, null));
+      applyRewriteEnv(state, outcome);
       forcedHandler = outcome.forcedHandler;
       forcedType = outcome.forcedType;
       if (outcome.end) state.rewriteEnded = true;
@@ -238,7 +240,7 @@ export class Mapper {
         case "redirect":
           return { kind: "redirect", status: outcome.status, location: outcome.location, settings: null };
         case "status":
-          return this.rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, null);
+          return rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, null);
         case "internal-redirect":
           return bad(500, "unexpected internal redirect from server-context rewrite");
         case "file":
@@ -325,7 +327,7 @@ export class Mapper {
     let staticType = translated.forcedType;
     if (settings.rewrite?.engine && settings.rewrite.rules.length > 0 && !state.rewriteEnded) {
       state.plain = false;
-      const perDir = this.perDirectoryRewrite(state, settings, uri, query, walk);
+      const perDir = this.rewrite.perDirectory(state, settings, uri, query, walk);
       if (perDir.kind === "redirect-to") {
         // mod_dir's fixup runs after mod_rewrite's and still answers a directory asked for
         // without its slash, before the rewrite's internal redirect can happen.
@@ -413,46 +415,15 @@ export class Mapper {
     return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated, ...edited };
   }
 
-
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
   private pathTranslated(state: RequestState, pathInfo: string): string {
     const t = state.tables;
     if (t.serverRewrite) {
-      const outcome = applyRewrite(t.serverRewrite, this.rewriteContext(state, pathInfo, null, null, null));
+      const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null));
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;
     }
     return translateAliases(t, pathInfo, null, null).filename;
-  }
-
-  private perDirectoryRewrite(
-    state: RequestState,
-    settings: DirSettings,
-    uri: string,
-    query: string | null,
-    walk: WalkResult,
-  ):
-    | { kind: "redirect-to"; url: string }
-    | { kind: "result"; result: MapResult }
-    | { kind: "continue"; forcedHandler: string | null; forcedType: string | null } {
-    const rw = settings.rewrite!;
-    const where = rw.rules[0]?.where;
-    // The rules belong to the directory whose section (or .htaccess) defined them.
-    const directory = ruleDirectory(state.tables, rw, walk) ?? parentDir(walk.filename);
-    const compiled = state.tables.perDirRules(rw, directory);
-    const outcome = applyRewrite(compiled, this.rewriteContext(state, uri, query, walk.filename, walk.pathInfo === "" ? null : walk.pathInfo));
-    this.applyRewriteEnv(state, outcome);
-    if (outcome.end) state.rewriteEnded = true;
-    switch (outcome.kind) {
-      case "internal-redirect":
-        return { kind: "redirect-to", url: outcome.url };
-      case "redirect":
-        return { kind: "result", result: { kind: "redirect", status: outcome.status, location: outcome.location, settings } };
-      case "status":
-        return { kind: "result", result: this.rewriteStatus(state, outcome.status, `rewrite rule at ${toByteString(where?.file ?? "")}:${where?.line} answered ${outcome.status}`, settings) };
-      default:
-        return { kind: "continue", forcedHandler: outcome.forcedHandler, forcedType: outcome.forcedType };
-    }
   }
 
   /**
@@ -628,86 +599,6 @@ export class Mapper {
     return list;
   }
 
-  private rewriteContext(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null): RewriteContext {
-    const t = state.tables;
-    return {
-      uri,
-      query,
-      ...(filename !== null ? { filename, pathInfo } : {}),
-      endSeen: state.rewriteEnded,
-      // httpd skips [NS] and [R] rules in the subrequests of DirectoryIndex and MultiViews.
-      ...(state.subrequest ? { isSubrequest: true } : {}),
-      redirectScriptUrl: state.redirectScriptUrl,
-      variable: (name) => serverVariable(name, state, uri, query),
-      // Per-directory rules run on the located request; server-context ones before it is located.
-      expr: (expr, novary) => {
-        const base = exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query, this.lookups);
-        const { vary: _vary, ...quiet } = base;
-        try {
-          const { value, match } = evaluateExprMatch(expr, novary ? quiet : base);
-          return { value, match };
-        } catch (err) {
-          if (!(err instanceof ExprEvalError)) throw err;
-          logExprFailure(this.options.log, state.req, "rewrite", expr, err);
-          return null;
-        }
-      },
-      matchesServer: (host, port) => namesThisServer(t.host, state.configured, host, port),
-      stat: (p) => {
-        let st: fs.Stats | undefined;
-        let lst: fs.Stats | undefined;
-        try {
-          st = fs.statSync(fsPath(p), { throwIfNoEntry: false });
-          lst = st ? fs.lstatSync(fsPath(p)) : undefined;
-        } catch {
-          return null;
-        }
-        if (!st) return null;
-        return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
-      },
-      lookupUri: (url) => this.lookups.uri(state, url),
-      lookupFile: (file) => {
-        const status = this.lookups.file(state, uri, file);
-        // A lookup of a missing file succeeds too (nothing has looked for it yet): -F asks for both.
-        return status < 300 && fs.existsSync(fsPath(file)) ? status : 404;
-      },
-    };
-  }
-
-  /**
-   * A status a rewrite rule set ([F], [G], [R=4xx]): no handler has run, so a 405 or 501
-   * lists only TRACE in Allow (httpd's make_allow over an empty r->allowed).
-   */
-  private rewriteStatus(state: RequestState, status: number, reason: string, settings: DirSettings | null): MapResult {
-    if (status !== 405 && status !== 501) return bad(status, reason, settings);
-    const trace = (state.tables.host.traceEnable?.value ?? this.config.main.traceEnable?.value ?? "on") !== "off";
-    return { kind: "error", status, headers: [["Allow", trace ? "TRACE" : ""]], reason, settings };
-  }
-
-  private applyRewriteEnv(state: RequestState, outcome: RewriteOutcome): void {
-    for (const [k, v] of outcome.env) {
-      if (v === null) state.env.delete(k);
-      else state.env.set(k, v);
-    }
-    for (const spec of outcome.cookies) {
-      const cookie = rewriteCookie(spec, Date.now());
-      if (cookie && !state.cookies?.has(cookie.name)) (state.cookies ??= new Map()).set(cookie.name, cookie.value);
-    }
-    for (const h of outcome.vary) if (!state.vary?.includes(h)) (state.vary ??= []).push(h);
-  }
-}
-
-/** The directory whose per-dir rules these are: the deepest applied Directory section that set them. */
-function ruleDirectory(t: HostTables, rw: NonNullable<DirSettings["rewrite"]>, walk: WalkResult): string | null {
-  const target = walk.stat?.isDirectory() ? withSlash(walk.filename) : parentDir(walk.filename);
-  let best: string | null = null;
-  for (const s of [...t.config.main.sections, ...t.host.sections]) {
-    if (s.kind !== "Directory" || s.isRegex || s.settings.rewrite === undefined) continue;
-    if (!s.settings.rewrite.rules.some((r) => rw.rules.includes(r))) continue;
-    const p = withSlash(toByteString(s.pattern));
-    if (target.startsWith(p) && (best === null || p.length > best.length)) best = p;
-  }
-  return best;
 }
 
 /** Merged Header rule lists with an `expr=` condition or value (decided once per list, as hasSetEnvIfExpr). */

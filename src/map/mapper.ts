@@ -1,14 +1,24 @@
 /**
- * The map phase: Apache's request processing up to the handler, in Apache's order.
+ * The map phase: Apache's request processing up to the handler, in Apache's order. This file is
+ * the sequence; each phase's details are in a module of its own.
  *
- *   parse target -> decode/normalise -> virtual host
- *   -> translate (server mod_rewrite, Alias/AliasMatch, WSGIScriptAlias*, DocumentRoot)
- *   -> directory walk (PATH_INFO) -> sections (+ .htaccess) -> access (Allow/Deny, Require, Basic auth)
- *   -> handler (SetHandler/AddHandler, H=) -> MultiViews -> per-dir mod_rewrite -> mod_dir
- *   -> the handler's own checks -> a MapResult the site serves.
+ *   parse target -> decode/normalise -> virtual host (host.ts, host-tables.ts)
+ *   -> translate: server mod_rewrite (rewrite-hooks.ts), Redirect, then Alias/AliasMatch,
+ *      WSGIScriptAlias*, DocumentRoot (locate.ts)
+ *   -> directory walk (PATH_INFO, walk.ts) -> sections (+ .htaccess, sections.ts) -> handler
+ *      (SetHandler/AddHandler, H=), kept per URL-path (route-cache.ts)
+ *   -> SetEnvIf (setenvif.ts) -> <If> sections (if-sections.ts)
+ *   -> access: Allow/Deny, WSGIAccessScript, Require, Basic/Digest (access-phase.ts)
+ *   -> MultiViews (negotiation-handler.ts) -> per-dir mod_rewrite -> section Redirects -> mod_dir
+ *   -> the handler's own checks (mod_wsgi's here, a type map's in negotiation-handler.ts)
+ *   -> a MapResult the site serves (map-result.ts).
  *
- * Internal redirects (DirectoryIndex, MultiViews, per-directory rewrites) loop back to
- * translate with a new URL-path, at most LIMIT_INTERNAL_RECURSION times, as Apache does.
+ * What ap_expr and rewrite conditions read of a request is expr-request.ts, and their -U/-F
+ * subrequests are lookups.ts; what a request carries from phase to phase is request-state.ts.
+ * Internal redirects (DirectoryIndex, MultiViews, type maps, per-directory rewrites) loop back to
+ * translate with a new URL-path, at most LIMIT_INTERNAL_RECURSION times, as Apache does. An
+ * application request whose mapping read nothing but its path, Host and listener leaves a route
+ * plan (route-plan.ts) that answers the next one.
  */
 import { headerValue } from "../static/serve-file";
 import { refusalHeaders } from "../http/request-checks";
@@ -598,7 +608,6 @@ export class Mapper {
     }
     return list;
   }
-
 }
 
 /** Merged Header rule lists with an `expr=` condition or value (decided once per list, as hasSetEnvIfExpr). */

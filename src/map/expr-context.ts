@@ -1,6 +1,6 @@
 /**
  * What ap_expr evaluations need beyond the expression: mod_headers' condition test and value
- * evaluator over a request's ExprRequest (the mapper builds that), the error-log lines httpd
+ * evaluator over a request's ExprRequest (./expr-request.ts builds that), the error-log lines httpd
  * writes for an expression that fails, and the TIME variables.
  */
 import { evaluateExpr, evaluateString, ExprEvalError, type Expr, type ExprRequest, type StringExpr } from "../config/expr";

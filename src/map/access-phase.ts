@@ -2,10 +2,10 @@
  * The access phase of one request pass, in httpd's order: the access_checker hooks
  * (mod_access_compat's Order/Allow/Deny, then mod_wsgi's WSGIAccessScript), then
  * mod_authz_core's Require as Satisfy combines them, with Basic or Digest authentication
- * (../auth/authorize.ts) when a user could change the answer. The mapper calls `check`; RewriteCond
- * -U/-F's lookups use the compiled requirements, `Require expr` and the Digest request of the
- * same phase. Owns what outlives a request: compiled requirements, mod_auth_digest's
- * state and where hook scripts run.
+ * (../auth/authorize.ts) when a user could change the answer. The mapper calls `check`;
+ * RewriteCond -U/-F's subrequests (./lookups.ts) use the same compiled requirements,
+ * `Require expr` evaluator and Digest request. Owns what outlives a request: the compiled
+ * requirements, mod_auth_digest's state and where hook scripts run.
  */
 import { headerValue } from "../static/serve-file";
 import type { DirSettings, ServerConfig, AuthzContainer, AuthzItem } from "../config/model";

@@ -2,7 +2,7 @@
  * WSGIAccessScript: mod_wsgi's access_checker hook, `allow_access(environ, host)`.
  *
  * It runs in httpd's access checker phase, after mod_access_compat (Order/Allow/Deny) and
- * before mod_authz_core (Require); the mapper (src/map/mapper.ts, checkAccessCompat) combines
+ * before mod_authz_core (Require); the access phase (src/map/access-phase.ts, checkAccessCompat) combines
  * the two as ap_process_request_internal does with Satisfy. `host` is the client's name when
  * a host-name rule has looked it up already, else its address (ap_get_remote_host with
  * REMOTE_HOST, then the address).

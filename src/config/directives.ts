@@ -1252,7 +1252,7 @@ def({
         // mod_authz_core passes the rest of the line as written; one pair of enclosing double quotes is dropped.
         let text = /^\s*(?:not\s+)?expr\s+([\s\S]*?)\s*$/i.exec(scope.rawArgs)?.[1] ?? "";
         if (text.length >= 2 && text.startsWith('"') && text.endsWith('"')) text = text.slice(1, -1);
-        // Parsed once, here: the requirement is compiled from this (src/map/mapper.ts toRequireInput).
+        // Parsed once, here: the requirement is compiled from this (src/map/access-phase.ts toRequireInput).
         requireExpr = configExpr(() => parseExpr(text, scope.where), "Cannot parse expression in require line: ");
         rest.splice(0, rest.length, text);
         break;

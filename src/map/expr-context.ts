@@ -1,13 +1,13 @@
 /**
  * What ap_expr evaluations need beyond the expression: mod_headers' condition test and value
- * evaluator over a request's ExprRequest (the mapper builds that), the error-log lines httpd
+ * evaluator over a request's ExprRequest (./expr-request.ts builds that), the error-log lines httpd
  * writes for an expression that fails, and the TIME variables.
  */
 import { evaluateExpr, evaluateString, ExprEvalError, type Expr, type ExprRequest, type StringExpr } from "../config/expr";
 import type { HeaderRuleContext } from "../http/header-rules";
 import type { ErrorLog } from "../log/error-log";
 import { requestLogPrefix } from "../log/request-id";
-import type { MapRequest } from "./mapper";
+import type { MapRequest } from "./map-result";
 
 /** ap_expr_exec's own line for an expression that failed: where it was written, and why. */
 export function logExprFailure(log: ErrorLog, req: MapRequest, module: string, expr: Expr | StringExpr, err: Error): void {

@@ -5,9 +5,13 @@
  * request header name, else a request variable set earlier. Values may use `$1`..`$9`.
  * Request_URI is the decoded URL-path, except for rules set outside any section: httpd runs
  * those in post_read_request, before decoding, so they see the path as it was sent.
+ * `SetEnvIfExpr` conditions are ap_expr expressions over the request (setEnvIfExpr).
  */
 import type { SetEnvIfRule } from "../config/model";
-import type { Expr } from "../config/expr";
+import { evaluateExprMatch, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
+import type { ErrorLog } from "../log/error-log";
+import { logExprFailure } from "./expr-context";
+import type { MapRequest } from "./map-result";
 import { splitTarget } from "./request-target";
 import { mergedHeaderValue } from "../http/header-values";
 
@@ -118,4 +122,27 @@ export function isPlainPattern(pattern: string): boolean {
     }
   }
   return true;
+}
+
+/** SetEnvIfExpr's condition over `ctx` (what the request presents to ap_expr); one that cannot be evaluated is logged and counts as false, as mod_setenvif does. */
+export function setEnvIfExpr(expr: Expr, ctx: ExprRequest, log: ErrorLog, req: MapRequest): false | { match: RegExpExecArray | null } {
+  try {
+    const { value, match } = evaluateExprMatch(expr, ctx);
+    return value ? { match } : false;
+  } catch (err) {
+    if (!(err instanceof ExprEvalError)) throw err;
+    logExprFailure(log, req, "setenvif", expr, err);
+    return false;
+  }
+}
+
+/** Merged SetEnvIf rule lists with a SetEnvIfExpr among them (lists are made once per combination of sections). */
+const setEnvIfExprLists = new WeakMap<readonly SetEnvIfRule[], boolean>();
+export function hasSetEnvIfExpr(rules: readonly SetEnvIfRule[]): boolean {
+  let has = setEnvIfExprLists.get(rules);
+  if (has === undefined) {
+    has = rules.some((r) => r.expr !== undefined);
+    setEnvIfExprLists.set(rules, has);
+  }
+  return has;
 }

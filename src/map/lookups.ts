@@ -1,0 +1,100 @@
+/**
+ * The subrequests RewriteCond -U/-F and ap_expr's -U/-F (in `<If>`, `Require expr`, ...) look a
+ * URL-path or file up with: translated and located as a request would be, then the access phase's
+ * checks, and no handler. Only the status is wanted.
+ */
+import { headerValue } from "../static/serve-file";
+import type { ErrorLog } from "../log/error-log";
+import { lookupAccessStatus } from "../auth/lookup-auth";
+import { accessAllowed, satisfyFor } from "../auth/access-compat";
+import { requestLogPrefix } from "../log/request-id";
+import type { AccessPhase } from "./access-phase";
+import { locate, translateAliases } from "./locate";
+import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
+import type { Translation } from "./route-cache";
+import type { HtaccessReader } from "./sections";
+
+export class Lookups {
+  constructor(
+    private readonly log: ErrorLog,
+    private readonly htaccess: HtaccessReader | null,
+    private readonly access: AccessPhase,
+  ) {}
+
+  /** -U: the status of a subrequest for URL-path `url` (its log lines name it). */
+  uri(state: RequestState, url: string): number {
+    return this.status(state, url, translateAliases(state.tables, url, null, null), url);
+  }
+
+  /** -F: the status of a subrequest for `file`, made while `uri` is being mapped. httpd's file subrequest has no URI: its log lines name "". */
+  file(state: RequestState, uri: string, file: string): number {
+    return this.status(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }, "");
+  }
+
+  /**
+   * The status of RewriteCond -U / -F's subrequest: the translation, walk and access checks of
+   * a lookup, no handler (so a missing file is still 200). Basic authentication runs with the
+   * request's credentials, as the subrequest carries them (lookupAccessStatus); `logUri` is
+   * what its log lines name.
+   */
+  private status(state: RequestState, uri: string, translated: Translation, logUri: string): number {
+    // A `Require expr` of the looked-up location may itself look up (`-U`): as httpd's nested
+    // subrequests, at most LimitInternalRecursion deep.
+    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) {
+      this.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
+      return 500;
+    }
+    const located = locate(state.tables, uri, translated, this.htaccess);
+    if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
+    const settings = located.settings;
+    const ac = settings.accessCompat;
+    if (ac !== undefined) {
+      // A lookup cannot wait for DNS: host-name rules match nothing here.
+      const allowed = accessAllowed(ac, { remoteAddress: state.req.remoteAddress, env: state.env, method: state.req.method });
+      const satisfy = satisfyFor(ac, state.req.method);
+      if (satisfy === "any" && allowed) return 200;
+      if (satisfy !== "any" && !allowed) return 403;
+    }
+    const requirement = settings.authz ? this.access.requirement(settings.authz) : null;
+    const req = state.req;
+    return lookupAccessStatus(
+      {
+        remoteAddress: req.remoteAddress,
+        localAddress: req.localAddress,
+        method: req.method,
+        authorization: headerValue(req.headers, "authorization"),
+        uri: logUri,
+        logPrefix: requestLogPrefix(req),
+        env: state.env,
+        ...(settings.authType?.value === "Digest" ? { digest: this.access.digestRequest(state) } : {}),
+      },
+      requirement,
+      {
+        ...(settings.authType ? { type: settings.authType.value } : {}),
+        ...(settings.authName ? { name: settings.authName.value } : {}),
+        ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
+        ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
+        ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
+        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
+      },
+      {
+        log: this.log,
+        digestState: this.access.digest,
+        onAuthenticationInfo: (info) => (state.authInfo = info),
+        ...(requirement && this.access.readsExpr(requirement) ? { expr: this.nested(state, this.access.requireExpr(state, logUri, { loc: located, uri, query: null })) } : {}),
+      },
+    );
+  }
+
+  /** `fn` run one subrequest level deeper (lookups from a lookup's `Require expr`). */
+  private nested<A extends unknown[], R>(state: RequestState, fn: (...args: A) => R): (...args: A) => R {
+    return (...args) => {
+      state.lookupDepth++;
+      try {
+        return fn(...args);
+      } finally {
+        state.lookupDepth--;
+      }
+    };
+  }
+}

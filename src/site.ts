@@ -171,7 +171,8 @@ export class Site {
       case "wsgi":
         return this.runApplication(req, result, sink);
       case "static":
-        return serveFile(req, result.file, result.stat, sink, {
+        // The default handler reads the fields as RequestHeader left them (Range, If-*).
+        return serveFile(result.requestHeaders ? { method: req.method, headers: result.requestHeaders } : req, result.file, result.stat, sink, {
           ...this.fileOptions(result),
           ...(charset ? { defaultCharset: charset } : {}),
           log: this.log,

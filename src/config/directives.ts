@@ -1167,7 +1167,7 @@ def({
 });
 def({
   name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var|expr=expression]",
-  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values use the same format as Header's. `env=[!]VAR` or `expr=expression` makes the rule conditional; a value written `\"expr=...\"` is a string expression. `early` rules run with the others.",
+  doc: "Changes request headers once the request is mapped (httpd's fixup), before it is served: the application sees the result in its HTTP_* environ keys, and a static file is answered from the edited fields (so `RequestHeader unset Range` gives the whole file and `RequestHeader unset If-None-Match` no 304, as in httpd). Values use the same format as Header's. `env=[!]VAR` or `expr=expression` makes the rule conditional; a value written `\"expr=...\"` is a string expression. `early` rules run with the others.",
   apply: headerDirective("RequestHeader"),
 });
 

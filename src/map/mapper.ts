@@ -605,10 +605,10 @@ export class Mapper {
    */
   private defaultHandler(state: RequestState, walk: WalkResult, settings: DirSettings, staticType: string | null): MapResult {
     // A Content-Length over LimitRequestBody has become 413 already (overBodyLimit), whatever follows.
-    // mod_headers' fixup has run: RequestHeader's edits are what the access log shows (%{X}i);
-    // the static answer itself still reads the request's own fields.
+    // mod_headers' fixup has run: RequestHeader's edits are what the handler reads (Range,
+    // conditionals) and what the access log shows (%{X}i).
     const requestRules = rulesOf(settings.headers, "RequestHeader");
-    const edited = requestRules.length === 0 ? null : { requestHeaders: applyRequestHeaderRules(requestRules, state.req.headers, { env: state.env, requestHeaders: state.req.headers, startMicros: Date.now() * 1000 }) };
+    const edited = requestRules.length === 0 ? null : { requestHeaders: this.editedRequestHeaders(state, requestRules) };
     const method = state.req.method;
     if (method === "GET" || method === "HEAD" || method === "POST") {
       if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, file: walk.filename, settings, ...edited };
@@ -617,6 +617,16 @@ export class Mapper {
     const forceType = settings.forceType?.value;
     if (staticType === null && forceType !== undefined && forceType !== "none") staticType = forceType;
     return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated, ...edited };
+  }
+
+  /** RequestHeader's rules over the request's fields, `expr=` conditions reading the request as located. */
+  private editedRequestHeaders(state: RequestState, rules: readonly HeaderDirective[]): string[] {
+    const req = state.req;
+    const pass = state.located;
+    return applyRequestHeaderRules(rules, req.headers, {
+      env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000,
+      ...(hasExprRule(rules) && pass ? exprContext(this.exprRequest(state, pass.loc, pass.uri, pass.query), this.options.log, req) : {}),
+    });
   }
 
   /** map_to_storage and type_checker for a translated request: the walk, the sections, the handler. */

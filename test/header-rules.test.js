@@ -107,10 +107,10 @@ it("a value expression is evaluated per response; one that fails gives an empty 
 it("expr= conditions decide with the context's evaluator; one that fails to evaluate applies, as mod_headers", () => {
   const dir = dirOf(["Header set X-A a \"expr=resp('X-B') == 'b'\"", "Header set X-C c \"expr=false\""]);
   const seen = [];
-  const ctx = { env: new Map(), requestHeaders: [], startMicros: 0, expr: (e, response) => (seen.push(response.map(([n]) => n)), e.source.startsWith("resp") ? null : false) };
-  const out = applyResponseHeaderRules(dir.headers, false, [["X-B", "b"]], ctx);
+  const ctx = { env: new Map(), requestHeaders: [], startMicros: 0, expr: (e, response) => (seen.push([response.status, response.headers.map(([n]) => n)]), e.source.startsWith("resp") ? null : false) };
+  const out = applyResponseHeaderRules(dir.headers, false, [["X-B", "b"]], ctx, 404);
   assert.deepEqual(out, [["X-B", "b"], ["X-A", "a"]]);
-  assert.deepEqual(seen[0], ["X-B"]);
+  assert.deepEqual(seen[0], [404, ["X-B"]]);
 });
 
 it("SetEnvIf, SetEnvIfNoCase and BrowserMatch", () => {

@@ -919,7 +919,7 @@ def({
 removeMapping("RemoveHandler", "AddHandler", "addHandlers");
 def({
   name: "AddType", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddType media-type extension [extension] ...",
-  doc: "Maps extensions to a Content-Type for static files, over the built-in table.",
+  doc: "Maps extensions to a Content-Type for static files, over the built-in table. A file of type `application/x-type-map` with no handler of its own is a type map, as with `AddHandler type-map` (mod_negotiation handles that type).",
   apply(scope, [t, ...exts]) {
     if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(t!)) throw badValue(`'${t}' is not a media type`);
     extMap(scope, "addTypes", t!.toLowerCase(), exts);

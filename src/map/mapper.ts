@@ -44,7 +44,7 @@ import { escapePathKeepQuery, matchRedirect } from "./redirect";
 import { mergedHeaderValue } from "../http/header-values";
 import { escapeUri } from "./uri-escape";
 import { httpDate } from "../static/conditional";
-import { negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest } from "./negotiate";
+import { isTypeMapByType, negotiate, negotiateTypeMap, type Negotiation, type NegotiationRequest } from "./negotiate";
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
 import type { HookContext } from "../auth/wsgi-hook-environ";
 import { accessDeniedLine, someAuthRequired, wsgiAllowAccess } from "../auth/wsgi-access-script";
@@ -489,6 +489,7 @@ export class Mapper {
       const n = negotiate(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
       // Variants were found: the answer depends on the request's Accept* headers.
       if (n.kind !== "none") state.plain = false;
+      if (n.problem !== undefined) this.logNegotiation(state, n.problem);
       if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
       if (n.kind === "found") {
         state.negotiated = { headers: n.headers, dirStat: n.dirStat };
@@ -534,7 +535,7 @@ export class Mapper {
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
-    if (handler === "type-map" && walk.stat !== null) return this.typeMap(state, walk, settings, options, uri, query, depth);
+    if (walk.stat !== null && (handler === "type-map" || (handler === null && isTypeMapByType(walk.filename, settings, staticType)))) return this.typeMap(state, walk, settings, options, uri, query, depth);
     return this.defaultHandler(state, walk, settings, staticType);
   }
 
@@ -573,6 +574,7 @@ export class Mapper {
     state.plain = false;
     const neg = negotiationRequest(state, query, walk.pathInfo);
     let n = negotiateTypeMap(walk.filename, settings, neg);
+    if (n.problem !== undefined) this.logNegotiation(state, n.problem);
     if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
     if (n.kind !== "found") return bad(404, `no variants in ${walk.filename}`, settings);
     if (n.transparent && n.variant.body === undefined && variantNegotiates(path.join(path.dirname(walk.filename), n.name), settings, options, neg)) {
@@ -594,6 +596,11 @@ export class Mapper {
     const mapUri = uri.slice(0, uri.length - walk.pathInfo.length);
     const udir = escapeUri(mapUri.slice(0, mapUri.lastIndexOf("/") + 1));
     return this.internalRedirect(state, udir + n.name + walk.pathInfo + (query !== null ? `?${query}` : ""), uri, query, depth);
+  }
+
+  /** A type map's syntax error that did not stop the negotiation: httpd logs it on every request. */
+  private logNegotiation(state: RequestState, line: string): void {
+    this.options.log.log("error", "negotiation", `${requestLogPrefix(state.req)}${textOf(line)}`);
   }
 
   /**

@@ -397,3 +397,34 @@ exports.application = async (environ, start_response) => {
     }
   });
 });
+
+describe("access log: an expr= condition that fails to evaluate", () => {
+  // httpd 2.4: ap_expr_exec's line (error) and AH00644 (warn), both from mod_log_config; the
+  // request is not logged there. An expression that does not reach the failing part is fine.
+  it("logs ap_expr_exec's line and AH00644, and leaves the request out of that log", async () => {
+    const s = await start(`CustomLog @DIR@/a.log "%U %s" "expr=file('/nonexistent/x') == 'a'"
+CustomLog @DIR@/b.log "%U %s" "expr=%{REQUEST_URI} =~ /missing/ || file('/nonexistent/y') == 'a'"`);
+    try {
+      await get(s.port, "/file.txt");
+      await get(s.port, "/missing");
+      const conf = path.join(s.dir, "site.conf");
+      const lines = await waitFor(() => {
+        const l = s.read("error.log").split("\n").filter((x) => x.includes("log_config"));
+        return l.length >= 6 ? l : null;
+      });
+      const strip = (l) => l.replace(/^\[[^\]]*\] /, "").replace(/\[pid [^\]]*\] \[client [^\]]*\] \[R:[^\]]*\] /, "");
+      assert.deepEqual(lines.map(strip), [
+        `[log_config:error] Evaluation of expression from ${conf}:5 failed: Cannot open file /nonexistent/x`,
+        "[log_config:warn] AH00644: Error evaluating log condition: Cannot open file /nonexistent/x",
+        `[log_config:error] Evaluation of expression from ${conf}:6 failed: Cannot open file /nonexistent/y`,
+        "[log_config:warn] AH00644: Error evaluating log condition: Cannot open file /nonexistent/y",
+        `[log_config:error] Evaluation of expression from ${conf}:5 failed: Cannot open file /nonexistent/x`,
+        "[log_config:warn] AH00644: Error evaluating log condition: Cannot open file /nonexistent/x",
+      ]);
+      assert.equal(await waitFor(() => fs.existsSync(path.join(s.dir, "b.log")) && s.read("b.log")), "/missing 404\n");
+      assert.equal(fs.existsSync(path.join(s.dir, "a.log")) ? s.read("a.log") : "", "");
+    } finally {
+      await s.server.stop();
+    }
+  });
+});

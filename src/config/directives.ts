@@ -1181,7 +1181,7 @@ def({
 });
 def({
   name: "CustomLog", contexts: SV, minArgs: 2, maxArgs: 3, syntax: "CustomLog file|\"|command\" format|nickname [env=[!]variable|expr=expression]",
-  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname. `env=[!]variable` logs only requests with (without) that variable; `expr=expression` only those for which the httpd expression (as in <If>) is true when the request is logged (`%{REQUEST_STATUS}` is the status sent; one that cannot be evaluated does not log).",
+  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname. `env=[!]variable` logs only requests with (without) that variable; `expr=expression` only those for which the httpd expression (as in <If>) is true when the request is logged (`%{REQUEST_STATUS}` is the status sent; one that cannot be evaluated does not log, and the error log says why as httpd's does: `Evaluation of expression from FILE:LINE failed: ...`, then `AH00644: Error evaluating log condition: ...` at `warn`).",
   apply(scope, [target, fmt, cond]) {
     if (cond !== undefined && /^expr=$/i.test(cond)) throw badValue("missing condition");
     if (cond !== undefined && !/^(env=!?.+|expr=.+)$/i.test(cond)) throw badValue(`'${cond}' must be env=[!]variable or expr=...`);

@@ -1344,12 +1344,25 @@ def({
     scope.dir.authName = setting(scope, n!);
   },
 });
+/** httpd's authn providers that nodewsgi does not have (mod_authn_anon, _dbd, _dbm, _socache, mod_authnz_ldap). */
+const MISSING_AUTHN_PROVIDERS = new Set(["anon", "dbd", "dbm", "socache", "ldap"]);
+/**
+ * AuthBasicProvider and AuthDigestProvider names: looked up case-sensitively when the line is
+ * read, as httpd's ap_lookup_provider does (`File` is refused at start-up with its message).
+ */
+function checkAuthnProviders(names: readonly string[]): void {
+  for (const p of names) {
+    if (p === "file" || p === "wsgi") continue;
+    if (MISSING_AUTHN_PROVIDERS.has(p)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
+    throw badValue(`Unknown Authn provider: ${p}`);
+  }
+}
 def({
   name: "AuthBasicProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthBasicProvider file|wsgi ...", default: "file",
-  doc: "Where Basic credentials are checked, in order: `file` (AuthUserFile) and `wsgi` (WSGIAuthUserScript's `check_password`). As in mod_auth_basic, a provider that does not know the user passes the request to the next one; a wrong password, or a provider that fails (500), ends the search.",
+  doc: "Where Basic credentials are checked, in order: `file` (AuthUserFile) and `wsgi` (WSGIAuthUserScript's `check_password`). Names are case-sensitive, as in httpd (`File` is refused: `Unknown Authn provider: File`). As in mod_auth_basic, a provider that does not know the user passes the request to the next one; a wrong password, or a provider that fails (500), ends the search.",
   apply(scope, args) {
-    for (const p of args) if (p.toLowerCase() !== "file" && p.toLowerCase() !== "wsgi") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
-    scope.dir.authBasicProvider = setting(scope, args.map((a) => a.toLowerCase()));
+    checkAuthnProviders(args);
+    scope.dir.authBasicProvider = setting(scope, args);
   },
 });
 currentModule = "mod_auth_digest";
@@ -1360,7 +1373,7 @@ def({
   name: "AuthDigestProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthDigestProvider file|wsgi ...", default: "file",
   doc: `Where AuthType Digest finds the hash of user:realm:password, in order: \`file\` (AuthUserFile in htdigest format, \`user:realm:hash\` lines) and \`wsgi\` (WSGIAuthUserScript's \`get_realm_hash(environ, user, realm)\`). Names are case-sensitive, as in httpd. A provider that does not know the user passes the request to the next one; a provider that fails (500) ends the search. Several lines add to the list. ${DIGEST_OWN}`,
   apply(scope, args) {
-    for (const p of args) if (p !== "file" && p !== "wsgi") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
+    checkAuthnProviders(args);
     const d = digestFor(scope);
     d.providers = [...(d.providers ?? []), ...args];
   },

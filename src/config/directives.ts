@@ -197,7 +197,7 @@ section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>"
   "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
 
 section("If", ALL, "<If \"expression\"> ... </If>",
-  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and sections other than <If>/<ElseIf>/<Else> are not allowed inside. A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
+  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and <Directory>, <Location> and <VirtualHost> sections are not allowed inside; <Files> and <FilesMatch> are accepted and have no effect, as in httpd (a notice says so). A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
 section("ElseIf", ALL, "<ElseIf \"expression\"> ... </ElseIf>",
   "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF, "Any");
 section("Else", ALL, "<Else> ... </Else>",
@@ -376,7 +376,7 @@ def({
 def({
   name: "AllowOverride", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverride All|None|directive-type [directive-type] ...", default: "None",
-  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd. `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
+  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd; in <Location>, <Files> or <If> it is accepted without effect, with a notice (httpd's AH00114 warning), and refused in <DirectoryMatch> (where httpd ignores it silently). `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
   apply(scope, args) {
     const classes = new Set<OverrideClass>();
     let options: OptionName[] | undefined;
@@ -399,7 +399,7 @@ def({
 def({
   name: "AllowOverrideList", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverrideList None|directive [directive] ...", default: "None",
-  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits.",
+  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits. Where AllowOverride is, in the same sections (in <Location>, <Files> or <If>: accepted without effect, with a notice, as httpd's AH00115 warning).",
   apply(scope, args) {
     const list = args.length === 1 && args[0]!.toLowerCase() === "none" ? [] : args.map((a) => canonicalDirective(a));
     scope.dir.allowOverrideList = setting(scope, list);

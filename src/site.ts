@@ -18,7 +18,7 @@ import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
 import { exprContext } from "./map/expr-context";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
-import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
+import { serveFile, serveDirectoryListing, sendErrorPage, errorPageHead, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
@@ -286,8 +286,6 @@ export class Site {
     if (sink.aborted) return;
     const text = errorDocument(settings, status);
     if (text !== undefined) {
-      // A configured document changes the page, not httpd's closing of the connection.
-      headers = withClosingHeader(status, headers);
       // What reaches the client is the configuration's bytes, as httpd sends them.
       const doc = toByteString(text);
       if (/^https?:\/\//i.test(doc)) {
@@ -295,15 +293,15 @@ export class Site {
         return;
       }
       if (doc.startsWith("/")) {
-        void this.sendLocalErrorDocument(req, sink, status, doc, headers);
+        // A configured document changes the page, not httpd's closing of the connection.
+        void this.sendLocalErrorDocument(req, sink, status, doc, withClosingHeader(status, headers));
         return;
       }
-      // A literal message (Apache drops a leading quote).
+      // A literal message (Apache drops a leading quote), with the canned page's head.
       const message = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
-      // HEAD: no length, as for the canned pages (ap_send_error_response stops before either).
-      const length: readonly HeaderPair[] = req.method === "HEAD" ? [] : [["Content-Length", String(message.length)]];
-      writeErrorHead(sink, status, reasonPhrase(status), [...headers, ...length, ["Content-Type", "text/html; charset=iso-8859-1"]]);
-      if (req.method === "HEAD") sink.end();
+      const head = req.method === "HEAD";
+      writeErrorHead(sink, status, reasonPhrase(status), errorPageHead(status, headers, head ? null : message.length));
+      if (head) sink.end();
       else sink.end(message);
       return;
     }

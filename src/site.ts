@@ -158,7 +158,8 @@ export class Site {
       const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
       const notes = logged?.notes;
       const exprs = result.exprRequest ? exprContext(result.exprRequest, this.log, req) : {};
-      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...exprs, ...(result.kind === "static" ? { byteRanges: true } : {}) });
+      // `echo` reads the request's fields as RequestHeader left them (httpd's r->headers_in).
+      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: result.requestHeaders ?? req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...exprs, ...(result.kind === "static" ? { byteRanges: true } : {}) });
     }
     // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);

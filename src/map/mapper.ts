@@ -404,10 +404,11 @@ export class Mapper {
       forcedType = outcome.forcedType;
       if (outcome.end) state.rewriteEnded = true;
       switch (outcome.kind) {
+        // Answered in the translate phase: the request's configuration is the server's (its Header rules, ErrorDocument).
         case "redirect":
-          return { kind: "redirect", status: outcome.status, location: outcome.location, settings: null };
+          return { kind: "redirect", status: outcome.status, location: outcome.location, settings: t.sections.serverSettings };
         case "status":
-          return this.rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, null);
+          return this.rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, t.sections.serverSettings);
         case "internal-redirect":
           return bad(500, "unexpected internal redirect from server-context rewrite");
         case "file":

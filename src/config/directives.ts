@@ -1359,10 +1359,11 @@ function checkAuthnProviders(names: readonly string[]): void {
 }
 def({
   name: "AuthBasicProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthBasicProvider file|wsgi ...", default: "file",
-  doc: "Where Basic credentials are checked, in order: `file` (AuthUserFile) and `wsgi` (WSGIAuthUserScript's `check_password`). Names are case-sensitive, as in httpd (`File` is refused: `Unknown Authn provider: File`). As in mod_auth_basic, a provider that does not know the user passes the request to the next one; a wrong password, or a provider that fails (500), ends the search.",
+  doc: "Where Basic credentials are checked, in order: `file` (AuthUserFile) and `wsgi` (WSGIAuthUserScript's `check_password`). Names are case-sensitive, as in httpd (`File` is refused: `Unknown Authn provider: File`); several lines in a section add to the list. As in mod_auth_basic, a provider that does not know the user passes the request to the next one; a wrong password, or a provider that fails (500), ends the search.",
   apply(scope, args) {
     checkAuthnProviders(args);
-    scope.dir.authBasicProvider = setting(scope, args);
+    // Several lines in a section add to its list, as mod_auth_basic's add_authn_provider does.
+    scope.dir.authBasicProvider = setting(scope, [...(scope.dir.authBasicProvider?.value ?? []), ...args]);
   },
 });
 currentModule = "mod_auth_digest";

@@ -15,7 +15,7 @@ import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
 import { writeErrorHead } from "./http/write-head";
 import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
-import { exprContext } from "./map/expr-context";
+import { exprContext, withEditedFields } from "./map/expr-context";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
 import { serveFile, serveDirectoryListing, sendErrorPage, errorPageHead, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
@@ -157,7 +157,8 @@ export class Site {
     if (headerRules.length > 0) {
       const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
       const notes = logged?.notes;
-      const exprs = result.exprRequest ? exprContext(result.exprRequest, this.log, req) : {};
+      const mapped = result.exprRequest && result.requestHeaders ? withEditedFields(result.exprRequest, result.requestHeaders) : result.exprRequest;
+      const exprs = mapped ? exprContext(mapped, this.log, req) : {};
       // `echo` reads the request's fields as RequestHeader left them (httpd's r->headers_in).
       sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: result.requestHeaders ?? req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...exprs, ...(result.kind === "static" ? { byteRanges: true } : {}) });
     }

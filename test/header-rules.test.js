@@ -156,6 +156,8 @@ it("end to end: SetEnvIf, RequestHeader and Header on static files, applications
       "    Header unset Server",
       "    Header always set X-Served-By nodewsgi",
       "    Header set X-Api %{API}e env=API",
+      // httpd 2.4.71: Header's expressions read the fields as RequestHeader left them.
+      "    Header set X-Edited 1 \"expr=%{HTTP:X-Forwarded-Proto} == 'https' && -z req('X-Trace')\"",
       "</Directory>",
       "",
     ].join("\n"),
@@ -171,6 +173,8 @@ it("end to end: SetEnvIf, RequestHeader and Header on static files, applications
     // ran (httpd's basic_http_header), so `Header unset Server` cannot remove that one.
     assert.match(app.headers.server, /^nodewsgi\//);
     assert.equal(app.headers["x-api"], "v2");
+    assert.equal(app.headers["x-edited"], "1");
+    assert.equal((await get("/page.txt", { "X-Forwarded-Proto": "http", "X-Trace": "t" })).headers["x-edited"], "1");
     const file = await get("/page.txt");
     assert.equal(file.body, "static\n");
     assert.equal(file.headers["x-frame-options"], "DENY");

@@ -398,15 +398,18 @@ exports.application = async (environ, start_response) => {
   });
 });
 
-describe("access log: an expr= condition that fails to evaluate", () => {
+describe("access log: expr= conditions that fail to evaluate, and the fields they read", () => {
   // httpd 2.4: ap_expr_exec's line (error) and AH00644 (warn), both from mod_log_config; the
   // request is not logged there. An expression that does not reach the failing part is fine.
   it("logs ap_expr_exec's line and AH00644, and leaves the request out of that log", async () => {
     const s = await start(`CustomLog @DIR@/a.log "%U %s" "expr=file('/nonexistent/x') == 'a'"
-CustomLog @DIR@/b.log "%U %s" "expr=%{REQUEST_URI} =~ /missing/ || file('/nonexistent/y') == 'a'"`);
+CustomLog @DIR@/b.log "%U %s" "expr=%{REQUEST_URI} =~ /missing/ || file('/nonexistent/y') == 'a'"
+RequestHeader set X-Foo edited
+CustomLog @DIR@/e.log "%U %{X-Foo}i" "expr=req('X-Foo') == 'edited'"
+CustomLog @DIR@/c.log "%U %{X-Foo}i" "expr=req('X-Foo') == 'client'"`);
     try {
-      await get(s.port, "/file.txt");
-      await get(s.port, "/missing");
+      await get(s.port, "/file.txt", { "X-Foo": "client" });
+      await get(s.port, "/missing", { "X-Foo": "client" });
       const conf = path.join(s.dir, "site.conf");
       const lines = await waitFor(() => {
         const l = s.read("error.log").split("\n").filter((x) => x.includes("log_config"));
@@ -422,6 +425,9 @@ CustomLog @DIR@/b.log "%U %s" "expr=%{REQUEST_URI} =~ /missing/ || file('/nonexi
         "[log_config:warn] AH00644: Error evaluating log condition: Cannot open file /nonexistent/x",
       ]);
       assert.equal(await waitFor(() => fs.existsSync(path.join(s.dir, "b.log")) && s.read("b.log")), "/missing 404\n");
+      // The fields a condition reads are those RequestHeader left (httpd 2.4.71: req() in the log phase).
+      assert.equal(await waitFor(() => fs.existsSync(path.join(s.dir, "e.log")) && s.read("e.log")), "/file.txt edited\n/missing edited\n");
+      assert.equal(fs.existsSync(path.join(s.dir, "c.log")) ? s.read("c.log") : "", "");
       assert.equal(fs.existsSync(path.join(s.dir, "a.log")) ? s.read("a.log") : "", "");
     } finally {
       await s.server.stop();

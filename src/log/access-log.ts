@@ -25,7 +25,7 @@ import { logConditionHolds } from "./log-condition";
 import type { Expr, ExprEvalError } from "../config/expr";
 import type { ErrorLog } from "./error-log";
 import { requestLogPrefix } from "./request-id";
-import { logExprFailure } from "../map/expr-context";
+import { logExprFailure, withEditedFields } from "../map/expr-context";
 
 interface CompiledLog {
   readonly format: CompiledFormat;
@@ -137,7 +137,10 @@ export class AccessLog {
 
   private exprHolds(expr: Expr, r: LogSubject): boolean {
     const logged = r instanceof LoggedResponse ? r : null;
-    return logConditionHolds(expr, r, logged?.result?.exprRequest, logged?.headersSent ?? [], (err) => this.conditionFailed(expr, r, err));
+    const result = logged?.result;
+    // The log phase reads the request's fields as RequestHeader left them, as httpd's r->headers_in.
+    const mapped = result?.exprRequest && result.requestHeaders ? withEditedFields(result.exprRequest, result.requestHeaders) : result?.exprRequest;
+    return logConditionHolds(expr, r, mapped, logged?.headersSent ?? [], (err) => this.conditionFailed(expr, r, err));
   }
 
   /** mod_log_config's lines for a condition that failed: ap_expr_exec's (error), then AH00644 (warn). */

@@ -5,6 +5,7 @@
  */
 import { evaluateExpr, evaluateString, ExprEvalError, type Expr, type ExprRequest, type StringExpr } from "../config/expr";
 import type { HeaderRuleContext } from "../http/header-rules";
+import { mergedHeaderValue } from "../http/header-values";
 import type { ErrorLog } from "../log/error-log";
 import { requestLogPrefix } from "../log/request-id";
 import type { MapRequest } from "./mapper";
@@ -26,6 +27,19 @@ export function headerExprValue(base: ExprRequest, log: ErrorLog, req: MapReques
       log.log("error", "headers", `${requestLogPrefix(req)}AH02557: Can't evaluate value expression: ${err.message}`);
       return "";
     }
+  };
+}
+
+/**
+ * `base` reading the request's fields as RequestHeader left them (`headers`, flat, names
+ * lower-case): what httpd's r->headers_in holds once mod_headers' fixup has run, for the
+ * expressions of Header rules and CustomLog conditions.
+ */
+export function withEditedFields(base: ExprRequest, headers: readonly string[]): ExprRequest {
+  return {
+    ...base,
+    header: (name) => mergedHeaderValue(headers, name.toLowerCase()),
+    variable: (name) => (name.startsWith("HTTP_") ? mergedHeaderValue(headers, name.slice(5).toLowerCase().replace(/_/g, "-")) : base.variable(name)),
   };
 }
 

@@ -94,7 +94,7 @@ export class Server {
   /** Build the site, bind every Listen address, and start serving. Nothing is left bound on failure. */
   static async start(config: ServerConfig, options: ServerOptions): Promise<Server> {
     const notice = options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
-    const accessLog = options.accessLog === undefined ? AccessLog.fromConfig(config) : options.accessLog;
+    const accessLog = options.accessLog === undefined ? AccessLog.fromConfig(config, options.errorLog) : options.accessLog;
     const digest = new DigestState(config.authDigestShmemSize?.value);
     const site = new Site(config, options.engine, options.errorLog, notice, accessLog, digest);
     try {
@@ -135,7 +135,7 @@ export class Server {
   async reload(config: ServerConfig, graceMs = 10_000): Promise<void> {
     if (this.stopping) throw new Error("the server is stopping");
     const notice = this.options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
-    const nextLog = this.options.accessLog === undefined ? AccessLog.fromConfig(config) : this.options.accessLog;
+    const nextLog = this.options.accessLog === undefined ? AccessLog.fromConfig(config, this.options.errorLog) : this.options.accessLog;
     if (config.authDigestShmemSize !== undefined && config.authDigestShmemSize.value !== this.digest.shmemSize) {
       const w = config.authDigestShmemSize?.where;
       notice(`nodewsgi: notice: ${w ? `${w.file}:${w.line}: ` : ""}AuthDigestShmemSize: a new size takes effect at a full restart; keeping ${this.digest.shmemSize}`);

@@ -15,10 +15,10 @@ import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
 import { writeErrorHead } from "./http/write-head";
 import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
-import { exprContext } from "./map/expr-context";
+import { exprContext, withEditedFields } from "./map/expr-context";
 import { ProcessHost } from "./groups/process-host";
 import { DaemonPool } from "./groups/daemon-pool";
-import { serveFile, serveDirectoryListing, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
+import { serveFile, serveDirectoryListing, sendErrorPage, errorPageHead, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { HtaccessFiles } from "./map/htaccess";
@@ -157,8 +157,10 @@ export class Site {
     if (headerRules.length > 0) {
       const env = result.kind === "wsgi" || result.kind === "static" ? result.env : new Map<string, string>();
       const notes = logged?.notes;
-      const exprs = result.exprRequest ? exprContext(result.exprRequest, this.log, req) : {};
-      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...exprs });
+      const mapped = result.exprRequest && result.requestHeaders ? withEditedFields(result.exprRequest, result.requestHeaders) : result.exprRequest;
+      const exprs = mapped ? exprContext(mapped, this.log, req) : {};
+      // `echo` reads the request's fields as RequestHeader left them (httpd's r->headers_in).
+      sink = withResponseHeaderRules(sink, headerRules, { env, requestHeaders: result.requestHeaders ?? req.headers, startMicros: Date.now() * 1000, ...(notes ? { notes } : {}), ...exprs, ...(result.kind === "static" ? { byteRanges: true } : {}) });
     }
     // mod_rewrite's Vary and cookies are set before mod_headers runs, so its rules see them.
     if (result.responseHeaders) sink = withExtraHeaders(sink, result.responseHeaders);
@@ -171,7 +173,8 @@ export class Site {
       case "wsgi":
         return this.runApplication(req, result, sink);
       case "static":
-        return serveFile(req, result.file, result.stat, sink, {
+        // The default handler reads the fields as RequestHeader left them (Range, If-*).
+        return serveFile(result.requestHeaders ? { method: req.method, headers: result.requestHeaders } : req, result.file, result.stat, sink, {
           ...this.fileOptions(result),
           ...(charset ? { defaultCharset: charset } : {}),
           log: this.log,
@@ -285,8 +288,6 @@ export class Site {
     if (sink.aborted) return;
     const text = errorDocument(settings, status);
     if (text !== undefined) {
-      // A configured document changes the page, not httpd's closing of the connection.
-      headers = withClosingHeader(status, headers);
       // What reaches the client is the configuration's bytes, as httpd sends them.
       const doc = toByteString(text);
       if (/^https?:\/\//i.test(doc)) {
@@ -294,15 +295,15 @@ export class Site {
         return;
       }
       if (doc.startsWith("/")) {
-        void this.sendLocalErrorDocument(req, sink, status, doc, headers);
+        // A configured document changes the page, not httpd's closing of the connection.
+        void this.sendLocalErrorDocument(req, sink, status, doc, withClosingHeader(status, headers));
         return;
       }
-      // A literal message (Apache drops a leading quote).
+      // A literal message (Apache drops a leading quote), with the canned page's head.
       const message = Buffer.from(doc.startsWith('"') ? doc.slice(1) : doc, "latin1");
-      // HEAD: no length, as for the canned pages (ap_send_error_response stops before either).
-      const length: readonly HeaderPair[] = req.method === "HEAD" ? [] : [["Content-Length", String(message.length)]];
-      writeErrorHead(sink, status, reasonPhrase(status), [...headers, ...length, ["Content-Type", "text/html; charset=iso-8859-1"]]);
-      if (req.method === "HEAD") sink.end();
+      const head = req.method === "HEAD";
+      writeErrorHead(sink, status, reasonPhrase(status), errorPageHead(status, headers, head ? null : message.length));
+      if (head) sink.end();
       else sink.end(message);
       return;
     }

@@ -185,7 +185,7 @@ test("every error kind carries code, file and line; all are collected", () => {
     "ScriptAlias /cgi-bin/ /x/", // 5 unsupported
     'SetEnv "open', // 6 syntax
     "<Location /a>", // 7
-    "  AllowOverride All", // 8 context (Location)
+    "  ServerName x.test", // 8 context (Location; AllowOverride there is only useless, as in httpd)
     "  WSGIDaemonProcess g", // 9 context
     "</Location>",
   ].join("\n");

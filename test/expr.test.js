@@ -124,6 +124,26 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
     fails('<If "true">\nRewriteRule ^ - [F]\n</If>\n', /mod_rewrite directives inside <If> are not supported/);
     fails('<Directory /x>\n<Limit GET>\n<If "true">\n</If>\n</Limit>\n</Directory>\n', /<If> cannot occur within <Limit> or <LimitExcept> section/);
   });
+  it("accepts <Files>/<FilesMatch> and AllowOverride(List) inside <If> without effect, with a notice (httpd 2.4 accepts them; AH00114/AH00115 warn)", () => {
+    const c = load('<If "true">\n<Files f.txt>\nRequire all denied\n</Files>\n<FilesMatch "^g">\nSetEnv G 1\n</FilesMatch>\n</If>\n<Directory /x>\n<If "true">\nAllowOverride All\nAllowOverrideList Redirect\nSetEnv A 1\n</If>\n</Directory>\n');
+    assert.deepEqual(c.main.dir.ifSections[0].settings, {});
+    assert.deepEqual(c.main.sections.map((x) => x.kind), ["Directory"]);
+    assert.deepEqual(Object.keys(c.main.sections[0].settings.ifSections[0].settings), ["env"]);
+    assert.deepEqual(c.notices, [
+      "t.conf:2: <Files> inside <If> has no effect (httpd accepts it and never applies it)",
+      "t.conf:5: <FilesMatch> inside <If> has no effect (httpd accepts it and never applies it)",
+      "t.conf:11: AllowOverride inside <If> has no effect (httpd: AH00114: Useless use of AllowOverride): only <Directory> sections without regular expressions set it",
+      "t.conf:12: AllowOverrideList inside <If> has no effect (httpd: AH00115: Useless use of AllowOverrideList): only <Directory> sections without regular expressions set it",
+    ]);
+    // What such a section holds is still read: its errors are errors.
+    fails('<If "true">\n<Files f>\nNoSuchThing x\n</Files>\n</If>\n', /t\.conf:3: NoSuchThing: Invalid command/);
+    // As in httpd: not inside an <If> within <Location>, and AllowOverride in <Location> or <Files> is only useless.
+    fails('<Location /x>\n<If "true">\n<Files f>\n</Files>\n</If>\n</Location>\n', /t\.conf:3: <Files>: <Files> cannot occur within <Location> section/);
+    assert.deepEqual(load("<Location /x>\nAllowOverride All\n</Location>\n<Files y>\nAllowOverride None\n</Files>\n").notices.map((n) => n.split(" has ")[0]), [
+      "t.conf:2: AllowOverride inside <Location>",
+      "t.conf:5: AllowOverride inside <Files>",
+    ]);
+  });
   it("a location-wide Redirect's URL is a string expression; a bad one is refused as httpd does", () => {
     const c = load('<Location /x>\nRedirect permanent "http://h.test%{REQUEST_URI}"\n</Location>\n<Location /y>\nRedirect gone\n</Location>\n');
     assert.equal(c.main.sections[0].settings.locationRedirect.value.status, 301);

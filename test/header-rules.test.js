@@ -107,10 +107,10 @@ it("a value expression is evaluated per response; one that fails gives an empty 
 it("expr= conditions decide with the context's evaluator; one that fails to evaluate applies, as mod_headers", () => {
   const dir = dirOf(["Header set X-A a \"expr=resp('X-B') == 'b'\"", "Header set X-C c \"expr=false\""]);
   const seen = [];
-  const ctx = { env: new Map(), requestHeaders: [], startMicros: 0, expr: (e, response) => (seen.push(response.map(([n]) => n)), e.source.startsWith("resp") ? null : false) };
-  const out = applyResponseHeaderRules(dir.headers, false, [["X-B", "b"]], ctx);
+  const ctx = { env: new Map(), requestHeaders: [], startMicros: 0, expr: (e, response) => (seen.push([response.status, response.headers.map(([n]) => n)]), e.source.startsWith("resp") ? null : false) };
+  const out = applyResponseHeaderRules(dir.headers, false, [["X-B", "b"]], ctx, 404);
   assert.deepEqual(out, [["X-B", "b"], ["X-A", "a"]]);
-  assert.deepEqual(seen[0], ["X-B"]);
+  assert.deepEqual(seen[0], [404, ["X-B"]]);
 });
 
 it("SetEnvIf, SetEnvIfNoCase and BrowserMatch", () => {
@@ -156,6 +156,8 @@ it("end to end: SetEnvIf, RequestHeader and Header on static files, applications
       "    Header unset Server",
       "    Header always set X-Served-By nodewsgi",
       "    Header set X-Api %{API}e env=API",
+      // httpd 2.4.71: Header's expressions read the fields as RequestHeader left them.
+      "    Header set X-Edited 1 \"expr=%{HTTP:X-Forwarded-Proto} == 'https' && -z req('X-Trace')\"",
       "</Directory>",
       "",
     ].join("\n"),
@@ -171,6 +173,8 @@ it("end to end: SetEnvIf, RequestHeader and Header on static files, applications
     // ran (httpd's basic_http_header), so `Header unset Server` cannot remove that one.
     assert.match(app.headers.server, /^nodewsgi\//);
     assert.equal(app.headers["x-api"], "v2");
+    assert.equal(app.headers["x-edited"], "1");
+    assert.equal((await get("/page.txt", { "X-Forwarded-Proto": "http", "X-Trace": "t" })).headers["x-edited"], "1");
     const file = await get("/page.txt");
     assert.equal(file.body, "static\n");
     assert.equal(file.headers["x-frame-options"], "DENY");

@@ -353,3 +353,85 @@ RequestHeader append Accept extra
     });
   }
 });
+
+describe("access log: pipelined requests (node front end)", () => {
+  // httpd reads a connection's next request only once the one before it is done: each is
+  // logged when it finishes, so the lines come in the order the requests were sent.
+  const SLOW = `"use strict";
+globalThis.__pipelineRuns = globalThis.__pipelineRuns || [];
+exports.application = async (environ, start_response) => {
+  globalThis.__pipelineRuns.push("start " + environ.QUERY_STRING);
+  await new Promise((r) => setTimeout(r, Number(environ.QUERY_STRING)));
+  globalThis.__pipelineRuns.push("end " + environ.QUERY_STRING);
+  const body = Buffer.from("slow " + environ.QUERY_STRING);
+  start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", String(body.length)]]);
+  return [body];
+};
+`;
+  it("a later, faster response is logged after the earlier one; the next request runs once the one before is done", async () => {
+    const s = await start(`CustomLog @DIR@/order.log "%r %>s"\nWSGIScriptAlias /slow @DIR@/slow.js application-group=%{GLOBAL}`);
+    try {
+      fs.writeFileSync(path.join(s.dir, "slow.js"), SLOW);
+      const H = "Host: x\r\n";
+      const r = await require("./helpers/raw-http").exchange(
+        s.port,
+        `GET /slow?150 HTTP/1.1\r\n${H}\r\nGET /file.txt HTTP/1.1\r\n${H}\r\nGET /slow?1 HTTP/1.1\r\n${H}\r\nGET /missing HTTP/1.1\r\n${H}Connection: close\r\n\r\n`,
+        { timeoutMs: 5000 },
+      );
+      const { parseResponses } = require("./helpers/raw-http");
+      assert.deepEqual(parseResponses(r.raw).map((x) => x.status), [200, 200, 200, 404]);
+      const lines = await waitFor(() => {
+        const l = fs.existsSync(path.join(s.dir, "order.log")) ? s.read("order.log").trim().split("\n") : [];
+        return l.length >= 4 ? l : null;
+      });
+      assert.deepEqual(lines, ["GET /slow?150 HTTP/1.1 200", "GET /file.txt HTTP/1.1 200", "GET /slow?1 HTTP/1.1 200", "GET /missing HTTP/1.1 404"]);
+      assert.deepEqual(globalThis.__pipelineRuns, ["start 150", "end 150", "start 1", "end 1"]);
+      // A client gone before the first is done: what it pipelined behind is never run.
+      globalThis.__pipelineRuns.length = 0;
+      await require("./helpers/raw-http").exchange(s.port, `GET /slow?100 HTTP/1.1\r\n${H}\r\nGET /slow?2 HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 30 });
+      await new Promise((r) => setTimeout(r, 250));
+      assert.deepEqual(globalThis.__pipelineRuns, ["start 100", "end 100"]);
+      assert.equal(s.server.frontEnd.inFlight, 0);
+    } finally {
+      await s.server.stop();
+    }
+  });
+});
+
+describe("access log: expr= conditions that fail to evaluate, and the fields they read", () => {
+  // httpd 2.4: ap_expr_exec's line (error) and AH00644 (warn), both from mod_log_config; the
+  // request is not logged there. An expression that does not reach the failing part is fine.
+  it("logs ap_expr_exec's line and AH00644, and leaves the request out of that log", async () => {
+    const s = await start(`CustomLog @DIR@/a.log "%U %s" "expr=file('/nonexistent/x') == 'a'"
+CustomLog @DIR@/b.log "%U %s" "expr=%{REQUEST_URI} =~ /missing/ || file('/nonexistent/y') == 'a'"
+RequestHeader set X-Foo edited
+CustomLog @DIR@/e.log "%U %{X-Foo}i" "expr=req('X-Foo') == 'edited'"
+CustomLog @DIR@/c.log "%U %{X-Foo}i" "expr=req('X-Foo') == 'client'"`);
+    try {
+      await get(s.port, "/file.txt", { "X-Foo": "client" });
+      await get(s.port, "/missing", { "X-Foo": "client" });
+      const conf = path.join(s.dir, "site.conf");
+      const lines = await waitFor(() => {
+        const l = s.read("error.log").split("\n").filter((x) => x.includes("log_config"));
+        return l.length >= 6 ? l : null;
+      });
+      const strip = (l) => l.replace(/^\[[^\]]*\] /, "").replace(/\[pid [^\]]*\] \[client [^\]]*\] \[R:[^\]]*\] /, "");
+      assert.deepEqual(lines.map(strip), [
+        `[log_config:error] Evaluation of expression from ${conf}:5 failed: Cannot open file /nonexistent/x`,
+        "[log_config:warn] AH00644: Error evaluating log condition: Cannot open file /nonexistent/x",
+        `[log_config:error] Evaluation of expression from ${conf}:6 failed: Cannot open file /nonexistent/y`,
+        "[log_config:warn] AH00644: Error evaluating log condition: Cannot open file /nonexistent/y",
+        `[log_config:error] Evaluation of expression from ${conf}:5 failed: Cannot open file /nonexistent/x`,
+        "[log_config:warn] AH00644: Error evaluating log condition: Cannot open file /nonexistent/x",
+      ]);
+      assert.equal(await waitFor(() => fs.existsSync(path.join(s.dir, "b.log")) && s.read("b.log")), "/missing 404\n");
+      // The fields a condition reads are those RequestHeader left (httpd 2.4.71: req() in the log phase).
+      const both = () => fs.existsSync(path.join(s.dir, "e.log")) && s.read("e.log").split("\n").length > 2 && s.read("e.log");
+      assert.equal(await waitFor(both), "/file.txt edited\n/missing edited\n");
+      assert.equal(fs.existsSync(path.join(s.dir, "c.log")) ? s.read("c.log") : "", "");
+      assert.equal(fs.existsSync(path.join(s.dir, "a.log")) ? s.read("a.log") : "", "");
+    } finally {
+      await s.server.stop();
+    }
+  });
+});

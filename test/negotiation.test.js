@@ -78,7 +78,8 @@ describe("negotiation directives", () => {
       "Content-Type: text/plain",
       "",
     ].join("\n");
-    const vs = parseTypeMap(Buffer.from(map, "latin1"), "/nonexistent/m.var");
+    const parsed = parseTypeMap(Buffer.from(map, "latin1"), "/nonexistent/m.var");
+    const vs = parsed.variants;
     assert.deepEqual(vs.map((v) => [v.name, v.type, v.level, v.qs, v.languages.join(","), v.description]), [
       ["a.html", "text/html", 3, 0.5, "en-gb,fr", "two lines"],
       ["m.var", "text/plain", 0, 1, "", ""],
@@ -86,7 +87,22 @@ describe("negotiation directives", () => {
     assert.equal(vs[1].body.toString(), "inline (kept)\n");
     assert.equal(vs[1].size, 14);
     assert.equal(vs[0].size, -1);
-    assert.match(parseTypeMap(Buffer.from("URI a.html\n"), "/x/m.var"), /^AH00681: Syntax error in type map, no ':' in \/x\/m\.var/);
+    // The bad length ends the map: httpd's line names the request's file, which is not always the map.
+    assert.equal(parsed.problem.fatal, false);
+    assert.equal(parsed.problem.message("/x/doc"), "AH00684: Parse error in type map, Content-Length: '12x' in /x/doc is invalid.");
+    const noColon = parseTypeMap(Buffer.from("URI: a.html\nContent-Type: text/html\n\nURI A.html\n"), "/x/m.var");
+    assert.equal(noColon.problem.fatal, true);
+    assert.equal(noColon.problem.message("/x/m.var"), "AH00681: Syntax error in type map, no ':' in /x/m.var for header uri a.html\\n");
+    const noBody = parseTypeMap(Buffer.from("URI: a.html\nContent-Type:\n"), "/x/m.var");
+    assert.equal(noBody.problem.message("/x/m.var"), "AH00682: Syntax error in type map --- no header body: /x/m.var for content-type:\\n");
+    const noEnd = parseTypeMap(Buffer.from("URI: a.html\nContent-Type: text/html\n\nContent-Type: text/plain\nBody:--end--\nno end\n"), "/x/m.var");
+    assert.deepEqual(noEnd.variants.map((v) => v.name), ["a.html"]);
+    assert.equal(noEnd.problem.message("/x/m.var"), "AH00685: Syntax error in type map, no end tag '--end--' found in /x/m.var for Body: content.");
+    // apr_strtoff: decimal digits within a 64-bit offset; no sign, nothing empty.
+    for (const bad of ["+9", "-0", "", "99999999999999999999"]) {
+      assert.equal(parseTypeMap(Buffer.from(`URI: a.html\nContent-Type: text/html\nContent-Length: ${bad};\n`), "/m").problem.fatal, false, bad);
+    }
+    assert.equal(parseTypeMap(Buffer.from("URI: a.html\nContent-Type: text/html\nContent-Length: 9223372036854775807\n"), "/m").problem, undefined);
   });
 });
 
@@ -179,3 +195,45 @@ AddEncoding x-gzip .gz
     });
   });
 }
+
+describe("type map syntax errors in the error log (as httpd 2.4 logs them)", () => {
+  it("AH00684 and AH00685 on every request, naming the request's file (the missing name under MultiViews); AH00681 with a 500", async () => {
+    const { loadConfig } = require("../dist/config");
+    const { Server } = require("../dist/server");
+    const engine = availableEngines()[0][1];
+    const site = writeSite("nodewsgi-tmlog-", ({ htdocs }) => ({
+      files: {
+        "htdocs/t/en.txt": "en\n",
+        "htdocs/t/len.var": "URI: en.txt\nContent-Type: text/plain\n\nURI: fr.txt\nContent-Type: text/plain\nContent-Length: 5x\n",
+        "htdocs/t/end.var": "URI: en.txt\nContent-Type: text/plain\n\nContent-Type: text/html\nBody:--x--\n<p>\n",
+        "htdocs/t/colon.var": "URI: en.txt\nContent-Type: text/plain\n\nNo Colon\n",
+        "htdocs/mv/en.txt": "en\n",
+        "htdocs/mv/doc.var": "URI: en.txt\nContent-Type: text/plain\nContent-Length: +2\n\n",
+      },
+      config: `AddType application/x-type-map .var\n<Directory "${htdocs}/mv">\n    Options +MultiViews\n</Directory>\n`,
+    }));
+    const lines = [];
+    const errorLog = { log: (level, module, message) => lines.push(`${module}:${level} ${message}`), close() {} };
+    const server = await Server.start(loadConfig(site.configFile), { engine, frontEnd: "node", errorLog, accessLog: null, notice: () => {} });
+    try {
+      const port = server.addresses[0].port;
+      const h = site.htdocs;
+      assert.equal((await get(port, "/t/len.var")).body, "en\n");
+      assert.equal((await get(port, "/t/len.var")).body, "en\n");
+      assert.equal((await get(port, "/t/end.var")).body, "en\n");
+      assert.equal((await get(port, "/t/colon.var")).status, 500);
+      assert.equal((await get(port, "/mv/doc")).status, 406);
+      const ours = lines.filter((l) => l.startsWith("negotiation:")).map((l) => l.replace(/^(\S+) (\[[^\]]*\] )+/, "$1 "));
+      assert.deepEqual(ours, [
+        `negotiation:error AH00684: Parse error in type map, Content-Length: '5x' in ${h}/t/len.var is invalid.`,
+        `negotiation:error AH00684: Parse error in type map, Content-Length: '5x' in ${h}/t/len.var is invalid.`,
+        `negotiation:error AH00685: Syntax error in type map, no end tag '--x--' found in ${h}/t/end.var for Body: content.`,
+        `negotiation:error AH00681: Syntax error in type map, no ':' in ${h}/t/colon.var for header no colon\\n`,
+        `negotiation:error AH00684: Parse error in type map, Content-Length: '+2' in ${h}/mv/doc is invalid.`,
+        `negotiation:error AH00690: no acceptable variant: ${h}/mv/doc`,
+      ]);
+    } finally {
+      await server.stop(1000);
+    }
+  });
+});

@@ -216,6 +216,19 @@ test("a client abort stops the stream and closes the file", async () => {
   assert.equal(fds(), before);
 });
 
+test("the head of the server's own pages is in httpd's order: extra headers, length, Connection, type (one function for every page)", () => {
+  const { errorPageHead } = require("../dist/static/error-page");
+  const type = ["Content-Type", "text/html; charset=iso-8859-1"];
+  // As httpd 2.4.71 sent them (a 405 asked with Connection: close, a 400 refusal, a HEAD 500).
+  assert.deepEqual(errorPageHead(405, [["Allow", "GET"]], 263), [["Allow", "GET"], ["Content-Length", "263"], type]);
+  assert.deepEqual(errorPageHead(400, [], 266, true), [["Content-Length", "266"], ["Connection", "close"], type]);
+  assert.deepEqual(errorPageHead(500, [], null), [["Connection", "close"], type]);
+  // A 413's own Connection (refusalHeaders) is kept where it is; a refusal closes whatever the status.
+  assert.deepEqual(errorPageHead(413, [["Connection", "close"]], 10), [["Connection", "close"], ["Content-Length", "10"], type]);
+  assert.deepEqual(errorPageHead(413, [], 10), [["Content-Length", "10"], type]);
+  assert.deepEqual(errorPageHead(404, [], null, true), [["Connection", "close"], type]);
+});
+
 test("error pages are Apache's, byte for byte", () => {
   const p404 = errorPage(404);
   assert.equal(p404.reason, "Not Found");

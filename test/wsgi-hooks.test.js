@@ -328,6 +328,13 @@ describe("hook script directives: contexts, options, errors", () => {
     assert.match(errorOf("WSGIDispatchScript /x.js callable-object=x\n"), /Invalid option to WSGI dispatch script definition\./);
     assert.match(errorOf("<Directory /x>\nWSGIGroupAuthoritative maybe\n</Directory>\n"), /WSGIGroupAuthoritative must be On or Off/);
     assert.match(errorOf("<Directory /x>\nAuthBasicProvider wsgi nonesuch\n</Directory>\n"), /Unknown Authn provider: nonesuch/);
+    // httpd 2.4 looks providers up case-sensitively when the line is read: a start-up error, its message.
+    assert.match(errorOf("<Directory /x>\nAuthBasicProvider File\n</Directory>\n"), /hooks\.conf:2: AuthBasicProvider: Unknown Authn provider: File$/);
+    assert.match(errorOf("<Directory /x>\nAuthBasicProvider file Wsgi\n</Directory>\n"), /hooks\.conf:2: AuthBasicProvider: Unknown Authn provider: Wsgi$/);
+    assert.match(errorOf("<Directory /x>\nAuthDigestProvider File\n</Directory>\n"), /hooks\.conf:2: AuthDigestProvider: Unknown Authn provider: File$/);
+    // Lines add to the section's list (httpd 2.4.71: `file` then `wsgi` on two lines asks both, in order).
+    const two = parseConfigText("<Directory /x>\nAuthBasicProvider file\nAuthBasicProvider wsgi\n</Directory>\n", "hooks.conf");
+    assert.deepEqual(two.main.sections[0].settings.authBasicProvider.value, ["file", "wsgi"]);
     assert.equal(errorOf("<Directory /x>\nAuthBasicProvider file wsgi\nRequire wsgi-group a \"b c\"\nRequire wsgi-group\n</Directory>\n"), null);
   });
 

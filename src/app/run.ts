@@ -24,7 +24,7 @@
  * - An exception before headers are sent gives Apache's 500 page; after that the connection
  *   is dropped. Both are logged with the stack. runApplication itself never rejects.
  */
-import { errorPage, withClosingHeader } from "../static/error-page";
+import { errorPage, errorPageHead, withClosingHeader } from "../static/error-page";
 import type { HeaderPair, ResponseSink } from "../http/types";
 import { writeErrorHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
@@ -430,20 +430,12 @@ export function sendInternalServerError(sink: ResponseSink, head = false, server
   if (sink.serverError?.(500, [])) return;
   // HEAD gets the head without a length, as sendErrorPage's pages.
   if (head) {
-    writeErrorHead(sink, 500, "Internal Server Error", withClosingHeader(500, [["Content-Type", "text/html; charset=iso-8859-1"]]));
+    writeErrorHead(sink, 500, "Internal Server Error", errorPageHead(500, [], null));
     sink.end();
     return;
   }
   const body = internalErrorPage(serverAdmin, signature);
-  writeErrorHead(
-    sink,
-    500,
-    "Internal Server Error",
-    withClosingHeader(500, [
-      ["Content-Type", "text/html; charset=iso-8859-1"],
-      ["Content-Length", String(body.length)],
-    ]),
-  );
+  writeErrorHead(sink, 500, "Internal Server Error", errorPageHead(500, [], body.length));
   sink.end(body);
 }
 

@@ -197,7 +197,7 @@ section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>"
   "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
 
 section("If", ALL, "<If \"expression\"> ... </If>",
-  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and sections other than <If>/<ElseIf>/<Else> are not allowed inside. A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
+  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and <Directory>, <Location> and <VirtualHost> sections are not allowed inside; <Files> and <FilesMatch> are accepted and have no effect, as in httpd (a notice says so). A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
 section("ElseIf", ALL, "<ElseIf \"expression\"> ... </ElseIf>",
   "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF, "Any");
 section("Else", ALL, "<Else> ... </Else>",
@@ -376,7 +376,7 @@ def({
 def({
   name: "AllowOverride", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverride All|None|directive-type [directive-type] ...", default: "None",
-  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd. `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
+  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd; in <Location>, <Files> or <If> it is accepted without effect, with a notice (httpd's AH00114 warning), and refused in <DirectoryMatch> (where httpd ignores it silently). `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
   apply(scope, args) {
     const classes = new Set<OverrideClass>();
     let options: OptionName[] | undefined;
@@ -399,7 +399,7 @@ def({
 def({
   name: "AllowOverrideList", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverrideList None|directive [directive] ...", default: "None",
-  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits.",
+  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits. Where AllowOverride is, in the same sections (in <Location>, <Files> or <If>: accepted without effect, with a notice, as httpd's AH00115 warning).",
   apply(scope, args) {
     const list = args.length === 1 && args[0]!.toLowerCase() === "none" ? [] : args.map((a) => canonicalDirective(a));
     scope.dir.allowOverrideList = setting(scope, list);
@@ -919,7 +919,7 @@ def({
 removeMapping("RemoveHandler", "AddHandler", "addHandlers");
 def({
   name: "AddType", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: INF, syntax: "AddType media-type extension [extension] ...",
-  doc: "Maps extensions to a Content-Type for static files, over the built-in table.",
+  doc: "Maps extensions to a Content-Type for static files, over the built-in table. A file of type `application/x-type-map` with no handler of its own is a type map, as with `AddHandler type-map` (mod_negotiation handles that type).",
   apply(scope, [t, ...exts]) {
     if (!/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(t!)) throw badValue(`'${t}' is not a media type`);
     extMap(scope, "addTypes", t!.toLowerCase(), exts);
@@ -1162,12 +1162,12 @@ function headerDirective(which: "Header" | "RequestHeader") {
 }
 def({
   name: "Header", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 6, syntax: "Header [always|onsuccess] set|append|merge|add|setifempty|unset|echo|edit|edit*|note header [value] [replacement] [early|env=[!]var|expr=expression]",
-  doc: "Changes response headers. As in httpd a response has two tables: `onsuccess` rules (the default) edit the headers of the content (an application's response, whatever its status, or a static file), `always` rules edit a second table sent before it, and are the only ones applied to the server's own error and redirect pages (so `Header always unset` cannot remove an application's header). `setifempty` sets a header that is absent; `note` copies a header's value into a request note for the access log's `%{NAME}n`. Values may use `%D`, `%t`, `%{VAR}e`, `%{VAR}s`, `%l`, `%i`, `%b`, `%%` and the escapes `\\n` `\\t` `\\r` `\\\\`; a line break in a value is refused. `env=[!]VAR` or `expr=expression` (an httpd expression, as in <If>; `resp('Name')` reads the response's headers) makes the rule conditional; an expression that cannot be evaluated is logged and the rule applies, as in httpd. A value written `\"expr=...\"` is a string expression (`%{VAR}`, `%{func:arg}` in text), evaluated per response. `early` rules run with the others.",
+  doc: "Changes response headers. As in httpd a response has two tables: `onsuccess` rules (the default) edit the headers of the content (an application's response, whatever its status, or a static file), `always` rules edit a second table sent before it, and are the only ones applied to the server's own error and redirect pages (so `Header always unset` cannot remove an application's header). `setifempty` sets a header that is absent; `note` copies a header's value into a request note for the access log's `%{NAME}n`. Values may use `%D`, `%t`, `%{VAR}e`, `%{VAR}s`, `%l`, `%i`, `%b`, `%%` and the escapes `\\n` `\\t` `\\r` `\\\\`; a line break in a value is refused. `env=[!]VAR` or `expr=expression` (an httpd expression, as in <If>; `resp('Name')` reads the response's headers and `%{REQUEST_STATUS}` its status, as httpd's: a static file's 206 reads 200, as httpd's byterange filter makes it after mod_headers ran) makes the rule conditional; an expression that cannot be evaluated is logged and the rule applies, as in httpd. A value written `\"expr=...\"` is a string expression (`%{VAR}`, `%{func:arg}` in text), evaluated per response. `early` rules run with the others.",
   apply: headerDirective("Header"),
 });
 def({
   name: "RequestHeader", contexts: ALL, override: "FileInfo", minArgs: 2, maxArgs: 5, syntax: "RequestHeader set|append|merge|add|setifempty|unset|edit|edit* header [value] [replacement] [early|env=[!]var|expr=expression]",
-  doc: "Changes request headers before the request is mapped: the application sees the result in its HTTP_* environ keys. Values use the same format as Header's. `env=[!]VAR` or `expr=expression` makes the rule conditional; a value written `\"expr=...\"` is a string expression. `early` rules run with the others.",
+  doc: "Changes request headers once the request is mapped (httpd's fixup), before it is served: the application sees the result in its HTTP_* environ keys, and a static file is answered from the edited fields (so `RequestHeader unset Range` gives the whole file and `RequestHeader unset If-None-Match` no 304, as in httpd). Values use the same format as Header's. `env=[!]VAR` or `expr=expression` makes the rule conditional; a value written `\"expr=...\"` is a string expression. `early` rules run with the others.",
   apply: headerDirective("RequestHeader"),
 });
 
@@ -1181,7 +1181,7 @@ def({
 });
 def({
   name: "CustomLog", contexts: SV, minArgs: 2, maxArgs: 3, syntax: "CustomLog file|\"|command\" format|nickname [env=[!]variable|expr=expression]",
-  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname. `env=[!]variable` logs only requests with (without) that variable; `expr=expression` only those for which the httpd expression (as in <If>) is true when the request is logged (`%{REQUEST_STATUS}` is the status sent; one that cannot be evaluated does not log).",
+  doc: "Writes an access log line per request to a file (relative to ServerRoot) or piped command, in a format or a LogFormat nickname. `env=[!]variable` logs only requests with (without) that variable; `expr=expression` only those for which the httpd expression (as in <If>) is true when the request is logged (`%{REQUEST_STATUS}` is the status sent; one that cannot be evaluated does not log, and the error log says why as httpd's does: `Evaluation of expression from FILE:LINE failed: ...`, then `AH00644: Error evaluating log condition: ...` at `warn`).",
   apply(scope, [target, fmt, cond]) {
     if (cond !== undefined && /^expr=$/i.test(cond)) throw badValue("missing condition");
     if (cond !== undefined && !/^(env=!?.+|expr=.+)$/i.test(cond)) throw badValue(`'${cond}' must be env=[!]variable or expr=...`);
@@ -1344,12 +1344,26 @@ def({
     scope.dir.authName = setting(scope, n!);
   },
 });
+/** httpd's authn providers that nodewsgi does not have (mod_authn_anon, _dbd, _dbm, _socache, mod_authnz_ldap). */
+const MISSING_AUTHN_PROVIDERS = new Set(["anon", "dbd", "dbm", "socache", "ldap"]);
+/**
+ * AuthBasicProvider and AuthDigestProvider names: looked up case-sensitively when the line is
+ * read, as httpd's ap_lookup_provider does (`File` is refused at start-up with its message).
+ */
+function checkAuthnProviders(names: readonly string[]): void {
+  for (const p of names) {
+    if (p === "file" || p === "wsgi") continue;
+    if (MISSING_AUTHN_PROVIDERS.has(p)) throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
+    throw badValue(`Unknown Authn provider: ${p}`);
+  }
+}
 def({
   name: "AuthBasicProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthBasicProvider file|wsgi ...", default: "file",
-  doc: "Where Basic credentials are checked, in order: `file` (AuthUserFile) and `wsgi` (WSGIAuthUserScript's `check_password`). As in mod_auth_basic, a provider that does not know the user passes the request to the next one; a wrong password, or a provider that fails (500), ends the search.",
+  doc: "Where Basic credentials are checked, in order: `file` (AuthUserFile) and `wsgi` (WSGIAuthUserScript's `check_password`). Names are case-sensitive, as in httpd (`File` is refused: `Unknown Authn provider: File`); several lines in a section add to the list. As in mod_auth_basic, a provider that does not know the user passes the request to the next one; a wrong password, or a provider that fails (500), ends the search.",
   apply(scope, args) {
-    for (const p of args) if (p.toLowerCase() !== "file" && p.toLowerCase() !== "wsgi") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
-    scope.dir.authBasicProvider = setting(scope, args.map((a) => a.toLowerCase()));
+    checkAuthnProviders(args);
+    // Several lines in a section add to its list, as mod_auth_basic's add_authn_provider does.
+    scope.dir.authBasicProvider = setting(scope, [...(scope.dir.authBasicProvider?.value ?? []), ...args]);
   },
 });
 currentModule = "mod_auth_digest";
@@ -1360,7 +1374,7 @@ def({
   name: "AuthDigestProvider", contexts: D, override: "AuthConfig", minArgs: 1, maxArgs: INF, syntax: "AuthDigestProvider file|wsgi ...", default: "file",
   doc: `Where AuthType Digest finds the hash of user:realm:password, in order: \`file\` (AuthUserFile in htdigest format, \`user:realm:hash\` lines) and \`wsgi\` (WSGIAuthUserScript's \`get_realm_hash(environ, user, realm)\`). Names are case-sensitive, as in httpd. A provider that does not know the user passes the request to the next one; a provider that fails (500) ends the search. Several lines add to the list. ${DIGEST_OWN}`,
   apply(scope, args) {
-    for (const p of args) if (p !== "file" && p !== "wsgi") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", `Unknown Authn provider: ${p} (nodewsgi has file and wsgi)`);
+    checkAuthnProviders(args);
     const d = digestFor(scope);
     d.providers = [...(d.providers ?? []), ...args];
   },

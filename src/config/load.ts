@@ -49,8 +49,11 @@ interface Scope {
   readonly ifKind?: "If" | "ElseIf" | "Else";
 }
 
-/** The sections that select by path or name: not allowed inside <If> (httpd: "not allowed in <If> context"). */
-const SECTION_KINDS: ReadonlySet<string> = new Set(["Directory", "DirectoryMatch", "Location", "LocationMatch", "Files", "FilesMatch", "VirtualHost"]);
+/**
+ * The sections that select by path: not allowed inside <If> (httpd: "not allowed in <If>
+ * context"). <Files> and <FilesMatch> are accepted there and have no effect, as in httpd.
+ */
+const SECTION_KINDS: ReadonlySet<string> = new Set(["Directory", "DirectoryMatch", "Location", "LocationMatch", "VirtualHost"]);
 
 class Loader {
   readonly errors: ConfigError[] = [];
@@ -222,11 +225,15 @@ class Loader {
       kind, isRegex, pattern, ...(compiled ? { compiled } : {}), hasWildcards: !isRegex && /[*?[]/.test(pattern),
       settings: {}, files: [], where: node.where,
     };
-    if (scope.section) scope.section.files.push(sec);
+    if (scope.ifKind) {
+      // httpd accepts it and never applies it (ap_if_walk merges no file sections): its lines
+      // are still read, for their errors, and dropped.
+      this.notice(node.where, `${tag} inside <${scope.ifKind}> has no effect (httpd accepts it and never applies it)`);
+    } else if (scope.section) scope.section.files.push(sec);
     else if (scope.htaccessFiles) scope.htaccessFiles.push(sec);
     else scope.host.sections.push(sec);
     const context: Context = scope.context === "htaccess" ? "htaccess" : "directory";
-    this.walk(node.children, { ...scope, context, dir: sec.settings, section: sec, authz: undefined, methodLimit: undefined } as Scope);
+    this.walk(node.children, { ...scope, context, dir: sec.settings, section: sec, authz: undefined, methodLimit: undefined, ifKind: undefined } as Scope);
   }
 
   /**
@@ -295,6 +302,15 @@ class Loader {
       return fail(`not allowed here (only inside ${spec.contexts.includes("virtualhost") ? "<VirtualHost>" : "<Directory>, <Location> or <Files>"})`);
     }
     if (spec.directoryOnly && scope.context === "directory" && (scope.ifKind !== undefined || scope.section?.kind !== "Directory" || scope.section.isRegex)) {
+      // httpd accepts AllowOverride(List) in <Location>, <Files> and <If> with a warning
+      // (AH00114, AH00115), and without effect: so does nodewsgi. In <DirectoryMatch>, where
+      // httpd ignores it without a word, it is refused.
+      const kind = scope.section?.kind;
+      if (scope.ifKind !== undefined || kind === "Location" || kind === "LocationMatch" || kind === "Files" || kind === "FilesMatch") {
+        const ah = name === "AllowOverrideList" ? "AH00115" : "AH00114";
+        this.notice(where, `${name} inside ${inSection} has no effect (httpd: ${ah}: Useless use of ${name}): only <Directory> sections without regular expressions set it`);
+        return false;
+      }
       return fail("not allowed here (only in <Directory> sections without regular expressions)");
     }
     if (scope.context === "htaccess" && spec.kind === "directive") {

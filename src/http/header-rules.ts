@@ -19,12 +19,23 @@ export interface HeaderRuleContext extends FormatContext {
   /** Where `Header note` puts its notes (for the access log's `%{NAME}n`). */
   readonly notes?: Map<string, string>;
   /**
-   * `expr=` conditions: the expression's value, the response's headers so far at hand for
-   * `resp()` (none for request headers); null when it could not be evaluated.
+   * `expr=` conditions: the expression's value, the response so far at hand for `resp()` and
+   * REQUEST_STATUS (none for request headers); null when it could not be evaluated.
    */
-  readonly expr?: (expr: Expr, response: readonly (readonly [string, string])[] | null) => boolean | null;
+  readonly expr?: (expr: Expr, response: ResponseView | null) => boolean | null;
   /** A value written `expr=...`: its text for this request ("" when it cannot be evaluated, as httpd). */
-  readonly exprValue?: (expr: StringExpr) => string;
+  readonly exprValue?: (expr: StringExpr, response: ResponseView | null) => string;
+  /**
+   * The response is a static file's: its 206 is made by httpd's byterange filter, which runs
+   * after mod_headers' (rules see the 200 it started as).
+   */
+  readonly byteRanges?: boolean;
+}
+
+/** What a response rule's expressions read of the response: its status and headers so far. */
+export interface ResponseView {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
 }
 
 type Table = [string, string][];
@@ -38,7 +49,7 @@ export function rulesOf(rules: readonly HeaderDirective[] | undefined, which: "H
 export function applyRequestHeaderRules(rules: readonly HeaderDirective[], headers: readonly string[], ctx: HeaderRuleContext): string[] {
   const table: Table = [];
   for (let i = 0; i < headers.length; i += 2) table.push([headers[i]!, headers[i + 1]!]);
-  for (const rule of rules) if (conditionHolds(rule, ctx, null)) applyRule(rule, table, ctx, null);
+  for (const rule of rules) if (conditionHolds(rule, ctx, null)) applyRule(rule, table, ctx, null, null);
   const out: string[] = [];
   for (const [n, v] of table) out.push(n.toLowerCase(), v);
   return out;
@@ -46,19 +57,22 @@ export function applyRequestHeaderRules(rules: readonly HeaderDirective[], heade
 
 /**
  * Header: the response headers after the rules. `errorPage` is true for the server's own
- * error and redirect pages, which only `always` rules touch.
+ * error and redirect pages, which only `always` rules touch. `status` is the response's, which
+ * expressions read as REQUEST_STATUS.
  */
-export function applyResponseHeaderRules(rules: readonly HeaderDirective[], errorPage: boolean, headers: readonly HeaderPair[], ctx: HeaderRuleContext): HeaderPair[] {
+export function applyResponseHeaderRules(rules: readonly HeaderDirective[], errorPage: boolean, headers: readonly HeaderPair[], ctx: HeaderRuleContext, status = 200): HeaderPair[] {
   const out: Table = headers.map(([n, v]) => [n, v]);
   const err: Table = [];
   // resp() sees headers_out, then err_headers_out.
-  const response = () => [...out, ...err];
-  for (const rule of rules) if (rule.condition === "always" && conditionHolds(rule, ctx, response)) applyRule(rule, err, ctx, out);
-  if (!errorPage) for (const rule of rules) if (rule.condition !== "always" && conditionHolds(rule, ctx, response)) applyRule(rule, out, ctx, out);
+  const response = (): ResponseView => ({ status, headers: [...out, ...err] });
+  for (const rule of rules) if (rule.condition === "always" && conditionHolds(rule, ctx, response)) applyRule(rule, err, ctx, out, response);
+  if (!errorPage) for (const rule of rules) if (rule.condition !== "always" && conditionHolds(rule, ctx, response)) applyRule(rule, out, ctx, out, response);
   return err.length === 0 ? out : [...err, ...out];
 }
 
-function conditionHolds(rule: HeaderDirective, ctx: HeaderRuleContext, response: (() => Table) | null): boolean {
+type ResponseAt = (() => ResponseView) | null;
+
+function conditionHolds(rule: HeaderDirective, ctx: HeaderRuleContext, response: ResponseAt): boolean {
   // mod_headers applies a rule whose expression fails to evaluate (AH01501 "- ignoring" the failure).
   if (rule.expr !== undefined) return ctx.expr?.(rule.expr, response ? response() : null) ?? true;
   const env = ctx.env;
@@ -70,8 +84,8 @@ function conditionHolds(rule: HeaderDirective, ctx: HeaderRuleContext, response:
 
 const formats = new WeakMap<HeaderDirective, readonly FormatPart[]>();
 
-function valueOf(rule: HeaderDirective, ctx: HeaderRuleContext): string {
-  if (rule.valueExpr !== undefined) return ctx.exprValue?.(rule.valueExpr) ?? "";
+function valueOf(rule: HeaderDirective, ctx: HeaderRuleContext, response: ResponseAt): string {
+  if (rule.valueExpr !== undefined) return ctx.exprValue?.(rule.valueExpr, response ? response() : null) ?? "";
   let parts = formats.get(rule);
   if (parts === undefined) {
     const parsed = parseHeaderFormat(rule.value ?? "");
@@ -87,37 +101,37 @@ function valueOf(rule: HeaderDirective, ctx: HeaderRuleContext): string {
  * editing Content-Type changes the response's content type there, whichever table the rule
  * edits, as mod_headers calls ap_set_content_type.
  */
-function applyRule(rule: HeaderDirective, table: Table, ctx: HeaderRuleContext, content: Table | null): void {
+function applyRule(rule: HeaderDirective, table: Table, ctx: HeaderRuleContext, content: Table | null, response: ResponseAt): void {
   const name = rule.header;
   const lname = name.toLowerCase();
   const first = () => table.findIndex(([n]) => n.toLowerCase() === lname);
   switch (rule.action) {
     case "set": {
-      const v = valueOf(rule, ctx);
+      const v = valueOf(rule, ctx, response);
       if (content !== null && lname === "content-type" && table !== content) setFirst(content, name, lname, v);
       else setFirst(table, name, lname, v);
       return;
     }
     case "setifempty":
       // httpd's test is for a header that is absent: an empty value stays.
-      if (first() < 0) table.push([name, valueOf(rule, ctx)]);
+      if (first() < 0) table.push([name, valueOf(rule, ctx, response)]);
       return;
     case "append": {
-      const v = valueOf(rule, ctx);
+      const v = valueOf(rule, ctx, response);
       const i = first();
       if (i < 0) table.push([name, v]);
       else table[i]![1] += ", " + v;
       return;
     }
     case "merge": {
-      const v = valueOf(rule, ctx);
+      const v = valueOf(rule, ctx, response);
       const i = first();
       if (i < 0) table.push([name, v]);
       else if (!hasToken(table[i]![1], v)) table[i]![1] += ", " + v;
       return;
     }
     case "add":
-      table.push([name, valueOf(rule, ctx)]);
+      table.push([name, valueOf(rule, ctx, response)]);
       return;
     case "unset":
       removeAll(table, lname);
@@ -148,7 +162,7 @@ function applyRule(rule: HeaderDirective, table: Table, ctx: HeaderRuleContext, 
     }
     case "note": {
       const i = first();
-      if (i >= 0 && ctx.notes) ctx.notes.set(valueOf(rule, ctx), table[i]![1]);
+      if (i >= 0 && ctx.notes) ctx.notes.set(valueOf(rule, ctx, response), table[i]![1]);
       return;
     }
   }
@@ -206,7 +220,7 @@ function apacheReplacement(r: string): string {
  */
 export function withResponseHeaderRules(sink: ResponseSink, rules: readonly HeaderDirective[], ctx: HeaderRuleContext): ResponseSink {
   return wrapSink(sink, {
-    writeHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, false, headers, ctx)),
-    writeErrorHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, true, headers, ctx)),
+    writeHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, false, headers, ctx, status === 206 && ctx.byteRanges ? 200 : status)),
+    writeErrorHead: (status, reason, headers) => sink.writeHead(status, reason, applyResponseHeaderRules(rules, true, headers, ctx, status)),
   });
 }

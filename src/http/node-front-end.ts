@@ -21,8 +21,11 @@ export class NodeFrontEnd implements FrontEnd {
   private isDraining = false;
   private readonly limits: RequestLimits;
   private readonly onRefusal: RefusalListener | undefined;
-  /** Sockets with a response under way: a parse error there must not write a second response. */
-  private readonly busy = new WeakSet<Socket>();
+  /**
+   * Each socket's request under way. A parse error there must not write a second response; a
+   * request pipelined behind it waits until it is done (see accept).
+   */
+  private readonly current = new WeakMap<Socket, NodeSink>();
   /** Sockets whose request was refused: whatever else was pipelined on them is never run. */
   private readonly refused = new WeakSet<Socket>();
   serverHeader = "";
@@ -77,7 +80,7 @@ export class NodeFrontEnd implements FrontEnd {
     // One more than the limit, so that a request over it is seen (node drops the excess).
     server.maxHeadersCount = this.limits.fields + 1;
     server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-      if (!socket.writable || this.busy.has(socket) || this.refused.has(socket)) {
+      if (!socket.writable || this.current.has(socket) || this.refused.has(socket)) {
         socket.destroy();
         return;
       }
@@ -120,14 +123,25 @@ export class NodeFrontEnd implements FrontEnd {
 
   private accept(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
+    // node:http hands over pipelined requests at once (and queues their responses). httpd reads
+    // a connection's next request only when the one before it is done, so requests run, finish
+    // and are logged in the order they came: this one waits for the one under way.
+    const ahead = this.current.get(socket);
+    if (ahead !== undefined) {
+      ahead.whenDone(() => {
+        // The connection went away (or closes after the request before): never run it.
+        if (socket.writable) this.accept(req, res);
+      });
+      return;
+    }
     if (this.refused.has(socket)) {
       // Pipelined behind a refused request: never run it.
       socket.destroy();
       return;
     }
     this.active++;
-    this.busy.add(socket);
-    const sink = new NodeSink(req, res, this, () => this.busy.delete(socket));
+    const sink = new NodeSink(req, res, this, () => this.current.delete(socket));
+    this.current.set(socket, sink);
     // MaxKeepAliveRequests: the last request a connection may carry is answered with
     // Connection: close, as httpd does. (node's own maxRequestsPerSocket answers the requests
     // after it with 503 instead of closing.)
@@ -267,6 +281,8 @@ class NodeSink implements ResponseSink {
   private continuePending = false;
   /** The connection's last request (MaxKeepAliveRequests): its response closes it. */
   closeAfter = false;
+  /** What waits for this response to be done (requests pipelined behind it). */
+  private followers: (() => void)[] | null = null;
 
   constructor(
     req: http.IncomingMessage,
@@ -293,6 +309,16 @@ class NodeSink implements ResponseSink {
     this.settled = true;
     this.onSettled();
     this.owner.settle();
+    const next = this.followers;
+    if (next !== null) {
+      this.followers = null;
+      for (const run of next) run();
+    }
+  }
+
+  /** Run `fn` once this response is done (a request pipelined behind it). */
+  whenDone(fn: () => void): void {
+    (this.followers ??= []).push(fn);
   }
 
   onAbort(cb: () => void): void {

@@ -4,7 +4,7 @@
  */
 import type { HeaderPair, ResponseSink } from "./types";
 import type { Refusal } from "./request-checks";
-import { errorPage, ERROR_PAGE_CONTENT_TYPE } from "../static/error-page";
+import { errorPage, errorPageHead } from "../static/error-page";
 
 /** The response a refusal gets, kept for the access log. */
 export interface RefusalResponse {
@@ -18,10 +18,8 @@ export interface RefusalResponse {
 export function refusalResponse(refusal: Refusal, method: string): RefusalResponse {
   const { reason, html } = errorPage(refusal.status, refusal.expectation === undefined ? { method } : { method, expectation: refusal.expectation });
   const body = method === "HEAD" ? null : Buffer.from(html, "latin1");
-  // HEAD: no length, as httpd's error pages (sendErrorPage).
-  const headers: HeaderPair[] = body === null ? [] : [["Content-Length", String(body.length)]];
-  headers.push(["Content-Type", ERROR_PAGE_CONTENT_TYPE], ["Connection", "close"]);
-  return { status: refusal.status, reason, headers, body };
+  // The connection is closed after it, whatever the status: nothing after a refused head can be trusted.
+  return { status: refusal.status, reason, headers: errorPageHead(refusal.status, [], body === null ? null : body.length, true), body };
 }
 
 export function sendRefusal(sink: ResponseSink, response: RefusalResponse): void {

@@ -22,7 +22,10 @@ import type { RefusedRequest } from "../http/refused-request";
 import { RefusalEntry } from "./refusal-entry";
 import { jsEngine } from "../engine/js-engine";
 import { logConditionHolds } from "./log-condition";
-import type { Expr } from "../config/expr";
+import type { Expr, ExprEvalError } from "../config/expr";
+import type { ErrorLog } from "./error-log";
+import { requestLogPrefix } from "./request-id";
+import { logExprFailure, withEditedFields } from "../map/expr-context";
 
 interface CompiledLog {
   readonly format: CompiledFormat;
@@ -41,14 +44,20 @@ export class AccessLog {
   /** What the front end adds to every head: Date, and Server with ServerTokens' banner. */
   readonly frontEndHeaderBytes: number;
 
-  /** The access log of a configuration, or null when it has no CustomLog at all. */
-  static fromConfig(config: ServerConfig): AccessLog | null {
+  /**
+   * The access log of a configuration, or null when it has no CustomLog at all. `errorLog`
+   * hears of `expr=` conditions that fail to evaluate.
+   */
+  static fromConfig(config: ServerConfig, errorLog?: ErrorLog): AccessLog | null {
     const any = config.main.customLogs.length > 0 || config.virtualHosts.some((v) => v.customLogs.length > 0);
-    return any ? new AccessLog(config) : null;
+    return any ? new AccessLog(config, errorLog) : null;
   }
 
   /** Opens every log file; throws NodewsgiError (E_LOG_FORMAT, E_LOG_TARGET) with the config line. */
-  constructor(readonly config: ServerConfig) {
+  constructor(
+    readonly config: ServerConfig,
+    private readonly errorLog?: ErrorLog,
+  ) {
     this.frontEndHeaderBytes = DATE_HEADER_BYTES + `Server: ${serverBanner(config.serverTokens)}\r\n`.length;
     try {
       this.mainLogs = this.compileHost(config.main);
@@ -128,7 +137,18 @@ export class AccessLog {
 
   private exprHolds(expr: Expr, r: LogSubject): boolean {
     const logged = r instanceof LoggedResponse ? r : null;
-    return logConditionHolds(expr, r, logged?.result?.exprRequest, logged?.headersSent ?? []);
+    const result = logged?.result;
+    // The log phase reads the request's fields as RequestHeader left them, as httpd's r->headers_in.
+    const mapped = result?.exprRequest && result.requestHeaders ? withEditedFields(result.exprRequest, result.requestHeaders) : result?.exprRequest;
+    return logConditionHolds(expr, r, mapped, logged?.headersSent ?? [], (err) => this.conditionFailed(expr, r, err));
+  }
+
+  /** mod_log_config's lines for a condition that failed: ap_expr_exec's (error), then AH00644 (warn). */
+  private conditionFailed(expr: Expr, r: LogSubject, err: ExprEvalError): void {
+    const log = this.errorLog;
+    if (log === undefined) return;
+    logExprFailure(log, r.req, "log_config", expr, err);
+    log.log("warn", "log_config", `${requestLogPrefix(r.req)}AH00644: Error evaluating log condition: ${err.message}`);
   }
 
   /** Open every file again (SIGUSR1 after logrotate). */

@@ -3,7 +3,8 @@
  * is logged, so REQUEST_STATUS is the status sent and resp() reads the headers sent. A mapped
  * request reads as the map phase saw it; one the front end refused (or the site answered before
  * mapping) reads what its request line and headers give. Headers it reads are not added to Vary
- * (AP_EXPR_FLAG_DONT_VARY); one that cannot be evaluated does not log, as in httpd.
+ * (AP_EXPR_FLAG_DONT_VARY); one that cannot be evaluated does not log, as in httpd, which says so
+ * in the error log (see AccessLog).
  */
 import { evaluateExpr, ExprEvalError, type Expr, type ExprRequest } from "../config/expr";
 import { mergedHeaderValue } from "../http/header-values";
@@ -11,7 +12,14 @@ import { splitTarget } from "../map/request-target";
 import type { HeaderPair } from "../http/types";
 import type { LogSubject } from "./log-format";
 
-export function logConditionHolds(expr: Expr, r: LogSubject, mapped: ExprRequest | undefined, responseHeaders: readonly HeaderPair[]): boolean {
+export function logConditionHolds(
+  expr: Expr,
+  r: LogSubject,
+  mapped: ExprRequest | undefined,
+  responseHeaders: readonly HeaderPair[],
+  /** Told of an evaluation that failed (mod_log_config logs it). */
+  failed?: (err: ExprEvalError) => void,
+): boolean {
   const base = mapped ?? requestOnly(r);
   const ctx: ExprRequest = {
     remoteAddress: base.remoteAddress,
@@ -29,8 +37,9 @@ export function logConditionHolds(expr: Expr, r: LogSubject, mapped: ExprRequest
   try {
     return evaluateExpr(expr, ctx);
   } catch (err) {
-    if (err instanceof ExprEvalError) return false;
-    throw err;
+    if (!(err instanceof ExprEvalError)) throw err;
+    failed?.(err);
+    return false;
   }
 }
 

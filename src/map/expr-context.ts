@@ -5,6 +5,7 @@
  */
 import { evaluateExpr, evaluateString, ExprEvalError, type Expr, type ExprRequest, type StringExpr } from "../config/expr";
 import type { HeaderRuleContext } from "../http/header-rules";
+import { mergedHeaderValue } from "../http/header-values";
 import type { ErrorLog } from "../log/error-log";
 import { requestLogPrefix } from "../log/request-id";
 import type { MapRequest } from "./map-result";
@@ -17,15 +18,28 @@ export function logExprFailure(log: ErrorLog, req: MapRequest, module: string, e
 
 /** mod_headers' value expressions over `base`; one that fails is logged (AH02557) and "". */
 export function headerExprValue(base: ExprRequest, log: ErrorLog, req: MapRequest): NonNullable<HeaderRuleContext["exprValue"]> {
-  return (expr) => {
+  return (expr, response) => {
     try {
-      return evaluateString(expr, base);
+      return evaluateString(expr, response === null ? base : withStatus(base, response.status));
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
       logExprFailure(log, req, "headers", expr, err);
       log.log("error", "headers", `${requestLogPrefix(req)}AH02557: Can't evaluate value expression: ${err.message}`);
       return "";
     }
+  };
+}
+
+/**
+ * `base` reading the request's fields as RequestHeader left them (`headers`, flat, names
+ * lower-case): what httpd's r->headers_in holds once mod_headers' fixup has run, for the
+ * expressions of Header rules and CustomLog conditions.
+ */
+export function withEditedFields(base: ExprRequest, headers: readonly string[]): ExprRequest {
+  return {
+    ...base,
+    header: (name) => mergedHeaderValue(headers, name.toLowerCase()),
+    variable: (name) => (name.startsWith("HTTP_") ? mergedHeaderValue(headers, name.slice(5).toLowerCase().replace(/_/g, "-")) : base.variable(name)),
   };
 }
 
@@ -41,7 +55,10 @@ export function exprContext(base: ExprRequest, log: ErrorLog, req: MapRequest): 
 export function headerExprTest(base: ExprRequest, log: ErrorLog, req: MapRequest): NonNullable<HeaderRuleContext["expr"]> {
   return (expr, response) => {
     // httpd keeps the content type in r->content_type, not among the headers resp() reads.
-    const r: ExprRequest = response === null ? base : { ...base, responseHeader: (name) => (name.toLowerCase() === "content-type" ? undefined : response.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]) };
+    const r: ExprRequest = response === null ? base : {
+      ...withStatus(base, response.status),
+      responseHeader: (name) => (name.toLowerCase() === "content-type" ? undefined : response.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]),
+    };
     try {
       return evaluateExpr(expr, r);
     } catch (err) {
@@ -51,6 +68,12 @@ export function headerExprTest(base: ExprRequest, log: ErrorLog, req: MapRequest
       return null;
     }
   };
+}
+
+/** `base` with REQUEST_STATUS the response's status (a Header rule runs on the response). */
+function withStatus(base: ExprRequest, status: number): ExprRequest {
+  const text = String(status);
+  return { ...base, variable: (name) => (name === "REQUEST_STATUS" ? text : base.variable(name)) };
 }
 
 /** TIME, TIME_YEAR, ... of ap_expr: local time, zero-padded as httpd prints them. */

@@ -45,6 +45,7 @@ import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
 import { withIfSections } from "./if-sections";
 import { multiViews, typeMap } from "./negotiation-handler";
+import { isTypeMapByType } from "./negotiate";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
 import { resolveGroupName } from "./groups";
 import { escapePathKeepQuery, matchRedirect } from "./redirect";
@@ -57,7 +58,7 @@ import { Lookups } from "./lookups";
 import { exprRequest } from "./expr-request";
 import { locate, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
-import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
+import { LIMIT_INTERNAL_RECURSION, type LocatedPass, type RequestState } from "./request-state";
 
 export type { MapRequest, MapResult, Mapped, Negotiated, WsgiTarget } from "./map-result";
 
@@ -247,10 +248,11 @@ export class Mapper {
       forcedType = outcome.forcedType;
       if (outcome.end) state.rewriteEnded = true;
       switch (outcome.kind) {
+        // Answered in the translate phase: the request's configuration is the server's (its Header rules, ErrorDocument).
         case "redirect":
-          return { kind: "redirect", status: outcome.status, location: outcome.location, settings: null };
+          return { kind: "redirect", status: outcome.status, location: outcome.location, settings: t.sections.serverSettings };
         case "status":
-          return rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, null);
+          return rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, t.sections.serverSettings);
         case "internal-redirect":
           return bad(500, "unexpected internal redirect from server-context rewrite");
         case "file":
@@ -329,7 +331,7 @@ export class Mapper {
 
     // MultiViews: a missing file may be negotiated from `name.*` in its directory.
     if (walk.stat === null && options.has("MultiViews")) {
-      const chosen = multiViews(state, walk, settings, uri, query);
+      const chosen = multiViews(state, walk, settings, uri, query, this.options.log);
       if (chosen !== null) return chosen.kind === "variant" ? this.subrequest(state, chosen.url, query, depth) : chosen;
     }
 
@@ -369,8 +371,8 @@ export class Mapper {
     if (handlerScript) return this.wsgi(state, loc, uri, query, handler!);
 
     if (isDir) return bad(403, `directory ${walk.filename} with handler ${handler}`, settings);
-    if (handler === "type-map" && walk.stat !== null) {
-      const chosen = typeMap(state, walk, settings, options, uri, query);
+    if (walk.stat !== null && (handler === "type-map" || (handler === null && isTypeMapByType(walk.filename, settings, staticType)))) {
+      const chosen = typeMap(state, walk, settings, options, uri, query, this.options.log);
       return chosen.kind === "variant" ? this.internalRedirect(state, chosen.url, uri, query, depth) : chosen;
     }
     return this.defaultHandler(state, walk, settings, staticType);
@@ -402,6 +404,15 @@ export class Mapper {
     return { kind: "redirect", status, location: target, settings };
   }
 
+  /** RequestHeader's rules over the request's fields, `expr=` conditions reading the request as located. */
+  private editedRequestHeaders(state: RequestState, rules: readonly HeaderDirective[], pass: LocatedPass | undefined): string[] {
+    const req = state.req;
+    return applyRequestHeaderRules(rules, req.headers, {
+      env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000,
+      ...(hasExprRule(rules) && pass ? exprContext(exprRequest(state, pass.loc, pass.uri, pass.query, this.lookups), this.options.log, req) : {}),
+    });
+  }
+
   /**
    * core.c's default_handler. It discards the body first, whatever the method, so the body
    * limit applies before anything else. GET, HEAD and POST then need a regular file and no
@@ -411,10 +422,10 @@ export class Mapper {
    */
   private defaultHandler(state: RequestState, walk: WalkResult, settings: DirSettings, staticType: string | null): MapResult {
     // A Content-Length over LimitRequestBody has become 413 already (overBodyLimit), whatever follows.
-    // mod_headers' fixup has run: RequestHeader's edits are what the access log shows (%{X}i);
-    // the static answer itself still reads the request's own fields.
+    // mod_headers' fixup has run: RequestHeader's edits are what the handler reads (Range,
+    // conditionals) and what the access log shows (%{X}i).
     const requestRules = rulesOf(settings.headers, "RequestHeader");
-    const edited = requestRules.length === 0 ? null : { requestHeaders: applyRequestHeaderRules(requestRules, state.req.headers, { env: state.env, requestHeaders: state.req.headers, startMicros: Date.now() * 1000 }) };
+    const edited = requestRules.length === 0 ? null : { requestHeaders: this.editedRequestHeaders(state, requestRules, state.located) };
     const method = state.req.method;
     if (method === "GET" || method === "HEAD" || method === "POST") {
       if (walk.stat === null || walk.stat.isDirectory()) return { kind: "error", status: 404, file: walk.filename, settings, ...edited };
@@ -545,10 +556,7 @@ export class Mapper {
     // mod_headers' RequestHeader edits what the application sees.
     const requestRules = rulesOf(settings.headers, "RequestHeader");
     if (requestRules.length > 0) state.plain = false;
-    const headers = requestRules.length === 0 ? req.headers : applyRequestHeaderRules(requestRules, req.headers, {
-      env: state.env, requestHeaders: req.headers, startMicros: Date.now() * 1000,
-      ...(hasExprRule(requestRules) ? exprContext(exprRequest(state, loc, uri, query, this.lookups), this.options.log, req) : {}),
-    });
+    const headers = requestRules.length === 0 ? req.headers : this.editedRequestHeaders(state, requestRules, { loc, uri, query });
     const route: RouteEnviron = {
       scriptName,
       pathInfo,

@@ -43,6 +43,16 @@ export type Negotiation =
   /** 406 Not Acceptable, or 300 Multiple Choices for a client that negotiates transparently. */
   | { readonly kind: "list"; readonly status: 300 | 406; readonly headers: readonly HeaderPair[]; readonly variantList: string };
 
+/**
+ * A negotiation through a type map that stopped reading at a bad Content-Length (AH00684) or
+ * an inline body without its end tag (AH00685): the variants before it stand, and the line
+ * httpd logs for it (error level, on every request) comes with the answer.
+ */
+export type TypeMapNegotiation = Negotiation & { readonly problem?: string };
+
+/** The type a file is a type map by (mod_negotiation's MAP_FILE_MAGIC_TYPE), without a handler. */
+export const TYPE_MAP_TYPE = "application/x-type-map";
+
 export interface NegotiationRequest {
   readonly method: string;
   readonly accept?: string | undefined;
@@ -115,7 +125,7 @@ interface Scores {
 }
 
 /** MultiViews: negotiate the missing file `missing` from `name.*` in its directory. */
-export function negotiate(missing: string, settings: DirSettings, req: NegotiationRequest): Negotiation {
+export function negotiate(missing: string, settings: DirSettings, req: NegotiationRequest): TypeMapNegotiation {
   const dir = path.dirname(missing);
   const base = path.basename(missing);
   let names: string[];
@@ -134,8 +144,9 @@ export function negotiate(missing: string, settings: DirSettings, req: Negotiati
   for (const n of names.filter((name) => name.startsWith(prefix)).sort()) {
     const v = variantOf(dir, n, settings);
     if (v === "type-map") {
-      // A type map among the candidates replaces them (read_types_multi).
-      return negotiateTypeMap(path.join(dir, n), settings, req, prefersScripts(req));
+      // A type map among the candidates replaces them (read_types_multi); its messages name
+      // the file asked for (r->filename).
+      return negotiateTypeMap(path.join(dir, n), settings, req, prefersScripts(req), missing);
     }
     if (v) variants.push(v);
   }
@@ -151,10 +162,11 @@ export function negotiate(missing: string, settings: DirSettings, req: Negotiati
  * POST, a query or path info).
  */
 /** Parsed type maps by path, with the file version they were read from (a map is read once per change, not per request). */
-const typeMaps = new Map<string, { readonly mtimeNs: bigint; readonly size: bigint; readonly ino: bigint; readonly parsed: Variant[] | string }>();
+const typeMaps = new Map<string, { readonly mtimeNs: bigint; readonly size: bigint; readonly ino: bigint; readonly parsed: ParsedTypeMap }>();
 const TYPE_MAPS_MAX = 256;
 
-export function negotiateTypeMap(mapFile: string, settings: DirSettings, req: NegotiationRequest, preferScripts = false): Negotiation {
+/** `requestFile`: the request's file name (r->filename), which httpd's syntax error lines name: the map's own, unless MultiViews found the map. */
+export function negotiateTypeMap(mapFile: string, settings: DirSettings, req: NegotiationRequest, preferScripts = false, requestFile = mapFile): TypeMapNegotiation {
   const unreadable = (e: unknown): Negotiation => {
     const code = (e as NodeJS.ErrnoException).code;
     return { kind: "failed", status: code === "ENOENT" || code === "ENOTDIR" ? 404 : 403, reason: `AH00683: cannot access type map file: ${mapFile}` };
@@ -166,7 +178,7 @@ export function negotiateTypeMap(mapFile: string, settings: DirSettings, req: Ne
     return unreadable(e);
   }
   const hit = typeMaps.get(mapFile);
-  let parsed: Variant[] | string;
+  let parsed: ParsedTypeMap;
   if (hit && hit.mtimeNs === mapStat.mtimeNs && hit.size === mapStat.size && hit.ino === mapStat.ino) parsed = hit.parsed;
   else {
     let text: Buffer;
@@ -179,9 +191,12 @@ export function negotiateTypeMap(mapFile: string, settings: DirSettings, req: Ne
     if (typeMaps.size >= TYPE_MAPS_MAX) typeMaps.clear();
     typeMaps.set(mapFile, { mtimeNs: mapStat.mtimeNs, size: mapStat.size, ino: mapStat.ino, parsed });
   }
-  if (typeof parsed === "string") return { kind: "failed", status: 500, reason: parsed };
-  const transparent = req.pathInfo === "" && parsed.every((v) => !v.name.includes("/") && v.body === undefined);
-  return choose(parsed, settings, req, { transparent, dirStat: mapStat, preferScripts });
+  const problem = parsed.problem;
+  if (problem?.fatal) return { kind: "failed", status: 500, reason: problem.message(requestFile) };
+  const variants = parsed.variants;
+  const transparent = req.pathInfo === "" && variants.every((v) => !v.name.includes("/") && v.body === undefined);
+  const n = choose(variants, settings, req, { transparent, dirStat: mapStat, preferScripts });
+  return problem ? { ...n, problem: problem.message(requestFile) } : n;
 }
 
 function choose(
@@ -501,7 +516,8 @@ function variantOf(dir: string, name: string, settings: DirSettings): Variant | 
     if (!script) return null;
     type = CGI_MAGIC_TYPE;
   }
-  if (handler === "type-map") return "type-map";
+  // read_types_multi: the type-map handler, or (without a handler) exactly the type map type.
+  if (handler === "type-map" || (!script && type === TYPE_MAP_TYPE)) return "type-map";
   const t = parseHeaderLine(type)[0];
   if (!t) return null;
   return {
@@ -518,8 +534,71 @@ function variantOf(dir: string, name: string, settings: DirSettings): Variant | 
   };
 }
 
+/** Per section: whether any of its types (TypesConfig's, AddType's) is the type map type. */
+const typesMapFiles = new WeakMap<DirSettings, boolean>();
+let tableMapsFiles: boolean | undefined;
+
+/**
+ * handle_map_file for a file without a handler: httpd's handler is then the file's content type
+ * (up to its parameters), and the type map type makes it a type map (`AddType
+ * application/x-type-map .var`, ForceType, a rewrite's T=). `forcedType` is the rewrite's.
+ * Sections whose types cannot give that type answer at once.
+ */
+export function isTypeMapByType(file: string, settings: DirSettings, forcedType: string | null): boolean {
+  const force = settings.forceType?.value;
+  const forced = forcedType ?? (force !== undefined && force !== "none" ? force : null);
+  if (forced !== null) return handlerOfType(forced) === TYPE_MAP_TYPE;
+  let may = typesMapFiles.get(settings);
+  if (may === undefined) {
+    tableMapsFiles ??= defaultMimeTable().hasType(TYPE_MAP_TYPE);
+    may = tableMapsFiles || [...(settings.addTypes?.values() ?? [])].some((t) => handlerOfType(t.value) === TYPE_MAP_TYPE);
+    typesMapFiles.set(settings, may);
+  }
+  return may && handlerOfType(fileType(path.basename(file), settings, defaultMimeTable()).type ?? "") === TYPE_MAP_TYPE;
+}
+
+/** ap_invoke_handler's handler from a content type: up to its parameters, trailing spaces dropped. */
+function handlerOfType(type: string): string {
+  const semi = type.indexOf(";");
+  return (semi < 0 ? type : type.slice(0, semi)).replace(/ +$/, "").toLowerCase();
+}
+
 /** httpd reads a type map's lines, and an inline body, in buffers of this size. */
 const MAX_STRING_LEN = 8192;
+
+/** A type map as read: its variants, and the syntax error that stopped reading, if any. */
+export interface ParsedTypeMap {
+  readonly variants: Variant[];
+  readonly problem?: TypeMapProblem;
+}
+
+/**
+ * httpd's line for a type map's syntax error, which names the request's file (r->filename):
+ * AH00681 and AH00682 fail the request (500); after AH00684 and AH00685 the variants read
+ * before the bad record stand.
+ */
+export interface TypeMapProblem {
+  readonly fatal: boolean;
+  readonly message: (requestFile: string) => string;
+}
+
+/** apr_strtoff over a Content-Length token: decimal digits only, within a signed 64-bit offset. */
+function validLength(token: string): boolean {
+  return /^[0-9]+$/.test(token) && BigInt(token) <= 0x7fffffffffffffffn;
+}
+
+/** apr_tolower over a byte string: ASCII letters only. */
+function asciiLower(s: string): string {
+  return s.replace(/[A-Z]+/g, (c) => c.toLowerCase());
+}
+
+/** The error log's escaping of a header line httpd quotes: control characters as `\n`, `\xhh`. */
+function escapeControls(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\v": "\\v" };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
 
 /**
  * read_type_map: records of RFC 822-style headers separated by blank lines; `#` starts a
@@ -527,16 +606,16 @@ const MAX_STRING_LEN = 8192;
  * `(comments)` are blanked. URI, Content-Type (with qs, level, charset), Content-Language,
  * Content-Encoding, Content-Length, Description, and `Body:TAG` (the bytes up to TAG, after
  * which reading resumes at the next line). A record becomes a variant when it has a URI (an
- * inline body's is the map's own name) and any of the content headers. Returns the log line
- * of a syntax error (500) instead.
+ * inline body's is the map's own name) and any of the content headers.
  */
-export function parseTypeMap(text: Buffer, mapFile: string): Variant[] | string {
+export function parseTypeMap(text: Buffer, mapFile: string): ParsedTypeMap {
   const src = text.toString("latin1");
   const dir = path.dirname(mapFile);
   const variants: Variant[] = [];
   let pos = 0;
   let rec = newRecord();
   let hasContent = false;
+  let problem: TypeMapProblem | undefined;
 
   /** apr_file_gets: a line with its newline, at most MAX_STRING_LEN - 1 bytes; null at the end. */
   const getsLine = (): string | null => {
@@ -588,10 +667,18 @@ export function parseTypeMap(text: Buffer, mapFile: string): Variant[] | string 
       continue;
     }
     const colon = header.indexOf(":");
-    if (colon < 0) return `AH00681: Syntax error in type map, no ':' in ${mapFile} for header ${header.trimEnd()}`;
+    if (colon < 0) {
+      // lcase_header_name_return_body has lower-cased it all, looking for the colon.
+      const shown = escapeControls(asciiLower(header));
+      return { variants, problem: { fatal: true, message: (file) => `AH00681: Syntax error in type map, no ':' in ${file} for header ${shown}` } };
+    }
     const name = header.slice(0, colon).toLowerCase();
     const value = stripParenComments(header.slice(colon + 1).replace(/^\s+/, ""));
-    if (value === "") return `AH00682: Syntax error in type map --- no header body: ${mapFile} for ${header.trimEnd()}`;
+    if (value === "") {
+      // httpd has lower-cased the name by then.
+      const shown = escapeControls(asciiLower(header.slice(0, colon)) + header.slice(colon));
+      return { variants, problem: { fatal: true, message: (file) => `AH00682: Syntax error in type map --- no header body: ${file} for ${shown}` } };
+    }
     if (name === "uri") rec.name = firstToken(value);
     else if (name === "content-type") {
       const t = parseHeaderLine(value)[0];
@@ -603,7 +690,10 @@ export function parseTypeMap(text: Buffer, mapFile: string): Variant[] | string 
     } else if (name === "content-length") {
       const token = firstToken(value);
       // httpd logs it and stops reading the map: the records before this one stand.
-      if (!/^[0-9]+$/.test(token)) break;
+      if (!validLength(token)) {
+        problem = { fatal: false, message: (file) => `AH00684: Parse error in type map, Content-Length: '${token}' in ${file} is invalid.` };
+        break;
+      }
       rec.size = Number(token);
       hasContent = true;
     } else if (name === "content-language") {
@@ -619,8 +709,11 @@ export function parseTypeMap(text: Buffer, mapFile: string): Variant[] | string 
       const tag = value.replace(/\s+$/, "");
       const window = src.slice(pos, pos + MAX_STRING_LEN - 1);
       const at = tag === "" ? 0 : window.indexOf(tag);
-      // No end tag (AH00685): as for a bad length, the records before this one stand.
-      if (at < 0) break;
+      // No end tag: as for a bad length, the records before this one stand.
+      if (at < 0) {
+        problem = { fatal: false, message: (file) => `AH00685: Syntax error in type map, no end tag '${tag}' found in ${file} for Body: content.` };
+        break;
+      }
       rec.body = Buffer.from(window.slice(0, at), "latin1");
       rec.size = rec.body.length;
       rec.name = path.basename(mapFile);
@@ -628,7 +721,7 @@ export function parseTypeMap(text: Buffer, mapFile: string): Variant[] | string 
       pos += nl < 0 ? window.length : nl + 1;
     }
   }
-  return variants;
+  return problem ? { variants, problem } : { variants };
 }
 
 interface MapRecord {

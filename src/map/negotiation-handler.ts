@@ -7,7 +7,9 @@
 import * as path from "node:path";
 import * as fs from "node:fs";
 import type { DirSettings } from "../config/model";
-import { fsPath } from "../engine/byte-string";
+import { fsPath, textOf } from "../engine/byte-string";
+import type { ErrorLog } from "../log/error-log";
+import { requestLogPrefix } from "../log/request-id";
 import type { HeaderPair } from "../http/types";
 import { mergedHeaderValue } from "../http/header-values";
 import { httpDate } from "../static/conditional";
@@ -28,10 +30,11 @@ export interface VariantRedirect {
  * directory. Null when there are no variants; else an error (300, 406, a type map that cannot
  * be read) or the chosen variant's URL-path, which the mapper looks up as a subrequest.
  */
-export function multiViews(state: RequestState, walk: WalkResult, settings: DirSettings, uri: string, query: string | null): MapResult | VariantRedirect | null {
+export function multiViews(state: RequestState, walk: WalkResult, settings: DirSettings, uri: string, query: string | null, log: ErrorLog): MapResult | VariantRedirect | null {
   const n = negotiate(walk.filename, settings, negotiationRequest(state, query, walk.pathInfo));
   // Variants were found: the answer depends on the request's Accept* headers.
   if (n.kind !== "none") state.plain = false;
+  if (n.problem !== undefined) logProblem(log, state, n.problem);
   if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
   if (n.kind !== "found") return null;
   state.negotiated = { headers: n.headers, dirStat: n.dirStat };
@@ -44,10 +47,11 @@ export function multiViews(state: RequestState, walk: WalkResult, settings: DirS
  * redirect to its URI (beside the map's URL, with the path info and query: the mapper makes it),
  * carrying the negotiation headers; an inline `Body:` variant is sent from the map.
  */
-export function typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, options: ReadonlySet<string>, uri: string, query: string | null): MapResult | VariantRedirect {
+export function typeMap(state: RequestState, walk: WalkResult, settings: DirSettings, options: ReadonlySet<string>, uri: string, query: string | null, log: ErrorLog): MapResult | VariantRedirect {
   state.plain = false;
   const neg = negotiationRequest(state, query, walk.pathInfo);
   let n = negotiateTypeMap(walk.filename, settings, neg);
+  if (n.problem !== undefined) logProblem(log, state, n.problem);
   if (n.kind === "list" || n.kind === "failed") return negotiationError(n, walk.filename, settings);
   if (n.kind !== "found") return bad(404, `no variants in ${walk.filename}`, settings);
   if (n.transparent && n.variant.body === undefined && variantNegotiates(path.join(path.dirname(walk.filename), n.name), settings, options, neg)) {
@@ -69,6 +73,11 @@ export function typeMap(state: RequestState, walk: WalkResult, settings: DirSett
   const mapUri = uri.slice(0, uri.length - walk.pathInfo.length);
   const udir = escapeUri(mapUri.slice(0, mapUri.lastIndexOf("/") + 1));
   return { kind: "variant", url: udir + n.name + walk.pathInfo + (query !== null ? `?${query}` : "") };
+}
+
+/** A type map's syntax error that did not stop the negotiation: httpd logs it on every request. */
+function logProblem(log: ErrorLog, state: RequestState, line: string): void {
+  log.log("error", "negotiation", `${requestLogPrefix(state.req)}${textOf(line)}`);
 }
 
 /**

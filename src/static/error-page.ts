@@ -164,15 +164,37 @@ const CLOSING_STATUSES = new Set([400, 408, 411, 413, 414, 500, 501, 503]);
  * (refusalHeaders in src/http/request-checks.ts).
  */
 export function withClosingHeader(status: number, headers: readonly HeaderPair[], by: "server" | "application" = "server"): readonly HeaderPair[] {
-  if (!CLOSING_STATUSES.has(status) || (by === "server" && status === 413) || headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection")) return headers;
+  if (!dropsConnection(status, by) || hasConnectionHeader(headers)) return headers;
   return [...headers, ["Connection", "close"]];
 }
 
+function dropsConnection(status: number, by: "server" | "application"): boolean {
+  return CLOSING_STATUSES.has(status) && !(by === "server" && status === 413);
+}
+
+function hasConnectionHeader(headers: readonly HeaderPair[]): boolean {
+  return headers.some(([n]) => n.length === 10 && n.toLowerCase() === "connection");
+}
+
 /**
- * Write Apache's error response: the canned page as `text/html; charset=iso-8859-1` with its
- * length, `Allow` on 405/501 (unless `extraHeaders` has one), plus `extraHeaders` (WWW-Authenticate, Location, ...), and
- * `Connection: close` where httpd closes after the status. HEAD gets the headers only, and no
- * Content-Length, as from Apache.
+ * The head of one of the server's own HTML pages (a canned error page, an ErrorDocument
+ * message, a refusal), in the order ap_send_error_response's answer has it: `extraHeaders`
+ * (Location, WWW-Authenticate, Allow, ...), Content-Length (`bodyLength` null for HEAD, whose
+ * page httpd never makes), `Connection: close` where httpd closes after `status` (or always,
+ * with `close`: a request refused before it was read whole), then the page's content type.
+ */
+export function errorPageHead(status: number, extraHeaders: readonly HeaderPair[], bodyLength: number | null, close = false): HeaderPair[] {
+  const headers: HeaderPair[] = [...extraHeaders];
+  if (bodyLength !== null) headers.push(["Content-Length", String(bodyLength)]);
+  if ((close || dropsConnection(status, "server")) && !hasConnectionHeader(extraHeaders)) headers.push(["Connection", "close"]);
+  headers.push(["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
+  return headers;
+}
+
+/**
+ * Write Apache's error response: the canned page with errorPageHead's head, `Allow` on
+ * 405/501 (unless `extraHeaders` has one) after `extraHeaders` (WWW-Authenticate, Location,
+ * ...). HEAD gets the head only, without Content-Length, as from Apache.
  */
 export function sendErrorPage(
   sink: ResponseSink,
@@ -181,13 +203,10 @@ export function sendErrorPage(
   extraHeaders: readonly HeaderPair[] = [],
 ): void {
   const { reason, body } = encodedPage(status, ctx);
-  const headers: HeaderPair[] = [...withClosingHeader(status, extraHeaders)];
-  if ((status === 405 || status === 501) && !headers.some(([n]) => n.toLowerCase() === "allow")) headers.push(["Allow", STATIC_ALLOW]);
-  // HEAD gets the head without a length: ap_send_error_response stops before making the page.
-  if (ctx.method !== "HEAD") headers.push(["Content-Length", String(body.length)]);
-  headers.push(["Content-Type", ERROR_PAGE_CONTENT_TYPE]);
-  writeErrorHead(sink, status, reason, headers);
-  if (ctx.method === "HEAD") sink.end();
+  const extra = (status === 405 || status === 501) && !extraHeaders.some(([n]) => n.toLowerCase() === "allow") ? [...extraHeaders, ["Allow", STATIC_ALLOW] as const] : extraHeaders;
+  const head = ctx.method === "HEAD";
+  writeErrorHead(sink, status, reason, errorPageHead(status, extra, head ? null : body.length));
+  if (head) sink.end();
   else sink.end(body);
 }
 

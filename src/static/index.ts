@@ -3,7 +3,7 @@ export { serveFile, headerValue } from "./serve-file";
 export type { ServeFileOptions, StaticRequest } from "./serve-file";
 export { serveDirectoryListing, renderDirectoryListing } from "./autoindex";
 export type { DirectoryListingOptions } from "./autoindex";
-export { errorPage, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, escapeHtml, ERROR_PAGE_CONTENT_TYPE, STATIC_ALLOW } from "./error-page";
+export { errorPage, errorPageHead, sendErrorPage, withErrorStatus, withServerErrors, withClosingHeader, escapeHtml, ERROR_PAGE_CONTENT_TYPE, STATIC_ALLOW } from "./error-page";
 export type { ErrorPage, ErrorPageContext } from "./error-page";
 export { reasonPhrase, apacheReason, STATUS_REASONS } from "./status";
 export { MimeTable, defaultMimeTable, parseMimeTypes, DEFAULT_TYPES_CONFIG } from "./mime";

@@ -87,6 +87,13 @@ export class MimeTable {
     for (const [ext, type] of Object.entries(addTypes)) this.types.set(ext.replace(/^\./, "").toLowerCase(), type);
   }
 
+  /** Whether some extension has `type` (its media type, parameters aside, any case). */
+  hasType(type: string): boolean {
+    const want = type.toLowerCase();
+    for (const t of this.types.values()) if (t.split(";")[0]!.trim().toLowerCase() === want) return true;
+    return false;
+  }
+
   /** The media type of one extension (no dot, any case), or undefined. */
   extensionType(ext: string): string | undefined {
     return this.types.get(ext.toLowerCase());

@@ -13,6 +13,7 @@ import type { DigestSettings } from "../auth/digest";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
 import type { Expr, StringExpr } from "./expr";
+import type { RewriteCondition, RewriteRule } from "./rewrite-rule";
 
 export type { Where } from "./errors";
 
@@ -223,51 +224,8 @@ export interface SetEnvIfRule {
   readonly where: Where;
 }
 
-export interface RewriteCondition {
-  readonly testString: string;
-  /** As written, without a leading `!`. */
-  readonly pattern: string;
-  readonly negated: boolean;
-  /** `regex`, or the special test: `-d`, `-f`, `-s`, `-l`, `-x`, `-U`, `-F`, `=`, `<`, `>`, `<=`, `>=`, `-eq` ... */
-  readonly test: string;
-  readonly compiled?: ConfigRegex;
-  readonly flags: { nocase: boolean; ornext: boolean; novary: boolean };
-  readonly where: Where;
-}
-
-export interface RewriteRuleFlags {
-  /** All flags as written, lower-cased name -> value ("" when none). */
-  readonly raw: ReadonlyMap<string, string>;
-  last: boolean;
-  end: boolean;
-  passThrough: boolean;
-  qsAppend: boolean;
-  qsDiscard: boolean;
-  noCase: boolean;
-  noEscape: boolean;
-  chain: boolean;
-  forbidden: boolean;
-  gone: boolean;
-  /** R flag: the status (302 when R is bare). */
-  redirect?: number;
-  skip: number;
-  env: string[];
-  handler?: string;
-  type?: string;
-  next: boolean;
-}
-
-export interface RewriteRule {
-  readonly pattern: string;
-  readonly negated: boolean;
-  readonly compiled: ConfigRegex;
-  readonly substitution: string;
-  readonly flags: RewriteRuleFlags;
-  /** The flags argument as written (`[E=A:1,E=B:2]`): repeated flags (E=, CO=) all count. */
-  readonly flagText: string | undefined;
-  readonly conditions: readonly RewriteCondition[];
-  readonly where: Where;
-}
+/** RewriteRule and RewriteCond lines as parsed once, when read (src/config/rewrite-rule.ts). */
+export type { RewriteCondition, RewriteRule } from "./rewrite-rule";
 
 export type RewriteOption = "Inherit" | "InheritBefore" | "InheritDown" | "InheritDownBefore" | "IgnoreInherit" | "AllowNoSlash" | "AllowAnyURI" | "MergeBase" | "LongURLOptimization" | "LegacyPrefixDocRoot";
 

@@ -11,7 +11,7 @@ import { SectionIndex } from "./sections";
 import { configuredName, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { RouteCache } from "./route-cache";
 import { restrictsSymlinks } from "./symlinks";
-import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
+import { compileRewrite, type CompiledRewrite } from "./rewrite";
 import type { RewriteMapSpec } from "./rewrite-map";
 
 export class HostTables {
@@ -82,7 +82,7 @@ export class HostTables {
     const rw = inherits ? mergeServerRewrite(main.rewrite, host.rewrite) : host.rewrite;
     this.serverRewrite =
       rw.engine && rw.rules.length > 0
-        ? compileRewriteRules(rw.rules.map(toRuleSpec), this.maps, { perDir: false, serverRoot: config.serverRoot })
+        ? compileRewrite(rw.rules, this.maps, { perDir: false, serverRoot: config.serverRoot })
         : null;
   }
 
@@ -103,7 +103,7 @@ export class HostTables {
     return value;
   }
 
-  /** Per-directory rules, compiled on first use for the directory they apply to. */
+  /** Per-directory rules (parsed with the configuration) put with the directory they apply to, on first use. */
   perDirRules(rewrite: RewriteConfig, directory: string): CompiledRewrite {
     let byDir = this.perDirRewrite.get(rewrite);
     if (!byDir) {
@@ -112,7 +112,7 @@ export class HostTables {
     }
     let compiled = byDir.get(directory);
     if (!compiled) {
-      compiled = compileRewriteRules(rewrite.rules.map(toRuleSpec), this.maps, {
+      compiled = compileRewrite(rewrite.rules, this.maps, {
         perDir: true,
         directory,
         ...(rewrite.base !== undefined ? { base: rewrite.base } : {}),
@@ -122,26 +122,6 @@ export class HostTables {
     }
     return compiled;
   }
-}
-
-function toRuleSpec(rule: RewriteConfig["rules"][number]): RewriteRuleSpec {
-  return {
-    pattern: (rule.negated ? "!" : "") + rule.pattern,
-    substitution: rule.substitution,
-    flags: rule.flagText,
-    conds: rule.conditions.map((c) => ({
-      testString: c.testString,
-      condPattern: (c.negated ? "!" : "") + c.pattern,
-      flags: condFlags(c.flags),
-      where: c.where,
-    })),
-    where: rule.where,
-  };
-}
-
-function condFlags(f: { nocase: boolean; ornext: boolean; novary: boolean }): string | undefined {
-  const names = [f.nocase && "NC", f.ornext && "OR", f.novary && "NV"].filter(Boolean);
-  return names.length > 0 ? `[${names.join(",")}]` : undefined;
 }
 
 function stripTrailingSlash(p: string): string {

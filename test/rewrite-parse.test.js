@@ -85,3 +85,27 @@ test(".htaccess rewrite lines go through the same parser: errors with the file a
   assert.deepEqual(r.errors.map((e) => e.message), ["/srv/.htaccess:3: RewriteRule: flag 'BNE' wants a list of characters (i.e. [BNE=...])"]);
   assert.deepEqual(r.settings.rewrite.rules.map((x) => [x.pattern, x.flags.qsAppend]), [["^c$", true]]);
 });
+
+test("mod_rewrite inside <If>: rules carry httpd's `*If` directory; RewriteEngine only where it cannot touch server-context rules", () => {
+  const cfg = parseConfigText(
+    '<If "true">\nRewriteRule ^ /a [L]\n</If>\n<Directory /srv>\nRewriteBase /b/\nRewriteRule ^x$ y\n<If "false">\nRewriteEngine Off\nRewriteRule ^ /c\n</If>\n<Else>\nRewriteOptions MergeBase\nRewriteRule ^ /d\n</Else>\n</Directory>\n',
+    "t.conf",
+  );
+  assert.deepEqual([cfg.main.dir.ifSections[0].settings.rewrite.directory, cfg.main.dir.ifSections[0].settings.rewrite.rules.length], ["*If", 1]);
+  const dir = cfg.main.sections[0].settings;
+  assert.equal(dir.rewrite.directory, undefined);
+  const [ifSec, elseSec] = dir.ifSections;
+  assert.equal(ifSec.settings.rewrite.engine, false);
+  // Merged over the <Directory>: the <If>'s rules and directory; RewriteBase only under MergeBase.
+  const { mergeDirSettings } = require("../dist/config");
+  const withIf = mergeDirSettings(dir, ifSec.settings).rewrite;
+  assert.deepEqual([withIf.directory, withIf.base, withIf.rules.map((r) => r.substitution)], ["*If", undefined, ["/c"]]);
+  const withElse = mergeDirSettings(dir, elseSec.settings).rewrite;
+  assert.deepEqual([withElse.directory, withElse.base], ["*If", "/b/"]);
+  for (const [text, line] of [['<If "true">\nRewriteEngine On\n</If>\n', 2], ['<Location /y>\n<If "true">\nRewriteEngine Off\n</If>\n</Location>\n', 3]]) {
+    const errs = errorsOf(text);
+    assert.deepEqual(errs.map((e) => [e.line, e.code]), [[line, "E_CONFIG_UNSUPPORTED"]], text);
+    assert.match(errs[0].message, /RewriteEngine: inside <If> only within <Directory>, <Files> or \.htaccess/);
+  }
+  assert.equal(parseHtaccess('<If "true">\nRewriteEngine On\nRewriteRule ^ /z\n</If>\n', "/srv/.htaccess", { allowOverride: ["FileInfo"] }).errors.length, 0);
+});

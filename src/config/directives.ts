@@ -196,7 +196,7 @@ section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>"
   "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
 
 section("If", ALL, "<If \"expression\"> ... </If>",
-  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and sections other than <If>/<ElseIf>/<Else> are not allowed inside. A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
+  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). Sections other than <If>/<ElseIf>/<Else> are not allowed inside. mod_rewrite directives inside are per-directory, as in httpd: their directory is the pseudo-directory `*If` (patterns see the whole file path; RewriteBase maps `*If/` back to a URL), and they replace the enclosing section's rules unless RewriteOptions Inherit; RewriteEngine there only inside <Directory>, <Files> or .htaccess. A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
 section("ElseIf", ALL, "<ElseIf \"expression\"> ... </ElseIf>",
   "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF, "Any");
 section("Else", ALL, "<Else> ... </Else>",
@@ -1449,7 +1449,7 @@ flagDirective({
 }, (scope, on) => (rewriteFor(scope).engine = on));
 def({
   name: "RewriteOptions", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RewriteOptions Inherit|InheritBefore|InheritDown|InheritDownBefore|IgnoreInherit|AllowNoSlash|AllowAnyURI|MergeBase ...",
-  doc: "Inherit appends the parent's rules after this context's; InheritBefore puts them before. Without it a directory with its own rewrite directives does not run the parent directory's rules.",
+  doc: "Inherit appends the parent's rules after this context's; InheritBefore puts them before. Without it a directory with its own rewrite directives does not run the parent directory's rules. MergeBase: such a directory keeps the parent's RewriteBase when it sets none (without it, as in httpd, a RewriteBase applies only to the section that sets it).",
   apply(scope, args) {
     const choices: readonly RewriteOption[] = ["Inherit", "InheritBefore", "InheritDown", "InheritDownBefore", "IgnoreInherit", "AllowNoSlash", "AllowAnyURI", "MergeBase", "LongURLOptimization", "LegacyPrefixDocRoot"];
     rewriteFor(scope).options = args.map((a) => parseChoice(a, choices, "RewriteOptions"));

@@ -235,6 +235,12 @@ export interface RewriteConfig {
   options?: RewriteOption[];
   /** RewriteBase (per-directory only). */
   base?: string;
+  /**
+   * The per-directory prefix of rules from a section that is not a directory: `*If` for
+   * <If>/<ElseIf>/<Else> (IF_REWRITE_DIRECTORY), as httpd, whose rules there match (and relative
+   * substitutions land under) that pseudo-directory. Unset: the <Directory> or .htaccess the rules are in.
+   */
+  directory?: string;
   rules: RewriteRule[];
   /** RewriteCond lines not yet followed by a RewriteRule while parsing. */
   pendingConditions: RewriteCondition[];
@@ -485,6 +491,9 @@ export interface ServerConfig {
 /** LimitRequestBody when none is configured: 1 GiB, as httpd since 2.4.54 (CVE-2022-29404). */
 export const DEFAULT_LIMIT_REQUEST_BODY = 1 << 30;
 
+/** The per-directory prefix httpd gives mod_rewrite directives inside <If>/<ElseIf>/<Else>. */
+export const IF_REWRITE_DIRECTORY = "*If";
+
 export function emptyRewrite(): RewriteConfig {
   return { rules: [], pendingConditions: [] };
 }
@@ -541,8 +550,11 @@ export function mergeRewrite(base: RewriteConfig | undefined, add: RewriteConfig
   const engine = add.engine ?? base.engine;
   if (engine !== undefined) merged.engine = engine;
   if (options) merged.options = options;
-  const rb = add.base ?? base.base;
+  // A section with rewrite directives of its own keeps the base's RewriteBase only under MergeBase.
+  const rb = add.base ?? (options?.includes("MergeBase") ? base.base : undefined);
   if (rb !== undefined) merged.base = rb;
+  // The directory is always the overriding section's (config_perdir_merge).
+  if (add.directory !== undefined) merged.directory = add.directory;
   merged.rules = inheritRules(base, add.rules, options);
   return merged;
 }

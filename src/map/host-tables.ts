@@ -3,7 +3,7 @@
  * engine's alias table, the section index, compiled rewrite rules, handler scripts. Built
  * once, read on every request.
  */
-import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, ServerConfig } from "../config/model";
+import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, RewriteRule, ServerConfig } from "../config/model";
 import { mergeServerRewrite, mergeServerRewriteMaps } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { toByteString } from "../engine/byte-string";
@@ -41,7 +41,8 @@ export class HostTables {
   readonly maps: RewriteMapSpec[];
   /** Per-path results of the map phase's path-only steps (see route-cache.ts). */
   readonly routes = new RouteCache();
-  private readonly perDirRewrite = new WeakMap<RewriteConfig, Map<string, CompiledRewrite>>();
+  /** By rule list, then directory and RewriteBase: <If> merges make a new RewriteConfig per request, not new rules. */
+  private readonly perDirRewrite = new WeakMap<readonly RewriteRule[], Map<string, CompiledRewrite>>();
 
   constructor(
     readonly config: ServerConfig,
@@ -105,12 +106,13 @@ export class HostTables {
 
   /** Per-directory rules (parsed with the configuration) put with the directory they apply to, on first use. */
   perDirRules(rewrite: RewriteConfig, directory: string): CompiledRewrite {
-    let byDir = this.perDirRewrite.get(rewrite);
+    let byDir = this.perDirRewrite.get(rewrite.rules);
     if (!byDir) {
       byDir = new Map();
-      this.perDirRewrite.set(rewrite, byDir);
+      this.perDirRewrite.set(rewrite.rules, byDir);
     }
-    let compiled = byDir.get(directory);
+    const key = rewrite.base === undefined ? directory : `${directory}\0${rewrite.base}`;
+    let compiled = byDir.get(key);
     if (!compiled) {
       compiled = compileRewrite(rewrite.rules, this.maps, {
         perDir: true,
@@ -118,7 +120,7 @@ export class HostTables {
         ...(rewrite.base !== undefined ? { base: rewrite.base } : {}),
         serverRoot: this.config.serverRoot,
       });
-      byDir.set(directory, compiled);
+      byDir.set(key, compiled);
     }
     return compiled;
   }

@@ -108,4 +108,7 @@ test("mod_rewrite inside <If>: rules carry httpd's `*If` directory; RewriteEngin
     assert.match(errs[0].message, /RewriteEngine: inside <If> only within <Directory>, <Files> or \.htaccess/);
   }
   assert.equal(parseHtaccess('<If "true">\nRewriteEngine On\nRewriteRule ^ /z\n</If>\n', "/srv/.htaccess", { allowOverride: ["FileInfo"] }).errors.length, 0);
+  // A RewriteCond left at the end of an <If> is reported like one anywhere else.
+  const dangling = parseConfigText('<Directory /x>\n<If "true">\nRewriteCond a b\n</If>\n</Directory>\n', "t.conf");
+  assert.deepEqual(dangling.notices, ["t.conf:3: RewriteCond: not followed by a RewriteRule; ignored"]);
 });

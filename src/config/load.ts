@@ -487,8 +487,12 @@ function finish(loader: Loader): void {
   };
   const checkDir = (d: DirSettings) => {
     checkGroup(d.processGroup?.value, d.processGroup?.where ?? { file: "", line: 0 }, "WSGIProcessGroup");
+    checkPending(d);
+  };
+  const checkPending = (d: DirSettings): void => {
     const pending = d.rewrite?.pendingConditions ?? [];
     if (pending.length) loader.notice(pending[0]!.where, "RewriteCond: not followed by a RewriteRule; ignored");
+    for (const i of d.ifSections ?? []) checkPending(i.settings);
   };
   for (const host of [config.main, ...config.virtualHosts]) {
     for (const a of host.aliases) checkGroup(a.options.processGroup, a.where, a.kind);

@@ -18,10 +18,8 @@ import {
   type OptionName,
   type OverrideClass,
   type RedirectDirective,
-  type RewriteCondition,
   type RewriteConfig,
   type RewriteOption,
-  type RewriteRuleFlags,
   type SectionKind,
   type ServerConfig,
   type Setting,
@@ -32,6 +30,7 @@ import { emptyAccessCompat, parseHostRule, type AccessCompat } from "../auth/acc
 import { MAX_SHMEM_SIZE, MIN_SHMEM_SIZE, defaultDigestSettings, strtol, type DigestSettings } from "../auth/digest";
 import type { MethodLimit } from "../auth/method-limit";
 import { compileConfigRegex, type ConfigRegex } from "./regex";
+import { parseRewriteCond, parseRewriteRule } from "./rewrite-rule";
 import { parseExpr, parseStringExpr, ExprError, type Expr, type StringExpr } from "./expr";
 import { isHeaderNameRegex, isPlainPattern } from "../map/setenvif";
 import { toByteString } from "../engine/byte-string";
@@ -197,7 +196,7 @@ section("LimitExcept", D, "<LimitExcept method [method] ...> ... </LimitExcept>"
   "Like <Limit>, for every method except the listed ones (including methods unknown to httpd).", 1, INF);
 
 section("If", ALL, "<If \"expression\"> ... </If>",
-  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). RewriteRule and <Directory>, <Location> and <VirtualHost> sections are not allowed inside; <Files> and <FilesMatch> are accepted and have no effect, as in httpd (a notice says so). A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
+  "Directives that apply when an httpd expression (ap_expr: `%{VAR}`, comparisons, `=~`, `-ipmatch`, functions ...) is true for the request. Evaluated per request after <Directory>, <Files> and <Location> sections are merged, and merged over them; may be nested in those sections, in a <VirtualHost>, in another <If> and in .htaccess (with any AllowOverride class). <Directory>, <Location> and <VirtualHost> sections are not allowed inside; <Files> and <FilesMatch> are accepted and have no effect, as in httpd (a notice says so). mod_rewrite directives inside are per-directory, as in httpd: their directory is the pseudo-directory `*If` (patterns see the whole file path; RewriteBase maps `*If/` back to a URL), and they replace the enclosing section's rules unless RewriteOptions Inherit; RewriteEngine there only inside <Directory>, <Files> or .htaccess. A malformed expression is a configuration error. See [configuration.md](../configuration.md#expressions-if-and-require-expr) for the variables and functions.", 1, INF, "Any");
 section("ElseIf", ALL, "<ElseIf \"expression\"> ... </ElseIf>",
   "Directives that apply when the preceding <If> or <ElseIf> in the same scope did not apply and this expression is true.", 1, INF, "Any");
 section("Else", ALL, "<Else> ... </Else>",
@@ -1458,15 +1457,13 @@ def({
 // ---------------------------------------------------------------------------------------------
 currentModule = "mod_rewrite";
 
-const COND_TESTS = ["-d", "-f", "-F", "-h", "-l", "-L", "-s", "-U", "-x", "-eq", "-ge", "-gt", "-le", "-lt", "-ne", "-ipmatch", "-strmatch", "-strcmatch", "-fnmatch"];
-
 flagDirective({
   name: "RewriteEngine", contexts: ALL, override: "FileInfo", default: "Off",
   doc: "Turns mod_rewrite processing on for the server, virtual host or directory. Rules in server context apply to the URL before mapping; rules in <Directory> and .htaccess apply to the path relative to that directory after mapping.",
 }, (scope, on) => (rewriteFor(scope).engine = on));
 def({
   name: "RewriteOptions", contexts: ALL, override: "FileInfo", minArgs: 1, maxArgs: INF, syntax: "RewriteOptions Inherit|InheritBefore|InheritDown|InheritDownBefore|IgnoreInherit|AllowNoSlash|AllowAnyURI|MergeBase ...",
-  doc: "Inherit appends the parent's rules after this context's; InheritBefore puts them before. Without it a directory with its own rewrite directives does not run the parent directory's rules.",
+  doc: "Inherit appends the parent's rules after this context's; InheritBefore puts them before. Without it a directory with its own rewrite directives does not run the parent directory's rules. MergeBase: such a directory keeps the parent's RewriteBase when it sets none (without it, as in httpd, a RewriteBase applies only to the section that sets it).",
   apply(scope, args) {
     const choices: readonly RewriteOption[] = ["Inherit", "InheritBefore", "InheritDown", "InheritDownBefore", "IgnoreInherit", "AllowNoSlash", "AllowAnyURI", "MergeBase", "LongURLOptimization", "LegacyPrefixDocRoot"];
     rewriteFor(scope).options = args.map((a) => parseChoice(a, choices, "RewriteOptions"));
@@ -1484,39 +1481,15 @@ def({
   name: "RewriteCond", contexts: ALL, rewriteWords: true, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteCond TestString [!]CondPattern [[NC,OR,NV]]",
   doc: "A condition on the next RewriteRule: TestString (with `%{VARIABLE}`, `$N` and `%N` references) is matched against a regular expression, compared (`=`, `<`, `>`, `<=`, `>=`, `-eq`...) or tested as a file (`-f`, `-d`, `-s`, `-l`, `-x`, `-U`, `-F`); or `RewriteCond expr \"expression\"`, an httpd expression as in <If> (its last regex match with a capturing group gives `%N`). Flags: NC (no case), OR (or with the next condition), NV (headers an expression reads are not named in Vary).",
   apply(scope, [test, pat, flagText]) {
-    let p = pat!;
-    const negated = p.startsWith("!");
-    if (negated) p = p.slice(1);
-    const flags = { nocase: false, ornext: false, novary: false };
-    for (const [k] of parseFlagList(flagText)) {
-      if (k === "nc" || k === "nocase") flags.nocase = true;
-      else if (k === "or" || k === "ornext") flags.ornext = true;
-      else if (k === "nv" || k === "novary") flags.novary = true;
-      else throw badValue(`unknown flag '${k}' (NC, OR, NV)`);
-    }
-    let kind = "regex";
-    let compiled: ConfigRegex | undefined;
-    if (test!.toLowerCase() === "expr") {
-      kind = "expr";
-      configExpr(() => parseExpr(p), `cannot compile expression "${p}" `);
-    } else if (COND_TESTS.includes(p)) kind = p;
-    else if (/^(<=|>=|=|<|>)/.test(p)) kind = /^(<=|>=|=|<|>)/.exec(p)![1]!;
-    else compiled = regex(p, flags.nocase);
-    const cond: RewriteCondition = { testString: test!, pattern: p, negated, test: kind, ...(compiled ? { compiled } : {}), flags, where: scope.where };
-    rewriteFor(scope).pendingConditions.push(cond);
+    rewriteFor(scope).pendingConditions.push(parseRewriteCond(test!, pat!, flagText, scope.where));
   },
 });
 def({
   name: "RewriteRule", contexts: ALL, rewriteWords: true, override: "FileInfo", minArgs: 2, maxArgs: 3, syntax: "RewriteRule [!]Pattern Substitution [flags]",
   doc: "Rewrites the URL (server context) or the path relative to the directory (per-directory) when Pattern matches and the preceding RewriteCond lines hold. Substitution `-` leaves it unchanged. Flags: L, END, PT, QSA, QSD, NC, NE, C, F, G, R[=code], S=n, E=var:value, CO=name:value:domain[:lifetime[:path[:secure[:httponly[:samesite]]]]] (a Set-Cookie on the response), H=handler, T=type, N, B, NS, DPI and others of mod_rewrite; [P] (proxy) is not supported. Arguments are split as mod_rewrite does: `\\ ` keeps a space in a pattern, and backslashes are left for the pattern.",
   apply(scope, [pat, sub, flagText]) {
-    let p = pat!;
-    const negated = p.startsWith("!");
-    if (negated) p = p.slice(1);
-    const flags = parseRuleFlags(flagText);
-    const compiled = regex(p, flags.noCase);
     const rw = rewriteFor(scope);
-    rw.rules.push({ pattern: p, negated, compiled, substitution: sub!, flags, flagText, conditions: rw.pendingConditions, where: scope.where });
+    rw.rules.push(parseRewriteRule(pat!, sub!, flagText, rw.pendingConditions, scope.where));
     rw.pendingConditions = [];
   },
 });
@@ -1533,63 +1506,6 @@ def({
     scope.host.rewriteMaps.set(name!, { name: name!, type, source, where: scope.where });
   },
 });
-
-function parseFlagList(text: string | undefined): [string, string][] {
-  if (text === undefined) return [];
-  if (!text.startsWith("[") || !text.endsWith("]")) throw badValue(`flags '${text}' must be written [FLAG,FLAG=value,...]`);
-  const inner = text.slice(1, -1).trim();
-  if (inner === "") return [];
-  return inner.split(",").map((f) => {
-    const [k, v] = splitOnce(f.trim(), "=");
-    return [k.toLowerCase(), v ?? ""];
-  });
-}
-
-const RULE_FLAG_NAMES: Record<string, string> = {
-  b: "b", bnp: "bnp", backrefnoplus: "bnp", bctls: "bctls", bne: "bne", c: "chain", chain: "chain", co: "cookie", cookie: "cookie",
-  dpi: "discardpath", discardpath: "discardpath", e: "env", env: "env", end: "end", f: "forbidden", forbidden: "forbidden", g: "gone", gone: "gone",
-  h: "handler", handler: "handler", l: "last", last: "last", n: "next", next: "next", nc: "nocase", nocase: "nocase", ne: "noescape", noescape: "noescape",
-  ns: "nosubreq", nosubreq: "nosubreq", pt: "passthrough", passthrough: "passthrough", qsa: "qsappend", qsappend: "qsappend",
-  qsd: "qsdiscard", qsdiscard: "qsdiscard", qsl: "qslast", qslast: "qslast", r: "redirect", redirect: "redirect", s: "skip", skip: "skip",
-  t: "type", type: "type", unsafeallow3f: "unsafeallow3f", unsafeprefixstat: "unsafeprefixstat",
-};
-
-function parseRuleFlags(text: string | undefined): RewriteRuleFlags {
-  const raw = new Map<string, string>();
-  const f: RewriteRuleFlags = {
-    raw, last: false, end: false, passThrough: false, qsAppend: false, qsDiscard: false, noCase: false, noEscape: false,
-    chain: false, forbidden: false, gone: false, skip: 0, env: [], next: false,
-  };
-  for (const [k, v] of parseFlagList(text)) {
-    if (k === "p" || k === "proxy") throw new DirectiveProblem("E_CONFIG_UNSUPPORTED", "the [P] (proxy) flag is not supported by nodewsgi");
-    const name = RULE_FLAG_NAMES[k];
-    if (!name) throw badValue(`unknown flag '${k}'`);
-    raw.set(name, v);
-    switch (name) {
-      case "last": f.last = true; break;
-      case "end": f.end = true; break;
-      case "passthrough": f.passThrough = true; break;
-      case "qsappend": f.qsAppend = true; break;
-      case "qsdiscard": f.qsDiscard = true; break;
-      case "nocase": f.noCase = true; break;
-      case "noescape": f.noEscape = true; break;
-      case "chain": f.chain = true; break;
-      case "forbidden": f.forbidden = true; break;
-      case "gone": f.gone = true; break;
-      case "next": f.next = true; break;
-      case "redirect": {
-        const st = v === "" ? 302 : (redirectStatus(v) ?? parseInteger(v, "R= status", 300, 599));
-        f.redirect = st;
-        break;
-      }
-      case "skip": f.skip = parseInteger(v, "S= count", 1); break;
-      case "env": if (v === "") throw badValue("E= needs variable[:value]"); f.env.push(v); break;
-      case "handler": if (v === "") throw badValue("H= needs a handler name"); f.handler = v; break;
-      case "type": if (v === "") throw badValue("T= needs a media type"); f.type = v; break;
-    }
-  }
-  return f;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Accepted without effect, and known but unsupported

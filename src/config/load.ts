@@ -9,6 +9,7 @@ import { ConfigError, ConfigErrors, DirectiveProblem, type ConfigErrorCode, type
 import { DIRECTIVES, findDirective, isKnownModule, overrideAllows, overrideLabel, type ApplyScope, type Context, type DirectiveSpec } from "./directives";
 import {
   emptyHost,
+  IF_REWRITE_DIRECTORY,
   type AllowOverrideSetting,
   type AuthzContainer,
   type DirSettings,
@@ -267,6 +268,8 @@ class Loader {
     const settings: DirSettings = {};
     const context: Context = scope.context === "htaccess" ? "htaccess" : "directory";
     this.walk(node.children, { ...scope, context, dir: settings, authz: undefined, methodLimit: undefined, ifKind: kind } as Scope);
+    // httpd gives rewrite rules in an <If> the pseudo-directory `*If` as their per-directory prefix.
+    if (settings.rewrite) settings.rewrite.directory = IF_REWRITE_DIRECTORY;
     list.push({ kind, ...(expr ? { expr } : {}), settings, where: node.where });
   }
 
@@ -331,9 +334,10 @@ class Loader {
     }
     const name = spec.name;
     if (!this.contextAllows(spec, name, node.where, scope)) return;
-    if (scope.ifKind && spec.module === "mod_rewrite") {
-      // httpd runs them with the pseudo-directory "*If" as their per-directory prefix.
-      this.error("E_CONFIG_UNSUPPORTED", node.where, name, `mod_rewrite directives inside <${scope.ifKind}> are not supported by nodewsgi`);
+    if (scope.ifKind && spec.name === "RewriteEngine" && scope.context !== "htaccess" && (scope.section === undefined || scope.section.kind.startsWith("Location"))) {
+      // httpd merges these <If>s before translating the URL, so their RewriteEngine also turns
+      // the server's rules on or off; nodewsgi evaluates <If> after, for per-directory rules only.
+      this.error("E_CONFIG_UNSUPPORTED", node.where, name, `inside <${scope.ifKind}> only within <Directory>, <Files> or .htaccess: httpd applies it to server-context rules too, which nodewsgi does not`);
       return;
     }
     let words: string[] | null = node.args;
@@ -499,8 +503,12 @@ function finish(loader: Loader): void {
   };
   const checkDir = (d: DirSettings) => {
     checkGroup(d.processGroup?.value, d.processGroup?.where ?? { file: "", line: 0 }, "WSGIProcessGroup");
+    checkPending(d);
+  };
+  const checkPending = (d: DirSettings): void => {
     const pending = d.rewrite?.pendingConditions ?? [];
     if (pending.length) loader.notice(pending[0]!.where, "RewriteCond: not followed by a RewriteRule; ignored");
+    for (const i of d.ifSections ?? []) checkPending(i.settings);
   };
   for (const host of [config.main, ...config.virtualHosts]) {
     for (const a of host.aliases) checkGroup(a.options.processGroup, a.where, a.kind);

@@ -13,6 +13,7 @@ import type { DigestSettings } from "../auth/digest";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
 import type { Expr, StringExpr } from "./expr";
+import type { RewriteCondition, RewriteRule } from "./rewrite-rule";
 
 export type { Where } from "./errors";
 
@@ -223,51 +224,8 @@ export interface SetEnvIfRule {
   readonly where: Where;
 }
 
-export interface RewriteCondition {
-  readonly testString: string;
-  /** As written, without a leading `!`. */
-  readonly pattern: string;
-  readonly negated: boolean;
-  /** `regex`, or the special test: `-d`, `-f`, `-s`, `-l`, `-x`, `-U`, `-F`, `=`, `<`, `>`, `<=`, `>=`, `-eq` ... */
-  readonly test: string;
-  readonly compiled?: ConfigRegex;
-  readonly flags: { nocase: boolean; ornext: boolean; novary: boolean };
-  readonly where: Where;
-}
-
-export interface RewriteRuleFlags {
-  /** All flags as written, lower-cased name -> value ("" when none). */
-  readonly raw: ReadonlyMap<string, string>;
-  last: boolean;
-  end: boolean;
-  passThrough: boolean;
-  qsAppend: boolean;
-  qsDiscard: boolean;
-  noCase: boolean;
-  noEscape: boolean;
-  chain: boolean;
-  forbidden: boolean;
-  gone: boolean;
-  /** R flag: the status (302 when R is bare). */
-  redirect?: number;
-  skip: number;
-  env: string[];
-  handler?: string;
-  type?: string;
-  next: boolean;
-}
-
-export interface RewriteRule {
-  readonly pattern: string;
-  readonly negated: boolean;
-  readonly compiled: ConfigRegex;
-  readonly substitution: string;
-  readonly flags: RewriteRuleFlags;
-  /** The flags argument as written (`[E=A:1,E=B:2]`): repeated flags (E=, CO=) all count. */
-  readonly flagText: string | undefined;
-  readonly conditions: readonly RewriteCondition[];
-  readonly where: Where;
-}
+/** RewriteRule and RewriteCond lines as parsed once, when read (src/config/rewrite-rule.ts). */
+export type { RewriteCondition, RewriteRule } from "./rewrite-rule";
 
 export type RewriteOption = "Inherit" | "InheritBefore" | "InheritDown" | "InheritDownBefore" | "IgnoreInherit" | "AllowNoSlash" | "AllowAnyURI" | "MergeBase" | "LongURLOptimization" | "LegacyPrefixDocRoot";
 
@@ -277,6 +235,12 @@ export interface RewriteConfig {
   options?: RewriteOption[];
   /** RewriteBase (per-directory only). */
   base?: string;
+  /**
+   * The per-directory prefix of rules from a section that is not a directory: `*If` for
+   * <If>/<ElseIf>/<Else> (IF_REWRITE_DIRECTORY), as httpd, whose rules there match (and relative
+   * substitutions land under) that pseudo-directory. Unset: the <Directory> or .htaccess the rules are in.
+   */
+  directory?: string;
   rules: RewriteRule[];
   /** RewriteCond lines not yet followed by a RewriteRule while parsing. */
   pendingConditions: RewriteCondition[];
@@ -527,6 +491,9 @@ export interface ServerConfig {
 /** LimitRequestBody when none is configured: 1 GiB, as httpd since 2.4.54 (CVE-2022-29404). */
 export const DEFAULT_LIMIT_REQUEST_BODY = 1 << 30;
 
+/** The per-directory prefix httpd gives mod_rewrite directives inside <If>/<ElseIf>/<Else>. */
+export const IF_REWRITE_DIRECTORY = "*If";
+
 export function emptyRewrite(): RewriteConfig {
   return { rules: [], pendingConditions: [] };
 }
@@ -583,8 +550,11 @@ export function mergeRewrite(base: RewriteConfig | undefined, add: RewriteConfig
   const engine = add.engine ?? base.engine;
   if (engine !== undefined) merged.engine = engine;
   if (options) merged.options = options;
-  const rb = add.base ?? base.base;
+  // A section with rewrite directives of its own keeps the base's RewriteBase only under MergeBase.
+  const rb = add.base ?? (options?.includes("MergeBase") ? base.base : undefined);
   if (rb !== undefined) merged.base = rb;
+  // The directory is always the overriding section's (config_perdir_merge).
+  if (add.directory !== undefined) merged.directory = add.directory;
   merged.rules = inheritRules(base, add.rules, options);
   return merged;
 }

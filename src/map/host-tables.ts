@@ -3,7 +3,7 @@
  * engine's alias table, the section index, compiled rewrite rules, handler scripts. Built
  * once, read on every request.
  */
-import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, ServerConfig } from "../config/model";
+import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, RewriteRule, ServerConfig } from "../config/model";
 import { mergeServerRewrite, mergeServerRewriteMaps } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { toByteString } from "../engine/byte-string";
@@ -11,7 +11,7 @@ import { SectionIndex } from "./sections";
 import { configuredName, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { RouteCache } from "./route-cache";
 import { restrictsSymlinks } from "./symlinks";
-import { compileRewriteRules, type CompiledRewrite, type RewriteRuleSpec } from "./rewrite";
+import { compileRewrite, type CompiledRewrite } from "./rewrite";
 import type { RewriteMapSpec } from "./rewrite-map";
 
 export class HostTables {
@@ -41,7 +41,8 @@ export class HostTables {
   readonly maps: RewriteMapSpec[];
   /** Per-path results of the map phase's path-only steps (see route-cache.ts). */
   readonly routes = new RouteCache();
-  private readonly perDirRewrite = new WeakMap<RewriteConfig, Map<string, CompiledRewrite>>();
+  /** By rule list, then directory and RewriteBase: <If> merges make a new RewriteConfig per request, not new rules. */
+  private readonly perDirRewrite = new WeakMap<readonly RewriteRule[], Map<string, CompiledRewrite>>();
 
   constructor(
     readonly config: ServerConfig,
@@ -82,7 +83,7 @@ export class HostTables {
     const rw = inherits ? mergeServerRewrite(main.rewrite, host.rewrite) : host.rewrite;
     this.serverRewrite =
       rw.engine && rw.rules.length > 0
-        ? compileRewriteRules(rw.rules.map(toRuleSpec), this.maps, { perDir: false, serverRoot: config.serverRoot })
+        ? compileRewrite(rw.rules, this.maps, { perDir: false, serverRoot: config.serverRoot })
         : null;
   }
 
@@ -103,45 +104,26 @@ export class HostTables {
     return value;
   }
 
-  /** Per-directory rules, compiled on first use for the directory they apply to. */
+  /** Per-directory rules (parsed with the configuration) put with the directory they apply to, on first use. */
   perDirRules(rewrite: RewriteConfig, directory: string): CompiledRewrite {
-    let byDir = this.perDirRewrite.get(rewrite);
+    let byDir = this.perDirRewrite.get(rewrite.rules);
     if (!byDir) {
       byDir = new Map();
-      this.perDirRewrite.set(rewrite, byDir);
+      this.perDirRewrite.set(rewrite.rules, byDir);
     }
-    let compiled = byDir.get(directory);
+    const key = rewrite.base === undefined ? directory : `${directory}\0${rewrite.base}`;
+    let compiled = byDir.get(key);
     if (!compiled) {
-      compiled = compileRewriteRules(rewrite.rules.map(toRuleSpec), this.maps, {
+      compiled = compileRewrite(rewrite.rules, this.maps, {
         perDir: true,
         directory,
         ...(rewrite.base !== undefined ? { base: rewrite.base } : {}),
         serverRoot: this.config.serverRoot,
       });
-      byDir.set(directory, compiled);
+      byDir.set(key, compiled);
     }
     return compiled;
   }
-}
-
-function toRuleSpec(rule: RewriteConfig["rules"][number]): RewriteRuleSpec {
-  return {
-    pattern: (rule.negated ? "!" : "") + rule.pattern,
-    substitution: rule.substitution,
-    flags: rule.flagText,
-    conds: rule.conditions.map((c) => ({
-      testString: c.testString,
-      condPattern: (c.negated ? "!" : "") + c.pattern,
-      flags: condFlags(c.flags),
-      where: c.where,
-    })),
-    where: rule.where,
-  };
-}
-
-function condFlags(f: { nocase: boolean; ornext: boolean; novary: boolean }): string | undefined {
-  const names = [f.nocase && "NC", f.ornext && "OR", f.novary && "NV"].filter(Boolean);
-  return names.length > 0 ? `[${names.join(",")}]` : undefined;
 }
 
 function stripTrailingSlash(p: string): string {

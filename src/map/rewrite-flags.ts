@@ -1,8 +1,8 @@
 /**
- * RewriteRule and RewriteCond flag fields, parsed the way mod_rewrite's
- * cmd_parseflagfield / cmd_rewriterule_setflag / cmd_rewritecond_setflag do: comma separated,
- * `KEY=VALUE` split at the first `=`, the first letter picks the family and the rest of the key
- * is compared case-insensitively (so `QSA`, `qsappend`, `nc`, `NoCase` all work).
+ * RewriteRule and RewriteCond flag fields, read the way mod_rewrite's cmd_parseflagfield /
+ * cmd_rewriterule_setflag do: comma separated, `KEY=VALUE` split at the first `=`, the first
+ * letter picks the family and the rest of the key is compared case-insensitively (so `QSA`,
+ * `qsappend`, `nc`, `NoCase` all work). src/config/rewrite-rule.ts drives it, once per line.
  */
 
 /** Parsed RewriteRule flags. */
@@ -21,7 +21,8 @@ export interface RuleFlags {
   qsDiscard: boolean; // QSD
   qsLast: boolean; // QSL (also set by a trailing `?` with QSA)
   qsNone: boolean; // set by a trailing `?` without QSA, or QSD with no `?`
-  redirect: boolean; // R
+  /** R: the status it asked for (302 when bare; 0 for a word httpd does not know, which answers 302). */
+  redirect: number | null;
   /** Response status of R=..., F, G: 302 unless said otherwise. */
   status: number;
   /** F, G, or R with a non-3xx code: answer with `status`, no substitution. */
@@ -65,7 +66,7 @@ export function defaultRuleFlags(): RuleFlags {
   return {
     last: false, end: false, chain: false, next: false, maxRounds: DEFAULT_MAX_ROUNDS,
     noSubreq: false, nocase: false, noEscape: false, passThrough: false, proxy: false,
-    qsAppend: false, qsDiscard: false, qsLast: false, qsNone: false, redirect: false,
+    qsAppend: false, qsDiscard: false, qsLast: false, qsNone: false, redirect: null,
     status: 302, statusOnly: false, noSub: false, escapeBackrefs: false, escapeChars: null,
     noEscapeChars: null, escapeNoPlus: false, escapeCtls: false, discardPathInfo: false,
     skip: 0, env: [], cookies: [], type: null, handler: null, unsafePrefixStat: false,
@@ -111,7 +112,7 @@ export function splitFlagField(field: string): Array<[string, string]> {
 const ci = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** Apply one RewriteRule flag; returns an error message or null. */
-function setRuleFlag(f: RuleFlags, key: string, val: string): string | null {
+export function setRuleFlag(f: RuleFlags, key: string, val: string): string | null {
   const head = key[0] ?? "";
   const rest = key.slice(1);
   const bad = () => `unknown flag '${key}'`;
@@ -186,7 +187,7 @@ function setRuleFlag(f: RuleFlags, key: string, val: string): string | null {
       return null;
     case "r":
       if (rest === "" || ci(rest, "edirect")) {
-        f.redirect = true;
+        f.redirect = 302;
         if (val) {
           let status = 0;
           if (ci(val, "permanent")) status = 301;
@@ -199,7 +200,7 @@ function setRuleFlag(f: RuleFlags, key: string, val: string): string | null {
             }
             if (!(status >= 300 && status <= 399)) f.statusOnly = f.noSub = true;
           }
-          f.status = status;
+          f.status = f.redirect = status;
         }
       } else return bad();
       return null;
@@ -220,26 +221,4 @@ function setRuleFlag(f: RuleFlags, key: string, val: string): string | null {
     default:
       return bad();
   }
-}
-
-export function parseRuleFlags(field: string | undefined): RuleFlags {
-  const f = defaultRuleFlags();
-  if (field === undefined || field === "") return f;
-  for (const [key, val] of splitFlagField(field)) {
-    const err = setRuleFlag(f, key, val);
-    if (err) throw new Error(err);
-  }
-  return f;
-}
-
-export function parseCondFlags(field: string | undefined): CondFlags {
-  const f: CondFlags = { nocase: false, ornext: false, novary: false };
-  if (field === undefined || field === "") return f;
-  for (const [key] of splitFlagField(field)) {
-    if (ci(key, "nocase") || ci(key, "NC")) f.nocase = true;
-    else if (ci(key, "ornext") || ci(key, "OR")) f.ornext = true;
-    else if (ci(key, "novary") || ci(key, "NV")) f.novary = true;
-    else throw new Error(`unknown flag '${key}'`);
-  }
-  return f;
 }

@@ -87,8 +87,8 @@ export class RewriteHooks {
     | { kind: "continue"; forcedHandler: string | null; forcedType: string | null } {
     const rw = settings.rewrite!;
     const where = rw.rules[0]?.where;
-    // The rules belong to the directory whose section (or .htaccess) defined them.
-    const directory = ruleDirectory(state.tables, rw, walk) ?? parentDir(walk.filename);
+    // The rules belong to the directory whose section (or .htaccess) defined them; <If>'s to `*If`.
+    const directory = rw.directory ?? ruleDirectory(state.tables, rw, walk) ?? parentDir(walk.filename);
     const compiled = state.tables.perDirRules(rw, directory);
     const outcome = applyRewrite(compiled, this.context(state, uri, query, walk.filename, walk.pathInfo === "" ? null : walk.pathInfo));
     applyRewriteEnv(state, outcome);

@@ -8,11 +8,12 @@
  * The caller owns the request: it supplies server variables and file tests through
  * RewriteContext, and applies the outcome (env, redirect, new URL, ...).
  */
-import { parseExpr, type Expr } from "../config/expr";
+import type { Expr } from "../config/expr";
+import { DirectiveProblem } from "../config/errors";
+import { parseRewriteCond, parseRewriteRule, type RewriteCondition, type RewriteRule } from "../config/rewrite-rule";
 import { NodewsgiError } from "../errors";
-import { CondFlags, RuleFlags, atoi, parseCondFlags, parseRuleFlags } from "./rewrite-flags";
+import { atoi, type RuleFlags } from "./rewrite-flags";
 import { CompileMapOptions, RewriteMap, RewriteMapSpec, compileRewriteMap } from "./rewrite-map";
-import { compileConfigRegex } from "../config/regex";
 import { toByteString } from "../engine/byte-string";
 import { escapeAbsoluteUri, escapeBackref, escapeUriPath, hasCtlOrSpace, isAbsoluteUri } from "./rewrite-escape";
 
@@ -26,7 +27,7 @@ export interface ConfigWhere {
 export interface RewriteCondSpec {
   readonly testString: string;
   readonly condPattern: string;
-  /** The third argument as written (`[NC,OR]`), or undefined. */
+  /** The third argument as written (`[NC,OR]`), or undefined or "" when there is none. */
   readonly flags?: string | undefined;
   readonly where?: ConfigWhere;
 }
@@ -34,7 +35,7 @@ export interface RewriteCondSpec {
 export interface RewriteRuleSpec {
   readonly pattern: string;
   readonly substitution: string;
-  /** The third argument as written (`[L,R=301]`; brackets may be omitted), or undefined. */
+  /** The third argument as written (`[L,R=301]`), or undefined or "" when there is none. */
   readonly flags: string | undefined;
   /** The RewriteCond lines directly before this rule. */
   readonly conds: readonly RewriteCondSpec[];
@@ -50,32 +51,9 @@ export interface CompileRewriteOptions extends CompileMapOptions {
   readonly base?: string;
 }
 
-type CondType =
-  | "regex" | "file" | "size" | "link" | "dir" | "xbit" | "lu-url" | "lu-file"
-  | "str-lt" | "str-le" | "str-eq" | "str-gt" | "str-ge"
-  | "int-lt" | "int-le" | "int-eq" | "int-gt" | "int-ge" | "expr";
-
-interface CompiledCond {
-  readonly input: string;
-  readonly type: CondType;
-  readonly pattern: string;
-  readonly regex: RegExp | null;
-  readonly notMatch: boolean;
-  readonly flags: CondFlags;
-  /** `RewriteCond expr "..."`: the parsed expression. */
-  readonly expr?: Expr;
-}
-
-interface CompiledRule {
-  readonly pattern: string;
-  readonly regex: RegExp;
-  readonly notMatch: boolean;
-  /** The substitution as Apache keeps it (a trailing `?` removed when it set QSNONE). */
-  readonly output: string;
-  readonly flags: RuleFlags;
-  readonly conds: readonly CompiledCond[];
-  readonly where: ConfigWhere;
-}
+type CompiledCond = RewriteCondition;
+/** A rule as the configuration parsed it (src/config/rewrite-rule.ts): nothing is left to compile. */
+type CompiledRule = RewriteRule;
 
 /** Compiled rules of one context (the server, or one directory). */
 export interface CompiledRewrite {
@@ -188,118 +166,44 @@ function fail(where: ConfigWhere | undefined, msg: string): never {
   throw new NodewsgiError("E_REWRITE", `${at}${msg}`);
 }
 
-function compileCond(spec: RewriteCondSpec, rule: RewriteRuleSpec): CompiledCond {
-  const where = spec.where ?? rule.where;
-  let flags: CondFlags;
-  try {
-    flags = parseCondFlags(spec.flags);
-  } catch (e) {
-    fail(where, `RewriteCond: ${(e as Error).message}`);
-  }
-  let a2 = spec.condPattern;
-  let notMatch = false;
-  if (a2.startsWith("!")) {
-    notMatch = true;
-    a2 = a2.slice(1);
-  }
-  if (spec.testString.toLowerCase() === "expr") {
-    let expr: Expr;
-    try {
-      expr = parseExpr(a2, where);
-    } catch (e) {
-      fail(where, `RewriteCond: cannot compile expression "${a2}" ${(e as Error).message}`);
-    }
-    return { input: "", type: "expr", pattern: a2, regex: null, notMatch, flags: { ...flags, nocase: false }, expr };
-  }
-  let type: CondType = "regex";
-  if (a2.length >= 2) {
-    if (a2[0] === "-") {
-      if (a2.length === 2) {
-        const t: Record<string, CondType> = {
-          f: "file", s: "size", d: "dir", x: "xbit", h: "link", L: "link", l: "link", U: "lu-url", F: "lu-file",
-        };
-        type = t[a2[1]!] ?? "regex";
-      } else if (a2.length >= 4) {
-        const op = a2.slice(1, 3);
-        const t: Record<string, CondType> = { lt: "int-lt", le: "int-le", gt: "int-gt", ge: "int-ge", eq: "int-eq", ne: "int-eq" };
-        if (t[op]) {
-          type = t[op]!;
-          if (op === "ne") notMatch = !notMatch; // !-ne is -eq
-          a2 = a2.slice(3);
-        }
-      }
-    } else if (a2[0] === ">" || a2[0] === "<") {
-      const ge = a2[1] === "=";
-      type = a2[0] === ">" ? (ge ? "str-ge" : "str-gt") : ge ? "str-le" : "str-lt";
-      a2 = a2.slice(ge ? 2 : 1);
-    } else if (a2[0] === "=") {
-      type = "str-eq";
-      a2 = a2.slice(1);
-      if (a2 === '""') a2 = "";
-    }
-  }
-  // Apache ignores NC (with a warning) where it means nothing.
-  if (type !== "regex" && !type.startsWith("str-")) flags = { ...flags, nocase: false };
-  let regex: RegExp | null = null;
-  if (type === "regex") {
-    try {
-      regex = compileConfigRegex(a2, flags.nocase).regexp;
-    } catch (e) {
-      fail(where, `RewriteCond: cannot compile regular expression '${a2}': ${(e as Error).message}`);
-    }
-  }
-  // Subjects are byte strings (the URL-path, headers, map values): literal text is compared as
-  // its UTF-8 octets, as httpd compares bytes. The regex translation does the same for patterns.
-  return { input: toByteString(spec.testString), type, pattern: type === "regex" ? a2 : toByteString(a2), regex, notMatch, flags };
-}
-
-function compileRule(spec: RewriteRuleSpec): CompiledRule {
-  let flags: RuleFlags;
-  try {
-    flags = parseRuleFlags(spec.flags);
-  } catch (e) {
-    fail(spec.where, `RewriteRule: ${(e as Error).message}`);
-  }
-  // E= and CO= values become request variables and cookies: byte strings, like the
-  // back-references expanded into them.
-  flags.env = flags.env.map(toByteString);
-  flags.cookies = flags.cookies.map(toByteString);
-  let pattern = spec.pattern;
-  let notMatch = false;
-  if (pattern.startsWith("!")) {
-    notMatch = true;
-    pattern = pattern.slice(1);
-  }
-  let regex: RegExp;
-  try {
-    regex = compileConfigRegex(pattern, flags.nocase).regexp;
-  } catch (e) {
-    fail(spec.where, `RewriteRule: cannot compile regular expression '${pattern}': ${(e as Error).message}`);
-  }
-  // A byte string like the URL-path it replaces: `/café` becomes `/caf%c3%a9` in a redirect.
-  let output = toByteString(spec.substitution);
-  if (output === "") fail(spec.where, "RewriteRule: bad argument line: at least two arguments required");
-  if (output === "-") flags.noSub = true;
-  if (output.endsWith("?")) {
-    // A literal trailing `?`: with QSA split at the last `?`, otherwise drop the query.
-    if (flags.qsAppend) flags.qsLast = true;
-    else {
-      flags.qsNone = true;
-      output = output.slice(0, -1);
-    }
-  } else if (flags.qsDiscard && !output.includes("?")) {
-    flags.qsNone = true;
-  }
-  const conds = spec.conds.map((c) => compileCond(c, spec));
-  return { pattern, regex, notMatch, output, flags, conds, where: spec.where };
-}
-
 /**
- * Validate and compile one context's rules (in configuration order) and the server's maps.
- * Throws NodewsgiError E_REWRITE with `file:line` on a bad flag, regex or map.
+ * Rules given as text (tests, tools): each parsed as the configuration parses its lines
+ * (src/config/rewrite-rule.ts), then compiled. Throws NodewsgiError E_REWRITE with `file:line`
+ * on a bad flag, regex or map.
  */
 export function compileRewriteRules(
   rules: readonly RewriteRuleSpec[],
+  maps: readonly RewriteMapSpec[],
+  options: CompileRewriteOptions,
+): CompiledRewrite {
+  return compileRewrite(rules.map(parseRuleSpec), maps, options);
+}
+
+function parseRuleSpec(spec: RewriteRuleSpec): RewriteRule {
+  const conds = spec.conds.map((c) => {
+    const where = c.where ?? spec.where;
+    return asRewriteError(where, "RewriteCond", c.condPattern, () => parseRewriteCond(c.testString, c.condPattern, c.flags || undefined, where));
+  });
+  return asRewriteError(spec.where, "RewriteRule", spec.pattern, () => parseRewriteRule(spec.pattern, spec.substitution, spec.flags || undefined, conds, spec.where));
+}
+
+/** A configuration problem as this API has always worded it: `file:line: Directive: ...`. */
+function asRewriteError<T>(where: ConfigWhere, directive: string, pattern: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof DirectiveProblem)) throw e;
+    const p = pattern.startsWith("!") ? pattern.slice(1) : pattern;
+    fail(where, `${directive}: ${e.code === "E_CONFIG_REGEX" ? `cannot compile regular expression '${p}': ` : ""}${e.message}`);
+  }
+}
+
+/**
+ * One context's rules (in configuration order, parsed with the configuration) with the
+ * server's maps, for the server or one directory. Throws NodewsgiError E_REWRITE on a bad map.
+ */
+export function compileRewrite(
+  rules: readonly RewriteRule[],
   maps: readonly RewriteMapSpec[],
   options: CompileRewriteOptions,
 ): CompiledRewrite {
@@ -324,8 +228,7 @@ export function compileRewriteRules(
     // A byte string, like the URL-paths it is put back on (the configuration's is text).
     base = toByteString(options.base);
   }
-  const compiled = rules.map(compileRule);
-  return { perDir: options.perDir, directory, base, ruleCount: compiled.length, rules: compiled, maps: compiledMaps };
+  return { perDir: options.perDir, directory, base, ruleCount: rules.length, rules, maps: compiledMaps };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -567,22 +470,22 @@ function strcasecmp(a: string, b: string): number {
 
 /** apply_rewrite_cond. */
 function applyCond(st: State, c: CompiledCond): boolean {
-  const input = c.type === "expr" ? "" : expand(st, c.input, null, null);
+  const input = c.test === "expr" ? "" : expand(st, c.testString, null, null);
   let rc = false;
-  switch (c.type) {
+  switch (c.test) {
     case "expr": {
       // An expression that cannot be evaluated does not match; its last regex match with a group gives %N.
       const r = st.ctx.expr?.(c.expr!, c.flags.novary) ?? null;
       rc = r !== null && r.value;
-      if (rc && !c.notMatch) st.briRC = r!.match;
+      if (rc && !c.negated) st.briRC = r!.match;
       break;
     }
-    case "file": rc = !!statOf(st, input)?.isFile; break;
-    case "size": { const s = statOf(st, input); rc = !!s && s.isFile && s.size > 0; break; }
-    case "link": rc = !!statOf(st, input)?.isSymlink; break;
-    case "dir": rc = !!statOf(st, input)?.isDir; break;
-    case "xbit": rc = !!statOf(st, input)?.isExecutable; break;
-    case "lu-url":
+    case "-f": rc = !!statOf(st, input)?.isFile; break;
+    case "-s": { const s = statOf(st, input); rc = !!s && s.isFile && s.size > 0; break; }
+    case "-l": rc = !!statOf(st, input)?.isSymlink; break;
+    case "-d": rc = !!statOf(st, input)?.isDir; break;
+    case "-x": rc = !!statOf(st, input)?.isExecutable; break;
+    case "-U":
       if (input && !st.ctx.isSubrequest) {
         if (st.ctx.lookupUri) rc = st.ctx.lookupUri(input) < 400;
         else {
@@ -591,33 +494,34 @@ function applyCond(st: State, c: CompiledCond): boolean {
         }
       }
       break;
-    case "lu-file":
+    case "-F":
       if (input && !st.ctx.isSubrequest) {
         rc = st.ctx.lookupFile ? st.ctx.lookupFile(input) < 300 && statOf(st, input) !== null : !!statOf(st, input)?.isFile;
       }
       break;
-    case "str-gt": case "str-ge": case "str-lt": case "str-le": {
+    case ">": case ">=": case "<": case "<=": {
       const cmp = c.flags.nocase ? strcasecmp(input, c.pattern) : compareBytes(input, c.pattern);
-      rc = c.type === "str-gt" ? cmp >= 1 : c.type === "str-ge" ? cmp >= 0 : c.type === "str-lt" ? cmp <= -1 : cmp <= 0;
+      rc = c.test === ">" ? cmp >= 1 : c.test === ">=" ? cmp >= 0 : c.test === "<" ? cmp <= -1 : cmp <= 0;
       break;
     }
-    case "str-eq":
+    case "=":
       rc = c.flags.nocase ? strcasecmp(input, c.pattern) === 0 : input === c.pattern;
       break;
-    case "int-ge": rc = atoi(input) >= atoi(c.pattern); break;
-    case "int-gt": rc = atoi(input) > atoi(c.pattern); break;
-    case "int-le": rc = atoi(input) <= atoi(c.pattern); break;
-    case "int-lt": rc = atoi(input) < atoi(c.pattern); break;
-    case "int-eq": rc = atoi(input) === atoi(c.pattern); break;
+    case "-ge": rc = atoi(input) >= atoi(c.pattern); break;
+    case "-gt": rc = atoi(input) > atoi(c.pattern); break;
+    case "-le": rc = atoi(input) <= atoi(c.pattern); break;
+    case "-lt": rc = atoi(input) < atoi(c.pattern); break;
+    case "-eq": rc = atoi(input) === atoi(c.pattern); break;
     case "regex": {
-      c.regex!.lastIndex = 0;
-      const m = c.regex!.exec(input);
+      const re = c.compiled!.regexp;
+      re.lastIndex = 0;
+      const m = re.exec(input);
       rc = m !== null;
-      if (m && !c.notMatch) st.briRC = m;
+      if (m && !c.negated) st.briRC = m;
       break;
     }
   }
-  return c.notMatch ? !rc : rc;
+  return c.negated ? !rc : rc;
 }
 
 function forceTypeHandler(st: State, rule: CompiledRule): void {
@@ -737,15 +641,16 @@ function applyRule(st: State, rule: CompiledRule): Rc {
     if (st.pathInfo) uri += st.pathInfo;
     if (uri.startsWith(st.perdir)) uri = uri.slice(st.perdir.length);
   }
-  rule.regex.lastIndex = 0;
-  const m = rule.regex.exec(uri);
-  if (!m !== rule.notMatch) return Rc.NoMatch;
+  const re = rule.compiled.regexp;
+  re.lastIndex = 0;
+  const m = re.exec(uri);
+  if (!m !== rule.negated) return Rc.NoMatch;
 
   st.varyThis = null;
   st.briRC = null;
-  st.briRR = rule.notMatch ? null : m;
+  st.briRR = rule.negated ? null : m;
 
-  const conds = rule.conds;
+  const conds = rule.conditions;
   for (let i = 0; i < conds.length; i++) {
     let c = conds[i]!;
     const rc = applyCond(st, c);
@@ -793,7 +698,7 @@ function applyRule(st: State, rule: CompiledRule): Rc {
     if (st.perdir) {
       newuri = st.perdir + newuri;
       prefixAdded = true;
-    } else if (!f.proxy && !f.redirect) {
+    } else if (!f.proxy && f.redirect === null) {
       newuri = "/" + newuri;
       prefixAdded = true;
     }
@@ -807,7 +712,7 @@ function applyRule(st: State, rule: CompiledRule): Rc {
     st.filename = "proxy:" + st.filename;
     return Rc.Match;
   }
-  if (f.redirect) {
+  if (f.redirect !== null) {
     fullyQualify(st);
     st.status = f.status;
     return Rc.Match;
@@ -833,7 +738,7 @@ function applyList(st: State): { action: number; lastsub: CompiledRule | null } 
   loop: for (;;) {
     for (let i = 0; i < rules.length; i++) {
       let p = rules[i]!;
-      if (st.ctx.isSubrequest && (p.flags.noSubreq || p.flags.redirect)) continue;
+      if (st.ctx.isSubrequest && (p.flags.noSubreq || p.flags.redirect !== null)) continue;
       st.ruleVary = null;
       const rc = applyRule(st, p);
       if (rc !== Rc.NoMatch) {

@@ -31,7 +31,8 @@ import type { HtaccessReader } from "./sections";
 import { applyRewrite, type RewriteContext, type RewriteOutcome } from "./rewrite";
 import { rewriteCookie } from "./rewrite-cookie";
 import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement } from "../auth";
-import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
+import { buildCgiEnviron, CgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
+import type { EnvironPairs } from "../app/environ-pairs";
 import { lookupAccessStatus } from "../auth/lookup-auth";
 import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, satisfyFor, type AccessCompat } from "../auth/access-compat";
 import { requestLogPrefix } from "../log/request-id";
@@ -70,7 +71,7 @@ export interface WsgiTarget {
   readonly callable: string;
   readonly processGroup: string;
   readonly applicationGroup: string;
-  readonly environ: string[];
+  readonly environ: EnvironPairs;
   readonly urlScheme: "http" | "https";
   readonly bodyLimit: number;
   readonly acceptChunked: boolean;
@@ -376,10 +377,9 @@ export class Mapper {
     return { ...r, exprRequest: pass ? this.exprRequest(state, pass.loc, pass.uri, pass.query) : this.exprRequest(state, undefined, uri, query) };
   }
 
-  /** An application request answered from a route plan: only the environ is built. */
+  /** An application request answered from a route plan: its environ is made when asked (CgiEnviron). */
   private fromPlan(plan: RoutePlan, req: MapRequest, query: string | null): WsgiTarget {
-    const environ = buildCgiEnviron(this.engine, plan.environ, { req, headers: req.headers, requestUri: req.target, query, env: plan.env, authEnviron: NO_AUTH });
-    return wsgiTarget(plan, environ);
+    return wsgiTarget(plan, new CgiEnviron(this.engine, plan.environ, req, query, plan.env));
   }
 
   /** One pass of request processing for `uri`; internal redirects recurse. */
@@ -1584,7 +1584,7 @@ function withSlash(p: string): string {
 }
 
 /** An application request's map result; one construction, so every result has one shape. */
-function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: string[]): WsgiTarget {
+function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: EnvironPairs): WsgiTarget {
   return {
     kind: "wsgi",
     env: p.env,

@@ -127,7 +127,8 @@ it("route plans: each request still gets its own method, query, headers, client 
     const base = { protocol: "HTTP/1.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" };
     const envOf = (res) => {
       const e = {};
-      for (let i = 0; i < res.environ.length; i += 2) e[res.environ[i]] = res.environ[i + 1];
+      const pairs = Array.isArray(res.environ) ? res.environ : res.environ.pairs();
+      for (let i = 0; i < pairs.length; i += 2) e[pairs[i]] = pairs[i + 1];
       return e;
     };
     const a = envOf(await mapper.map({ ...base, method: "GET", target: "/app/one.wsgi", headers: ["host", "h"], remoteAddress: "127.0.0.1" }));

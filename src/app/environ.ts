@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import type { WsgiInput } from "./input";
 import type { WsgiErrors } from "./errors-stream";
+import { environPairs, isList, type EnvironPairs } from "./environ-pairs";
 
 export type Environ = Record<string, unknown>;
 
@@ -24,13 +25,20 @@ export interface EnvironOptions {
   readonly extra?: Readonly<Record<string, unknown>>;
 }
 
-const WSGI_VERSION = Object.freeze([1, 0]) as readonly number[];
+export const WSGI_VERSION = Object.freeze([1, 0]) as readonly number[];
 
-export function buildEnviron(pairs: readonly string[], opts: EnvironOptions): Environ {
-  const layout = layouts.find(pairs);
-  const env = layout === null ? buildGeneric(pairs, opts) : layout.build(pairs, layout.scheme(pairs, opts.urlScheme), opts, WSGI_VERSION, fileWrapper);
+/** The environ object for `pairs`; a lazy list that can build the object without being made is not made. */
+export function buildEnviron(pairs: EnvironPairs, opts: EnvironOptions): Environ {
+  let env: Environ | null = null;
+  if (!isList(pairs)) env = pairs.object(opts);
+  if (env === null) env = fromPairs(environPairs(pairs), opts);
   if (opts.extra) Object.assign(env, opts.extra);
   return env;
+}
+
+function fromPairs(pairs: readonly string[], opts: EnvironOptions): Environ {
+  const layout = layouts.find(pairs);
+  return layout === null ? buildGeneric(pairs, opts) : layout.build(pairs, layout.scheme(pairs, opts.urlScheme), opts, WSGI_VERSION, fileWrapper);
 }
 
 /** The reference construction: one property per pair, in order; later keys win. */

@@ -19,6 +19,7 @@
  * burst of requests or responses costs one write and one read on each side, not one each.
  */
 import type { AppRequest } from "./types";
+import { environPairs } from "../app/environ-pairs";
 import {
   EnvironLayouts, LayoutTable, REQ_KEYS, REQUEST_STRINGS, decodeEnviron, decodedRequest, encodeEnviron, requestFlags, requestStrings,
   sameBytes, stringsBound, writeStrings,
@@ -188,7 +189,8 @@ export class Outbox {
    */
   head(id: number, w: WireRequest, x?: HeadExtras): boolean {
     const r = w.req;
-    const env = x === undefined ? r.environ : daemonEnviron(r.environ, x.drop, x.extra);
+    const pairs = environPairs(r.environ);
+    const env = x === undefined ? pairs : daemonEnviron(pairs, x.drop, x.extra);
     const pg = x ? x.processGroup : r.processGroup;
     const strings = requestStrings(r, pg);
     const enc = encodeEnviron(env, this.layouts, strings);

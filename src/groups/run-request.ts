@@ -10,6 +10,7 @@ import type { ErrorLog } from "../log/error-log";
 import type { ScriptCache, WsgiApplication } from "../app/loader";
 import { collectBody, createInput, memoryBody, type BodyBuffer } from "../app/input";
 import { buildEnviron } from "../app/environ";
+import { environPairs } from "../app/environ-pairs";
 import { WsgiErrors } from "../app/errors-stream";
 import { logScriptException, runApplication, sendInternalServerError } from "../app/run";
 import { sendServerErrorPage } from "../static/error-page";
@@ -94,7 +95,7 @@ function failLoad(log: ErrorLog, req: AppRequest, sink: ResponseSink, err: unkno
   if (sink.aborted) return;
   // ServerAdmin and the ServerSignature footer come from the environ: looked up only here,
   // when the page is sent.
-  const env = req.environ;
+  const env = environPairs(req.environ);
   let admin: string | undefined;
   let signature = "";
   for (let i = 0; i + 1 < env.length; i += 2) {

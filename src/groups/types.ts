@@ -4,6 +4,7 @@
  * The map phase produces an AppRequest; an ApplicationHost runs it and writes the response.
  */
 import type { RequestBody, ResponseSink } from "../http/types";
+import type { EnvironPairs } from "../app/environ-pairs";
 
 /** Everything needed to run one request in an application, in a form that can cross threads and processes. */
 export interface AppRequest {
@@ -17,8 +18,11 @@ export interface AppRequest {
   readonly processGroup: string;
   /** Request method (HEAD sends no body). */
   readonly method: string;
-  /** The string environ keys as a flat `[key, value, ...]` list (CGI, HTTP_*, mod_wsgi.*, SetEnv). */
-  readonly environ: readonly string[];
+  /**
+   * The string environ keys as a flat `[key, value, ...]` list (CGI, HTTP_*, mod_wsgi.*,
+   * SetEnv), or one made when asked (environPairs): a request answered from a route plan.
+   */
+  readonly environ: EnvironPairs;
   /** `wsgi.url_scheme`. */
   readonly urlScheme: "http" | "https";
   readonly multithread: boolean;

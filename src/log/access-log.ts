@@ -12,6 +12,7 @@
 import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
 import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
+import { environPairs } from "../app/environ-pairs";
 import type { MapResult } from "../map/mapper";
 import { configuredName, requestHost, selectHost, serverBanner, serverIdentity, type ConfiguredName } from "../map/host";
 import { NodewsgiError } from "../errors";
@@ -365,7 +366,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   get uriPath(): string | undefined {
     const r = this.result;
     if (r?.kind === "wsgi") {
-      const e = r.environ;
+      const e = environPairs(r.environ);
       let script: string | undefined, info: string | undefined, redirected = false;
       for (let i = 0; i < e.length; i += 2) {
         if (e[i] === "SCRIPT_NAME") script = e[i + 1];
@@ -415,7 +416,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     const r = this.result;
     if (r === null) return undefined;
     if (r.kind === "wsgi") {
-      const e = r.environ;
+      const e = environPairs(r.environ);
       for (let i = e.length - 2; i >= 0; i -= 2) if (e[i] === name) return e[i + 1];
       return undefined;
     }

@@ -22,6 +22,7 @@ import type { HookScript } from "../config/model";
 import type { ErrorLog } from "../log/error-log";
 import { callHookWithin, type HookCall, type HookRunner } from "../app/hooks";
 import { hookGroupName } from "../auth/wsgi-hook-environ";
+import { environPairs, type EnvironPairs } from "../app/environ-pairs";
 import { toByteString } from "../engine/byte-string";
 import { resolveGroupName } from "./groups";
 
@@ -44,7 +45,7 @@ export interface Routing {
   readonly applicationGroup: string;
   readonly callable: string;
   /** The flat environ list. */
-  readonly environ: string[];
+  readonly environ: EnvironPairs;
 }
 
 export interface DispatchOptions {
@@ -61,7 +62,7 @@ const ROUTING_KEYS = ["mod_wsgi.process_group", "mod_wsgi.application_group", "m
 export async function runDispatch(route: DispatchRoute, routing: Routing, opts: DispatchOptions): Promise<Routing | null> {
   const group = hookGroupName(route.script.applicationGroup, route);
   const environ: Record<string, string> = {};
-  const pairs = routing.environ;
+  const pairs = environPairs(routing.environ);
   for (let i = 0; i + 1 < pairs.length; i += 2) environ[pairs[i]!] = pairs[i + 1]!;
   // mod_wsgi's Dispatch_environ: subprocess_env before the script is started.
   delete environ["mod_wsgi.callable_object"];

@@ -2,11 +2,15 @@
  * The CGI/WSGI environ of a request, as mod_wsgi builds it (wsgi_build_environment): the
  * header keys from the engine (with trusted-proxy rewriting), Apache's CGI variables, the
  * request's environment (SetEnv, rewrite E=, REDIRECT_*), and the mod_wsgi.* keys.
- * The result is a flat `[key, value, ...]` list of strings; later keys win.
+ * The result is a flat `[key, value, ...]` list of strings; later keys win. For a request
+ * answered from a route plan, CgiEnviron makes that list only when something asks for it.
  */
 import type { Engine, ProxyList } from "../engine/types";
 import type { MapRequest } from "./mapper";
 import { requestIdOf } from "../log/request-id";
+import type { LazyEnviron } from "../app/environ-pairs";
+import type { Environ, EnvironOptions } from "../app/environ";
+import { planEnvironObject } from "./environ-object";
 
 /** What the environ takes from where the request was mapped: the same for every request of a route plan. */
 export interface RouteEnviron {
@@ -67,24 +71,77 @@ function microsNow(): string {
 export const NO_AUTH: Readonly<Record<string, string>> = Object.freeze({});
 
 export function buildCgiEnviron(engine: Engine, e: RouteEnviron, r: RequestEnviron): string[] {
-  const req = r.req;
-  const out: string[] = [];
-  if (r.env.size > 0) for (const [k, v] of r.env) out.push(k, v);
+  return cgiPairs(engine, e, r.req, r.headers, r.requestUri, r.query, r.env, r.authEnviron, microsNow(), requestIdOf(r.req));
+}
 
-  const headers = engine.headersToEnviron(r.headers, { passAuthorization: e.passAuthorization });
+/**
+ * The environ of a request answered from a route plan, as a list made only when something
+ * asks for it (the access log, the worker and daemon encoders, the 500 page). The in-thread
+ * host asks for `object` instead: the application's environ built straight from the plan's
+ * layout, without the list, whose allocation and garbage cost more than filling it (see
+ * bench/LIMITS.md and ./environ-object.ts). The time and the request id are taken when the
+ * request is mapped, as for a list built then.
+ */
+export class CgiEnviron implements LazyEnviron {
+  private list: string[] | null = null;
+  readonly start: string;
+  readonly id: string;
+
+  constructor(
+    private readonly engine: Engine,
+    readonly route: RouteEnviron,
+    readonly req: MapRequest,
+    readonly query: string | null,
+    readonly env: ReadonlyMap<string, string>,
+  ) {
+    this.start = microsNow();
+    this.id = requestIdOf(req);
+  }
+
+  pairs(): readonly string[] {
+    if (this.list === null) {
+      const req = this.req;
+      this.list = cgiPairs(this.engine, this.route, req, req.headers, req.target, this.query, this.env, NO_AUTH, this.start, this.id);
+    }
+    return this.list;
+  }
+
+  object(opts: EnvironOptions): Environ | null {
+    // Trusted-proxy headers rewrite the list after it is made: those requests take the list.
+    if (this.list !== null || this.route.trustedProxyHeaders !== null) return null;
+    return planEnvironObject(this, this.engine.headersToEnviron(this.req.headers, { passAuthorization: this.route.passAuthorization }), opts);
+  }
+}
+
+function cgiPairs(
+  engine: Engine,
+  e: RouteEnviron,
+  req: MapRequest,
+  requestHeaders: readonly string[],
+  requestUri: string,
+  query: string | null,
+  env: ReadonlyMap<string, string>,
+  auth: Readonly<Record<string, string>>,
+  now: string,
+  id: string,
+): string[] {
+  const out: string[] = [];
+  if (env.size > 0) for (const [k, v] of env) out.push(k, v);
+
+  const headers = engine.headersToEnviron(requestHeaders, { passAuthorization: e.passAuthorization });
   let overrides: readonly string[] = [];
   if (e.trustedProxyHeaders && e.trustedProxyHeaders.length > 0) {
     overrides = engine.applyTrustedProxyHeaders(headers, req.remoteAddress, e.trustedProxyHeaders, e.trustedProxies).set;
   }
   for (let i = 0; i < headers.length; i++) out.push(headers[i]);
 
-  const now = microsNow();
+  // Keep in step with ./environ-object.ts, which builds the same keys in the same order.
   out.push(
     "GATEWAY_INTERFACE", "CGI/1.1",
     "SERVER_PROTOCOL", req.protocol,
     "REQUEST_METHOD", req.method,
-    "QUERY_STRING", r.query ?? "",
-    "REQUEST_URI", r.requestUri,
+    "QUERY_STRING", query ?? "",
+    "REQUEST_URI", requestUri,
     "SCRIPT_NAME", e.scriptName,
     "PATH_INFO", e.pathInfo,
     "SCRIPT_FILENAME", e.scriptFilename,
@@ -102,7 +159,6 @@ export function buildCgiEnviron(engine: Engine, e: RouteEnviron, r: RequestEnvir
     "REMOTE_PORT", String(req.remotePort),
   );
   if (e.pathTranslated !== null) out.push("PATH_TRANSLATED", e.pathTranslated);
-  const auth = r.authEnviron;
   if (auth !== NO_AUTH) for (const k in auth) out.push(k, auth[k]);
   out.push(
     "mod_wsgi.script_name", e.scriptName,
@@ -118,7 +174,7 @@ export function buildCgiEnviron(engine: Engine, e: RouteEnviron, r: RequestEnvir
     "mod_wsgi.listener_host", req.localAddress,
     "mod_wsgi.listener_port", String(req.localPort),
     // Shared with the error log lines and the access log's %L of this request.
-    "mod_wsgi.request_id", requestIdOf(req),
+    "mod_wsgi.request_id", id,
     "mod_wsgi.request_start", now,
     "mod_wsgi.script_start", now,
   );

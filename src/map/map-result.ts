@@ -8,6 +8,7 @@ import type { DirSettings } from "../config/model";
 import type { ExprRequest } from "../config/expr";
 import type { HeaderPair, IncomingRequest, RequestBody } from "../http/types";
 import type { DispatchRoute } from "./dispatch-script";
+import type { EnvironPairs } from "../app/environ-pairs";
 
 /**
  * What the map phase needs from a request (copied off the wire by the front end): everything
@@ -24,7 +25,7 @@ export interface WsgiTarget {
   readonly callable: string;
   readonly processGroup: string;
   readonly applicationGroup: string;
-  readonly environ: string[];
+  readonly environ: EnvironPairs;
   readonly urlScheme: "http" | "https";
   readonly bodyLimit: number;
   readonly acceptChunked: boolean;

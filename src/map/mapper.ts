@@ -40,7 +40,8 @@ import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
 import { applyRewrite } from "./rewrite";
 import { applyRewriteEnv, rewriteStatus, RewriteHooks } from "./rewrite-hooks";
-import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
+import { buildCgiEnviron, CgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
+import type { EnvironPairs } from "../app/environ-pairs";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
 import { withIfSections } from "./if-sections";
@@ -220,10 +221,9 @@ export class Mapper {
     return { ...r, exprRequest: pass ? exprRequest(state, pass.loc, pass.uri, pass.query, this.lookups) : exprRequest(state, undefined, uri, query, this.lookups) };
   }
 
-  /** An application request answered from a route plan: only the environ is built. */
+  /** An application request answered from a route plan: its environ is made when asked (CgiEnviron). */
   private fromPlan(plan: RoutePlan, req: MapRequest, query: string | null): WsgiTarget {
-    const environ = buildCgiEnviron(this.engine, plan.environ, { req, headers: req.headers, requestUri: req.target, query, env: plan.env, authEnviron: NO_AUTH });
-    return wsgiTarget(plan, environ);
+    return wsgiTarget(plan, new CgiEnviron(this.engine, plan.environ, req, query, plan.env));
   }
 
   /** One pass of request processing for `uri`; internal redirects recurse. */
@@ -664,7 +664,7 @@ function slashRedirect(state: RequestState, uri: string, query: string | null, s
 }
 
 /** An application request's map result; one construction, so every result has one shape. */
-function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: string[]): WsgiTarget {
+function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: EnvironPairs): WsgiTarget {
   return {
     kind: "wsgi",
     env: p.env,

@@ -23,10 +23,12 @@ function comparableMapResult(result) {
   delete out.exprRequest;
   if (out.stat) out.stat = out.stat.ino;
   if (out.environ) {
+    // A plan's answer makes its list when asked (src/map/environ.ts CgiEnviron).
+    const pairs = Array.isArray(out.environ) ? out.environ : out.environ.pairs();
     const env = [];
-    for (let i = 0; i < out.environ.length; i += 2) {
-      const k = out.environ[i];
-      if (!/^mod_wsgi\.(request_id|request_start|script_start)$/.test(k)) env.push(k, out.environ[i + 1]);
+    for (let i = 0; i < pairs.length; i += 2) {
+      const k = pairs[i];
+      if (!/^mod_wsgi\.(request_id|request_start|script_start)$/.test(k)) env.push(k, pairs[i + 1]);
     }
     out.environ = env;
   }

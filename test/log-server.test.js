@@ -398,6 +398,70 @@ exports.application = async (environ, start_response) => {
   });
 });
 
+describe("pipelined requests wait in bounded numbers (node front end)", () => {
+  // Requests pipelined behind a slow one wait their turn; node:http keeps reading meanwhile, so
+  // a connection with more than 256 waiting is cut off rather than held in memory.
+  const GATED = `"use strict";
+exports.application = async (environ, start_response) => {
+  globalThis.__gateStarted = true;
+  await new Promise((r) => { globalThis.__gateOpen = r; });
+  start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "4"]]);
+  return [Buffer.from("gate")];
+};
+`;
+  const net = require("node:net");
+  /** Sends `n` GETs of /file.txt pipelined behind a gated request; resolves with the client's view. */
+  function pipeline(port, n) {
+    const H = "Host: x\r\n";
+    const text = `GET /gate HTTP/1.1\r\n${H}\r\n` + `GET /file.txt HTTP/1.1\r\n${H}\r\n`.repeat(n - 1) + `GET /file.txt HTTP/1.1\r\n${H}Connection: close\r\n\r\n`;
+    const chunks = [];
+    const sock = net.connect(port, "127.0.0.1", () => sock.write(text));
+    sock.on("data", (c) => chunks.push(c));
+    sock.on("error", () => {});
+    const closed = new Promise((resolve) => sock.on("close", resolve)).then(() => Buffer.concat(chunks).toString("latin1"));
+    return { closed };
+  }
+  const statusesOf = (text) => text.match(/HTTP\/1\.1 \d{3} /g) ?? [];
+
+  it("answers 200 pipelined requests in order once the one ahead is done", async () => {
+    const s = await start(`MaxKeepAliveRequests 0\nWSGIScriptAlias /gate @DIR@/gate.js application-group=%{GLOBAL}`);
+    try {
+      fs.writeFileSync(path.join(s.dir, "gate.js"), GATED);
+      globalThis.__gateStarted = false;
+      const c = pipeline(s.port, 200);
+      assert.ok(await waitFor(() => globalThis.__gateStarted && s.server.frontEnd.pipelinedWaiting === 200));
+      globalThis.__gateOpen();
+      const text = await c.closed;
+      const statuses = statusesOf(text);
+      assert.equal(statuses.length, 201);
+      assert.ok(statuses.every((x) => x === "HTTP/1.1 200 "));
+      assert.ok(text.indexOf("gate") < text.indexOf("0123456789"), "the gated response comes first");
+      assert.equal(s.server.frontEnd.pipelinedWaiting, 0);
+    } finally {
+      await s.server.stop();
+    }
+  });
+
+  it("closes a connection with more than 256 requests waiting, and keeps serving others", async () => {
+    const s = await start(`MaxKeepAliveRequests 0\nWSGIScriptAlias /gate @DIR@/gate.js application-group=%{GLOBAL}`);
+    try {
+      fs.writeFileSync(path.join(s.dir, "gate.js"), GATED);
+      globalThis.__gateStarted = false;
+      // Closed while the request ahead is still under way: nothing was answered.
+      const c = pipeline(s.port, 5000);
+      const text = await Promise.race([c.closed, new Promise((r) => setTimeout(() => r(null), 10000).unref())]);
+      assert.notEqual(text, null, "the connection was not closed");
+      assert.equal(statusesOf(text).length, 0);
+      assert.ok(globalThis.__gateStarted);
+      assert.ok(await waitFor(() => s.server.frontEnd.pipelinedWaiting === 0));
+      globalThis.__gateOpen();
+      assert.equal((await get(s.port, "/file.txt")).status, 200);
+    } finally {
+      await s.server.stop();
+    }
+  });
+});
+
 describe("access log: expr= conditions that fail to evaluate, and the fields they read", () => {
   // httpd 2.4: ap_expr_exec's line (error) and AH00644 (warn), both from mod_log_config; the
   // request is not logged there. An expression that does not reach the failing part is fine.

@@ -28,6 +28,9 @@ export class NodeFrontEnd implements FrontEnd {
   private readonly current = new WeakMap<Socket, NodeSink>();
   /** Sockets whose request was refused: whatever else was pipelined on them is never run. */
   private readonly refused = new WeakSet<Socket>();
+  /** Requests pipelined behind a socket's request under way, in order (at most MAX_PIPELINED_WAITING). */
+  private readonly waiting = new WeakMap<Socket, [http.IncomingMessage, http.ServerResponse][]>();
+  private waitingCount = 0;
   serverHeader = "";
   /** KeepAlive Off: every response closes its connection. */
   keepAliveOff = false;
@@ -42,6 +45,11 @@ export class NodeFrontEnd implements FrontEnd {
   ) {
     this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
     this.onRefusal = options.onRefusal;
+  }
+
+  /** Requests read but not started: pipelined behind their connection's request under way. */
+  get pipelinedWaiting(): number {
+    return this.waitingCount;
   }
 
   get inFlight(): number {
@@ -121,17 +129,34 @@ export class NodeFrontEnd implements FrontEnd {
     }
   }
 
+  /** The socket's request under way is done: run the first one pipelined behind it. */
+  private runNext(socket: Socket): void {
+    const queue = this.waiting.get(socket);
+    if (queue === undefined) return;
+    // The connection went away (or closes after the request before): never run what waited.
+    const next = socket.writable ? queue.shift() : undefined;
+    this.waitingCount -= next === undefined ? queue.length : 1;
+    if (next === undefined || queue.length === 0) this.waiting.delete(socket);
+    if (next !== undefined) this.accept(next[0], next[1]);
+  }
+
   private accept(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
     // node:http hands over pipelined requests at once (and queues their responses). httpd reads
     // a connection's next request only when the one before it is done, so requests run, finish
     // and are logged in the order they came: this one waits for the one under way.
-    const ahead = this.current.get(socket);
-    if (ahead !== undefined) {
-      ahead.whenDone(() => {
-        // The connection went away (or closes after the request before): never run it.
-        if (socket.writable) this.accept(req, res);
-      });
+    if (this.current.has(socket)) {
+      let queue = this.waiting.get(socket);
+      if (queue === undefined) this.waiting.set(socket, (queue = []));
+      // node:http reads and parses on regardless (only its own response backlog pauses it, and
+      // a waiting request has none yet): past the bound the client is cut off instead of
+      // making the server hold whatever it sends.
+      if (queue.length >= MAX_PIPELINED_WAITING) {
+        socket.destroy();
+        return;
+      }
+      queue.push([req, res]);
+      this.waitingCount++;
       return;
     }
     if (this.refused.has(socket)) {
@@ -140,7 +165,10 @@ export class NodeFrontEnd implements FrontEnd {
       return;
     }
     this.active++;
-    const sink = new NodeSink(req, res, this, () => this.current.delete(socket));
+    const sink = new NodeSink(req, res, this, () => {
+      this.current.delete(socket);
+      this.runNext(socket);
+    });
     this.current.set(socket, sink);
     // MaxKeepAliveRequests: the last request a connection may carry is answered with
     // Connection: close, as httpd does. (node's own maxRequestsPerSocket answers the requests
@@ -268,6 +296,13 @@ class NodeBody implements RequestBody {
   }
 }
 
+/**
+ * How many requests a connection may pipeline ahead of its response under way. Real clients
+ * pipeline a few (benchmarks 16 or so); the uWS front end refuses any pipelining behind an
+ * unfinished response.
+ */
+const MAX_PIPELINED_WAITING = 256;
+
 /** How long a response cut short may take to flush what it had sent before its socket is closed. */
 const FLUSH_BEFORE_CLOSE_MS = 10_000;
 
@@ -281,8 +316,6 @@ class NodeSink implements ResponseSink {
   private continuePending = false;
   /** The connection's last request (MaxKeepAliveRequests): its response closes it. */
   closeAfter = false;
-  /** What waits for this response to be done (requests pipelined behind it). */
-  private followers: (() => void)[] | null = null;
 
   constructor(
     req: http.IncomingMessage,
@@ -307,18 +340,9 @@ class NodeSink implements ResponseSink {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.onSettled();
+    // The front end first (a drain may close the connection), then what the socket does next.
     this.owner.settle();
-    const next = this.followers;
-    if (next !== null) {
-      this.followers = null;
-      for (const run of next) run();
-    }
-  }
-
-  /** Run `fn` once this response is done (a request pipelined behind it). */
-  whenDone(fn: () => void): void {
-    (this.followers ??= []).push(fn);
+    this.onSettled();
   }
 
   onAbort(cb: () => void): void {

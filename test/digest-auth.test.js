@@ -325,7 +325,7 @@ describe("mod_auth_digest: parsing as httpd does", () => {
       fs.writeFileSync(file, "a:r:h1\na:r:h2\nb::r::h:x\n  # comment\nc:r\n");
       const cache = new HtpasswdCache();
       assert.equal(await cache.realmHash(file, "a", "r"), "h1");
-      assert.equal(cache.realmHashSync(file, "b", "r"), "h");
+      assert.equal(await cache.realmHash(file, "b", "r"), "h");
       assert.equal(await cache.realmHash(file, "c", "r"), "");
       assert.equal(await cache.realmHash(file, "a", "R"), undefined);
       fs.writeFileSync(file, "a:r:new\n");

@@ -159,8 +159,8 @@ export interface StepOptions extends AuthorizeOptions {
 type Steps<R> = Generator<AccessStep, R, unknown>;
 
 /** The parsed AuthUserFile and AuthGroupFile files of callers that bring no cache (the mapper's requests and lookups alike: one copy of each file in memory). */
-export const sharedCache = new HtpasswdCache();
-export const sharedGroupFiles = new GroupFileCache();
+const sharedCache = new HtpasswdCache();
+const sharedGroupFiles = new GroupFileCache();
 let sharedDigest: DigestState | undefined;
 
 export type Log = (level: "error" | "info" | "debug", module: string, msg: string, errno?: string) => void;

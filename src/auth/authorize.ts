@@ -9,7 +9,7 @@ import { answerFileStep, driveAsync } from "./steps";
 import { accessSteps, type AccessStep, type AuthConfig, type AuthRequest, type AuthResult, type AuthorizeOptions } from "./access-steps";
 import type { Requirement } from "./require";
 
-export { parseBasicCredentials, noWsgiScript, sharedCache, sharedGroupFiles } from "./access-steps";
+export { parseBasicCredentials } from "./access-steps";
 export type { AuthConfig, AuthRequest, AuthResult, AuthorizeOptions, AuthnOutcome, RealmHashOutcome, Log } from "./access-steps";
 
 /** Decide access for a request against a compiled requirement (null: no Require applies). */

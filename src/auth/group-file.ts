@@ -17,7 +17,7 @@
  */
 import * as fs from "node:fs";
 import { NodewsgiError } from "../errors";
-import { answerFileStep, answerFileStepSync, driveAsync, driveSync, type FileStep } from "./steps";
+import { answerFileStep, driveAsync, type FileStep } from "./steps";
 
 /** apr_isspace over one char code (the C locale: space, \t \n \v \f \r). */
 function isSpace(c: number): boolean {
@@ -144,11 +144,6 @@ export class GroupFileCache {
    */
   groupsFor(file: string, user: string): Promise<ReadonlySet<string>> {
     return driveAsync(this.groupsSteps(file, user), answerFileStep);
-  }
-
-  /** groupsFor for a caller that cannot wait (a RewriteCond -U/-F lookup): the same cache, synchronous calls. */
-  groupsForSync(file: string, user: string): ReadonlySet<string> {
-    return driveSync(this.groupsSteps(file, user), answerFileStepSync);
   }
 
   /** groupsFor as steps (./steps.ts): a stat, and the text read again only when the file changed. */

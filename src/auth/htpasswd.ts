@@ -14,7 +14,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { NodewsgiError } from "../errors";
 import { md5Crypt } from "./md5-crypt";
-import { answerFileStep, answerFileStepSync, driveAsync, driveSync, type FileStep } from "./steps";
+import { answerFileStep, driveAsync, type FileStep } from "./steps";
 
 export type VerifyOutcome = { ok: true } | { ok: false; reason: string; unsupported?: boolean };
 
@@ -100,11 +100,6 @@ export function answerBcryptSync(step: BcryptStep): boolean {
 /** Check `password` against a stored htpasswd hash. Async because bcrypt is deliberately slow and must not block the event loop. */
 export function verifyPassword(password: Buffer, hash: string): Promise<VerifyOutcome> {
   return driveAsync(verifySteps(password, hash), answerBcrypt);
-}
-
-/** verifyPassword for a caller that cannot wait (a RewriteCond -U/-F lookup): the same answers, bcrypt blocking. */
-export function verifyPasswordSync(password: Buffer, hash: string): VerifyOutcome {
-  return driveSync(verifySteps(password, hash), answerBcryptSync);
 }
 
 /** The schemes checked in microseconds. */
@@ -202,24 +197,9 @@ export class HtpasswdCache {
     return driveAsync(this.lookupSteps(file, user), answerFileStep);
   }
 
-  /** lookup for a caller that cannot wait: the same cache, read with synchronous calls. */
-  lookupSync(file: string, user: string): string | undefined {
-    return driveSync(this.lookupSteps(file, user), answerFileStepSync);
-  }
-
   /** The hash of the first `user:realm:hash` line of `file` (htdigest, for Digest), or undefined; throws as lookup does. */
   realmHash(file: string, user: string, realm: string): Promise<string | undefined> {
     return driveAsync(this.realmHashSteps(file, user, realm), answerFileStep);
-  }
-
-  /** realmHash for a caller that cannot wait. */
-  realmHashSync(file: string, user: string, realm: string): string | undefined {
-    return driveSync(this.realmHashSteps(file, user, realm), answerFileStepSync);
-  }
-
-  /** The parsed users of `file`, read again when it changed. */
-  async load(file: string): Promise<Map<string, string>> {
-    return (await driveAsync(this.entrySteps(file), answerFileStep)).users;
   }
 
   /** lookup as steps (./steps.ts), for a sequence that reads the file among other steps. */

@@ -14,7 +14,7 @@ import { logExprFailure } from "./expr-context";
 import type { Engine } from "../engine/types";
 import { textOf } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
-import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type Requirement, type RequireInput } from "../auth";
+import { compileRequire, evaluateRequire, isRequestIndependent, authorize, type AuthConfig, type Requirement, type RequireInput } from "../auth";
 import { accessAllowed, accessNeedsHostName, accessRequestIndependent, doubleReverseName, satisfyFor, type AccessCompat } from "../auth/access-compat";
 import { requestLogPrefix } from "../log/request-id";
 import { InThreadHookRunner, type HookRunner } from "../app/hooks";
@@ -165,10 +165,10 @@ export class AccessPhase {
       // AUTHZ_GENERAL_ERROR (a `Require expr` that could not be evaluated, logged already): 500.
       if (verdict === "error") return { kind: "error", status: 500, settings };
     }
-    return this.authenticate(state, settings, uri, filename, requirement, authType);
+    return this.authenticate(state, settings, uri, filename, requirement);
   }
 
-  private async authenticate(state: RequestState, settings: DirSettings, uri: string, filename: string, requirement: Requirement | null, authType: string | undefined): Promise<MapResult | null> {
+  private async authenticate(state: RequestState, settings: DirSettings, uri: string, filename: string, requirement: Requirement | null): Promise<MapResult | null> {
     const req = state.req;
     const result = await authorize(
       {
@@ -182,17 +182,10 @@ export class AccessPhase {
         env: state.env,
         hostName: state.hostName,
         ...(requirement && this.exprRequirements.has(requirement) ? { expr: this.requireExpr(state, uri) } : {}),
-        ...(authType?.toLowerCase() === "digest" ? { digest: this.digestRequest(state) } : {}),
+        ...(isDigest(settings) ? { digest: this.digestRequest(state) } : {}),
       },
       requirement,
-      {
-        ...(authType ? { type: authType } : {}),
-        ...(settings.authName ? { name: settings.authName.value } : {}),
-        ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
-        ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
-        ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
-        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
-      },
+      authConfigOf(settings),
       { log: this.log, digestState: this.digest, ...this.wsgiAuthHooks(state, settings, uri) },
     );
     if (result.user !== undefined) state.user = result.user;
@@ -302,4 +295,28 @@ function toRequireInput(c: AuthzItem): RequireInput {
 /** A word quoted so that ap_getword_conf (confWords) gives it back. */
 function confQuote(word: string): string {
   return word !== "" && !/[\s"'\\]/.test(word) ? word : `"${word.replace(/[\\"]/g, "\\$&")}"`;
+}
+
+const authConfigs = new WeakMap<DirSettings, AuthConfig>();
+
+/** What the authentication steps read of a section's Auth* directives (made once per settings object). */
+export function authConfigOf(settings: DirSettings): AuthConfig {
+  let c = authConfigs.get(settings);
+  if (c === undefined) {
+    c = {
+      ...(settings.authType ? { type: settings.authType.value } : {}),
+      ...(settings.authName ? { name: settings.authName.value } : {}),
+      ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
+      ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
+      ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
+      ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
+    };
+    authConfigs.set(settings, c);
+  }
+  return c;
+}
+
+/** AuthType Digest (the name is case-insensitive, as httpd's). */
+export function isDigest(settings: DirSettings): boolean {
+  return settings.authType?.value.toLowerCase() === "digest";
 }

@@ -8,7 +8,7 @@ import type { ErrorLog } from "../log/error-log";
 import { lookupAccessStatus } from "../auth/lookup-auth";
 import { accessAllowed, satisfyFor } from "../auth/access-compat";
 import { requestLogPrefix } from "../log/request-id";
-import type { AccessPhase } from "./access-phase";
+import { authConfigOf, isDigest, type AccessPhase } from "./access-phase";
 import { locate, translateAliases } from "./locate";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
 import type { Translation } from "./route-cache";
@@ -66,17 +66,10 @@ export class Lookups {
         uri: logUri,
         logPrefix: requestLogPrefix(req),
         env: state.env,
-        ...(settings.authType?.value === "Digest" ? { digest: this.access.digestRequest(state) } : {}),
+        ...(isDigest(settings) ? { digest: this.access.digestRequest(state) } : {}),
       },
       requirement,
-      {
-        ...(settings.authType ? { type: settings.authType.value } : {}),
-        ...(settings.authName ? { name: settings.authName.value } : {}),
-        ...(settings.authUserFile ? { userFile: settings.authUserFile.value } : {}),
-        ...(settings.authGroupFile ? { groupFile: settings.authGroupFile.value } : {}),
-        ...(settings.authBasicProvider ? { providers: settings.authBasicProvider.value } : {}),
-        ...(settings.authDigest ? { digest: settings.authDigest.value } : {}),
-      },
+      authConfigOf(settings),
       {
         log: this.log,
         digestState: this.access.digest,

@@ -254,14 +254,14 @@ export class Mapper {
         case "status":
           return rewriteStatus(state, outcome.status, `rewrite rule answered ${outcome.status}`, t.sections.serverSettings);
         case "internal-redirect":
-          return bad(500, "unexpected internal redirect from server-context rewrite");
+          return bad(500, "unexpected internal redirect from server-context rewrite", t.sections.serverSettings);
         case "file":
           query = outcome.query;
           translated = { filename: outcome.filename, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler, forcedType };
           break;
         case "uri":
           // [PT] to an absolute URL not naming this server: ap_core_translate's "Invalid URI".
-          if (!outcome.uri.startsWith("/")) return bad(400, `Invalid URI in request '${outcome.uri}'`);
+          if (!outcome.uri.startsWith("/")) return bad(400, `Invalid URI in request '${outcome.uri}'`, t.sections.serverSettings);
           query = outcome.query;
           uri = outcome.uri;
           break;

@@ -83,7 +83,10 @@ function logProblem(log: ErrorLog, state: RequestState, line: string): void {
 /**
  * setup_choice_response's check on a transparent type map's choice (a neighbour: the map's
  * settings are its own): a variant that is a type map itself, or that MultiViews would
- * negotiate, is a configuration error, 506 Variant Also Negotiates.
+ * negotiate, is a configuration error, 506 Variant Also Negotiates. "A type map itself" is by
+ * handler only (SetHandler/AddHandler type-map), not by the application/x-type-map content
+ * type: httpd compares the subrequest's r->handler, which a content type becomes only when
+ * the handler is invoked.
  */
 function variantNegotiates(file: string, settings: DirSettings, options: ReadonlySet<string>, req: NegotiationRequest): boolean {
   const set = settings.handler?.value;

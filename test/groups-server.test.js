@@ -113,7 +113,7 @@ WSGIScriptAlias /missing @DIR@/missing.js`);
     const script = path.join(s.dir, "where.js");
     // The daemon process's line comes over its own channel, and may land after the response.
     const nocall = () => logged().split("\n").filter((l) => l.includes("does not contain WSGI application 'nothere'"));
-    for (const deadline = Date.now() + 5000; nocall().length < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    for (const deadline = Date.now() + 30_000; nocall().length < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     const lines = nocall();
     assert.equal(lines.length, 3, logged());
     for (const l of lines) assert.match(l, new RegExp(`\\[wsgi:error\\].*mod_wsgi \\(pid=\\d+\\): Target WSGI script '${script}' does not contain WSGI application 'nothere'\\.$`));

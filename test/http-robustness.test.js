@@ -435,7 +435,8 @@ for (const frontEnd of ["node", "uws"]) {
       const clean = await server.stop(GRACE);
       assert.ok(Date.now() - t0 < GRACE / 3, `stop took ${Date.now() - t0} ms`);
       assert.equal(clean, true);
-      const deadline = (p) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(Infinity), GRACE / 3))]);
+      // Unref'd: a timer left pending must not hold the test process open once the close came.
+      const deadline = (p) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(Infinity), GRACE / 3).unref())]);
       assert.ok((await deadline(halfClosed)) - t0 < GRACE / 3, "the half-sent request's connection is closed");
       assert.ok((await deadline(idleClosed)) - t0 < GRACE / 3, "the idle keep-alive connection is closed");
     });

@@ -105,18 +105,23 @@ async function expectOutcome(port, bytes, want) {
     assert.equal(r.closed, false, "uWS leaves this connection to its idle timeout");
     return;
   }
-  const r = await exchange(port, bytes, { timeoutMs: 1500 });
+  // A connection the server closes ends the exchange then (the bound is for a broken run); one
+  // that must stay open is watched for 1.5 s. "At once" is told from an idle close (the 5 s
+  // KeepAliveTimeout, uWS's 10 s), with room for a loaded machine.
+  const closes = want === "dropped" || want.close;
+  const AT_ONCE_MS = 4000;
+  const r = await exchange(port, bytes, { timeoutMs: closes ? 30_000 : 1500 });
   if (want === "dropped") {
     assert.equal(r.raw.length, 0, `expected no response, got ${JSON.stringify(r.raw.toString("latin1").slice(0, 60))}`);
     assert.ok(r.closed, "the connection is closed");
-    assert.ok(r.ms < 1000, `closed at once, not after ${r.ms} ms`);
+    assert.ok(r.ms < AT_ONCE_MS, `closed at once, not after ${r.ms} ms`);
     return;
   }
   const responses = parseResponses(r.raw);
   assert.equal(responses.length, 1, `one response, got ${JSON.stringify(r.raw.toString("latin1").slice(0, 120))}`);
   assert.equal(responses[0].status, want.status);
   if (want.close) {
-    assert.ok(r.closed && r.ms < 1000, "the connection is closed after the response");
+    assert.ok(r.closed && r.ms < AT_ONCE_MS, `the connection is closed after the response (${r.ms} ms)`);
     if (want.status >= 400) assert.match(responses[0].headers.connection ?? "", /close/i);
   } else {
     assert.equal(r.closed, false, "the connection stays open");
@@ -215,7 +220,7 @@ for (const frontEnd of ["node", "uws"]) {
           assert.deepEqual(rs.map((x) => x.body.toString()), ["slow 50", "Hello World!"]);
         } else {
           assert.equal(rs.length, 0);
-          assert.ok(r.ms < 1000, "closed at once");
+          assert.ok(r.ms < 4000, `closed at once (${r.ms} ms), not by the 10 s idle timeout`);
         }
         // A static file is read asynchronously too.
         const st = await exchange(port, `GET /index.html HTTP/1.1\r\n${H}\r\nGET /app HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);

@@ -106,11 +106,12 @@ async function expectOutcome(port, bytes, want) {
     return;
   }
   // A connection the server closes ends the exchange then (the bound is for a broken run); one
-  // that must stay open is watched for 1.5 s. "At once" is told from an idle close (the 5 s
-  // KeepAliveTimeout, uWS's 10 s), with room for a loaded machine.
+  // that must stay open is watched for a second after its complete answer. "At once" is told
+  // from an idle close (the 5 s KeepAliveTimeout, uWS's 10 s), with room for a loaded machine.
   const closes = want === "dropped" || want.close;
   const AT_ONCE_MS = 4000;
-  const r = await exchange(port, bytes, { timeoutMs: closes ? 30_000 : 1500 });
+  const answered = (buf) => parseResponses(buf).some((x) => x.complete);
+  const r = await exchange(port, bytes, closes ? { timeoutMs: 30_000 } : { timeoutMs: 30_000, until: answered, lingerMs: 1000 });
   if (want === "dropped") {
     assert.equal(r.raw.length, 0, `expected no response, got ${JSON.stringify(r.raw.toString("latin1").slice(0, 60))}`);
     assert.ok(r.closed, "the connection is closed");

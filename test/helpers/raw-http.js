@@ -178,9 +178,11 @@ async function startServer(frontEnd, site = makeSite()) {
  * everything until the server closes or `timeoutMs` passes. Resolves
  * `{ raw, closed, ms }`: `closed` is true when the server ended the connection. The default
  * bound is generous, for exchanges the server ends: it only stops a broken run. A test that
- * expects the connection left open passes its own, short `timeoutMs` (or `until`).
+ * expects the connection left open passes its own, short `timeoutMs` (or `until`). Once
+ * `until(bytes)` holds, the exchange ends after `lingerMs` more (0 by default) unless the server
+ * closes first: how a test sees that a connection stays open after a complete answer.
  */
-function exchange(port, data, { timeoutMs = 30_000, until } = {}) {
+function exchange(port, data, { timeoutMs = 30_000, until, lingerMs = 0 } = {}) {
   const parts = Array.isArray(data) ? data : [data];
   return new Promise((resolve) => {
     const started = Date.now();
@@ -196,10 +198,15 @@ function exchange(port, data, { timeoutMs = 30_000, until } = {}) {
       s.destroy();
       resolve({ raw: Buffer.concat(chunks), closed, ms: Date.now() - started });
     };
-    const timer = setTimeout(() => finish(false), timeoutMs);
+    let timer = setTimeout(() => finish(false), timeoutMs);
+    let lingering = false;
     s.on("data", (c) => {
       chunks.push(c);
-      if (until && until(Buffer.concat(chunks))) finish(false);
+      if (lingering || !until || !until(Buffer.concat(chunks))) return;
+      if (lingerMs <= 0) return finish(false);
+      lingering = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(false), lingerMs);
     });
     s.on("error", () => finish(true));
     s.on("end", () => finish(true));

@@ -135,6 +135,9 @@ test("streaming honours backpressure: the app is not drained ahead of a slow rea
   const socket = net.connect(port, "127.0.0.1");
   socket.write("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   socket.pause();
+  // Once the application is producing, give a server that ignored backpressure the time to
+  // drain it ahead (the wait for the start ends with it; the bound is for a broken run).
+  for (const until = Date.now() + 30_000; state.pulled === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 300));
   // 256 blocks of 64 KiB = 16 MiB; socket buffers hold only a fraction of it.
   assert.ok(state.pulled > 0 && state.pulled < 200, `pulled ${state.pulled} while the client read nothing`);
@@ -154,7 +157,7 @@ test("client abort mid-stream calls close() and the server keeps serving", async
   socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
   await new Promise((r) => socket.once("data", r));
   socket.destroy();
-  for (let i = 0; i < 50 && state.closed === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (const until = Date.now() + 30_000; state.closed === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
   assert.equal(state.closed, 1);
   assert.ok(state.pulled < 256);
   const { body } = await get("/");

@@ -39,7 +39,8 @@ function startServer(args, { cwd = tmp } = {}) {
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed in 15 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 15_000);
+    // Ends with the URL; the bound only stops a broken start (generous, for a loaded machine).
+    const timer = setTimeout(() => reject(new Error(`no URL printed in 60 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 60_000);
     child.stdout.on("data", (d) => {
       stdout += d;
       const m = /serving (http:\/\/[^\s]+)/.exec(stdout);

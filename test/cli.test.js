@@ -29,7 +29,8 @@ function writeSite(dir, extra = "") {
   );
   fs.writeFileSync(
     path.join(dir, "slow.js"),
-    `exports.application = async (e, sr) => { await new Promise((r) => setTimeout(r, 600)); sr("200 OK", [["Content-Type", "text/plain"]]); return [Buffer.from("slow done")]; };\n`,
+    // Marks its start (slow.started next to it) so a test can signal the server mid-request.
+    `exports.application = async (e, sr) => { require("fs").writeFileSync(__dirname + "/slow.started", ""); await new Promise((r) => setTimeout(r, 600)); sr("200 OK", [["Content-Type", "text/plain"]]); return [Buffer.from("slow done")]; };\n`,
   );
   const conf = path.join(dir, "site.conf");
   fs.writeFileSync(
@@ -62,6 +63,18 @@ function serve(conf, env = {}) {
     child.stderr.on("data", (d) => (err += d));
     child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
   });
+}
+
+/**
+ * Resolves once `cond()` is true. The bound is generous: it only stops a broken run, the wait
+ * itself ends with the condition (a loaded machine starts and reloads slowly).
+ */
+async function waitFor(cond, what, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Status and body. Through the global (keep-alive) agent: a stop must not wait on idle connections. */
@@ -148,7 +161,7 @@ describe("nodewsgi CLI", () => {
         assert.deepEqual(hello, { status: 200, body: "Hello World!" });
         // A request in flight when SIGTERM arrives still gets its answer.
         const slow = get(url + "slow");
-        await new Promise((r) => setTimeout(r, 150));
+        await waitFor(() => fs.existsSync(path.join(dir, "slow.started")), "the slow request to start");
         child.kill("SIGTERM");
         assert.deepEqual(await slow, { status: 200, body: "slow done" });
         assert.deepEqual(await done, { code: 0, signal: null });
@@ -171,18 +184,14 @@ describe("nodewsgi CLI", () => {
       fs.appendFileSync(conf, `WSGIScriptAlias /v2 ${dir}/v2.js\n`);
       child.kill("SIGHUP");
       let r;
-      for (let i = 0; i < 50; i++) {
-        r = await get(url + "v2");
-        if (r.status === 200) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      await waitFor(async () => (r = await get(url + "v2")).status === 200, "the reload to serve /v2");
       assert.deepEqual(r, { status: 200, body: "version 2" });
       assert.deepEqual(await get(url + "hello"), { status: 200, body: "Hello World!" });
 
       fs.appendFileSync(conf, "WSGIScriptAlais /broken /x\n");
       child.kill("SIGHUP");
       const log = path.join(dir, "error.log");
-      for (let i = 0; i < 50 && !/graceful restart failed/.test(fs.readFileSync(log, "utf8")); i++) await new Promise((res) => setTimeout(res, 100));
+      await waitFor(() => /graceful restart failed/.test(fs.readFileSync(log, "utf8")), "the failed reload to be logged");
       assert.match(fs.readFileSync(log, "utf8"), /WSGIScriptAlais/);
       assert.match(fs.readFileSync(log, "utf8"), /graceful restart failed/);
       assert.deepEqual(await get(url + "v2"), { status: 200, body: "version 2" });
@@ -212,7 +221,7 @@ describe("nodewsgi CLI", () => {
       // two signals sent back to back are not always handled in the order sent.
       const errorLog = path.join(dir, "error.log");
       child.kill("SIGHUP");
-      const until = Date.now() + 5000;
+      const until = Date.now() + 60_000;
       while (!fs.readFileSync(errorLog, "utf8").includes("SIGHUP received") && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
       child.kill("SIGTERM");
       assert.deepEqual(await done, { code: 0, signal: null });

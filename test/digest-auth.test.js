@@ -425,7 +425,7 @@ ${dig(["AuthDigestProvider file wsgi", `WSGIAuthUserScript "${work}/hook.js"`, "
     after(() => server?.stop(1000));
 
     const get = (target, headers = {}, method = "GET") =>
-      raw(port, `${method} ${target} HTTP/1.1\r\nHost: example.test\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}Connection: close\r\n\r\n`, { waitMs: 8000 });
+      raw(port, `${method} ${target} HTTP/1.1\r\nHost: example.test\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}Connection: close\r\n\r\n`, { waitMs: 30_000 });
     const header = (r, name) => (new RegExp(`^${name}: (.*)$`, "mi").exec(r) ?? [])[1];
     const bodyOf = (r) => r.slice(r.indexOf("\r\n\r\n") + 4);
     const challenge = async (target) => D.challengeOf(header(await get(target), "WWW-Authenticate"));

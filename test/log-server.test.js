@@ -47,7 +47,8 @@ async function start(configText, frontEnd = "node") {
   return { server, dir, errorLog, port: server.addresses[0].port, read: (f) => fs.readFileSync(path.join(dir, f), "utf8") };
 }
 
-async function waitFor(fn, ms = 5000) {
+// Generous: the wait ends with its condition; the bound only stops a broken run.
+async function waitFor(fn, ms = 30_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = fn();
@@ -376,7 +377,7 @@ exports.application = async (environ, start_response) => {
       const r = await require("./helpers/raw-http").exchange(
         s.port,
         `GET /slow?150 HTTP/1.1\r\n${H}\r\nGET /file.txt HTTP/1.1\r\n${H}\r\nGET /slow?1 HTTP/1.1\r\n${H}\r\nGET /missing HTTP/1.1\r\n${H}Connection: close\r\n\r\n`,
-        { timeoutMs: 5000 },
+        { timeoutMs: 60_000 }, // ends when the server closes (the last asks it to)
       );
       const { parseResponses } = require("./helpers/raw-http");
       assert.deepEqual(parseResponses(r.raw).map((x) => x.status), [200, 200, 200, 404]);
@@ -388,8 +389,14 @@ exports.application = async (environ, start_response) => {
       assert.deepEqual(globalThis.__pipelineRuns, ["start 150", "end 150", "start 1", "end 1"]);
       // A client gone before the first is done: what it pipelined behind is never run.
       globalThis.__pipelineRuns.length = 0;
-      await require("./helpers/raw-http").exchange(s.port, `GET /slow?100 HTTP/1.1\r\n${H}\r\nGET /slow?2 HTTP/1.1\r\n${H}\r\n`, { timeoutMs: 30 });
-      await new Promise((r) => setTimeout(r, 250));
+      // The client leaves once the first has started (not after a guessed 30 ms).
+      const client = require("node:net").connect(s.port, "127.0.0.1", () => client.write(`GET /slow?100 HTTP/1.1\r\n${H}\r\nGET /slow?2 HTTP/1.1\r\n${H}\r\n`));
+      client.on("error", () => {});
+      await waitFor(() => globalThis.__pipelineRuns.includes("start 100"));
+      client.destroy();
+      await waitFor(() => globalThis.__pipelineRuns.includes("end 100") && s.server.frontEnd.inFlight === 0);
+      // The one behind it would start at once: give it a moment to show.
+      await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(globalThis.__pipelineRuns, ["start 100", "end 100"]);
       assert.equal(s.server.frontEnd.inFlight, 0);
     } finally {

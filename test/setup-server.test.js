@@ -146,7 +146,7 @@ test("nginx in front: static files by nginx, the application through the proxy w
       await request(nginxPort, "/hello.txt");
       break;
     } catch (err) {
-      if (i > 100 || proc.exitCode !== null) throw new Error(`nginx did not start: ${nginxErr}`);
+      if (i > 600 || proc.exitCode !== null) throw new Error(`nginx did not start: ${nginxErr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -161,7 +161,7 @@ for (const frontEnd of ["node", "uws"]) {
     after(() => server?.stop(1000));
 
     const get = (target, headers = {}) =>
-      raw(port, `GET ${target} HTTP/1.1\r\nHost: x.test\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}Connection: close\r\n\r\n`, { waitMs: 8000 });
+      raw(port, `GET ${target} HTTP/1.1\r\nHost: x.test\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}Connection: close\r\n\r\n`, { waitMs: 30_000 });
     const body = (r) => JSON.parse(r.slice(r.indexOf("\r\n\r\n") + 4).replace(/^[0-9a-f]+\r\n/, "").replace(/\r\n0\r\n\r\n$/, ""));
     /** Log lines written since `mark`. */
     const since = (mark) => log.lines.slice(mark).join("\n");

@@ -125,7 +125,8 @@ export function headerValue(headers: readonly string[], name: string): string | 
 
 /**
  * Serve `filePath` (already mapped and stat'ed by the caller; pass `fs.stat(p, {bigint: true})`
- * for exact µs ETags). Resolves with the status sent once the response is finished or abandoned.
+ * for exact µs ETags). Resolves with the status sent once the response is finished or abandoned
+ * and the file is closed.
  */
 export async function serveFile(
   req: StaticRequest,
@@ -176,17 +177,16 @@ export async function serveFile(
     return sendStaticError(sink, 403, method, opts.page, lead);
   }
 
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    fh.close().catch(() => undefined);
-  };
+  // One close, started as early as possible (a client that leaves closes the file under a
+  // pending read, which the close waits for); serveFile resolves only once it is done, so a
+  // caller that sees the response finished never sees the descriptor still open.
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => (closing ??= fh.close().catch(() => undefined));
   let abortWake: () => void = () => undefined;
   const abortSignal = new Promise<void>((resolve) => (abortWake = resolve));
   sink.onAbort(() => {
     abortWake();
-    close();
+    void close();
   });
 
   try {
@@ -283,7 +283,7 @@ export async function serveFile(
     else await streamRanges(fh, sink, ranges, heads, abortSignal, opts, tail);
     return 206;
   } finally {
-    close();
+    await close();
   }
 }
 

@@ -12,6 +12,22 @@ const path = require("node:path");
 const { DaemonGroup } = require("../../dist/groups/daemon-supervisor");
 const { recordingSink: sink } = require("./sinks");
 
+/**
+ * The bound on waiting for something that must happen (a process ready, a log line, a marker
+ * file). Generous, as it only bounds a broken run: the waits end as soon as their condition
+ * holds, and a process start takes seconds on a loaded machine.
+ */
+const WAIT_MS = 60_000;
+
+/** Resolves once `cond()` is true; fails naming `what` after WAIT_MS. */
+async function waitFor(cond, what, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A WSGIDaemonProcess spec with mod_wsgi's defaults, `over` on top. */
 function spec(name, over = {}) {
   return {
@@ -97,4 +113,4 @@ function daemonFixture(prefix) {
   return { root, groups, script, group };
 }
 
-module.exports = { daemonFixture, spec, memLog, request, body, sink, run };
+module.exports = { daemonFixture, spec, memLog, request, body, sink, run, waitFor, WAIT_MS };

@@ -37,9 +37,10 @@ function get(where, target, headers = {}) {
 
 /**
  * Write `text` as is and collect everything that comes back (latin1) until the server closes the
- * connection, or `waitMs` has passed (then the client closes it).
+ * connection, or `waitMs` has passed (then the client closes it). The default bound is generous:
+ * the exchanges that use it end with the server's close, so it only stops a broken run.
  */
-function raw(port, text, { waitMs = 3000 } = {}) {
+function raw(port, text, { waitMs = 30_000 } = {}) {
   return new Promise((resolve) => {
     const chunks = [];
     const s = net.connect(port, "127.0.0.1", () => s.write(text));

@@ -176,9 +176,13 @@ async function startServer(frontEnd, site = makeSite()) {
 /**
  * Connect, write `data` (a Buffer/string, or an array written one after another), and collect
  * everything until the server closes or `timeoutMs` passes. Resolves
- * `{ raw, closed, ms }`: `closed` is true when the server ended the connection.
+ * `{ raw, closed, ms }`: `closed` is true when the server ended the connection. The default
+ * bound is generous, for exchanges the server ends: it only stops a broken run. A test that
+ * expects the connection left open passes its own, short `timeoutMs` (or `until`). Once
+ * `until(bytes)` holds, the exchange ends after `lingerMs` more (0 by default) unless the server
+ * closes first: how a test sees that a connection stays open after a complete answer.
  */
-function exchange(port, data, { timeoutMs = 2000, until } = {}) {
+function exchange(port, data, { timeoutMs = 30_000, until, lingerMs = 0 } = {}) {
   const parts = Array.isArray(data) ? data : [data];
   return new Promise((resolve) => {
     const started = Date.now();
@@ -194,10 +198,15 @@ function exchange(port, data, { timeoutMs = 2000, until } = {}) {
       s.destroy();
       resolve({ raw: Buffer.concat(chunks), closed, ms: Date.now() - started });
     };
-    const timer = setTimeout(() => finish(false), timeoutMs);
+    let timer = setTimeout(() => finish(false), timeoutMs);
+    let lingering = false;
     s.on("data", (c) => {
       chunks.push(c);
-      if (until && until(Buffer.concat(chunks))) finish(false);
+      if (lingering || !until || !until(Buffer.concat(chunks))) return;
+      if (lingerMs <= 0) return finish(false);
+      lingering = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(false), lingerMs);
     });
     s.on("error", () => finish(true));
     s.on("end", () => finish(true));
@@ -270,10 +279,12 @@ function inTurn(port, requests) {
     let buf = Buffer.alloc(0);
     let next = 0;
     const s = net.connect(port, "127.0.0.1", () => s.write(requests[next++]));
+    // Ends with the last complete answer; the bound only stops a broken run (generous, for a
+    // loaded machine).
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new Error(`no complete answer within 2 s: ${JSON.stringify(buf.toString("latin1"))}`));
-    }, 2000);
+      reject(new Error(`no complete answer within 30 s: ${JSON.stringify(buf.toString("latin1"))}`));
+    }, 30_000);
     s.on("error", reject);
     s.on("data", (c) => {
       buf = Buffer.concat([buf, c]);

@@ -24,7 +24,13 @@ export class HostTables {
   readonly sections: SectionIndex;
   /** Some section takes FollowSymLinks away: the directory walk must look at symbolic links. */
   readonly restrictsSymlinks: boolean;
+  /**
+   * The server-context rules, compiled when they can run: the server's RewriteEngine is on, or
+   * some <Location> or early <If> may turn it on (sections.earlyRewriteEngine).
+   */
   readonly serverRewrite: CompiledRewrite | null;
+  /** The server's own RewriteEngine (what decides when no early section sets one). */
+  readonly serverRewriteOn: boolean;
   readonly handlerScripts: ReadonlyMap<string, HandlerScript>;
   readonly documentRoot: string;
   /**
@@ -81,8 +87,9 @@ export class HostTables {
       source: m.source,
     }));
     const rw = inherits ? mergeServerRewrite(main.rewrite, host.rewrite) : host.rewrite;
+    this.serverRewriteOn = rw.engine === true;
     this.serverRewrite =
-      rw.engine && rw.rules.length > 0
+      (rw.engine || this.sections.earlyRewriteEngine) && rw.rules.length > 0
         ? compileRewrite(rw.rules, this.maps, { perDir: false, serverRoot: config.serverRoot })
         : null;
   }

@@ -43,7 +43,7 @@ import { applyRewriteEnv, rewriteStatus, RewriteHooks } from "./rewrite-hooks";
 import { buildCgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
-import { withIfSections } from "./if-sections";
+import { mergeIfSections, withIfSections } from "./if-sections";
 import { multiViews, typeMap } from "./negotiation-handler";
 import { isTypeMapByType } from "./negotiate";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
@@ -240,7 +240,7 @@ export class Mapper {
     let forcedHandler: string | null = null;
     let forcedType: string | null = null;
     let translated: Translation | null = null;
-    if (t.serverRewrite && !state.rewriteEnded) {
+    if (t.serverRewrite && !state.rewriteEnded && this.serverRulesOn(state, uri, query)) {
       state.plain = false;
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, query, null, null));
       applyRewriteEnv(state, outcome);
@@ -436,10 +436,27 @@ export class Mapper {
     return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated, ...edited };
   }
 
+  /**
+   * mod_rewrite's translate hook obeys RewriteEngine as the per-directory configuration has it
+   * then: httpd has merged the <Location> sections matching the URL, and the <If> sections at
+   * server level and in those (evaluated with no file yet), over the server's. Only a
+   * configuration where one of them sets RewriteEngine pays for finding out.
+   */
+  private serverRulesOn(state: RequestState, uri: string, query: string | null): boolean {
+    const sections = state.tables.sections;
+    if (!sections.earlyRewriteEngine) return state.tables.serverRewriteOn;
+    let settings = sections.locationSettings(uri);
+    if (settings.ifSections !== undefined) {
+      state.plain = false;
+      settings = mergeIfSections(settings, exprRequest(state, undefined, uri, query, this.lookups), this.options.log, state.req);
+    }
+    return settings.rewrite?.engine === true;
+  }
+
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
   private pathTranslated(state: RequestState, pathInfo: string): string {
     const t = state.tables;
-    if (t.serverRewrite) {
+    if (t.serverRewrite && this.serverRulesOn(state, pathInfo, null)) {
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null));
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;

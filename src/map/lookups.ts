@@ -11,7 +11,10 @@ import { requestLogPrefix } from "../log/request-id";
 import type { AccessPhase } from "./access-phase";
 import { locate, translateAliases } from "./locate";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
-import type { Translation } from "./route-cache";
+import type { Located, Translation } from "./route-cache";
+import type { ExprRequest } from "../config/expr";
+import { exprRequest } from "./expr-request";
+import { withIfSections } from "./if-sections";
 import type { HtaccessReader } from "./sections";
 
 export class Lookups {
@@ -44,8 +47,10 @@ export class Lookups {
       this.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
       return 500;
     }
-    const located = locate(state.tables, uri, translated, this.htaccess);
-    if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
+    const found = locate(state.tables, uri, translated, this.htaccess);
+    if (!("translated" in found)) return found.kind === "error" ? found.status : 200;
+    // httpd's subrequest runs ap_if_walk too: the looked-up URL's <If> sections apply.
+    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, this.subrequestExpr(state, found, uri), this.log, state.req))();
     const settings = located.settings;
     const ac = settings.accessCompat;
     if (ac !== undefined) {
@@ -84,6 +89,15 @@ export class Lookups {
         ...(requirement && this.access.readsExpr(requirement) ? { expr: this.nested(state, this.access.requireExpr(state, logUri, { loc: located, uri, query: null })) } : {}),
       },
     );
+  }
+
+  /**
+   * What the lookup's own expressions read: the subrequest (IS_SUBREQ is true), whose Vary
+   * names stay in its own response headers, not the main request's.
+   */
+  private subrequestExpr(state: RequestState, loc: Located, uri: string): ExprRequest {
+    const base = exprRequest(state, loc, uri, null, this);
+    return { ...base, vary: () => {}, variable: (name) => (name === "IS_SUBREQ" ? "true" : base.variable(name)) };
   }
 
   /** `fn` run one subrequest level deeper (lookups from a lookup's `Require expr`). */

@@ -1495,7 +1495,7 @@ def({
 });
 def({
   name: "RewriteMap", contexts: SV, minArgs: 2, maxArgs: 3, syntax: "RewriteMap MapName MapType:MapSource",
-  doc: "Defines a map for `${MapName:key|default}` in substitutions: txt (a text file of key value lines), rnd, int (toupper, tolower, escape, unescape). dbm, prg and dbd are not supported.",
+  doc: "Defines a map for `${MapName:key|default}` in substitutions: txt (a text file of key value lines), rnd, int (toupper, tolower, escape, unescape). dbm, prg and dbd are not supported. A txt or rnd file is read when the map is first used and again when its modification time changes; one copy serves the server context, every directory and every virtual host that inherits the map.",
   apply(scope, [name, spec]) {
     const m = /^(txt|rnd|int|dbm|prg|dbd|fastdbd)(?:=[^:]*)?:(.+)$/i.exec(spec!);
     if (!m) throw badValue(`'${spec}' is not MapType:MapSource`);

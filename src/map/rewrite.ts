@@ -49,6 +49,8 @@ export interface CompileRewriteOptions extends CompileMapOptions {
   readonly directory?: string;
   /** Per-dir: RewriteBase, as configured (text). */
   readonly base?: string;
+  /** The maps compiled already (compileRewriteMaps), shared by every context of a host; else `maps` are compiled for this one. */
+  readonly compiledMaps?: ReadonlyMap<string, RewriteMap>;
 }
 
 type CompiledCond = RewriteCondition;
@@ -207,14 +209,7 @@ export function compileRewrite(
   maps: readonly RewriteMapSpec[],
   options: CompileRewriteOptions,
 ): CompiledRewrite {
-  const compiledMaps = new Map<string, RewriteMap>();
-  for (const spec of maps) {
-    try {
-      compiledMaps.set(spec.name, compileRewriteMap(spec, options));
-    } catch (e) {
-      fail(spec.where, (e as Error).message);
-    }
-  }
+  const compiledMaps = options.compiledMaps ?? compileRewriteMaps(maps, options);
   let directory: string | null = null;
   if (options.perDir) {
     if (!options.directory) throw new NodewsgiError("E_REWRITE", "per-directory rewrite rules need their directory");
@@ -229,6 +224,28 @@ export function compileRewrite(
     base = toByteString(options.base);
   }
   return { perDir: options.perDir, directory, base, ruleCount: rules.length, rules, maps: compiledMaps };
+}
+
+/**
+ * A context's maps by name (a later definition of a name wins). `shared` holds maps compiled
+ * before, by definition: each map, with its txt cache, is compiled once however many contexts
+ * and hosts use it. Throws NodewsgiError E_REWRITE with the map's `file:line` on a bad map.
+ */
+export function compileRewriteMaps(maps: readonly RewriteMapSpec[], options: CompileMapOptions, shared?: WeakMap<RewriteMapSpec, RewriteMap>): Map<string, RewriteMap> {
+  const compiled = new Map<string, RewriteMap>();
+  for (const spec of maps) {
+    let map = shared?.get(spec);
+    if (map === undefined) {
+      try {
+        map = compileRewriteMap(spec, options);
+      } catch (e) {
+        fail(spec.where, (e as Error).message);
+      }
+      shared?.set(spec, map);
+    }
+    compiled.set(spec.name, map);
+  }
+  return compiled;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ export class HostTables {
   readonly restrictsSymlinks: boolean;
   /**
    * The server-context rules, compiled when they can run: the server's RewriteEngine is on, or
-   * some <Location> or early <If> may turn it on (sections.earlyRewriteEngine).
+   * some <Location> or early <If> may turn it on (sections.early).
    */
   readonly serverRewrite: CompiledRewrite | null;
   /** The server's own RewriteEngine (what decides when no early section sets one). */
@@ -86,7 +86,7 @@ export class HostTables {
     const rw = inherits ? mergeServerRewrite(main.rewrite, host.rewrite) : host.rewrite;
     this.serverRewriteOn = rw.engine === true;
     this.serverRewrite =
-      (rw.engine || this.sections.earlyRewriteEngine) && rw.rules.length > 0
+      (rw.engine || this.sections.early) && rw.rules.length > 0
         ? compileRewrite(rw.rules, this.maps, { perDir: false, serverRoot: config.serverRoot, compiledMaps: this.rewriteMaps() })
         : null;
   }

@@ -240,7 +240,9 @@ export class Mapper {
     let forcedHandler: string | null = null;
     let forcedType: string | null = null;
     let translated: Translation | null = null;
-    if (t.serverRewrite && !state.rewriteEnded && this.serverRulesOn(state, uri, query)) {
+    // walk_location_and_if before translate_name: only when some such section sets what translation reads.
+    const early = t.sections.early ? this.earlySettings(state, uri, query) : null;
+    if (t.serverRewrite && !state.rewriteEnded && (early === null ? t.serverRewriteOn : early.rewrite?.engine === true)) {
       state.plain = false;
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, query, null, null));
       applyRewriteEnv(state, outcome);
@@ -269,6 +271,10 @@ export class Mapper {
           query = outcome.query;
       }
     }
+    // mod_alias's translate hook: a location-wide Redirect of those early sections first (the
+    // URL as rewritten with [PT] is what it evaluates, with the sections of the URL as sent).
+    const wideEarly = translated === null ? early?.locationRedirect?.value : undefined;
+    if (wideEarly !== undefined) return this.locationRedirect(state, undefined, uri, query, wideEarly, early!);
     // (Redirect and RedirectMatch look at the URL-path only: no reason to clear `plain`.)
     if (!translated && t.redirects.length > 0) {
       // mod_alias runs its redirects before any alias (and mod_wsgi's aliases come after it).
@@ -383,7 +389,7 @@ export class Mapper {
    * expression evaluated (its path escaped, query and fragment kept), made absolute, the
    * request's query added when it has none of its own.
    */
-  private locationRedirect(state: RequestState, loc: Located, uri: string, query: string | null, wide: NonNullable<DirSettings["locationRedirect"]>["value"], settings: DirSettings): MapResult {
+  private locationRedirect(state: RequestState, loc: Located | undefined, uri: string, query: string | null, wide: NonNullable<DirSettings["locationRedirect"]>["value"], settings: DirSettings): MapResult {
     let target = "";
     if (wide.url !== undefined) {
       try {
@@ -437,26 +443,22 @@ export class Mapper {
   }
 
   /**
-   * mod_rewrite's translate hook obeys RewriteEngine as the per-directory configuration has it
-   * then: httpd has merged the <Location> sections matching the URL, and the <If> sections at
-   * server level and in those (evaluated with no file yet), over the server's. Only a
-   * configuration where one of them sets RewriteEngine pays for finding out.
+   * The per-directory configuration httpd's translate hooks read (mod_rewrite's RewriteEngine,
+   * mod_alias's location-wide Redirect): the server's settings with the <Location> sections
+   * matching the URL and the <If> sections at server level and in those (evaluated with no file
+   * yet) merged over them. Only a configuration where one of them sets such a directive asks.
    */
-  private serverRulesOn(state: RequestState, uri: string, query: string | null): boolean {
-    const sections = state.tables.sections;
-    if (!sections.earlyRewriteEngine) return state.tables.serverRewriteOn;
-    let settings = sections.locationSettings(uri);
-    if (settings.ifSections !== undefined) {
-      state.plain = false;
-      settings = mergeIfSections(settings, exprRequest(state, undefined, uri, query, this.lookups), this.options.log, state.req);
-    }
-    return settings.rewrite?.engine === true;
+  private earlySettings(state: RequestState, uri: string, query: string | null): DirSettings {
+    const settings = state.tables.sections.locationSettings(uri);
+    if (settings.ifSections === undefined) return settings;
+    state.plain = false;
+    return mergeIfSections(settings, exprRequest(state, undefined, uri, query, this.lookups), this.options.log, state.req);
   }
 
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
   private pathTranslated(state: RequestState, pathInfo: string): string {
     const t = state.tables;
-    if (t.serverRewrite && this.serverRulesOn(state, pathInfo, null)) {
+    if (t.serverRewrite && (t.sections.early ? this.earlySettings(state, pathInfo, null).rewrite?.engine === true : t.serverRewriteOn)) {
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null));
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;

@@ -47,11 +47,13 @@ export class SectionIndex {
   private readonly locationCache = new Map<string, DirSettings>();
   /**
    * Some <Location>/<LocationMatch>, or an <If> at server level or in one of those (at any
-   * depth), sets RewriteEngine: httpd merges them before translating the URL
-   * (walk_location_and_if), so they switch the server-context rules on or off for the URLs
-   * they apply to. Decided once: without any, the server's own RewriteEngine decides.
+   * depth), sets what httpd's translate hooks read of the per-directory configuration: httpd
+   * merges those sections before translating the URL (walk_location_and_if), so a RewriteEngine
+   * there switches the server-context rules on or off for the URLs they apply to, and a
+   * location-wide Redirect there answers before the URL is mapped. Decided once: without any,
+   * translation reads the server's own settings.
    */
-  readonly earlyRewriteEngine: boolean;
+  readonly early: boolean;
 
   /**
    * `main` is the main server when `host` is a virtual host: as httpd's ap_fixup_virtual_hosts,
@@ -83,7 +85,7 @@ export class SectionIndex {
     }
     // Apache's core_reorder_directories: fewer components first, configuration order kept.
     this.dirs.sort((a, b) => a.depth - b.depth || a.index - b.index);
-    this.earlyRewriteEngine = this.locations.some((e) => setsRewriteEngine(e.section.settings)) || (this.base.ifSections ?? []).some((i) => setsRewriteEngine(i.settings));
+    this.early = this.locations.some((e) => readAtTranslation(e.section.settings)) || (this.base.ifSections ?? []).some((i) => readAtTranslation(i.settings));
   }
 
   /**
@@ -178,9 +180,9 @@ function serverDir(host: HostConfig): DirSettings {
   return { ...host.dir, rewrite };
 }
 
-/** RewriteEngine is set in `settings` or in an <If> nested in them. */
-function setsRewriteEngine(settings: DirSettings): boolean {
-  return settings.rewrite?.engine !== undefined || (settings.ifSections ?? []).some((i) => setsRewriteEngine(i.settings));
+/** RewriteEngine or a location-wide Redirect is set in `settings` or in an <If> nested in them. */
+function readAtTranslation(settings: DirSettings): boolean {
+  return settings.rewrite?.engine !== undefined || settings.locationRedirect !== undefined || (settings.ifSections ?? []).some((i) => readAtTranslation(i.settings));
 }
 
 /** Some AllowOverride class or an AllowOverrideList directive: httpd reads .htaccess files then. */

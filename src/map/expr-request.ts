@@ -79,6 +79,14 @@ export function exprRequest(state: RequestState, loc: Located | undefined, uri: 
   };
 }
 
+/**
+ * What a subrequest's own expressions read (a -U/-F lookup's <If> sections): IS_SUBREQ is
+ * true, and the request headers they read go into the subrequest's Vary, not the main one's.
+ */
+export function subrequestExpr(base: ExprRequest): ExprRequest {
+  return { ...base, vary: () => {}, variable: (name) => (name === "IS_SUBREQ" ? "true" : base.variable(name)) };
+}
+
 /** A server variable as mod_rewrite's %{NAME} reads it (and ap_expr, for names it has no own value for). */
 export function serverVariable(name: string, state: RequestState, uri: string, query: string | null): string {
   const req = state.req;

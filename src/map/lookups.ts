@@ -11,22 +11,29 @@ import { requestLogPrefix } from "../log/request-id";
 import type { AccessPhase } from "./access-phase";
 import { locate, translateAliases } from "./locate";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
-import type { Located, Translation } from "./route-cache";
-import type { ExprRequest } from "../config/expr";
-import { exprRequest } from "./expr-request";
+import type { Translation } from "./route-cache";
+import { exprRequest, subrequestExpr } from "./expr-request";
 import { withIfSections } from "./if-sections";
 import type { HtaccessReader } from "./sections";
+
+/**
+ * The translate phase of a -U lookup's subrequest (the mapper's: server rewrite rules, Redirect):
+ * where the URL-path leads, or the status translation answered with.
+ */
+export type LookupTranslate = (state: RequestState, uri: string) => { readonly uri: string; readonly translated: Translation } | number;
 
 export class Lookups {
   constructor(
     private readonly log: ErrorLog,
     private readonly htaccess: HtaccessReader | null,
     private readonly access: AccessPhase,
+    private readonly translate: LookupTranslate = (_s, uri) => ({ uri, translated: translateAliases(_s.tables, uri, null, null) }),
   ) {}
 
-  /** -U: the status of a subrequest for URL-path `url` (its log lines name it). */
+  /** -U: the status of a subrequest for URL-path `url` (its log lines name the URL-path as translated). */
   uri(state: RequestState, url: string): number {
-    return this.status(state, url, translateAliases(state.tables, url, null, null), url);
+    const to = this.nested(state, () => this.translate(state, url))();
+    return typeof to === "number" ? to : this.status(state, to.uri, to.translated, to.uri);
   }
 
   /** -F: the status of a subrequest for `file`, made while `uri` is being mapped. httpd's file subrequest has no URI: its log lines name "". */
@@ -50,7 +57,7 @@ export class Lookups {
     const found = locate(state.tables, uri, translated, this.htaccess);
     if (!("translated" in found)) return found.kind === "error" ? found.status : 200;
     // httpd's subrequest runs ap_if_walk too: the looked-up URL's <If> sections apply.
-    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, this.subrequestExpr(state, found, uri), this.log, state.req))();
+    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, subrequestExpr(exprRequest(state, found, uri, null, this)), this.log, state.req))();
     const settings = located.settings;
     const ac = settings.accessCompat;
     if (ac !== undefined) {
@@ -89,15 +96,6 @@ export class Lookups {
         ...(requirement && this.access.readsExpr(requirement) ? { expr: this.nested(state, this.access.requireExpr(state, logUri, { loc: located, uri, query: null })) } : {}),
       },
     );
-  }
-
-  /**
-   * What the lookup's own expressions read: the subrequest (IS_SUBREQ is true), whose Vary
-   * names stay in its own response headers, not the main request's.
-   */
-  private subrequestExpr(state: RequestState, loc: Located, uri: string): ExprRequest {
-    const base = exprRequest(state, loc, uri, null, this);
-    return { ...base, vary: () => {}, variable: (name) => (name === "IS_SUBREQ" ? "true" : base.variable(name)) };
   }
 
   /** `fn` run one subrequest level deeper (lookups from a lookup's `Require expr`). */

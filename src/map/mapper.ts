@@ -55,7 +55,7 @@ import type { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
 import { AccessPhase } from "./access-phase";
 import { Lookups } from "./lookups";
-import { exprRequest } from "./expr-request";
+import { exprRequest, subrequestExpr } from "./expr-request";
 import { locate, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
 import { LIMIT_INTERNAL_RECURSION, type LocatedPass, type RequestState } from "./request-state";
@@ -87,7 +87,7 @@ export class Mapper {
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => exprRequest(s, l, u, q, this.lookups) });
-    this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access);
+    this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access, (state, uri) => this.lookupTranslation(state, uri));
     this.rewrite = new RewriteHooks(options.log, this.lookups);
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
@@ -448,11 +448,62 @@ export class Mapper {
    * matching the URL and the <If> sections at server level and in those (evaluated with no file
    * yet) merged over them. Only a configuration where one of them sets such a directive asks.
    */
-  private earlySettings(state: RequestState, uri: string, query: string | null): DirSettings {
+  private earlySettings(state: RequestState, uri: string, query: string | null, subrequest = false): DirSettings {
     const settings = state.tables.sections.locationSettings(uri);
     if (settings.ifSections === undefined) return settings;
     state.plain = false;
-    return mergeIfSections(settings, exprRequest(state, undefined, uri, query, this.lookups), this.options.log, state.req);
+    const ctx = exprRequest(state, undefined, uri, query, this.lookups);
+    return mergeIfSections(settings, subrequest ? subrequestExpr(ctx) : ctx, this.options.log, state.req);
+  }
+
+  /**
+   * translate_name for a -U lookup's subrequest: the server's rewrite rules as a subrequest runs
+   * them (without [NS] and [R] rules, its variables and cookies its own), then the location-wide
+   * Redirect of the early sections and the server's Redirect lines, which answer with their
+   * status before any access check, then the aliases.
+   */
+  private lookupTranslation(state: RequestState, uri: string): { uri: string; translated: Translation } | number {
+    const t = state.tables;
+    const early = t.sections.early ? this.earlySettings(state, uri, null, true) : null;
+    let query: string | null = null;
+    let forcedHandler: string | null = null;
+    let forcedType: string | null = null;
+    if (t.serverRewrite && (early === null ? t.serverRewriteOn : early.rewrite?.engine === true)) {
+      const { subrequest, rewriteEnded } = state;
+      state.subrequest = true;
+      // END is the main request's; the subrequest's rules run.
+      state.rewriteEnded = false;
+      let outcome;
+      try {
+        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, null, null, null));
+      } finally {
+        state.subrequest = subrequest;
+        state.rewriteEnded = rewriteEnded;
+      }
+      forcedHandler = outcome.forcedHandler;
+      forcedType = outcome.forcedType;
+      switch (outcome.kind) {
+        case "redirect":
+        case "status":
+          return outcome.status;
+        case "internal-redirect":
+          return 500;
+        case "file":
+          return { uri, translated: { filename: outcome.filename, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler, forcedType } };
+        case "uri":
+          if (!outcome.uri.startsWith("/")) return 400;
+          uri = outcome.uri;
+          query = outcome.query;
+          break;
+        case "none":
+          query = outcome.query;
+      }
+    }
+    const wide = early?.locationRedirect?.value;
+    if (wide !== undefined) return wide.status;
+    const hit = t.redirects.length > 0 ? matchRedirect(t.redirects, uri, query, (p) => absoluteUrl(state, p)) : null;
+    if (hit) return hit.status;
+    return { uri, translated: translateAliases(t, uri, forcedHandler, forcedType) };
   }
 
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */

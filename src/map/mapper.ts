@@ -507,10 +507,20 @@ export class Mapper {
   }
 
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
-  private pathTranslated(state: RequestState, pathInfo: string): string {
+  private pathTranslated(state: RequestState, pathInfo: string, mainUri: string): string {
     const t = state.tables;
-    if (t.serverRewrite && (t.sections.early ? this.earlySettings(state, pathInfo, null).rewrite?.engine === true : t.serverRewriteOn)) {
-      const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null));
+    if (t.serverRewrite && (t.sections.early ? this.earlySettings(state, pathInfo, null, true).rewrite?.engine === true : t.serverRewriteOn)) {
+      // A subrequest's rules: [NS] and [R] ones are skipped.
+      const { subrequest, rewriteEnded } = state;
+      state.subrequest = true;
+      state.rewriteEnded = false;
+      let outcome;
+      try {
+        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null, mainUri));
+      } finally {
+        state.subrequest = subrequest;
+        state.rewriteEnded = rewriteEnded;
+      }
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;
     }
@@ -631,7 +641,7 @@ export class Mapper {
       scriptName,
       pathInfo,
       // With server rewrite rules PATH_TRANSLATED may depend on the request: computed each time then.
-      pathTranslated: pathInfo === "" ? null : state.tables.serverRewrite ? this.pathTranslated(state, pathInfo) : (loc.pathTranslated ??= this.pathTranslated(state, pathInfo)),
+      pathTranslated: pathInfo === "" ? null : state.tables.serverRewrite ? this.pathTranslated(state, pathInfo, uri) : (loc.pathTranslated ??= this.pathTranslated(state, pathInfo, uri)),
       scriptFilename: walk.filename,
       documentRoot: state.tables.documentRoot,
       contextPrefix: translated.contextPrefix,

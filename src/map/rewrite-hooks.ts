@@ -28,9 +28,10 @@ export class RewriteHooks {
   ) {}
 
   /** What rules see of the request: server rules before it is located (`filename` null), per-directory ones after. */
-  context(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null): RewriteContext {
+  context(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null, mainUri?: string): RewriteContext {
     const t = state.tables;
     return {
+      ...(mainUri !== undefined ? { mainUri } : {}),
       uri,
       query,
       ...(filename !== null ? { filename, pathInfo } : {}),

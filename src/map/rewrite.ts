@@ -113,6 +113,11 @@ export interface RewriteContext {
   readonly followSymLinks?: boolean;
   /** Subrequest: rules with NS or R are skipped. */
   readonly isSubrequest?: boolean;
+  /**
+   * A subrequest's main request URL-path, when known: -U and -F then run for a URL-path other
+   * than it (mod_rewrite's subreq_ok); without it a subrequest does no lookups.
+   */
+  readonly mainUri?: string;
   /** A rule with END matched earlier in this request (before an internal redirect). */
   readonly endSeen?: boolean;
   /** Server context after an internal redirect: REDIRECT_SCRIPT_URL, which SCRIPT_URL keeps. */
@@ -250,6 +255,11 @@ export function compileRewriteMaps(maps: readonly RewriteMapSpec[], options: Com
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation
+
+/** mod_rewrite's subreq_ok: not a subrequest, or one for another URL-path than its main request's. */
+function subrequestMayLookUp(ctx: RewriteContext): boolean {
+  return !ctx.isSubrequest || (ctx.mainUri !== undefined && ctx.mainUri !== ctx.uri);
+}
 
 const enum Rc {
   NoMatch,
@@ -503,7 +513,7 @@ function applyCond(st: State, c: CompiledCond): boolean {
     case "-d": rc = !!statOf(st, input)?.isDir; break;
     case "-x": rc = !!statOf(st, input)?.isExecutable; break;
     case "-U":
-      if (input && !st.ctx.isSubrequest) {
+      if (input && subrequestMayLookUp(st.ctx)) {
         if (st.ctx.lookupUri) rc = st.ctx.lookupUri(input) < 400;
         else {
           const root = st.ctx.variable("DOCUMENT_ROOT").replace(/\/$/, "");
@@ -512,7 +522,7 @@ function applyCond(st: State, c: CompiledCond): boolean {
       }
       break;
     case "-F":
-      if (input && !st.ctx.isSubrequest) {
+      if (input && subrequestMayLookUp(st.ctx)) {
         rc = st.ctx.lookupFile ? st.ctx.lookupFile(input) < 300 && statOf(st, input) !== null : !!statOf(st, input)?.isFile;
       }
       break;

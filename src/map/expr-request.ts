@@ -29,7 +29,7 @@ export function exprRequest(state: RequestState, loc: Located | undefined, uri: 
       const lower = name.toLowerCase();
       if (!state.exprVary?.some((v) => v.toLowerCase() === lower)) (state.exprVary ??= []).push(name);
     },
-    lookupUri: (u) => lookups.uri(state, u),
+    lookupUri: (u) => lookups.uri(state, u, uri),
     lookupFile: (file) => lookups.file(state, uri, file),
     variable: (name) => {
       switch (name) {

@@ -20,7 +20,7 @@ import type { HtaccessReader } from "./sections";
  * The translate phase of a -U lookup's subrequest (the mapper's: server rewrite rules, Redirect):
  * where the URL-path leads, or the status translation answered with.
  */
-export type LookupTranslate = (state: RequestState, uri: string) => { readonly uri: string; readonly translated: Translation } | number;
+export type LookupTranslate = (state: RequestState, uri: string, parentUri: string) => { readonly uri: string; readonly translated: Translation } | number;
 
 export class Lookups {
   constructor(
@@ -30,9 +30,12 @@ export class Lookups {
     private readonly translate: LookupTranslate = (_s, uri) => ({ uri, translated: translateAliases(_s.tables, uri, null, null) }),
   ) {}
 
-  /** -U: the status of a subrequest for URL-path `url` (its log lines name the URL-path as translated). */
-  uri(state: RequestState, url: string): number {
-    const to = this.nested(state, () => this.translate(state, url))();
+  /**
+   * -U: the status of a subrequest for URL-path `url`, made while `parentUri` is being mapped
+   * (its log lines name the URL-path as translated).
+   */
+  uri(state: RequestState, url: string, parentUri: string): number {
+    const to = this.nested(state, () => this.translate(state, url, parentUri))();
     return typeof to === "number" ? to : this.status(state, to.uri, to.translated, to.uri);
   }
 

@@ -87,7 +87,7 @@ export class Mapper {
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => exprRequest(s, l, u, q, this.lookups) });
-    this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access, (state, uri) => this.lookupTranslation(state, uri));
+    this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access, (state, uri, parentUri) => this.lookupTranslation(state, uri, parentUri));
     this.rewrite = new RewriteHooks(options.log, this.lookups);
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
@@ -458,11 +458,12 @@ export class Mapper {
 
   /**
    * translate_name for a -U lookup's subrequest: the server's rewrite rules as a subrequest runs
-   * them (without [NS] and [R] rules, its variables and cookies its own), then the location-wide
+   * them (without [NS] and [R] rules, its variables and cookies its own, its own lookups only
+   * of URL-paths other than `parentUri`, the request it is made for), then the location-wide
    * Redirect of the early sections and the server's Redirect lines, which answer with their
    * status before any access check, then the aliases.
    */
-  private lookupTranslation(state: RequestState, uri: string): { uri: string; translated: Translation } | number {
+  private lookupTranslation(state: RequestState, uri: string, parentUri: string): { uri: string; translated: Translation } | number {
     const t = state.tables;
     const early = t.sections.early ? this.earlySettings(state, uri, null, true) : null;
     let query: string | null = null;
@@ -475,7 +476,7 @@ export class Mapper {
       state.rewriteEnded = false;
       let outcome;
       try {
-        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, null, null, null));
+        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, null, null, null, parentUri));
       } finally {
         state.subrequest = subrequest;
         state.rewriteEnded = rewriteEnded;

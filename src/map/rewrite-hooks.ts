@@ -66,7 +66,7 @@ export class RewriteHooks {
         if (!st) return null;
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
-      lookupUri: (url) => this.lookups.uri(state, url),
+      lookupUri: (url) => this.lookups.uri(state, url, uri),
       lookupFile: (file) => {
         const status = this.lookups.file(state, uri, file);
         // A lookup of a missing file succeeds too (nothing has looked for it yet): -F asks for both.

@@ -35,8 +35,16 @@ export class Lookups {
    * (its log lines name the URL-path as translated).
    */
   uri(state: RequestState, url: string, parentUri: string): number {
+    // The lookup's own rewrite conditions may look up in turn: stop where status() would.
+    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) return this.tooDeep(state);
     const to = this.nested(state, () => this.translate(state, url, parentUri))();
     return typeof to === "number" ? to : this.status(state, to.uri, to.translated, to.uri);
+  }
+
+  /** httpd's AH00125 for subrequests nested deeper than LimitInternalRecursion: the lookup fails with 500. */
+  private tooDeep(state: RequestState): number {
+    this.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
+    return 500;
   }
 
   /** -F: the status of a subrequest for `file`, made while `uri` is being mapped. httpd's file subrequest has no URI: its log lines name "". */
@@ -53,10 +61,7 @@ export class Lookups {
   private status(state: RequestState, uri: string, translated: Translation, logUri: string): number {
     // A `Require expr` of the looked-up location may itself look up (`-U`): as httpd's nested
     // subrequests, at most LimitInternalRecursion deep.
-    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) {
-      this.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
-      return 500;
-    }
+    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) return this.tooDeep(state);
     const found = locate(state.tables, uri, translated, this.htaccess);
     if (!("translated" in found)) return found.kind === "error" ? found.status : 200;
     // httpd's subrequest runs ap_if_walk too: the looked-up URL's <If> sections apply.

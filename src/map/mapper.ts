@@ -4,7 +4,8 @@
  *
  *   parse target -> decode/normalise -> virtual host (host.ts, host-tables.ts)
  *   -> translate: server mod_rewrite (rewrite-hooks.ts), Redirect, then Alias/AliasMatch,
- *      WSGIScriptAlias*, DocumentRoot (locate.ts)
+ *      WSGIScriptAlias*, DocumentRoot (locate.ts); RewriteEngine and a location-wide Redirect
+ *      read there as <Location> and early <If> sections set them (earlySettings)
  *   -> directory walk (PATH_INFO, walk.ts) -> sections (+ .htaccess, sections.ts) -> handler
  *      (SetHandler/AddHandler, H=), kept per URL-path (route-cache.ts)
  *   -> SetEnvIf (setenvif.ts) -> <If> sections (if-sections.ts)

@@ -70,12 +70,15 @@ export function applyResponseHeaderRules(rules: readonly HeaderDirective[], erro
   const out: Table = headers.map(([n, v]) => [n, v]);
   const err: Table = [];
   let varied = false;
-  const vary = (name: string): void => {
-    out.push(["Vary", name]);
-    varied = true;
-  };
-  // resp() sees headers_out, then err_headers_out.
-  const response = (): ResponseView => ({ status, headers: [...out, ...err], vary });
+  // resp() sees headers_out, then err_headers_out. (Made only for rules with expressions.)
+  const response = (): ResponseView => ({
+    status,
+    headers: [...out, ...err],
+    vary: (name) => {
+      out.push(["Vary", name]);
+      varied = true;
+    },
+  });
   for (const rule of rules) if (rule.condition === "always" && conditionHolds(rule, ctx, response)) applyRule(rule, err, ctx, out, response);
   if (!errorPage) for (const rule of rules) if (rule.condition !== "always" && conditionHolds(rule, ctx, response)) applyRule(rule, out, ctx, out, response);
   const sent = err.length === 0 ? out : [...err, ...out];

@@ -10,7 +10,7 @@ import { evaluateExprMatch, ExprEvalError } from "../config/expr";
 import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import { logExprFailure } from "./expr-context";
-import { exprRequest, serverVariable } from "./expr-request";
+import { exprRequest, serverVariable, subrequestExpr } from "./expr-request";
 import { namesThisServer } from "./host";
 import type { HostTables } from "./host-tables";
 import { parentDir, withSlash } from "./locate";
@@ -42,7 +42,9 @@ export class RewriteHooks {
       variable: (name) => serverVariable(name, state, uri, query),
       // Per-directory rules run on the located request; server-context ones before it is located.
       expr: (expr, novary) => {
-        const base = exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query, this.lookups);
+        const own = exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query, this.lookups);
+        // A lookup's subrequest (mainUri given): IS_SUBREQ is true, and its Vary is its own.
+        const base = mainUri !== undefined ? subrequestExpr(own) : own;
         const { vary: _vary, ...quiet } = base;
         try {
           const { value, match } = evaluateExprMatch(expr, novary ? quiet : base);

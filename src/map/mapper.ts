@@ -203,6 +203,7 @@ export class Mapper {
       authInfo: undefined,
       user: undefined,
       lookupDepth: 0,
+      subrequest: false,
     };
     let result = this.resolve(state, uri, query, 0);
     if ((req.body?.declaredLength ?? -1) > 0) {

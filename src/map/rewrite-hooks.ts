@@ -30,14 +30,16 @@ export class RewriteHooks {
   /** What rules see of the request: server rules before it is located (`filename` null), per-directory ones after. */
   context(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null, mainUri?: string): RewriteContext {
     const t = state.tables;
+    // One object shape whatever the context (no conditional spreads): it is made for every request with rules.
     return {
-      ...(mainUri !== undefined ? { mainUri } : {}),
       uri,
       query,
-      ...(filename !== null ? { filename, pathInfo } : {}),
+      filename: filename ?? undefined,
+      pathInfo,
       endSeen: state.rewriteEnded,
-      // httpd skips [NS] and [R] rules in the subrequests of DirectoryIndex and MultiViews.
-      ...(state.subrequest ? { isSubrequest: true } : {}),
+      // httpd skips [NS] and [R] rules in subrequests (DirectoryIndex, MultiViews, lookups, PATH_TRANSLATED).
+      isSubrequest: state.subrequest === true,
+      mainUri,
       redirectScriptUrl: state.redirectScriptUrl,
       variable: (name) => serverVariable(name, state, uri, query),
       // Per-directory rules run on the located request; server-context ones before it is located.

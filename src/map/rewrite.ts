@@ -86,7 +86,7 @@ export interface RewriteContext {
   /** r->args: the query string without `?`, null when the request had none. */
   readonly query: string | null;
   /** Per-dir: r->filename after the directory walk (no PATH_INFO). Server context: unused. */
-  readonly filename?: string;
+  readonly filename?: string | undefined;
   /** Per-dir: r->path_info. */
   readonly pathInfo?: string | null;
   /**
@@ -117,7 +117,7 @@ export interface RewriteContext {
    * A subrequest's main request URL-path, when known: -U and -F then run for a URL-path other
    * than it (mod_rewrite's subreq_ok); without it a subrequest does no lookups.
    */
-  readonly mainUri?: string;
+  readonly mainUri?: string | undefined;
   /** A rule with END matched earlier in this request (before an internal redirect). */
   readonly endSeen?: boolean;
   /** Server context after an internal redirect: REDIRECT_SCRIPT_URL, which SCRIPT_URL keeps. */

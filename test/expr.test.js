@@ -121,8 +121,6 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
     fails('<If "true">\n<Location /x>\n</Location>\n</If>\n', /<Location not allowed in <If> context/);
     fails('<If "true">\nWSGIScriptAlias /x /tmp/x\n</If>\n', /t\.conf:2: WSGIScriptAlias: not allowed in <If> context/);
     fails('<If "true" "x">\n</If>\n', /Multiple <If> arguments not supported\./);
-    // mod_rewrite works inside <If> (test/rewrite-parse.test.js), but not RewriteEngine outside <Directory>/<Files>/.htaccess.
-    fails('<If "true">\nRewriteEngine On\n</If>\n', /t\.conf:2: RewriteEngine: inside <If> only within <Directory>, <Files> or \.htaccess/);
     fails('<Directory /x>\n<Limit GET>\n<If "true">\n</If>\n</Limit>\n</Directory>\n', /<If> cannot occur within <Limit> or <LimitExcept> section/);
   });
   it("accepts <Files>/<FilesMatch> and AllowOverride(List) inside <If> without effect, with a notice (httpd 2.4 accepts them; AH00114/AH00115 warn)", () => {

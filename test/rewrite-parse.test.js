@@ -4,6 +4,9 @@
 // directive (in <Directory> and .htaccess too, not when a request first needs the rules).
 const test = require("node:test");
 const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
 const { parseConfigText, parseHtaccess, ConfigErrors } = require("../dist/config");
 const { HostTables } = require("../dist/map/host-tables");
 
@@ -37,6 +40,29 @@ test("the compiled rules are the parsed ones: server and every directory share t
   assert.equal(a.rules[0], dirRules.rules[0]);
   assert.equal(b.rules[0].compiled, a.rules[0].compiled);
   assert.deepEqual([a.rules[0].output, a.rules[0].flags.qsNone], ["y?z", false]);
+});
+
+test("RewriteMaps are compiled once per definition: every context and every host inheriting them shares one map (and its txt cache)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-maps-"));
+  fs.writeFileSync(path.join(dir, "m.txt"), "a one\nb two\n");
+  const cfg = parseConfigText(
+    `RewriteMap m txt:${dir}/m.txt\nRewriteMap up int:toupper\nRewriteEngine On\nRewriteOptions InheritDown\nRewriteRule ^/s/(.*) /\${m:$1} [PT]\n` +
+      "<Directory /srv>\nRewriteRule ^x$ ${m:a} [L]\n</Directory>\n<Directory /srv/sub>\nRewriteRule ^y$ ${m:b} [L]\n</Directory>\n" +
+      "<VirtualHost *:80>\nServerName v.test\nRewriteRule ^/v ${m:a} [PT]\n</VirtualHost>\n<VirtualHost *:80>\nServerName w.test\nRewriteMap m txt:" + dir + "/m.txt\n</VirtualHost>\n",
+    "t.conf",
+  );
+  const main = new HostTables(cfg, cfg.main, noEngine);
+  const [v, w] = cfg.virtualHosts.map((h) => new HostTables(cfg, h, noEngine));
+  const map = main.serverRewrite.maps.get("m");
+  assert.equal(map.lookup("a"), "one");
+  for (const [i, d] of [[0, "/srv"], [1, "/srv/sub"], [1, "/srv/other"]]) {
+    assert.equal(main.perDirRules(cfg.main.sections[i].settings.rewrite, d).maps.get("m"), map, d);
+    assert.equal(v.perDirRules(cfg.main.sections[i].settings.rewrite, d).maps.get("m"), map, `v.test ${d}`);
+  }
+  assert.equal(v.serverRewrite.maps.get("m"), map);
+  // A host's own definition of the name is a map of its own.
+  assert.notEqual(w.perDirRules(cfg.main.sections[0].settings.rewrite, "/srv").maps.get("m"), map);
+  fs.rmSync(dir, { recursive: true });
 });
 
 test("flag, regex and expression errors name file, line and directive, with mod_rewrite's wording", () => {
@@ -86,7 +112,7 @@ test(".htaccess rewrite lines go through the same parser: errors with the file a
   assert.deepEqual(r.settings.rewrite.rules.map((x) => [x.pattern, x.flags.qsAppend]), [["^c$", true]]);
 });
 
-test("mod_rewrite inside <If>: rules carry httpd's `*If` directory; RewriteEngine only where it cannot touch server-context rules", () => {
+test("mod_rewrite inside <If>: rules carry httpd's `*If` directory; RewriteEngine anywhere (at server level and in <Location> it switches the server-context rules too)", () => {
   const cfg = parseConfigText(
     '<If "true">\nRewriteRule ^ /a [L]\n</If>\n<Directory /srv>\nRewriteBase /b/\nRewriteRule ^x$ y\n<If "false">\nRewriteEngine Off\nRewriteRule ^ /c\n</If>\n<Else>\nRewriteOptions MergeBase\nRewriteRule ^ /d\n</Else>\n</Directory>\n',
     "t.conf",
@@ -102,10 +128,10 @@ test("mod_rewrite inside <If>: rules carry httpd's `*If` directory; RewriteEngin
   assert.deepEqual([withIf.directory, withIf.base, withIf.rules.map((r) => r.substitution)], ["*If", undefined, ["/c"]]);
   const withElse = mergeDirSettings(dir, elseSec.settings).rewrite;
   assert.deepEqual([withElse.directory, withElse.base], ["*If", "/b/"]);
-  for (const [text, line] of [['<If "true">\nRewriteEngine On\n</If>\n', 2], ['<Location /y>\n<If "true">\nRewriteEngine Off\n</If>\n</Location>\n', 3]]) {
-    const errs = errorsOf(text);
-    assert.deepEqual(errs.map((e) => [e.line, e.code]), [[line, "E_CONFIG_UNSUPPORTED"]], text);
-    assert.match(errs[0].message, /RewriteEngine: inside <If> only within <Directory>, <Files> or \.htaccess/);
+  // At server level and in a <Location> too: httpd merges those before translating the URL, so
+  // they switch the server-context rules (the rewrite-location-engine conformance scenarios).
+  for (const text of ['<If "true">\nRewriteEngine On\n</If>\n', '<Location /y>\n<If "true">\nRewriteEngine Off\n</If>\n</Location>\n']) {
+    assert.doesNotThrow(() => parseConfigText(text, "t.conf"), text);
   }
   assert.equal(parseHtaccess('<If "true">\nRewriteEngine On\nRewriteRule ^ /z\n</If>\n', "/srv/.htaccess", { allowOverride: ["FileInfo"] }).errors.length, 0);
   // A RewriteCond left at the end of an <If> is reported like one anywhere else.

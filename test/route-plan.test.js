@@ -59,6 +59,16 @@ const DIR_LINES = [
   "<If \"%{QUERY_STRING} =~ /go/ && -R '127.0.0.0/8'\">\n        WSGIApplicationGroup if-group\n    </If>",
 ];
 
+/** <Location>/<If> sections that switch the server's rules or redirect while the URL is translated. */
+const EARLY_LINES = [
+  "<Location /m/two>\n    RewriteEngine On\n</Location>",
+  "RewriteEngine On\n<Location /m/two>\n    RewriteEngine Off\n</Location>",
+  "RewriteEngine On\n<If \"%{HTTP:X-Mode} == 'b'\">\n    RewriteEngine Off\n</If>",
+  "<Location /m>\n    <If \"%{HTTP:X-Mode} == 'a'\">\n        RewriteEngine On\n    </If>\n</Location>",
+  "<Location /app/sub>\n    <If \"%{QUERY_STRING} =~ /go/\">\n        Redirect /moved\n    </If>\n</Location>",
+  "<LocationMatch ^/app/two>\n    Redirect 410\n</LocationMatch>",
+];
+
 function genConfig(r, root) {
   const lines = ["ServerName localhost:8080", `DocumentRoot ${root}/htdocs`, `WSGIScriptAlias /app ${root}/apps/`, `WSGIScriptAliasMatch ^/m/(one|two)$ ${root}/apps/$1.wsgi`, `Alias /h ${root}/htdocs`];
   lines.push(`<Directory ${root}>`, "    Require all granted", "    Options ExecCGI", "    AddHandler wsgi-script .wsgi", "    DirectoryIndex idx.wsgi", "</Directory>");
@@ -70,10 +80,12 @@ function genConfig(r, root) {
   lines.push(`<Directory ${root}/apps>`, ...body, "</Directory>");
   if (r() < 0.3) lines.push("<VirtualHost *:8080>", "    ServerName example.test", `    WSGIScriptAlias /app ${root}/apps/`, "</VirtualHost>");
   if (r() < 0.3) lines.push("RewriteEngine On", "RewriteCond %{REMOTE_ADDR} ^10\\.", "RewriteRule ^/app/one\\.wsgi$ /app/two.wsgi [PT]");
+  // Sections merged before the URL is translated (the early walk): path-only or request-reading.
+  if (r() < 0.4) lines.push("RewriteRule ^/m/two$ /app/sub/three.wsgi [PT]", pick(r, EARLY_LINES));
   return lines.join("\n") + "\n";
 }
 
-const TARGETS = ["/app/one.wsgi", "/h/", "/h/idx.wsgi", "/app/one.wsgi?go=1", "/app/two.wsgi/extra", "/app/sub/three.wsgi", "/m/one", "/app/one", "/h/page", "/app/gone"];
+const TARGETS = ["/app/one.wsgi", "/h/", "/h/idx.wsgi", "/app/one.wsgi?go=1", "/app/two.wsgi/extra", "/app/sub/three.wsgi", "/m/one", "/app/one", "/h/page", "/app/gone", "/m/two", "/app/sub/three.wsgi?go"];
 
 function genRequest(r) {
   // Mostly one Host, scheme and path: a plan is only used for a repeat of all three.
@@ -141,6 +153,29 @@ it("route plans: each request still gets its own method, query, headers, client 
     assert.equal(a.HTTP_X_A, undefined);
     assert.notEqual(a["mod_wsgi.request_id"], b["mod_wsgi.request_id"]);
     assert.equal(b.SCRIPT_NAME, "/app/one.wsgi");
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+it("route plans: an <If> merged before translation (it switches the server's rules here) reads the request, so its answer makes no plan", async () => {
+  const root = makeTree();
+  try {
+    const text = [
+      `WSGIScriptAliasMatch ^/m/(one|two)$ ${root}/apps/$1.wsgi`, `WSGIScriptAlias /app ${root}/apps/`, `<Directory ${root}>`, "    Require all granted", "</Directory>",
+      "RewriteEngine On", "RewriteRule ^/m/two$ /app/sub/three.wsgi [PT]", "<If \"%{HTTP:X-Mode} == 'b'\">", "    RewriteEngine Off", "</If>",
+      "<Location /m/one>", "    RewriteEngine Off", "</Location>", "",
+    ].join("\n");
+    const config = parseConfigText(text, path.join(root, "site.conf"));
+    for (const [, engine] of availableEngines()) {
+      const mapper = new Mapper(config, engine, { log: nullLog });
+      const req = (headers) => ({ method: "GET", target: "/m/two", protocol: "HTTP/1.1", headers: ["host", "h", ...headers], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" });
+      for (let i = 0; i < 3; i++) assert.match((await mapper.map(req(["x-mode", "b"]))).script, /\/apps\/two\.wsgi$/);
+      assert.match((await mapper.map(req([]))).script, /\/sub\/three\.wsgi$/);
+      // A <Location> alone reads only the path: its answer may be planned.
+      const one = { ...req([]), target: "/m/one" };
+      for (let i = 0; i < 3; i++) assert.match((await mapper.map(one)).script, /\/apps\/one\.wsgi$/);
+    }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -334,12 +334,6 @@ class Loader {
     }
     const name = spec.name;
     if (!this.contextAllows(spec, name, node.where, scope)) return;
-    if (scope.ifKind && spec.name === "RewriteEngine" && scope.context !== "htaccess" && (scope.section === undefined || scope.section.kind.startsWith("Location"))) {
-      // httpd merges these <If>s before translating the URL, so their RewriteEngine also turns
-      // the server's rules on or off; nodewsgi evaluates <If> after, for per-directory rules only.
-      this.error("E_CONFIG_UNSUPPORTED", node.where, name, `inside <${scope.ifKind}> only within <Directory>, <Files> or .htaccess: httpd applies it to server-context rules too, which nodewsgi does not`);
-      return;
-    }
     let words: string[] | null = node.args;
     if (spec.wsgiWords) words = splitWsgiWords(node.rawArgs);
     else if (spec.rewriteWords) words = splitRewriteWords(node.rawArgs);

@@ -12,6 +12,7 @@ import type { Expr, StringExpr } from "../config/expr";
 import { formatHeaderValue, parseHeaderFormat, type FormatContext, type FormatPart } from "./header-format";
 import type { HeaderPair, ResponseSink } from "./types";
 import { wrapSink } from "./sink-wrapper";
+import { withMergedVary } from "./vary";
 
 export interface HeaderRuleContext extends FormatContext {
   /** Request headers, flat lower-case `[name, value, ...]` (for `echo`). */
@@ -36,6 +37,11 @@ export interface HeaderRuleContext extends FormatContext {
 export interface ResponseView {
   readonly status: number;
   readonly headers: readonly (readonly [string, string])[];
+  /**
+   * A request header a condition read: ap_expr merges its name into the response's Vary
+   * (r->headers_out) at once, so later rules see it there (`Header unset Vary` removes it).
+   */
+  readonly vary: (name: string) => void;
 }
 
 type Table = [string, string][];
@@ -63,11 +69,21 @@ export function applyRequestHeaderRules(rules: readonly HeaderDirective[], heade
 export function applyResponseHeaderRules(rules: readonly HeaderDirective[], errorPage: boolean, headers: readonly HeaderPair[], ctx: HeaderRuleContext, status = 200): HeaderPair[] {
   const out: Table = headers.map(([n, v]) => [n, v]);
   const err: Table = [];
-  // resp() sees headers_out, then err_headers_out.
-  const response = (): ResponseView => ({ status, headers: [...out, ...err] });
+  let varied = false;
+  // resp() sees headers_out, then err_headers_out. (Made only for rules with expressions.)
+  const response = (): ResponseView => ({
+    status,
+    headers: [...out, ...err],
+    vary: (name) => {
+      out.push(["Vary", name]);
+      varied = true;
+    },
+  });
   for (const rule of rules) if (rule.condition === "always" && conditionHolds(rule, ctx, response)) applyRule(rule, err, ctx, out, response);
   if (!errorPage) for (const rule of rules) if (rule.condition !== "always" && conditionHolds(rule, ctx, response)) applyRule(rule, out, ctx, out, response);
-  return err.length === 0 ? out : [...err, ...out];
+  const sent = err.length === 0 ? out : [...err, ...out];
+  // httpd's fixup_vary then makes the Vary fields one (only conditions that read a header add any here).
+  return varied ? [...withMergedVary(sent)] : sent;
 }
 
 type ResponseAt = (() => ResponseView) | null;

@@ -55,12 +55,18 @@ export function exprContext(base: ExprRequest, log: ErrorLog, req: MapRequest): 
 export function headerExprTest(base: ExprRequest, log: ErrorLog, req: MapRequest): NonNullable<HeaderRuleContext["expr"]> {
   return (expr, response) => {
     // httpd keeps the content type in r->content_type, not among the headers resp() reads.
+    // The request headers it reads go into the response's Vary once it has been evaluated (not
+    // when it fails, as ap_expr_exec_ctx); value expressions name none (httpd's string evaluation).
+    const varied: string[] = [];
     const r: ExprRequest = response === null ? base : {
       ...withStatus(base, response.status),
       responseHeader: (name) => (name.toLowerCase() === "content-type" ? undefined : response.headers.find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1]),
+      vary: (name) => varied.push(name),
     };
     try {
-      return evaluateExpr(expr, r);
+      const holds = evaluateExpr(expr, r);
+      for (const name of varied) response!.vary(name);
+      return holds;
     } catch (err) {
       if (!(err instanceof ExprEvalError)) throw err;
       logExprFailure(log, req, "headers", expr, err);

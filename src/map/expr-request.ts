@@ -29,7 +29,7 @@ export function exprRequest(state: RequestState, loc: Located | undefined, uri: 
       const lower = name.toLowerCase();
       if (!state.exprVary?.some((v) => v.toLowerCase() === lower)) (state.exprVary ??= []).push(name);
     },
-    lookupUri: (u) => lookups.uri(state, u),
+    lookupUri: (u) => lookups.uri(state, u, uri),
     lookupFile: (file) => lookups.file(state, uri, file),
     variable: (name) => {
       switch (name) {
@@ -77,6 +77,14 @@ export function exprRequest(state: RequestState, loc: Located | undefined, uri: 
       return serverVariable(name, state, uri, query);
     },
   };
+}
+
+/**
+ * What a subrequest's own expressions read (a -U/-F lookup's <If> sections): IS_SUBREQ is
+ * true, and the request headers they read go into the subrequest's Vary, not the main one's.
+ */
+export function subrequestExpr(base: ExprRequest): ExprRequest {
+  return { ...base, vary: () => {}, variable: (name) => (name === "IS_SUBREQ" ? "true" : base.variable(name)) };
 }
 
 /** A server variable as mod_rewrite's %{NAME} reads it (and ap_expr, for names it has no own value for). */

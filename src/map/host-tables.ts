@@ -3,7 +3,7 @@
  * engine's alias table, the section index, compiled rewrite rules, handler scripts. Built
  * once, read on every request.
  */
-import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, RewriteRule, ServerConfig } from "../config/model";
+import type { AliasDirective, HandlerScript, HostConfig, RedirectDirective, RewriteConfig, RewriteMapDef, RewriteRule, ServerConfig } from "../config/model";
 import { mergeServerRewrite, mergeServerRewriteMaps } from "../config/model";
 import type { AliasTable, Engine } from "../engine/types";
 import { toByteString } from "../engine/byte-string";
@@ -11,8 +11,8 @@ import { SectionIndex } from "./sections";
 import { configuredName, serverAdmin, serverBanner, serverSignature, type ConfiguredName } from "./host";
 import { RouteCache } from "./route-cache";
 import { restrictsSymlinks } from "./symlinks";
-import { compileRewrite, type CompiledRewrite } from "./rewrite";
-import type { RewriteMapSpec } from "./rewrite-map";
+import { compileRewrite, compileRewriteMaps, type CompiledRewrite } from "./rewrite";
+import type { RewriteMap, RewriteMapSpec } from "./rewrite-map";
 
 export class HostTables {
   readonly aliases: readonly AliasDirective[];
@@ -24,7 +24,13 @@ export class HostTables {
   readonly sections: SectionIndex;
   /** Some section takes FollowSymLinks away: the directory walk must look at symbolic links. */
   readonly restrictsSymlinks: boolean;
+  /**
+   * The server-context rules, compiled when they can run: the server's RewriteEngine is on, or
+   * some <Location> or early <If> may turn it on (sections.early).
+   */
   readonly serverRewrite: CompiledRewrite | null;
+  /** The server's own RewriteEngine (what decides when no early section sets one). */
+  readonly serverRewriteOn: boolean;
   readonly handlerScripts: ReadonlyMap<string, HandlerScript>;
   readonly documentRoot: string;
   /**
@@ -43,6 +49,7 @@ export class HostTables {
   readonly routes = new RouteCache();
   /** By rule list, then directory and RewriteBase: <If> merges make a new RewriteConfig per request, not new rules. */
   private readonly perDirRewrite = new WeakMap<readonly RewriteRule[], Map<string, CompiledRewrite>>();
+  private compiledMaps: ReadonlyMap<string, RewriteMap> | undefined;
 
   constructor(
     readonly config: ServerConfig,
@@ -75,15 +82,12 @@ export class HostTables {
     this.useCanonicalName = host.dir.useCanonicalName?.value ?? main.dir.useCanonicalName?.value;
     this.serverAdmin = serverAdmin(config, host);
     this.serverBanner = serverBanner(config.serverTokens);
-    this.maps = (inherits ? mergeServerRewriteMaps(main, host) : [...host.rewriteMaps.values()]).map((m) => ({
-      name: m.name,
-      type: m.type as RewriteMapSpec["type"],
-      source: m.source,
-    }));
+    this.maps = (inherits ? mergeServerRewriteMaps(main, host) : [...host.rewriteMaps.values()]).map(mapSpec);
     const rw = inherits ? mergeServerRewrite(main.rewrite, host.rewrite) : host.rewrite;
+    this.serverRewriteOn = rw.engine === true;
     this.serverRewrite =
-      rw.engine && rw.rules.length > 0
-        ? compileRewrite(rw.rules, this.maps, { perDir: false, serverRoot: config.serverRoot })
+      (rw.engine || this.sections.early) && rw.rules.length > 0
+        ? compileRewrite(rw.rules, this.maps, { perDir: false, serverRoot: config.serverRoot, compiledMaps: this.rewriteMaps() })
         : null;
   }
 
@@ -104,6 +108,11 @@ export class HostTables {
     return value;
   }
 
+  /** The host's RewriteMaps, compiled on first use: one table for the server context and every directory. */
+  private rewriteMaps(): ReadonlyMap<string, RewriteMap> {
+    return (this.compiledMaps ??= compileRewriteMaps(this.maps, { serverRoot: this.config.serverRoot }, sharedMaps));
+  }
+
   /** Per-directory rules (parsed with the configuration) put with the directory they apply to, on first use. */
   perDirRules(rewrite: RewriteConfig, directory: string): CompiledRewrite {
     let byDir = this.perDirRewrite.get(rewrite.rules);
@@ -115,6 +124,7 @@ export class HostTables {
     let compiled = byDir.get(key);
     if (!compiled) {
       compiled = compileRewrite(rewrite.rules, this.maps, {
+        compiledMaps: this.rewriteMaps(),
         perDir: true,
         directory,
         ...(rewrite.base !== undefined ? { base: rewrite.base } : {}),
@@ -124,6 +134,21 @@ export class HostTables {
     }
     return compiled;
   }
+}
+
+/**
+ * Each RewriteMap definition's spec and compiled map, whichever host uses it: a virtual host
+ * that inherits the main server's maps shares their txt caches (httpd keeps one per map too).
+ */
+const mapSpecs = new WeakMap<RewriteMapDef, RewriteMapSpec>();
+const sharedMaps = new WeakMap<RewriteMapSpec, RewriteMap>();
+function mapSpec(def: RewriteMapDef): RewriteMapSpec {
+  let spec = mapSpecs.get(def);
+  if (spec === undefined) {
+    spec = { name: def.name, type: def.type as RewriteMapSpec["type"], source: def.source, where: def.where };
+    mapSpecs.set(def, spec);
+  }
+  return spec;
 }
 
 function stripTrailingSlash(p: string): string {

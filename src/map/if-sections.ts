@@ -18,9 +18,16 @@ import type { Located } from "./route-cache";
  * the <If> sections nested in those, level by level. The result is this request's alone.
  */
 export function withIfSections(loc: Located, ctx: ExprRequest, log: ErrorLog, req: MapRequest): Located {
-  let settings: DirSettings = { ...loc.settings };
+  const settings = mergeIfSections(loc.settings, ctx, log, req);
+  const { translated, walk, isDir } = loc;
+  return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
+}
+
+/** `settings` with the <If> sections it carries evaluated and the applying ones merged over it (without ifSections). */
+export function mergeIfSections(base: DirSettings, ctx: ExprRequest, log: ErrorLog, req: MapRequest): DirSettings {
+  let settings: DirSettings = { ...base };
   delete settings.ifSections;
-  let list: readonly IfSection[] | undefined = loc.settings.ifSections;
+  let list: readonly IfSection[] | undefined = base.ifSections;
   while (list !== undefined && list.length > 0) {
     const nested: IfSection[] = [];
     let previous: boolean | null = null;
@@ -39,8 +46,7 @@ export function withIfSections(loc: Located, ctx: ExprRequest, log: ErrorLog, re
     }
     list = nested;
   }
-  const { translated, walk, isDir } = loc;
-  return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
+  return settings;
 }
 
 /** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */

@@ -12,18 +12,39 @@ import { authConfigOf, isDigest, type AccessPhase } from "./access-phase";
 import { locate, translateAliases } from "./locate";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
 import type { Translation } from "./route-cache";
+import { exprRequest, subrequestExpr } from "./expr-request";
+import { withIfSections } from "./if-sections";
 import type { HtaccessReader } from "./sections";
+
+/**
+ * The translate phase of a -U lookup's subrequest (the mapper's: server rewrite rules, Redirect):
+ * where the URL-path leads, or the status translation answered with.
+ */
+export type LookupTranslate = (state: RequestState, uri: string, parentUri: string) => { readonly uri: string; readonly translated: Translation } | number;
 
 export class Lookups {
   constructor(
     private readonly log: ErrorLog,
     private readonly htaccess: HtaccessReader | null,
     private readonly access: AccessPhase,
+    private readonly translate: LookupTranslate = (_s, uri) => ({ uri, translated: translateAliases(_s.tables, uri, null, null) }),
   ) {}
 
-  /** -U: the status of a subrequest for URL-path `url` (its log lines name it). */
-  uri(state: RequestState, url: string): number {
-    return this.status(state, url, translateAliases(state.tables, url, null, null), url);
+  /**
+   * -U: the status of a subrequest for URL-path `url`, made while `parentUri` is being mapped
+   * (its log lines name the URL-path as translated).
+   */
+  uri(state: RequestState, url: string, parentUri: string): number {
+    // The lookup's own rewrite conditions may look up in turn: stop where status() would.
+    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) return this.tooDeep(state);
+    const to = this.nested(state, () => this.translate(state, url, parentUri))();
+    return typeof to === "number" ? to : this.status(state, to.uri, to.translated, to.uri);
+  }
+
+  /** httpd's AH00125 for subrequests nested deeper than LimitInternalRecursion: the lookup fails with 500. */
+  private tooDeep(state: RequestState): number {
+    this.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
+    return 500;
   }
 
   /** -F: the status of a subrequest for `file`, made while `uri` is being mapped. httpd's file subrequest has no URI: its log lines name "". */
@@ -40,12 +61,11 @@ export class Lookups {
   private status(state: RequestState, uri: string, translated: Translation, logUri: string): number {
     // A `Require expr` of the looked-up location may itself look up (`-U`): as httpd's nested
     // subrequests, at most LimitInternalRecursion deep.
-    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) {
-      this.log.log("error", "core", `${requestLogPrefix(state.req)}AH00125: Request exceeded the limit of ${LIMIT_INTERNAL_RECURSION} subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.`);
-      return 500;
-    }
-    const located = locate(state.tables, uri, translated, this.htaccess);
-    if (!("translated" in located)) return located.kind === "error" ? located.status : 200;
+    if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) return this.tooDeep(state);
+    const found = locate(state.tables, uri, translated, this.htaccess);
+    if (!("translated" in found)) return found.kind === "error" ? found.status : 200;
+    // httpd's subrequest runs ap_if_walk too: the looked-up URL's <If> sections apply.
+    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, subrequestExpr(exprRequest(state, found, uri, null, this)), this.log, state.req))();
     const settings = located.settings;
     const ac = settings.accessCompat;
     if (ac !== undefined) {

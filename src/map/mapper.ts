@@ -4,7 +4,8 @@
  *
  *   parse target -> decode/normalise -> virtual host (host.ts, host-tables.ts)
  *   -> translate: server mod_rewrite (rewrite-hooks.ts), Redirect, then Alias/AliasMatch,
- *      WSGIScriptAlias*, DocumentRoot (locate.ts)
+ *      WSGIScriptAlias*, DocumentRoot (locate.ts); RewriteEngine and a location-wide Redirect
+ *      read there as <Location> and early <If> sections set them (earlySettings)
  *   -> directory walk (PATH_INFO, walk.ts) -> sections (+ .htaccess, sections.ts) -> handler
  *      (SetHandler/AddHandler, H=), kept per URL-path (route-cache.ts)
  *   -> SetEnvIf (setenvif.ts) -> <If> sections (if-sections.ts)
@@ -44,7 +45,7 @@ import { buildCgiEnviron, CgiEnviron, NO_AUTH, type RouteEnviron } from "./envir
 import type { EnvironPairs } from "../app/environ-pairs";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
-import { withIfSections } from "./if-sections";
+import { mergeIfSections, withIfSections } from "./if-sections";
 import { multiViews, typeMap } from "./negotiation-handler";
 import { isTypeMapByType } from "./negotiate";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
@@ -56,7 +57,7 @@ import type { DigestState } from "../auth/digest";
 import type { DispatchRoute } from "./dispatch-script";
 import { AccessPhase } from "./access-phase";
 import { Lookups } from "./lookups";
-import { exprRequest } from "./expr-request";
+import { exprRequest, subrequestExpr } from "./expr-request";
 import { locate, translateAliases, withSlash } from "./locate";
 import { bad, type MapRequest, type MapResult, type Mapped, type WsgiTarget } from "./map-result";
 import { LIMIT_INTERNAL_RECURSION, type LocatedPass, type RequestState } from "./request-state";
@@ -88,7 +89,7 @@ export class Mapper {
   ) {
     for (const host of [config.main, ...config.virtualHosts]) this.tables.set(host, new HostTables(config, host, engine));
     this.access = new AccessPhase(config, engine, { log: options.log, hooks: options.hooks, digest: options.digest, exprRequest: (s, l, u, q) => exprRequest(s, l, u, q, this.lookups) });
-    this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access);
+    this.lookups = new Lookups(options.log, options.htaccess ?? null, this.access, (state, uri, parentUri) => this.lookupTranslation(state, uri, parentUri));
     this.rewrite = new RewriteHooks(options.log, this.lookups);
     this.logExprs = [config.main, ...config.virtualHosts].some((h) => h.customLogs.some((l) => l.conditionExpr !== undefined));
   }
@@ -203,6 +204,7 @@ export class Mapper {
       authInfo: undefined,
       user: undefined,
       lookupDepth: 0,
+      subrequest: false,
     };
     let result = this.resolve(state, uri, query, 0);
     if ((req.body?.declaredLength ?? -1) > 0) {
@@ -240,7 +242,9 @@ export class Mapper {
     let forcedHandler: string | null = null;
     let forcedType: string | null = null;
     let translated: Translation | null = null;
-    if (t.serverRewrite && !state.rewriteEnded) {
+    // walk_location_and_if before translate_name: only when some such section sets what translation reads.
+    const early = t.sections.early ? this.earlySettings(state, uri, query) : null;
+    if (t.serverRewrite && !state.rewriteEnded && (early === null ? t.serverRewriteOn : early.rewrite?.engine === true)) {
       state.plain = false;
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, query, null, null));
       applyRewriteEnv(state, outcome);
@@ -269,6 +273,10 @@ export class Mapper {
           query = outcome.query;
       }
     }
+    // mod_alias's translate hook: a location-wide Redirect of those early sections first (the
+    // URL as rewritten with [PT] is what it evaluates, with the sections of the URL as sent).
+    const wideEarly = translated === null ? early?.locationRedirect?.value : undefined;
+    if (wideEarly !== undefined) return this.locationRedirect(state, undefined, uri, query, wideEarly, early!);
     // (Redirect and RedirectMatch look at the URL-path only: no reason to clear `plain`.)
     if (!translated && t.redirects.length > 0) {
       // mod_alias runs its redirects before any alias (and mod_wsgi's aliases come after it).
@@ -383,7 +391,7 @@ export class Mapper {
    * expression evaluated (its path escaped, query and fragment kept), made absolute, the
    * request's query added when it has none of its own.
    */
-  private locationRedirect(state: RequestState, loc: Located, uri: string, query: string | null, wide: NonNullable<DirSettings["locationRedirect"]>["value"], settings: DirSettings): MapResult {
+  private locationRedirect(state: RequestState, loc: Located | undefined, uri: string, query: string | null, wide: NonNullable<DirSettings["locationRedirect"]>["value"], settings: DirSettings): MapResult {
     let target = "";
     if (wide.url !== undefined) {
       try {
@@ -436,11 +444,86 @@ export class Mapper {
     return { kind: "static", file: walk.filename, stat: walk.stat, forcedType: staticType, settings, env: state.env, negotiated: state.negotiated, ...edited };
   }
 
-  /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
-  private pathTranslated(state: RequestState, pathInfo: string): string {
+  /**
+   * The per-directory configuration httpd's translate hooks read (mod_rewrite's RewriteEngine,
+   * mod_alias's location-wide Redirect): the server's settings with the <Location> sections
+   * matching the URL and the <If> sections at server level and in those (evaluated with no file
+   * yet) merged over them. Only a configuration where one of them sets such a directive asks.
+   */
+  private earlySettings(state: RequestState, uri: string, query: string | null, subrequest = false): DirSettings {
+    const settings = state.tables.sections.locationSettings(uri);
+    if (settings.ifSections === undefined) return settings;
+    state.plain = false;
+    const ctx = exprRequest(state, undefined, uri, query, this.lookups);
+    return mergeIfSections(settings, subrequest ? subrequestExpr(ctx) : ctx, this.options.log, state.req);
+  }
+
+  /**
+   * translate_name for a -U lookup's subrequest: the server's rewrite rules as a subrequest runs
+   * them (without [NS] and [R] rules, its variables and cookies its own, its own lookups only
+   * of URL-paths other than `parentUri`, the request it is made for), then the location-wide
+   * Redirect of the early sections and the server's Redirect lines, which answer with their
+   * status before any access check, then the aliases.
+   */
+  private lookupTranslation(state: RequestState, uri: string, parentUri: string): { uri: string; translated: Translation } | number {
     const t = state.tables;
-    if (t.serverRewrite) {
-      const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null));
+    const early = t.sections.early ? this.earlySettings(state, uri, null, true) : null;
+    let query: string | null = null;
+    let forcedHandler: string | null = null;
+    let forcedType: string | null = null;
+    if (t.serverRewrite && (early === null ? t.serverRewriteOn : early.rewrite?.engine === true)) {
+      const { subrequest, rewriteEnded } = state;
+      state.subrequest = true;
+      // END is the main request's; the subrequest's rules run.
+      state.rewriteEnded = false;
+      let outcome;
+      try {
+        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, null, null, null, parentUri));
+      } finally {
+        state.subrequest = subrequest;
+        state.rewriteEnded = rewriteEnded;
+      }
+      forcedHandler = outcome.forcedHandler;
+      forcedType = outcome.forcedType;
+      switch (outcome.kind) {
+        case "redirect":
+        case "status":
+          return outcome.status;
+        case "internal-redirect":
+          return 500;
+        case "file":
+          return { uri, translated: { filename: outcome.filename, scriptAlias: null, contextPrefix: "", contextDocumentRoot: t.documentRoot, forcedHandler, forcedType } };
+        case "uri":
+          if (!outcome.uri.startsWith("/")) return 400;
+          uri = outcome.uri;
+          query = outcome.query;
+          break;
+        case "none":
+          query = outcome.query;
+      }
+    }
+    const wide = early?.locationRedirect?.value;
+    if (wide !== undefined) return wide.status;
+    const hit = t.redirects.length > 0 ? matchRedirect(t.redirects, uri, query, (p) => absoluteUrl(state, p)) : null;
+    if (hit) return hit.status;
+    return { uri, translated: translateAliases(t, uri, forcedHandler, forcedType) };
+  }
+
+  /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
+  private pathTranslated(state: RequestState, pathInfo: string, mainUri: string): string {
+    const t = state.tables;
+    if (t.serverRewrite && (t.sections.early ? this.earlySettings(state, pathInfo, null, true).rewrite?.engine === true : t.serverRewriteOn)) {
+      // A subrequest's rules: [NS] and [R] ones are skipped.
+      const { subrequest, rewriteEnded } = state;
+      state.subrequest = true;
+      state.rewriteEnded = false;
+      let outcome;
+      try {
+        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null, mainUri));
+      } finally {
+        state.subrequest = subrequest;
+        state.rewriteEnded = rewriteEnded;
+      }
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;
     }
@@ -561,7 +644,7 @@ export class Mapper {
       scriptName,
       pathInfo,
       // With server rewrite rules PATH_TRANSLATED may depend on the request: computed each time then.
-      pathTranslated: pathInfo === "" ? null : state.tables.serverRewrite ? this.pathTranslated(state, pathInfo) : (loc.pathTranslated ??= this.pathTranslated(state, pathInfo)),
+      pathTranslated: pathInfo === "" ? null : state.tables.serverRewrite ? this.pathTranslated(state, pathInfo, uri) : (loc.pathTranslated ??= this.pathTranslated(state, pathInfo, uri)),
       scriptFilename: walk.filename,
       documentRoot: state.tables.documentRoot,
       contextPrefix: translated.contextPrefix,

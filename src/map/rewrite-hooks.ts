@@ -10,7 +10,7 @@ import { evaluateExprMatch, ExprEvalError } from "../config/expr";
 import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import { logExprFailure } from "./expr-context";
-import { exprRequest, serverVariable } from "./expr-request";
+import { exprRequest, serverVariable, subrequestExpr } from "./expr-request";
 import { namesThisServer } from "./host";
 import type { HostTables } from "./host-tables";
 import { parentDir, withSlash } from "./locate";
@@ -28,20 +28,25 @@ export class RewriteHooks {
   ) {}
 
   /** What rules see of the request: server rules before it is located (`filename` null), per-directory ones after. */
-  context(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null): RewriteContext {
+  context(state: RequestState, uri: string, query: string | null, filename: string | null, pathInfo: string | null, mainUri?: string): RewriteContext {
     const t = state.tables;
+    // One object shape whatever the context (no conditional spreads): it is made for every request with rules.
     return {
       uri,
       query,
-      ...(filename !== null ? { filename, pathInfo } : {}),
+      filename: filename ?? undefined,
+      pathInfo,
       endSeen: state.rewriteEnded,
-      // httpd skips [NS] and [R] rules in the subrequests of DirectoryIndex and MultiViews.
-      ...(state.subrequest ? { isSubrequest: true } : {}),
+      // httpd skips [NS] and [R] rules in subrequests (DirectoryIndex, MultiViews, lookups, PATH_TRANSLATED).
+      isSubrequest: state.subrequest === true,
+      mainUri,
       redirectScriptUrl: state.redirectScriptUrl,
       variable: (name) => serverVariable(name, state, uri, query),
       // Per-directory rules run on the located request; server-context ones before it is located.
       expr: (expr, novary) => {
-        const base = exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query, this.lookups);
+        const own = exprRequest(state, filename !== null ? state.located?.loc : undefined, uri, query, this.lookups);
+        // A lookup's subrequest (mainUri given): IS_SUBREQ is true, and its Vary is its own.
+        const base = mainUri !== undefined ? subrequestExpr(own) : own;
         const { vary: _vary, ...quiet } = base;
         try {
           const { value, match } = evaluateExprMatch(expr, novary ? quiet : base);
@@ -65,7 +70,7 @@ export class RewriteHooks {
         if (!st) return null;
         return { isFile: st.isFile(), isDir: st.isDirectory(), size: st.size, isSymlink: lst?.isSymbolicLink() ?? false, isExecutable: (st.mode & 0o111) !== 0 };
       },
-      lookupUri: (url) => this.lookups.uri(state, url),
+      lookupUri: (url) => this.lookups.uri(state, url, uri),
       lookupFile: (file) => {
         const status = this.lookups.file(state, uri, file);
         // A lookup of a missing file succeeds too (nothing has looked for it yet): -F asks for both.

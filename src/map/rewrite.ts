@@ -49,6 +49,8 @@ export interface CompileRewriteOptions extends CompileMapOptions {
   readonly directory?: string;
   /** Per-dir: RewriteBase, as configured (text). */
   readonly base?: string;
+  /** The maps compiled already (compileRewriteMaps), shared by every context of a host; else `maps` are compiled for this one. */
+  readonly compiledMaps?: ReadonlyMap<string, RewriteMap>;
 }
 
 type CompiledCond = RewriteCondition;
@@ -84,7 +86,7 @@ export interface RewriteContext {
   /** r->args: the query string without `?`, null when the request had none. */
   readonly query: string | null;
   /** Per-dir: r->filename after the directory walk (no PATH_INFO). Server context: unused. */
-  readonly filename?: string;
+  readonly filename?: string | undefined;
   /** Per-dir: r->path_info. */
   readonly pathInfo?: string | null;
   /**
@@ -111,6 +113,11 @@ export interface RewriteContext {
   readonly followSymLinks?: boolean;
   /** Subrequest: rules with NS or R are skipped. */
   readonly isSubrequest?: boolean;
+  /**
+   * A subrequest's main request URL-path, when known: -U and -F then run for a URL-path other
+   * than it (mod_rewrite's subreq_ok); without it a subrequest does no lookups.
+   */
+  readonly mainUri?: string | undefined;
   /** A rule with END matched earlier in this request (before an internal redirect). */
   readonly endSeen?: boolean;
   /** Server context after an internal redirect: REDIRECT_SCRIPT_URL, which SCRIPT_URL keeps. */
@@ -207,14 +214,7 @@ export function compileRewrite(
   maps: readonly RewriteMapSpec[],
   options: CompileRewriteOptions,
 ): CompiledRewrite {
-  const compiledMaps = new Map<string, RewriteMap>();
-  for (const spec of maps) {
-    try {
-      compiledMaps.set(spec.name, compileRewriteMap(spec, options));
-    } catch (e) {
-      fail(spec.where, (e as Error).message);
-    }
-  }
+  const compiledMaps = options.compiledMaps ?? compileRewriteMaps(maps, options);
   let directory: string | null = null;
   if (options.perDir) {
     if (!options.directory) throw new NodewsgiError("E_REWRITE", "per-directory rewrite rules need their directory");
@@ -231,8 +231,35 @@ export function compileRewrite(
   return { perDir: options.perDir, directory, base, ruleCount: rules.length, rules, maps: compiledMaps };
 }
 
+/**
+ * A context's maps by name (a later definition of a name wins). `shared` holds maps compiled
+ * before, by definition: each map, with its txt cache, is compiled once however many contexts
+ * and hosts use it. Throws NodewsgiError E_REWRITE with the map's `file:line` on a bad map.
+ */
+export function compileRewriteMaps(maps: readonly RewriteMapSpec[], options: CompileMapOptions, shared?: WeakMap<RewriteMapSpec, RewriteMap>): Map<string, RewriteMap> {
+  const compiled = new Map<string, RewriteMap>();
+  for (const spec of maps) {
+    let map = shared?.get(spec);
+    if (map === undefined) {
+      try {
+        map = compileRewriteMap(spec, options);
+      } catch (e) {
+        fail(spec.where, (e as Error).message);
+      }
+      shared?.set(spec, map);
+    }
+    compiled.set(spec.name, map);
+  }
+  return compiled;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Evaluation
+
+/** mod_rewrite's subreq_ok: not a subrequest, or one for another URL-path than its main request's. */
+function subrequestMayLookUp(ctx: RewriteContext): boolean {
+  return !ctx.isSubrequest || (ctx.mainUri !== undefined && ctx.mainUri !== ctx.uri);
+}
 
 const enum Rc {
   NoMatch,
@@ -486,7 +513,7 @@ function applyCond(st: State, c: CompiledCond): boolean {
     case "-d": rc = !!statOf(st, input)?.isDir; break;
     case "-x": rc = !!statOf(st, input)?.isExecutable; break;
     case "-U":
-      if (input && !st.ctx.isSubrequest) {
+      if (input && subrequestMayLookUp(st.ctx)) {
         if (st.ctx.lookupUri) rc = st.ctx.lookupUri(input) < 400;
         else {
           const root = st.ctx.variable("DOCUMENT_ROOT").replace(/\/$/, "");
@@ -495,7 +522,7 @@ function applyCond(st: State, c: CompiledCond): boolean {
       }
       break;
     case "-F":
-      if (input && !st.ctx.isSubrequest) {
+      if (input && subrequestMayLookUp(st.ctx)) {
         rc = st.ctx.lookupFile ? st.ctx.lookupFile(input) < 300 && statOf(st, input) !== null : !!statOf(st, input)?.isFile;
       }
       break;

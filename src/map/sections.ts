@@ -44,6 +44,16 @@ export class SectionIndex {
   private readonly nested = new Map<Section, IndexedSection[]>();
   private readonly base: DirSettings;
   private readonly cache = new Map<string, DirSettings>();
+  private readonly locationCache = new Map<string, DirSettings>();
+  /**
+   * Some <Location>/<LocationMatch>, or an <If> at server level or in one of those (at any
+   * depth), sets what httpd's translate hooks read of the per-directory configuration: httpd
+   * merges those sections before translating the URL (walk_location_and_if), so a RewriteEngine
+   * there switches the server-context rules on or off for the URLs they apply to, and a
+   * location-wide Redirect there answers before the URL is mapped. Decided once: without any,
+   * translation reads the server's own settings.
+   */
+  readonly early: boolean;
 
   /**
    * `main` is the main server when `host` is a virtual host: as httpd's ap_fixup_virtual_hosts,
@@ -75,6 +85,25 @@ export class SectionIndex {
     }
     // Apache's core_reorder_directories: fewer components first, configuration order kept.
     this.dirs.sort((a, b) => a.depth - b.depth || a.index - b.index);
+    this.early = this.locations.some((e) => readAtTranslation(e.section.settings)) || (this.base.ifSections ?? []).some((i) => readAtTranslation(i.settings));
+  }
+
+  /**
+   * What httpd's translate phase reads of the per-directory configuration: the server's
+   * settings with the <Location>/<LocationMatch> sections matching `uri` merged over them (the
+   * first walk_location_and_if). The <If> sections they carry are left for the caller.
+   */
+  locationSettings(uri: string): DirSettings {
+    const applied = this.locations.filter((e) => e.test(uri));
+    const key = applied.map((e) => e.index).join(",");
+    let merged = this.locationCache.get(key);
+    if (!merged) {
+      merged = this.base;
+      for (const e of applied) merged = mergeDirSettings(merged, e.section.settings);
+      if (this.locationCache.size >= MAX_CACHE) this.locationCache.clear();
+      this.locationCache.set(key, merged);
+    }
+    return merged;
   }
 
   /** httpd's defaults, the main server's settings and the host's own (no sections). */
@@ -149,6 +178,11 @@ function serverDir(host: HostConfig): DirSettings {
   if (engine !== undefined) rewrite.engine = engine;
   if (options !== undefined) rewrite.options = options;
   return { ...host.dir, rewrite };
+}
+
+/** RewriteEngine or a location-wide Redirect is set in `settings` or in an <If> nested in them. */
+function readAtTranslation(settings: DirSettings): boolean {
+  return settings.rewrite?.engine !== undefined || settings.locationRedirect !== undefined || (settings.ifSections ?? []).some((i) => readAtTranslation(i.settings));
 }
 
 /** Some AllowOverride class or an AllowOverrideList directive: httpd reads .htaccess files then. */

@@ -138,3 +138,13 @@ test("mod_rewrite inside <If>: rules carry httpd's `*If` directory; RewriteEngin
   const dangling = parseConfigText('<Directory /x>\n<If "true">\nRewriteCond a b\n</If>\n</Directory>\n', "t.conf");
   assert.deepEqual(dangling.notices, ["t.conf:3: RewriteCond: not followed by a RewriteRule; ignored"]);
 });
+
+test("an inheriting <If>'s rule list is one array per pair of lists, so its per-request merge finds the compiled rules cached", () => {
+  const { mergeDirSettings } = require("../dist/config");
+  const cfg = parseConfigText('<Directory /srv>\nRewriteEngine On\nRewriteRule ^a$ b\n<If "true">\nRewriteOptions Inherit\nRewriteRule ^c$ d\n</If>\n</Directory>\n', "t.conf");
+  const dir = cfg.main.sections[0].settings;
+  const first = mergeDirSettings(dir, dir.ifSections[0].settings).rewrite;
+  const again = mergeDirSettings(dir, dir.ifSections[0].settings).rewrite;
+  assert.deepEqual(first.rules.map((r) => r.substitution), ["d", "b"]);
+  assert.equal(again.rules, first.rules);
+});

@@ -605,10 +605,19 @@ function rewriteInheritance(base: RewriteConfig, options: readonly RewriteOption
 }
 
 /** The rules of a merged rewrite config: `rules` with the base's after or before them, or alone. */
+/** Inherited rule lists by own rules, then base rules: one array per pair (see inheritRules). */
+const inheritedRules = new WeakMap<RewriteRule[], WeakMap<RewriteRule[], { after?: RewriteRule[]; before?: RewriteRule[] }>>();
+
 function inheritRules(base: RewriteConfig, rules: RewriteRule[], options: readonly RewriteOption[] | undefined): RewriteRule[] {
   const inherit = rewriteInheritance(base, options);
   if (inherit === null || base.rules.length === 0) return rules;
-  return inherit === "after" ? [...rules, ...base.rules] : [...base.rules, ...rules];
+  // The same pair gives the same array: <If> sections are merged per request, and the compiled
+  // per-directory rules are cached by their rule list (src/map/host-tables.ts).
+  let byBase = inheritedRules.get(rules);
+  if (byBase === undefined) inheritedRules.set(rules, (byBase = new WeakMap()));
+  let pair = byBase.get(base.rules);
+  if (pair === undefined) byBase.set(base.rules, (pair = {}));
+  return (pair[inherit] ??= inherit === "after" ? [...rules, ...base.rules] : [...base.rules, ...rules]);
 }
 
 function mergeMap<K, V>(base: Map<K, V> | undefined, add: Map<K, V> | undefined): Map<K, V> | undefined {

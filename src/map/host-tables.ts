@@ -47,7 +47,7 @@ export class HostTables {
   readonly maps: RewriteMapSpec[];
   /** Per-path results of the map phase's path-only steps (see route-cache.ts). */
   readonly routes = new RouteCache();
-  /** By rule list, then directory and RewriteBase: <If> merges make a new RewriteConfig per request, not new rules. */
+  /** By rule list, then directory and RewriteBase: <If> merges make a new RewriteConfig per request, not new rule lists (model.ts's inheritRules keeps one per pair). */
   private readonly perDirRewrite = new WeakMap<readonly RewriteRule[], Map<string, CompiledRewrite>>();
   private compiledMaps: ReadonlyMap<string, RewriteMap> | undefined;
 

@@ -1,6 +1,6 @@
 /**
  * RewriteRule and RewriteCond lines, parsed once when the configuration (or an .htaccess file)
- * is read: the flag field (mod_rewrite's parser, src/map/rewrite-flags.ts, plus what nodewsgi
+ * is read: the flag field (mod_rewrite's parser, ./rewrite-flags.ts, plus what nodewsgi
  * refuses on top of httpd), the pattern compiled (src/config/regex.ts, as every configuration
  * regex), `RewriteCond expr` parsed, literals turned into the byte strings requests are matched
  * as. The result is what the configuration model keeps and what src/map/rewrite.ts runs: the
@@ -14,9 +14,9 @@ import { compileConfigRegex, type ConfigRegex } from "./regex";
 import { ExprError, parseExpr, type Expr } from "./expr";
 import { parseInteger } from "./values";
 import { toByteString } from "../engine/byte-string";
-import { defaultRuleFlags, setRuleFlag, splitFlagField, type CondFlags, type RuleFlags } from "../map/rewrite-flags";
+import { defaultRuleFlags, setRuleFlag, splitFlagField, type CondFlags, type RuleFlags } from "./rewrite-flags";
 
-export type { CondFlags, RuleFlags } from "../map/rewrite-flags";
+export type { CondFlags, RuleFlags } from "./rewrite-flags";
 
 /**
  * What a RewriteCond tests, spelled as its operator: a regex, a file test (`-h` and `-L` are

@@ -12,7 +12,7 @@ import type { Expr } from "../config/expr";
 import { DirectiveProblem } from "../config/errors";
 import { parseRewriteCond, parseRewriteRule, type RewriteCondition, type RewriteRule } from "../config/rewrite-rule";
 import { NodewsgiError } from "../errors";
-import { atoi, type RuleFlags } from "./rewrite-flags";
+import { atoi, type RuleFlags } from "../config/rewrite-flags";
 import { CompileMapOptions, RewriteMap, RewriteMapSpec, compileRewriteMap } from "./rewrite-map";
 import { toByteString } from "../engine/byte-string";
 import { escapeAbsoluteUri, escapeBackref, escapeUriPath, hasCtlOrSpace, isAbsoluteUri } from "./rewrite-escape";

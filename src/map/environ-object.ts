@@ -108,11 +108,13 @@ const seenOnce: Shape[] = [];
 /** False when code generation is disallowed (--disallow-code-generation-from-strings). */
 let enabled = true;
 
-/** The environ object for `c`, whose request's HTTP_* list is `h`; null when the list must be used. */
-export function planEnvironObject(c: CgiEnviron, h: readonly string[], opts: EnvironOptions): Environ | null {
+/** The environ object for `c`; null when the list must be used. */
+export function planEnvironObject(c: CgiEnviron, opts: EnvironOptions): Environ | null {
   if (!enabled) return null;
   const vars = variables(c.env);
+  // Refused before the headers are converted: the list will convert them again.
   if (vars.special) return null;
+  const h = c.headerPairs();
   const translated = c.route.pathTranslated !== null;
   for (let i = 0; i < compiled.length; i++) {
     const s = compiled[i];

@@ -109,7 +109,12 @@ export class CgiEnviron implements LazyEnviron {
   object(opts: EnvironOptions): Environ | null {
     // Trusted-proxy headers rewrite the list after it is made: those requests take the list.
     if (this.list !== null || this.route.trustedProxyHeaders !== null) return null;
-    return planEnvironObject(this, this.engine.headersToEnviron(this.req.headers, { passAuthorization: this.route.passAuthorization }), opts);
+    return planEnvironObject(this, opts);
+  }
+
+  /** The request's HTTP_* keys and values, as the list has them. */
+  headerPairs(): readonly string[] {
+    return this.engine.headersToEnviron(this.req.headers, { passAuthorization: this.route.passAuthorization });
   }
 }
 

@@ -39,7 +39,7 @@ import { HostTables } from "./host-tables";
 import { findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
 import type { HtaccessReader } from "./sections";
-import { applyRewrite } from "./rewrite";
+import { applyRewrite, type RewriteOutcome } from "./rewrite";
 import { applyRewriteEnv, rewriteStatus, RewriteHooks } from "./rewrite-hooks";
 import { buildCgiEnviron, CgiEnviron, NO_AUTH, type RouteEnviron } from "./environ";
 import type { EnvironPairs } from "../app/environ-pairs";
@@ -472,17 +472,7 @@ export class Mapper {
     let forcedHandler: string | null = null;
     let forcedType: string | null = null;
     if (t.serverRewrite && (early === null ? t.serverRewriteOn : early.rewrite?.engine === true)) {
-      const { subrequest, rewriteEnded } = state;
-      state.subrequest = true;
-      // END is the main request's; the subrequest's rules run.
-      state.rewriteEnded = false;
-      let outcome;
-      try {
-        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, null, null, null, parentUri));
-      } finally {
-        state.subrequest = subrequest;
-        state.rewriteEnded = rewriteEnded;
-      }
+      const outcome = this.subrequestServerRewrite(state, t.serverRewrite, uri, parentUri);
       forcedHandler = outcome.forcedHandler;
       forcedType = outcome.forcedType;
       switch (outcome.kind) {
@@ -509,21 +499,28 @@ export class Mapper {
     return { uri, translated: translateAliases(t, uri, forcedHandler, forcedType) };
   }
 
+  /**
+   * The server's rewrite rules as a subrequest for `uri` runs them: [NS] and [R] rules are
+   * skipped, and END is the main request's (the subrequest's rules run whatever it ended);
+   * lookups inside are of URL-paths other than `mainUri`, the request it is made for.
+   */
+  private subrequestServerRewrite(state: RequestState, rules: NonNullable<HostTables["serverRewrite"]>, uri: string, mainUri: string): RewriteOutcome {
+    const { subrequest, rewriteEnded } = state;
+    state.subrequest = true;
+    state.rewriteEnded = false;
+    try {
+      return applyRewrite(rules, this.rewrite.context(state, uri, null, null, null, mainUri));
+    } finally {
+      state.subrequest = subrequest;
+      state.rewriteEnded = rewriteEnded;
+    }
+  }
+
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
   private pathTranslated(state: RequestState, pathInfo: string, mainUri: string): string {
     const t = state.tables;
     if (t.serverRewrite && (t.sections.early ? this.earlySettings(state, pathInfo, null, true).rewrite?.engine === true : t.serverRewriteOn)) {
-      // A subrequest's rules: [NS] and [R] ones are skipped.
-      const { subrequest, rewriteEnded } = state;
-      state.subrequest = true;
-      state.rewriteEnded = false;
-      let outcome;
-      try {
-        outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, pathInfo, null, null, null, mainUri));
-      } finally {
-        state.subrequest = subrequest;
-        state.rewriteEnded = rewriteEnded;
-      }
+      const outcome = this.subrequestServerRewrite(state, t.serverRewrite, pathInfo, mainUri);
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;
     }

@@ -94,14 +94,18 @@ export class SectionIndex {
    * first walk_location_and_if). The <If> sections they carry are left for the caller.
    */
   locationSettings(uri: string): DirSettings {
-    const applied = this.locations.filter((e) => e.test(uri));
+    return this.merged(this.locationCache, this.locations.filter((e) => e.test(uri)));
+  }
+
+  /** The server's settings with `applied` merged over them in order, cached by which they are. */
+  private merged(cache: Map<string, DirSettings>, applied: readonly IndexedSection[]): DirSettings {
     const key = applied.map((e) => e.index).join(",");
-    let merged = this.locationCache.get(key);
+    let merged = cache.get(key);
     if (!merged) {
       merged = this.base;
       for (const e of applied) merged = mergeDirSettings(merged, e.section.settings);
-      if (this.locationCache.size >= MAX_CACHE) this.locationCache.clear();
-      this.locationCache.set(key, merged);
+      if (cache.size >= MAX_CACHE) cache.clear();
+      cache.set(key, merged);
     }
     return merged;
   }
@@ -136,15 +140,7 @@ export class SectionIndex {
     if (useHtaccess && (allowsOverride(this.base) || applied.some((e) => allowsOverride(e.section.settings)))) {
       return this.mergeWithHtaccess(dir!, applied, htaccess!);
     }
-    const key = applied.map((e) => e.index).join(",");
-    let merged = this.cache.get(key);
-    if (!merged) {
-      merged = this.base;
-      for (const e of applied) merged = mergeDirSettings(merged, e.section.settings);
-      if (this.cache.size >= MAX_CACHE) this.cache.clear();
-      this.cache.set(key, merged);
-    }
-    return merged;
+    return this.merged(this.cache, applied);
   }
 
   /** The slow path: .htaccess files are read level by level between the Directory sections. */

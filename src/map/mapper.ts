@@ -244,7 +244,7 @@ export class Mapper {
     let translated: Translation | null = null;
     // walk_location_and_if before translate_name: only when some such section sets what translation reads.
     const early = t.sections.early ? this.earlySettings(state, uri, query) : null;
-    if (t.serverRewrite && !state.rewriteEnded && (early === null ? t.serverRewriteOn : early.rewrite?.engine === true)) {
+    if (t.serverRewrite && !state.rewriteEnded && serverRulesOn(t, early)) {
       state.plain = false;
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, query, null, null));
       applyRewriteEnv(state, outcome);
@@ -471,7 +471,7 @@ export class Mapper {
     let query: string | null = null;
     let forcedHandler: string | null = null;
     let forcedType: string | null = null;
-    if (t.serverRewrite && (early === null ? t.serverRewriteOn : early.rewrite?.engine === true)) {
+    if (t.serverRewrite && serverRulesOn(t, early)) {
       const outcome = this.subrequestServerRewrite(state, t.serverRewrite, uri, parentUri);
       forcedHandler = outcome.forcedHandler;
       forcedType = outcome.forcedType;
@@ -519,7 +519,7 @@ export class Mapper {
   /** PATH_TRANSLATED: path_info mapped as a URL (Apache runs a subrequest for it). */
   private pathTranslated(state: RequestState, pathInfo: string, mainUri: string): string {
     const t = state.tables;
-    if (t.serverRewrite && (t.sections.early ? this.earlySettings(state, pathInfo, null, true).rewrite?.engine === true : t.serverRewriteOn)) {
+    if (t.serverRewrite && serverRulesOn(t, t.sections.early ? this.earlySettings(state, pathInfo, null, true) : null)) {
       const outcome = this.subrequestServerRewrite(state, t.serverRewrite, pathInfo, mainUri);
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;
@@ -741,6 +741,11 @@ function withFile(result: MapResult, file: string): MapResult {
 function slashRedirect(state: RequestState, uri: string, query: string | null, settings: DirSettings, dirPath: string): MapResult {
   const location = absoluteUrl(state, `${escapeUri(uri)}/${query !== null ? "?" + query : ""}`);
   return { kind: "redirect", status: 301, location, settings, file: dirPath };
+}
+
+/** Whether the server-context rewrite rules run: the server's RewriteEngine, or the early sections' when there are some. */
+function serverRulesOn(t: HostTables, early: DirSettings | null): boolean {
+  return early === null ? t.serverRewriteOn : early.rewrite?.engine === true;
 }
 
 /** An application request's map result; one construction, so every result has one shape. */

@@ -158,3 +158,13 @@ test("wrk script: distinct paths cycle through letter suffixes on the base path"
   assert.match(s, /request = function\(\) n = \(n \+ 1\) % 8192; return wrk\.format\(nil, "\/rx9\/hello" \.\. suffix\(n\)\) end/);
   assert.doesNotMatch(wrkScript({ path: "/" }), /request = function/);
 });
+
+test("site-loop: drives Site.handle in-thread and in a worker group, every request answered 200", () => {
+  const { execFileSync } = require("node:child_process");
+  const script = require("node:path").join(__dirname, "..", "site-loop.js");
+  for (const mode of ["in-thread", "worker"]) {
+    const out = execFileSync(process.execPath, [script, "--mode", mode, "--rounds", "1", "--requests", "500"], { encoding: "utf8" });
+    assert.match(out, new RegExp(`^${mode} native /: CPU per request median \\d+ ns, best \\d+ ns \\(1 rounds of 500\\)`));
+  }
+  assert.throws(() => execFileSync(process.execPath, [script, "--mode", "daemon"], { stdio: "pipe" }), /in-thread or worker/);
+});

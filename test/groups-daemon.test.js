@@ -209,8 +209,11 @@ test("a never-returning handler gets 504 after request-timeout and its process i
   const took = Date.now() - t0;
   assert.ok(took >= 950 && took < 20_000, `504 after ${took} ms`);
   assert.ok(log.lines.some((l) => /has been recycled \(request timeout\), pid \d+/.test(l)), log.lines.join("\n"));
+  // The process with the stuck request takes no more (it may be wedged): the next request
+  // waits for the replacement.
   const after = await run(g, request(PID_APP));
   assert.equal(after.status, 200);
+  assert.notEqual(after.text, ok.text);
 });
 
 test("maximum-requests recycles under concurrent load without a failed request", async () => {

@@ -152,6 +152,27 @@ test("abort mid-upload: the rejection comes after the spool file is closed", { s
   }
 });
 
+test("a failed spool write rejects with its error once the file is closed, and nothing else fails", { skip: !fs.existsSync("/proc/self/fd") }, async () => {
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-spool-"));
+  const realWrite = fs.write;
+  const unhandled = [];
+  const onUnhandled = (err) => unhandled.push(err);
+  process.on("unhandledRejection", onUnhandled);
+  fs.write = (fd, buf, off, len, pos, cb) => setImmediate(() => cb(Object.assign(new Error("disk full"), { code: "ENOSPC" })));
+  try {
+    const p = collectBody(fakeBody([Buffer.alloc(8192, 0x62), "more"]), { limit: 0, spoolThreshold: 4096, tmpDir });
+    const open = await p.then(() => "resolved", (err) => (err.code === "ENOSPC" ? fdsUnder(tmpDir) : String(err)));
+    assert.deepEqual(open, []);
+    // An unhandled rejection would be reported after a turn or two.
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    fs.write = realWrite;
+    process.off("unhandledRejection", onUnhandled);
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+});
+
 test("async iteration over wsgi.input yields the unread rest", async () => {
   const input = createInput(memoryBody(Buffer.from("abcdef")));
   input.read(2);

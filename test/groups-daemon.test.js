@@ -242,6 +242,35 @@ test("maximum-requests recycles under concurrent load without a failed request",
   assert.equal(log.lines.filter((l) => l.includes("died unexpectedly")).length, 0);
 });
 
+test("maximum-requests: the replacement starts `threads` requests ahead when that leaves half, and takes over when ready", async () => {
+  const { g, log } = group("ahead", { threads: 1, maximumRequests: 5 });
+  const starts = () => log.lines.filter((l) => l.includes("Starting process 'ahead'")).length;
+  const first = [];
+  for (let i = 0; i < 3; i++) first.push((await run(g, request(PID_APP))).text);
+  assert.equal(starts(), 1);
+  first.push((await run(g, request(PID_APP))).text);
+  assert.equal(new Set(first).size, 1);
+  assert.equal(starts(), 2, "the 4th request started the replacement");
+  // Once it is ready the old process (4 requests served) takes no more.
+  await waitFor(() => g.pids().length === 1 && String(g.pids()[0]) !== first[0], "the replacement serving alone");
+  const next = await run(g, request(PID_APP));
+  assert.notEqual(next.text, first[0]);
+
+  // threads=4, maximum-requests=5: starting 4 ahead would leave the process 1 request; it is
+  // replaced at its maximum instead.
+  const { g: g4, log: log4 } = group("atmax", { threads: 4, maximumRequests: 5 });
+  const starts4 = () => log4.lines.filter((l) => l.includes("Starting process 'atmax'")).length;
+  const pids = [];
+  for (let i = 0; i < 4; i++) pids.push((await run(g4, request(PID_APP))).text);
+  assert.equal(starts4(), 1);
+  pids.push((await run(g4, request(PID_APP))).text);
+  assert.equal(new Set(pids).size, 1, "five requests, one process");
+  assert.equal(starts4(), 2);
+  const sixth = await run(g4, request(PID_APP));
+  assert.equal(sixth.status, 200);
+  assert.notEqual(sixth.text, pids[0]);
+});
+
 test("touching the script restarts the group and the next request sees the new code", async () => {
   const file = script("touch.js", `exports.application = (e, s) => { s("200 OK", []); return ["v1 " + process.pid]; };`);
   const { g, log } = group("touched", { gracefulTimeout: 1 });

@@ -60,7 +60,10 @@ class DaemonChild {
   inflight = 0;
   /** Requests handed to it (maximum-requests caps this). */
   served = 0;
-  /** A replacement has been asked for; this one keeps serving until it is ready. */
+  /**
+   * A replacement has been asked for; this one keeps serving until it is ready, unless it
+   * was retired before (at maximum-requests, request-timeout).
+   */
   recycling = false;
   /** The connection carrying its requests; null until connected (and after it broke). */
   link: Link | null = null;

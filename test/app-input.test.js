@@ -109,6 +109,70 @@ test("abort signal rejects a body that never completes", async () => {
   await assert.rejects(p, { code: "E_BODY_ABORTED" });
 });
 
+/** Descriptors of this process open on files under `dir` (a spool file shows as "... (deleted)"). */
+function fdsUnder(dir) {
+  const out = [];
+  for (const fd of fs.readdirSync("/proc/self/fd")) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir + path.sep)) out.push(fd);
+    } catch {
+      /* closed meanwhile (the readdir's own descriptor) */
+    }
+  }
+  return out;
+}
+
+test("abort mid-upload: the rejection comes after the spool file is closed", { skip: !fs.existsSync("/proc/self/fd") }, async () => {
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-spool-"));
+  try {
+    let deliver = null;
+    let paused = false;
+    let resumed = 0;
+    const body = {
+      declaredLength: 64 << 20, chunked: false,
+      start(cb) { deliver = cb; },
+      pause() { paused = true; },
+      resume() { resumed++; paused = false; },
+    };
+    const ac = new AbortController();
+    const p = collectBody(body, { limit: 0, spoolThreshold: 4096, tmpDir, signal: ac.signal });
+    // One large chunk: the spool file is opened and a write to it is in progress at the abort.
+    deliver(Buffer.alloc(16 << 20, 0x61), false);
+    assert.equal(fdsUnder(tmpDir).length, 1, "the body is being spooled");
+    ac.abort();
+    // Checked in the rejection's own reaction, before anything else can run.
+    const open = await p.then(() => "resolved", (err) => (err.code === "E_BODY_ABORTED" ? fdsUnder(tmpDir) : String(err)));
+    assert.deepEqual(open, [], "no descriptor of the spool file left when the rejection is seen");
+    assert.deepEqual(fs.readdirSync(tmpDir), [], "and no file");
+    // The write that was in progress finished without resuming the body given up.
+    assert.equal(paused, true);
+    assert.equal(resumed, 0);
+  } finally {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+});
+
+test("a failed spool write rejects with its error once the file is closed, and nothing else fails", { skip: !fs.existsSync("/proc/self/fd") }, async () => {
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-spool-"));
+  const realWrite = fs.write;
+  const unhandled = [];
+  const onUnhandled = (err) => unhandled.push(err);
+  process.on("unhandledRejection", onUnhandled);
+  fs.write = (fd, buf, off, len, pos, cb) => setImmediate(() => cb(Object.assign(new Error("disk full"), { code: "ENOSPC" })));
+  try {
+    const p = collectBody(fakeBody([Buffer.alloc(8192, 0x62), "more"]), { limit: 0, spoolThreshold: 4096, tmpDir });
+    const open = await p.then(() => "resolved", (err) => (err.code === "ENOSPC" ? fdsUnder(tmpDir) : String(err)));
+    assert.deepEqual(open, []);
+    // An unhandled rejection would be reported after a turn or two.
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    fs.write = realWrite;
+    process.off("unhandledRejection", onUnhandled);
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+});
+
 test("async iteration over wsgi.input yields the unread rest", async () => {
   const input = createInput(memoryBody(Buffer.from("abcdef")));
   input.read(2);

@@ -209,8 +209,11 @@ test("a never-returning handler gets 504 after request-timeout and its process i
   const took = Date.now() - t0;
   assert.ok(took >= 950 && took < 20_000, `504 after ${took} ms`);
   assert.ok(log.lines.some((l) => /has been recycled \(request timeout\), pid \d+/.test(l)), log.lines.join("\n"));
+  // The process with the stuck request takes no more (it may be wedged): the next request
+  // waits for the replacement.
   const after = await run(g, request(PID_APP));
   assert.equal(after.status, 200);
+  assert.notEqual(after.text, ok.text);
 });
 
 test("maximum-requests recycles under concurrent load without a failed request", async () => {
@@ -237,6 +240,35 @@ test("maximum-requests recycles under concurrent load without a failed request",
   assert.ok(recycles >= 4, `recycles: ${recycles}\n${log.lines.join("\n")}`);
   assert.ok(pids.size >= 4, `pids: ${[...pids]}`);
   assert.equal(log.lines.filter((l) => l.includes("died unexpectedly")).length, 0);
+});
+
+test("maximum-requests: the replacement starts `threads` requests ahead when that leaves half, and takes over when ready", async () => {
+  const { g, log } = group("ahead", { threads: 1, maximumRequests: 5 });
+  const starts = () => log.lines.filter((l) => l.includes("Starting process 'ahead'")).length;
+  const first = [];
+  for (let i = 0; i < 3; i++) first.push((await run(g, request(PID_APP))).text);
+  assert.equal(starts(), 1);
+  first.push((await run(g, request(PID_APP))).text);
+  assert.equal(new Set(first).size, 1);
+  assert.equal(starts(), 2, "the 4th request started the replacement");
+  // Once it is ready the old process (4 requests served) takes no more.
+  await waitFor(() => g.pids().length === 1 && String(g.pids()[0]) !== first[0], "the replacement serving alone");
+  const next = await run(g, request(PID_APP));
+  assert.notEqual(next.text, first[0]);
+
+  // threads=4, maximum-requests=5: starting 4 ahead would leave the process 1 request; it is
+  // replaced at its maximum instead.
+  const { g: g4, log: log4 } = group("atmax", { threads: 4, maximumRequests: 5 });
+  const starts4 = () => log4.lines.filter((l) => l.includes("Starting process 'atmax'")).length;
+  const pids = [];
+  for (let i = 0; i < 4; i++) pids.push((await run(g4, request(PID_APP))).text);
+  assert.equal(starts4(), 1);
+  pids.push((await run(g4, request(PID_APP))).text);
+  assert.equal(new Set(pids).size, 1, "five requests, one process");
+  assert.equal(starts4(), 2);
+  const sixth = await run(g4, request(PID_APP));
+  assert.equal(sixth.status, 200);
+  assert.notEqual(sixth.text, pids[0]);
 });
 
 test("touching the script restarts the group and the next request sees the new code", async () => {

@@ -10,7 +10,7 @@ const autocannon = require("autocannon");
 const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
-const { get } = require("./helpers/http");
+const { get, request } = require("./helpers/http");
 const { FileErrorLog } = require("../dist/log/error-log");
 
 const WHERE_APP = `"use strict";
@@ -166,6 +166,75 @@ WSGIScriptAlias /app @DIR@/where.js process-group=soak application-group=%{GLOBA
       assert.equal(slowFailures, 0, "failed slow requests");
       assert.ok(slowDone > 0);
       assert.ok(recycles >= 10, `only ${recycles} recycles in ${result.total} requests`);
+    } finally {
+      await s.server.stop(5000);
+    }
+  });
+});
+
+/**
+ * `clients` clients send requests one after another (every other client to /slow, so several
+ * are in flight at once) until `enough(served)` holds; `served` maps each answering pid to its
+ * number of requests. Counted, not timed: the deadline only bounds a broken run, and each
+ * request may wait in the group's queue while a replacement starts on a loaded machine.
+ */
+async function loadUntil(port, clients, enough) {
+  const served = new Map();
+  const failures = [];
+  const deadline = Date.now() + 120_000;
+  const client = async (i) => {
+    while (!enough(served) && failures.length === 0 && Date.now() < deadline) {
+      try {
+        const r = await request(port, i % 2 ? "/app/slow" : "/app", { timeoutMs: 60_000 });
+        if (r.status !== 200) failures.push(`${r.status} ${r.body.slice(0, 200)}`);
+        else {
+          const pid = JSON.parse(r.body).pid;
+          served.set(pid, (served.get(pid) ?? 0) + 1);
+        }
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
+  return { served, failures };
+}
+
+describe("maximum-requests is a cap under concurrent load", () => {
+  // mod_wsgi 4.9 with threads=1 serves exactly maximum-requests per process (checked with
+  // httpd); here no process is handed more than maximum-requests whatever its threads, the
+  // requests that come meanwhile wait in the queue for the replacement, and none fails.
+  for (const [label, options, clients] of [
+    ["processes=1 threads=1", "processes=1 threads=1", 4],
+    ["processes=2 threads=4", "processes=2 threads=4", 10],
+  ]) {
+    it(`${label}: every process serves at most 5 requests, none fails`, async () => {
+      const s = await start(`WSGIDaemonProcess cap ${options} maximum-requests=5 graceful-timeout=5
+WSGIScriptAlias /app @DIR@/where.js process-group=cap application-group=%{GLOBAL}`);
+      try {
+        const total = (served) => [...served.values()].reduce((a, b) => a + b, 0);
+        const { served, failures } = await loadUntil(s.port, clients, (m) => total(m) >= 60);
+        assert.deepEqual(failures, []);
+        assert.ok(total(served) >= 60, `served: ${JSON.stringify([...served])}`);
+        const over = [...served].filter(([, n]) => n > 5);
+        assert.deepEqual(over, [], `processes that served more than maximum-requests (pid, requests)`);
+        // And it keeps serving after all those recycles.
+        const after = await request(s.port, "/app", { timeoutMs: 60_000 });
+        assert.equal(after.status, 200);
+        assert.ok((served.get(JSON.parse(after.body).pid) ?? 0) < 5);
+      } finally {
+        await s.server.stop(5000);
+      }
+    });
+  }
+
+  it("maximum-requests=1 with threads=1 (wsgi.run_once): one request per process", async () => {
+    const s = await start(`WSGIDaemonProcess once threads=1 maximum-requests=1 graceful-timeout=5
+WSGIScriptAlias /app @DIR@/where.js process-group=once application-group=%{GLOBAL}`);
+    try {
+      const { served, failures } = await loadUntil(s.port, 3, (m) => m.size >= 6);
+      assert.deepEqual(failures, []);
+      assert.deepEqual([...served].filter(([, n]) => n > 1), []);
     } finally {
       await s.server.stop(5000);
     }

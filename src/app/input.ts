@@ -99,7 +99,8 @@ export interface CollectOptions {
  * Read the whole body. Rejects with NodewsgiError E_BODY_TOO_LARGE (property `status` 413)
  * as soon as more than `limit` bytes have arrived (chunked bodies are cut off while being
  * read, as Apache does), and with E_BODY_ABORTED when `signal` fires. On rejection the body is
- * paused and nothing is kept.
+ * paused and nothing is kept: it rejects only once the spool file (if one was opened) is closed,
+ * so a caller that sees the rejection holds no descriptor of it.
  */
 export function collectBody(body: RequestBody, opts: CollectOptions): Promise<BodyBuffer> {
   const limit = opts.limit > 0 ? opts.limit : Infinity;
@@ -126,10 +127,14 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
       chunks = [];
       body.pause();
       opts.signal?.removeEventListener("abort", onAbort);
-      // Close only after queued writes finish with the descriptor.
       const closeFd = fd;
-      if (closeFd >= 0) writing.finally(() => fs.close(closeFd, () => undefined));
-      reject(err);
+      if (closeFd < 0) return reject(err);
+      fd = -1;
+      // Close after the write in progress is done with the descriptor (the queued ones see
+      // `settled` and skip), then reject. Either outcome of the writes: a failed one is what
+      // may have brought us here.
+      const close = (): void => fs.close(closeFd, () => reject(err));
+      writing.then(close, close);
     };
     const onAbort = (): void => fail(new NodewsgiError("E_BODY_ABORTED", "Client went away while the request body was being read"));
     if (opts.signal) {
@@ -162,7 +167,12 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
         () =>
           new Promise<void>((done, bad) => {
             if (settled) return done();
-            writeAll(fd, data, (err) => (err ? bad(err) : (body.resume(), done())));
+            writeAll(fd, data, (err) => {
+              if (err) return bad(err);
+              // A body given up meanwhile stays paused, as a rejection leaves it.
+              if (!settled) body.resume();
+              done();
+            });
           }),
       );
       writing.catch(fail);

@@ -8,9 +8,11 @@
  * The supervisor balances requests (least in flight, at most `threads` per process, a bounded
  * queue beyond that), answers failures as mod_wsgi does (503 unreachable, 504 queue/socket/
  * request timeout, 500 when a daemon dies before its headers) and recycles processes without
- * losing requests: the replacement is spawned first; the old process stops taking requests once
- * the new one is ready, finishes its in-flight requests within graceful-timeout and is killed
- * after shutdown-timeout.
+ * losing requests. A recycled process either keeps serving until its replacement is ready
+ * (restart-interval, inactivity-timeout, memory-limit, cpu-time-limit) or stops taking requests
+ * at once while the requests that arrive meanwhile wait in the queue (maximum-requests, request-
+ * timeout, a touched script); either way it finishes its in-flight requests within graceful-
+ * timeout and is killed after shutdown-timeout. See recycle() and retire() for why each.
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -56,9 +58,12 @@ interface Preload {
 class DaemonChild {
   state: ChildState = "starting";
   inflight = 0;
-  /** Requests handed to it (mod_wsgi counts accepted requests for maximum-requests). */
+  /** Requests handed to it (maximum-requests caps this). */
   served = 0;
-  /** A replacement has been asked for; this one keeps serving until it is ready. */
+  /**
+   * A replacement has been asked for; this one keeps serving until it is ready, unless it
+   * was retired before (at maximum-requests, request-timeout).
+   */
   recycling = false;
   /** The connection carrying its requests; null until connected (and after it broke). */
   link: Link | null = null;
@@ -73,7 +78,6 @@ class DaemonChild {
   constructor(
     readonly proc: ChildProcess,
     readonly socketPath: string,
-    readonly maxRequests: number,
   ) {
     this.exited = new Promise((r) => (this.markExited = r));
   }
@@ -172,6 +176,13 @@ export class DaemonGroup implements ApplicationHost {
   readonly headExtras: HeadExtras & { extra: string[] };
   /** Recycles so far, by reason (for tests and status pages). */
   readonly recycles = new Map<string, number>();
+  /** maximum-requests (0: off). */
+  private readonly maxRequests: number;
+  /**
+   * `served` at which a process's replacement is started ahead of its maximum (0: not ahead),
+   * so that with one process the requests queued at its maximum wait less for the new one.
+   */
+  private readonly prespawnAt: number;
 
   constructor(
     readonly spec: DaemonProcessSpec,
@@ -183,6 +194,11 @@ export class DaemonGroup implements ApplicationHost {
     this.multiprocess = spec.processes > 1 || spec.processesExplicit;
     this.multithread = spec.threads > 1;
     this.runOnce = spec.threads === 1 && spec.maximumRequests === 1;
+    this.maxRequests = Math.max(0, spec.maximumRequests);
+    // `threads` requests ahead: the process may then retire that many short of its maximum (its
+    // replacement came up first), so only when it still serves at least half of it; a run-once
+    // process (maximum-requests=1) never has a replacement waiting beside it.
+    this.prespawnAt = this.maxRequests >= 2 * this.threads ? this.maxRequests - this.threads : 0;
     this.childModule = options.childModule ?? path.join(__dirname, "daemon-child.js");
     // The environ holds the name's bytes (the configuration's is text).
     const nameBytes = toByteString(this.name);
@@ -348,8 +364,28 @@ export class DaemonGroup implements ApplicationHost {
       clearTimeout(child.inactivityTimer);
       child.inactivityTimer = null;
     }
-    if (this.spec.maximumRequests > 0 && child.served >= child.maxRequests) this.recycle(child, "maximum requests reached");
+    if (this.maxRequests > 0) this.countTowardsMaximum(child);
     ex.assigned(child);
+  }
+
+  /**
+   * maximum-requests: a process is handed at most that many requests. mod_wsgi 4.9 with
+   * threads=1 serves exactly maximum-requests per process (and wsgi.run_once relies on it);
+   * with more threads it counts completed requests and, with graceful-timeout, keeps
+   * accepting until idle, so a busy process serves many more. Here the cap holds for every
+   * thread count (docs/differences.md): at the maximum the process takes no more requests,
+   * those that arrive wait in the queue for the replacement (or go to the other processes),
+   * and it finishes what it has.
+   */
+  private countTowardsMaximum(child: DaemonChild): void {
+    if (child.served >= this.maxRequests) {
+      this.recycle(child, "maximum requests reached");
+      this.retire(child);
+    } else if (child.served === this.prespawnAt) {
+      // Its replacement starts now; whichever comes first, the replacement being ready or
+      // the maximum, retires this process.
+      this.recycle(child, "maximum requests reached");
+    }
   }
 
   /** The exchange is done with the process. */
@@ -403,7 +439,6 @@ export class DaemonGroup implements ApplicationHost {
     const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), NODEWSGI_DAEMON_INIT: JSON.stringify(init) };
     if (spec.lang) env.LANG = spec.lang;
     if (spec.locale) env.LC_ALL = spec.locale;
-    const jitter = spec.maximumRequests > 0 ? Math.floor(Math.random() * (Math.floor(spec.maximumRequests * 0.25) + 1)) : 0;
     let proc: ChildProcess;
     try {
       proc = fork(this.childModule, [], {
@@ -420,7 +455,8 @@ export class DaemonGroup implements ApplicationHost {
       this.ensureCapacity();
       return;
     }
-    const child = new DaemonChild(proc, socketPath, spec.maximumRequests + jitter);
+    // maximum-requests is the same for every process, as in mod_wsgi (no random spread).
+    const child = new DaemonChild(proc, socketPath);
     this.children.push(child);
     const readyMs = spec.startupTimeout > 0 ? spec.startupTimeout * 1000 : DEFAULT_READY_TIMEOUT_MS;
     child.timer(readyMs, () => {
@@ -512,7 +548,13 @@ export class DaemonGroup implements ApplicationHost {
     this.pump();
   }
 
-  /** Graceful recycle: a replacement first, then the old process drains. */
+  /**
+   * Recycle a process, spawn before retire: its replacement is started and it keeps serving
+   * until that is ready (onReady retires it then). This is the path for restart-interval,
+   * cpu-time-limit and memory-limit, where mod_wsgi too keeps accepting requests while it waits
+   * (graceful-timeout) for the process to go idle, and for inactivity-timeout, which fires only
+   * on an idle process. The reasons that must not wait follow it with retire().
+   */
   recycle(child: DaemonChild, reason: string): void {
     if (child.state !== "ready" || child.recycling || this.closing) return;
     child.recycling = true;
@@ -521,8 +563,14 @@ export class DaemonGroup implements ApplicationHost {
     this.ensureCapacity();
   }
 
-  /** Stop giving the process requests; stop it once idle or when graceful-timeout expires. */
-  private retire(child: DaemonChild): void {
+  /**
+   * Stop giving the process requests; stop it once idle or when graceful-timeout expires.
+   * Called when its replacement is ready, or right after recycle() (which asked for one, so
+   * the queue will be served) for the reasons where mod_wsgi shuts the process down at once:
+   * maximum-requests (see countTowardsMaximum) and request-timeout (an application that is
+   * stuck must not be handed more requests). A touched script retires the whole group so.
+   */
+  retire(child: DaemonChild): void {
     if (child.state !== "ready") return;
     child.state = "retiring";
     child.clearTimers();
@@ -573,7 +621,9 @@ export class DaemonGroup implements ApplicationHost {
     if (seen === mtime) return;
     this.scriptMtimes.set(req.script, mtime);
     if (seen === undefined) return;
-    // mod_wsgi daemon mode: a modified script restarts the group; this request goes to the new code.
+    // mod_wsgi daemon mode: a modified script shuts the process down at once and the request is
+    // retried on a new one. Here every process stops taking requests now (this request and those
+    // after it wait in the queue for the new code) and finishes what it has.
     this.log.log("info", "wsgi", `mod_wsgi: Forcing restart of daemon process group '${this.name}' due to modification of script '${textOf(req.script)}'.`);
     for (const c of this.children.slice()) {
       if (c.state === "ready") {
@@ -776,7 +826,10 @@ class Exchange extends ClientRelay<HeldFrame> {
     if (this.requestDeadline <= now) {
       const child = this.child;
       this.fail(504, `Daemon process '${g.name}' request timeout of ${g.timeoutMs.request / 1000} seconds exceeded: ${textOf(this.req.script)}`);
-      if (child) g.recycle(child, "request timeout");
+      if (child) {
+        g.recycle(child, "request timeout");
+        g.retire(child);
+      }
       return;
     }
     if (!this.headersSent && this.headerDeadline <= now) {

@@ -304,3 +304,25 @@ it("route plans: an <If> merged before translation (it switches the server's rul
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+it("route plans: which RewriteCond lines read only the URL-path, Host header and listener (decided when the rules are compiled)", () => {
+  const { parseRewriteCond } = require("../dist/config/rewrite-rule");
+  const { readsOnlyPathAndHost } = require("../dist/map/rewrite");
+  const where = { file: "t.conf", line: 1 };
+  const cls = (test, pattern) => readsOnlyPathAndHost(parseRewriteCond(test, pattern, undefined, where));
+  const keyOnly = [
+    ["%{REQUEST_URI}", "^/a"], ["%{HTTP_HOST}", "=x"], ["%{http_host}", "x"], ["%{HTTP:Host}", "x"], ["%{http:HOST}", "x"],
+    ["%{SERVER_NAME}:%{SERVER_PORT}", "^x:80$"], ["%{HTTPS}", "=on"], ["%{REQUEST_SCHEME}", "=https"], ["%{SERVER_ADDR}", "^127"],
+    ["%{DOCUMENT_ROOT}%{REQUEST_FILENAME}", "x"], ["%1", "-gt3"], ["$1", "=a"], ["\\%{QUERY_STRING}", "x"], ["constant", ">b"],
+    ["%{IS_SUBREQ}", "=false"], ["%{HTTP_HOST", "x"],
+  ];
+  const beyond = [
+    ["%{QUERY_STRING}", "x"], ["%{HTTP:X-Mode}", "=a"], ["%{HTTP_USER_AGENT}", "bot"], ["%{HTTP_COOKIE}", "a"], ["%{ENV:X}", "=1"],
+    ["%{SSL:SSL_PROTOCOL}", "x"], ["%{LA-U:REQUEST_URI}", "x"], ["%{TIME_HOUR}", "-lt12"], ["%{REMOTE_ADDR}", "^10"],
+    ["%{REQUEST_METHOD}", "=POST"], ["%{THE_REQUEST}", "x"], ["%{SERVER_PROTOCOL}", "x"], ["%{UNKNOWN_NAME}", "x"],
+    ["${map:%{HTTP_HOST}}", "=yes"], ["${map:a|b}", "x"], ["%{REQUEST_FILENAME}", "-f"], ["%{REQUEST_FILENAME}", "!-d"],
+    ["/x", "-s"], ["/x", "-l"], ["/x", "-x"], ["%{REQUEST_URI}", "-U"], ["/x", "-F"], ["expr", "%{HTTP_HOST} == 'x'"],
+  ];
+  for (const [t, p] of keyOnly) assert.equal(cls(t, p), true, `${t} ${p}`);
+  for (const [t, p] of beyond) assert.equal(cls(t, p), false, `${t} ${p}`);
+});

@@ -198,7 +198,8 @@ for (const [engineName, engine] of availableEngines()) {
       fs.rmSync(root, { recursive: true, force: true });
     }
     assert.ok(wsgiResults > 600, `only ${wsgiResults} application requests: the generator proves little`);
-    assert.ok(plannedBehindRules > 100, `only ${plannedBehindRules} answers from plans behind server-context rules`);
+    // Plans expire with their route-cache entry (200 ms): a slow machine makes fewer (about 147 here).
+    assert.ok(plannedBehindRules > 50, `only ${plannedBehindRules} answers from plans behind server-context rules`);
     t.diagnostic(`${engineName}: ${wsgiResults} application requests, ${plannedBehindRules} from plans behind server-context rules`);
   });
 }
@@ -250,7 +251,8 @@ for (const [engineName, engine] of availableEngines()) {
       delete process.env.NODEWSGI_PLAN_TEST;
       fs.rmSync(root, { recursive: true, force: true });
     }
-    assert.ok(planned > 400, `only ${planned} answers from plans: the generator proves little`);
+    // About 530 on an idle machine; plans expire with their route-cache entry (200 ms).
+    assert.ok(planned > 200, `only ${planned} answers from plans: the generator proves little`);
     t.diagnostic(`${engineName}: ${planned} answers from plans behind server-context rules`);
   });
 }

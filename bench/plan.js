@@ -33,6 +33,8 @@ for (const engine of ENGINES) {
     SERVERS[`nw-alias${n}-${engine}`] = { label: `nodewsgi ${n} aliases (${engine})`, kind: "nodewsgi", mode: "in-thread", aliases: n, engine };
   }
 }
+// Hello behind server-context rewrite rules that do not match it (route plans still answer it).
+SERVERS["nw-rules20-native"] = { label: "nodewsgi in-thread behind 20 server-context rewrite rules (native)", kind: "nodewsgi", mode: "in-thread", rewriteRules: 20, engine: "native" };
 SERVERS["nw-payload-native"] = { label: "nodewsgi in-thread, payload site (native)", kind: "nodewsgi", mode: "in-thread", payload: true, engine: "native" };
 // Groups that may use the second core too (shared with the load generator): what a hop to
 // another thread or process buys when there is a core to hop to. Reported, not a target.
@@ -98,7 +100,12 @@ ROWS.push(
   { id: "floor-inthread", set: "floor", server: "nw-inthread-native", label: SERVERS["nw-inthread-native"].label, request: { path: "/" }, expect: HELLO },
 );
 
-const SETS = ["hello", "aliases", "payloads", "cores", "headroom", "floor"];
+ROWS.push(
+  { id: "rules-hello", set: "rules", server: "nw-inthread-native", label: "hello, GET / (no rewrite rules)", request: { path: "/" }, expect: HELLO },
+  { id: "rules20-hello", set: "rules", server: "nw-rules20-native", label: "hello behind 20 server-context rewrite rules, GET /", request: { path: "/" }, expect: HELLO },
+);
+
+const SETS = ["hello", "aliases", "payloads", "cores", "headroom", "floor", "rules"];
 
 /** The rows `--quick` runs: the headline pairs, the alias extremes it can afford, 413 vs hello. */
 const QUICK_ROWS = new Set([
@@ -142,6 +149,8 @@ const TARGETS = [
   { name: "raw uWS + client address / raw uWS", a: "floor-address", b: "floor-uws", min: null },
   { name: "gateway floor (address, environ, start_response, checks) / raw uWS", a: "floor-gateway", b: "floor-uws", min: null },
   { name: "in-thread / gateway floor", a: "floor-inthread", b: "floor-gateway", min: null },
+  // Server-context rules none of which matches the request: what they cost once a route plan answers.
+  { name: "hello behind 20 server-context rewrite rules / hello (in-thread, native)", a: "rules20-hello", b: "rules-hello", min: null },
 ];
 
 /** The streamed-upload memory check: server RSS growth while an app discards the body. */

@@ -16,6 +16,21 @@ const { prng, pick, comparableMapResult } = require("./helpers/generated");
 
 const nullLog = { log() {}, close() {} };
 
+let modesTime = 1_700_000_000;
+/** The txt map's file, with a new mtime each time (the map is re-read when it changes). */
+function writeModes(root, value) {
+  const file = path.join(root, "modes.txt");
+  fs.writeFileSync(file, `localhost:8080 ${value}\nexample.test ${value}\n`);
+  modesTime += 10;
+  fs.utimesSync(file, modesTime, modesTime);
+}
+
+function toggleFlag(root) {
+  const flag = path.join(root, "flag");
+  if (fs.existsSync(flag)) fs.rmSync(flag);
+  else fs.writeFileSync(flag, "");
+}
+
 function makeTree() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-plan-"));
   for (const f of ["apps/one.wsgi", "apps/two.wsgi", "apps/sub/three.wsgi", "htdocs/idx.wsgi", "htdocs/page.html", "htdocs/page.txt"]) {
@@ -25,6 +40,7 @@ function makeTree() {
   // Hook scripts that look at the request (ServerRoot-relative in DIR_LINES).
   fs.writeFileSync(path.join(root, "access.js"), 'exports.allow_access = (e) => (e.HTTP_X_MODE === "b" ? false : e.HTTP_X_MODE === "a" ? true : null);\n');
   fs.writeFileSync(path.join(root, "dispatch.js"), 'exports.application_group = (e) => (e.HTTP_X_MODE === "a" ? "ga" : null);\n');
+  writeModes(root, "no");
   return root;
 }
 
@@ -69,6 +85,46 @@ const EARLY_LINES = [
   "<LocationMatch ^/app/two>\n    Redirect 410\n</LocationMatch>",
 ];
 
+/**
+ * Server-context rules (with the lines they need before them). The first ones read only the
+ * URL-path, the Host header and the listener (a request no rule changed keeps its plan); the
+ * rest read the query, other headers, the method, the client, the disk, a map file, the
+ * process environment or an expression, whose answers change from request to request.
+ */
+const SERVER_RULES = [
+  ["RewriteCond %{HTTPS} =on", "RewriteRule ^/app/two\\.wsgi(.*)$ /app/one.wsgi$1 [PT]"],
+  ["RewriteCond %{HTTP_HOST} ^example\\.test$ [NC]", "RewriteRule ^/app/one\\.wsgi$ /app/sub/three.wsgi [PT]"],
+  ["RewriteCond %{SERVER_NAME} =other.test", "RewriteRule ^/app/ - [E=OTHER:%{SERVER_PORT}]"],
+  ["RewriteRule ^/old/(.*)$ /app/$1 [R=301,L]"],
+  ["RewriteCond %{HTTP:host} ^LOCALHOST", "RewriteRule ^/app/(one|two)\\.wsgi$ /app/$1 [PT]"],
+  ["RewriteCond %{REQUEST_URI} ^/h/", "RewriteCond %{REQUEST_SCHEME} =https", "RewriteRule ^ - [F]"],
+  ["RewriteCond %{SERVER_PORT} !=8080", "RewriteRule ^/app/sub/ - [G]"],
+  ["RewriteCond %{DOCUMENT_ROOT}%{REQUEST_URI} ^(.+)/page$", "RewriteRule ^/h/page$ - [E=PAGE:%1]"],
+  ["RewriteRule ^/extra$ /h/page [PT]"],
+  // Outside the key:
+  ["RewriteCond %{QUERY_STRING} go", "RewriteRule ^/app/one\\.wsgi$ /app/two.wsgi [PT]"],
+  ["RewriteCond %{HTTP:X-Mode} =a", "RewriteRule ^/app/(one|two)\\.wsgi$ /app/sub/three.wsgi [PT]"],
+  ["RewriteCond %{REQUEST_METHOD} =POST", "RewriteRule ^/app/one\\.wsgi$ - [E=POSTED:1]"],
+  ["RewriteCond %{REMOTE_ADDR} ^10\\.", "RewriteRule ^ - [E=CLIENT:ten]"],
+  ["RewriteCond %{LA-U:REMOTE_ADDR} ^10\\.", "RewriteRule ^/app/one\\.wsgi$ /app/two.wsgi [PT]"],
+  ["RewriteCond %{THE_REQUEST} \\?go", "RewriteRule ^/app/sub/three\\.wsgi$ /app/one.wsgi [PT]"],
+  ["RewriteCond ROOT/flag -f", "RewriteRule ^/app/one\\.wsgi$ /app/two.wsgi [PT]"],
+  ["RewriteMap modes txt:ROOT/modes.txt", "RewriteCond ${modes:%{HTTP_HOST}|none} =yes", "RewriteRule ^/app/one\\.wsgi$ /app/sub/three.wsgi [PT]"],
+  ["RewriteCond %{ENV:NODEWSGI_PLAN_TEST} =1", "RewriteRule ^/app/two\\.wsgi(.*)$ /app/one.wsgi$1 [PT]"],
+  ["RewriteCond expr \"%{HTTP:X-Mode} == 'b'\"", "RewriteRule ^/app/two\\.wsgi(.*)$ /app/one.wsgi$1 [PT]"],
+  ["RewriteCond %{HTTP_HOST} ^nomatch$ [OR]", "RewriteCond %{HTTP:Accept} html", "RewriteRule ^/app/one\\.wsgi$ - [E=HTML:1]"],
+  ["RewriteCond %{HTTP_HOST} =localhost:8080", "RewriteCond %{HTTP:X-Mode} =b", "RewriteRule ^/app/one\\.wsgi$ /app/two.wsgi [PT]"],
+  // PATH_TRANSLATED's subrequest for /app/two.wsgi/extra runs these on `/extra`.
+  ["RewriteCond %{HTTP:X-Mode} =a", "RewriteRule ^/extra$ /h/page.txt"],
+];
+
+/** 1-3 server-context rules; RewriteMap lines first, as they are server-wide. */
+function serverRules(r, root) {
+  const picked = [];
+  for (let i = 0, n = 1 + Math.floor(r() * 3); i < n; i++) picked.push(...pick(r, SERVER_RULES).map((l) => l.replace("ROOT", root)));
+  return [...picked.filter((l) => l.startsWith("RewriteMap")), ...picked.filter((l) => !l.startsWith("RewriteMap"))];
+}
+
 function genConfig(r, root) {
   const lines = ["ServerName localhost:8080", `DocumentRoot ${root}/htdocs`, `WSGIScriptAlias /app ${root}/apps/`, `WSGIScriptAliasMatch ^/m/(one|two)$ ${root}/apps/$1.wsgi`, `Alias /h ${root}/htdocs`];
   lines.push(`<Directory ${root}>`, "    Require all granted", "    Options ExecCGI", "    AddHandler wsgi-script .wsgi", "    DirectoryIndex idx.wsgi", "</Directory>");
@@ -78,7 +134,12 @@ function genConfig(r, root) {
   const body = [];
   for (let i = 0; i < n; i++) body.push(`    ${pick(r, DIR_LINES)}`);
   lines.push(`<Directory ${root}/apps>`, ...body, "</Directory>");
-  if (r() < 0.3) lines.push("<VirtualHost *:8080>", "    ServerName example.test", `    WSGIScriptAlias /app ${root}/apps/`, "</VirtualHost>");
+  if (r() < 0.3) {
+    const rules = r() < 0.5 ? ["RewriteEngine On", ...serverRules(r, root)] : [];
+    lines.push("<VirtualHost *:8080>", "    ServerName example.test", `    WSGIScriptAlias /app ${root}/apps/`, ...rules.map((l) => `    ${l}`), "</VirtualHost>");
+  }
+  // Server-context rules, the engine on here or only in the early sections below.
+  if (r() < 0.5) lines.push(...(r() < 0.7 ? ["RewriteEngine On"] : []), ...serverRules(r, root));
   if (r() < 0.3) lines.push("RewriteEngine On", "RewriteCond %{REMOTE_ADDR} ^10\\.", "RewriteRule ^/app/one\\.wsgi$ /app/two.wsgi [PT]");
   // Sections merged before the URL is translated (the early walk): path-only or request-reading.
   if (r() < 0.4) lines.push("RewriteRule ^/m/two$ /app/sub/three.wsgi [PT]", pick(r, EARLY_LINES));
@@ -107,27 +168,92 @@ function genRequest(r) {
 }
 
 for (const [engineName, engine] of availableEngines()) {
-  it(`route plans (${engineName} engine): a mapper that has seen earlier requests answers each one as a new mapper does`, async () => {
+  it(`route plans (${engineName} engine): a mapper that has seen earlier requests answers each one as a new mapper does`, async (t) => {
     const root = makeTree();
     const r = prng(20261121);
     let wsgiResults = 0;
+    let plannedBehindRules = 0;
     try {
       for (let c = 0; c < 60; c++) {
         const text = genConfig(r, root);
         const config = parseConfigText(text, path.join(root, `gen-${c}.conf`));
         const warm = new Mapper(config, engine, { log: nullLog });
+        const serverRulesRun = /^RewriteEngine On$/m.test(text) && /^RewriteRule/m.test(text);
         for (let q = 0; q < 50; q++) {
           const req = genRequest(r);
+          // What rules outside the plan's key read besides the request: the disk, a map file, the environment.
+          if (r() < 0.15) toggleFlag(root);
+          if (r() < 0.15) writeModes(root, pick(r, ["yes", "no"]));
+          if (r() < 0.15) process.env.NODEWSGI_PLAN_TEST = pick(r, ["0", "1"]);
           const got = await warm.map(req);
           const want = await new Mapper(config, engine, { log: nullLog }).map(req);
           assert.deepEqual(comparableMapResult(got), comparableMapResult(want), `config:\n${text}\nrequest #${q}: ${JSON.stringify(req)}`);
           if (got.kind === "wsgi") wsgiResults++;
+          // Answered from a plan although the server's rules ran for its path.
+          if (got.kind === "wsgi" && !Array.isArray(got.environ) && serverRulesRun) plannedBehindRules++;
         }
       }
     } finally {
+      delete process.env.NODEWSGI_PLAN_TEST;
       fs.rmSync(root, { recursive: true, force: true });
     }
     assert.ok(wsgiResults > 600, `only ${wsgiResults} application requests: the generator proves little`);
+    // Plans expire with their route-cache entry (200 ms): a slow machine makes fewer (about 147 here).
+    assert.ok(plannedBehindRules > 50, `only ${plannedBehindRules} answers from plans behind server-context rules`);
+    t.diagnostic(`${engineName}: ${wsgiResults} application requests, ${plannedBehindRules} from plans behind server-context rules`);
+  });
+}
+
+/** Requests for the paths SERVER_RULES look at, varying everything those rules read. */
+function genRuleRequest(r) {
+  const headers = ["host", r() < 0.7 ? "localhost:8080" : pick(r, ["example.test", "LOCALHOST:8080", "other.test:8080"])];
+  if (r() < 0.4) headers.push("x-mode", pick(r, ["a", "b"]));
+  if (r() < 0.3) headers.push("accept", pick(r, ["text/html", "text/plain"]));
+  return {
+    method: pick(r, ["GET", "GET", "POST", "HEAD"]),
+    target: pick(r, ["/app/one.wsgi", "/app/one.wsgi", "/app/one.wsgi?go=1", "/app/two.wsgi/extra", "/app/two.wsgi/extra", "/app/sub/three.wsgi", "/app/sub/three.wsgi?go", "/h/page", "/old/one.wsgi"]),
+    protocol: "HTTP/1.1",
+    headers,
+    remoteAddress: pick(r, ["127.0.0.1", "127.0.0.1", "10.0.0.5"]),
+    remotePort: 40000,
+    localAddress: "127.0.0.1",
+    localPort: 8080,
+    scheme: r() < 0.85 ? "http" : "https",
+  };
+}
+
+for (const [engineName, engine] of availableEngines()) {
+  it(`route plans (${engineName} engine): server-context rewrite rules keep a plan only where they read the path, Host and listener alone`, async (t) => {
+    const root = makeTree();
+    const r = prng(20261122);
+    let planned = 0;
+    try {
+      for (let c = 0; c < 80; c++) {
+        const lines = ["ServerName localhost:8080", `DocumentRoot ${root}/htdocs`, `WSGIScriptAlias /app ${root}/apps/`, `Alias /h ${root}/htdocs`];
+        lines.push(`<Directory ${root}>`, "    Require all granted", "    Options ExecCGI", "    AddHandler wsgi-script .wsgi", "</Directory>");
+        if (r() < 0.2) lines.push("<VirtualHost *:8080>", "    ServerName example.test", `    WSGIScriptAlias /app ${root}/apps/`, "    RewriteEngine On", "    RewriteOptions Inherit", "</VirtualHost>");
+        lines.push("RewriteEngine On", ...serverRules(r, root), ...(r() < 0.5 ? serverRules(r, root) : []));
+        const text = lines.join("\n") + "\n";
+        const config = parseConfigText(text, path.join(root, `rules-${c}.conf`));
+        const warm = new Mapper(config, engine, { log: nullLog });
+        for (let q = 0; q < 60; q++) {
+          const req = genRuleRequest(r);
+          if (r() < 0.15) toggleFlag(root);
+          if (r() < 0.15) writeModes(root, pick(r, ["yes", "no"]));
+          if (r() < 0.15) process.env.NODEWSGI_PLAN_TEST = pick(r, ["0", "1"]);
+          const got = await warm.map(req);
+          const want = await new Mapper(config, engine, { log: nullLog }).map(req);
+          assert.deepEqual(comparableMapResult(got), comparableMapResult(want), `config:\n${text}\nrequest #${q}: ${JSON.stringify(req)}`);
+          if (got.kind === "wsgi" && !Array.isArray(got.environ)) planned++;
+        }
+      }
+    } finally {
+      delete process.env.NODEWSGI_PLAN_TEST;
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    // About 530 on an idle machine; plans expire with their route-cache entry (200 ms).
+    assert.ok(planned > 200, `only ${planned} answers from plans: the generator proves little`);
+    t.diagnostic(`${engineName}: ${planned} answers from plans behind server-context rules`);
   });
 }
 
@@ -179,4 +305,26 @@ it("route plans: an <If> merged before translation (it switches the server's rul
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+it("route plans: which RewriteCond lines read only the URL-path, Host header and listener (decided when the rules are compiled)", () => {
+  const { parseRewriteCond } = require("../dist/config/rewrite-rule");
+  const { readsOnlyPathAndHost } = require("../dist/map/rewrite");
+  const where = { file: "t.conf", line: 1 };
+  const cls = (test, pattern) => readsOnlyPathAndHost(parseRewriteCond(test, pattern, undefined, where));
+  const keyOnly = [
+    ["%{REQUEST_URI}", "^/a"], ["%{HTTP_HOST}", "=x"], ["%{http_host}", "x"], ["%{HTTP:Host}", "x"], ["%{http:HOST}", "x"],
+    ["%{SERVER_NAME}:%{SERVER_PORT}", "^x:80$"], ["%{HTTPS}", "=on"], ["%{REQUEST_SCHEME}", "=https"], ["%{SERVER_ADDR}", "^127"],
+    ["%{DOCUMENT_ROOT}%{REQUEST_FILENAME}", "x"], ["%1", "-gt3"], ["$1", "=a"], ["\\%{QUERY_STRING}", "x"], ["constant", ">b"],
+    ["%{IS_SUBREQ}", "=false"], ["%{HTTP_HOST", "x"],
+  ];
+  const beyond = [
+    ["%{QUERY_STRING}", "x"], ["%{HTTP:X-Mode}", "=a"], ["%{HTTP_USER_AGENT}", "bot"], ["%{HTTP_COOKIE}", "a"], ["%{ENV:X}", "=1"],
+    ["%{SSL:SSL_PROTOCOL}", "x"], ["%{LA-U:REQUEST_URI}", "x"], ["%{TIME_HOUR}", "-lt12"], ["%{REMOTE_ADDR}", "^10"],
+    ["%{REQUEST_METHOD}", "=POST"], ["%{THE_REQUEST}", "x"], ["%{SERVER_PROTOCOL}", "x"], ["%{UNKNOWN_NAME}", "x"],
+    ["${map:%{HTTP_HOST}}", "=yes"], ["${map:a|b}", "x"], ["%{REQUEST_FILENAME}", "-f"], ["%{REQUEST_FILENAME}", "!-d"],
+    ["/x", "-s"], ["/x", "-l"], ["/x", "-x"], ["%{REQUEST_URI}", "-U"], ["/x", "-F"], ["expr", "%{HTTP_HOST} == 'x'"],
+  ];
+  for (const [t, p] of keyOnly) assert.equal(cls(t, p), true, `${t} ${p}`);
+  for (const [t, p] of beyond) assert.equal(cls(t, p), false, `${t} ${p}`);
 });

@@ -53,6 +53,24 @@ function aliasTarget(count) {
 }
 
 /**
+ * `count` server-context rewrite rules of the kinds production sites carry (old paths redirected,
+ * a host canonicalised, a query-string redirect, a legacy prefix passed through), none of which
+ * matches `/` or `/hello`: only their patterns, and conditions on the Host header, are evaluated.
+ */
+function rewriteRuleLines(count) {
+  const lines = ["RewriteEngine On"];
+  for (let i = 0; i < count; i++) {
+    switch (i % 4) {
+      case 0: lines.push(`RewriteRule ^/old${i}/(.*)$ /new${i}/$1 [R=301,L]`); break;
+      case 1: lines.push(`RewriteCond %{HTTP_HOST} ^www${i}\\.example\\.com$ [NC]`, "RewriteRule ^/(.*)$ https://example.com/$1 [R=301,L]"); break;
+      case 2: lines.push("RewriteCond %{QUERY_STRING} (^|&)id=(\\d+)", `RewriteRule ^/item${i}\\.php$ /items/%2? [R=301,L]`); break;
+      default: lines.push(`RewriteRule ^/legacy${i}(/.*)?$ /hello$1 [PT]`);
+    }
+  }
+  return lines;
+}
+
+/**
  * A nodewsgi configuration.
  * @param {object} o
  * @param {number} o.port
@@ -61,6 +79,7 @@ function aliasTarget(count) {
  * @param {string} [o.mode]      "in-thread" | "worker" | "daemon" (default in-thread)
  * @param {string} [o.daemonOptions] e.g. "processes=2 threads=15"
  * @param {number} [o.aliases]   generate this many aliases instead of `WSGIScriptAlias /`
+ * @param {number} [o.rewriteRules] this many server-context rewrite rules (rewriteRuleLines) before the aliases
  * @param {object} [o.payload]   { staticDir } adds /static, /upload (discard app) and /limited (LimitRequestBody 1024)
  */
 function nodewsgiConfig(o) {
@@ -82,6 +101,7 @@ function nodewsgiConfig(o) {
     lines.push(`WSGIScriptAlias /limited ${hello}`);
     lines.push("<Location /limited>", "    LimitRequestBody 1024", "</Location>");
   }
+  if (o.rewriteRules) lines.push(...rewriteRuleLines(o.rewriteRules));
   if (o.aliases) lines.push(...aliasLines(o.aliases, hello));
   lines.push(`WSGIScriptAlias / ${hello}`);
   lines.push(...directoryBlock(o.appDir));
@@ -130,4 +150,4 @@ function apacheConfig(o) {
   return `${lines.join("\n")}\n`;
 }
 
-module.exports = { MODES, nodewsgiConfig, apacheConfig, aliasLines, aliasTarget };
+module.exports = { MODES, nodewsgiConfig, apacheConfig, aliasLines, aliasTarget, rewriteRuleLines };

@@ -176,6 +176,7 @@ async function startServer(spec, ctx) {
         mode: spec.mode,
         daemonOptions: spec.daemonOptions,
         aliases: spec.aliases,
+        rewriteRules: spec.rewriteRules,
         payload: spec.payload ? { staticDir: ctx.staticDir } : undefined,
       }),
     );

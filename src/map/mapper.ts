@@ -245,8 +245,9 @@ export class Mapper {
     // walk_location_and_if before translate_name: only when some such section sets what translation reads.
     const early = t.sections.early ? this.earlySettings(state, uri, query) : null;
     if (t.serverRewrite && !state.rewriteEnded && serverRulesOn(t, early)) {
-      state.plain = false;
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, query, null, null));
+      // Rules that changed nothing and read only the plan's key leave the mapping plannable.
+      if (!outcome.onlyPathAndHost) state.plain = false;
       applyRewriteEnv(state, outcome);
       forcedHandler = outcome.forcedHandler;
       forcedType = outcome.forcedType;
@@ -521,6 +522,8 @@ export class Mapper {
     const t = state.tables;
     if (t.serverRewrite && serverRulesOn(t, t.sections.early ? this.earlySettings(state, pathInfo, null, true) : null)) {
       const outcome = this.subrequestServerRewrite(state, t.serverRewrite, pathInfo, mainUri);
+      // A plan keeps this PATH_TRANSLATED: only when the rules read nothing beyond its key.
+      if (!outcome.onlyPathAndHost) state.plain = false;
       if (outcome.kind === "file") return outcome.filename;
       if (outcome.kind === "uri") pathInfo = outcome.uri;
     }

@@ -68,6 +68,12 @@ export interface CompiledRewrite {
   readonly rules: readonly CompiledRule[];
   /** @internal */
   readonly maps: ReadonlyMap<string, RewriteMap>;
+  /**
+   * Server context: the conditions that read more of the request than its URL-path, Host
+   * header and listener (decided once, see readsOnlyPathAndHost); per-directory rules: null.
+   * @internal
+   */
+  readonly requestReaders: ReadonlySet<RewriteCondition> | null;
 }
 
 export interface RewriteFileInfo {
@@ -142,6 +148,13 @@ export interface RewriteEffects {
   readonly cookies: readonly string[];
   /** END matched: no more rewriting for this request, including after an internal redirect. */
   readonly end: boolean;
+  /**
+   * Server context: no rule matched, and every condition evaluated read only the URL-path, the
+   * Host header, the listener (address, port, scheme, and SERVER_NAME/SERVER_PORT worked out
+   * from them) or constants. Any request with those gets the same outcome: a route plan may
+   * skip the rules (src/map/route-plan.ts).
+   */
+  readonly onlyPathAndHost: boolean;
 }
 
 export type RewriteOutcome = RewriteEffects &
@@ -228,7 +241,61 @@ export function compileRewrite(
     // A byte string, like the URL-paths it is put back on (the configuration's is text).
     base = toByteString(options.base);
   }
-  return { perDir: options.perDir, directory, base, ruleCount: rules.length, rules, maps: compiledMaps };
+  const requestReaders = options.perDir ? null : new Set(rules.flatMap((r) => r.conditions.filter((c) => !readsOnlyPathAndHost(c))));
+  return { perDir: options.perDir, directory, base, ruleCount: rules.length, rules, maps: compiledMaps, requestReaders };
+}
+
+/**
+ * lookup_variable's names whose value, while no rule has rewritten the request, is the
+ * URL-path (REQUEST_URI; REQUEST_FILENAME and SCRIPT_FILENAME are still it in server context,
+ * PATH_INFO still empty), the Host header, the listener and what SERVER_NAME/SERVER_PORT are
+ * worked out from, or a constant of the server (IS_SUBREQ is one for a main request, and for
+ * PATH_TRANSLATED's subrequest). Everything else (other headers, QUERY_STRING, the method,
+ * the client, the protocol, TIME*, ENV:, SSL:, LA-U:, unknown names) reads the request or
+ * the clock, or is not worth proving constant.
+ */
+const PATH_HOST_VARIABLES = new Set([
+  "REQUEST_URI", "REQUEST_FILENAME", "SCRIPT_FILENAME", "PATH_INFO", "IS_SUBREQ",
+  "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SERVER_ADDR", "HTTPS", "REQUEST_SCHEME",
+  "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT", "CONTEXT_PREFIX", "SERVER_ADMIN", "SERVER_SOFTWARE", "API_VERSION",
+]);
+
+function pathHostVariable(varName: string): boolean {
+  // `HTTP:Host` as lookupVariable reads it (the prefix in any case, the name too).
+  if (varName[4] === ":") return varName.slice(0, 4).toUpperCase() === "HTTP" && varName.slice(5).toLowerCase() === "host";
+  return varName.length >= 4 && varName[3] !== ":" && PATH_HOST_VARIABLES.has(varName.toUpperCase());
+}
+
+/**
+ * A condition whose outcome is a function of the URL-path, the Host header and the listener:
+ * a regex, string or integer test of a TestString that expands only such variables, `$N`,
+ * `%N` and literal text (scanned as `expand` reads it). File tests and -U/-F lookups read the
+ * disk or a subrequest, `expr` the request, and a `${map:key}` lookup a map that can change
+ * (txt and dbm files) or answer differently each time (prg, rnd): never.
+ */
+export function readsOnlyPathAndHost(c: RewriteCondition): boolean {
+  switch (c.test) {
+    case "-f": case "-s": case "-l": case "-d": case "-x": case "-U": case "-F": case "expr":
+      return false;
+  }
+  const input = c.testString;
+  for (let i = 0; i < input.length; i++) {
+    const ch = input[i];
+    if (ch === "\\") {
+      i++;
+      continue;
+    }
+    if ((ch === "%" || ch === "$") && input[i + 1] === "{") {
+      const end = findClosingCurly(input, i + 2);
+      if (end < 0) {
+        i++;
+        continue;
+      }
+      if (ch === "$" || !pathHostVariable(input.slice(i + 2, end))) return false;
+      i = end;
+    }
+  }
+  return true;
 }
 
 /**
@@ -298,6 +365,9 @@ interface State {
   /** Back-references: the rule's match ($N) and the last matching condition's (%N). */
   briRR: RegExpExecArray | null;
   briRC: RegExpExecArray | null;
+  /** A rule matched, or a condition in c.requestReaders was evaluated (RewriteEffects.onlyPathAndHost). */
+  matched: boolean;
+  readRequest: boolean;
 }
 
 function lookupHeader(st: State, name: string): string {
@@ -680,6 +750,7 @@ function applyRule(st: State, rule: CompiledRule): Rc {
   const conds = rule.conditions;
   for (let i = 0; i < conds.length; i++) {
     let c = conds[i]!;
+    if (st.c.requestReaders?.has(c)) st.readRequest = true;
     const rc = applyCond(st, c);
     if (c.flags.novary) st.varyThis = null;
     if (c.flags.ornext) {
@@ -769,6 +840,7 @@ function applyList(st: State): { action: number; lastsub: CompiledRule | null } 
       st.ruleVary = null;
       const rc = applyRule(st, p);
       if (rc !== Rc.NoMatch) {
+        st.matched = true;
         if (!p.flags.noSub) lastsub = p;
         if (st.filename.length > MAX_FILENAME) {
           st.status = 500;
@@ -817,6 +889,7 @@ function newState(c: CompiledRewrite, ctx: RewriteContext, filename: string, pat
     c, ctx, perdir: c.directory, filename, args: ctx.query, pathInfo, status: 200, statusReason: "",
     env: [], envNow: new Map(), forcedType: null, forcedHandler: null, cookies: [], end: false,
     uriReduced: false, vary: [], varyThis: null, ruleVary: null, briRR: null, briRC: null,
+    matched: false, readRequest: false,
   };
 }
 
@@ -824,6 +897,7 @@ function effects(st: State): RewriteEffects {
   return {
     env: st.env, forcedType: st.forcedType, forcedHandler: st.forcedHandler, vary: st.vary,
     cookies: st.cookies, end: st.end,
+    onlyPathAndHost: st.c.requestReaders !== null && !st.matched && !st.readRequest,
   };
 }
 

@@ -1,9 +1,11 @@
 /**
  * Route plans: the map phase of an application request, remembered when it did not depend on
  * the request. Most requests to a site look like the last one to the same URL-path: mapping
- * them consults the path, the Host header and the listener, and nothing else (no mod_rewrite,
- * SetEnvIf, authentication, host-based Require or Allow/Deny, RequestHeader rules or internal redirect;
- * see where the mapper clears `RequestState.plain`). Everything such a mapping decides but the
+ * them consults the path, the Host header and the listener, and nothing else (no per-directory
+ * mod_rewrite, server-context rules only where none matched and the conditions evaluated read
+ * nothing else (RewriteEffects.onlyPathAndHost), no SetEnvIf, authentication, host-based
+ * Require or Allow/Deny, RequestHeader rules or internal redirect; see where the mapper clears
+ * `RequestState.plain`). Everything such a mapping decides but the
  * environ's per-request values (method, query, headers, client, request id, time, and what
  * trusted-proxy headers rewrite) is then the same for the next request with the same path,
  * Host and listener, and the mapper answers it from the plan kept on the route-cache entry,

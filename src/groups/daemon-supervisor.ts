@@ -249,6 +249,18 @@ export class DaemonGroup implements ApplicationHost {
     });
   }
 
+  /** dispatch() without its promise (ApplicationHost.dispatchDetached): nothing to settle when the exchange ends. */
+  dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): undefined {
+    if (this.closing) {
+      if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
+      return undefined;
+    }
+    this.start();
+    if (this.options.scriptReloading !== false) this.checkScriptTouched(req);
+    new Exchange(this, req, body, sink, NOTHING).begin();
+    return undefined;
+  }
+
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {
     this.preloads.push({ script, callable, group: applicationGroup });
     this.start();

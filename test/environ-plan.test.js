@@ -243,3 +243,31 @@ for (const [engineName, engine] of availableEngines()) {
     });
   }
 }
+
+it("a plan's request takes the layout number a list with the same keys has on its ring", async () => {
+  const root = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "nodewsgi-envwire-"));
+  try {
+    fs.writeFileSync(`${root}/one.wsgi`, "exports.application = () => [];\n");
+    const text = ["ServerName localhost:8080", `WSGIScriptAlias /one ${root}/one.wsgi`, `<Directory ${root}>`, "    Require all granted", "</Directory>", ""].join("\n");
+    const config = parseConfigText(text, path.join(root, "site.conf"));
+    const [, engine] = availableEngines()[0];
+    const mapper = new Mapper(config, engine, { log: { log() {}, close() {} } });
+    const req = (i) => ({ method: "GET", target: `/one?i=${i}`, protocol: "HTTP/1.1", headers: ["host", "localhost:8080"], remoteAddress: "10.0.0.1", remotePort: 4000 + i, localAddress: "127.0.0.1", localPort: 8080, scheme: "http" });
+    const layouts = new EnvironLayouts();
+    const table = new LayoutTable();
+    // The route's first requests are mapped in full: their list numbers the layout.
+    const first = hop((await mapper.map(req(0))).environ, layouts, table, null);
+    assert.equal(first.enc.keys, true);
+    await mapper.map(req(1));
+    const hit = await mapper.map(req(2));
+    assert.equal(Array.isArray(hit.environ), false);
+    const planned = hop(hit.environ, layouts, table, null);
+    assert.equal(planned.enc.layout, first.enc.layout, "the same number");
+    assert.equal(planned.enc.keys, false, "the keys do not travel again");
+    assert.equal(hit.environ.list, null, "encoded from its parts");
+    // (Whether a receiver keeps one string object per key across definitions cannot be seen
+    // from JavaScript: string comparison is by value. It is a matter of speed only.)
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -150,7 +150,20 @@ export class EnvironLayouts {
     for (let i = 0; i < p.headers.length; i += 2) headers.push(p.headers[i]);
     const keys = [...p.variables, ...headers, ...p.keys];
     if (extra !== null) for (let i = 0; i < extra.length; i += 2) keys.push(extra[i]);
-    return this.define(keys, { variables: p.variables, headers, fields: p.keys, extra }, tick);
+    const plan: PlanShape = { variables: p.variables, headers, fields: p.keys, extra };
+    // The same keys numbered already (by a request that carried its list): take that number,
+    // so the receiver keeps one set of key strings (its environ builder compares them by
+    // identity first) and the keys do not travel again.
+    for (let i = 0; i < this.keys.length; i++) {
+      const known = this.keys[i];
+      if (known != null && this.plans[i] == null && sameList(known, keys)) {
+        this.plans[i] = plan;
+        this.used[i] = tick;
+        this.last = i;
+        return { id: i, define: false, values: this.values[i] };
+      }
+    }
+    return this.define(keys, plan, tick);
   }
 
   private define(keys: readonly string[], plan: PlanShape | null, tick: number): { id: number; define: true; values: string[] } {
@@ -182,14 +195,33 @@ export class EnvironLayouts {
   }
 }
 
+/** Keys LayoutTable remembers before it starts afresh (a client inventing header names). */
+const KNOWN_KEYS_MAX = 4096;
+
 /** The worker's side: the keys of each layout number, as last defined, and its last values. */
 export class LayoutTable {
   private readonly keys: (readonly string[])[] = [];
   private readonly values: string[][] = [];
+  /**
+   * Every key defined so far, so that a key sequence defined again (under a replaced number,
+   * or a second number for the same keys) is made of the same string objects as before: the
+   * environ builder (app/environ.ts) compares keys by identity before it compares their text.
+   */
+  private readonly known = new Map<string, string>();
 
-  define(id: number, keys: readonly string[]): string[] {
+  /** Number `id` is now `defined` (its keys as kept: the same objects as earlier definitions'). */
+  define(id: number, defined: readonly string[]): { keys: readonly string[]; values: string[] } {
+    if (this.known.size > KNOWN_KEYS_MAX) this.known.clear();
+    const keys = new Array<string>(defined.length);
+    for (let i = 0; i < defined.length; i++) {
+      const k = defined[i];
+      const had = this.known.get(k);
+      if (had === undefined) this.known.set(k, k);
+      keys[i] = had ?? k;
+    }
     this.keys[id] = keys;
-    return (this.values[id] = new Array<string>(keys.length));
+    const values = (this.values[id] = new Array<string>(keys.length));
+    return { keys, values };
   }
 
   get(id: number): { keys: readonly string[]; values: string[] } {
@@ -216,6 +248,12 @@ function fitsPlan(s: PlanShape, p: WireParts, extra: readonly string[] | null): 
   if (s.variables === p.variables) return true;
   if (s.variables.length !== p.variables.length) return false;
   for (let i = 0; i < s.variables.length; i++) if (s.variables[i] !== p.variables[i]) return false;
+  return true;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -385,8 +423,9 @@ export function decodeEnviron(
   if (withKeys) {
     if (count !== fixed + 2 * pairs) throw new NodewsgiError("E_FRAME", "Frame string count does not match its environ");
     s = readStrings(b, at, count, bytes);
-    const keys = s.slice(fixed, fixed + pairs);
-    const last = layout !== NO_LAYOUT ? layouts.define(layout, keys) : null;
+    let keys: readonly string[] = s.slice(fixed, fixed + pairs);
+    let last: string[] | null = null;
+    if (layout !== NO_LAYOUT) ({ keys, values: last } = layouts.define(layout, keys));
     for (let i = 0; i < pairs; i++) {
       const v = s[fixed + pairs + i];
       environ[2 * i] = keys[i];

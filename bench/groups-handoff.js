@@ -1,7 +1,9 @@
 "use strict";
 // Round trips per second of a hello-world request: in the calling thread (InThreadHost) vs
 // through a worker-thread group's SharedArrayBuffer rings (WorkerGroup), with no sockets;
-// plus a baseline of the same request as a postMessage ping-pong of plain objects.
+// plus a baseline of the same request as a postMessage ping-pong of plain objects. The worker
+// group is measured twice: with the environ as a list, and as a request answered from a route
+// plan carries it (a CgiEnviron made per request, whose list is made only if the encoder asks).
 // Usage: npx tsc -p tsconfig.json && node bench/groups-handoff.js [seconds-per-case]
 const fs = require("node:fs");
 const os = require("node:os");
@@ -9,6 +11,10 @@ const path = require("node:path");
 const { Worker } = require("node:worker_threads");
 const { InThreadHost } = require("../dist/groups/in-thread-host");
 const { WorkerGroup } = require("../dist/groups/worker-group");
+const { CgiEnviron } = require("../dist/map/environ");
+const { Mapper } = require("../dist/map/mapper");
+const { parseConfigText } = require("../dist/config");
+const { jsEngine } = require("../dist/engine/js-engine");
 
 const SECONDS = Number(process.argv[2] || 2);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-bench-"));
@@ -39,6 +45,20 @@ const req = (group) => ({
   urlScheme: "http", multithread: true, multiprocess: false, runOnce: false, bodyLimit: 0, logPrefix: "",
   scriptMtimeMs: fs.statSync(HELLO).mtimeMs, // the map phase passes the mtime it saw
 });
+/** A route plan's values, from a mapper that has seen the route twice. */
+async function planRoute() {
+  const config = parseConfigText(`ServerName localhost:8080\nWSGIScriptAlias / ${HELLO}\n<Directory ${dir}>\n    Require all granted\n</Directory>\n`, path.join(dir, "site.conf"));
+  const mapper = new Mapper(config, jsEngine, { log });
+  const mreq = {
+    method: "GET", target: "/", protocol: "HTTP/1.1", remoteAddress: "127.0.0.1", remotePort: 51234, localAddress: "127.0.0.1", localPort: 8080, scheme: "http",
+    headers: ["host", "localhost:8080", "user-agent", "autocannon/8", "accept", "*/*", "connection", "keep-alive"],
+  };
+  for (let i = 0; i < 2; i++) await mapper.map(mreq);
+  const hit = await mapper.map(mreq);
+  if (!(hit.environ instanceof CgiEnviron)) throw new Error("the route did not leave a plan");
+  return { route: hit.environ.route, env: hit.environ.env, mreq };
+}
+
 const noBody = { declaredLength: -1, chunked: false, start(cb) { cb(new Uint8Array(0), true); }, pause() {}, resume() {} };
 function sink() {
   return {
@@ -100,20 +120,24 @@ async function postMessageBaseline(depth) {
   const group = new WorkerGroup({ name: "bench", log, threads: 64, queueCapacity: 1024 });
   const lreq = req("bench");
   const wreq = req("bench");
+  const plan = await planRoute();
+  const preq = () => ({ ...wreq, environ: new CgiEnviron(jsEngine, plan.route, { ...plan.mreq, remotePort: 51234 }, null, plan.env) });
   // Warm up both (script load, JIT).
   await measure((s) => local.dispatch(lreq, noBody, s), 1);
   await measure((s) => group.dispatch(wreq, noBody, s), 16);
+  await measure((s) => group.dispatch(preq(), noBody, s), 16);
   const rows = [];
   for (const depth of [1, 16, 64]) {
     const inThread = await measure((s) => local.dispatch(lreq, noBody, s), depth);
     const worker = await measure((s) => group.dispatch(wreq, noBody, s), depth);
+    const planned = await measure((s) => group.dispatch(preq(), noBody, s), depth);
     const pm = await postMessageBaseline(depth);
-    rows.push({ depth, inThread, worker, pm });
+    rows.push({ depth, inThread, worker, planned, pm });
   }
   console.log(`node ${process.version}, ${os.cpus()[0].model}, ${os.cpus().length} CPUs, ${SECONDS}s per case`);
   console.log("CPU µs per round trip counts every thread of this process (the worker's share included).");
-  console.log("outstanding | in-thread req/s (CPU µs) | worker group, SAB rings (CPU µs) | postMessage objects (CPU µs)");
+  console.log("outstanding | in-thread req/s (CPU µs) | worker group, SAB rings (CPU µs) | worker group, plan request (CPU µs) | postMessage objects (CPU µs)");
   const cell = (m, w) => `${Math.round(m.rate)} (${m.cpuUs.toFixed(2)})`.padStart(w);
-  for (const r of rows) console.log(`${String(r.depth).padStart(11)} | ${cell(r.inThread, 24)} | ${cell(r.worker, 32)} | ${cell(r.pm, 28)}`);
+  for (const r of rows) console.log(`${String(r.depth).padStart(11)} | ${cell(r.inThread, 24)} | ${cell(r.worker, 32)} | ${cell(r.planned, 35)} | ${cell(r.pm, 28)}`);
   await group.close(1000);
 })();

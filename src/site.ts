@@ -272,7 +272,8 @@ export class Site {
       this.sendError(req, sink, status, settings, headers);
       return true;
     });
-    return host.dispatch(appRequest, req.body, out);
+    // Nothing waits for the end: no promise unless one is under way (a body being read).
+    return host.dispatchDetached(appRequest, req.body, out);
   }
 
   /** An error response: ErrorDocument when one is configured, else Apache's canned page. */

@@ -146,3 +146,128 @@ for (const [engineName, engine] of availableEngines()) {
     });
   }
 }
+
+// The worker and daemon encoders send a plan's request from its parts (src/groups/environ-codec.ts
+// encodeParts), without the list: what the other side decodes must be the list, key for key, on
+// rings shared with requests that do carry a list, across many plans and layout numbers reused
+// (least recently used first), and for a daemon group's rewrite (keys dropped, pairs appended).
+const { EnvironLayouts, LayoutTable, encodeEnviron, decodeEnviron, sameBytes, stringsBound, writeStrings } = require("../dist/groups/environ-codec");
+
+const DAEMON_DROP = new Set(["mod_wsgi.process_group", "mod_wsgi.daemon_connects", "mod_wsgi.daemon_restarts", "mod_wsgi.queue_start", "mod_wsgi.daemon_start"]);
+
+/** The list a daemon group sends (daemon-protocol's rewrite, spelled out). */
+function daemonList(list, extra) {
+  const out = [];
+  for (let i = 0; i < list.length; i += 2) if (!DAEMON_DROP.has(list[i])) out.push(list[i], list[i + 1]);
+  return [...out, ...extra];
+}
+
+/** Encode `env` on `layouts` and decode it with `table`, as the two ends of a ring do. */
+function hop(env, layouts, table, x) {
+  const strings = [];
+  const enc = encodeEnviron(env, layouts, strings, x);
+  const text = strings.join("");
+  const b = Buffer.alloc(sameBytes(enc) + stringsBound(strings.length, text) + 8);
+  if (enc.same !== null) b.set(enc.same, 0);
+  const n = writeStrings(b, sameBytes(enc), strings, text);
+  return { enc, environ: decodeEnviron(b, 0, enc.layout, enc.keys, enc.pairs, 0, strings.length, n, table).environ };
+}
+
+for (const [engineName, engine] of availableEngines()) {
+  for (const [what, lines] of Object.entries({ ...DIRECTORY_LINES, "a variable a daemon group replaces": ["SetEnv mod_wsgi.queue_start early", "SetEnv X y"] })) {
+    it(`route plans (${engineName} engine, ${what}): the worker and daemon encoders send a plan's environ without its list, and the other side decodes the list`, async () => {
+      const root = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "nodewsgi-envwire-"));
+      try {
+        fs.mkdirSync(`${root}/apps`);
+        fs.writeFileSync(`${root}/apps/one.wsgi`, "exports.application = () => [];\n");
+        fs.writeFileSync(`${root}/apps/two.wsgi`, "exports.application = () => [];\n");
+        const text = [
+          "ServerName localhost:8080",
+          `WSGIScriptAlias /app ${root}/apps/`,
+          `WSGIScriptAlias /one ${root}/apps/one.wsgi`,
+          `<Directory ${root}>`, "    Require all granted", ...lines.map((l) => `    ${l}`), "</Directory>",
+          `<Directory ${root}/apps/two>`, "    SetEnv ONLY_TWO 2", "</Directory>", "",
+        ].join("\n");
+        const config = parseConfigText(text, path.join(root, "site.conf"));
+        const mapper = new Mapper(config, engine, { log: { log() {}, close() {} } });
+        const headerSets = [
+          ["host", "localhost:8080", "x-a", "1"],
+          ["host", "localhost:8080", "x-a", "1", "accept", "*/*"],
+          ["host", "localhost:8080", "x-b", "é"],
+        ];
+        const targets = ["/app/one.wsgi", "/app/one.wsgi/p", "/app/two.wsgi/q/r", "/one", "/one/x", "/app/two.wsgi"];
+        const req = (i) => ({
+          method: i % 5 === 0 ? "POST" : "GET",
+          target: `${targets[i % targets.length]}?i=${i % 4}`,
+          protocol: "HTTP/1.1",
+          headers: headerSets[(i >> 1) % headerSets.length],
+          remoteAddress: "10.0.0.1",
+          remotePort: 4000 + (i % 3),
+          localAddress: "127.0.0.1",
+          localPort: 8080,
+          scheme: "http",
+        });
+        // Leave a plan on every route (the second request to a route makes it).
+        for (let i = 0; i < 36; i++) await mapper.map(req(i % 18));
+        // Small tables: layout numbers are replaced as plans and header sets come and go.
+        const rings = [
+          { x: null, layouts: new EnvironLayouts(3), table: new LayoutTable() },
+          { x: { drop: DAEMON_DROP, extra: ["mod_wsgi.process_group", "pg", "mod_wsgi.daemon_connects", "1", "mod_wsgi.daemon_restarts", "0", "mod_wsgi.queue_start", ""] }, layouts: new EnvironLayouts(3), table: new LayoutTable() },
+        ];
+        let fromParts = 0;
+        for (let i = 0; i < 90; i++) {
+          const n = (i * 7) % 18;
+          for (const ring of rings) {
+            const hit = await mapper.map(req(n));
+            assert.equal(Array.isArray(hit.environ), false, `request ${n} is answered from the plan`);
+            if (ring.x !== null) ring.x.extra[7] = String(i);
+            const { enc, environ } = hop(hit.environ, ring.layouts, ring.table, ring.x);
+            // The list was not made to encode it, unless the request must use it.
+            if (hit.environ.list === null) fromParts++;
+            const list = environPairs(hit.environ);
+            assert.deepEqual(environ, ring.x === null ? [...list] : daemonList(list, ring.x.extra), `request ${i} (${targets[n % targets.length]}), ${ring.x ? "daemon" : "worker"} ring, layout ${enc.layout}`);
+            // A request mapped in full (a list) on the same ring, between plan hits.
+            if (i % 10 === 3) {
+              const full = await new Mapper(config, engine, { log: { log() {}, close() {} } }).map(req(n));
+              assert.equal(Array.isArray(full.environ), true);
+              const back = hop(full.environ, ring.layouts, ring.table, ring.x).environ;
+              assert.deepEqual(back, ring.x === null ? full.environ : daemonList(full.environ, ring.x.extra));
+            }
+          }
+        }
+        if (what.startsWith("a variable a daemon")) assert.equal(fromParts, 90, "the worker ring from parts, the daemon ring from the list");
+        else assert.equal(fromParts, 180);
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
+it("a plan's request takes the layout number a list with the same keys has on its ring", async () => {
+  const root = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "nodewsgi-envwire-"));
+  try {
+    fs.writeFileSync(`${root}/one.wsgi`, "exports.application = () => [];\n");
+    const text = ["ServerName localhost:8080", `WSGIScriptAlias /one ${root}/one.wsgi`, `<Directory ${root}>`, "    Require all granted", "</Directory>", ""].join("\n");
+    const config = parseConfigText(text, path.join(root, "site.conf"));
+    const [, engine] = availableEngines()[0];
+    const mapper = new Mapper(config, engine, { log: { log() {}, close() {} } });
+    const req = (i) => ({ method: "GET", target: `/one?i=${i}`, protocol: "HTTP/1.1", headers: ["host", "localhost:8080"], remoteAddress: "10.0.0.1", remotePort: 4000 + i, localAddress: "127.0.0.1", localPort: 8080, scheme: "http" });
+    const layouts = new EnvironLayouts();
+    const table = new LayoutTable();
+    // The route's first requests are mapped in full: their list numbers the layout.
+    const first = hop((await mapper.map(req(0))).environ, layouts, table, null);
+    assert.equal(first.enc.keys, true);
+    await mapper.map(req(1));
+    const hit = await mapper.map(req(2));
+    assert.equal(Array.isArray(hit.environ), false);
+    const planned = hop(hit.environ, layouts, table, null);
+    assert.equal(planned.enc.layout, first.enc.layout, "the same number");
+    assert.equal(planned.enc.keys, false, "the keys do not travel again");
+    assert.equal(hit.environ.list, null, "encoded from its parts");
+    // (Whether a receiver keeps one string object per key across definitions cannot be seen
+    // from JavaScript: string comparison is by value. It is a matter of speed only.)
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

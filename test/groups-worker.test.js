@@ -463,3 +463,32 @@ test("preload loads the script in the group's isolate and reports load errors", 
     await host.close(1000);
   }
 });
+
+test("dispatchDetached starts a request without a body with no promise, and one with a body with the promise it reads the body under", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log });
+  try {
+    const s = sink();
+    assert.equal(host.dispatchDetached(request(THREAD, "det"), body(), s), undefined);
+    await waitFor(() => s.ended);
+    assert.equal(s.head.status, 200);
+    assert.equal(host.group("det").inFlight, 0);
+    const data = Buffer.from("posted");
+    const posted = sink();
+    const p = host.dispatchDetached(request(HASH, "det", { method: "POST" }), body(data), posted);
+    assert.ok(p instanceof Promise);
+    await p;
+    assert.equal(Buffer.concat(posted.chunks).toString(), `6 ${crypto.createHash("sha256").update(data).digest("hex")}`);
+    // %{GLOBAL}: the in-thread host, answered before it returns once the script is loaded.
+    await run(host, request(THREAD, ""));
+    const g = sink();
+    assert.equal(host.dispatchDetached(request(THREAD, ""), body(), g), undefined);
+    assert.equal(g.head.status, 200);
+    assert.equal(host.group("det").inFlight, 0);
+  } finally {
+    await host.close(1000);
+  }
+  const late = sink();
+  assert.equal(host.group("det").dispatchDetached(request(THREAD, "det"), body(), late), undefined);
+  assert.equal(late.head.status, 503);
+});

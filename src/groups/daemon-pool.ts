@@ -77,6 +77,12 @@ export class DaemonPool implements ApplicationHost {
     return Promise.resolve();
   }
 
+  dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
+    const g = this.groups.get(req.processGroup);
+    if (g) return g.dispatchDetached(req, body, sink);
+    return this.dispatch(req, body, sink);
+  }
+
   /** Preload in `processGroup`, or in every group when it is omitted. */
   async preload(script: string, callable: string, applicationGroup: string, processGroup?: string): Promise<void> {
     const targets = processGroup !== undefined ? [this.groups.get(processGroup)].filter((g): g is DaemonGroup => !!g) : [...this.groups.values()];

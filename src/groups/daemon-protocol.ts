@@ -19,7 +19,6 @@
  * burst of requests or responses costs one write and one read on each side, not one each.
  */
 import type { AppRequest } from "./types";
-import { environPairs } from "../app/environ-pairs";
 import {
   EnvironLayouts, LayoutTable, REQ_KEYS, REQUEST_STRINGS, decodeEnviron, decodedRequest, encodeEnviron, requestFlags, requestStrings,
   sameBytes, stringsBound, writeStrings,
@@ -189,11 +188,9 @@ export class Outbox {
    */
   head(id: number, w: WireRequest, x?: HeadExtras): boolean {
     const r = w.req;
-    const pairs = environPairs(r.environ);
-    const env = x === undefined ? pairs : daemonEnviron(pairs, x.drop, x.extra);
     const pg = x ? x.processGroup : r.processGroup;
     const strings = requestStrings(r, pg);
-    const enc = encodeEnviron(env, this.layouts, strings);
+    const enc = encodeEnviron(r.environ, this.layouts, strings, x ?? null);
     const text = strings.join("");
     const bound = HEAD_FIXED + sameBytes(enc) + stringsBound(strings.length, text);
     // A frame the child would refuse would cost the connection and every request on it: refuse
@@ -212,7 +209,7 @@ export class Outbox {
     b[p] = flags;
     b[p + 1] = 0;
     b.writeUInt16LE(enc.layout, p + 2);
-    b.writeUInt32LE(env.length >>> 1, p + 4);
+    b.writeUInt32LE(enc.pairs, p + 4);
     b.writeUInt32LE(strings.length, p + 8);
     b.writeDoubleLE(r.bodyLimit, p + 16);
     b.writeDoubleLE(w.declaredLength, p + 24);
@@ -343,17 +340,6 @@ export function decodeHead(payload: Buffer, layouts: LayoutTable = new LayoutTab
  * starts with 'm', mod_wsgi.*, so most keys skip the hash lookup), then `extra`. The kept keys
  * are the request's own string objects, so the layout is recognised by identity.
  */
-function daemonEnviron(env: readonly string[], drop: ReadonlySet<string>, extra: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < env.length; i += 2) {
-    const k = env[i]!;
-    if (k.charCodeAt(0) === 109 && drop.has(k)) continue;
-    out.push(k, env[i + 1]!);
-  }
-  for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
-  return out;
-}
-
 export interface WireResponseHead {
   status: number;
   reason: string;

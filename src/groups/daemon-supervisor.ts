@@ -253,16 +253,25 @@ export class DaemonGroup implements ApplicationHost {
   }
 
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (this.closing) {
-        if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
-        resolve();
-        return;
-      }
-      this.start();
-      if (this.options.scriptReloading !== false) this.checkScriptTouched(req);
-      new Exchange(this, req, body, sink, resolve).begin();
-    });
+    return new Promise<void>((resolve) => this.exchange(req, body, sink, resolve));
+  }
+
+  /** dispatch() without its promise (ApplicationHost.dispatchDetached): nothing to settle when the exchange ends. */
+  dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): undefined {
+    this.exchange(req, body, sink, NOTHING);
+    return undefined;
+  }
+
+  /** Start the request's exchange (or answer 503 when closing); `resolve` runs when it is over. */
+  private exchange(req: AppRequest, body: RequestBody, sink: ResponseSink, resolve: () => void): void {
+    if (this.closing) {
+      if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
+      resolve();
+      return;
+    }
+    this.start();
+    if (this.options.scriptReloading !== false) this.checkScriptTouched(req);
+    new Exchange(this, req, body, sink, resolve).begin();
   }
 
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {

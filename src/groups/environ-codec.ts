@@ -17,9 +17,18 @@
  * the same string objects each time, which is also what lets its environ builder
  * (app/environ.ts) recognise the sequence by identity. Both channels deliver frames in the
  * order they were encoded, so both tables stay in step.
+ *
+ * A request answered from a route plan has no list (src/map/environ.ts CgiEnviron): its parts
+ * (the plan's variables, the request's headers, the CGI and mod_wsgi.* fields, compiled once
+ * from src/map/environ-fields.ts) are encoded in the same form without making one. Its layout
+ * is found by the parts' identity (the same variables array, fields object and header keys)
+ * instead of comparing every key, and the receiver cannot tell the two apart: what it keeps
+ * per number is the same, so a ring or link that starts afresh (a new worker, a new
+ * connection) starts both tables empty, as before.
  */
 import { NodewsgiError } from "../errors";
 import type { AppRequest } from "./types";
+import { isList, type EnvironPairs } from "../app/environ-pairs";
 
 /** Layout number meaning "not numbered": the keys travel with this request only. */
 export const NO_LAYOUT = 0xffff;
@@ -85,6 +94,8 @@ export function readStrings(b: Buffer, o: number, count: number, bytes: number):
 /** The front end's side of the layout numbering (one per request ring). */
 export class EnvironLayouts {
   private readonly keys: (readonly string[] | null)[] = [];
+  /** For a layout defined from a plan's parts, what they were (to find it again without comparing keys). */
+  private readonly plans: (PlanShape | null)[] = [];
   /** The values last sent with each layout: a value equal to its predecessor is not resent. */
   private readonly values: string[][] = [];
   private readonly used: number[] = [];
@@ -111,37 +122,106 @@ export class EnvironLayouts {
         return { id: i, define: false, values: this.values[i] };
       }
     }
+    const keys: string[] = [];
+    for (let i = 0; i < pairs.length; i += 2) keys.push(pairs[i]);
+    return this.define(keys, null, tick);
+  }
+
+  /** number() for a plan's parts (and a daemon group's `extra` pairs, or null). */
+  numberPlan(p: WireParts, extra: readonly string[] | null): { id: number; define: boolean; values: string[] } {
+    const tick = ++this.clock;
+    const last = this.last;
+    if (last >= 0) {
+      const s = this.plans[last];
+      if (s != null && fitsPlan(s, p, extra)) {
+        this.used[last] = tick;
+        return { id: last, define: false, values: this.values[last] };
+      }
+    }
+    for (let i = 0; i < this.plans.length; i++) {
+      const s = this.plans[i];
+      if (i !== last && s != null && fitsPlan(s, p, extra)) {
+        this.used[i] = tick;
+        this.last = i;
+        return { id: i, define: false, values: this.values[i] };
+      }
+    }
+    const headers: string[] = [];
+    for (let i = 0; i < p.headers.length; i += 2) headers.push(p.headers[i]);
+    const keys = [...p.variables, ...headers, ...p.keys];
+    if (extra !== null) for (let i = 0; i < extra.length; i += 2) keys.push(extra[i]);
+    const plan: PlanShape = { variables: p.variables, headers, fields: p.keys, extra };
+    // The same keys numbered already (by a request that carried its list): take that number,
+    // so the receiver keeps one set of key strings (its environ builder compares them by
+    // identity first) and the keys do not travel again.
+    for (let i = 0; i < this.keys.length; i++) {
+      const known = this.keys[i];
+      if (known != null && this.plans[i] == null && sameList(known, keys)) {
+        this.plans[i] = plan;
+        this.used[i] = tick;
+        this.last = i;
+        return { id: i, define: false, values: this.values[i] };
+      }
+    }
+    return this.define(keys, plan, tick);
+  }
+
+  private define(keys: readonly string[], plan: PlanShape | null, tick: number): { id: number; define: true; values: string[] } {
     let id = this.keys.length;
     if (id >= this.max) {
       id = 0;
       for (let i = 1; i < this.used.length; i++) if (this.used[i] < this.used[id]) id = i;
     }
-    const keys: string[] = [];
-    for (let i = 0; i < pairs.length; i += 2) keys.push(pairs[i]);
     this.keys[id] = keys;
+    this.plans[id] = plan;
     this.values[id] = new Array<string>(keys.length);
     this.used[id] = tick;
     this.last = id;
     return { id, define: true, values: this.values[id] };
   }
 
+  /** The keys a layout number was last defined with. */
+  keysOf(id: number): readonly string[] {
+    return this.keys[id] as readonly string[];
+  }
+
   /** Drop a layout whose frame was not sent after all: its next use defines it afresh. */
   forget(id: number): void {
     if (id >= this.keys.length) return;
     this.keys[id] = null;
+    this.plans[id] = null;
     this.used[id] = 0;
     if (this.last === id) this.last = -1;
   }
 }
 
+/** Keys LayoutTable remembers before it starts afresh (a client inventing header names). */
+const KNOWN_KEYS_MAX = 4096;
+
 /** The worker's side: the keys of each layout number, as last defined, and its last values. */
 export class LayoutTable {
   private readonly keys: (readonly string[])[] = [];
   private readonly values: string[][] = [];
+  /**
+   * Every key defined so far, so that a key sequence defined again (under a replaced number,
+   * or a second number for the same keys) is made of the same string objects as before: the
+   * environ builder (app/environ.ts) compares keys by identity before it compares their text.
+   */
+  private readonly known = new Map<string, string>();
 
-  define(id: number, keys: readonly string[]): string[] {
+  /** Number `id` is now `defined` (its keys as kept: the same objects as earlier definitions'). */
+  define(id: number, defined: readonly string[]): { keys: readonly string[]; values: string[] } {
+    if (this.known.size > KNOWN_KEYS_MAX) this.known.clear();
+    const keys = new Array<string>(defined.length);
+    for (let i = 0; i < defined.length; i++) {
+      const k = defined[i];
+      const had = this.known.get(k);
+      if (had === undefined) this.known.set(k, k);
+      keys[i] = had ?? k;
+    }
     this.keys[id] = keys;
-    return (this.values[id] = new Array<string>(keys.length));
+    const values = (this.values[id] = new Array<string>(keys.length));
+    return { keys, values };
   }
 
   get(id: number): { keys: readonly string[]; values: string[] } {
@@ -149,6 +229,32 @@ export class LayoutTable {
     if (keys === undefined) throw new NodewsgiError("E_FRAME", `Request frame uses undefined environ layout ${id}`);
     return { keys, values: this.values[id] };
   }
+}
+
+/** What a plan's layout was defined from: its keys follow from these (the fields' keys fixed per array). */
+interface PlanShape {
+  readonly variables: readonly string[];
+  readonly headers: readonly string[];
+  readonly fields: readonly string[];
+  readonly extra: readonly string[] | null;
+}
+
+function fitsPlan(s: PlanShape, p: WireParts, extra: readonly string[] | null): boolean {
+  // A daemon group's extra pairs are one array per group whose keys never change.
+  if (s.fields !== p.keys || s.extra !== extra) return false;
+  const h = p.headers;
+  if (h.length !== 2 * s.headers.length) return false;
+  for (let i = 0; i < s.headers.length; i++) if (h[2 * i] !== s.headers[i]) return false;
+  if (s.variables === p.variables) return true;
+  if (s.variables.length !== p.variables.length) return false;
+  for (let i = 0; i < s.variables.length; i++) if (s.variables[i] !== p.variables[i]) return false;
+  return true;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function sameKeys(keys: readonly string[], pairs: readonly string[]): boolean {
@@ -163,27 +269,70 @@ export interface EncodedEnviron {
   readonly keys: boolean;
   /** For a known layout: which values are unchanged since its last request (bit set), else null. */
   readonly same: Uint8Array | null;
+  /** Key/value pairs in the environ. */
+  readonly pairs: number;
 }
 
 /**
- * Append the environ `env` (a flat [key, value, ...] list) to `strings`: its keys if they must
- * travel, then its values (only the changed ones for a known layout). Numbers the layout in
- * `layouts` and records the values there: the frame must then be sent, in order, or the layout
- * forgotten (EnvironLayouts.forget). With `layouts` null every key and value travels.
+ * A lazy environ that can give its parts for encoding without its list (CgiEnviron, for a
+ * request answered from a route plan).
  */
-export function encodeEnviron(env: readonly string[], layouts: EnvironLayouts | null, strings: string[]): EncodedEnviron {
+export interface WireEnviron {
+  /** The parts without the keys of `drop`, or null when the list must be used. */
+  wireParts(drop: ReadonlySet<string> | null): WireParts | null;
+}
+
+/** An environ as its variables, its HTTP_* pairs, then fixed keys whose values `encode` writes. */
+export interface WireParts {
+  readonly variables: readonly string[];
+  readonly values: readonly string[];
+  /** HTTP_* keys and values. */
+  readonly headers: readonly string[];
+  /** The keys after the headers: the same array for every request with the same fields. */
+  readonly keys: readonly string[];
+  /** Their values, as encodeEnviron does for a list: environ index `at` on, `same` null when defining. */
+  encode(last: string[], at: number, same: Uint8Array | null, out: string[]): void;
+}
+
+/** How a daemon group rewrites the environ it sends: keys dropped, pairs appended (the same array each time). */
+export interface EnvironRewrite {
+  /** Every one starts with "mod_wsgi.". */
+  readonly drop: ReadonlySet<string>;
+  readonly extra: readonly string[];
+}
+
+function isWire(e: EnvironPairs): e is EnvironPairs & WireEnviron {
+  return typeof (e as Partial<WireEnviron>).wireParts === "function";
+}
+
+/**
+ * Append the environ `env` to `strings`: its keys if they must travel, then its values (only
+ * the changed ones for a known layout). `x` rewrites it for a daemon group first. Numbers the
+ * layout in `layouts` and records the values there: the frame must then be sent, in order, or
+ * the layout forgotten (EnvironLayouts.forget). With `layouts` null every key and value travels.
+ */
+export function encodeEnviron(env: EnvironPairs, layouts: EnvironLayouts | null, strings: string[], x: EnvironRewrite | null = null): EncodedEnviron {
+  if (layouts !== null && !isList(env) && isWire(env)) {
+    const p = env.wireParts(x === null ? null : x.drop);
+    if (p !== null) return encodeParts(p, x === null ? null : x.extra, layouts, strings);
+  }
+  const list = isList(env) ? env : env.pairs();
+  return encodeList(x === null ? list : rewritten(list, x.drop, x.extra), layouts, strings);
+}
+
+function encodeList(env: readonly string[], layouts: EnvironLayouts | null, strings: string[]): EncodedEnviron {
   const pairs = env.length >>> 1;
   if (layouts === null) {
     for (let i = 0; i < env.length; i += 2) strings.push(env[i]);
     for (let i = 1; i < env.length; i += 2) strings.push(env[i]);
-    return { layout: NO_LAYOUT, keys: true, same: null };
+    return { layout: NO_LAYOUT, keys: true, same: null, pairs };
   }
   const n = layouts.number(env);
   const last = n.values;
   if (n.define) {
     for (let i = 0; i < env.length; i += 2) strings.push(env[i]);
     for (let i = 0; i < pairs; i++) strings.push((last[i] = env[2 * i + 1]));
-    return { layout: n.id, keys: true, same: null };
+    return { layout: n.id, keys: true, same: null, pairs };
   }
   const same = new Uint8Array((pairs + 7) >>> 3);
   for (let i = 0; i < pairs; i++) {
@@ -191,7 +340,60 @@ export function encodeEnviron(env: readonly string[], layouts: EnvironLayouts | 
     if (v === last[i]) same[i >>> 3] |= 1 << (i & 7);
     else strings.push((last[i] = v));
   }
-  return { layout: n.id, keys: false, same };
+  return { layout: n.id, keys: false, same, pairs };
+}
+
+/** encodeList's output for a plan's parts, without the list. */
+function encodeParts(p: WireParts, extra: readonly string[] | null, layouts: EnvironLayouts, strings: string[]): EncodedEnviron {
+  const n = layouts.numberPlan(p, extra);
+  const last = n.values;
+  const pairs = last.length;
+  let same: Uint8Array | null = null;
+  if (n.define) {
+    const keys = layouts.keysOf(n.id);
+    for (let i = 0; i < keys.length; i++) strings.push(keys[i]);
+  } else {
+    same = new Uint8Array((pairs + 7) >>> 3);
+  }
+  let i = 0;
+  const values = p.values;
+  for (let k = 0; k < values.length; k++, i++) {
+    const v = values[k];
+    if (same !== null && v === last[i]) same[i >>> 3] |= 1 << (i & 7);
+    else strings.push((last[i] = v));
+  }
+  const h = p.headers;
+  for (let k = 1; k < h.length; k += 2, i++) {
+    const v = h[k];
+    if (same !== null && v === last[i]) same[i >>> 3] |= 1 << (i & 7);
+    else strings.push((last[i] = v));
+  }
+  p.encode(last, i, same, strings);
+  i += p.keys.length;
+  if (extra !== null) {
+    for (let k = 1; k < extra.length; k += 2, i++) {
+      const v = extra[k];
+      if (same !== null && v === last[i]) same[i >>> 3] |= 1 << (i & 7);
+      else strings.push((last[i] = v));
+    }
+  }
+  return { layout: n.id, keys: n.define, same, pairs };
+}
+
+/**
+ * The environ a daemon group sends: `env` without the keys in `drop` (every one of them starts
+ * with 'm', mod_wsgi.*, so most keys skip the hash lookup), then `extra`. The kept keys are the
+ * request's own string objects, so the layout is recognised by identity.
+ */
+function rewritten(env: readonly string[], drop: ReadonlySet<string>, extra: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < env.length; i += 2) {
+    const k = env[i];
+    if (k.charCodeAt(0) === 109 && drop.has(k)) continue;
+    out.push(k, env[i + 1]);
+  }
+  for (let i = 0; i < extra.length; i++) out.push(extra[i]);
+  return out;
 }
 
 /** Bytes the "same" bitmap of `enc` takes in a frame (padded to 4: the lengths follow). */
@@ -221,8 +423,9 @@ export function decodeEnviron(
   if (withKeys) {
     if (count !== fixed + 2 * pairs) throw new NodewsgiError("E_FRAME", "Frame string count does not match its environ");
     s = readStrings(b, at, count, bytes);
-    const keys = s.slice(fixed, fixed + pairs);
-    const last = layout !== NO_LAYOUT ? layouts.define(layout, keys) : null;
+    let keys: readonly string[] = s.slice(fixed, fixed + pairs);
+    let last: string[] | null = null;
+    if (layout !== NO_LAYOUT) ({ keys, values: last } = layouts.define(layout, keys));
     for (let i = 0; i < pairs; i++) {
       const v = s[fixed + pairs + i];
       environ[2 * i] = keys[i];

@@ -33,6 +33,11 @@ export class InThreadHost implements ApplicationHost, HookRunner {
     return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log, this.bodyIdleMs);
   }
 
+  /** As dispatch: the promise it returns is the application's own, when it runs asynchronously. */
+  dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
+    return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log, this.bodyIdleMs);
+  }
+
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {
     const cache = this.cache(applicationGroup);
     if (callable === "") await cache.load(script);

@@ -77,13 +77,25 @@ export class ProcessHost implements ApplicationHost, HookRunner {
 
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
     if (req.applicationGroup === "") return this.inThread.dispatch(req, body, sink);
+    const g = this.workerGroup(req, sink);
+    return g === null ? undefined : g.dispatch(req, body, sink);
+  }
+
+  dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
+    if (req.applicationGroup === "") return this.inThread.dispatchDetached(req, body, sink);
+    const g = this.workerGroup(req, sink);
+    return g === null ? undefined : g.dispatchDetached(req, body, sink);
+  }
+
+  /** The request's worker group, or null when it may not be started (answered 500 then). */
+  private workerGroup(req: AppRequest, sink: ResponseSink): WorkerGroup | null {
     const g = this.groupWithin(req.applicationGroup, req.logPrefix);
     if (g === null) {
       if (!sink.aborted) sendServerErrorPage(sink, 500, { method: req.method });
-      return undefined;
+      return null;
     }
     if (this.closing) void g.close(0); // a group first seen while closing answers 503 and starts no worker
-    return g.dispatch(req, body, sink);
+    return g;
   }
 
   preload(script: string, callable: string, applicationGroup: string): Promise<void> {

@@ -6,7 +6,6 @@
  */
 import { NodewsgiError } from "../errors";
 import type { AppRequest } from "./types";
-import { environPairs } from "../app/environ-pairs";
 import type { RingProducer } from "./request-queue";
 import { USER0 } from "./request-queue";
 import {
@@ -70,6 +69,8 @@ export interface EncodedRequest {
   readonly keys: boolean;
   /** For a known layout: which values are unchanged since its last request (bit set), else null. */
   readonly same: Uint8Array | null;
+  /** Key/value pairs in the environ. */
+  readonly pairs: number;
 }
 
 /**
@@ -79,9 +80,9 @@ export interface EncodedRequest {
  */
 export function encodeRequest(req: AppRequest, layouts: EnvironLayouts | null, inlineBody: number): EncodedRequest {
   const strings = requestStrings(req);
-  const env = encodeEnviron(environPairs(req.environ), layouts, strings);
+  const env = encodeEnviron(req.environ, layouts, strings);
   const text = strings.join("");
-  return { bound: REQ_FIXED + sameBytes(env) + stringsBound(strings.length, text) + inlineBody, strings, text, layout: env.layout, keys: env.keys, same: env.same };
+  return { bound: REQ_FIXED + sameBytes(env) + stringsBound(strings.length, text) + inlineBody, strings, text, layout: env.layout, keys: env.keys, same: env.same, pairs: env.pairs };
 }
 
 export function writeRequest(out: RingProducer, id: number, req: AppRequest, body: BodyRef, enc: EncodedRequest): void {
@@ -94,7 +95,7 @@ export function writeRequest(out: RingProducer, id: number, req: AppRequest, bod
     b.writeDoubleLE(req.bodyLimit, o + 16);
     b.writeDoubleLE(body.length, o + 24);
     b.writeInt32LE(body.fd, o + 32);
-    b.writeUInt32LE(environPairs(req.environ).length >>> 1, o + 36);
+    b.writeUInt32LE(enc.pairs, o + 36);
     b.writeUInt32LE(enc.strings.length, o + 40);
     let at = o + REQ_FIXED;
     if (enc.same !== null) {

@@ -45,6 +45,14 @@ export interface ApplicationHost {
    */
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined;
   /**
+   * dispatch() for a caller that does not wait for the response to end (Site, which only
+   * catches what goes wrong): a promise only when one is under way anyway (a body being read),
+   * else undefined, the response possibly still running. A worker or daemon group then makes
+   * no promise per request, nor its caller a `.catch` on it. Exceptions thrown before it
+   * returns reach the caller.
+   */
+  dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined;
+  /**
    * Load a script ahead of the first request: with `callable` "" only import it
    * (WSGIImportScript); otherwise also look the callable up (preloaded aliases).
    */

@@ -186,14 +186,28 @@ export class WorkerGroup {
   }
 
   dispatch(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
-    if (this.closing || this.admitted >= this.threads + this.queueCapacity) {
-      if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
-      return undefined;
-    }
-    this.admitted++;
+    if (!this.admit(req, sink)) return undefined;
     // Not an async function: the common request (no body) costs one promise, not three.
     if (body.declaredLength > 0 || body.chunked) return this.dispatchWithBody(req, body, sink);
     return this.fly(req, sink, NO_BODY, null);
+  }
+
+  /** dispatch() without a promise for a request without a body (ApplicationHost.dispatchDetached). */
+  dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
+    if (!this.admit(req, sink)) return undefined;
+    if (body.declaredLength > 0 || body.chunked) return this.dispatchWithBody(req, body, sink);
+    this.launch(req, sink, NO_BODY, null, NOTHING);
+    return undefined;
+  }
+
+  /** Count the request in, or answer 503 when closing or full. */
+  private admit(req: AppRequest, sink: ResponseSink): boolean {
+    if (this.closing || this.admitted >= this.threads + this.queueCapacity) {
+      if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
+      return false;
+    }
+    this.admitted++;
+    return true;
   }
 
   private async dispatchWithBody(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> {
@@ -213,13 +227,16 @@ export class WorkerGroup {
 
   /** Hand an admitted request to the worker; settles when its response is over. */
   private fly(req: AppRequest, sink: ResponseSink, ref: BodyRef, bodyBuf: BodyBuffer | null): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const f = new Flight(this, this.allocId(), req, sink, ref, bodyBuf, resolve);
-      this.flights.set(f.id, f);
-      this.submit(f);
-      // After submit: an abort reported at once must find the request on its worker.
-      sink.onAbort(() => this.aborted(f));
-    });
+    return new Promise<void>((resolve) => this.launch(req, sink, ref, bodyBuf, resolve));
+  }
+
+  /** Hand an admitted request to the worker; `resolve` runs when its response is over. */
+  private launch(req: AppRequest, sink: ResponseSink, ref: BodyRef, bodyBuf: BodyBuffer | null, resolve: () => void): void {
+    const f = new Flight(this, this.allocId(), req, sink, ref, bodyBuf, resolve);
+    this.flights.set(f.id, f);
+    this.submit(f);
+    // After submit: an abort reported at once must find the request on its worker.
+    sink.onAbort(() => this.aborted(f));
   }
 
   /** Load a script in the group's isolate ahead of its first request (rejects with the load error). */

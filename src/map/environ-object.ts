@@ -11,50 +11,10 @@
  */
 import type { CgiEnviron, RouteEnviron } from "./environ";
 import { fileWrapper, WSGI_VERSION, type Environ, type EnvironOptions } from "../app/environ";
+import { planFields } from "./environ-fields";
 
 type Build = (c: CgiEnviron, e: RouteEnviron, h: readonly string[], v: readonly string[], o: EnvironOptions, version: readonly number[], wrapper: typeof fileWrapper) => Environ;
 
-/** Keys and values as expressions over the constructor's parameters, in ./environ.ts cgiPairs's order. */
-const CGI: readonly (readonly [string, string])[] = [
-  ["GATEWAY_INTERFACE", `"CGI/1.1"`],
-  ["SERVER_PROTOCOL", "c.req.protocol"],
-  ["REQUEST_METHOD", "c.req.method"],
-  ["QUERY_STRING", `c.query ?? ""`],
-  ["REQUEST_URI", "c.req.target"],
-  ["SCRIPT_NAME", "e.scriptName"],
-  ["PATH_INFO", "e.pathInfo"],
-  ["SCRIPT_FILENAME", "e.scriptFilename"],
-  ["DOCUMENT_ROOT", "e.documentRoot"],
-  ["CONTEXT_PREFIX", "e.contextPrefix"],
-  ["CONTEXT_DOCUMENT_ROOT", "e.contextDocumentRoot"],
-  ["REQUEST_SCHEME", "e.scheme"],
-  ["SERVER_NAME", "e.serverName"],
-  ["SERVER_PORT", "e.serverPort"],
-  ["SERVER_ADDR", "c.req.localAddress"],
-  ["SERVER_ADMIN", "e.serverAdmin"],
-  ["SERVER_SIGNATURE", "e.serverSignature"],
-  ["SERVER_SOFTWARE", "e.serverSoftware"],
-  ["REMOTE_ADDR", "c.req.remoteAddress"],
-  ["REMOTE_PORT", "String(c.req.remotePort)"],
-];
-const PATH_TRANSLATED: readonly [string, string] = ["PATH_TRANSLATED", "e.pathTranslated"];
-const MOD_WSGI: readonly (readonly [string, string])[] = [
-  ["mod_wsgi.script_name", "e.scriptName"],
-  ["mod_wsgi.path_info", "e.pathInfo"],
-  ["mod_wsgi.process_group", "e.processGroup"],
-  ["mod_wsgi.application_group", "e.applicationGroup"],
-  ["mod_wsgi.callable_object", "e.callable"],
-  ["mod_wsgi.request_handler", "e.handler"],
-  ["mod_wsgi.handler_script", "e.handlerScript"],
-  ["mod_wsgi.script_reloading", `"1"`],
-  ["mod_wsgi.enable_sendfile", `"0"`],
-  ["mod_wsgi.ignore_activity", `"0"`],
-  ["mod_wsgi.listener_host", "c.req.localAddress"],
-  ["mod_wsgi.listener_port", "String(c.req.localPort)"],
-  ["mod_wsgi.request_id", "c.id"],
-  ["mod_wsgi.request_start", "c.start"],
-  ["mod_wsgi.script_start", "c.start"],
-];
 /** src/app/environ.ts's wsgi.* keys, in its order (no HTTPS or wsgi.url_scheme variable here: the scheme is the listener's). */
 const WSGI: readonly (readonly [string, string])[] = [
   ["wsgi.version", "version"],
@@ -69,7 +29,7 @@ const WSGI: readonly (readonly [string, string])[] = [
 ];
 
 /** A plan's variables (SetEnv) as the constructor reads them; `special` when one needs the adapter's handling. */
-interface Variables {
+export interface Variables {
   readonly keys: readonly string[];
   readonly values: readonly string[];
   readonly special: boolean;
@@ -80,7 +40,7 @@ const SPECIAL = new Set(["PATH", "HTTPS", "wsgi.url_scheme", "__proto__"]);
 /** A plan's variables map is never written after the plan is made: its arrays are made once. */
 const variablesOf = new WeakMap<ReadonlyMap<string, string>, Variables>();
 
-function variables(env: ReadonlyMap<string, string>): Variables {
+export function variables(env: ReadonlyMap<string, string>): Variables {
   if (env.size === 0) return NO_VARIABLES;
   let v = variablesOf.get(env);
   if (v === undefined) {
@@ -164,7 +124,7 @@ function compile(s: Shape): Build {
   const props: string[] = [];
   s.variables.forEach((k, i) => props.push(`${JSON.stringify(k)}: v[${i}]`));
   s.headers.forEach((k, i) => props.push(`${JSON.stringify(k)}: h[${2 * i + 1}]`));
-  const fixed = [...CGI, ...(s.translated ? [PATH_TRANSLATED] : []), ...MOD_WSGI, ...WSGI];
+  const fixed = [...planFields(s.translated), ...WSGI];
   for (const [k, value] of fixed) props.push(`${JSON.stringify(k)}: ${value}`);
   return new Function("c", "e", "h", "v", "o", "version", "wrapper", `"use strict"; return {\n${props.join(",\n")}\n};`) as Build;
 }

@@ -10,7 +10,9 @@ import type { MapRequest } from "./mapper";
 import { requestIdOf } from "../log/request-id";
 import type { LazyEnviron } from "../app/environ-pairs";
 import type { Environ, EnvironOptions } from "../app/environ";
-import { planEnvironObject } from "./environ-object";
+import { planEnvironObject, variables } from "./environ-object";
+import { wireFields, type WireFields } from "./environ-fields";
+import type { WireEnviron, WireParts } from "../groups/environ-codec";
 
 /** What the environ takes from where the request was mapped: the same for every request of a route plan. */
 export interface RouteEnviron {
@@ -82,7 +84,7 @@ export function buildCgiEnviron(engine: Engine, e: RouteEnviron, r: RequestEnvir
  * bench/LIMITS.md and ./environ-object.ts). The time and the request id are taken when the
  * request is mapped, as for a list built then.
  */
-export class CgiEnviron implements LazyEnviron {
+export class CgiEnviron implements LazyEnviron, WireEnviron {
   private list: string[] | null = null;
   readonly start: string;
   readonly id: string;
@@ -112,9 +114,43 @@ export class CgiEnviron implements LazyEnviron {
     return planEnvironObject(this, opts);
   }
 
+  /**
+   * The environ in the parts the worker and daemon encoders send without the list
+   * (src/groups/environ-codec.ts), the keys of `drop` left out; null when the list must be
+   * used: trusted-proxy headers rewrite it, a variable would be dropped, or the fields could
+   * not be compiled.
+   */
+  wireParts(drop: ReadonlySet<string> | null): WireParts | null {
+    if (this.list !== null || this.route.trustedProxyHeaders !== null) return null;
+    const vars = variables(this.env);
+    if (drop !== null) for (let i = 0; i < vars.keys.length; i++) if (drop.has(vars.keys[i])) return null;
+    const fields = wireFields(this.route.pathTranslated !== null, drop);
+    if (fields === null) return null;
+    return new PlanWire(this, vars.keys, vars.values, this.headerPairs(), fields);
+  }
+
   /** The request's HTTP_* keys and values, as the list has them. */
   headerPairs(): readonly string[] {
     return this.engine.headersToEnviron(this.req.headers, { passAuthorization: this.route.passAuthorization });
+  }
+}
+
+/** A CgiEnviron's parts for the encoders: the plan's variables, the request's headers, the fields. */
+class PlanWire implements WireParts {
+  readonly keys: readonly string[];
+
+  constructor(
+    private readonly c: CgiEnviron,
+    readonly variables: readonly string[],
+    readonly values: readonly string[],
+    readonly headers: readonly string[],
+    private readonly fields: WireFields,
+  ) {
+    this.keys = fields.keys;
+  }
+
+  encode(last: string[], at: number, same: Uint8Array | null, out: string[]): void {
+    this.fields.encode(this.c, this.c.route, last, at, same, out);
   }
 }
 
@@ -140,7 +176,8 @@ function cgiPairs(
   }
   for (let i = 0; i < headers.length; i++) out.push(headers[i]);
 
-  // Keep in step with ./environ-object.ts, which builds the same keys in the same order.
+  // Keep in step with ./environ-fields.ts, from which the plan's environ object and its
+  // encoding for the worker and daemon groups are compiled (test/environ-plan.test.js compares).
   out.push(
     "GATEWAY_INTERFACE", "CGI/1.1",
     "SERVER_PROTOCOL", req.protocol,

@@ -486,3 +486,20 @@ test("on the shared connection a stalled response and a client that leaves affec
   assert.deepEqual(g.pids(), [pid]);
   assert.equal(log.lines.filter((l) => /died|Bad response/.test(l)).length, 0, log.lines.join("\n"));
 });
+
+test("a request whose environ cannot be encoded fails alone with 500; the next one on the same layout gets every value", async () => {
+  const dump = script("dump-enc.wsgi", DUMP);
+  const { g, log } = group("enc", { threads: 1 });
+  const first = await run(g, request(dump, { extra: ["HTTP_X_A", "a"] }));
+  assert.equal(first.status, 200, first.text);
+  // Same keys; QUERY_STRING changes before the value that cannot be encoded.
+  const failed = await run(g, request(dump, { query: "changed=1", extra: ["HTTP_X_A", Symbol("not a string")] }));
+  assert.equal(failed.status, 500);
+  assert.ok(log.lines.some((l) => /Request could not be passed to daemon process 'enc'/.test(l)), log.lines.join("\n"));
+  // Had the layout kept "changed=1" as sent, the child would be told it is unchanged.
+  const next = await run(g, request(dump, { query: "changed=1", extra: ["HTTP_X_A", "a"] }));
+  assert.equal(next.status, 200, next.text);
+  const env = JSON.parse(next.text);
+  assert.equal(env.QUERY_STRING, "changed=1");
+  assert.equal(env.HTTP_X_A, "a");
+});

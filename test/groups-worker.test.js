@@ -492,3 +492,27 @@ test("dispatchDetached starts a request without a body with no promise, and one 
   assert.equal(host.group("det").dispatchDetached(request(THREAD, "det"), body(), late), undefined);
   assert.equal(late.head.status, 503);
 });
+
+test("a request whose environ cannot be encoded fails alone with 500; the next one on the same layout gets every value", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log });
+  try {
+    const first = await run(host, request(DUMP, "enc"));
+    assert.equal(first.head.status, 200);
+    // Same keys; QUERY_STRING changes before the value that cannot be encoded.
+    const bad = request(DUMP, "enc", { query: "changed=1" });
+    bad.environ[bad.environ.indexOf("HTTP_X_WEIRD") + 1] = Symbol("not a string");
+    const failed = await run(host, bad);
+    assert.equal(failed.head.status, 500);
+    assert.equal(host.group("enc").inFlight, 0);
+    assert.ok(log.lines.some((l) => /Request could not be passed to application group 'enc'/.test(l)), log.lines.join("\n"));
+    // Had the layout kept "changed=1" as sent, the worker would be told it is unchanged.
+    const next = await run(host, request(DUMP, "enc", { query: "changed=1" }));
+    assert.equal(next.head.status, 200);
+    const env = JSON.parse(next.body);
+    assert.equal(env.QUERY_STRING, "changed=1");
+    assert.equal(env.HTTP_X_WEIRD, "ünïcode ☃");
+  } finally {
+    await host.close(1000);
+  }
+});

@@ -884,7 +884,17 @@ class Exchange extends ClientRelay<HeldFrame> {
     g.headExtras.extra[7] = this.queueStart;
     const out = link.out;
     const id = this.id;
-    if (!out.head(id, { req: this.req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }, g.headExtras)) {
+    let sent: boolean;
+    try {
+      sent = out.head(id, { req: this.req, declaredLength: this.body.declaredLength, chunked: this.body.chunked }, g.headExtras);
+    } catch (err) {
+      // Its environ could not be encoded (a value that is not a string, say). The link's layouts
+      // may hold values of it the child never sees: they start afresh. This request alone fails.
+      out.layouts?.forgetAll();
+      this.fail(500, `Request could not be passed to daemon process '${g.name}': ${(err as Error)?.message ?? err}`);
+      return;
+    }
+    if (!sent) {
       this.fail(500, `Request too large for daemon process '${g.name}' (its environ exceeds the ${MAX_FRAME}-byte frame limit): ${textOf(this.req.script)}`);
       return;
     }

@@ -185,6 +185,14 @@ export class EnvironLayouts {
     return this.keys[id] as readonly string[];
   }
 
+  /**
+   * Drop every layout (encoding failed part-way, having recorded values that will not be
+   * sent): each next use defines its layout afresh, keys and all.
+   */
+  forgetAll(): void {
+    for (let id = 0; id < this.keys.length; id++) this.forget(id);
+  }
+
   /** Drop a layout whose frame was not sent after all: its next use defines it afresh. */
   forget(id: number): void {
     if (id >= this.keys.length) return;
@@ -319,7 +327,6 @@ export function encodeEnviron(env: EnvironPairs, layouts: EnvironLayouts | null,
   const list = isList(env) ? env : env.pairs();
   return encodeList(x === null ? list : rewritten(list, x.drop, x.extra), layouts, strings);
 }
-
 function encodeList(env: readonly string[], layouts: EnvironLayouts | null, strings: string[]): EncodedEnviron {
   const pairs = env.length >>> 1;
   if (layouts === null) {

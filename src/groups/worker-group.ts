@@ -36,7 +36,7 @@ import { ClientRelay } from "./credit-window";
 import { HOOK_FAILED, type HookCall, type HookReply } from "../app/hooks";
 import {
   F_ABORT, F_CREDIT, F_HOOK, F_HOOK_DONE, F_LOG, F_PRELOAD, F_PRELOADED, F_RESPONSE, R_DESTROY, R_DONE, R_END, STARTED_WORD,
-  EnvironLayouts, encodeRequest, pairBound, readPair, readResponse, writePair, writeRequest, writeSmall,
+  EnvironLayouts, encodeRequest, pairBound, type EncodedRequest, readPair, readResponse, writePair, writeRequest, writeSmall,
   LOG_LEVELS, type BodyRef, type DecodedResponse, type WorkerData,
 } from "./queue-protocol";
 
@@ -308,7 +308,17 @@ export class WorkerGroup {
 
   private submit(f: Flight): void {
     const inst = this.instance();
-    const enc = encodeRequest(f.req, inst.layouts, f.body.fd < 0 ? f.body.length : 0);
+    let enc: EncodedRequest;
+    try {
+      enc = encodeRequest(f.req, inst.layouts, f.body.fd < 0 ? f.body.length : 0);
+    } catch (err) {
+      // A value that is not a string, say. The layouts may hold values of this request that the
+      // worker never sees and would take as unchanged next time: they start afresh. This
+      // request alone fails; the group keeps serving.
+      inst.layouts.forgetAll();
+      this.log.log("error", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Request could not be passed to application group '${this.name}': ${(err as Error)?.message ?? err}`);
+      return this.fail(f, 500);
+    }
     if (enc.bound > inst.out.maxPayload) {
       inst.layouts.forget(enc.layout); // it recorded values the worker will not see
       this.log.log("error", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Request too large for the queue of application group '${this.name}' (${enc.bound} bytes).`);

@@ -73,7 +73,7 @@ test("large bodies are spooled to an unlinked temp file and read back exactly", 
   const body = fakeBody(parts);
   const buf = await collectBody(body, { limit: 0, spoolThreshold: 4096, tmpDir });
   assert.equal(fs.readdirSync(tmpDir).length, 0, "spool file is unlinked");
-  assert.ok(body.paused > 0, "socket paused while spooling");
+  // When the socket is paused (the spool's slabs are full): test/upload-memory.test.js.
   assert.equal(buf.length, expected.length);
   const input = createInput(buf);
   assert.deepEqual(input.read(10), expected.subarray(0, 10));

@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { RequestBody } from "../http/types";
 import { NodewsgiError } from "../errors";
+import { SpoolWriter, type SpoolWriterOptions } from "./spool-writer";
 
 const EMPTY = Buffer.alloc(0);
 const ITER_CHUNK = 64 * 1024;
@@ -93,6 +94,8 @@ export interface CollectOptions {
   readonly signal?: AbortSignal;
   /** Give up when no byte arrives for this long: rejects with E_BODY_TIMEOUT (status 408). */
   readonly idleTimeoutMs?: number;
+  /** The spool's slabs and flow control (tests make them small or the disk slow). */
+  readonly spool?: SpoolWriterOptions;
 }
 
 /**
@@ -110,7 +113,7 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
     let total = 0;
     let chunks: Buffer[] = [];
     let fd = -1;
-    let writing: Promise<void> = Promise.resolve();
+    let spool: SpoolWriter | null = null;
     let settled = false;
 
     let idle: NodeJS.Timeout | undefined;
@@ -126,9 +129,13 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
       chunks = [];
       body.pause();
       opts.signal?.removeEventListener("abort", onAbort);
-      // Close only after queued writes finish with the descriptor.
       const closeFd = fd;
-      if (closeFd >= 0) writing.finally(() => fs.close(closeFd, () => undefined));
+      if (closeFd >= 0) {
+        // Close only once the write in flight is done with the descriptor.
+        const writer = spool!;
+        writer.stop();
+        writer.whenIdle(() => fs.close(closeFd, () => undefined));
+      }
       reject(err);
     };
     const onAbort = (): void => fail(new NodewsgiError("E_BODY_ABORTED", "Client went away while the request body was being read"));
@@ -139,33 +146,19 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
 
     const finish = (): void => {
       if (idle) clearTimeout(idle);
-      if (fd < 0) {
+      if (spool === null) {
         settled = true;
         opts.signal?.removeEventListener("abort", onAbort);
         resolve(new MemoryBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
         chunks = [];
         return;
       }
-      writing.then(() => {
+      spool.finish(() => {
         if (settled) return;
         settled = true;
         opts.signal?.removeEventListener("abort", onAbort);
         resolve(new FileBody(fd, total));
-      }, fail);
-    };
-
-    const spool = (data: Buffer): void => {
-      // Writes are queued in order; the socket is paused while one is outstanding so an
-      // upload faster than the disk does not pile up in memory.
-      body.pause();
-      writing = writing.then(
-        () =>
-          new Promise<void>((done, bad) => {
-            if (settled) return done();
-            writeAll(fd, data, (err) => (err ? bad(err) : (body.resume(), done())));
-          }),
-      );
-      writing.catch(fail);
+      });
     };
 
     try {
@@ -176,19 +169,20 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
         total += chunk.length;
         if (total > limit) return fail(tooLarge(total, limit));
         if (chunk.length > 0) {
-          const copy = Buffer.from(chunk); // the front end reuses its chunk memory
-          if (fd >= 0) spool(copy);
+          // The front end lends its chunk for this call only: it is copied, into the spool's
+          // reused slabs once the body is spooled.
+          if (spool !== null) spool.push(chunk);
           else {
-            chunks.push(copy);
+            chunks.push(Buffer.from(chunk));
             if (total > opts.spoolThreshold) {
               try {
                 fd = openSpoolFile(opts.tmpDir ?? os.tmpdir());
               } catch (err) {
                 return fail(err as Error);
               }
-              const pending = Buffer.concat(chunks, total);
+              spool = new SpoolWriter(fd, body, fail, opts.spool);
+              for (const c of chunks) spool.push(c);
               chunks = [];
-              spool(pending);
             }
           }
         }
@@ -218,14 +212,6 @@ function openSpoolFile(dir: string): number {
   // Unlinked at once: the data lives exactly as long as the descriptor, even after a crash.
   fs.unlinkSync(file);
   return fd;
-}
-
-function writeAll(fd: number, data: Buffer, cb: (err: Error | null) => void): void {
-  fs.write(fd, data, 0, data.length, null, (err, n) => {
-    if (err) return cb(err);
-    if (n < data.length) return writeAll(fd, data.subarray(n), cb);
-    cb(null);
-  });
 }
 
 /** The `wsgi.input` object. */

@@ -209,3 +209,27 @@ for (const frontEnd of ["uws", "node"]) {
     }
   });
 }
+
+test("async iteration of a spooled body takes a turn of the event loop per chunk", async () => {
+  const { createInput, borrowedFileBody } = require("../dist/app/input");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-iter-")), "body");
+  fs.writeFileSync(file, Buffer.alloc(4 * MIB, "b"));
+  const fd = fs.openSync(file, "r");
+  try {
+    let chunks = 0;
+    let bytes = 0;
+    let seen = 0;
+    for await (const c of createInput(borrowedFileBody(fd, 4 * MIB))) {
+      chunks++;
+      bytes += c.length;
+      // Another turn's work runs between chunks: an immediate queued now has run by the next one.
+      if (chunks > 1) assert.equal(seen, chunks - 1, "an immediate ran between two chunks");
+      setImmediate(() => seen++);
+    }
+    assert.equal(bytes, 4 * MIB);
+    assert.ok(chunks > 1);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+});

@@ -271,10 +271,24 @@ export class WsgiInput {
     for (let line = this.readline(); line.length > 0; line = this.readline()) yield line;
   }
 
-  /** Async iteration yields the unread rest in chunks. */
+  /**
+   * Async iteration yields the unread rest in chunks. A spooled body is read one chunk per turn
+   * of the event loop, as a stream delivers it: without the turns, an application iterating
+   * a large body held the thread (the front end's, in-thread) until the last chunk, and V8 could
+   * not run the tasks that finish its collections, so the dead chunks piled up (a 1 GB body:
+   * about 50 MiB of them instead of about 32).
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    for (let chunk = this.read(ITER_CHUNK); chunk.length > 0; chunk = this.read(ITER_CHUNK)) yield chunk;
+    const spooled = this.body.fd !== undefined;
+    for (let chunk = this.read(ITER_CHUNK); chunk.length > 0; chunk = this.read(ITER_CHUNK)) {
+      yield chunk;
+      if (spooled) await nextTurn();
+    }
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export function createInput(buf: BodyBuffer): WsgiInput {

@@ -233,3 +233,66 @@ test("async iteration of a spooled body takes a turn of the event loop per chunk
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }
 });
+
+/** A RequestBody double that delivers `chunks` one per immediate (ignoring pause). */
+function bodyOf(chunks) {
+  return {
+    declaredLength: chunks.reduce((n, c) => n + c.length, 0),
+    chunked: false,
+    start(onChunk) {
+      let i = 0;
+      const next = () => {
+        if (i >= chunks.length) return;
+        const c = chunks[i++];
+        onChunk(c, i === chunks.length);
+        setImmediate(next);
+      };
+      setImmediate(next);
+    },
+    pause() {},
+    resume() {},
+  };
+}
+
+function isOpen(fd) {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("collectBody: a spool write error rejects the body and closes the spool file", async () => {
+  const { collectBody } = require("../dist/app/input");
+  let fd = -1;
+  const writev = (f, views, cb) => {
+    fd = f;
+    setImmediate(() => cb(Object.assign(new Error("no space left"), { code: "ENOSPC" }), 0));
+  };
+  const chunks = Array.from({ length: 8 }, () => Buffer.alloc(64 * KIB, 1));
+  await assert.rejects(collectBody(bodyOf(chunks), { limit: 0, spoolThreshold: 100 * KIB, spool: { writev } }), { code: "ENOSPC" });
+  assert.ok(fd >= 0, "the body was being spooled");
+  for (let i = 0; i < 50 && isOpen(fd); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(isOpen(fd), false, "spool file closed");
+});
+
+test("collectBody: a client gone mid-spool closes the spool file once the write in flight returns", async () => {
+  const { collectBody } = require("../dist/app/input");
+  let fd = -1;
+  let finishWrite = null;
+  const writev = (f, views, cb) => {
+    fd = f;
+    finishWrite = () => fs.writev(f, views, null, cb);
+  };
+  const ac = new AbortController();
+  const chunks = Array.from({ length: 8 }, () => Buffer.alloc(64 * KIB, 1));
+  const p = collectBody(bodyOf(chunks), { limit: 0, spoolThreshold: 100 * KIB, signal: ac.signal, spool: { writev } });
+  while (finishWrite === null) await new Promise((r) => setImmediate(r));
+  ac.abort();
+  await assert.rejects(p, { code: "E_BODY_ABORTED" });
+  assert.equal(isOpen(fd), true, "not closed under the write in flight");
+  finishWrite();
+  for (let i = 0; i < 50 && isOpen(fd); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(isOpen(fd), false, "closed after it");
+});

@@ -144,7 +144,7 @@ function renderReport(r) {
   else if (u.skipped) L.push(`${u.mib} MiB: ${u.skipped}`);
   else
     L.push(
-      `${u.bytes.toLocaleString("en-US")} bytes POSTed with a Content-Length in 1 MiB writes (respecting backpressure) to \`/upload\`, whose app iterates \`wsgi.input\` and keeps only a byte count. Server process-tree RSS: ${(u.baselineBytes / MIB).toFixed(1)} MiB before, ${(u.peakBytes / MIB).toFixed(1)} MiB peak (sampled every 50 ms), growth **${(u.growthBytes / MIB).toFixed(1)} MiB**; ${u.seconds.toFixed(1)} s, ${u.mibPerS.toFixed(0)} MiB/s; response status ${u.status}.${u.note ? ` ${u.note}.` : ""}`,
+      `${u.bytes.toLocaleString("en-US")} bytes POSTed with a Content-Length in 1 MiB writes (respecting backpressure) to \`/upload\`, whose app iterates \`wsgi.input\` and keeps only a byte count. Server process-tree RSS: ${(u.baselineBytes / MIB).toFixed(1)} MiB before, ${(u.peakBytes / MIB).toFixed(1)} MiB peak (sampled every 50 ms), growth **${(u.growthBytes / MIB).toFixed(1)} MiB**${u.sendingGrowthBytes === undefined ? "" : ` (${(u.sendingGrowthBytes / MIB).toFixed(1)} MiB while the body was being sent; the rest after its last byte, as the application reads the spooled body back)`}; ${u.seconds.toFixed(1)} s, ${u.mibPerS.toFixed(0)} MiB/s; response status ${u.status}.${u.note ? ` ${u.note}.` : ""}`,
     );
   if (u && u.capped) L.push("", `Asked for ${u.mib} MiB; sent 999,999,999 bytes, the largest body the front end accepts: uWebSockets.js 20.30 closes the connection without a response when Content-Length has ten or more digits (1,000,000,000 is dropped, 999,999,999 is served), and nodewsgi answers a chunked request body with 411.`);
   L.push("");

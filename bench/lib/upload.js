@@ -16,7 +16,8 @@ const CHUNK = Buffer.alloc(1024 * 1024, "u");
 // 411 from nodewsgi; so "1 GB" is sent as the largest body the front end accepts.
 const MAX_CONTENT_LENGTH = 999_999_999;
 
-function upload(port, path, total, timeoutMs) {
+/** `onSent` is called once the last byte has been handed to the socket. */
+function upload(port, path, total, timeoutMs, onSent = () => {}) {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { host: "127.0.0.1", port, path, method: "POST", agent: false, headers: { "content-type": "application/octet-stream", "content-length": String(total) } },
@@ -40,13 +41,14 @@ function upload(port, path, total, timeoutMs) {
         const ok = req.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n));
         if (!ok) return void req.once("drain", pump);
       }
+      onSent();
       req.end();
     };
     pump();
   });
 }
 
-/** Resolves { bytes, capped, growthBytes, baselineBytes, peakBytes, mibPerS, status, note } or { mib, skipped }. */
+/** Resolves { bytes, capped, growthBytes, sendingGrowthBytes, baselineBytes, peakBytes, mibPerS, status, note } or { mib, skipped }. */
 async function uploadCheck(spec, path, mib, ctx) {
   let server;
   try {
@@ -63,15 +65,23 @@ async function uploadCheck(spec, path, mib, ctx) {
     if (global.gc) global.gc();
     const baselineBytes = treeRssBytes(server.pid);
     let peakBytes = baselineBytes;
+    // Which phase grew: while the body arrives (the front end and the spool), and after its
+    // last byte (the spool draining, then the application reading the body back).
+    let sendingPeakBytes = baselineBytes;
+    let sending = true;
     const sampler = setInterval(() => {
-      peakBytes = Math.max(peakBytes, treeRssBytes(server.pid));
+      const rss = treeRssBytes(server.pid);
+      peakBytes = Math.max(peakBytes, rss);
+      if (sending) sendingPeakBytes = Math.max(sendingPeakBytes, rss);
     }, 50);
     const total = Math.min(mib * 1024 * 1024, MAX_CONTENT_LENGTH);
     const capped = total < mib * 1024 * 1024;
     const t0 = process.hrtime.bigint();
     let res;
     try {
-      res = await upload(server.port, path, total, 180_000);
+      res = await upload(server.port, path, total, 180_000, () => {
+        sending = false;
+      });
     } catch (err) {
       const logTail = server.logTail();
       return { mib, skipped: `upload failed: ${err.message}${logTail ? ` (server error log: ${logTail})` : ""}` };
@@ -81,7 +91,7 @@ async function uploadCheck(spec, path, mib, ctx) {
     peakBytes = Math.max(peakBytes, treeRssBytes(server.pid));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const note = res.status === 200 && res.body.trim() === String(total) ? null : `the app did not report ${total} bytes: status ${res.status}, body ${JSON.stringify(res.body)}`;
-    return { mib, bytes: total, capped, baselineBytes, peakBytes, growthBytes: peakBytes - baselineBytes, seconds, mibPerS: total / 2 ** 20 / seconds, status: res.status, note };
+    return { mib, bytes: total, capped, baselineBytes, peakBytes, growthBytes: peakBytes - baselineBytes, sendingGrowthBytes: sendingPeakBytes - baselineBytes, seconds, mibPerS: total / 2 ** 20 / seconds, status: res.status, note };
   } finally {
     await server.stop();
   }

@@ -134,7 +134,7 @@ test("report: PASS, MISS, n/a with reasons, skipped rows and the machine", () =>
     pinned: true,
     notices: ["Apache missing"],
     results,
-    upload: { mib: 1024, bytes: 999999999, capped: true, baselineBytes: 50 * 2 ** 20, peakBytes: 60 * 2 ** 20, growthBytes: 10 * 2 ** 20, seconds: 2, mibPerS: 512, status: 200, note: null },
+    upload: { mib: 1024, bytes: 999999999, capped: true, baselineBytes: 50 * 2 ** 20, peakBytes: 60 * 2 ** 20, growthBytes: 10 * 2 ** 20, sendingGrowthBytes: 3 * 2 ** 20, seconds: 2, mibPerS: 512, status: 200, note: null },
     micro: [{ file: "engine-micro.js", skipped: "not present yet" }],
     limits: "# Limits\n\nThe worker hop costs a wake-up.\n",
     seconds: 100,
@@ -144,6 +144,7 @@ test("report: PASS, MISS, n/a with reasons, skipped rows and the machine", () =>
   assert.match(md, /\| worker group \/ raw uWS \| 0\.40 \(0\.40–0\.40\) \| ≥ 0\.55 \| MISS \|/);
   assert.match(md, /\| worker group \/ fastify \| – \| ≥ 1\.5 \| n\/a \(fastify did not start\) \|/);
   assert.match(md, /999,999,999-byte streamed upload .*\| 10\.0 MiB \| < 64 MiB \| PASS/);
+  assert.match(md, /growth \*\*10\.0 MiB\*\* \(3\.0 MiB while the body was being sent;/);
   assert.match(md, /ten or more digits/);
   assert.match(md, /did not start: fastify is not installed/);
   assert.match(md, /\| CPUs \(nproc\) \| 2 \|/);

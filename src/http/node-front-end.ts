@@ -11,6 +11,7 @@ import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
 import { refusedByCheck, refusedByParser, type Peer, type RefusalListener } from "./refused-request";
+import { ReadHold } from "./read-hold";
 
 export class NodeFrontEnd implements FrontEnd {
   readonly kind = "node" as const;
@@ -31,6 +32,8 @@ export class NodeFrontEnd implements FrontEnd {
   /** Requests pipelined behind a socket's request under way, in order (at most MAX_PIPELINED_WAITING). */
   private readonly waiting = new WeakMap<Socket, [http.IncomingMessage, http.ServerResponse][]>();
   private waitingCount = 0;
+  /** Connections not read while PIPELINE_PAUSE_AT or more of their requests wait. */
+  private readonly readHold = new ReadHold();
   serverHeader = "";
   /** KeepAlive Off: every response closes its connection. */
   keepAliveOff = false;
@@ -137,6 +140,8 @@ export class NodeFrontEnd implements FrontEnd {
     const next = socket.writable ? queue.shift() : undefined;
     this.waitingCount -= next === undefined ? queue.length : 1;
     if (next === undefined || queue.length === 0) this.waiting.delete(socket);
+    if (next === undefined) this.readHold.forget(socket);
+    else if (queue.length < PIPELINE_PAUSE_AT) this.readHold.release(socket);
     if (next !== undefined) this.accept(next[0], next[1]);
   }
 
@@ -148,15 +153,17 @@ export class NodeFrontEnd implements FrontEnd {
     if (this.current.has(socket)) {
       let queue = this.waiting.get(socket);
       if (queue === undefined) this.waiting.set(socket, (queue = []));
-      // node:http reads and parses on regardless (only its own response backlog pauses it, and
-      // a waiting request has none yet): past the bound the client is cut off instead of
-      // making the server hold whatever it sends.
+      // Enough wait: the connection is not read until they drain, as httpd does not read it
+      // while a response is under way. What one read brought is parsed whole all the same:
+      // past MAX_PIPELINED_WAITING (more than a read of ordinary requests can carry) the
+      // client is cut off instead.
       if (queue.length >= MAX_PIPELINED_WAITING) {
         socket.destroy();
         return;
       }
       queue.push([req, res]);
       this.waitingCount++;
+      if (queue.length >= PIPELINE_PAUSE_AT) this.readHold.hold(socket);
       return;
     }
     if (this.refused.has(socket)) {
@@ -297,11 +304,19 @@ class NodeBody implements RequestBody {
 }
 
 /**
- * How many requests a connection may pipeline ahead of its response under way. Real clients
- * pipeline a few (benchmarks 16 or so); the uWS front end refuses any pipelining behind an
- * unfinished response.
+ * A connection with this many requests waiting behind its response under way is not read until
+ * fewer wait. Real clients pipeline a few (benchmarks 16 or so); the uWS front end refuses any
+ * pipelining behind an unfinished response.
  */
-const MAX_PIPELINED_WAITING = 256;
+const PIPELINE_PAUSE_AT = 32;
+
+/**
+ * The most requests that may wait on one connection: PIPELINE_PAUSE_AT plus what one read
+ * (node:http's parser reads up to 64 KiB at a time) brings of requests of 32 bytes or more
+ * (`GET /abc HTTP/1.1` with `Host: a.b` is 32). A client sending smaller ones, more than 2,048 in one
+ * read, is disconnected.
+ */
+const MAX_PIPELINED_WAITING = PIPELINE_PAUSE_AT + (64 * 1024) / 32;
 
 /** How long a response cut short may take to flush what it had sent before its socket is closed. */
 const FLUSH_BEFORE_CLOSE_MS = 10_000;

@@ -21,8 +21,11 @@ const READ = 64 * 1024;
 
 const GATE = `"use strict";
 exports.application = async (environ, start_response) => {
-  globalThis.__gateStarted = true;
-  await new Promise((r) => { globalThis.__gateOpen = r; });
+  globalThis.__gateStarted = (globalThis.__gateStarted || 0) + 1;
+  await new Promise((r) => {
+    (globalThis.__gates ??= []).push(r);
+    globalThis.__gateOpen = () => globalThis.__gates.splice(0).forEach((open) => open());
+  });
   start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "4"]]);
   return [Buffer.from("gate")];
 };
@@ -218,6 +221,40 @@ describe("node front end: pipelined requests and backpressure", () => {
       assert.ok(await waitFor(() => s.server.frontEnd.pipelinedWaiting === 0 && s.server.frontEnd.inFlight === 0));
       const log = await waitFor(() => fs.existsSync(path.join(s.work, "access.log")) && fs.readFileSync(path.join(s.work, "access.log"), "utf8"));
       assert.deepEqual(log.trim().split("\n"), ["GET /gate HTTP/1.1 200"]);
+    } finally {
+      await s.server.stop();
+    }
+  });
+
+  it("a request head node:http times out while responses before it are under way gets its time once its turn comes", async () => {
+    // node times a head from its first byte; here the head arrives split while the connection
+    // is held, and its first part waits behind a response for longer than the header timeout.
+    const s = await start();
+    try {
+      const http = s.server.frontEnd.bound[0];
+      http.headersTimeout = 1000;
+      let timeouts = 0;
+      http.on("clientError", (err) => err.code === "ERR_HTTP_REQUEST_TIMEOUT" && timeouts++);
+      globalThis.__gateStarted = 0;
+      const head = `GET /echo?late HTTP/1.1\r\nHo`;
+      const completes = connect(s.port);
+      const stalls = connect(s.port);
+      await Promise.all([completes.opened, stalls.opened]);
+      for (const c of [completes, stalls]) c.sock.write(`GET /gate HTTP/1.1\r\nHost: x\r\n\r\n` + echoes(0, 40) + head);
+      assert.ok(await waitFor(() => globalThis.__gateStarted === 2 && s.server.frontEnd.pipelinedWaiting === 80));
+      // node's check runs every 5 s.
+      assert.ok(await waitFor(() => timeouts === 2, 15_000));
+      await sleep(100);
+      assert.equal(s.server.frontEnd.inFlight, 2, "a response under way was cut");
+      globalThis.__gateOpen();
+      assert.ok(await waitFor(() => parseResponses(completes.received()).length === 41));
+      completes.sock.write(`st: x\r\nConnection: close\r\n\r\n`);
+      const done = parseResponses(await completes.closed);
+      assert.equal(done.length, 42);
+      assert.deepEqual([done[0].body.toString(), done[1].body.toString(), done[41].body.toString()], ["gate", "0", "late"]);
+      // The other never completes its head: 408 once the header timeout has passed from its turn.
+      const stalled = parseResponses(await stalls.closed);
+      assert.deepEqual(stalled.map((r) => r.status), [...Array(41).fill(200), 408]);
     } finally {
       await s.server.stop();
     }

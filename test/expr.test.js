@@ -143,6 +143,19 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
       "t.conf:5: AllowOverride inside <Files>",
     ]);
   });
+  it("accepts AllowOverride(List) inside <DirectoryMatch> and <Directory ~> without effect, with a notice (httpd 2.4 ignores them there, silently), and checks its arguments wherever it has no effect, as httpd", () => {
+    const c = load('<DirectoryMatch "^/x/a">\nAllowOverride All\nAllowOverrideList Redirect\nSetEnv A 1\n</DirectoryMatch>\n<Directory ~ "^/x/b">\nAllowOverride None\n</Directory>\n');
+    assert.deepEqual(c.main.sections.map((x) => Object.keys(x.settings)), [["env"], []]);
+    assert.deepEqual(c.notices, [
+      "t.conf:2: AllowOverride inside <DirectoryMatch> has no effect (httpd ignores it): only <Directory> sections without regular expressions set it",
+      "t.conf:3: AllowOverrideList inside <DirectoryMatch> has no effect (httpd ignores it): only <Directory> sections without regular expressions set it",
+      "t.conf:7: AllowOverride inside <Directory ~> has no effect (httpd ignores it): only <Directory> sections without regular expressions set it",
+    ]);
+    // httpd: "Illegal override option Bogus", in <DirectoryMatch> and after AH00114 in <Location>.
+    fails('<DirectoryMatch "^/x">\nAllowOverride Bogus\n</DirectoryMatch>\n', /t\.conf:2: AllowOverride: .*Bogus/);
+    fails("<Location /x>\nAllowOverride Bogus\n</Location>\n", /t\.conf:2: AllowOverride: .*Bogus/);
+    fails('<If "true">\nAllowOverride Options=Bogus\n</If>\n', /t\.conf:2: AllowOverride: .*Bogus/);
+  });
   it("a location-wide Redirect's URL is a string expression; a bad one is refused as httpd does", () => {
     const c = load('<Location /x>\nRedirect permanent "http://h.test%{REQUEST_URI}"\n</Location>\n<Location /y>\nRedirect gone\n</Location>\n');
     assert.equal(c.main.sections[0].settings.locationRedirect.value.status, 301);

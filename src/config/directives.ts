@@ -375,7 +375,7 @@ def({
 def({
   name: "AllowOverride", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverride All|None|directive-type [directive-type] ...", default: "None",
-  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd; in <Location>, <Files> or <If> it is accepted without effect, with a notice (httpd's AH00114 warning), and refused in <DirectoryMatch> (where httpd ignores it silently). `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
+  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd; in <Location>, <Files> or <If> it is accepted without effect, with a notice (httpd's AH00114 warning), and so in <DirectoryMatch> and <Directory ~> (where httpd ignores it without a warning); its arguments are checked there all the same, as httpd checks them. `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
   apply(scope, args) {
     const classes = new Set<OverrideClass>();
     let options: OptionName[] | undefined;
@@ -398,7 +398,7 @@ def({
 def({
   name: "AllowOverrideList", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverrideList None|directive [directive] ...", default: "None",
-  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits. Where AllowOverride is, in the same sections (in <Location>, <Files> or <If>: accepted without effect, with a notice, as httpd's AH00115 warning).",
+  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits. Where AllowOverride is, in the same sections (in <Location>, <Files> or <If>: accepted without effect, with a notice, as httpd's AH00115 warning; in <DirectoryMatch> and <Directory ~>: the same, where httpd says nothing).",
   apply(scope, args) {
     const list = args.length === 1 && args[0]!.toLowerCase() === "none" ? [] : args.map((a) => canonicalDirective(a));
     scope.dir.allowOverrideList = setting(scope, list);

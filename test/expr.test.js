@@ -205,4 +205,39 @@ describe("evaluation errors in the map phase (as httpd logs them)", () => {
       fs.rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("logs an <If> at server level or in a <Location> that cannot be evaluated three times per request, one in a <Directory> once, in httpd's order", async () => {
+    // httpd 2.4.71 (run by hand on this configuration, its error log read): /f.txt logs the
+    // server-level <If>'s failure three times; /loc/x that one's and the <Location>'s in turn,
+    // three times; /d/y the server-level one three times, then the <Directory>'s once. Each
+    // time ap_expr's "Evaluation of expression from FILE:LINE failed", then AH00039. The same
+    // whether or not the configuration has sections read before the URL is translated (the
+    // early walk here).
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-expr-"));
+    try {
+      for (const d of ["htdocs/loc", "htdocs/d"]) fs.mkdirSync(path.join(root, d), { recursive: true });
+      for (const f of ["htdocs/f.txt", "htdocs/loc/x", "htdocs/d/y"]) fs.writeFileSync(path.join(root, f), "x");
+      const fail = (n) => `"file('${root}/none${n}') == 'a'"`;
+      const text =
+        `ServerName localhost\n<If ${fail(1)}>\n  Header set X-If 1\n</If>\n<Location /loc>\n<If ${fail(2)}>\n  Header set X-If 2\n</If>\n</Location>\n` +
+        `<Directory ${root}/htdocs/d>\n<If ${fail(3)}>\n  Header set X-If 3\n</If>\n</Directory>\nDocumentRoot ${root}/htdocs\n<Directory ${root}>\nRequire all granted\n</Directory>\n`;
+      for (const early of ["", "<Location /elsewhere>\nRewriteEngine On\n</Location>\n"]) {
+        const config = parseConfigText(text + early, path.join(root, "x.conf"));
+        const lines = [];
+        const mapper = new Mapper(config, jsEngine, { log: { log: (level, module, msg) => lines.push(`${level} ${module} ${msg}`), close() {} } });
+        const req = (target) => ({ method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "localhost"], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" });
+        for (const [target, order] of [["/f.txt", [2, 2, 2]], ["/loc/x", [2, 6, 2, 6, 2, 6]], ["/d/y", [2, 2, 2, 11]]]) {
+          lines.length = 0;
+          assert.equal((await mapper.map(req(target))).kind, "static");
+          const expected = order.flatMap((line) => [
+            `error core Evaluation of expression from ${path.join(root, "x.conf")}:${line} failed: Cannot open file ${root}/none${line === 2 ? 1 : line === 6 ? 2 : 3}`,
+            `error core AH00039: Failed to evaluate <If > condition: Cannot open file ${root}/none${line === 2 ? 1 : line === 6 ? 2 : 3}`,
+          ]);
+          assert.deepEqual(lines.map((l) => l.replace(/\[client [^\]]*\] (\[R:[^\]]*\] )?/, "")), expected, `${target}${early ? " (early walk)" : ""}`);
+        }
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

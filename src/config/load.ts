@@ -270,7 +270,9 @@ class Loader {
     this.walk(node.children, { ...scope, context, dir: settings, authz: undefined, methodLimit: undefined, ifKind: kind } as Scope);
     // httpd gives rewrite rules in an <If> the pseudo-directory `*If` as their per-directory prefix.
     if (settings.rewrite) settings.rewrite.directory = IF_REWRITE_DIRECTORY;
-    list.push({ kind, ...(expr ? { expr } : {}), settings, where: node.where });
+    const kindOfSection = scope.section?.kind;
+    const early = scope.context !== "htaccess" && (kindOfSection === undefined || kindOfSection === "Location" || kindOfSection === "LocationMatch");
+    list.push({ kind, ...(expr ? { expr } : {}), settings, where: node.where, ...(early ? { early: true as const } : {}) });
   }
 
   private unknown(where: Where, name: string): void {

@@ -13,7 +13,7 @@ import { locate, translateAliases } from "./locate";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
 import type { Translation } from "./route-cache";
 import { exprRequest, subrequestExpr } from "./expr-request";
-import { withIfSections } from "./if-sections";
+import { lateWalkPasses, withIfSections } from "./if-sections";
 import type { HtaccessReader } from "./sections";
 
 /**
@@ -65,7 +65,7 @@ export class Lookups {
     const found = locate(state.tables, uri, translated, this.htaccess);
     if (!("translated" in found)) return found.kind === "error" ? found.status : 200;
     // httpd's subrequest runs ap_if_walk too: the looked-up URL's <If> sections apply.
-    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, subrequestExpr(exprRequest(state, found, uri, null, this)), this.log, state.req))();
+    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, subrequestExpr(exprRequest(state, found, uri, null, this)), this.log, state.req, lateWalkPasses(state.tables.sections.early)))();
     const settings = located.settings;
     const ac = settings.accessCompat;
     if (ac !== undefined) {

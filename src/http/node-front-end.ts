@@ -162,6 +162,7 @@ export class NodeFrontEnd implements FrontEnd {
       if (this.marks.get(socket) === mark) this.marks.delete(socket);
       this.refuseUnparsed(socket, Object.assign(new Error("request head timed out"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }));
     }, server?.headersTimeout || HEADERS_TIMEOUT_MS);
+    timer.unref();
     const cancel = () => clearTimeout(timer);
     socket.once("close", cancel);
     mark.cancel = () => {
@@ -377,8 +378,8 @@ const PIPELINE_PAUSE_AT = 32;
 /**
  * The most requests that may wait on one connection: PIPELINE_PAUSE_AT plus what one read
  * (node:http's parser reads up to 64 KiB at a time) brings of requests of 32 bytes or more
- * (`GET /abc HTTP/1.1` with `Host: a.b` is 32). A client sending smaller ones, more than 2,048 in one
- * read, is disconnected.
+ * (`GET /abc HTTP/1.1` with `Host: a.b` is 32). A client sending smaller ones, more than
+ * 2,048 in one read, is disconnected.
  */
 const MAX_PIPELINED_WAITING = PIPELINE_PAUSE_AT + (64 * 1024) / 32;
 

@@ -155,6 +155,10 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
     fails('<DirectoryMatch "^/x">\nAllowOverride Bogus\n</DirectoryMatch>\n', /t\.conf:2: AllowOverride: .*Bogus/);
     fails("<Location /x>\nAllowOverride Bogus\n</Location>\n", /t\.conf:2: AllowOverride: .*Bogus/);
     fails('<If "true">\nAllowOverride Options=Bogus\n</If>\n', /t\.conf:2: AllowOverride: .*Bogus/);
+    // httpd 2.4.71 discards a name it does not know with a warning (AH00116) and keeps the rest.
+    const d = load("<Directory /x>\nAllowOverrideList Bogus header\n</Directory>\n");
+    assert.deepEqual(d.main.sections[0].settings.allowOverrideList.value, ["Header"]);
+    assert.deepEqual(d.notices, ["t.conf:2: AllowOverrideList: discarding unrecognized directive `Bogus' (httpd: AH00116)"]);
   });
   it("a location-wide Redirect's URL is a string expression; a bad one is refused as httpd does", () => {
     const c = load('<Location /x>\nRedirect permanent "http://h.test%{REQUEST_URI}"\n</Location>\n<Location /y>\nRedirect gone\n</Location>\n');

@@ -226,6 +226,24 @@ describe("node front end: pipelined requests and backpressure", () => {
     }
   });
 
+  it("a malformed request among those read while the connection is held closes it, and what waited goes with it", async () => {
+    const s = await start();
+    try {
+      globalThis.__gateStarted = 0;
+      const c = connect(s.port);
+      await c.opened;
+      c.sock.write(`GET /gate HTTP/1.1\r\nHost: x\r\n\r\n` + echoes(0, 40) + `GET /a b c\r\n\r\n` + echoes(40, 50));
+      // node's parser refuses it while the gated request is under way: the connection is cut.
+      const raw = await Promise.race([c.closed, sleep(10_000).then(() => null)]);
+      assert.notEqual(raw, null, "the connection was not closed");
+      assert.ok(await waitFor(() => s.server.frontEnd.pipelinedWaiting === 0));
+      globalThis.__gateOpen?.();
+      assert.ok(await waitFor(() => s.server.frontEnd.inFlight === 0));
+    } finally {
+      await s.server.stop();
+    }
+  });
+
   it("a request head node:http times out while responses before it are under way gets its time once its turn comes", async () => {
     // node times a head from its first byte; here the head arrives split while the connection
     // is held, and its first part waits behind a response for longer than the header timeout.

@@ -210,6 +210,29 @@ describe("evaluation errors in the map phase (as httpd logs them)", () => {
     }
   });
 
+  it("a RewriteCond -U lookup walks such an <If> three times more, a -F lookup once (httpd 2.4.71: 6 and 4 in all)", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-expr-"));
+    try {
+      fs.mkdirSync(path.join(root, "htdocs"));
+      for (const f of ["f.txt", "fsub", "usub"]) fs.writeFileSync(path.join(root, "htdocs", f), "x");
+      const config = parseConfigText(
+        `ServerName localhost\nDocumentRoot ${root}/htdocs\n<Directory ${root}>\nRequire all granted\n</Directory>\n<If "file('${root}/none') == 'a'">\n  Header set X-If 1\n</If>\n` +
+          `RewriteEngine On\nRewriteCond ${root}/htdocs/f.txt -F\nRewriteRule ^/fsub$ - [E=F:1]\nRewriteCond /f.txt -U\nRewriteRule ^/usub$ - [E=U:1]\n`,
+        path.join(root, "x.conf"),
+      );
+      const lines = [];
+      const mapper = new Mapper(config, jsEngine, { log: { log: (level, module, msg) => lines.push(msg), close() {} } });
+      const req = (target) => ({ method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "localhost"], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" });
+      for (const [target, count] of [["/fsub", 4], ["/usub", 6], ["/f.txt", 3]]) {
+        lines.length = 0;
+        assert.equal((await mapper.map(req(target))).kind, "static");
+        assert.equal(lines.filter((l) => l.includes("AH00039")).length, count, `${target}: ${lines.join("\n")}`);
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it("logs an <If> at server level or in a <Location> that cannot be evaluated three times per request, one in a <Directory> once, in httpd's order", async () => {
     // httpd 2.4.71 (run by hand on this configuration, its error log read): /f.txt logs the
     // server-level <If>'s failure three times; /loc/x that one's and the <Location>'s in turn,

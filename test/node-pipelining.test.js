@@ -131,6 +131,8 @@ describe("node front end: pipelined requests and backpressure", () => {
       const tiny = Buffer.from(`GET / HTTP/1.1\r\nHost:\r\n\r\n`.repeat(2500), "latin1");
       assert.ok(tiny.length <= READ);
       c.sock.write(tiny);
+      // Into the server's receive queue at once (loopback), so the server reads it in one go.
+      assert.equal(c.sock.writableLength, 0, "the write did not go out at once");
       const raw = await Promise.race([c.closed, sleep(10_000).then(() => null)]);
       assert.notEqual(raw, null, "the connection was not closed");
       assert.equal(parseResponses(raw).length, 0);

@@ -143,6 +143,23 @@ describe("<If>/<ElseIf>/<Else> and Require expr in the configuration", () => {
       "t.conf:5: AllowOverride inside <Files>",
     ]);
   });
+  it("accepts AllowOverride(List) inside <DirectoryMatch> and <Directory ~> without effect, with a notice (httpd 2.4 ignores them there, silently), and checks its arguments wherever it has no effect, as httpd", () => {
+    const c = load('<DirectoryMatch "^/x/a">\nAllowOverride All\nAllowOverrideList Redirect\nSetEnv A 1\n</DirectoryMatch>\n<Directory ~ "^/x/b">\nAllowOverride None\n</Directory>\n');
+    assert.deepEqual(c.main.sections.map((x) => Object.keys(x.settings)), [["env"], []]);
+    assert.deepEqual(c.notices, [
+      "t.conf:2: AllowOverride inside <DirectoryMatch> has no effect (httpd ignores it): only <Directory> sections without regular expressions set it",
+      "t.conf:3: AllowOverrideList inside <DirectoryMatch> has no effect (httpd ignores it): only <Directory> sections without regular expressions set it",
+      "t.conf:7: AllowOverride inside <Directory ~> has no effect (httpd ignores it): only <Directory> sections without regular expressions set it",
+    ]);
+    // httpd: "Illegal override option Bogus", in <DirectoryMatch> and after AH00114 in <Location>.
+    fails('<DirectoryMatch "^/x">\nAllowOverride Bogus\n</DirectoryMatch>\n', /t\.conf:2: AllowOverride: .*Bogus/);
+    fails("<Location /x>\nAllowOverride Bogus\n</Location>\n", /t\.conf:2: AllowOverride: .*Bogus/);
+    fails('<If "true">\nAllowOverride Options=Bogus\n</If>\n', /t\.conf:2: AllowOverride: .*Bogus/);
+    // httpd 2.4.71 discards a name it does not know with a warning (AH00116) and keeps the rest.
+    const d = load("<Directory /x>\nAllowOverrideList Bogus header\n</Directory>\n");
+    assert.deepEqual(d.main.sections[0].settings.allowOverrideList.value, ["Header"]);
+    assert.deepEqual(d.notices, ["t.conf:2: AllowOverrideList: discarding unrecognized directive `Bogus' (httpd: AH00116)"]);
+  });
   it("a location-wide Redirect's URL is a string expression; a bad one is refused as httpd does", () => {
     const c = load('<Location /x>\nRedirect permanent "http://h.test%{REQUEST_URI}"\n</Location>\n<Location /y>\nRedirect gone\n</Location>\n');
     assert.equal(c.main.sections[0].settings.locationRedirect.value.status, 301);
@@ -188,6 +205,68 @@ describe("evaluation errors in the map phase (as httpd logs them)", () => {
       assert.equal(lines.filter((l) => l.includes(`AH02320: Error evaluating expression in 'Require expr': Cannot open file ${root}/none`)).length, 1);
       // The evaluation failure names where the expression was written (line 12 of x.conf), as httpd does.
       assert.equal(lines.filter((l) => l.includes(`Evaluation of expression from ${path.join(root, "x.conf")}:12 failed`)).length, 1, lines.join("\n"));
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a RewriteCond -U lookup walks such an <If> three times more, a -F lookup once (httpd 2.4.71: 6 and 4 in all)", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-expr-"));
+    try {
+      fs.mkdirSync(path.join(root, "htdocs"));
+      for (const f of ["f.txt", "fsub", "usub"]) fs.writeFileSync(path.join(root, "htdocs", f), "x");
+      const config = parseConfigText(
+        `ServerName localhost\nDocumentRoot ${root}/htdocs\n<Directory ${root}>\nRequire all granted\n</Directory>\n<If "file('${root}/none') == 'a'">\n  Header set X-If 1\n</If>\n` +
+          `RewriteEngine On\nRewriteCond ${root}/htdocs/f.txt -F\nRewriteRule ^/fsub$ - [E=F:1]\nRewriteCond /f.txt -U\nRewriteRule ^/usub$ - [E=U:1]\n`,
+        path.join(root, "x.conf"),
+      );
+      const lines = [];
+      const mapper = new Mapper(config, jsEngine, { log: { log: (level, module, msg) => lines.push(msg), close() {} } });
+      const req = (target) => ({ method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "localhost"], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" });
+      for (const [target, count] of [["/fsub", 4], ["/usub", 6], ["/f.txt", 3]]) {
+        lines.length = 0;
+        assert.equal((await mapper.map(req(target))).kind, "static");
+        assert.equal(lines.filter((l) => l.includes("AH00039")).length, count, `${target}: ${lines.join("\n")}`);
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("logs an <If> at server level or in a <Location> that cannot be evaluated three times per request, one in a <Directory> once, in httpd's order", async () => {
+    // httpd 2.4.71 (run by hand on this configuration, its error log read): /f.txt logs the
+    // server-level <If>'s failure three times; /loc/x that one's and the <Location>'s in turn,
+    // three times; /d/y the server-level one three times, then the <Directory>'s once. Each
+    // time ap_expr's "Evaluation of expression from FILE:LINE failed", then AH00039. The same
+    // whether or not the configuration has sections read before the URL is translated (the
+    // early walk here).
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-expr-"));
+    try {
+      for (const d of ["htdocs/loc", "htdocs/d"]) fs.mkdirSync(path.join(root, d), { recursive: true });
+      for (const f of ["htdocs/f.txt", "htdocs/loc/x", "htdocs/d/y", "htdocs/g.txt"]) fs.writeFileSync(path.join(root, f), "x");
+      const fail = (n) => `"file('${root}/none${n}') == 'a'"`;
+      const text =
+        `ServerName localhost\n<If ${fail(1)}>\n  Header set X-If 1\n</If>\n<Location /loc>\n<If ${fail(2)}>\n  Header set X-If 2\n</If>\n</Location>\n` +
+        `<Directory ${root}/htdocs/d>\n<If ${fail(3)}>\n  Header set X-If 3\n</If>\n</Directory>\nDocumentRoot ${root}/htdocs\n<Directory ${root}>\nRequire all granted\n</Directory>\n` +
+        // Lines 19-28: a nested <If> at server level counts as one there; one in <Files> is in the last walk only,
+        // where the sections' own <If>s come before the nested ones (httpd 2.4.71, with only these: 20, 20, 25, 20 for /g.txt).
+        `<If "true">\n<If ${fail(4)}>\n  Header set X-If 4\n</If>\n</If>\n<Files g.txt>\n<If ${fail(5)}>\n  Header set X-If 5\n</If>\n</Files>\n`;
+      for (const early of ["", "<Location /elsewhere>\nRewriteEngine On\n</Location>\n"]) {
+        const config = parseConfigText(text + early, path.join(root, "x.conf"));
+        const lines = [];
+        const mapper = new Mapper(config, jsEngine, { log: { log: (level, module, msg) => lines.push(`${level} ${module} ${msg}`), close() {} } });
+        const req = (target) => ({ method: "GET", target, protocol: "HTTP/1.1", headers: ["host", "localhost"], remoteAddress: "127.0.0.1", remotePort: 1, localAddress: "127.0.0.1", localPort: 80, scheme: "http" });
+        const fileOf = { 2: 1, 6: 2, 11: 3, 20: 4, 25: 5 };
+        for (const [target, order] of [["/f.txt", [2, 20, 2, 20, 2, 20]], ["/loc/x", [2, 6, 20, 2, 6, 20, 2, 6, 20]], ["/d/y", [2, 20, 2, 20, 2, 11, 20]], ["/g.txt", [2, 20, 2, 20, 2, 25, 20]]]) {
+          lines.length = 0;
+          assert.equal((await mapper.map(req(target))).kind, "static");
+          const expected = order.flatMap((line) => [
+            `error core Evaluation of expression from ${path.join(root, "x.conf")}:${line} failed: Cannot open file ${root}/none${fileOf[line]}`,
+            `error core AH00039: Failed to evaluate <If > condition: Cannot open file ${root}/none${fileOf[line]}`,
+          ]);
+          assert.deepEqual(lines.map((l) => l.replace(/\[client [^\]]*\] (\[R:[^\]]*\] )?/, "")), expected, `${target}${early ? " (early walk)" : ""}`);
+        }
+      }
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }

@@ -375,7 +375,7 @@ def({
 def({
   name: "AllowOverride", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverride All|None|directive-type [directive-type] ...", default: "None",
-  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd; in <Location>, <Files> or <If> it is accepted without effect, with a notice (httpd's AH00114 warning), and refused in <DirectoryMatch> (where httpd ignores it silently). `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
+  doc: "Which directive classes an .htaccess file in this directory may use: AuthConfig, FileInfo, Indexes, Limit, Options[=option,...], or All / None. Only in <Directory> sections without regex, as in httpd; in <Location>, <Files> or <If> it is accepted without effect, with a notice (httpd's AH00114 warning), and so in <DirectoryMatch> and <Directory ~> (where httpd ignores it without a warning); its arguments are checked there all the same, as httpd checks them. `Nonfatal=Override|Unknown|All` turns .htaccess errors of that kind into log entries.",
   apply(scope, args) {
     const classes = new Set<OverrideClass>();
     let options: OptionName[] | undefined;
@@ -398,9 +398,16 @@ def({
 def({
   name: "AllowOverrideList", contexts: ["directory"], directoryOnly: true, minArgs: 1, maxArgs: INF,
   syntax: "AllowOverrideList None|directive [directive] ...", default: "None",
-  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits. Where AllowOverride is, in the same sections (in <Location>, <Files> or <If>: accepted without effect, with a notice, as httpd's AH00115 warning).",
+  doc: "Individual directives an .htaccess file may use in addition to those AllowOverride permits. Where AllowOverride is, in the same sections (in <Location>, <Files> or <If>: accepted without effect, with a notice, as httpd's AH00115 warning; in <DirectoryMatch> and <Directory ~>: the same, where httpd says nothing). A name that is no directive nodewsgi knows is left out with a notice, as httpd discards one it does not know (AH00116).",
   apply(scope, args) {
-    const list = args.length === 1 && args[0]!.toLowerCase() === "none" ? [] : args.map((a) => canonicalDirective(a));
+    const list: string[] = [];
+    if (args.length !== 1 || args[0]!.toLowerCase() !== "none") {
+      for (const a of args) {
+        const d = findDirective(a);
+        if (d !== undefined && d.kind === "directive") list.push(d.name);
+        else scope.notice(`AllowOverrideList: discarding unrecognized directive \`${a}' (httpd: AH00116)`);
+      }
+    }
     scope.dir.allowOverrideList = setting(scope, list);
   },
 });
@@ -1737,12 +1744,6 @@ const byLower = new Map(DIRECTIVES.map((d) => [d.name.toLowerCase(), d]));
 /** Directive (or section, without `<`) by name, case-insensitively. */
 export function findDirective(name: string): DirectiveSpec | undefined {
   return byLower.get(name.toLowerCase());
-}
-
-function canonicalDirective(name: string): string {
-  const d = findDirective(name);
-  if (!d || d.kind !== "directive") throw badValue(`'${name}' is not a directive nodewsgi knows`);
-  return d.name;
 }
 
 /** Modules nodewsgi implements, as `<IfModule>` and LoadModule see them. */

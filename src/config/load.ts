@@ -270,7 +270,9 @@ class Loader {
     this.walk(node.children, { ...scope, context, dir: settings, authz: undefined, methodLimit: undefined, ifKind: kind } as Scope);
     // httpd gives rewrite rules in an <If> the pseudo-directory `*If` as their per-directory prefix.
     if (settings.rewrite) settings.rewrite.directory = IF_REWRITE_DIRECTORY;
-    list.push({ kind, ...(expr ? { expr } : {}), settings, where: node.where });
+    const kindOfSection = scope.section?.kind;
+    const early = scope.context !== "htaccess" && (kindOfSection === undefined || kindOfSection === "Location" || kindOfSection === "LocationMatch");
+    list.push({ kind, ...(expr ? { expr } : {}), settings, where: node.where, ...(early ? { early: true as const } : {}) });
   }
 
   private unknown(where: Where, name: string): void {
@@ -290,8 +292,12 @@ class Loader {
       `Invalid command '${name}', perhaps misspelled or defined by a module not included in the server configuration${hint}`);
   }
 
-  /** httpd's ap_check_cmd_context plus the .htaccess AllowOverride check. */
-  private contextAllows(spec: DirectiveSpec, name: string, where: Where, scope: Scope): boolean {
+  /**
+   * httpd's ap_check_cmd_context plus the .htaccess AllowOverride check: true to apply the
+   * directive, "void" to check its arguments only (it is accepted without effect), false when
+   * refused (the error is recorded).
+   */
+  private contextAllows(spec: DirectiveSpec, name: string, where: Where, scope: Scope): boolean | "void" {
     const fail = (detail: string) => {
       this.error("E_CONFIG_CONTEXT", where, name, detail);
       return false;
@@ -306,15 +312,14 @@ class Loader {
     }
     if (spec.directoryOnly && scope.context === "directory" && (scope.ifKind !== undefined || scope.section?.kind !== "Directory" || scope.section.isRegex)) {
       // httpd accepts AllowOverride(List) in <Location>, <Files> and <If> with a warning
-      // (AH00114, AH00115), and without effect: so does nodewsgi. In <DirectoryMatch>, where
-      // httpd ignores it without a word, it is refused.
-      const kind = scope.section?.kind;
-      if (scope.ifKind !== undefined || kind === "Location" || kind === "LocationMatch" || kind === "Files" || kind === "FilesMatch") {
-        const ah = name === "AllowOverrideList" ? "AH00115" : "AH00114";
-        this.notice(where, `${name} inside ${inSection} has no effect (httpd: ${ah}: Useless use of ${name}): only <Directory> sections without regular expressions set it`);
-        return false;
-      }
-      return fail("not allowed here (only in <Directory> sections without regular expressions)");
+      // (AH00114, AH00115), and in <DirectoryMatch> or <Directory ~> without one: it checks the
+      // arguments and the directive has no effect (.htaccess files are looked for only with
+      // what the sections without regular expressions say). So does nodewsgi, with a notice.
+      const regexDir = scope.ifKind === undefined && scope.section !== undefined && (scope.section.kind === "DirectoryMatch" || scope.section.kind === "Directory");
+      const why = regexDir ? "httpd ignores it" : `httpd: ${name === "AllowOverrideList" ? "AH00115" : "AH00114"}: Useless use of ${name}`;
+      const section = regexDir && scope.section!.kind === "Directory" ? "<Directory ~>" : inSection;
+      this.notice(where, `${name} inside ${section} has no effect (${why}): only <Directory> sections without regular expressions set it`);
+      return "void";
     }
     if (scope.context === "htaccess" && spec.kind === "directive") {
       const classes = scope.allowOverride?.classes ?? [];
@@ -333,7 +338,8 @@ class Loader {
       return;
     }
     const name = spec.name;
-    if (!this.contextAllows(spec, name, node.where, scope)) return;
+    const allowed = this.contextAllows(spec, name, node.where, scope);
+    if (allowed === false) return;
     let words: string[] | null = node.args;
     if (spec.wsgiWords) words = splitWsgiWords(node.rawArgs);
     else if (spec.rewriteWords) words = splitRewriteWords(node.rawArgs);
@@ -354,7 +360,8 @@ class Loader {
     const applyScope: ApplyScope = {
       config: this.config,
       host: scope.host,
-      dir: scope.dir,
+      // A directive without effect here still has its arguments checked, into a scratch section.
+      dir: allowed === "void" ? {} : scope.dir,
       context: scope.context,
       ...(scope.section ? { section: scope.section.kind } : {}),
       where: node.where,

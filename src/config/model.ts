@@ -384,6 +384,11 @@ export interface IfSection {
   readonly expr?: Expr;
   readonly settings: DirSettings;
   readonly where: Where;
+  /**
+   * At server or virtual host level, or in a <Location>/<LocationMatch> (at any depth of <If>):
+   * httpd evaluates it in each of its walks of a request, not only the last (see if-sections.ts).
+   */
+  readonly early?: true;
 }
 
 export type SectionKind = "Directory" | "DirectoryMatch" | "Location" | "LocationMatch" | "Files" | "FilesMatch";

@@ -11,6 +11,7 @@ import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
 import { refusedByCheck, refusedByParser, type Peer, type RefusalListener } from "./refused-request";
+import { ReadHold } from "./read-hold";
 
 export class NodeFrontEnd implements FrontEnd {
   readonly kind = "node" as const;
@@ -26,11 +27,13 @@ export class NodeFrontEnd implements FrontEnd {
    * request pipelined behind it waits until it is done (see accept).
    */
   private readonly current = new WeakMap<Socket, NodeSink>();
-  /** Sockets whose request was refused: whatever else was pipelined on them is never run. */
-  private readonly refused = new WeakSet<Socket>();
+  /** Refused connections (whatever else was pipelined on them is never run), and late heads. */
+  private readonly marks = new WeakMap<Socket, SocketMark>();
   /** Requests pipelined behind a socket's request under way, in order (at most MAX_PIPELINED_WAITING). */
   private readonly waiting = new WeakMap<Socket, [http.IncomingMessage, http.ServerResponse][]>();
   private waitingCount = 0;
+  /** Connections not read while PIPELINE_PAUSE_AT or more of their requests wait. */
+  private readonly readHold = new ReadHold();
   serverHeader = "";
   /** KeepAlive Off: every response closes its connection. */
   keepAliveOff = false;
@@ -75,7 +78,7 @@ export class NodeFrontEnd implements FrontEnd {
         keepAliveTimeout: this.keepAliveTimeoutMs,
         // A client has this long to send its header block (Apache's RequestReadTimeout
         // header=20), checked every few seconds: slowloris connections do not pile up.
-        headersTimeout: 20_000,
+        headersTimeout: HEADERS_TIMEOUT_MS,
         connectionsCheckingInterval: 5000,
         requestTimeout: 0,
       },
@@ -88,18 +91,17 @@ export class NodeFrontEnd implements FrontEnd {
     // One more than the limit, so that a request over it is seen (node drops the excess).
     server.maxHeadersCount = this.limits.fields + 1;
     server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-      if (!socket.writable || this.current.has(socket) || this.refused.has(socket)) {
-        socket.destroy();
+      if (err.code === "ERR_HTTP_REQUEST_TIMEOUT" && this.current.has(socket) && socket.writable && this.marks.get(socket) === undefined) {
+        // node times a head from its first byte, read or not; httpd from when it turns to the
+        // request. This one waits behind a response under way (and stays unread while the
+        // connection is held): its time starts once the requests before it are done.
+        this.marks.set(socket, new LateHead());
+        const queue = this.waiting.get(socket);
+        const last = queue !== undefined && queue.length > 0 ? queue[queue.length - 1]![1] : this.current.get(socket)!.response;
+        last.once("close", () => this.timeLateHead(socket));
         return;
       }
-      this.refused.add(socket);
-      // The method decides only whether the page has a body (HEAD).
-      const method = err.rawPacket?.subarray(0, 5).toString("latin1") === "HEAD " ? "HEAD" : "GET";
-      const response = refusalResponse({ status: clientErrorStatus(err, this.limits), why: err.code ?? "" }, method);
-      let head = `HTTP/1.1 ${response.status} ${response.reason}\r\n${this.serverHeader !== "" ? `Server: ${this.serverHeader}\r\n` : ""}`;
-      for (const [k, v] of response.headers) head += `${k}: ${v}\r\n`;
-      socket.end(Buffer.concat([Buffer.from(head + "\r\n", "latin1"), response.body ?? Buffer.alloc(0)]));
-      this.onRefusal?.(refusedByParser(err.rawPacket, response, peerOf(socket), this.limits.requestLine));
+      this.refuseUnparsed(socket, err);
     });
     return new Promise((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) =>
@@ -129,6 +131,52 @@ export class NodeFrontEnd implements FrontEnd {
     }
   }
 
+  /** A request node:http's parser refused (or timed out): its status page, and the connection closed. */
+  private refuseUnparsed(socket: Socket, err: NodeJS.ErrnoException & { rawPacket?: Buffer }): void {
+    const mark = this.marks.get(socket);
+    if (!socket.writable || this.current.has(socket) || mark === REFUSED) {
+      socket.destroy();
+      return;
+    }
+    mark?.cancel?.();
+    this.marks.set(socket, REFUSED);
+    // The method decides only whether the page has a body (HEAD).
+    const method = err.rawPacket?.subarray(0, 5).toString("latin1") === "HEAD " ? "HEAD" : "GET";
+    const response = refusalResponse({ status: clientErrorStatus(err, this.limits), why: err.code ?? "" }, method);
+    let head = `HTTP/1.1 ${response.status} ${response.reason}\r\n${this.serverHeader !== "" ? `Server: ${this.serverHeader}\r\n` : ""}`;
+    for (const [k, v] of response.headers) head += `${k}: ${v}\r\n`;
+    socket.end(Buffer.concat([Buffer.from(head + "\r\n", "latin1"), response.body ?? Buffer.alloc(0)]));
+    this.onRefusal?.(refusedByParser(err.rawPacket, response, peerOf(socket), this.limits.requestLine));
+  }
+
+  /**
+   * The connection turns to a request whose head node:http timed out while it waited (see the
+   * clientError listener): it has the header timeout from now to come complete, or gets 408.
+   */
+  private timeLateHead(socket: Socket): void {
+    const mark = this.marks.get(socket);
+    if (!(mark instanceof LateHead) || mark.cancel !== undefined || !socket.writable) return;
+    const server = (socket as Socket & { server?: http.Server }).server;
+    const timer = setTimeout(() => {
+      socket.off("close", cancel);
+      if (this.marks.get(socket) === mark) this.marks.delete(socket);
+      this.refuseUnparsed(socket, Object.assign(new Error("request head timed out"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }));
+    }, server?.headersTimeout || HEADERS_TIMEOUT_MS);
+    timer.unref();
+    const cancel = () => clearTimeout(timer);
+    socket.once("close", cancel);
+    mark.cancel = () => {
+      socket.off("close", cancel);
+      cancel();
+    };
+  }
+
+  /** The late head came complete: the next request node:http parses is that one. */
+  private lateHeadArrived(socket: Socket, mark: LateHead): void {
+    mark.cancel?.();
+    this.marks.delete(socket);
+  }
+
   /** The socket's request under way is done: run the first one pipelined behind it. */
   private runNext(socket: Socket): void {
     const queue = this.waiting.get(socket);
@@ -137,10 +185,13 @@ export class NodeFrontEnd implements FrontEnd {
     const next = socket.writable ? queue.shift() : undefined;
     this.waitingCount -= next === undefined ? queue.length : 1;
     if (next === undefined || queue.length === 0) this.waiting.delete(socket);
-    if (next !== undefined) this.accept(next[0], next[1]);
+    if (next === undefined) this.readHold.forget(socket);
+    else if (queue.length < PIPELINE_PAUSE_AT) this.readHold.release(socket);
+    if (next !== undefined) this.accept(next[0], next[1], true);
   }
 
-  private accept(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** A request node:http parsed, or (`replay`) one that waited and whose turn it is. */
+  private accept(req: http.IncomingMessage, res: http.ServerResponse, replay = false): void {
     const socket = req.socket;
     // node:http hands over pipelined requests at once (and queues their responses). httpd reads
     // a connection's next request only when the one before it is done, so requests run, finish
@@ -148,21 +199,29 @@ export class NodeFrontEnd implements FrontEnd {
     if (this.current.has(socket)) {
       let queue = this.waiting.get(socket);
       if (queue === undefined) this.waiting.set(socket, (queue = []));
-      // node:http reads and parses on regardless (only its own response backlog pauses it, and
-      // a waiting request has none yet): past the bound the client is cut off instead of
-      // making the server hold whatever it sends.
+      // Enough wait: the connection is not read until they drain, as httpd does not read it
+      // while a response is under way. What one read brought is parsed whole all the same:
+      // past MAX_PIPELINED_WAITING (more than a read of ordinary requests can carry) the
+      // client is cut off instead.
       if (queue.length >= MAX_PIPELINED_WAITING) {
         socket.destroy();
         return;
       }
       queue.push([req, res]);
       this.waitingCount++;
+      const mark = this.marks.get(socket);
+      if (mark instanceof LateHead) this.lateHeadArrived(socket, mark);
+      if (queue.length >= PIPELINE_PAUSE_AT) this.readHold.hold(socket);
       return;
     }
-    if (this.refused.has(socket)) {
-      // Pipelined behind a refused request: never run it.
-      socket.destroy();
-      return;
+    const mark = this.marks.get(socket);
+    if (mark !== undefined) {
+      if (mark === REFUSED) {
+        // Pipelined behind a refused request: never run it.
+        socket.destroy();
+        return;
+      }
+      if (!replay) this.lateHeadArrived(socket, mark);
     }
     this.active++;
     const sink = new NodeSink(req, res, this, () => {
@@ -191,7 +250,7 @@ export class NodeFrontEnd implements FrontEnd {
     let target = req.url ?? "/";
     const refusal = checkRequestHead(method, target, protocol, headers, this.limits);
     if (refusal) {
-      this.refused.add(socket);
+      this.marks.set(socket, REFUSED);
       const response = refusalResponse(refusal, method);
       sendRefusal(sink, response);
       this.onRefusal?.(refusedByCheck(method, target, protocol, headers, refusal, response, peerOf(socket), this.limits.requestLine));
@@ -234,6 +293,19 @@ export class NodeFrontEnd implements FrontEnd {
     }
   }
 }
+
+/** A connection refused a request: whatever else was pipelined on it is never run. */
+const REFUSED = 0;
+
+/**
+ * A connection with a request head node:http timed out while responses before it were under
+ * way; `cancel` stops the header timeout it got once its turn came.
+ */
+class LateHead {
+  cancel: (() => void) | undefined = undefined;
+}
+
+type SocketMark = typeof REFUSED | LateHead;
 
 /** The status for a request node's parser refused: 414 for an endless request line. */
 function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, limits: RequestLimits): number {
@@ -297,11 +369,25 @@ class NodeBody implements RequestBody {
 }
 
 /**
- * How many requests a connection may pipeline ahead of its response under way. Real clients
- * pipeline a few (benchmarks 16 or so); the uWS front end refuses any pipelining behind an
- * unfinished response.
+ * A connection with this many requests waiting behind its response under way is not read until
+ * fewer wait. Real clients pipeline a few (benchmarks 16 or so); the uWS front end refuses any
+ * pipelining behind an unfinished response.
  */
-const MAX_PIPELINED_WAITING = 256;
+const PIPELINE_PAUSE_AT = 32;
+
+/**
+ * The most requests that may wait on one connection: PIPELINE_PAUSE_AT plus what one read
+ * (node:http's parser reads up to 64 KiB at a time) brings of requests of 32 bytes or more
+ * (`GET /abc HTTP/1.1` with `Host: a.b` is 32). A client sending smaller ones, more than
+ * 2,048 in one read, is disconnected.
+ */
+const MAX_PIPELINED_WAITING = PIPELINE_PAUSE_AT + (64 * 1024) / 32;
+
+/**
+ * How long a client has to send its header block (Apache's `RequestReadTimeout header=20`):
+ * node:http checks it every few seconds.
+ */
+const HEADERS_TIMEOUT_MS = 20_000;
 
 /** How long a response cut short may take to flush what it had sent before its socket is closed. */
 const FLUSH_BEFORE_CLOSE_MS = 10_000;
@@ -335,6 +421,10 @@ class NodeSink implements ResponseSink {
       this.settle();
     });
     this.headOnly = req.method === "HEAD";
+  }
+
+  get response(): http.ServerResponse {
+    return this.res;
   }
 
   private settle(): void {

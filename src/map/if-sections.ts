@@ -13,18 +13,35 @@ import type { MapRequest } from "./map-result";
 import type { Located } from "./route-cache";
 
 /**
+ * How many of httpd's walks of a request a walk here stands for, as to the <If> sections at
+ * server level and in <Location> (IfSection.early): httpd 2.4.71 runs ap_if_walk three times
+ * per request and subrequest (before it checks the URL for encoded slashes, before translating
+ * it, after mapping it), and logs a condition that fails to evaluate each time; an <If> in a
+ * <Directory> or <Files> is only in the last. The early walk here (only for configurations that
+ * need it) stands for the first two; the last walk for all three when there was none.
+ */
+export const EARLY_WALK_PASSES = 2;
+export const lateWalkPasses = (earlyWalked: boolean): number => (earlyWalked ? 1 : 3);
+
+/**
  * ap_if_walk: each <If>/<ElseIf>/<Else> in order (an else-branch only when the branches
  * before it in its chain did not apply), the applying ones merged over the settings, then
  * the <If> sections nested in those, level by level. The result is this request's alone.
+ * `passes`: see lateWalkPasses.
  */
-export function withIfSections(loc: Located, ctx: ExprRequest, log: ErrorLog, req: MapRequest): Located {
-  const settings = mergeIfSections(loc.settings, ctx, log, req);
+export function withIfSections(loc: Located, ctx: ExprRequest, log: ErrorLog, req: MapRequest, passes: number): Located {
+  const settings = mergeIfSections(loc.settings, ctx, log, req, passes);
   const { translated, walk, isDir } = loc;
   return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
 }
 
-/** `settings` with the <If> sections it carries evaluated and the applying ones merged over it (without ifSections). */
-export function mergeIfSections(base: DirSettings, ctx: ExprRequest, log: ErrorLog, req: MapRequest): DirSettings {
+/**
+ * `settings` with the <If> sections it carries evaluated and the applying ones merged over it
+ * (without ifSections). Conditions that fail to evaluate are logged as httpd logs them over
+ * `passes` walks: the early sections' lines that many times, in walk order, the others once.
+ */
+export function mergeIfSections(base: DirSettings, ctx: ExprRequest, log: ErrorLog, req: MapRequest, passes: number): DirSettings {
+  const failed: Failure[] = [];
   let settings: DirSettings = { ...base };
   delete settings.ifSections;
   let list: readonly IfSection[] | undefined = base.ifSections;
@@ -34,7 +51,7 @@ export function mergeIfSections(base: DirSettings, ctx: ExprRequest, log: ErrorL
     for (const section of list) {
       if (section.kind !== "If" && previous === true) continue;
       if (section.expr !== undefined) {
-        if (!condition(section, ctx, log, req)) {
+        if (!condition(section, ctx, failed)) {
           previous = false;
           continue;
         }
@@ -46,17 +63,31 @@ export function mergeIfSections(base: DirSettings, ctx: ExprRequest, log: ErrorL
     }
     list = nested;
   }
+  if (failed.length > 0) {
+    for (let pass = 1; pass < passes; pass++) for (const f of failed) if (f.section.early) logFailure(f, log, req);
+    for (const f of failed) logFailure(f, log, req);
+  }
   return settings;
 }
 
-/** An <If>'s condition; one that cannot be evaluated is logged and counts as false (AH00039). */
-function condition(section: IfSection, ctx: ExprRequest, log: ErrorLog, req: MapRequest): boolean {
+interface Failure {
+  readonly section: IfSection;
+  readonly err: ExprEvalError;
+}
+
+/** An <If>'s condition; one that cannot be evaluated counts as false, and is noted in `failed`. */
+function condition(section: IfSection, ctx: ExprRequest, failed: Failure[]): boolean {
   try {
     return evaluateExpr(section.expr!, ctx);
   } catch (err) {
     if (!(err instanceof ExprEvalError)) throw err;
-    logExprFailure(log, req, "core", section.expr!, err);
-    log.log("error", "core", `${requestLogPrefix(req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
+    failed.push({ section, err });
     return false;
   }
+}
+
+/** ap_expr's own line, then AH00039. */
+function logFailure({ section, err }: Failure, log: ErrorLog, req: MapRequest): void {
+  logExprFailure(log, req, "core", section.expr!, err);
+  log.log("error", "core", `${requestLogPrefix(req)}AH00039: Failed to evaluate <If > condition: ${err.message}`);
 }

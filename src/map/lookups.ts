@@ -13,7 +13,7 @@ import { locate, translateAliases } from "./locate";
 import { LIMIT_INTERNAL_RECURSION, type RequestState } from "./request-state";
 import type { Translation } from "./route-cache";
 import { exprRequest, subrequestExpr } from "./expr-request";
-import { withIfSections } from "./if-sections";
+import { lateWalkPasses, withIfSections } from "./if-sections";
 import type { HtaccessReader } from "./sections";
 
 /**
@@ -38,7 +38,7 @@ export class Lookups {
     // The lookup's own rewrite conditions may look up in turn: stop where status() would.
     if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) return this.tooDeep(state);
     const to = this.nested(state, () => this.translate(state, url, parentUri))();
-    return typeof to === "number" ? to : this.status(state, to.uri, to.translated, to.uri);
+    return typeof to === "number" ? to : this.status(state, to.uri, to.translated, to.uri, lateWalkPasses(state.tables.sections.early));
   }
 
   /** httpd's AH00125 for subrequests nested deeper than LimitInternalRecursion: the lookup fails with 500. */
@@ -49,23 +49,25 @@ export class Lookups {
 
   /** -F: the status of a subrequest for `file`, made while `uri` is being mapped. httpd's file subrequest has no URI: its log lines name "". */
   file(state: RequestState, uri: string, file: string): number {
-    return this.status(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }, "");
+    // A file subrequest skips the walks before translation: its <If>s are walked once.
+    return this.status(state, uri, { filename: file, scriptAlias: null, contextPrefix: "", contextDocumentRoot: state.tables.documentRoot, forcedHandler: null, forcedType: null }, "", 1);
   }
 
   /**
    * The status of RewriteCond -U / -F's subrequest: the translation, walk and access checks of
    * a lookup, no handler (so a missing file is still 200). Basic authentication runs with the
    * request's credentials, as the subrequest carries them (lookupAccessStatus); `logUri` is
-   * what its log lines name.
+   * what its log lines name; `ifPasses`, how many of httpd's walks its <If> walk stands for
+   * (lateWalkPasses).
    */
-  private status(state: RequestState, uri: string, translated: Translation, logUri: string): number {
+  private status(state: RequestState, uri: string, translated: Translation, logUri: string, ifPasses: number): number {
     // A `Require expr` of the looked-up location may itself look up (`-U`): as httpd's nested
     // subrequests, at most LimitInternalRecursion deep.
     if (state.lookupDepth >= LIMIT_INTERNAL_RECURSION) return this.tooDeep(state);
     const found = locate(state.tables, uri, translated, this.htaccess);
     if (!("translated" in found)) return found.kind === "error" ? found.status : 200;
     // httpd's subrequest runs ap_if_walk too: the looked-up URL's <If> sections apply.
-    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, subrequestExpr(exprRequest(state, found, uri, null, this)), this.log, state.req))();
+    const located = found.settings.ifSections === undefined ? found : this.nested(state, () => withIfSections(found, subrequestExpr(exprRequest(state, found, uri, null, this)), this.log, state.req, ifPasses))();
     const settings = located.settings;
     const ac = settings.accessCompat;
     if (ac !== undefined) {

@@ -45,7 +45,7 @@ import { buildCgiEnviron, CgiEnviron, NO_AUTH, type RouteEnviron } from "./envir
 import type { EnvironPairs } from "../app/environ-pairs";
 import { planFits, type PlanKey, type RoutePlan } from "./route-plan";
 import { applySetEnvIf, hasSetEnvIfExpr, setEnvIfExpr } from "./setenvif";
-import { mergeIfSections, withIfSections } from "./if-sections";
+import { EARLY_WALK_PASSES, lateWalkPasses, mergeIfSections, withIfSections } from "./if-sections";
 import { multiViews, typeMap } from "./negotiation-handler";
 import { isTypeMapByType } from "./negotiate";
 import { applyRequestHeaderRules, rulesOf } from "../http/header-rules";
@@ -316,7 +316,7 @@ export class Mapper {
     // <If> sections: evaluated for this request and merged last (httpd's ap_if_walk).
     if (ifSections !== undefined) {
       state.plain = false;
-      loc = withIfSections(loc, exprRequest(state, loc, uri, query, this.lookups), this.options.log, state.req);
+      loc = withIfSections(loc, exprRequest(state, loc, uri, query, this.lookups), this.options.log, state.req, lateWalkPasses(t.sections.early));
       const located = loc;
       if (loc.settings.setEnvIf) applySetEnvIf(loc.settings.setEnvIf, state.req, uri, state.env, (expr) => setEnvIfExpr(expr, exprRequest(state, located, uri, query, this.lookups), this.options.log, state.req), false);
     }
@@ -456,7 +456,7 @@ export class Mapper {
     if (settings.ifSections === undefined) return settings;
     state.plain = false;
     const ctx = exprRequest(state, undefined, uri, query, this.lookups);
-    return mergeIfSections(settings, subrequest ? subrequestExpr(ctx) : ctx, this.options.log, state.req);
+    return mergeIfSections(settings, subrequest ? subrequestExpr(ctx) : ctx, this.options.log, state.req, EARLY_WALK_PASSES);
   }
 
   /**

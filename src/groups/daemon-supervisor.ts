@@ -65,6 +65,11 @@ class DaemonChild {
    * was retired before (at maximum-requests, request-timeout).
    */
   recycling = false;
+  /**
+   * Started to replace a recycled process (not after a crash): while it starts, requests wait
+   * for it beyond listen-backlog and connect-timeout (DaemonGroup.replacementStarting).
+   */
+  replacement = false;
   /** The connection carrying its requests; null until connected (and after it broke). */
   link: Link | null = null;
   readonly timers = new Set<NodeJS.Timeout>();
@@ -176,6 +181,12 @@ export class DaemonGroup implements ApplicationHost {
   readonly headExtras: HeadExtras & { extra: string[] };
   /** Recycles so far, by reason (for tests and status pages). */
   readonly recycles = new Map<string, number>();
+  /**
+   * When a request counts as stuck (0: never): request-timeout scaled as mod_wsgi 6 scales its
+   * per-thread watchdog, by 1 + ln(threads) (threads=1: request-timeout itself; 10: about 3.3
+   * times), so a busy multithreaded process is not recycled for one genuine outlier.
+   */
+  private readonly requestTimeoutMs: number;
   /** maximum-requests (0: off). */
   private readonly maxRequests: number;
   /**
@@ -194,6 +205,7 @@ export class DaemonGroup implements ApplicationHost {
     this.multiprocess = spec.processes > 1 || spec.processesExplicit;
     this.multithread = spec.threads > 1;
     this.runOnce = spec.threads === 1 && spec.maximumRequests === 1;
+    this.requestTimeoutMs = spec.requestTimeout > 0 ? spec.requestTimeout * 1000 * (1 + Math.log(Math.max(1, spec.threads))) : 0;
     this.maxRequests = Math.max(0, spec.maximumRequests);
     // `threads` requests ahead: the process may then retire that many short of its maximum (its
     // replacement came up first), so only when it still serves at least half of it; a run-once
@@ -312,7 +324,7 @@ export class DaemonGroup implements ApplicationHost {
       this.assign(child, ex);
       return;
     }
-    if (this.queue.length >= Math.max(1, this.spec.listenBacklog)) {
+    if (this.queue.length >= Math.max(1, this.spec.listenBacklog) && !this.replacementStarting()) {
       ex.fail(503, `Unable to connect to WSGI daemon process '${this.name}': listener backlog limit was exceeded`);
       return;
     }
@@ -325,9 +337,23 @@ export class DaemonGroup implements ApplicationHost {
     if (i >= 0) this.queue.splice(i, 1);
   }
 
-  /** True when some process is up (busy or not): a waiting request will be served eventually. */
+  /**
+   * True when some process is up (busy or not), or a recycled one's replacement is starting: a
+   * waiting request will be served eventually.
+   */
   hasLiveProcess(): boolean {
-    return this.children.some((c) => c.state === "ready" && c.link !== null);
+    return this.children.some((c) => c.state === "ready" && c.link !== null) || this.replacementStarting();
+  }
+
+  /**
+   * A recycled process's replacement is starting (and none has crashed since): requests that
+   * queue meanwhile wait for it, as they wait on mod_wsgi's listener during a restart, instead
+   * of being refused by listen-backlog or connect-timeout, which are for a group that cannot
+   * serve. At maximum-requests with processes=1 this is the gap between the old process's
+   * last request and the new one's start; their own queue-timeout still bounds the wait.
+   */
+  private replacementStarting(): boolean {
+    return this.startupCrashes === 0 && this.children.some((c) => c.replacement && c.state === "starting");
   }
 
   nextId(): number {
@@ -423,7 +449,7 @@ export class DaemonGroup implements ApplicationHost {
   // ---- process lifecycle ----
 
   /** Keep `processes` children starting or serving (recycling ones do not count). */
-  private ensureCapacity(): void {
+  private ensureCapacity(replacement = false): void {
     if (this.closing || !this.started || this.respawnTimer) return;
     const live = this.children.filter((c) => c.state === "starting" || (c.state === "ready" && !c.recycling)).length;
     const missing = this.spec.processes - live;
@@ -437,10 +463,10 @@ export class DaemonGroup implements ApplicationHost {
       this.respawnTimer.unref();
       return;
     }
-    for (let i = 0; i < missing; i++) this.spawn();
+    for (let i = 0; i < missing; i++) this.spawn(replacement);
   }
 
-  private spawn(): void {
+  private spawn(replacement: boolean): void {
     const spec = this.spec;
     const socketPath = path.join(this.options.socketDir, `c${++this.seq}.sock`);
     const init: ChildInit = { group: this.name, socketPath, threads: this.threads };
@@ -466,6 +492,7 @@ export class DaemonGroup implements ApplicationHost {
     }
     // maximum-requests is the same for every process, as in mod_wsgi (no random spread).
     const child = new DaemonChild(proc, socketPath);
+    child.replacement = replacement;
     this.children.push(child);
     const readyMs = spec.startupTimeout > 0 ? spec.startupTimeout * 1000 : DEFAULT_READY_TIMEOUT_MS;
     child.timer(readyMs, () => {
@@ -567,9 +594,26 @@ export class DaemonGroup implements ApplicationHost {
   recycle(child: DaemonChild, reason: string): void {
     if (child.state !== "ready" || child.recycling || this.closing) return;
     child.recycling = true;
+    this.noteRecycle(child, reason);
+    this.ensureCapacity(true);
+  }
+
+  /** A recycle counted and logged (by reason: for tests and status pages). */
+  private noteRecycle(child: DaemonChild, reason: string): void {
     this.recycles.set(reason, (this.recycles.get(reason) ?? 0) + 1);
     this.log.log(RECYCLE_LEVEL, "wsgi", `Process '${this.name}' has been recycled (${reason}), pid ${child.pid}`);
-    this.ensureCapacity();
+  }
+
+  /**
+   * request-timeout: the process stops taking requests before the stuck request is answered
+   * (answering frees its thread, and the queue must not be handed to a process that may be
+   * wedged); its replacement is started unless one already is, and the reason is logged
+   * either way.
+   */
+  retireStuck(child: DaemonChild): void {
+    if (child.state === "ready" && child.recycling) this.noteRecycle(child, "request timeout");
+    else this.recycle(child, "request timeout");
+    this.retire(child);
   }
 
   /**
@@ -636,8 +680,7 @@ export class DaemonGroup implements ApplicationHost {
     this.log.log("info", "wsgi", `mod_wsgi: Forcing restart of daemon process group '${this.name}' due to modification of script '${textOf(req.script)}'.`);
     for (const c of this.children.slice()) {
       if (c.state === "ready") {
-        this.recycles.set("script modified", (this.recycles.get("script modified") ?? 0) + 1);
-        this.log.log(RECYCLE_LEVEL, "wsgi", `Process '${this.name}' has been recycled (script modified), pid ${c.pid}`);
+        this.noteRecycle(c, "script modified");
         this.retire(c);
       } else if (c.state === "starting") {
         // It may have preloaded the old file.
@@ -645,7 +688,7 @@ export class DaemonGroup implements ApplicationHost {
         c.proc.kill("SIGKILL");
       }
     }
-    this.ensureCapacity();
+    this.ensureCapacity(true);
   }
 
   private checkResources(): void {
@@ -669,7 +712,7 @@ export class DaemonGroup implements ApplicationHost {
       socket: (s.socketTimeout > 0 ? s.socketTimeout : this.options.apacheTimeout ?? 60) * 1000,
       queue: s.queueTimeout * 1000,
       connect: s.connectTimeout * 1000,
-      request: s.requestTimeout * 1000,
+      request: this.requestTimeoutMs,
     };
   }
 }
@@ -833,12 +876,8 @@ class Exchange extends ClientRelay<HeldFrame> {
       }
     }
     if (this.requestDeadline <= now) {
-      const child = this.child;
-      this.fail(504, `Daemon process '${g.name}' request timeout of ${g.timeoutMs.request / 1000} seconds exceeded: ${textOf(this.req.script)}`);
-      if (child) {
-        g.recycle(child, "request timeout");
-        g.retire(child);
-      }
+      if (this.child) g.retireStuck(this.child);
+      this.fail(504, `Daemon process '${g.name}' request timeout of ${g.spec.requestTimeout} seconds exceeded: ${textOf(this.req.script)}`);
       return;
     }
     if (!this.headersSent && this.headerDeadline <= now) {

@@ -119,6 +119,38 @@ describe("node front end: pipelined requests and backpressure", () => {
     }
   });
 
+  it("cuts connections with more than 32 waiting once 8,192 wait on the server altogether, not the polite ones", async () => {
+    const s = await start();
+    const clients = [];
+    try {
+      globalThis.__gateStarted = 0;
+      const polite = connect(s.port);
+      await polite.opened;
+      polite.sock.write(`GET /gate HTTP/1.1\r\nHost: x\r\n\r\n` + echoes(0, 10));
+      // Five connections of 1,900 requests each (one read apiece, under the per-connection cut).
+      const tiny = Buffer.from(`GET / HTTP/1.1\r\nHost:\r\n\r\n`.repeat(1900), "latin1");
+      for (let i = 0; i < 5; i++) {
+        const c = connect(s.port);
+        clients.push(c);
+        await c.opened;
+        c.sock.write(`GET /gate HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.ok(await waitFor(() => globalThis.__gateStarted === i + 2));
+        c.sock.write(tiny);
+        assert.ok(await waitFor(() => s.server.frontEnd.pipelinedWaiting >= Math.min(10 + (i + 1) * 1900, 8192) || c.sock.destroyed));
+      }
+      const cut = await waitFor(() => clients.filter((c) => c.sock.destroyed || c.sock.readyState === "closed").length);
+      assert.ok(cut >= 1, "no connection was cut");
+      assert.ok(s.server.frontEnd.pipelinedWaiting <= 8192, `${s.server.frontEnd.pipelinedWaiting} waiting`);
+      // The polite connection's requests are all answered once the gates open.
+      globalThis.__gateOpen();
+      const answered = await waitFor(() => parseResponses(polite.received()).length === 11);
+      assert.ok(answered, `${parseResponses(polite.received()).length} answers on the polite connection`);
+    } finally {
+      for (const c of clients) c.sock.destroy();
+      await s.server.stop();
+    }
+  });
+
   it("cuts a connection whose one read carries more requests than may wait (2,080), and keeps serving others", async () => {
     const s = await start();
     try {

@@ -203,7 +203,7 @@ export class NodeFrontEnd implements FrontEnd {
       // while a response is under way. What one read brought is parsed whole all the same:
       // past MAX_PIPELINED_WAITING (more than a read of ordinary requests can carry) the
       // client is cut off instead.
-      if (queue.length >= MAX_PIPELINED_WAITING) {
+      if (queue.length >= MAX_PIPELINED_WAITING || (queue.length >= PIPELINE_PAUSE_AT && this.waitingCount >= MAX_PIPELINED_TOTAL)) {
         socket.destroy();
         return;
       }
@@ -382,6 +382,14 @@ const PIPELINE_PAUSE_AT = 32;
  * 2,048 in one read, is disconnected.
  */
 const MAX_PIPELINED_WAITING = PIPELINE_PAUSE_AT + (64 * 1024) / 32;
+
+/**
+ * The most requests that may wait on all connections together: each connection's parsed-ahead
+ * requests cost their request and response objects (a few KB each, for 32 bytes of input), so
+ * past this a connection with more than PIPELINE_PAUSE_AT waiting is cut; connections that
+ * pipeline politely are never cut by it.
+ */
+const MAX_PIPELINED_TOTAL = 8192;
 
 /**
  * How long a client has to send its header block (Apache's `RequestReadTimeout header=20`):

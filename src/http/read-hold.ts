@@ -38,10 +38,14 @@ export class ReadHold {
     stopReading(socket);
   }
 
-  /** Read the socket again (node keeps it paused if its own responses are backed up). */
+  /**
+   * Read the socket again, unless node:http has paused it itself because its responses are
+   * backed up (`_paused`, with its parser paused too): its drain handler resumes it then, and
+   * data read before that would reach a paused parser (node asserts it never does).
+   */
   release(socket: Socket): void {
     if (!this.held.delete(socket)) return;
-    if (!socket.destroyed) socket.resume();
+    if (!socket.destroyed && (socket as Socket & { _paused?: boolean })._paused !== true) socket.resume();
   }
 
   /** The socket is going away: forget the hold without reading again. */

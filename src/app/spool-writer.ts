@@ -15,6 +15,7 @@
  * the set, and dropped after their write (`extraSlabs` counts them).
  */
 import * as fs from "node:fs";
+import { NodewsgiError } from "../errors";
 
 /** How the slabs are written: all of `views`, in order, at the file's current position. */
 export type WriteVector = (fd: number, views: Buffer[], cb: (err: Error | null, written: number) => void) => void;
@@ -91,6 +92,11 @@ export class SpoolWriter {
     this.maxSlabs = opts.maxSlabs ?? DEFAULT_SLABS;
     this.headroom = opts.headroom ?? DEFAULT_HEADROOM;
     this.writev = opts.writev ?? writevAll;
+    // Room below the headroom could never come back (the body would stay paused), and empty
+    // slabs would never hold a byte.
+    if (!(this.slabSize >= 1) || !(this.maxSlabs >= 1) || !(this.headroom <= this.maxSlabs * this.slabSize)) {
+      throw new NodewsgiError("E_SPOOL_OPTIONS", `spool slabs: need slabSize >= 1, maxSlabs >= 1 and headroom <= maxSlabs * slabSize (got ${this.slabSize}, ${this.maxSlabs}, ${this.headroom})`);
+    }
   }
 
   /** Copy `chunk` (lent: valid during this call only) and write it after what came before. */

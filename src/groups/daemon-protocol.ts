@@ -22,6 +22,7 @@ import type { AppRequest } from "./types";
 import {
   EnvironLayouts, LayoutTable, REQ_KEYS, REQUEST_STRINGS, decodeEnviron, decodedRequest, encodeEnviron, requestFlags, requestStrings,
   sameBytes, stringsBound, writeStrings,
+  type EnvironRewrite,
 } from "./environ-codec";
 import type { HeaderPair } from "../http/types";
 
@@ -72,15 +73,12 @@ export function nowMicros(): string {
 }
 
 /** How the supervisor rewrites a request for its daemon group while encoding it. */
-export interface HeadExtras {
+/** The daemon group's view of a request: its flags, and its environ keys rewritten (EnvironRewrite). */
+export interface HeadExtras extends EnvironRewrite {
   processGroup: string;
   multiprocess: boolean;
   multithread: boolean;
   runOnce: boolean;
-  /** Environ keys to leave out (the daemon keys the request may already carry; all mod_wsgi.*). */
-  drop: ReadonlySet<string>;
-  /** Environ pairs to add at the end. */
-  extra: readonly string[];
 }
 
 /** What an Outbox writes to (a net.Socket; a fake in tests). */
@@ -335,11 +333,6 @@ export function decodeHead(payload: Buffer, layouts: LayoutTable = new LayoutTab
   return { req, declaredLength, chunked: (flags & FLAG_CHUNKED) !== 0 };
 }
 
-/**
- * The environ a daemon group sends: the request's without the keys in `drop` (every one of them
- * starts with 'm', mod_wsgi.*, so most keys skip the hash lookup), then `extra`. The kept keys
- * are the request's own string objects, so the layout is recognised by identity.
- */
 export interface WireResponseHead {
   status: number;
   reason: string;

@@ -304,8 +304,9 @@ export interface WireParts {
 
 /** How a daemon group rewrites the environ it sends: keys dropped, pairs appended (the same array each time). */
 export interface EnvironRewrite {
-  /** Every one starts with "mod_wsgi.". */
+  /** Environ keys to leave out (the daemon keys the request may already carry): every one starts with "mod_wsgi.". */
   readonly drop: ReadonlySet<string>;
+  /** Environ pairs to add at the end. */
   readonly extra: readonly string[];
 }
 

@@ -35,7 +35,7 @@ export class InThreadHost implements ApplicationHost, HookRunner {
 
   /** As dispatch: the promise it returns is the application's own, when it runs asynchronously. */
   dispatchDetached(req: AppRequest, body: RequestBody, sink: ResponseSink): Promise<void> | undefined {
-    return runRequest(this.cache(req.applicationGroup), req, body, sink, this.log, this.bodyIdleMs);
+    return this.dispatch(req, body, sink);
   }
 
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {

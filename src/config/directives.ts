@@ -1695,6 +1695,8 @@ function applyDaemonOption(spec: DaemonProcessSpec, word: string, scope: ApplySc
     if (minNonZero !== undefined && n !== 0 && n < minNonZero) throw badValue(`${k} must be 0 or at least ${minNonZero}, got ${n}`);
     spec[field] = n;
     if (key === "processes") spec.processesExplicit = true;
+    noticeIfNoEffect(key, scope);
+    if (key === "virtual-memory-limit") checkVirtualMemoryLimit(n);
     return;
   }
   switch (key) {
@@ -1723,9 +1725,32 @@ function applyDaemonOption(spec: DaemonProcessSpec, word: string, scope: ApplySc
       spec.umask = parseInt(v, 8);
       return;
     case "switch-interval": spec.switchInterval = parseNumber(v, "switch-interval"); return;
-    case "server-metrics": spec.serverMetrics = parseFlag(v, "server-metrics"); return;
+    case "server-metrics": spec.serverMetrics = parseFlag(v, "server-metrics"); noticeIfNoEffect(key, scope); return;
     case "chroot": scope.notice("WSGIDaemonProcess: chroot= is ignored"); return;
-    case "response-flush-delay": parseInteger(v, k, 0); return;
+    case "response-flush-delay": parseInteger(v, k, 0); noticeIfNoEffect(key, scope); return;
+  }
+}
+
+/** Options mod_wsgi has that mean nothing for a Node process: accepted (configurations move over), but said so. */
+const DAEMON_NO_EFFECT: Readonly<Record<string, string>> = {
+  "stack-size": "there are no request threads (requests run on the event loop of a process's isolates); V8's --stack-size is a different limit",
+  "send-buffer-size": "Node cannot set SO_SNDBUF on a Unix socket; the daemon socket's buffers are the system's defaults",
+  "receive-buffer-size": "Node cannot set SO_RCVBUF on a Unix socket; the daemon socket's buffers are the system's defaults",
+  "response-flush-delay": "responses are written as the application yields them, never held back to be coalesced",
+  "server-metrics": "nodewsgi has no mod_wsgi.server_metrics() for applications to call",
+};
+
+function noticeIfNoEffect(key: string, scope: ApplyScope): void {
+  const why = DAEMON_NO_EFFECT[key];
+  if (why !== undefined) scope.notice(`WSGIDaemonProcess: ${key}= has no effect in nodewsgi: ${why}`);
+}
+
+/** Below this a Node process cannot start at all (V8 reserves its heap's address range up front). */
+export const MIN_VIRTUAL_MEMORY_LIMIT = 2 * 1024 * 1024 * 1024;
+
+function checkVirtualMemoryLimit(n: number): void {
+  if (n !== 0 && n < MIN_VIRTUAL_MEMORY_LIMIT) {
+    throw badValue(`virtual-memory-limit must be 0 or at least ${MIN_VIRTUAL_MEMORY_LIMIT} (2 GiB): V8 reserves more address space than that before an application loads, so a smaller limit would stop the process from starting; use memory-limit= to bound resident memory`);
   }
 }
 

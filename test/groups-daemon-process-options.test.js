@@ -62,6 +62,8 @@ function get(port, p) {
   });
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 function idOf(file, name) {
   const line = fs.readFileSync(file, "utf8").split("\n").find((l) => l.split(":")[0] === name);
   assert.ok(line, `${name} in ${file}`);
@@ -177,10 +179,13 @@ describe("WSGIDaemonProcess process options", () => {
       assert.ok(logged, `${p}: no '${line}' in\n${errorLog()}`);
       assert.match(logged, /\[wsgi:error\] .*\[client 127\.0\.0\.1:\d+\] /);
     }
-    // A chown takes effect at once (nothing remembered from an earlier request).
+    // A chown is seen once the map phase's stat of the script is older than STAT_TTL_MS.
+    const { STAT_TTL_MS } = require("../dist/map/walk");
     fs.chownSync(path.join(dir, "ok", "app.js"), 0, -1);
+    await sleep(STAT_TTL_MS + 50);
     assert.equal((await get(port, "/owner-ok")).status, 403);
     fs.chownSync(path.join(dir, "ok", "app.js"), idOf("/etc/passwd", "nobody"), -1);
+    await sleep(STAT_TTL_MS + 50);
     assert.equal((await get(port, "/owner-ok")).status, 200);
   });
 });

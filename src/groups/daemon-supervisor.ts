@@ -300,7 +300,7 @@ export class DaemonGroup implements ApplicationHost {
 
   /** script-user/script-group not satisfied: 403 and mod_wsgi's log line, before any process is involved. */
   private refuseScript(req: AppRequest, sink: ResponseSink): boolean {
-    const why = this.ownerCheck!(fsPath(req.script));
+    const why = this.ownerCheck!(req.script);
     if (why === null) return false;
     this.log.log("error", "wsgi", `${req.logPrefix}${why}: ${textOf(req.script)}`);
     if (!sink.aborted) sendServerErrorPage(sink, 403, { method: req.method });

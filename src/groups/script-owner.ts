@@ -4,16 +4,17 @@
  * changed by anyone else. mod_wsgi checks this before it contacts the daemon, answers 403, and
  * logs why (the messages below are its own, followed by `: ` and the script's path).
  *
- * The check is built once per group, and only for groups with one of the options; it stats the
- * script and its directory on each request (ownership can change without the mtime a route plan
- * remembers changing, and a security check must not run on a stale answer).
+ * The check is built once per group, and only for groups with one of the options. Its stats go
+ * through the map phase's stat cache (walk.ts): the script's is the one the directory walk just
+ * made, its directory's is made once per STAT_TTL_MS, so a chown or chmod is seen within that
+ * time, as a new or removed file is.
  */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import type { DaemonProcessSpec } from "../config/model";
+import { cachedStat } from "../map/walk";
 
-/** Why the script may not run here (a log line without the path), or null when it may. */
-export type ScriptOwnerCheck = (script: string | Buffer) => string | null;
+/** Why the script (a byte string, as AppRequest.script) may not run here (a log line without the path), or null when it may. */
+export type ScriptOwnerCheck = (script: string) => string | null;
 
 const S_IWGRP = 0o020;
 const S_IWOTH = 0o002;
@@ -24,7 +25,7 @@ export function scriptOwnerCheck(spec: DaemonProcessSpec): ScriptOwnerCheck | nu
   return null;
 }
 
-function checkUser(required: string, script: string | Buffer): string | null {
+function checkUser(required: string, script: string): string | null {
   const st = statOrNull(script);
   if (st === null) return "User information not available for WSGI script file";
   const owner = nameOf("/etc/passwd", st.uid);
@@ -42,7 +43,7 @@ function checkUser(required: string, script: string | Buffer): string | null {
   return null;
 }
 
-function checkGroup(required: string, script: string | Buffer): string | null {
+function checkGroup(required: string, script: string): string | null {
   const st = statOrNull(script);
   if (st === null) return "Group information not available for WSGI script file";
   const group = nameOf("/etc/group", st.gid);
@@ -58,12 +59,8 @@ function checkGroup(required: string, script: string | Buffer): string | null {
   return null;
 }
 
-function statOrNull(p: string | Buffer): fs.Stats | null {
-  try {
-    return fs.statSync(p);
-  } catch {
-    return null;
-  }
+function statOrNull(p: string): fs.Stats | null {
+  return cachedStat(p).stat ?? null;
 }
 
 /**
@@ -97,9 +94,8 @@ function nameOf(file: string, id: number): string | null {
   return entry.byId.get(id) ?? null;
 }
 
-/** The directory holding the script (a path that is not valid UTF-8 stays bytes). */
-function parentOf(script: string | Buffer): string | Buffer {
-  if (typeof script === "string") return path.dirname(script);
-  const i = script.lastIndexOf(0x2f);
-  return i <= 0 ? Buffer.from("/") : script.subarray(0, i);
+/** The directory holding the script. */
+function parentOf(script: string): string {
+  const i = script.lastIndexOf("/");
+  return i <= 0 ? "/" : script.slice(0, i);
 }

@@ -64,6 +64,23 @@ function get(port, p) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A user some /etc/group line lists as a member, and the groups initgroups gives it (null: none here). */
+function userWithGroups() {
+  const passwd = fs.readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":"));
+  const groups = fs.readFileSync("/etc/group", "utf8").split("\n").map((l) => l.split(":")).filter((f) => f.length >= 4);
+  for (const g of groups) {
+    for (const member of g[3].split(",").filter(Boolean)) {
+      const pw = passwd.find((f) => f[0] === member);
+      if (!pw || pw[2] === "0") continue;
+      const ids = new Set([Number(pw[3])]);
+      for (const h of groups) if (h[3].split(",").includes(member)) ids.add(Number(h[2]));
+      return { name: member, groups: [...ids].sort((a, b) => a - b) };
+    }
+  }
+  return null;
+}
+const MEMBER = ROOT ? userWithGroups() : null;
+
 function idOf(file, name) {
   const line = fs.readFileSync(file, "utf8").split("\n").find((l) => l.split(":")[0] === name);
   assert.ok(line, `${name} in ${file}`);
@@ -108,6 +125,8 @@ describe("WSGIDaemonProcess process options", () => {
       groups.creds = "user=nobody group=nogroup supplementary-groups=www-data,daemon umask=0077 socket-user=www-data";
       groups.owner = "script-user=nobody";
       groups.ownergrp = "script-group=www-data";
+      groups.lowly = "user=nobody group=nogroup home=/tmp";
+      if (MEMBER) groups.member = `user=${MEMBER.name} home=/tmp`;
     }
     for (const [name, option] of Object.entries(groups)) {
       lines.push(`WSGIDaemonProcess ${name} threads=2 ${option}`);
@@ -147,11 +166,12 @@ describe("WSGIDaemonProcess process options", () => {
     assert.equal(plain.umask, process.umask());
   });
 
-  it("user= with supplementary-groups=: the process has exactly those groups; socket-user= owns its socket", { skip: !ROOT && "needs root (user= and supplementary-groups= apply only then)" }, async () => {
+  it("user= with supplementary-groups=: the process has its gid and those groups; socket-user= owns its socket", { skip: !ROOT && "needs root (user= and supplementary-groups= apply only then)" }, async () => {
     const r = await report("/creds");
     assert.equal(r.uid, idOf("/etc/passwd", "nobody"));
     assert.equal(r.gid, idOf("/etc/group", "nogroup"));
-    assert.deepEqual(r.groups.slice().sort((a, b) => a - b), [idOf("/etc/group", "www-data"), idOf("/etc/group", "daemon")].sort((a, b) => a - b));
+    // mod_wsgi's list (checked with httpd): the process's gid, then the listed groups.
+    assert.deepEqual(r.groups.slice().sort((a, b) => a - b), [idOf("/etc/group", "nogroup"), idOf("/etc/group", "www-data"), idOf("/etc/group", "daemon")].sort((a, b) => a - b));
     assert.equal(r.umask, 0o077);
     assert.equal(r.fileMode, 0o600);
     assert.equal(r.sockets.length, 1, JSON.stringify(r.sockets));
@@ -159,6 +179,16 @@ describe("WSGIDaemonProcess process options", () => {
     const plain = await report("/plain");
     assert.equal(plain.sockets.length, 1);
     assert.equal(plain.sockets[0].uid, 0);
+  });
+
+  it("user= without supplementary-groups=: the user's groups, as initgroups gives them", { skip: !ROOT && "needs root" }, async () => {
+    const lowly = await report("/lowly");
+    assert.equal(lowly.uid, idOf("/etc/passwd", "nobody"));
+    assert.deepEqual(lowly.groups, [idOf("/etc/group", "nogroup")]);
+    if (MEMBER) {
+      const r = await report("/member");
+      assert.deepEqual(r.groups.slice().sort((a, b) => a - b), MEMBER.groups);
+    }
   });
 
   it("script-user=/script-group=: a script not owned so, or writable by others, is refused with 403 and mod_wsgi's reason", { skip: !ROOT && "needs root to chown the scripts" }, async () => {

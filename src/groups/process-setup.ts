@@ -5,9 +5,10 @@
  *
  * - umask and credentials travel in the child's init and are applied first thing in its main,
  *   before any application code loads (ProcessInit, applyProcessInit).
- * - supplementary-groups: libuv's fork with uid/gid clears the supplementary groups, so a group
- *   that lists some is forked as root and the child drops privileges itself, as mod_wsgi:
- *   setgid, setgroups, setuid.
+ * - supplementary groups: the process's gid and the listed groups (supplementary-groups=), else
+ *   the user's groups (initgroups), as mod_wsgi sets them. libuv's fork with uid/gid clears
+ *   the supplementary groups, so a process that switches user is forked as root and drops
+ *   privileges itself first thing, as mod_wsgi: setgid, setgroups (or initgroups), setuid.
  * - cpu-priority: set by the supervisor on the new pid (it may lower a nice value only as root,
  *   like mod_wsgi, which sets it before switching user).
  * - virtual-memory-limit: RLIMIT_AS must be in place before V8 starts, and Node has no
@@ -25,7 +26,8 @@ import { NodewsgiError } from "../errors";
 /** Applied by the child at the start of its main (see applyProcessInit). */
 export interface ProcessInit {
   umask?: number;
-  credentials?: { uid: number; gid: number; groups: number[] };
+  /** `groups`: supplementary-groups=; `initgroups`: the user whose groups the process gets (initgroups). */
+  credentials?: { uid: number; gid: number; groups?: number[]; initgroups?: string | number };
 }
 
 export interface ProcessSetup {
@@ -60,7 +62,15 @@ export function resolveProcessSetup(
         if (!gr) throw new NodewsgiError("E_DAEMON_GROUP", `WSGIDaemonProcess ${spec.name}: unknown supplementary group '${g}'`);
         return Number(gr[2]);
       });
-      init.credentials = { uid: ids.uid ?? 0, gid: ids.gid ?? (process.getgid?.() ?? 0), groups };
+      // As mod_wsgi: the process's own gid first, then the listed groups.
+      const gid = ids.gid ?? (process.getgid?.() ?? 0);
+      init.credentials = { uid: ids.uid ?? 0, gid, groups: [gid, ...groups] };
+      forkIds = {};
+    } else if (ids.uid !== undefined) {
+      // user= without supplementary-groups: the user's groups from the group file, as mod_wsgi's
+      // initgroups (fork's uid option would leave the process with none).
+      const gid = ids.gid ?? ids.uid;
+      init.credentials = { uid: ids.uid, gid, initgroups: spec.user && !/^#?\d+$/.test(spec.user) ? spec.user : ids.uid };
       forkIds = {};
     }
     if (spec.socketUser) {
@@ -121,12 +131,16 @@ export function chownSocket(setup: ProcessSetup, socketPath: string, log: ErrorL
   }
 }
 
+/** Node has process.initgroups on POSIX; @types/node does not declare it. */
+type ProcessWithInitgroups = NodeJS.Process & { initgroups(user: string | number, extraGroup: string | number): void };
+
 /** In the child, before anything else: credentials (setgid, setgroups, setuid), then umask. */
 export function applyProcessInit(init: ProcessInit): void {
   const c = init.credentials;
   if (c) {
     process.setgid!(c.gid);
-    process.setgroups!(c.groups);
+    if (c.groups !== undefined) process.setgroups!(c.groups);
+    else if (c.initgroups !== undefined) (process as ProcessWithInitgroups).initgroups(c.initgroups, c.gid);
     process.setuid!(c.uid);
   }
   if (init.umask !== undefined) process.umask(init.umask);

@@ -237,3 +237,45 @@ describe("WSGIDaemonProcess options without a meaning in Node", () => {
     assert.equal(parseConfigText(`WSGIDaemonProcess a virtual-memory-limit=${2 ** 31}\n`, "t.conf").notices.length, 0);
   });
 });
+
+describe("WSGIDaemonProcess process options that cannot be applied", () => {
+  async function startError(options, env = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-procopts-bad-"));
+    try {
+      fs.writeFileSync(path.join(dir, "app.js"), APP);
+      fs.writeFileSync(path.join(dir, "site.conf"), `ServerName localhost\nListen 127.0.0.1:0\nErrorLog ${dir}/error.log\n\nWSGIDaemonProcess bad ${options}\nWSGIScriptAlias / ${dir}/app.js process-group=bad\n`);
+      const config = loadConfig(path.join(dir, "site.conf"));
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      try {
+        const server = await Server.start(config, { engine: jsEngine, frontEnd: "node", errorLog: new FileErrorLog(config.errorLog, "info"), accessLog: null, notice: () => {} });
+        await server.stop(1000);
+        return null;
+      } catch (err) {
+        return { err, conf: path.join(dir, "site.conf") };
+      } finally {
+        for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("virtual-memory-limit= without prlimit on PATH: the group does not start, naming file and line", async () => {
+    const r = await startError(`virtual-memory-limit=${2 ** 32}`, { PATH: "/nonexistent" });
+    assert.ok(r, "the server started");
+    assert.equal(r.err.code, "E_DAEMON_VMLIMIT");
+    assert.ok(r.err.message.startsWith(`${r.conf}:5: WSGIDaemonProcess bad: virtual-memory-limit= needs`), r.err.message);
+  });
+
+  it("an unknown supplementary group or socket-user is an error naming file and line", { skip: !ROOT && "applies only as root" }, async () => {
+    const g = await startError("user=nobody supplementary-groups=www-data,no-such-group-here");
+    assert.ok(g, "the server started");
+    assert.equal(g.err.code, "E_DAEMON_GROUP");
+    assert.ok(g.err.message.startsWith(`${g.conf}:5: WSGIDaemonProcess bad: unknown supplementary group 'no-such-group-here'`), g.err.message);
+    const u = await startError("socket-user=no-such-user-here");
+    assert.ok(u, "the server started");
+    assert.equal(u.err.code, "E_DAEMON_USER");
+    assert.ok(u.err.message.includes(":5: WSGIDaemonProcess bad: unknown socket-user 'no-such-user-here'"), u.err.message);
+  });
+});

@@ -59,7 +59,7 @@ export function resolveProcessSetup(
     if (spec.supplementaryGroups.length > 0) {
       const groups = spec.supplementaryGroups.map((g) => {
         const gr = lookup("/etc/group", g);
-        if (!gr) throw new NodewsgiError("E_DAEMON_GROUP", `WSGIDaemonProcess ${spec.name}: unknown supplementary group '${g}'`);
+        if (!gr) throw new NodewsgiError("E_DAEMON_GROUP", `${at(spec)}unknown supplementary group '${g}'`);
         return Number(gr[2]);
       });
       // As mod_wsgi: the process's own gid first, then the listed groups.
@@ -75,7 +75,7 @@ export function resolveProcessSetup(
     }
     if (spec.socketUser) {
       const pw = lookup("/etc/passwd", spec.socketUser);
-      if (!pw) throw new NodewsgiError("E_DAEMON_USER", `WSGIDaemonProcess ${spec.name}: unknown socket-user '${spec.socketUser}'`);
+      if (!pw) throw new NodewsgiError("E_DAEMON_USER", `${at(spec)}unknown socket-user '${spec.socketUser}'`);
       socketUid = Number(pw[2]);
     }
   }
@@ -88,10 +88,15 @@ export function resolveProcessSetup(
   };
 }
 
+/** The directive's place in the configuration, for errors found when the group starts. */
+function at(spec: DaemonProcessSpec): string {
+  return `${spec.where.file}:${spec.where.line}: WSGIDaemonProcess ${spec.name}: `;
+}
+
 function prlimitExec(spec: DaemonProcessSpec): { execPath: string; execArgv: string[] } {
   const prlimit = findOnPath("prlimit");
   if (prlimit === null) {
-    throw new NodewsgiError("E_DAEMON_VMLIMIT", `WSGIDaemonProcess ${spec.name}: virtual-memory-limit= needs util-linux's prlimit on PATH (Node cannot set RLIMIT_AS itself)`);
+    throw new NodewsgiError("E_DAEMON_VMLIMIT", `${at(spec)}virtual-memory-limit= needs util-linux's prlimit on PATH (Node cannot set RLIMIT_AS itself)`);
   }
   const n = spec.virtualMemoryLimit;
   return { execPath: prlimit, execArgv: [`--as=${n}:${n}`, "--", process.execPath] };

@@ -513,8 +513,8 @@ export class DaemonGroup implements ApplicationHost {
       this.ensureCapacity();
       return;
     }
-    // maximum-requests is the same for every process, as in mod_wsgi (no random spread).
     applyCpuPriority(this.setup, proc.pid, this.log);
+    // maximum-requests is the same for every process, as in mod_wsgi (no random spread).
     const child = new DaemonChild(proc, socketPath);
     child.replacement = replacement;
     this.children.push(child);

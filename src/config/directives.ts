@@ -767,7 +767,8 @@ def({
 def({
   name: "WSGIDaemonProcess", contexts: SV, wsgiWords: true, minArgs: 1, maxArgs: INF,
   syntax: "WSGIDaemonProcess name [option=value] ...",
-  doc: "Defines a daemon process group: `processes` child Node processes (default 1) with `threads` requests in flight each (default 15), selected by WSGIProcessGroup or `process-group=`. The name must be unique in the server. Options, as mod_wsgi's: processes, threads, maximum-requests, restart-interval, inactivity-timeout, request-timeout, interrupt-timeout, graceful-timeout (15), eviction-timeout, shutdown-timeout (5), deadlock-timeout (300), startup-timeout, queue-timeout, connect-timeout (15), socket-timeout (Timeout), response-socket-timeout, listen-backlog (100), display-name, home, user, group, supplementary-groups, umask, lang, locale, memory-limit, virtual-memory-limit, cpu-time-limit, cpu-priority, stack-size, send-buffer-size, receive-buffer-size, header-buffer-size, response-buffer-size, script-user, script-group, socket-user, server-metrics; python-home, python-path, python-eggs, switch-interval and chroot are accepted for compatibility. Any other option is an error. An explicit `processes=` (even 1) makes `wsgi.multiprocess` true. `maximum-requests=N` hands each process at most N requests (then it finishes them and is replaced; see [groups.md](../groups.md) for each recycling reason).",
+  doc: "Defines a daemon process group: `processes` child Node processes (default 1) with `threads` requests in flight each (default 15), selected by WSGIProcessGroup or `process-group=`. The name must be unique in the server. Options, as mod_wsgi's: processes, threads, maximum-requests, restart-interval, inactivity-timeout, request-timeout, interrupt-timeout, graceful-timeout (15), eviction-timeout, shutdown-timeout (5), deadlock-timeout (300), startup-timeout, queue-timeout, connect-timeout (15), socket-timeout (Timeout), response-socket-timeout, listen-backlog (100), display-name, home, user, group, supplementary-groups, umask, lang, locale, memory-limit, virtual-memory-limit, cpu-time-limit, cpu-priority, stack-size, send-buffer-size, receive-buffer-size, header-buffer-size, response-buffer-size, script-user, script-group, socket-user, server-metrics; python-home, python-path, python-eggs, switch-interval and chroot are accepted for compatibility. Any other option is an error. An explicit `processes=` (even 1) makes `wsgi.multiprocess` true. `maximum-requests=N` hands each process at most N requests (then it finishes them and is replaced; see [groups.md](../groups.md) for each recycling reason). " +
+    "The process options apply before the application loads: `umask`, `supplementary-groups` (as root: the process's gid and these groups; the child drops privileges itself), `cpu-priority` (nice value), `virtual-memory-limit` (RLIMIT_AS through util-linux `prlimit`; 0 or at least 2 GiB, as V8 reserves that much address space), `socket-user` (as root: owner of each process's socket file). `script-user=`/`script-group=`: a script whose file or directory is not owned by that user (group), or is writable by others, is refused with 403 and mod_wsgi's reason in the error log. `stack-size`, `send-buffer-size`, `receive-buffer-size`, `response-flush-delay` and `server-metrics` have no effect in nodewsgi and say so with a notice (see [groups.md](../groups.md#daemon-process-groups)).",
   apply(scope, [name, ...opts]) {
     if (name!.includes("=")) throw badArgs(`the first argument is the group name, got '${name}'`);
     const prev = scope.config.daemonProcesses.get(name!);
@@ -1695,6 +1696,8 @@ function applyDaemonOption(spec: DaemonProcessSpec, word: string, scope: ApplySc
     if (minNonZero !== undefined && n !== 0 && n < minNonZero) throw badValue(`${k} must be 0 or at least ${minNonZero}, got ${n}`);
     spec[field] = n;
     if (key === "processes") spec.processesExplicit = true;
+    noticeIfNoEffect(key, scope);
+    if (key === "virtual-memory-limit") checkVirtualMemoryLimit(n);
     return;
   }
   switch (key) {
@@ -1723,9 +1726,32 @@ function applyDaemonOption(spec: DaemonProcessSpec, word: string, scope: ApplySc
       spec.umask = parseInt(v, 8);
       return;
     case "switch-interval": spec.switchInterval = parseNumber(v, "switch-interval"); return;
-    case "server-metrics": spec.serverMetrics = parseFlag(v, "server-metrics"); return;
+    case "server-metrics": spec.serverMetrics = parseFlag(v, "server-metrics"); noticeIfNoEffect(key, scope); return;
     case "chroot": scope.notice("WSGIDaemonProcess: chroot= is ignored"); return;
-    case "response-flush-delay": parseInteger(v, k, 0); return;
+    case "response-flush-delay": parseInteger(v, k, 0); noticeIfNoEffect(key, scope); return;
+  }
+}
+
+/** Options mod_wsgi has that mean nothing for a Node process: accepted (configurations move over), but said so. */
+const DAEMON_NO_EFFECT: Readonly<Record<string, string>> = {
+  "stack-size": "there are no request threads (requests run on the event loop of a process's isolates); V8's --stack-size is a different limit",
+  "send-buffer-size": "Node cannot set SO_SNDBUF on a Unix socket; the daemon socket's buffers are the system's defaults",
+  "receive-buffer-size": "Node cannot set SO_RCVBUF on a Unix socket; the daemon socket's buffers are the system's defaults",
+  "response-flush-delay": "responses are written as the application yields them, never held back to be coalesced",
+  "server-metrics": "nodewsgi has no mod_wsgi.server_metrics() for applications to call",
+};
+
+function noticeIfNoEffect(key: string, scope: ApplyScope): void {
+  const why = DAEMON_NO_EFFECT[key];
+  if (why !== undefined) scope.notice(`WSGIDaemonProcess: ${key}= has no effect in nodewsgi: ${why}`);
+}
+
+/** Below this a Node process cannot start at all (V8 reserves its heap's address range up front). */
+export const MIN_VIRTUAL_MEMORY_LIMIT = 2 * 1024 * 1024 * 1024;
+
+function checkVirtualMemoryLimit(n: number): void {
+  if (n !== 0 && n < MIN_VIRTUAL_MEMORY_LIMIT) {
+    throw badValue(`virtual-memory-limit must be 0 or at least ${MIN_VIRTUAL_MEMORY_LIMIT} (2 GiB): V8 reserves more address space than that before an application loads, so a smaller limit would stop the process from starting; use memory-limit= to bound resident memory`);
   }
 }
 

@@ -17,9 +17,10 @@ import { textOf } from "../engine/byte-string";
 import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
 import { LayoutTable } from "./environ-codec";
 import { CreditWindow } from "./credit-window";
+import { applyProcessInit, type ProcessInit } from "./process-setup";
 
 /** Passed by the supervisor in NODEWSGI_DAEMON_INIT. */
-export interface ChildInit {
+export interface ChildInit extends ProcessInit {
   group: string;
   socketPath: string;
   /** The group's `threads`: requests this process may run at once. */
@@ -328,6 +329,15 @@ function beginShutdown(): void {
 function main(): void {
   const init = JSON.parse(process.env.NODEWSGI_DAEMON_INIT ?? "{}") as ChildInit;
   delete process.env.NODEWSGI_DAEMON_INIT;
+  try {
+    applyProcessInit(init);
+  } catch (err) {
+    // As mod_wsgi: a daemon process that cannot take on its credentials does not run.
+    childLog.log("alert", "wsgi", `mod_wsgi (pid=${process.pid}): Unable to set up daemon process '${init.group}': ${(err as Error).message}`);
+    process.exitCode = 1;
+    setImmediate(() => process.exit(1));
+    return;
+  }
   if (init.displayName) {
     try {
       process.title = init.displayName;

@@ -32,6 +32,8 @@ import { ClientRelay } from "./credit-window";
 import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { NodewsgiError } from "../errors";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
+import { applyCpuPriority, chownSocket, resolveProcessSetup, type ProcessSetup } from "./process-setup";
+import { scriptOwnerCheck, type ScriptOwnerCheck } from "./script-owner";
 
 export interface DaemonGroupOptions {
   /** Directory for this group's sockets; created 0700 if missing. */
@@ -172,6 +174,10 @@ export class DaemonGroup implements ApplicationHost {
   private readonly childModule: string;
   private readonly uid?: number;
   private readonly gid?: number;
+  /** umask, supplementary groups, cpu-priority, virtual-memory-limit, socket-user (process-setup.ts). */
+  private readonly setup: ProcessSetup;
+  /** script-user/script-group (null: neither set, nothing to check). */
+  private readonly ownerCheck: ScriptOwnerCheck | null;
   /** Restarts of the whole group for a touched script (mod_wsgi.daemon_restarts is per request). */
   readonly multiprocess: boolean;
   readonly multithread: boolean;
@@ -231,6 +237,8 @@ export class DaemonGroup implements ApplicationHost {
     const ids = resolveIds(spec, log);
     if (ids.uid !== undefined) this.uid = ids.uid;
     if (ids.gid !== undefined) this.gid = ids.gid;
+    this.setup = resolveProcessSetup(spec, ids, lookup, log);
+    this.ownerCheck = scriptOwnerCheck(spec);
     fs.mkdirSync(options.socketDir, { recursive: true, mode: 0o700 });
     fs.chmodSync(options.socketDir, 0o700);
     // A child running as another user must be able to create its socket there.
@@ -281,9 +289,22 @@ export class DaemonGroup implements ApplicationHost {
       resolve();
       return;
     }
+    if (this.ownerCheck !== null && this.refuseScript(req, sink)) {
+      resolve();
+      return;
+    }
     this.start();
     if (this.options.scriptReloading !== false) this.checkScriptTouched(req);
     new Exchange(this, req, body, sink, resolve).begin();
+  }
+
+  /** script-user/script-group not satisfied: 403 and mod_wsgi's log line, before any process is involved. */
+  private refuseScript(req: AppRequest, sink: ResponseSink): boolean {
+    const why = this.ownerCheck!(req.script);
+    if (why === null) return false;
+    this.log.log("error", "wsgi", `${req.logPrefix}${why}: ${textOf(req.script)}`);
+    if (!sink.aborted) sendServerErrorPage(sink, 403, { method: req.method });
+    return true;
   }
 
   async preload(script: string, callable: string, applicationGroup: string): Promise<void> {
@@ -469,19 +490,21 @@ export class DaemonGroup implements ApplicationHost {
   private spawn(replacement: boolean): void {
     const spec = this.spec;
     const socketPath = path.join(this.options.socketDir, `c${++this.seq}.sock`);
-    const init: ChildInit = { group: this.name, socketPath, threads: this.threads };
+    const init: ChildInit = { group: this.name, socketPath, threads: this.threads, ...this.setup.init };
     if (spec.displayName) init.displayName = spec.displayName === "%{GROUP}" ? `(wsgi:${this.name})` : spec.displayName;
     const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), NODEWSGI_DAEMON_INIT: JSON.stringify(init) };
     if (spec.lang) env.LANG = spec.lang;
     if (spec.locale) env.LC_ALL = spec.locale;
     let proc: ChildProcess;
     try {
+      const ids = this.setup.forkIds;
       proc = fork(this.childModule, [], {
         execArgv: [],
+        ...this.setup.exec,
         env,
         ...(spec.home ? { cwd: spec.home } : {}),
-        ...(this.uid !== undefined ? { uid: this.uid } : {}),
-        ...(this.gid !== undefined ? { gid: this.gid } : {}),
+        ...(ids.uid !== undefined ? { uid: ids.uid } : {}),
+        ...(ids.gid !== undefined ? { gid: ids.gid } : {}),
         stdio: ["ignore", "inherit", "inherit", "ipc"],
       });
     } catch (err) {
@@ -490,6 +513,7 @@ export class DaemonGroup implements ApplicationHost {
       this.ensureCapacity();
       return;
     }
+    applyCpuPriority(this.setup, proc.pid, this.log);
     // maximum-requests is the same for every process, as in mod_wsgi (no random spread).
     const child = new DaemonChild(proc, socketPath);
     child.replacement = replacement;
@@ -523,6 +547,7 @@ export class DaemonGroup implements ApplicationHost {
       }
       case "listening":
         if (child.state !== "starting") return;
+        chownSocket(this.setup, child.socketPath, this.log);
         this.connect(child);
         return;
     }
@@ -1157,7 +1182,7 @@ function resolveIds(spec: DaemonProcessSpec, log: ErrorLog): { uid?: number; gid
   return out;
 }
 
-function lookup(file: string, name: string): string[] | null {
+export function lookup(file: string, name: string): string[] | null {
   if (/^#?\d+$/.test(name)) {
     const n = name.replace("#", "");
     return ["", "", n, n];

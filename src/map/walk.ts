@@ -36,8 +36,12 @@ interface CachedStat {
 
 const statCache = new Map<string, CachedStat>();
 
-/** fs.statSync through the short-lived cache; `code` is the errno code of a failure other than ENOENT. */
-function cachedStat(p: string): { stat: fs.Stats | undefined; code: string | undefined } {
+/**
+ * fs.statSync through the short-lived cache; `code` is the errno code of a failure other than
+ * ENOENT. `p` is a byte string, as the mapper's paths (the daemon groups' script-user check
+ * reuses the walk's stat of the script through this).
+ */
+export function cachedStat(p: string): { stat: fs.Stats | undefined; code: string | undefined } {
   const now = Date.now();
   const hit = statCache.get(p);
   if (hit !== undefined && now - hit.at < STAT_TTL_MS) return hit;

@@ -59,6 +59,26 @@ function expectedScenarios() {
 }
 
 /** Build the scenario's file tree and configuration text; returns {root, srv, configText}. */
+/** Whether a scenario can be laid out here: `owners` needs root (chown). */
+function canPrepare(exp) {
+  return exp.owners === undefined || (typeof process.getuid === "function" && process.getuid() === 0);
+}
+
+/** A scenario's `modes` (path -> octal string) and `owners` (path -> "user", ":group" or "user:group"), as refrun.py applies them. */
+function applyOwners(root, exp) {
+  for (const [rel, mode] of Object.entries(exp.modes ?? {})) fs.chmodSync(path.join(root, rel), parseInt(mode, 8));
+  for (const [rel, spec] of Object.entries(exp.owners ?? {})) {
+    const [user, group] = spec.split(":");
+    fs.chownSync(path.join(root, rel), user ? idFrom("/etc/passwd", user) : -1, group ? idFrom("/etc/group", group) : -1);
+  }
+}
+
+function idFrom(file, name) {
+  const line = fs.readFileSync(file, "utf8").split("\n").find((l) => l.split(":")[0] === name);
+  if (!line) throw new Error(`no ${name} in ${file}`);
+  return Number(line.split(":")[2]);
+}
+
 function prepare(exp, port = 0) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `nodewsgi-conf-${exp.name}-`));
   const root = path.join(work, "site");
@@ -76,6 +96,7 @@ function prepare(exp, port = 0) {
     const content = spec.startsWith("dump:") ? JS_DUMP(spec.slice(5)) : spec.startsWith("hook:") ? fs.readFileSync(path.join(FIXTURES, "hooks", `${spec.slice(5)}.js`), "utf8") : spec.slice(5);
     fs.writeFileSync(p, content);
   }
+  applyOwners(root, exp);
   const configText = BASE({ srv, root, port }) + exp.config.split("@ROOT@").join(root) + "\n";
   const configFile = path.join(srv, "server.conf");
   fs.writeFileSync(configFile, configText);
@@ -241,4 +262,4 @@ async function replay(port, root, req) {
   return got;
 }
 
-module.exports = { JS_DUMP, FIXTURES, expectedScenarios, prepare, replay, compare, rawRequest, send, parseResponse };
+module.exports = { JS_DUMP, FIXTURES, expectedScenarios, canPrepare, prepare, replay, compare, rawRequest, send, parseResponse };

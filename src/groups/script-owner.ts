@@ -1,0 +1,101 @@
+/**
+ * WSGIDaemonProcess script-user= / script-group=: a request may run a script in the group only
+ * when the script file, and the directory holding it, belong to that user (group) and cannot be
+ * changed by anyone else. mod_wsgi checks this before it contacts the daemon, answers 403, and
+ * logs why (the messages below are its own, followed by `: ` and the script's path).
+ *
+ * The check is built once per group, and only for groups with one of the options. Its stats go
+ * through the map phase's stat cache (walk.ts): the script's is the one the directory walk just
+ * made, its directory's is made once per STAT_TTL_MS, so a chown or chmod is seen within that
+ * time, as a new or removed file is.
+ */
+import * as fs from "node:fs";
+import type { DaemonProcessSpec } from "../config/model";
+import { cachedStat } from "../map/walk";
+
+/** Why the script (a byte string, as AppRequest.script) may not run here (a log line without the path), or null when it may. */
+export type ScriptOwnerCheck = (script: string) => string | null;
+
+const S_IWGRP = 0o020;
+const S_IWOTH = 0o002;
+
+export function scriptOwnerCheck(spec: DaemonProcessSpec): ScriptOwnerCheck | null {
+  if (spec.scriptUser !== undefined) return (script) => checkUser(spec.scriptUser!, script);
+  if (spec.scriptGroup !== undefined) return (script) => checkGroup(spec.scriptGroup!, script);
+  return null;
+}
+
+function checkUser(required: string, script: string): string | null {
+  const st = statOrNull(script);
+  if (st === null) return "User information not available for WSGI script file";
+  const owner = nameOf("/etc/passwd", st.uid);
+  if (owner === null) return `Couldn't determine owner of WSGI script file, uid=${st.uid}`;
+  if (owner !== required) return `Owner of WSGI script file does not match required user for daemon process, user=${owner}`;
+  if (st.mode & S_IWGRP) return "WSGI script file is writable to group";
+  if (st.mode & S_IWOTH) return "WSGI script file is writable to world";
+  const dir = statOrNull(parentOf(script));
+  if (dir === null) return "Unable to stat parent directory of WSGI script";
+  const dirOwner = nameOf("/etc/passwd", dir.uid);
+  if (dirOwner === null) return `Couldn't determine owner of parent directory of WSGI script file, uid=${dir.uid}`;
+  if (dirOwner !== required) return `Owner of parent directory of WSGI script file does not match required user for daemon process, user=${dirOwner}`;
+  if (dir.mode & S_IWOTH) return "Parent directory of WSGI script file is writable to world";
+  if (dir.mode & S_IWGRP) return "Parent directory of WSGI script file is writable to group";
+  return null;
+}
+
+function checkGroup(required: string, script: string): string | null {
+  const st = statOrNull(script);
+  if (st === null) return "Group information not available for WSGI script file";
+  const group = nameOf("/etc/group", st.gid);
+  if (group === null) return `Couldn't determine group of WSGI script file, gid=${st.gid}`;
+  if (group !== required) return `Group of WSGI script file does not match required group for daemon process, group=${group}`;
+  if (st.mode & S_IWOTH) return "WSGI script file is writable to world";
+  const dir = statOrNull(parentOf(script));
+  if (dir === null) return "Unable to stat parent directory of WSGI script";
+  const dirGroup = nameOf("/etc/group", dir.gid);
+  if (dirGroup === null) return `Couldn't determine group of parent directory of WSGI script file, gid=${dir.gid}`;
+  if (dirGroup !== required) return `Group of parent directory of WSGI script file does not match required group for daemon process, group=${dirGroup}`;
+  if (dir.mode & S_IWOTH) return "Parent directory of WSGI script file is writable to world";
+  return null;
+}
+
+function statOrNull(p: string): fs.Stats | null {
+  return cachedStat(p).stat ?? null;
+}
+
+/**
+ * Id to name through the passwd or group file (getpwuid/getgrgid without NSS modules), read
+ * again when its mtime changed, looked at no more than once a second.
+ */
+const names = new Map<string, { mtimeMs: number; seenAt: number; byId: Map<number, string> }>();
+const RECHECK_MS = 1000;
+
+function nameOf(file: string, id: number): string | null {
+  const now = Date.now();
+  let entry = names.get(file);
+  if (entry === undefined || now - entry.seenAt >= RECHECK_MS) {
+    let mtimeMs: number;
+    try {
+      mtimeMs = fs.statSync(file).mtimeMs;
+    } catch {
+      return null;
+    }
+    if (entry === undefined || entry.mtimeMs !== mtimeMs) {
+      const byId = new Map<number, string>();
+      for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+        const f = line.split(":");
+        const n = Number(f[2]);
+        if (f.length >= 3 && f[0] && f[2] !== "" && Number.isInteger(n) && !byId.has(n)) byId.set(n, f[0]);
+      }
+      entry = { mtimeMs, seenAt: now, byId };
+      names.set(file, entry);
+    } else entry.seenAt = now;
+  }
+  return entry.byId.get(id) ?? null;
+}
+
+/** The directory holding the script. */
+function parentOf(script: string): string {
+  const i = script.lastIndexOf("/");
+  return i <= 0 ? "/" : script.slice(0, i);
+}

@@ -245,3 +245,14 @@ describe("daemon eviction-timeout", () => {
     assert.equal((await get(port, "/evict")).status, 200);
   });
 });
+
+describe("daemon lifecycle options at load", () => {
+  it("interrupt-timeout without request-timeout is a notice naming the file, the line and the group", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-lifecycle-conf-"));
+    const file = path.join(dir, "site.conf");
+    fs.writeFileSync(file, "ServerName localhost\nListen 127.0.0.1:0\nWSGIDaemonProcess a interrupt-timeout=5\nWSGIDaemonProcess b interrupt-timeout=5 request-timeout=3\n");
+    const notices = loadConfig(file).notices;
+    assert.deepEqual(notices, [`${file}:3: WSGIDaemonProcess a: interrupt-timeout has no effect in nodewsgi without request-timeout (it applies to a request past request-timeout)`]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -774,6 +774,7 @@ def({
     if (prev) throw badValue(`name '${name}' duplicates the WSGIDaemonProcess at ${prev.where.file}:${prev.where.line}`);
     const spec = defaultDaemonSpec(name!, scope.where);
     for (const o of opts) applyDaemonOption(spec, o, scope);
+    noticeLifecycleWithoutEffect(spec, scope);
     scope.config.daemonProcesses.set(name!, spec);
   },
 });
@@ -1726,6 +1727,13 @@ function applyDaemonOption(spec: DaemonProcessSpec, word: string, scope: ApplySc
     case "server-metrics": spec.serverMetrics = parseFlag(v, "server-metrics"); return;
     case "chroot": scope.notice("WSGIDaemonProcess: chroot= is ignored"); return;
     case "response-flush-delay": parseInteger(v, k, 0); return;
+  }
+}
+
+/** Lifecycle options that depend on another one which is off: said at load, not ignored silently. */
+function noticeLifecycleWithoutEffect(spec: DaemonProcessSpec, scope: ApplyScope): void {
+  if (spec.interruptTimeout > 0 && spec.requestTimeout === 0) {
+    scope.notice(`WSGIDaemonProcess ${spec.name}: interrupt-timeout has no effect in nodewsgi without request-timeout (it applies to a request past request-timeout)`);
   }
 }
 

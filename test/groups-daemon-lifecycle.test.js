@@ -29,6 +29,17 @@ exports.application = (environ, start_response) => {
     return { [Symbol.asyncIterator]() { return { next: () => new Promise(() => {}), return: async () => ({ done: true }) }; } };
   }
   if (what === "stuck") return new Promise(() => {}); // never settles, whatever happens
+  if (what === "window") {
+    // Whether a 100 KiB write fits the response window: the write's promise is settled at once
+    // when it does, and only after credit comes back (I/O, not microtasks) when it does not.
+    const write = start_response("200 OK", [["Content-Type", "text/plain"]]);
+    return (async () => {
+      let settled = false;
+      write(Buffer.alloc(100 * 1024, 120)).then(() => (settled = true));
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      return [settled ? "free" : "waited"];
+    })();
+  }
   if (what === "header") {
     const n = Number(environ.HTTP_X_LEN);
     start_response("200 OK", [["Content-Type", "text/plain"], ["X-Big", "v".repeat(n)]]);
@@ -197,6 +208,11 @@ describe("daemon lifecycle options", () => {
     assert.equal((await get(port, "/plain?header", { "x-len": "40000" })).status, 500);
     // The process and its connection go on.
     assert.equal((await get(port, "/hdr")).status, 200);
+  });
+
+  it("response-buffer-size: the response window is that size", async () => {
+    assert.match((await get(port, "/buf?window")).body, /x{102400}waited$/);
+    assert.match((await get(port, "/plain?window")).body, /x{102400}free$/);
   });
 
   it("response-buffer-size: a small window still streams a large response whole", async () => {

@@ -170,7 +170,7 @@ export class Server {
     const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
     if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
     const retired = (async () => {
-      await this.closeSite(old, graceMs);
+      await this.closeSite(old, graceMs, true);
       // Requests of the old site still log into its files until they end.
       if (oldLog !== nextLog) await oldLog?.close();
     })();
@@ -182,10 +182,11 @@ export class Server {
     }
   }
 
-  private closeSite(site: Site, graceMs: number): Promise<void> {
+  /** `evicting`: the site is replaced by a graceful restart, not stopped with the server. */
+  private closeSite(site: Site, graceMs: number, evicting = false): Promise<void> {
     let closed = this.closing.get(site);
     if (!closed) {
-      closed = site.close(graceMs);
+      closed = site.close(graceMs, evicting);
       this.closing.set(site, closed);
     }
     return closed;

@@ -141,9 +141,12 @@ export class Site {
     }
   }
 
-  /** Stop the groups: requests in flight get `graceMs` to finish. */
-  async close(graceMs = 10_000): Promise<void> {
-    await Promise.all([this.embedded.close(graceMs), this.daemons.close(graceMs)]);
+  /**
+   * Stop the groups: requests in flight get `graceMs` to finish. `evicting`: a graceful restart
+   * replaced this site (a daemon group's eviction-timeout then applies instead).
+   */
+  async close(graceMs = 10_000, evicting = false): Promise<void> {
+    await Promise.all([this.embedded.close(graceMs), this.daemons.close(graceMs, evicting)]);
   }
 
   private serve(req: IncomingRequest, sink: ResponseSink, result: MapResult): Promise<unknown> | void {

@@ -767,7 +767,7 @@ def({
 def({
   name: "WSGIDaemonProcess", contexts: SV, wsgiWords: true, minArgs: 1, maxArgs: INF,
   syntax: "WSGIDaemonProcess name [option=value] ...",
-  doc: "Defines a daemon process group: `processes` child Node processes (default 1) with `threads` requests in flight each (default 15), selected by WSGIProcessGroup or `process-group=`. The name must be unique in the server. Options, as mod_wsgi's: processes, threads, maximum-requests, restart-interval, inactivity-timeout, request-timeout, interrupt-timeout, graceful-timeout (15), eviction-timeout, shutdown-timeout (5), deadlock-timeout (300), startup-timeout, queue-timeout, connect-timeout (15), socket-timeout (Timeout), response-socket-timeout, listen-backlog (100), display-name, home, user, group, supplementary-groups, umask, lang, locale, memory-limit, virtual-memory-limit, cpu-time-limit, cpu-priority, stack-size, send-buffer-size, receive-buffer-size, header-buffer-size, response-buffer-size, script-user, script-group, socket-user, server-metrics; python-home, python-path, python-eggs, switch-interval and chroot are accepted for compatibility. Any other option is an error. An explicit `processes=` (even 1) makes `wsgi.multiprocess` true. `maximum-requests=N` hands each process at most N requests (then it finishes them and is replaced; see [groups.md](../groups.md) for each recycling reason). " +
+  doc: "Defines a daemon process group: `processes` child Node processes (default 1) with `threads` requests in flight each (default 15), selected by WSGIProcessGroup or `process-group=`. The name must be unique in the server. Options, as mod_wsgi's: processes, threads, maximum-requests, restart-interval, inactivity-timeout, request-timeout, interrupt-timeout, graceful-timeout (15), eviction-timeout, shutdown-timeout (5), deadlock-timeout (300), startup-timeout, queue-timeout, connect-timeout (15), socket-timeout (Timeout), response-socket-timeout, listen-backlog (100), display-name, home, user, group, supplementary-groups, umask, lang, locale, memory-limit, virtual-memory-limit, cpu-time-limit, cpu-priority, stack-size, send-buffer-size, receive-buffer-size, header-buffer-size, response-buffer-size, script-user, script-group, socket-user, server-metrics; python-home, python-path, python-eggs, switch-interval and chroot are accepted for compatibility. Any other option is an error. An explicit `processes=` (even 1) makes `wsgi.multiprocess` true. `maximum-requests=N` hands each process at most N requests (then it finishes them and is replaced; see [groups.md](../groups.md) for each recycling reason). `deadlock-timeout` replaces a process whose main event loop has been blocked that long (a heartbeat stops); `interrupt-timeout` (mod_wsgi 6) first aborts just the request past `request-timeout` and keeps the process if the application unwinds within it; `response-socket-timeout` (default `socket-timeout`) gives up a response its client has taken nothing of for that long; `header-buffer-size` (32768) bounds a response header line (a longer one is a 500); `response-buffer-size` is the per-request response window between the process and the front end (256 KiB when 0); `eviction-timeout` is the old processes' drain time on a graceful restart (SIGHUP) instead of the server's. " +
     "The process options apply before the application loads: `umask`, `supplementary-groups` (as root: the process's gid and these groups; the child drops privileges itself), `cpu-priority` (nice value), `virtual-memory-limit` (RLIMIT_AS through util-linux `prlimit`; 0 or at least 2 GiB, as V8 reserves that much address space), `socket-user` (as root: owner of each process's socket file). `script-user=`/`script-group=`: a script whose file or directory is not owned by that user (group), or is writable by others, is refused with 403 and mod_wsgi's reason in the error log. `stack-size`, `send-buffer-size`, `receive-buffer-size`, `response-flush-delay` and `server-metrics` have no effect in nodewsgi and say so with a notice (see [groups.md](../groups.md#daemon-process-groups)).",
   apply(scope, [name, ...opts]) {
     if (name!.includes("=")) throw badArgs(`the first argument is the group name, got '${name}'`);
@@ -775,6 +775,7 @@ def({
     if (prev) throw badValue(`name '${name}' duplicates the WSGIDaemonProcess at ${prev.where.file}:${prev.where.line}`);
     const spec = defaultDaemonSpec(name!, scope.where);
     for (const o of opts) applyDaemonOption(spec, o, scope);
+    noticeLifecycleWithoutEffect(spec, scope);
     scope.config.daemonProcesses.set(name!, spec);
   },
 });
@@ -1752,6 +1753,13 @@ export const MIN_VIRTUAL_MEMORY_LIMIT = 2 * 1024 * 1024 * 1024;
 function checkVirtualMemoryLimit(n: number): void {
   if (n !== 0 && n < MIN_VIRTUAL_MEMORY_LIMIT) {
     throw badValue(`virtual-memory-limit must be 0 or at least ${MIN_VIRTUAL_MEMORY_LIMIT} (2 GiB): V8 reserves more address space than that before an application loads, so a smaller limit would stop the process from starting; use memory-limit= to bound resident memory`);
+  }
+}
+
+/** Lifecycle options that depend on another one which is off: said at load, not ignored silently. */
+function noticeLifecycleWithoutEffect(spec: DaemonProcessSpec, scope: ApplyScope): void {
+  if (spec.interruptTimeout > 0 && spec.requestTimeout === 0) {
+    scope.notice(`WSGIDaemonProcess ${spec.name}: interrupt-timeout has no effect in nodewsgi without request-timeout (it applies to a request past request-timeout)`);
   }
 }
 

@@ -26,6 +26,10 @@ export interface ChildInit extends ProcessInit {
   /** The group's `threads`: requests this process may run at once. */
   threads: number;
   displayName?: string;
+  /** deadlock-timeout: send a heartbeat this often (ms) while the event loop runs. */
+  heartbeatMs?: number;
+  /** response-buffer-size: the per-request response credit window (default WINDOW). */
+  responseWindow?: number;
 }
 
 /** Messages from the supervisor. */
@@ -36,6 +40,7 @@ export type ToChild =
 /** Messages to the supervisor. */
 export type FromChild =
   | { t: "listening" }
+  | { t: "beat" }
   | { t: "preloaded"; id: number; ok: boolean }
   | { t: "log"; level: LogLevel; module: string; message: string; tid?: number };
 
@@ -131,7 +136,7 @@ class WireSink extends CreditWindow implements ResponseSink {
     private readonly link: Link,
     private readonly onEnd: () => void,
   ) {
-    super(WINDOW);
+    super(responseWindow);
   }
 
   onAbort(cb: () => void): void {
@@ -198,6 +203,10 @@ interface Running {
   sink: WireSink;
   bodyDone: boolean;
   responseDone: boolean;
+  /** Its dispatch is over (the application returned, or unwound after an abort). */
+  over: boolean;
+  /** Set by INTERRUPT: runs when the dispatch is over. */
+  onOver: (() => void) | null;
 }
 
 /** The one connection from the supervisor, carrying every request sent to this process. */
@@ -235,13 +244,32 @@ class Link {
     if (r.bodyDone && r.responseDone && this.running.get(id) === r) this.running.delete(id);
   }
 
+  /**
+   * interrupt-timeout: the request ran past request-timeout. It is aborted as if its client had
+   * gone (the application's close() and abort callbacks run), and INTERRUPTED tells the
+   * supervisor when its dispatch is over: only then is its thread free. A request already over
+   * (or unknown) is answered at once.
+   */
+  private interrupt(id: number): void {
+    const r = this.running.get(id);
+    const answer = (): void => this.out.empty(Frame.Interrupted, id);
+    if (r === undefined || r.over) {
+      answer();
+      return;
+    }
+    this.running.delete(id);
+    r.onOver = answer;
+    r.sink.abort();
+    r.body.end();
+  }
+
   private onFrame(type: number, id: number, payload: Buffer): void {
     switch (type) {
       case Frame.Head: {
         const wire = decodeHead(payload, this.layouts);
         const req = wire.req;
         req.environ.push("mod_wsgi.daemon_start", nowMicros());
-        const r: Running = { body: null as unknown as WireBody, sink: null as unknown as WireSink, bodyDone: false, responseDone: false };
+        const r: Running = { body: null as unknown as WireBody, sink: null as unknown as WireSink, bodyDone: false, responseDone: false, over: false, onOver: null };
         r.body = new WireBody(wire.declaredLength, wire.chunked, id, this);
         r.sink = new WireSink(id, this, () => {
           r.responseDone = true;
@@ -252,6 +280,8 @@ class Link {
         const s = r.sink;
         const done = (): void => {
           active--;
+          r.over = true;
+          r.onOver?.();
           if (!s.ended && !s.aborted) s.destroy();
           maybeExit();
         };
@@ -288,6 +318,9 @@ class Link {
         r.body.end();
         return;
       }
+      case Frame.Interrupt:
+        this.interrupt(id);
+        return;
       default:
         throw new Error(`unexpected frame type ${type}`);
     }
@@ -295,6 +328,8 @@ class Link {
 }
 
 let active = 0;
+/** Bytes of one response the application may have unacknowledged (response-buffer-size). */
+let responseWindow = WINDOW;
 let shuttingDown = false;
 let server: net.Server | null = null;
 const links = new Set<Link>();
@@ -326,6 +361,15 @@ function beginShutdown(): void {
   setImmediate(maybeExit);
 }
 
+/**
+ * deadlock-timeout: one message per interval while this process's main event loop turns; the
+ * supervisor replaces the process when they stop (its loop is blocked). Unref'd: it never keeps
+ * an exiting process alive.
+ */
+function startHeartbeat(ms: number): void {
+  setInterval(() => send({ t: "beat" }), ms).unref();
+}
+
 function main(): void {
   const init = JSON.parse(process.env.NODEWSGI_DAEMON_INIT ?? "{}") as ChildInit;
   delete process.env.NODEWSGI_DAEMON_INIT;
@@ -350,6 +394,8 @@ function main(): void {
   childLog.stderrWrite = routeStdio((line) => childLog.log("error", "wsgi", line)).stderrWrite;
   const host = createDaemonHost(childLog, init.threads);
   hostRef = host;
+  if (init.responseWindow) responseWindow = init.responseWindow;
+  if (init.heartbeatMs) startHeartbeat(init.heartbeatMs);
 
   process.on("uncaughtException", (err) => {
     childLog.log("error", "wsgi", `daemon ${init.group}: uncaught exception: ${err && (err as Error).stack ? (err as Error).stack : String(err)}`);

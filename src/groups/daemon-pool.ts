@@ -89,8 +89,9 @@ export class DaemonPool implements ApplicationHost {
     await Promise.all(targets.map((g) => g.preload(script, callable, applicationGroup)));
   }
 
-  async close(graceMs: number): Promise<void> {
-    await Promise.all([...this.groups.values()].map((g) => g.close(graceMs)));
+  /** `evicting`: a graceful restart (each group's eviction-timeout applies, DaemonGroup.close). */
+  async close(graceMs: number, evicting = false): Promise<void> {
+    await Promise.all([...this.groups.values()].map((g) => g.close(graceMs, evicting)));
     fs.rmSync(this.socketDir, { recursive: true, force: true });
   }
 }

@@ -4,9 +4,10 @@
  *
  * Every frame is `[u8 type][u32 LE request id][u32 LE payload length][payload]`:
  *
- *   supervisor -> child:  HEAD (packed AppRequest), BODY*, BODY_END, ABORT, RESP_CREDIT
+ *   supervisor -> child:  HEAD (packed AppRequest), BODY*, BODY_END, ABORT, RESP_CREDIT,
+ *                         INTERRUPT
  *   child -> supervisor:  RESP_HEAD (status, reason, headers), RESP_BODY*, RESP_END,
- *                         RESP_ABORT, BODY_CREDIT
+ *                         RESP_ABORT, BODY_CREDIT, INTERRUPTED
  *
  * Flow control is per request, as the worker group's window: a sender may have at most WINDOW
  * bytes of one request's data (request body one way, response body the other) that the other
@@ -36,6 +37,11 @@ export const enum Frame {
   Abort = 4,
   /** Response bytes the front end has passed on: the child may send that many more. */
   RespCredit = 5,
+  /**
+   * interrupt-timeout: abort this request, which has run past request-timeout, and answer
+   * INTERRUPTED once the application has unwound (its dispatch is over).
+   */
+  Interrupt = 6,
   RespHead = 10,
   RespBody = 11,
   RespEnd = 12,
@@ -43,6 +49,8 @@ export const enum Frame {
   RespAbort = 13,
   /** Request body bytes the application has consumed: the front end may send that many more. */
   BodyCredit = 14,
+  /** The interrupted request's application has unwound: its thread is free again. */
+  Interrupted = 15,
 }
 
 /** Bytes of one request's data either way that may be in flight without a credit. */

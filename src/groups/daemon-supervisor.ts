@@ -19,7 +19,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { fork, type ChildProcess } from "node:child_process";
 import type { ApplicationHost, AppRequest } from "./types";
-import type { RequestBody, ResponseSink } from "../http/types";
+import type { HeaderPair, RequestBody, ResponseSink } from "../http/types";
 import { writeErrorHead, writeHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
@@ -75,6 +75,10 @@ class DaemonChild {
   /** The connection carrying its requests; null until connected (and after it broke). */
   link: Link | null = null;
   readonly timers = new Set<NodeJS.Timeout>();
+  /** deadlock-timeout: a heartbeat arrived since the last check, when the last one did, the checking timer. */
+  heard = false;
+  lastHeard = 0;
+  watchdog: NodeJS.Timeout | null = null;
   inactivityTimer: NodeJS.Timeout | null = null;
   readonly pendingPreloads = new Map<number, () => void>();
   exited: Promise<void>;
@@ -117,6 +121,8 @@ class DaemonChild {
   died(): void {
     this.state = "dead";
     this.clearTimers();
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
     this.link?.socket.destroy();
     for (const done of this.pendingPreloads.values()) done();
     this.pendingPreloads.clear();
@@ -136,6 +142,18 @@ const DAEMON_KEYS = new Set([
 function backoffMs(crashes: number): number {
   return crashes <= 0 ? 0 : Math.min(100 * 2 ** (crashes - 1), 10_000);
 }
+
+/**
+ * deadlock-timeout: how often a child's main event loop sends its heartbeat (and the supervisor
+ * checks for it): a quarter of the timeout, at most once a second, so a process is found
+ * blocked between deadlock-timeout and a quarter of it later. One timer per process each side.
+ */
+function heartbeatMs(deadlockTimeout: number): number {
+  return Math.min(1000, (deadlockTimeout * 1000) / 4);
+}
+
+/** header-buffer-size=0: mod_wsgi's own header buffer. */
+const DEFAULT_HEADER_BUFFER = 32768;
 
 /** Default for startup-timeout=0: a child that never comes up must not hold requests forever. */
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
@@ -193,6 +211,13 @@ export class DaemonGroup implements ApplicationHost {
    * times), so a busy multithreaded process is not recycled for one genuine outlier.
    */
   private readonly requestTimeoutMs: number;
+  /**
+   * response-socket-timeout (0: socket-timeout, which 0 makes Apache's Timeout): how long a
+   * response may wait on a client that takes none of it before the request is given up.
+   */
+  readonly responseSocketMs: number;
+  /** header-buffer-size: the longest response header line accepted from a process. */
+  readonly headerLineMax: number;
   /** maximum-requests (0: off). */
   private readonly maxRequests: number;
   /**
@@ -213,6 +238,9 @@ export class DaemonGroup implements ApplicationHost {
     this.runOnce = spec.threads === 1 && spec.maximumRequests === 1;
     this.requestTimeoutMs = spec.requestTimeout > 0 ? spec.requestTimeout * 1000 * (1 + Math.log(Math.max(1, spec.threads))) : 0;
     this.maxRequests = Math.max(0, spec.maximumRequests);
+    const socketTimeout = spec.socketTimeout > 0 ? spec.socketTimeout : options.apacheTimeout ?? 60;
+    this.responseSocketMs = (spec.responseSocketTimeout > 0 ? spec.responseSocketTimeout : socketTimeout) * 1000;
+    this.headerLineMax = spec.headerBufferSize > 0 ? spec.headerBufferSize : DEFAULT_HEADER_BUFFER;
     // `threads` requests ahead: the process may then retire that many short of its maximum (its
     // replacement came up first), so only when it still serves at least half of it; a run-once
     // process (maximum-requests=1) never has a replacement waiting beside it.
@@ -313,7 +341,12 @@ export class DaemonGroup implements ApplicationHost {
     await Promise.all(this.children.filter((c) => c.state === "ready").map((c) => this.sendPreloads(c)));
   }
 
-  async close(graceMs: number): Promise<void> {
+  /**
+   * Stop the group: its processes finish what they have (SIGTERM) and are killed after
+   * `graceMs`, or after eviction-timeout when non-zero and `evicting` (a graceful restart).
+   */
+  async close(graceMs: number, evicting = false): Promise<void> {
+    graceMs = this.drainMs(graceMs, evicting);
     this.closing = true;
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     if (this.resourceTimer) clearInterval(this.resourceTimer);
@@ -334,6 +367,15 @@ export class DaemonGroup implements ApplicationHost {
     await Promise.all(all.map((c) => c.exited));
     clearTimeout(kill);
     fs.rmSync(this.options.socketDir, { recursive: true, force: true });
+  }
+
+  /**
+   * eviction-timeout: mod_wsgi's drain time for an explicit graceful restart (apachectl
+   * graceful). nodewsgi's graceful restart (SIGHUP) gives the old site's processes the server's
+   * grace period; a group with eviction-timeout gets that instead.
+   */
+  private drainMs(graceMs: number, evicting: boolean): number {
+    return evicting && this.spec.evictionTimeout > 0 ? this.spec.evictionTimeout * 1000 : graceMs;
   }
 
   // ---- scheduling ----
@@ -491,6 +533,8 @@ export class DaemonGroup implements ApplicationHost {
     const spec = this.spec;
     const socketPath = path.join(this.options.socketDir, `c${++this.seq}.sock`);
     const init: ChildInit = { group: this.name, socketPath, threads: this.threads, ...this.setup.init };
+    if (spec.deadlockTimeout > 0) init.heartbeatMs = heartbeatMs(spec.deadlockTimeout);
+    if (spec.responseBufferSize > 0) init.responseWindow = spec.responseBufferSize;
     if (spec.displayName) init.displayName = spec.displayName === "%{GROUP}" ? `(wsgi:${this.name})` : spec.displayName;
     const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), NODEWSGI_DAEMON_INIT: JSON.stringify(init) };
     if (spec.lang) env.LANG = spec.lang;
@@ -545,6 +589,9 @@ export class DaemonGroup implements ApplicationHost {
         done?.();
         return;
       }
+      case "beat":
+        child.heard = true;
+        return;
       case "listening":
         if (child.state !== "starting") return;
         chownSocket(this.setup, child.socketPath, this.log);
@@ -581,6 +628,8 @@ export class DaemonGroup implements ApplicationHost {
     if (child.link === link) child.link = null;
     for (const ex of [...link.exchanges.values()]) ex.linkLost();
     link.exchanges.clear();
+    for (const t of link.interrupts.values()) clearTimeout(t);
+    link.interrupts.clear();
     // Usually it is dying already (the close comes before 'exit'); otherwise the connection
     // broke on a bad frame and the process cannot be reached any more. Its 'exit' respawns it.
     if (child.state === "ready" || child.state === "retiring" || child.state === "starting") child.proc.kill("SIGKILL");
@@ -602,6 +651,7 @@ export class DaemonGroup implements ApplicationHost {
     child.clearTimers();
     child.state = "ready";
     this.startupCrashes = 0;
+    if (this.spec.deadlockTimeout > 0) this.watchDeadlock(child);
     if (this.spec.restartInterval > 0) child.timer(this.spec.restartInterval * 1000, () => this.recycle(child, "restart interval reached"));
     // Spawn before retire: the oldest process waiting for a replacement can stop now.
     const old = this.children.find((c) => c.state === "ready" && c.recycling);
@@ -639,6 +689,33 @@ export class DaemonGroup implements ApplicationHost {
     if (child.state === "ready" && child.recycling) this.noteRecycle(child, "request timeout");
     else this.recycle(child, "request timeout");
     this.retire(child);
+  }
+
+  /**
+   * interrupt-timeout: tell the process to abort request `id` (past request-timeout) and keep
+   * one of its threads taken until it reports the application unwound (unwound()). If it does
+   * not within interrupt-timeout, the process is recycled as a stuck one is without it.
+   */
+  interruptStuck(child: DaemonChild, link: Link, id: number): void {
+    child.inflight++;
+    link.out.empty(Frame.Interrupt, id);
+    const t = setTimeout(() => {
+      link.interrupts.delete(id);
+      this.log.log("error", "wsgi", `mod_wsgi (pid=${child.pid}): Daemon process '${this.name}' did not unwind a request within interrupt-timeout of ${this.spec.interruptTimeout} seconds.`);
+      this.retireStuck(child);
+      this.release(child);
+    }, this.spec.interruptTimeout * 1000);
+    t.unref();
+    link.interrupts.set(id, t);
+  }
+
+  /** INTERRUPTED: the interrupted request's application unwound in time; the process goes on. */
+  unwound(child: DaemonChild, link: Link, id: number): void {
+    const t = link.interrupts.get(id);
+    if (t === undefined) return;
+    clearTimeout(t);
+    link.interrupts.delete(id);
+    this.release(child);
   }
 
   /**
@@ -692,6 +769,37 @@ export class DaemonGroup implements ApplicationHost {
   }
 
   // ---- recycle triggers ----
+
+  /**
+   * deadlock-timeout: mod_wsgi restarts a process whose GIL looks deadlocked. A Node process's
+   * analogue is its main event loop blocked (a synchronous endless loop, a call that never
+   * returns): its heartbeat (daemon-child.ts) stops. Silent for deadlock-timeout, it is killed
+   * (SIGKILL: a blocked loop never runs a SIGTERM handler) and replaced; its requests end as any
+   * dying daemon's do (500 before the headers, a dropped client after).
+   */
+  private watchDeadlock(child: DaemonChild): void {
+    const limitMs = this.spec.deadlockTimeout * 1000;
+    child.lastHeard = Date.now();
+    child.heard = false;
+    child.watchdog = setInterval(() => {
+      const now = Date.now();
+      if (child.heard) {
+        child.heard = false;
+        child.lastHeard = now;
+        return;
+      }
+      if (now - child.lastHeard < limitMs || (child.state !== "ready" && child.state !== "retiring")) return;
+      if (child.watchdog) clearInterval(child.watchdog);
+      child.watchdog = null;
+      this.log.log("info", "wsgi", `mod_wsgi (pid=${child.pid}): Daemon process deadlock timer expired, stopping process '${this.name}'.`);
+      this.noteRecycle(child, "deadlock timeout");
+      child.state = "stopping";
+      child.clearTimers();
+      child.proc.kill("SIGKILL");
+      this.ensureCapacity(true);
+    }, heartbeatMs(this.spec.deadlockTimeout));
+    child.watchdog.unref();
+  }
 
   private checkScriptTouched(req: AppRequest): void {
     const mtime = req.scriptMtimeMs ?? statMtime(req.script);
@@ -749,6 +857,8 @@ export class DaemonGroup implements ApplicationHost {
 class Link {
   readonly out: Outbox;
   readonly exchanges = new Map<number, Exchange>();
+  /** interrupt-timeout: requests interrupted and not yet unwound, with their deadline timers. */
+  readonly interrupts = new Map<number, NodeJS.Timeout>();
   /** Exchanges that owe the child response credit, sent once per turn with the other frames. */
   private readonly owing: Exchange[] = [];
 
@@ -762,8 +872,12 @@ class Link {
     this.out.layouts = new EnvironLayouts();
     const reader = new FrameReader((type, id, payload) => {
       const ex = this.exchanges.get(id);
-      // Frames for a request already finished here (aborted, timed out) are dropped.
-      if (ex === undefined) return;
+      if (ex === undefined) {
+        // Frames for a request already finished here (aborted, timed out) are dropped; one
+        // interrupted (interrupt-timeout) reports here when its application has unwound.
+        if (type === Frame.Interrupted) group.unwound(child, this, id);
+        return;
+      }
       try {
         ex.onFrame(type, payload);
       } catch (err) {
@@ -824,6 +938,8 @@ class Exchange extends ClientRelay<HeldFrame> {
   private replaced = false;
   private bodySent = false;
   private responded = false;
+  /** Sent INTERRUPT (interrupt-timeout), which replaces ABORT. */
+  private interrupted = false;
   private bodyStarted = false;
   /** Request body bytes sent and not yet credited by the child. */
   private bodyUnacked = 0;
@@ -837,6 +953,8 @@ class Exchange extends ClientRelay<HeldFrame> {
   private requestDeadline = Infinity;
   private queueDeadline = Infinity;
   private connectDeadline = Infinity;
+  /** While a write to the client is pushed back: when the request is given up (response-socket-timeout). */
+  private writeDeadline = Infinity;
   /** The earliest of them, so the sweep skips most exchanges with one compare. */
   nextDeadline = Infinity;
 
@@ -879,7 +997,7 @@ class Exchange extends ClientRelay<HeldFrame> {
   }
 
   private recompute(): void {
-    this.nextDeadline = Math.min(this.headerDeadline, this.readDeadline, this.requestDeadline, this.queueDeadline, this.connectDeadline);
+    this.nextDeadline = Math.min(this.headerDeadline, this.readDeadline, this.requestDeadline, this.queueDeadline, this.connectDeadline, this.writeDeadline);
   }
 
   /** Called by the sweep once `nextDeadline` has passed. */
@@ -901,6 +1019,10 @@ class Exchange extends ClientRelay<HeldFrame> {
       }
     }
     if (this.requestDeadline <= now) {
+      if (this.child !== null && this.link !== null && g.spec.interruptTimeout > 0) {
+        this.interrupt(this.child, this.link);
+        return;
+      }
       if (this.child) g.retireStuck(this.child);
       this.fail(504, `Daemon process '${g.name}' request timeout of ${g.spec.requestTimeout} seconds exceeded: ${textOf(this.req.script)}`);
       return;
@@ -913,6 +1035,10 @@ class Exchange extends ClientRelay<HeldFrame> {
         return;
       }
       this.fail(504, `Timeout when reading response headers from daemon process '${g.name}': ${textOf(this.req.script)}`);
+      return;
+    }
+    if (this.writeDeadline <= now) {
+      this.clientStalled();
       return;
     }
     if (this.headersSent && this.readDeadline <= now) {
@@ -1005,6 +1131,11 @@ class Exchange extends ClientRelay<HeldFrame> {
     switch (type) {
       case Frame.RespHead: {
         const h = decodeResponseHead(payload);
+        // No line can be too long in a head smaller than the limit: one compare per request.
+        if (payload.length > this.group.headerLineMax && oversizedHeaderLine(h.headers, this.group.headerLineMax)) {
+          this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+          return;
+        }
         this.headersSent = true;
         if (!sink.aborted) {
           if (h.serverPage && sink.serverError?.(h.status, pageExtraHeaders(h.headers))) this.replaced = true;
@@ -1067,12 +1198,36 @@ class Exchange extends ClientRelay<HeldFrame> {
    */
   protected override onHold(): void {
     this.readDeadline = Infinity;
+    this.writeDeadline = Date.now() + this.group.responseSocketMs;
+    this.recompute();
   }
 
   protected override onResume(): void {
-    if (this.done || this.link === null) return;
-    this.readDeadline = Date.now() + this.group.timeoutMs.socket;
+    this.writeDeadline = Infinity;
+    if (this.done) return;
+    if (this.link !== null) this.readDeadline = Date.now() + this.group.timeoutMs.socket;
     this.recompute();
+  }
+
+  /**
+   * response-socket-timeout: the client took nothing of the response for that long. As
+   * mod_wsgi, the request is given up: the client's connection is closed and the application's
+   * request aborted (detach() sends ABORT unless it had finished).
+   */
+  private clientStalled(): void {
+    this.fail(0, `mod_wsgi (pid=${process.pid}): Failed to proxy response to client: The timeout specified has expired.`);
+  }
+
+  /**
+   * interrupt-timeout: past request-timeout, only this request is interrupted (the child aborts
+   * it) and answered 504 now; its thread stays taken until the application unwinds, and the
+   * process is recycled as without interrupt-timeout only if it does not within that time.
+   */
+  private interrupt(child: DaemonChild, link: Link): void {
+    const g = this.group;
+    g.interruptStuck(child, link, this.id);
+    this.interrupted = true;
+    this.fail(504, `Daemon process '${g.name}' request timeout of ${g.spec.requestTimeout} seconds exceeded: ${textOf(this.req.script)}`);
   }
 
   /** The process's connection broke: 500 before headers (as mod_wsgi answers), a dropped client after. */
@@ -1125,7 +1280,7 @@ class Exchange extends ClientRelay<HeldFrame> {
     if (link !== null) {
       link.exchanges.delete(this.id);
       // The child drops a request it can no longer answer, or whose body will not come.
-      if (!this.responded || !this.bodySent) link.out.empty(Frame.Abort, this.id);
+      if (!this.interrupted && (!this.responded || !this.bodySent)) link.out.empty(Frame.Abort, this.id);
       this.link = null;
     }
     if (this.child) {
@@ -1136,6 +1291,16 @@ class Exchange extends ClientRelay<HeldFrame> {
       this.group.dequeue(this);
     }
   }
+}
+
+/**
+ * header-buffer-size: mod_wsgi reads each `Name: value` line of a daemon's response head into a
+ * buffer of that size (32768 by default), two bytes of which go to the line end and its NUL, so
+ * a longer line cannot be read as one header. True when some line is that long.
+ */
+function oversizedHeaderLine(headers: readonly HeaderPair[], max: number): boolean {
+  for (const [k, v] of headers) if (Buffer.byteLength(k) + 2 + Buffer.byteLength(v) > max - 3) return true;
+  return false;
 }
 
 /** `file`: a script path, a byte string (engine/byte-string.ts). */

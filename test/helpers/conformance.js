@@ -92,8 +92,10 @@ function prepare(exp, port = 0) {
       continue;
     }
     fs.mkdirSync(path.dirname(p), { recursive: true });
-    // `hook:NAME`: a hook script (WSGIAuthUserScript, ...), the JavaScript twin of the Python one httpd ran.
-    const content = spec.startsWith("dump:") ? JS_DUMP(spec.slice(5)) : spec.startsWith("hook:") ? fs.readFileSync(path.join(FIXTURES, "hooks", `${spec.slice(5)}.js`), "utf8") : spec.slice(5);
+    // `hook:NAME`: a hook script (WSGIAuthUserScript, ...), the JavaScript twin of the Python one httpd ran;
+    // `app:NAME`: an application of its own, likewise (apps/NAME.js).
+    const twin = (dir, name) => fs.readFileSync(path.join(FIXTURES, dir, `${name}.js`), "utf8");
+    const content = spec.startsWith("dump:") ? JS_DUMP(spec.slice(5)) : spec.startsWith("hook:") ? twin("hooks", spec.slice(5)) : spec.startsWith("app:") ? twin("apps", spec.slice(4)) : spec.slice(5);
     fs.writeFileSync(p, content);
   }
   applyOwners(root, exp);

@@ -324,7 +324,7 @@ def({
 });
 def({
   name: "Timeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "Timeout seconds", default: "60",
-  doc: "How long a request body may stop arriving before it is answered 408 (the connection is then closed), (as mod_wsgi's socket-timeout default) how long a daemon process may take to answer, and how long a hook script (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript, WSGIDispatchScript) may take before it counts as failed. The main server's value applies to every virtual host. It is also the send timeout of the node:http front end: a connection whose response the client has not read for that long is closed (0: never). The front ends' own idle timeouts bound a client that sends nothing (20 s for a request head on node:http) and, on uWS, one that stops reading (about 10 s, whatever Timeout says).",
+  doc: "How long a request body may stop arriving before it is answered 408 (the connection is then closed), (as mod_wsgi's socket-timeout default) how long a daemon process may take to answer, and how long a hook script (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript, WSGIDispatchScript) may take before it counts as failed. The main server's value applies to every virtual host. The front ends' own idle timeouts bound a client that sends nothing or stops reading (about 10 s for uWS, 20 s for a request head on node:http).",
   apply(scope, [s]) {
     scope.host.timeout = setting(scope, parseInteger(s!, "Timeout", 0));
   },

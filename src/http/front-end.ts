@@ -36,10 +36,10 @@ export interface FrontEnd {
    */
   serverHeader: string;
   /**
-   * Connections as KeepAlive, KeepAliveTimeout, MaxKeepAliveRequests and Timeout ask (set at
+   * Persistent connections as KeepAlive, KeepAliveTimeout and MaxKeepAliveRequests ask (set at
    * start and on a graceful restart). Returns what this front end cannot apply, for a notice.
    */
-  setConnectionPolicy(policy: ConnectionPolicy): string[];
+  setKeepAlive(policy: KeepAlivePolicy): string[];
 }
 
 /** httpd's KeepAliveTimeout default (5 s). */
@@ -47,22 +47,14 @@ export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** httpd's MaxKeepAliveRequests default. */
 export const DEFAULT_MAX_KEEP_ALIVE_REQUESTS = 100;
 
-/** httpd's Timeout default (60 s). */
-export const DEFAULT_SEND_TIMEOUT_MS = 60_000;
-
-/** What the connection directives ask of the front end (server level: it serves every host). */
-export interface ConnectionPolicy {
+/** What the keep-alive directives ask of the front end (server level: it serves every host). */
+export interface KeepAlivePolicy {
   /** KeepAlive: false closes every connection after its response. */
   readonly enabled: boolean;
   /** KeepAliveTimeout, or undefined when not configured (the front end's default). */
   readonly timeoutMs?: number;
   /** MaxKeepAliveRequests (0: unlimited), or undefined when not configured. */
   readonly maxRequests?: number;
-  /**
-   * Timeout: how long a response may wait for a client that does not read it before the
-   * connection is closed (httpd's send timeout), or undefined when not configured.
-   */
-  readonly sendTimeoutMs?: number;
 }
 
 export interface FrontEndOptions {

@@ -5,7 +5,7 @@
  */
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, DEFAULT_SEND_TIMEOUT_MS, type FrontEnd, type FrontEndOptions, type ConnectionPolicy, type ListenAddress, type RequestHandler } from "./front-end";
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, type FrontEnd, type FrontEndOptions, type KeepAlivePolicy, type ListenAddress, type RequestHandler } from "./front-end";
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
@@ -40,8 +40,6 @@ export class NodeFrontEnd implements FrontEnd {
   /** Requests each connection has carried, for MaxKeepAliveRequests. */
   private readonly served = new WeakMap<Socket, number>();
   private keepAliveTimeoutMs = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
-  /** Timeout: a response whose writes wait this long for the client is cut (0: never). */
-  sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS;
   private maxRequestsPerSocket = DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
 
   constructor(
@@ -117,12 +115,11 @@ export class NodeFrontEnd implements FrontEnd {
     });
   }
 
-  setConnectionPolicy(policy: ConnectionPolicy): string[] {
+  setKeepAlive(policy: KeepAlivePolicy): string[] {
     this.keepAliveOff = !policy.enabled;
     // node takes 0 as no timeout at all; httpd's 0 lets the connection go at once.
     this.keepAliveTimeoutMs = Math.max(1, policy.timeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
     this.maxRequestsPerSocket = policy.maxRequests ?? DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
-    this.sendTimeoutMs = policy.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     for (const s of this.bound) s.keepAliveTimeout = this.keepAliveTimeoutMs;
     return [];
   }
@@ -480,39 +477,7 @@ class NodeSink implements ResponseSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.finished || this.headOnly) return true;
-    const ok = this.res.write(chunk);
-    if (!ok) this.watchSend();
-    return ok;
-  }
-
-  /** The response's timer while its writes wait for the client (null: none running). */
-  private sendTimer: NodeJS.Timeout | null = null;
-
-  /**
-   * The client is not reading what was written: like httpd's Timeout on a send, the connection
-   * is closed when the socket takes nothing more for sendTimeoutMs (a drain means it took it all
-   * and restarts the count on the next wait). Only while writes wait: a slow application is not
-   * timed here.
-   */
-  private watchSend(): void {
-    const ms = this.owner.sendTimeoutMs;
-    if (ms <= 0 || this.sendTimer !== null) return;
-    const res = this.res;
-    const stop = (): void => {
-      if (this.sendTimer !== null) clearTimeout(this.sendTimer);
-      this.sendTimer = null;
-      res.off("drain", stop);
-      res.off("finish", stop);
-      res.off("close", stop);
-    };
-    this.sendTimer = setTimeout(() => {
-      stop();
-      res.socket?.destroy();
-    }, ms);
-    this.sendTimer.unref();
-    res.on("drain", stop);
-    res.on("finish", stop);
-    res.on("close", stop);
+    return this.res.write(chunk);
   }
 
   drain(): Promise<void> {
@@ -533,8 +498,6 @@ class NodeSink implements ResponseSink {
     this.finished = true;
     if (chunk && chunk.length > 0 && !this.headOnly) this.res.end(chunk);
     else this.res.end();
-    // What the socket has not taken yet must still go within the send timeout ('finish' stops it).
-    if (this.res.writableNeedDrain || (this.res.socket?.writableLength ?? 0) > 0) this.watchSend();
   }
 
   /**

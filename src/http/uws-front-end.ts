@@ -19,7 +19,7 @@
  * exposed. `NODEWSGI_FRONTEND=node` selects the node:http front end, which has none of these.
  */
 import * as path from "node:path";
-import type { FrontEnd, FrontEndOptions, ConnectionPolicy, ListenAddress, RequestHandler } from "./front-end";
+import type { FrontEnd, FrontEndOptions, KeepAlivePolicy, ListenAddress, RequestHandler } from "./front-end";
 import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
@@ -197,7 +197,7 @@ export class UwsFrontEnd implements FrontEnd {
     for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s);
   }
 
-  setConnectionPolicy(policy: ConnectionPolicy): string[] {
+  setKeepAlive(policy: KeepAlivePolicy): string[] {
     this.keepAliveOff = !policy.enabled;
     // uWS.js has its idle timeout compiled in and no per-connection hook to count requests on.
     const unsupported: string[] = [];

@@ -279,3 +279,22 @@ describe("WSGIDaemonProcess process options that cannot be applied", () => {
     assert.ok(u.err.message.includes(":5: WSGIDaemonProcess bad: unknown socket-user 'no-such-user-here'"), u.err.message);
   });
 });
+
+describe("socket-user", () => {
+  it("chowns only a socket, never what a symlink in its place points to", { skip: process.getuid?.() !== 0 && "needs root" }, () => {
+    const { chownSocket } = require("../dist/groups/process-setup");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-sockuser-"));
+    try {
+      const target = path.join(dir, "precious");
+      fs.writeFileSync(target, "root's");
+      const link = path.join(dir, "c1.sock");
+      fs.symlinkSync(target, link);
+      const lines = [];
+      chownSocket({ socketUid: 65534 }, link, { log: (level, module, msg) => lines.push(`${level} ${msg}`), close() {} });
+      assert.equal(fs.statSync(target).uid, 0, "the symlink's target was given away");
+      assert.match(lines.join("\n"), /alert .*Couldn't change owner of unix domain socket .*not a socket/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -104,7 +104,8 @@ function prlimitExec(spec: DaemonProcessSpec): { execPath: string; execArgv: str
 
 function findOnPath(cmd: string): string | null {
   for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(":")) {
-    if (!dir) continue;
+    // A relative entry would be looked up from wherever the child starts (home=, writable by its user).
+    if (!path.isAbsolute(dir)) continue;
     const p = path.join(dir, cmd);
     try {
       fs.accessSync(p, fs.constants.X_OK);
@@ -126,11 +127,16 @@ export function applyCpuPriority(setup: ProcessSetup, pid: number | undefined, l
   }
 }
 
-/** socket-user: chown the process's listening socket (it is created by the child). */
+/**
+ * socket-user: chown the process's listening socket (it is created by the child). The directory
+ * belongs to the application's user, who could put a symlink where the socket was: lchown never
+ * follows one, and anything but a socket is refused.
+ */
 export function chownSocket(setup: ProcessSetup, socketPath: string, log: ErrorLog): void {
   if (setup.socketUid === undefined) return;
   try {
-    fs.chownSync(socketPath, setup.socketUid, -1);
+    if (!fs.lstatSync(socketPath).isSocket()) throw new Error("not a socket");
+    fs.lchownSync(socketPath, setup.socketUid, -1);
   } catch (err) {
     log.log("alert", "wsgi", `mod_wsgi: Couldn't change owner of unix domain socket '${socketPath}' to uid=${setup.socketUid}: ${(err as Error).message}`);
   }

@@ -150,6 +150,16 @@ describe("daemon lifecycle options", () => {
     assert.equal((await get(port, "/dead")).body, old);
   });
 
+  it("deadlock-timeout: the server's own loop blocked longer than it does not kill a healthy process", async () => {
+    const old = (await get(port, "/dead")).body;
+    // The beats sent meanwhile wait unread on the channel: the silence is this process's.
+    const until = Date.now() + 2500;
+    while (Date.now() < until);
+    await sleep(1500);
+    assert.equal((await get(port, "/dead")).body, old);
+    assert.doesNotMatch(errorLog(), new RegExp(`pid=${old}\\): Daemon process deadlock timer expired`));
+  });
+
   it("interrupt-timeout: a request that unwinds is answered 504 and its process survives", async () => {
     const old = (await get(port, "/intr")).body;
     const r = await get(port, "/intr?hang");

@@ -238,8 +238,10 @@ export class DaemonGroup implements ApplicationHost {
     this.runOnce = spec.threads === 1 && spec.maximumRequests === 1;
     this.requestTimeoutMs = spec.requestTimeout > 0 ? spec.requestTimeout * 1000 * (1 + Math.log(Math.max(1, spec.threads))) : 0;
     this.maxRequests = Math.max(0, spec.maximumRequests);
-    const socketTimeout = spec.socketTimeout > 0 ? spec.socketTimeout : options.apacheTimeout ?? 60;
-    this.responseSocketMs = (spec.responseSocketTimeout > 0 ? spec.responseSocketTimeout : socketTimeout) * 1000;
+    // Only when set: it times a whole pushed-back frame (up to 256 KiB), not each send as
+    // mod_wsgi's per-write default does, so by default it would cut a client that reads slowly
+    // but steadily (below 256 KiB per socket-timeout).
+    this.responseSocketMs = spec.responseSocketTimeout * 1000;
     this.headerLineMax = spec.headerBufferSize > 0 ? spec.headerBufferSize : DEFAULT_HEADER_BUFFER;
     // `threads` requests ahead: the process may then retire that many short of its maximum (its
     // replacement came up first), so only when it still serves at least half of it; a run-once
@@ -779,11 +781,18 @@ export class DaemonGroup implements ApplicationHost {
    */
   private watchDeadlock(child: DaemonChild): void {
     const limitMs = this.spec.deadlockTimeout * 1000;
-    child.lastHeard = Date.now();
+    const periodMs = heartbeatMs(this.spec.deadlockTimeout);
+    // A monotonic clock (a wall-clock step is no silence), and a tick that comes late means this
+    // process's own loop was blocked: the beats sent meanwhile wait unread on the channel, so
+    // the silence is the supervisor's, and the count starts again.
+    child.lastHeard = performance.now();
     child.heard = false;
+    let lastTick = child.lastHeard;
     child.watchdog = setInterval(() => {
-      const now = Date.now();
-      if (child.heard) {
+      const now = performance.now();
+      const late = now - lastTick > 2 * periodMs;
+      lastTick = now;
+      if (child.heard || late) {
         child.heard = false;
         child.lastHeard = now;
         return;
@@ -797,7 +806,7 @@ export class DaemonGroup implements ApplicationHost {
       child.clearTimers();
       child.proc.kill("SIGKILL");
       this.ensureCapacity(true);
-    }, heartbeatMs(this.spec.deadlockTimeout));
+    }, periodMs);
     child.watchdog.unref();
   }
 
@@ -1198,7 +1207,8 @@ class Exchange extends ClientRelay<HeldFrame> {
    */
   protected override onHold(): void {
     this.readDeadline = Infinity;
-    this.writeDeadline = Date.now() + this.group.responseSocketMs;
+    const ms = this.group.responseSocketMs;
+    this.writeDeadline = ms > 0 ? Date.now() + ms : Infinity;
     this.recompute();
   }
 

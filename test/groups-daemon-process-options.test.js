@@ -123,7 +123,8 @@ describe("WSGIDaemonProcess process options", () => {
     };
     if (ROOT) {
       groups.creds = "user=nobody group=nogroup supplementary-groups=www-data,daemon umask=0077 socket-user=www-data";
-      groups.owner = "script-user=nobody";
+      // By uid (#N), named at load as mod_wsgi does.
+      groups.owner = `script-user=#${idOf("/etc/passwd", "nobody")}`;
       groups.ownergrp = "script-group=www-data";
       groups.lowly = "user=nobody group=nogroup home=/tmp";
       if (MEMBER) groups.member = `user=${MEMBER.name} home=/tmp`;
@@ -296,5 +297,15 @@ describe("socket-user", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("script-user / script-group by number", () => {
+  it("a #uid or #gid with no name is refused when the group is made, naming the directive", () => {
+    const { scriptOwnerCheck } = require("../dist/groups/script-owner");
+    const where = { file: "/etc/site.conf", line: 7 };
+    assert.throws(() => scriptOwnerCheck({ name: "g", where, scriptUser: "#987654" }), { code: "E_DAEMON_SCRIPT_OWNER", message: /^\/etc\/site\.conf:7: WSGIDaemonProcess g: Couldn't determine uid from script user\. \(#987654\)$/ });
+    assert.throws(() => scriptOwnerCheck({ name: "g", where, scriptGroup: "#987654" }), { code: "E_DAEMON_SCRIPT_OWNER" });
+    assert.equal(typeof scriptOwnerCheck({ name: "g", where, scriptUser: "#0" }), "function");
   });
 });

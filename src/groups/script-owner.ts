@@ -11,6 +11,7 @@
  */
 import * as fs from "node:fs";
 import type { DaemonProcessSpec } from "../config/model";
+import { NodewsgiError } from "../errors";
 import { cachedStat } from "../map/walk";
 
 /** Why the script (a byte string, as AppRequest.script) may not run here (a log line without the path), or null when it may. */
@@ -20,9 +21,23 @@ const S_IWGRP = 0o020;
 const S_IWOTH = 0o002;
 
 export function scriptOwnerCheck(spec: DaemonProcessSpec): ScriptOwnerCheck | null {
-  if (spec.scriptUser !== undefined) return (script) => checkUser(spec.scriptUser!, script);
-  if (spec.scriptGroup !== undefined) return (script) => checkGroup(spec.scriptGroup!, script);
+  if (spec.scriptUser !== undefined) {
+    const user = requiredName(spec, "/etc/passwd", spec.scriptUser, "Couldn't determine uid from script user.");
+    return (script) => checkUser(user, script);
+  }
+  if (spec.scriptGroup !== undefined) {
+    const group = requiredName(spec, "/etc/group", spec.scriptGroup, "Couldn't determine gid from script group.");
+    return (script) => checkGroup(group, script);
+  }
   return null;
+}
+
+/** The name a file's owner must have: `#N` is a uid (gid), named once here, as mod_wsgi does at load. */
+function requiredName(spec: DaemonProcessSpec, file: string, value: string, unknown: string): string {
+  if (!/^#\d+$/.test(value)) return value;
+  const name = nameOf(file, Number(value.slice(1)));
+  if (name === null) throw new NodewsgiError("E_DAEMON_SCRIPT_OWNER", `${spec.where.file}:${spec.where.line}: WSGIDaemonProcess ${spec.name}: ${unknown} (${value})`);
+  return name;
 }
 
 function checkUser(required: string, script: string): string | null {
@@ -81,8 +96,14 @@ function nameOf(file: string, id: number): string | null {
       return null;
     }
     if (entry === undefined || entry.mtimeMs !== mtimeMs) {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, "utf8");
+      } catch {
+        return null;
+      }
       const byId = new Map<number, string>();
-      for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+      for (const line of text.split("\n")) {
         const f = line.split(":");
         const n = Number(f[2]);
         if (f.length >= 3 && f[0] && f[2] !== "" && Number.isInteger(n) && !byId.has(n)) byId.set(n, f[0]);

@@ -309,3 +309,14 @@ describe("script-user / script-group by number", () => {
     assert.equal(typeof scriptOwnerCheck({ name: "g", where, scriptUser: "#0" }), "function");
   });
 });
+
+describe("user= by a uid with no passwd entry", () => {
+  it("gets its gid alone (setgroups), not initgroups, which would fail at every start", { skip: process.getuid?.() !== 0 && "needs root" }, () => {
+    const { resolveProcessSetup } = require("../dist/groups/process-setup");
+    const spec = { name: "g", where: { file: "f", line: 1 }, user: "#987654", supplementaryGroups: [] };
+    const setup = resolveProcessSetup(spec, { uid: 987654, gid: 987654 }, () => null, { log() {}, close() {} });
+    assert.deepEqual(setup.init.credentials, { uid: 987654, gid: 987654, groups: [987654] });
+    const named = resolveProcessSetup({ ...spec, user: "nobody" }, { uid: 65534, gid: 65534 }, () => null, { log() {}, close() {} });
+    assert.equal(named.init.credentials.initgroups, "nobody");
+  });
+});

@@ -70,7 +70,10 @@ export function resolveProcessSetup(
       // user= without supplementary-groups: the user's groups from the group file, as mod_wsgi's
       // initgroups (fork's uid option would leave the process with none).
       const gid = ids.gid ?? ids.uid;
-      init.credentials = { uid: ids.uid, gid, initgroups: spec.user && !/^#?\d+$/.test(spec.user) ? spec.user : ids.uid };
+      const named = spec.user !== undefined && !/^#?\d+$/.test(spec.user);
+      // A bare uid with no passwd entry has no groups to look up (initgroups would fail in the
+      // child at every start): it gets its gid alone.
+      init.credentials = named || hasPasswdEntry(ids.uid) ? { uid: ids.uid, gid, initgroups: named ? spec.user! : ids.uid } : { uid: ids.uid, gid, groups: [gid] };
       forkIds = {};
     }
     if (spec.socketUser) {
@@ -139,6 +142,15 @@ export function chownSocket(setup: ProcessSetup, socketPath: string, log: ErrorL
     fs.lchownSync(socketPath, setup.socketUid, -1);
   } catch (err) {
     log.log("alert", "wsgi", `mod_wsgi: Couldn't change owner of unix domain socket '${socketPath}' to uid=${setup.socketUid}: ${(err as Error).message}`);
+  }
+}
+
+/** Whether /etc/passwd names `uid` (initgroups needs its entry). */
+function hasPasswdEntry(uid: number): boolean {
+  try {
+    return fs.readFileSync("/etc/passwd", "utf8").split("\n").some((line) => line.split(":")[2] === String(uid));
+  } catch {
+    return false;
   }
 }
 

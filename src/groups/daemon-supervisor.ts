@@ -34,6 +34,7 @@ import { NodewsgiError } from "../errors";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
 import { applyCpuPriority, chownSocket, resolveProcessSetup, type ProcessSetup } from "./process-setup";
 import { scriptOwnerCheck, type ScriptOwnerCheck } from "./script-owner";
+import { accountEntry } from "./account-files";
 
 export interface DaemonGroupOptions {
   /** Directory for this group's sockets; created 0700 if missing. */
@@ -212,8 +213,8 @@ export class DaemonGroup implements ApplicationHost {
    */
   private readonly requestTimeoutMs: number;
   /**
-   * response-socket-timeout (0: socket-timeout, which 0 makes Apache's Timeout): how long a
-   * response may wait on a client that takes none of it before the request is given up.
+   * response-socket-timeout (0: none): how long a pushed-back piece of a response may wait for
+   * the client to take it before the request is given up.
    */
   readonly responseSocketMs: number;
   /** header-buffer-size: the longest response header line accepted from a process. */
@@ -267,7 +268,7 @@ export class DaemonGroup implements ApplicationHost {
     const ids = resolveIds(spec, log);
     if (ids.uid !== undefined) this.uid = ids.uid;
     if (ids.gid !== undefined) this.gid = ids.gid;
-    this.setup = resolveProcessSetup(spec, ids, lookup, log);
+    this.setup = resolveProcessSetup(spec, ids, accountEntry, log);
     this.ownerCheck = scriptOwnerCheck(spec);
     fs.mkdirSync(options.socketDir, { recursive: true, mode: 0o700 });
     fs.chmodSync(options.socketDir, 0o700);
@@ -1343,32 +1344,17 @@ function resolveIds(spec: DaemonProcessSpec, log: ErrorLog): { uid?: number; gid
   }
   const out: { uid?: number; gid?: number } = {};
   if (spec.user) {
-    const pw = lookup("/etc/passwd", spec.user);
+    const pw = accountEntry("/etc/passwd", spec.user);
     if (!pw) throw new NodewsgiError("E_DAEMON_USER", `WSGIDaemonProcess ${spec.name}: unknown user '${spec.user}'`);
     out.uid = Number(pw[2]);
     if (out.uid === 0) throw new NodewsgiError("E_DAEMON_USER", `WSGIDaemonProcess ${spec.name}: refusing to run as root (uid 0)`);
     out.gid = Number(pw[3]);
   }
   if (spec.group) {
-    const gr = lookup("/etc/group", spec.group);
+    const gr = accountEntry("/etc/group", spec.group);
     if (!gr) throw new NodewsgiError("E_DAEMON_GROUP", `WSGIDaemonProcess ${spec.name}: unknown group '${spec.group}'`);
     out.gid = Number(gr[2]);
   }
   return out;
 }
 
-export function lookup(file: string, name: string): string[] | null {
-  if (/^#?\d+$/.test(name)) {
-    const n = name.replace("#", "");
-    return ["", "", n, n];
-  }
-  try {
-    for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-      const f = line.split(":");
-      if (f[0] === name) return f;
-    }
-  } catch {
-    /* no such file */
-  }
-  return null;
-}

@@ -22,6 +22,7 @@ import * as path from "node:path";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ErrorLog } from "../log/error-log";
 import { NodewsgiError } from "../errors";
+import { accountName } from "./account-files";
 
 /** Applied by the child at the start of its main (see applyProcessInit). */
 export interface ProcessInit {
@@ -73,7 +74,7 @@ export function resolveProcessSetup(
       const named = spec.user !== undefined && !/^#?\d+$/.test(spec.user);
       // A bare uid with no passwd entry has no groups to look up (initgroups would fail in the
       // child at every start): it gets its gid alone.
-      init.credentials = named || hasPasswdEntry(ids.uid) ? { uid: ids.uid, gid, initgroups: named ? spec.user! : ids.uid } : { uid: ids.uid, gid, groups: [gid] };
+      init.credentials = named || accountName("/etc/passwd", ids.uid) !== null ? { uid: ids.uid, gid, initgroups: named ? spec.user! : ids.uid } : { uid: ids.uid, gid, groups: [gid] };
       forkIds = {};
     }
     if (spec.socketUser) {
@@ -145,14 +146,6 @@ export function chownSocket(setup: ProcessSetup, socketPath: string, log: ErrorL
   }
 }
 
-/** Whether /etc/passwd names `uid` (initgroups needs its entry). */
-function hasPasswdEntry(uid: number): boolean {
-  try {
-    return fs.readFileSync("/etc/passwd", "utf8").split("\n").some((line) => line.split(":")[2] === String(uid));
-  } catch {
-    return false;
-  }
-}
 
 /** Node has process.initgroups on POSIX; @types/node does not declare it. */
 type ProcessWithInitgroups = NodeJS.Process & { initgroups(user: string | number, extraGroup: string | number): void };

@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import type { DaemonProcessSpec } from "../config/model";
 import { NodewsgiError } from "../errors";
 import { cachedStat } from "../map/walk";
+import { accountName } from "./account-files";
 
 /** Why the script (a byte string, as AppRequest.script) may not run here (a log line without the path), or null when it may. */
 export type ScriptOwnerCheck = (script: string) => string | null;
@@ -35,7 +36,7 @@ export function scriptOwnerCheck(spec: DaemonProcessSpec): ScriptOwnerCheck | nu
 /** The name a file's owner must have: `#N` is a uid (gid), named once here, as mod_wsgi does at load. */
 function requiredName(spec: DaemonProcessSpec, file: string, value: string, unknown: string): string {
   if (!/^#\d+$/.test(value)) return value;
-  const name = nameOf(file, Number(value.slice(1)));
+  const name = accountName(file, Number(value.slice(1)));
   if (name === null) throw new NodewsgiError("E_DAEMON_SCRIPT_OWNER", `${spec.where.file}:${spec.where.line}: WSGIDaemonProcess ${spec.name}: ${unknown} (${value})`);
   return name;
 }
@@ -43,14 +44,14 @@ function requiredName(spec: DaemonProcessSpec, file: string, value: string, unkn
 function checkUser(required: string, script: string): string | null {
   const st = statOrNull(script);
   if (st === null) return "User information not available for WSGI script file";
-  const owner = nameOf("/etc/passwd", st.uid);
+  const owner = accountName("/etc/passwd", st.uid);
   if (owner === null) return `Couldn't determine owner of WSGI script file, uid=${st.uid}`;
   if (owner !== required) return `Owner of WSGI script file does not match required user for daemon process, user=${owner}`;
   if (st.mode & S_IWGRP) return "WSGI script file is writable to group";
   if (st.mode & S_IWOTH) return "WSGI script file is writable to world";
   const dir = statOrNull(parentOf(script));
   if (dir === null) return "Unable to stat parent directory of WSGI script";
-  const dirOwner = nameOf("/etc/passwd", dir.uid);
+  const dirOwner = accountName("/etc/passwd", dir.uid);
   if (dirOwner === null) return `Couldn't determine owner of parent directory of WSGI script file, uid=${dir.uid}`;
   if (dirOwner !== required) return `Owner of parent directory of WSGI script file does not match required user for daemon process, user=${dirOwner}`;
   if (dir.mode & S_IWOTH) return "Parent directory of WSGI script file is writable to world";
@@ -61,13 +62,13 @@ function checkUser(required: string, script: string): string | null {
 function checkGroup(required: string, script: string): string | null {
   const st = statOrNull(script);
   if (st === null) return "Group information not available for WSGI script file";
-  const group = nameOf("/etc/group", st.gid);
+  const group = accountName("/etc/group", st.gid);
   if (group === null) return `Couldn't determine group of WSGI script file, gid=${st.gid}`;
   if (group !== required) return `Group of WSGI script file does not match required group for daemon process, group=${group}`;
   if (st.mode & S_IWOTH) return "WSGI script file is writable to world";
   const dir = statOrNull(parentOf(script));
   if (dir === null) return "Unable to stat parent directory of WSGI script";
-  const dirGroup = nameOf("/etc/group", dir.gid);
+  const dirGroup = accountName("/etc/group", dir.gid);
   if (dirGroup === null) return `Couldn't determine group of parent directory of WSGI script file, gid=${dir.gid}`;
   if (dirGroup !== required) return `Group of parent directory of WSGI script file does not match required group for daemon process, group=${dirGroup}`;
   if (dir.mode & S_IWOTH) return "Parent directory of WSGI script file is writable to world";
@@ -76,43 +77,6 @@ function checkGroup(required: string, script: string): string | null {
 
 function statOrNull(p: string): fs.Stats | null {
   return cachedStat(p).stat ?? null;
-}
-
-/**
- * Id to name through the passwd or group file (getpwuid/getgrgid without NSS modules), read
- * again when its mtime changed, looked at no more than once a second.
- */
-const names = new Map<string, { mtimeMs: number; seenAt: number; byId: Map<number, string> }>();
-const RECHECK_MS = 1000;
-
-function nameOf(file: string, id: number): string | null {
-  const now = Date.now();
-  let entry = names.get(file);
-  if (entry === undefined || now - entry.seenAt >= RECHECK_MS) {
-    let mtimeMs: number;
-    try {
-      mtimeMs = fs.statSync(file).mtimeMs;
-    } catch {
-      return null;
-    }
-    if (entry === undefined || entry.mtimeMs !== mtimeMs) {
-      let text: string;
-      try {
-        text = fs.readFileSync(file, "utf8");
-      } catch {
-        return null;
-      }
-      const byId = new Map<number, string>();
-      for (const line of text.split("\n")) {
-        const f = line.split(":");
-        const n = Number(f[2]);
-        if (f.length >= 3 && f[0] && f[2] !== "" && Number.isInteger(n) && !byId.has(n)) byId.set(n, f[0]);
-      }
-      entry = { mtimeMs, seenAt: now, byId };
-      names.set(file, entry);
-    } else entry.seenAt = now;
-  }
-  return entry.byId.get(id) ?? null;
 }
 
 /** The directory holding the script. */

@@ -83,32 +83,39 @@ function get(port, p, headers = {}) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const WAIT_MS = 60_000;
 
+/**
+ * A server with one daemon group per entry of `groups` (name -> WSGIDaemonProcess options), each
+ * serving APP at /NAME, on the node front end.
+ */
+async function startSite(prefix, groups, extra = []) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.writeFileSync(path.join(dir, "app.js"), APP);
+  const lines = ["ServerName localhost", "Listen 127.0.0.1:0", `ErrorLog ${dir}/error.log`, ...extra];
+  for (const [name, option] of Object.entries(groups)) {
+    lines.push(`WSGIDaemonProcess ${name} ${option}`);
+    lines.push(`WSGIScriptAlias /${name} ${dir}/app.js process-group=${name} application-group=%{GLOBAL}`);
+  }
+  lines.push(`<Directory ${dir}>`, "    Require all granted", "</Directory>");
+  fs.writeFileSync(path.join(dir, "site.conf"), lines.join("\n") + "\n");
+  const config = loadConfig(path.join(dir, "site.conf"));
+  const server = await Server.start(config, { engine: jsEngine, frontEnd: "node", errorLog: new FileErrorLog(config.errorLog, "info"), accessLog: null, notice: () => {} });
+  return { dir, config, server, port: server.addresses[0].port };
+}
+
 describe("daemon lifecycle options", () => {
   let server;
   let dir;
   let port;
   let config;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-lifecycle-"));
-    fs.writeFileSync(path.join(dir, "app.js"), APP);
-    const groups = {
+    ({ dir, config, server, port } = await startSite("nodewsgi-lifecycle-", {
       dead: "threads=1 deadlock-timeout=1",
       intr: "threads=1 request-timeout=1 interrupt-timeout=2",
       slow: "response-socket-timeout=1",
       hdr: "header-buffer-size=8192",
       plain: "threads=2",
       buf: "response-buffer-size=65536",
-    };
-    const lines = ["ServerName localhost", "Listen 127.0.0.1:0", `ErrorLog ${dir}/error.log`, "LogLevel info"];
-    for (const [name, option] of Object.entries(groups)) {
-      lines.push(`WSGIDaemonProcess ${name} ${option}`);
-      lines.push(`WSGIScriptAlias /${name} ${dir}/app.js process-group=${name} application-group=%{GLOBAL}`);
-    }
-    lines.push(`<Directory ${dir}>`, "    Require all granted", "</Directory>");
-    fs.writeFileSync(path.join(dir, "site.conf"), lines.join("\n") + "\n");
-    config = loadConfig(path.join(dir, "site.conf"));
-    server = await Server.start(config, { engine: jsEngine, frontEnd: "node", errorLog: new FileErrorLog(config.errorLog, "info"), accessLog: null, notice: () => {} });
-    port = server.addresses[0].port;
+    }, ["LogLevel info"]));
   });
   after(() => server?.stop(3000));
 
@@ -239,18 +246,7 @@ describe("daemon eviction-timeout", () => {
   let port;
   let config;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-evict-"));
-    fs.writeFileSync(path.join(dir, "app.js"), APP);
-    const lines = ["ServerName localhost", "Listen 127.0.0.1:0", `ErrorLog ${dir}/error.log`];
-    for (const [name, option] of Object.entries({ evict: "eviction-timeout=1", keep: "graceful-timeout=1" })) {
-      lines.push(`WSGIDaemonProcess ${name} ${option}`);
-      lines.push(`WSGIScriptAlias /${name} ${dir}/app.js process-group=${name} application-group=%{GLOBAL}`);
-    }
-    lines.push(`<Directory ${dir}>`, "    Require all granted", "</Directory>");
-    fs.writeFileSync(path.join(dir, "site.conf"), lines.join("\n") + "\n");
-    config = loadConfig(path.join(dir, "site.conf"));
-    server = await Server.start(config, { engine: jsEngine, frontEnd: "node", errorLog: new FileErrorLog(config.errorLog, "info"), accessLog: null, notice: () => {} });
-    port = server.addresses[0].port;
+    ({ dir, config, server, port } = await startSite("nodewsgi-evict-", { evict: "eviction-timeout=1", keep: "graceful-timeout=1" }));
   });
   after(() => server?.stop(3000));
 

@@ -65,8 +65,11 @@ export class Server {
   private stopping = false;
   /** The site a reload is starting (its daemon groups already made their socket directory). */
   private starting: { readonly site: Site; readonly settled: Promise<void> } | null = null;
-  /** Old sites a reload is closing: stop() waits for them, or exiting would cut that short. */
-  private readonly retiring = new Set<Promise<void>>();
+  /**
+   * Old sites reloads are closing, with their closing: stop() hurries them and waits for them,
+   * or exiting would cut that short. Several may retire at once (one per reload).
+   */
+  private readonly retiring = new Map<Site, Promise<void>>();
   /** Each site is closed once, whoever (reload or stop) asks first. */
   private readonly closing = new WeakMap<Site, Promise<void>>();
 
@@ -130,9 +133,20 @@ export class Server {
   /**
    * Graceful restart (SIGHUP, apachectl graceful): build and start a site from `config`, send
    * new requests to it, then let the old site's requests finish and its groups and daemon
-   * processes stop. Listen addresses are kept: changing them needs a full restart.
+   * processes stop. Listen addresses are kept: changing them needs a full restart. Resolves
+   * once the old site is closed too; swap() resolves as soon as the new one serves.
    */
   async reload(config: ServerConfig, graceMs = 10_000): Promise<void> {
+    const { retired } = await this.swap(config, graceMs);
+    await retired;
+  }
+
+  /**
+   * reload() in two steps: resolves once the new site serves, with `retired`, the old site's
+   * closing (up to `graceMs`, or a daemon group's eviction-timeout), which never rejects. The
+   * next reload need not wait for it: sites of several generations may retire at once.
+   */
+  async swap(config: ServerConfig, graceMs = 10_000): Promise<{ retired: Promise<void> }> {
     if (this.stopping) throw new Error("the server is stopping");
     const notice = this.options.notice ?? ((m: string) => process.stderr.write(m + "\n"));
     const nextLog = this.options.accessLog === undefined ? AccessLog.fromConfig(config, this.options.errorLog) : this.options.accessLog;
@@ -168,16 +182,18 @@ export class Server {
     const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
     if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
     const retired = (async () => {
-      await this.closeSite(old, graceMs, true);
-      // Requests of the old site still log into its files until they end.
-      if (oldLog !== nextLog) await oldLog?.close();
+      try {
+        await this.closeSite(old, graceMs, true);
+        // Requests of the old site still log into its files until they end.
+        if (oldLog !== nextLog) await oldLog?.close();
+      } catch (err) {
+        this.options.errorLog.log("error", "core", `graceful restart: closing the previous configuration failed: ${(err as Error)?.message ?? err}`);
+      } finally {
+        this.retiring.delete(old);
+      }
     })();
-    this.retiring.add(retired);
-    try {
-      await retired;
-    } finally {
-      this.retiring.delete(retired);
-    }
+    this.retiring.set(old, retired);
+    return { retired };
   }
 
   /** `evicting`: the site is replaced by a graceful restart, not stopped with the server. */
@@ -201,6 +217,9 @@ export class Server {
     this.frontEnd.stopListening();
     this.frontEnd.draining = true;
     const deadline = Date.now() + graceMs;
+    // Sites still retiring after a graceful restart get this stop's budget, not what is left
+    // of their drain (a daemon group's eviction-timeout may be much longer).
+    for (const site of this.retiring.keys()) site.hurry(graceMs);
     while (this.frontEnd.inFlight > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -214,8 +233,8 @@ export class Server {
     await Promise.all([
       this.closeSite(this.current, left()),
       ...(starting ? [this.closeSite(starting.site, left())] : []),
-      // The reload that is retiring a site reports its failure; the stop goes on.
-      ...[...this.retiring].map((p) => p.catch(() => undefined)),
+      // A retiring site's closing never rejects (swap() logs its failure).
+      ...this.retiring.values(),
     ]);
     await this.currentAccessLog?.close();
     return clean;

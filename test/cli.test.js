@@ -233,4 +233,87 @@ describe("nodewsgi CLI", () => {
       child.kill("SIGKILL");
     }
   });
+
+  /**
+   * A site whose daemon group drains for eviction-timeout=30 on a graceful restart, with a
+   * request stuck in it (its application never answers): the old group cannot finish early.
+   */
+  function drainingSite(dir, extra = "") {
+    fs.writeFileSync(
+      path.join(dir, "stuck.js"),
+      `exports.application = () => { require("fs").writeFileSync(__dirname + "/stuck." + process.pid, ""); return new Promise(() => {}); };\n`,
+    );
+    return writeSite(dir, [
+      "WSGIDaemonProcess drain threads=2 eviction-timeout=30",
+      `WSGIScriptAlias /stuck ${dir}/stuck.js process-group=drain application-group=%{GLOBAL}`,
+      `WSGIScriptAlias /d ${dir}/hello.js process-group=drain application-group=%{GLOBAL}`,
+      extra,
+    ].join("\n"));
+  }
+  /** Start a request to /stuck; resolves once its application runs (the promise of its end is `ended`). */
+  async function stuckRequest(dir, url) {
+    const before = new Set(fs.readdirSync(dir).filter((n) => n.startsWith("stuck.")));
+    const ended = new Promise((resolve) => {
+      http.get(url + "stuck", { agent: false }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode)); res.on("error", () => resolve("error")); }).on("error", () => resolve("error"));
+    });
+    await waitFor(() => fs.readdirSync(dir).some((n) => n.startsWith("stuck.") && !before.has(n)), "the stuck request to start");
+    return { ended };
+  }
+  /**
+   * Graceful restart: /NAME is added to the configuration and SIGHUP sent; resolves once the new
+   * configuration serves it (the log's "resuming normal operations" would not do: the old code
+   * wrote it only once the old site had retired).
+   */
+  async function reloadWith(child, conf, dir, url, name) {
+    fs.writeFileSync(path.join(dir, `${name}.js`), `exports.application = (e, sr) => { sr("200 OK", [["Content-Type", "text/plain"]]); return ["${name}"]; };\n`);
+    fs.appendFileSync(conf, `WSGIScriptAlias /${name} ${dir}/${name}.js\n`);
+    child.kill("SIGHUP");
+    await waitFor(async () => (await get(url + name)).status === 200, `the reload to serve /${name}`);
+  }
+
+  it("SIGTERM while a graceful restart drains: the retiring daemon group gets the stop's budget, not eviction-timeout", async () => {
+    const dir = tmpdir();
+    const tmp = path.join(dir, "tmp");
+    fs.mkdirSync(tmp);
+    const conf = drainingSite(dir, "GracefulShutdownTimeout 1");
+    const { child, url } = await serve(conf, { TMPDIR: tmp });
+    const done = exited(child);
+    try {
+      const stuck = await stuckRequest(dir, url);
+      await reloadWith(child, conf, dir, url, "v2");
+      assert.deepEqual(await get(url + "d"), { status: 200, body: "Hello World!" });
+      const t0 = Date.now();
+      child.kill("SIGTERM");
+      assert.deepEqual(await done, { code: 0, signal: null });
+      // GracefulShutdownTimeout 1: about a second (the old code waited out eviction-timeout, 30 s).
+      assert.ok(Date.now() - t0 < 8000, `the stop took ${Date.now() - t0} ms`);
+      // Its process was killed before the headers: 500, as mod_wsgi answers it.
+      assert.equal(await stuck.ended, 500);
+      assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.startsWith("nwsgi-")), []);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("a second SIGHUP does not wait for the first one's retiring site: two generations retire at once", async () => {
+    const dir = tmpdir();
+    const conf = drainingSite(dir, "GracefulShutdownTimeout 1");
+    const { child, url } = await serve(conf);
+    const done = exited(child);
+    try {
+      const first = await stuckRequest(dir, url);
+      await reloadWith(child, conf, dir, url, "v2");
+      // The second generation has a stuck request of its own, so it too drains when replaced.
+      const second = await stuckRequest(dir, url);
+      const t0 = Date.now();
+      await reloadWith(child, conf, dir, url, "v3");
+      // In a few seconds at most (the old code served it once the first site had drained, 30 s).
+      assert.ok(Date.now() - t0 < 10_000, `the second reload took ${Date.now() - t0} ms`);
+      child.kill("SIGTERM");
+      assert.deepEqual(await done, { code: 0, signal: null });
+      assert.deepEqual([await first.ended, await second.ended], [500, 500]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });

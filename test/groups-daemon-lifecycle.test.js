@@ -85,12 +85,12 @@ const WAIT_MS = 60_000;
 
 /**
  * A server with one daemon group per entry of `groups` (name -> WSGIDaemonProcess options), each
- * serving APP at /NAME, on the node front end.
+ * serving APP at /NAME, on the node front end; `$DIR` in `extra` lines is the site's directory.
  */
 async function startSite(prefix, groups, extra = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.writeFileSync(path.join(dir, "app.js"), APP);
-  const lines = ["ServerName localhost", "Listen 127.0.0.1:0", `ErrorLog ${dir}/error.log`, ...extra];
+  const lines = ["ServerName localhost", "Listen 127.0.0.1:0", `ErrorLog ${dir}/error.log`, ...extra.map((l) => l.replaceAll("$DIR", dir))];
   for (const [name, option] of Object.entries(groups)) {
     lines.push(`WSGIDaemonProcess ${name} ${option}`);
     lines.push(`WSGIScriptAlias /${name} ${dir}/app.js process-group=${name} application-group=%{GLOBAL}`);
@@ -252,6 +252,8 @@ describe("daemon eviction-timeout", () => {
 
   it("a graceful restart gives the old processes eviction-timeout, not the server's grace period", async () => {
     const ended = (p) => get(port, p).then((r) => ({ r, at: Date.now() }), (r) => ({ r, at: Date.now() }));
+    // The processes are up (a request still queued when the group closes is a 503 at once).
+    for (const p of ["/evict", "/keep"]) assert.equal((await get(port, p)).status, 200);
     const evict = ended("/evict?stuck");
     const keep = ended("/keep?stuck");
     await sleep(300);
@@ -265,6 +267,59 @@ describe("daemon eviction-timeout", () => {
     // The request the old process could not finish is lost with it (500 before its headers).
     for (const { r } of [e, k]) assert.ok(r instanceof Error || r.status === 500, String(r && r.status));
     assert.equal((await get(port, "/evict")).status, 200);
+  });
+});
+
+describe("daemon groups retiring after a graceful restart", () => {
+  let server;
+  let config;
+  let port;
+  before(async () => {
+    ({ config, server, port } = await startSite("nodewsgi-retiring-", { sweep: "threads=1 request-timeout=1 eviction-timeout=30" }));
+  });
+  after(() => server?.stop(1000));
+
+  it("a request stuck in a draining group still meets its request-timeout (504), the stop ends the drain", async () => {
+    assert.equal((await get(port, "/sweep")).status, 200);
+    const stuck = get(port, "/sweep?stuck").then((r) => ({ r, at: Date.now() }), (r) => ({ r, at: Date.now() }));
+    await sleep(200);
+    const started = Date.now();
+    const { retired } = await server.swap(config, 1000);
+    const { r, at } = await stuck;
+    // request-timeout=1 (the sweep's 100 ms aside); the old code stopped the sweep, and the
+    // request ended when eviction-timeout killed its process 30 s later, with a 500.
+    assert.equal(r.status, 504);
+    assert.ok(at - started < 5000, `answered after ${at - started} ms`);
+    // Its process still drains (eviction-timeout=30, the application never unwinds); a stop
+    // ends that within its own budget.
+    let over = false;
+    void retired.then(() => (over = true));
+    await sleep(300);
+    assert.equal(over, false);
+    const t0 = Date.now();
+    await server.stop(1000);
+    assert.equal(over, true);
+    assert.ok(Date.now() - t0 < 5000, `the stop took ${Date.now() - t0} ms`);
+    server = null;
+  });
+});
+
+describe("worker-thread groups retiring after a graceful restart", () => {
+  it("a stop cuts the old group's wait for its requests to the stop's own budget", async () => {
+    const { server, config, port } = await startSite("nodewsgi-retiring-thread-", {}, ["WSGIScriptAlias /thread $DIR/app.js application-group=t"]);
+    assert.equal((await get(port, "/thread")).status, 200);
+    const stuck = get(port, "/thread?stuck").then((r) => r, (e) => e);
+    await sleep(300);
+    const { retired } = await server.swap(config, 30_000);
+    assert.equal((await get(port, "/thread")).status, 200);
+    const t0 = Date.now();
+    await server.stop(1000);
+    await retired;
+    // The old code waited for the reload's grace period (30 s here) before ending the worker.
+    assert.ok(Date.now() - t0 < 5000, `the stop took ${Date.now() - t0} ms`);
+    // Ended by the worker's end (503: the group is closing), or the connection dropped.
+    const r = await stuck;
+    assert.ok(r instanceof Error || r.status === 503, String(r && r.status));
   });
 });
 

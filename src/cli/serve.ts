@@ -93,7 +93,9 @@ export async function runServe(options: CommonOptions): Promise<number> {
           return;
         }
         try {
-          await server.reload(next, next.shutdownTimeoutMs ?? 10_000);
+          // Only the swap is waited for: the next SIGHUP must not queue behind the old site's
+          // drain (eviction-timeout may be long); the server retires several sites at once.
+          await server.swap(next, next.shutdownTimeoutMs ?? 10_000);
           errorLog.log("notice", "core", `nodewsgi/${version} configured -- resuming normal operations`);
         } catch (err) {
           // A stop during the restart closes the new site too: nothing more to say then.

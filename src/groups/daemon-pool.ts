@@ -89,6 +89,11 @@ export class DaemonPool implements ApplicationHost {
     await Promise.all(targets.map((g) => g.preload(script, callable, applicationGroup)));
   }
 
+  /** Groups closing end within `graceMs` from now at the latest (DaemonGroup.hurry). */
+  hurry(graceMs: number): void {
+    for (const g of this.groups.values()) g.hurry(graceMs);
+  }
+
   /** `evicting`: a graceful restart (each group's eviction-timeout applies, DaemonGroup.close). */
   async close(graceMs: number, evicting = false): Promise<void> {
     await Promise.all([...this.groups.values()].map((g) => g.close(graceMs, evicting)));

@@ -186,6 +186,9 @@ export class DaemonGroup implements ApplicationHost {
   /** Requests with a deadline to watch, and the sweep that watches them while there are any. */
   private readonly live = new Set<Exchange>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** While close() drains: the timer that kills what is left, and when it fires (hurry()). */
+  private killTimer: NodeJS.Timeout | null = null;
+  private killAt = 0;
   private preloadSeq = 0;
   private startupCrashes = 0;
   private respawnTimer: NodeJS.Timeout | null = null;
@@ -353,8 +356,8 @@ export class DaemonGroup implements ApplicationHost {
     this.closing = true;
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     if (this.resourceTimer) clearInterval(this.resourceTimer);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
+    // The sweep goes on while the processes drain: a request stuck in one still meets its
+    // request-timeout (and socket- and response-socket-timeout), whatever the drain time.
     for (const ex of this.queue.splice(0)) ex.fail(503, `Daemon process '${this.name}' is shutting down`);
     const all = this.children.slice();
     for (const c of all) {
@@ -364,13 +367,34 @@ export class DaemonGroup implements ApplicationHost {
         c.proc.kill("SIGTERM");
       }
     }
-    const kill = setTimeout(() => {
-      for (const c of all) if (c.state !== "dead") c.proc.kill("SIGKILL");
-    }, Math.max(0, graceMs));
+    this.killAt = Date.now() + Math.max(0, graceMs);
+    this.killTimer = setTimeout(this.killAll, Math.max(0, graceMs));
     await Promise.all(all.map((c) => c.exited));
-    clearTimeout(kill);
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.killTimer = null;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
     fs.rmSync(this.options.socketDir, { recursive: true, force: true });
   }
+
+  /**
+   * A close under way (a graceful restart's drain, up to eviction-timeout) ends within `graceMs`
+   * from now at the latest: a server stop gives a retiring site its own budget, not the drain's.
+   */
+  hurry(graceMs: number): void {
+    if (this.killTimer === null) return;
+    const at = Date.now() + Math.max(0, graceMs);
+    if (at >= this.killAt) return;
+    clearTimeout(this.killTimer);
+    this.killAt = at;
+    this.killTimer = setTimeout(this.killAll, Math.max(0, graceMs));
+  }
+
+  /** The end of a close's drain: whatever is still running is killed. */
+  private readonly killAll = (): void => {
+    this.killTimer = null;
+    for (const c of this.children) if (c.state !== "dead") c.proc.kill("SIGKILL");
+  };
 
   /**
    * eviction-timeout: mod_wsgi's drain time for an explicit graceful restart (apachectl

@@ -117,6 +117,11 @@ export class ProcessHost implements ApplicationHost, HookRunner {
     return g === null ? Promise.resolve(HOOK_FAILED) : g.callHook(call, abandon);
   }
 
+  /** Groups closing stop waiting for their requests within `graceMs` from now (WorkerGroup.hurry). */
+  hurry(graceMs: number): void {
+    for (const g of this.groups.values()) g.hurry(graceMs);
+  }
+
   async close(graceMs: number): Promise<void> {
     this.closing = true;
     await Promise.all([this.inThread.close(), ...[...this.groups.values()].map((g) => g.close(graceMs))]);

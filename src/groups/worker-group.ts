@@ -152,6 +152,8 @@ export class WorkerGroup {
   private nextToken = 1;
   private closing = false;
   private drained: (() => void) | null = null;
+  /** While close() waits for requests: shortens the wait (hurry()). */
+  private hurried: ((graceMs: number) => void) | null = null;
   private readonly preloaded: [string, string][] = [];
   private readonly creditDue = new Set<Flight>();
   private creditQueued = false;
@@ -271,18 +273,31 @@ export class WorkerGroup {
     });
   }
 
+  /** A close() waiting for requests in flight waits at most `graceMs` more (a server stop's budget). */
+  hurry(graceMs: number): void {
+    this.hurried?.(graceMs);
+  }
+
   /** Stop admitting, wait up to `graceMs` for requests in flight, then terminate the worker. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
     if (this.admitted > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, graceMs));
+        let until = Date.now() + Math.max(0, graceMs);
+        let timer = setTimeout(resolve, Math.max(0, graceMs));
+        this.hurried = (ms) => {
+          if (Date.now() + ms >= until) return;
+          until = Date.now() + ms;
+          clearTimeout(timer);
+          timer = setTimeout(resolve, Math.max(0, ms));
+        };
         this.drained = () => {
           clearTimeout(timer);
           resolve();
         };
       });
       this.drained = null;
+      this.hurried = null;
     }
     const inst = this.current;
     this.current = null;

@@ -122,7 +122,7 @@ describe("WSGIDaemonProcess process options", () => {
       procs: `umask=0027 cpu-priority=5 virtual-memory-limit=${4 * 1024 ** 3}`,
     };
     if (ROOT) {
-      groups.creds = "user=nobody group=nogroup supplementary-groups=www-data,daemon umask=0077 socket-user=www-data";
+      groups.creds = "user=nobody group=nogroup supplementary-groups=www-data,daemon umask=0077 socket-user=www-data home=/tmp";
       // By uid (#N), named at load as mod_wsgi does.
       groups.owner = `script-user=#${idOf("/etc/passwd", "nobody")}`;
       groups.ownergrp = "script-group=www-data";
@@ -313,10 +313,13 @@ describe("script-user / script-group by number", () => {
 describe("user= by a uid with no passwd entry", () => {
   it("gets its gid alone (setgroups), not initgroups, which would fail at every start", { skip: process.getuid?.() !== 0 && "needs root" }, () => {
     const { resolveProcessSetup } = require("../dist/groups/process-setup");
-    const spec = { name: "g", where: { file: "f", line: 1 }, user: "#987654", supplementaryGroups: [] };
+    const spec = { name: "g", where: { file: "f", line: 1 }, user: "#987654", supplementaryGroups: [], home: "/tmp" };
     const setup = resolveProcessSetup(spec, { uid: 987654, gid: 987654 }, () => null, { log() {}, close() {} });
     assert.deepEqual(setup.init.credentials, { uid: 987654, gid: 987654, groups: [987654] });
     const named = resolveProcessSetup({ ...spec, user: "nobody" }, { uid: 65534, gid: 65534 }, () => null, { log() {}, close() {} });
     assert.equal(named.init.credentials.initgroups, "nobody");
+    // Without home= it would have no working directory to start in (its user's home): refused.
+    const { home, ...homeless } = spec;
+    assert.throws(() => resolveProcessSetup(homeless, { uid: 987654, gid: 987654 }, () => null, { log() {}, close() {} }), { code: "E_DAEMON_USER", message: "f:1: WSGIDaemonProcess g: uid 987654 has no entry in /etc/passwd, so no home directory to start in: give home=" });
   });
 });

@@ -244,7 +244,7 @@ WSGIScriptAlias /app @DIR@/where.js process-group=once application-group=%{GLOBA
 describe("daemon user= and group=", () => {
   const root = typeof process.getuid === "function" && process.getuid() === 0;
   it("run the daemon processes as that user and group (when started as root)", { skip: root ? false : "needs root" }, async () => {
-    const s = await start(`WSGIDaemonProcess lowly user=nobody group=nogroup threads=1
+    const s = await start(`WSGIDaemonProcess lowly user=nobody group=nogroup threads=1 home=/tmp
 WSGIScriptAlias /ids @DIR@/ids.js process-group=lowly application-group=%{GLOBAL}`);
     try {
       fs.writeFileSync(path.join(s.dir, "ids.js"), `exports.application = (e, sr) => { sr("200 OK", []); return [JSON.stringify([process.getuid(), process.getgid()])]; };\n`);

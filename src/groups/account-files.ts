@@ -26,14 +26,25 @@ export function accountEntry(file: string, name: string): string[] | null {
 }
 
 /**
- * Id to name, kept per file: read again when its mtime changed, looked at no more than once a
- * second (the ownership check asks on requests).
+ * Entries by id, kept per file: read again when its mtime changed, looked at no more than once
+ * a second (the ownership check asks on requests).
  */
-const names = new Map<string, { mtimeMs: number; seenAt: number; byId: Map<number, string> }>();
+const names = new Map<string, { mtimeMs: number; seenAt: number; byId: Map<number, string[]> }>();
 const RECHECK_MS = 1000;
 
 /** The name `file` gives id `id` (the first entry with it), or null. */
 export function accountName(file: string, id: number): string | null {
+  return entryById(file, id)?.[0] ?? null;
+}
+
+/** The home directory (the sixth field) of the first /etc/passwd-style entry with uid `id`, or null (getpwuid's pw_dir). */
+export function accountHome(file: string, id: number): string | null {
+  const f = entryById(file, id);
+  return f !== null && f.length >= 6 ? f[5]! : null;
+}
+
+/** The first entry of `file` with id `id` (its fields), or null. */
+function entryById(file: string, id: number): string[] | null {
   const now = Date.now();
   let entry = names.get(file);
   if (entry === undefined || now - entry.seenAt >= RECHECK_MS) {
@@ -50,11 +61,11 @@ export function accountName(file: string, id: number): string | null {
       } catch {
         return null;
       }
-      const byId = new Map<number, string>();
+      const byId = new Map<number, string[]>();
       for (const line of text.split("\n")) {
         const f = line.split(":");
         const n = Number(f[2]);
-        if (f.length >= 3 && f[0] && f[2] !== "" && Number.isInteger(n) && !byId.has(n)) byId.set(n, f[0]);
+        if (f.length >= 3 && f[0] && f[2] !== "" && Number.isInteger(n) && !byId.has(n)) byId.set(n, f);
       }
       entry = { mtimeMs, seenAt: now, byId };
       names.set(file, entry);

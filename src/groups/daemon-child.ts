@@ -17,7 +17,7 @@ import { textOf } from "../engine/byte-string";
 import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeHead } from "./daemon-protocol";
 import { LayoutTable } from "./environ-codec";
 import { CreditWindow } from "./credit-window";
-import { applyProcessInit, type ProcessInit } from "./process-setup";
+import { SETUP_FAILED_EXIT, applyProcessInit, setupFailureLine, type ProcessInit } from "./process-setup";
 
 /** Passed by the supervisor in NODEWSGI_DAEMON_INIT. */
 export interface ChildInit extends ProcessInit {
@@ -370,16 +370,25 @@ function startHeartbeat(ms: number): void {
   setInterval(() => send({ t: "beat" }), ms).unref();
 }
 
-function main(): void {
+/** Exported for tests that start a child through a wrapper module (as `childModule`). */
+export function main(): void {
   const init = JSON.parse(process.env.NODEWSGI_DAEMON_INIT ?? "{}") as ChildInit;
   delete process.env.NODEWSGI_DAEMON_INIT;
   try {
     applyProcessInit(init);
   } catch (err) {
-    // As mod_wsgi: a daemon process that cannot take on its credentials does not run.
-    childLog.log("alert", "wsgi", `mod_wsgi (pid=${process.pid}): Unable to set up daemon process '${init.group}': ${(err as Error).message}`);
-    process.exitCode = 1;
-    setImmediate(() => process.exit(1));
+    // As mod_wsgi: a daemon process that cannot take on its credentials, its identity or its
+    // working directory does not run; the supervisor starts another after a delay.
+    childLog.log("alert", "wsgi", setupFailureLine(err, init.group));
+    const last = `mod_wsgi (pid=${process.pid}): Failure to configure the daemon process correctly and process left in unspecified state. Restarting daemon process after delay.`;
+    process.exitCode = SETUP_FAILED_EXIT;
+    // Exit once the log lines are on their way (IPC messages go in order).
+    setTimeout(() => process.exit(SETUP_FAILED_EXIT), 2000);
+    if (process.connected && process.send) process.send({ t: "log", level: "alert", module: "wsgi", message: last } satisfies FromChild, () => process.exit(SETUP_FAILED_EXIT));
+    else {
+      childLog.log("alert", "wsgi", last);
+      process.exit(SETUP_FAILED_EXIT);
+    }
     return;
   }
   if (init.displayName) {

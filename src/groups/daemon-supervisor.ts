@@ -32,9 +32,10 @@ import { ClientRelay } from "./credit-window";
 import { NOTHING, RELEASED_BODY, RELEASED_REQUEST, RELEASED_SINK } from "./released";
 import { NodewsgiError } from "../errors";
 import { fsPath, textOf, toByteString } from "../engine/byte-string";
-import { applyCpuPriority, chownSocket, resolveProcessSetup, type ProcessSetup } from "./process-setup";
+import { SETUP_FAILED_EXIT, SETUP_RETRY_MS, applyCpuPriority, chownSocket, resolveProcessSetup, type ProcessSetup } from "./process-setup";
 import { scriptOwnerCheck, type ScriptOwnerCheck } from "./script-owner";
 import { accountEntry } from "./account-files";
+import { privilegedNodeOptions } from "./child-env";
 
 export interface DaemonGroupOptions {
   /** Directory for this group's sockets; created 0700 if missing. */
@@ -191,6 +192,8 @@ export class DaemonGroup implements ApplicationHost {
   private killAt = 0;
   private preloadSeq = 0;
   private startupCrashes = 0;
+  /** A process exited because it could not be set up: the next one starts after SETUP_RETRY_MS. */
+  private setupFailed = false;
   private respawnTimer: NodeJS.Timeout | null = null;
   private resourceTimer: NodeJS.Timeout | null = null;
   private readonly childModule: string;
@@ -273,6 +276,13 @@ export class DaemonGroup implements ApplicationHost {
     if (ids.gid !== undefined) this.gid = ids.gid;
     this.setup = resolveProcessSetup(spec, ids, accountEntry, log);
     this.ownerCheck = scriptOwnerCheck(spec);
+    const nodeOptions = (options.env ?? process.env).NODE_OPTIONS;
+    if (this.setup.init.credentials !== undefined && nodeOptions !== undefined) {
+      const { dropped } = privilegedNodeOptions(nodeOptions);
+      if (dropped.length > 0) {
+        log.log("notice", "wsgi", `mod_wsgi: Daemon process '${this.name}': NODE_OPTIONS ${dropped.map((d) => `'${d}'`).join(", ")} not passed on: the process starts as root and switches user itself, so it would run them as root.`);
+      }
+    }
     fs.mkdirSync(options.socketDir, { recursive: true, mode: 0o700 });
     fs.chmodSync(options.socketDir, 0o700);
     // A child running as another user must be able to create its socket there.
@@ -544,10 +554,11 @@ export class DaemonGroup implements ApplicationHost {
     const live = this.children.filter((c) => c.state === "starting" || (c.state === "ready" && !c.recycling)).length;
     const missing = this.spec.processes - live;
     if (missing <= 0) return;
-    const delay = backoffMs(this.startupCrashes);
+    const delay = this.setupFailed ? SETUP_RETRY_MS : backoffMs(this.startupCrashes);
     if (delay > 0) {
       this.respawnTimer = setTimeout(() => {
         this.respawnTimer = null;
+        this.setupFailed = false;
         this.ensureCapacity();
       }, delay);
       this.respawnTimer.unref();
@@ -564,6 +575,12 @@ export class DaemonGroup implements ApplicationHost {
     if (spec.responseBufferSize > 0) init.responseWindow = spec.responseBufferSize;
     if (spec.displayName) init.displayName = spec.displayName === "%{GROUP}" ? `(wsgi:${this.name})` : spec.displayName;
     const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), NODEWSGI_DAEMON_INIT: JSON.stringify(init) };
+    if (this.setup.init.credentials !== undefined && env.NODE_OPTIONS !== undefined) {
+      // It starts as root: only options that load no code reach it (child-env.ts).
+      const { kept } = privilegedNodeOptions(env.NODE_OPTIONS);
+      if (kept === "") delete env.NODE_OPTIONS;
+      else env.NODE_OPTIONS = kept;
+    }
     if (spec.lang) env.LANG = spec.lang;
     if (spec.locale) env.LC_ALL = spec.locale;
     let proc: ChildProcess;
@@ -573,7 +590,6 @@ export class DaemonGroup implements ApplicationHost {
         execArgv: [],
         ...this.setup.exec,
         env,
-        ...(spec.home ? { cwd: spec.home } : {}),
         ...(ids.uid !== undefined ? { uid: ids.uid } : {}),
         ...(ids.gid !== undefined ? { gid: ids.gid } : {}),
         stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -786,7 +802,12 @@ export class DaemonGroup implements ApplicationHost {
       /* the child removed it, or never made it */
     }
     if (this.closing) return;
-    if (was !== "stopping") {
+    if (was === "starting" && code === SETUP_FAILED_EXIT) {
+      // It logged why; it would fail the same way at once (mod_wsgi too waits before the next).
+      this.log.log("error", "wsgi", `mod_wsgi: Daemon process '${this.name}' (pid ${child.pid}) could not be set up, starting another in ${SETUP_RETRY_MS / 1000} seconds.`);
+      this.startupCrashes++;
+      this.setupFailed = true;
+    } else if (was !== "stopping") {
       const how = signal ? `signal ${signal}` : `exit code ${code}`;
       this.log.log("error", "wsgi", `mod_wsgi: Daemon process '${this.name}' (pid ${child.pid}) died unexpectedly (${how}), restarting.`);
       if (was === "starting") this.startupCrashes++;

@@ -41,7 +41,7 @@ for (const [engineName, makeEngine] of engines) {
     describe(`conformance: ${engineName} engine, ${frontEnd} front end`, () => {
       for (const exp of expectedScenarios()) {
         if (NEEDS_DAEMONS.has(exp.name)) continue;
-        describe(exp.name, { skip: !canPrepare(exp) && "needs root to chown the scenario's files" }, () => {
+        describe(exp.name, { skip: !canPrepare(exp) && "needs root (it chowns files or switches user)" }, () => {
           let server;
           let site;
           before(async () => {

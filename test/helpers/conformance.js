@@ -60,8 +60,9 @@ function expectedScenarios() {
 
 /** Build the scenario's file tree and configuration text; returns {root, srv, configText}. */
 /** Whether a scenario can be laid out here: `owners` needs root (chown). */
+/** A scenario with `owners` (files to chown) or `needs_root` (user= of a daemon group) replays only as root. */
 function canPrepare(exp) {
-  return exp.owners === undefined || (typeof process.getuid === "function" && process.getuid() === 0);
+  return (exp.owners === undefined && !exp.needs_root) || (typeof process.getuid === "function" && process.getuid() === 0);
 }
 
 /** A scenario's `modes` (path -> octal string) and `owners` (path -> "user", ":group" or "user:group"), as refrun.py applies them. */
@@ -81,6 +82,8 @@ function idFrom(file, name) {
 
 function prepare(exp, port = 0) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `nodewsgi-conf-${exp.name}-`));
+  // Reachable by a daemon process running as another user (user=), as refrun.py makes it.
+  fs.chmodSync(work, 0o755);
   const root = path.join(work, "site");
   const srv = path.join(work, "server");
   fs.mkdirSync(srv, { recursive: true });

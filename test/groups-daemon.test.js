@@ -5,7 +5,7 @@ const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { daemonFixture, spec, memLog, request, body, sink, run, waitFor, WAIT_MS } = require("./helpers/daemon-groups");
+const { daemonFixture, spec, memLog, request, body, sink, run, waitFor, patterned, WAIT_MS } = require("./helpers/daemon-groups");
 const { DaemonPool } = require("../dist/groups/daemon-pool");
 const { FrameReader, Outbox, SLAB_MIN, decodeHead, decodeResponseHead, pooledSlabs } = require("../dist/groups/daemon-protocol");
 const { EnvironLayouts, LayoutTable } = require("../dist/groups/environ-codec");
@@ -108,17 +108,6 @@ test("protocol: frames from one outbox flush round-trip through a split stream, 
   out.flush();
   assert.ok(Buffer.concat(written.slice(0, -1)).equals(all));
 });
-
-/** Position- and seed-dependent bytes: a chunk delivered twice, late or overwritten shows. */
-function patterned(n, seed) {
-  const b = Buffer.allocUnsafe(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 test("protocol: large data frames are built in pooled slabs, in order with the frames around them; a slab is reused only after its write's callback", () => {
   const written = [];

@@ -33,7 +33,8 @@ const { uploadCheck } = require("./lib/upload");
 
 const USAGE = `Usage: npm run bench -- [options]
   --quick              2 s rounds, 2 rounds, 1 s warm-up, a subset of rows (about a minute)
-  --rows LIST          only rows whose id contains one of the comma-separated words
+  --rows LIST          only rows whose id contains one of the comma-separated words (the streamed
+                       uploads are upload, upload-worker and upload-daemon1: "upload" runs all three)
   --tool wrk|autocannon  force the load generator (default: wrk when installed)
   --duration S         seconds per measurement round (default 5, quick 2)
   --rounds N           alternating rounds (default 3, quick 2)

@@ -36,6 +36,10 @@ for (const engine of ENGINES) {
 // Hello behind server-context rewrite rules that do not match it (route plans still answer it).
 SERVERS["nw-rules20-native"] = { label: "nodewsgi in-thread behind 20 server-context rewrite rules (native)", kind: "nodewsgi", mode: "in-thread", rewriteRules: 20, engine: "native" };
 SERVERS["nw-payload-native"] = { label: "nodewsgi in-thread, payload site (native)", kind: "nodewsgi", mode: "in-thread", payload: true, engine: "native" };
+// The same site with its applications in a worker group and in a daemon group: the upload check's
+// reported (untargeted) rows.
+SERVERS["nw-payload-worker-native"] = { label: "nodewsgi worker group, payload site (native)", kind: "nodewsgi", mode: "worker", payload: true, engine: "native" };
+SERVERS["nw-payload-daemon1-native"] = { label: "nodewsgi daemon processes=1, payload site (native)", kind: "nodewsgi", mode: "daemon", daemonOptions: "processes=1", payload: true, engine: "native" };
 // Groups that may use the second core too (shared with the load generator): what a hop to
 // another thread or process buys when there is a core to hop to. Reported, not a target.
 SERVERS["nw-worker-2c-native"] = { label: "nodewsgi worker group (native), server on CPUs 0-1", kind: "nodewsgi", mode: "worker", engine: "native", cpus: "0,1" };
@@ -154,6 +158,14 @@ const TARGETS = [
 ];
 
 /** The streamed-upload memory check: server RSS growth while an app discards the body. */
-const UPLOAD = { server: P, path: "/upload", maxGrowthMiB: 64 };
+const UPLOAD = { id: "upload", server: P, path: "/upload", maxGrowthMiB: 64 };
+/**
+ * The same upload to a worker group and to a daemon group: reported, not a target (the issue's
+ * goal is the in-thread row). `--rows` picks uploads by id as it picks rows.
+ */
+const GROUP_UPLOADS = [
+  { id: "upload-worker", server: "nw-payload-worker-native", path: "/upload", label: "worker group" },
+  { id: "upload-daemon1", server: "nw-payload-daemon1-native", path: "/upload", label: "daemon processes=1" },
+];
 
-module.exports = { SERVERS, ROWS, SETS, QUICK_ROWS, TARGETS, UPLOAD, MIB };
+module.exports = { SERVERS, ROWS, SETS, QUICK_ROWS, TARGETS, UPLOAD, GROUP_UPLOADS, MIB };

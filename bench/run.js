@@ -33,7 +33,8 @@ const { uploadCheck } = require("./lib/upload");
 
 const USAGE = `Usage: npm run bench -- [options]
   --quick              2 s rounds, 2 rounds, 1 s warm-up, a subset of rows (about a minute)
-  --rows LIST          only rows whose id contains one of the comma-separated words
+  --rows LIST          only rows whose id contains one of the comma-separated words (the streamed
+                       uploads are upload, upload-worker and upload-daemon1: "upload" runs all three)
   --tool wrk|autocannon  force the load generator (default: wrk when installed)
   --duration S         seconds per measurement round (default 5, quick 2)
   --rounds N           alternating rounds (default 3, quick 2)
@@ -334,12 +335,24 @@ async function main() {
   try {
     for (const set of plan.SETS) await runSet(set, rows.filter((r) => r.set === set), ctx, results);
 
+    // Uploads are picked by id as rows are ("upload" runs all three).
+    const wantUpload = (u) => opts.uploadMiB > 0 && (!opts.rowFilter || opts.rowFilter.some((w) => u.id.includes(w)));
+    const uploadLine = (u) =>
+      u.skipped ??
+      `RSS growth ${(u.growthBytes / 2 ** 20).toFixed(1)} MiB${u.processes.length > 1 ? ` (${u.processes.map((p) => `${p.role} ${p.pid}: ${(p.growthBytes / 2 ** 20).toFixed(1)}`).join(", ")})` : ""}, ${u.mibPerS.toFixed(0)} MiB/s, status ${u.status}`;
     let upload = null;
-    const wantUpload = opts.uploadMiB > 0 && (!opts.rowFilter || opts.rowFilter.includes("upload"));
-    if (wantUpload) {
+    if (wantUpload(plan.UPLOAD)) {
       log(`\n== streamed upload: ${opts.uploadMiB} MiB to an app that discards it`);
       upload = await uploadCheck(plan.SERVERS[plan.UPLOAD.server], plan.UPLOAD.path, opts.uploadMiB, ctx);
-      log(`   ${upload.skipped ?? `RSS growth ${(upload.growthBytes / 2 ** 20).toFixed(1)} MiB, ${upload.mibPerS.toFixed(0)} MiB/s, status ${upload.status}`}`);
+      log(`   ${uploadLine(upload)}`);
+    }
+    const groupUploads = [];
+    for (const g of plan.GROUP_UPLOADS) {
+      if (!wantUpload(g)) continue;
+      log(`\n== streamed upload to a ${g.label}: ${opts.uploadMiB} MiB to an app that discards it`);
+      const u = { ...(await uploadCheck(plan.SERVERS[g.server], g.path, opts.uploadMiB, ctx)), id: g.id, label: g.label };
+      groupUploads.push(u);
+      log(`   ${uploadLine(u)}`);
     }
 
     const micro = [];
@@ -365,6 +378,7 @@ async function main() {
       notices,
       results,
       upload,
+      groupUploads,
       micro,
       limits: readLimits(),
       seconds: (Date.now() - started) / 1000,

@@ -5,9 +5,9 @@ const { test } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { daemonFixture, spec, memLog, request, body, sink, run, waitFor, WAIT_MS } = require("./helpers/daemon-groups");
+const { daemonFixture, spec, memLog, request, body, sink, run, waitFor, patterned, WAIT_MS } = require("./helpers/daemon-groups");
 const { DaemonPool } = require("../dist/groups/daemon-pool");
-const { FrameReader, Outbox, decodeHead, decodeResponseHead } = require("../dist/groups/daemon-protocol");
+const { FrameReader, Outbox, SLAB_MIN, decodeHead, decodeResponseHead, pooledSlabs } = require("../dist/groups/daemon-protocol");
 const { EnvironLayouts, LayoutTable } = require("../dist/groups/environ-codec");
 
 const { root, script, group } = daemonFixture("nwsgi-test-");
@@ -107,6 +107,77 @@ test("protocol: frames from one outbox flush round-trip through a split stream, 
   out.data(11, 12, Buffer.alloc(10, 1));
   out.flush();
   assert.ok(Buffer.concat(written.slice(0, -1)).equals(all));
+});
+
+test("protocol: large data frames are built in pooled slabs, in order with the frames around them; a slab is reused only after its write's callback", () => {
+  const written = [];
+  const callbacks = [];
+  // Keeps what it is handed (not a copy): a slab reused too early would change these bytes.
+  const fake = { destroyed: false, write(b, cb) { written.push(b); if (cb) callbacks.push(cb); return true; }, cork() {}, uncork() {} };
+  const out = new Outbox(fake, false);
+  const big1 = patterned(256 * 1024, 1);
+  const big2 = patterned(SLAB_MIN, 2);
+  const small = patterned(SLAB_MIN - 1, 3);
+  out.credit(14, 1, 10);
+  out.data(2, 5, big1);
+  out.data(2, 6, small);
+  out.data(2, 7, big2);
+  out.empty(3, 5);
+  const before = pooledSlabs();
+  out.flush();
+  assert.equal(callbacks.length, 1, "one callback per flush, on its last write");
+  // Before the callback, new big frames must not land in the slabs handed over.
+  out.data(2, 8, patterned(300 * 1024, 4));
+  out.flush();
+  assert.equal(pooledSlabs(), Math.max(0, before - 4), "no slab came back before a callback");
+  const first = Buffer.concat(written.slice(0, 5));
+  const got = [];
+  new FrameReader((t, id, p) => got.push([t, id, Buffer.from(p)])).push(first);
+  assert.deepEqual(got.map(([t, id]) => [t, id]), [[14, 1], [2, 5], [2, 6], [2, 7], [3, 5]]);
+  assert.ok(got[1][2].equals(big1) && got[2][2].equals(small) && got[3][2].equals(big2));
+  callbacks.splice(0).forEach((cb) => cb());
+  assert.ok(pooledSlabs() >= 2, "the slabs went back to the pool");
+  // A destroyed socket: nothing written, the slabs go straight back.
+  fake.destroyed = true;
+  const n = pooledSlabs();
+  out.data(2, 9, big1);
+  assert.equal(pooledSlabs(), n - 1);
+  out.flush();
+  assert.equal(pooledSlabs(), n);
+});
+
+test("protocol: a borrowed reader yields the frames an owned one does, from a stream split anywhere, without keeping them", () => {
+  const written = [];
+  const fake = { destroyed: false, write(b) { written.push(Buffer.from(b)); return true; }, cork() {}, uncork() {} };
+  const out = new Outbox(fake, false);
+  const sizes = [0, 1, 8, 9, 100, SLAB_MIN - 1, SLAB_MIN, 65536, 256 * 1024, 5, 256 * 1024 - 1, 3];
+  sizes.forEach((n, i) => (n === 0 ? out.empty(3, i) : out.data(2, i, patterned(n, i + 10))));
+  out.flush();
+  // A HEAD larger than the reader's kept buffer, then more frames.
+  out.responseHead(99, 200, "OK", [["X-Big", "h".repeat(1536 * 1024)]]);
+  out.data(2, 100, patterned(70000, 100));
+  out.flush();
+  const stream = Buffer.concat(written);
+  const owned = [];
+  new FrameReader((t, id, p) => owned.push([t, id, Buffer.from(p)])).push(stream);
+  assert.equal(owned.length, sizes.length + 2);
+  for (const step of [1, 7, 9, 4096, 65536, 100003, stream.length]) {
+    const got = [];
+    const r = new FrameReader((t, id, p) => got.push([t, id, Buffer.from(p)]), true);
+    // Each read arrives in one reused buffer, as with a socket's onread: the reader must copy.
+    const readBuf = Buffer.alloc(step);
+    for (let at = 0; at < stream.length; at += step) {
+      const n = stream.copy(readBuf, 0, at, Math.min(stream.length, at + step));
+      r.push(readBuf.subarray(0, n));
+      readBuf.fill(0xee);
+    }
+    assert.equal(got.length, owned.length, `step ${step}`);
+    for (let i = 0; i < got.length; i++) {
+      assert.deepEqual(got[i].slice(0, 2), owned[i].slice(0, 2), `step ${step}, frame ${i}`);
+      assert.ok(got[i][2].equals(owned[i][2]), `step ${step}, frame ${i}: payload`);
+    }
+  }
+  assert.throws(() => new FrameReader(() => {}, true).push(Buffer.from([2, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])), /too large/);
 });
 
 test("round trip with the dump app runs in another process with the daemon environ keys", async () => {
@@ -425,10 +496,12 @@ test("a large body that arrives while the script is still loading is read in ful
   const { g } = group("slowload", { threads: 1, socketTimeout: 10 });
   // The clock runs from the dispatch: a process start on a loaded machine must not count.
   assert.ok(await g.waitReady(WAIT_MS));
-  const data = Buffer.alloc(3 * 1024 * 1024, 7);
+  // Patterned: the frames that wait for the reader are copies (the link's reader reuses its
+  // buffer), and a copy taken late or overwritten would change the bytes.
+  const data = patterned(3 * 1024 * 1024, 7);
   const s = await run(g, request(slow, { method: "POST" }), body(data));
   assert.equal(s.status, 200);
-  assert.equal(Buffer.concat(s.chunks).length, data.length);
+  assert.ok(Buffer.concat(s.chunks).equals(data), "the body came back intact");
 });
 
 test("on the shared connection a stalled response and a client that leaves affect only their own requests", async () => {

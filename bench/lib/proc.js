@@ -68,20 +68,27 @@ function treeCpuSeconds(root) {
   return ticks / clockTicks;
 }
 
-/** Resident memory of the tree under `root`, in bytes. */
-function treeRssBytes(root) {
-  let pages = 0;
+/** Resident memory of each live process of the tree under `root`, in bytes: Map pid -> bytes. */
+function rssByPid(root) {
+  const out = new Map();
   for (const pid of processTree(root)) {
     try {
-      pages += Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
+      out.set(pid, Number(fs.readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * pageSize);
     } catch {
       // exited between the listing and the read
     }
   }
-  return pages * pageSize;
+  return out;
 }
 
-module.exports = { parseStat, processTree, treeCpuSeconds, treeRssBytes, clockTicks };
+/** Resident memory of the tree under `root`, in bytes. */
+function treeRssBytes(root) {
+  let bytes = 0;
+  for (const b of rssByPid(root).values()) bytes += b;
+  return bytes;
+}
+
+module.exports = { parseStat, processTree, treeCpuSeconds, treeRssBytes, rssByPid, clockTicks };
 
 /**
  * Per-CPU counters from /proc/stat, in ticks: { cpuN: { busy, steal, total } }. Busy is user, nice

@@ -146,6 +146,23 @@ function renderReport(r) {
     L.push(
       `${u.bytes.toLocaleString("en-US")} bytes POSTed with a Content-Length in 1 MiB writes (respecting backpressure) to \`/upload\`, whose app iterates \`wsgi.input\` and keeps only a byte count. Server process-tree RSS: ${(u.baselineBytes / MIB).toFixed(1)} MiB before, ${(u.peakBytes / MIB).toFixed(1)} MiB peak (sampled every 50 ms), growth **${(u.growthBytes / MIB).toFixed(1)} MiB**${u.sendingGrowthBytes === undefined ? "" : ` (${(u.sendingGrowthBytes / MIB).toFixed(1)} MiB while the body was being sent; the rest after its last byte, as the application reads the spooled body back)`}; ${u.seconds.toFixed(1)} s, ${u.mibPerS.toFixed(0)} MiB/s; response status ${u.status}.${u.note ? ` ${u.note}.` : ""}`,
     );
+  const g = r.groupUploads ?? [];
+  if (g.length) {
+    L.push("", "The same upload to the application in a worker group and in a daemon group (reported, no goal: the goal is the in-thread row's). A worker group's threads are in the server process; a daemon group's process is the server's child, measured apart:", "");
+    L.push("| hosting | server process: before → peak (growth) | daemon process: before → peak (growth) | tree growth (peak of the sum) | while sending | MiB/s | status |", "|---|---|---|---|---|---|---|");
+    const mib = (b) => (b / MIB).toFixed(1);
+    const span = (p) => (p ? `${mib(p.baselineBytes)} → ${mib(p.peakBytes)} (**${mib(p.growthBytes)}**)` : "–");
+    for (const x of g) {
+      if (x.skipped) {
+        L.push(`| ${esc(x.label)} | – | – | – | – | – | ${esc(x.skipped)} |`);
+        continue;
+      }
+      const server = x.processes.find((p) => p.role === "server");
+      const children = x.processes.filter((p) => p.role !== "server");
+      const child = children.length ? children.map(span).join("; ") : "–";
+      L.push(`| ${esc(x.label)} | ${span(server)} | ${child} | **${mib(x.growthBytes)} MiB** | ${mib(x.sendingGrowthBytes)} MiB | ${x.mibPerS.toFixed(0)} | ${x.status}${x.note ? ` (${esc(x.note)})` : ""} |`);
+    }
+  }
   if (u && u.capped) L.push("", `Asked for ${u.mib} MiB; sent 999,999,999 bytes, the largest body the front end accepts: uWebSockets.js 20.30 closes the connection without a response when Content-Length has ten or more digits (1,000,000,000 is dropped, 999,999,999 is served), and nodewsgi answers a chunked request body with 411.`);
   L.push("");
 
@@ -160,6 +177,7 @@ function renderReport(r) {
     "- **Ratios** (the × column and the targets) are the median of the per-round ratios of the two rows, which were measured back to back in the same round; the range shows the spread across rounds. PASS/MISS judges that req/s ratio. The last column of the targets divides B's server CPU µs/req by A's: the throughput ratio if each server had its core to itself, which a busy machine or a client-bound fast server does not distort.",
     "- **A busy machine**: during each round the runner reads CPU 0's busy and steal time from /proc/stat; what the pinned server did not use was taken by other processes. A round in which they took more than 20% of the server core is repeated once (a bounded number of times per run), and the median share is noted on the row.",
     "- **Alias rows**: N aliases alternate `WSGIScriptAlias /siteK` and `WSGIScriptAliasMatch ^/rxK/([a-z]+)$`, ending with a regex, and the request hits the last one.",
+    "- **Streamed upload**: bench/lib/upload.js starts the payload site (in-thread; for the reported rows the same site with `WSGIApplicationGroup hello`, a worker group, or `WSGIDaemonProcess bench processes=1`), POSTs 64 KiB five times to warm the path, then reads /proc/PID/statm of the server and of each of its descendants (found through /proc/*/stat's parent pids: a daemon group's process) every 50 ms while the body is POSTed. Each process's growth is its peak less its value before; the tree's growth is the peak of the summed samples less the sum before (the two processes' peaks need not coincide, so it may be below the sum of their growths).",
     "- **Request-shape rows**: an 8000-byte `X-Bench-Pad` header; a 1 MiB POST to an app that reads and discards the body; a 64 KiB static file through `Alias`; a 4 KiB POST to a `<Location>` with `LimitRequestBody 1024` (413), compared with hello on the same server.",
   );
   L.push("");

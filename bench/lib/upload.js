@@ -7,7 +7,7 @@
  */
 const http = require("node:http");
 const { startServer, request, DidNotStart } = require("./servers");
-const { treeRssBytes } = require("./proc");
+const { rssByPid } = require("./proc");
 
 const CHUNK = Buffer.alloc(1024 * 1024, "u");
 
@@ -48,7 +48,12 @@ function upload(port, path, total, timeoutMs, onSent = () => {}) {
   });
 }
 
-/** Resolves { bytes, capped, growthBytes, sendingGrowthBytes, baselineBytes, peakBytes, mibPerS, status, note } or { mib, skipped }. */
+/**
+ * Resolves { bytes, capped, growthBytes, sendingGrowthBytes, baselineBytes, peakBytes, processes, mibPerS, status, note }
+ * or { mib, skipped }. `processes` is each process of the server's tree apart ({ pid, role,
+ * baselineBytes, peakBytes, growthBytes }: the server itself first, then its children, e.g. a
+ * daemon group's process); growthBytes is the peak of their sum less the sum before.
+ */
 async function uploadCheck(spec, path, mib, ctx) {
   let server;
   try {
@@ -63,17 +68,24 @@ async function uploadCheck(spec, path, mib, ctx) {
       if (r.status !== 200) return { mib, skipped: `wrong response: POST ${path} gave ${r.status} ${r.body.toString().slice(0, 120)}` };
     }
     if (global.gc) global.gc();
-    const baselineBytes = treeRssBytes(server.pid);
+    // Per process: a daemon group's child is found among the server's /proc descendants.
+    const base = rssByPid(server.pid);
+    const peaks = new Map(base);
+    const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+    const baselineBytes = sum(base);
     let peakBytes = baselineBytes;
     // Which phase grew: while the body arrives (the front end and the spool), and after its
     // last byte (the spool draining, then the application reading the body back).
     let sendingPeakBytes = baselineBytes;
     let sending = true;
-    const sampler = setInterval(() => {
-      const rss = treeRssBytes(server.pid);
+    const sample = () => {
+      const now = rssByPid(server.pid);
+      for (const [pid, b] of now) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, b));
+      const rss = sum(now);
       peakBytes = Math.max(peakBytes, rss);
       if (sending) sendingPeakBytes = Math.max(sendingPeakBytes, rss);
-    }, 50);
+    };
+    const sampler = setInterval(sample, 50);
     const total = Math.min(mib * 1024 * 1024, MAX_CONTENT_LENGTH);
     const capped = total < mib * 1024 * 1024;
     const t0 = process.hrtime.bigint();
@@ -88,10 +100,14 @@ async function uploadCheck(spec, path, mib, ctx) {
     } finally {
       clearInterval(sampler);
     }
-    peakBytes = Math.max(peakBytes, treeRssBytes(server.pid));
+    sample();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const processes = [...peaks].map(([pid, peak]) => {
+      const before = base.get(pid) ?? 0;
+      return { pid, role: pid === server.pid ? "server" : "child", baselineBytes: before, peakBytes: peak, growthBytes: peak - before };
+    });
     const note = res.status === 200 && res.body.trim() === String(total) ? null : `the app did not report ${total} bytes: status ${res.status}, body ${JSON.stringify(res.body)}`;
-    return { mib, bytes: total, capped, baselineBytes, peakBytes, growthBytes: peakBytes - baselineBytes, sendingGrowthBytes: sendingPeakBytes - baselineBytes, seconds, mibPerS: total / 2 ** 20 / seconds, status: res.status, note };
+    return { mib, bytes: total, capped, baselineBytes, peakBytes, growthBytes: peakBytes - baselineBytes, sendingGrowthBytes: sendingPeakBytes - baselineBytes, processes, seconds, mibPerS: total / 2 ** 20 / seconds, status: res.status, note };
   } finally {
     await server.stop();
   }

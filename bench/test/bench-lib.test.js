@@ -154,6 +154,37 @@ test("report: PASS, MISS, n/a with reasons, skipped rows and the machine", () =>
   assert.match(md, /The load generator shares the machine/);
 });
 
+test("report: the worker and daemon uploads are reported apart from the targets, each process of a daemon on its own", () => {
+  const M = 2 ** 20;
+  const md = renderReport({
+    opts: { quick: false, connections: 100, warmupS: 2, rounds: 1, durationS: 5 },
+    argv: ["--rows", "upload"],
+    machine: { nproc: 2, cpu: "AMD EPYC", node: "v20.20.2", kernel: "Linux 6" },
+    tool: "wrk",
+    toolVersion: "wrk 4.1.0",
+    apacheVersion: null,
+    pinned: true,
+    notices: [],
+    results: [],
+    upload: null,
+    groupUploads: [
+      { id: "upload-worker", label: "worker group", mib: 1024, bytes: 999999999, baselineBytes: 80 * M, peakBytes: 122 * M, growthBytes: 42 * M, sendingGrowthBytes: 7 * M, processes: [{ pid: 10, role: "server", baselineBytes: 80 * M, peakBytes: 122 * M, growthBytes: 42 * M }], seconds: 1, mibPerS: 953.7, status: 200, note: null },
+      { id: "upload-daemon1", label: "daemon processes=1", mib: 1024, bytes: 999999999, baselineBytes: 120 * M, peakBytes: 163 * M, growthBytes: 43 * M, sendingGrowthBytes: 40 * M, processes: [{ pid: 10, role: "server", baselineBytes: 68 * M, peakBytes: 73.5 * M, growthBytes: 5.5 * M }, { pid: 11, role: "child", baselineBytes: 52 * M, peakBytes: 90 * M, growthBytes: 38 * M }], seconds: 3, mibPerS: 333, status: 200, note: null },
+      { id: "upload-x", label: "broken", mib: 1024, skipped: "did not start: no" },
+    ],
+    micro: [],
+    limits: null,
+    seconds: 10,
+    date: new Date("2026-01-02T03:04:05Z"),
+  });
+  const targets = md.split("## Targets")[1].split("\n## ")[0];
+  assert.doesNotMatch(targets, /worker group \|.*MiB|daemon processes=1 \|/, "not in the targets table");
+  assert.match(md, /\| worker group \| 80\.0 → 122\.0 \(\*\*42\.0\*\*\) \| – \| \*\*42\.0 MiB\*\* \| 7\.0 MiB \| 954 \| 200 \|/);
+  assert.match(md, /\| daemon processes=1 \| 68\.0 → 73\.5 \(\*\*5\.5\*\*\) \| 52\.0 → 90\.0 \(\*\*38\.0\*\*\) \| \*\*43\.0 MiB\*\* \|/);
+  assert.match(md, /\| broken \| – \| – \| – \| – \| – \| did not start: no \|/);
+  assert.match(md, /- \*\*Streamed upload\*\*: .*each of its descendants/);
+});
+
 test("wrk script: distinct paths cycle through letter suffixes on the base path", () => {
   const s = wrkScript({ path: "/rx9/hello", distinctPaths: 8192 });
   assert.match(s, /request = function\(\) n = \(n \+ 1\) % 8192; return wrk\.format\(nil, "\/rx9\/hello" \.\. suffix\(n\)\) end/);

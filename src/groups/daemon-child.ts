@@ -98,8 +98,17 @@ class WireBody implements RequestBody {
     this.flush();
   }
 
+  /** `chunk` is lent for this call (the link's reader reuses its buffer): kept only as a copy. */
   push(chunk: Buffer): void {
-    this.queue.push(chunk);
+    const cb = this.onChunk;
+    if (cb !== null && !this.paused && this.queue.length === 0 && !this.ended) {
+      // The reader takes it now, and RequestBody chunks are lent for the call: no copy.
+      this.link.out.credit(Frame.BodyCredit, this.id, chunk.length);
+      cb(chunk, false);
+      return;
+    }
+    // Not read yet (paused, or before start): at most a window's worth waits here.
+    this.queue.push(Buffer.from(chunk));
     this.flush();
   }
   end(): void {
@@ -218,7 +227,9 @@ class Link {
 
   constructor(readonly socket: net.Socket, private readonly host: ApplicationHost, private readonly group: string) {
     this.out = new Outbox(socket);
-    const reader = new FrameReader((type, id, payload) => this.onFrame(type, id, payload));
+    // Borrowed payloads: a body frame is handed on (or copied) during its call, nothing else
+    // keeps a payload, so frames spanning reads need no buffer of their own each.
+    const reader = new FrameReader((type, id, payload) => this.onFrame(type, id, payload), true);
     socket.on("data", (d: Buffer) => {
       try {
         reader.push(d);

@@ -92,7 +92,8 @@ export interface HeadExtras extends EnvironRewrite {
 /** What an Outbox writes to (a net.Socket; a fake in tests). */
 export interface ByteSink {
   readonly destroyed: boolean;
-  write(b: Buffer): boolean;
+  /** `done` runs once `b` is no longer needed (written, or the write failed); a sink may never call it. */
+  write(b: Buffer, done?: (err?: Error | null) => void): boolean;
   cork(): void;
   uncork(): void;
 }
@@ -102,6 +103,30 @@ export const MAX_DATA = WINDOW;
 
 /** Size of the buffers frames are built in; bigger frames get a buffer of their own size. */
 const OUT_CHUNK = 64 * 1024;
+
+/**
+ * Data frames with at least this much payload (a streamed body, a large response write) are
+ * built in a reused slab instead of the bump buffer: each 256 KiB body frame in a fresh buffer
+ * made 1 GB of garbage per GB uploaded, which V8 lets pile up to ~32 MiB before it collects.
+ * Smaller frames stay on the bump path, which needs no write callback (the hello path).
+ */
+export const SLAB_MIN = 32 * 1024;
+/** A slab holds one data frame of up to MAX_DATA. */
+const SLAB_SIZE = FRAME_HEADER + WINDOW;
+/** Idle slabs kept for reuse in this process (2 MiB); beyond that a returned slab is dropped. */
+const SLAB_POOL_MAX = 8;
+const slabPool: Buffer[] = [];
+
+function takeSlab(): Buffer {
+  return slabPool.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE);
+}
+function returnSlabs(slabs: Buffer[]): void {
+  for (const b of slabs) if (slabPool.length < SLAB_POOL_MAX) slabPool.push(b);
+}
+/** Idle slabs in the pool (tests). */
+export function pooledSlabs(): number {
+  return slabPool.length;
+}
 
 /**
  * Frames waiting to leave on one connection. They are encoded straight into a shared buffer
@@ -114,6 +139,8 @@ export class Outbox {
   private start = 0;
   private pos = 0;
   private parts: Buffer[] = [];
+  /** Slabs among `parts` (null when none): back to the pool once the socket has written them. */
+  private slabs: Buffer[] | null = null;
   private scheduled = false;
   /** Runs at the start of each flush (credits are gathered per turn, then written). */
   beforeFlush: (() => void) | null = null;
@@ -168,6 +195,19 @@ export class Outbox {
     const n = chunk.length;
     if (n > MAX_DATA) {
       for (let at = 0; at < n; at += MAX_DATA) this.data(type, id, chunk.subarray(at, Math.min(n, at + MAX_DATA)));
+      return;
+    }
+    if (n >= SLAB_MIN) {
+      // After the frames already in the bump buffer, before any that follow: order is kept.
+      this.seal();
+      const slab = takeSlab();
+      slab[0] = type;
+      slab.writeUInt32LE(id, 1);
+      slab.writeUInt32LE(n, 5);
+      slab.set(chunk, FRAME_HEADER);
+      this.parts.push(slab.subarray(0, FRAME_HEADER + n));
+      (this.slabs ??= []).push(slab);
+      this.schedule();
       return;
     }
     this.room(FRAME_HEADER + n);
@@ -288,14 +328,24 @@ export class Outbox {
       this.buf = Buffer.allocUnsafe(OUT_CHUNK);
       this.start = this.pos = 0;
     }
+    const slabs = this.slabs;
+    this.slabs = null;
     const s = this.socket;
-    if (s.destroyed) return;
+    if (s.destroyed) {
+      if (slabs !== null) returnSlabs(slabs);
+      return;
+    }
+    // Writes complete in order: the last one's callback frees every slab of this flush. A
+    // socket that never calls back (destroyed mid-write) leaves them to the garbage collector.
+    const done = slabs === null ? undefined : () => returnSlabs(slabs);
     if (parts.length === 1) {
-      s.write(parts[0]!);
+      s.write(parts[0]!, done);
       return;
     }
     s.cork();
-    for (const p of parts) s.write(p);
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) s.write(parts[i]!);
+    s.write(parts[last]!, done);
     s.uncork();
   };
 }
@@ -367,8 +417,14 @@ export const MAX_FRAME = 64 * 1024 * 1024;
 
 /**
  * Splits a connection's byte stream into frames (one reader per connection, not per request).
- * Payloads are subarrays of the received buffers when a frame arrives whole (the common case),
- * copied only when a frame spans reads.
+ *
+ * Owned payloads (the default) are subarrays of the received buffers when a frame arrives whole
+ * (the common case), copied only when a frame spans reads: the receiver may keep them.
+ *
+ * Borrowed payloads (`borrowed`) are valid only during the onFrame call, like a RequestBody's
+ * chunks: a frame that spans reads is assembled in one buffer the reader reuses, so a streamed
+ * body's 256 KiB frames, which always span 64 KiB socket reads, cost no allocation each. The
+ * pushed data itself need only be valid during push() (a reused read buffer may be pushed).
  */
 export class FrameReader {
   /** Bytes of an incomplete frame, kept as a list so a large frame is joined once, not per read. */
@@ -376,10 +432,20 @@ export class FrameReader {
   private partsLen = 0;
   /** Bytes needed before the pending frame is complete (0 = header not yet known). */
   private need = 0;
+  /** Borrowed mode: the incomplete frame's bytes so far, at the start of `asm`. */
+  private asm: Buffer = EMPTY;
+  private asmLen = 0;
 
-  constructor(private readonly onFrame: (type: number, id: number, payload: Buffer) => void) {}
+  constructor(
+    private readonly onFrame: (type: number, id: number, payload: Buffer) => void,
+    private readonly borrowed = false,
+  ) {}
 
   push(data: Buffer): void {
+    if (this.borrowed) {
+      this.pushBorrowed(data);
+      return;
+    }
     let buf = data;
     if (this.partsLen > 0) {
       this.parts.push(data);
@@ -390,6 +456,16 @@ export class FrameReader {
       this.partsLen = 0;
       this.need = 0;
     }
+    const pos = this.frames(buf);
+    if (pos < buf.length) {
+      const rest = buf.subarray(pos);
+      this.parts.push(rest);
+      this.partsLen = rest.length;
+    }
+  }
+
+  /** Emits every whole frame of `buf`; returns where the incomplete rest starts. */
+  private frames(buf: Buffer): number {
     let pos = 0;
     while (buf.length - pos >= FRAME_HEADER) {
       const len = buf.readUInt32LE(pos + 5);
@@ -404,10 +480,56 @@ export class FrameReader {
       pos += FRAME_HEADER + len;
       this.onFrame(type, id, payload);
     }
-    if (pos < buf.length) {
-      const rest = buf.subarray(pos);
-      this.parts.push(rest);
-      this.partsLen = rest.length;
+    return pos;
+  }
+
+  private pushBorrowed(data: Buffer): void {
+    let pos = 0;
+    if (this.asmLen > 0) {
+      // Complete the pending frame's header, then its payload, from the front of `data`.
+      if (this.asmLen < FRAME_HEADER) {
+        const n = Math.min(FRAME_HEADER - this.asmLen, data.length);
+        this.asmCopy(data, 0, n);
+        pos = n;
+        if (this.asmLen < FRAME_HEADER) return;
+        const len = this.asm.readUInt32LE(5);
+        if (len > MAX_FRAME) throw new Error(`daemon frame too large (${len} bytes)`);
+        this.need = FRAME_HEADER + len;
+        this.reserve(this.need);
+      }
+      const n = Math.min(this.need - this.asmLen, data.length - pos);
+      this.asmCopy(data, pos, n);
+      pos += n;
+      if (this.asmLen < this.need) return;
+      const a = this.asm;
+      const end = this.need;
+      this.asmLen = 0;
+      this.need = 0;
+      // A buffer grown for an unusually large frame (a big HEAD) is not kept.
+      if (a.length > ASM_KEEP) this.asm = EMPTY;
+      this.onFrame(a[0]!, a.readUInt32LE(1), a.subarray(FRAME_HEADER, end));
+    }
+    const rest = pos + this.frames(pos === 0 ? data : data.subarray(pos));
+    if (rest < data.length) {
+      this.reserve(Math.max(this.need, data.length - rest));
+      this.asmCopy(data, rest, data.length - rest);
     }
   }
+
+  private reserve(n: number): void {
+    if (this.asm.length >= n) return;
+    const b = Buffer.allocUnsafeSlow(Math.max(n, ASM_MIN));
+    if (this.asmLen > 0) this.asm.copy(b, 0, 0, this.asmLen);
+    this.asm = b;
+  }
+  private asmCopy(src: Buffer, from: number, n: number): void {
+    this.reserve(this.asmLen + n);
+    src.copy(this.asm, this.asmLen, from, from + n);
+    this.asmLen += n;
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
+/** The borrowed reader's assembly buffer: one body frame, and kept up to 1 MiB. */
+const ASM_MIN = FRAME_HEADER + WINDOW;
+const ASM_KEEP = 1024 * 1024;

@@ -113,4 +113,19 @@ function daemonFixture(prefix) {
   return { root, groups, script, group };
 }
 
-module.exports = { daemonFixture, spec, memLog, request, body, sink, run, waitFor, WAIT_MS };
+/** `n` bytes that depend on their position and on `seed`: a chunk delivered twice, late or overwritten shows. */
+function patterned(n, seed) {
+  const b = Buffer.allocUnsafe(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+module.exports = { daemonFixture, spec, memLog, request, body, sink, run, waitFor, patterned, WAIT_MS };

@@ -92,6 +92,10 @@ describe("NODE_OPTIONS of a process that starts as root", () => {
       [`--import=./b.mjs "--title=a b"`, `"--title=a b"`, ["--import=./b.mjs"]],
       ["--inspect=0.0.0.0:9229 --enable-source-maps", "--enable-source-maps", ["--inspect=0.0.0.0:9229"]],
       ["--loader x --experimental-loader=y --openssl-config=/tmp/c", "", ["--loader x", "--experimental-loader=y", "--openssl-config=/tmp/c"]],
+      // A kept option's value as the next word stays with it (alone, `--title` stops Node at start).
+      ["--unhandled-rejections strict --require /x.js", "--unhandled-rejections=strict", ["--require /x.js"]],
+      ["--title -x --dns-result-order ipv4first", "--title=-x --dns-result-order=ipv4first", []],
+      ["--max_old_space_size=100 --trace_warnings", "--max-old-space-size=100 --trace-warnings", []],
     ];
     for (const [value, kept, dropped] of cases) assert.deepEqual(privilegedNodeOptions(value), { kept, dropped }, value);
   });

@@ -399,6 +399,27 @@ test("a daemon that cannot start gives 503 after connect-timeout, with backoff l
   assert.ok(restarts < 10, `backoff keeps restarts down (${restarts})`);
 });
 
+test("a daemon process that dies while starting is started again once its backoff is over", async () => {
+  // The first start exits at once, the next runs the real child: the group must serve. (The
+  // backoff's timer used to arm itself again when it fired, so no process ever started.)
+  const marker = path.join(root, "crashed-once");
+  const child = script(
+    "crash-once-child.js",
+    `if (!require("fs").existsSync(${JSON.stringify(marker)})) { require("fs").writeFileSync(${JSON.stringify(marker)}, ""); process.exit(3); }
+     require(${JSON.stringify(path.join(__dirname, "..", "dist", "groups", "daemon-child.js"))}).main();`,
+  );
+  const { g, log } = group("crash-once", { connectTimeout: 20 }, { childModule: child });
+  // The supervisor's timers are unref'd (a server's listening socket keeps it alive): this does.
+  const alive = setInterval(() => {}, 1000);
+  try {
+    const s = await run(g, request(PID_APP));
+    assert.equal(s.status, 200);
+    assert.equal(log.lines.filter((l) => l.includes("died unexpectedly (exit code 3)")).length, 1);
+  } finally {
+    clearInterval(alive);
+  }
+});
+
 test("preload runs WSGIImportScript in each process; the pool routes by process group; close stops everything", async () => {
   const flag = path.join(root, "preloaded");
   const pre = script("pre.js", `require("fs").appendFileSync(${JSON.stringify(flag)}, process.pid + "\\n"); exports.application = (e, s) => { s("200 OK", []); return ["pre"]; };`);

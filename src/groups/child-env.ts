@@ -50,6 +50,20 @@ const SAFE = new Set([
   "--secure-heap-min",
 ]);
 
+/** Kept options Node lets take their value as the next word (`--title foo`); V8's need `=`. */
+const TAKES_VALUE = new Set([
+  "--max-http-header-size",
+  "--unhandled-rejections",
+  "--dns-result-order",
+  "--disable-proto",
+  "--use-largepages",
+  "--tls-cipher-list",
+  "--title",
+  "--v8-pool-size",
+  "--secure-heap",
+  "--secure-heap-min",
+]);
+
 /**
  * NODE_OPTIONS split as Node splits it: on spaces, with double quotes grouping and a backslash
  * escaping the next character inside them.
@@ -96,9 +110,13 @@ export function privilegedNodeOptions(value: string): { kept: string; dropped: s
   const dropped: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    const name = t.includes("=") ? t.slice(0, t.indexOf("=")) : t;
+    const eq = t.indexOf("=");
+    // Node reads `_` in an option's name as `-` (`--max_old_space_size=100`).
+    const name = (eq >= 0 ? t.slice(0, eq) : t).replace(/_/g, "-");
     if (SAFE.has(name)) {
-      kept.push(t);
+      // Written back with its value joined, so the value can never be read as an option.
+      if (eq < 0 && TAKES_VALUE.has(name) && i + 1 < tokens.length) kept.push(`${name}=${tokens[++i]}`);
+      else kept.push(eq >= 0 ? name + t.slice(eq) : name);
       continue;
     }
     // `-r x`, `--require x`: the value goes too (a kept option never stands apart from its value).

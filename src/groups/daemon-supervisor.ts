@@ -194,7 +194,9 @@ export class DaemonGroup implements ApplicationHost {
   private startupCrashes = 0;
   /** A process exited because it could not be set up: the next one starts after SETUP_RETRY_MS. */
   private setupFailed = false;
+  /** The wait before the next start: a crash backoff, or SETUP_RETRY_MS after a set-up failure. */
   private respawnTimer: NodeJS.Timeout | null = null;
+  private respawnAfterSetup = false;
   private resourceTimer: NodeJS.Timeout | null = null;
   private readonly childModule: string;
   private readonly uid?: number;
@@ -549,17 +551,26 @@ export class DaemonGroup implements ApplicationHost {
   // ---- process lifecycle ----
 
   /** Keep `processes` children starting or serving (recycling ones do not count). */
-  private ensureCapacity(replacement = false): void {
-    if (this.closing || !this.started || this.respawnTimer) return;
+  private ensureCapacity(replacement = false, waited = false): void {
+    if (this.closing || !this.started) return;
+    if (this.respawnTimer) {
+      // A set-up failure waits its SETUP_RETRY_MS even when a shorter crash backoff is pending.
+      if (!this.setupFailed || this.respawnAfterSetup) return;
+      clearTimeout(this.respawnTimer);
+      this.respawnTimer = null;
+    }
     const live = this.children.filter((c) => c.state === "starting" || (c.state === "ready" && !c.recycling)).length;
     const missing = this.spec.processes - live;
     if (missing <= 0) return;
-    const delay = this.setupFailed ? SETUP_RETRY_MS : backoffMs(this.startupCrashes);
+    // Once its wait is over the start goes ahead: the count of crashes stays until a process is ready.
+    const delay = waited ? 0 : this.setupFailed ? SETUP_RETRY_MS : backoffMs(this.startupCrashes);
     if (delay > 0) {
+      this.respawnAfterSetup = this.setupFailed;
       this.respawnTimer = setTimeout(() => {
         this.respawnTimer = null;
+        this.respawnAfterSetup = false;
         this.setupFailed = false;
-        this.ensureCapacity();
+        this.ensureCapacity(false, true);
       }, delay);
       this.respawnTimer.unref();
       return;

@@ -8,6 +8,7 @@ const { describe, it, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
+const os = require("node:os");
 const { daemonFixture, request, run, waitFor } = require("./helpers/daemon-groups");
 const { privilegedNodeOptions, splitNodeOptions } = require("../dist/groups/child-env");
 const { identityProblem } = require("../dist/groups/process-setup");
@@ -124,11 +125,14 @@ describe("the daemon process's working directory (home=)", () => {
   it("user= without home=: the user's home directory, entered as the user; group= alone keeps the server's", { skip: !ROOT && "needs root (user= applies only then)" }, async () => {
     assert.equal((await cwdOf("home-daemon", { user: "daemon" })).cwd, homeOf("daemon"));
     assert.equal((await cwdOf("home-group", { group: "daemon" })).cwd, process.cwd());
-    // /root is root's alone: the user cannot enter it, whoever forked the process.
-    const blocked = await cwdOf("home-root", { user: "daemon", home: "/root" });
+    // A directory that is root's alone: the user cannot enter it, whoever forked the process.
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-closed-"));
+    fs.chmodSync(closed, 0o700);
+    const blocked = await cwdOf("home-root", { user: "daemon", home: closed });
     assert.equal(blocked.status, 504);
     await waitFor(() => blocked.log.lines.some((l) => l.includes("could not be set up")), "the failed start to be reported");
-    assert.match(blocked.log.lines.join("\n"), /\(13\)Permission denied: mod_wsgi \(pid=\d+\): Unable to change working directory to '\/root'\./);
+    assert.ok(blocked.log.lines.some((l) => /\(13\)Permission denied: mod_wsgi \(pid=\d+\): Unable to change working directory to '/.test(l) && l.includes(`'${closed}'.`)), blocked.log.lines.join("\n"));
+    fs.rmdirSync(closed);
     const nobodyHome = homeOf("nobody");
     if (nobodyHome && !fs.existsSync(nobodyHome)) {
       const missing = await cwdOf("home-nobody", { user: "nobody" });

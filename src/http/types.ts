@@ -94,4 +94,17 @@ export interface ResponseSink {
    * take such a head through `writeHead`.
    */
   writeErrorHead?(status: number, reason: string, headers: readonly HeaderPair[]): void;
+  /**
+   * Optional. The send timeout for this response in ms (0: none), set before its head when the
+   * request's virtual host has a Timeout of its own; otherwise the front end's (the main
+   * server's) applies.
+   */
+  setSendTimeout?(ms: number): void;
+  /**
+   * Optional, after `end()`: null when nothing of the response waits for the client any more
+   * (the common case), else a promise of whether the client took the rest (true) or the
+   * connection was closed first (false: a send timeout, the client went away). The access log
+   * waits for it, as httpd logs a request once its response has been sent or given up.
+   */
+  whenSent?(): Promise<boolean> | null;
 }

@@ -280,7 +280,10 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   end(chunk?: Uint8Array): void {
     if (chunk && !this.headOnly) this.bodyBytes += chunk.length;
     this.inner.end(chunk);
-    this.finish(false);
+    // Logged once the response has been sent or given up (a send timeout: %X is X), as httpd.
+    const sending = this.inner.whenSent?.() ?? null;
+    if (sending === null) this.finish(false);
+    else void sending.then((sent) => this.finish(!sent));
   }
 
   destroy(): void {

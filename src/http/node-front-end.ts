@@ -443,7 +443,7 @@ class NodeSink implements ResponseSink {
   private sendTimer: NodeJS.Timeout | null = null;
   /** This response's send timeout (its virtual host's Timeout), or -1 for the front end's. */
   private sendTimeoutMs = -1;
-  /** drain() callers, and whenSent() callers (told whether the rest reached the client). */
+  /** drain() callers, and afterSent() callers (told whether the rest reached the client). */
   private drainWaiters: (() => void)[] | null = null;
   private sentWaiters: ((sent: boolean) => void)[] | null = null;
 
@@ -633,9 +633,10 @@ class NodeSink implements ResponseSink {
     this.sendTimeoutMs = ms;
   }
 
-  whenSent(): Promise<boolean> | null {
-    if (!this.waiting || this.settled) return null;
-    return new Promise((resolve) => (this.sentWaiters ??= []).push(resolve));
+  afterSent(cb: (sent: boolean) => void): boolean {
+    if (!this.waiting || this.settled) return false;
+    (this.sentWaiters ??= []).push(cb);
+    return true;
   }
 
   end(chunk?: Uint8Array): void {

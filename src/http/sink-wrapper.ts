@@ -22,6 +22,6 @@ export function wrapSink(sink: ResponseSink, overrides: SinkOverrides): Response
     end: (chunk) => sink.end(chunk),
     destroy: () => sink.destroy(),
     ...(serverError ? { serverError } : {}),
-    ...(sink.whenSent ? { whenSent: () => sink.whenSent!() } : {}),
+    ...(sink.afterSent ? { afterSent: (cb: (sent: boolean) => void) => sink.afterSent!(cb) } : {}),
   };
 }

@@ -101,10 +101,11 @@ export interface ResponseSink {
    */
   setSendTimeout?(ms: number): void;
   /**
-   * Optional, after `end()`: null when nothing of the response waits for the client any more
-   * (the common case), else a promise of whether the client took the rest (true) or the
-   * connection was closed first (false: a send timeout, the client went away). The access log
-   * waits for it, as httpd logs a request once its response has been sent or given up.
+   * Optional, after `end()`: false when nothing of the response waits for the client any more
+   * (the common case; `cb` is never called). Otherwise true, and `cb` is called once the rest
+   * was handed to the socket (true) or the connection closed first (false: a send timeout, the
+   * client went away). The access log waits for it, as httpd logs a request once its response
+   * has been sent or given up.
    */
-  whenSent?(): Promise<boolean> | null;
+  afterSent?(cb: (sent: boolean) => void): boolean;
 }

@@ -448,7 +448,7 @@ class UwsSink implements ResponseSink {
   private sendTimer: NodeJS.Timeout | null = null;
   /** This response's send timeout (its virtual host's Timeout), or -1 for the front end's. */
   private sendTimeoutMs = -1;
-  /** whenSent() callers: told whether the rest of the response reached the socket. */
+  /** afterSent() callers: told whether the rest of the response reached the socket. */
   private sentWaiters: ((sent: boolean) => void)[] | null = null;
 
   constructor(
@@ -634,7 +634,7 @@ class UwsSink implements ResponseSink {
     this.sendTimer.unref();
   }
 
-  /** The response is over (`sent`: its last byte handed to uWS): no timer, and whenSent() told. */
+  /** The response is over (`sent`: its last byte handed to uWS): no timer, and afterSent() told. */
   private stopSendClock(sent: boolean): void {
     if (this.sendTimer !== null) clearTimeout(this.sendTimer);
     const told = this.sentWaiters;
@@ -657,9 +657,10 @@ class UwsSink implements ResponseSink {
     this.sendTimeoutMs = ms;
   }
 
-  whenSent(): Promise<boolean> | null {
-    if (this.pending === null || this.released) return null;
-    return new Promise((resolve) => (this.sentWaiters ??= []).push(resolve));
+  afterSent(cb: (sent: boolean) => void): boolean {
+    if (this.pending === null || this.released) return false;
+    (this.sentWaiters ??= []).push(cb);
+    return true;
   }
 
   drain(): Promise<void> {

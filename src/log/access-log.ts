@@ -281,9 +281,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     if (chunk && !this.headOnly) this.bodyBytes += chunk.length;
     this.inner.end(chunk);
     // Logged once the response has been sent or given up (a send timeout: %X is X), as httpd.
-    const sending = this.inner.whenSent?.() ?? null;
-    if (sending === null) this.finish(false);
-    else void sending.then((sent) => this.finish(!sent));
+    if (this.inner.afterSent?.((sent) => this.finish(!sent)) !== true) this.finish(false);
   }
 
   destroy(): void {

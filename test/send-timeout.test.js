@@ -53,9 +53,17 @@ exports.application = async (environ, start_response) => {
 };
 `;
 
+const HELLO_APP = `"use strict";
+const body = Buffer.from("Hello World!");
+exports.application = (environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "12"]]);
+  return [body];
+};
+`;
+
 function site() {
   return writeSite("nodewsgi-send-timeout-", ({ work }) => ({
-    files: { "big.js": BIG_APP, "stream.js": STREAM_APP, "slow.js": SLOW_APP },
+    files: { "big.js": BIG_APP, "stream.js": STREAM_APP, "slow.js": SLOW_APP, "hello.js": HELLO_APP },
     config: `Timeout 1
 LogFormat "%U%q %>s %b %X %D" sent
 CustomLog "${work}/access.log" sent
@@ -64,6 +72,7 @@ CustomLog "${work}/access.log" sent
 </Directory>
 WSGIScriptAlias /big "${work}/big.js" application-group=%{GLOBAL}
 WSGIScriptAlias /slow "${work}/slow.js" application-group=%{GLOBAL}
+WSGIScriptAlias /hello "${work}/hello.js" application-group=%{GLOBAL}
 WSGIScriptAlias /w "${work}/stream.js" application-group=workers
 WSGIDaemonProcess sendtimeout threads=2
 WSGIScriptAlias /d "${work}/stream.js" process-group=sendtimeout application-group=%{GLOBAL}
@@ -140,19 +149,45 @@ async function errorLogHas(work, text, ms = 3000) {
   }
 }
 
-describe("send timeout (Timeout 1)", { concurrency: true }, () => {
-  const live = {};
-  const clients = [];
-  before(async () => {
-    const [node, uws] = await Promise.all([start("node"), start("uws")]);
-    live.node = node;
-    live.uws = uws;
-  });
-  after(async () => {
-    for (const c of clients) c.destroy();
-    await Promise.all([live.node?.server.stop(1000), live.uws?.server.stop(1000)]);
-  });
+// One server per front end for the whole file.
+const live = {};
+const clients = [];
+before(async () => {
+  const [node, uws] = await Promise.all([start("node"), start("uws")]);
+  live.node = node;
+  live.uws = uws;
+});
+after(async () => {
+  for (const c of clients) c.destroy();
+  await Promise.all([live.node?.server.stop(1000), live.uws?.server.stop(1000)]);
+});
 
+// Alone: it counts the process's timers.
+describe("send timeout: zero cost", () => {
+  test("a small response written at once arms no send timer (nothing waits for the client)", async () => {
+    for (const fe of ["node", "uws"]) {
+      const original = globalThis.setTimeout;
+      let armed = 0;
+      // Timeout 1: the send timer is the only 1000 ms timer a hello request could start.
+      globalThis.setTimeout = (fn, ms, ...rest) => {
+        if (ms === 1000) armed++;
+        return original(fn, ms, ...rest);
+      };
+      try {
+        // One at a time: uWS closes a connection that pipelines behind an asynchronous response.
+        for (let i = 0; i < 20; i++) {
+          const r = await exchange(live[fe].port, "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", { timeoutMs: 10_000 });
+          assert.equal(parseResponses(r.raw)[0]?.body.toString(), "Hello World!");
+        }
+      } finally {
+        globalThis.setTimeout = original;
+      }
+      assert.equal(armed, 0, `${fe}: ${armed} send timers for 20 hello responses`);
+    }
+  });
+});
+
+describe("send timeout (Timeout 1)", { concurrency: true }, () => {
   for (const fe of ["node", "uws"]) {
     test(`${fe}: a client that never reads a large response is cut after Timeout, logged as httpd logs it`, async () => {
       const { port, work } = live[fe];

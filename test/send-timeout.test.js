@@ -201,6 +201,8 @@ describe("send timeout (Timeout 1)", { concurrency: true }, () => {
       assert.ok(entry.ms >= 900 && entry.ms < 5000, `given up after ${entry.ms} ms`);
       assert.ok(await errorLogHas(work, "big: closed never"), "the application's iterable was not closed");
       assert.ok(await errorLogHas(work, "(70007)The timeout specified has expired"), "the send timeout was not logged");
+      // mod_wsgi's own line in embedded mode (LogLevel debug).
+      assert.ok(await errorLogHas(work, "Failed to write response data: The timeout specified has expired."), "mod_wsgi's line was not logged");
     });
 
     test(`${fe}: the request's virtual host's Timeout applies, as in httpd`, async () => {
@@ -244,6 +246,11 @@ describe("send timeout (Timeout 1)", { concurrency: true }, () => {
         assert.equal(entry.conn, "X");
         assert.ok(entry.ms >= 900 && entry.ms < 5000, `given up after ${entry.ms} ms`);
         assert.ok(await errorLogHas(work, `stream: closed ${mount} after`), "the application's iterable was not closed");
+        // mod_wsgi's own line: the Apache child proxying a daemon's response logs at error.
+        const line = mount === "/d" ? "[wsgi:error] [pid " : "[wsgi:debug] [pid ";
+        const text = mount === "/d" ? "Failed to proxy response to client." : "Failed to write response data: The timeout specified has expired.";
+        const logged = fs.readFileSync(path.join(work, "error.log"), "latin1").split("\n").some((l) => l.includes(line) && l.includes(text));
+        assert.ok(logged, `no ${line}... ${text} line`);
         const r = await exchange(port, `GET ${mount}/ok?ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, { timeoutMs: 10_000 });
         assert.equal(parseResponses(r.raw)[0]?.status, 200);
       });

@@ -6,7 +6,7 @@
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
-import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
+import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
@@ -418,7 +418,9 @@ class NodeSink implements ResponseSink {
   aborted = false;
   private finished = false;
   private settled = false;
-  private abortHandlers: (() => void)[] = [];
+  private abortHandlers: ((cause?: AbortCause) => void)[] = [];
+  /** Why the connection was closed under the response, when the server closed it. */
+  private abortCause: AbortCause | undefined = undefined;
   private readonly headOnly: boolean;
   /** `Expect: 100-continue` and no 100 sent yet: answered so, the connection closes (as httpd). */
   private continuePending = false;
@@ -460,7 +462,7 @@ class NodeSink implements ResponseSink {
       if (!this.finished) {
         this.aborted = true;
         this.finished = true;
-        for (const cb of this.abortHandlers.splice(0)) cb();
+        for (const cb of this.abortHandlers.splice(0)) cb(this.abortCause);
       }
       this.settle(false);
     });
@@ -487,8 +489,8 @@ class NodeSink implements ResponseSink {
     this.onSettled();
   }
 
-  onAbort(cb: () => void): void {
-    if (this.aborted) cb();
+  onAbort(cb: (cause?: AbortCause) => void): void {
+    if (this.aborted) cb(this.abortCause);
     else this.abortHandlers.push(cb);
   }
 
@@ -613,6 +615,7 @@ class NodeSink implements ResponseSink {
     if (!this.waiting || this.settled) return;
     const socket = this.res.socket;
     this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${stripMappedPrefix(socket?.remoteAddress ?? "")}:${socket?.remotePort ?? 0}] core_output_filter: writing data to the network (send timeout ${ms / 1000} s)`);
+    this.abortCause = "send-timeout";
     if (socket) socket.destroy();
     else this.res.destroy();
   }

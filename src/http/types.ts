@@ -47,6 +47,9 @@ export interface RequestBody {
   resume(): void;
 }
 
+/** Why the server closed a connection under a response (see ResponseSink.onAbort). */
+export type AbortCause = "send-timeout";
+
 /** One response header field. */
 export type HeaderPair = readonly [name: string, value: string];
 
@@ -57,8 +60,12 @@ export type HeaderPair = readonly [name: string, value: string];
 export interface ResponseSink {
   /** True once the client has gone away; nothing written after that reaches anyone. */
   readonly aborted: boolean;
-  /** Called once if the client goes away before `end()`. */
-  onAbort(cb: () => void): void;
+  /**
+   * Called once if the client goes away before `end()`. `cause` says when the server closed the
+   * connection itself: "send-timeout", the client took nothing of the response for Timeout
+   * seconds (mod_wsgi logs that where it writes or proxies the response).
+   */
+  onAbort(cb: (cause?: AbortCause) => void): void;
   /**
    * Send the status line and headers. `Content-Length`, when present and valid, is honoured:
    * the body is sent with that length (and cut or padded never: the writer must send exactly

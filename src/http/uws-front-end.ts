@@ -20,7 +20,7 @@
  */
 import * as path from "node:path";
 import { DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
-import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
+import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
@@ -422,7 +422,9 @@ class UwsSink implements ResponseSink {
   private watchingAbort = false;
   private backpressured = false;
   /** Made on first use: most responses end without anyone waiting on them. */
-  private abortHandlers: (() => void)[] | null = null;
+  private abortHandlers: ((cause?: AbortCause) => void)[] | null = null;
+  /** Why the connection was closed under the response, when the server closed it. */
+  private abortCause: AbortCause | undefined = undefined;
   /** Status line and header lines after "HTTP/1.1 ", joined by CRLF ("" until writeHead). */
   private head = "";
   /** The head holds text beyond ASCII: sent as latin-1 bytes, not as uWS's UTF-8. */
@@ -476,12 +478,12 @@ class UwsSink implements ResponseSink {
     this.stopSendClock(false);
     const handlers = this.abortHandlers;
     this.abortHandlers = null;
-    if (handlers) for (const cb of handlers) cb();
+    if (handlers) for (const cb of handlers) cb(this.abortCause);
     this.wakeWaiters();
   }
 
-  onAbort(cb: () => void): void {
-    if (this.aborted) cb();
+  onAbort(cb: (cause?: AbortCause) => void): void {
+    if (this.aborted) cb(this.abortCause);
     else (this.abortHandlers ??= []).push(cb);
   }
 
@@ -650,6 +652,7 @@ class UwsSink implements ResponseSink {
     if (!this.backpressured || this.aborted || this.finished) return;
     this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${remoteAddress(this.res)}:0] core_output_filter: writing data to the network (send timeout ${ms / 1000} s)`);
     this.pending = null;
+    this.abortCause = "send-timeout";
     this.res.close();
   }
 

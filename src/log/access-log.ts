@@ -11,7 +11,7 @@
  */
 import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
-import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
+import type { AbortCause, HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
 import { environPairs } from "../app/environ-pairs";
 import type { MapResult } from "../map/mapper";
 import { configuredName, requestHost, selectHost, serverBanner, serverIdentity, type ConfiguredName } from "../map/host";
@@ -257,7 +257,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     return this.finished ? this.wasAborted : this.inner.aborted;
   }
 
-  onAbort(cb: () => void): void {
+  onAbort(cb: (cause?: AbortCause) => void): void {
     this.inner.onAbort(cb);
   }
 

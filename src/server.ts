@@ -6,7 +6,7 @@ import { DigestState } from "./auth/digest";
 import type { ServerConfig } from "./config";
 import type { Engine } from "./engine/types";
 import type { ErrorLog } from "./log/error-log";
-import type { FrontEnd, FrontEndOptions, ConnectionPolicy, ListenAddress } from "./http/front-end";
+import { MAX_TIMER_MS, type FrontEnd, type FrontEndOptions, type ConnectionPolicy, type ListenAddress } from "./http/front-end";
 import { defaultLimits } from "./http/request-checks";
 import { createFrontEnd, type FrontEndChoice } from "./http/create-front-end";
 import { Site } from "./site";
@@ -54,7 +54,7 @@ function connectionPolicy(config: ServerConfig): ConnectionPolicy {
     enabled: m.keepAlive?.value ?? true,
     ...(timeout !== undefined ? { timeoutMs: Math.round(timeout * 1000) } : {}),
     ...(max !== undefined ? { maxRequests: max } : {}),
-    ...(send !== undefined ? { sendTimeoutMs: send * 1000 } : {}),
+    ...(send !== undefined ? { sendTimeoutMs: Math.min(send * 1000, MAX_TIMER_MS) } : {}),
   };
 }
 

@@ -257,3 +257,27 @@ describe("send timeout (Timeout 1)", { concurrency: true }, () => {
     }
   }
 });
+
+describe("send timeout: a Timeout beyond node's longest timer", () => {
+  test("is the longest timer, not the 1 ms node makes of a longer one", async () => {
+    const s = writeSite("nodewsgi-send-timeout-long-", ({ work }) => ({
+      files: { "big.js": BIG_APP },
+      config: `Timeout 3000000
+<Directory "${work}">
+    Require all granted
+</Directory>
+WSGIScriptAlias /big "${work}/big.js" application-group=%{GLOBAL}
+`,
+    }));
+    const config = loadConfig(s.configFile);
+    for (const frontEnd of ["node", "uws"]) {
+      const server = await Server.start(config, { engine: jsEngine, frontEnd, errorLog: { log() {}, close() {} }, accessLog: null, notice: () => {} });
+      try {
+        const r = await exchange(server.addresses[0].port, "GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        assert.equal(parseResponses(r.raw)[0]?.body.length, BIG, frontEnd);
+      } finally {
+        await server.stop(1000);
+      }
+    }
+  });
+});

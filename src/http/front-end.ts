@@ -50,6 +50,8 @@ export const DEFAULT_MAX_KEEP_ALIVE_REQUESTS = 100;
 
 /** httpd's Timeout default (60 s). */
 export const DEFAULT_SEND_TIMEOUT_MS = 60_000;
+/** The longest timer node runs (a longer one fires after 1 ms): a longer Timeout is this long. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What the connection directives ask of the front end (server level: it serves every host). */
 export interface ConnectionPolicy {

@@ -8,6 +8,7 @@
 import type { ServerConfig } from "../config/model";
 import type { IncomingRequest } from "../http/types";
 import { requestHost, selectHost } from "./host";
+import { MAX_TIMER_MS } from "../http/front-end";
 
 /** Default Timeout (httpd's), in seconds. */
 const DEFAULT_TIMEOUT_S = 60;
@@ -27,6 +28,6 @@ export function hostSendTimeouts(config: ServerConfig): ((req: IncomingRequest) 
     }
     const rh = header === undefined ? null : requestHost(header, "", req.scheme);
     const host = selectHost(config, rh?.serverName ?? "", req.localPort);
-    return (host.timeout?.value || main) * 1000;
+    return Math.min((host.timeout?.value || main) * 1000, MAX_TIMER_MS);
   };
 }

@@ -6,7 +6,7 @@
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
-import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
+import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink, SentListener } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
@@ -447,7 +447,7 @@ class NodeSink implements ResponseSink {
   private sendTimeoutMs = -1;
   /** drain() callers, and afterSent() callers (told whether the rest reached the client). */
   private drainWaiters: (() => void)[] | null = null;
-  private sentWaiters: ((sent: boolean) => void)[] | null = null;
+  private sentWaiters: SentListener[] | null = null;
 
   constructor(
     req: http.IncomingMessage,
@@ -483,7 +483,7 @@ class NodeSink implements ResponseSink {
     this.wakeDrainers();
     const told = this.sentWaiters;
     this.sentWaiters = null;
-    if (told !== null) for (const cb of told) cb(sent);
+    if (told !== null) for (const l of told) l.responseSent(sent);
     // The front end first (a drain may close the connection), then what the socket does next.
     this.owner.settle();
     this.onSettled();
@@ -636,9 +636,9 @@ class NodeSink implements ResponseSink {
     this.sendTimeoutMs = ms;
   }
 
-  afterSent(cb: (sent: boolean) => void): boolean {
+  afterSent(listener: SentListener): boolean {
     if (!this.waiting || this.settled) return false;
-    (this.sentWaiters ??= []).push(cb);
+    (this.sentWaiters ??= []).push(listener);
     return true;
   }
 

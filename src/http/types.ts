@@ -47,6 +47,11 @@ export interface RequestBody {
   resume(): void;
 }
 
+/** Told whether the rest of an ended response reached the socket (see ResponseSink.afterSent). */
+export interface SentListener {
+  responseSent(complete: boolean): void;
+}
+
 /** Why the server closed a connection under a response (see ResponseSink.onAbort). */
 export type AbortCause = "send-timeout";
 
@@ -109,10 +114,11 @@ export interface ResponseSink {
   setSendTimeout?(ms: number): void;
   /**
    * Optional, after `end()`: false when nothing of the response waits for the client any more
-   * (the common case; `cb` is never called). Otherwise true, and `cb` is called once the rest
-   * was handed to the socket (true) or the connection closed first (false: a send timeout, the
-   * client went away). The access log waits for it, as httpd logs a request once its response
-   * has been sent or given up.
+   * (the common case; `listener` is never called). Otherwise true, and `listener` is told once
+   * the rest was handed to the socket (true) or the connection closed first (false: a send
+   * timeout, the client went away). The access log waits for it, as httpd logs a request once
+   * its response has been sent or given up. (A listener object, not a callback: nothing is
+   * allocated for the common case.)
    */
-  afterSent?(cb: (sent: boolean) => void): boolean;
+  afterSent?(listener: SentListener): boolean;
 }

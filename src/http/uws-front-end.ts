@@ -20,7 +20,7 @@
  */
 import * as path from "node:path";
 import { DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
-import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
+import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink, SentListener } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
@@ -451,7 +451,7 @@ class UwsSink implements ResponseSink {
   /** This response's send timeout (its virtual host's Timeout), or -1 for the front end's. */
   private sendTimeoutMs = -1;
   /** afterSent() callers: told whether the rest of the response reached the socket. */
-  private sentWaiters: ((sent: boolean) => void)[] | null = null;
+  private sentWaiters: SentListener[] | null = null;
 
   constructor(
     private readonly res: UwsResponse,
@@ -641,7 +641,7 @@ class UwsSink implements ResponseSink {
     if (this.sendTimer !== null) clearTimeout(this.sendTimer);
     const told = this.sentWaiters;
     this.sentWaiters = null;
-    if (told !== null) for (const cb of told) cb(sent);
+    if (told !== null) for (const l of told) l.responseSent(sent);
   }
 
   /**
@@ -660,9 +660,9 @@ class UwsSink implements ResponseSink {
     this.sendTimeoutMs = ms;
   }
 
-  afterSent(cb: (sent: boolean) => void): boolean {
+  afterSent(listener: SentListener): boolean {
     if (this.pending === null || this.released) return false;
-    (this.sentWaiters ??= []).push(cb);
+    (this.sentWaiters ??= []).push(listener);
     return true;
   }
 

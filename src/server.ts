@@ -6,7 +6,7 @@ import { DigestState } from "./auth/digest";
 import type { ServerConfig } from "./config";
 import type { Engine } from "./engine/types";
 import type { ErrorLog } from "./log/error-log";
-import type { FrontEnd, FrontEndOptions, KeepAlivePolicy, ListenAddress } from "./http/front-end";
+import { MAX_TIMER_MS, type FrontEnd, type FrontEndOptions, type ConnectionPolicy, type ListenAddress } from "./http/front-end";
 import { defaultLimits } from "./http/request-checks";
 import { createFrontEnd, type FrontEndChoice } from "./http/create-front-end";
 import { Site } from "./site";
@@ -44,15 +44,17 @@ function frontEndOptions(config: ServerConfig, maxHeaderBytes: number): FrontEnd
   };
 }
 
-/** KeepAlive, KeepAliveTimeout and MaxKeepAliveRequests of the main server. */
-function keepAlivePolicy(config: ServerConfig): KeepAlivePolicy {
+/** KeepAlive, KeepAliveTimeout, MaxKeepAliveRequests and Timeout of the main server. */
+function connectionPolicy(config: ServerConfig): ConnectionPolicy {
   const m = config.main;
   const timeout = m.keepAliveTimeout?.value;
   const max = m.maxKeepAliveRequests?.value;
+  const send = m.timeout?.value;
   return {
     enabled: m.keepAlive?.value ?? true,
     ...(timeout !== undefined ? { timeoutMs: Math.round(timeout * 1000) } : {}),
     ...(max !== undefined ? { maxRequests: max } : {}),
+    ...(send !== undefined ? { sendTimeoutMs: Math.min(send * 1000, MAX_TIMER_MS) } : {}),
   };
 }
 
@@ -112,7 +114,7 @@ export class Server {
       options.frontEnd,
       (req, res) => (server ? server.current : site).handle(req, res),
       // Refused requests are logged too, in the access log of the site now serving.
-      { ...frontEndOptions(config, options.maxHeaderBytes ?? 16384), onRefusal: (r) => (server ? server.accessLog : accessLog)?.recordRefusal(r) },
+      { ...frontEndOptions(config, options.maxHeaderBytes ?? 16384), errorLog: options.errorLog, onRefusal: (r) => (server ? server.accessLog : accessLog)?.recordRefusal(r) },
       notice,
     );
     const addresses: ListenAddress[] = [];
@@ -125,7 +127,7 @@ export class Server {
       throw err;
     }
     frontEnd.serverHeader = serverBanner(config.serverTokens);
-    for (const n of frontEnd.setKeepAlive(keepAlivePolicy(config))) notice(`nodewsgi: ${n}`);
+    for (const n of frontEnd.setConnectionPolicy(connectionPolicy(config))) notice(`nodewsgi: ${n}`);
     server = new Server(frontEnd, site, addresses, options, accessLog, digest);
     return server;
   }
@@ -178,7 +180,7 @@ export class Server {
     this.current = next;
     this.currentAccessLog = nextLog;
     this.frontEnd.serverHeader = serverBanner(config.serverTokens);
-    for (const n of this.frontEnd.setKeepAlive(keepAlivePolicy(config))) notice(`nodewsgi: ${n}`);
+    for (const n of this.frontEnd.setConnectionPolicy(connectionPolicy(config))) notice(`nodewsgi: ${n}`);
     const same = config.listen.length === this.addresses.length && config.listen.every((l, i) => l.port === 0 || l.port === this.addresses[i].port);
     if (!same) this.options.errorLog.log("warn", "core", "graceful restart: Listen changes take effect only after a full restart");
     const retired = (async () => {

@@ -21,6 +21,7 @@ import { DaemonPool } from "./groups/daemon-pool";
 import { serveFile, serveDirectoryListing, sendErrorPage, errorPageHead, withErrorStatus, withServerErrors, withClosingHeader, MimeTable, reasonPhrase } from "./static";
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
+import { hostSendTimeouts } from "./map/send-timeout";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
@@ -54,6 +55,8 @@ export class Site {
   /** WSGIDaemonProcess groups: child processes under a supervisor. */
   private readonly daemons: DaemonPool;
   private readonly mime: MimeTable;
+  /** A request's Timeout for its sends when virtual hosts differ in it (null: the front end's). */
+  private readonly sendTimeoutOf: ((req: IncomingRequest) => number) | null;
 
   constructor(
     readonly config: ServerConfig,
@@ -80,6 +83,7 @@ export class Site {
       ...(reloading !== undefined ? { scriptReloading: reloading } : {}),
     });
     this.mime = MimeTable.load();
+    this.sendTimeoutOf = hostSendTimeouts(config);
   }
 
   /**
@@ -117,6 +121,7 @@ export class Site {
   }
 
   handle(req: IncomingRequest, res: ResponseSink): void {
+    if (this.sendTimeoutOf !== null) res.setSendTimeout?.(this.sendTimeoutOf(req));
     const sink = this.accessLog === null ? res : this.accessLog.begin(req, res);
     // Mapping and an in-thread application often finish synchronously: no promise then.
     let pending: Promise<unknown> | void;

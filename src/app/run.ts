@@ -96,8 +96,10 @@ class ResponseRun {
     if (sink.aborted) {
       this.aborted = true;
     } else {
-      sink.onAbort(() => {
+      sink.onAbort((cause) => {
         this.aborted = true;
+        // As mod_wsgi in embedded mode, whose write to the client timed out.
+        if (cause === "send-timeout") this.logLine(`mod_wsgi (pid=${process.pid}): Failed to write response data: The timeout specified has expired.`, "debug");
         this.onAbort?.(ABORTED);
         // Stop the application's iteration and let it release resources now, not when
         // (if ever) its next chunk arrives.
@@ -389,7 +391,7 @@ class ResponseRun {
     return this.opts.scriptFilename ?? String(this.environ.SCRIPT_FILENAME ?? "");
   }
 
-  private logLine(message: string, level: "error" | "warn" = "error"): void {
+  private logLine(message: string, level: "error" | "warn" | "debug" = "error"): void {
     this.opts.log.log(level, "wsgi", (this.opts.logPrefix ?? "") + message);
   }
 

@@ -324,7 +324,7 @@ def({
 });
 def({
   name: "Timeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "Timeout seconds", default: "60",
-  doc: "How long a request body may stop arriving before it is answered 408 (the connection is then closed), (as mod_wsgi's socket-timeout default) how long a daemon process may take to answer, and how long a hook script (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript, WSGIDispatchScript) may take before it counts as failed. The main server's value applies to every virtual host. The front ends' own idle timeouts bound a client that sends nothing or stops reading (about 10 s for uWS, 20 s for a request head on node:http).",
+  doc: "How long a request body may stop arriving before it is answered 408 (the connection is then closed), (as mod_wsgi's socket-timeout default) how long a daemon process may take to answer, and how long a hook script (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript, WSGIDispatchScript) may take before it counts as failed. For these the main server's value applies to every virtual host. It is also httpd's send timeout: a connection whose response the client takes nothing of for that long is closed (0: never), with the request's virtual host's value (as httpd; one without its own has the main server's); the clock runs only while part of the response waits for the client, so a slow application is not timed by it. The front ends' own idle timeouts bound a client that sends nothing (about 10 s for uWS, 20 s for a request head on node:http) and, on uWS, one that reads nothing of a response (about 10 s, when Timeout is longer).",
   apply(scope, [s]) {
     scope.host.timeout = setting(scope, parseInteger(s!, "Timeout", 0));
   },

@@ -19,7 +19,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { fork, type ChildProcess } from "node:child_process";
 import type { ApplicationHost, AppRequest } from "./types";
-import type { HeaderPair, RequestBody, ResponseSink } from "../http/types";
+import type { AbortCause, HeaderPair, RequestBody, ResponseSink } from "../http/types";
 import { writeErrorHead, writeHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
@@ -1040,7 +1040,7 @@ class Exchange extends ClientRelay<HeldFrame> {
   }
 
   begin(): void {
-    this.sink.onAbort(() => this.abort());
+    this.sink.onAbort((cause) => this.abort(cause));
     if (this.sink.aborted) {
       this.finish();
       return;
@@ -1320,8 +1320,10 @@ class Exchange extends ClientRelay<HeldFrame> {
     this.finish();
   }
 
-  private abort(): void {
+  private abort(cause?: AbortCause): void {
     if (this.done) return;
+    // As mod_wsgi's Apache child, whose write to the client timed out.
+    if (cause === "send-timeout") this.group.logRef.log("error", "wsgi", `(70007)The timeout specified has expired: ${this.req.logPrefix}mod_wsgi (pid=${process.pid}): Failed to proxy response to client.`);
     this.finish();
   }
 

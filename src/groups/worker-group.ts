@@ -238,7 +238,11 @@ export class WorkerGroup {
     this.flights.set(f.id, f);
     this.submit(f);
     // After submit: an abort reported at once must find the request on its worker.
-    sink.onAbort(() => this.aborted(f));
+    sink.onAbort((cause) => {
+      // As mod_wsgi in embedded mode (an application group of this process), whose write timed out.
+      if (cause === "send-timeout") this.log.log("debug", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Failed to write response data: The timeout specified has expired.`);
+      this.aborted(f);
+    });
   }
 
   /** Load a script in the group's isolate ahead of its first request (rejects with the load error). */

@@ -6,6 +6,7 @@
 import type { IncomingRequest, ResponseSink } from "./types";
 import type { RequestLimits } from "./request-checks";
 import type { RefusalListener } from "./refused-request";
+import type { ErrorLog } from "../log/error-log";
 
 export type RequestHandler = (req: IncomingRequest, res: ResponseSink) => void;
 
@@ -36,10 +37,10 @@ export interface FrontEnd {
    */
   serverHeader: string;
   /**
-   * Persistent connections as KeepAlive, KeepAliveTimeout and MaxKeepAliveRequests ask (set at
+   * Connections as KeepAlive, KeepAliveTimeout, MaxKeepAliveRequests and Timeout ask (set at
    * start and on a graceful restart). Returns what this front end cannot apply, for a notice.
    */
-  setKeepAlive(policy: KeepAlivePolicy): string[];
+  setConnectionPolicy(policy: ConnectionPolicy): string[];
 }
 
 /** httpd's KeepAliveTimeout default (5 s). */
@@ -47,14 +48,26 @@ export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** httpd's MaxKeepAliveRequests default. */
 export const DEFAULT_MAX_KEEP_ALIVE_REQUESTS = 100;
 
-/** What the keep-alive directives ask of the front end (server level: it serves every host). */
-export interface KeepAlivePolicy {
+/** httpd's Timeout default (60 s). */
+export const DEFAULT_SEND_TIMEOUT_MS = 60_000;
+/** The longest timer node runs (a longer one fires after 1 ms): a longer Timeout is this long. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What the connection directives ask of the front end (server level: it serves every host). */
+export interface ConnectionPolicy {
   /** KeepAlive: false closes every connection after its response. */
   readonly enabled: boolean;
   /** KeepAliveTimeout, or undefined when not configured (the front end's default). */
   readonly timeoutMs?: number;
   /** MaxKeepAliveRequests (0: unlimited), or undefined when not configured. */
   readonly maxRequests?: number;
+  /**
+   * Timeout as httpd's send timeout: how long a response may wait for a client that takes none
+   * of it before the connection is closed (0: never), or undefined when not configured (60 s).
+   * The main server's; a request of a virtual host with its own gets it through its sink
+   * (ResponseSink.setSendTimeout).
+   */
+  readonly sendTimeoutMs?: number;
 }
 
 export interface FrontEndOptions {
@@ -64,4 +77,6 @@ export interface FrontEndOptions {
   readonly limits?: RequestLimits;
   /** Told of each request refused before the handler saw it (the access log logs those too). */
   readonly onRefusal?: RefusalListener;
+  /** Where a front end logs what happened to a connection (a send timeout, at debug). */
+  readonly errorLog?: ErrorLog;
 }

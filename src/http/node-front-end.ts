@@ -5,13 +5,14 @@
  */
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, type FrontEnd, type FrontEndOptions, type KeepAlivePolicy, type ListenAddress, type RequestHandler } from "./front-end";
-import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
+import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink, SentListener } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
 import { refusedByCheck, refusedByParser, type Peer, type RefusalListener } from "./refused-request";
 import { ReadHold } from "./read-hold";
+import type { ErrorLog } from "../log/error-log";
 
 export class NodeFrontEnd implements FrontEnd {
   readonly kind = "node" as const;
@@ -41,6 +42,9 @@ export class NodeFrontEnd implements FrontEnd {
   private readonly served = new WeakMap<Socket, number>();
   private keepAliveTimeoutMs = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
   private maxRequestsPerSocket = DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
+  /** Timeout (the main server's): a response the client takes nothing of for this long is cut (0: never). */
+  sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS;
+  readonly errorLog: ErrorLog | undefined;
 
   constructor(
     private readonly handler: RequestHandler,
@@ -48,6 +52,7 @@ export class NodeFrontEnd implements FrontEnd {
   ) {
     this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
     this.onRefusal = options.onRefusal;
+    this.errorLog = options.errorLog;
   }
 
   /** Requests read but not started: pipelined behind their connection's request under way. */
@@ -115,11 +120,12 @@ export class NodeFrontEnd implements FrontEnd {
     });
   }
 
-  setKeepAlive(policy: KeepAlivePolicy): string[] {
+  setConnectionPolicy(policy: ConnectionPolicy): string[] {
     this.keepAliveOff = !policy.enabled;
     // node takes 0 as no timeout at all; httpd's 0 lets the connection go at once.
     this.keepAliveTimeoutMs = Math.max(1, policy.timeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
     this.maxRequestsPerSocket = policy.maxRequests ?? DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
+    this.sendTimeoutMs = policy.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     for (const s of this.bound) s.keepAliveTimeout = this.keepAliveTimeoutMs;
     return [];
   }
@@ -400,16 +406,48 @@ const HEADERS_TIMEOUT_MS = 20_000;
 /** How long a response cut short may take to flush what it had sent before its socket is closed. */
 const FLUSH_BEFORE_CLOSE_MS = 10_000;
 
+/**
+ * The most bytes handed to the socket in one write. A larger chunk goes out in slices, the next
+ * on 'drain', so that each drain (the client took a slice) restarts the send timeout: node
+ * reports progress only once everything handed to `socket.write` is flushed, and a 50 MB body
+ * written at once would drain only at its very end, however steadily the client reads it.
+ */
+const SEND_SLICE = 64 * 1024;
+
 class NodeSink implements ResponseSink {
   aborted = false;
   private finished = false;
   private settled = false;
-  private abortHandlers: (() => void)[] = [];
+  private abortHandlers: ((cause?: AbortCause) => void)[] = [];
+  /** Why the connection was closed under the response, when the server closed it. */
+  private abortCause: AbortCause | undefined = undefined;
   private readonly headOnly: boolean;
   /** `Expect: 100-continue` and no 100 sent yet: answered so, the connection closes (as httpd). */
   private continuePending = false;
   /** The connection's last request (MaxKeepAliveRequests): its response closes it. */
   closeAfter = false;
+  /**
+   * Chunks written but not yet handed to the socket (a large chunk's slices to come, the first
+   * chunk from `restAt` on), or null; they go out on 'drain'.
+   */
+  private rest: Uint8Array[] | null = null;
+  private restAt = 0;
+  /** end() came while `rest` waited: the last slice ends the response. */
+  private endAfterRest = false;
+  /**
+   * Data waits for the client (a write returned false, or the response ended above the
+   * socket's high-water mark): the send timeout counts while this is set, and only then.
+   */
+  private waiting = false;
+  /** 'drain' is listened to (from the first wait on). */
+  private listening = false;
+  /** The send timer, made on the first wait and restarted (refresh) on the next ones. */
+  private sendTimer: NodeJS.Timeout | null = null;
+  /** This response's send timeout (its virtual host's Timeout), or -1 for the front end's. */
+  private sendTimeoutMs = -1;
+  /** drain() callers, and afterSent() callers (told whether the rest reached the client). */
+  private drainWaiters: (() => void)[] | null = null;
+  private sentWaiters: SentListener[] | null = null;
 
   constructor(
     req: http.IncomingMessage,
@@ -419,14 +457,14 @@ class NodeSink implements ResponseSink {
   ) {
     // Settle only once the response has been handed to the socket in full, so a drain that
     // closes leftover connections never cuts a response still being flushed.
-    res.on("finish", () => this.settle());
+    res.on("finish", () => this.settle(true));
     res.on("close", () => {
       if (!this.finished) {
         this.aborted = true;
         this.finished = true;
-        for (const cb of this.abortHandlers.splice(0)) cb();
+        for (const cb of this.abortHandlers.splice(0)) cb(this.abortCause);
       }
-      this.settle();
+      this.settle(false);
     });
     this.headOnly = req.method === "HEAD";
   }
@@ -435,16 +473,24 @@ class NodeSink implements ResponseSink {
     return this.res;
   }
 
-  private settle(): void {
+  /** `sent`: the response was handed to the socket in full ('finish'), not cut ('close'). */
+  private settle(sent: boolean): void {
     if (this.settled) return;
     this.settled = true;
+    this.waiting = false;
+    this.rest = null;
+    if (this.sendTimer !== null) clearTimeout(this.sendTimer);
+    this.wakeDrainers();
+    const told = this.sentWaiters;
+    this.sentWaiters = null;
+    if (told !== null) for (const l of told) l.responseSent(sent);
     // The front end first (a drain may close the connection), then what the socket does next.
     this.owner.settle();
     this.onSettled();
   }
 
-  onAbort(cb: () => void): void {
-    if (this.aborted) cb();
+  onAbort(cb: (cause?: AbortCause) => void): void {
+    if (this.aborted) cb(this.abortCause);
     else this.abortHandlers.push(cb);
   }
 
@@ -477,27 +523,144 @@ class NodeSink implements ResponseSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.finished || this.headOnly) return true;
-    return this.res.write(chunk);
+    if (this.rest !== null) {
+      // Written without waiting for drain(): it goes out after what waits, in order.
+      this.rest.push(chunk);
+      return false;
+    }
+    if (chunk.length > SEND_SLICE) {
+      this.rest = [chunk];
+      this.restAt = 0;
+      return this.pump();
+    }
+    if (this.res.write(chunk)) return true;
+    this.wait();
+    return false;
+  }
+
+  /**
+   * Hand `rest` to the socket a slice at a time while it takes them; true when all went and the
+   * socket wants no drain. Otherwise the next 'drain' goes on from here.
+   */
+  private pump(): boolean {
+    const rest = this.rest!;
+    for (;;) {
+      const head = rest[0]!;
+      const to = Math.min(head.length, this.restAt + SEND_SLICE);
+      const slice = this.restAt === 0 && to === head.length ? head : head.subarray(this.restAt, to);
+      if (to === head.length) {
+        rest.shift();
+        this.restAt = 0;
+      } else this.restAt = to;
+      const last = rest.length === 0;
+      if (last) this.rest = null;
+      if (last && this.endAfterRest) {
+        this.res.end(slice);
+        this.afterEnd();
+        return false;
+      }
+      if (!this.res.write(slice)) {
+        this.wait();
+        return false;
+      }
+      if (last) return true;
+    }
+  }
+
+  /** A write left data waiting for the client: the send timeout counts from now. */
+  private wait(): void {
+    if (this.sendTimer !== null) {
+      this.waiting = true;
+      this.sendTimer.refresh();
+      return;
+    }
+    if (!this.listening) {
+      // First wait of this response: from now on each drain restarts the clock or pumps on.
+      this.listening = true;
+      this.res.on("drain", () => this.drained());
+    }
+    this.waiting = true;
+    const ms = this.sendTimeoutMs >= 0 ? this.sendTimeoutMs : this.owner.sendTimeoutMs;
+    if (ms <= 0) return;
+    this.sendTimer = setTimeout(() => this.sendTimedOut(ms), ms);
+    this.sendTimer.unref();
+  }
+
+  /** The socket took everything handed to it: the client made progress. */
+  private drained(): void {
+    if (this.settled || !this.waiting) return;
+    this.waiting = false;
+    if (this.rest !== null) {
+      if (!this.pump()) return;
+    } else if (this.finished) {
+      // Ended: what is left is under the high-water mark, and still timed until 'finish'.
+      if (!this.aborted) this.wait();
+      return;
+    }
+    this.wakeDrainers();
+  }
+
+  /** After res.end(): time what is still above the socket's high-water mark until 'finish'. */
+  private afterEnd(): void {
+    if (this.waiting || this.res.socket?.writableNeedDrain === true) this.wait();
+  }
+
+  /**
+   * httpd's send timeout: nothing of the response was taken for Timeout seconds. The connection
+   * is closed, which aborts the response as a client going away does (the application's
+   * iterable is closed, a group's request aborted); logged as httpd's core output filter
+   * logs it (at trace1 there, debug here).
+   */
+  private sendTimedOut(ms: number): void {
+    if (!this.waiting || this.settled) return;
+    const socket = this.res.socket;
+    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${stripMappedPrefix(socket?.remoteAddress ?? "")}:${socket?.remotePort ?? 0}] core_output_filter: writing data to the network (send timeout ${ms / 1000} s)`);
+    this.abortCause = "send-timeout";
+    if (socket) socket.destroy();
+    else this.res.destroy();
+  }
+
+  private wakeDrainers(): void {
+    const waiters = this.drainWaiters;
+    if (waiters === null) return;
+    this.drainWaiters = null;
+    for (const w of waiters) w();
   }
 
   drain(): Promise<void> {
-    if (this.aborted || !this.res.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.res.off("drain", done);
-        this.res.off("close", done);
-        resolve();
-      };
-      this.res.on("drain", done);
-      this.res.on("close", done);
-    });
+    if (this.aborted || this.settled || !this.waiting) return Promise.resolve();
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
+  }
+
+  setSendTimeout(ms: number): void {
+    this.sendTimeoutMs = ms;
+  }
+
+  afterSent(listener: SentListener): boolean {
+    if (!this.waiting || this.settled) return false;
+    (this.sentWaiters ??= []).push(listener);
+    return true;
   }
 
   end(chunk?: Uint8Array): void {
     if (this.aborted || this.finished) return;
     this.finished = true;
-    if (chunk && chunk.length > 0 && !this.headOnly) this.res.end(chunk);
-    else this.res.end();
+    const body = chunk !== undefined && chunk.length > 0 && !this.headOnly ? chunk : null;
+    if (this.rest === null && (body === null || body.length <= SEND_SLICE)) {
+      if (body !== null) this.res.end(body);
+      else this.res.end();
+      this.afterEnd();
+      return;
+    }
+    // A large last chunk, or chunks still waiting: the response ends with the last slice.
+    this.endAfterRest = true;
+    if (this.rest !== null) {
+      if (body !== null) this.rest.push(body);
+      return;
+    }
+    this.rest = [body!];
+    this.restAt = 0;
+    this.pump();
   }
 
   /**
@@ -509,6 +672,8 @@ class NodeSink implements ResponseSink {
   destroy(): void {
     if (this.finished) return;
     this.finished = true;
+    // The body is cut here: slices not handed over yet never go.
+    this.rest = null;
     const socket = this.res.socket;
     if (!this.res.headersSent || socket === null || socket.destroyed) {
       this.res.destroy();

@@ -3,7 +3,7 @@
  * wrapper replaces, the optional methods included, so no wrapper loses the mark of the
  * server's own pages (writeErrorHead) or the ErrorDocument hook (serverError).
  */
-import type { ResponseSink } from "./types";
+import type { ResponseSink, SentListener } from "./types";
 import { writeErrorHead } from "./write-head";
 
 export type SinkOverrides = Partial<Pick<ResponseSink, "writeHead" | "writeErrorHead" | "serverError">>;
@@ -22,5 +22,6 @@ export function wrapSink(sink: ResponseSink, overrides: SinkOverrides): Response
     end: (chunk) => sink.end(chunk),
     destroy: () => sink.destroy(),
     ...(serverError ? { serverError } : {}),
+    ...(sink.afterSent ? { afterSent: (listener: SentListener) => sink.afterSent!(listener) } : {}),
   };
 }

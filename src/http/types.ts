@@ -47,6 +47,14 @@ export interface RequestBody {
   resume(): void;
 }
 
+/** Told whether the rest of an ended response reached the socket (see ResponseSink.afterSent). */
+export interface SentListener {
+  responseSent(complete: boolean): void;
+}
+
+/** Why the server closed a connection under a response (see ResponseSink.onAbort). */
+export type AbortCause = "send-timeout";
+
 /** One response header field. */
 export type HeaderPair = readonly [name: string, value: string];
 
@@ -57,8 +65,12 @@ export type HeaderPair = readonly [name: string, value: string];
 export interface ResponseSink {
   /** True once the client has gone away; nothing written after that reaches anyone. */
   readonly aborted: boolean;
-  /** Called once if the client goes away before `end()`. */
-  onAbort(cb: () => void): void;
+  /**
+   * Called once if the client goes away before `end()`. `cause` says when the server closed the
+   * connection itself: "send-timeout", the client took nothing of the response for Timeout
+   * seconds (mod_wsgi logs that where it writes or proxies the response).
+   */
+  onAbort(cb: (cause?: AbortCause) => void): void;
   /**
    * Send the status line and headers. `Content-Length`, when present and valid, is honoured:
    * the body is sent with that length (and cut or padded never: the writer must send exactly
@@ -94,4 +106,19 @@ export interface ResponseSink {
    * take such a head through `writeHead`.
    */
   writeErrorHead?(status: number, reason: string, headers: readonly HeaderPair[]): void;
+  /**
+   * Optional. The send timeout for this response in ms (0: none), set before its head when the
+   * request's virtual host has a Timeout of its own; otherwise the front end's (the main
+   * server's) applies.
+   */
+  setSendTimeout?(ms: number): void;
+  /**
+   * Optional, after `end()`: false when nothing of the response waits for the client any more
+   * (the common case; `listener` is never called). Otherwise true, and `listener` is told once
+   * the rest was handed to the socket (true) or the connection closed first (false: a send
+   * timeout, the client went away). The access log waits for it, as httpd logs a request once
+   * its response has been sent or given up. (A listener object, not a callback: nothing is
+   * allocated for the common case.)
+   */
+  afterSent?(listener: SentListener): boolean;
 }

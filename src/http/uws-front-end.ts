@@ -19,13 +19,14 @@
  * exposed. `NODEWSGI_FRONTEND=node` selects the node:http front end, which has none of these.
  */
 import * as path from "node:path";
-import type { FrontEnd, FrontEndOptions, KeepAlivePolicy, ListenAddress, RequestHandler } from "./front-end";
-import type { HeaderPair, IncomingRequest, RequestBody, ResponseSink } from "./types";
+import { DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
+import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink, SentListener } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
 import { refusalResponse, sendRefusal } from "./refusal";
 import { refusedByCheck, type RefusalListener } from "./refused-request";
 import { addressText } from "./address-text";
+import type { ErrorLog } from "../log/error-log";
 
 /* The subset of the uWS.js API this file uses, typed locally so the rest of the code never
  * depends on uWS types. */
@@ -141,10 +142,18 @@ export class UwsFrontEnd implements FrontEnd {
   serverHeader = "";
   /** KeepAlive Off: every response closes its connection. */
   private keepAliveOff = false;
+  /**
+   * Timeout (the main server's): a response the client takes nothing of for this long is cut
+   * (0: never). uWS's own idle timeout (UWS_IDLE_TIMEOUT_S) also runs while a write waits, so
+   * a longer one is cut after about that long all the same.
+   */
+  sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS;
+  readonly errorLog: ErrorLog | undefined;
 
   constructor(handler: RequestHandler, options: FrontEndOptions) {
     this.limits = options.limits ?? defaultLimits(options.maxHeaderBytes);
     this.onRefusal = options.onRefusal;
+    this.errorLog = options.errorLog;
     this.uws = loadUws(this.limits.headerBytes);
     this.app = this.uws.App();
     this.app.any("/*", (res, req) => this.accept(res, req, handler));
@@ -197,8 +206,9 @@ export class UwsFrontEnd implements FrontEnd {
     for (const s of this.sockets.splice(0)) this.uws.us_listen_socket_close(s);
   }
 
-  setKeepAlive(policy: KeepAlivePolicy): string[] {
+  setConnectionPolicy(policy: ConnectionPolicy): string[] {
     this.keepAliveOff = !policy.enabled;
+    this.sendTimeoutMs = policy.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     // uWS.js has its idle timeout compiled in and no per-connection hook to count requests on.
     const unsupported: string[] = [];
     if (policy.timeoutMs !== undefined) unsupported.push(`KeepAliveTimeout is not applied by the uWS front end (it keeps idle connections ${UWS_IDLE_TIMEOUT_S} s); NODEWSGI_FRONTEND=node applies it`);
@@ -412,7 +422,9 @@ class UwsSink implements ResponseSink {
   private watchingAbort = false;
   private backpressured = false;
   /** Made on first use: most responses end without anyone waiting on them. */
-  private abortHandlers: (() => void)[] | null = null;
+  private abortHandlers: ((cause?: AbortCause) => void)[] | null = null;
+  /** Why the connection was closed under the response, when the server closed it. */
+  private abortCause: AbortCause | undefined = undefined;
   /** Status line and header lines after "HTTP/1.1 ", joined by CRLF ("" until writeHead). */
   private head = "";
   /** The head holds text beyond ASCII: sent as latin-1 bytes, not as uWS's UTF-8. */
@@ -434,6 +446,12 @@ class UwsSink implements ResponseSink {
   /** A chunk `tryEnd` could not fully send, with the write offset it started at. */
   private pending: { chunk: Uint8Array; offset: number } | null = null;
   private waiters: (() => void)[] | null = null;
+  /** The send timer: counts while `backpressured`, restarted on each onWritable (progress). */
+  private sendTimer: NodeJS.Timeout | null = null;
+  /** This response's send timeout (its virtual host's Timeout), or -1 for the front end's. */
+  private sendTimeoutMs = -1;
+  /** afterSent() callers: told whether the rest of the response reached the socket. */
+  private sentWaiters: SentListener[] | null = null;
 
   constructor(
     private readonly res: UwsResponse,
@@ -457,14 +475,15 @@ class UwsSink implements ResponseSink {
     this.aborted = true;
     if (this.finished) return;
     this.owner.settle();
+    this.stopSendClock(false);
     const handlers = this.abortHandlers;
     this.abortHandlers = null;
-    if (handlers) for (const cb of handlers) cb();
+    if (handlers) for (const cb of handlers) cb(this.abortCause);
     this.wakeWaiters();
   }
 
-  onAbort(cb: () => void): void {
-    if (this.aborted) cb();
+  onAbort(cb: (cause?: AbortCause) => void): void {
+    if (this.aborted) cb(this.abortCause);
     else (this.abortHandlers ??= []).push(cb);
   }
 
@@ -585,19 +604,66 @@ class UwsSink implements ResponseSink {
   private waitWritable(): void {
     if (this.backpressured) return;
     this.backpressured = true;
+    this.startSendClock();
     this.res.onWritable((offset) => {
       if (this.aborted) return true;
       const p = this.pending;
       if (p) {
         const [sent, done] = this.res.tryEnd(p.chunk.subarray(offset - p.offset), this.length);
         if (done) this.markFinished();
-        if (!sent) return false;
+        if (!sent) {
+          // The socket took some: the client made progress.
+          if (!done) this.startSendClock();
+          return false;
+        }
         this.pending = null;
       }
       this.backpressured = false;
       this.wakeWaiters();
       return true;
     });
+  }
+
+  /** A write waits for the client (or it took some of it): the send timeout counts from now. */
+  private startSendClock(): void {
+    if (this.sendTimer !== null) {
+      this.sendTimer.refresh();
+      return;
+    }
+    const ms = this.sendTimeoutMs >= 0 ? this.sendTimeoutMs : this.owner.sendTimeoutMs;
+    if (ms <= 0) return;
+    this.sendTimer = setTimeout(() => this.sendTimedOut(ms), ms);
+    this.sendTimer.unref();
+  }
+
+  /** The response is over (`sent`: its last byte handed to uWS): no timer, and afterSent() told. */
+  private stopSendClock(sent: boolean): void {
+    if (this.sendTimer !== null) clearTimeout(this.sendTimer);
+    const told = this.sentWaiters;
+    this.sentWaiters = null;
+    if (told !== null) for (const l of told) l.responseSent(sent);
+  }
+
+  /**
+   * httpd's send timeout: the client took nothing for Timeout seconds while a write waited. The
+   * connection is closed: onAborted aborts the response as for a client that went away.
+   */
+  private sendTimedOut(ms: number): void {
+    if (!this.backpressured || this.aborted || this.finished) return;
+    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${remoteAddress(this.res)}:0] core_output_filter: writing data to the network (send timeout ${ms / 1000} s)`);
+    this.pending = null;
+    this.abortCause = "send-timeout";
+    this.res.close();
+  }
+
+  setSendTimeout(ms: number): void {
+    this.sendTimeoutMs = ms;
+  }
+
+  afterSent(listener: SentListener): boolean {
+    if (this.pending === null || this.released) return false;
+    (this.sentWaiters ??= []).push(listener);
+    return true;
   }
 
   drain(): Promise<void> {
@@ -659,7 +725,7 @@ class UwsSink implements ResponseSink {
   destroy(): void {
     if (this.aborted || this.finished) return;
     // Counted out first: close() runs the abort handler synchronously.
-    this.markFinished();
+    this.markFinished(false);
     // Nothing more goes out: a chunk left for onWritable could otherwise complete the
     // response before the close below, and `res` may not be touched after that.
     this.pending = null;
@@ -675,9 +741,10 @@ class UwsSink implements ResponseSink {
   }
 
   /** The response is over here: its last byte handed to uWS, or the connection closed. */
-  private markFinished(): void {
+  private markFinished(sent = true): void {
     if (this.finished) return;
     this.finished = true;
     this.owner.settle();
+    if (this.sendTimer !== null || this.sentWaiters !== null) this.stopSendClock(sent);
   }
 }

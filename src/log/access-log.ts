@@ -11,7 +11,7 @@
  */
 import type { DirSettings, HostConfig, ServerConfig } from "../config/model";
 import { resolveEnv } from "../config/model";
-import type { HeaderPair, IncomingRequest, ResponseSink } from "../http/types";
+import type { AbortCause, HeaderPair, IncomingRequest, ResponseSink, SentListener } from "../http/types";
 import { environPairs } from "../app/environ-pairs";
 import type { MapResult } from "../map/mapper";
 import { configuredName, requestHost, selectHost, serverBanner, serverIdentity, type ConfiguredName } from "../map/host";
@@ -213,7 +213,7 @@ const DATE_HEADER_BYTES = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n".length;
  * the formats read. Everything beyond status and byte counts is computed only when a format
  * asks for it.
  */
-export class LoggedResponse implements ResponseSink, LogSubject {
+export class LoggedResponse implements ResponseSink, LogSubject, SentListener {
   status = 200;
   bodyBytes = 0;
   headerBytes = 0;
@@ -257,7 +257,7 @@ export class LoggedResponse implements ResponseSink, LogSubject {
     return this.finished ? this.wasAborted : this.inner.aborted;
   }
 
-  onAbort(cb: () => void): void {
+  onAbort(cb: (cause?: AbortCause) => void): void {
     this.inner.onAbort(cb);
   }
 
@@ -280,7 +280,13 @@ export class LoggedResponse implements ResponseSink, LogSubject {
   end(chunk?: Uint8Array): void {
     if (chunk && !this.headOnly) this.bodyBytes += chunk.length;
     this.inner.end(chunk);
-    this.finish(false);
+    // Logged once the response has been sent or given up (a send timeout: %X is X), as httpd.
+    if (this.inner.afterSent?.(this) !== true) this.finish(false);
+  }
+
+  /** The rest of the response went out (or the connection was closed first): logged now. */
+  responseSent(complete: boolean): void {
+    this.finish(!complete);
   }
 
   destroy(): void {

@@ -1,0 +1,283 @@
+"use strict";
+// httpd's send timeout (Timeout) on both front ends: a client that takes nothing of a response
+// for Timeout seconds has its connection closed (the application's iterable closed, the request
+// logged with %X "X"); a client reading slowly but steadily gets the whole of a large
+// single-chunk body (progress, not whole writes, is timed); a slow application is not timed; a
+// worker or daemon group's streamed response to a client that does not read is cut and the
+// group goes on serving. The behaviour was recorded from httpd 2.4 (Timeout 1 and 2, a client
+// that never reads, clients reading at 1.25 and 2.5 MB/s): see docs/front-ends.md.
+const { describe, test, before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const net = require("node:net");
+const path = require("node:path");
+const { loadConfig } = require("../dist/config");
+const { Server } = require("../dist/server");
+const { jsEngine } = require("../dist/engine/js-engine");
+const { FileErrorLog } = require("../dist/log/error-log");
+const { writeSite, exchange, parseResponses } = require("./helpers/raw-http");
+
+const BIG = 16 * 1024 * 1024;
+
+// One chunk of 16 MiB, with a close() that says it ran.
+const BIG_APP = `"use strict";
+const body = Buffer.alloc(${BIG}, 97);
+exports.application = (environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "application/octet-stream"], ["Content-Length", String(body.length)]]);
+  return { [Symbol.iterator]: () => [body][Symbol.iterator](), close: () => environ["wsgi.errors"].write("big: closed " + environ.QUERY_STRING + "\\n") };
+};
+`;
+
+// Streams 64 KiB chunks without end (chunked), or a short answer for ?ok.
+const STREAM_APP = `"use strict";
+exports.application = (environ, start_response) => {
+  if (environ.QUERY_STRING === "ok") {
+    start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "2"]]);
+    return [Buffer.from("ok")];
+  }
+  start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+  const chunk = Buffer.alloc(65536, 98);
+  let n = 0;
+  return {
+    [Symbol.iterator]: () => ({ next: () => (n++ < 100000 ? { value: chunk, done: false } : { value: undefined, done: true }) }),
+    close: () => environ["wsgi.errors"].write("stream: closed " + environ.SCRIPT_NAME + " after " + n + " chunks\\n"),
+  };
+};
+`;
+
+const SLOW_APP = `"use strict";
+exports.application = async (environ, start_response) => {
+  await new Promise((r) => setTimeout(r, 1500));
+  start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "4"]]);
+  return [Buffer.from("slow")];
+};
+`;
+
+const HELLO_APP = `"use strict";
+const body = Buffer.from("Hello World!");
+exports.application = (environ, start_response) => {
+  start_response("200 OK", [["Content-Type", "text/plain"], ["Content-Length", "12"]]);
+  return [body];
+};
+`;
+
+function site() {
+  return writeSite("nodewsgi-send-timeout-", ({ work }) => ({
+    files: { "big.js": BIG_APP, "stream.js": STREAM_APP, "slow.js": SLOW_APP, "hello.js": HELLO_APP },
+    config: `Timeout 1
+LogFormat "%U%q %>s %b %X %D" sent
+CustomLog "${work}/access.log" sent
+<Directory "${work}">
+    Require all granted
+</Directory>
+WSGIScriptAlias /big "${work}/big.js" application-group=%{GLOBAL}
+WSGIScriptAlias /slow "${work}/slow.js" application-group=%{GLOBAL}
+WSGIScriptAlias /hello "${work}/hello.js" application-group=%{GLOBAL}
+WSGIScriptAlias /w "${work}/stream.js" application-group=workers
+WSGIDaemonProcess sendtimeout threads=2
+WSGIScriptAlias /d "${work}/stream.js" process-group=sendtimeout application-group=%{GLOBAL}
+<VirtualHost *>
+    ServerName localhost
+</VirtualHost>
+<VirtualHost *>
+    ServerName patient.test
+    Timeout 3
+</VirtualHost>
+`,
+  }));
+}
+
+async function start(frontEnd) {
+  const s = site();
+  const config = loadConfig(s.configFile);
+  const server = await Server.start(config, { engine: jsEngine, frontEnd, errorLog: new FileErrorLog(path.join(s.work, "error.log"), "debug"), notice: () => {} });
+  return { server, port: server.addresses[0].port, work: s.work };
+}
+
+/** A client that asks for `target` and never reads. */
+function nonReader(port, target, host = "localhost") {
+  const s = net.connect(port, "127.0.0.1", () => s.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n\r\n`));
+  s.pause();
+  s.on("error", () => {});
+  return s;
+}
+
+/** Reads `step` bytes every `everyMs` until the server closes; resolves with all it got. */
+function steadyReader(port, target, step, everyMs) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    let tick = 0;
+    const s = net.connect(port, "127.0.0.1", () => s.write(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
+    s.on("data", (c) => {
+      chunks.push(c);
+      tick += c.length;
+      if (tick >= step) s.pause();
+    });
+    const pace = setInterval(() => {
+      tick = 0;
+      s.resume();
+    }, everyMs);
+    s.on("error", () => {});
+    s.on("close", () => {
+      clearInterval(pace);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+/** The access log line for `target` ("%U%q %>s %b %X %D"), once it is written (or null after `ms`). */
+async function logLine(work, target, ms = 8000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const text = fs.existsSync(path.join(work, "access.log")) ? fs.readFileSync(path.join(work, "access.log"), "latin1") : "";
+    const line = text.split("\n").find((l) => l.startsWith(`${target} `));
+    if (line !== undefined) {
+      const [, status, bytes, conn, us] = line.split(" ");
+      return { status: Number(status), bytes: Number(bytes), conn, ms: Number(us) / 1000 };
+    }
+    if (Date.now() > deadline) return null;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function errorLogHas(work, text, ms = 3000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (fs.readFileSync(path.join(work, "error.log"), "latin1").includes(text)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// One server per front end for the whole file.
+const live = {};
+const clients = [];
+before(async () => {
+  const [node, uws] = await Promise.all([start("node"), start("uws")]);
+  live.node = node;
+  live.uws = uws;
+});
+after(async () => {
+  for (const c of clients) c.destroy();
+  await Promise.all([live.node?.server.stop(1000), live.uws?.server.stop(1000)]);
+});
+
+// Alone: it counts the process's timers.
+describe("send timeout: zero cost", () => {
+  test("a small response written at once arms no send timer (nothing waits for the client)", async () => {
+    for (const fe of ["node", "uws"]) {
+      const original = globalThis.setTimeout;
+      let armed = 0;
+      // Timeout 1: the send timer is the only 1000 ms timer a hello request could start.
+      globalThis.setTimeout = (fn, ms, ...rest) => {
+        if (ms === 1000) armed++;
+        return original(fn, ms, ...rest);
+      };
+      try {
+        // One at a time: uWS closes a connection that pipelines behind an asynchronous response.
+        for (let i = 0; i < 20; i++) {
+          const r = await exchange(live[fe].port, "GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", { timeoutMs: 10_000 });
+          assert.equal(parseResponses(r.raw)[0]?.body.toString(), "Hello World!");
+        }
+      } finally {
+        globalThis.setTimeout = original;
+      }
+      assert.equal(armed, 0, `${fe}: ${armed} send timers for 20 hello responses`);
+    }
+  });
+});
+
+describe("send timeout (Timeout 1)", { concurrency: true }, () => {
+  for (const fe of ["node", "uws"]) {
+    test(`${fe}: a client that never reads a large response is cut after Timeout, logged as httpd logs it`, async () => {
+      const { port, work } = live[fe];
+      clients.push(nonReader(port, "/big?never"));
+      const entry = await logLine(work, "/big?never");
+      assert.ok(entry !== null, "the response was never given up");
+      // httpd: 200, the bytes handed to the output filters (the whole chunk), X, about Timeout.
+      assert.equal(entry.status, 200);
+      assert.equal(entry.bytes, BIG);
+      assert.equal(entry.conn, "X");
+      assert.ok(entry.ms >= 900 && entry.ms < 5000, `given up after ${entry.ms} ms`);
+      assert.ok(await errorLogHas(work, "big: closed never"), "the application's iterable was not closed");
+      assert.ok(await errorLogHas(work, "(70007)The timeout specified has expired"), "the send timeout was not logged");
+      // mod_wsgi's own line in embedded mode (LogLevel debug).
+      assert.ok(await errorLogHas(work, "Failed to write response data: The timeout specified has expired."), "mod_wsgi's line was not logged");
+    });
+
+    test(`${fe}: the request's virtual host's Timeout applies, as in httpd`, async () => {
+      const { port, work } = live[fe];
+      clients.push(nonReader(port, "/big?patient", "patient.test"));
+      const entry = await logLine(work, "/big?patient");
+      assert.ok(entry !== null, "the response was never given up");
+      assert.equal(entry.conn, "X");
+      assert.ok(entry.ms >= 2900 && entry.ms < 7000, `given up after ${entry.ms} ms`);
+    });
+
+    test(`${fe}: a client reading steadily gets a large single-chunk body whole`, async () => {
+      const { port, work } = live[fe];
+      // 512 KiB every 100 ms: over 3 s for 16 MiB, where the whole chunk is handed to the
+      // kernel only after about 2 s; httpd serves such a reader in full under Timeout 1.
+      const started = Date.now();
+      const raw = await steadyReader(port, "/big?steady", 512 * 1024, 100);
+      const [res] = parseResponses(raw);
+      assert.equal(res?.status, 200);
+      assert.equal(res.body.length, BIG, `got ${res.body.length} bytes in ${Date.now() - started} ms`);
+      const entry = await logLine(work, "/big?steady");
+      assert.equal(entry.conn, "-");
+    });
+
+    test(`${fe}: an application slower than Timeout is not cut`, async () => {
+      const { port } = live[fe];
+      const r = await exchange(port, "GET /slow HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", { timeoutMs: 10_000 });
+      const [res] = parseResponses(r.raw);
+      assert.equal(res?.status, 200);
+      assert.equal(res.body.toString(), "slow");
+    });
+
+    for (const [mount, what] of [["/d", "daemon"], ["/w", "worker"]]) {
+      test(`${fe}: a ${what} group's streamed response to a client that never reads is cut, and the group serves on`, async () => {
+        const { port, work } = live[fe];
+        const target = `${mount}/stream?${fe}`;
+        clients.push(nonReader(port, target));
+        const entry = await logLine(work, target, 15_000);
+        assert.ok(entry !== null, "the streamed response was never given up");
+        assert.equal(entry.status, 200);
+        assert.equal(entry.conn, "X");
+        assert.ok(entry.ms >= 900 && entry.ms < 5000, `given up after ${entry.ms} ms`);
+        assert.ok(await errorLogHas(work, `stream: closed ${mount} after`), "the application's iterable was not closed");
+        // mod_wsgi's own line: the Apache child proxying a daemon's response logs at error.
+        const line = mount === "/d" ? "[wsgi:error] [pid " : "[wsgi:debug] [pid ";
+        const text = mount === "/d" ? "Failed to proxy response to client." : "Failed to write response data: The timeout specified has expired.";
+        const logged = fs.readFileSync(path.join(work, "error.log"), "latin1").split("\n").some((l) => l.includes(line) && l.includes(text));
+        assert.ok(logged, `no ${line}... ${text} line`);
+        const r = await exchange(port, `GET ${mount}/ok?ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, { timeoutMs: 10_000 });
+        assert.equal(parseResponses(r.raw)[0]?.status, 200);
+      });
+    }
+  }
+});
+
+describe("send timeout: a Timeout beyond node's longest timer", () => {
+  test("is the longest timer, not the 1 ms node makes of a longer one", async () => {
+    const s = writeSite("nodewsgi-send-timeout-long-", ({ work }) => ({
+      files: { "big.js": BIG_APP },
+      config: `Timeout 3000000
+<Directory "${work}">
+    Require all granted
+</Directory>
+WSGIScriptAlias /big "${work}/big.js" application-group=%{GLOBAL}
+`,
+    }));
+    const config = loadConfig(s.configFile);
+    for (const frontEnd of ["node", "uws"]) {
+      const server = await Server.start(config, { engine: jsEngine, frontEnd, errorLog: { log() {}, close() {} }, accessLog: null, notice: () => {} });
+      try {
+        const r = await exchange(server.addresses[0].port, "GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        assert.equal(parseResponses(r.raw)[0]?.body.length, BIG, frontEnd);
+      } finally {
+        await server.stop(1000);
+      }
+    }
+  });
+});

@@ -516,3 +516,35 @@ test("a request whose environ cannot be encoded fails alone with 500; the next o
     await host.close(1000);
   }
 });
+
+const NEVER = script(
+  "never.js",
+  `exports.application = (environ, start_response) => {
+  if (environ.QUERY_STRING === "ok") {
+    start_response("200 OK", [["Content-Type", "text/plain"]]);
+    return ["ok"];
+  }
+  return new Promise(() => {}); // a long poll whose event never comes
+};`,
+);
+
+test("a request whose client left frees its slot even when the application never settles", { timeout: 20_000 }, async () => {
+  const group = new WorkerGroup({ name: "n", log: memLog(), threads: 1 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const s = sink();
+      const done = group.dispatch(request(NEVER, "n"), body(), s);
+      // Under way in the worker (the one slot taken) before the client goes away.
+      await new Promise((r) => setTimeout(r, 100));
+      s.abort();
+      await done;
+    }
+    assert.equal(group.inFlight, 0);
+    const ok = sink();
+    await group.dispatch(request(NEVER, "n", { query: "ok" }), body(), ok);
+    assert.equal(ok.head.status, 200);
+    assert.equal(ok.text, "ok");
+  } finally {
+    await group.close(1000);
+  }
+});

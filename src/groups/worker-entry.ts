@@ -171,11 +171,18 @@ function start(d: DecodedRequest): void {
     return;
   }
   running++;
+  let over = false;
   const done = (): void => {
+    if (over) return;
+    over = true;
     running--;
     finish(sink);
     pump();
   };
+  // A client that goes away frees the slot at once (as the daemon supervisor frees its thread):
+  // an application whose promise never settles after it (a long poll whose event never comes)
+  // would otherwise hold a slot for good, and `threads` such requests the whole group.
+  sink.onAbort(done);
   p.then(done, (err) => {
     log.log("error", "wsgi", `Request failed in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`);
     done();

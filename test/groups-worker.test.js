@@ -45,7 +45,8 @@ const CRASH = script(
   `exports.application = (environ, start_response) => {
   if (environ.QUERY_STRING === "exit") process.exit(3);
   if (environ.QUERY_STRING === "throw") throw new Error("in-request failure");
-  setTimeout(() => { throw new Error("boom outside any request"); }, 5);
+  if (environ.QUERY_STRING === "reject") setTimeout(() => Promise.reject(new Error("late rejection")), 5);
+  else setTimeout(() => { throw new Error("boom outside any request"); }, 5);
   start_response("200 OK", [["Content-Type", "text/plain"]]);
   return ["scheduled"];
 };`,
@@ -331,18 +332,36 @@ test("an exception inside a request is a 500 and the worker stays", async () => 
   }
 });
 
-test("a worker that throws outside a request is logged and replaced; the next request succeeds", async () => {
+test("an exception thrown outside a request is logged; the worker, and a request in flight on it, go on", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log, threads: 4 });
+  try {
+    const first = (await run(host, request(THREAD, "c"))).body.toString();
+    const slow = run(host, request(SLOW, "c", { query: "300" }));
+    const crash = await run(host, request(CRASH, "c"));
+    assert.equal(crash.head.status, 200);
+    await waitFor(() => log.lines.some((l) => l.includes("boom outside any request")));
+    assert.ok(log.lines.some((l) => l.includes("Uncaught exception in application group 'c'")), log.lines.join("\n"));
+    assert.equal((await slow).text, "slow", "the request in flight was not cut");
+    const next = await run(host, request(THREAD, "c"));
+    assert.equal(next.head.status, 200);
+    assert.equal(next.body.toString(), first, "the same thread");
+    assert.ok(!log.lines.some((l) => l.includes("died")), log.lines.join("\n"));
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("a promise rejected with no handler is logged; the worker goes on", async () => {
   const log = memLog();
   const host = new ProcessHost({ log });
   try {
-    const first = (await run(host, request(THREAD, "c"))).body.toString();
-    const crash = await run(host, request(CRASH, "c"));
-    assert.equal(crash.head.status, 200);
-    await waitFor(() => log.lines.some((l) => l.includes("died")));
-    assert.ok(log.lines.some((l) => l.includes("boom outside any request")), log.lines.join("\n"));
-    const next = await run(host, request(THREAD, "c"));
-    assert.equal(next.head.status, 200);
-    assert.notEqual(next.body.toString(), first, "a new thread");
+    const first = (await run(host, request(THREAD, "r"))).body.toString();
+    const leak = await run(host, request(CRASH, "r", { query: "reject" }));
+    assert.equal(leak.head.status, 200);
+    await waitFor(() => log.lines.some((l) => l.includes("late rejection")));
+    assert.ok(log.lines.some((l) => l.includes("Unhandled promise rejection in application group 'r'")), log.lines.join("\n"));
+    assert.equal((await run(host, request(THREAD, "r"))).body.toString(), first, "the same thread");
   } finally {
     await host.close(1000);
   }

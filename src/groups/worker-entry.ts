@@ -22,6 +22,7 @@ import {
   LOG_LEVELS, type BodyRef, type DecodedRequest, type ResponseHead, type WorkerData,
 } from "./queue-protocol";
 import { routeStdio } from "../log/console-redirect";
+import { logProcessFaults } from "../log/process-faults";
 import { HOOK_FAILED, runHook, type HookCall, type HookReply } from "../app/hooks";
 
 const MAX_LOG_CHARS = 64 * 1024;
@@ -42,6 +43,8 @@ const log: ErrorLog = {
 // Application output (console.*, process.stdout/stderr writes) becomes error log lines, as
 // mod_wsgi does with sys.stdout/sys.stderr; the front end tags them with this thread's id.
 routeStdio((line) => log.log("error", "wsgi", line));
+// A stray error of an application here is logged; the isolate, and the other requests in it, go on.
+logProcessFaults(log, `application group '${data.group}'`);
 
 const cache = new ScriptCache(data.group);
 const threads = Math.max(1, data.threads | 0);

@@ -328,6 +328,8 @@ class UwsBody implements RequestBody {
   private queue: Uint8Array[] | null = null;
   private ended = false;
   private consumer: ((chunk: Uint8Array, last: boolean) => void) | null = null;
+  private chunkedBytes = 0;
+  private deferredEnd = false;
 
   constructor(
     private readonly res: UwsResponse,
@@ -352,6 +354,7 @@ class UwsBody implements RequestBody {
   }
 
   private receive(ab: ArrayBuffer, isLast: boolean): void {
+    if (this.chunked && this.endsEmptyChunked(ab.byteLength, isLast)) return;
     if (this.consumer) {
       this.consumer(new Uint8Array(ab), isLast);
       return;
@@ -365,6 +368,26 @@ class UwsBody implements RequestBody {
     // uWS neuters `ab` after this call returns: keep a copy until someone asks.
     this.queue!.push(Buffer.from(new Uint8Array(ab)));
     if (isLast) this.ended = true;
+  }
+
+  /**
+   * uWS 20.30 reads a chunk-size line that starts with a space or tab (` 5`) as the last chunk:
+   * the body ends empty and the bytes after it are parsed as the next request, which a proxy
+   * reading ` 5` as 5 would have forwarded as body (request smuggling). So a chunked body that
+   * ends without a byte is answered with its connection closed, and its end is taken on the next
+   * turn: a request uWS finds behind it in the same read then meets a response still pending,
+   * and uWS drops the connection instead of running it (as for a refusal, see begin()). A real
+   * empty chunked body costs a reconnection, no more. True when the end was deferred so.
+   */
+  private endsEmptyChunked(n: number, isLast: boolean): boolean {
+    this.chunkedBytes += n;
+    if (!isLast || this.chunkedBytes > 0 || this.deferredEnd) return false;
+    this.deferredEnd = true;
+    this.sink.closeAfter = true;
+    setImmediate(() => {
+      if (!this.sink.aborted) this.receive(new ArrayBuffer(0), true);
+    });
+    return true;
   }
 
   start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {

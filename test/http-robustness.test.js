@@ -186,9 +186,10 @@ for (const frontEnd of ["node", "uws"]) {
     it("a chunk-size line starting with whitespace never lets what follows run as a request", async () => {
       // uWS 20.30 reads ` 5` as the last chunk and parses what follows as the next request; a
       // proxy reading ` 5` as 5 would have passed it on as body. node:http refuses the size.
+      // Read by an application, answered by a static file, answered before it is read (404).
       const before = calls().length;
-      for (const ws of [" ", "\t"]) {
-        const r = await exchange(port, `POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${ws}5\r\n\r\n${SMUGGLED}`);
+      for (const [target, ws] of [["/echo", " "], ["/echo", "\t"], ["/index.html", " "], ["/nothing-here", " "]]) {
+        const r = await exchange(port, `POST ${target} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${ws}5\r\n\r\n${SMUGGLED}`);
         assert.ok(r.closed, "the connection is closed");
         assert.ok(!calls().some((c) => c.includes("smuggled")), `smuggled request ran: ${calls()}`);
         // Only the first request may have reached the application (uWS: with an empty body).

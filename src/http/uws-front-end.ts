@@ -266,6 +266,7 @@ export class UwsFrontEnd implements FrontEnd {
     if (framed) {
       const declared = parseDeclaredLength(headers);
       if (declared.length > 0 || declared.chunked) body = new UwsBody(res, declared.length, declared.chunked, sink);
+      if (declared.chunked) sink.chunkedBody = body as UwsBody;
       else if (declared.length === 0) body = EMPTY_BODY;
     }
     sink.headOnly = method === "HEAD";
@@ -331,6 +332,9 @@ class UwsBody implements RequestBody {
   private chunkedBytes = 0;
   private deferredEnd = false;
 
+  /** The whole body has arrived (its last chunk was taken). */
+  complete = false;
+
   constructor(
     private readonly res: UwsResponse,
     readonly declaredLength: number,
@@ -355,6 +359,7 @@ class UwsBody implements RequestBody {
 
   private receive(ab: ArrayBuffer, isLast: boolean): void {
     if (this.chunked && this.endsEmptyChunked(ab.byteLength, isLast)) return;
+    if (isLast) this.complete = true;
     if (this.consumer) {
       this.consumer(new Uint8Array(ab), isLast);
       return;
@@ -436,6 +441,8 @@ class UwsSink implements ResponseSink {
   private backpressured = false;
   /** Made on first use: most responses end without anyone waiting on them. */
   private abortHandlers: (() => void)[] | null = null;
+  /** The request's chunked body, until the response ends (see endBeforeChunkedBody). */
+  chunkedBody: UwsBody | null = null;
   /** Status line and header lines after "HTTP/1.1 ", joined by CRLF ("" until writeHead). */
   private head = "";
   /** The head holds text beyond ASCII: sent as latin-1 bytes, not as uWS's UTF-8. */
@@ -630,6 +637,11 @@ class UwsSink implements ResponseSink {
 
   end(chunk?: Uint8Array): void {
     if (this.aborted || this.finished || this.ending) return;
+    const unread = this.chunkedBody;
+    if (unread !== null) {
+      this.chunkedBody = null;
+      if (!unread.complete) return this.endBeforeChunkedBody(chunk);
+    }
     this.ending = true;
     const body = chunk ?? EMPTY;
     const close = this.owner.draining || this.closeAfter;
@@ -671,6 +683,25 @@ class UwsSink implements ResponseSink {
     // A chunk uWS could not take yet is resent from onWritable, which finishes the response
     // when the last byte is handed over: until then it is in flight (a graceful stop waits).
     if (this.pending === null) this.markFinished();
+  }
+
+  /**
+   * A response that ends before its request's chunked body has been read (an error page, a
+   * refusal): uWS would go on to parse the rest of the body and what follows it as requests on
+   * this connection, and reads some chunk-size lines differently from a proxy in front (see
+   * UwsBody.endsEmptyChunked), so what follows may be a smuggled request. The connection is
+   * closed after the response, and the response ends on the next turn: a request uWS finds in
+   * the same read meets it pending, and uWS drops the connection instead of running it.
+   */
+  private endBeforeChunkedBody(chunk: Uint8Array | undefined): void {
+    this.closeAfter = true;
+    this.watchAbort();
+    const body = chunk === undefined ? undefined : Buffer.from(chunk);
+    this.ending = true;
+    setImmediate(() => {
+      this.ending = false;
+      this.end(body);
+    });
   }
 
   /**

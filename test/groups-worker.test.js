@@ -567,3 +567,32 @@ test("a request whose client left frees its slot even when the application never
     await group.close(1000);
   }
 });
+
+const BIG_HEAD = script(
+  "big-head.js",
+  `exports.application = (environ, start_response) => {
+  const [headerKb, bodyKb] = environ.QUERY_STRING.split(",").map(Number);
+  start_response("200 OK", [["Content-Type", "text/plain"], ["X-Big", "h".repeat(headerKb * 1024)]]);
+  return [Buffer.alloc(bodyKb * 1024, 98)];
+};`,
+);
+
+test("a response head too large for the response ring: 500 and a log line; one that fits goes out with its body", { timeout: 30_000 }, async () => {
+  const log = memLog();
+  const group = new WorkerGroup({ name: "h", log, threads: 2 });
+  try {
+    const tooBig = sink();
+    await group.dispatch(request(BIG_HEAD, "h", { query: "600,1" }), body(), tooBig);
+    assert.equal(tooBig.head.status, 500);
+    assert.ok(log.lines.some((l) => l.includes("response headers too large for application group 'h'")), log.lines.join("\n"));
+    // Near the limit, with a body of several frames: the head travels in a frame of its own.
+    const fits = sink();
+    await group.dispatch(request(BIG_HEAD, "h", { query: "160,400" }), body(), fits);
+    assert.equal(fits.head.status, 200);
+    assert.equal(fits.headers.find(([n]) => n === "X-Big")[1].length, 160 * 1024);
+    assert.equal(fits.size, 400 * 1024);
+    assert.ok(fits.ended);
+  } finally {
+    await group.close(1000);
+  }
+});

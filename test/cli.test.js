@@ -173,6 +173,55 @@ describe("nodewsgi CLI", () => {
     });
   }
 
+  it("an application in %{GLOBAL} that throws from a timer or leaves a rejected promise: logged, the server goes on", async () => {
+    const dir = tmpdir();
+    fs.writeFileSync(
+      path.join(dir, "stray.js"),
+      `exports.application = (e, sr) => {
+  if (e.QUERY_STRING === "throw") setTimeout(() => { throw new Error("stray timer error"); }, 5);
+  else Promise.reject(new Error("stray rejection"));
+  sr("200 OK", [["Content-Type", "text/plain"]]);
+  return ["scheduled"];
+};\n`,
+    );
+    const { child, url } = await serve(writeSite(dir, `WSGIScriptAlias /stray ${dir}/stray.js application-group=%{GLOBAL}`));
+    const done = exited(child);
+    const log = path.join(dir, "error.log");
+    try {
+      // A request in flight when the error strikes is not cut either.
+      const slow = get(url + "slow");
+      await waitFor(() => fs.existsSync(path.join(dir, "slow.started")), "the slow request to start");
+      for (const q of ["throw", "reject"]) assert.deepEqual(await get(url + "stray?" + q), { status: 200, body: "scheduled" });
+      await waitFor(() => /stray timer error/.test(fs.readFileSync(log, "utf8")) && /stray rejection/.test(fs.readFileSync(log, "utf8")), "both errors to be logged");
+      const text = fs.readFileSync(log, "utf8");
+      assert.match(text, /Uncaught exception in the front-end process, outside any request's handling; serving goes on\./);
+      assert.match(text, /Unhandled promise rejection in the front-end process/);
+      assert.match(text, /stray\.js:2/, "with the stack");
+      assert.deepEqual(await slow, { status: 200, body: "slow done" });
+      assert.deepEqual(await get(url + "hello"), { status: 200, body: "Hello World!" });
+      child.kill("SIGTERM");
+      assert.equal((await done).code, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("process.exit() from an application in %{GLOBAL}: the server stops, and the error log names the caller", async () => {
+    const dir = tmpdir();
+    fs.writeFileSync(path.join(dir, "quit.js"), `exports.application = (e, sr) => {\n  process.exit(3);\n};\n`);
+    const { child, url } = await serve(writeSite(dir, `WSGIScriptAlias /quit ${dir}/quit.js application-group=%{GLOBAL}`));
+    const done = exited(child);
+    try {
+      await get(url + "quit").catch(() => undefined);
+      assert.deepEqual(await done, { code: 3, signal: null });
+      const text = fs.readFileSync(path.join(dir, "error.log"), "utf8");
+      assert.match(text, /\[core:crit\].*process\.exit\(3\) called while serving: the server stops now/);
+      assert.match(text, /quit\.js:2/);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("SIGHUP re-reads the configuration gracefully; a broken file keeps the old one", async () => {
     const dir = tmpdir();
     const conf = writeSite(dir);

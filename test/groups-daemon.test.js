@@ -368,6 +368,27 @@ test("a script that crashes at load gives 500, not a hang, and the process keeps
   assert.equal(ok.status, 200);
 });
 
+test("an exception thrown, or a promise rejected, outside any request is logged; the process goes on serving", async () => {
+  const stray = script(
+    "stray.js",
+    `exports.application = (environ, start_response) => {
+       if (environ.QUERY_STRING === "throw") setTimeout(() => { throw new Error("stray daemon timer"); }, 5);
+       else setTimeout(() => Promise.reject(new Error("stray daemon rejection")), 5);
+       start_response("200 OK", [["Content-Type", "text/plain"]]);
+       return [String(process.pid)];
+     };`,
+  );
+  const { g, log } = group("stray");
+  const first = await run(g, request(stray, { query: "throw" }));
+  assert.equal(first.status, 200);
+  await run(g, request(stray, { query: "reject" }));
+  await waitFor(() => log.lines.some((l) => l.includes("stray daemon timer")) && log.lines.some((l) => l.includes("stray daemon rejection")), "both errors logged");
+  assert.ok(log.lines.some((l) => /Uncaught exception in daemon process 'stray', outside any request's handling; serving goes on\./.test(l)), log.lines.join("\n"));
+  assert.ok(log.lines.some((l) => /Unhandled promise rejection in daemon process 'stray'/.test(l)), log.lines.join("\n"));
+  const again = await run(g, request(PID_APP));
+  assert.equal(again.text, first.text, "the same process");
+});
+
 test("queue-timeout answers 504 when every thread stays busy", async () => {
   const { g } = group("queued", { threads: 1, queueTimeout: 1 });
   assert.ok(await g.waitReady(WAIT_MS));

@@ -45,7 +45,8 @@ const CRASH = script(
   `exports.application = (environ, start_response) => {
   if (environ.QUERY_STRING === "exit") process.exit(3);
   if (environ.QUERY_STRING === "throw") throw new Error("in-request failure");
-  setTimeout(() => { throw new Error("boom outside any request"); }, 5);
+  if (environ.QUERY_STRING === "reject") setTimeout(() => Promise.reject(new Error("late rejection")), 5);
+  else setTimeout(() => { throw new Error("boom outside any request"); }, 5);
   start_response("200 OK", [["Content-Type", "text/plain"]]);
   return ["scheduled"];
 };`,
@@ -331,18 +332,36 @@ test("an exception inside a request is a 500 and the worker stays", async () => 
   }
 });
 
-test("a worker that throws outside a request is logged and replaced; the next request succeeds", async () => {
+test("an exception thrown outside a request is logged; the worker, and a request in flight on it, go on", async () => {
+  const log = memLog();
+  const host = new ProcessHost({ log, threads: 4 });
+  try {
+    const first = (await run(host, request(THREAD, "c"))).body.toString();
+    const slow = run(host, request(SLOW, "c", { query: "300" }));
+    const crash = await run(host, request(CRASH, "c"));
+    assert.equal(crash.head.status, 200);
+    await waitFor(() => log.lines.some((l) => l.includes("boom outside any request")));
+    assert.ok(log.lines.some((l) => l.includes("Uncaught exception in application group 'c'")), log.lines.join("\n"));
+    assert.equal((await slow).text, "slow", "the request in flight was not cut");
+    const next = await run(host, request(THREAD, "c"));
+    assert.equal(next.head.status, 200);
+    assert.equal(next.body.toString(), first, "the same thread");
+    assert.ok(!log.lines.some((l) => l.includes("died")), log.lines.join("\n"));
+  } finally {
+    await host.close(1000);
+  }
+});
+
+test("a promise rejected with no handler is logged; the worker goes on", async () => {
   const log = memLog();
   const host = new ProcessHost({ log });
   try {
-    const first = (await run(host, request(THREAD, "c"))).body.toString();
-    const crash = await run(host, request(CRASH, "c"));
-    assert.equal(crash.head.status, 200);
-    await waitFor(() => log.lines.some((l) => l.includes("died")));
-    assert.ok(log.lines.some((l) => l.includes("boom outside any request")), log.lines.join("\n"));
-    const next = await run(host, request(THREAD, "c"));
-    assert.equal(next.head.status, 200);
-    assert.notEqual(next.body.toString(), first, "a new thread");
+    const first = (await run(host, request(THREAD, "r"))).body.toString();
+    const leak = await run(host, request(CRASH, "r", { query: "reject" }));
+    assert.equal(leak.head.status, 200);
+    await waitFor(() => log.lines.some((l) => l.includes("late rejection")));
+    assert.ok(log.lines.some((l) => l.includes("Unhandled promise rejection in application group 'r'")), log.lines.join("\n"));
+    assert.equal((await run(host, request(THREAD, "r"))).body.toString(), first, "the same thread");
   } finally {
     await host.close(1000);
   }
@@ -514,5 +533,66 @@ test("a request whose environ cannot be encoded fails alone with 500; the next o
     assert.equal(env.HTTP_X_WEIRD, "ünïcode ☃");
   } finally {
     await host.close(1000);
+  }
+});
+
+const NEVER = script(
+  "never.js",
+  `exports.application = (environ, start_response) => {
+  if (environ.QUERY_STRING === "ok") {
+    start_response("200 OK", [["Content-Type", "text/plain"]]);
+    return ["ok"];
+  }
+  return new Promise(() => {}); // a long poll whose event never comes
+};`,
+);
+
+test("a request whose client left frees its slot even when the application never settles", { timeout: 20_000 }, async () => {
+  const group = new WorkerGroup({ name: "n", log: memLog(), threads: 1 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const s = sink();
+      const done = group.dispatch(request(NEVER, "n"), body(), s);
+      // Under way in the worker (the one slot taken) before the client goes away.
+      await new Promise((r) => setTimeout(r, 100));
+      s.abort();
+      await done;
+    }
+    assert.equal(group.inFlight, 0);
+    const ok = sink();
+    await group.dispatch(request(NEVER, "n", { query: "ok" }), body(), ok);
+    assert.equal(ok.head.status, 200);
+    assert.equal(ok.text, "ok");
+  } finally {
+    await group.close(1000);
+  }
+});
+
+const BIG_HEAD = script(
+  "big-head.js",
+  `exports.application = (environ, start_response) => {
+  const [headerKb, bodyKb] = environ.QUERY_STRING.split(",").map(Number);
+  start_response("200 OK", [["Content-Type", "text/plain"], ["X-Big", "h".repeat(headerKb * 1024)]]);
+  return [Buffer.alloc(bodyKb * 1024, 98)];
+};`,
+);
+
+test("a response head too large for the response ring: 500 and a log line; one that fits goes out with its body", { timeout: 30_000 }, async () => {
+  const log = memLog();
+  const group = new WorkerGroup({ name: "h", log, threads: 2 });
+  try {
+    const tooBig = sink();
+    await group.dispatch(request(BIG_HEAD, "h", { query: "600,1" }), body(), tooBig);
+    assert.equal(tooBig.head.status, 500);
+    assert.ok(log.lines.some((l) => l.includes("response headers too large for application group 'h'")), log.lines.join("\n"));
+    // Near the limit, with a body of several frames: the head travels in a frame of its own.
+    const fits = sink();
+    await group.dispatch(request(BIG_HEAD, "h", { query: "160,400" }), body(), fits);
+    assert.equal(fits.head.status, 200);
+    assert.equal(fits.headers.find(([n]) => n === "X-Big")[1].length, 160 * 1024);
+    assert.equal(fits.size, 400 * 1024);
+    assert.ok(fits.ended);
+  } finally {
+    await group.close(1000);
   }
 });

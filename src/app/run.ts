@@ -454,7 +454,11 @@ function parseStatus(status: unknown): readonly [number, string] {
     if (status[3] !== " ") throw new Error("no space following status code");
     throw new Error("control character present in reason phrase");
   }
-  lastParsed = [Number(m[1]), m[2]];
+  const code = Number(m[1]);
+  // httpd sends `099 X` as it is; node:http cannot send it, and uWS wrote `99 X` (not a status
+  // line): both front ends refuse it alike.
+  if (code < 100) throw new Error(`status code ${m[1]} is below 100`);
+  lastParsed = [code, m[2]];
   lastStatus = status;
   return lastParsed;
 }

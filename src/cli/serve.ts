@@ -6,6 +6,7 @@ import { loadConfigOrReport } from "./load-config";
 import { loadEngine } from "../engine/load";
 import { ApacheErrorLog } from "../log/apache-error-log";
 import { routeConsole } from "../log/console-redirect";
+import { logExitCalls, logProcessFaults } from "../log/process-faults";
 import type { LogLevel } from "../log/error-log";
 import { frontEndChoiceFromEnv } from "../http/create-front-end";
 import { Server } from "../server";
@@ -53,6 +54,8 @@ export async function runServe(options: CommonOptions): Promise<number> {
   // As mod_wsgi sends sys.stdout/sys.stderr to the error log, console output of applications
   // in this process (%{GLOBAL}) goes there too; NODEWSGI_CONSOLE=stdio keeps the console as is.
   const restoreConsole = process.env.NODEWSGI_CONSOLE === "stdio" ? () => undefined : routeConsole((line) => errorLog.log("error", "wsgi", line));
+  // A stray error of an application in this process (%{GLOBAL}) is logged, not the end of the server.
+  const stopLoggingFaults = logProcessFaults(errorLog, "the front-end process");
   // logrotate's postrotate: `kill -USR1 $(cat PidFile)` opens the log files again.
   const reopen = () => {
     server.reopenLogs();
@@ -62,6 +65,7 @@ export async function runServe(options: CommonOptions): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    const stopLoggingExits = logExitCalls(errorLog, () => stopping);
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
         // A second signal means: do not wait.
@@ -72,6 +76,8 @@ export async function runServe(options: CommonOptions): Promise<number> {
       void server.stop(config.shutdownTimeoutMs ?? 10_000).then(async () => {
         if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
         process.off("SIGUSR1", reopen);
+        stopLoggingFaults();
+        stopLoggingExits();
         restoreConsole();
         await errorLog.closeAsync();
         resolve(0);

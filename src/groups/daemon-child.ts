@@ -18,6 +18,7 @@ import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeHead } 
 import { LayoutTable } from "./environ-codec";
 import { CreditWindow } from "./credit-window";
 import { SETUP_FAILED_EXIT, applyProcessInit, setupFailureLine, type ProcessInit } from "./process-setup";
+import { logProcessFaults } from "../log/process-faults";
 
 /** Passed by the supervisor in NODEWSGI_DAEMON_INIT. */
 export interface ChildInit extends ProcessInit {
@@ -417,12 +418,7 @@ export function main(): void {
   if (init.responseWindow) responseWindow = init.responseWindow;
   if (init.heartbeatMs) startHeartbeat(init.heartbeatMs);
 
-  process.on("uncaughtException", (err) => {
-    childLog.log("error", "wsgi", `daemon ${init.group}: uncaught exception: ${err && (err as Error).stack ? (err as Error).stack : String(err)}`);
-  });
-  process.on("unhandledRejection", (err) => {
-    childLog.log("error", "wsgi", `daemon ${init.group}: unhandled rejection: ${err && (err as Error).stack ? (err as Error).stack : String(err)}`);
-  });
+  logProcessFaults(childLog, `daemon process '${init.group}'`);
   process.on("SIGTERM", () => beginShutdown());
   process.on("SIGINT", () => beginShutdown());
   // The supervisor is gone: nothing can reach us any more.

@@ -156,6 +156,14 @@ export interface ResponseHead {
   readonly serverPage?: boolean;
 }
 
+/** The room a frame reserves for `head` (the bound writeResponse reserves with it). */
+export function responseHeadBound(reason: string, headers: readonly (readonly [string, string])[]): number {
+  let chars = reason.length;
+  for (let i = 0; i < headers.length; i++) chars += headers[i][0].length + headers[i][1].length;
+  // stringsBound over the reason and the header pairs, without joining them.
+  return RESP_HEAD_FIXED + (1 + 2 * headers.length) * 4 + chars * 3;
+}
+
 /**
  * One response frame: optionally the head, optionally a body chunk (at most
  * `out.maxPayload - 1024` bytes: split larger ones), plus END/DONE/DESTROY flags.

@@ -18,10 +18,12 @@ import { RingConsumer, RingProducer } from "./request-queue";
 import { CreditWindow } from "./credit-window";
 import {
   F_ABORT, F_CREDIT, F_HOOK, F_HOOK_DONE, F_LOG, F_PRELOAD, F_PRELOADED, F_REQUEST, R_DESTROY, R_DONE, R_END, STARTED_WORD,
-  LayoutTable, readPair, readRequest, writePair, writeResponse,
+  LayoutTable, readPair, readRequest, responseHeadBound, writePair, writeResponse,
   LOG_LEVELS, type BodyRef, type DecodedRequest, type ResponseHead, type WorkerData,
 } from "./queue-protocol";
 import { routeStdio } from "../log/console-redirect";
+import { NodewsgiError } from "../errors";
+import { logProcessFaults } from "../log/process-faults";
 import { HOOK_FAILED, runHook, type HookCall, type HookReply } from "../app/hooks";
 
 const MAX_LOG_CHARS = 64 * 1024;
@@ -42,6 +44,8 @@ const log: ErrorLog = {
 // Application output (console.*, process.stdout/stderr writes) becomes error log lines, as
 // mod_wsgi does with sys.stdout/sys.stderr; the front end tags them with this thread's id.
 routeStdio((line) => log.log("error", "wsgi", line));
+// A stray error of an application here is logged; the isolate, and the other requests in it, go on.
+logProcessFaults(log, `application group '${data.group}'`);
 
 const cache = new ScriptCache(data.group);
 const threads = Math.max(1, data.threads | 0);
@@ -59,6 +63,8 @@ class WorkerSink extends CreditWindow implements ResponseSink {
   private head: ResponseHead | null = null;
   private endFlags = 0;
   private endChunk: Uint8Array | null = null;
+  /** The frame room the head needs (responseHeadBound). */
+  private headBound = 0;
 
   constructor(readonly id: number) {
     super(data.window);
@@ -70,11 +76,13 @@ class WorkerSink extends CreditWindow implements ResponseSink {
 
   writeHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
     // Held until the first chunk or the end: the head and body usually share one frame.
+    this.headBound = checkedHeadBound(reason, headers);
     this.head = { status, reason, headers };
   }
 
   /** The server's own error page: marked on the wire, the front end decides (ErrorDocument, Header always). */
   writeErrorHead(status: number, reason: string, headers: readonly HeaderPair[]): void {
+    this.headBound = checkedHeadBound(reason, headers);
     this.head = { status, reason, headers, serverPage: true };
   }
 
@@ -121,7 +129,7 @@ class WorkerSink extends CreditWindow implements ResponseSink {
   private send(chunk: Uint8Array | null, lastFlags: number): void {
     let head = this.head;
     this.head = null;
-    if (head !== null && head.reason.length + head.headers.length * 64 > pieceMax) {
+    if (head !== null && this.headBound + pieceMax > out.maxPayload) {
       writeResponse(out, this.id, 0, head, null); // a huge head goes alone
       head = null;
     }
@@ -134,6 +142,17 @@ class WorkerSink extends CreditWindow implements ResponseSink {
     }
     writeResponse(out, this.id, lastFlags, head, chunk === null ? null : at === 0 ? chunk : chunk.subarray(at));
   }
+}
+
+/**
+ * A head too large for one frame of the response ring cannot reach the front end: refused
+ * here, before anything is sent, so the gateway answers 500 for it (as a daemon process does
+ * with a head over its frame size) instead of the request hanging on a failed write.
+ */
+function checkedHeadBound(reason: string, headers: readonly HeaderPair[]): number {
+  const bound = responseHeadBound(reason, headers);
+  if (bound > out.maxPayload) throw new NodewsgiError("E_HEAD_TOO_LARGE", `response headers too large for application group '${data.group}' to pass on (up to ${bound} bytes, at most ${out.maxPayload})`);
+  return bound;
 }
 
 /** The body as the front-end thread collected it: inline bytes, or its spool file by descriptor. */
@@ -171,11 +190,18 @@ function start(d: DecodedRequest): void {
     return;
   }
   running++;
+  let over = false;
   const done = (): void => {
+    if (over) return;
+    over = true;
     running--;
     finish(sink);
     pump();
   };
+  // A client that goes away frees the slot at once (as the daemon supervisor frees its thread):
+  // an application whose promise never settles after it (a long poll whose event never comes)
+  // would otherwise hold a slot for good, and `threads` such requests the whole group.
+  sink.onAbort(done);
   p.then(done, (err) => {
     log.log("error", "wsgi", `Request failed in application group '${data.group}': ${(err as Error)?.stack ?? String(err)}`);
     done();

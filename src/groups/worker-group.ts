@@ -14,7 +14,8 @@
  *   of filling memory.
  * - A client abort is sent to the worker, whose sink then fires runApplication's abort path
  *   (the result's close() runs).
- * - A worker that dies (uncaught exception outside a request, process.exit, out of memory) is
+ * - A worker that dies (process.exit, out of memory, a failure of the worker itself; an
+ *   application's stray exception or rejection is only logged, ../log/process-faults) is
  *   logged; requests it had started get a 500 (or have their connection dropped when the
  *   head was sent), requests it had not started yet are handed to a fresh worker once. The
  *   replacement is created by the next request, so a group that dies at once cannot spin.
@@ -70,6 +71,8 @@ export interface WorkerGroupOptions {
 
 interface Instance {
   readonly worker: Worker;
+  /** The worker's thread id (worker.threadId reads -1 once it has exited). */
+  readonly threadId: number;
   readonly out: RingProducer;
   readonly input: RingConsumer;
   readonly requestCtl: Int32Array;
@@ -356,6 +359,7 @@ export class WorkerGroup {
     const worker = new Worker(WORKER_SCRIPT, { workerData, resourceLimits: this.opts.resourceLimits });
     const inst: Instance = {
       worker,
+      threadId: worker.threadId,
       out: new RingProducer(requests),
       input: null as unknown as RingConsumer,
       requestCtl: new Int32Array(requests, 0, 64),
@@ -402,7 +406,7 @@ export class WorkerGroup {
       else this.applyFrame(f, d);
     } else if (type === F_LOG) {
       const p = readPair(b, o, len);
-      logFrom(this.log, { tid: inst.worker.threadId }, LOG_LEVELS[p.byte1] ?? "error", p.a, p.b);
+      logFrom(this.log, { tid: inst.threadId }, LOG_LEVELS[p.byte1] ?? "error", p.a, p.b);
     } else if (type === F_PRELOADED) {
       const p = readPair(b, o, len);
       const w = inst.preloads.get(p.id);
@@ -521,7 +525,7 @@ export class WorkerGroup {
     const orphans = [...this.flights.values()].filter((f) => f.inst === inst);
     if (!this.closing) {
       const why = error instanceof Error ? error.stack ?? `${error.name}: ${error.message}` : error != null ? String(error) : `exit code ${code}`;
-      const lines = `mod_wsgi (pid=${process.pid}): Application group '${this.name}' worker thread ${inst.worker.threadId} died (${orphans.length} request(s) in flight); it is replaced on the next request.\n${why}`;
+      const lines = `mod_wsgi (pid=${process.pid}): Application group '${this.name}' worker thread ${inst.threadId} died (${orphans.length} request(s) in flight); it is replaced on the next request.\n${why}`;
       for (const line of lines.split("\n")) this.log.log("error", "wsgi", line);
     }
     for (const f of orphans) {

@@ -276,6 +276,7 @@ export class UwsFrontEnd implements FrontEnd {
     if (framed) {
       const declared = parseDeclaredLength(headers);
       if (declared.length > 0 || declared.chunked) body = new UwsBody(res, declared.length, declared.chunked, sink);
+      if (declared.chunked) sink.chunkedBody = body as UwsBody;
       else if (declared.length === 0) body = EMPTY_BODY;
     }
     sink.headOnly = method === "HEAD";
@@ -338,6 +339,11 @@ class UwsBody implements RequestBody {
   private queue: Uint8Array[] | null = null;
   private ended = false;
   private consumer: ((chunk: Uint8Array, last: boolean) => void) | null = null;
+  private chunkedBytes = 0;
+  private deferredEnd = false;
+
+  /** The whole body has arrived (its last chunk was taken). */
+  complete = false;
 
   constructor(
     private readonly res: UwsResponse,
@@ -362,6 +368,8 @@ class UwsBody implements RequestBody {
   }
 
   private receive(ab: ArrayBuffer, isLast: boolean): void {
+    if (this.chunked && this.endsEmptyChunked(ab.byteLength, isLast)) return;
+    if (isLast) this.complete = true;
     if (this.consumer) {
       this.consumer(new Uint8Array(ab), isLast);
       return;
@@ -375,6 +383,26 @@ class UwsBody implements RequestBody {
     // uWS neuters `ab` after this call returns: keep a copy until someone asks.
     this.queue!.push(Buffer.from(new Uint8Array(ab)));
     if (isLast) this.ended = true;
+  }
+
+  /**
+   * uWS 20.30 reads a chunk-size line that starts with a space or tab (` 5`) as the last chunk:
+   * the body ends empty and the bytes after it are parsed as the next request, which a proxy
+   * reading ` 5` as 5 would have forwarded as body (request smuggling). So a chunked body that
+   * ends without a byte is answered with its connection closed, and its end is taken on the next
+   * turn: a request uWS finds behind it in the same read then meets a response still pending,
+   * and uWS drops the connection instead of running it (as for a refusal, see begin()). A real
+   * empty chunked body costs a reconnection, no more. True when the end was deferred so.
+   */
+  private endsEmptyChunked(n: number, isLast: boolean): boolean {
+    this.chunkedBytes += n;
+    if (!isLast || this.chunkedBytes > 0 || this.deferredEnd) return false;
+    this.deferredEnd = true;
+    this.sink.closeAfter = true;
+    setImmediate(() => {
+      if (!this.sink.aborted) this.receive(new ArrayBuffer(0), true);
+    });
+    return true;
   }
 
   start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
@@ -425,6 +453,8 @@ class UwsSink implements ResponseSink {
   private abortHandlers: ((cause?: AbortCause) => void)[] | null = null;
   /** Why the connection was closed under the response, when the server closed it. */
   private abortCause: AbortCause | undefined = undefined;
+  /** The request's chunked body, until the response ends (see endBeforeChunkedBody). */
+  chunkedBody: UwsBody | null = null;
   /** Status line and header lines after "HTTP/1.1 ", joined by CRLF ("" until writeHead). */
   private head = "";
   /** The head holds text beyond ASCII: sent as latin-1 bytes, not as uWS's UTF-8. */
@@ -673,6 +703,11 @@ class UwsSink implements ResponseSink {
 
   end(chunk?: Uint8Array): void {
     if (this.aborted || this.finished || this.ending) return;
+    const unread = this.chunkedBody;
+    if (unread !== null) {
+      this.chunkedBody = null;
+      if (!unread.complete) return this.endBeforeChunkedBody(chunk);
+    }
     this.ending = true;
     const body = chunk ?? EMPTY;
     const close = this.owner.draining || this.closeAfter;
@@ -714,6 +749,25 @@ class UwsSink implements ResponseSink {
     // A chunk uWS could not take yet is resent from onWritable, which finishes the response
     // when the last byte is handed over: until then it is in flight (a graceful stop waits).
     if (this.pending === null) this.markFinished();
+  }
+
+  /**
+   * A response that ends before its request's chunked body has been read (an error page, a
+   * refusal): uWS would go on to parse the rest of the body and what follows it as requests on
+   * this connection, and reads some chunk-size lines differently from a proxy in front (see
+   * UwsBody.endsEmptyChunked), so what follows may be a smuggled request. The connection is
+   * closed after the response, and the response ends on the next turn: a request uWS finds in
+   * the same read meets it pending, and uWS drops the connection instead of running it.
+   */
+  private endBeforeChunkedBody(chunk: Uint8Array | undefined): void {
+    this.closeAfter = true;
+    this.watchAbort();
+    const body = chunk === undefined ? undefined : Buffer.from(chunk);
+    this.ending = true;
+    setImmediate(() => {
+      this.ending = false;
+      this.end(body);
+    });
   }
 
   /**

@@ -36,10 +36,16 @@ export function parseHostHeader(value: string): { name: string; port?: string } 
       name = v;
     }
   }
-  if (port !== undefined && !/^\d{1,5}$/.test(port)) return null;
+  if (port !== undefined) {
+    // As httpd's fix_hostname: decimal, 1-65535, leading zeros allowed (and dropped).
+    if (!/^\d+$/.test(port)) return null;
+    const n = Number(port);
+    if (n < 1 || n > 65535) return null;
+    port = String(n);
+  }
   // RFC 3986 reg-name characters, as Apache's ap_check_request_header does for Host.
   if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)$/.test(name)) return null;
-  return port === undefined || port === "" ? { name: name.toLowerCase() } : { name: name.toLowerCase(), port };
+  return port === undefined ? { name: name.toLowerCase() } : { name: name.toLowerCase(), port };
 }
 
 /**

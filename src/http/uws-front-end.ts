@@ -276,7 +276,12 @@ export class UwsFrontEnd implements FrontEnd {
     if (framed) {
       const declared = parseDeclaredLength(headers);
       if (declared.length > 0 || declared.chunked) body = new UwsBody(res, declared.length, declared.chunked, sink);
-      if (declared.chunked) sink.chunkedBody = body as UwsBody;
+      if (declared.chunked) {
+        // uWS frames some chunk-size lines differently from a proxy (UwsBody.deferEnd): the
+        // response says `Connection: close`, so no proxy sends another request on this one.
+        sink.chunkedBody = body as UwsBody;
+        sink.closeAfter = true;
+      }
       else if (declared.length === 0) body = EMPTY_BODY;
     }
     sink.headOnly = method === "HEAD";
@@ -339,7 +344,6 @@ class UwsBody implements RequestBody {
   private queue: Uint8Array[] | null = null;
   private ended = false;
   private consumer: ((chunk: Uint8Array, last: boolean) => void) | null = null;
-  private chunkedBytes = 0;
   private deferredEnd = false;
 
   /** The whole body has arrived (its last chunk was taken). */
@@ -368,7 +372,7 @@ class UwsBody implements RequestBody {
   }
 
   private receive(ab: ArrayBuffer, isLast: boolean): void {
-    if (this.chunked && this.endsEmptyChunked(ab.byteLength, isLast)) return;
+    if (isLast && this.chunked && !this.deferredEnd) return this.deferEnd(ab);
     if (isLast) this.complete = true;
     if (this.consumer) {
       this.consumer(new Uint8Array(ab), isLast);
@@ -386,23 +390,20 @@ class UwsBody implements RequestBody {
   }
 
   /**
-   * uWS 20.30 reads a chunk-size line that starts with a space or tab (` 5`) as the last chunk:
-   * the body ends empty and the bytes after it are parsed as the next request, which a proxy
-   * reading ` 5` as 5 would have forwarded as body (request smuggling). So a chunked body that
-   * ends without a byte is answered with its connection closed, and its end is taken on the next
-   * turn: a request uWS finds behind it in the same read then meets a response still pending,
-   * and uWS drops the connection instead of running it (as for a refusal, see begin()). A real
-   * empty chunked body costs a reconnection, no more. True when the end was deferred so.
+   * uWS 20.30 reads a chunk-size line that starts with a space or tab (` 5`) as the last chunk,
+   * after any number of chunks: the body ends there and the bytes after it are parsed as the
+   * next request, which a proxy reading ` 5` as 5 would have forwarded as body (request
+   * smuggling). So a chunked body's end is taken on the next turn, never inside the read that
+   * brought it: a request uWS finds behind it in that read meets a response still pending, and
+   * uWS drops the connection instead of running it (as for a refusal, see begin()). Its response
+   * says `Connection: close` (begin()), so a proxy sends nothing more on the connection either.
    */
-  private endsEmptyChunked(n: number, isLast: boolean): boolean {
-    this.chunkedBytes += n;
-    if (!isLast || this.chunkedBytes > 0 || this.deferredEnd) return false;
+  private deferEnd(ab: ArrayBuffer): void {
     this.deferredEnd = true;
-    this.sink.closeAfter = true;
+    if (ab.byteLength > 0) this.receive(ab, false);
     setImmediate(() => {
       if (!this.sink.aborted) this.receive(new ArrayBuffer(0), true);
     });
-    return true;
   }
 
   start(onChunk: (chunk: Uint8Array, last: boolean) => void): void {
@@ -606,7 +607,7 @@ class UwsSink implements ResponseSink {
       if (this.length >= 0) {
         // Known length: uWS cannot close after it (see end()); a stopping server closes
         // every connection once nothing is in flight.
-        this.sendHead(this.owner.draining);
+        this.sendHead(this.owner.draining || this.closeAfter);
         this.tryEnd(chunk);
         return;
       }
@@ -738,7 +739,7 @@ class UwsSink implements ResponseSink {
         // closes every connection once nothing is in flight, and otherwise the connection,
         // whose head said nothing of closing, stays open.
         if (this.length < 0) this.length = body.length;
-        this.sendHead(this.owner.draining);
+        this.sendHead(this.owner.draining || this.closeAfter);
         this.tryEnd(body);
       } else if (this.written === 0) {
         this.watchAbort();
@@ -755,7 +756,7 @@ class UwsSink implements ResponseSink {
    * A response that ends before its request's chunked body has been read (an error page, a
    * refusal): uWS would go on to parse the rest of the body and what follows it as requests on
    * this connection, and reads some chunk-size lines differently from a proxy in front (see
-   * UwsBody.endsEmptyChunked), so what follows may be a smuggled request. The connection is
+   * UwsBody.deferEnd), so what follows may be a smuggled request. The connection is
    * closed after the response, and the response ends on the next turn: a request uWS finds in
    * the same read meets it pending, and uWS drops the connection instead of running it.
    */

@@ -238,6 +238,10 @@ export class Server {
       // A retiring site's closing never rejects (swap() logs its failure).
       ...this.retiring.values(),
     ]);
+    // Requests whose processes were just stopped get their answer (500 before the headers) as
+    // the links report the loss, which may come just after the close: a moment to send them.
+    const answered = Date.now() + ANSWER_AFTER_CLOSE_MS;
+    while (this.frontEnd.inFlight > 0 && Date.now() < answered) await new Promise((r) => setTimeout(r, 10));
     await this.currentAccessLog?.close();
     return clean;
   }
@@ -249,6 +253,9 @@ export class Server {
     if (typeof log.reopen === "function") log.reopen();
   }
 }
+
+/** How long a stop waits, once every site is closed, for the answers to requests it cut. */
+const ANSWER_AFTER_CLOSE_MS = 500;
 
 /** Resolves when `p` settles or after `ms`, whichever comes first. */
 function settledWithin(p: Promise<void>, ms: number): Promise<void> {

@@ -232,3 +232,20 @@ test("wsgi.file_wrapper iterates blocks and closes", () => {
   w.close();
   fs.rmSync(dir, { recursive: true });
 });
+
+test("a borrowed spool file body reads nothing once disposed, and leaves the descriptor open", () => {
+  const { borrowedFileBody } = require("../dist/app/input");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "nwsgi-borrowed-")), "body");
+  fs.writeFileSync(file, "borrowed bytes");
+  const fd = fs.openSync(file, "r");
+  try {
+    const b = borrowedFileBody(fd, 14);
+    assert.equal(b.readAt(0, 8).toString(), "borrowed");
+    // The owner (the front-end thread) may close it and the number be reused by another file.
+    b.dispose();
+    assert.equal(b.readAt(0, 8).length, 0);
+    assert.equal(fs.readSync(fd, Buffer.alloc(8), 0, 8, 0), 8, "the owner's descriptor is still open");
+  } finally {
+    fs.closeSync(fd);
+  }
+});

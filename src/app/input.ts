@@ -76,7 +76,16 @@ class FileBody implements BodyBuffer {
  */
 export function borrowedFileBody(fd: number, length: number): BodyBuffer {
   const body = new FileBody(fd, length);
-  return { length, fd, readAt: (p, n) => body.readAt(p, n), dispose: () => {} };
+  // Disposing forgets the descriptor without closing it (its owner closes it): once the owner
+  // may have, its number can belong to another file, so no read may reach it any more.
+  return {
+    length,
+    fd,
+    readAt: (p, n) => body.readAt(p, n),
+    dispose: () => {
+      body.fd = -1;
+    },
+  };
 }
 
 export function memoryBody(data: Uint8Array): BodyBuffer {

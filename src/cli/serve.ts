@@ -73,17 +73,30 @@ export async function runServe(options: CommonOptions): Promise<number> {
       }
       stopping = true;
       errorLog.log("notice", "core", `caught ${signal}, shutting down gracefully`);
-      void server.stop(config.shutdownTimeoutMs ?? 10_000).then(async () => {
-        if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
+      // From here on an uncaught error means the stop itself failed: Node's default (exit 1)
+      // again, not "serving goes on" with the listeners closed and nothing left to end it.
+      stopLoggingFaults();
+      const finished = async (code: number) => {
         process.off("SIGUSR1", reopen);
-        stopLoggingFaults();
         stopLoggingExits();
         restoreConsole();
-        await errorLog.closeAsync();
-        resolve(0);
+        await errorLog.closeAsync().catch(() => undefined);
+        resolve(code);
         // Idle keep-alive connections must not hold the process open.
-        setImmediate(() => process.exit(0));
-      });
+        setImmediate(() => process.exit(code));
+      };
+      server
+        .stop(config.shutdownTimeoutMs ?? 10_000)
+        .then(() => {
+          if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
+        })
+        .then(
+          () => finished(0),
+          (err: unknown) => {
+            errorLog.log("crit", "core", `shutdown failed: ${(err as Error)?.stack ?? String(err)}`);
+            return finished(1);
+          },
+        );
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

@@ -183,7 +183,8 @@ function start(d: DecodedRequest): void {
     finish(sink);
     return;
   }
-  const p = runCollected(cache, d.req, collectedBody(d.body), sink, log);
+  const body = collectedBody(d.body);
+  const p = runCollected(cache, d.req, body, sink, log);
   if (p === undefined) {
     // Answered at once: the pump loop that called us goes on to the next request.
     finish(sink);
@@ -195,6 +196,10 @@ function start(d: DecodedRequest): void {
     if (over) return;
     over = true;
     running--;
+    // The front end closes the spool file on R_DONE, perhaps while the application still runs
+    // (its client went away): from now on its wsgi.input reads nothing rather than whatever
+    // file gets the descriptor's number next.
+    body.dispose();
     finish(sink);
     pump();
   };

@@ -157,8 +157,10 @@ export interface RewriteEffects {
   readonly onlyPathAndHost: boolean;
 }
 
-export type RewriteOutcome = RewriteEffects &
-  (
+export type RewriteOutcome = RewriteEffects & RewriteOutcomeKind;
+
+/** What the rules decided, by kind. */
+export type RewriteOutcomeKind =
     /** Nothing to do: carry on mapping the request as it is. `query` may still have changed. */
     | { readonly kind: "none"; readonly query: string | null }
     /** Server context, [PT]: carry on translating (Alias, WSGIScriptAlias, ...) with this URL-path. */
@@ -176,8 +178,7 @@ export type RewriteOutcome = RewriteEffects &
     /** External redirect. */
     | { readonly kind: "redirect"; readonly status: number; readonly location: string }
     /** Answer with this status (F 403, G 410, R=4xx/5xx, 500 on a runaway loop, 400, ...). */
-    | { readonly kind: "status"; readonly status: number; readonly reason: string }
-  );
+    | { readonly kind: "status"; readonly status: number; readonly reason: string };
 
 const MAX_FILENAME = 2 * 8190; // 2 * LimitRequestLine: Apache's guard against runaway rules
 
@@ -893,6 +894,14 @@ function newState(c: CompiledRewrite, ctx: RewriteContext, filename: string, pat
   };
 }
 
+/**
+ * The outcome with the effects: built by adding to one object, as `{ ...effects(st), kind }`
+ * costs V8 (Node 20) about 3 µs a time (a new hidden class per object).
+ */
+function outcome(st: State, kind: RewriteOutcomeKind): RewriteOutcome {
+  return Object.assign(effects(st), kind);
+}
+
 function effects(st: State): RewriteEffects {
   return {
     env: st.env, forcedType: st.forcedType, forcedHandler: st.forcedHandler, vary: st.vary,
@@ -909,11 +918,11 @@ function redirectOutcome(st: State, action: number, schemeLen: number, oargs: st
     location += "?" + (noescape ? st.args : escapeUriPath(st.args));
   }
   const status = st.status >= 300 && st.status <= 399 ? st.status : 302;
-  return { ...effects(st), kind: "redirect", status, location };
+  return outcome(st, { kind: "redirect", status, location });
 }
 
 function statusOutcome(st: State, status: number, reason: string): RewriteOutcome {
-  return { ...effects(st), kind: "status", status, reason };
+  return outcome(st, { kind: "status", status, reason });
 }
 
 /** The first checks both hooks make once a rule changed something. */
@@ -961,7 +970,7 @@ function substPrefixPath(input: string, match: string, subst: string): string | 
 }
 
 function serverContext(c: CompiledRewrite, ctx: RewriteContext): RewriteOutcome {
-  const none = (st: State): RewriteOutcome => ({ ...effects(st), kind: "none", query: st.args });
+  const none = (st: State): RewriteOutcome => outcome(st, { kind: "none", query: st.args });
   const st0 = newState(c, ctx, ctx.uri, null);
   if (ctx.endSeen) return none(st0);
   if (!ctx.uri.startsWith("/")) return none(st0);
@@ -981,7 +990,7 @@ function serverContext(c: CompiledRewrite, ctx: RewriteContext): RewriteOutcome 
   const abs = isAbsoluteUri(st.filename);
   if (abs.len) return redirectOutcome(st, action, abs.len, oargs);
   if (st.filename.startsWith("passthrough:")) {
-    return { ...effects(st), kind: "uri", uri: st.filename.slice("passthrough:".length), query: st.args };
+    return outcome(st, { kind: "uri", uri: st.filename.slice("passthrough:".length), query: st.args });
   }
   if (!st.filename.startsWith("/")) return statusOutcome(st, 400, "rewritten to a relative path");
   let filename = st.filename;
@@ -989,14 +998,14 @@ function serverContext(c: CompiledRewrite, ctx: RewriteContext): RewriteOutcome 
     // ap_core_translate: DocumentRoot + the path, as for any URL.
     filename = st.ctx.variable("DOCUMENT_ROOT").replace(/\/+$/, "") + filename;
   }
-  return { ...effects(st), kind: "file", filename, query: st.args };
+  return outcome(st, { kind: "file", filename, query: st.args });
 }
 
 function perDirContext(c: CompiledRewrite, ctx: RewriteContext): RewriteOutcome {
   const dir = c.directory!;
   const ofilename = ctx.filename ?? null;
   const st = newState(c, ctx, ofilename ?? ctx.uri, ctx.pathInfo ?? null);
-  const none = (): RewriteOutcome => ({ ...effects(st), kind: "none", query: st.args });
+  const none = (): RewriteOutcome => outcome(st, { kind: "none", query: st.args });
   // A request for the directory itself without its slash is left to mod_dir's redirect.
   if (ofilename !== null && ofilename === dir.slice(0, -1)) return none();
   if (ctx.endSeen) return none();
@@ -1050,7 +1059,7 @@ function perDirContext(c: CompiledRewrite, ctx: RewriteContext): RewriteOutcome 
     if (sub !== null) path = sub;
   }
   const url = path + (st.args !== null ? "?" + st.args : "");
-  return { ...effects(st), kind: "internal-redirect", url, path, query: st.args };
+  return outcome(st, { kind: "internal-redirect", url, path, query: st.args });
 }
 
 /** Run one context's rules against a request. Never throws for a request; bad config throws at compile. */

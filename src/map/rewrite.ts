@@ -74,6 +74,13 @@ export interface CompiledRewrite {
    * @internal
    */
   readonly requestReaders: ReadonlySet<RewriteCondition> | null;
+  /**
+   * Server context: the rules whose match leaves an outcome that depends on more than the
+   * URL-path, Host header and listener, or on the request's query (decided once, see
+   * rewritesOnlyByPathAndHost); per-directory rules: null.
+   * @internal
+   */
+  readonly requestRules: ReadonlySet<RewriteRule> | null;
 }
 
 export interface RewriteFileInfo {
@@ -149,10 +156,12 @@ export interface RewriteEffects {
   /** END matched: no more rewriting for this request, including after an internal redirect. */
   readonly end: boolean;
   /**
-   * Server context: no rule matched, and every condition evaluated read only the URL-path, the
-   * Host header, the listener (address, port, scheme, and SERVER_NAME/SERVER_PORT worked out
-   * from them) or constants. Any request with those gets the same outcome: a route plan may
-   * skip the rules (src/map/route-plan.ts).
+   * Server context: every condition evaluated read only the URL-path, the Host header, the
+   * listener (address, port, scheme, and SERVER_NAME/SERVER_PORT worked out from them) or
+   * constants, every rule that matched qualifies (rewritesOnlyByPathAndHost: it leaves the
+   * query the request's own), and the outcome is no file path (prefix_stat reads the disk).
+   * Any request with that path, Host and listener gets the same outcome, with its own query: a
+   * route plan may skip the rules (src/map/route-plan.ts).
    */
   readonly onlyPathAndHost: boolean;
 }
@@ -243,13 +252,15 @@ export function compileRewrite(
     base = toByteString(options.base);
   }
   const requestReaders = options.perDir ? null : new Set(rules.flatMap((r) => r.conditions.filter((c) => !readsOnlyPathAndHost(c))));
-  return { perDir: options.perDir, directory, base, ruleCount: rules.length, rules, maps: compiledMaps, requestReaders };
+  const requestRules = options.perDir ? null : new Set(rules.filter((r) => !rewritesOnlyByPathAndHost(r)));
+  return { perDir: options.perDir, directory, base, ruleCount: rules.length, rules, maps: compiledMaps, requestReaders, requestRules };
 }
 
 /**
- * lookup_variable's names whose value, while no rule has rewritten the request, is the
- * URL-path (REQUEST_URI; REQUEST_FILENAME and SCRIPT_FILENAME are still it in server context,
- * PATH_INFO still empty), the Host header, the listener and what SERVER_NAME/SERVER_PORT are
+ * lookup_variable's names whose value is the URL-path (REQUEST_URI), what earlier rules made
+ * of it (REQUEST_FILENAME and SCRIPT_FILENAME in server context: a function of the path where
+ * those rules qualify, rewritesOnlyByPathAndHost; PATH_INFO, empty there), the Host header,
+ * the listener and what SERVER_NAME/SERVER_PORT are
  * worked out from, or a constant of the server (IS_SUBREQ is one for a main request, and for
  * PATH_TRANSLATED's subrequest). Everything else (other headers, QUERY_STRING, the method,
  * the client, the protocol, TIME*, ENV:, SSL:, LA-U:, unknown names) reads the request or
@@ -279,7 +290,29 @@ export function readsOnlyPathAndHost(c: RewriteCondition): boolean {
     case "-f": case "-s": case "-l": case "-d": case "-x": case "-U": case "-F": case "expr":
       return false;
   }
-  const input = c.testString;
+  return expandsOnlyPathAndHost(c.testString);
+}
+
+/**
+ * A server-context rule whose match leaves the outcome a function of the URL-path, the Host
+ * header and the listener, with the request's own query: its substitution, E=, T= and H= expand
+ * only such variables, `$N`, `%N` (a condition's; conditions are judged on their own) and
+ * literal text; no RewriteMap (txt and rnd maps change or pick at random; `int:` ones are pure
+ * but not worth telling apart), no CO= (a Set-Cookie a plan would not send), no [R], [F], [G]
+ * or [P] (no application request follows), no [N] (rounds are not worth proving). The query
+ * stays the request's: no `?` in the substitution (a `\?` ends up in the URL too, which
+ * splitout_queryargs splits), no QSA, QSD or QSL, no UnsafeAllow3F (a `?` from a back-reference
+ * would split the query off the path).
+ */
+export function rewritesOnlyByPathAndHost(r: RewriteRule): boolean {
+  const f = r.flags;
+  if (f.redirect !== null || f.statusOnly || f.proxy || f.next || f.cookies.length > 0) return false;
+  if (f.qsAppend || f.qsDiscard || f.qsLast || f.qsNone || f.unsafeAllow3F || r.output.includes("?")) return false;
+  return expandsOnlyPathAndHost(r.output) && f.env.every(expandsOnlyPathAndHost) && expandsOnlyPathAndHost(f.type ?? "") && expandsOnlyPathAndHost(f.handler ?? "");
+}
+
+/** `expand`'s input reads only path/Host/listener variables, back-references and literal text (no map). */
+function expandsOnlyPathAndHost(input: string): boolean {
   for (let i = 0; i < input.length; i++) {
     const ch = input[i];
     if (ch === "\\") {
@@ -366,8 +399,10 @@ interface State {
   /** Back-references: the rule's match ($N) and the last matching condition's (%N). */
   briRR: RegExpExecArray | null;
   briRC: RegExpExecArray | null;
-  /** A rule matched, or a condition in c.requestReaders was evaluated (RewriteEffects.onlyPathAndHost). */
-  matched: boolean;
+  /**
+   * A condition in c.requestReaders was evaluated, a rule in c.requestRules matched, or the
+   * outcome is a file path: the outcome is not RewriteEffects.onlyPathAndHost.
+   */
   readRequest: boolean;
 }
 
@@ -841,7 +876,7 @@ function applyList(st: State): { action: number; lastsub: CompiledRule | null } 
       st.ruleVary = null;
       const rc = applyRule(st, p);
       if (rc !== Rc.NoMatch) {
-        st.matched = true;
+        if (st.c.requestRules?.has(p)) st.readRequest = true;
         if (!p.flags.noSub) lastsub = p;
         if (st.filename.length > MAX_FILENAME) {
           st.status = 500;
@@ -890,7 +925,7 @@ function newState(c: CompiledRewrite, ctx: RewriteContext, filename: string, pat
     c, ctx, perdir: c.directory, filename, args: ctx.query, pathInfo, status: 200, statusReason: "",
     env: [], envNow: new Map(), forcedType: null, forcedHandler: null, cookies: [], end: false,
     uriReduced: false, vary: [], varyThis: null, ruleVary: null, briRR: null, briRC: null,
-    matched: false, readRequest: false,
+    readRequest: false,
   };
 }
 
@@ -906,7 +941,7 @@ function effects(st: State): RewriteEffects {
   return {
     env: st.env, forcedType: st.forcedType, forcedHandler: st.forcedHandler, vary: st.vary,
     cookies: st.cookies, end: st.end,
-    onlyPathAndHost: st.c.requestReaders !== null && !st.matched && !st.readRequest,
+    onlyPathAndHost: st.c.requestReaders !== null && !st.readRequest,
   };
 }
 
@@ -994,6 +1029,8 @@ function serverContext(c: CompiledRewrite, ctx: RewriteContext): RewriteOutcome 
   }
   if (!st.filename.startsWith("/")) return statusOutcome(st, 400, "rewritten to a relative path");
   let filename = st.filename;
+  // prefix_stat reads the disk: no plan repeats this outcome.
+  st.readRequest = true;
   if (!prefixStat(st, filename, lastsub) || st.uriReduced) {
     // ap_core_translate: DocumentRoot + the path, as for any URL.
     filename = st.ctx.variable("DOCUMENT_ROOT").replace(/\/+$/, "") + filename;

@@ -35,6 +35,8 @@ for (const engine of ENGINES) {
 }
 // Hello behind server-context rewrite rules that do not match it (route plans still answer it).
 SERVERS["nw-rules20-native"] = { label: "nodewsgi in-thread behind 20 server-context rewrite rules (native)", kind: "nodewsgi", mode: "in-thread", rewriteRules: 20, engine: "native" };
+// Hello reached through a front-controller rule that rewrites every URL to /app.wsgi/... [PT].
+SERVERS["nw-front-native"] = { label: "nodewsgi in-thread behind a front-controller rewrite rule (native)", kind: "nodewsgi", mode: "in-thread", rewriteFront: true, engine: "native" };
 SERVERS["nw-payload-native"] = { label: "nodewsgi in-thread, payload site (native)", kind: "nodewsgi", mode: "in-thread", payload: true, engine: "native" };
 // The same site with its applications in a worker group and in a daemon group: the upload check's
 // reported (untargeted) rows.
@@ -107,6 +109,7 @@ ROWS.push(
 ROWS.push(
   { id: "rules-hello", set: "rules", server: "nw-inthread-native", label: "hello, GET / (no rewrite rules)", request: { path: "/" }, expect: HELLO },
   { id: "rules20-hello", set: "rules", server: "nw-rules20-native", label: "hello behind 20 server-context rewrite rules, GET /", request: { path: "/" }, expect: HELLO },
+  { id: "rules-front-hello", set: "rules", server: "nw-front-native", label: "hello through a front-controller rule (/hello rewritten to /app.wsgi/hello [PT])", request: { path: "/hello" }, expect: HELLO },
 );
 
 const SETS = ["hello", "aliases", "payloads", "cores", "headroom", "floor", "rules"];
@@ -155,6 +158,8 @@ const TARGETS = [
   { name: "in-thread / gateway floor", a: "floor-inthread", b: "floor-gateway", min: null },
   // Server-context rules none of which matches the request: what they cost once a route plan answers.
   { name: "hello behind 20 server-context rewrite rules / hello (in-thread, native)", a: "rules20-hello", b: "rules-hello", min: null },
+  // A rule that does rewrite the request (the front-controller pattern), against no rules at all.
+  { name: "hello through a front-controller rewrite rule / hello (in-thread, native)", a: "rules-front-hello", b: "rules-hello", min: null },
 ];
 
 /** The streamed-upload memory check: server RSS growth while an app discards the body. */

@@ -7,11 +7,13 @@
  * The figures bench/LIMITS.md quotes as "Site.handle without sockets" come from here.
  *
  *   node bench/site-loop.js [--root DIR] [--engine native|js] [--mode in-thread|worker]
- *                           [--aliases N] [--rules N] [--path /x] [--rounds 7] [--requests 100000]
- *                           [--outstanding 64]
+ *                           [--aliases N] [--rules N] [--rewrite-front 1] [--path /x] [--rounds 7]
+ *                           [--requests 100000] [--outstanding 64]
  *
  * --rules N puts N server-context rewrite rules before the aliases (lib/configs.js
  * rewriteRuleLines, as the "rules" set's server), none of which changes the request.
+ * --rewrite-front 1 adds a front-controller rule that passes every URL through to /app.wsgi
+ * (rewriteFrontLines, as the "rules" set's front-controller server); --path defaults to /hello then.
  * --root runs another build (a tree with dist/ and native/, e.g. an older revision unpacked with
  * `git archive REV | tar -x -C DIR` and built), so two builds can be compared alternately.
  */
@@ -22,11 +24,11 @@ const { nodewsgiConfig, aliasTarget } = require("./lib/configs.js");
 const { median } = require("./lib/stats.js");
 
 function parseArgs(argv) {
-  const o = { root: path.resolve(__dirname, ".."), engine: "native", mode: "in-thread", aliases: 0, rules: 0, path: "", rounds: 7, requests: 100000, outstanding: 64 };
+  const o = { root: path.resolve(__dirname, ".."), engine: "native", mode: "in-thread", aliases: 0, rules: 0, "rewrite-front": 0, path: "", rounds: 7, requests: 100000, outstanding: 64 };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, "");
     if (key === "help") {
-      console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(2, 17).join("\n"));
+      console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(2, 19).join("\n"));
       process.exit(0);
     }
     if (!(key in o)) throw new Error(`unknown option ${argv[i]} (see --help)`);
@@ -35,7 +37,7 @@ function parseArgs(argv) {
     o[key] = typeof o[key] === "number" ? Number(value) : value;
   }
   if (o.mode !== "in-thread" && o.mode !== "worker") throw new Error("--mode is in-thread or worker (a daemon's CPU is in other processes)");
-  if (!o.path) o.path = o.aliases ? aliasTarget(o.aliases) : "/";
+  if (!o.path) o.path = o.aliases ? aliasTarget(o.aliases) : o["rewrite-front"] ? "/hello" : "/";
   return o;
 }
 
@@ -47,7 +49,7 @@ async function main() {
   const { Site } = require(`${o.root}/dist/site`);
   const engine = o.engine === "js" ? require(`${o.root}/dist/engine/js-engine`).jsEngine : require(`${o.root}/dist/engine/native-engine`).createNativeEngine();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nodewsgi-site-loop-"));
-  const text = nodewsgiConfig({ port: 8080, appDir: path.join(__dirname, "apps"), logDir: dir, mode: o.mode, aliases: o.aliases, rewriteRules: o.rules });
+  const text = nodewsgiConfig({ port: 8080, appDir: path.join(__dirname, "apps"), logDir: dir, mode: o.mode, aliases: o.aliases, rewriteRules: o.rules, rewriteFront: o["rewrite-front"] > 0 });
   const site = new Site(parseConfigText(text, path.join(dir, "site.conf")), engine, { log() {}, close() {} }, () => {});
   await site.start?.();
 
@@ -111,7 +113,7 @@ async function main() {
   }
   if (failed > 0) throw new Error(`${failed} requests were not answered 200`);
   const fmt = (ns) => `${Math.round(ns)} ns`;
-  console.log(`${o.mode} ${o.engine} ${o.path}${o.rules ? ` behind ${o.rules} rules` : ""}: CPU per request median ${fmt(median(perRequest))}, best ${fmt(Math.min(...perRequest))} (${o.rounds} rounds of ${o.requests})`);
+  console.log(`${o.mode} ${o.engine} ${o.path}${o.rules ? ` behind ${o.rules} rules` : ""}${o["rewrite-front"] ? " through a front-controller rule" : ""}: CPU per request median ${fmt(median(perRequest))}, best ${fmt(Math.min(...perRequest))} (${o.rounds} rounds of ${o.requests})`);
   await site.close?.(100);
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(0);

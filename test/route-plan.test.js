@@ -257,6 +257,106 @@ for (const [engineName, engine] of availableEngines()) {
   });
 }
 
+/**
+ * Server-context rules that do rewrite the request, with the paths they match. The first ones
+ * qualify (rewritesOnlyByPathAndHost: the outcome is a function of the path, Host and listener
+ * and the query stays the request's), the rest each break one of its checks: a query in the
+ * substitution, QSA, QSD, QSL, a trailing `?`, UnsafeAllow3F, a header or the query read by the
+ * substitution or E=, a map, CO=, [R], [N], a file path outcome (PATH_TRANSLATED's subrequest).
+ */
+const REWRITING_RULES = [
+  { lines: ["RewriteRule ^/f/(.*)$ /app/$1 [PT,E=FRONT:$1]"], targets: ["/f/one.wsgi", "/f/two.wsgi/extra", "/f/sub/three.wsgi"] },
+  { lines: ["RewriteRule ^/o/(.*)$ /n/$1", "RewriteRule ^/n/(.*)$ /app/$1 [PT,E=VIA:%{REQUEST_FILENAME}]"], targets: ["/o/one.wsgi", "/n/one.wsgi", "/app/one.wsgi"] },
+  { lines: ["RewriteCond %{HTTP_HOST} ^([^:]+)", "RewriteRule ^/hh/(.*)$ /app/$1/%1 [PT,E=H:%{SERVER_NAME}:%{HTTPS}:%{SERVER_PORT}]"], targets: ["/hh/one.wsgi"] },
+  { lines: ["RewriteRule ^/c/(.*)$ /app/$1 [C]", "RewriteRule ^/app/one\\.wsgi(.*)$ /app/two.wsgi$1 [PT]"], targets: ["/c/one.wsgi", "/c/sub/three.wsgi", "/app/one.wsgi"] },
+  { lines: ["RewriteRule ^/k/(.*)$ /app/$1 [S=1]", "RewriteRule ^/app/ /app/sub/three.wsgi [PT]"], targets: ["/k/one.wsgi", "/app/two.wsgi"] },
+  { lines: ["RewriteRule ^/b/(.*)$ /app/$1 [B,NE,NS,END,PT]"], targets: ["/b/sub/three.wsgi", "/b/one.wsgi"] },
+  { lines: ["RewriteRule ^/app/one - [E=ONE:%{REQUEST_URI}]"], targets: ["/app/one.wsgi", "/app/one.wsgi/extra"] },
+  { lines: ["RewriteRule ^/t/(.*)$ /app/$1 [PT,T=text/x-t]"], targets: ["/t/one.wsgi"] },
+  { lines: ["RewriteRule ^/l/(.*)$ /app/$1 [PT,L]", "RewriteRule ^/extra$ /app/one.wsgi [PT]"], targets: ["/l/two.wsgi/extra", "/extra"] },
+  // Each breaks one check:
+  { lines: ["RewriteRule ^/q/(.*)$ /app/$1?fixed=1 [PT]"], targets: ["/q/one.wsgi"] },
+  { lines: ["RewriteRule ^/qa/(.*)$ /app/$1?added=1 [PT,QSA]"], targets: ["/qa/one.wsgi"] },
+  { lines: ["RewriteRule ^/qd/(.*)$ /app/$1 [PT,QSD]"], targets: ["/qd/one.wsgi"] },
+  { lines: ["RewriteRule ^/ql/(.*)$ /app/$1?x=1 [PT,QSA,QSL]"], targets: ["/ql/one.wsgi"] },
+  { lines: ["RewriteRule ^/qn/(.*)$ /app/$1? [PT]"], targets: ["/qn/one.wsgi"] },
+  { lines: ["RewriteRule ^/u/(.*)$ /app/$1 [PT,UnsafeAllow3F]"], targets: ["/u/one.wsgi%3Fa=1", "/u/one.wsgi"] },
+  { lines: ["RewriteRule ^/e/(.*)$ /app/$1 [PT,E=MODE:%{HTTP:X-Mode}]"], targets: ["/e/one.wsgi"] },
+  { lines: ["RewriteRule ^/eq/(.*)$ /app/$1 [PT,E=Q:%{QUERY_STRING}]"], targets: ["/eq/one.wsgi"] },
+  { lines: ["RewriteRule ^/v/(.*)$ /app/$1/%{HTTP:X-Mode} [PT]"], targets: ["/v/one.wsgi"] },
+  { lines: ["RewriteRule ^/ht/(.*)$ /app/$1 [PT,H=%{HTTP:X-Handler}]"], targets: ["/ht/one.wsgi"] },
+  { lines: ["RewriteRule ^/ty/(.*)$ /app/$1 [PT,T=%{HTTP:X-Handler}]"], targets: ["/ty/one.wsgi"] },
+  { lines: ["RewriteMap modes txt:ROOT/modes.txt", "RewriteRule ^/mp/(.*)$ /app/$1 [PT,E=MAPPED:${modes:%{HTTP_HOST}|none}]"], targets: ["/mp/one.wsgi"] },
+  { lines: ["RewriteRule ^/co/(.*)$ /app/$1 [PT,CO=seen:1:example.test]"], targets: ["/co/one.wsgi"] },
+  { lines: ["RewriteRule ^/r/(.*)$ /app/$1 [R=302]"], targets: ["/r/one.wsgi"] },
+  { lines: ["RewriteRule ^/nn/x(.*)$ /nn/$1 [N]", "RewriteRule ^/nn/(.*)$ /app/$1 [PT]"], targets: ["/nn/xxone.wsgi"] },
+  { lines: ["RewriteRule ^/px$ /h/page.txt"], targets: ["/app/two.wsgi/px"] },
+];
+
+function genRewritingConfig(r, root) {
+  const lines = ["ServerName localhost:8080", `DocumentRoot ${root}/htdocs`, `WSGIScriptAlias /app ${root}/apps/`, `Alias /h ${root}/htdocs`];
+  lines.push(`<Directory ${root}>`, "    Require all granted", "    Options ExecCGI", "    AddHandler wsgi-script .wsgi", "</Directory>");
+  const picked = [];
+  for (let i = 0, n = 1 + Math.floor(r() * 3); i < n; i++) picked.push(pick(r, REWRITING_RULES));
+  const ruleLines = picked.flatMap((g) => g.lines.map((l) => l.replace("ROOT", root)));
+  const rules = ["RewriteEngine On", ...ruleLines.filter((l) => l.startsWith("RewriteMap")), ...ruleLines.filter((l) => !l.startsWith("RewriteMap"))];
+  // Sometimes also a path-only condition or one reading a header in front of them all.
+  if (r() < 0.2) rules.splice(1, 0, "RewriteCond %{HTTP:X-Mode} =b", "RewriteRule ^/(f|c|k)/ - [E=B:1]");
+  lines.push(...rules);
+  if (r() < 0.2) lines.push("<VirtualHost *:8080>", "    ServerName example.test", `    WSGIScriptAlias /app ${root}/apps/`, ...rules.map((l) => `    ${l}`), "</VirtualHost>");
+  return { text: lines.join("\n") + "\n", targets: picked.flatMap((g) => g.targets) };
+}
+
+function genRewritingRequest(r, targets) {
+  const headers = ["host", r() < 0.7 ? "localhost:8080" : pick(r, ["example.test", "LOCALHOST:8080", "other.test:8080"])];
+  if (r() < 0.4) headers.push("x-mode", pick(r, ["a", "b"]));
+  if (r() < 0.3) headers.push("x-handler", pick(r, ["wsgi-script", "text/plain"]));
+  const target = r() < 0.85 ? pick(r, targets) : pick(r, REWRITING_RULES).targets[0];
+  return {
+    method: pick(r, ["GET", "GET", "POST", "HEAD"]),
+    target: target + pick(r, ["", "", "?a=1", "?b=2"]),
+    protocol: "HTTP/1.1",
+    headers,
+    remoteAddress: "127.0.0.1",
+    remotePort: 40000,
+    localAddress: "127.0.0.1",
+    localPort: 8080,
+    scheme: r() < 0.85 ? "http" : "https",
+  };
+}
+
+for (const [engineName, engine] of availableEngines()) {
+  it(`route plans (${engineName} engine): requests server-context rules rewrite are planned exactly when the rules that matched qualify`, async (t) => {
+    const root = makeTree();
+    const r = prng(20261123);
+    let planned = 0;
+    let rewrittenPlanned = 0;
+    try {
+      for (let c = 0; c < 150; c++) {
+        const { text, targets } = genRewritingConfig(r, root);
+        const config = parseConfigText(text, path.join(root, `rewriting-${c}.conf`));
+        const warm = new Mapper(config, engine, { log: nullLog });
+        for (let q = 0; q < 60; q++) {
+          const req = genRewritingRequest(r, targets);
+          if (r() < 0.15) writeModes(root, pick(r, ["yes", "no"]));
+          const got = await warm.map(req);
+          const want = await new Mapper(config, engine, { log: nullLog }).map(req);
+          assert.deepEqual(comparableMapResult(got), comparableMapResult(want), `config:\n${text}\nrequest #${q}: ${JSON.stringify(req)}`);
+          if (got.kind === "wsgi" && !Array.isArray(got.environ)) {
+            planned++;
+            if (!req.target.startsWith("/app/")) rewrittenPlanned++;
+          }
+        }
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    // About 530 here; plans expire with their route-cache entry (200 ms): a slow machine makes fewer.
+    assert.ok(rewrittenPlanned > 200, `only ${rewrittenPlanned} answers from plans for rewritten requests: the generator proves little`);
+    t.diagnostic(`${engineName}: ${planned} answers from plans, ${rewrittenPlanned} of them for requests a rule rewrote`);
+  });
+}
+
 it("route plans: each request still gets its own method, query, headers, client and request id", async () => {
   const root = makeTree();
   try {
@@ -327,4 +427,25 @@ it("route plans: which RewriteCond lines read only the URL-path, Host header and
   ];
   for (const [t, p] of keyOnly) assert.equal(cls(t, p), true, `${t} ${p}`);
   for (const [t, p] of beyond) assert.equal(cls(t, p), false, `${t} ${p}`);
+});
+
+it("route plans: which server-context RewriteRule lines keep a rewritten request plannable (decided when the rules are compiled)", () => {
+  const { parseRewriteRule } = require("../dist/config/rewrite-rule");
+  const { rewritesOnlyByPathAndHost } = require("../dist/map/rewrite");
+  const where = { file: "t.conf", line: 1 };
+  const cls = (pattern, substitution, flags) => rewritesOnlyByPathAndHost(parseRewriteRule(pattern, substitution, flags, [], where));
+  const qualify = [
+    ["^/(.*)$", "/app.wsgi/$1", "[PT]"], ["^/old/(.*)", "/new/$1", undefined], ["^/a", "-", "[E=X:$0,E=!Y]"],
+    ["^/(.*)$", "/app/%{HTTP_HOST}/%{SERVER_NAME}:%{SERVER_PORT}/$1", "[PT,L]"], ["^/a(.*)", "/b$1", "[C]"], ["^/a", "/b", "[S=2,NC,NE,B,END,NS]"],
+    ["^/a", "/b", "[PT,E=F:%{REQUEST_FILENAME},T=text/plain,H=wsgi-script]"], ["^/a", "/b\\$1", "[PT]"],
+  ];
+  const not = [
+    ["^/a", "/b?x=1", "[PT]"], ["^/a", "/b\\?x", "[PT]"], ["^/a", "/b?", "[PT]"], ["^/a", "/b", "[PT,QSA]"], ["^/a", "/b", "[PT,QSD]"],
+    ["^/a", "/b", "[PT,QSL]"], ["^/a(.*)", "/b$1", "[PT,UnsafeAllow3F]"], ["^/a", "/b/%{HTTP:X-Mode}", "[PT]"], ["^/a", "/b/%{QUERY_STRING}", "[PT]"],
+    ["^/a", "/b/${m:%{HTTP_HOST}}", "[PT]"], ["^/a", "/b", "[PT,E=M:%{HTTP:X-Mode}]"], ["^/a", "/b", "[PT,E=T:%{TIME}]"], ["^/a", "/b", "[PT,CO=a:b:example.test]"],
+    ["^/a", "/b", "[PT,T=%{HTTP:Accept}]"], ["^/a", "/b", "[PT,H=%{ENV:H}]"], ["^/a", "/b", "[R]"], ["^/a", "/b", "[R=301,L]"], ["^/a", "-", "[F]"],
+    ["^/a", "-", "[G]"], ["^/a", "/b", "[N]"],
+  ];
+  for (const [p, s, f] of qualify) assert.equal(cls(p, s, f), true, `${p} ${s} ${f}`);
+  for (const [p, s, f] of not) assert.equal(cls(p, s, f), false, `${p} ${s} ${f}`);
 });

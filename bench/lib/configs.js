@@ -71,6 +71,20 @@ function rewriteRuleLines(count) {
 }
 
 /**
+ * The front-controller pattern: every URL but the script's own passed through to it, with a
+ * condition on the path (`--rewrite-front`, the "rules" set's front-controller row). The rule
+ * matches `/hello`, which reaches hello.js as `/app.wsgi/hello` (SCRIPT_NAME /app.wsgi).
+ */
+function rewriteFrontLines(script) {
+  return [
+    "RewriteEngine On",
+    "RewriteCond %{REQUEST_URI} !^/app\\.wsgi",
+    "RewriteRule ^/(.*)$ /app.wsgi/$1 [PT]",
+    `WSGIScriptAlias /app.wsgi ${script}`,
+  ];
+}
+
+/**
  * A nodewsgi configuration.
  * @param {object} o
  * @param {number} o.port
@@ -80,6 +94,7 @@ function rewriteRuleLines(count) {
  * @param {string} [o.daemonOptions] e.g. "processes=2 threads=15"
  * @param {number} [o.aliases]   generate this many aliases instead of `WSGIScriptAlias /`
  * @param {number} [o.rewriteRules] this many server-context rewrite rules (rewriteRuleLines) before the aliases
+ * @param {boolean} [o.rewriteFront] a front-controller rule passing every URL to /app.wsgi (rewriteFrontLines), after those
  * @param {object} [o.payload]   { staticDir } adds /static, /upload (discard app) and /limited (LimitRequestBody 1024)
  */
 function nodewsgiConfig(o) {
@@ -102,6 +117,7 @@ function nodewsgiConfig(o) {
     lines.push("<Location /limited>", "    LimitRequestBody 1024", "</Location>");
   }
   if (o.rewriteRules) lines.push(...rewriteRuleLines(o.rewriteRules));
+  if (o.rewriteFront) lines.push(...rewriteFrontLines(hello));
   if (o.aliases) lines.push(...aliasLines(o.aliases, hello));
   lines.push(`WSGIScriptAlias / ${hello}`);
   lines.push(...directoryBlock(o.appDir));
@@ -150,4 +166,4 @@ function apacheConfig(o) {
   return `${lines.join("\n")}\n`;
 }
 
-module.exports = { MODES, nodewsgiConfig, apacheConfig, aliasLines, aliasTarget, rewriteRuleLines };
+module.exports = { MODES, nodewsgiConfig, apacheConfig, aliasLines, aliasTarget, rewriteRuleLines, rewriteFrontLines };

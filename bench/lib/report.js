@@ -107,7 +107,7 @@ function renderReport(r) {
     payloads: ["Request shapes on one nodewsgi server (in-thread, native), and the 413 pair on raw uWS", "× hello on this server"],
     cores: ["Groups with a second core: the server may also use CPU 1, which the load generator shares", "× in-thread on one core"],
     headroom: ["Headroom: raw uWS with a busy loop added per request (how much work a ratio to raw uWS allows)", "× raw uWS"],
-    rules: ["Server-context rewrite rules that do not match the request (in-thread, native)", "× hello without rules"],
+    rules: ["Server-context rewrite rules: ones that do not match the request, and a front-controller rule that rewrites it (in-thread, native)", "× hello without rules"],
     floor: ["Floor: raw uWS plus the least a WSGI gateway does per request (bench/servers/uws-gateway.js), next to the in-thread path", "× raw uWS"],
   };
   for (const set of plan.SETS) {

@@ -177,6 +177,7 @@ async function startServer(spec, ctx) {
         daemonOptions: spec.daemonOptions,
         aliases: spec.aliases,
         rewriteRules: spec.rewriteRules,
+        rewriteFront: spec.rewriteFront,
         payload: spec.payload ? { staticDir: ctx.staticDir } : undefined,
       }),
     );

@@ -32,7 +32,7 @@ export const lateWalkPasses = (earlyWalked: boolean): number => (earlyWalked ? 1
 export function withIfSections(loc: Located, ctx: ExprRequest, log: ErrorLog, req: MapRequest, passes: number): Located {
   const settings = mergeIfSections(loc.settings, ctx, log, req, passes);
   const { translated, walk, isDir } = loc;
-  return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env), plan: undefined };
+  return { ...loc, settings, options: effectiveOptions(settings), handler: handlerFor(translated, settings, isDir, walk.filename), env: resolveEnv(settings.env) };
 }
 
 /**

@@ -167,9 +167,8 @@ export class Mapper {
     const uri = keepSlashes ? norm.path.replace(SLASH_MARK, "") : norm.path;
     // The common case: the same path, Host and listener as an earlier request whose mapping
     // looked at nothing else (TRACE is answered before any plan could apply).
-    const loc = tables.routes.get(uri);
-    const plan = loc?.plan;
-    if (plan !== undefined && req.method !== "TRACE" && planFits(plan, hostHeader, req.localAddress, req.localPort, req.scheme) && Date.now() - loc!.at < STAT_TTL_MS) {
+    const plan = tables.routes.plan(uri);
+    if (plan !== undefined && req.method !== "TRACE" && planFits(plan, hostHeader, req.localAddress, req.localPort, req.scheme) && Date.now() - plan.at < STAT_TTL_MS) {
       return this.fromPlan(plan, req, query);
     }
     // Per request, without allocating: the host's parts were worked out when the tables were built.
@@ -196,6 +195,7 @@ export class Mapper {
       rewriteEnded: false,
       redirectScriptUrl: null,
       authEnviron: NO_AUTH,
+      sentUri: uri,
       hostHeader,
       plain: true,
       routeReused: false,
@@ -246,7 +246,8 @@ export class Mapper {
     const early = t.sections.early ? this.earlySettings(state, uri, query) : null;
     if (t.serverRewrite && !state.rewriteEnded && serverRulesOn(t, early)) {
       const outcome = applyRewrite(t.serverRewrite, this.rewrite.context(state, uri, query, null, null));
-      // Rules that changed nothing and read only the plan's key leave the mapping plannable.
+      // Rules that read only the plan's key and left the query alone leave the mapping plannable
+      // (the plan is kept under the path as sent, state.sentUri).
       if (!outcome.onlyPathAndHost) state.plain = false;
       applyRewriteEnv(state, outcome);
       forcedHandler = outcome.forcedHandler;
@@ -666,7 +667,7 @@ export class Mapper {
       applicationGroup,
     };
     const environ = buildCgiEnviron(this.engine, route, { req, headers, requestUri: state.requestUri, query, env: state.env, authEnviron: state.authEnviron });
-    const target: Omit<RoutePlan, keyof PlanKey> = {
+    const target: Omit<RoutePlan, keyof PlanKey | "at"> = {
       environ: route,
       env: state.env,
       script: handlerScript ? handlerPath : walk.filename,
@@ -686,7 +687,9 @@ export class Mapper {
       return { ...wsgiTarget(target, environ), dispatch };
     }
     // A plan carries no request for Header or CustomLog expr= conditions to read.
-    if (state.plain && state.routeReused && !this.logExprs && !hasExprRule(settings.headers)) loc.plan = { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, ...target };
+    if (state.plain && state.routeReused && !this.logExprs && !hasExprRule(settings.headers)) {
+      t.routes.setPlan(state.sentUri, { hostHeader: state.hostHeader, localAddress: req.localAddress, localPort: req.localPort, scheme: req.scheme, at: loc.at, ...target });
+    }
     const result = wsgiTarget(target, environ);
     return headers === req.headers ? result : { ...result, requestHeaders: headers };
   }
@@ -752,7 +755,7 @@ function serverRulesOn(t: HostTables, early: DirSettings | null): boolean {
 }
 
 /** An application request's map result; one construction, so every result has one shape. */
-function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey>, environ: EnvironPairs): WsgiTarget {
+function wsgiTarget(p: Omit<RoutePlan, keyof PlanKey | "at">, environ: EnvironPairs): WsgiTarget {
   return {
     kind: "wsgi",
     env: p.env,

@@ -44,6 +44,11 @@ export interface RequestState {
   rewriteEnded: boolean;
   redirectScriptUrl: string | null;
   authEnviron: Readonly<Record<string, string>>;
+  /**
+   * The URL-path as sent (normalised): the route plan's key with the Host header and listener,
+   * whatever server-context rewrite rules make of the path.
+   */
+  readonly sentUri: string;
   /** The Host header as sent, part of a route plan's key. */
   readonly hostHeader: string | undefined;
   /**

@@ -101,15 +101,17 @@ export function escapeAbsoluteUri(uri: string, schemeLen: number): string {
  * and whether a query string makes sense for that scheme.
  */
 export function isAbsoluteUri(uri: string): { len: number; query: boolean } {
-  if (uri[0] === "/" || uri.length <= 5) return { len: 0, query: false };
-  const l = uri.toLowerCase();
-  const table: Array<[string, boolean]> = [
-    ["ajp://", true], ["balancer://", true], ["ftp://", false], ["fcgi://", true],
-    ["gopher://", false], ["http://", true], ["https://", true], ["h2://", true], ["h2c://", true],
-    ["ldap://", false], ["mailto:", true], ["news:", false], ["nntp://", false], ["scgi://", true],
-    ["ws://", true], ["wss://", true],
-  ];
-  for (const [prefix, query] of table) if (l.startsWith(prefix)) return { len: prefix.length, query };
+  if (uri[0] === "/" || uri.length <= 5 || !uri.includes(":")) return NOT_ABSOLUTE;
+  // The longest prefix is 11 characters ("balancer://"): only those need lower-casing.
+  const l = uri.slice(0, 11).toLowerCase();
+  for (const [prefix, query] of ABSOLUTE_PREFIXES) if (l.startsWith(prefix)) return { len: prefix.length, query };
   if (l.startsWith("unix:")) return { len: l.startsWith("unix://") ? 7 : 5, query: true };
-  return { len: 0, query: false };
+  return NOT_ABSOLUTE;
 }
+const NOT_ABSOLUTE: { readonly len: number; readonly query: boolean } = Object.freeze({ len: 0, query: false });
+const ABSOLUTE_PREFIXES: ReadonlyArray<readonly [string, boolean]> = [
+  ["ajp://", true], ["balancer://", true], ["ftp://", false], ["fcgi://", true],
+  ["gopher://", false], ["http://", true], ["https://", true], ["h2://", true], ["h2c://", true],
+  ["ldap://", false], ["mailto:", true], ["news:", false], ["nntp://", false], ["scgi://", true],
+  ["ws://", true], ["wss://", true],
+];

@@ -33,8 +33,6 @@ export interface Located {
   readonly env: ReadonlyMap<string, string>;
   /** PATH_TRANSLATED, filled in the first time an application request needs it. */
   pathTranslated: string | undefined;
-  /** The map phase of the last application request here that did not depend on the request. */
-  plan: RoutePlan | undefined;
 }
 
 /** Distinct paths remembered per host; a client walking random URLs cannot grow it further. */
@@ -42,6 +40,11 @@ const ROUTE_CACHE_MAX = 4096;
 
 export class RouteCache {
   private readonly routes = new Map<string, Located>();
+  /**
+   * Route plans by the URL-path as sent: a server-context rewrite may have mapped the request
+   * under another path (whose own requests the rules may treat otherwise).
+   */
+  private readonly plans = new Map<string, RoutePlan>();
 
   get(uri: string): Located | undefined {
     return this.routes.get(uri);
@@ -50,5 +53,15 @@ export class RouteCache {
   set(uri: string, located: Located): void {
     if (this.routes.size >= ROUTE_CACHE_MAX) this.routes.clear();
     this.routes.set(uri, located);
+  }
+
+  /** The map phase of the last application request for `uri` (as sent) that did not depend on the request. */
+  plan(uri: string): RoutePlan | undefined {
+    return this.plans.get(uri);
+  }
+
+  setPlan(uri: string, plan: RoutePlan): void {
+    if (this.plans.size >= ROUTE_CACHE_MAX) this.plans.clear();
+    this.plans.set(uri, plan);
   }
 }

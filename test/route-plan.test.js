@@ -263,35 +263,45 @@ for (const [engineName, engine] of availableEngines()) {
  * and the query stays the request's), the rest each break one of its checks: a query in the
  * substitution, QSA, QSD, QSL, a trailing `?`, UnsafeAllow3F, a header or the query read by the
  * substitution or E=, a map, CO=, [R], [N], a file path outcome (PATH_TRANSLATED's subrequest).
+ * `plans`: a request for the group's own paths is answered from a plan (T= qualifies, but a forced
+ * type keeps the mapping out of the route cache; E=ONE's paths are the plain /app/ ones).
  */
 const REWRITING_RULES = [
-  { lines: ["RewriteRule ^/f/(.*)$ /app/$1 [PT,E=FRONT:$1]"], targets: ["/f/one.wsgi", "/f/two.wsgi/extra", "/f/sub/three.wsgi"] },
-  { lines: ["RewriteRule ^/o/(.*)$ /n/$1", "RewriteRule ^/n/(.*)$ /app/$1 [PT,E=VIA:%{REQUEST_FILENAME}]"], targets: ["/o/one.wsgi", "/n/one.wsgi", "/app/one.wsgi"] },
-  { lines: ["RewriteCond %{HTTP_HOST} ^([^:]+)", "RewriteRule ^/hh/(.*)$ /app/$1/%1 [PT,E=H:%{SERVER_NAME}:%{HTTPS}:%{SERVER_PORT}]"], targets: ["/hh/one.wsgi"] },
-  { lines: ["RewriteRule ^/c/(.*)$ /app/$1 [C]", "RewriteRule ^/app/one\\.wsgi(.*)$ /app/two.wsgi$1 [PT]"], targets: ["/c/one.wsgi", "/c/sub/three.wsgi", "/app/one.wsgi"] },
-  { lines: ["RewriteRule ^/k/(.*)$ /app/$1 [S=1]", "RewriteRule ^/app/ /app/sub/three.wsgi [PT]"], targets: ["/k/one.wsgi", "/app/two.wsgi"] },
-  { lines: ["RewriteRule ^/b/(.*)$ /app/$1 [B,NE,NS,END,PT]"], targets: ["/b/sub/three.wsgi", "/b/one.wsgi"] },
-  { lines: ["RewriteRule ^/app/one - [E=ONE:%{REQUEST_URI}]"], targets: ["/app/one.wsgi", "/app/one.wsgi/extra"] },
-  { lines: ["RewriteRule ^/t/(.*)$ /app/$1 [PT,T=text/x-t]"], targets: ["/t/one.wsgi"] },
-  { lines: ["RewriteRule ^/l/(.*)$ /app/$1 [PT,L]", "RewriteRule ^/extra$ /app/one.wsgi [PT]"], targets: ["/l/two.wsgi/extra", "/extra"] },
+  { lines: ["RewriteRule ^/f/(.*)$ /app/$1 [PT,E=FRONT:$1]"], targets: ["/f/one.wsgi", "/f/two.wsgi/extra", "/f/sub/three.wsgi"], plans: true },
+  { lines: ["RewriteRule ^/o/(.*)$ /n/$1", "RewriteRule ^/n/(.*)$ /app/$1 [PT,E=VIA:%{REQUEST_FILENAME}]"], targets: ["/o/one.wsgi", "/n/one.wsgi", "/app/one.wsgi"], plans: true },
+  { lines: ["RewriteCond %{HTTP_HOST} ^([^:]+)", "RewriteRule ^/hh/(.*)$ /app/$1/%1 [PT,E=H:%{SERVER_NAME}:%{HTTPS}:%{SERVER_PORT}]"], targets: ["/hh/one.wsgi"], plans: true },
+  { lines: ["RewriteRule ^/c/(.*)$ /app/$1 [C]", "RewriteRule ^/app/one\\.wsgi(.*)$ /app/two.wsgi$1 [PT]"], targets: ["/c/one.wsgi", "/c/sub/three.wsgi", "/app/one.wsgi"], plans: true },
+  { lines: ["RewriteRule ^/k/(.*)$ /app/$1 [S=1]", "RewriteRule ^/app/ /app/sub/three.wsgi [PT]"], targets: ["/k/one.wsgi", "/app/two.wsgi"], plans: true },
+  // B escapes what is not alphanumeric in $1: a name without any reaches a script.
+  { lines: ["RewriteRule ^/b/(\\w+)\\.wsgi$ /app/$1.wsgi [B,NE,NS,END,PT]"], targets: ["/b/one.wsgi", "/b/two.wsgi"], plans: true },
+  { lines: ["RewriteRule ^/app/one - [E=ONE:%{REQUEST_URI}]"], targets: ["/app/one.wsgi", "/app/one.wsgi/extra"], plans: false },
+  { lines: ["RewriteRule ^/t/(.*)$ /app/$1 [PT,T=text/x-t]"], targets: ["/t/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/l/(.*)$ /app/$1 [PT,L]", "RewriteRule ^/extra$ /app/one.wsgi [PT]"], targets: ["/l/two.wsgi/extra", "/extra"], plans: true },
   // Each breaks one check:
-  { lines: ["RewriteRule ^/q/(.*)$ /app/$1?fixed=1 [PT]"], targets: ["/q/one.wsgi"] },
-  { lines: ["RewriteRule ^/qa/(.*)$ /app/$1?added=1 [PT,QSA]"], targets: ["/qa/one.wsgi"] },
-  { lines: ["RewriteRule ^/qd/(.*)$ /app/$1 [PT,QSD]"], targets: ["/qd/one.wsgi"] },
-  { lines: ["RewriteRule ^/ql/(.*)$ /app/$1?x=1 [PT,QSA,QSL]"], targets: ["/ql/one.wsgi"] },
-  { lines: ["RewriteRule ^/qn/(.*)$ /app/$1? [PT]"], targets: ["/qn/one.wsgi"] },
-  { lines: ["RewriteRule ^/u/(.*)$ /app/$1 [PT,UnsafeAllow3F]"], targets: ["/u/one.wsgi%3Fa=1", "/u/one.wsgi"] },
-  { lines: ["RewriteRule ^/e/(.*)$ /app/$1 [PT,E=MODE:%{HTTP:X-Mode}]"], targets: ["/e/one.wsgi"] },
-  { lines: ["RewriteRule ^/eq/(.*)$ /app/$1 [PT,E=Q:%{QUERY_STRING}]"], targets: ["/eq/one.wsgi"] },
-  { lines: ["RewriteRule ^/v/(.*)$ /app/$1/%{HTTP:X-Mode} [PT]"], targets: ["/v/one.wsgi"] },
-  { lines: ["RewriteRule ^/ht/(.*)$ /app/$1 [PT,H=%{HTTP:X-Handler}]"], targets: ["/ht/one.wsgi"] },
-  { lines: ["RewriteRule ^/ty/(.*)$ /app/$1 [PT,T=%{HTTP:X-Handler}]"], targets: ["/ty/one.wsgi"] },
-  { lines: ["RewriteMap modes txt:ROOT/modes.txt", "RewriteRule ^/mp/(.*)$ /app/$1 [PT,E=MAPPED:${modes:%{HTTP_HOST}|none}]"], targets: ["/mp/one.wsgi"] },
-  { lines: ["RewriteRule ^/co/(.*)$ /app/$1 [PT,CO=seen:1:example.test]"], targets: ["/co/one.wsgi"] },
-  { lines: ["RewriteRule ^/r/(.*)$ /app/$1 [R=302]"], targets: ["/r/one.wsgi"] },
-  { lines: ["RewriteRule ^/nn/x(.*)$ /nn/$1 [N]", "RewriteRule ^/nn/(.*)$ /app/$1 [PT]"], targets: ["/nn/xxone.wsgi"] },
-  { lines: ["RewriteRule ^/px$ /h/page.txt"], targets: ["/app/two.wsgi/px"] },
+  { lines: ["RewriteRule ^/q/(.*)$ /app/$1?fixed=1 [PT]"], targets: ["/q/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/qa/(.*)$ /app/$1?added=1 [PT,QSA]"], targets: ["/qa/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/qd/(.*)$ /app/$1 [PT,QSD]"], targets: ["/qd/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/ql/(.*)$ /app/$1?x=1 [PT,QSA,QSL]"], targets: ["/ql/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/qn/(.*)$ /app/$1? [PT]"], targets: ["/qn/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/u/(.*)$ /app/$1 [PT,UnsafeAllow3F]"], targets: ["/u/one.wsgi%3Fa=1", "/u/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/e/(.*)$ /app/$1 [PT,E=MODE:%{HTTP:X-Mode}]"], targets: ["/e/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/eq/(.*)$ /app/$1 [PT,E=Q:%{QUERY_STRING}]"], targets: ["/eq/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/v/(.*)$ /app/$1/%{HTTP:X-Mode} [PT]"], targets: ["/v/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/ht/(.*)$ /app/$1 [PT,H=%{HTTP:X-Handler}]"], targets: ["/ht/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/ty/(.*)$ /app/$1 [PT,T=%{HTTP:X-Handler}]"], targets: ["/ty/one.wsgi"], plans: false },
+  { lines: ["RewriteMap modes txt:ROOT/modes.txt", "RewriteRule ^/mp/(.*)$ /app/$1 [PT,E=MAPPED:${modes:%{HTTP_HOST}|none}]"], targets: ["/mp/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/co/(.*)$ /app/$1 [PT,CO=seen:1:example.test]"], targets: ["/co/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/r/(.*)$ /app/$1 [R=302]"], targets: ["/r/one.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/nn/x(.*)$ /nn/$1 [N]", "RewriteRule ^/nn/(.*)$ /app/$1 [PT]"], targets: ["/nn/xxone.wsgi"], plans: false },
+  { lines: ["RewriteRule ^/px$ /h/page.txt"], targets: ["/app/two.wsgi/px"], plans: false },
 ];
+
+/** The group whose own path (its first segment, /app/ aside) a request asks for, if any. */
+function groupOfTarget(target) {
+  const first = target.split("?")[0].split("/")[1];
+  if (first === "app") return undefined;
+  return REWRITING_RULES.find((g) => g.targets.some((t) => t.split("/")[1] === first));
+}
 
 function genRewritingConfig(r, root) {
   const lines = ["ServerName localhost:8080", `DocumentRoot ${root}/htdocs`, `WSGIScriptAlias /app ${root}/apps/`, `Alias /h ${root}/htdocs`];
@@ -331,6 +341,7 @@ for (const [engineName, engine] of availableEngines()) {
     const r = prng(20261123);
     let planned = 0;
     let rewrittenPlanned = 0;
+    const plansByGroup = new Map();
     try {
       for (let c = 0; c < 150; c++) {
         const { text, targets } = genRewritingConfig(r, root);
@@ -345,6 +356,8 @@ for (const [engineName, engine] of availableEngines()) {
           if (got.kind === "wsgi" && !Array.isArray(got.environ)) {
             planned++;
             if (!req.target.startsWith("/app/")) rewrittenPlanned++;
+            const group = groupOfTarget(req.target);
+            if (group) plansByGroup.set(group, (plansByGroup.get(group) ?? 0) + 1);
           }
         }
       }
@@ -353,6 +366,12 @@ for (const [engineName, engine] of availableEngines()) {
     }
     // About 530 here; plans expire with their route-cache entry (200 ms): a slow machine makes fewer.
     assert.ok(rewrittenPlanned > 200, `only ${rewrittenPlanned} answers from plans for rewritten requests: the generator proves little`);
+    // Planned exactly where the rules qualify: each qualifying group at least once, no other ever.
+    for (const g of REWRITING_RULES) {
+      const n = plansByGroup.get(g) ?? 0;
+      if (g.plans) assert.ok(n > 0, `never planned: ${g.lines.join(" / ")}`);
+      else assert.equal(n, 0, `planned ${n} times: ${g.lines.join(" / ")}`);
+    }
     t.diagnostic(`${engineName}: ${planned} answers from plans, ${rewrittenPlanned} of them for requests a rule rewrote`);
   });
 }

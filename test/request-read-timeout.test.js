@@ -251,6 +251,13 @@ describe("RequestReadTimeout parsing", () => {
     assert.deepEqual(v.virtualHosts[0].readTimeoutBody.value, { initial: 5, max: 0, minRate: 0 });
   });
 
+  it("is read inside <IfModule reqtimeout_module> (Debian's reqtimeout.conf), and LoadModule of it is no notice", () => {
+    const c = load("LoadModule reqtimeout_module /usr/lib/apache2/modules/mod_reqtimeout.so\n<IfModule reqtimeout_module>\nRequestReadTimeout header=20-40,minrate=500\nRequestReadTimeout body=10,minrate=500\n</IfModule>");
+    assert.deepEqual(c.main.readTimeoutBody.value, { initial: 10, max: 0, minRate: 500 });
+    assert.deepEqual(c.main.readTimeoutHeader.value, { initial: 20, max: 40, minRate: 500 });
+    assert.deepEqual(c.notices, []);
+  });
+
   it("handshake= is accepted with a notice", () => {
     const c = load("RequestReadTimeout handshake=5");
     assert.ok(c.notices.some((n) => /RequestReadTimeout: handshake= has no effect/.test(n)), JSON.stringify(c.notices));

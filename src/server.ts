@@ -2,6 +2,7 @@
  * A running nodewsgi server: one front end listening on every `Listen` address, handing each
  * request to the Site built from the configuration. Owns graceful shutdown.
  */
+import { DEFAULT_HEADER_STAGE } from "./config/request-read-timeout";
 import { DigestState } from "./auth/digest";
 import type { ServerConfig } from "./config";
 import type { Engine } from "./engine/types";
@@ -55,6 +56,7 @@ function connectionPolicy(config: ServerConfig): ConnectionPolicy {
     ...(timeout !== undefined ? { timeoutMs: Math.round(timeout * 1000) } : {}),
     ...(max !== undefined ? { maxRequests: max } : {}),
     ...(send !== undefined ? { sendTimeoutMs: Math.min(send * 1000, MAX_TIMER_MS) } : {}),
+    headerTimeoutMs: Math.min((m.readTimeoutHeader?.value ?? DEFAULT_HEADER_STAGE).initial * 1000, MAX_TIMER_MS),
   };
 }
 

@@ -11,7 +11,7 @@ import type { ServerConfig, DirSettings } from "./config/model";
 import type { Engine } from "./engine/types";
 import { textOf, toByteString } from "./engine/byte-string";
 import type { ErrorLog } from "./log/error-log";
-import type { IncomingRequest, ResponseSink, HeaderPair } from "./http/types";
+import type { IncomingRequest, RequestBody, ResponseSink, HeaderPair } from "./http/types";
 import { writeErrorHead } from "./http/write-head";
 import type { ApplicationHost, AppRequest } from "./groups/types";
 import { Mapper, type MapResult, type WsgiTarget } from "./map/mapper";
@@ -22,6 +22,8 @@ import { serveFile, serveDirectoryListing, sendErrorPage, errorPageHead, withErr
 import { requestLogPrefix } from "./log/request-id";
 import { LoggedResponse, type AccessLog } from "./log/access-log";
 import { hostSendTimeouts } from "./map/send-timeout";
+import { hostBodyReadLimits } from "./map/body-read-limits";
+import { withReadLimit, type BodyReadLimit } from "./http/body-read-timeout";
 import { HtaccessFiles } from "./map/htaccess";
 import { sendTrace } from "./static/trace";
 import { withDefaultCharset } from "./static/default-charset";
@@ -57,6 +59,8 @@ export class Site {
   private readonly mime: MimeTable;
   /** A request's Timeout for its sends when virtual hosts differ in it (null: the front end's). */
   private readonly sendTimeoutOf: ((req: IncomingRequest) => number) | null;
+  /** RequestReadTimeout body= of a request (null: no request has one). */
+  private readonly bodyReadLimitOf: ((req: IncomingRequest) => BodyReadLimit | null) | null;
 
   constructor(
     readonly config: ServerConfig,
@@ -84,6 +88,7 @@ export class Site {
     });
     this.mime = MimeTable.load();
     this.sendTimeoutOf = hostSendTimeouts(config);
+    this.bodyReadLimitOf = hostBodyReadLimits(config);
   }
 
   /**
@@ -290,7 +295,16 @@ export class Site {
       return true;
     });
     // Nothing waits for the end: no promise unless one is under way (a body being read).
-    return host.dispatchDetached(appRequest, req.body, out);
+    return host.dispatchDetached(appRequest, this.limitedBody(req), out);
+  }
+
+  /** The request's body, with its RequestReadTimeout body= limit when it has a body and there is one. */
+  private limitedBody(req: IncomingRequest): RequestBody {
+    const body = req.body;
+    if (this.bodyReadLimitOf === null || (body.declaredLength <= 0 && !body.chunked)) return body;
+    const limit = this.bodyReadLimitOf(req);
+    if (limit === null) return body;
+    return withReadLimit(body, limit, () => this.log.log("info", "reqtimeout", `${requestLogPrefix(req)}AH01382: Request body read timeout`));
   }
 
   /** An error response: ErrorDocument when one is configured, else Apache's canned page. */

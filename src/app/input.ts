@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { RequestBody } from "../http/types";
 import { NodewsgiError } from "../errors";
 import { SpoolWriter, type SpoolWriterOptions } from "./spool-writer";
+import { BodyDeadline } from "../http/body-read-timeout";
 
 const EMPTY = Buffer.alloc(0);
 const ITER_CHUNK = 64 * 1024;
@@ -127,6 +128,23 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
     let settled = false;
 
     let idle: NodeJS.Timeout | undefined;
+    // RequestReadTimeout body=: a deadline from the first read, extended as bytes arrive; its
+    // timer is re-armed only when it fires early, not per chunk.
+    const readLimit = body.readLimit;
+    const deadline = readLimit === undefined ? undefined : new BodyDeadline(readLimit);
+    let rateTimer: NodeJS.Timeout | undefined;
+    const checkDeadline = (): void => {
+      const left = deadline!.at - Date.now();
+      if (left > 0) {
+        rateTimer = setTimeout(checkDeadline, Math.min(left, MAX_TIMER_MS));
+        return;
+      }
+      rateTimer = undefined;
+      if (settled) return;
+      body.readTimedOut?.();
+      fail(readTimedOut());
+    };
+    if (deadline !== undefined) rateTimer = setTimeout(checkDeadline, Math.min(readLimit!.initialMs, MAX_TIMER_MS));
     const armIdle = (): void => {
       if (!opts.idleTimeoutMs) return;
       if (idle) idle.refresh();
@@ -134,6 +152,7 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
     };
     const fail = (err: Error): void => {
       if (idle) clearTimeout(idle);
+      if (rateTimer) clearTimeout(rateTimer);
       if (settled) return;
       settled = true;
       chunks = [];
@@ -156,6 +175,7 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
 
     const finish = (): void => {
       if (idle) clearTimeout(idle);
+      if (rateTimer) clearTimeout(rateTimer);
       if (spool === null) {
         settled = true;
         opts.signal?.removeEventListener("abort", onAbort);
@@ -176,6 +196,7 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
       body.start((chunk, last) => {
         if (settled) return;
         armIdle();
+        if (deadline !== undefined) deadline.received(chunk.length);
         total += chunk.length;
         if (total > limit) return fail(tooLarge(total, limit));
         if (chunk.length > 0) {
@@ -209,6 +230,15 @@ function timedOut(ms: number): NodewsgiError {
   (e as NodewsgiError & { status: number }).status = 408;
   return e;
 }
+
+function readTimedOut(): NodewsgiError {
+  const e = new NodewsgiError("E_BODY_TIMEOUT", "Request body read timeout (RequestReadTimeout body=)");
+  (e as NodewsgiError & { status: number }).status = 408;
+  return e;
+}
+
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 0x7fffffff;
 
 function tooLarge(size: number, limit: number): NodewsgiError {
   const e = new NodewsgiError("E_BODY_TOO_LARGE", `Request body of ${size} bytes exceeds LimitRequestBody ${limit}`);

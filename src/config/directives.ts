@@ -34,6 +34,7 @@ import { parseRewriteCond, parseRewriteRule } from "./rewrite-rule";
 import { parseExpr, parseStringExpr, ExprError, type Expr, type StringExpr } from "./expr";
 import { isHeaderNameRegex, isPlainPattern } from "../map/setenvif";
 import { toByteString } from "../engine/byte-string";
+import { parseReadTimeoutParam, type ReadTimeoutParams } from "./request-read-timeout";
 import { checkGroupExpression, isAddressSpec, parseChoice, parseFlag, parseInteger, parseNumber } from "./values";
 
 /** Where a directive may appear: httpd's RSRC_CONF split in two, ACCESS_CONF, and .htaccess. */
@@ -324,9 +325,22 @@ def({
 });
 def({
   name: "Timeout", contexts: SV, minArgs: 1, maxArgs: 1, syntax: "Timeout seconds", default: "60",
-  doc: "How long a request body may stop arriving before it is answered 408 (the connection is then closed), (as mod_wsgi's socket-timeout default) how long a daemon process may take to answer, and how long a hook script (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript, WSGIDispatchScript) may take before it counts as failed. For these the main server's value applies to every virtual host. It is also httpd's send timeout: a connection whose response the client takes nothing of for that long is closed (0: never), with the request's virtual host's value (as httpd; one without its own has the main server's); the clock runs only while part of the response waits for the client, so a slow application is not timed by it. The front ends' own idle timeouts bound a client that sends nothing (about 10 s for uWS, 20 s for a request head on node:http) and, on uWS, one that reads nothing of a response (about 10 s, when Timeout is longer).",
+  doc: "How long a request body may stop arriving before it is answered 408 (the connection is then closed), (as mod_wsgi's socket-timeout default) how long a daemon process may take to answer, and how long a hook script (WSGIAuthUserScript, WSGIAuthGroupScript, WSGIAccessScript, WSGIDispatchScript) may take before it counts as failed. For these the main server's value applies to every virtual host. It is also httpd's send timeout: a connection whose response the client takes nothing of for that long is closed (0: never), with the request's virtual host's value (as httpd; one without its own has the main server's); the clock runs only while part of the response waits for the client, so a slow application is not timed by it. The front ends' own idle timeouts bound a client that sends nothing (about 10 s for uWS; on node:http, RequestReadTimeout header= for a request head, 20 s by default) and, on uWS, one that reads nothing of a response (about 10 s, when Timeout is longer).",
   apply(scope, [s]) {
     scope.host.timeout = setting(scope, parseInteger(s!, "Timeout", 0));
+  },
+});
+def({
+  name: "RequestReadTimeout", module: "mod_reqtimeout", contexts: SV, minArgs: 0, maxArgs: INF,
+  syntax: "RequestReadTimeout [handshake=timeout[-maxtimeout][,MinRate=rate]] [header=timeout[-maxtimeout][,MinRate=rate]] [body=timeout[-maxtimeout][,MinRate=rate]]",
+  default: "header=20-40,MinRate=500 body=20,MinRate=500 (mod_reqtimeout's defaults, in force without the directive, as with Debian's httpd, which loads the module by default)",
+  doc: "How long a client may take to send its request head and its body: `timeout` seconds, extended by 1 s for every `rate` bytes received, up to `maxtimeout` (no limit without one); 0 turns a stage off. A body that does not arrive in time is answered 408 and the connection closed, before the application is called (for a daemon process group, whose application may already be reading the body, its read fails as a client gone away does); logged at info as `AH01382: Request body read timeout`. The idle Timeout between two pieces of the body applies as well: whichever comes first. A virtual host's body= replaces the main server's for its requests. header= is the main server's for every connection: on the node:http front end the head gets the initial timeout (node times a head with one fixed value, so MinRate cannot extend it), then 408; the uWS front end ignores header=: it closes a connection whose head is not complete within about 10 s, without a response (its fixed idle timeout, which a head arriving piece by piece does not restart). handshake= is accepted without effect: nodewsgi serves no TLS.",
+  apply(scope, args) {
+    const p: ReadTimeoutParams = {};
+    for (const a of args) parseReadTimeoutParam(a, p);
+    if (p.handshake) scope.notice("RequestReadTimeout: handshake= has no effect: nodewsgi serves no TLS");
+    if (p.header) scope.host.readTimeoutHeader = setting(scope, p.header);
+    if (p.body) scope.host.readTimeoutBody = setting(scope, p.body);
   },
 });
 def({
@@ -1545,7 +1559,7 @@ function unsupported(module: string, names: string[], reason: string): void {
 }
 
 ignored("core", ["User", "Group"], SV, "nodewsgi runs as the user that starts it; use user= and group= on WSGIDaemonProcess");
-ignored("core", ["HostnameLookups", "Protocols", "Mutex", "DefaultRuntimeDir", "ScoreBoardFile", "ListenBacklog", "EnableMMAP", "EnableSendfile", "ServerLimit", "ThreadLimit", "StartServers", "MinSpareServers", "MaxSpareServers", "MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild", "MaxRequestWorkers", "MaxClients", "MaxConnectionsPerChild", "MaxRequestsPerChild", "RequestReadTimeout", "LogMessage", "ExtendedStatus"], SV, "not applicable to nodewsgi's process model or built-in defaults");
+ignored("core", ["HostnameLookups", "Protocols", "Mutex", "DefaultRuntimeDir", "ScoreBoardFile", "ListenBacklog", "EnableMMAP", "EnableSendfile", "ServerLimit", "ThreadLimit", "StartServers", "MinSpareServers", "MaxSpareServers", "MinSpareThreads", "MaxSpareThreads", "ThreadsPerChild", "MaxRequestWorkers", "MaxClients", "MaxConnectionsPerChild", "MaxRequestsPerChild", "LogMessage", "ExtendedStatus"], SV, "not applicable to nodewsgi's process model or built-in defaults");
 ignored("mod_so", ["LoadFile"], S, "nodewsgi has no loadable modules");
 ignored("mod_mime", ["TypesConfig"], SV, "nodewsgi uses its built-in MIME table; add types with AddType");
 ignored("mod_autoindex", ["IndexOptions", "IndexIgnore", "IndexOrderDefault", "IndexStyleSheet", "HeaderName", "ReadmeName", "AddIcon", "AddIconByType", "AddIconByEncoding", "AddAlt", "AddAltByType", "AddAltByEncoding", "AddDescription", "DefaultIcon"], ALL, "directory listings use a fixed format", "Indexes");
@@ -1782,7 +1796,7 @@ export function findDirective(name: string): DirectiveSpec | undefined {
 
 /** Modules nodewsgi implements, as `<IfModule>` and LoadModule see them. */
 const MODULES = ["core", "http_core", "so", "wsgi", "alias", "rewrite", "mime", "dir", "env", "setenvif", "headers", "log_config",
-  "negotiation", "autoindex", "auth_basic", "auth_digest", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "authz_groupfile", "access_compat", "unixd"];
+  "negotiation", "autoindex", "auth_basic", "auth_digest", "authn_file", "authn_core", "authz_core", "authz_host", "authz_user", "authz_groupfile", "access_compat", "unixd", "reqtimeout"];
 
 export function isKnownModule(spec: string): boolean {
   const m = /^mod_([\w]+)\.c$/.exec(spec) ?? /^([\w]+)_module$/.exec(spec) ?? /^mod_([\w]+)$/.exec(spec);

@@ -10,6 +10,7 @@ import type { ConfigRegex } from "./regex";
 import type { AccessCompat } from "../auth/access-compat";
 import type { MethodLimit } from "../auth/method-limit";
 import type { DigestSettings } from "../auth/digest";
+import type { ReadTimeoutStage } from "./request-read-timeout";
 import { toByteString } from "../engine/byte-string";
 import { mergeFileETag, type FileETagBits } from "./file-etag";
 import type { Expr, StringExpr } from "./expr";
@@ -448,6 +449,9 @@ export interface HostConfig {
   customLogs: CustomLog[];
   logFormats: Map<string, string>;
   timeout?: Setting<number>;
+  /** RequestReadTimeout header= and body= as given here (absent: the main server's, else mod_reqtimeout's defaults). */
+  readTimeoutHeader?: Setting<ReadTimeoutStage>;
+  readTimeoutBody?: Setting<ReadTimeoutStage>;
   keepAlive?: Setting<boolean>;
   keepAliveTimeout?: Setting<number>;
   maxKeepAliveRequests?: Setting<number>;

@@ -26,6 +26,7 @@ import { logFrom } from "../log/apache-error-log";
 import type { DaemonProcessSpec } from "../config/model";
 import type { ChildInit, FromChild, ToChild } from "./daemon-child";
 import { Frame, FrameReader, MAX_FRAME, Outbox, WINDOW, nowMicros, decodeResponseHead, type HeadExtras } from "./daemon-protocol";
+import { BodyDeadline } from "../http/body-read-timeout";
 import { pageExtraHeaders, sendServerErrorPage } from "../static/error-page";
 import { EnvironLayouts } from "./environ-codec";
 import { ClientRelay } from "./credit-window";
@@ -1021,6 +1022,11 @@ class Exchange extends ClientRelay<HeldFrame> {
   private connectDeadline = Infinity;
   /** While a write to the client is pushed back: when the request is given up (response-socket-timeout). */
   private writeDeadline = Infinity;
+  /** RequestReadTimeout body=: when the body must be complete by (from its first read, extended as bytes arrive). */
+  private bodyDeadline: BodyDeadline | null = null;
+  private bodyReadDeadline = Infinity;
+  /** When this exchange paused the body for the child's window (that time is not the client's). */
+  private pausedAt = 0;
   /** The earliest of them, so the sweep skips most exchanges with one compare. */
   nextDeadline = Infinity;
 
@@ -1063,7 +1069,7 @@ class Exchange extends ClientRelay<HeldFrame> {
   }
 
   private recompute(): void {
-    this.nextDeadline = Math.min(this.headerDeadline, this.readDeadline, this.requestDeadline, this.queueDeadline, this.connectDeadline, this.writeDeadline);
+    this.nextDeadline = Math.min(this.headerDeadline, this.readDeadline, this.requestDeadline, this.queueDeadline, this.connectDeadline, this.writeDeadline, this.bodyReadDeadline);
   }
 
   /** Called by the sweep once `nextDeadline` has passed. */
@@ -1093,11 +1099,18 @@ class Exchange extends ClientRelay<HeldFrame> {
       this.fail(504, `Daemon process '${g.name}' request timeout of ${g.spec.requestTimeout} seconds exceeded: ${textOf(this.req.script)}`);
       return;
     }
+    if (this.bodyReadDeadline <= now && !this.bodySent && !this.bodyPaused) {
+      // The client is too slow with its body (the application's read of it fails as for a
+      // client gone away: the child is sent an abort).
+      this.body.readTimedOut?.();
+      this.fail(408, `mod_wsgi (pid=${process.pid}): Request data read error when proxying data to daemon process: The timeout specified has expired.`);
+      return;
+    }
     if (!this.headersSent && this.headerDeadline <= now) {
       // A client that stopped sending its body (not one held back here for the application)
       // is the client's fault: 408, as mod_wsgi answers it.
       if (this.bodyStarted && !this.bodySent && !this.bodyPaused) {
-        this.fail(408, `mod_wsgi (pid=${process.pid}): Request data read error when proxying data to daemon process '${g.name}': The timeout specified has expired.`);
+        this.fail(408, `mod_wsgi (pid=${process.pid}): Request data read error when proxying data to daemon process: The timeout specified has expired.`);
         return;
       }
       this.fail(504, `Timeout when reading response headers from daemon process '${g.name}': ${textOf(this.req.script)}`);
@@ -1156,12 +1169,23 @@ class Exchange extends ClientRelay<HeldFrame> {
     }
     if (this.body.declaredLength > 0 || this.body.chunked) {
       this.bodyStarted = true;
+      const limit = this.body.readLimit;
+      if (limit !== undefined) {
+        this.bodyDeadline = new BodyDeadline(limit);
+        this.bodyReadDeadline = this.bodyDeadline.at;
+        this.recompute();
+      }
       this.body.start((chunk, last) => {
         if (this.done) return;
+        const deadline = this.bodyDeadline;
+        if (deadline !== null) {
+          deadline.received(chunk.length);
+          this.bodyReadDeadline = last ? Infinity : deadline.at;
+        }
         if (!this.headersSent) {
           this.headerDeadline = Date.now() + g.timeoutMs.socket;
           this.recompute();
-        }
+        } else if (deadline !== null) this.recompute();
         if (chunk.length > 0) {
           out.data(Frame.Body, id, chunk);
           this.bodyUnacked += chunk.length;
@@ -1172,6 +1196,7 @@ class Exchange extends ClientRelay<HeldFrame> {
         } else if (this.bodyUnacked >= WINDOW && !this.bodyPaused) {
           // The child has a window's worth not yet read by the application: this client waits.
           this.bodyPaused = true;
+          this.pausedAt = Date.now();
           this.body.pause();
         }
       });
@@ -1240,6 +1265,11 @@ class Exchange extends ClientRelay<HeldFrame> {
         this.bodyUnacked -= payload.readUInt32LE(0);
         if (this.bodyPaused && this.bodyUnacked < WINDOW) {
           this.bodyPaused = false;
+          if (this.bodyDeadline !== null) {
+            this.bodyDeadline.postpone(Date.now() - this.pausedAt);
+            this.bodyReadDeadline = this.bodyDeadline.at;
+            this.recompute();
+          }
           this.body.resume();
         }
         return;

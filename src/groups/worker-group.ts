@@ -3,7 +3,9 @@
  * SharedArrayBuffer rings of ./request-queue (the front end never blocks on them).
  *
  * - Admission: at most `threads + queueCapacity` requests per group are accepted (running in
- *   the worker, waiting there, or having their body read); one more gets Apache's 503 page.
+ *   the worker or waiting there); one more gets Apache's 503 page. A request whose body is still
+ *   arriving is not counted (it holds nothing of the worker): it is checked on arrival and again
+ *   once its body is in.
  * - Bodies are read here with collectBody before the request is handed over: up to
  *   `inlineBodyMax` bytes travel inside the request frame, larger ones are spooled to an
  *   unlinked temporary file whose descriptor the worker reads by position (threads share
@@ -151,6 +153,12 @@ export class WorkerGroup {
   private current: Instance | null = null;
   private readonly flights = new Map<number, Flight>();
   private admitted = 0;
+  /**
+   * Of `admitted`, requests whose body is still arriving: they hold no place in the worker or
+   * its queue (the body is read here), so they do not count against `threads + queueCapacity`:
+   * slow uploads cannot make the group refuse everyone else.
+   */
+  private collecting = 0;
   private nextId = 1;
   private nextToken = 1;
   private closing = false;
@@ -207,7 +215,7 @@ export class WorkerGroup {
 
   /** Count the request in, or answer 503 when closing or full. */
   private admit(req: AppRequest, sink: ResponseSink): boolean {
-    if (this.closing || this.admitted >= this.threads + this.queueCapacity) {
+    if (this.closing || this.admitted - this.collecting >= this.threads + this.queueCapacity) {
       if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
       return false;
     }
@@ -219,12 +227,23 @@ export class WorkerGroup {
     let bodyBuf: BodyBuffer;
     const ac = new AbortController();
     if (!sink.aborted) sink.onAbort(() => ac.abort());
+    this.collecting++;
     try {
       bodyBuf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: this.inlineBodyMax, signal: ac.signal, idleTimeoutMs: this.bodyIdleMs });
     } catch (err) {
+      this.collecting--;
       this.admitted--;
       this.checkDrained();
       refuseBody(sink, err, req.method);
+      return;
+    }
+    this.collecting--;
+    // Its place is taken now: the group may have filled up while the body arrived.
+    if (this.admitted - this.collecting > this.threads + this.queueCapacity) {
+      bodyBuf.dispose();
+      this.admitted--;
+      this.checkDrained();
+      if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
       return;
     }
     await this.fly(req, sink, bodyRef(bodyBuf), bodyBuf);

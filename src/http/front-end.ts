@@ -68,6 +68,12 @@ export interface ConnectionPolicy {
    * (ResponseSink.setSendTimeout).
    */
   readonly sendTimeoutMs?: number;
+  /**
+   * RequestReadTimeout header= of the main server: the initial timeout in ms for a request head
+   * (0: none), or undefined for the default (20 s). The uWS front end has its own fixed idle
+   * timeout instead.
+   */
+  readonly headerTimeoutMs?: number;
 }
 
 export interface FrontEndOptions {

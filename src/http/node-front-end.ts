@@ -41,6 +41,8 @@ export class NodeFrontEnd implements FrontEnd {
   /** Requests each connection has carried, for MaxKeepAliveRequests. */
   private readonly served = new WeakMap<Socket, number>();
   private keepAliveTimeoutMs = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+  /** RequestReadTimeout header='s initial timeout (0: none). */
+  private headersTimeoutMs = HEADERS_TIMEOUT_MS;
   private maxRequestsPerSocket = DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
   /** Timeout (the main server's): a response the client takes nothing of for this long is cut (0: never). */
   sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS;
@@ -81,9 +83,10 @@ export class NodeFrontEnd implements FrontEnd {
         // node counts the request line in this budget, as our own check does.
         maxHeaderSize: this.limits.headerBytes,
         keepAliveTimeout: this.keepAliveTimeoutMs,
-        // A client has this long to send its header block (Apache's RequestReadTimeout
-        // header=20), checked every few seconds: slowloris connections do not pile up.
-        headersTimeout: HEADERS_TIMEOUT_MS,
+        // A client has this long to send its header block (RequestReadTimeout header=, its
+        // initial timeout: node's is one fixed value, so MinRate cannot extend it), checked every
+        // few seconds: slowloris connections do not pile up.
+        headersTimeout: this.headersTimeoutMs,
         connectionsCheckingInterval: 5000,
         requestTimeout: 0,
       },
@@ -126,7 +129,11 @@ export class NodeFrontEnd implements FrontEnd {
     this.keepAliveTimeoutMs = Math.max(1, policy.timeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
     this.maxRequestsPerSocket = policy.maxRequests ?? DEFAULT_MAX_KEEP_ALIVE_REQUESTS;
     this.sendTimeoutMs = policy.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
-    for (const s of this.bound) s.keepAliveTimeout = this.keepAliveTimeoutMs;
+    this.headersTimeoutMs = policy.headerTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    for (const s of this.bound) {
+      s.keepAliveTimeout = this.keepAliveTimeoutMs;
+      s.headersTimeout = this.headersTimeoutMs;
+    }
     return [];
   }
 
@@ -398,8 +405,8 @@ const MAX_PIPELINED_WAITING = PIPELINE_PAUSE_AT + (64 * 1024) / 32;
 const MAX_PIPELINED_TOTAL = 8192;
 
 /**
- * How long a client has to send its header block (Apache's `RequestReadTimeout header=20`):
- * node:http checks it every few seconds.
+ * How long a client has to send its header block by default (mod_reqtimeout's `header=20-40`,
+ * its initial timeout): node:http checks it every few seconds.
  */
 const HEADERS_TIMEOUT_MS = 20_000;
 

@@ -5,6 +5,7 @@
  * await (uWS invalidates `req` after the handler returns), so the rest of the pipeline only
  * ever sees these plain shapes.
  */
+import type { BodyReadLimit } from "./body-read-timeout";
 
 /** A request as copied off the wire. */
 export interface IncomingRequest {
@@ -45,6 +46,10 @@ export interface RequestBody {
   start(onChunk: (chunk: Uint8Array, last: boolean) => void): void;
   pause(): void;
   resume(): void;
+  /** RequestReadTimeout body=: the reader answers 408 once its BodyDeadline passes (./body-read-timeout). */
+  readonly readLimit?: BodyReadLimit;
+  /** Called by the reader that gave up on the body for its read limit (logs it). */
+  readTimedOut?(): void;
 }
 
 /** Told whether the rest of an ended response reached the socket (see ResponseSink.afterSent). */

@@ -329,6 +329,22 @@ exports.application = (environ, start_response) => {
   return [body];
 };
 `;
+// As SHORT_APP, as many bytes as the query string says (declared twice as long), in 1 MiB chunks.
+const fill = (n) => {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >>> 16)) & 255;
+  return b;
+};
+const SHORT_Q_APP = `"use strict";
+const fill = ${fill.toString()};
+exports.application = (environ, start_response) => {
+  const body = fill(Number(environ.QUERY_STRING));
+  start_response("200 OK", [["Content-Type", "application/octet-stream"], ["Content-Length", String(2 * body.length)]]);
+  const parts = [];
+  for (let i = 0; i < body.length; i += 1 << 20) parts.push(body.subarray(i, i + (1 << 20)));
+  return parts;
+};
+`;
 const ONE_CHUNK_APP = `"use strict";
 ${PATTERN}
 const body = pattern(1048583, 2);
@@ -351,7 +367,7 @@ describe("node:http send path: large chunks", { concurrency: true }, () => {
   const servers = {};
   before(async () => {
     site = writeSite("nodewsgi-send-path-", ({ work }) => ({
-      files: { "short.js": SHORT_APP, "one.js": ONE_CHUNK_APP, "chunked.js": CHUNKED_APP, "hello.js": HELLO_APP },
+      files: { "short.js": SHORT_APP, "shortq.js": SHORT_Q_APP, "one.js": ONE_CHUNK_APP, "chunked.js": CHUNKED_APP, "hello.js": HELLO_APP },
       config: `Timeout 20
 <Directory "${work}">
     Require all granted
@@ -360,6 +376,7 @@ WSGIScriptAlias /short "${work}/short.js" application-group=%{GLOBAL}
 WSGIScriptAlias /wshort "${work}/short.js" application-group=workers
 WSGIDaemonProcess sendpath threads=2
 WSGIScriptAlias /dshort "${work}/short.js" process-group=sendpath application-group=%{GLOBAL}
+WSGIScriptAlias /dshortq "${work}/shortq.js" process-group=sendpath application-group=%{GLOBAL}
 WSGIScriptAlias /one "${work}/one.js" application-group=%{GLOBAL}
 WSGIScriptAlias /chunked "${work}/chunked.js" application-group=%{GLOBAL}
 WSGIScriptAlias /hello "${work}/hello.js" application-group=%{GLOBAL}
@@ -391,6 +408,43 @@ WSGIScriptAlias /hello "${work}/hello.js" application-group=%{GLOBAL}
         assert.ok(body.equals(pattern(500000, 1)), "the body's bytes differ");
       });
     }
+  }
+
+  for (const fe of ["node", "uws"]) {
+    test(`${fe}: a daemon group's body shorter than its Content-Length goes out whole to a slow client (what waited behind a pushed-back write is not dropped)`, async () => {
+      const n = 12 * 1024 * 1024;
+      // Reads nothing for 300 ms, then 256 KiB every 20 ms: the daemon's last frames often wait
+      // behind a pushed-back write when its process reports the short body (without the fix,
+      // the last 256 KiB window was lost in about half the runs).
+      const raw = await new Promise((resolve) => {
+        const chunks = [];
+        let tick = 0;
+        const s = net.connect(servers[fe].port, "127.0.0.1", () => s.write(`GET /dshortq?${n} HTTP/1.1\r\nHost: localhost\r\n\r\n`));
+        s.pause();
+        let pace = null;
+        setTimeout(() => {
+          s.resume();
+          pace = setInterval(() => {
+            tick = 0;
+            s.resume();
+          }, 20);
+        }, 300);
+        s.on("data", (c) => {
+          chunks.push(c);
+          tick += c.length;
+          if (tick >= 256 * 1024) s.pause();
+        });
+        s.on("error", () => {});
+        s.on("close", () => {
+          clearInterval(pace);
+          resolve(Buffer.concat(chunks));
+        });
+      });
+      const sep = raw.indexOf("\r\n\r\n");
+      const body = raw.subarray(sep + 4);
+      assert.equal(body.length, n);
+      assert.ok(body.equals(fill(n)), "the body's bytes differ");
+    });
   }
 
   const PIPELINE = [

@@ -1183,10 +1183,12 @@ class Exchange extends ClientRelay<HeldFrame> {
 
   onFrame(type: number, payload: Buffer): void {
     if (this.done) return;
-    if (this.holding && (type === Frame.RespBody || type === Frame.RespEnd)) {
+    if (this.holding && (type === Frame.RespBody || type === Frame.RespEnd || type === Frame.RespAbort)) {
       // Behind a pushed-back write. A finished response frees its process now: the
-      // application is done with it, only the client is still taking the bytes.
-      if (type === Frame.RespEnd) {
+      // application is done with it, only the client is still taking the bytes. So does one
+      // that ended badly (a short body, an exception): what it sent before goes out first, as
+      // httpd sends everything the application produced, then closes.
+      if (type !== Frame.RespBody) {
         this.responded = true;
         this.detach();
       }

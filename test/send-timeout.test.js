@@ -345,6 +345,20 @@ exports.application = (environ, start_response) => {
   return parts;
 };
 `;
+// Streams 64 KiB chunks; 800 ms in, writes how many it was asked for to pulled-QUERY and kills
+// its own process (a daemon process dying mid-response).
+const KILLED_APP = `"use strict";
+exports.application = (environ, start_response) => {
+  let n = 0;
+  setTimeout(() => {
+    require("fs").writeFileSync(__dirname + "/pulled-" + environ.QUERY_STRING, String(n));
+    process.kill(process.pid, "SIGKILL");
+  }, 800);
+  start_response("200 OK", [["Content-Type", "application/octet-stream"]]);
+  const chunk = Buffer.alloc(65536, 97);
+  return { [Symbol.iterator]: () => ({ next: () => (n++ < 1000 ? { value: chunk, done: false } : { value: undefined, done: true }) }) };
+};
+`;
 const ONE_CHUNK_APP = `"use strict";
 ${PATTERN}
 const body = pattern(1048583, 2);
@@ -367,7 +381,7 @@ describe("node:http send path: large chunks", { concurrency: true }, () => {
   const servers = {};
   before(async () => {
     site = writeSite("nodewsgi-send-path-", ({ work }) => ({
-      files: { "short.js": SHORT_APP, "shortq.js": SHORT_Q_APP, "one.js": ONE_CHUNK_APP, "chunked.js": CHUNKED_APP, "hello.js": HELLO_APP },
+      files: { "short.js": SHORT_APP, "shortq.js": SHORT_Q_APP, "killed.js": KILLED_APP, "one.js": ONE_CHUNK_APP, "chunked.js": CHUNKED_APP, "hello.js": HELLO_APP },
       config: `Timeout 20
 <Directory "${work}">
     Require all granted
@@ -377,6 +391,8 @@ WSGIScriptAlias /wshort "${work}/short.js" application-group=workers
 WSGIDaemonProcess sendpath threads=2
 WSGIScriptAlias /dshort "${work}/short.js" process-group=sendpath application-group=%{GLOBAL}
 WSGIScriptAlias /dshortq "${work}/shortq.js" process-group=sendpath application-group=%{GLOBAL}
+WSGIDaemonProcess sendkill threads=1
+WSGIScriptAlias /dkilled "${work}/killed.js" process-group=sendkill application-group=%{GLOBAL}
 WSGIScriptAlias /one "${work}/one.js" application-group=%{GLOBAL}
 WSGIScriptAlias /chunked "${work}/chunked.js" application-group=%{GLOBAL}
 WSGIScriptAlias /hello "${work}/hello.js" application-group=%{GLOBAL}
@@ -444,6 +460,37 @@ WSGIScriptAlias /hello "${work}/hello.js" application-group=%{GLOBAL}
       const body = raw.subarray(sep + 4);
       assert.equal(body.length, n);
       assert.ok(body.equals(fill(n)), "the body's bytes differ");
+    });
+  }
+
+  for (const fe of ["node", "uws"]) {
+    test(`${fe}: a daemon process that dies mid-response: what it sent reaches the client, also what waited behind a pushed-back write`, async () => {
+      // The client reads nothing for 2 s: the socket pushes back (a few MiB in), and the
+      // process, with 64 KiB frames, has sent up to its 256 KiB window beyond that.
+      const raw = await new Promise((resolve) => {
+        const chunks = [];
+        const s = net.connect(servers[fe].port, "127.0.0.1", () => s.write(`GET /dkilled?${fe} HTTP/1.1\r\nHost: localhost\r\n\r\n`));
+        s.pause();
+        setTimeout(() => s.resume(), 2000);
+        s.on("data", (c) => chunks.push(c));
+        s.on("error", () => {});
+        s.on("close", () => resolve(Buffer.concat(chunks)));
+      });
+      // The chunked body as far as it came.
+      const parts = [];
+      let rest = raw.subarray(raw.indexOf("\r\n\r\n") + 4);
+      for (;;) {
+        const eol = rest.indexOf("\r\n");
+        const size = eol < 0 ? 0 : parseInt(rest.subarray(0, eol).toString("latin1"), 16);
+        if (!(size > 0) || rest.length < eol + 2 + size) break;
+        parts.push(rest.subarray(eol + 2, eol + 2 + size));
+        rest = rest.subarray(eol + 4 + size);
+      }
+      const body = Buffer.concat(parts);
+      // Every chunk the application handed over was sent by its process before it died.
+      const pulled = Number(fs.readFileSync(path.join(site.work, `pulled-${fe}`), "latin1"));
+      assert.equal(body.length, pulled * 65536, `${body.length} bytes of the ${pulled} chunks sent`);
+      assert.ok(body.every((b) => b === 97));
     });
   }
 

@@ -991,6 +991,9 @@ interface HeldFrame {
   readonly payload: Buffer;
 }
 
+/** The payload of the abort held for a process connection lost behind a pushed-back write. */
+const LINK_LOST = Buffer.alloc(0);
+
 /**
  * One request's trip through the group: queue, the process's connection, frames both ways.
  * Response bytes are credited to the child once the client's sink took them (ClientRelay).
@@ -1208,10 +1211,12 @@ class Exchange extends ClientRelay<HeldFrame> {
 
   onFrame(type: number, payload: Buffer): void {
     if (this.done) return;
-    if (this.holding && (type === Frame.RespBody || type === Frame.RespEnd)) {
+    if (this.holding && (type === Frame.RespBody || type === Frame.RespEnd || type === Frame.RespAbort)) {
       // Behind a pushed-back write. A finished response frees its process now: the
-      // application is done with it, only the client is still taking the bytes.
-      if (type === Frame.RespEnd) {
+      // application is done with it, only the client is still taking the bytes. So does one
+      // that ended badly (a short body, an exception): what it sent before goes out first, as
+      // httpd sends everything the application produced, then closes.
+      if (type !== Frame.RespBody) {
         this.responded = true;
         this.detach();
       }
@@ -1331,8 +1336,21 @@ class Exchange extends ClientRelay<HeldFrame> {
   linkLost(): void {
     if (this.done) return;
     this.link = null;
-    if (!this.headersSent) this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
-    else this.fail(0, `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`);
+    if (!this.headersSent) {
+      this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+      return;
+    }
+    const message = `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`;
+    if (!this.holding) {
+      this.fail(0, message);
+      return;
+    }
+    // What the process sent before waits behind a pushed-back write: it goes out first, then
+    // the client is dropped (as the Apache child passes on what it read before the break).
+    this.group.logRef.log("error", "wsgi", `${this.req.logPrefix}${message}`);
+    this.responded = true;
+    this.detach();
+    this.hold({ type: Frame.RespAbort, payload: LINK_LOST });
   }
 
   /**

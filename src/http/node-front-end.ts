@@ -414,12 +414,19 @@ const HEADERS_TIMEOUT_MS = 20_000;
 const FLUSH_BEFORE_CLOSE_MS = 10_000;
 
 /**
- * The most bytes handed to the socket in one write. A larger chunk goes out in slices, the next
- * on 'drain', so that each drain (the client took a slice) restarts the send timeout: node
- * reports progress only once everything handed to `socket.write` is flushed, and a 50 MB body
- * written at once would drain only at its very end, however steadily the client reads it.
+ * How often per Timeout a waiting response's progress is checked: a client that takes nothing is
+ * cut between Timeout and Timeout + Timeout/SEND_CHECKS after the last byte the kernel took.
+ * Progress is read from the socket (see NodeSink.taken), not from 'drain': node reports a write
+ * done only once all of it is flushed, so a 50 MB chunk written at once would drain only at its
+ * very end, however steadily the client reads it.
  */
-const SEND_SLICE = 64 * 1024;
+const SEND_CHECKS = 4;
+
+/** node's private socket fields read by NodeSink.taken (guarded: either may be missing). */
+interface SocketInternals {
+  _bytesDispatched?: unknown;
+  _handle?: { writeQueueSize?: unknown } | null;
+}
 
 class NodeSink implements ResponseSink {
   aborted = false;
@@ -434,21 +441,16 @@ class NodeSink implements ResponseSink {
   /** The connection's last request (MaxKeepAliveRequests): its response closes it. */
   closeAfter = false;
   /**
-   * Chunks written but not yet handed to the socket (a large chunk's slices to come, the first
-   * chunk from `restAt` on), or null; they go out on 'drain'.
-   */
-  private rest: Uint8Array[] | null = null;
-  private restAt = 0;
-  /** end() came while `rest` waited: the last slice ends the response. */
-  private endAfterRest = false;
-  /**
    * Data waits for the client (a write returned false, or the response ended above the
    * socket's high-water mark): the send timeout counts while this is set, and only then.
    */
   private waiting = false;
   /** 'drain' is listened to (from the first wait on). */
   private listening = false;
-  /** The send timer, made on the first wait and restarted (refresh) on the next ones. */
+  /** Bytes the kernel had taken at the last check (see taken), and the time since it moved. */
+  private takenMark = 0;
+  private idleMs = 0;
+  /** The send clock: checks progress every Timeout/SEND_CHECKS while `waiting` (made on the first wait). */
   private sendTimer: NodeJS.Timeout | null = null;
   /** This response's send timeout (its virtual host's Timeout), or -1 for the front end's. */
   private sendTimeoutMs = -1;
@@ -464,16 +466,25 @@ class NodeSink implements ResponseSink {
   ) {
     // Settle only once the response has been handed to the socket in full, so a drain that
     // closes leftover connections never cuts a response still being flushed.
-    res.on("finish", () => this.settle(true));
-    res.on("close", () => {
-      if (!this.finished) {
-        this.aborted = true;
-        this.finished = true;
-        for (const cb of this.abortHandlers.splice(0)) cb(this.abortCause);
-      }
-      this.settle(false);
-    });
+    // node emits 'finish' also when the socket is destroyed under the last write (the write's
+    // callback fails): after a send timeout that is a response cut, not sent.
+    res.on("finish", () => (this.abortCause === undefined ? this.settle(true) : this.closed()));
+    res.on("close", () => this.closed());
     this.headOnly = req.method === "HEAD";
+  }
+
+  /**
+   * The connection closed under the response: its writers are told, also when it had ended but
+   * was cut by the send timeout before all of it was sent (as on uWS: mod_wsgi logs the write
+   * that failed).
+   */
+  private closed(): void {
+    if (!this.finished || (this.abortCause !== undefined && !this.aborted)) {
+      this.aborted = true;
+      this.finished = true;
+      for (const cb of this.abortHandlers.splice(0)) cb(this.abortCause);
+    }
+    this.settle(false);
   }
 
   get response(): http.ServerResponse {
@@ -485,7 +496,6 @@ class NodeSink implements ResponseSink {
     if (this.settled) return;
     this.settled = true;
     this.waiting = false;
-    this.rest = null;
     if (this.sendTimer !== null) clearTimeout(this.sendTimer);
     this.wakeDrainers();
     const told = this.sentWaiters;
@@ -530,86 +540,74 @@ class NodeSink implements ResponseSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.aborted || this.finished || this.headOnly) return true;
-    if (this.rest !== null) {
-      // Written without waiting for drain(): it goes out after what waits, in order.
-      this.rest.push(chunk);
-      return false;
-    }
-    if (chunk.length > SEND_SLICE) {
-      this.rest = [chunk];
-      this.restAt = 0;
-      return this.pump();
-    }
     if (this.res.write(chunk)) return true;
     this.wait();
     return false;
   }
 
-  /**
-   * Hand `rest` to the socket a slice at a time while it takes them; true when all went and the
-   * socket wants no drain. Otherwise the next 'drain' goes on from here.
-   */
-  private pump(): boolean {
-    const rest = this.rest!;
-    for (;;) {
-      const head = rest[0]!;
-      const to = Math.min(head.length, this.restAt + SEND_SLICE);
-      const slice = this.restAt === 0 && to === head.length ? head : head.subarray(this.restAt, to);
-      if (to === head.length) {
-        rest.shift();
-        this.restAt = 0;
-      } else this.restAt = to;
-      const last = rest.length === 0;
-      if (last) this.rest = null;
-      if (last && this.endAfterRest) {
-        this.res.end(slice);
-        this.afterEnd();
-        return false;
-      }
-      if (!this.res.write(slice)) {
-        this.wait();
-        return false;
-      }
-      if (last) return true;
-    }
-  }
-
   /** A write left data waiting for the client: the send timeout counts from now. */
   private wait(): void {
-    if (this.sendTimer !== null) {
-      this.waiting = true;
-      this.sendTimer.refresh();
-      return;
-    }
+    if (this.waiting) return;
+    this.waiting = true;
     if (!this.listening) {
-      // First wait of this response: from now on each drain restarts the clock or pumps on.
+      // First wait of this response: from now on each drain ends the wait.
       this.listening = true;
       this.res.on("drain", () => this.drained());
     }
-    this.waiting = true;
+    this.takenMark = this.taken();
+    this.idleMs = 0;
+    if (this.sendTimer !== null) {
+      this.sendTimer.refresh();
+      return;
+    }
     const ms = this.sendTimeoutMs >= 0 ? this.sendTimeoutMs : this.owner.sendTimeoutMs;
     if (ms <= 0) return;
-    this.sendTimer = setTimeout(() => this.sendTimedOut(ms), ms);
+    const step = Math.max(1, Math.ceil(ms / SEND_CHECKS));
+    this.sendTimer = setTimeout(() => this.checkSend(ms, step), step);
     this.sendTimer.unref();
   }
 
-  /** The socket took everything handed to it: the client made progress. */
+  /** The socket took everything handed to it (progress): the wait is over. */
   private drained(): void {
     if (this.settled || !this.waiting) return;
     this.waiting = false;
-    if (this.rest !== null) {
-      if (!this.pump()) return;
-    } else if (this.finished) {
-      // Ended: what is left is under the high-water mark, and still timed until 'finish'.
-      if (!this.aborted) this.wait();
-      return;
-    }
     this.wakeDrainers();
   }
 
   /** After res.end(): time what is still above the socket's high-water mark until 'finish'. */
   private afterEnd(): void {
-    if (this.waiting || this.res.socket?.writableNeedDrain === true) this.wait();
+    if (this.res.socket?.writableNeedDrain === true) this.wait();
+  }
+
+  /** The send clock ticks: the client took something since the last tick, or the clock runs on. */
+  private checkSend(ms: number, step: number): void {
+    if (!this.waiting || this.settled) return;
+    const taken = this.taken();
+    if (taken !== this.takenMark) {
+      this.takenMark = taken;
+      this.idleMs = 0;
+    } else if ((this.idleMs += step) >= ms) {
+      this.sendTimedOut();
+      return;
+    }
+    this.sendTimer!.refresh();
+  }
+
+  /**
+   * How many bytes of the connection the kernel has taken: those handed to libuv less those
+   * still queued in it. Both are node's private fields (stable for years, guarded all the same);
+   * without them, what whole writes completed (moves only when a write finishes), or -1 (no
+   * socket, nothing known: only 'drain' is progress then).
+   */
+  private taken(): number {
+    const socket = this.res.socket;
+    if (socket === null) return -1;
+    const internals = socket as unknown as SocketInternals;
+    const dispatched = internals._bytesDispatched;
+    const queued = internals._handle?.writeQueueSize;
+    if (typeof dispatched === "number" && typeof queued === "number") return dispatched - queued;
+    const done = socket.bytesWritten - socket.writableLength;
+    return Number.isFinite(done) ? done : -1;
   }
 
   /**
@@ -618,10 +616,9 @@ class NodeSink implements ResponseSink {
    * iterable is closed, a group's request aborted); logged as httpd's core output filter
    * logs it (at trace1 there, debug here).
    */
-  private sendTimedOut(ms: number): void {
-    if (!this.waiting || this.settled) return;
+  private sendTimedOut(): void {
     const socket = this.res.socket;
-    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${stripMappedPrefix(socket?.remoteAddress ?? "")}:${socket?.remotePort ?? 0}] core_output_filter: writing data to the network (send timeout ${ms / 1000} s)`);
+    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${stripMappedPrefix(socket?.remoteAddress ?? "")}:${socket?.remotePort ?? 0}] core_output_filter: writing data to the network`);
     this.abortCause = "send-timeout";
     if (socket) socket.destroy();
     else this.res.destroy();
@@ -652,22 +649,9 @@ class NodeSink implements ResponseSink {
   end(chunk?: Uint8Array): void {
     if (this.aborted || this.finished) return;
     this.finished = true;
-    const body = chunk !== undefined && chunk.length > 0 && !this.headOnly ? chunk : null;
-    if (this.rest === null && (body === null || body.length <= SEND_SLICE)) {
-      if (body !== null) this.res.end(body);
-      else this.res.end();
-      this.afterEnd();
-      return;
-    }
-    // A large last chunk, or chunks still waiting: the response ends with the last slice.
-    this.endAfterRest = true;
-    if (this.rest !== null) {
-      if (body !== null) this.rest.push(body);
-      return;
-    }
-    this.rest = [body!];
-    this.restAt = 0;
-    this.pump();
+    if (chunk !== undefined && chunk.length > 0 && !this.headOnly) this.res.end(chunk);
+    else this.res.end();
+    this.afterEnd();
   }
 
   /**
@@ -679,8 +663,10 @@ class NodeSink implements ResponseSink {
   destroy(): void {
     if (this.finished) return;
     this.finished = true;
-    // The body is cut here: slices not handed over yet never go.
-    this.rest = null;
+    // Everything written was handed to the socket and goes out before it closes, bounded by
+    // FLUSH_BEFORE_CLOSE_MS below rather than by the send clock.
+    this.waiting = false;
+    if (this.sendTimer !== null) clearTimeout(this.sendTimer);
     const socket = this.res.socket;
     if (!this.res.headersSent || socket === null || socket.destroyed) {
       this.res.destroy();

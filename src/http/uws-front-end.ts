@@ -663,7 +663,7 @@ class UwsSink implements ResponseSink {
     }
     const ms = this.sendTimeoutMs >= 0 ? this.sendTimeoutMs : this.owner.sendTimeoutMs;
     if (ms <= 0) return;
-    this.sendTimer = setTimeout(() => this.sendTimedOut(ms), ms);
+    this.sendTimer = setTimeout(() => this.sendTimedOut(), ms);
     this.sendTimer.unref();
   }
 
@@ -679,9 +679,9 @@ class UwsSink implements ResponseSink {
    * httpd's send timeout: the client took nothing for Timeout seconds while a write waited. The
    * connection is closed: onAborted aborts the response as for a client that went away.
    */
-  private sendTimedOut(ms: number): void {
+  private sendTimedOut(): void {
     if (!this.backpressured || this.aborted || this.finished) return;
-    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${remoteAddress(this.res)}:0] core_output_filter: writing data to the network (send timeout ${ms / 1000} s)`);
+    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${remoteAddress(this.res)}:0] core_output_filter: writing data to the network`);
     this.pending = null;
     this.abortCause = "send-timeout";
     this.res.close();

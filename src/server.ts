@@ -46,7 +46,7 @@ function frontEndOptions(config: ServerConfig, maxHeaderBytes: number): FrontEnd
 }
 
 /** KeepAlive, KeepAliveTimeout, MaxKeepAliveRequests and Timeout of the main server. */
-function connectionPolicy(config: ServerConfig): ConnectionPolicy {
+export function connectionPolicy(config: ServerConfig): ConnectionPolicy {
   const m = config.main;
   const timeout = m.keepAliveTimeout?.value;
   const max = m.maxKeepAliveRequests?.value;
@@ -56,8 +56,17 @@ function connectionPolicy(config: ServerConfig): ConnectionPolicy {
     ...(timeout !== undefined ? { timeoutMs: Math.round(timeout * 1000) } : {}),
     ...(max !== undefined ? { maxRequests: max } : {}),
     ...(send !== undefined ? { sendTimeoutMs: Math.min(send * 1000, MAX_TIMER_MS) } : {}),
-    headerTimeoutMs: Math.min((m.readTimeoutHeader?.value ?? DEFAULT_HEADER_STAGE).initial * 1000, MAX_TIMER_MS),
+    headerTimeoutMs: headerTimeoutMs((m.readTimeoutHeader?.value ?? DEFAULT_HEADER_STAGE).initial, send),
   };
+}
+
+/**
+ * The head's time limit on node:http: mod_reqtimeout's header stage, or with the stage off
+ * (`header=0`) httpd's core Timeout, which still bounds each read there (node's 0 is no limit).
+ */
+function headerTimeoutMs(stageSeconds: number, timeoutSeconds: number | undefined): number {
+  const seconds = stageSeconds > 0 ? stageSeconds : timeoutSeconds !== undefined && timeoutSeconds > 0 ? timeoutSeconds : 60;
+  return Math.min(seconds * 1000, MAX_TIMER_MS);
 }
 
 export class Server {

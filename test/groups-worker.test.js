@@ -596,3 +596,23 @@ test("a response head too large for the response ring: 500 and a log line; one t
     await group.close(1000);
   }
 });
+
+test("bodies still arriving take no thread or queue place, but no more of them at once than the group holds requests", { timeout: 20_000 }, async () => {
+  const group = new WorkerGroup({ name: "c", log: memLog(), threads: 1, queueCapacity: 1 });
+  // A body that never ends: its request is collecting for good.
+  const trickle = () => ({ declaredLength: 10, chunked: false, start() {}, pause() {}, resume() {} });
+  try {
+    const slow = [sink(), sink()];
+    for (const s of slow) group.dispatch(request(NEVER, "c", { method: "POST" }), trickle(), s);
+    // A third body is refused at once; a request without one still goes to the worker.
+    const third = sink();
+    await group.dispatch(request(NEVER, "c", { method: "POST" }), trickle(), third);
+    assert.equal(third.head.status, 503);
+    const ok = sink();
+    await group.dispatch(request(NEVER, "c", { query: "ok" }), body(), ok);
+    assert.equal(ok.head.status, 200);
+    for (const s of slow) s.abort();
+  } finally {
+    await group.close(1000);
+  }
+});

@@ -227,6 +227,14 @@ export class WorkerGroup {
     let bodyBuf: BodyBuffer;
     const ac = new AbortController();
     if (!sink.aborted) sink.onAbort(() => ac.abort());
+    // Bodies still arriving take no thread or queue place, but each holds memory or a spool
+    // file: as many at once as the group would hold requests, then 503.
+    if (this.collecting >= this.threads + this.queueCapacity) {
+      this.admitted--;
+      this.checkDrained();
+      if (!sink.aborted) sendServerErrorPage(sink, 503, { method: req.method });
+      return;
+    }
     this.collecting++;
     try {
       bodyBuf = await collectBody(body, { limit: req.bodyLimit, spoolThreshold: this.inlineBodyMax, signal: ac.signal, idleTimeoutMs: this.bodyIdleMs });

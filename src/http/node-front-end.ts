@@ -574,10 +574,22 @@ class NodeSink implements ResponseSink {
     this.wakeDrainers();
   }
 
-  /** After res.end(): time what is still above the socket's high-water mark until 'finish'. */
+  /**
+   * After res.end(): time what the client has not taken until 'finish'. Above the socket's
+   * high-water mark that is known now; below it, once node has uncorked (next tick), anything
+   * still queued waits for the client too (a last write the full kernel buffer cannot take would
+   * otherwise hold the connection for good: no 'drain' comes to an ended response).
+   */
   private afterEnd(): void {
     if (this.res.socket?.writableNeedDrain === true) this.wait();
+    else process.nextTick(this.checkEnded);
   }
+
+  private readonly checkEnded = (): void => {
+    if (this.settled || this.waiting) return;
+    const socket = this.res.socket;
+    if (socket !== null && !socket.destroyed && socket.writableLength > 0) this.wait();
+  };
 
   /** The send clock ticks: the client took something since the last tick, or the clock runs on. */
   private checkSend(ms: number, step: number): void {

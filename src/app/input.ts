@@ -123,6 +123,29 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
   return new Promise<BodyBuffer>((resolve, reject) => {
     let total = 0;
     let chunks: Buffer[] = [];
+    // Small chunks are copied into a shared slab rather than one Buffer each: a body sent a few
+    // bytes at a time (a million 1-byte chunks) would otherwise cost about 100 bytes per byte.
+    let slab: Buffer | null = null;
+    let slabUsed = 0;
+    const keep = (chunk: Uint8Array): void => {
+      if (chunk.length >= SMALL_CHUNK) {
+        flushSlab();
+        chunks.push(Buffer.from(chunk));
+        return;
+      }
+      if (slab !== null && slabUsed + chunk.length > slab.length) flushSlab();
+      // A body of known length needs no more than what is left of it.
+      const left = body.declaredLength > 0 ? body.declaredLength - total + chunk.length : SLAB_BYTES;
+      slab ??= Buffer.allocUnsafe(Math.max(chunk.length, Math.min(SLAB_BYTES, left)));
+      slab.set(chunk, slabUsed);
+      slabUsed += chunk.length;
+    };
+    const flushSlab = (): void => {
+      if (slab === null || slabUsed === 0) return;
+      chunks.push(slab.subarray(0, slabUsed));
+      slab = null;
+      slabUsed = 0;
+    };
     let fd = -1;
     let spool: SpoolWriter | null = null;
     let settled = false;
@@ -156,6 +179,7 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
       if (settled) return;
       settled = true;
       chunks = [];
+      slab = null;
       body.pause();
       opts.signal?.removeEventListener("abort", onAbort);
       const closeFd = fd;
@@ -179,7 +203,11 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
       if (spool === null) {
         settled = true;
         opts.signal?.removeEventListener("abort", onAbort);
-        resolve(new MemoryBody(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
+        flushSlab();
+        // A short chunked body alone in a slab keeps only its own bytes.
+        const only = chunks.length === 1 ? chunks[0]! : null;
+        const data = only === null ? Buffer.concat(chunks, total) : only.length * 2 < only.buffer.byteLength ? Buffer.from(only) : only;
+        resolve(new MemoryBody(data));
         chunks = [];
         return;
       }
@@ -204,8 +232,9 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
           // reused slabs once the body is spooled.
           if (spool !== null) spool.push(chunk);
           else {
-            chunks.push(Buffer.from(chunk));
+            keep(chunk);
             if (total > opts.spoolThreshold) {
+              flushSlab();
               try {
                 fd = openSpoolFile(opts.tmpDir ?? os.tmpdir());
               } catch (err) {
@@ -224,6 +253,10 @@ export function collectBody(body: RequestBody, opts: CollectOptions): Promise<Bo
     }
   });
 }
+
+/** Chunks below this size are gathered into slabs of SLAB_BYTES while a body is kept in memory. */
+const SMALL_CHUNK = 4096;
+const SLAB_BYTES = 64 * 1024;
 
 function timedOut(ms: number): NodewsgiError {
   const e = new NodewsgiError("E_BODY_TIMEOUT", `No request body data for ${ms} ms`);

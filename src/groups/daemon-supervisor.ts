@@ -1200,6 +1200,10 @@ class Exchange extends ClientRelay<HeldFrame> {
           // The child has a window's worth not yet read by the application: this client waits.
           this.bodyPaused = true;
           this.pausedAt = Date.now();
+          // Not the client's time: the deadline comes back, postponed, with the child's credit
+          // (left in place, a passed one would have the sweep look at this exchange every tick).
+          this.bodyReadDeadline = Infinity;
+          this.recompute();
           this.body.pause();
         }
       });

@@ -7,7 +7,7 @@ import { DigestState } from "./auth/digest";
 import type { ServerConfig } from "./config";
 import type { Engine } from "./engine/types";
 import type { ErrorLog } from "./log/error-log";
-import { MAX_TIMER_MS, type FrontEnd, type FrontEndOptions, type ConnectionPolicy, type ListenAddress } from "./http/front-end";
+import { DEFAULT_TIMEOUT_S, MAX_TIMER_MS, type FrontEnd, type FrontEndOptions, type ConnectionPolicy, type ListenAddress } from "./http/front-end";
 import { defaultLimits } from "./http/request-checks";
 import { createFrontEnd, type FrontEndChoice } from "./http/create-front-end";
 import { Site } from "./site";
@@ -65,7 +65,7 @@ export function connectionPolicy(config: ServerConfig): ConnectionPolicy {
  * (`header=0`) httpd's core Timeout, which still bounds each read there (node's 0 is no limit).
  */
 function headerTimeoutMs(stageSeconds: number, timeoutSeconds: number | undefined): number {
-  const seconds = stageSeconds > 0 ? stageSeconds : timeoutSeconds !== undefined && timeoutSeconds > 0 ? timeoutSeconds : 60;
+  const seconds = stageSeconds > 0 ? stageSeconds : timeoutSeconds !== undefined && timeoutSeconds > 0 ? timeoutSeconds : DEFAULT_TIMEOUT_S;
   return Math.min(seconds * 1000, MAX_TIMER_MS);
 }
 

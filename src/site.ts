@@ -152,10 +152,6 @@ export class Site {
   }
 
   /**
-   * Stop the groups: requests in flight get `graceMs` to finish. `evicting`: a graceful restart
-   * replaced this site (a daemon group's eviction-timeout then applies instead).
-   */
-  /**
    * A close under way (the site is retiring after a graceful restart) ends within `graceMs`
    * from now at the latest, whatever eviction-timeout or grace period it was given.
    */
@@ -164,6 +160,10 @@ export class Site {
     this.daemons.hurry(graceMs);
   }
 
+  /**
+   * Stop the groups: requests in flight get `graceMs` to finish. `evicting`: a graceful restart
+   * replaced this site (a daemon group's eviction-timeout then applies instead).
+   */
   async close(graceMs = 10_000, evicting = false): Promise<void> {
     await Promise.all([this.embedded.close(graceMs), this.daemons.close(graceMs, evicting)]);
   }

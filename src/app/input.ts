@@ -13,6 +13,7 @@ import type { RequestBody } from "../http/types";
 import { NodewsgiError } from "../errors";
 import { SpoolWriter, type SpoolWriterOptions } from "./spool-writer";
 import { BodyDeadline } from "../http/body-read-timeout";
+import { MAX_TIMER_MS } from "../http/front-end";
 
 const EMPTY = Buffer.alloc(0);
 const ITER_CHUNK = 64 * 1024;
@@ -269,9 +270,6 @@ function readTimedOut(): NodewsgiError {
   (e as NodewsgiError & { status: number }).status = 408;
   return e;
 }
-
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 0x7fffffff;
 
 function tooLarge(size: number, limit: number): NodewsgiError {
   const e = new NodewsgiError("E_BODY_TOO_LARGE", `Request body of ${size} bytes exceeds LimitRequestBody ${limit}`);

@@ -54,6 +54,8 @@ const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const STATUS = /^(\d{3}) ([^\x00-\x1f\x7f]*)$/;
 const RESOLVED: Promise<void> = Promise.resolve();
 const ABORTED: unique symbol = Symbol("aborted");
+/** mod_wsgi's line (embedded mode) when a write to the client timed out: in-thread and worker groups. */
+export const WRITE_TIMED_OUT = `mod_wsgi (pid=${process.pid}): Failed to write response data: The timeout specified has expired.`;
 
 /**
  * Run `app(environ, start_response)` and write its response to `sink`. Never rejects. An
@@ -99,7 +101,7 @@ class ResponseRun {
       sink.onAbort((cause) => {
         this.aborted = true;
         // As mod_wsgi in embedded mode, whose write to the client timed out.
-        if (cause === "send-timeout") this.logLine(`mod_wsgi (pid=${process.pid}): Failed to write response data: The timeout specified has expired.`, "debug");
+        if (cause === "send-timeout") this.logLine(WRITE_TIMED_OUT, "debug");
         this.onAbort?.(ABORTED);
         // Stop the application's iteration and let it release resources now, not when
         // (if ever) its next chunk arrives.

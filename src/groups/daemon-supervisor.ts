@@ -146,6 +146,9 @@ function backoffMs(crashes: number): number {
   return crashes <= 0 ? 0 : Math.min(100 * 2 ** (crashes - 1), 10_000);
 }
 
+/** mod_wsgi's line when the client's body stops arriving while it is proxied to the daemon. */
+const BODY_READ_TIMED_OUT = `mod_wsgi (pid=${process.pid}): Request data read error when proxying data to daemon process: The timeout specified has expired.`;
+
 /**
  * deadlock-timeout: how often a child's main event loop sends its heartbeat (and the supervisor
  * checks for it): a quarter of the timeout, at most once a second, so a process is found
@@ -1094,11 +1097,8 @@ class Exchange extends ClientRelay<HeldFrame> {
       }
     }
     if (this.requestDeadline <= now) {
-      if (this.child !== null && this.link !== null && g.spec.interruptTimeout > 0) {
-        this.interrupt(this.child, this.link);
-        return;
-      }
-      if (this.child) g.retireStuck(this.child);
+      if (this.child !== null && this.link !== null && g.spec.interruptTimeout > 0) this.interrupt(this.child, this.link);
+      else if (this.child) g.retireStuck(this.child);
       this.fail(504, `Daemon process '${g.name}' request timeout of ${g.spec.requestTimeout} seconds exceeded: ${textOf(this.req.script)}`);
       return;
     }
@@ -1106,14 +1106,14 @@ class Exchange extends ClientRelay<HeldFrame> {
       // The client is too slow with its body (the application's read of it fails as for a
       // client gone away: the child is sent an abort).
       this.body.readTimedOut?.();
-      this.fail(408, `mod_wsgi (pid=${process.pid}): Request data read error when proxying data to daemon process: The timeout specified has expired.`);
+      this.fail(408, BODY_READ_TIMED_OUT);
       return;
     }
     if (!this.headersSent && this.headerDeadline <= now) {
       // A client that stopped sending its body (not one held back here for the application)
       // is the client's fault: 408, as mod_wsgi answers it.
       if (this.bodyStarted && !this.bodySent && !this.bodyPaused) {
-        this.fail(408, `mod_wsgi (pid=${process.pid}): Request data read error when proxying data to daemon process: The timeout specified has expired.`);
+        this.fail(408, BODY_READ_TIMED_OUT);
         return;
       }
       this.fail(504, `Timeout when reading response headers from daemon process '${g.name}': ${textOf(this.req.script)}`);
@@ -1233,7 +1233,7 @@ class Exchange extends ClientRelay<HeldFrame> {
         const h = decodeResponseHead(payload);
         // No line can be too long in a head smaller than the limit: one compare per request.
         if (payload.length > this.group.headerLineMax && oversizedHeaderLine(h.headers, this.group.headerLineMax)) {
-          this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+          this.badHead();
           return;
         }
         this.headersSent = true;
@@ -1266,7 +1266,7 @@ class Exchange extends ClientRelay<HeldFrame> {
         return;
       case Frame.RespAbort:
         this.responded = true;
-        if (!this.headersSent) this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+        if (!this.headersSent) this.badHead();
         // The process logged why (the application's exception, a short body); nothing to add.
         else this.fail(0, null);
         return;
@@ -1326,14 +1326,17 @@ class Exchange extends ClientRelay<HeldFrame> {
 
   /**
    * interrupt-timeout: past request-timeout, only this request is interrupted (the child aborts
-   * it) and answered 504 now; its thread stays taken until the application unwinds, and the
-   * process is recycled as without interrupt-timeout only if it does not within that time.
+   * it; the caller answers 504 now); its thread stays taken until the application unwinds, and
+   * the process is recycled as without interrupt-timeout only if it does not within that time.
    */
   private interrupt(child: DaemonChild, link: Link): void {
-    const g = this.group;
-    g.interruptStuck(child, link, this.id);
+    this.group.interruptStuck(child, link, this.id);
     this.interrupted = true;
-    this.fail(504, `Daemon process '${g.name}' request timeout of ${g.spec.requestTimeout} seconds exceeded: ${textOf(this.req.script)}`);
+  }
+
+  /** A response head that cannot be read or is too large: 500, as mod_wsgi answers it. */
+  private badHead(): void {
+    this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
   }
 
   /** The process's connection broke: 500 before headers (as mod_wsgi answers), a dropped client after. */
@@ -1341,7 +1344,7 @@ class Exchange extends ClientRelay<HeldFrame> {
     if (this.done) return;
     this.link = null;
     if (!this.headersSent) {
-      this.fail(500, `Truncated or oversized response headers received from daemon process '${this.group.name}': ${textOf(this.req.script)}`);
+      this.badHead();
       return;
     }
     const message = `Daemon process '${this.group.name}' closed the connection mid-response: ${textOf(this.req.script)}`;

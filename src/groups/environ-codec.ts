@@ -39,7 +39,12 @@ export const align4 = (n: number): number => (n + 3) & ~3;
 
 /** Bytes needed to write `list` (its lengths and, at worst, 3 UTF-8 bytes per UTF-16 unit). */
 export function stringsBound(count: number, text: string): number {
-  return count * 4 + text.length * 3;
+  return charsBound(count, text.length);
+}
+
+/** stringsBound for `count` strings of `chars` UTF-16 units in all, without joining them. */
+export function charsBound(count: number, chars: number): number {
+  return count * 4 + chars * 3;
 }
 
 /**

@@ -185,7 +185,6 @@ export function chownSocket(setup: ProcessSetup, socketPath: string, log: ErrorL
   }
 }
 
-
 /** Node has process.initgroups on POSIX; @types/node does not declare it. */
 type ProcessWithInitgroups = NodeJS.Process & { initgroups(user: string | number, extraGroup: string | number): void };
 

@@ -10,7 +10,7 @@ import type { RingProducer } from "./request-queue";
 import { USER0 } from "./request-queue";
 import {
   EnvironLayouts, LayoutTable, REQ_KEYS, REQUEST_STRINGS, decodeEnviron, decodedRequest, encodeEnviron, readStrings, requestFlags, requestStrings,
-  sameBytes, stringsBound, writeStrings,
+  charsBound, sameBytes, stringsBound, writeStrings,
 } from "./environ-codec";
 
 export { EnvironLayouts, LayoutTable, MAX_LAYOUTS } from "./environ-codec";
@@ -160,8 +160,7 @@ export interface ResponseHead {
 export function responseHeadBound(reason: string, headers: readonly (readonly [string, string])[]): number {
   let chars = reason.length;
   for (let i = 0; i < headers.length; i++) chars += headers[i][0].length + headers[i][1].length;
-  // stringsBound over the reason and the header pairs, without joining them.
-  return RESP_HEAD_FIXED + (1 + 2 * headers.length) * 4 + chars * 3;
+  return RESP_HEAD_FIXED + charsBound(1 + 2 * headers.length, chars);
 }
 
 /**

@@ -31,6 +31,7 @@ import { writeErrorHead, writeHead } from "../http/write-head";
 import type { ErrorLog } from "../log/error-log";
 import { logFrom } from "../log/apache-error-log";
 import { collectBody, type BodyBuffer } from "../app/input";
+import { WRITE_TIMED_OUT } from "../app/run";
 import { pageExtraHeaders, sendServerErrorPage } from "../static/error-page";
 import { NodewsgiError } from "../errors";
 import { NOTHING, RELEASED_REQUEST, RELEASED_SINK } from "./released";
@@ -270,7 +271,7 @@ export class WorkerGroup {
     // After submit: an abort reported at once must find the request on its worker.
     sink.onAbort((cause) => {
       // As mod_wsgi in embedded mode (an application group of this process), whose write timed out.
-      if (cause === "send-timeout") this.log.log("debug", "wsgi", `${f.req.logPrefix}mod_wsgi (pid=${process.pid}): Failed to write response data: The timeout specified has expired.`);
+      if (cause === "send-timeout") this.log.log("debug", "wsgi", f.req.logPrefix + WRITE_TIMED_OUT);
       this.aborted(f);
     });
   }

@@ -77,6 +77,3 @@ class LimitedBody implements RequestBody {
 export function withReadLimit(body: RequestBody, limit: BodyReadLimit, onTimeout: () => void): RequestBody {
   return new LimitedBody(body, limit, onTimeout);
 }
-
-/** The error a reader fails with when the deadline passed: 408, as mod_reqtimeout answers it. */
-export const BODY_READ_TIMEOUT_MESSAGE = "Request body read timeout";

@@ -48,10 +48,16 @@ export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** httpd's MaxKeepAliveRequests default. */
 export const DEFAULT_MAX_KEEP_ALIVE_REQUESTS = 100;
 
-/** httpd's Timeout default (60 s). */
-export const DEFAULT_SEND_TIMEOUT_MS = 60_000;
+/** httpd's Timeout default, in seconds; as the send timeout, in ms. */
+export const DEFAULT_TIMEOUT_S = 60;
+export const DEFAULT_SEND_TIMEOUT_MS = DEFAULT_TIMEOUT_S * 1000;
 /** The longest timer node runs (a longer one fires after 1 ms): a longer Timeout is this long. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The line httpd's core output filter logs (at trace1; debug here) when a send times out. */
+export function sendTimedOutLine(client: string): string {
+  return `(70007)The timeout specified has expired: [client ${client}] core_output_filter: writing data to the network`;
+}
 
 /** What the connection directives ask of the front end (server level: it serves every host). */
 export interface ConnectionPolicy {

@@ -5,7 +5,7 @@
  */
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_KEEP_ALIVE_REQUESTS, DEFAULT_SEND_TIMEOUT_MS, sendTimedOutLine, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
 import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink, SentListener } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, expectsContinue, parseDeclaredLength, splitAbsoluteForm, type RequestLimits } from "./request-checks";
@@ -428,6 +428,11 @@ interface SocketInternals {
   _handle?: { writeQueueSize?: unknown } | null;
 }
 
+/** process.nextTick's callback for NodeSink.afterEnd (a function, not a closure per sink). */
+function checkEnded(sink: NodeSink): void {
+  sink.checkEnded();
+}
+
 class NodeSink implements ResponseSink {
   aborted = false;
   private finished = false;
@@ -582,14 +587,15 @@ class NodeSink implements ResponseSink {
    */
   private afterEnd(): void {
     if (this.res.socket?.writableNeedDrain === true) this.wait();
-    else process.nextTick(this.checkEnded);
+    else process.nextTick(checkEnded, this);
   }
 
-  private readonly checkEnded = (): void => {
+  /** afterEnd()'s check once node has uncorked. */
+  checkEnded(): void {
     if (this.settled || this.waiting) return;
     const socket = this.res.socket;
     if (socket !== null && !socket.destroyed && socket.writableLength > 0) this.wait();
-  };
+  }
 
   /** The send clock ticks: the client took something since the last tick, or the clock runs on. */
   private checkSend(ms: number, step: number): void {
@@ -630,7 +636,7 @@ class NodeSink implements ResponseSink {
    */
   private sendTimedOut(): void {
     const socket = this.res.socket;
-    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${stripMappedPrefix(socket?.remoteAddress ?? "")}:${socket?.remotePort ?? 0}] core_output_filter: writing data to the network`);
+    this.owner.errorLog?.log("debug", "core", sendTimedOutLine(`${stripMappedPrefix(socket?.remoteAddress ?? "")}:${socket?.remotePort ?? 0}`));
     this.abortCause = "send-timeout";
     if (socket) socket.destroy();
     else this.res.destroy();

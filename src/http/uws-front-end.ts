@@ -19,7 +19,7 @@
  * exposed. `NODEWSGI_FRONTEND=node` selects the node:http front end, which has none of these.
  */
 import * as path from "node:path";
-import { DEFAULT_SEND_TIMEOUT_MS, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
+import { DEFAULT_SEND_TIMEOUT_MS, sendTimedOutLine, type ConnectionPolicy, type FrontEnd, type FrontEndOptions, type ListenAddress, type RequestHandler } from "./front-end";
 import type { AbortCause, HeaderPair, IncomingRequest, RequestBody, ResponseSink, SentListener } from "./types";
 import { NodewsgiError } from "../errors";
 import { checkRequestHead, defaultLimits, parseDeclaredLength, type RequestLimits } from "./request-checks";
@@ -681,7 +681,7 @@ class UwsSink implements ResponseSink {
    */
   private sendTimedOut(): void {
     if (!this.backpressured || this.aborted || this.finished) return;
-    this.owner.errorLog?.log("debug", "core", `(70007)The timeout specified has expired: [client ${remoteAddress(this.res)}:0] core_output_filter: writing data to the network`);
+    this.owner.errorLog?.log("debug", "core", sendTimedOutLine(`${remoteAddress(this.res)}:0`));
     this.pending = null;
     this.abortCause = "send-timeout";
     this.res.close();
@@ -757,11 +757,11 @@ class UwsSink implements ResponseSink {
    * refusal): uWS would go on to parse the rest of the body and what follows it as requests on
    * this connection, and reads some chunk-size lines differently from a proxy in front (see
    * UwsBody.deferEnd), so what follows may be a smuggled request. The connection is
-   * closed after the response, and the response ends on the next turn: a request uWS finds in
-   * the same read meets it pending, and uWS drops the connection instead of running it.
+   * closed after the response (begin() set closeAfter for every chunked request), and the
+   * response ends on the next turn: a request uWS finds in the same read meets it pending, and
+   * uWS drops the connection instead of running it.
    */
   private endBeforeChunkedBody(chunk: Uint8Array | undefined): void {
-    this.closeAfter = true;
     this.watchAbort();
     const body = chunk === undefined ? undefined : Buffer.from(chunk);
     this.ending = true;

@@ -8,7 +8,7 @@ import type { HostConfig, ServerConfig } from "../config/model";
 import type { IncomingRequest } from "../http/types";
 import { DEFAULT_BODY_STAGE, type ReadTimeoutStage } from "../config/request-read-timeout";
 import { bodyReadLimit, type BodyReadLimit } from "../http/body-read-timeout";
-import { requestHostConfig } from "./send-timeout";
+import { requestHostConfig } from "./host";
 
 /** The request's body read limit (null: none); null itself when no request can have one. */
 export function hostBodyReadLimits(config: ServerConfig): ((req: IncomingRequest) => BodyReadLimit | null) | null {

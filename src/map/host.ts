@@ -4,6 +4,7 @@
  * was sent, On from ServerName), the banner (ServerTokens) and the page footer (ServerSignature).
  */
 import type { HostConfig, ServerConfig } from "../config/model";
+import { headerValue } from "../static/serve-file";
 
 export interface RequestHost {
   /** Host header hostname, lower-cased, or the server's own name. */
@@ -68,6 +69,12 @@ export function requestHost(hostHeader: string | undefined, fallbackName: string
     cache.set(hostHeader, rh);
   }
   return rh;
+}
+
+/** The virtual host (or the main server) a request's Host header and local port choose. */
+export function requestHostConfig(config: ServerConfig, req: { readonly headers: readonly string[]; readonly scheme: "http" | "https"; readonly localPort: number }): HostConfig {
+  const rh = requestHost(headerValue(req.headers, "host"), "", req.scheme);
+  return selectHost(config, rh?.serverName ?? "", req.localPort);
 }
 
 /**

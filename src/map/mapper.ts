@@ -34,7 +34,7 @@ import { fsPath, toByteString } from "../engine/byte-string";
 import type { ErrorLog } from "../log/error-log";
 import type { HeaderPair } from "../http/types";
 import { splitTarget } from "./request-target";
-import { requestHost, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature } from "./host";
+import { requestHost, requestHostConfig, selectHost, configuredName, httpScheme, identityName, identityPort, serverIdentity, serverAdmin, serverBanner, serverSignature } from "./host";
 import { HostTables } from "./host-tables";
 import { findPathInfo, noTwoSlashes, STAT_TTL_MS, type WalkResult } from "./walk";
 import type { Located, Translation } from "./route-cache";
@@ -121,8 +121,7 @@ export class Mapper {
 
   /** TraceEnable is not Off for the server answering `req` (then static `Allow` lists TRACE). */
   traceEnabled(req: MapRequest): boolean {
-    const rh = requestHost(headerValue(req.headers, "host"), "", req.scheme);
-    const host = selectHost(this.config, rh?.serverName ?? "", req.localPort);
+    const host = requestHostConfig(this.config, req);
     return (host.traceEnable?.value ?? this.config.main.traceEnable?.value ?? "on") !== "off";
   }
 

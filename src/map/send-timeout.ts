@@ -5,31 +5,14 @@
  * ends apply the main server's; only a configuration where a virtual host sets another value
  * pays for finding each request's host.
  */
-import type { HostConfig, ServerConfig } from "../config/model";
+import type { ServerConfig } from "../config/model";
 import type { IncomingRequest } from "../http/types";
-import { requestHost, selectHost } from "./host";
-import { MAX_TIMER_MS } from "../http/front-end";
-
-/** Default Timeout (httpd's), in seconds. */
-const DEFAULT_TIMEOUT_S = 60;
+import { requestHostConfig } from "./host";
+import { DEFAULT_TIMEOUT_S, MAX_TIMER_MS } from "../http/front-end";
 
 /** The request's send timeout in ms, or null when every virtual host has the main server's. */
 export function hostSendTimeouts(config: ServerConfig): ((req: IncomingRequest) => number) | null {
   const main = config.main.timeout?.value ?? DEFAULT_TIMEOUT_S;
   if (!config.virtualHosts.some((h) => (h.timeout?.value || main) !== main)) return null;
   return (req) => Math.min((requestHostConfig(config, req).timeout?.value || main) * 1000, MAX_TIMER_MS);
-}
-
-/** The virtual host (or the main server) a request's Host header and local port choose. */
-export function requestHostConfig(config: ServerConfig, req: IncomingRequest): HostConfig {
-  let header: string | undefined;
-  const h = req.headers;
-  for (let i = 0; i < h.length; i += 2) {
-    if (h[i] === "host") {
-      header = h[i + 1];
-      break;
-    }
-  }
-  const rh = header === undefined ? null : requestHost(header, "", req.scheme);
-  return selectHost(config, rh?.serverName ?? "", req.localPort);
 }

@@ -17,6 +17,7 @@ const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
 const { FileErrorLog } = require("../dist/log/error-log");
+const { loggedIn, WAIT_MS } = require("./helpers/daemon-groups");
 
 const APP = `"use strict";
 const BIG = 24 * 1024 * 1024;
@@ -81,7 +82,6 @@ function get(port, p, headers = {}) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const WAIT_MS = 60_000;
 
 /**
  * A server with one daemon group per entry of `groups` (name -> WSGIDaemonProcess options), each
@@ -121,13 +121,7 @@ describe("daemon lifecycle options", () => {
 
   const errorLog = () => fs.readFileSync(path.join(dir, "error.log"), "utf8");
 
-  async function logged(re) {
-    const deadline = Date.now() + WAIT_MS;
-    while (!re.test(errorLog())) {
-      if (Date.now() > deadline) assert.fail(`no ${re} in the error log after ${WAIT_MS} ms:\n${errorLog()}`);
-      await sleep(50);
-    }
-  }
+  const logged = (re) => loggedIn(path.join(dir, "error.log"), re);
 
   async function newPid(name, old) {
     const deadline = Date.now() + WAIT_MS;

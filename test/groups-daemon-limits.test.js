@@ -12,6 +12,7 @@ const { loadConfig } = require("../dist/config");
 const { Server } = require("../dist/server");
 const { jsEngine } = require("../dist/engine/js-engine");
 const { FileErrorLog } = require("../dist/log/error-log");
+const { loggedIn, WAIT_MS } = require("./helpers/daemon-groups");
 
 const APP = `"use strict";
 let hoard = null;
@@ -43,13 +44,6 @@ function get(port, p) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * How long a condition may take to come true. Generous: every wait below ends as soon as its
- * condition holds, so this only bounds a broken run (a process start on a loaded machine takes
- * seconds).
- */
-const WAIT_MS = 60_000;
-
 describe("daemon recycling on time and resources", () => {
   let server;
   let dir;
@@ -76,16 +70,7 @@ describe("daemon recycling on time and resources", () => {
   });
   after(() => server?.stop(3000));
 
-  const errorLog = () => fs.readFileSync(path.join(dir, "error.log"), "utf8");
-
-  /** Resolves once the error log has a line matching `re` (the supervisor writes it synchronously). */
-  async function logged(re) {
-    const deadline = Date.now() + WAIT_MS;
-    while (!re.test(errorLog())) {
-      if (Date.now() > deadline) assert.fail(`no ${re} in the error log after ${WAIT_MS} ms:\n${errorLog()}`);
-      await sleep(50);
-    }
-  }
+  const logged = (re) => loggedIn(path.join(dir, "error.log"), re);
 
   /** The pid answering `/name`, waiting (bounded) until it differs from `old`. */
   async function newPid(name, old) {

@@ -28,6 +28,17 @@ async function waitFor(cond, what, ms = WAIT_MS) {
   }
 }
 
+/** Resolves once the error log `file` has a line matching `re` (the supervisor writes it synchronously). */
+async function loggedIn(file, re) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const text = fs.readFileSync(file, "utf8");
+    if (re.test(text)) return;
+    if (Date.now() > deadline) assert.fail(`no ${re} in the error log after ${WAIT_MS} ms:\n${text}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A WSGIDaemonProcess spec with mod_wsgi's defaults, `over` on top. */
 function spec(name, over = {}) {
   return {
@@ -128,4 +139,4 @@ function patterned(n, seed) {
   return b;
 }
 
-module.exports = { daemonFixture, spec, memLog, request, body, sink, run, waitFor, patterned, WAIT_MS };
+module.exports = { daemonFixture, spec, memLog, request, body, sink, run, waitFor, loggedIn, patterned, WAIT_MS };
